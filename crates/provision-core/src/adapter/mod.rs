@@ -1,0 +1,256 @@
+//! The `Adapter` trait every system implements, and the types it speaks.
+//!
+//! # Why this shape
+//!
+//! An adapter is thin: it maps entitlements onto one system and speaks that
+//! system's API. The trait therefore has exactly four things to do:
+//!
+//! * [`Adapter::descriptor`] — say what the system understands (checked when
+//!   policies load);
+//! * [`Adapter::read_accounts`] and [`Adapter::read_grants`] — read actual state one
+//!   page at a time, so a 100k-user org is never one call and the caller can pace
+//!   reads by the system's rate limit (use [`read_all_accounts`] / [`read_all_grants`]
+//!   to drain them);
+//! * [`Adapter::execute`] — make one change. Operations are idempotent by contract:
+//!   an adapter turns "already a member" / "already deactivated" into
+//!   [`Effect::AlreadyInPlace`] (or [`AdapterError::AlreadyDone`]), so the executor
+//!   may safely re-send a change whose first attempt timed out;
+//! * [`Adapter::check`] (optional) — tell whether an operation has taken effect,
+//!   used for pending work and for confirming a conflict or an interrupted attempt.
+//!
+//! Adapters never sleep and never retry: they report rate-limit headroom
+//! ([`RateLimitInfo`]) and classified errors ([`AdapterError`]); the executor owns
+//! waiting and retrying, across all systems at once.
+//!
+//! # A custom adapter in an afternoon
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use provision_core::adapter::*;
+//! use provision_core::model::*;
+//!
+//! /// An internal wiki whose only entitlement is "space membership".
+//! struct Wiki {
+//!     descriptor: SystemDescriptor,
+//! }
+//!
+//! impl Wiki {
+//!     fn new() -> Self {
+//!         let mut descriptor = SystemDescriptor::new("wiki");
+//!         descriptor.kinds.push(ResourceKindDescriptor::new("space", &["add_to_space"]));
+//!         Wiki { descriptor }
+//!     }
+//! }
+//!
+//! #[async_trait]
+//! impl Adapter for Wiki {
+//!     fn descriptor(&self) -> &SystemDescriptor {
+//!         &self.descriptor
+//!     }
+//!
+//!     async fn read_accounts(&self, _cursor: Option<&str>) -> Result<Page<AccountRecord>, AdapterError> {
+//!         Ok(Page::last(Vec::new())) // the wiki has no accounts of its own
+//!     }
+//!
+//!     async fn read_grants(&self, _resource: &ResourceRef, _cursor: Option<&str>)
+//!         -> Result<Page<GrantRecord>, AdapterError> {
+//!         Ok(Page::last(Vec::new())) // call the wiki's member listing here
+//!     }
+//!
+//!     async fn execute(&self, op: &Operation, _account: &AccountRef) -> Result<Applied, AdapterError> {
+//!         match &op.kind {
+//!             OperationKind::Grant { .. } | OperationKind::Revoke { .. } => {
+//!                 // call the wiki's API here; map "already a member" to AlreadyInPlace
+//!                 Ok(Applied::changed())
+//!             }
+//!             other => Err(AdapterError::Unsupported { what: other.verb().to_owned() }),
+//!         }
+//!     }
+//! }
+//! ```
+
+pub mod descriptor;
+pub mod error;
+pub mod rate_limit;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use descriptor::{ResourceKindDescriptor, SystemDescriptor};
+pub use error::{AdapterError, SystemError};
+pub use rate_limit::RateLimitInfo;
+
+use crate::model::{AccountRecord, AccountRef, GrantRecord, Operation, ResourceRef};
+
+/// One page of a paginated read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items on this page.
+    pub items: Vec<T>,
+    /// The opaque cursor for the next page; `None` on the last page.
+    pub next: Option<String>,
+    /// What the server said about its rate limit on this response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitInfo>,
+}
+
+impl<T> Page<T> {
+    /// The last (or only) page.
+    pub fn last(items: Vec<T>) -> Self {
+        Self {
+            items,
+            next: None,
+            rate_limit: None,
+        }
+    }
+}
+
+/// What an executed operation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// The system changed.
+    Changed,
+    /// Nothing to do: it was already so (member already, already deactivated, adopted
+    /// an existing account of the same person).
+    AlreadyInPlace,
+}
+
+/// A successful operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// Changed, or already in place.
+    pub effect: Effect,
+    /// The account's id in the system, when the operation created or found it; the
+    /// executor passes it to the operations that depend on this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Rate-limit headroom the server announced on the response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitInfo>,
+}
+
+impl Applied {
+    /// The system changed.
+    pub fn changed() -> Self {
+        Self {
+            effect: Effect::Changed,
+            external_id: None,
+            rate_limit: None,
+        }
+    }
+
+    /// Already so.
+    pub fn already_in_place() -> Self {
+        Self {
+            effect: Effect::AlreadyInPlace,
+            external_id: None,
+            rate_limit: None,
+        }
+    }
+
+    /// Builder-style: the account id.
+    pub fn with_external_id(mut self, id: impl Into<String>) -> Self {
+        self.external_id = Some(id.into());
+        self
+    }
+
+    /// Builder-style: rate-limit headroom.
+    pub fn with_rate_limit(mut self, info: Option<RateLimitInfo>) -> Self {
+        self.rate_limit = info;
+        self
+    }
+}
+
+/// The answer of [`Adapter::check`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// The operation's effect is in place.
+    Done {
+        /// The account id, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        external_id: Option<String>,
+    },
+    /// Not yet; look again later.
+    Pending {
+        /// When to look again.
+        #[serde(with = "crate::serde_util::duration_ms")]
+        recheck_after: Duration,
+    },
+    /// Not in place and nothing is under way: sending it again is right.
+    NotDone,
+}
+
+/// One system, as the SDK drives it.
+///
+/// See the [module documentation](self) for the design and an example.
+#[async_trait]
+pub trait Adapter: Send + Sync {
+    /// What the system understands and can do.
+    fn descriptor(&self) -> &SystemDescriptor;
+
+    /// One page of the system's accounts. `cursor` is `None` for the first page and
+    /// then the previous page's [`Page::next`].
+    async fn read_accounts(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<Page<AccountRecord>, AdapterError>;
+
+    /// One page of the grants held on one resource that policies mention (members of
+    /// a group, assignees of an app or permission set on an account).
+    async fn read_grants(
+        &self,
+        resource: &ResourceRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError>;
+
+    /// Makes one change. `account` names the identity's account in this system, with
+    /// its external id when known.
+    async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError>;
+
+    /// Whether `op` has taken effect. Used for pending operations and to confirm a
+    /// conflict or an attempt interrupted mid-flight. The default says "not done",
+    /// which makes the executor send the (idempotent) operation again.
+    async fn check(
+        &self,
+        op: &Operation,
+        account: &AccountRef,
+    ) -> Result<CheckStatus, AdapterError> {
+        let _ = (op, account);
+        Ok(CheckStatus::NotDone)
+    }
+}
+
+/// Reads every account, page by page, until the last page.
+pub async fn read_all_accounts(adapter: &dyn Adapter) -> Result<Vec<AccountRecord>, AdapterError> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = adapter.read_accounts(cursor.as_deref()).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// Reads every grant on one resource, page by page, until the last page.
+pub async fn read_all_grants(
+    adapter: &dyn Adapter,
+    resource: &ResourceRef,
+) -> Result<Vec<GrantRecord>, AdapterError> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = adapter.read_grants(resource, cursor.as_deref()).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+            _ => return Ok(out),
+        }
+    }
+}

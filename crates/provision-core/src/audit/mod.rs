@@ -1,0 +1,89 @@
+//! The audit log: every change that reaches a system, with who, what, when, why
+//! and outcome; append-only and tamper-evident (each record carries the hash of
+//! the previous one).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::journal::RunId;
+use crate::model::{Entitlement, IdentityId, OperationId, Reason, SystemName};
+
+/// How a change ended, as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AuditOutcome {
+    /// The system changed.
+    Changed,
+    /// It was already so.
+    AlreadyInPlace,
+    /// Accepted; completes later.
+    Pending,
+    /// Failed, with the error class and the system's own text.
+    Failed {
+        /// Error class (`rate_limited`, `permanent`, ...).
+        class: String,
+        /// The system's status/code/message as one line.
+        error: String,
+    },
+}
+
+/// One change that reached a system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// When the outcome was known.
+    pub at: DateTime<Utc>,
+    /// The run.
+    pub run: RunId,
+    /// The service or person that triggered the run.
+    pub actor: String,
+    /// Whose access changed.
+    pub identity: IdentityId,
+    /// Where.
+    pub system: SystemName,
+    /// Which operation.
+    pub operation: OperationId,
+    /// The operation's verb (`grant`, `suspend_account`, ...).
+    pub action: String,
+    /// The entitlement, for grants and revocations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entitlement: Option<Entitlement>,
+    /// How it ended.
+    pub outcome: AuditOutcome,
+    /// Why: the policies and the triggering event.
+    pub reason: Reason,
+}
+
+/// An event as stored: with its position and hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position in the log, from 0.
+    pub seq: u64,
+    /// The event.
+    pub event: AuditEvent,
+    /// Hash of the previous record (all zeros for the first).
+    pub prev_hash: String,
+    /// Hash of this record (over `seq`, `prev_hash` and the event).
+    pub hash: String,
+}
+
+/// Audit failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The storage failed.
+    #[error("audit storage: {0}")]
+    Storage(String),
+    /// A stored record could not be read back.
+    #[error("corrupt audit record: {0}")]
+    Corrupt(String),
+}
+
+/// An append-only audit log.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends one event, chaining it to the last record. Durable when it returns.
+    async fn append(&self, event: AuditEvent) -> Result<AuditRecord, AuditError>;
+    /// Every record, in order.
+    async fn records(&self) -> Result<Vec<AuditRecord>, AuditError>;
+}

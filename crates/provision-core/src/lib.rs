@@ -1,0 +1,28 @@
+//! # provision-core
+//!
+//! The orchestration layer of `provision`: turns an access policy ("who should have
+//! what") into the exact, ordered, retried, audited changes in every system a
+//! company runs.
+//!
+//! ```text
+//! HR roster ──► Identity ──► policy evaluation ──► DesiredState
+//! Adapter reads ─────────────────────────────────► ActualState
+//!                  planner (delta) ──► Plan (operations + provenance)
+//!                  orderer (DAG)   ──► executor (rate limits, retry, pending)
+//!                  Adapter::execute ──► journal + audit log ──► report
+//! ```
+//!
+//! * [`model`] — identities, entitlements, accounts, policies, states, operations, plans.
+//! * [`config`] — the deployment: systems, enforcement, ownership, dependencies, limits.
+//! * [`adapter`] — the [`adapter::Adapter`] trait every system implements.
+//! * [`journal`] and [`audit`] — the records a run leaves.
+//!
+//! The core depends on no adapter and on no HTTP client.
+
+pub mod adapter;
+pub mod audit;
+pub mod config;
+pub mod journal;
+pub mod model;
+pub mod secret;
+mod serde_util;

@@ -1,0 +1,4 @@
+//! Quickstart: placeholder until the planner lands.
+fn main() {
+    println!("provision quickstart");
+}

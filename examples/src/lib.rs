@@ -1,0 +1,1 @@
+//! Example programs for provision; see the `examples` targets.
