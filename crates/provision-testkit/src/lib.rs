@@ -1,0 +1,58 @@
+//! Test support for adapter crates (a dev-dependency only).
+//!
+//! * Request conformance: every request an adapter sends in its tests must match
+//!   an operation of the vendor's own API description in `../shared/specs/`
+//!   (method, path template, required query and body fields). One checker per
+//!   description format: [`openapi`] (Okta, GitLab, Jira, Slack, GitHub),
+//!   [`botocore`] (AWS service models), [`discovery`] (Google discovery documents).
+//! * [`conformance`]: the shared adapter suite every adapter runs against its mock.
+
+pub mod botocore;
+pub mod conformance;
+pub mod discovery;
+pub mod openapi;
+
+use std::fmt;
+
+/// The operation of an API description a request matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedOperation {
+    /// The description's name for it (`operationId`, botocore operation name, discovery method id).
+    pub name: String,
+}
+
+/// Why a request does not conform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecViolation {
+    /// The request, as `METHOD /path?query`.
+    pub request: String,
+    /// What is wrong (no such operation, a required field missing, ...).
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for SpecViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} does not conform: {}", self.request, self.problems.join("; "))
+    }
+}
+
+/// An API description that can judge a request.
+pub trait ApiSpec {
+    /// Which operation `request` is, or why it is none.
+    fn check_request(&self, request: &wiremock::Request) -> Result<MatchedOperation, SpecViolation>;
+}
+
+/// Checks every request a mock server received; panics (it is a test helper) listing
+/// every request that does not conform. Returns the operations seen, in order.
+pub fn assert_requests_conform(spec: &dyn ApiSpec, requests: &[wiremock::Request]) -> Vec<MatchedOperation> {
+    let mut seen = Vec::new();
+    let mut bad = Vec::new();
+    for request in requests {
+        match spec.check_request(request) {
+            Ok(op) => seen.push(op),
+            Err(v) => bad.push(v.to_string()),
+        }
+    }
+    assert!(bad.is_empty(), "requests that do not conform to the spec:\n{}", bad.join("\n"));
+    seen
+}
