@@ -87,8 +87,16 @@ impl Selector {
             Selector::Everyone => true,
             Selector::All(items) => items.iter().all(|s| s.collect(identity, evidence)),
             Selector::Any(items) => {
-                // First matching branch supplies the evidence.
-                items.iter().any(|s| s.collect(identity, evidence))
+                // The first matching branch supplies the evidence; a branch that
+                // matched only in part leaves nothing behind.
+                for item in items {
+                    let mut branch = BTreeMap::new();
+                    if item.collect(identity, &mut branch) {
+                        evidence.extend(branch);
+                        return true;
+                    }
+                }
+                false
             }
             Selector::Not(inner) => {
                 let mut scratch = BTreeMap::new();
@@ -156,4 +164,49 @@ pub struct Policy {
 pub struct PolicySet {
     /// The policies, in load order.
     pub policies: Vec<Policy>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provenance_names_only_the_branch_that_matched() {
+        let sarah = Identity::new("e1", "sarah@example.com", "Sarah")
+            .with_attribute("department", "Sales")
+            .with_attribute("title", "Sales Engineer");
+        let selector = Selector::Any(vec![
+            Selector::All(vec![
+                Selector::equals("department", "Sales"),
+                Selector::equals("title", "Account Executive"),
+            ]),
+            Selector::equals("title", "Sales Engineer"),
+        ]);
+        let evidence = selector.matches(&sarah).expect("second branch matches");
+        assert_eq!(evidence.len(), 1);
+        assert_eq!(
+            evidence.get("title").map(String::as_str),
+            Some("Sales Engineer")
+        );
+    }
+
+    #[test]
+    fn missing_attribute_never_equals_and_not_matches_it() {
+        let bob = Identity::new("e2", "bob@example.com", "Bob");
+        assert!(
+            Selector::equals("department", "Sales")
+                .matches(&bob)
+                .is_none()
+        );
+        assert!(
+            Selector::Not(Box::new(Selector::equals("department", "Sales")))
+                .matches(&bob)
+                .is_some()
+        );
+        let present = Selector::Present {
+            attribute: "manager".into(),
+            present: false,
+        };
+        assert!(present.matches(&bob).is_some());
+    }
 }
