@@ -24,5 +24,6 @@ pub mod audit;
 pub mod config;
 pub mod journal;
 pub mod model;
+pub mod policy;
 pub mod secret;
 mod serde_util;
