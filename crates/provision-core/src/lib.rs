@@ -25,5 +25,6 @@ pub mod config;
 pub mod journal;
 pub mod model;
 pub mod policy;
+pub mod roster;
 pub mod secret;
 mod serde_util;

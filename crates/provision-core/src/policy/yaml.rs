@@ -176,7 +176,13 @@ pub fn parse_yaml(file: &str, text: &str) -> Result<Node, Diagnostic> {
             column: 1,
         });
     }
-    serde_saphyr::from_str::<Node>(text).map_err(|e| {
+    // YAML 1.2 booleans only: `on`, `yes`, `no` stay strings (the Norway problem;
+    // `on:` is a field name here). `007` stays a string, as HR ids are written.
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+    };
+    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let (line, column) = e.location().map_or((1, 1), |l| {
             (
                 usize::try_from(l.line()).unwrap_or(1).max(1),
@@ -536,6 +542,26 @@ mod tests {
             assert!(e.location.line >= 1, "{e}");
             assert!(e.to_string().starts_with("bad.yaml:"), "{e}");
         }
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_and_leading_zeros_stay_strings() {
+        let n = parse_yaml("t.yaml", "[on, no, yes, true, 007, 12]").unwrap();
+        let Value::Seq(items) = n.value else {
+            panic!("not a seq")
+        };
+        let values: Vec<Value> = items.into_iter().map(|n| n.value).collect();
+        assert_eq!(
+            values,
+            [
+                Value::Str("on".into()),
+                Value::Str("no".into()),
+                Value::Str("yes".into()),
+                Value::Bool(true),
+                Value::Str("007".into()),
+                Value::Int(12),
+            ]
+        );
     }
 
     #[test]
