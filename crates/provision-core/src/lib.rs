@@ -13,7 +13,10 @@
 //! ```
 //!
 //! * [`model`] — identities, entitlements, accounts, policies, states, operations, plans.
-//! * [`config`] — the deployment: systems, enforcement, ownership, dependencies, limits.
+//! * [`config`] — the deployment: systems, enforcement, ownership, dependencies, limits
+//!   ([`config::load`] reads it from YAML and resolves credential references).
+//! * [`policy`] — policies as code: YAML files validated into a [`model::PolicySet`].
+//! * [`roster`] — the HR roster from YAML.
 //! * [`adapter`] — the [`adapter::Adapter`] trait every system implements.
 //! * [`journal`] and [`audit`] — the records a run leaves.
 //!

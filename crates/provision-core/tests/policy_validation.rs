@@ -268,3 +268,32 @@ fn every_error_of_a_load_is_reported() {
     assert!(errs[2].contains(":7:") && errs[2].contains("duplicate policy name `A`"));
     assert!(errs[3].contains(":10:") && errs[3].contains("invalid date `yesterday`"));
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::common;
+    use provision_core::config::load::parse_config;
+    use provision_core::policy::PolicyLoader;
+    use provision_core::roster::parse_roster;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any text, including YAML-ish fragments, gives a result or located
+        /// errors, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "(policy:|policies:|triggers:|provisions:|name:|- |\\{|\\}|\\[|\\]|: |\n|  |\t|\"|'|&a |\\*a|!!str |on|~|[a-z0-9#@.]{1,6}){0,40}") {
+            let config = common::config();
+            let descriptors = common::descriptors();
+            if let Err(e) = PolicyLoader::new(&config, &descriptors).load_str("f.yaml", &text) {
+                for d in e.diagnostics() {
+                    prop_assert_eq!(d.location.file.as_str(), "f.yaml");
+                    prop_assert!(d.location.line >= 1 && d.location.column >= 1);
+                }
+            }
+            let _ = parse_config("c.yaml", &text);
+            let _ = parse_roster("r.yaml", &text);
+        }
+    }
+}

@@ -178,9 +178,14 @@ pub fn parse_yaml(file: &str, text: &str) -> Result<Node, Diagnostic> {
     }
     // YAML 1.2 booleans only: `on`, `yes`, `no` stay strings (the Norway problem;
     // `on:` is a field name here). `007` stays a string, as HR ids are written.
+    // Anchors may be reused, but a hand-written file never replays 100k events:
+    // refuse alias bombs early.
+    let mut alias_limits = serde_saphyr::options::AliasLimits::default();
+    alias_limits.max_total_replayed_events = 100_000;
     let options = serde_saphyr::options! {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
+        alias_limits: alias_limits,
     };
     serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let (line, column) = e.location().map_or((1, 1), |l| {
@@ -562,6 +567,19 @@ mod tests {
                 Value::Int(12),
             ]
         );
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let e = parse_yaml("bomb.yaml", &text).unwrap_err();
+        assert_eq!(e.location.file, "bomb.yaml");
     }
 
     #[test]
