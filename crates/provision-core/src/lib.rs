@@ -13,7 +13,10 @@
 //! ```
 //!
 //! * [`model`] — identities, entitlements, accounts, policies, states, operations, plans.
-//! * [`config`] — the deployment: systems, enforcement, ownership, dependencies, limits.
+//! * [`config`] — the deployment: systems, enforcement, ownership, dependencies, limits
+//!   ([`config::load`] reads it from YAML and resolves credential references).
+//! * [`policy`] — policies as code: YAML files validated into a [`model::PolicySet`].
+//! * [`roster`] — the HR roster from YAML.
 //! * [`adapter`] — the [`adapter::Adapter`] trait every system implements.
 //! * [`journal`] and [`audit`] — the records a run leaves.
 //!
@@ -24,5 +27,7 @@ pub mod audit;
 pub mod config;
 pub mod journal;
 pub mod model;
+pub mod policy;
+pub mod roster;
 pub mod secret;
 mod serde_util;

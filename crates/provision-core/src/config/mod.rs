@@ -5,6 +5,8 @@
 //! Loading them from YAML, with errors that name file, line and field, lives in
 //! `crate::config::load` (the config helper).
 
+pub mod load;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
