@@ -992,3 +992,27 @@ fn the_descriptor_declares_kinds_roles_and_capabilities() {
     );
     assert!(d.has_accounts && d.can_suspend && d.can_revoke_sessions && d.can_delete);
 }
+
+#[tokio::test]
+async fn a_timeout_after_sending_is_transient_and_maybe_applied() {
+    let env = Env::with(3600, |b| b.timeout(Duration::from_millis(300))).await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+        .mount(&env.api)
+        .await;
+    let err = env
+        .adapter
+        .execute(&op(OperationKind::SuspendAccount), &sarah())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AdapterError::Transient {
+                maybe_applied: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
