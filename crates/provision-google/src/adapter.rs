@@ -1,0 +1,785 @@
+//! The [`Adapter`] implementation: entitlements onto Google's model.
+//!
+//! * `group` (policy action `add_to_group`): membership of a Google group, addressed
+//!   by the group's email; roles `member` (default), `manager`, `owner`. A role change
+//!   is one grant with the new role (members.patch), so `role_change_in_place` is true.
+//! * `org_unit` (policy action `place_in_org_unit`): the org unit the user sits in,
+//!   e.g. `/Engineering`. A user sits in exactly one: granting moves the user there
+//!   (users.update `orgUnitPath`); revoking moves the user back to the configured
+//!   default org unit, but only while the user is still in the revoked one.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use provision_core::adapter::{
+    Adapter, AdapterError, Applied, CheckStatus, Page, ResourceKindDescriptor, SystemDescriptor,
+    SystemError,
+};
+use provision_core::model::{
+    AccountProfile, AccountRecord, AccountRef, AccountState, Entitlement, GrantRecord, Operation,
+    OperationKind, ResourceRef,
+};
+use provision_core::secret::SecretString;
+use rand::Rng;
+use reqwest::Method;
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::client::{CallKind, DirectoryClient};
+use crate::config::{ConfigError, GoogleConfig};
+use crate::model::{Member, NewUser, Organization, User, UserName, UserUpdate};
+
+/// The `group` resource kind.
+pub const KIND_GROUP: &str = "group";
+/// The `org_unit` resource kind.
+pub const KIND_ORG_UNIT: &str = "org_unit";
+/// Group roles as policies write them.
+pub const GROUP_ROLES: [&str; 3] = ["member", "manager", "owner"];
+
+/// Account attributes the adapter reads and can update.
+pub const ATTRIBUTES: [&str; 5] = [
+    "given_name",
+    "family_name",
+    "department",
+    "title",
+    "org_unit",
+];
+
+/// The Google Workspace adapter.
+#[derive(Debug)]
+pub struct GoogleAdapter {
+    client: DirectoryClient,
+    descriptor: SystemDescriptor,
+    default_org_unit: String,
+    allow_delete: bool,
+}
+
+impl GoogleAdapter {
+    /// An adapter for `config`.
+    pub fn new(config: &GoogleConfig) -> Result<Self, ConfigError> {
+        Ok(GoogleAdapter {
+            client: DirectoryClient::new(config)?,
+            descriptor: descriptor(),
+            default_org_unit: config.default_org_unit.clone(),
+            allow_delete: config.allow_delete,
+        })
+    }
+
+    /// The HTTP client (for calls the trait does not cover).
+    pub fn client(&self) -> &DirectoryClient {
+        &self.client
+    }
+
+    async fn create_account(&self, profile: &AccountProfile) -> Result<Applied, AdapterError> {
+        let primary_email = if profile.login.contains('@') {
+            profile.login.clone()
+        } else {
+            profile.email.clone()
+        };
+        let body = NewUser {
+            primary_email: primary_email.clone(),
+            name: name_for(profile),
+            password: random_password(),
+            change_password_at_next_login: false,
+            org_unit_path: self.default_org_unit.clone(),
+        };
+        let body = to_json(&body)?;
+        match self
+            .client
+            .call::<User>(Method::POST, &["users"], &[], Some(&body), CallKind::Insert)
+            .await
+        {
+            Ok(Some(user)) => Ok(Applied::changed().with_external_id(user.id)),
+            Ok(None) => Ok(Applied::changed()),
+            Err(AdapterError::AlreadyDone { error }) => {
+                // "Entity already exists.": adopt it if it is this person's account; the
+                // address may also be another user's alias or a group's address.
+                match self.client.get_user(&primary_email).await {
+                    Ok(user) if user.primary_email.eq_ignore_ascii_case(&primary_email) => {
+                        Ok(Applied::already_in_place().with_external_id(user.id))
+                    }
+                    Ok(user) => Err(AdapterError::Conflict {
+                        error: SystemError::new(
+                            error.status,
+                            error.code,
+                            format!(
+                                "{} ({primary_email} is an alias of {})",
+                                error.message, user.primary_email
+                            ),
+                        ),
+                    }),
+                    Err(AdapterError::NotFound { .. }) => Err(AdapterError::Conflict {
+                        error: SystemError::new(
+                            error.status,
+                            error.code,
+                            format!(
+                                "{} ({primary_email} is used by something other than a user, e.g. a group)",
+                                error.message
+                            ),
+                        ),
+                    }),
+                    Err(other) => Err(other),
+                }
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn update_user(
+        &self,
+        user_key: &str,
+        update: &UserUpdate,
+    ) -> Result<Applied, AdapterError> {
+        let body = to_json(update)?;
+        self.client
+            .call::<User>(
+                Method::PUT,
+                &["users", user_key],
+                &[],
+                Some(&body),
+                CallKind::Update,
+            )
+            .await?;
+        Ok(Applied::changed())
+    }
+
+    async fn grant_group(
+        &self,
+        group: &str,
+        member_key: &str,
+        role: &str,
+    ) -> Result<Applied, AdapterError> {
+        let body = to_json(&Member {
+            email: Some(member_key.to_owned()),
+            role: Some(role.to_owned()),
+            ..Member::default()
+        })?;
+        match self
+            .client
+            .call::<Member>(
+                Method::POST,
+                &["groups", group, "members"],
+                &[],
+                Some(&body),
+                CallKind::Insert,
+            )
+            .await
+        {
+            Ok(_) => Ok(Applied::changed()),
+            Err(AdapterError::AlreadyDone { .. }) => {
+                // "Member already exists." whatever the role: set the role if it differs
+                let existing = self.client.get_member(group, member_key).await?;
+                if existing
+                    .role
+                    .as_deref()
+                    .is_some_and(|r| r.eq_ignore_ascii_case(role))
+                {
+                    return Ok(Applied::already_in_place());
+                }
+                let body = to_json(&Member {
+                    role: Some(role.to_owned()),
+                    ..Member::default()
+                })?;
+                self.client
+                    .call::<Member>(
+                        Method::PATCH,
+                        &["groups", group, "members", member_key],
+                        &[],
+                        Some(&body),
+                        CallKind::Update,
+                    )
+                    .await?;
+                Ok(Applied::changed())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn revoke_org_unit(
+        &self,
+        user_key: &str,
+        org_unit: &str,
+    ) -> Result<Applied, AdapterError> {
+        // Single-valued: the move to the new org unit may already have happened (a
+        // department change grants the new one and revokes the old one).
+        let user = self.client.get_user(user_key).await?;
+        let current = user.org_unit_path.unwrap_or_default();
+        if !same_org_unit(&current, org_unit) {
+            return Ok(Applied::already_in_place().with_external_id(user.id));
+        }
+        let update = UserUpdate {
+            org_unit_path: Some(self.default_org_unit.clone()),
+            ..UserUpdate::default()
+        };
+        Ok(self
+            .update_user(user_key, &update)
+            .await?
+            .with_external_id(user.id))
+    }
+
+    async fn execute_inner(
+        &self,
+        op: &Operation,
+        account: &AccountRef,
+    ) -> Result<Applied, AdapterError> {
+        let user_key = account.external_id.as_deref().unwrap_or(&account.login);
+        match &op.kind {
+            OperationKind::CreateAccount { profile } => self.create_account(profile).await,
+            OperationKind::UpdateAccount { attributes } => {
+                let update = update_from_attributes(attributes)?;
+                self.update_user(user_key, &update).await
+            }
+            OperationKind::SuspendAccount => {
+                let update = UserUpdate {
+                    suspended: Some(true),
+                    ..UserUpdate::default()
+                };
+                self.update_user(user_key, &update).await
+            }
+            OperationKind::ReactivateAccount => {
+                let update = UserUpdate {
+                    suspended: Some(false),
+                    ..UserUpdate::default()
+                };
+                self.update_user(user_key, &update).await
+            }
+            OperationKind::RevokeSessions => {
+                self.client
+                    .call::<serde_json::Value>(
+                        Method::POST,
+                        &["users", user_key, "signOut"],
+                        &[],
+                        None,
+                        CallKind::Update,
+                    )
+                    .await?;
+                Ok(Applied::changed())
+            }
+            OperationKind::DeleteAccount => {
+                if !self.allow_delete {
+                    return Err(AdapterError::Unsupported {
+                        what: "delete_account: deletion is not enabled for this Google system (set delete_leavers)".into(),
+                    });
+                }
+                match self
+                    .client
+                    .call::<serde_json::Value>(
+                        Method::DELETE,
+                        &["users", user_key],
+                        &[],
+                        None,
+                        CallKind::Remove,
+                    )
+                    .await
+                {
+                    Ok(_) => Ok(Applied::changed()),
+                    Err(AdapterError::AlreadyDone { .. }) => Ok(Applied::already_in_place()),
+                    Err(other) => Err(other),
+                }
+            }
+            OperationKind::Grant { entitlement } => match entitlement.kind.as_str() {
+                KIND_GROUP => {
+                    let role = google_role(entitlement)?;
+                    self.grant_group(&entitlement.resource, &account.login, role)
+                        .await
+                }
+                KIND_ORG_UNIT => {
+                    let ou = org_unit_path(entitlement)?;
+                    let update = UserUpdate {
+                        org_unit_path: Some(ou),
+                        ..UserUpdate::default()
+                    };
+                    self.update_user(user_key, &update).await
+                }
+                other => Err(unknown_kind(other)),
+            },
+            OperationKind::Revoke { entitlement } => match entitlement.kind.as_str() {
+                KIND_GROUP => match self
+                    .client
+                    .call::<serde_json::Value>(
+                        Method::DELETE,
+                        &["groups", &entitlement.resource, "members", &account.login],
+                        &[],
+                        None,
+                        CallKind::Remove,
+                    )
+                    .await
+                {
+                    Ok(_) => Ok(Applied::changed()),
+                    Err(AdapterError::AlreadyDone { .. }) => Ok(Applied::already_in_place()),
+                    Err(other) => Err(other),
+                },
+                KIND_ORG_UNIT => {
+                    let ou = org_unit_path(entitlement)?;
+                    self.revoke_org_unit(user_key, &ou).await
+                }
+                other => Err(unknown_kind(other)),
+            },
+        }
+    }
+
+    async fn check_inner(
+        &self,
+        op: &Operation,
+        account: &AccountRef,
+    ) -> Result<CheckStatus, AdapterError> {
+        let user_key = account.external_id.as_deref().unwrap_or(&account.login);
+        let user = |check: fn(&User) -> bool| async move {
+            match self.client.get_user(user_key).await {
+                Ok(u) if check(&u) => Ok(CheckStatus::Done {
+                    external_id: Some(u.id),
+                }),
+                Ok(_) | Err(AdapterError::NotFound { .. }) => Ok(CheckStatus::NotDone),
+                Err(e) => Err(e),
+            }
+        };
+        match &op.kind {
+            OperationKind::CreateAccount { .. } => user(|_| true).await,
+            OperationKind::SuspendAccount => user(|u| u.suspended).await,
+            OperationKind::ReactivateAccount => user(|u| !u.suspended).await,
+            OperationKind::DeleteAccount => match self.client.get_user(user_key).await {
+                Err(AdapterError::NotFound { .. }) => Ok(CheckStatus::Done { external_id: None }),
+                Ok(_) => Ok(CheckStatus::NotDone),
+                Err(e) => Err(e),
+            },
+            OperationKind::Grant { entitlement } | OperationKind::Revoke { entitlement } => {
+                let granting = matches!(op.kind, OperationKind::Grant { .. });
+                let holds = match entitlement.kind.as_str() {
+                    KIND_GROUP => match self
+                        .client
+                        .get_member(&entitlement.resource, &account.login)
+                        .await
+                    {
+                        Ok(m) => {
+                            let role = google_role(entitlement)?;
+                            !granting
+                                || m.role
+                                    .as_deref()
+                                    .is_some_and(|r| r.eq_ignore_ascii_case(role))
+                        }
+                        Err(AdapterError::NotFound { .. }) => false,
+                        Err(e) => return Err(e),
+                    },
+                    KIND_ORG_UNIT => match self.client.get_user(user_key).await {
+                        Ok(u) => same_org_unit(
+                            u.org_unit_path.as_deref().unwrap_or_default(),
+                            &org_unit_path(entitlement)?,
+                        ),
+                        Err(AdapterError::NotFound { .. }) => false,
+                        Err(e) => return Err(e),
+                    },
+                    other => return Err(unknown_kind(other)),
+                };
+                Ok(if holds == granting {
+                    CheckStatus::Done { external_id: None }
+                } else {
+                    CheckStatus::NotDone
+                })
+            }
+            // sessions leave no trace to read; sending signOut again is harmless
+            OperationKind::RevokeSessions | OperationKind::UpdateAccount { .. } => {
+                Ok(CheckStatus::NotDone)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Adapter for GoogleAdapter {
+    fn descriptor(&self) -> &SystemDescriptor {
+        &self.descriptor
+    }
+
+    async fn read_accounts(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<Page<AccountRecord>, AdapterError> {
+        let page = self
+            .client
+            .list_users(cursor, None)
+            .instrument(tracing::info_span!("google.read_accounts"))
+            .await?;
+        Ok(Page {
+            items: page.users.iter().map(account_record).collect(),
+            next: page.next_page_token.filter(|t| !t.is_empty()),
+            rate_limit: None,
+        })
+    }
+
+    async fn read_grants(
+        &self,
+        resource: &ResourceRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let span = tracing::info_span!("google.read_grants", resource = %resource);
+        async {
+            match resource.kind.as_str() {
+                KIND_GROUP => {
+                    let page = self.client.list_members(&resource.resource, cursor).await?;
+                    let items = page
+                        .members
+                        .into_iter()
+                        // nested groups and customer-wide members are not people's grants
+                        .filter(|m| m.member_type.as_deref().is_none_or(|t| t == "USER"))
+                        .filter_map(|m| {
+                            let role = m.role.as_deref().unwrap_or("MEMBER").to_ascii_lowercase();
+                            Some(GrantRecord {
+                                entitlement: Entitlement {
+                                    system: resource.system.clone(),
+                                    kind: KIND_GROUP.into(),
+                                    resource: resource.resource.clone(),
+                                    role: Some(role),
+                                    scope: None,
+                                },
+                                account_external_id: m.id.clone().or_else(|| m.email.clone())?,
+                                login: m.email,
+                            })
+                        })
+                        .collect();
+                    Ok(Page {
+                        items,
+                        next: page.next_page_token.filter(|t| !t.is_empty()),
+                        rate_limit: None,
+                    })
+                }
+                KIND_ORG_UNIT => {
+                    let ou = resource.resource.trim_end_matches('/');
+                    let ou = if ou.is_empty() { "/" } else { ou };
+                    let query = format!("orgUnitPath='{}'", ou.replace('\'', "\\'"));
+                    let page = self.client.list_users(cursor, Some(&query)).await?;
+                    let items = page
+                        .users
+                        .into_iter()
+                        // the search includes sub-units; a user sits in exactly one
+                        .filter(|u| {
+                            same_org_unit(u.org_unit_path.as_deref().unwrap_or_default(), ou)
+                        })
+                        .map(|u| GrantRecord {
+                            entitlement: Entitlement::new(
+                                resource.system.as_str(),
+                                KIND_ORG_UNIT,
+                                resource.resource.clone(),
+                            ),
+                            account_external_id: u.id,
+                            login: Some(u.primary_email),
+                        })
+                        .collect();
+                    Ok(Page {
+                        items,
+                        next: page.next_page_token.filter(|t| !t.is_empty()),
+                        rate_limit: None,
+                    })
+                }
+                other => Err(unknown_kind(other)),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
+        let span = tracing::info_span!(
+            "google.execute",
+            system = %op.system,
+            operation = %op.id,
+            identity = %op.identity,
+            verb = op.kind.verb(),
+        );
+        async {
+            let result = self.execute_inner(op, account).await;
+            match &result {
+                Ok(applied) => tracing::info!(effect = ?applied.effect, "applied"),
+                Err(e) => tracing::warn!(class = e.class(), error = %e, "failed"),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn check(
+        &self,
+        op: &Operation,
+        account: &AccountRef,
+    ) -> Result<CheckStatus, AdapterError> {
+        self.check_inner(op, account)
+            .instrument(tracing::info_span!("google.check", operation = %op.id))
+            .await
+    }
+}
+
+/// The descriptor: kinds `group` (roles member/manager/owner, default member, role
+/// changed in place) and `org_unit`; accounts that can be suspended, signed out and deleted.
+pub fn descriptor() -> SystemDescriptor {
+    let mut group = ResourceKindDescriptor::new(KIND_GROUP, &["add_to_group"])
+        .with_roles(&GROUP_ROLES, Some("member"));
+    group.role_change_in_place = true;
+    let org_unit = ResourceKindDescriptor::new(KIND_ORG_UNIT, &["place_in_org_unit"]);
+    let mut d = SystemDescriptor::new("google");
+    d.kinds = vec![group, org_unit];
+    d.has_accounts = true;
+    d.accounts_created_on_first_login = false;
+    d.can_suspend = true;
+    d.can_revoke_sessions = true;
+    d.can_delete = true;
+    // a suspended Google user keeps its group memberships and org unit
+    d.suspension_keeps_grants = true;
+    d
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, AdapterError> {
+    serde_json::to_value(value).map_err(|e| AdapterError::Invalid {
+        error: SystemError::message(format!("cannot encode the request: {e}")),
+    })
+}
+
+fn unknown_kind(kind: &str) -> AdapterError {
+    AdapterError::Invalid {
+        error: SystemError::message(format!(
+            "Google has no resource kind `{kind}` (known: {KIND_GROUP}, {KIND_ORG_UNIT})"
+        )),
+    }
+}
+
+fn google_role(entitlement: &Entitlement) -> Result<&'static str, AdapterError> {
+    match entitlement
+        .role
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("member") => Ok("MEMBER"),
+        Some("manager") => Ok("MANAGER"),
+        Some("owner") => Ok("OWNER"),
+        Some(other) => Err(AdapterError::Invalid {
+            error: SystemError::message(format!(
+                "group role `{other}` on {} is not one of member, manager, owner",
+                entitlement.resource
+            )),
+        }),
+    }
+}
+
+fn org_unit_path(entitlement: &Entitlement) -> Result<String, AdapterError> {
+    let path = entitlement.resource.trim();
+    if !path.starts_with('/') {
+        return Err(AdapterError::Invalid {
+            error: SystemError::message(format!(
+                "org unit `{path}` must be a path starting with `/`"
+            )),
+        });
+    }
+    Ok(path.to_owned())
+}
+
+fn same_org_unit(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        let t = s.trim().trim_end_matches('/');
+        if t.is_empty() {
+            "/".to_owned()
+        } else {
+            t.to_ascii_lowercase()
+        }
+    };
+    norm(a) == norm(b)
+}
+
+/// Given and family name from the identity's attributes, else from the display name.
+fn name_for(profile: &AccountProfile) -> UserName {
+    let attr = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| {
+                profile
+                    .attributes
+                    .get(*k)
+                    .map(|v| v.trim())
+                    .filter(|v| !v.is_empty())
+            })
+            .map(str::to_owned)
+    };
+    let given = attr(&["given_name", "first_name", "givenName"]);
+    let family = attr(&["family_name", "last_name", "familyName", "surname"]);
+    let display = profile.display_name.trim();
+    let (display_given, display_family) = match display.rsplit_once(char::is_whitespace) {
+        Some((g, f)) => (g.trim().to_owned(), f.trim().to_owned()),
+        None if !display.is_empty() => (display.to_owned(), "-".to_owned()),
+        None => (
+            profile
+                .login
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            "-".to_owned(),
+        ),
+    };
+    let limit = |s: String| s.chars().take(60).collect::<String>();
+    UserName {
+        given_name: Some(limit(given.unwrap_or(display_given))),
+        family_name: Some(limit(family.unwrap_or(display_family))),
+    }
+}
+
+/// A 40-character random password from letters, digits and symbols (OS-seeded CSPRNG).
+fn random_password() -> SecretString {
+    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#$%&*+-=?@^_~";
+    let mut rng = rand::rng();
+    let password: String = (0..40)
+        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+        .collect();
+    SecretString::from(password)
+}
+
+fn update_from_attributes(
+    attributes: &BTreeMap<String, String>,
+) -> Result<UserUpdate, AdapterError> {
+    let mut update = UserUpdate::default();
+    let mut name = UserName::default();
+    let mut org = Organization {
+        primary: true,
+        ..Organization::default()
+    };
+    let mut unknown = Vec::new();
+    for (key, value) in attributes {
+        match key.as_str() {
+            "given_name" => name.given_name = Some(value.clone()),
+            "family_name" => name.family_name = Some(value.clone()),
+            "department" => org.department = Some(value.clone()),
+            "title" => org.title = Some(value.clone()),
+            "org_unit" => update.org_unit_path = Some(value.clone()),
+            other => unknown.push(other.to_owned()),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(AdapterError::Invalid {
+            error: SystemError::message(format!(
+                "Google cannot update attribute(s) {}; known: {}",
+                unknown.join(", "),
+                ATTRIBUTES.join(", ")
+            )),
+        });
+    }
+    if name != UserName::default() {
+        update.name = Some(name);
+    }
+    if org.department.is_some() || org.title.is_some() {
+        update.organizations = Some(vec![org]);
+    }
+    Ok(update)
+}
+
+fn account_record(user: &User) -> AccountRecord {
+    let mut attributes = BTreeMap::new();
+    if let Some(name) = &user.name {
+        if let Some(g) = &name.given_name {
+            attributes.insert("given_name".to_owned(), g.clone());
+        }
+        if let Some(f) = &name.family_name {
+            attributes.insert("family_name".to_owned(), f.clone());
+        }
+    }
+    if let Some(org) = user
+        .organizations
+        .as_ref()
+        .and_then(|o| o.iter().find(|o| o.primary).or_else(|| o.first()))
+    {
+        if let Some(d) = &org.department {
+            attributes.insert("department".to_owned(), d.clone());
+        }
+        if let Some(t) = &org.title {
+            attributes.insert("title".to_owned(), t.clone());
+        }
+    }
+    if let Some(ou) = &user.org_unit_path {
+        attributes.insert("org_unit".to_owned(), ou.clone());
+    }
+    AccountRecord {
+        external_id: user.id.clone(),
+        login: user.primary_email.clone(),
+        state: if user.suspended || user.archived {
+            AccountState::Suspended
+        } else {
+            AccountState::Active
+        },
+        last_login: user
+            .last_login_time
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            // Google reports the epoch for users who never signed in
+            .filter(|t| t.timestamp() > 0),
+        attributes,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn profile(display: &str, attrs: &[(&str, &str)]) -> AccountProfile {
+        AccountProfile {
+            login: "sarah@example.com".into(),
+            email: "sarah@example.com".into(),
+            display_name: display.into(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn names_come_from_attributes_then_the_display_name() {
+        let n = name_for(&profile(
+            "Sarah Connor",
+            &[("given_name", "Sara"), ("last_name", "C")],
+        ));
+        assert_eq!(
+            (n.given_name.unwrap(), n.family_name.unwrap()),
+            ("Sara".into(), "C".into())
+        );
+        let n = name_for(&profile("Mary Ann Smith", &[]));
+        assert_eq!(
+            (n.given_name.unwrap(), n.family_name.unwrap()),
+            ("Mary Ann".into(), "Smith".into())
+        );
+        let n = name_for(&profile("Cher", &[]));
+        assert_eq!(
+            (n.given_name.unwrap(), n.family_name.unwrap()),
+            ("Cher".into(), "-".into())
+        );
+        let n = name_for(&profile("", &[]));
+        assert_eq!(n.given_name.unwrap(), "sarah");
+    }
+
+    #[test]
+    fn passwords_are_long_random_and_mixed() {
+        use provision_core::secret::ExposeSecret;
+        let a = random_password();
+        let b = random_password();
+        assert_eq!(a.expose_secret().len(), 40);
+        assert_ne!(a.expose_secret(), b.expose_secret());
+        assert!(!format!("{a:?}").contains(a.expose_secret()));
+    }
+
+    #[test]
+    fn unknown_attributes_are_refused_by_name() {
+        let mut attrs = BTreeMap::new();
+        attrs.insert("shoe_size".to_owned(), "44".to_owned());
+        let err = update_from_attributes(&attrs).unwrap_err();
+        assert!(err.to_string().contains("shoe_size"), "{err}");
+    }
+
+    #[test]
+    fn never_signed_in_has_no_last_login() {
+        let user = User {
+            id: "1".into(),
+            primary_email: "a@b.com".into(),
+            last_login_time: Some("1970-01-01T00:00:00.000Z".into()),
+            ..User::default()
+        };
+        assert_eq!(account_record(&user).last_login, None);
+    }
+}
