@@ -22,7 +22,10 @@
 pub mod adapter;
 pub mod audit;
 pub mod config;
+pub mod executor;
 pub mod journal;
 pub mod model;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod secret;
 mod serde_util;
