@@ -32,20 +32,42 @@ fn op(who: &str, system: &str, kind: OperationKind, priority: Priority) -> Opera
         login: format!("{who}@example.com"),
         system,
         kind,
-        reason: Reason { kind: ReasonKind::PolicyGrant, policies: vec![], event: None, detail: String::new() },
+        reason: Reason {
+            kind: ReasonKind::PolicyGrant,
+            policies: vec![],
+            event: None,
+            detail: String::new(),
+        },
         priority,
     }
 }
 
 fn create(who: &str, system: &str) -> Operation {
     let login = format!("{who}@example.com");
-    op(who, system, OperationKind::CreateAccount {
-        profile: AccountProfile { login: login.clone(), email: login, display_name: who.into(), attributes: BTreeMap::new() },
-    }, Priority::Normal)
+    op(
+        who,
+        system,
+        OperationKind::CreateAccount {
+            profile: AccountProfile {
+                login: login.clone(),
+                email: login,
+                display_name: who.into(),
+                attributes: BTreeMap::new(),
+            },
+        },
+        Priority::Normal,
+    )
 }
 
 fn grant(who: &str, system: &str, kind: &str, resource: &str) -> Operation {
-    op(who, system, OperationKind::Grant { entitlement: Entitlement::new(system, kind, resource) }, Priority::Normal)
+    op(
+        who,
+        system,
+        OperationKind::Grant {
+            entitlement: Entitlement::new(system, kind, resource),
+        },
+        Priority::Normal,
+    )
 }
 
 struct World {
@@ -56,15 +78,28 @@ struct World {
 fn world(latency: Duration, concurrency: usize) -> World {
     let mut systems = Vec::new();
     let mut builder = Executor::builder().retry(RetryConfig::default());
-    for (name, preset) in presets::all().into_iter().filter(|(n, _)| *n != "salesforce") {
+    for (name, preset) in presets::all()
+        .into_iter()
+        .filter(|(n, _)| *n != "salesforce")
+    {
         let limit = preset.rate_limit(SPEEDUP);
-        let sandbox = Arc::new(preset.sandbox(name, SandboxConfig { latency, rate_limit: Some(limit), ..SandboxConfig::default() }));
+        let sandbox = Arc::new(preset.sandbox(
+            name,
+            SandboxConfig {
+                latency,
+                rate_limit: Some(limit),
+                ..SandboxConfig::default()
+            },
+        ));
         let mut config = preset.system_config(SPEEDUP);
         config.concurrency = Some(concurrency);
         builder = builder.system(name, sandbox.clone() as Arc<dyn Adapter>, config);
         systems.push((name.to_owned(), sandbox, limit.requests));
     }
-    World { systems, executor: builder.build().expect("valid configuration") }
+    World {
+        systems,
+        executor: builder.build().expect("valid configuration"),
+    }
 }
 
 fn joiners(world: &World, n: usize) -> Plan {
@@ -80,17 +115,36 @@ fn joiners(world: &World, n: usize) -> Plan {
             let has_create = matches!(ops[0].kind, OperationKind::CreateAccount { .. });
             for (k, o) in ops.into_iter().enumerate() {
                 if has_create && k > 0 {
-                    plan.dependencies.push(provision_core::model::Dependency { before: first.clone(), after: o.id.clone() });
+                    plan.dependencies.push(provision_core::model::Dependency {
+                        before: first.clone(),
+                        after: o.id.clone(),
+                    });
                 }
                 plan.operations.push(o);
             }
         };
-        add(vec![create(&who, "okta"), grant(&who, "okta", "group", "engineering"), grant(&who, "okta", "app", "aws-sso")]);
-        add(vec![create(&who, "google"), grant(&who, "google", "group", "eng@example.com")]);
-        add(vec![create(&who, "aws"), grant(&who, "aws", "permission_set", "ReadOnly")]);
+        add(vec![
+            create(&who, "okta"),
+            grant(&who, "okta", "group", "engineering"),
+            grant(&who, "okta", "app", "aws-sso"),
+        ]);
+        add(vec![
+            create(&who, "google"),
+            grant(&who, "google", "group", "eng@example.com"),
+        ]);
+        add(vec![
+            create(&who, "aws"),
+            grant(&who, "aws", "permission_set", "ReadOnly"),
+        ]);
         add(vec![grant(&who, "gitlab", "group", "engineering")]);
-        add(vec![create(&who, "slack"), grant(&who, "slack", "channel", "#engineering")]);
-        add(vec![create(&who, "jira"), grant(&who, "jira", "project_role", "ENG")]);
+        add(vec![
+            create(&who, "slack"),
+            grant(&who, "slack", "channel", "#engineering"),
+        ]);
+        add(vec![
+            create(&who, "jira"),
+            grant(&who, "jira", "project_role", "ENG"),
+        ]);
     }
     plan
 }
@@ -101,8 +155,15 @@ fn bound(world: &World, plan: &Plan) -> (f64, String) {
         .systems
         .iter()
         .map(|(name, _, per_second)| {
-            let ops = plan.operations.iter().filter(|o| o.system.as_str() == name).count();
-            (ops as f64 / f64::from(*per_second), format!("{name}: {ops} ops at {per_second}/s"))
+            let ops = plan
+                .operations
+                .iter()
+                .filter(|o| o.system.as_str() == name)
+                .count();
+            (
+                ops as f64 / f64::from(*per_second),
+                format!("{name}: {ops} ops at {per_second}/s"),
+            )
         })
         .fold((0.0, String::new()), |a, b| if b.0 > a.0 { b } else { a })
 }
@@ -116,14 +177,29 @@ fn leavers(world: &World, n: usize) -> Plan {
             sandbox.with_account(&login, AccountState::Active);
             let d = sandbox.descriptor();
             if d.can_revoke_sessions {
-                plan.operations.push(op(&who, name, OperationKind::RevokeSessions, Priority::Leaver));
+                plan.operations.push(op(
+                    &who,
+                    name,
+                    OperationKind::RevokeSessions,
+                    Priority::Leaver,
+                ));
             }
             if d.can_suspend {
-                plan.operations.push(op(&who, name, OperationKind::SuspendAccount, Priority::Leaver));
+                plan.operations.push(op(
+                    &who,
+                    name,
+                    OperationKind::SuspendAccount,
+                    Priority::Leaver,
+                ));
             } else {
                 let e = Entitlement::new(name.as_str(), "permission_set", "ReadOnly");
                 sandbox.with_grant(&login, e.clone());
-                plan.operations.push(op(&who, name, OperationKind::Revoke { entitlement: e }, Priority::Leaver));
+                plan.operations.push(op(
+                    &who,
+                    name,
+                    OperationKind::Revoke { entitlement: e },
+                    Priority::Leaver,
+                ));
             }
         }
     }
@@ -134,11 +210,21 @@ async fn sequential(world: &World, plan: &Plan) -> Duration {
     let start = Instant::now();
     let mut ids = ExternalIds::new();
     for o in &plan.operations {
-        let adapter = &world.systems.iter().find(|(n, _, _)| n == o.system.as_str()).expect("system").1;
-        let account = AccountRef { login: o.login.clone(), external_id: ids.get(&o.identity, &o.system).cloned() };
+        let adapter = &world
+            .systems
+            .iter()
+            .find(|(n, _, _)| n == o.system.as_str())
+            .expect("system")
+            .1;
+        let account = AccountRef {
+            login: o.login.clone(),
+            external_id: ids.get(&o.identity, &o.system).cloned(),
+        };
         loop {
             match adapter.execute(o, &account).await {
-                Err(AdapterError::RateLimited { info, .. }) => tokio::time::sleep(info.retry_after.unwrap_or(Duration::from_secs(1))).await,
+                Err(AdapterError::RateLimited { info, .. }) => {
+                    tokio::time::sleep(info.retry_after.unwrap_or(Duration::from_secs(1))).await
+                }
                 Ok(applied) => {
                     if let Some(id) = applied.external_id {
                         ids.insert(o.identity.clone(), o.system.clone(), id);
@@ -153,7 +239,10 @@ async fn sequential(world: &World, plan: &Plan) -> Duration {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         // 1. Joiners.
         let w = world(Duration::from_millis(20), 16);

@@ -1,17 +1,20 @@
 //! Random plans with random injected failures (transient below the retry budget,
+#![allow(clippy::unwrap_used)] // tests may unwrap
 //! rate limiting, timeouts after commit): the sandboxes end at the intended state
 //! and no account is created twice.
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use proptest::prelude::*;
 use provision_core::model::{AccountState, Entitlement};
-use provision_core::sandbox::{SandboxConfig, SandboxRateLimit, SandboxSystem, presets};
+use provision_core::sandbox::{
+    AccountMap, GrantSet, SandboxConfig, SandboxRateLimit, SandboxSystem, presets,
+};
 
 const SYSTEMS: [&str; 3] = ["okta", "google", "slack"];
 const GROUPS: [&str; 4] = ["engineering", "sales", "vpn", "all-hands"];
@@ -24,7 +27,12 @@ struct Person {
 
 fn person() -> impl Strategy<Value = Person> {
     proptest::collection::vec(
-        (0..SYSTEMS.len(), any::<bool>(), proptest::collection::btree_set(0..GROUPS.len(), 0..3), proptest::collection::btree_set(0..GROUPS.len(), 0..2)),
+        (
+            0..SYSTEMS.len(),
+            any::<bool>(),
+            proptest::collection::btree_set(0..GROUPS.len(), 0..3),
+            proptest::collection::btree_set(0..GROUPS.len(), 0..2),
+        ),
         1..3,
     )
     .prop_map(|mut systems| {
@@ -39,7 +47,11 @@ fn person() -> impl Strategy<Value = Person> {
 }
 
 fn kind(system: &str) -> &'static str {
-    if system == "slack" { "channel" } else { "group" }
+    if system == "slack" {
+        "channel"
+    } else {
+        "group"
+    }
 }
 
 proptest! {
@@ -69,7 +81,7 @@ proptest! {
                 }))
             }).collect();
             let mut ops = Vec::new();
-            let mut expected: Vec<(BTreeMap<String, AccountState>, BTreeSet<(String, Entitlement)>)> = vec![Default::default(); SYSTEMS.len()];
+            let mut expected: Vec<(AccountMap, GrantSet)> = vec![Default::default(); SYSTEMS.len()];
             let mut ids = provision_core::executor::ExternalIds::new();
             for (n, p) in people.iter().enumerate() {
                 let who = format!("p{n}");

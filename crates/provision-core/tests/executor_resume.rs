@@ -1,4 +1,5 @@
 //! Cancel an apply half-way, resume from the journal: the intended state, nothing repeated.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod common;
 
@@ -14,8 +15,20 @@ use provision_core::sandbox::{SandboxConfig, presets};
 
 #[tokio::test(start_paused = true)]
 async fn a_cancelled_apply_resumes_without_repeating_work() {
-    let okta = Arc::new(presets::okta().sandbox("okta", SandboxConfig { latency: Duration::from_millis(100), ..SandboxConfig::default() }));
-    let slack = Arc::new(presets::slack().sandbox("slack", SandboxConfig { latency: Duration::from_millis(100), ..SandboxConfig::default() }));
+    let okta = Arc::new(presets::okta().sandbox(
+        "okta",
+        SandboxConfig {
+            latency: Duration::from_millis(100),
+            ..SandboxConfig::default()
+        },
+    ));
+    let slack = Arc::new(presets::slack().sandbox(
+        "slack",
+        SandboxConfig {
+            latency: Duration::from_millis(100),
+            ..SandboxConfig::default()
+        },
+    ));
     let mut ops = Vec::new();
     let mut expected_grants = BTreeSet::new();
     for person in ["ann", "ben", "cid", "dee"] {
@@ -26,13 +39,19 @@ async fn a_cancelled_apply_resumes_without_repeating_work() {
         }
         ops.push(create(person, "slack"));
         ops.push(grant(person, "slack", "channel", "#general"));
-        expected_grants.insert((login(person), Entitlement::new("slack", "channel", "#general")));
+        expected_grants.insert((
+            login(person),
+            Entitlement::new("slack", "channel", "#general"),
+        ));
     }
     let p = plan(ops);
     let journal = Arc::new(MemJournal::default());
     let r = run("half-way");
 
-    let exec = builder(&[&okta, &slack]).journal(journal.clone()).build().unwrap();
+    let exec = builder(&[&okta, &slack])
+        .journal(journal.clone())
+        .build()
+        .unwrap();
     // Stop the run part-way: the future is dropped mid-flight.
     let cancelled = tokio::time::timeout(Duration::from_millis(250), exec.apply(&r, &p)).await;
     assert!(cancelled.is_err(), "the apply was still running");
@@ -48,18 +67,31 @@ async fn a_cancelled_apply_resumes_without_repeating_work() {
         .map(|e| e.operation.clone())
         .filter(|o| !succeeded_first.contains(o))
         .collect();
-    assert!(!succeeded_first.is_empty() && succeeded_first.len() < p.operations.len(), "stopped half-way");
-    assert!(!in_flight_first.is_empty(), "some operations were in flight when stopped");
+    assert!(
+        !succeeded_first.is_empty() && succeeded_first.len() < p.operations.len(),
+        "stopped half-way"
+    );
+    assert!(
+        !in_flight_first.is_empty(),
+        "some operations were in flight when stopped"
+    );
 
     // A new executor (a restarted service) resumes from the journal.
-    let exec = builder(&[&okta, &slack]).journal(journal.clone()).build().unwrap();
+    let exec = builder(&[&okta, &slack])
+        .journal(journal.clone())
+        .build()
+        .unwrap();
     let report = exec.resume(&r).await.unwrap();
     assert!(report.is_complete(), "{report}");
 
     let after = &journal.entries_of(&r)[before.len()..];
     for e in after {
         if let OperationState::InFlight { .. } = e.state {
-            assert!(!succeeded_first.contains(&e.operation), "{} succeeded before and was sent again", e.operation);
+            assert!(
+                !succeeded_first.contains(&e.operation),
+                "{} succeeded before and was sent again",
+                e.operation
+            );
         }
     }
     for id in &succeeded_first {
@@ -68,7 +100,10 @@ async fn a_cancelled_apply_resumes_without_repeating_work() {
     }
     // Operations in flight at the stop were checked before anything else was sent.
     for id in &in_flight_first {
-        assert!(report.operation(id).unwrap().checks >= 1, "{id} was checked first");
+        assert!(
+            report.operation(id).unwrap().checks >= 1,
+            "{id} was checked first"
+        );
     }
     let snap_okta = okta.snapshot();
     let snap_slack = slack.snapshot();
@@ -76,17 +111,29 @@ async fn a_cancelled_apply_resumes_without_repeating_work() {
         assert_eq!(snap_okta.accounts[&login(person)], AccountState::Active);
         assert_eq!(snap_slack.accounts[&login(person)], AccountState::Active);
     }
-    let grants: BTreeSet<_> = snap_okta.grants.union(&snap_slack.grants).cloned().collect();
+    let grants: BTreeSet<_> = snap_okta
+        .grants
+        .union(&snap_slack.grants)
+        .cloned()
+        .collect();
     assert_eq!(grants, expected_grants);
     assert_eq!(okta.stats().max_creates_per_login(), 1);
     assert_eq!(slack.stats().max_creates_per_login(), 1);
-    assert!(report.operations.iter().all(|o| !matches!(o.outcome, OperationOutcome::Failed { .. })));
+    assert!(
+        report
+            .operations
+            .iter()
+            .all(|o| !matches!(o.outcome, OperationOutcome::Failed { .. }))
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn resuming_a_finished_run_sends_nothing() {
     let okta = Arc::new(presets::okta().sandbox("okta", SandboxConfig::default()));
-    let p = plan(vec![create("ann", "okta"), grant("ann", "okta", "group", "engineering")]);
+    let p = plan(vec![
+        create("ann", "okta"),
+        grant("ann", "okta", "group", "engineering"),
+    ]);
     let journal = Arc::new(MemJournal::default());
     let exec = builder(&[&okta]).journal(journal.clone()).build().unwrap();
     exec.apply(&run("r"), &p).await.unwrap();

@@ -2,11 +2,11 @@
 //!
 //! * An operation starts only when every operation it depends on succeeded;
 //!   independent operations run concurrently, up to each system's concurrency
-//!   limit ([`SystemConfig::concurrency`], default 4).
-//! * Each system has its own queue, in which leaver work ([`Priority::Leaver`]) goes
+//!   limit ([`SystemConfig::concurrency`](crate::config::SystemConfig::concurrency), default 4).
+//! * Each system has its own queue, in which leaver work ([`crate::model::Priority::Leaver`]) goes
 //!   first; a throttled system never holds up another.
 //! * Requests to a system pass a GCRA limiter built from its published limit
-//!   ([`SystemConfig::rate_limit`]) and "not before" gates fed by what the server said:
+//!   ([`SystemConfig::rate_limit`](crate::config::SystemConfig::rate_limit)) and "not before" gates fed by what the server said:
 //!   headroom on successes ([`crate::adapter::Applied::rate_limit`]) and 429s
 //!   ([`AdapterError::RateLimited`]), per budget when a system has nested ones
 //!   ([`crate::adapter::RateLimitInfo::bucket`]).
@@ -71,7 +71,9 @@ use rate_limit::SystemLimiter;
 #[non_exhaustive]
 pub enum ExecutorError {
     /// An operation names a system the executor does not know.
-    #[error("operation {operation} is for system `{system}`, which is not registered with the executor")]
+    #[error(
+        "operation {operation} is for system `{system}`, which is not registered with the executor"
+    )]
     UnknownSystem {
         /// The operation.
         operation: OperationId,
@@ -134,7 +136,11 @@ impl ExternalIds {
         let mut ids = Self::new();
         for (identity, actual_identity) in &actual.identities {
             for (system, account) in &actual_identity.accounts {
-                ids.insert(identity.clone(), system.clone(), account.external_id.clone());
+                ids.insert(
+                    identity.clone(),
+                    system.clone(),
+                    account.external_id.clone(),
+                );
             }
         }
         ids
@@ -160,7 +166,9 @@ struct SystemEntry {
 impl SystemEntry {
     fn limiter(&self) -> MutexGuard<'_, SystemLimiter> {
         // The limiter holds plain numbers; a panic elsewhere cannot leave it half-written.
-        self.limiter.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.limiter
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -140,7 +140,12 @@ impl Budget {
     }
 
     /// A 429: nothing more until the server's time; returns the pause's end.
-    fn on_throttled(&mut self, info: &RateLimitInfo, now: Instant, default_wait: Duration) -> Instant {
+    fn on_throttled(
+        &mut self,
+        info: &RateLimitInfo,
+        now: Instant,
+        default_wait: Duration,
+    ) -> Instant {
         if info.limit.is_some() {
             self.limit = info.limit;
         }
@@ -226,9 +231,9 @@ impl SystemLimiter {
     pub(crate) fn take_cell(&self) -> Result<(), Instant> {
         match &self.gcra {
             None => Ok(()),
-            Some(gcra) => gcra.check().map_err(|not_until| {
-                Instant::now() + not_until.wait_time_from(TokioClock.now())
-            }),
+            Some(gcra) => gcra
+                .check()
+                .map_err(|not_until| Instant::now() + not_until.wait_time_from(TokioClock.now())),
         }
     }
 
@@ -272,7 +277,8 @@ impl SystemLimiter {
         now: Instant,
         default_wait: Duration,
     ) -> Instant {
-        self.budget_for(key, info).on_throttled(info, now, default_wait)
+        self.budget_for(key, info)
+            .on_throttled(info, now, default_wait)
     }
 }
 
@@ -332,7 +338,17 @@ mod tests {
         assert!(limiter.take_cell().is_ok());
         let next = limiter.take_cell().expect_err("burst used up");
         let wait = next - Instant::now();
-        assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500), "{wait:?}");
-        assert!(quota(&RateLimitConfig { requests: 0, per_seconds: 1, burst: None }).is_none());
+        assert!(
+            wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
+            "{wait:?}"
+        );
+        assert!(
+            quota(&RateLimitConfig {
+                requests: 0,
+                per_seconds: 1,
+                burst: None
+            })
+            .is_none()
+        );
     }
 }

@@ -54,7 +54,9 @@ impl fmt::Display for OperationOutcome {
             OperationOutcome::Succeeded => f.write_str("succeeded"),
             OperationOutcome::AlreadyInPlace => f.write_str("already in place"),
             OperationOutcome::Failed { error } => write!(f, "FAILED ({error})"),
-            OperationOutcome::Skipped { because } => write!(f, "skipped because {because} did not succeed"),
+            OperationOutcome::Skipped { because } => {
+                write!(f, "skipped because {because} did not succeed")
+            }
             OperationOutcome::Pending => f.write_str("pending (the system completes it later)"),
         }
     }
@@ -183,7 +185,13 @@ impl fmt::Display for ExecutionReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let t = &self.totals;
         let took = (self.finished_at - self.started_at).num_milliseconds();
-        writeln!(f, "run {} — {} operations in {:.1} s", self.run, t.operations, took as f64 / 1000.0)?;
+        writeln!(
+            f,
+            "run {} — {} operations in {:.1} s",
+            self.run,
+            t.operations,
+            took as f64 / 1000.0
+        )?;
         writeln!(
             f,
             "  {} succeeded, {} already in place, {} failed, {} skipped, {} pending; success rate {:.1} %",
@@ -247,12 +255,22 @@ mod tests {
                     "c",
                     OperationOutcome::Failed {
                         error: AdapterError::Permanent {
-                            error: SystemError::new(Some(403), Some("E0000006".into()), "You do not have permission"),
+                            error: SystemError::new(
+                                Some(403),
+                                Some("E0000006".into()),
+                                "You do not have permission",
+                            ),
                         },
                     },
                     1,
                 ),
-                op("d", OperationOutcome::Skipped { because: OperationId("c".into()) }, 0),
+                op(
+                    "d",
+                    OperationOutcome::Skipped {
+                        because: OperationId("c".into()),
+                    },
+                    0,
+                ),
             ],
         );
         assert_eq!(report.totals.succeeded, 1);
@@ -260,8 +278,16 @@ mod tests {
         assert_eq!(report.totals.attempts, 5);
         assert!((report.success_rate() - 0.5).abs() < 1e-9);
         let text = report.to_string();
-        assert!(text.contains("FAIL c — FAILED (permanent: HTTP 403 E0000006: You do not have permission)"), "{text}");
-        assert!(text.contains("skip d — skipped because c did not succeed"), "{text}");
+        assert!(
+            text.contains(
+                "FAIL c — FAILED (permanent: HTTP 403 E0000006: You do not have permission)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("skip d — skipped because c did not succeed"),
+            "{text}"
+        );
         assert!(text.contains("a — succeeded after 3 attempts"), "{text}");
         let json = serde_json::to_string(&report).expect("serialises");
         let back: ExecutionReport = serde_json::from_str(&json).expect("parses");

@@ -107,7 +107,7 @@ mod tests {
         let delays: Vec<Duration> = cfg.backoff(1).collect();
         assert_eq!(delays.len(), 4, "5 attempts = 4 retries");
         assert_eq!(delays[0], Duration::from_millis(200));
-        assert_eq!(delays[1], Duration::from_millis(400));
+        assert_eq!(delays[1].as_millis(), 400); // f32 factor: 400.000006 ms
         assert!(delays.windows(2).all(|w| w[0] <= w[1]));
     }
 
@@ -122,7 +122,10 @@ mod tests {
     fn pending_uses_the_shorter_of_system_and_interval() {
         let p = PendingConfig::default();
         assert_eq!(p.next_check(Duration::from_secs(5)), Duration::from_secs(5));
-        assert_eq!(p.next_check(Duration::from_secs(500)), Duration::from_secs(30));
+        assert_eq!(
+            p.next_check(Duration::from_secs(500)),
+            Duration::from_secs(30)
+        );
         assert_eq!(p.next_check(Duration::ZERO), Duration::from_secs(30));
     }
 }

@@ -327,7 +327,12 @@ impl<'a> Run<'a> {
         for idx in 0..self.slots.len() {
             let left = self.graph.depends_on[idx]
                 .iter()
-                .filter(|&&d| !self.slots[d].outcome.as_ref().is_some_and(OperationOutcome::is_success))
+                .filter(|&&d| {
+                    !self.slots[d]
+                        .outcome
+                        .as_ref()
+                        .is_some_and(OperationOutcome::is_success)
+                })
                 .count();
             self.slots[idx].deps_left = left;
         }
@@ -438,7 +443,8 @@ impl<'a> Run<'a> {
     /// Sends one request (an attempt or a check) for an operation.
     fn start(&mut self, idx: usize, key: String) -> Task<'a> {
         let op: &'a Operation = &self.plan.operations[idx];
-        let adapter: Arc<dyn Adapter> = Arc::clone(&self.queues[self.graph.system_of[idx]].entry.adapter);
+        let adapter: Arc<dyn Adapter> =
+            Arc::clone(&self.queues[self.graph.system_of[idx]].entry.adapter);
         let account = AccountRef {
             login: op.login.clone(),
             external_id: self.ids.get(&op.identity, &op.system).cloned(),
@@ -469,12 +475,20 @@ impl<'a> Run<'a> {
                                 at: wall_now(),
                             };
                             if let Err(e) = journal.record(&entry).await {
-                                return Done { idx, key, answer: Err(e.into()) };
+                                return Done {
+                                    idx,
+                                    key,
+                                    answer: Err(e.into()),
+                                };
                             }
                         }
                         tracing::debug!("sending");
                         let result = adapter.execute(op, &account).await;
-                        Done { idx, key, answer: Ok(Answer::Executed(result)) }
+                        Done {
+                            idx,
+                            key,
+                            answer: Ok(Answer::Executed(result)),
+                        }
                     }
                     .instrument(span),
                 )
@@ -485,7 +499,11 @@ impl<'a> Run<'a> {
                 Box::pin(
                     async move {
                         let result = adapter.check(op, &account).await;
-                        Done { idx, key, answer: Ok(Answer::Checked(result)) }
+                        Done {
+                            idx,
+                            key,
+                            answer: Ok(Answer::Checked(result)),
+                        }
                     }
                     .instrument(span),
                 )
@@ -676,7 +694,8 @@ impl<'a> Run<'a> {
         let op = &self.plan.operations[idx];
         tracing::info!(operation = %op.id, ?effect, "succeeded");
         if let Some(id) = &external_id {
-            self.ids.insert(op.identity.clone(), op.system.clone(), id.clone());
+            self.ids
+                .insert(op.identity.clone(), op.system.clone(), id.clone());
         }
         self.finish(idx, OperationOutcome::from_effect(effect));
         self.journal(
@@ -710,9 +729,19 @@ impl<'a> Run<'a> {
     async fn fail(&mut self, idx: usize, error: AdapterError) -> Result<(), ExecutorError> {
         let op = &self.plan.operations[idx];
         tracing::warn!(operation = %op.id, %error, "failed");
-        self.finish(idx, OperationOutcome::Failed { error: error.clone() });
-        self.journal(idx, OperationState::Failed { error: error.clone() })
-            .await?;
+        self.finish(
+            idx,
+            OperationOutcome::Failed {
+                error: error.clone(),
+            },
+        );
+        self.journal(
+            idx,
+            OperationState::Failed {
+                error: error.clone(),
+            },
+        )
+        .await?;
         let text = error
             .system_error()
             .map_or_else(|| error.to_string(), ToString::to_string);

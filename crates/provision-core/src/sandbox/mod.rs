@@ -27,8 +27,7 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
 use crate::adapter::{
-    Adapter, AdapterError, Applied, CheckStatus, Page, RateLimitInfo, SystemDescriptor,
-    SystemError,
+    Adapter, AdapterError, Applied, CheckStatus, Page, RateLimitInfo, SystemDescriptor, SystemError,
 };
 use crate::executor::clock::wall_at;
 use crate::model::{
@@ -36,8 +35,8 @@ use crate::model::{
     ResourceRef, SystemName,
 };
 
-pub use state::{RequestKind, RequestLogEntry, SandboxSnapshot, SandboxStats, WindowCount};
 use state::State;
+pub use state::{RequestKind, RequestLogEntry, SandboxSnapshot, SandboxStats, WindowCount};
 
 /// A fixed-window rate limit: `requests` per `window`, counted from the first request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +108,11 @@ enum Fault {
 
 impl SandboxSystem {
     /// A system named `name` that understands what `descriptor` says.
-    pub fn new(name: impl Into<String>, descriptor: SystemDescriptor, config: SandboxConfig) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        descriptor: SystemDescriptor,
+        config: SandboxConfig,
+    ) -> Self {
         let rng = StdRng::seed_from_u64(config.seed);
         Self {
             name: SystemName::new(name),
@@ -183,7 +186,11 @@ impl SandboxSystem {
 
     /// Counts one request and applies the rate limit and latency before the caller acts.
     /// Returns the headroom to report, or the "rate limited" answer.
-    async fn admit(&self, kind: RequestKind, op: Option<&OperationId>) -> Result<Option<RateLimitInfo>, AdapterError> {
+    async fn admit(
+        &self,
+        kind: RequestKind,
+        op: Option<&OperationId>,
+    ) -> Result<Option<RateLimitInfo>, AdapterError> {
         let now = Instant::now();
         let verdict = {
             let mut state = self.state();
@@ -213,7 +220,11 @@ impl SandboxSystem {
                         reset_at: Some(wall_at(reset)),
                         retry_after: Some(reset.saturating_duration_since(now)),
                     },
-                    error: SystemError::new(Some(429), Some("rate_limit_exceeded".into()), format!("{}: API rate limit exceeded", self.name)),
+                    error: SystemError::new(
+                        Some(429),
+                        Some("rate_limit_exceeded".into()),
+                        format!("{}: API rate limit exceeded", self.name),
+                    ),
                 })
             }
         }
@@ -221,14 +232,20 @@ impl SandboxSystem {
 
     fn fault(&self, state: &mut State, op: &OperationId, allow_timeout: bool) -> Fault {
         let streak = state.failure_streak.get(op).copied().unwrap_or(0);
-        if self.config.max_consecutive_failures.is_some_and(|max| streak >= max) {
+        if self
+            .config
+            .max_consecutive_failures
+            .is_some_and(|max| streak >= max)
+        {
             state.failure_streak.remove(op);
             return Fault::None;
         }
         let roll: f64 = state.rng.random();
         let fault = if roll < self.config.transient_failure_rate {
             Fault::Transient
-        } else if allow_timeout && roll < self.config.transient_failure_rate + self.config.timeout_after_commit_rate {
+        } else if allow_timeout
+            && roll < self.config.transient_failure_rate + self.config.timeout_after_commit_rate
+        {
             Fault::TimeoutAfterCommit
         } else {
             Fault::None
@@ -247,7 +264,11 @@ impl SandboxSystem {
             error: if maybe_applied {
                 SystemError::message(format!("{}: timed out waiting for the response", self.name))
             } else {
-                SystemError::new(Some(503), Some("service_unavailable".into()), format!("{}: try again later", self.name))
+                SystemError::new(
+                    Some(503),
+                    Some("service_unavailable".into()),
+                    format!("{}: try again later", self.name),
+                )
             },
             maybe_applied,
         }
@@ -260,7 +281,10 @@ impl Adapter for SandboxSystem {
         &self.descriptor
     }
 
-    async fn read_accounts(&self, cursor: Option<&str>) -> Result<Page<AccountRecord>, AdapterError> {
+    async fn read_accounts(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<Page<AccountRecord>, AdapterError> {
         let info = self.admit(RequestKind::Read, None).await?;
         let start = parse_cursor(cursor)?;
         let state = self.state();
@@ -268,7 +292,11 @@ impl Adapter for SandboxSystem {
         Ok(page(all, start, self.config.page_size, info))
     }
 
-    async fn read_grants(&self, resource: &ResourceRef, cursor: Option<&str>) -> Result<Page<GrantRecord>, AdapterError> {
+    async fn read_grants(
+        &self,
+        resource: &ResourceRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
         let info = self.admit(RequestKind::Read, None).await?;
         let start = parse_cursor(cursor)?;
         let state = self.state();
@@ -281,7 +309,9 @@ impl Adapter for SandboxSystem {
         let mut state = self.state();
         state.stats.writes += 1;
         if let Some(error) = state.permanent.get(&op.id) {
-            return Err(AdapterError::Permanent { error: error.clone() });
+            return Err(AdapterError::Permanent {
+                error: error.clone(),
+            });
         }
         let fault = self.fault(&mut state, &op.id, true);
         if matches!(fault, Fault::Transient) {
@@ -294,7 +324,11 @@ impl Adapter for SandboxSystem {
         Ok(applied.with_rate_limit(info))
     }
 
-    async fn check(&self, op: &Operation, account: &AccountRef) -> Result<CheckStatus, AdapterError> {
+    async fn check(
+        &self,
+        op: &Operation,
+        account: &AccountRef,
+    ) -> Result<CheckStatus, AdapterError> {
         self.admit(RequestKind::Check, Some(&op.id)).await?;
         let mut state = self.state();
         if matches!(self.fault(&mut state, &op.id, false), Fault::Transient) {
@@ -304,11 +338,16 @@ impl Adapter for SandboxSystem {
     }
 }
 
+#[allow(clippy::result_large_err)] // the adapters' shared error type
 fn parse_cursor(cursor: Option<&str>) -> Result<usize, AdapterError> {
     match cursor {
         None => Ok(0),
         Some(c) => c.parse().map_err(|_| AdapterError::Invalid {
-            error: SystemError::new(Some(400), Some("invalid_cursor".into()), format!("cursor {c:?} is not one this system gave")),
+            error: SystemError::new(
+                Some(400),
+                Some("invalid_cursor".into()),
+                format!("cursor {c:?} is not one this system gave"),
+            ),
         }),
     }
 }
@@ -318,7 +357,11 @@ fn page<T>(all: Vec<T>, start: usize, size: usize, info: Option<RateLimitInfo>) 
     let end = (start + size).min(all.len());
     let next = (end < all.len()).then(|| end.to_string());
     let items = all.into_iter().skip(start).take(size).collect();
-    Page { items, next, rate_limit: info }
+    Page {
+        items,
+        next,
+        rate_limit: info,
+    }
 }
 
 /// The accounts and grants the sandbox holds, keyed for comparison.

@@ -33,7 +33,8 @@ impl Preset {
     /// The published limit with time running `speedup` times faster, as one-second
     /// windows: Okta's 600/min at speedup 6 is 60 requests per second.
     pub fn rate_limit(&self, speedup: u32) -> SandboxRateLimit {
-        let per_second = (u64::from(self.requests_per_minute) * u64::from(speedup.max(1)) / 60).max(1);
+        let per_second =
+            (u64::from(self.requests_per_minute) * u64::from(speedup.max(1)) / 60).max(1);
         SandboxRateLimit {
             requests: u32::try_from(per_second).unwrap_or(u32::MAX),
             window: Duration::from_secs(1),
@@ -126,8 +127,10 @@ pub fn gitlab() -> Preset {
     let mut d = descriptor(
         "gitlab",
         vec![
-            ResourceKindDescriptor::new("group", &["add_to_group"]).with_roles(&roles, Some("developer")),
-            ResourceKindDescriptor::new("project", &["add_to_project"]).with_roles(&roles, Some("developer")),
+            ResourceKindDescriptor::new("group", &["add_to_group"])
+                .with_roles(&roles, Some("developer")),
+            ResourceKindDescriptor::new("project", &["add_to_project"])
+                .with_roles(&roles, Some("developer")),
         ],
         true,
         false,
@@ -158,8 +161,10 @@ pub fn jira() -> Preset {
         descriptor: descriptor(
             "jira",
             vec![
-                ResourceKindDescriptor::new("project_role", &["assign_project_role"])
-                    .with_roles(&["Administrator", "Developer", "Reporter", "User"], Some("User")),
+                ResourceKindDescriptor::new("project_role", &["assign_project_role"]).with_roles(
+                    &["Administrator", "Developer", "Reporter", "User"],
+                    Some("User"),
+                ),
                 ResourceKindDescriptor::new("group", &["add_to_group"]),
             ],
             true,

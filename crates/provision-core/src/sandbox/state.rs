@@ -90,6 +90,10 @@ pub struct SandboxSnapshot {
     pub sessions: BTreeSet<String>,
 }
 
+/// `Ok(Some((limit, remaining, reset)))` when a request is accepted under a limit,
+/// `Ok(None)` without a limit, `Err((limit, reset))` when over it.
+pub(super) type WindowVerdict = Result<Option<(u32, u32, Instant)>, (u32, Instant)>;
+
 #[derive(Debug)]
 pub(super) struct Account {
     pub(super) external_id: String,
@@ -135,7 +139,11 @@ impl State {
     pub(super) fn create_account(&mut self, login: &str, state: AccountState) -> String {
         let external_id = format!("u{:06}", self.next_id);
         self.next_id += 1;
-        *self.stats.creates_per_login.entry(login.to_owned()).or_default() += 1;
+        *self
+            .stats
+            .creates_per_login
+            .entry(login.to_owned())
+            .or_default() += 1;
         self.accounts.insert(
             login.to_owned(),
             Account {
@@ -155,7 +163,7 @@ impl State {
         limit: Option<SandboxRateLimit>,
         now: Instant,
         ours: bool,
-    ) -> Result<Option<(u32, u32, Instant)>, (u32, Instant)> {
+    ) -> WindowVerdict {
         if ours {
             self.stats.requests += 1;
         }
@@ -177,7 +185,13 @@ impl State {
         }
     }
 
-    pub(super) fn log(&mut self, at: Instant, kind: RequestKind, operation: Option<OperationId>, rate_limited: bool) {
+    pub(super) fn log(
+        &mut self,
+        at: Instant,
+        kind: RequestKind,
+        operation: Option<OperationId>,
+        rate_limited: bool,
+    ) {
         self.stats.log.push(RequestLogEntry {
             at,
             kind,
@@ -206,7 +220,11 @@ impl State {
 
     pub(super) fn snapshot(&self) -> SandboxSnapshot {
         SandboxSnapshot {
-            accounts: self.accounts.iter().map(|(l, a)| (l.clone(), a.state)).collect(),
+            accounts: self
+                .accounts
+                .iter()
+                .map(|(l, a)| (l.clone(), a.state))
+                .collect(),
             grants: self.grants.clone(),
             awaiting_login: self.awaiting_login.clone(),
             sessions: self
@@ -247,22 +265,42 @@ impl State {
             .collect()
     }
 
+    // AdapterError is the adapters' shared error type; boxing it here would only move the cost.
+    #[allow(clippy::result_large_err)]
     /// The account an operation addresses, checked as a real API would.
-    fn account_for(&self, op: &Operation, account: &AccountRef, require_id: bool) -> Result<(), AdapterError> {
+    fn account_for(
+        &self,
+        op: &Operation,
+        account: &AccountRef,
+        require_id: bool,
+    ) -> Result<(), AdapterError> {
         if require_id && account.external_id.is_none() {
             return Err(AdapterError::Invalid {
-                error: SystemError::new(Some(400), Some("missing_user_id".into()), format!("{} needs the account id of {}", op.kind.verb(), op.login)),
+                error: SystemError::new(
+                    Some(400),
+                    Some("missing_user_id".into()),
+                    format!("{} needs the account id of {}", op.kind.verb(), op.login),
+                ),
             });
         }
         match self.accounts.get(&op.login) {
             None => Err(not_found(format!("no account for {}", op.login))),
-            Some(a) if account.external_id.as_ref().is_some_and(|id| *id != a.external_id) => {
-                Err(not_found(format!("no account with id {}", account.external_id.as_deref().unwrap_or_default())))
+            Some(a)
+                if account
+                    .external_id
+                    .as_ref()
+                    .is_some_and(|id| *id != a.external_id) =>
+            {
+                Err(not_found(format!(
+                    "no account with id {}",
+                    account.external_id.as_deref().unwrap_or_default()
+                )))
             }
             Some(_) => Ok(()),
         }
     }
 
+    #[allow(clippy::result_large_err)]
     pub(super) fn apply(
         &mut self,
         descriptor: &SystemDescriptor,
@@ -273,13 +311,18 @@ impl State {
         let login = op.login.clone();
         if let OperationKind::CreateAccount { profile } = &op.kind {
             if let Some(existing) = self.accounts.get(&login) {
-                return Ok(Applied::already_in_place().with_external_id(existing.external_id.clone()));
+                return Ok(
+                    Applied::already_in_place().with_external_id(existing.external_id.clone())
+                );
             }
             if descriptor.accounts_created_on_first_login {
                 self.awaiting_login.insert(login.clone());
                 return Err(AdapterError::Pending {
                     recheck_after: config.pending_recheck,
-                    error: SystemError::message(format!("{} appears on first SSO login", profile.login)),
+                    error: SystemError::message(format!(
+                        "{} appears on first SSO login",
+                        profile.login
+                    )),
                 });
             }
             let id = self.create_account(&login, AccountState::Active);
@@ -299,7 +342,8 @@ impl State {
                 } else {
                     // One role per resource: a new role replaces the old one.
                     let resource = entitlement.resource_ref();
-                    self.grants.retain(|(l, e)| !(l == &login && e.resource_ref() == resource));
+                    self.grants
+                        .retain(|(l, e)| !(l == &login && e.resource_ref() == resource));
                     self.grants.insert((login, entitlement.clone()))
                 }
             }
@@ -319,10 +363,14 @@ impl State {
                         a.attributes.extend(attributes.clone());
                         before != a.attributes
                     }
-                    OperationKind::ReactivateAccount => std::mem::replace(&mut a.state, AccountState::Active) != AccountState::Active,
+                    OperationKind::ReactivateAccount => {
+                        std::mem::replace(&mut a.state, AccountState::Active)
+                            != AccountState::Active
+                    }
                     OperationKind::SuspendAccount => {
                         a.has_session = false;
-                        std::mem::replace(&mut a.state, AccountState::Suspended) != AccountState::Suspended
+                        std::mem::replace(&mut a.state, AccountState::Suspended)
+                            != AccountState::Suspended
                     }
                     OperationKind::RevokeSessions => std::mem::replace(&mut a.has_session, false),
                     OperationKind::DeleteAccount => {
@@ -334,32 +382,59 @@ impl State {
                 }
             }
         };
-        Ok(if changed { Applied::changed() } else { Applied::already_in_place() })
+        Ok(if changed {
+            Applied::changed()
+        } else {
+            Applied::already_in_place()
+        })
     }
 
-    pub(super) fn check(&self, op: &Operation, _account: &AccountRef, recheck: Duration) -> CheckStatus {
+    pub(super) fn check(
+        &self,
+        op: &Operation,
+        _account: &AccountRef,
+        recheck: Duration,
+    ) -> CheckStatus {
         let login = &op.login;
         let account = self.accounts.get(login);
         let done = match &op.kind {
             OperationKind::CreateAccount { .. } => {
                 if let Some(a) = account {
-                    return CheckStatus::Done { external_id: Some(a.external_id.clone()) };
+                    return CheckStatus::Done {
+                        external_id: Some(a.external_id.clone()),
+                    };
                 }
                 if self.awaiting_login.contains(login) {
-                    return CheckStatus::Pending { recheck_after: recheck };
+                    return CheckStatus::Pending {
+                        recheck_after: recheck,
+                    };
                 }
                 false
             }
-            OperationKind::Grant { entitlement } => self.grants.contains(&(login.clone(), entitlement.clone())),
-            OperationKind::Revoke { entitlement } => !self.grants.contains(&(login.clone(), entitlement.clone())),
-            OperationKind::UpdateAccount { attributes } => account.is_some_and(|a| attributes.iter().all(|(k, v)| a.attributes.get(k) == Some(v))),
-            OperationKind::ReactivateAccount => account.is_some_and(|a| a.state == AccountState::Active),
-            OperationKind::SuspendAccount => account.is_some_and(|a| a.state == AccountState::Suspended),
+            OperationKind::Grant { entitlement } => {
+                self.grants.contains(&(login.clone(), entitlement.clone()))
+            }
+            OperationKind::Revoke { entitlement } => {
+                !self.grants.contains(&(login.clone(), entitlement.clone()))
+            }
+            OperationKind::UpdateAccount { attributes } => account.is_some_and(|a| {
+                attributes
+                    .iter()
+                    .all(|(k, v)| a.attributes.get(k) == Some(v))
+            }),
+            OperationKind::ReactivateAccount => {
+                account.is_some_and(|a| a.state == AccountState::Active)
+            }
+            OperationKind::SuspendAccount => {
+                account.is_some_and(|a| a.state == AccountState::Suspended)
+            }
             OperationKind::RevokeSessions => account.is_some_and(|a| !a.has_session),
             OperationKind::DeleteAccount => account.is_none(),
         };
         if done {
-            CheckStatus::Done { external_id: account.map(|a| a.external_id.clone()) }
+            CheckStatus::Done {
+                external_id: account.map(|a| a.external_id.clone()),
+            }
         } else {
             CheckStatus::NotDone
         }

@@ -23,7 +23,12 @@ pub struct MemJournal {
 
 impl MemJournal {
     pub fn entries_of(&self, run: &RunId) -> Vec<JournalEntry> {
-        self.runs.lock().unwrap().get(run).map(|(_, e)| e.clone()).unwrap_or_default()
+        self.runs
+            .lock()
+            .unwrap()
+            .get(run)
+            .map(|(_, e)| e.clone())
+            .unwrap_or_default()
     }
 
     /// How many times each operation was sent (InFlight entries).
@@ -41,20 +46,35 @@ impl MemJournal {
 #[async_trait]
 impl Journal for MemJournal {
     async fn begin_run(&self, run: &RunId, plan: &Plan) -> Result<(), JournalError> {
-        self.runs.lock().unwrap().insert(run.clone(), (plan.clone(), Vec::new()));
+        self.runs
+            .lock()
+            .unwrap()
+            .insert(run.clone(), (plan.clone(), Vec::new()));
         Ok(())
     }
     async fn record(&self, entry: &JournalEntry) -> Result<(), JournalError> {
         let mut runs = self.runs.lock().unwrap();
-        let (_, entries) = runs.get_mut(&entry.run).ok_or_else(|| JournalError::UnknownRun(entry.run.clone()))?;
+        let (_, entries) = runs
+            .get_mut(&entry.run)
+            .ok_or_else(|| JournalError::UnknownRun(entry.run.clone()))?;
         entries.push(entry.clone());
         Ok(())
     }
     async fn plan(&self, run: &RunId) -> Result<Plan, JournalError> {
-        self.runs.lock().unwrap().get(run).map(|(p, _)| p.clone()).ok_or_else(|| JournalError::UnknownRun(run.clone()))
+        self.runs
+            .lock()
+            .unwrap()
+            .get(run)
+            .map(|(p, _)| p.clone())
+            .ok_or_else(|| JournalError::UnknownRun(run.clone()))
     }
     async fn entries(&self, run: &RunId) -> Result<Vec<JournalEntry>, JournalError> {
-        self.runs.lock().unwrap().get(run).map(|(_, e)| e.clone()).ok_or_else(|| JournalError::UnknownRun(run.clone()))
+        self.runs
+            .lock()
+            .unwrap()
+            .get(run)
+            .map(|(_, e)| e.clone())
+            .ok_or_else(|| JournalError::UnknownRun(run.clone()))
     }
 }
 
@@ -66,7 +86,12 @@ pub struct MemAudit {
 
 impl MemAudit {
     pub fn events(&self) -> Vec<AuditEvent> {
-        self.records.lock().unwrap().iter().map(|r| r.event.clone()).collect()
+        self.records
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.event.clone())
+            .collect()
     }
 }
 
@@ -74,7 +99,12 @@ impl MemAudit {
 impl AuditLog for MemAudit {
     async fn append(&self, event: AuditEvent) -> Result<AuditRecord, AuditError> {
         let mut records = self.records.lock().unwrap();
-        let record = AuditRecord { seq: records.len() as u64, event, prev_hash: String::new(), hash: String::new() };
+        let record = AuditRecord {
+            seq: records.len() as u64,
+            event,
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
         records.push(record.clone());
         Ok(record)
     }
@@ -84,7 +114,12 @@ impl AuditLog for MemAudit {
 }
 
 pub fn reason(kind: ReasonKind) -> Reason {
-    Reason { kind, policies: vec!["Engineering Access".into()], event: None, detail: "test".into() }
+    Reason {
+        kind,
+        policies: vec!["Engineering Access".into()],
+        event: None,
+        detail: "test".into(),
+    }
 }
 
 pub fn login(person: &str) -> String {
@@ -94,7 +129,11 @@ pub fn login(person: &str) -> String {
 fn op(person: &str, system: &str, kind: OperationKind, priority: Priority) -> Operation {
     let identity = IdentityId::new(person);
     let system = SystemName::new(system);
-    let reason_kind = if priority == Priority::Leaver { ReasonKind::Termination } else { ReasonKind::PolicyGrant };
+    let reason_kind = if priority == Priority::Leaver {
+        ReasonKind::Termination
+    } else {
+        ReasonKind::PolicyGrant
+    };
     Operation {
         id: Operation::make_id(&identity, &system, &kind),
         identity,
@@ -112,26 +151,55 @@ pub fn create(person: &str, system: &str) -> Operation {
         person,
         system,
         OperationKind::CreateAccount {
-            profile: AccountProfile { login: l.clone(), email: l, display_name: person.into(), attributes: BTreeMap::new() },
+            profile: AccountProfile {
+                login: l.clone(),
+                email: l,
+                display_name: person.into(),
+                attributes: BTreeMap::new(),
+            },
         },
         Priority::Normal,
     )
 }
 
 pub fn grant(person: &str, system: &str, kind: &str, resource: &str) -> Operation {
-    op(person, system, OperationKind::Grant { entitlement: Entitlement::new(system, kind, resource) }, Priority::Normal)
+    op(
+        person,
+        system,
+        OperationKind::Grant {
+            entitlement: Entitlement::new(system, kind, resource),
+        },
+        Priority::Normal,
+    )
 }
 
 pub fn revoke(person: &str, system: &str, kind: &str, resource: &str) -> Operation {
-    op(person, system, OperationKind::Revoke { entitlement: Entitlement::new(system, kind, resource) }, Priority::Normal)
+    op(
+        person,
+        system,
+        OperationKind::Revoke {
+            entitlement: Entitlement::new(system, kind, resource),
+        },
+        Priority::Normal,
+    )
 }
 
 pub fn revoke_sessions(person: &str, system: &str) -> Operation {
-    op(person, system, OperationKind::RevokeSessions, Priority::Leaver)
+    op(
+        person,
+        system,
+        OperationKind::RevokeSessions,
+        Priority::Leaver,
+    )
 }
 
 pub fn suspend(person: &str, system: &str) -> Operation {
-    op(person, system, OperationKind::SuspendAccount, Priority::Leaver)
+    op(
+        person,
+        system,
+        OperationKind::SuspendAccount,
+        Priority::Leaver,
+    )
 }
 
 /// A plan whose every grant/op of a person in a system depends on that person's
@@ -143,12 +211,20 @@ pub fn plan(operations: Vec<Operation>) -> Plan {
             continue;
         }
         if let Some(c) = operations.iter().find(|c| {
-            matches!(c.kind, OperationKind::CreateAccount { .. }) && c.identity == o.identity && c.system == o.system
+            matches!(c.kind, OperationKind::CreateAccount { .. })
+                && c.identity == o.identity
+                && c.system == o.system
         }) {
-            dependencies.push(Dependency { before: c.id.clone(), after: o.id.clone() });
+            dependencies.push(Dependency {
+                before: c.id.clone(),
+                after: o.id.clone(),
+            });
         }
     }
-    Plan { operations, dependencies }
+    Plan {
+        operations,
+        dependencies,
+    }
 }
 
 pub fn fast_retry() -> RetryConfig {
