@@ -25,9 +25,12 @@
 pub mod adapter;
 pub mod audit;
 pub mod config;
+pub mod executor;
 pub mod journal;
 pub mod model;
 pub mod policy;
 pub mod roster;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod secret;
 mod serde_util;

@@ -1,0 +1,856 @@
+//! One run of a plan: the dependency graph, the per-system queues and the loop that
+//! dispatches requests and acts on their answers.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use backon::ExponentialBackoff;
+use chrono::{DateTime, Utc};
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::clock::{wall_at, wall_now};
+use super::rate_limit::Gate;
+use super::report::{ExecutionReport, OperationOutcome, OperationReport};
+use super::{ExecutionEvent, Executor, ExecutorError, ExternalIds, SystemEntry, already_gone};
+use crate::adapter::{Adapter, AdapterError, Applied, CheckStatus, Effect};
+use crate::audit::{AuditEvent, AuditOutcome};
+use crate::journal::{JournalEntry, OperationState, RunId};
+use crate::model::{AccountRef, Operation, Plan, Priority};
+
+/// The plan's dependency graph, checked.
+pub(crate) struct Graph {
+    /// Per operation: its index's system (position in the executor's system map).
+    system_of: Vec<usize>,
+    /// Per operation: how many operations it depends on.
+    depends_on: Vec<Vec<usize>>,
+    /// Per operation: the operations that depend on it.
+    dependents: Vec<Vec<usize>>,
+}
+
+impl Graph {
+    pub(crate) fn new(executor: &Executor, plan: &Plan) -> Result<Self, ExecutorError> {
+        let names: Vec<_> = executor.systems.keys().collect();
+        let mut index = HashMap::with_capacity(plan.operations.len());
+        let mut system_of = Vec::with_capacity(plan.operations.len());
+        for (i, op) in plan.operations.iter().enumerate() {
+            if index.insert(&op.id, i).is_some() {
+                return Err(ExecutorError::DuplicateOperation(op.id.clone()));
+            }
+            let sys = names.iter().position(|n| **n == op.system).ok_or_else(|| {
+                ExecutorError::UnknownSystem {
+                    operation: op.id.clone(),
+                    system: op.system.clone(),
+                }
+            })?;
+            system_of.push(sys);
+        }
+        let n = plan.operations.len();
+        let mut depends_on = vec![Vec::new(); n];
+        let mut dependents = vec![Vec::new(); n];
+        for dep in &plan.dependencies {
+            let find = |id: &crate::model::OperationId| {
+                index
+                    .get(id)
+                    .copied()
+                    .ok_or_else(|| ExecutorError::UnknownDependency {
+                        before: dep.before.clone(),
+                        after: dep.after.clone(),
+                        missing: id.clone(),
+                    })
+            };
+            let before = find(&dep.before)?;
+            let after = find(&dep.after)?;
+            if !depends_on[after].contains(&before) {
+                depends_on[after].push(before);
+                dependents[before].push(after);
+            }
+        }
+        // Kahn: every operation must be reachable, or it sits on a cycle.
+        let mut indegree: Vec<usize> = depends_on.iter().map(Vec::len).collect();
+        let mut stack: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+        let mut seen = 0;
+        while let Some(i) = stack.pop() {
+            seen += 1;
+            for &d in &dependents[i] {
+                indegree[d] -= 1;
+                if indegree[d] == 0 {
+                    stack.push(d);
+                }
+            }
+        }
+        if seen < n {
+            if let Some(i) = (0..n).find(|&i| indegree[i] > 0) {
+                return Err(ExecutorError::Cycle(plan.operations[i].id.clone()));
+            }
+        }
+        Ok(Self {
+            system_of,
+            depends_on,
+            dependents,
+        })
+    }
+}
+
+/// Why the executor asks a system whether an operation is in place.
+#[derive(Debug, Clone)]
+enum CheckPurpose {
+    /// An attempt may have taken effect (timeout after send, or interrupted run).
+    MaybeApplied,
+    /// The system answered "conflict"; confirm before calling it done.
+    Conflict(AdapterError),
+    /// The system is completing it later.
+    Pending,
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    Execute,
+    Check(CheckPurpose),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotState {
+    /// Waiting for operations it depends on.
+    Waiting,
+    /// In its system's queue (ready or delayed).
+    Queued,
+    /// A request is out.
+    Running,
+    /// Done, one way or another.
+    Final,
+}
+
+struct Slot {
+    state: SlotState,
+    deps_left: usize,
+    action: Action,
+    attempts: u32,
+    checks: u32,
+    backoff: Option<ExponentialBackoff>,
+    first_attempt: Option<Instant>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    pending_since: Option<Instant>,
+    outcome: Option<OperationOutcome>,
+    from_journal: bool,
+}
+
+struct Queue<'a> {
+    entry: &'a SystemEntry,
+    limit: usize,
+    running: usize,
+    /// Ready to go, leavers first, then plan order.
+    ready: BTreeSet<(Reverse<Priority>, usize)>,
+    /// Waiting for a retry or re-check time.
+    delayed: BTreeSet<(Instant, usize)>,
+}
+
+enum Answer {
+    Executed(Result<Applied, AdapterError>),
+    Checked(Result<CheckStatus, AdapterError>),
+}
+
+struct Done {
+    idx: usize,
+    key: String,
+    answer: Result<Answer, ExecutorError>,
+}
+
+type Task<'a> = Pin<Box<dyn Future<Output = Done> + Send + 'a>>;
+
+/// One run in progress.
+pub(crate) struct Run<'a> {
+    exec: &'a Executor,
+    run: RunId,
+    plan: &'a Plan,
+    graph: Graph,
+    ids: ExternalIds,
+    slots: Vec<Slot>,
+    queues: Vec<Queue<'a>>,
+    remaining: usize,
+}
+
+impl<'a> Run<'a> {
+    pub(crate) fn new(
+        exec: &'a Executor,
+        run: RunId,
+        plan: &'a Plan,
+        graph: Graph,
+        ids: ExternalIds,
+    ) -> Self {
+        let slots = graph
+            .depends_on
+            .iter()
+            .map(|deps| Slot {
+                state: SlotState::Waiting,
+                deps_left: deps.len(),
+                action: Action::Execute,
+                attempts: 0,
+                checks: 0,
+                backoff: None,
+                first_attempt: None,
+                started_at: None,
+                finished_at: None,
+                pending_since: None,
+                outcome: None,
+                from_journal: false,
+            })
+            .collect();
+        let queues = exec
+            .systems
+            .values()
+            .map(|entry| Queue {
+                entry,
+                limit: entry.config.concurrency.unwrap_or(4).max(1),
+                running: 0,
+                ready: BTreeSet::new(),
+                delayed: BTreeSet::new(),
+            })
+            .collect();
+        let remaining = plan.operations.len();
+        Self {
+            exec,
+            run,
+            plan,
+            graph,
+            ids,
+            slots,
+            queues,
+            remaining,
+        }
+    }
+
+    /// Runs to the end. `journal` holds the entries of an interrupted run to resume.
+    pub(crate) async fn execute(
+        mut self,
+        journal: Option<Vec<JournalEntry>>,
+    ) -> Result<ExecutionReport, ExecutorError> {
+        let started_at = wall_now();
+        if let Some(entries) = journal {
+            self.restore(entries).await?;
+        }
+        for idx in 0..self.slots.len() {
+            if self.slots[idx].state == SlotState::Waiting && self.slots[idx].deps_left == 0 {
+                self.enqueue(idx, None);
+            }
+        }
+        let mut tasks: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
+        while self.remaining > 0 {
+            let now = Instant::now();
+            let (start, wake) = self.pick(now);
+            for (idx, key) in start {
+                tasks.push(self.start(idx, key));
+            }
+            if tasks.is_empty() {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    // Nothing running, nothing to wait for, work left: the graph check
+                    // rules this out; stop rather than spin.
+                    None => break,
+                }
+                continue;
+            }
+            let done = match wake {
+                Some(at) => tokio::select! {
+                    done = tasks.next() => done,
+                    () = tokio::time::sleep_until(at) => None,
+                },
+                None => tasks.next().await,
+            };
+            if let Some(done) = done {
+                self.on_done(done).await?;
+            }
+        }
+        Ok(self.report(started_at))
+    }
+
+    /// Rebuilds the run's state from the journal of an interrupted run.
+    async fn restore(&mut self, entries: Vec<JournalEntry>) -> Result<(), ExecutorError> {
+        let index: HashMap<_, _> = self
+            .plan
+            .operations
+            .iter()
+            .enumerate()
+            .map(|(i, op)| (&op.id, i))
+            .collect();
+        let mut last: Vec<Option<OperationState>> = vec![None; self.slots.len()];
+        for entry in entries {
+            let Some(&idx) = index.get(&entry.operation) else {
+                continue;
+            };
+            if let OperationState::InFlight { attempt } = entry.state {
+                self.slots[idx].attempts = self.slots[idx].attempts.max(attempt);
+            }
+            last[idx] = Some(entry.state);
+        }
+        let mut failed_roots = Vec::new();
+        for (idx, state) in last.into_iter().enumerate() {
+            let Some(state) = state else { continue };
+            let op = &self.plan.operations[idx];
+            let slot = &mut self.slots[idx];
+            match state {
+                OperationState::Succeeded {
+                    effect,
+                    external_id,
+                } => {
+                    if let Some(id) = external_id {
+                        self.ids.insert(op.identity.clone(), op.system.clone(), id);
+                    }
+                    slot.outcome = Some(OperationOutcome::from_effect(effect));
+                }
+                OperationState::Failed { error } => {
+                    slot.outcome = Some(OperationOutcome::Failed { error });
+                    failed_roots.push(idx);
+                }
+                OperationState::Skipped { because } => {
+                    slot.outcome = Some(OperationOutcome::Skipped { because });
+                }
+                OperationState::InFlight { .. } => {
+                    slot.action = Action::Check(CheckPurpose::MaybeApplied);
+                    continue;
+                }
+                OperationState::Pending => {
+                    slot.action = Action::Check(CheckPurpose::Pending);
+                    continue;
+                }
+            }
+            slot.state = SlotState::Final;
+            slot.from_journal = true;
+            self.remaining -= 1;
+        }
+        // Operations waiting only for what already succeeded may go.
+        for idx in 0..self.slots.len() {
+            let left = self.graph.depends_on[idx]
+                .iter()
+                .filter(|&&d| {
+                    !self.slots[d]
+                        .outcome
+                        .as_ref()
+                        .is_some_and(OperationOutcome::is_success)
+                })
+                .count();
+            self.slots[idx].deps_left = left;
+        }
+        // Dependents of what failed and were not yet recorded as skipped.
+        for root in failed_roots {
+            self.skip_dependents(root).await?;
+        }
+        Ok(())
+    }
+
+    /// Puts an operation in its system's queue, now or at `at`.
+    fn enqueue(&mut self, idx: usize, at: Option<Instant>) {
+        let slot = &mut self.slots[idx];
+        slot.state = SlotState::Queued;
+        let queue = &mut self.queues[self.graph.system_of[idx]];
+        match at {
+            Some(at) if at > Instant::now() => {
+                queue.delayed.insert((at, idx));
+            }
+            _ => {
+                queue
+                    .ready
+                    .insert((Reverse(self.plan.operations[idx].priority), idx));
+            }
+        }
+    }
+
+    fn key(&self, idx: usize) -> String {
+        let op = &self.plan.operations[idx];
+        let action = match self.slots[idx].action {
+            Action::Execute => "execute",
+            Action::Check(_) => "check",
+        };
+        match op.kind.entitlement() {
+            Some(e) => format!("{action}:{}/{}", op.kind.verb(), e.kind),
+            None => format!("{action}:{}", op.kind.verb()),
+        }
+    }
+
+    /// Chooses what to send now, per system, and when to look again.
+    fn pick(&mut self, now: Instant) -> (Vec<(usize, String)>, Option<Instant>) {
+        let mut start = Vec::new();
+        let mut wake: Option<Instant> = None;
+        let mut wake_at = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
+        for q in 0..self.queues.len() {
+            while let Some(&(at, idx)) = self.queues[q].delayed.first() {
+                if at > now {
+                    wake_at(at);
+                    break;
+                }
+                self.queues[q].delayed.pop_first();
+                let priority = self.plan.operations[idx].priority;
+                self.queues[q].ready.insert((Reverse(priority), idx));
+            }
+            let queue = &self.queues[q];
+            if queue.ready.is_empty() || queue.running >= queue.limit {
+                continue;
+            }
+            let mut limiter = queue.entry.limiter();
+            let mut chosen = Vec::new();
+            let mut running = queue.running;
+            'fill: while running < queue.limit {
+                match limiter.system_gate(now) {
+                    Gate::Open => {}
+                    Gate::Until(t) => {
+                        wake_at(t);
+                        break;
+                    }
+                    Gate::AwaitResponse => break,
+                }
+                let mut pick = None;
+                for &(priority, idx) in &queue.ready {
+                    if chosen.iter().any(|(c, _, _)| *c == idx) {
+                        continue;
+                    }
+                    let key = self.key(idx);
+                    match limiter.gate(&key, now) {
+                        Gate::Open => {
+                            pick = Some((idx, priority, key));
+                            break;
+                        }
+                        Gate::Until(t) => wake_at(t),
+                        Gate::AwaitResponse => {}
+                    }
+                }
+                let Some((idx, priority, key)) = pick else {
+                    break 'fill;
+                };
+                if let Err(t) = limiter.take_cell() {
+                    wake_at(t);
+                    break;
+                }
+                limiter.on_dispatch(&key);
+                chosen.push((idx, priority, key));
+                running += 1;
+            }
+            drop(limiter);
+            let queue = &mut self.queues[q];
+            for (idx, priority, key) in chosen {
+                queue.ready.remove(&(priority, idx));
+                queue.running += 1;
+                start.push((idx, key));
+            }
+        }
+        (start, wake)
+    }
+
+    /// Sends one request (an attempt or a check) for an operation.
+    fn start(&mut self, idx: usize, key: String) -> Task<'a> {
+        let op: &'a Operation = &self.plan.operations[idx];
+        let adapter: Arc<dyn Adapter> =
+            Arc::clone(&self.queues[self.graph.system_of[idx]].entry.adapter);
+        let account = AccountRef {
+            login: op.login.clone(),
+            external_id: self.ids.get(&op.identity, &op.system).cloned(),
+        };
+        let slot = &mut self.slots[idx];
+        slot.state = SlotState::Running;
+        slot.first_attempt.get_or_insert_with(Instant::now);
+        slot.started_at.get_or_insert_with(wall_now);
+        match slot.action.clone() {
+            Action::Execute => {
+                slot.attempts += 1;
+                let attempt = slot.attempts;
+                self.exec.emit(ExecutionEvent::Started {
+                    operation: op.id.clone(),
+                    system: op.system.clone(),
+                    attempt,
+                });
+                let journal = self.exec.journal.clone();
+                let run = self.run.clone();
+                let span = tracing::info_span!("operation", run = %run, system = %op.system, operation = %op.id, identity = %op.identity, attempt);
+                Box::pin(
+                    async move {
+                        if let Some(journal) = journal {
+                            let entry = JournalEntry {
+                                run,
+                                operation: op.id.clone(),
+                                state: OperationState::InFlight { attempt },
+                                at: wall_now(),
+                            };
+                            if let Err(e) = journal.record(&entry).await {
+                                return Done {
+                                    idx,
+                                    key,
+                                    answer: Err(e.into()),
+                                };
+                            }
+                        }
+                        tracing::debug!("sending");
+                        let result = adapter.execute(op, &account).await;
+                        Done {
+                            idx,
+                            key,
+                            answer: Ok(Answer::Executed(result)),
+                        }
+                    }
+                    .instrument(span),
+                )
+            }
+            Action::Check(purpose) => {
+                slot.checks += 1;
+                let span = tracing::info_span!("check", system = %op.system, operation = %op.id, identity = %op.identity, purpose = ?purpose);
+                Box::pin(
+                    async move {
+                        let result = adapter.check(op, &account).await;
+                        Done {
+                            idx,
+                            key,
+                            answer: Ok(Answer::Checked(result)),
+                        }
+                    }
+                    .instrument(span),
+                )
+            }
+        }
+    }
+
+    /// Acts on the answer to one request.
+    async fn on_done(&mut self, done: Done) -> Result<(), ExecutorError> {
+        let Done { idx, key, answer } = done;
+        let q = self.graph.system_of[idx];
+        self.queues[q].running -= 1;
+        self.queues[q].entry.limiter().on_answer();
+        let now = Instant::now();
+        match answer? {
+            Answer::Executed(Ok(applied)) => {
+                if let Some(info) = &applied.rate_limit {
+                    self.queues[q].entry.limiter().on_headroom(&key, info, now);
+                }
+                self.succeed(idx, applied.effect, applied.external_id).await
+            }
+            Answer::Executed(Err(error)) => self.on_error(idx, &key, error, true).await,
+            Answer::Checked(Ok(status)) => {
+                let purpose = match &self.slots[idx].action {
+                    Action::Check(p) => p.clone(),
+                    Action::Execute => CheckPurpose::MaybeApplied,
+                };
+                match (status, purpose) {
+                    (CheckStatus::Done { external_id }, CheckPurpose::Conflict(_)) => {
+                        self.succeed(idx, Effect::AlreadyInPlace, external_id).await
+                    }
+                    (CheckStatus::Done { external_id }, _) => {
+                        self.succeed(idx, Effect::Changed, external_id).await
+                    }
+                    (CheckStatus::Pending { recheck_after }, _) => {
+                        self.pending(idx, recheck_after).await
+                    }
+                    (CheckStatus::NotDone, CheckPurpose::Conflict(error)) => {
+                        self.fail(idx, error).await
+                    }
+                    (CheckStatus::NotDone, _) => {
+                        // Not in place and nothing under way: send it (again).
+                        self.slots[idx].action = Action::Execute;
+                        self.enqueue(idx, None);
+                        Ok(())
+                    }
+                }
+            }
+            Answer::Checked(Err(error)) => self.on_error(idx, &key, error, false).await,
+        }
+    }
+
+    async fn on_error(
+        &mut self,
+        idx: usize,
+        key: &str,
+        error: AdapterError,
+        executed: bool,
+    ) -> Result<(), ExecutorError> {
+        let op = &self.plan.operations[idx];
+        let now = Instant::now();
+        let attempt = self.slots[idx].attempts;
+        match &error {
+            AdapterError::RateLimited { info, .. } => {
+                let q = self.graph.system_of[idx];
+                let until = self.queues[q].entry.limiter().on_throttled(
+                    key,
+                    info,
+                    now,
+                    self.exec.retry.default_rate_limit_wait,
+                );
+                tracing::warn!(system = %op.system, operation = %op.id, wait_ms = (until - now).as_millis() as u64, "rate limited; pausing the system");
+                self.exec.emit(ExecutionEvent::SystemThrottled {
+                    system: op.system.clone(),
+                    bucket: info.bucket.clone(),
+                    until: wall_at(until),
+                });
+                if self.out_of_time(idx, until) {
+                    return self.fail(idx, error).await;
+                }
+                self.exec.emit(ExecutionEvent::Retrying {
+                    operation: op.id.clone(),
+                    attempt,
+                    delay: until - now,
+                    error,
+                });
+                self.enqueue(idx, Some(until));
+                Ok(())
+            }
+            AdapterError::Transient { maybe_applied, .. } => {
+                let seed = idx as u64 ^ 0x9E37_79B9_7F4A_7C15;
+                let retry = &self.exec.retry;
+                let delay = self.slots[idx]
+                    .backoff
+                    .get_or_insert_with(|| retry.backoff(seed))
+                    .next();
+                match delay {
+                    Some(delay) if !self.out_of_time(idx, now + delay) => {
+                        if *maybe_applied && executed {
+                            self.slots[idx].action = Action::Check(CheckPurpose::MaybeApplied);
+                        }
+                        tracing::info!(operation = %op.id, delay_ms = delay.as_millis() as u64, %error, "retrying");
+                        self.exec.emit(ExecutionEvent::Retrying {
+                            operation: op.id.clone(),
+                            attempt,
+                            delay,
+                            error,
+                        });
+                        self.enqueue(idx, Some(now + delay));
+                        Ok(())
+                    }
+                    _ => self.fail(idx, error).await,
+                }
+            }
+            AdapterError::AlreadyDone { .. } if executed => {
+                self.succeed(idx, Effect::AlreadyInPlace, None).await
+            }
+            AdapterError::Conflict { .. } if executed => {
+                self.slots[idx].action = Action::Check(CheckPurpose::Conflict(error));
+                self.enqueue(idx, None);
+                Ok(())
+            }
+            AdapterError::Pending { recheck_after, .. } => {
+                let after = *recheck_after;
+                self.pending(idx, after).await
+            }
+            _ if executed && already_gone(&op.kind, &error) => {
+                self.succeed(idx, Effect::AlreadyInPlace, None).await
+            }
+            _ => self.fail(idx, error).await,
+        }
+    }
+
+    fn out_of_time(&self, idx: usize, next: Instant) -> bool {
+        self.slots[idx]
+            .first_attempt
+            .is_some_and(|first| next > first + self.exec.retry.max_total_time)
+    }
+
+    async fn pending(
+        &mut self,
+        idx: usize,
+        recheck_after: std::time::Duration,
+    ) -> Result<(), ExecutorError> {
+        let now = Instant::now();
+        let op = &self.plan.operations[idx];
+        if self.slots[idx].pending_since.is_none() {
+            self.slots[idx].pending_since = Some(now);
+            self.journal(idx, OperationState::Pending).await?;
+            self.exec.emit(ExecutionEvent::Pending {
+                operation: op.id.clone(),
+                final_: false,
+            });
+        }
+        let deadline = self.slots[idx].pending_since.unwrap_or(now) + self.exec.pending.deadline;
+        if now >= deadline {
+            tracing::warn!(operation = %op.id, "still pending at the deadline");
+            self.finish(idx, OperationOutcome::Pending);
+            self.audit(idx, AuditOutcome::Pending).await?;
+            self.exec.emit(ExecutionEvent::Pending {
+                operation: op.id.clone(),
+                final_: true,
+            });
+            return self.skip_dependents(idx).await;
+        }
+        self.slots[idx].action = Action::Check(CheckPurpose::Pending);
+        let at = (now + self.exec.pending.next_check(recheck_after)).min(deadline);
+        self.enqueue(idx, Some(at));
+        Ok(())
+    }
+
+    fn finish(&mut self, idx: usize, outcome: OperationOutcome) {
+        let slot = &mut self.slots[idx];
+        if slot.state != SlotState::Final {
+            self.remaining -= 1;
+        }
+        slot.state = SlotState::Final;
+        slot.outcome = Some(outcome);
+        slot.finished_at = Some(wall_now());
+    }
+
+    async fn succeed(
+        &mut self,
+        idx: usize,
+        effect: Effect,
+        external_id: Option<String>,
+    ) -> Result<(), ExecutorError> {
+        let op = &self.plan.operations[idx];
+        tracing::info!(operation = %op.id, ?effect, "succeeded");
+        if let Some(id) = &external_id {
+            self.ids
+                .insert(op.identity.clone(), op.system.clone(), id.clone());
+        }
+        self.finish(idx, OperationOutcome::from_effect(effect));
+        self.journal(
+            idx,
+            OperationState::Succeeded {
+                effect,
+                external_id,
+            },
+        )
+        .await?;
+        let outcome = match effect {
+            Effect::Changed => AuditOutcome::Changed,
+            Effect::AlreadyInPlace => AuditOutcome::AlreadyInPlace,
+        };
+        self.audit(idx, outcome).await?;
+        self.exec.emit(ExecutionEvent::Succeeded {
+            operation: op.id.clone(),
+            effect,
+        });
+        for k in 0..self.graph.dependents[idx].len() {
+            let d = self.graph.dependents[idx][k];
+            let slot = &mut self.slots[d];
+            slot.deps_left = slot.deps_left.saturating_sub(1);
+            if slot.deps_left == 0 && slot.state == SlotState::Waiting {
+                self.enqueue(d, None);
+            }
+        }
+        Ok(())
+    }
+
+    async fn fail(&mut self, idx: usize, error: AdapterError) -> Result<(), ExecutorError> {
+        let op = &self.plan.operations[idx];
+        tracing::warn!(operation = %op.id, %error, "failed");
+        self.finish(
+            idx,
+            OperationOutcome::Failed {
+                error: error.clone(),
+            },
+        );
+        self.journal(
+            idx,
+            OperationState::Failed {
+                error: error.clone(),
+            },
+        )
+        .await?;
+        let text = error
+            .system_error()
+            .map_or_else(|| error.to_string(), ToString::to_string);
+        self.audit(
+            idx,
+            AuditOutcome::Failed {
+                class: error.class().to_owned(),
+                error: text,
+            },
+        )
+        .await?;
+        self.exec.emit(ExecutionEvent::Failed {
+            operation: op.id.clone(),
+            error,
+        });
+        self.skip_dependents(idx).await
+    }
+
+    /// Skips every operation that depends, directly or not, on `root`.
+    async fn skip_dependents(&mut self, root: usize) -> Result<(), ExecutorError> {
+        let because = self.plan.operations[root].id.clone();
+        let mut stack: Vec<usize> = self.graph.dependents[root].clone();
+        while let Some(idx) = stack.pop() {
+            if self.slots[idx].state == SlotState::Final {
+                continue;
+            }
+            self.finish(
+                idx,
+                OperationOutcome::Skipped {
+                    because: because.clone(),
+                },
+            );
+            self.journal(
+                idx,
+                OperationState::Skipped {
+                    because: because.clone(),
+                },
+            )
+            .await?;
+            self.exec.emit(ExecutionEvent::Skipped {
+                operation: self.plan.operations[idx].id.clone(),
+                because: because.clone(),
+            });
+            stack.extend(self.graph.dependents[idx].iter().copied());
+        }
+        Ok(())
+    }
+
+    async fn journal(&self, idx: usize, state: OperationState) -> Result<(), ExecutorError> {
+        if let Some(journal) = &self.exec.journal {
+            journal
+                .record(&JournalEntry {
+                    run: self.run.clone(),
+                    operation: self.plan.operations[idx].id.clone(),
+                    state,
+                    at: wall_now(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn audit(&self, idx: usize, outcome: AuditOutcome) -> Result<(), ExecutorError> {
+        let Some(audit) = &self.exec.audit else {
+            return Ok(());
+        };
+        let op = &self.plan.operations[idx];
+        let mut reason = op.reason.clone();
+        if reason.event.is_none() {
+            reason.event.clone_from(&self.exec.trigger);
+        }
+        audit
+            .append(AuditEvent {
+                at: wall_now(),
+                run: self.run.clone(),
+                actor: self.exec.actor.clone(),
+                identity: op.identity.clone(),
+                system: op.system.clone(),
+                operation: op.id.clone(),
+                action: op.kind.verb().to_owned(),
+                entitlement: op.kind.entitlement().cloned(),
+                outcome,
+                reason,
+            })
+            .await?;
+        Ok(())
+    }
+
+    fn report(self, started_at: DateTime<Utc>) -> ExecutionReport {
+        let operations = self
+            .plan
+            .operations
+            .iter()
+            .zip(self.slots)
+            .map(|(op, slot)| OperationReport {
+                operation: op.id.clone(),
+                identity: op.identity.clone(),
+                system: op.system.clone(),
+                action: op.kind.verb().to_owned(),
+                entitlement: op.kind.entitlement().cloned(),
+                priority: op.priority,
+                outcome: slot.outcome.unwrap_or(OperationOutcome::Pending),
+                attempts: slot.attempts,
+                checks: slot.checks,
+                started_at: slot.started_at,
+                finished_at: slot.finished_at,
+                from_journal: slot.from_journal,
+            })
+            .collect();
+        ExecutionReport::new(self.run, started_at, wall_now(), operations)
+    }
+}
