@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use provision_okta::{OktaAdapter, OktaConfig};
 use provision_testkit::openapi::{OpenApiSpec, shared_spec_path};
 use serde_json::{Map, Value, json};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::any};
+use wiremock::matchers::{any, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 #[derive(Debug, Clone)]
 pub struct FakeUser {
@@ -516,4 +517,102 @@ pub async fn log(server: &MockServer) -> Vec<String> {
         .iter()
         .map(|r| format!("{} {}", r.method, r.url.path()))
         .collect()
+}
+
+/// A token endpoint that verifies the client assertion like Okta does and counts tokens.
+#[derive(Clone)]
+pub struct TokenEndpoint {
+    token_url: String,
+    public_pem: Vec<u8>,
+    expires_in: u64,
+    issued: Arc<Mutex<Vec<String>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    aud: String,
+    exp: i64,
+    iat: i64,
+    jti: String,
+}
+
+impl Respond for TokenEndpoint {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let form: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(&req.body)
+                .into_owned()
+                .collect();
+        let bad = |why: &str| {
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"error": "invalid_client", "error_description": why}))
+        };
+        if form.get("grant_type").map(String::as_str) != Some("client_credentials")
+            || form.get("client_assertion_type").map(String::as_str)
+                != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        {
+            return bad("wrong grant");
+        }
+        if form.get("scope").map(String::as_str)
+            != Some("okta.users.read okta.users.manage okta.groups.read okta.groups.manage")
+        {
+            return bad("wrong scopes");
+        }
+        let key = jsonwebtoken::DecodingKey::from_rsa_pem(&self.public_pem).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_audience(&[&self.token_url]);
+        validation.set_issuer(&["0oaSERVICEAPP"]);
+        validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+        let Ok(data) = jsonwebtoken::decode::<Claims>(
+            form.get("client_assertion").unwrap(),
+            &key,
+            &validation,
+        ) else {
+            return bad("assertion rejected");
+        };
+        let c = data.claims;
+        if c.sub != c.iss || c.aud != self.token_url || c.exp <= c.iat || c.exp - c.iat > 3600 {
+            return bad("claims");
+        }
+        if data.header.kid.as_deref() != Some("kid-1") {
+            return bad("kid");
+        }
+        let mut issued = self.issued.lock().unwrap();
+        if issued.contains(&c.jti) {
+            return bad("jti replayed");
+        }
+        issued.push(c.jti);
+        ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "Bearer", "expires_in": self.expires_in,
+            "access_token": format!("ACCESS-TOKEN-{}", issued.len()), "scope": form["scope"]
+        }))
+    }
+}
+
+pub async fn oauth_setup(
+    expires_in: u64,
+) -> (wiremock::MockServer, OktaAdapter, Arc<Mutex<Vec<String>>>) {
+    let fake = FakeOkta::new(200);
+    fake.add_user("ada@example.com", "ada@example.com", "ACTIVE");
+    let server = start(&fake).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let issued = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(method("POST"))
+        .and(path("/oauth2/v1/token"))
+        .respond_with(TokenEndpoint {
+            token_url: format!("{}/oauth2/v1/token", server.uri()),
+            public_pem: std::fs::read(dir.join("test-key.pub.pem")).unwrap(),
+            expires_in,
+            issued: issued.clone(),
+        })
+        .mount(&server)
+        .await;
+    let pem = std::fs::read_to_string(dir.join("test-key.pem")).unwrap();
+    let config = OktaConfig::builder(&server.uri())
+        .private_key_jwt("0oaSERVICEAPP", pem)
+        .key_id("kid-1")
+        .build()
+        .unwrap();
+    (server, OktaAdapter::new(config).unwrap(), issued)
 }
