@@ -536,7 +536,6 @@ mod tests {
             CredentialRef::File { file: key.clone() },
         );
         let c = OktaConfig::from_system_config(&s).unwrap();
-        std::fs::remove_file(&key).unwrap();
         assert!(!c.activate_on_create);
         assert_eq!(c.leaver_action, LeaverAction::Deactivate);
         assert!(c.delete_accounts);
@@ -549,5 +548,6 @@ mod tests {
         s.settings.insert("leaver_action".into(), "nuke".into());
         let e = OktaConfig::from_system_config(&s).unwrap_err();
         assert!(e.to_string().contains("settings.leaver_action"), "{e}");
+        std::fs::remove_file(&key).unwrap();
     }
 }
