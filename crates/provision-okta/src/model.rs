@@ -1,0 +1,145 @@
+//! Serde types for the Okta endpoints the adapter uses (only the fields it reads).
+
+use chrono::{DateTime, Utc};
+use provision_core::model::AccountState;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// An Okta user (`GET /api/v1/users`, `GET /api/v1/users/{id}`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// The user's id (`00u...`).
+    pub id: String,
+    /// `ACTIVE`, `STAGED`, `PROVISIONED`, `SUSPENDED`, `DEPROVISIONED`, ...
+    #[serde(default)]
+    pub status: String,
+    /// The status an asynchronous transition is heading to.
+    #[serde(default)]
+    pub transitioning_to_status: Option<String>,
+    /// Last sign-in.
+    #[serde(default)]
+    pub last_login: Option<DateTime<Utc>>,
+    /// The profile (`login`, `email`, `firstName`, ... and custom fields).
+    #[serde(default)]
+    pub profile: Map<String, Value>,
+}
+
+impl User {
+    /// A profile field as text.
+    pub fn profile_str(&self, field: &str) -> Option<&str> {
+        self.profile.get(field).and_then(Value::as_str)
+    }
+
+    /// The login.
+    pub fn login(&self) -> &str {
+        self.profile_str("login").unwrap_or_default()
+    }
+
+    /// The SDK's account state for the Okta status.
+    pub fn state(&self) -> AccountState {
+        account_state(&self.status)
+    }
+}
+
+/// Okta user status → account state.
+pub fn account_state(status: &str) -> AccountState {
+    match status {
+        "STAGED" | "PROVISIONED" => AccountState::Staged,
+        "SUSPENDED" => AccountState::Suspended,
+        "DEPROVISIONED" => AccountState::Deprovisioned,
+        // ACTIVE, RECOVERY, PASSWORD_EXPIRED, LOCKED_OUT: the account exists and is enabled.
+        _ => AccountState::Active,
+    }
+}
+
+/// An Okta group (`GET /api/v1/groups`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Group {
+    /// The group's id (`00g...`).
+    pub id: String,
+    /// `OKTA_GROUP`, `APP_GROUP` or `BUILT_IN`.
+    #[serde(default, rename = "type")]
+    pub group_type: Option<String>,
+    /// The profile (`name`, `description`).
+    #[serde(default)]
+    pub profile: Map<String, Value>,
+}
+
+impl Group {
+    /// The group's name.
+    pub fn name(&self) -> &str {
+        self.profile
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// An app assignment (`GET /api/v1/apps/{appId}/users`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppUser {
+    /// The assigned user's id.
+    pub id: String,
+    /// The app-specific credentials; `userName` is the app login.
+    #[serde(default)]
+    pub credentials: Option<Map<String, Value>>,
+}
+
+impl AppUser {
+    /// The app user name, when the app has one.
+    pub fn user_name(&self) -> Option<&str> {
+        self.credentials
+            .as_ref()
+            .and_then(|c| c.get("userName"))
+            .and_then(Value::as_str)
+    }
+}
+
+/// Okta's error body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// `E0000001`, `E0000047`, ...
+    #[serde(default)]
+    pub error_code: Option<String>,
+    /// The summary.
+    #[serde(default)]
+    pub error_summary: Option<String>,
+    /// Causes (validation details).
+    #[serde(default)]
+    pub error_causes: Vec<ErrorCause>,
+}
+
+/// One cause of an error.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorCause {
+    /// The cause's text.
+    #[serde(default)]
+    pub error_summary: Option<String>,
+}
+
+/// The OAuth token endpoint's answer.
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    /// The bearer token (never printed).
+    pub access_token: provision_core::secret::SecretString,
+    /// `Bearer` (or `DPoP`, unsupported).
+    #[serde(default)]
+    pub token_type: Option<String>,
+    /// Lifetime in seconds.
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
+/// The OAuth token endpoint's error body (`invalid_client`, `use_dpop_nonce`, ...).
+#[derive(Debug, Deserialize)]
+pub struct OAuthError {
+    /// The error code.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The description.
+    #[serde(default)]
+    pub error_description: Option<String>,
+}
