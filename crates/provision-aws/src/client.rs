@@ -467,7 +467,12 @@ impl AwsClient {
             SignableBody::Bytes(body),
         )
         .map_err(|e| fail(format!("cannot sign the request: {e}")))?;
-        let (instructions, _signature) = sign(signable, &params)
+        // aws-sigv4 logs the canonical request at TRACE level, and that holds the
+        // session token (x-amz-security-token): sign with logging switched off.
+        let signed = tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
+            sign(signable, &params)
+        });
+        let (instructions, _signature) = signed
             .map_err(|e| fail(format!("cannot sign the request: {e}")))?
             .into_parts();
         Ok(instructions
