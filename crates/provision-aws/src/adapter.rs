@@ -1153,6 +1153,7 @@ impl Adapter for AwsAdapter {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -468,6 +468,7 @@ pub struct ListAccountAssignmentsResponse {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

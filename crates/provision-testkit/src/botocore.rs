@@ -295,6 +295,7 @@ impl ApiSpec for BotocoreSpec {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
