@@ -413,6 +413,20 @@ impl AwsConfigBuilder {
         self
     }
 
+    /// The default AWS credential chain of `aws-config` (environment, profile, SSO,
+    /// web identity, container and instance metadata), for the builder's region.
+    #[cfg(feature = "aws-config")]
+    pub async fn default_credentials_chain(self) -> Self {
+        let mut chain =
+            aws_config::default_provider::credentials::DefaultCredentialsChain::builder();
+        if let Some(region) = &self.region {
+            chain = chain.region(aws_config::Region::new(region.clone()));
+        }
+        let provider =
+            aws_credential_types::provider::SharedCredentialsProvider::new(chain.build().await);
+        self.credentials_chain(provider)
+    }
+
     /// One endpoint for both services (a local implementation such as moto).
     pub fn endpoint(mut self, url: Url) -> Self {
         self.endpoint = Some(url);

@@ -709,3 +709,41 @@ async fn group_held_permission_set_assigns_the_group_and_revoke_only_removes_the
     );
     assert_conform(&server).await;
 }
+
+#[tokio::test]
+async fn one_call_per_change_once_names_are_resolved() {
+    let server = MockServer::start().await;
+    mount_permission_sets(&server).await;
+    op_mock("AWSIdentityStore.GetGroupId")
+        .respond_with(aws_ok(json!({"GroupId": "g-eng"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    op_mock("AWSIdentityStore.CreateGroupMembership")
+        .respond_with(aws_ok(json!({"MembershipId": "m"})))
+        .expect(3)
+        .mount(&server)
+        .await;
+    op_mock("SWBExternalService.CreateAccountAssignment")
+        .respond_with(aws_ok(
+            json!({"AccountAssignmentCreationStatus": {"Status": "SUCCEEDED", "RequestId": "r"}}),
+        ))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let a = adapter(&server);
+    for user in ["u1", "u2", "u3"] {
+        let account = AccountRef {
+            login: format!("{user}@example.com"),
+            external_id: Some(user.into()),
+        };
+        let group = operation(OperationKind::Grant {
+            entitlement: Entitlement::new("aws", "group", "Engineering"),
+        });
+        a.execute(&group, &account).await.unwrap();
+        a.execute(&grant_ps(), &account).await.unwrap();
+    }
+    // 6 changes: 6 writes + 1 GetGroupId + 1 ListPermissionSets + 1 DescribePermissionSet.
+    assert_eq!(server.received_requests().await.unwrap().len(), 9);
+    assert_conform(&server).await;
+}
