@@ -246,6 +246,14 @@ impl AwsAdapter {
         }
     }
 
+    /// The user id of an account: the known external id, else a look-up by login.
+    async fn known_user_id(&self, account: &AccountRef) -> Result<Option<String>, AdapterError> {
+        match &account.external_id {
+            Some(id) => Ok(Some(id.clone())),
+            None => self.find_user(&account.login).await,
+        }
+    }
+
     async fn user_id(&self, account: &AccountRef) -> Result<String, AdapterError> {
         if let Some(id) = &account.external_id {
             return Ok(id.clone());
@@ -816,13 +824,9 @@ impl AwsAdapter {
         entitlement: &Entitlement,
         account: &AccountRef,
     ) -> Result<Applied, AdapterError> {
-        let user_id = match &account.external_id {
-            Some(id) => id.clone(),
-            None => match self.find_user(&account.login).await? {
-                Some(id) => id,
-                // No user, so no grant.
-                None => return Ok(Applied::already_in_place()),
-            },
+        let Some(user_id) = self.known_user_id(account).await? else {
+            // No user, so no grant.
+            return Ok(Applied::already_in_place());
         };
         match entitlement.kind.as_str() {
             KIND_GROUP => {
@@ -897,7 +901,7 @@ impl AwsAdapter {
         }
         // Nothing under way that we know of (e.g. after a restart): look at the state.
         let target = self.assignment_target(&entitlement.resource, entitlement.scope.as_deref())?;
-        let Some(user_id) = self.find_user(&account.login).await? else {
+        let Some(user_id) = self.known_user_id(account).await? else {
             return Ok(if granting {
                 CheckStatus::NotDone
             } else {
@@ -1131,7 +1135,7 @@ impl Adapter for AwsAdapter {
                             .await
                     }
                     KIND_GROUP => {
-                        let present = match self.find_user(&account.login).await? {
+                        let present = match self.known_user_id(account).await? {
                             Some(user_id) => {
                                 let group_id = self.group_id(&entitlement.resource).await?;
                                 self.membership_id(&group_id, &user_id).await?.is_some()

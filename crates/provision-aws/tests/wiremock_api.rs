@@ -747,3 +747,89 @@ async fn one_call_per_change_once_names_are_resolved() {
     assert_eq!(server.received_requests().await.unwrap().len(), 9);
     assert_conform(&server).await;
 }
+
+#[tokio::test]
+async fn check_without_a_known_request_reads_the_assignments() {
+    // A restarted run has no request id in memory: `check` looks at the assignments.
+    let server = MockServer::start().await;
+    mount_permission_sets(&server).await;
+    op_mock("SWBExternalService.ListAccountAssignments")
+        .respond_with(aws_ok(json!({"AccountAssignments": [
+            {"AccountId": PROD, "PermissionSetArn": PS_ARN, "PrincipalType": "GROUP", "PrincipalId": "u-sarah"},
+            {"AccountId": PROD, "PermissionSetArn": PS_ARN, "PrincipalType": "USER", "PrincipalId": "u-sarah"}]})))
+        .mount(&server)
+        .await;
+    let a = adapter(&server);
+    assert_eq!(
+        a.check(&grant_ps(), &sarah()).await.unwrap(),
+        CheckStatus::Done { external_id: None }
+    );
+    let other = AccountRef {
+        login: "other@example.com".into(),
+        external_id: Some("u-other".into()),
+    };
+    assert_eq!(
+        a.check(&grant_ps(), &other).await.unwrap(),
+        CheckStatus::NotDone
+    );
+    assert_conform(&server).await;
+}
+
+#[tokio::test]
+async fn group_held_permission_set_is_read_as_held_by_the_groups_members() {
+    let server = MockServer::start().await;
+    mount_permission_sets(&server).await;
+    op_mock("AWSIdentityStore.GetGroupId")
+        .respond_with(aws_ok(json!({"GroupId": "g-eng"})))
+        .mount(&server)
+        .await;
+    op_mock("SWBExternalService.ListAccountAssignments")
+        .respond_with(aws_ok(json!({"AccountAssignments": [
+            {"AccountId": PROD, "PermissionSetArn": PS_ARN, "PrincipalType": "GROUP", "PrincipalId": "g-eng"}]})))
+        .mount(&server)
+        .await;
+    op_mock("AWSIdentityStore.ListGroupMemberships")
+        .and(body_partial_json(json!({"GroupId": "g-eng"})))
+        .respond_with(moto_ok(json!({"GroupMemberships": [
+            {"MembershipId": "m1", "GroupId": "g-eng", "MemberId": {"UserId": "u1"}},
+            {"MembershipId": "m2", "GroupId": "g-eng", "MemberId": {"UserId": "u2"}}], "NextToken": null})))
+        .mount(&server)
+        .await;
+    let a = adapter(&server);
+    let e = ps_entitlement(
+        "group:Engineering/EngineeringReadOnly",
+        "account:production",
+    );
+    let grants = read_all_grants(&a, &e.resource_ref()).await.unwrap();
+    let holders: Vec<_> = grants
+        .iter()
+        .map(|g| g.account_external_id.as_str())
+        .collect();
+    assert_eq!(holders, ["u1", "u2"]);
+    assert!(grants.iter().all(|g| g.entitlement == e));
+
+    // A group without the assignment: nobody holds it, and members are not listed.
+    let server = MockServer::start().await;
+    mount_permission_sets(&server).await;
+    op_mock("AWSIdentityStore.GetGroupId")
+        .respond_with(aws_ok(json!({"GroupId": "g-eng"})))
+        .mount(&server)
+        .await;
+    op_mock("SWBExternalService.ListAccountAssignments")
+        .respond_with(aws_ok(json!({"AccountAssignments": []})))
+        .mount(&server)
+        .await;
+    op_mock("AWSIdentityStore.ListGroupMemberships")
+        .respond_with(aws_ok(json!({"GroupMemberships": []})))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let a = adapter(&server);
+    assert!(
+        read_all_grants(&a, &e.resource_ref())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_conform(&server).await;
+}
