@@ -1,0 +1,576 @@
+//! The AWS JSON 1.1 client: SigV4 signing (`aws-sigv4`) over reqwest, and the error
+//! dialect classified into [`AdapterError`].
+//!
+//! * Identity Store signs as `identitystore`, `X-Amz-Target: AWSIdentityStore.<Op>`.
+//! * SSO Admin signs as **`sso`** (not `sso-admin`), `X-Amz-Target: SWBExternalService.<Op>`.
+//! * Both: `POST /`, `Content-Type: application/x-amz-json-1.1`, the input as the body.
+//! * Errors are classified by the error type (`X-Amzn-ErrorType` header, or `__type` in
+//!   the body, with any `namespace#` prefix and `:…` suffix stripped), never by the
+//!   HTTP status alone; a successful reply is parsed whatever its content type (moto
+//!   answers `text/html`).
+//!
+//! Nothing here retries or sleeps: the executor owns both.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use provision_core::adapter::{AdapterError, RateLimitInfo, SystemError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::{Instrument, debug, debug_span};
+use url::Url;
+
+use crate::config::AwsConfig;
+use crate::credentials::CredentialSource;
+
+/// The content type of every request.
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+/// One of the two services of IAM Identity Center.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// Users, groups, memberships.
+    IdentityStore,
+    /// Instances, permission sets, account assignments.
+    SsoAdmin,
+}
+
+impl Service {
+    /// The SigV4 signing name (credential scope): `identitystore` or `sso`.
+    pub fn signing_name(self) -> &'static str {
+        match self {
+            Service::IdentityStore => "identitystore",
+            Service::SsoAdmin => "sso",
+        }
+    }
+
+    /// The `X-Amz-Target` prefix: `AWSIdentityStore` or `SWBExternalService`.
+    pub fn target_prefix(self) -> &'static str {
+        match self {
+            Service::IdentityStore => "AWSIdentityStore",
+            Service::SsoAdmin => "SWBExternalService",
+        }
+    }
+
+    /// The IAM action prefix (`identitystore:`, `sso:`).
+    pub fn iam_prefix(self) -> &'static str {
+        self.signing_name()
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Service::IdentityStore => "identitystore",
+            Service::SsoAdmin => "sso-admin",
+        })
+    }
+}
+
+/// What went wrong with one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsErrorKind {
+    /// The service answered with an error.
+    Service,
+    /// No (complete) answer: connection refused, timeout. `maybe_applied` is true when
+    /// the request may have reached the service.
+    Transport {
+        /// The request may have taken effect.
+        maybe_applied: bool,
+    },
+    /// A successful reply that could not be read.
+    Decode,
+    /// No credentials to sign with, or signing failed.
+    Signing,
+}
+
+/// An error of one call, with the service's own type and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{service} {operation}: {}", self.system_error())]
+pub struct AwsError {
+    /// The service called.
+    pub service: Service,
+    /// The operation called.
+    pub operation: &'static str,
+    /// What kind of failure.
+    pub kind: AwsErrorKind,
+    /// HTTP status, when there was a reply.
+    pub status: Option<u16>,
+    /// The error type (`ConflictException`), prefix and suffix stripped.
+    pub code: Option<String>,
+    /// The service's message, or ours.
+    pub message: String,
+    /// The `Reason` member (`UNIQUENESS_CONSTRAINT_VIOLATION`, `CONCURRENT_MODIFICATION`).
+    pub reason: Option<String>,
+    /// `RetryAfterSeconds` (Identity Store throttling) or a `Retry-After` header.
+    pub retry_after: Option<Duration>,
+}
+
+impl AwsError {
+    fn local(
+        service: Service,
+        operation: &'static str,
+        kind: AwsErrorKind,
+        message: String,
+    ) -> Self {
+        AwsError {
+            service,
+            operation,
+            kind,
+            status: None,
+            code: None,
+            message,
+            reason: None,
+            retry_after: None,
+        }
+    }
+
+    /// True when the service's error type is `code`.
+    pub fn is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
+    /// The service's reply as the core keeps it.
+    pub fn system_error(&self) -> SystemError {
+        let mut message = self.message.clone();
+        if let Some(reason) = &self.reason {
+            message = format!("{message} (reason {reason})");
+        }
+        SystemError::new(self.status, self.code.clone(), message)
+    }
+
+    /// The IAM action an `AccessDeniedException` says is missing: from the message
+    /// ("… is not authorized to perform: sso:CreateAccountAssignment on resource …"),
+    /// otherwise the action of the operation called.
+    pub fn missing_action(&self) -> String {
+        for marker in ["perform: ", "perform "] {
+            if let Some(pos) = self.message.find(marker) {
+                let rest = &self.message[pos + marker.len()..];
+                let action: String = rest
+                    .chars()
+                    .take_while(|c| {
+                        c.is_ascii_alphanumeric() || *c == ':' || *c == '-' || *c == '*'
+                    })
+                    .collect();
+                if action.contains(':') {
+                    return action;
+                }
+            }
+        }
+        format!("{}:{}", self.service.iam_prefix(), self.operation)
+    }
+}
+
+impl From<AwsError> for AdapterError {
+    /// The default classification. The adapter decides itself where an operation gives
+    /// an error type a more precise meaning (a `ConflictException` on create user).
+    fn from(e: AwsError) -> Self {
+        let error = e.system_error();
+        match e.kind {
+            AwsErrorKind::Transport { maybe_applied } => {
+                return AdapterError::Transient {
+                    error,
+                    maybe_applied,
+                };
+            }
+            AwsErrorKind::Decode => return AdapterError::Permanent { error },
+            AwsErrorKind::Signing => return AdapterError::Unauthorized { error },
+            AwsErrorKind::Service => {}
+        }
+        match e.code.as_deref() {
+            Some(
+                "ThrottlingException"
+                | "TooManyRequestsException"
+                | "ThrottledException"
+                | "RequestLimitExceeded"
+                | "Throttling",
+            ) => AdapterError::RateLimited {
+                info: RateLimitInfo {
+                    retry_after: e.retry_after,
+                    ..RateLimitInfo::default()
+                },
+                error,
+            },
+            Some("ConflictException") => match e.service {
+                // Identity Store: a uniqueness violation means "it is already so"; a
+                // concurrent modification is worth another try.
+                Service::IdentityStore
+                    if e.reason.as_deref() == Some("CONCURRENT_MODIFICATION") =>
+                {
+                    AdapterError::transient(error)
+                }
+                Service::IdentityStore => AdapterError::AlreadyDone { error },
+                // SSO Admin: "a previous write did not have time to propagate": retry.
+                Service::SsoAdmin => AdapterError::transient(error),
+            },
+            Some("AccessDeniedException" | "AccessDenied") => {
+                let action = e.missing_action();
+                AdapterError::Unauthorized {
+                    error: SystemError::new(
+                        error.status,
+                        error.code,
+                        format!("missing permission {action}: {}", error.message),
+                    ),
+                }
+            }
+            Some(
+                "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "IncompleteSignature"
+                | "InvalidClientTokenId"
+                | "ExpiredTokenException"
+                | "MissingAuthenticationTokenException",
+            ) => AdapterError::Unauthorized { error },
+            Some("ResourceNotFoundException") => AdapterError::NotFound { error },
+            Some(
+                "ValidationException" | "SerializationException" | "InvalidParameterException",
+            ) => AdapterError::Invalid { error },
+            Some(
+                "InternalServerException"
+                | "InternalFailure"
+                | "InternalServerError"
+                | "ServiceUnavailable"
+                | "ServiceUnavailableException",
+            ) => AdapterError::transient(error),
+            Some("ServiceQuotaExceededException") => AdapterError::Permanent { error },
+            _ => match e.status {
+                Some(s) if s >= 500 => AdapterError::transient(error),
+                Some(429) => AdapterError::RateLimited {
+                    info: RateLimitInfo {
+                        retry_after: e.retry_after,
+                        ..RateLimitInfo::default()
+                    },
+                    error,
+                },
+                _ => AdapterError::Permanent { error },
+            },
+        }
+    }
+}
+
+/// Strips `namespace#` and `:…` from an AWS error type.
+pub fn normalize_error_type(raw: &str) -> String {
+    let after_hash = raw.rsplit_once('#').map_or(raw, |(_, t)| t);
+    let before_colon = after_hash.split_once(':').map_or(after_hash, |(t, _)| t);
+    before_colon.trim().to_owned()
+}
+
+/// Signs and sends AWS JSON 1.1 requests to the two services.
+#[derive(Clone)]
+pub struct AwsClient {
+    http: reqwest::Client,
+    region: String,
+    credentials: CredentialSource,
+    identity_store_endpoint: Url,
+    sso_admin_endpoint: Url,
+}
+
+impl fmt::Debug for AwsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsClient")
+            .field("region", &self.region)
+            .field("credentials", &self.credentials)
+            .field(
+                "identity_store_endpoint",
+                &self.identity_store_endpoint.as_str(),
+            )
+            .field("sso_admin_endpoint", &self.sso_admin_endpoint.as_str())
+            .finish()
+    }
+}
+
+impl AwsClient {
+    /// A client for the configured region, credentials and endpoints.
+    pub fn new(config: &AwsConfig) -> Result<Self, AdapterError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| AdapterError::Permanent {
+                error: SystemError::message(format!("cannot build the HTTP client: {e}")),
+            })?;
+        Ok(Self {
+            http,
+            region: config.region.clone(),
+            credentials: config.credentials.clone(),
+            identity_store_endpoint: config.identity_store_endpoint.clone(),
+            sso_admin_endpoint: config.sso_admin_endpoint.clone(),
+        })
+    }
+
+    fn endpoint(&self, service: Service) -> &Url {
+        match service {
+            Service::IdentityStore => &self.identity_store_endpoint,
+            Service::SsoAdmin => &self.sso_admin_endpoint,
+        }
+    }
+
+    /// Calls one operation with `input` and reads its output.
+    pub async fn call<I: Serialize, O: DeserializeOwned>(
+        &self,
+        service: Service,
+        operation: &'static str,
+        input: &I,
+    ) -> Result<O, AwsError> {
+        let span = debug_span!("aws_call", service = %service, operation);
+        self.call_inner(service, operation, input)
+            .instrument(span)
+            .await
+    }
+
+    async fn call_inner<I: Serialize, O: DeserializeOwned>(
+        &self,
+        service: Service,
+        operation: &'static str,
+        input: &I,
+    ) -> Result<O, AwsError> {
+        let body = serde_json::to_vec(input).map_err(|e| {
+            AwsError::local(
+                service,
+                operation,
+                AwsErrorKind::Decode,
+                format!("cannot encode the request: {e}"),
+            )
+        })?;
+        let url = self.endpoint(service).clone();
+        let target = format!("{}.{operation}", service.target_prefix());
+        let headers = [
+            ("content-type", CONTENT_TYPE),
+            ("x-amz-target", target.as_str()),
+        ];
+
+        let signed = self.sign(service, operation, &url, &headers, &body).await?;
+        let mut request = self.http.post(url);
+        for (name, value) in headers
+            .iter()
+            .copied()
+            .chain(signed.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        {
+            request = request.header(name, value);
+        }
+        let response = request.body(body).send().await.map_err(|e| {
+            // A connection that never opened cannot have applied anything.
+            let maybe_applied = !e.is_connect() && !e.is_builder();
+            AwsError::local(
+                service,
+                operation,
+                AwsErrorKind::Transport { maybe_applied },
+                format!("request failed: {}", without_url(&e)),
+            )
+        })?;
+        let status = response.status();
+        let error_type_header = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(normalize_error_type);
+        let retry_after_header = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = response.bytes().await.map_err(|e| {
+            AwsError::local(
+                service,
+                operation,
+                AwsErrorKind::Transport {
+                    maybe_applied: true,
+                },
+                format!("reading the reply failed: {}", without_url(&e)),
+            )
+        })?;
+        debug!(status = status.as_u16(), "aws reply");
+
+        if status.is_success() {
+            let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+                b"{}"
+            } else {
+                &bytes
+            };
+            return serde_json::from_slice(text).map_err(|e| AwsError {
+                status: Some(status.as_u16()),
+                ..AwsError::local(
+                    service,
+                    operation,
+                    AwsErrorKind::Decode,
+                    format!("cannot read the reply: {e}"),
+                )
+            });
+        }
+
+        let body: serde_json::Value =
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        let field = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| body.get(*n).and_then(|v| v.as_str()).map(str::to_owned))
+        };
+        let code = error_type_header
+            .filter(|c| !c.is_empty())
+            .or_else(|| field(&["__type", "code", "Code"]).map(|t| normalize_error_type(&t)));
+        let message = field(&["message", "Message", "errorMessage"]).unwrap_or_else(|| {
+            if body.is_null() {
+                // Not JSON (an HTML error page): say so without echoing the page.
+                format!("HTTP {} without an AWS error body", status.as_u16())
+            } else {
+                String::new()
+            }
+        });
+        let retry_after = body
+            .get("RetryAfterSeconds")
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
+            .map(Duration::from_secs)
+            .or(retry_after_header);
+        Err(AwsError {
+            service,
+            operation,
+            kind: AwsErrorKind::Service,
+            status: Some(status.as_u16()),
+            code,
+            message,
+            reason: field(&["Reason"]),
+            retry_after,
+        })
+    }
+
+    /// The SigV4 headers (`authorization`, `x-amz-date`, `x-amz-security-token`).
+    async fn sign(
+        &self,
+        service: Service,
+        operation: &'static str,
+        url: &Url,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        let fail = |m: String| AwsError::local(service, operation, AwsErrorKind::Signing, m);
+        let credentials = self.credentials.resolve().await.map_err(fail)?;
+        let identity: Identity = credentials.into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(service.signing_name())
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| fail(format!("signing parameters: {e}")))?
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            url.as_str(),
+            headers.iter().copied(),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| fail(format!("cannot sign the request: {e}")))?;
+        // aws-sigv4 logs the canonical request at TRACE level, and that holds the
+        // session token (x-amz-security-token): sign with logging switched off.
+        let signed = tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
+            sign(signable, &params)
+        });
+        let (instructions, _signature) = signed
+            .map_err(|e| fail(format!("cannot sign the request: {e}")))?
+            .into_parts();
+        Ok(instructions
+            .headers()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect())
+    }
+}
+
+/// A reqwest error's text without the URL (which carries no secret here, but keeps
+/// messages short and stable).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), "");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_types_lose_namespace_and_suffix() {
+        assert_eq!(
+            normalize_error_type("com.amazonaws.identitystore#ConflictException"),
+            "ConflictException"
+        );
+        assert_eq!(
+            normalize_error_type(
+                "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/"
+            ),
+            "ThrottlingException"
+        );
+        assert_eq!(
+            normalize_error_type("ResourceNotFoundException"),
+            "ResourceNotFoundException"
+        );
+    }
+
+    fn err(service: Service, code: &str, message: &str) -> AwsError {
+        AwsError {
+            service,
+            operation: "CreateAccountAssignment",
+            kind: AwsErrorKind::Service,
+            status: Some(400),
+            code: Some(code.into()),
+            message: message.into(),
+            reason: None,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn access_denied_names_the_missing_action() {
+        let e = err(
+            Service::SsoAdmin,
+            "AccessDeniedException",
+            "User: arn:aws:iam::111122223333:user/bot is not authorized to perform: sso:CreateAccountAssignment on resource: arn:aws:sso:::instance/ssoins-1",
+        );
+        assert_eq!(e.missing_action(), "sso:CreateAccountAssignment");
+        let a: AdapterError = e.into();
+        assert_eq!(a.class(), "unauthorized");
+        assert!(
+            a.to_string()
+                .contains("missing permission sso:CreateAccountAssignment"),
+            "{a}"
+        );
+
+        let e = err(Service::SsoAdmin, "AccessDeniedException", "Access denied");
+        assert_eq!(e.missing_action(), "sso:CreateAccountAssignment");
+    }
+
+    #[test]
+    fn conflict_depends_on_service_and_reason() {
+        let a: AdapterError = err(Service::SsoAdmin, "ConflictException", "propagating").into();
+        assert_eq!(a.class(), "transient");
+        let a: AdapterError = err(Service::IdentityStore, "ConflictException", "dup").into();
+        assert_eq!(a.class(), "already_done");
+        let mut e = err(Service::IdentityStore, "ConflictException", "busy");
+        e.reason = Some("CONCURRENT_MODIFICATION".into());
+        assert_eq!(AdapterError::from(e).class(), "transient");
+    }
+
+    #[test]
+    fn unknown_types_fall_back_on_status() {
+        let mut e = err(Service::SsoAdmin, "SomethingNew", "x");
+        e.status = Some(503);
+        assert_eq!(AdapterError::from(e.clone()).class(), "transient");
+        e.status = Some(400);
+        assert_eq!(AdapterError::from(e).class(), "permanent");
+    }
+}
