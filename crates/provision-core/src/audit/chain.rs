@@ -127,6 +127,14 @@ impl ChainHead {
         }
     }
 
+    /// The head after a record known only by its seq and hash (a database's last row).
+    pub fn after_seq(last_seq: u64, last_hash: impl Into<String>) -> Self {
+        Self {
+            next_seq: last_seq.saturating_add(1),
+            last_hash: last_hash.into(),
+        }
+    }
+
     /// The head after the last record of `records`, or genesis when there is none.
     pub fn after_last(records: &[AuditRecord]) -> Self {
         records.last().map_or_else(Self::genesis, Self::after)
