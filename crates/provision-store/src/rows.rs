@@ -53,9 +53,17 @@ impl AuditRow {
         let checks: [(&'static str, String, String); 6] = [
             ("at_us", self.at_us.to_string(), micros(e.at).to_string()),
             ("run_id", self.run_id.clone(), e.run.0.clone()),
-            ("identity_id", self.identity_id.clone(), e.identity.0.clone()),
+            (
+                "identity_id",
+                self.identity_id.clone(),
+                e.identity.0.clone(),
+            ),
             ("system", self.system.clone(), e.system.0.clone()),
-            ("operation_id", self.operation_id.clone(), e.operation.0.clone()),
+            (
+                "operation_id",
+                self.operation_id.clone(),
+                e.operation.0.clone(),
+            ),
             ("action", self.action.clone(), e.action.clone()),
         ];
         for (column, column_value, event_value) in checks {

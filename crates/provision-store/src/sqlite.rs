@@ -20,10 +20,10 @@ use provision_core::audit::{
 };
 use provision_core::journal::{Journal, JournalEntry, JournalError, RunId};
 use provision_core::model::{IdentityId, Plan, SystemName};
+use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::Row;
 
 use crate::error::StoreError;
 use crate::rows::{
@@ -300,13 +300,12 @@ impl Journal for SqliteStore {
         if known.is_none() {
             return Err(JournalError::UnknownRun(run.clone()));
         }
-        let rows = sqlx::query(
-            "SELECT id, entry_json FROM journal_entries WHERE run_id = ?1 ORDER BY id",
-        )
-        .bind(run.0.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
+        let rows =
+            sqlx::query("SELECT id, entry_json FROM journal_entries WHERE run_id = ?1 ORDER BY id")
+                .bind(run.0.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
         tx.commit().await.map_err(StoreError::from)?;
         rows.iter()
             .map(|row| {
