@@ -29,7 +29,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::error::StoreError;
 use crate::rows::{
     AUDIT_COLUMNS, AuditRow, audit_row, entry_json, event_json, into_records, micros, parse_entry,
-    parse_plan, plan_json, state_name, verify_rows,
+    parse_plan, plan_json, state_name, verify_stream,
 };
 use crate::schema::postgres_migrator;
 
@@ -111,8 +111,7 @@ impl PostgresStore {
 
     /// Verifies the audit log in the database (chain and indexed columns).
     pub async fn verify_audit(&self) -> Result<VerifiedChain, StoreError> {
-        let rows = self.audit_rows(sqlx::query(select_audit(""))).await?;
-        verify_rows(&rows, None)
+        self.verify_with(None).await
     }
 
     /// [`verify_audit`](Self::verify_audit) plus the check against an anchor.
@@ -120,8 +119,16 @@ impl PostgresStore {
         &self,
         anchor: &Anchor,
     ) -> Result<VerifiedChain, StoreError> {
-        let rows = self.audit_rows(sqlx::query(select_audit(""))).await?;
-        verify_rows(&rows, Some(anchor))
+        self.verify_with(Some(anchor)).await
+    }
+
+    async fn verify_with(&self, anchor: Option<&Anchor>) -> Result<VerifiedChain, StoreError> {
+        use futures::StreamExt;
+        let query = select_audit("");
+        let rows = sqlx::query(query)
+            .fetch(&self.pool)
+            .map(|row| row.and_then(|row| audit_row(&row)));
+        verify_stream(rows, anchor).await
     }
 
     /// Every change to one identity's access, oldest first, each with its reason.

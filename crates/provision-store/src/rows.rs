@@ -165,22 +165,26 @@ pub(crate) fn into_records(rows: Vec<AuditRow>) -> Result<Vec<AuditRecord>, Stor
     rows.iter().map(AuditRow::to_record).collect()
 }
 
-/// Verifies rows: the hash chain (optionally against an anchor), then that every
-/// indexed column agrees with its hashed event.
-pub(crate) fn verify_rows(
-    rows: &[AuditRow],
+/// Verifies a stream of rows (oldest first) without holding the log in memory:
+/// per row, that the indexed columns agree with the hashed event and that the
+/// record extends the chain; at the end, the anchor if one is given. The error
+/// names the first bad seq.
+pub(crate) async fn verify_stream<S>(
+    mut rows: S,
     anchor: Option<&provision_core::audit::Anchor>,
-) -> Result<provision_core::audit::VerifiedChain, StoreError> {
-    let records = rows
-        .iter()
-        .map(AuditRow::to_record)
-        .collect::<Result<Vec<_>, _>>()?;
-    let verified = match anchor {
-        Some(anchor) => provision_core::audit::verify_with_anchor(&records, anchor)?,
-        None => provision_core::audit::verify(&records)?,
+) -> Result<provision_core::audit::VerifiedChain, StoreError>
+where
+    S: futures::Stream<Item = Result<AuditRow, sqlx::Error>> + Unpin,
+{
+    use futures::TryStreamExt;
+    let mut verifier = match anchor {
+        Some(anchor) => provision_core::audit::ChainVerifier::with_anchor(anchor.clone()),
+        None => provision_core::audit::ChainVerifier::new(),
     };
-    for (row, record) in rows.iter().zip(&records) {
-        row.check_columns(record)?;
+    while let Some(row) = rows.try_next().await? {
+        let record = row.to_record()?;
+        verifier.push(&record)?;
+        row.check_columns(&record)?;
     }
-    Ok(verified)
+    Ok(verifier.finish()?)
 }

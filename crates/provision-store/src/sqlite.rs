@@ -28,7 +28,7 @@ use sqlx::sqlite::{
 use crate::error::StoreError;
 use crate::rows::{
     AUDIT_COLUMNS, AuditRow, audit_row, entry_json, event_json, into_records, micros, parse_entry,
-    parse_plan, plan_json, state_name, verify_rows,
+    parse_plan, plan_json, state_name, verify_stream,
 };
 use crate::schema::sqlite_migrator;
 
@@ -101,8 +101,7 @@ impl SqliteStore {
     /// Verifies the whole audit log in the database: the hash chain, and that the
     /// indexed columns agree with the hashed events.
     pub async fn verify_audit(&self) -> Result<VerifiedChain, StoreError> {
-        let rows = self.audit_rows(sqlx::query(select_audit(""))).await?;
-        verify_rows(&rows, None)
+        self.verify_with(None).await
     }
 
     /// [`verify_audit`](Self::verify_audit) and the check against an anchor kept
@@ -111,8 +110,16 @@ impl SqliteStore {
         &self,
         anchor: &Anchor,
     ) -> Result<VerifiedChain, StoreError> {
-        let rows = self.audit_rows(sqlx::query(select_audit(""))).await?;
-        verify_rows(&rows, Some(anchor))
+        self.verify_with(Some(anchor)).await
+    }
+
+    async fn verify_with(&self, anchor: Option<&Anchor>) -> Result<VerifiedChain, StoreError> {
+        use futures::StreamExt;
+        let query = select_audit("");
+        let rows = sqlx::query(query)
+            .fetch(&self.pool)
+            .map(|row| row.and_then(|row| audit_row(&row)));
+        verify_stream(rows, anchor).await
     }
 
     /// Every change to one identity's access, oldest first, each with its reason.

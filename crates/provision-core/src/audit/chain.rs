@@ -297,13 +297,45 @@ impl ChainError {
     }
 }
 
-/// Checks a whole log, from seq 0, in order. See the [module docs](self) for what
-/// it detects; to also detect truncation or a rewritten tail, use
-/// [`verify_with_anchor`].
-pub fn verify(records: &[AuditRecord]) -> Result<VerifiedChain, ChainError> {
-    let mut prev_hash: &str = GENESIS_HASH;
-    for (position, record) in records.iter().enumerate() {
-        let expected = position as u64;
+/// Checks a log record by record, without holding it in memory (for stores that
+/// stream rows). [`verify`] and [`verify_with_anchor`] are this over a slice.
+///
+/// ```
+/// use provision_core::audit::ChainVerifier;
+/// # fn demo(records: Vec<provision_core::audit::AuditRecord>) -> Result<(), provision_core::audit::ChainError> {
+/// let mut verifier = ChainVerifier::new();
+/// for record in &records {
+///     verifier.push(record)?;
+/// }
+/// let verified = verifier.finish()?;
+/// println!("{} records verified", verified.records);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ChainVerifier {
+    count: u64,
+    last: Option<Anchor>,
+    anchor: Option<Anchor>,
+    hash_at_anchor: Option<String>,
+}
+
+impl ChainVerifier {
+    /// A verifier for a log read from seq 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A verifier that, at [`finish`](Self::finish), also checks `anchor`.
+    pub fn with_anchor(anchor: Anchor) -> Self {
+        Self {
+            anchor: Some(anchor),
+            ..Self::default()
+        }
+    }
+
+    /// Checks the next record; the first error names the first bad seq.
+    pub fn push(&mut self, record: &AuditRecord) -> Result<(), ChainError> {
+        let expected = self.count;
         if record.seq != expected {
             return Err(ChainError::UnexpectedSeq {
                 position: expected,
@@ -311,6 +343,7 @@ pub fn verify(records: &[AuditRecord]) -> Result<VerifiedChain, ChainError> {
                 found: record.seq,
             });
         }
+        let prev_hash = self.last.as_ref().map_or(GENESIS_HASH, |a| a.hash.as_str());
         if record.prev_hash != prev_hash {
             return Err(ChainError::BrokenLink {
                 seq: record.seq,
@@ -331,15 +364,53 @@ pub fn verify(records: &[AuditRecord]) -> Result<VerifiedChain, ChainError> {
                 computed,
             });
         }
-        prev_hash = &record.hash;
+        if self.anchor.as_ref().is_some_and(|a| a.seq == record.seq) {
+            self.hash_at_anchor = Some(record.hash.clone());
+        }
+        self.count += 1;
+        self.last = Some(Anchor {
+            seq: record.seq,
+            hash: record.hash.clone(),
+        });
+        Ok(())
     }
-    Ok(VerifiedChain {
-        records: records.len() as u64,
-        head: records.last().map(|r| Anchor {
-            seq: r.seq,
-            hash: r.hash.clone(),
-        }),
-    })
+
+    /// Ends the check (and checks the anchor, if any).
+    pub fn finish(self) -> Result<VerifiedChain, ChainError> {
+        if let Some(anchor) = self.anchor {
+            match self.hash_at_anchor {
+                None => {
+                    return Err(ChainError::Truncated {
+                        len: self.count,
+                        anchor_seq: anchor.seq,
+                    });
+                }
+                Some(found) if found != anchor.hash => {
+                    return Err(ChainError::AnchorMismatch {
+                        seq: anchor.seq,
+                        expected: anchor.hash,
+                        found,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(VerifiedChain {
+            records: self.count,
+            head: self.last,
+        })
+    }
+}
+
+/// Checks a whole log, from seq 0, in order. See the [module docs](self) for what
+/// it detects; to also detect truncation or a rewritten tail, use
+/// [`verify_with_anchor`].
+pub fn verify(records: &[AuditRecord]) -> Result<VerifiedChain, ChainError> {
+    let mut verifier = ChainVerifier::new();
+    for record in records {
+        verifier.push(record)?;
+    }
+    verifier.finish()
 }
 
 /// [`verify`], then checks that the record at `anchor.seq` still has `anchor.hash`:
@@ -348,22 +419,9 @@ pub fn verify_with_anchor(
     records: &[AuditRecord],
     anchor: &Anchor,
 ) -> Result<VerifiedChain, ChainError> {
-    let verified = verify(records)?;
-    let Some(record) = usize::try_from(anchor.seq)
-        .ok()
-        .and_then(|i| records.get(i))
-    else {
-        return Err(ChainError::Truncated {
-            len: verified.records,
-            anchor_seq: anchor.seq,
-        });
-    };
-    if record.hash != anchor.hash {
-        return Err(ChainError::AnchorMismatch {
-            seq: anchor.seq,
-            expected: anchor.hash.clone(),
-            found: record.hash.clone(),
-        });
+    let mut verifier = ChainVerifier::with_anchor(anchor.clone());
+    for record in records {
+        verifier.push(record)?;
     }
-    Ok(verified)
+    verifier.finish()
 }

@@ -15,7 +15,8 @@ mod jsonl;
 mod memory;
 
 pub use chain::{
-    Anchor, ChainError, ChainHead, GENESIS_HASH, VerifiedChain, verify, verify_with_anchor,
+    Anchor, ChainError, ChainHead, ChainVerifier, GENESIS_HASH, VerifiedChain, verify,
+    verify_with_anchor,
 };
 pub(crate) use jsonl::append_line as jsonl_append_line;
 pub use jsonl::{JsonlAuditLog, export_jsonl, read_jsonl};
