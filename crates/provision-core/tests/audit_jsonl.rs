@@ -159,3 +159,23 @@ async fn export_writes_verifiable_json_lines() {
     assert_eq!(back, records);
     assert_eq!(verify(&back).unwrap().records, 2);
 }
+
+#[tokio::test]
+async fn a_torn_last_line_from_a_crash_is_cut_and_the_chain_continues() {
+    let path = temp_path("torn");
+    let log = JsonlAuditLog::open(&path).unwrap();
+    log.append(event("e1", "grant")).await.unwrap();
+    log.append(event("e2", "grant")).await.unwrap();
+    drop(log);
+    // The process died inside the third append: half a line, no newline.
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("{\"seq\":2,\"event\":{\"at\":\"2026-");
+    std::fs::write(&path, text).unwrap();
+
+    let log = JsonlAuditLog::open(&path).unwrap();
+    let third = log.append(event("e3", "grant")).await.unwrap();
+    assert_eq!(third.seq, 2);
+    let records = log.records().await.unwrap();
+    assert_eq!(verify(&records).unwrap().records, 3);
+    assert_eq!(records[2].event.identity.as_str(), "e3");
+}

@@ -222,3 +222,23 @@ fn replay_of_nothing_runs_everything() {
     assert!(replayed.is_empty());
     assert_eq!(replayed.remaining(&plan()).len(), 5);
 }
+
+#[tokio::test]
+async fn file_journal_cuts_a_torn_last_line_and_keeps_going() {
+    let path = temp_path("torn");
+    exercise(&JsonlJournal::open(&path).unwrap()).await;
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("{\"kind\":\"entry\",\"run\":\"run-1\",\"oper");
+    std::fs::write(&path, text).unwrap();
+
+    let journal = JsonlJournal::open(&path).unwrap();
+    let run = RunId("run-1".into());
+    assert_eq!(journal.entries(&run).await.unwrap(), entries("run-1"));
+    let more = entry("run-1", "e", OperationState::InFlight { attempt: 1 }, 9);
+    journal.record(&more).await.unwrap();
+    let reopened = JsonlJournal::open(&path).unwrap();
+    assert_eq!(
+        reopened.entries(&run).await.unwrap().len(),
+        entries("run-1").len() + 1
+    );
+}

@@ -4,7 +4,9 @@
 //! file opened in append mode and synced to disk (`fsync`) before
 //! [`AuditLog::append`] returns. On open, the file is read once to find the last
 //! record so the chain continues; a line that is not a record is an error that
-//! names the file and the line number.
+//! names the file and the line number. The one exception is a torn last line (no
+//! final newline: the process died inside an append, which therefore never
+//! returned): it is cut off, with a warning, so the next append starts a clean line.
 //!
 //! The core has no async runtime dependency, so the file I/O here is plain
 //! blocking `std::fs` behind the async trait methods: each append is one small
@@ -67,6 +69,73 @@ fn for_each_record<R: BufRead>(
     Ok(())
 }
 
+/// How a scan for appending ended.
+pub(crate) struct ScanEnd {
+    /// Bytes up to the end of the last complete line.
+    pub complete_len: u64,
+    /// The line number of a torn final line (no newline), if there was one.
+    pub torn_line: Option<usize>,
+}
+
+/// Why a scan failed: the line number and what is wrong.
+pub(crate) enum ScanError {
+    /// Reading failed.
+    Io(usize, io::Error),
+    /// The line is not what `f` expects.
+    Bad(usize, String),
+}
+
+/// Reads a JSON-lines file that is about to be appended to, calling `f` with each
+/// complete line (number from 1, text). A final line without a newline is a torn
+/// append: it is not passed to `f` but reported in [`ScanEnd::torn_line`].
+pub(crate) fn scan_for_append(
+    path: &Path,
+    mut f: impl FnMut(usize, &str) -> Result<(), String>,
+) -> Result<ScanEnd, ScanError> {
+    let file = File::open(path).map_err(|e| ScanError::Io(0, e))?;
+    let mut reader = BufReader::new(file);
+    let mut buf = Vec::new();
+    let mut complete_len = 0u64;
+    let mut number = 0usize;
+    loop {
+        buf.clear();
+        number += 1;
+        let read = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| ScanError::Io(number, e))?;
+        if read == 0 {
+            return Ok(ScanEnd {
+                complete_len,
+                torn_line: None,
+            });
+        }
+        if buf.last() != Some(&b'\n') {
+            return Ok(ScanEnd {
+                complete_len,
+                torn_line: Some(number),
+            });
+        }
+        let text = std::str::from_utf8(&buf[..buf.len() - 1])
+            .map_err(|e| ScanError::Bad(number, format!("not UTF-8: {e}")))?;
+        f(number, text).map_err(|message| ScanError::Bad(number, message))?;
+        complete_len += read as u64;
+    }
+}
+
+/// Cuts a torn final line off `file` (opened for appending) and syncs.
+pub(crate) fn cut_torn_line(file: &File, shown: &str, end: &ScanEnd) -> io::Result<()> {
+    if let Some(line) = end.torn_line {
+        tracing::warn!(
+            path = %shown,
+            line,
+            "cutting off a torn last line (the process stopped inside an append)"
+        );
+        file.set_len(end.complete_len)?;
+        file.sync_data()?;
+    }
+    Ok(())
+}
+
 /// An [`AuditLog`] in an append-only JSON-lines file.
 #[derive(Debug)]
 pub struct JsonlAuditLog {
@@ -93,14 +162,22 @@ impl JsonlAuditLog {
             .append(true)
             .open(&path)
             .map_err(|e| AuditError::Storage(format!("cannot open {shown}: {e}")))?;
-        let reader = File::open(&path)
-            .map_err(|e| AuditError::Storage(format!("cannot read {shown}: {e}")))?;
         let mut last = None;
-        for_each_record(BufReader::new(reader), &shown, |r| last = Some(r))?;
-        let len = file
-            .metadata()
-            .map_err(|e| AuditError::Storage(format!("cannot stat {shown}: {e}")))?
-            .len();
+        let end = scan_for_append(&path, |_, line| {
+            last = Some(serde_json::from_str::<AuditRecord>(line).map_err(|e| e.to_string())?);
+            Ok(())
+        })
+        .map_err(|e| match e {
+            ScanError::Io(line, e) => {
+                AuditError::Storage(format!("cannot read {shown} line {line}: {e}"))
+            }
+            ScanError::Bad(line, message) => {
+                AuditError::Corrupt(format!("{shown} line {line}: {message}"))
+            }
+        })?;
+        cut_torn_line(&file, &shown, &end)
+            .map_err(|e| AuditError::Storage(format!("cannot repair {shown}: {e}")))?;
+        let len = end.complete_len;
         let head = last
             .as_ref()
             .map_or_else(ChainHead::genesis, ChainHead::after);

@@ -18,8 +18,10 @@ pub use chain::{
     Anchor, ChainError, ChainHead, ChainVerifier, GENESIS_HASH, VerifiedChain, verify,
     verify_with_anchor,
 };
-pub(crate) use jsonl::append_line as jsonl_append_line;
 pub use jsonl::{JsonlAuditLog, export_jsonl, read_jsonl};
+pub(crate) use jsonl::{
+    ScanError, append_line as jsonl_append_line, cut_torn_line, scan_for_append,
+};
 pub use memory::MemoryAuditLog;
 
 use async_trait::async_trait;

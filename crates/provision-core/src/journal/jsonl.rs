@@ -5,13 +5,13 @@
 //! mode and synced (`fsync`) before the call returns, so an entry recorded before
 //! an adapter call survives a crash during that call. On open the file is read
 //! into memory (runs and entries); a bad line is [`JournalError::Corrupt`] naming
-//! the file and line number.
+//! the file and line number, except a torn last line (no final newline: the
+//! process died inside a write that never returned), which is cut off with a warning.
 //!
 //! As with the audit log file, the I/O is blocking `std::fs` (the core has no
 //! async runtime dependency), and one process writes a given file at a time.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::runs::{Begin, Runs};
 use super::{Journal, JournalEntry, JournalError, RunId};
-use crate::audit::jsonl_append_line;
+use crate::audit::{ScanError, cut_torn_line, jsonl_append_line, scan_for_append};
 use crate::model::Plan;
 
 /// One line of the file.
@@ -56,26 +56,25 @@ impl JsonlJournal {
             .append(true)
             .open(&path)
             .map_err(|e| JournalError::Storage(format!("cannot open {shown}: {e}")))?;
-        let reader = File::open(&path)
-            .map_err(|e| JournalError::Storage(format!("cannot read {shown}: {e}")))?;
         let mut runs = Runs::default();
-        for (index, line) in BufReader::new(reader).lines().enumerate() {
-            let number = index + 1;
-            let line =
-                line.map_err(|e| JournalError::Storage(format!("{shown} line {number}: {e}")))?;
-            let parsed: Line = serde_json::from_str(&line)
-                .map_err(|e| JournalError::Corrupt(format!("{shown} line {number}: {e}")))?;
-            match parsed {
+        let end = scan_for_append(&path, |_, line| {
+            match serde_json::from_str::<Line>(line).map_err(|e| e.to_string())? {
                 Line::Run { run, plan } => runs.begin(run, plan),
-                Line::Entry(entry) => runs.record(entry).map_err(|e| {
-                    JournalError::Corrupt(format!("{shown} line {number}: entry for {e}"))
-                })?,
+                Line::Entry(entry) => runs.record(entry).map_err(|e| format!("entry for {e}"))?,
             }
-        }
-        let len = file
-            .metadata()
-            .map_err(|e| JournalError::Storage(format!("cannot stat {shown}: {e}")))?
-            .len();
+            Ok(())
+        })
+        .map_err(|e| match e {
+            ScanError::Io(line, e) => {
+                JournalError::Storage(format!("cannot read {shown} line {line}: {e}"))
+            }
+            ScanError::Bad(line, message) => {
+                JournalError::Corrupt(format!("{shown} line {line}: {message}"))
+            }
+        })?;
+        cut_torn_line(&file, &shown, &end)
+            .map_err(|e| JournalError::Storage(format!("cannot repair {shown}: {e}")))?;
+        let len = end.complete_len;
         Ok(Self {
             path,
             inner: Mutex::new(Inner { file, len, runs }),
