@@ -23,8 +23,9 @@ use provision_core::audit::{
 };
 use provision_core::journal::{Journal, JournalEntry, JournalError, RunId};
 use provision_core::model::{IdentityId, OperationId, Plan, SystemName};
-use sqlx::Row;
+use provision_core::secret::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Row};
 
 use crate::error::StoreError;
 use crate::rows::{
@@ -38,9 +39,18 @@ const AUDIT_APPEND_LOCK: i64 = 0x7072_6f76_6973_696f;
 
 /// Journal, audit log and operation leases in PostgreSQL. Implements [`Journal`]
 /// and [`AuditLog`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+}
+
+/// Shows the pool's size only: never the connection options (they hold the password).
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("connections", &self.pool.size())
+            .finish_non_exhaustive()
+    }
 }
 
 /// An operation held by one instance until `lease_until_us`.
@@ -67,14 +77,18 @@ fn seconds(d: Duration) -> f64 {
 }
 
 impl PostgresStore {
-    /// Connects to `url` (`postgres://user@host/db`) and migrates the schema.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url)?;
+    /// Connects to `url` (`postgres://user:password@host/db`, a secret because it
+    /// may carry the password) and migrates the schema.
+    pub async fn connect(url: &SecretString) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url.expose_secret())?;
         Self::connect_with(options).await
     }
 
     /// Connects with explicit options and migrates the schema.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        // One direct attempt first: a wrong address or password fails at once with
+        // the server's error instead of after the pool's acquire timeout.
+        options.connect().await?.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .connect_with(options)

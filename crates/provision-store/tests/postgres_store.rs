@@ -309,3 +309,22 @@ async fn two_instances_never_hold_the_same_operation() {
             .is_none()
     );
 }
+
+/// Needs no server: the password in the URL appears in no error and no Debug output.
+#[tokio::test]
+async fn the_database_password_never_shows() {
+    let url = provision_core::secret::SecretString::from(
+        "postgres://provision:Sup3rS3cretPw@127.0.0.1:1/provision".to_owned(),
+    );
+    let err = PostgresStore::connect(&url).await.unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("Sup3rS3cretPw"), "{shown}");
+    assert!(shown.contains("database"), "{shown}");
+
+    let Some(store) = fresh("debug").await else {
+        return;
+    };
+    let debug = format!("{store:?}");
+    assert!(debug.starts_with("PostgresStore"), "{debug}");
+    assert!(!debug.contains("127.0.0.1"), "{debug}");
+}
