@@ -188,3 +188,22 @@ where
     }
     Ok(verifier.finish()?)
 }
+
+/// Writes a stream of rows (oldest first) as JSON lines, one record per line, in
+/// the format of [`provision_core::audit::export_jsonl`]; returns the line count.
+pub(crate) async fn export_stream<S, W>(mut rows: S, mut writer: W) -> Result<u64, StoreError>
+where
+    S: futures::Stream<Item = Result<AuditRow, sqlx::Error>> + Unpin,
+    W: std::io::Write,
+{
+    use futures::TryStreamExt;
+    let mut lines = 0u64;
+    while let Some(row) = rows.try_next().await? {
+        let record = row.to_record()?;
+        serde_json::to_writer(&mut writer, &record).map_err(std::io::Error::other)?;
+        writer.write_all(b"\n")?;
+        lines += 1;
+    }
+    writer.flush()?;
+    Ok(lines)
+}

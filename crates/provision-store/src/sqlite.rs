@@ -27,8 +27,8 @@ use sqlx::sqlite::{
 
 use crate::error::StoreError;
 use crate::rows::{
-    AUDIT_COLUMNS, AuditRow, audit_row, entry_json, event_json, into_records, micros, parse_entry,
-    parse_plan, plan_json, state_name, verify_stream,
+    AUDIT_COLUMNS, AuditRow, audit_row, entry_json, event_json, export_stream, into_records,
+    micros, parse_entry, parse_plan, plan_json, state_name, verify_stream,
 };
 use crate::schema::sqlite_migrator;
 
@@ -153,11 +153,14 @@ impl SqliteStore {
         into_records(self.audit_rows(q).await?)
     }
 
-    /// Writes the whole audit log as JSON lines (see
+    /// Writes the whole audit log as JSON lines, streaming rows (same format as
     /// [`provision_core::audit::export_jsonl`]); returns the number of lines.
     pub async fn export_audit_jsonl<W: Write>(&self, writer: W) -> Result<u64, StoreError> {
-        let records = into_records(self.audit_rows(sqlx::query(select_audit(""))).await?)?;
-        Ok(provision_core::audit::export_jsonl(&records, writer)?)
+        use futures::StreamExt;
+        let rows = sqlx::query(select_audit(""))
+            .fetch(&self.pool)
+            .map(|row| row.and_then(|row| audit_row(&row)));
+        export_stream(rows, writer).await
     }
 
     /// Every run recorded, oldest first.

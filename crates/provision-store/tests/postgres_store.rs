@@ -2,6 +2,16 @@
 //! by `PROVISION_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`);
 //! otherwise each test prints why it is skipped and passes. Each test creates its
 //! own database on that server.
+//!
+//! A throwaway server on loopback, with Debian's `postgresql` package (not as root):
+//!
+//! ```text
+//! su postgres -s /bin/sh -c '/usr/lib/postgresql/15/bin/initdb -D /tmp/pg/data -A trust -U postgres &&
+//!   /usr/lib/postgresql/15/bin/pg_ctl -D /tmp/pg/data -l /tmp/pg/log \
+//!     -o "-p 55433 -k /tmp/pg -c listen_addresses=127.0.0.1" start'
+//! PROVISION_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:55433/postgres \
+//!   cargo test -p provision-store --features postgres
+//! ```
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed assertion
 
@@ -138,6 +148,12 @@ async fn migrates_verifies_and_detects_sql_tampering() {
         .map(|r| r.seq)
         .collect();
     assert_eq!(okta, vec![1, 2]);
+
+    // Export: JSON lines an auditor can verify on their own.
+    let mut out = Vec::new();
+    assert_eq!(store.export_audit_jsonl(&mut out).await.unwrap(), 5);
+    let exported = provision_core::audit::read_jsonl(&out[..], "export").unwrap();
+    assert_eq!(provision_core::audit::verify(&exported).unwrap().records, 5);
 
     // The trigger refuses updates; with it disabled, the chain shows the change.
     assert!(
