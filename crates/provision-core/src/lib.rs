@@ -15,6 +15,8 @@
 //! * [`model`] — identities, entitlements, accounts, policies, states, operations, plans.
 //! * [`config`] — the deployment: systems, enforcement, ownership, dependencies, limits.
 //! * [`adapter`] — the [`adapter::Adapter`] trait every system implements.
+//! * [`planner`] — desired state from policies, correlation, the diff, the blast-radius guard.
+//! * [`orderer`] — the dependency DAG and a deterministic topological order.
 //! * [`journal`] and [`audit`] — the records a run leaves.
 //!
 //! The core depends on no adapter and on no HTTP client.
@@ -24,5 +26,7 @@ pub mod audit;
 pub mod config;
 pub mod journal;
 pub mod model;
+pub mod orderer;
+pub mod planner;
 pub mod secret;
 mod serde_util;
