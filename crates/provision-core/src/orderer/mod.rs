@@ -4,7 +4,8 @@
 //! created or reactivated before its grants, sessions are revoked before
 //! suspension, suspension before deletion; across systems, the dependencies
 //! declared in configuration. The order is Kahn's algorithm with a priority
-//! queue: among the operations that are ready, leaver operations first, then the
+//! queue: among the operations that are ready, a leaver's session revocations,
+//! then suspensions, then the rest of leaver work, then everything else; ties by
 //! smallest id. A cycle is an error naming the operations and systems in it.
 
 use std::cmp::Reverse;
@@ -13,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::config::DeploymentConfig;
-use crate::model::{Dependency, Operation, OperationId, Plan, Priority, SystemName};
+use crate::model::{Dependency, Operation, OperationId, OperationKind, Plan, Priority, SystemName};
 
 mod edges;
 
@@ -116,7 +117,19 @@ pub fn order(plan: Plan, config: &DeploymentConfig) -> Result<Plan, CycleError> 
     })
 }
 
-/// Kahn's algorithm; ready operations leave leaver priority first, then by id.
+/// Scheduling class among ready operations: a leaver's session revocations, then
+/// suspensions, then the rest of leaver work, then everything else.
+fn class(op: &Operation) -> u8 {
+    match (op.priority, &op.kind) {
+        (Priority::Leaver, OperationKind::RevokeSessions) => 0,
+        (Priority::Leaver, OperationKind::SuspendAccount) => 1,
+        (Priority::Leaver, _) => 2,
+        (Priority::Normal, _) => 3,
+    }
+}
+
+/// Kahn's algorithm; among ready operations the lowest [`class`] goes first, then
+/// the smallest id.
 fn topological(
     operations: &[Operation],
     edges: &[(usize, usize)],
@@ -135,10 +148,7 @@ fn topological(
         out_edges[b].push(a);
         indegree[a] += 1;
     }
-    let key = |i: usize| {
-        let leaver_first = u8::from(operations[i].priority != Priority::Leaver);
-        Reverse((leaver_first, rank[i], i))
-    };
+    let key = |i: usize| Reverse((class(&operations[i]), rank[i], i));
     let mut ready: BinaryHeap<Reverse<(u8, usize, usize)>> =
         (0..n).filter(|&i| indegree[i] == 0).map(key).collect();
     let mut order = Vec::with_capacity(n);
