@@ -1,4 +1,5 @@
 //! The orderer's cross-system edges and cycle errors.
+#![allow(clippy::unwrap_used)]
 
 mod planner_support;
 

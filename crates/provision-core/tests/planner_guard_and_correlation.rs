@@ -1,4 +1,5 @@
 //! The blast-radius guard over a roster, and correlation of what systems return.
+#![allow(clippy::unwrap_used)]
 
 mod planner_support;
 

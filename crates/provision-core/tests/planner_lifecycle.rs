@@ -1,5 +1,6 @@
 //! Joiner, mover, leaver and rehire through the same diff; validity windows;
 //! enforcement modes; external ownership.
+#![allow(clippy::unwrap_used)]
 
 mod planner_support;
 

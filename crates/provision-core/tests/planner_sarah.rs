@@ -1,4 +1,5 @@
 //! The seed's worked example: Sarah joins as a Sales Engineer.
+#![allow(clippy::unwrap_used)]
 
 mod planner_support;
 

@@ -145,6 +145,7 @@ fn widest(a: Validity, b: Validity) -> Validity {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use chrono::TimeZone;

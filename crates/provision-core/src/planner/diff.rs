@@ -312,7 +312,9 @@ fn plan_identity_into(
                 // Suspension blocks it; the grant stays for a possible rehire.
                 continue;
             }
-            leaver_revokes.insert(&e.system);
+            if enforcement != Enforcement::Report {
+                leaver_revokes.insert(&e.system);
+            }
             reason::termination(effective, &format!("revoke {e}"))
         } else if let Some(new) = same_resource_other_role(same_resource_range(&want.grants, e), e)
         {
@@ -425,6 +427,7 @@ fn plan_identity_into(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

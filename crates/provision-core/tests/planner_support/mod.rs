@@ -1,6 +1,6 @@
 //! Sarah's company: the seed's worked example as plain data, shared by the
 //! planner and orderer tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 
