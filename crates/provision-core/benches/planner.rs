@@ -39,6 +39,19 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU time (user + system) this process has used, from `/proc/self/stat`
+/// (clock ticks of 1/100 s, the Linux default). On a shared machine this is a
+/// truer measure of the planner's cost than wall time.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
 fn system(kinds: Vec<ResourceKindDescriptor>, suspend: bool) -> SystemDescriptor {
     let mut d = SystemDescriptor::new("bench");
     d.kinds = kinds;
@@ -296,12 +309,16 @@ fn bench_planner(c: &mut Criterion) {
     let rss_inputs = peak_rss_mib().unwrap_or(f64::NAN);
 
     // One timed pass, phase by phase.
+    let cpu_start = cpu_time();
     let t = Instant::now();
     let desired = planner.desired(&people, &policies, now());
     let t_desired = t.elapsed();
     let t = Instant::now();
     let guarded = planner.plan(&desired, &actual, now());
     let t_plan = t.elapsed();
+    let cpu = cpu_time()
+        .zip(cpu_start)
+        .map_or(f64::NAN, |(end, start)| (end - start).as_secs_f64());
     let desired_grants: usize = desired.identities.values().map(|d| d.grants.len()).sum();
     let (ops, deps) = match &guarded {
         Ok(g) => (g.preview().operations.len(), g.preview().dependencies.len()),
@@ -319,6 +336,9 @@ fn bench_planner(c: &mut Criterion) {
         t_desired.as_secs_f64(),
         t_plan.as_secs_f64(),
         (t_desired + t_plan).as_secs_f64()
+    );
+    println!(
+        "planner bench: single pass CPU time {cpu:.3} s (wall time above includes waiting for a core)"
     );
     println!(
         "planner bench: peak RSS (VmHWM) {rss_inputs:.0} MiB with inputs only, {rss_peak:.0} MiB after planning"

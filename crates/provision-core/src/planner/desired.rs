@@ -1,12 +1,14 @@
 //! Policy evaluation: identities and policies to the desired state, with provenance.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
 use crate::config::DeploymentConfig;
 use crate::model::{
-    DesiredGrant, DesiredIdentity, DesiredState, Identity, PolicySet, Provenance, Validity,
+    DesiredGrant, DesiredIdentity, DesiredState, Identity, PolicySet, Provenance, SystemName,
+    Validity,
 };
 
 use super::Descriptors;
@@ -96,35 +98,36 @@ pub fn desired_for(
                 policy: policy.name.clone(),
                 matched: matched.clone(),
             };
-            match target.get_mut(&grant.entitlement) {
-                Some(existing) => {
+            match target.entry(grant.entitlement.clone()) {
+                Entry::Occupied(mut existing) => {
+                    let existing = existing.get_mut();
                     existing.validity = widest(existing.validity, grant.validity);
                     if !existing.provenance.contains(&provenance) {
                         existing.provenance.push(provenance);
                     }
                 }
-                None => {
-                    target.insert(
-                        grant.entitlement.clone(),
-                        DesiredGrant {
-                            entitlement: grant.entitlement.clone(),
-                            provenance: vec![provenance],
-                            validity: grant.validity,
-                        },
-                    );
+                Entry::Vacant(slot) => {
+                    slot.insert(DesiredGrant {
+                        entitlement: grant.entitlement.clone(),
+                        provenance: vec![provenance],
+                        validity: grant.validity,
+                    });
                 }
             }
         }
     }
     // A grant still given by one policy is not expired because another's window ended.
     out.expired.retain(|e, _| !out.grants.contains_key(e));
+    // Grants are sorted by system: look each system up once.
+    let mut last: Option<&SystemName> = None;
     for entitlement in out.grants.keys() {
-        if descriptors
-            .get(&entitlement.system)
-            .is_some_and(|d| d.has_accounts)
-            && !out.accounts.contains(&entitlement.system)
-        {
-            out.accounts.insert(entitlement.system.clone());
+        let system = &entitlement.system;
+        if last == Some(system) {
+            continue;
+        }
+        last = Some(system);
+        if descriptors.get(system).is_some_and(|d| d.has_accounts) {
+            out.accounts.insert(system.clone());
         }
     }
     out

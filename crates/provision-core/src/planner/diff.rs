@@ -1,6 +1,7 @@
 //! The diff: desired against actual, to operations. Joiner, mover, leaver and
 //! rehire all come out of the same per-identity comparison.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -9,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::adapter::SystemDescriptor;
 use crate::config::{DeploymentConfig, Enforcement, SystemConfig};
 use crate::model::{
-    AccountProfile, ActualIdentity, ActualState, DesiredIdentity, DesiredState, EmploymentStatus,
-    Entitlement, Operation, OperationKind, Plan, Priority, Provenance, Reason, ResourceRef,
-    SystemName,
+    AccountProfile, ActualIdentity, ActualState, DesiredGrant, DesiredIdentity, DesiredState,
+    EmploymentStatus, Entitlement, Operation, OperationKind, Plan, Priority, Provenance, Reason,
+    ResourceRef, SystemName,
 };
 
 use super::{Descriptors, reason};
@@ -249,6 +250,35 @@ fn same_resource_range_set<'s>(
         .take_while(move |k| k.system == e.system && k.kind == e.kind && k.resource == e.resource)
 }
 
+type Missing<'a> = Vec<(&'a Entitlement, &'a DesiredGrant)>;
+
+/// Desired grants the identity lacks and held grants it is not given: one merge
+/// over the two sorted collections.
+fn sorted_difference<'a>(
+    want: &'a DesiredIdentity,
+    have: &'a ActualIdentity,
+) -> (Missing<'a>, Vec<&'a Entitlement>) {
+    let mut missing = Vec::new();
+    let mut extra = Vec::new();
+    let mut w = want.grants.iter().peekable();
+    let mut h = have.grants.iter().peekable();
+    loop {
+        match (w.peek(), h.peek()) {
+            (Some((we, _)), Some(he)) => match (*we).cmp(*he) {
+                Ordering::Less => missing.extend(w.next()),
+                Ordering::Greater => extra.extend(h.next()),
+                Ordering::Equal => {
+                    w.next();
+                    h.next();
+                }
+            },
+            (Some(_), None) => missing.extend(w.next()),
+            (None, Some(_)) => extra.extend(h.next()),
+            (None, None) => return (missing, extra),
+        }
+    }
+}
+
 fn plan_identity_into(
     want: &DesiredIdentity,
     have: &ActualIdentity,
@@ -273,11 +303,10 @@ fn plan_identity_into(
         out,
     };
 
+    let (missing, extra) = sorted_difference(want, have);
+
     // Grants to give.
-    for (e, grant) in &want.grants {
-        if have.grants.contains(e) {
-            continue;
-        }
+    for (e, grant) in missing {
         let Some(ctx) = systems.get(&e.system) else {
             continue;
         };
@@ -296,10 +325,7 @@ fn plan_identity_into(
 
     // Grants to take away.
     let mut leaver_revokes: BTreeSet<&SystemName> = BTreeSet::new();
-    for e in &have.grants {
-        if want.grants.contains_key(e) {
-            continue;
-        }
+    for e in extra {
         let Some(ctx) = systems.get(&e.system) else {
             continue;
         };
@@ -359,12 +385,13 @@ fn plan_identity_into(
             if !want.accounts.contains(system) {
                 continue;
             }
-            let provenance: Vec<&Provenance> = want
-                .grants
-                .iter()
-                .filter(|(e, _)| &e.system == system)
-                .flat_map(|(_, g)| g.provenance.iter())
-                .collect();
+            let provenance = || -> Vec<&Provenance> {
+                want.grants
+                    .iter()
+                    .filter(|(e, _)| &e.system == system)
+                    .flat_map(|(_, g)| g.provenance.iter())
+                    .collect()
+            };
             match account {
                 None => em.emit(
                     enforcement,
@@ -377,13 +404,13 @@ fn plan_identity_into(
                             attributes: identity.attributes.clone(),
                         },
                     },
-                    reason::account_needed(system.as_str(), &provenance),
+                    reason::account_needed(system.as_str(), &provenance()),
                 ),
                 Some(a) if !a.state.is_enabled() => em.emit(
                     enforcement,
                     system,
                     OperationKind::ReactivateAccount,
-                    reason::reactivation(system.as_str(), &provenance),
+                    reason::reactivation(system.as_str(), &provenance()),
                 ),
                 Some(_) => {}
             }
