@@ -33,8 +33,17 @@ fn now() -> DateTime<Utc> {
 
 /// `VmHWM` (peak resident set) of this process, in MiB.
 fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM:")
+}
+
+/// `VmRSS` (current resident set) of this process, in MiB.
+fn rss_mib() -> Option<f64> {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
@@ -303,8 +312,10 @@ fn bench_planner(c: &mut Criterion) {
     let (config, descriptors) = deployment();
     let policies = policies();
     let people = identities();
+    let rss_people = rss_mib().unwrap_or(f64::NAN);
     let planner = Planner::new(&config, &descriptors).with_event("bench");
     let actual = actual(&planner.desired(&people, &policies, now()));
+    let rss_actual = rss_mib().unwrap_or(f64::NAN);
     let grants: usize = actual.identities.values().map(|a| a.grants.len()).sum();
     let rss_inputs = peak_rss_mib().unwrap_or(f64::NAN);
 
@@ -313,6 +324,7 @@ fn bench_planner(c: &mut Criterion) {
     let t = Instant::now();
     let desired = planner.desired(&people, &policies, now());
     let t_desired = t.elapsed();
+    let rss_desired = rss_mib().unwrap_or(f64::NAN);
     let t = Instant::now();
     let guarded = planner.plan(&desired, &actual, now());
     let t_plan = t.elapsed();
@@ -339,6 +351,10 @@ fn bench_planner(c: &mut Criterion) {
     );
     println!(
         "planner bench: single pass CPU time {cpu:.3} s (wall time above includes waiting for a core)"
+    );
+    println!(
+        "planner bench: resident (VmRSS) {rss_people:.0} MiB with the identities, \
+         {rss_actual:.0} MiB with the actual state too, {rss_desired:.0} MiB with the desired state too"
     );
     println!(
         "planner bench: peak RSS (VmHWM) {rss_inputs:.0} MiB with inputs only, {rss_peak:.0} MiB after planning"

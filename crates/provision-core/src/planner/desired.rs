@@ -75,10 +75,11 @@ pub fn desired_for(
         return out;
     }
     for policy in &policies.policies {
-        let Some(matched) = policy.selector.matches(identity) else {
+        let Some(mut matched) = policy.selector.matches(identity) else {
             continue;
         };
-        for grant in &policy.grants {
+        let last = policy.grants.len().saturating_sub(1);
+        for (i, grant) in policy.grants.iter().enumerate() {
             let system = &grant.entitlement.system;
             if !config.systems.contains_key(system) {
                 continue;
@@ -96,7 +97,12 @@ pub fn desired_for(
             };
             let provenance = Provenance {
                 policy: policy.name.clone(),
-                matched: matched.clone(),
+                // The last grant takes the evidence itself: one map fewer to allocate.
+                matched: if i == last {
+                    std::mem::take(&mut matched)
+                } else {
+                    matched.clone()
+                },
             };
             match target.entry(grant.entitlement.clone()) {
                 Entry::Occupied(mut existing) => {
