@@ -130,3 +130,30 @@ fn ordering_is_stable_whatever_the_input_order() {
     reversed.operations.reverse();
     assert_eq!(order(p, &c).unwrap(), order(reversed, &c).unwrap());
 }
+
+#[test]
+fn a_diamond_is_not_a_cycle_but_a_ring_of_three_is() {
+    let mut c = config();
+    c.dependencies.clear();
+    c.dependencies.extend([
+        dep("google", "okta", DependencyTarget::Account, None),
+        dep("slack", "okta", DependencyTarget::Account, None),
+        dep("jira", "google", DependencyTarget::Account, None),
+        dep("jira", "slack", DependencyTarget::Grants, None),
+    ]);
+    assert_eq!(check_dependency_cycles(&c), Ok(()));
+    let ordered = order(sarah_unordered(&c), &c).unwrap();
+    assert_edges_respected(&ordered);
+
+    c.dependencies
+        .push(dep("okta", "jira", DependencyTarget::Account, None));
+    let err = check_dependency_cycles(&c).unwrap_err();
+    let mut systems: Vec<&str> = err.systems.iter().map(SystemName::as_str).collect();
+    systems.sort_unstable();
+    // Either ring through jira back to okta names its three systems.
+    assert_eq!(systems.len(), 3, "{err}");
+    assert!(
+        systems.contains(&"okta") && systems.contains(&"jira"),
+        "{err}"
+    );
+}
