@@ -32,28 +32,19 @@ pub struct SpecViolation {
 
 impl fmt::Display for SpecViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} does not conform: {}",
-            self.request,
-            self.problems.join("; ")
-        )
+        write!(f, "{} does not conform: {}", self.request, self.problems.join("; "))
     }
 }
 
 /// An API description that can judge a request.
 pub trait ApiSpec {
     /// Which operation `request` is, or why it is none.
-    fn check_request(&self, request: &wiremock::Request)
-    -> Result<MatchedOperation, SpecViolation>;
+    fn check_request(&self, request: &wiremock::Request) -> Result<MatchedOperation, SpecViolation>;
 }
 
 /// Checks every request a mock server received; panics (it is a test helper) listing
 /// every request that does not conform. Returns the operations seen, in order.
-pub fn assert_requests_conform(
-    spec: &dyn ApiSpec,
-    requests: &[wiremock::Request],
-) -> Vec<MatchedOperation> {
+pub fn assert_requests_conform(spec: &dyn ApiSpec, requests: &[wiremock::Request]) -> Vec<MatchedOperation> {
     let mut seen = Vec::new();
     let mut bad = Vec::new();
     for request in requests {
@@ -62,10 +53,6 @@ pub fn assert_requests_conform(
             Err(v) => bad.push(v.to_string()),
         }
     }
-    assert!(
-        bad.is_empty(),
-        "requests that do not conform to the spec:\n{}",
-        bad.join("\n")
-    );
+    assert!(bad.is_empty(), "requests that do not conform to the spec:\n{}", bad.join("\n"));
     seen
 }
