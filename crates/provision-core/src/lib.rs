@@ -17,6 +17,7 @@
 //!   ([`config::load`] reads it from YAML and resolves credential references).
 //! * [`policy`] — policies as code: YAML files validated into a [`model::PolicySet`].
 //! * [`roster`] — the HR roster from YAML.
+//! * [`drift`] — drift detection: desired vs actual, classified, with remediation.
 //! * [`adapter`] — the [`adapter::Adapter`] trait every system implements.
 //! * [`journal`] and [`audit`] — the records a run leaves.
 //!
@@ -25,6 +26,7 @@
 pub mod adapter;
 pub mod audit;
 pub mod config;
+pub mod drift;
 pub mod journal;
 pub mod model;
 pub mod policy;
