@@ -138,7 +138,8 @@ pub fn detect_drift(
     let _guard = span.enter();
     let mut detector = Detector {
         inputs,
-        managed: managed_resources(desired, inputs.policies),
+        desired,
+        managed: None,
         findings: Vec::new(),
     };
     let empty = ActualIdentity::default();
@@ -195,9 +196,12 @@ fn managed_resources<'a>(
     managed
 }
 
-struct Detector<'i, 'a> {
-    inputs: &'i DriftInputs<'i>,
-    managed: HashSet<ResourceKey<'a>>,
+struct Detector<'a> {
+    inputs: &'a DriftInputs<'a>,
+    desired: &'a DesiredState,
+    /// Resources policies mention; built on first need (a grant no policy gives
+    /// to its holder, outside authoritative enforcement).
+    managed: Option<HashSet<ResourceKey<'a>>>,
     findings: Vec<Finding>,
 }
 
@@ -219,12 +223,12 @@ impl Who<'_> {
     }
 }
 
-impl<'i, 'a> Detector<'i, 'a> {
-    fn config(&self, system: &SystemName) -> Option<&'i SystemConfig> {
+impl<'a> Detector<'a> {
+    fn config(&self, system: &SystemName) -> Option<&'a SystemConfig> {
         self.inputs.config.systems.get(system)
     }
 
-    fn descriptor(&self, system: &SystemName) -> Option<&'i SystemDescriptor> {
+    fn descriptor(&self, system: &SystemName) -> Option<&'a SystemDescriptor> {
         self.inputs.descriptors.get(system)
     }
 
@@ -328,7 +332,7 @@ impl<'i, 'a> Detector<'i, 'a> {
 
     /// An account that exists: orphaned when its holder is terminated or unknown, stale when unused.
     fn account(&mut self, who: &Who<'_>, system: &SystemName, account: &ActualAccount) {
-        let subject = Subject::Account {
+        let subject = || Subject::Account {
             external_id: Some(account.external_id.clone()),
             state: Some(account.state),
         };
@@ -353,7 +357,7 @@ impl<'i, 'a> Detector<'i, 'a> {
                 severity,
                 who,
                 system,
-                subject,
+                subject(),
                 evidence,
                 fixes,
             );
@@ -378,7 +382,7 @@ impl<'i, 'a> Detector<'i, 'a> {
                 Severity::Low,
                 who,
                 system,
-                subject,
+                subject(),
                 evidence,
                 fixes,
             );
@@ -425,6 +429,9 @@ impl<'i, 'a> Detector<'i, 'a> {
         system: &SystemName,
         has: Option<&ActualAccount>,
     ) {
+        if has.is_some_and(|a| a.state.is_enabled()) {
+            return;
+        }
         let expected = "an enabled account (policies give grants here)".to_owned();
         match has {
             Some(a) if a.state.is_enabled() => {}
@@ -496,6 +503,13 @@ impl<'i, 'a> Detector<'i, 'a> {
                 );
             }
         }
+    }
+
+    fn policy_mentions(&mut self, entitlement: &Entitlement) -> bool {
+        let (desired, policies) = (self.desired, self.inputs.policies);
+        self.managed
+            .get_or_insert_with(|| managed_resources(desired, policies))
+            .contains(&resource_key(entitlement))
     }
 
     fn first_login(&self, system: &SystemName) -> bool {
@@ -619,7 +633,7 @@ impl<'i, 'a> Detector<'i, 'a> {
         let managed = owner.is_some()
             || who.holder != Holder::Current
             || enforcement == Enforcement::Authoritative
-            || self.managed.contains(&resource_key(entitlement));
+            || self.policy_mentions(entitlement);
         if !managed {
             return;
         }
