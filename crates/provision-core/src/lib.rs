@@ -17,6 +17,7 @@
 //!   ([`config::load`] reads it from YAML and resolves credential references).
 //! * [`policy`] — policies as code: YAML files validated into a [`model::PolicySet`].
 //! * [`roster`] — the HR roster from YAML.
+//! * [`drift`] — drift detection: desired vs actual, classified, with remediation.
 //! * [`adapter`] — the [`adapter::Adapter`] trait every system implements.
 //! * [`planner`] — desired state from policies, correlation, the diff, the blast-radius guard.
 //! * [`orderer`] — the dependency DAG and a deterministic topological order.
@@ -27,6 +28,7 @@
 pub mod adapter;
 pub mod audit;
 pub mod config;
+pub mod drift;
 pub mod executor;
 pub mod journal;
 pub mod model;

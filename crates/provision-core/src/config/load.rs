@@ -12,6 +12,7 @@
 //!     rate_limit: {requests: 600, per_seconds: 60, burst: 50}
 //!     concurrency: 4
 //!     delete_leavers: false
+//!     drift_remediation: report_only     # report_only | fix_missing | fix_all
 //!     credentials:
 //!       api_token: {env: OKTA_API_TOKEN}  # or {file: /run/secrets/okta_token}
 //!     settings:
@@ -35,7 +36,7 @@ use crate::secret::SecretString;
 
 use super::{
     BlastRadius, CredentialRef, CrossSystemDependency, DependencyTarget, DeploymentConfig,
-    Enforcement, ExternalOwnership, RateLimitConfig, SystemConfig,
+    DriftRemediation, Enforcement, ExternalOwnership, RateLimitConfig, SystemConfig,
 };
 
 /// Why a deployment configuration could not be loaded.
@@ -171,10 +172,12 @@ const SYSTEM_FIELDS: &[&str] = &[
     "rate_limit",
     "concurrency",
     "delete_leavers",
+    "drift_remediation",
     "credentials",
     "settings",
 ];
 const ENFORCEMENTS: &str = "`additive`, `authoritative` or `report`";
+const DRIFT_REMEDIATIONS: &str = "`report_only`, `fix_missing` or `fix_all`";
 
 fn read_config(r: &mut Reader, root: &Node) -> DeploymentConfig {
     let mut config = DeploymentConfig::default();
@@ -228,6 +231,22 @@ fn enforcement(r: &mut Reader, node: &Node, field: &str) -> Option<Enforcement> 
                 node,
                 field,
                 format!("unknown enforcement `{other}`; expected {ENFORCEMENTS}"),
+            );
+            None
+        }
+    }
+}
+
+fn drift_remediation(r: &mut Reader, node: &Node, field: &str) -> Option<DriftRemediation> {
+    match r.text(node, field)?.as_str() {
+        "report_only" => Some(DriftRemediation::ReportOnly),
+        "fix_missing" => Some(DriftRemediation::FixMissing),
+        "fix_all" => Some(DriftRemediation::FixAll),
+        other => {
+            r.error(
+                node,
+                field,
+                format!("unknown drift remediation `{other}`; expected {DRIFT_REMEDIATIONS}"),
             );
             None
         }
@@ -318,6 +337,11 @@ fn read_system(
     }
     if let Some(n) = f.get("delete_leavers") {
         system.delete_leavers = r.boolean(n, &f.path_of("delete_leavers")).unwrap_or(false);
+    }
+    if let Some(n) = f.get("drift_remediation") {
+        if let Some(m) = drift_remediation(r, n, &f.path_of("drift_remediation")) {
+            system.drift_remediation = m;
+        }
     }
     if let Some(n) = f.get("credentials") {
         system.credentials = read_credentials(r, n, &f.path_of("credentials"));

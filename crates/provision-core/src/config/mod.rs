@@ -27,6 +27,24 @@ pub enum Enforcement {
     Report,
 }
 
+/// What a drift run may fix by itself in a system (see `crate::drift`). Whatever the
+/// mode, findings are always reported; foreign-owned and pending findings are never
+/// fixed, and nothing is changed where [`Enforcement::Report`] applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftRemediation {
+    /// Report drift; fix nothing.
+    #[default]
+    ReportOnly,
+    /// Fix what is missing: grants policies give and the system lacks, and missing
+    /// or disabled accounts of active identities. Never revokes or suspends.
+    FixMissing,
+    /// Also take away what should not be there: revoke unmanaged grants where the
+    /// kind's enforcement is [`Enforcement::Authoritative`], and suspend the enabled
+    /// accounts of terminated identities (revoking their sessions first).
+    FixAll,
+}
+
 /// Who manages (part of) a system when it is not this SDK: an IGA, the IdP's own rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExternalOwnership {
@@ -143,6 +161,9 @@ pub struct SystemConfig {
     /// Adapter-specific settings (org URL, instance ARN, customer id).
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// What a drift run may fix by itself here; default: report only.
+    #[serde(default)]
+    pub drift_remediation: DriftRemediation,
 }
 
 impl SystemConfig {
@@ -159,6 +180,7 @@ impl SystemConfig {
             delete_leavers: false,
             credentials: BTreeMap::new(),
             settings: BTreeMap::new(),
+            drift_remediation: DriftRemediation::ReportOnly,
         }
     }
 

@@ -1,0 +1,792 @@
+//! The comparison: desired against actual state, classified into findings.
+//!
+//! Pure and synchronous: the reads happened before (one paginated read per system
+//! and kind); this walks both states once. Per identity, the desired grants and
+//! the actual grants are both sorted by entitlement, so they are merged in one
+//! pass without hashing; only the differences allocate.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::adapter::SystemDescriptor;
+use crate::config::{DeploymentConfig, Enforcement, SystemConfig};
+use crate::model::{
+    AccountProfile, AccountRecord, AccountState, ActualAccount, ActualIdentity, ActualState,
+    DesiredGrant, DesiredIdentity, DesiredState, Entitlement, IdentityId, Operation, OperationId,
+    OperationKind, PolicySet, Priority, Reason, ReasonKind, SystemName,
+};
+
+use super::DriftReport;
+use super::finding::{
+    DriftClass, Evidence, Finding, Holder, Severity, Subject, account_state_name,
+};
+
+static NO_OPERATIONS: BTreeSet<OperationId> = BTreeSet::new();
+static NO_READ_TIMES: BTreeMap<SystemName, DateTime<Utc>> = BTreeMap::new();
+
+/// Everything a drift run compares against besides the two states.
+///
+/// ```
+/// # use std::collections::{BTreeMap, BTreeSet};
+/// # use provision_core::config::DeploymentConfig;
+/// # use provision_core::drift::{DriftInputs, detect_drift};
+/// # use provision_core::model::{ActualState, DesiredState};
+/// let config = DeploymentConfig::default();
+/// let descriptors = BTreeMap::new();
+/// let in_flight = BTreeSet::new();
+/// let now = chrono::Utc::now();
+/// let inputs = DriftInputs::new(&config, &descriptors, now)
+///     .in_flight(&in_flight)
+///     .stale_after(chrono::Duration::days(90));
+/// let report = detect_drift(&DesiredState::default(), &ActualState::default(), &inputs);
+/// assert!(!report.has_drift());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct DriftInputs<'a> {
+    /// The deployment: enforcement, ownership and remediation mode per system.
+    pub config: &'a DeploymentConfig,
+    /// What each system can do (suspend, revoke sessions, accounts on first login).
+    pub descriptors: &'a BTreeMap<SystemName, SystemDescriptor>,
+    /// Operations known to be in flight (journal entries not yet final): a
+    /// difference one of them resolves is pending, not drift.
+    pub in_flight: &'a BTreeSet<OperationId>,
+    /// When each system was read (its snapshot's `read_at`), for the evidence.
+    pub read_at: &'a BTreeMap<SystemName, DateTime<Utc>>,
+    /// The policies, when available: every resource they mention is managed, even
+    /// when no identity is selected for it today. Without them the managed
+    /// resources are those in the desired state.
+    pub policies: Option<&'a PolicySet>,
+    /// The time the comparison is for (terminations and validity windows).
+    pub now: DateTime<Utc>,
+    /// Report active accounts whose last sign-in is older than this; `None`: no
+    /// stale findings.
+    pub stale_after: Option<Duration>,
+}
+
+impl<'a> DriftInputs<'a> {
+    /// Inputs with nothing in flight, no read times, no policies and no stale threshold.
+    pub fn new(
+        config: &'a DeploymentConfig,
+        descriptors: &'a BTreeMap<SystemName, SystemDescriptor>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            config,
+            descriptors,
+            in_flight: &NO_OPERATIONS,
+            read_at: &NO_READ_TIMES,
+            policies: None,
+            now,
+            stale_after: None,
+        }
+    }
+
+    /// Builder-style: the operations in flight.
+    pub fn in_flight(mut self, in_flight: &'a BTreeSet<OperationId>) -> Self {
+        self.in_flight = in_flight;
+        self
+    }
+
+    /// Builder-style: when each system was read.
+    pub fn read_at(mut self, read_at: &'a BTreeMap<SystemName, DateTime<Utc>>) -> Self {
+        self.read_at = read_at;
+        self
+    }
+
+    /// Builder-style: the policies (to know every resource they mention).
+    pub fn policies(mut self, policies: &'a PolicySet) -> Self {
+        self.policies = Some(policies);
+        self
+    }
+
+    /// Builder-style: the stale-account threshold.
+    pub fn stale_after(mut self, threshold: Duration) -> Self {
+        self.stale_after = Some(threshold);
+        self
+    }
+}
+
+/// Compares desired with actual state and classifies every difference.
+///
+/// * missing: a policy gives a grant (valid now) or an account the system lacks,
+///   or the account is suspended/deprovisioned;
+/// * unmanaged: a grant no policy gives, on a resource the SDK manages (one a
+///   policy mentions, or any resource of a kind under authoritative enforcement),
+///   or any grant a terminated or unknown identity holds — except grants kept on a
+///   suspended account where suspension keeps grants;
+/// * orphaned: an enabled account of a terminated identity (critical), or one that
+///   matches no identity (high);
+/// * foreign-owned: any difference on a resource an external engine owns;
+/// * pending: a difference an in-flight operation resolves, or an account (and its
+///   grants) the system creates on first SSO login;
+/// * stale: an active account whose last sign-in is older than the threshold.
+///
+/// Findings are sorted by severity, most urgent first; within one severity by
+/// identity, then system.
+pub fn detect_drift(
+    desired: &DesiredState,
+    actual: &ActualState,
+    inputs: &DriftInputs<'_>,
+) -> DriftReport {
+    let span = tracing::info_span!(
+        "detect_drift",
+        identities = desired.identities.len(),
+        findings = tracing::field::Empty
+    );
+    let _guard = span.enter();
+    let mut detector = Detector {
+        inputs,
+        desired,
+        managed: None,
+        findings: Vec::new(),
+    };
+    let empty = ActualIdentity::default();
+    for (id, wanted) in &desired.identities {
+        let has = actual.identities.get(id).unwrap_or(&empty);
+        detector.identity(id, Some(wanted), has);
+    }
+    for (id, has) in &actual.identities {
+        if !desired.identities.contains_key(id) {
+            detector.identity(id, None, has);
+        }
+    }
+    for (system, records) in &actual.unmatched_accounts {
+        for record in records {
+            detector.unmatched_account(system, record);
+        }
+    }
+    let mut findings = detector.findings;
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    span.record("findings", findings.len());
+    DriftReport {
+        generated_at: inputs.now,
+        findings,
+    }
+}
+
+/// A resource as a borrowed key: system, kind, resource, scope.
+type ResourceKey<'a> = (&'a str, &'a str, &'a str, Option<&'a str>);
+
+fn resource_key(e: &Entitlement) -> ResourceKey<'_> {
+    (
+        e.system.as_str(),
+        e.kind.as_str(),
+        e.resource.as_str(),
+        e.scope.as_deref(),
+    )
+}
+
+fn managed_resources<'a>(
+    desired: &'a DesiredState,
+    policies: Option<&'a PolicySet>,
+) -> HashSet<ResourceKey<'a>> {
+    let mut managed = HashSet::new();
+    for identity in desired.identities.values() {
+        for entitlement in identity.grants.keys() {
+            managed.insert(resource_key(entitlement));
+        }
+    }
+    for policy in policies.iter().flat_map(|p| &p.policies) {
+        for grant in &policy.grants {
+            managed.insert(resource_key(&grant.entitlement));
+        }
+    }
+    managed
+}
+
+struct Detector<'a> {
+    inputs: &'a DriftInputs<'a>,
+    desired: &'a DesiredState,
+    /// Resources policies mention; built on first need (a grant no policy gives
+    /// to its holder, outside authoritative enforcement).
+    managed: Option<HashSet<ResourceKey<'a>>>,
+    findings: Vec<Finding>,
+}
+
+/// The identity a finding concerns, with what the operations need.
+struct Who<'a> {
+    id: &'a IdentityId,
+    login: &'a str,
+    holder: Holder,
+    /// `id` is the `unmatched:` placeholder of an account that matches no identity.
+    placeholder: bool,
+}
+
+impl Who<'_> {
+    fn priority(&self) -> Priority {
+        match self.holder {
+            Holder::Terminated => Priority::Leaver,
+            Holder::Current | Holder::Unknown => Priority::Normal,
+        }
+    }
+}
+
+impl<'a> Detector<'a> {
+    fn config(&self, system: &SystemName) -> Option<&'a SystemConfig> {
+        self.inputs.config.systems.get(system)
+    }
+
+    fn descriptor(&self, system: &SystemName) -> Option<&'a SystemDescriptor> {
+        self.inputs.descriptors.get(system)
+    }
+
+    fn owner(&self, e: &Entitlement) -> Option<String> {
+        self.config(&e.system)
+            .and_then(|c| c.owner_of(&e.kind, &e.resource))
+            .map(str::to_owned)
+    }
+
+    fn enforcement(&self, e: &Entitlement) -> Enforcement {
+        self.config(&e.system)
+            .map_or(Enforcement::Additive, |c| c.enforcement_for(&e.kind))
+    }
+
+    fn evidence(&self, system: &SystemName, observed: String, expected: String) -> Evidence {
+        Evidence {
+            system: system.clone(),
+            read_at: self.inputs.read_at.get(system).copied(),
+            observed,
+            expected,
+            policies: Vec::new(),
+            owner: None,
+            in_flight: None,
+        }
+    }
+
+    /// Operations that fix the finding, unless one of them is in flight: then
+    /// the finding is pending on that operation.
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        class: DriftClass,
+        severity: Severity,
+        who: &Who<'_>,
+        system: &SystemName,
+        subject: Subject,
+        mut evidence: Evidence,
+        remediation: Vec<Operation>,
+    ) {
+        let in_flight = remediation
+            .iter()
+            .find(|op| self.inputs.in_flight.contains(&op.id))
+            .map(|op| op.id.clone());
+        let (class, severity, remediation) = match in_flight {
+            Some(id) => {
+                evidence.in_flight = Some(id);
+                (DriftClass::Pending, Severity::Info, Vec::new())
+            }
+            None => (class, severity, remediation),
+        };
+        self.findings.push(Finding {
+            class,
+            severity,
+            identity: (!who.placeholder).then(|| who.id.clone()),
+            holder: who.holder,
+            login: who.login.to_owned(),
+            system: system.clone(),
+            subject,
+            evidence,
+            remediation,
+        });
+    }
+
+    fn identity(
+        &mut self,
+        id: &IdentityId,
+        wanted: Option<&'a DesiredIdentity>,
+        has: &ActualIdentity,
+    ) {
+        let now = self.inputs.now;
+        let holder = match wanted {
+            None => Holder::Unknown,
+            Some(w) if w.identity.is_terminated_at(now) => Holder::Terminated,
+            Some(_) => Holder::Current,
+        };
+        let login = match wanted {
+            Some(w) => w.identity.login.as_str(),
+            None => has
+                .accounts
+                .values()
+                .next()
+                .map_or(id.as_str(), |a| a.record.login.as_str()),
+        };
+        let who = Who {
+            id,
+            login,
+            holder,
+            placeholder: false,
+        };
+
+        for (system, account) in &has.accounts {
+            self.account(&who, system, account);
+        }
+        if let (Some(w), Holder::Current) = (wanted, holder) {
+            for system in &w.accounts {
+                self.wanted_account(&who, w, system, has.accounts.get(system));
+            }
+        }
+        self.grants(&who, wanted, has);
+    }
+
+    /// An account that exists: orphaned when its holder is terminated or unknown, stale when unused.
+    fn account(&mut self, who: &Who<'_>, system: &SystemName, account: &ActualAccount) {
+        let subject = || Subject::Account {
+            external_id: Some(account.external_id.clone()),
+            state: Some(account.state),
+        };
+        if who.holder != Holder::Current {
+            if !account.state.is_enabled() {
+                return;
+            }
+            let (severity, expected) = match who.holder {
+                Holder::Terminated => (
+                    Severity::Critical,
+                    "no enabled account: the identity is terminated".to_owned(),
+                ),
+                _ => (
+                    Severity::High,
+                    "no enabled account: it matches no identity in the HR source".to_owned(),
+                ),
+            };
+            let evidence = self.evidence(system, describe_account(&account.record), expected);
+            let fixes = self.disable_account_ops(who, system);
+            self.push(
+                DriftClass::Orphaned,
+                severity,
+                who,
+                system,
+                subject(),
+                evidence,
+                fixes,
+            );
+            return;
+        }
+        let (Some(threshold), AccountState::Active, Some(last)) = (
+            self.inputs.stale_after,
+            account.state,
+            account.record.last_login,
+        ) else {
+            return;
+        };
+        if self.inputs.now - last > threshold {
+            let expected = format!(
+                "a sign-in within {} days, or the account suspended",
+                threshold.num_days()
+            );
+            let evidence = self.evidence(system, describe_account(&account.record), expected);
+            let fixes = self.disable_account_ops(who, system);
+            self.push(
+                DriftClass::Stale,
+                Severity::Low,
+                who,
+                system,
+                subject(),
+                evidence,
+                fixes,
+            );
+        }
+    }
+
+    /// Session revocation then suspension, as far as the system can do either.
+    fn disable_account_ops(&self, who: &Who<'_>, system: &SystemName) -> Vec<Operation> {
+        let Some(d) = self.descriptor(system) else {
+            return Vec::new();
+        };
+        let detail = match who.holder {
+            Holder::Terminated => "drift remediation: disable the account of a terminated identity",
+            Holder::Unknown => "drift remediation: disable an account that matches no identity",
+            Holder::Current => "drift remediation: disable an account unused past the threshold",
+        };
+        let mut ops = Vec::new();
+        if d.can_revoke_sessions {
+            ops.push(operation(
+                who,
+                system,
+                OperationKind::RevokeSessions,
+                detail,
+                Vec::new(),
+            ));
+        }
+        if d.can_suspend {
+            ops.push(operation(
+                who,
+                system,
+                OperationKind::SuspendAccount,
+                detail,
+                Vec::new(),
+            ));
+        }
+        ops
+    }
+
+    /// An account policies call for: missing, disabled, or pending first login.
+    fn wanted_account(
+        &mut self,
+        who: &Who<'_>,
+        wanted: &DesiredIdentity,
+        system: &SystemName,
+        has: Option<&ActualAccount>,
+    ) {
+        if has.is_some_and(|a| a.state.is_enabled()) {
+            return;
+        }
+        let expected = "an enabled account (policies give grants here)".to_owned();
+        match has {
+            Some(a) if a.state.is_enabled() => {}
+            Some(a) => {
+                let subject = Subject::Account {
+                    external_id: Some(a.external_id.clone()),
+                    state: Some(a.state),
+                };
+                let evidence = self.evidence(system, describe_account(&a.record), expected);
+                let fix = operation(
+                    who,
+                    system,
+                    OperationKind::ReactivateAccount,
+                    "drift remediation: reactivate the account policies call for",
+                    Vec::new(),
+                );
+                self.push(
+                    DriftClass::Missing,
+                    Severity::Medium,
+                    who,
+                    system,
+                    subject,
+                    evidence,
+                    vec![fix],
+                );
+            }
+            None => {
+                let subject = Subject::Account {
+                    external_id: None,
+                    state: None,
+                };
+                let evidence = self.evidence(system, "no account".to_owned(), expected);
+                if self.first_login(system) {
+                    self.push(
+                        DriftClass::Pending,
+                        Severity::Info,
+                        who,
+                        system,
+                        subject,
+                        Evidence {
+                            expected: "the account appears on the first SSO sign-in".to_owned(),
+                            ..evidence
+                        },
+                        Vec::new(),
+                    );
+                    return;
+                }
+                let profile = AccountProfile {
+                    login: wanted.identity.login.clone(),
+                    email: wanted.identity.email.clone(),
+                    display_name: wanted.identity.display_name.clone(),
+                    attributes: wanted.identity.attributes.clone(),
+                };
+                let fix = operation(
+                    who,
+                    system,
+                    OperationKind::CreateAccount { profile },
+                    "drift remediation: create the account policies call for",
+                    Vec::new(),
+                );
+                self.push(
+                    DriftClass::Missing,
+                    Severity::Medium,
+                    who,
+                    system,
+                    subject,
+                    evidence,
+                    vec![fix],
+                );
+            }
+        }
+    }
+
+    fn policy_mentions(&mut self, entitlement: &Entitlement) -> bool {
+        let (desired, policies) = (self.desired, self.inputs.policies);
+        self.managed
+            .get_or_insert_with(|| managed_resources(desired, policies))
+            .contains(&resource_key(entitlement))
+    }
+
+    fn first_login(&self, system: &SystemName) -> bool {
+        self.descriptor(system)
+            .is_some_and(|d| d.accounts_created_on_first_login)
+    }
+
+    /// Merges the identity's desired grants (valid now) with the grants read.
+    fn grants(&mut self, who: &Who<'_>, wanted: Option<&'a DesiredIdentity>, has: &ActualIdentity) {
+        let now = self.inputs.now;
+        let mut desired = wanted
+            .filter(|_| who.holder == Holder::Current)
+            .into_iter()
+            .flat_map(|w| w.grants.iter())
+            .filter(|(_, g)| g.validity.contains(now))
+            .peekable();
+        let mut actual = has.grants.iter().peekable();
+        loop {
+            let step = match (desired.peek(), actual.peek()) {
+                (None, None) => break,
+                (Some((d, _)), Some(a)) => (*d).cmp(*a),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+            };
+            match step {
+                Ordering::Equal => {
+                    desired.next();
+                    actual.next();
+                }
+                Ordering::Less => {
+                    if let Some((d, g)) = desired.next() {
+                        self.missing_grant(who, has, d, g);
+                    }
+                }
+                Ordering::Greater => {
+                    if let Some(a) = actual.next() {
+                        self.extra_grant(who, wanted, has, a);
+                    }
+                }
+            }
+        }
+    }
+
+    fn missing_grant(
+        &mut self,
+        who: &Who<'_>,
+        has: &ActualIdentity,
+        entitlement: &Entitlement,
+        grant: &DesiredGrant,
+    ) {
+        let system = &entitlement.system;
+        let policies: Vec<String> = grant.provenance.iter().map(|p| p.policy.clone()).collect();
+        let expected = format!("granted by {}", quoted(&policies));
+        let mut evidence = self.evidence(system, "no grant".to_owned(), expected);
+        evidence.policies = policies.clone();
+        let subject = Subject::Grant {
+            entitlement: entitlement.clone(),
+        };
+        if let Some(owner) = self.owner(entitlement) {
+            evidence.owner = Some(owner);
+            self.push(
+                DriftClass::ForeignOwned,
+                Severity::Info,
+                who,
+                system,
+                subject,
+                evidence,
+                Vec::new(),
+            );
+            return;
+        }
+        if !has.accounts.contains_key(system) && self.first_login(system) {
+            evidence.expected = format!(
+                "{}, once the account appears on the first SSO sign-in",
+                evidence.expected
+            );
+            self.push(
+                DriftClass::Pending,
+                Severity::Info,
+                who,
+                system,
+                subject,
+                evidence,
+                Vec::new(),
+            );
+            return;
+        }
+        let fix = operation(
+            who,
+            system,
+            OperationKind::Grant {
+                entitlement: entitlement.clone(),
+            },
+            &format!(
+                "drift remediation: missing grant {entitlement} given by {}",
+                quoted(&policies)
+            ),
+            policies,
+        );
+        self.push(
+            DriftClass::Missing,
+            Severity::Medium,
+            who,
+            system,
+            subject,
+            evidence,
+            vec![fix],
+        );
+    }
+
+    fn extra_grant(
+        &mut self,
+        who: &Who<'_>,
+        wanted: Option<&'a DesiredIdentity>,
+        has: &ActualIdentity,
+        entitlement: &Entitlement,
+    ) {
+        let system = &entitlement.system;
+        let enforcement = self.enforcement(entitlement);
+        let owner = self.owner(entitlement);
+        let managed = owner.is_some()
+            || who.holder != Holder::Current
+            || enforcement == Enforcement::Authoritative
+            || self.policy_mentions(entitlement);
+        if !managed {
+            return;
+        }
+        if who.holder == Holder::Terminated {
+            let parked = has
+                .accounts
+                .get(system)
+                .is_some_and(|a| !a.state.is_enabled())
+                && self
+                    .descriptor(system)
+                    .is_some_and(|d| d.suspension_keeps_grants);
+            if parked {
+                return;
+            }
+        }
+        let subject = Subject::Grant {
+            entitlement: entitlement.clone(),
+        };
+        let expected = match (who.holder, wanted.and_then(|w| w.grants.get(entitlement))) {
+            (Holder::Terminated, _) => "no grant: the identity is terminated".to_owned(),
+            (Holder::Unknown, _) => "no grant: the holder matches no identity".to_owned(),
+            (Holder::Current, Some(g)) => match g.validity.end {
+                Some(end) if end <= self.inputs.now => {
+                    format!("no grant: its validity ended {}", end.to_rfc3339())
+                }
+                _ => "no grant: its validity has not started".to_owned(),
+            },
+            (Holder::Current, None) => "no grant: no policy gives it".to_owned(),
+        };
+        let mut evidence = self.evidence(system, "grant held".to_owned(), expected);
+        if let Some(owner) = owner {
+            evidence.owner = Some(owner);
+            self.push(
+                DriftClass::ForeignOwned,
+                Severity::Info,
+                who,
+                system,
+                subject,
+                evidence,
+                Vec::new(),
+            );
+            return;
+        }
+        let severity = match (who.holder, enforcement) {
+            (Holder::Terminated | Holder::Unknown, _) | (_, Enforcement::Authoritative) => {
+                Severity::High
+            }
+            (_, Enforcement::Report) => Severity::Medium,
+            (_, Enforcement::Additive) => Severity::Low,
+        };
+        let fix = operation(
+            who,
+            system,
+            OperationKind::Revoke {
+                entitlement: entitlement.clone(),
+            },
+            &format!(
+                "drift remediation: revoke {entitlement}: {}",
+                evidence.expected
+            ),
+            Vec::new(),
+        );
+        self.push(
+            DriftClass::Unmanaged,
+            severity,
+            who,
+            system,
+            subject,
+            evidence,
+            vec![fix],
+        );
+    }
+
+    /// An account that matches no identity: orphaned while enabled.
+    fn unmatched_account(&mut self, system: &SystemName, record: &AccountRecord) {
+        if !record.state.is_enabled() {
+            return;
+        }
+        let id = IdentityId::new(format!("{UNMATCHED}{}", record.external_id));
+        let who = Who {
+            id: &id,
+            login: &record.login,
+            holder: Holder::Unknown,
+            placeholder: true,
+        };
+        let evidence = self.evidence(
+            system,
+            describe_account(record),
+            "no enabled account: it matches no identity in the HR source".to_owned(),
+        );
+        let fixes = self.disable_account_ops(&who, system);
+        self.push(
+            DriftClass::Orphaned,
+            Severity::High,
+            &who,
+            system,
+            Subject::Account {
+                external_id: Some(record.external_id.clone()),
+                state: Some(record.state),
+            },
+            evidence,
+            fixes,
+        );
+    }
+}
+
+/// The prefix of the placeholder identity id in the operations proposed for an
+/// account that matches no identity (`unmatched:<external id>`).
+pub const UNMATCHED: &str = "unmatched:";
+
+fn quoted(policies: &[String]) -> String {
+    match policies {
+        [] => "policy".to_owned(),
+        [one] => format!("policy '{one}'"),
+        many => {
+            let names: Vec<String> = many.iter().map(|p| format!("'{p}'")).collect();
+            format!("policies {}", names.join(", "))
+        }
+    }
+}
+
+fn describe_account(record: &AccountRecord) -> String {
+    let mut text = format!(
+        "account {} state={}",
+        record.external_id,
+        account_state_name(record.state)
+    );
+    match record.last_login {
+        Some(at) => text.push_str(&format!(", last login {}", at.to_rfc3339())),
+        None => text.push_str(", never signed in"),
+    }
+    text
+}
+
+fn operation(
+    who: &Who<'_>,
+    system: &SystemName,
+    kind: OperationKind,
+    detail: &str,
+    policies: Vec<String>,
+) -> Operation {
+    Operation {
+        id: Operation::make_id(who.id, system, &kind),
+        identity: who.id.clone(),
+        login: who.login.to_owned(),
+        system: system.clone(),
+        kind,
+        reason: Reason {
+            kind: ReasonKind::DriftRemediation,
+            policies,
+            event: None,
+            detail: detail.to_owned(),
+        },
+        priority: who.priority(),
+    }
+}

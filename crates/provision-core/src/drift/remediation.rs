@@ -1,0 +1,76 @@
+//! Choosing which findings' fixes to apply, per system, by its `drift_remediation`.
+
+use std::collections::BTreeSet;
+
+use crate::config::{DeploymentConfig, DriftRemediation, Enforcement, SystemConfig};
+use crate::model::{Plan, Priority};
+
+use super::DriftReport;
+use super::finding::{DriftClass, Finding, Holder, Subject};
+
+impl DriftReport {
+    /// The operations to apply, chosen per system by its `drift_remediation`:
+    ///
+    /// | mode | fixes |
+    /// | --- | --- |
+    /// | `report_only` (default) | none |
+    /// | `fix_missing` | missing grants and accounts (grant, create, reactivate) |
+    /// | `fix_all` | also: revoke unmanaged grants where the kind's enforcement is authoritative, revoke grants a terminated identity still holds, and revoke sessions of and suspend the enabled accounts of terminated identities |
+    ///
+    /// Never: foreign-owned or pending findings, stale accounts, accounts or grants
+    /// of holders that match no identity (they may be service or break-glass
+    /// accounts: a person decides), anything where enforcement is `report`, and
+    /// systems missing from `config`. Unmanaged grants of current identities under
+    /// additive enforcement stay, as additive promises.
+    ///
+    /// Every operation carries the reason kind `DriftRemediation`; leaver work
+    /// (`Priority::Leaver`) comes first, otherwise the report's order is kept.
+    /// The plan has no dependency edges: the orderer adds them. The executor's
+    /// blast-radius guard applies to it like to any plan.
+    pub fn remediation_plan(&self, config: &DeploymentConfig) -> Plan {
+        let mut seen = BTreeSet::new();
+        let mut operations = Vec::new();
+        for finding in &self.findings {
+            let Some(system) = config.systems.get(&finding.system) else {
+                continue;
+            };
+            if !selected(finding, system) {
+                continue;
+            }
+            for op in &finding.remediation {
+                if seen.insert(op.id.clone()) {
+                    operations.push(op.clone());
+                }
+            }
+        }
+        operations.sort_by_key(|op| op.priority != Priority::Leaver);
+        tracing::info!(
+            operations = operations.len(),
+            "drift remediation plan selected"
+        );
+        Plan {
+            operations,
+            dependencies: Vec::new(),
+        }
+    }
+}
+
+/// Whether the system's mode (and enforcement) lets this finding be fixed.
+fn selected(finding: &Finding, system: &SystemConfig) -> bool {
+    let enforcement = match &finding.subject {
+        Subject::Grant { entitlement } => system.enforcement_for(&entitlement.kind),
+        Subject::Account { .. } => system.enforcement,
+    };
+    if enforcement == Enforcement::Report || finding.holder == Holder::Unknown {
+        return false;
+    }
+    match (system.drift_remediation, finding.class) {
+        (DriftRemediation::ReportOnly, _) => false,
+        (DriftRemediation::FixMissing | DriftRemediation::FixAll, DriftClass::Missing) => true,
+        (DriftRemediation::FixAll, DriftClass::Orphaned) => finding.holder == Holder::Terminated,
+        (DriftRemediation::FixAll, DriftClass::Unmanaged) => {
+            finding.holder == Holder::Terminated || enforcement == Enforcement::Authoritative
+        }
+        _ => false,
+    }
+}
