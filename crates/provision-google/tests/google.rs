@@ -9,7 +9,8 @@ use std::time::Duration;
 use provision_core::adapter::{
     Adapter, AdapterError, CheckStatus, Effect, read_all_accounts, read_all_grants,
 };
-use provision_core::model::{AccountProfile, AccountState, OperationKind};
+use provision_core::model::{AccountProfile, AccountRef, AccountState, OperationKind};
+use provision_testkit::conformance;
 use serde_json::{Value, json};
 use support::*;
 use wiremock::matchers::{
@@ -166,9 +167,8 @@ async fn a_rejected_assertion_is_unauthorized_with_googles_reason() {
     );
 }
 
-#[tokio::test]
-async fn users_list_carries_customer_uses_500_per_page_and_reads_three_pages() {
-    let env = Env::new().await;
+/// Three pages of users (one each), each answered exactly once.
+async fn mount_three_user_pages(env: &Env) {
     let pages = [
         (
             None,
@@ -197,6 +197,12 @@ async fn users_list_carries_customer_uses_500_per_page_and_reads_three_pages() {
             .mount(&env.api)
             .await;
     }
+}
+
+#[tokio::test]
+async fn users_list_carries_customer_uses_500_per_page_and_reads_three_pages() {
+    let env = Env::new().await;
+    mount_three_user_pages(&env).await;
     let accounts = read_all_accounts(&env.adapter).await.unwrap();
     assert_eq!(
         accounts
@@ -235,9 +241,9 @@ async fn users_list_uses_the_domain_when_configured() {
     env.assert_conform().await;
 }
 
-#[tokio::test]
-async fn members_use_200_per_page_over_three_pages_with_roles_lowercased() {
-    let env = Env::new().await;
+/// Three pages of members of engineering@example.com (four members, one of them a
+/// nested group), each answered exactly once.
+async fn mount_three_member_pages(env: &Env) {
     let member = |id: &str, email: &str, role: &str, kind: &str| json!({"kind":"admin#directory#member","id":id,"email":email,"role":role,"type":kind,"status":"ACTIVE"});
     let pages = [
         (
@@ -268,6 +274,12 @@ async fn members_use_200_per_page_over_three_pages_with_roles_lowercased() {
             .mount(&env.api)
             .await;
     }
+}
+
+#[tokio::test]
+async fn members_use_200_per_page_over_three_pages_with_roles_lowercased() {
+    let env = Env::new().await;
+    mount_three_member_pages(&env).await;
     let resource = group("engineering@example.com", None).resource_ref();
     let grants = read_all_grants(&env.adapter, &resource).await.unwrap();
     let seen: Vec<(&str, &str)> = grants
@@ -289,6 +301,24 @@ async fn members_use_200_per_page_over_three_pages_with_roles_lowercased() {
         "nested groups are not people's grants"
     );
     assert_eq!(env.assert_conform().await, ["directory.members.list"; 3]);
+}
+
+#[tokio::test]
+async fn shared_pagination_scenarios_read_every_page_once() {
+    let env = Env::new().await;
+    mount_three_user_pages(&env).await;
+    mount_three_member_pages(&env).await;
+    assert_eq!(
+        conformance::accounts_paginate_to_the_end(&env.adapter, 3, 3).await,
+        3
+    );
+    let resource = group("engineering@example.com", None).resource_ref();
+    // The nested group on the first page is not a grant: 3 grants over 3 pages.
+    assert_eq!(
+        conformance::grants_paginate_to_the_end(&env.adapter, &resource, 3, 3).await,
+        3
+    );
+    env.assert_conform().await;
 }
 
 #[tokio::test]
@@ -492,6 +522,44 @@ async fn create_of_an_existing_user_is_already_done_with_its_id() {
 }
 
 #[tokio::test]
+async fn shared_adoption_scenario_creating_an_existing_user_adds_no_duplicate() {
+    let env = Env::new().await;
+    let sarah_json = user_json(
+        "u-42",
+        "sarah@example.com",
+        false,
+        "2025-01-01T00:00:00Z",
+        "/",
+    );
+    Mock::given(method("GET"))
+        .and(path(format!("{DIR}/users")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [sarah_json]})))
+        .expect(2)
+        .mount(&env.api)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{DIR}/users")))
+        .respond_with(google_error(409, "duplicate", "Entity already exists."))
+        .expect(1)
+        .mount(&env.api)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{DIR}/users/sarah@example.com")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(sarah_json))
+        .mount(&env.api)
+        .await;
+    let account = AccountRef {
+        login: "sarah@example.com".into(),
+        external_id: Some("u-42".into()),
+    };
+    let OperationKind::CreateAccount { profile } = new_sarah() else {
+        unreachable!("new_sarah is a create")
+    };
+    conformance::create_again_adopts(&env.adapter, &account, profile).await;
+    env.assert_conform().await;
+}
+
+#[tokio::test]
 async fn create_when_the_address_belongs_to_a_group_is_a_conflict() {
     let env = Env::new().await;
     Mock::given(method("POST"))
@@ -625,21 +693,12 @@ async fn removing_a_non_member_and_deleting_a_missing_user_are_already_done() {
         .expect(1)
         .mount(&env.api)
         .await;
-    let revoke = op(OperationKind::Revoke {
+    let revoke = OperationKind::Revoke {
         entitlement: group("eng@example.com", None),
-    });
-    assert_eq!(
-        env.adapter.execute(&revoke, &sarah()).await.unwrap().effect,
-        Effect::AlreadyInPlace
-    );
-    assert_eq!(
-        env.adapter
-            .execute(&op(OperationKind::DeleteAccount), &sarah())
-            .await
-            .unwrap()
-            .effect,
-        Effect::AlreadyInPlace
-    );
+    };
+    conformance::already_done_is_success(&env.adapter, &sarah(), revoke).await;
+    conformance::already_done_is_success(&env.adapter, &sarah(), OperationKind::DeleteAccount)
+        .await;
     assert_eq!(
         env.assert_conform().await,
         ["directory.members.delete", "directory.users.delete"]

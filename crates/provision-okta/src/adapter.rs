@@ -222,10 +222,7 @@ impl OktaAdapter {
             // Okta said it exists but it cannot be read: let the executor confirm later.
             return Err(AdapterError::Conflict { error });
         };
-        let same_person = existing
-            .profile_str("email")
-            .is_some_and(|e| e.eq_ignore_ascii_case(&profile.email));
-        if same_person {
+        if is_same_person(&existing, profile) {
             tracing::info!(user = %existing.id, "login exists for the same person: adopted");
             Ok(Applied::already_in_place().with_external_id(existing.id))
         } else {
@@ -540,7 +537,15 @@ impl OktaAdapter {
         Ok(match (&op.kind, user) {
             (OperationKind::DeleteAccount, None) => CheckStatus::Done { external_id: None },
             (_, None) => CheckStatus::NotDone,
-            (OperationKind::CreateAccount { .. }, Some(u)) => done(&u.id),
+            // A user with this login is "the account" only when it is the same person:
+            // otherwise the executor would adopt someone else's account after a conflict.
+            (OperationKind::CreateAccount { profile }, Some(u)) => {
+                if is_same_person(&u, profile) {
+                    done(&u.id)
+                } else {
+                    CheckStatus::NotDone
+                }
+            }
             (OperationKind::SuspendAccount, Some(u)) => {
                 let target: &[&str] = match self.config().leaver_action {
                     LeaverAction::Suspend => &["SUSPENDED", "DEPROVISIONED"],
@@ -742,6 +747,12 @@ impl Adapter for OktaAdapter {
         let span = tracing::info_span!("okta.check", system = "okta", operation = %op.id);
         self.check_inner(op, account).instrument(span).await
     }
+}
+
+/// The existing Okta user is the person of this profile: same email (case-insensitive).
+fn is_same_person(user: &User, profile: &AccountProfile) -> bool {
+    user.profile_str("email")
+        .is_some_and(|e| e.eq_ignore_ascii_case(&profile.email))
 }
 
 #[cfg(test)]
