@@ -18,6 +18,8 @@
 //! * [`policy`] — policies as code: YAML files validated into a [`model::PolicySet`].
 //! * [`roster`] — the HR roster from YAML.
 //! * [`adapter`] — the [`adapter::Adapter`] trait every system implements.
+//! * [`planner`] — desired state from policies, correlation, the diff, the blast-radius guard.
+//! * [`orderer`] — the dependency DAG and a deterministic topological order.
 //! * [`journal`] and [`audit`] — the records a run leaves.
 //!
 //! The core depends on no adapter and on no HTTP client.
@@ -28,6 +30,8 @@ pub mod config;
 pub mod executor;
 pub mod journal;
 pub mod model;
+pub mod orderer;
+pub mod planner;
 pub mod policy;
 pub mod roster;
 #[cfg(feature = "sandbox")]

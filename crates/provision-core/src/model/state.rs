@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::account::{AccountRecord, AccountState};
-use super::entitlement::{Entitlement, SystemName, Validity};
+use super::entitlement::{Entitlement, ResourceRef, SystemName, Validity};
 use super::identity::{Identity, IdentityId};
 
 /// Why an identity should hold an entitlement: the answer to "why does Sarah have this?".
@@ -39,6 +39,10 @@ pub struct DesiredIdentity {
     pub accounts: BTreeSet<SystemName>,
     /// Grants keyed by entitlement.
     pub grants: BTreeMap<Entitlement, DesiredGrant>,
+    /// Grants a matching policy gave whose validity window has ended: not desired,
+    /// kept so the planner can revoke them with reason `Expired` and name the policy.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub expired: BTreeMap<Entitlement, DesiredGrant>,
 }
 
 /// What every identity should have.
@@ -46,6 +50,13 @@ pub struct DesiredIdentity {
 pub struct DesiredState {
     /// Per identity.
     pub identities: BTreeMap<IdentityId, DesiredIdentity>,
+    /// Every resource some policy mentions (whether or not anyone matches it now):
+    /// the resources whose membership the SDK manages. A grant on one of them that
+    /// no policy gives is revoked even under `additive` enforcement (the policy no
+    /// longer gives it); a grant elsewhere is manual and revoked only under
+    /// `authoritative`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub managed_resources: BTreeSet<ResourceRef>,
 }
 
 impl DesiredState {

@@ -1,0 +1,137 @@
+//! Readable reasons: the sentences a plan shows people next to each operation.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::model::{Entitlement, Provenance, Reason, ReasonKind};
+
+/// "policy 'Sales Engineer Access' matched department=Sales; policy 'All Staff' applies to everyone".
+pub(crate) fn provenance_detail(provenance: &[Provenance]) -> String {
+    let parts: Vec<String> = provenance
+        .iter()
+        .map(|p| {
+            if p.matched.is_empty() {
+                format!("policy '{}' applies to everyone", p.policy)
+            } else {
+                let values: Vec<String> =
+                    p.matched.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("policy '{}' matched {}", p.policy, values.join(", "))
+            }
+        })
+        .collect();
+    parts.join("; ")
+}
+
+/// The distinct policy names, in order of first appearance.
+pub(crate) fn policy_names<'a>(
+    provenance: impl IntoIterator<Item = &'a Provenance>,
+) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    provenance
+        .into_iter()
+        .filter(|p| seen.insert(p.policy.as_str()))
+        .map(|p| p.policy.clone())
+        .collect()
+}
+
+pub(crate) fn grant(provenance: &[Provenance]) -> Reason {
+    Reason {
+        kind: ReasonKind::PolicyGrant,
+        policies: policy_names(provenance),
+        event: None,
+        detail: provenance_detail(provenance),
+    }
+}
+
+pub(crate) fn account_needed(system: &str, provenance: &[&Provenance]) -> Reason {
+    let policies = policy_names(provenance.iter().copied());
+    let quoted: Vec<String> = policies.iter().map(|p| format!("'{p}'")).collect();
+    Reason {
+        kind: ReasonKind::PolicyGrant,
+        detail: format!(
+            "account in {system} needed for grants of policy {}",
+            quoted.join(", ")
+        ),
+        policies,
+        event: None,
+    }
+}
+
+pub(crate) fn reactivation(system: &str, provenance: &[&Provenance]) -> Reason {
+    let policies = policy_names(provenance.iter().copied());
+    let quoted: Vec<String> = policies.iter().map(|p| format!("'{p}'")).collect();
+    Reason {
+        kind: ReasonKind::Reactivation,
+        detail: format!(
+            "identity is active again; account in {system} needed for grants of policy {}",
+            quoted.join(", ")
+        ),
+        policies,
+        event: None,
+    }
+}
+
+pub(crate) fn termination(effective: Option<DateTime<Utc>>, what: &str) -> Reason {
+    let when = effective
+        .map(|t| {
+            format!(
+                " effective {}",
+                t.to_rfc3339_opts(SecondsFormat::Secs, true)
+            )
+        })
+        .unwrap_or_default();
+    Reason {
+        kind: ReasonKind::Termination,
+        policies: Vec::new(),
+        event: None,
+        detail: format!("identity terminated{when}: {what}"),
+    }
+}
+
+pub(crate) fn expired(provenance: &[Provenance], end: Option<DateTime<Utc>>) -> Reason {
+    let when = end
+        .map(|t| format!(" ended {}", t.to_rfc3339_opts(SecondsFormat::Secs, true)))
+        .unwrap_or_default();
+    Reason {
+        kind: ReasonKind::Expired,
+        policies: policy_names(provenance),
+        event: None,
+        detail: format!("validity window{when} ({})", provenance_detail(provenance)),
+    }
+}
+
+pub(crate) fn role_change(old: &Entitlement, new: &Entitlement) -> Reason {
+    Reason {
+        kind: ReasonKind::PolicyRemoved,
+        policies: Vec::new(),
+        event: None,
+        detail: format!(
+            "role on {} changes from {} to {}",
+            new.resource_ref(),
+            old.role.as_deref().unwrap_or("(none)"),
+            new.role.as_deref().unwrap_or("(none)")
+        ),
+    }
+}
+
+pub(crate) fn policy_removed(entitlement: &Entitlement) -> Reason {
+    Reason {
+        kind: ReasonKind::PolicyRemoved,
+        policies: Vec::new(),
+        event: None,
+        detail: format!("no policy gives {entitlement} to this identity any more"),
+    }
+}
+
+pub(crate) fn unmanaged(entitlement: &Entitlement) -> Reason {
+    Reason {
+        kind: ReasonKind::UnmanagedGrant,
+        policies: Vec::new(),
+        event: None,
+        detail: format!(
+            "{entitlement} is given by no policy and enforcement for '{}' is authoritative",
+            entitlement.kind
+        ),
+    }
+}
