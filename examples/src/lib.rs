@@ -93,3 +93,8 @@ pub enum QuickstartError {
     #[error("roster has no person with id {0}")]
     NoSuchPerson(String),
 }
+
+/// The README's code blocks, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -76,6 +76,8 @@ impl Systems {
                         format!("Workspace, acting as {who}"),
                     )
                 }
+                // TODO(h-aws): when provision-aws is merged, use its adapter for `aws`
+                // when AWS credentials and an Identity Center instance are configured.
                 other => sandbox(name, other)?,
             };
             by_name.insert(name.clone(), system);
