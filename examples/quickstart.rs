@@ -1,4 +1,46 @@
-//! Quickstart: placeholder until the planner lands.
-fn main() {
-    println!("provision quickstart");
+//! Quickstart: onboard, move and offboard people against sandbox systems named like
+//! the real ones, with no credentials and no network.
+//!
+//! ```sh
+//! cargo run -p provision-examples --example quickstart
+//! ```
+//!
+//! With `OKTA_ORG_URL` and `OKTA_API_TOKEN` (or `OKTA_CLIENT_ID` with
+//! `OKTA_PRIVATE_KEY` / `OKTA_PRIVATE_KEY_FILE`) set, the `okta` system is your real
+//! Okta org; with `GOOGLE_APPLICATION_CREDENTIALS` (or `GOOGLE_SERVICE_ACCOUNT_KEY`)
+//! and `GOOGLE_ADMIN_SUBJECT`, `google` is your real Workspace. Use test tenants:
+//! the scenes create, change and suspend users there.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use provision_examples::{Console, Quickstart, QuickstartError};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("quickstart stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), QuickstartError> {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+    let run_dir = std::env::temp_dir().join(format!(
+        "provision-quickstart-{stamp}-{}",
+        std::process::id()
+    ));
+    let env = |name: &str| std::env::var(name).ok();
+    let mut qs = Quickstart::load(examples, &run_dir, &env, Arc::new(Console::stdout()))?;
+    qs.seed_company();
+    qs.onboard_sarah().await?;
+    qs.move_priya_to_sales().await?;
+    qs.offboard_tom().await?;
+    qs.audit_trail().await?;
+    Ok(())
 }

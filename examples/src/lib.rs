@@ -1,1 +1,100 @@
-//! Example programs for provision; see the `examples` targets.
+//! The quickstart, as a library: load the example deployment, policies and roster;
+//! build sandbox systems named like the real ones (or the real Okta and Google
+//! adapters when their credentials are in the environment); then onboard, move and
+//! offboard people with the planner, the blast-radius guard and the executor,
+//! journaling and auditing every change.
+//!
+//! `examples/quickstart.rs` prints it; `tests/quickstart.rs` checks the end state.
+
+pub mod console;
+pub mod inject;
+pub mod progress;
+pub mod scenes;
+pub mod show;
+pub mod systems;
+
+use provision_core::adapter::AdapterError;
+use provision_core::audit::{AuditError, ChainError};
+use provision_core::config::load::ConfigError;
+use provision_core::executor::ExecutorError;
+use provision_core::journal::JournalError;
+use provision_core::model::SystemName;
+use provision_core::orderer::CycleError;
+use provision_core::planner::BlastRadiusExceeded;
+use provision_core::policy::PolicyError;
+use provision_core::roster::RosterError;
+
+pub use console::Console;
+pub use scenes::{Quickstart, SceneOutcome};
+pub use systems::Systems;
+
+/// Why the quickstart stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QuickstartError {
+    /// `provision.yaml` is wrong or unreadable.
+    #[error("deployment: {0}")]
+    Config(#[from] ConfigError),
+    /// A policy file is wrong or unreadable.
+    #[error("policies: {0}")]
+    Policy(#[from] PolicyError),
+    /// The roster is wrong or unreadable.
+    #[error("roster: {0}")]
+    Roster(#[from] RosterError),
+    /// The Okta variables in the environment are incomplete or wrong.
+    #[error("okta (from OKTA_* environment variables): {0}")]
+    Okta(#[from] provision_okta::ConfigError),
+    /// The Google variables in the environment are incomplete or wrong.
+    #[error("google (from GOOGLE_* environment variables): {0}")]
+    Google(#[from] provision_google::ConfigError),
+    /// A system in `provision.yaml` has no sandbox preset and no real adapter here.
+    #[error(
+        "system `{system}` in provision.yaml: no sandbox of that name (known: okta, google, aws, gitlab, slack, jira, salesforce)"
+    )]
+    NoSandbox {
+        /// The system.
+        system: SystemName,
+    },
+    /// Reading a system's accounts or grants failed.
+    #[error("reading {system}: {error}")]
+    Read {
+        /// The system.
+        system: SystemName,
+        /// What it said.
+        error: Box<AdapterError>,
+    },
+    /// The configured dependencies form a cycle.
+    #[error("{0}")]
+    Cycle(#[from] CycleError),
+    /// The plan removes too much access; nothing was applied.
+    #[error("{0}")]
+    BlastRadius(#[from] BlastRadiusExceeded),
+    /// The executor could not run the plan.
+    #[error("executor: {0}")]
+    Executor(#[from] ExecutorError),
+    /// The journal failed.
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    /// The audit log failed.
+    #[error("audit log: {0}")]
+    Audit(#[from] AuditError),
+    /// The audit log's hash chain does not verify.
+    #[error("audit chain: {0}")]
+    Chain(#[from] ChainError),
+    /// The run directory could not be made.
+    #[error("run directory {path}: {source}")]
+    RunDir {
+        /// The directory.
+        path: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A person the scene needs is not in the roster.
+    #[error("roster has no person with id {0}")]
+    NoSuchPerson(String),
+}
+
+/// The README's code blocks, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -142,12 +142,16 @@ pub fn gitlab() -> Preset {
     }
 }
 
-/// Slack: channels; deactivation and session reset.
+/// Slack: channels (`invite_to_channel`, as policies say, or `add_to_channel`);
+/// deactivation and session reset.
 pub fn slack() -> Preset {
     Preset {
         descriptor: descriptor(
             "slack",
-            vec![ResourceKindDescriptor::new("channel", &["add_to_channel"])],
+            vec![ResourceKindDescriptor::new(
+                "channel",
+                &["invite_to_channel", "add_to_channel"],
+            )],
             true,
             true,
         ),

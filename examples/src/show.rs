@@ -1,0 +1,137 @@
+//! How plans, reports and audit records read on a terminal.
+
+use provision_core::audit::{AuditOutcome, AuditRecord};
+use provision_core::executor::{ExecutionReport, OperationOutcome};
+use provision_core::model::{Entitlement, Operation, OperationKind, Plan, Provenance, ReasonKind};
+
+/// `group/engineering-team`, `permission_set/EngineeringSeniorReadOnly@account:production`,
+/// `project_role/SALES#Reporter`.
+pub fn entitlement(e: &Entitlement) -> String {
+    let mut s = format!("{}/{}", e.kind, e.resource);
+    if let Some(scope) = &e.scope {
+        s.push('@');
+        s.push_str(scope);
+    }
+    if let Some(role) = &e.role {
+        s.push('#');
+        s.push_str(role);
+    }
+    s
+}
+
+/// `grant group/engineering-team`, `suspend_account`.
+pub fn what(kind: &OperationKind) -> String {
+    match kind.entitlement() {
+        Some(e) => format!("{} {}", kind.verb(), entitlement(e)),
+        None => kind.verb().to_owned(),
+    }
+}
+
+/// One plan line: position, system, what, and why.
+pub fn plan_line(n: usize, op: &Operation) -> String {
+    let why = match op.reason.kind {
+        ReasonKind::PolicyGrant if !op.reason.policies.is_empty() => {
+            let names: Vec<String> = op
+                .reason
+                .policies
+                .iter()
+                .map(|p| format!("'{p}'"))
+                .collect();
+            format!("policy {}", names.join(" + "))
+        }
+        // "identity terminated effective <time>: suspend the account" → "leaver: suspend the account"
+        ReasonKind::Termination => format!(
+            "leaver: {}",
+            op.reason
+                .detail
+                .split_once(": ")
+                .map_or(op.reason.detail.as_str(), |(_, what)| what)
+        ),
+        _ => op.reason.detail.clone(),
+    };
+    format!(
+        "  {n:>2}. {:<10} {:<48} ← {why}",
+        op.system.as_str(),
+        what(&op.kind)
+    )
+}
+
+/// The plan, one line per operation in execution order.
+pub fn plan(plan: &Plan) -> Vec<String> {
+    plan.operations
+        .iter()
+        .enumerate()
+        .map(|(i, op)| plan_line(i + 1, op))
+        .collect()
+}
+
+/// "policy 'Sales Engineer' (examples/policies/sales.yaml:27) matched department=Sales, title=Sales Engineer".
+pub fn provenance(p: &Provenance, source: Option<String>) -> String {
+    let at = source.map(|s| format!(" ({s})")).unwrap_or_default();
+    if p.matched.is_empty() {
+        return format!("policy '{}'{at} applies to everyone", p.policy);
+    }
+    let values: Vec<String> = p.matched.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("policy '{}'{at} matched {}", p.policy, values.join(", "))
+}
+
+/// The report: totals, then every operation that needed more than one attempt or did
+/// not end in place.
+pub fn report(report: &ExecutionReport) -> Vec<String> {
+    let t = &report.totals;
+    let took = (report.finished_at - report.started_at).num_milliseconds();
+    #[allow(clippy::cast_precision_loss)]
+    let seconds = took as f64 / 1000.0;
+    let mut lines = vec![format!(
+        "  report: {} operations in {seconds:.1} s — {} succeeded, {} already in place, {} failed, {} skipped, {} pending; {} attempts; success rate {:.0} %",
+        t.operations,
+        t.succeeded,
+        t.already_in_place,
+        t.failed,
+        t.skipped,
+        t.pending,
+        t.attempts,
+        report.success_rate() * 100.0
+    )];
+    for op in &report.operations {
+        let notable = op.attempts > 1 || op.checks > 0 || !op.outcome.is_success();
+        if !notable {
+            continue;
+        }
+        let outcome = match &op.outcome {
+            OperationOutcome::Succeeded => "succeeded".to_owned(),
+            other => other.to_string(),
+        };
+        lines.push(format!(
+            "    {} — {outcome} after {} attempt(s) and {} check(s)",
+            op.operation, op.attempts, op.checks
+        ));
+    }
+    lines
+}
+
+/// One audit record.
+pub fn audit_record(r: &AuditRecord) -> String {
+    let e = &r.event;
+    let outcome = match &e.outcome {
+        AuditOutcome::Changed => "changed".to_owned(),
+        AuditOutcome::AlreadyInPlace => "already in place".to_owned(),
+        AuditOutcome::Pending => "pending".to_owned(),
+        AuditOutcome::Failed { class, error } => format!("failed ({class}: {error})"),
+    };
+    let what = match &e.entitlement {
+        Some(ent) => format!("{} {}", e.action, entitlement(ent)),
+        None => e.action.clone(),
+    };
+    let event = e.reason.event.as_deref().unwrap_or("-");
+    format!(
+        "  #{:<3} {} {} {} {:<8} {:<20} {outcome}; event {event}; hash {}…",
+        r.seq,
+        e.at.format("%H:%M:%S%.3f"),
+        e.actor,
+        e.identity,
+        e.system.as_str(),
+        what,
+        r.hash.get(..12).unwrap_or(&r.hash)
+    )
+}
