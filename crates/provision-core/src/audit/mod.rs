@@ -1,6 +1,28 @@
 //! The audit log: every change that reaches a system, with who, what, when, why
 //! and outcome; append-only and tamper-evident (each record carries the hash of
 //! the previous one).
+//!
+//! * [`chain`] — the hash chain and [`chain::verify`].
+//! * [`MemoryAuditLog`] and [`JsonlAuditLog`] — implementations; database ones live
+//!   in the `provision-store` crate.
+//! * [`export_jsonl`] — JSON lines for a SIEM or an auditor.
+//!
+//! Nothing in these types can hold a secret: every field is plain text, ids, times
+//! and enums; there is no `SecretString` anywhere in an event or a record.
+
+pub mod chain;
+mod jsonl;
+mod memory;
+
+pub use chain::{
+    Anchor, ChainError, ChainHead, ChainVerifier, GENESIS_HASH, VerifiedChain, verify,
+    verify_with_anchor,
+};
+pub use jsonl::{JsonlAuditLog, export_jsonl, read_jsonl};
+pub(crate) use jsonl::{
+    ScanError, append_line as jsonl_append_line, cut_torn_line, scan_for_append,
+};
+pub use memory::MemoryAuditLog;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -1,5 +1,19 @@
 //! The journal: every state change of every operation, recorded before and after
 //! it runs, so an interrupted apply resumes without repeating work.
+//!
+//! * [`MemoryJournal`] and [`JsonlJournal`] — implementations; database ones live in
+//!   the `provision-store` crate.
+//! * [`replay`] — a run's entries folded into each operation's last state, and what
+//!   resuming should do with it.
+
+mod jsonl;
+mod memory;
+mod replay;
+mod runs;
+
+pub use jsonl::JsonlJournal;
+pub use memory::MemoryJournal;
+pub use replay::{OperationProgress, Replay, ResumeAction, replay};
 
 use std::fmt;
 
@@ -91,6 +105,9 @@ pub enum JournalError {
     /// A stored entry could not be read back.
     #[error("corrupt journal entry: {0}")]
     Corrupt(String),
+    /// The run was already begun with a different plan.
+    #[error("run {0} already exists with a different plan")]
+    RunConflict(RunId),
 }
 
 /// Where the executor records runs. Implementations: in-memory and JSON-lines file

@@ -1,0 +1,39 @@
+//! # provision-store
+//!
+//! Durable homes for `provision`'s [`Journal`](provision_core::journal::Journal) and
+//! [`AuditLog`](provision_core::audit::AuditLog):
+//!
+//! * [`SqliteStore`] — the embedded default: one SQLite file, created on first use,
+//!   schema versioned and migrated forward ([`schema`]).
+//! * `PostgresStore` (feature `postgres`) — for several orchestrator instances
+//!   against one database, with leases on operations so two instances never run
+//!   the same operation at once.
+//!
+//! The audit log keeps the core's hash chain ([`provision_core::audit::chain`]):
+//! `verify_audit` re-checks it on the database, there is no update or delete API
+//! (and triggers refuse both from SQL), and `export_audit_jsonl` writes JSON lines
+//! for a SIEM or an auditor. Queries: the history of one identity, everything one
+//! run did, everything that touched one system in a time window.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), provision_store::StoreError> {
+//! use provision_store::SqliteStore;
+//! let store = SqliteStore::open("provision.db").await?;
+//! let verified = store.verify_audit().await?;
+//! println!("{} audit records verified", verified.records);
+//! # Ok(()) }
+//! ```
+//!
+//! No compile-time query macros and no ORM: plain SQL strings through sqlx.
+
+mod error;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod rows;
+pub mod schema;
+mod sqlite;
+
+pub use error::StoreError;
+#[cfg(feature = "postgres")]
+pub use postgres::{Claim, PostgresStore};
+pub use sqlite::SqliteStore;

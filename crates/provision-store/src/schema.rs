@@ -1,0 +1,43 @@
+//! The schema, versioned and migrated forward with sqlx's migrator.
+//!
+//! Migrations are SQL files under `migrations/<backend>/`, embedded in the binary
+//! with `include_str!` (no files needed at run time) and run by
+//! [`sqlx::migrate::Migrator`], which records each applied version with a checksum
+//! in `_sqlx_migrations` and refuses a database whose applied migration was edited.
+//! A new schema version is a new file appended to the list below; released files
+//! never change.
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
+    Migration::new(
+        version,
+        description.into(),
+        MigrationType::Simple,
+        sql.into_sql_str(),
+        false,
+    )
+}
+
+/// The SQLite migrations.
+pub(crate) fn sqlite_migrator() -> Migrator {
+    Migrator::with_migrations(vec![migration(
+        1,
+        "journal and audit log",
+        include_str!("../migrations/sqlite/0001_journal_and_audit.sql"),
+    )])
+}
+
+/// The PostgreSQL migrations.
+#[cfg(feature = "postgres")]
+pub(crate) fn postgres_migrator() -> Migrator {
+    Migrator::with_migrations(vec![migration(
+        1,
+        "journal, operation claims and audit log",
+        include_str!("../migrations/postgres/0001_journal_and_audit.sql"),
+    )])
+}
