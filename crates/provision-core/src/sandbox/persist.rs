@@ -280,3 +280,163 @@ fn sync_dir(file: &Path) -> Result<(), SandboxFileError> {
 fn sync_dir(_file: &Path) -> Result<(), SandboxFileError> {
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::adapter::{Adapter, AdapterError, CheckStatus};
+    use crate::model::{
+        AccountProfile, AccountRef, IdentityId, Operation, OperationKind, Priority, Reason,
+        ReasonKind,
+    };
+    use crate::sandbox::{SandboxConfig, SandboxSystem, presets};
+
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "provision-sandbox-persist-{}-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn op(kind: OperationKind) -> Operation {
+        let identity = IdentityId("e1".into());
+        let system = SystemName::new("okta");
+        Operation {
+            id: Operation::make_id(&identity, &system, &kind),
+            identity,
+            login: "sarah@example.com".into(),
+            system,
+            kind,
+            reason: Reason {
+                kind: ReasonKind::PolicyGrant,
+                policies: vec![],
+                event: None,
+                detail: "test".into(),
+            },
+            priority: Priority::Normal,
+        }
+    }
+
+    fn create() -> Operation {
+        op(OperationKind::CreateAccount {
+            profile: AccountProfile {
+                login: "sarah@example.com".into(),
+                email: "sarah@example.com".into(),
+                display_name: "Sarah".into(),
+                attributes: BTreeMap::new(),
+            },
+        })
+    }
+
+    fn grant() -> Operation {
+        op(OperationKind::Grant {
+            entitlement: Entitlement::new("okta", "group", "engineering"),
+        })
+    }
+
+    fn okta(path: &Path) -> SandboxSystem {
+        presets::okta()
+            .sandbox("okta", SandboxConfig::default())
+            .with_state_file(path)
+            .unwrap()
+    }
+
+    fn account(id: Option<String>) -> AccountRef {
+        AccountRef {
+            external_id: id,
+            login: "sarah@example.com".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn state_and_write_log_outlive_the_system() {
+        let path = dir("reopen").join("okta.json");
+        let first = okta(&path);
+        assert!(path.exists(), "the state file is created on open");
+        let id = first
+            .execute(&create(), &account(None))
+            .await
+            .unwrap()
+            .external_id;
+        first.execute(&grant(), &account(id.clone())).await.unwrap();
+        // Sent again: reaches the system, changes nothing, and the log says so.
+        first.execute(&grant(), &account(id.clone())).await.unwrap();
+        let before = first.snapshot();
+        drop(first);
+
+        let second = okta(&path);
+        assert_eq!(second.snapshot(), before);
+        assert!(matches!(
+            second.check(&grant(), &account(id.clone())).await.unwrap(),
+            CheckStatus::Done { .. }
+        ));
+        // Ids keep counting from where the first process stopped.
+        let other = second.with_account("tom@example.com", AccountState::Active);
+        assert_ne!(Some(other), id);
+
+        let log = read_write_log(second.write_log_path().unwrap()).unwrap();
+        let summary: Vec<_> = log
+            .iter()
+            .map(|w| (w.seq, w.kind.as_str(), w.changed))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (1, "create_account", true),
+                (2, "grant", true),
+                (3, "grant", false)
+            ]
+        );
+        assert_eq!(log[1].operation, grant().id);
+        assert_eq!(
+            log[1].entitlement,
+            Some(Entitlement::new("okta", "group", "engineering"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_log_line_lost_in_a_crash_is_restored_on_open() {
+        let path = dir("crash").join("okta.json");
+        let system = Arc::new(okta(&path));
+        system.execute(&create(), &account(None)).await.unwrap();
+        let log_path = system.write_log_path().unwrap().to_path_buf();
+        // The process died after saving the state, before appending the line.
+        std::fs::write(&log_path, b"").unwrap();
+        drop(system);
+        let reopened = okta(&path);
+        let log = read_write_log(&log_path).unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].operation, create().id);
+        assert!(log[0].changed);
+        assert_eq!(reopened.snapshot().accounts.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_write_is_logged_unchanged() {
+        let path = dir("refused").join("okta.json");
+        let system = okta(&path);
+        let err = system.execute(&grant(), &account(None)).await.unwrap_err();
+        assert!(matches!(err, AdapterError::NotFound { .. }), "{err:?}");
+        let log = read_write_log(system.write_log_path().unwrap()).unwrap();
+        assert_eq!(log.len(), 1);
+        assert!(!log[0].changed);
+    }
+
+    #[test]
+    fn a_damaged_state_file_is_an_error_naming_it() {
+        let path = dir("damaged").join("okta.json");
+        std::fs::write(&path, b"{ not json").unwrap();
+        let err = presets::okta()
+            .sandbox("okta", SandboxConfig::default())
+            .with_state_file(&path)
+            .unwrap_err();
+        assert!(matches!(err, SandboxFileError::Parse { .. }));
+        assert!(err.to_string().contains("okta.json"), "{err}");
+    }
+}
