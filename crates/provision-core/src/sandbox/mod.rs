@@ -14,10 +14,12 @@
 //! # }
 //! ```
 
+mod persist;
 pub mod presets;
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -27,7 +29,8 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
 use crate::adapter::{
-    Adapter, AdapterError, Applied, CheckStatus, Page, RateLimitInfo, SystemDescriptor, SystemError,
+    Adapter, AdapterError, Applied, CheckStatus, Effect, Page, RateLimitInfo, SystemDescriptor,
+    SystemError,
 };
 use crate::executor::clock::wall_at;
 use crate::model::{
@@ -35,6 +38,7 @@ use crate::model::{
     ResourceRef, SystemName,
 };
 
+pub use persist::{SandboxFileError, WriteRecord, read_write_log};
 use state::State;
 pub use state::{RequestKind, RequestLogEntry, SandboxSnapshot, SandboxStats, WindowCount};
 
@@ -97,6 +101,7 @@ pub struct SandboxSystem {
     descriptor: SystemDescriptor,
     config: SandboxConfig,
     state: Mutex<State>,
+    files: Option<persist::Files>,
 }
 
 /// What one injected outcome of a write is.
@@ -119,6 +124,40 @@ impl SandboxSystem {
             descriptor,
             config,
             state: Mutex::new(State::new(rng)),
+            files: None,
+        }
+    }
+
+    /// Keeps the system's accounts and grants in the JSON file `path`, so that they
+    /// outlive the process: when the file exists its content replaces what the system
+    /// holds, otherwise it is created from it. After every write request the file is
+    /// rewritten atomically (temporary file, fsync, rename), then one line
+    /// ([`WriteRecord`]) is appended to the write log beside it
+    /// ([`SandboxSystem::write_log_path`]: `path` + `.writes.jsonl`), so that a test can
+    /// count the writes that reached the system across processes. Seeding calls
+    /// ([`SandboxSystem::with_account`], ...) are saved too, without a log line.
+    ///
+    /// File I/O happens inside the adapter calls (blocking, with fsync): meant for
+    /// tests and demos, not for benchmarks.
+    pub fn with_state_file(mut self, path: impl Into<PathBuf>) -> Result<Self, SandboxFileError> {
+        let files = persist::Files::new(path.into());
+        files.open(self.state.get_mut().unwrap_or_else(|p| p.into_inner()))?;
+        self.files = Some(files);
+        Ok(self)
+    }
+
+    /// The write log of a system with a state file ([`SandboxSystem::with_state_file`]).
+    pub fn write_log_path(&self) -> Option<&Path> {
+        self.files.as_ref().map(|f| f.write_log.as_path())
+    }
+
+    /// Saves a seeding change of a persistent system (the seeding calls return no error:
+    /// a failure is logged).
+    fn save_seed(&self, state: &State) {
+        if let Some(files) = &self.files {
+            if let Err(error) = files.save(state) {
+                tracing::error!(system = %self.name, %error, "sandbox state not saved");
+            }
         }
     }
 
@@ -133,12 +172,17 @@ impl SandboxSystem {
 
     /// Seeds an account (as if created by hand before the SDK ran); returns its id.
     pub fn with_account(&self, login: &str, state: AccountState) -> String {
-        self.state().create_account(login, state)
+        let mut guard = self.state();
+        let id = guard.create_account(login, state);
+        self.save_seed(&guard);
+        id
     }
 
     /// Seeds a grant held by an existing account.
     pub fn with_grant(&self, login: &str, entitlement: Entitlement) {
-        self.state().grants.insert((login.to_owned(), entitlement));
+        let mut guard = self.state();
+        guard.grants.insert((login.to_owned(), entitlement));
+        self.save_seed(&guard);
     }
 
     /// Makes every write of this operation fail permanently with `error`.
@@ -164,6 +208,7 @@ impl SandboxSystem {
         if state.awaiting_login.remove(login) || !state.accounts.contains_key(login) {
             state.create_account(login, AccountState::Active);
         }
+        self.save_seed(&state);
     }
 
     /// Accounts and grants as they are now.
@@ -226,6 +271,36 @@ impl SandboxSystem {
                         format!("{}: API rate limit exceeded", self.name),
                     ),
                 })
+            }
+        }
+    }
+
+    /// One write past the rate limit: the answer, and whether it changed the state.
+    fn write(
+        &self,
+        state: &mut State,
+        op: &Operation,
+        account: &AccountRef,
+    ) -> (Result<Applied, AdapterError>, bool) {
+        if let Some(error) = state.permanent.get(&op.id) {
+            let error = AdapterError::Permanent {
+                error: error.clone(),
+            };
+            return (Err(error), false);
+        }
+        let fault = self.fault(state, &op.id, true);
+        if matches!(fault, Fault::Transient) {
+            return (Err(self.transient(false)), false);
+        }
+        match state.apply(&self.descriptor, &self.config, op, account) {
+            Err(error) => (Err(error), false),
+            Ok(applied) => {
+                let changed = applied.effect == Effect::Changed;
+                if matches!(fault, Fault::TimeoutAfterCommit) {
+                    (Err(self.transient(true)), changed)
+                } else {
+                    (Ok(applied), changed)
+                }
             }
         }
     }
@@ -308,20 +383,26 @@ impl Adapter for SandboxSystem {
         let info = self.admit(RequestKind::Write, Some(&op.id)).await?;
         let mut state = self.state();
         state.stats.writes += 1;
-        if let Some(error) = state.permanent.get(&op.id) {
-            return Err(AdapterError::Permanent {
-                error: error.clone(),
-            });
+        let (result, changed) = self.write(&mut state, op, account);
+        if let Some(files) = &self.files {
+            let record = WriteRecord {
+                seq: 0,
+                system: self.name.clone(),
+                operation: op.id.clone(),
+                kind: op.kind.verb().to_owned(),
+                login: op.login.clone(),
+                entitlement: op.kind.entitlement().cloned(),
+                changed,
+                pid: std::process::id(),
+            };
+            if let Err(error) = files.record(&mut state, record) {
+                return Err(AdapterError::Transient {
+                    error: SystemError::message(format!("{}: {error}", self.name)),
+                    maybe_applied: changed,
+                });
+            }
         }
-        let fault = self.fault(&mut state, &op.id, true);
-        if matches!(fault, Fault::Transient) {
-            return Err(self.transient(false));
-        }
-        let applied = state.apply(&self.descriptor, &self.config, op, account)?;
-        if matches!(fault, Fault::TimeoutAfterCommit) {
-            return Err(self.transient(true));
-        }
-        Ok(applied.with_rate_limit(info))
+        result.map(|applied| applied.with_rate_limit(info))
     }
 
     async fn check(

@@ -111,8 +111,12 @@ pub(super) struct State {
     pub(super) failure_streak: HashMap<OperationId, u32>,
     pub(super) rng: StdRng,
     pub(super) stats: SandboxStats,
-    next_id: u64,
+    pub(super) next_id: u64,
     window: Option<(u64, u32)>,
+    /// Writes recorded in the write log of a persistent system (across processes).
+    pub(super) writes_logged: u64,
+    /// The last of them, kept in the state file to complete a log cut short by a crash.
+    pub(super) last_write: Option<super::persist::WriteRecord>,
 }
 
 fn not_found(what: String) -> AdapterError {
@@ -133,6 +137,8 @@ impl State {
             stats: SandboxStats::default(),
             next_id: 1,
             window: None,
+            writes_logged: 0,
+            last_write: None,
         }
     }
 
