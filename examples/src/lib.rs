@@ -7,10 +7,12 @@
 //! `examples/quickstart.rs` prints it; `tests/quickstart.rs` checks the end state.
 
 pub mod console;
+pub mod drift_scene;
 pub mod inject;
 pub mod progress;
 pub mod scenes;
 pub mod show;
+pub mod store;
 pub mod systems;
 
 use provision_core::adapter::AdapterError;
@@ -47,6 +49,9 @@ pub enum QuickstartError {
     /// The Google variables in the environment are incomplete or wrong.
     #[error("google (from GOOGLE_* environment variables): {0}")]
     Google(#[from] provision_google::ConfigError),
+    /// The AWS variables in the environment are incomplete or wrong.
+    #[error("aws (from AWS_* / PROVISION_AWS_* environment variables): {0}")]
+    Aws(#[from] provision_aws::ConfigError),
     /// A system in `provision.yaml` has no sandbox preset and no real adapter here.
     #[error(
         "system `{system}` in provision.yaml: no sandbox of that name (known: okta, google, aws, gitlab, slack, jira, salesforce)"
@@ -54,6 +59,14 @@ pub enum QuickstartError {
     NoSandbox {
         /// The system.
         system: SystemName,
+    },
+    /// A real system's adapter could not be built (its HTTP client).
+    #[error("setting up {system}: {error}")]
+    Setup {
+        /// The system.
+        system: SystemName,
+        /// What the adapter said.
+        error: Box<AdapterError>,
     },
     /// Reading a system's accounts or grants failed.
     #[error("reading {system}: {error}")]
@@ -78,6 +91,9 @@ pub enum QuickstartError {
     /// The audit log failed.
     #[error("audit log: {0}")]
     Audit(#[from] AuditError),
+    /// The SQLite journal and audit log failed, or its chain does not verify.
+    #[error("store: {0}")]
+    Store(#[from] provision_store::StoreError),
     /// The audit log's hash chain does not verify.
     #[error("audit chain: {0}")]
     Chain(#[from] ChainError),

@@ -1,5 +1,6 @@
-//! The three scenes: a joiner, a mover and a leaver, each read back from the systems,
-//! planned, guarded and applied.
+//! The scenes: a joiner, a mover and a leaver, each read back from the systems,
+//! planned, guarded and applied (the drift scene is in [`crate::drift_scene`]); and
+//! the audit trail read back from the SQLite store.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -7,13 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use provision_core::audit::{AuditLog, AuditRecord, JsonlAuditLog, VerifiedChain, verify};
+use provision_core::audit::{AuditLog, VerifiedChain, verify};
 use provision_core::config::DeploymentConfig;
 use provision_core::config::load::load_config;
 use provision_core::executor::{
     ExecutionReport, Executor, ExternalIds, PendingConfig, RetryConfig,
 };
-use provision_core::journal::{JsonlJournal, RunId};
+use provision_core::journal::RunId;
 use provision_core::model::{
     ActualState, EmploymentStatus, Entitlement, Identity, IdentityId, OperationId, OperationKind,
     Plan, PolicySet,
@@ -21,9 +22,11 @@ use provision_core::model::{
 use provision_core::planner::{Descriptors, Planner};
 use provision_core::policy::load_policies;
 use provision_core::roster::load_roster;
+use provision_store::SqliteStore;
 
 use crate::console::Console;
 use crate::progress::Progress;
+use crate::store::DetachedStore;
 use crate::systems::Systems;
 use crate::{QuickstartError, show};
 
@@ -58,19 +61,20 @@ pub struct Quickstart {
     pub roster: Vec<Identity>,
     /// The systems.
     pub systems: Systems,
-    descriptors: Descriptors,
-    console: Arc<Console>,
-    progress: Arc<Progress>,
-    executor: Executor,
-    audit: Arc<JsonlAuditLog>,
+    pub(crate) descriptors: Descriptors,
+    pub(crate) console: Arc<Console>,
+    pub(crate) progress: Arc<Progress>,
+    pub(crate) executor: Executor,
+    /// The journal and the audit log: one SQLite file in the run directory.
+    pub store: Arc<SqliteStore>,
     run_dir: PathBuf,
 }
 
 impl Quickstart {
     /// Loads `examples_dir/{provision.yaml, policies/, roster.yaml}`, builds the systems
-    /// (real Okta / Google when `env` has their variables), and an executor journaling
-    /// and auditing to JSON-lines files in `run_dir`.
-    pub fn load(
+    /// (real Okta / Google / AWS when `env` has their variables), and an executor
+    /// journaling and auditing to the SQLite file `run_dir/provision.db`.
+    pub async fn load(
         examples_dir: &Path,
         run_dir: &Path,
         env: &dyn Fn(&str) -> Option<String>,
@@ -86,12 +90,13 @@ impl Quickstart {
             path: run_dir.display().to_string(),
             source,
         })?;
-        let journal = Arc::new(JsonlJournal::open(run_dir.join("journal.jsonl"))?);
-        let audit = Arc::new(JsonlAuditLog::open(run_dir.join("audit.jsonl"))?);
+        let store = Arc::new(SqliteStore::open(run_dir.join("provision.db")).await?);
         let progress = Arc::new(Progress::new(Arc::clone(&console)));
+        // Each store call on its own task: see `crate::store` for why.
+        let detached = Arc::new(DetachedStore::new(Arc::clone(&store)));
         let mut builder = Executor::builder()
-            .journal(journal)
-            .audit_log(Arc::clone(&audit) as Arc<dyn AuditLog>)
+            .journal(Arc::clone(&detached) as _)
+            .audit_log(detached as Arc<dyn AuditLog>)
             .subscriber(Arc::clone(&progress) as _)
             .actor("quickstart")
             .retry(RetryConfig {
@@ -110,11 +115,11 @@ impl Quickstart {
         let executor = builder.build()?;
 
         console.say(format!(
-            "loaded {} systems, {} policies, {} people; journal and audit log in {}",
+            "loaded {} systems, {} policies, {} people; journal and audit log: SQLite {}",
             config.systems.len(),
             policies.policies.len(),
             roster.len(),
-            run_dir.display()
+            store.path().display()
         ));
         let real = systems.real();
         let sandboxed: Vec<&str> = systems
@@ -124,7 +129,7 @@ impl Quickstart {
             .collect();
         if real.is_empty() {
             console.say(format!(
-                "systems: all sandboxes ({}) — set OKTA_* or GOOGLE_* variables to use real ones",
+                "systems: all sandboxes ({}) — set OKTA_*, GOOGLE_* or AWS_* variables to use real ones",
                 sandboxed.join(", ")
             ));
         } else {
@@ -142,7 +147,7 @@ impl Quickstart {
             console,
             progress,
             executor,
-            audit,
+            store,
             run_dir: run_dir.to_owned(),
         })
     }
@@ -152,7 +157,7 @@ impl Quickstart {
         &self.run_dir
     }
 
-    fn person(&self, id: &str) -> Result<Identity, QuickstartError> {
+    pub(crate) fn person(&self, id: &str) -> Result<Identity, QuickstartError> {
         self.roster
             .iter()
             .find(|p| p.id.as_str() == id)
@@ -160,14 +165,14 @@ impl Quickstart {
             .ok_or_else(|| QuickstartError::NoSuchPerson(id.to_owned()))
     }
 
-    fn name_of(&self, id: &IdentityId) -> String {
+    pub(crate) fn name_of(&self, id: &IdentityId) -> String {
         self.roster
             .iter()
             .find(|p| &p.id == id)
             .map_or_else(|| id.to_string(), |p| p.display_name.clone())
     }
 
-    fn planner(&self, event: &str) -> Planner<'_> {
+    pub(crate) fn planner(&self, event: &str) -> Planner<'_> {
         Planner::new(&self.config, &self.descriptors)
             .with_event(event)
             .with_population(self.roster.len())
@@ -192,7 +197,7 @@ impl Quickstart {
         ));
     }
 
-    async fn read_actual(&self) -> Result<ActualState, QuickstartError> {
+    pub(crate) async fn read_actual(&self) -> Result<ActualState, QuickstartError> {
         let managed = Planner::new(&self.config, &self.descriptors)
             .desired(&[], &self.policies, Utc::now())
             .managed_resources;
@@ -274,7 +279,7 @@ impl Quickstart {
         })
     }
 
-    fn say_blast_radius(&self, plan: &Plan) {
+    pub(crate) fn say_blast_radius(&self, plan: &Plan) {
         let removals: Vec<_> = plan
             .operations
             .iter()
@@ -487,32 +492,34 @@ impl Quickstart {
         Ok(())
     }
 
-    /// Reads the audit log back, verifies its hash chain, prints the leaver's records,
-    /// and shows that an edited record is caught.
+    /// Reads the audit trail back from the SQLite file: verifies the hash chain on the
+    /// database, prints the leaver's history (a query of the store) with the reason
+    /// of each change, and shows that an edited record is caught.
     pub async fn audit_trail(&self) -> Result<VerifiedChain, QuickstartError> {
-        let records = self.audit.records().await?;
-        let verified = verify(&records)?;
+        let verified = self.store.verify_audit().await?;
         self.console.say("");
         self.console.say(format!(
-            "== audit trail: {} records in {} ==",
+            "== audit trail: {} records in {} (SQLite) ==",
             verified.records,
-            self.audit.path().display()
+            self.store.path().display()
         ));
-        let leaver: Vec<&AuditRecord> = records
-            .iter()
-            .filter(|r| r.event.identity.as_str() == TOM)
-            .collect();
-        for r in &leaver {
+        let tom = self.person(TOM)?;
+        let history = self.store.identity_history(&tom.id).await?;
+        self.console.say(format!(
+            "  history of {} ({}), from the store:",
+            tom.display_name, tom.id
+        ));
+        for r in &history {
             self.console.say(show::audit_record(r));
         }
         if let Some(head) = verified.anchor() {
             self.console.say(format!(
-                "  hash chain verified from #0 to #{} (head {}…)",
+                "  hash chain verified on the database from #0 to #{} (head {}…)",
                 head.seq,
                 head.hash.get(..16).unwrap_or(&head.hash)
             ));
         }
-        let mut edited = records.clone();
+        let mut edited = self.store.records().await?;
         if let Some(r) = edited.get_mut(1) {
             r.event.actor = "someone-else".into();
             if let Err(e) = verify(&edited) {

@@ -1,6 +1,7 @@
 //! How plans, reports and audit records read on a terminal.
 
 use provision_core::audit::{AuditOutcome, AuditRecord};
+use provision_core::drift::{Finding, Subject};
 use provision_core::executor::{ExecutionReport, OperationOutcome};
 use provision_core::model::{Entitlement, Operation, OperationKind, Plan, Provenance, ReasonKind};
 
@@ -125,13 +126,67 @@ pub fn audit_record(r: &AuditRecord) -> String {
     };
     let event = e.reason.event.as_deref().unwrap_or("-");
     format!(
-        "  #{:<3} {} {} {} {:<8} {:<20} {outcome}; event {event}; hash {}…",
+        "  #{:<3} {} {} {:<8} {:<36} {outcome}; reason {}; event {event}; hash {}…",
         r.seq,
         e.at.format("%H:%M:%S%.3f"),
-        e.actor,
         e.identity,
         e.system.as_str(),
         what,
+        reason_kind(e.reason.kind),
         r.hash.get(..12).unwrap_or(&r.hash)
     )
+}
+
+/// `policy grant`, `termination`, `drift remediation`.
+pub fn reason_kind(kind: ReasonKind) -> &'static str {
+    match kind {
+        ReasonKind::PolicyGrant => "policy grant",
+        ReasonKind::PolicyRemoved => "policy removed",
+        ReasonKind::Termination => "termination",
+        ReasonKind::Reactivation => "reactivation",
+        ReasonKind::Expired => "expired",
+        ReasonKind::UnmanagedGrant => "unmanaged grant",
+        ReasonKind::DriftRemediation => "drift remediation",
+        ReasonKind::ProfileSync => "profile sync",
+    }
+}
+
+/// One drift finding in three lines: what, the evidence, and the fix (or why none
+/// is applied). `name` is the holder's display name; `fixed` whether the system's
+/// `drift_remediation` mode lets the fix run.
+pub fn finding(f: &Finding, name: &str, fixed: bool) -> Vec<String> {
+    let subject = match &f.subject {
+        Subject::Grant { entitlement: e } => format!("grant {}", entitlement(e)),
+        other => other.to_string(),
+    };
+    let read = f
+        .evidence
+        .read_at
+        .map(|t| format!("read {}", t.format("%H:%M:%S%.3f")))
+        .unwrap_or_else(|| "read".to_owned());
+    let fix = if f.remediation.is_empty() {
+        "none the SDK can make".to_owned()
+    } else {
+        let ops: Vec<String> = f.remediation.iter().map(|o| what(&o.kind)).collect();
+        format!(
+            "{}{}",
+            ops.join(", then "),
+            if fixed {
+                ""
+            } else {
+                " — not applied: the system's drift_remediation leaves it to a person"
+            }
+        )
+    };
+    vec![
+        format!(
+            "  [{}] {} — {name} <{}> in {}: {subject}",
+            f.severity, f.class, f.login, f.system
+        ),
+        format!(
+            "      evidence: {read}: {}; expected {}",
+            f.evidence.observed, f.evidence.expected
+        ),
+        format!("      fix: {fix}"),
+    ]
 }

@@ -1,12 +1,14 @@
 //! The systems the quickstart drives: sandbox systems named like the real ones, or the
-//! real Okta and Google Workspace adapters when their credentials are in the
-//! environment; and reading their actual state back through the `Adapter` reads.
+//! real Okta, Google Workspace and AWS IAM Identity Center adapters when their
+//! credentials are in the environment; and reading their actual state back through
+//! the `Adapter` reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use provision_aws::{AwsAdapter, AwsConfigBuilder};
 use provision_core::adapter::{Adapter, AdapterError, Page};
 use provision_core::config::DeploymentConfig;
 use provision_core::model::{
@@ -53,9 +55,58 @@ fn google_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
         && set("GOOGLE_ADMIN_SUBJECT")
 }
 
+/// AWS credentials, a region and the Identity Center instance are set: the quickstart
+/// never picks up AWS credentials that happen to be in the environment unless the
+/// instance is named too.
+fn aws_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
+    set("AWS_ACCESS_KEY_ID")
+        && set("AWS_SECRET_ACCESS_KEY")
+        && (set("AWS_REGION") || set("AWS_DEFAULT_REGION"))
+        && set("PROVISION_AWS_INSTANCE_ARN")
+        && set("PROVISION_AWS_IDENTITY_STORE_ID")
+}
+
+/// The real AWS IAM Identity Center adapter from `AWS_*` and `PROVISION_AWS_*`
+/// variables; `PROVISION_AWS_ACCOUNTS` (`production=111122223333,staging=…`) names
+/// the accounts policies use (`account: production`). Returns the adapter and a
+/// description of where it points.
+fn aws_from_env(
+    system: &provision_core::config::SystemConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(AwsAdapter, String), QuickstartError> {
+    let mut builder = AwsConfigBuilder::from_env_with(env)?.delete_users(system.delete_leavers);
+    for pair in env("PROVISION_AWS_ACCOUNTS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let (name, id) = pair.split_once('=').ok_or_else(|| {
+            QuickstartError::Aws(provision_aws::ConfigError::Invalid {
+                field: "PROVISION_AWS_ACCOUNTS".into(),
+                reason: format!("'{pair}' is not name=12-digit-account-id"),
+            })
+        })?;
+        builder = builder.account(name.trim(), id.trim());
+    }
+    let config = builder.build()?;
+    let instance = config.instance_arn().unwrap_or_default().to_owned();
+    let endpoint = config.sso_admin_endpoint().as_str().trim_end_matches('/');
+    let where_ = format!(
+        "Identity Center {instance} in {} via {endpoint}",
+        config.region()
+    );
+    let adapter = AwsAdapter::new(config).map_err(|error| QuickstartError::Setup {
+        system: SystemName::new("aws"),
+        error: Box::new(error),
+    })?;
+    Ok((adapter, where_))
+}
+
 impl Systems {
-    /// Builds every system of `config`: the real Okta / Google adapter when `env` has
-    /// their variables, otherwise the sandbox preset of the same name.
+    /// Builds every system of `config`: the real Okta / Google / AWS adapter when
+    /// `env` has their variables, otherwise the sandbox preset of the same name.
     pub fn build(
         config: &DeploymentConfig,
         env: &dyn Fn(&str) -> Option<String>,
@@ -76,8 +127,10 @@ impl Systems {
                         format!("Workspace, acting as {who}"),
                     )
                 }
-                // TODO(h-aws): when provision-aws is merged, use its adapter for `aws`
-                // when AWS credentials and an Identity Center instance are configured.
+                "aws" if aws_in_env(env) => {
+                    let (adapter, where_) = aws_from_env(&config.systems[name], env)?;
+                    real(Arc::new(adapter), where_)
+                }
                 other => sandbox(name, other)?,
             };
             by_name.insert(name.clone(), system);
@@ -152,6 +205,16 @@ impl Systems {
         identities: &[Identity],
         managed: &BTreeSet<ResourceRef>,
     ) -> Result<ActualState, QuickstartError> {
+        let snapshots = self.read_snapshots(managed).await?;
+        Ok(correlate(identities, &snapshots))
+    }
+
+    /// What every system holds (accounts, and the grants on the `managed` resources),
+    /// each snapshot with the time it was read.
+    pub async fn read_snapshots(
+        &self,
+        managed: &BTreeSet<ResourceRef>,
+    ) -> Result<BTreeMap<SystemName, SystemSnapshot>, QuickstartError> {
         let mut snapshots = BTreeMap::new();
         for (name, system) in &self.by_name {
             let adapter = system.adapter.as_ref();
@@ -183,7 +246,7 @@ impl Systems {
                 },
             );
         }
-        Ok(correlate(identities, &snapshots))
+        Ok(snapshots)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Runs the quickstart's scenes against the sandboxes and checks what a person would:
-//! who holds what afterwards, in which order the leaver lost access, and that the
-//! audit trail verifies.
+//! who holds what afterwards, in which order the leaver lost access, that drift made
+//! by hand is found and fixed, and that the audit trail in the SQLite file verifies.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,11 +9,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use provision_core::adapter::Adapter;
+use provision_core::audit::{AuditLog, AuditOutcome};
+use provision_core::drift::{DriftClass, Severity, Subject};
 use provision_core::executor::OperationOutcome;
-use provision_core::model::{AccountState, Entitlement, OperationKind};
+use provision_core::journal::RunId;
+use provision_core::model::{AccountState, Entitlement, IdentityId, OperationKind, ReasonKind};
 use provision_core::sandbox::RequestKind;
+use provision_examples::drift_scene::{DRIFT_RUN, LEE, MARCUS};
 use provision_examples::scenes::{PRIYA, SARAH, TOM};
 use provision_examples::{Console, Quickstart};
+use provision_store::SqliteStore;
 
 const SYSTEMS: [&str; 7] = [
     "okta",
@@ -43,11 +48,13 @@ fn login_of(qs: &Quickstart, id: &str) -> String {
         .clone()
 }
 
-fn loaded(run_dir: &Path) -> Quickstart {
+async fn loaded(run_dir: &Path) -> Quickstart {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR"));
     // No real systems in tests, whatever the environment says.
     let no_env = |_: &str| None;
-    let qs = Quickstart::load(examples, run_dir, &no_env, Arc::new(Console::quiet())).unwrap();
+    let qs = Quickstart::load(examples, run_dir, &no_env, Arc::new(Console::quiet()))
+        .await
+        .unwrap();
     assert!(qs.systems.real().is_empty());
     qs
 }
@@ -64,7 +71,7 @@ fn run_dir(name: &str) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quickstart_onboards_moves_and_offboards_with_a_verified_audit_trail() {
     let dir = run_dir("all");
-    let mut qs = loaded(&dir);
+    let mut qs = loaded(&dir).await;
     qs.seed_company();
 
     // 1. Sarah: exactly the seed's entitlements, in every system, after her first
@@ -224,11 +231,201 @@ async fn quickstart_onboards_moves_and_offboards_with_a_verified_audit_trail() {
             .all(|o| o.kind == OperationKind::RevokeSessions)
     );
 
-    // The audit trail verifies and holds every change of the three runs.
+    // 4. Drift: Marcus added to #sales-engineering and Lee removed from #sales by hand
+    //    in Slack; the drift run finds both, fixes both (Slack channels are
+    //    authoritative, drift_remediation fix_all), and the fix is audited.
+    let marcus = login_of(&qs, MARCUS);
+    let lee = login_of(&qs, LEE);
+    let audit_before = qs.store.records().await.unwrap().len();
+    let drift = qs.detect_and_fix_drift().await.unwrap();
+    let sales_engineering = Entitlement::new("slack", "channel", "#sales-engineering");
+    let sales = Entitlement::new("slack", "channel", "#sales");
+    let found = |class: DriftClass, login: &str, e: &Entitlement| {
+        drift.findings.findings.iter().find(|f| {
+            f.class == class
+                && f.login == login
+                && f.subject
+                    == Subject::Grant {
+                        entitlement: e.clone(),
+                    }
+        })
+    };
+    let unmanaged = found(DriftClass::Unmanaged, &marcus, &sales_engineering)
+        .expect("Marcus's hand-made membership is found");
+    assert_eq!(unmanaged.severity, Severity::High);
+    assert!(unmanaged.evidence.read_at.is_some());
+    let missing =
+        found(DriftClass::Missing, &lee, &sales).expect("Lee's removed membership is found");
+    assert_eq!(
+        missing.evidence.policies,
+        vec!["Sales (all of Sales)".to_owned()]
+    );
+    // The hand-made changes never reached the audit log; the fix did.
+    assert_eq!(
+        drift.plan.operations.len(),
+        2,
+        "only Slack fixes: {:?}",
+        drift.plan.operations
+    );
+    assert!(drift.report.is_complete(), "{}", drift.report);
+    let slack = qs.systems.sandbox("slack").unwrap().snapshot();
+    assert!(
+        !slack
+            .grants
+            .contains(&(marcus.clone(), sales_engineering.clone()))
+    );
+    assert!(slack.grants.contains(&(lee.clone(), sales.clone())));
+    let still = |class: DriftClass, login: &str, e: &Entitlement| {
+        drift.after.findings.iter().any(|f| {
+            f.class == class
+                && f.login == login
+                && f.subject
+                    == Subject::Grant {
+                        entitlement: e.clone(),
+                    }
+        })
+    };
+    assert!(!still(DriftClass::Unmanaged, &marcus, &sales_engineering));
+    assert!(!still(DriftClass::Missing, &lee, &sales));
+    // What drift_remediation leaves alone stays reported: Tom's AWS user (AWS cannot
+    // suspend, delete_leavers is off, aws is report_only).
+    assert!(
+        drift
+            .after
+            .findings
+            .iter()
+            .any(|f| f.class == DriftClass::Orphaned
+                && f.system.as_str() == "aws"
+                && f.login == tom)
+    );
+    // The SQLite store has the fix, with its reason, and nothing for the hand-made changes.
+    let from_db = qs
+        .store
+        .run_history(&RunId(DRIFT_RUN.to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(from_db, drift.audit);
+    let fixed: BTreeSet<(String, String, Option<Entitlement>)> = from_db
+        .iter()
+        .map(|r| {
+            assert_eq!(r.event.reason.kind, ReasonKind::DriftRemediation);
+            assert_eq!(r.event.outcome, AuditOutcome::Changed);
+            (
+                r.event.identity.to_string(),
+                r.event.action.clone(),
+                r.event.entitlement.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fixed,
+        [
+            (
+                MARCUS.to_owned(),
+                "revoke".to_owned(),
+                Some(sales_engineering.clone())
+            ),
+            (LEE.to_owned(), "grant".to_owned(), Some(sales.clone())),
+        ]
+        .into_iter()
+        .collect()
+    );
+    assert_eq!(
+        qs.store.records().await.unwrap().len(),
+        audit_before + 2,
+        "the hand-made changes are not in the audit log, the two fixes are"
+    );
+    let marcus_history = qs
+        .store
+        .identity_history(&IdentityId::new(MARCUS))
+        .await
+        .unwrap();
+    assert_eq!(marcus_history.len(), 1, "{marcus_history:?}");
+
+    // The audit trail in the SQLite file verifies on the database and holds every
+    // change of the four runs.
     let verified = qs.audit_trail().await.unwrap();
     let changes = joiner.report.operations.len()
         + mover.report.operations.len()
-        + leaver.report.operations.len();
+        + leaver.report.operations.len()
+        + drift.report.operations.len();
     assert!(verified.records >= changes as u64);
+    assert_eq!(
+        verified.records,
+        qs.store.records().await.unwrap().len() as u64
+    );
+    // A second process opening the file sees the same verified chain.
+    let reopened = SqliteStore::open(qs.store.path()).await.unwrap();
+    assert_eq!(
+        reopened.verify_audit().await.unwrap().records,
+        verified.records
+    );
+    reopened.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn aws_is_real_when_its_credentials_and_instance_are_set() {
+    let dir = run_dir("aws");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let vars: std::collections::BTreeMap<&str, &str> = [
+        ("AWS_ACCESS_KEY_ID", "AKIDQUICKSTART"),
+        ("AWS_SECRET_ACCESS_KEY", "quickstart-secret-never-printed"),
+        ("AWS_REGION", "eu-west-1"),
+        (
+            "PROVISION_AWS_INSTANCE_ARN",
+            "arn:aws:sso:::instance/ssoins-0123456789abcdef",
+        ),
+        ("PROVISION_AWS_IDENTITY_STORE_ID", "d-0123456789"),
+        ("PROVISION_AWS_ACCOUNTS", "production=111122223333"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("HOME", "/nonexistent"),
+    ]
+    .into_iter()
+    .collect();
+    let env = |k: &str| vars.get(k).map(|v| (*v).to_owned());
+    let console = Arc::new(Console::quiet());
+    let qs = Quickstart::load(examples, &dir, &env, Arc::clone(&console))
+        .await
+        .unwrap();
+    let real = qs.systems.real();
+    assert_eq!(real.len(), 1, "{real:?}");
+    assert_eq!(real[0].0.as_str(), "aws");
+    assert!(
+        real[0].1.contains("ssoins-0123456789abcdef"),
+        "{}",
+        real[0].1
+    );
+    assert!(real[0].1.contains("http://127.0.0.1:9"), "{}", real[0].1);
+    assert!(qs.systems.sandbox("aws").is_none());
+    assert!(qs.systems.sandbox("okta").is_some());
+    let out = console.lines().join("\n");
+    assert!(out.contains("systems: aws is REAL"), "{out}");
+    assert!(!out.contains("quickstart-secret-never-printed"));
+
+    // Without the instance, AWS credentials in the environment are not picked up.
+    let partial = |k: &str| {
+        (!k.starts_with("PROVISION_AWS_"))
+            .then(|| vars.get(k).map(|v| (*v).to_owned()))
+            .flatten()
+    };
+    let qs = Quickstart::load(examples, &dir, &partial, Arc::new(Console::quiet()))
+        .await
+        .unwrap();
+    assert!(qs.systems.real().is_empty());
+
+    // A wrong account mapping names the variable.
+    let bad = |k: &str| {
+        if k == "PROVISION_AWS_ACCOUNTS" {
+            Some("production:111122223333".to_owned())
+        } else {
+            vars.get(k).map(|v| (*v).to_owned())
+        }
+    };
+    let err = Quickstart::load(examples, &dir, &bad, Arc::new(Console::quiet()))
+        .await
+        .err()
+        .expect("a bad PROVISION_AWS_ACCOUNTS is refused");
+    assert!(err.to_string().contains("PROVISION_AWS_ACCOUNTS"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
