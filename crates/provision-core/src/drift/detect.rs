@@ -117,8 +117,9 @@ impl<'a> DriftInputs<'a> {
 ///   grant, the old role where policies give another role on the same resource
 ///   (unless the kind changes roles in place: then the missing grant replaces it),
 ///   or any grant of a kind under authoritative enforcement — or any grant a
-///   terminated or unknown identity holds, except grants kept on a suspended
-///   account where suspension keeps grants. A manual grant elsewhere under
+///   terminated or unknown identity holds, except (as the planner) in a system
+///   that can suspend the account it is held by: the account's suspension blocks
+///   it and it stays for a rehire. A manual grant elsewhere under
 ///   additive enforcement is left, as the planner leaves it;
 /// * orphaned: an enabled account of a terminated identity (critical), or one that
 ///   matches no identity (high);
@@ -696,17 +697,13 @@ impl<'a> Detector<'a> {
                 return;
             }
         }
-        if who.holder == Holder::Terminated {
-            let parked = has
-                .accounts
-                .get(system)
-                .is_some_and(|a| !a.state.is_enabled())
-                && self
-                    .descriptor(system)
-                    .is_some_and(|d| d.suspension_keeps_grants);
-            if parked {
-                return;
-            }
+        if who.holder == Holder::Terminated
+            && has.accounts.contains_key(system)
+            && self.descriptor(system).is_some_and(|d| d.can_suspend)
+        {
+            // As the planner: the account is (or, as an orphan finding, will be)
+            // suspended, which blocks the grant; it stays for a possible rehire.
+            return;
         }
         let subject = Subject::Grant {
             entitlement: entitlement.clone(),

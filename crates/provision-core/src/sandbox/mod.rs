@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+mod manual;
 pub mod presets;
 mod state;
 
