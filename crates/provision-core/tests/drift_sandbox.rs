@@ -613,3 +613,38 @@ async fn fix_all_also_revokes_the_manual_grant_and_the_audit_log_says_why() {
     );
     assert!(after.remediation_plan(&org.config).is_empty());
 }
+
+#[tokio::test]
+async fn an_account_suspended_by_hand_is_missing_and_fix_missing_reactivates_it() {
+    let mut org = Org::new();
+    org.onboard().await;
+    assert!(
+        org.slack
+            .set_account_state_by_hand(SARAH, AccountState::Suspended)
+    );
+    assert!(
+        !org.slack
+            .set_account_state_by_hand("nobody@example.com", AccountState::Active)
+    );
+    org.mode(DriftRemediation::FixMissing);
+    let report = org.detect(&BTreeSet::new()).await;
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.login == SARAH && f.system.as_str() == "slack")
+        .expect("a finding for Sarah's Slack account");
+    assert_eq!(
+        (f.class, f.severity),
+        (DriftClass::Missing, Severity::Medium)
+    );
+    assert!(f.evidence.observed.contains("state=suspended"), "{f}");
+    let plan = report.remediation_plan(&org.config);
+    assert!(
+        plan.operations
+            .iter()
+            .any(|o| o.id.to_string() == "e1001/slack/reactivate_account"),
+        "{plan:?}"
+    );
+    org.execute("drift-reactivate", plan).await;
+    assert_eq!(org.slack.snapshot().accounts[SARAH], AccountState::Active);
+}
