@@ -147,13 +147,32 @@ pub fn detect_drift(
         findings: Vec::new(),
     };
     let empty = ActualIdentity::default();
-    for (id, wanted) in &desired.identities {
-        let has = actual.identities.get(id).unwrap_or(&empty);
-        detector.identity(id, Some(wanted), has);
-    }
-    for (id, has) in &actual.identities {
-        if !desired.identities.contains_key(id) {
-            detector.identity(id, None, has);
+    // Both maps are sorted by identity: one merge, no lookups.
+    let mut wanted = desired.identities.iter().peekable();
+    let mut read = actual.identities.iter().peekable();
+    loop {
+        let step = match (wanted.peek(), read.peek()) {
+            (None, None) => break,
+            (Some((w, _)), Some((r, _))) => w.cmp(r),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+        };
+        match step {
+            Ordering::Equal => {
+                if let (Some((id, w)), Some((_, has))) = (wanted.next(), read.next()) {
+                    detector.identity(id, Some(w), has);
+                }
+            }
+            Ordering::Less => {
+                if let Some((id, w)) = wanted.next() {
+                    detector.identity(id, Some(w), &empty);
+                }
+            }
+            Ordering::Greater => {
+                if let Some((id, has)) = read.next() {
+                    detector.identity(id, None, has);
+                }
+            }
         }
     }
     for (system, records) in &actual.unmatched_accounts {
@@ -335,8 +354,12 @@ impl<'a> Detector<'a> {
             self.account(&who, system, account);
         }
         if let (Some(w), Holder::Current) = (wanted, holder) {
+            // Both sorted by system: merge instead of looking each one up.
+            let mut read = has.accounts.iter().peekable();
             for system in &w.accounts {
-                self.wanted_account(&who, w, system, has.accounts.get(system));
+                while read.next_if(|(s, _)| *s < system).is_some() {}
+                let account = read.next_if(|(s, _)| *s == system).map(|(_, a)| a);
+                self.wanted_account(&who, w, system, account);
             }
         }
         self.grants(&who, wanted, has);
