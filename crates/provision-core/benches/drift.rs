@@ -36,6 +36,13 @@ fn entitlement(system: usize, department: usize, n: usize) -> Entitlement {
 fn states() -> (DesiredState, ActualState) {
     let mut desired = DesiredState::default();
     let mut actual = ActualState::default();
+    // Every resource the departments' policies mention, as `planner::desired` lists them.
+    desired.managed_resources = (0..DEPARTMENTS)
+        .flat_map(|d| {
+            (0..GRANTS_PER_IDENTITY)
+                .map(move |g| entitlement(g % SYSTEMS.len(), d, g).resource_ref())
+        })
+        .collect();
     for i in 0..IDENTITIES {
         let department = i % DEPARTMENTS;
         let login = format!("user{i}@example.com");
@@ -86,6 +93,7 @@ fn states() -> (DesiredState, ActualState) {
                 identity,
                 accounts: SYSTEMS.iter().map(|s| SystemName::new(*s)).collect(),
                 grants,
+                expired: BTreeMap::new(),
             },
         );
         actual.identities.insert(

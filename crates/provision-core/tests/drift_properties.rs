@@ -64,7 +64,15 @@ fn person() -> impl Strategy<Value = Person> {
 
 fn build(people: &[Person]) -> (DesiredState, ActualState) {
     let pool = pool();
-    let mut desired = DesiredState::default();
+    let mut desired = DesiredState {
+        // As `planner::desired` fills it: every resource a policy mentions.
+        managed_resources: pool
+            .iter()
+            .filter(|e| !e.resource.starts_with("okta-rule-"))
+            .map(Entitlement::resource_ref)
+            .collect(),
+        ..DesiredState::default()
+    };
     let mut actual = ActualState::default();
     for (i, p) in people.iter().enumerate() {
         let login = format!("p{i}@example.com");
@@ -75,6 +83,7 @@ fn build(people: &[Person]) -> (DesiredState, ActualState) {
             };
         }
         let mut grants = BTreeMap::new();
+        let mut expired = BTreeMap::new();
         for (e, w) in pool.iter().zip(&p.wanted) {
             // Policies never target foreign-owned groups (validation refuses it).
             if *w == 0 || e.resource.starts_with("okta-rule-") {
@@ -88,7 +97,9 @@ fn build(people: &[Person]) -> (DesiredState, ActualState) {
             } else {
                 Validity::ALWAYS
             };
-            grants.insert(
+            // The planner keeps a grant whose window ended apart, in `expired`.
+            let target = if *w == 2 { &mut expired } else { &mut grants };
+            target.insert(
                 e.clone(),
                 DesiredGrant {
                     entitlement: e.clone(),
@@ -112,6 +123,7 @@ fn build(people: &[Person]) -> (DesiredState, ActualState) {
                     identity: identity.clone(),
                     accounts,
                     grants,
+                    expired,
                 },
             );
         }

@@ -177,14 +177,46 @@ fn fix_all_also_revokes_the_manual_grant_and_suspends_the_leaver_and_says_why() 
 }
 
 #[test]
-fn fix_all_under_additive_keeps_manual_grants_but_still_disables_the_leaver() {
+fn fix_all_under_additive_revokes_what_the_planner_would_and_keeps_unmentioned_manual_grants() {
     let mut config = config();
     set_all(&mut config, DriftRemediation::FixAll, Enforcement::Additive);
-    let plan = detect(&desired(), &tampered(), &config).remediation_plan(&config);
-    let verbs: Vec<&str> = plan.operations.iter().map(|o| o.kind.verb()).collect();
+    // Besides the tampering: a channel no policy mentions, joined by hand.
+    let mut actual = tampered();
+    let random = provision_core::model::Entitlement::new("slack", "channel", "random");
+    actual
+        .identities
+        .get_mut(&id("e1001"))
+        .unwrap()
+        .grants
+        .insert(random.clone());
+    let report = detect(&desired(), &actual, &config);
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.subject.to_string() != format!("grant {random}")),
+        "additive keeps a manual grant on a resource no policy mentions: no finding\n{report}"
+    );
+    let plan = report.remediation_plan(&config);
+    let verbs: Vec<String> = plan
+        .operations
+        .iter()
+        .map(|o| match &o.kind {
+            OperationKind::Grant { entitlement } => format!("grant {entitlement}"),
+            OperationKind::Revoke { entitlement } => format!("revoke {entitlement}"),
+            other => other.verb().to_owned(),
+        })
+        .collect();
+    // #sales-deals is a channel policies manage: the planner revokes it under
+    // additive enforcement too (reason "policy removed"), so fix_all does.
     assert_eq!(
         verbs,
-        vec!["revoke_sessions", "suspend_account", "grant"],
+        vec![
+            "revoke_sessions".to_owned(),
+            "suspend_account".to_owned(),
+            format!("grant {}", eng_slack()),
+            format!("revoke {}", sales_slack()),
+        ],
         "{plan:?}"
     );
 }

@@ -54,9 +54,9 @@ pub struct DriftInputs<'a> {
     pub in_flight: &'a BTreeSet<OperationId>,
     /// When each system was read (its snapshot's `read_at`), for the evidence.
     pub read_at: &'a BTreeMap<SystemName, DateTime<Utc>>,
-    /// The policies, when available: every resource they mention is managed, even
-    /// when no identity is selected for it today. Without them the managed
-    /// resources are those in the desired state.
+    /// Extra policies whose resources count as managed, besides the desired
+    /// state's [`DesiredState::managed_resources`] (which `planner::desired`
+    /// already fills from the policies; this is for hand-built desired states).
     pub policies: Option<&'a PolicySet>,
     /// The time the comparison is for (terminations and validity windows).
     pub now: DateTime<Utc>,
@@ -112,10 +112,15 @@ impl<'a> DriftInputs<'a> {
 ///
 /// * missing: a policy gives a grant (valid now) or an account the system lacks,
 ///   or the account is suspended/deprovisioned;
-/// * unmanaged: a grant no policy gives, on a resource the SDK manages (one a
-///   policy mentions, or any resource of a kind under authoritative enforcement),
-///   or any grant a terminated or unknown identity holds — except grants kept on a
-///   suspended account where suspension keeps grants;
+/// * unmanaged: a grant no policy gives that the planner would revoke — on a
+///   resource the SDK manages ([`DesiredState::managed_resources`]), an expired
+///   grant, the old role where policies give another role on the same resource
+///   (unless the kind changes roles in place: then the missing grant replaces it),
+///   or any grant of a kind under authoritative enforcement — or any grant a
+///   terminated or unknown identity holds, except (as the planner) in a system
+///   that can suspend the account it is held by: the account's suspension blocks
+///   it and it stays for a rehire. A manual grant elsewhere under
+///   additive enforcement is left, as the planner leaves it;
 /// * orphaned: an enabled account of a terminated identity (critical), or one that
 ///   matches no identity (high);
 /// * foreign-owned: any difference on a resource an external engine owns;
@@ -138,18 +143,36 @@ pub fn detect_drift(
     let _guard = span.enter();
     let mut detector = Detector {
         inputs,
-        desired,
-        managed: None,
+        managed: managed_resources(desired, inputs.policies),
         findings: Vec::new(),
     };
     let empty = ActualIdentity::default();
-    for (id, wanted) in &desired.identities {
-        let has = actual.identities.get(id).unwrap_or(&empty);
-        detector.identity(id, Some(wanted), has);
-    }
-    for (id, has) in &actual.identities {
-        if !desired.identities.contains_key(id) {
-            detector.identity(id, None, has);
+    // Both maps are sorted by identity: one merge, no lookups.
+    let mut wanted = desired.identities.iter().peekable();
+    let mut read = actual.identities.iter().peekable();
+    loop {
+        let step = match (wanted.peek(), read.peek()) {
+            (None, None) => break,
+            (Some((w, _)), Some((r, _))) => w.cmp(r),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+        };
+        match step {
+            Ordering::Equal => {
+                if let (Some((id, w)), Some((_, has))) = (wanted.next(), read.next()) {
+                    detector.identity(id, Some(w), has);
+                }
+            }
+            Ordering::Less => {
+                if let Some((id, w)) = wanted.next() {
+                    detector.identity(id, Some(w), &empty);
+                }
+            }
+            Ordering::Greater => {
+                if let Some((id, has)) = read.next() {
+                    detector.identity(id, None, has);
+                }
+            }
         }
     }
     for (system, records) in &actual.unmatched_accounts {
@@ -178,16 +201,26 @@ fn resource_key(e: &Entitlement) -> ResourceKey<'_> {
     )
 }
 
+/// The resources whose membership the SDK manages, borrowed: the desired state's
+/// [`DesiredState::managed_resources`] (what the planner uses) and, when given,
+/// every resource the policies mention. Small (one entry per policy grant), built
+/// once per run.
 fn managed_resources<'a>(
     desired: &'a DesiredState,
     policies: Option<&'a PolicySet>,
 ) -> HashSet<ResourceKey<'a>> {
-    let mut managed = HashSet::new();
-    for identity in desired.identities.values() {
-        for entitlement in identity.grants.keys() {
-            managed.insert(resource_key(entitlement));
-        }
-    }
+    let mut managed: HashSet<ResourceKey<'a>> = desired
+        .managed_resources
+        .iter()
+        .map(|r| {
+            (
+                r.system.as_str(),
+                r.kind.as_str(),
+                r.resource.as_str(),
+                r.scope.as_deref(),
+            )
+        })
+        .collect();
     for policy in policies.iter().flat_map(|p| &p.policies) {
         for grant in &policy.grants {
             managed.insert(resource_key(&grant.entitlement));
@@ -198,10 +231,8 @@ fn managed_resources<'a>(
 
 struct Detector<'a> {
     inputs: &'a DriftInputs<'a>,
-    desired: &'a DesiredState,
-    /// Resources policies mention; built on first need (a grant no policy gives
-    /// to its holder, outside authoritative enforcement).
-    managed: Option<HashSet<ResourceKey<'a>>>,
+    /// Resources the SDK manages (see [`managed_resources`]).
+    managed: HashSet<ResourceKey<'a>>,
     findings: Vec<Finding>,
 }
 
@@ -323,8 +354,12 @@ impl<'a> Detector<'a> {
             self.account(&who, system, account);
         }
         if let (Some(w), Holder::Current) = (wanted, holder) {
+            // Both sorted by system: merge instead of looking each one up.
+            let mut read = has.accounts.iter().peekable();
             for system in &w.accounts {
-                self.wanted_account(&who, w, system, has.accounts.get(system));
+                while read.next_if(|(s, _)| *s < system).is_some() {}
+                let account = read.next_if(|(s, _)| *s == system).map(|(_, a)| a);
+                self.wanted_account(&who, w, system, account);
             }
         }
         self.grants(&who, wanted, has);
@@ -505,11 +540,46 @@ impl<'a> Detector<'a> {
         }
     }
 
-    fn policy_mentions(&mut self, entitlement: &Entitlement) -> bool {
-        let (desired, policies) = (self.desired, self.inputs.policies);
-        self.managed
-            .get_or_insert_with(|| managed_resources(desired, policies))
-            .contains(&resource_key(entitlement))
+    fn is_managed_resource(&self, entitlement: &Entitlement) -> bool {
+        self.managed.contains(&resource_key(entitlement))
+    }
+
+    /// The entitlement on the same resource with another role that policies give
+    /// the identity now, if any (a role changed by hand, or a mover's new role).
+    fn other_role_wanted(
+        &self,
+        wanted: &'a DesiredIdentity,
+        entitlement: &Entitlement,
+    ) -> Option<&'a Entitlement> {
+        let now = self.inputs.now;
+        let start = Entitlement {
+            system: entitlement.system.clone(),
+            kind: entitlement.kind.clone(),
+            resource: entitlement.resource.clone(),
+            role: None,
+            scope: None,
+        };
+        wanted
+            .grants
+            .range(start..)
+            .take_while(|(k, _)| {
+                k.system == entitlement.system
+                    && k.kind == entitlement.kind
+                    && k.resource == entitlement.resource
+            })
+            .find(|(k, g)| {
+                k.scope == entitlement.scope
+                    && k.role != entitlement.role
+                    && g.validity.contains(now)
+            })
+            .map(|(k, _)| k)
+    }
+
+    /// Whether granting another role on the kind's resources replaces the old one.
+    fn role_change_in_place(&self, entitlement: &Entitlement) -> bool {
+        self.descriptor(&entitlement.system)
+            .and_then(|d| d.kind(&entitlement.kind))
+            .is_some_and(|k| k.role_change_in_place)
     }
 
     fn first_login(&self, system: &SystemName) -> bool {
@@ -630,38 +700,55 @@ impl<'a> Detector<'a> {
         let system = &entitlement.system;
         let enforcement = self.enforcement(entitlement);
         let owner = self.owner(entitlement);
-        let managed = owner.is_some()
-            || who.holder != Holder::Current
-            || enforcement == Enforcement::Authoritative
-            || self.policy_mentions(entitlement);
-        if !managed {
-            return;
-        }
-        if who.holder == Holder::Terminated {
-            let parked = has
-                .accounts
-                .get(system)
-                .is_some_and(|a| !a.state.is_enabled())
-                && self
-                    .descriptor(system)
-                    .is_some_and(|d| d.suspension_keeps_grants);
-            if parked {
+        let mut role_change = None;
+        if owner.is_none() && who.holder == Holder::Current {
+            // The planner's rules for a grant no policy gives a current identity.
+            role_change = wanted.and_then(|w| self.other_role_wanted(w, entitlement));
+            if role_change.is_some() && self.role_change_in_place(entitlement) {
+                // Granting the new role replaces this one: the missing finding covers it.
                 return;
             }
+            let managed = role_change.is_some()
+                || wanted.is_some_and(|w| {
+                    w.expired.contains_key(entitlement) || w.grants.contains_key(entitlement)
+                })
+                || self.is_managed_resource(entitlement)
+                || enforcement == Enforcement::Authoritative;
+            if !managed {
+                // A manual grant outside the managed resources under additive or
+                // report enforcement: the planner leaves it, so it is no finding.
+                return;
+            }
+        }
+        if who.holder == Holder::Terminated
+            && has.accounts.contains_key(system)
+            && self.descriptor(system).is_some_and(|d| d.can_suspend)
+        {
+            // As the planner: the account is (or, as an orphan finding, will be)
+            // suspended, which blocks the grant; it stays for a possible rehire.
+            return;
         }
         let subject = Subject::Grant {
             entitlement: entitlement.clone(),
         };
-        let expected = match (who.holder, wanted.and_then(|w| w.grants.get(entitlement))) {
-            (Holder::Terminated, _) => "no grant: the identity is terminated".to_owned(),
-            (Holder::Unknown, _) => "no grant: the holder matches no identity".to_owned(),
-            (Holder::Current, Some(g)) => match g.validity.end {
+        let window = wanted.and_then(|w| {
+            w.grants
+                .get(entitlement)
+                .or_else(|| w.expired.get(entitlement))
+        });
+        let expected = match (who.holder, window, role_change) {
+            (Holder::Terminated, _, _) => "no grant: the identity is terminated".to_owned(),
+            (Holder::Unknown, _, _) => "no grant: the holder matches no identity".to_owned(),
+            (Holder::Current, Some(g), _) => match g.validity.end {
                 Some(end) if end <= self.inputs.now => {
                     format!("no grant: its validity ended {}", end.to_rfc3339())
                 }
                 _ => "no grant: its validity has not started".to_owned(),
             },
-            (Holder::Current, None) => "no grant: no policy gives it".to_owned(),
+            (Holder::Current, None, Some(new)) => {
+                format!("no grant: policies give {new} instead")
+            }
+            (Holder::Current, None, None) => "no grant: no policy gives it".to_owned(),
         };
         let mut evidence = self.evidence(system, "grant held".to_owned(), expected);
         if let Some(owner) = owner {

@@ -15,13 +15,13 @@ impl DriftReport {
     /// | --- | --- |
     /// | `report_only` (default) | none |
     /// | `fix_missing` | missing grants and accounts (grant, create, reactivate) |
-    /// | `fix_all` | also: revoke unmanaged grants where the kind's enforcement is authoritative, revoke grants a terminated identity still holds, and revoke sessions of and suspend the enabled accounts of terminated identities |
+    /// | `fix_all` | also: revoke unmanaged grants (those the planner would revoke: on resources policies manage, expired, an old role, or any grant where the kind's enforcement is authoritative), revoke grants a terminated identity still holds, and revoke sessions of and suspend the enabled accounts of terminated identities |
     ///
     /// Never: foreign-owned or pending findings, stale accounts, accounts or grants
     /// of holders that match no identity (they may be service or break-glass
     /// accounts: a person decides), anything where enforcement is `report`, and
-    /// systems missing from `config`. Unmanaged grants of current identities under
-    /// additive enforcement stay, as additive promises.
+    /// systems missing from `config`. Manual grants on resources no policy mentions
+    /// stay under additive enforcement, as additive promises (they are no finding).
     ///
     /// Every operation carries the reason kind `DriftRemediation`; leaver work
     /// (`Priority::Leaver`) comes first, otherwise the report's order is kept.
@@ -68,9 +68,10 @@ fn selected(finding: &Finding, system: &SystemConfig) -> bool {
         (DriftRemediation::ReportOnly, _) => false,
         (DriftRemediation::FixMissing | DriftRemediation::FixAll, DriftClass::Missing) => true,
         (DriftRemediation::FixAll, DriftClass::Orphaned) => finding.holder == Holder::Terminated,
-        (DriftRemediation::FixAll, DriftClass::Unmanaged) => {
-            finding.holder == Holder::Terminated || enforcement == Enforcement::Authoritative
-        }
+        // Every unmanaged finding of a known holder is a grant the planner would
+        // revoke (see `detect_drift`); manual grants additive enforcement keeps are
+        // no finding at all.
+        (DriftRemediation::FixAll, DriftClass::Unmanaged) => true,
         _ => false,
     }
 }

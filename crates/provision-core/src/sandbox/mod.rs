@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+mod manual;
 mod persist;
 pub mod presets;
 mod state;

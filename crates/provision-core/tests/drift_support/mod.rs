@@ -15,7 +15,7 @@ use provision_core::drift::{DriftInputs, DriftReport, detect_drift};
 use provision_core::model::{
     AccountRecord, AccountState, ActualAccount, ActualIdentity, ActualState, DesiredGrant,
     DesiredIdentity, DesiredState, EmploymentStatus, Entitlement, Identity, IdentityId,
-    OperationKind, Plan, Provenance, SystemName, SystemSnapshot, Validity,
+    OperationKind, Plan, Provenance, ResourceRef, SystemName, SystemSnapshot, Validity,
 };
 
 /// The time every test runs at.
@@ -163,6 +163,23 @@ pub fn tom() -> Identity {
     tom
 }
 
+/// Every resource the fixtures' policies mention (as `planner::desired` lists
+/// them): the resources whose membership the SDK manages.
+pub fn managed_resources() -> BTreeSet<ResourceRef> {
+    [
+        eng_okta(),
+        eng_google(),
+        eng_slack(),
+        aws_readonly(),
+        Entitlement::new("gitlab", "group", "engineering").with_role("developer"),
+        sales_okta(),
+        sales_slack(),
+    ]
+    .iter()
+    .map(Entitlement::resource_ref)
+    .collect()
+}
+
 /// Sarah (engineering, okta+google+slack+aws+gitlab), Lee (sales, okta+slack), and Tom
 /// (terminated three days ago: nothing).
 pub fn desired() -> DesiredState {
@@ -185,6 +202,7 @@ pub fn desired() -> DesiredState {
                 eng,
             ),
         ]),
+        expired: BTreeMap::new(),
     };
     let lee = DesiredIdentity {
         identity: lee(),
@@ -193,17 +211,20 @@ pub fn desired() -> DesiredState {
             grant(sales_okta(), "Sales Base", sales),
             grant(sales_slack(), "Sales Base", sales),
         ]),
+        expired: BTreeMap::new(),
     };
     let tom = DesiredIdentity {
         identity: tom(),
         accounts: BTreeSet::new(),
         grants: BTreeMap::new(),
+        expired: BTreeMap::new(),
     };
     DesiredState {
         identities: [sarah, lee, tom]
             .into_iter()
             .map(|d| (d.identity.id.clone(), d))
             .collect(),
+        managed_resources: managed_resources(),
     }
 }
 
