@@ -91,10 +91,9 @@ fn build(people: &[Person]) -> (DesiredState, ActualState) {
             grants.insert(
                 e.clone(),
                 DesiredGrant {
-                    entitlement: e.clone(),
                     provenance: vec![Provenance {
                         policy: "P".into(),
-                        matched: BTreeMap::new(),
+                        matched: Default::default(),
                     }],
                     validity,
                 },
