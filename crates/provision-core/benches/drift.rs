@@ -52,10 +52,9 @@ fn states() -> (DesiredState, ActualState) {
             .map(|g| {
                 let e = entitlement(g % SYSTEMS.len(), department, g);
                 let grant = DesiredGrant {
-                    entitlement: e.clone(),
                     provenance: vec![Provenance {
                         policy: format!("dept-{department}"),
-                        matched: BTreeMap::new(),
+                        matched: Default::default(),
                     }],
                     validity: Validity::ALWAYS,
                 };

@@ -1,4 +1,5 @@
-//! Serde helpers shared by the model: durations as whole milliseconds.
+//! Serde helpers shared by the model: durations as whole milliseconds, shared
+//! (`Arc`) values written as the value itself.
 
 pub(crate) mod duration_ms {
     use std::time::Duration;
@@ -28,5 +29,24 @@ pub(crate) mod opt_duration_ms {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
+    }
+}
+
+/// An `Arc<T>` written and read as a plain `T` (serde's own `Arc` support needs
+/// its `rc` feature, which would rebuild every crate of the workspace). Values
+/// read back are not shared.
+pub(crate) mod shared {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(v: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
+        T::serialize(v, s)
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Arc<T>, D::Error> {
+        T::deserialize(d).map(Arc::new)
     }
 }

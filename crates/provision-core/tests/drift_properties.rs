@@ -102,10 +102,9 @@ fn build(people: &[Person]) -> (DesiredState, ActualState) {
             target.insert(
                 e.clone(),
                 DesiredGrant {
-                    entitlement: e.clone(),
                     provenance: vec![Provenance {
                         policy: "P".into(),
-                        matched: BTreeMap::new(),
+                        matched: Default::default(),
                     }],
                     validity,
                 },

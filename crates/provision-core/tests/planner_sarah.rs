@@ -86,7 +86,7 @@ fn why_does_sarah_have_engineering_team() {
         .unwrap();
     assert_eq!(why[0].policy, "Sales Access");
     assert_eq!(
-        why[0].matched,
+        *why[0].matched,
         BTreeMap::from([("department".to_owned(), "Sales".to_owned())])
     );
     // Nothing gives her the account executive profile.

@@ -21,5 +21,5 @@ pub use plan::{Dependency, Plan};
 pub use policy::{Policy, PolicyGrant, PolicySet, Selector, SourceLocation};
 pub use state::{
     ActualAccount, ActualIdentity, ActualState, DesiredGrant, DesiredIdentity, DesiredState,
-    Provenance,
+    MatchedAttributes, Provenance,
 };

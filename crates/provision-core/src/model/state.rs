@@ -1,6 +1,7 @@
 //! Desired and actual state, keyed by identity.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -8,20 +9,29 @@ use super::account::{AccountRecord, AccountState};
 use super::entitlement::{Entitlement, ResourceRef, SystemName, Validity};
 use super::identity::{Identity, IdentityId};
 
+/// The identity's attribute values that made a policy match (`department` ->
+/// `Sales`). Shared: every grant of one policy match, and every identity whose
+/// matching values are the same, point at one map.
+pub type MatchedAttributes = Arc<BTreeMap<String, String>>;
+
 /// Why an identity should hold an entitlement: the answer to "why does Sarah have this?".
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Provenance {
     /// The policy that grants it.
     pub policy: String,
-    /// The identity's attribute values that made the policy match.
-    pub matched: BTreeMap<String, String>,
+    /// The identity's attribute values that made the policy match (serialized as a
+    /// plain map).
+    #[serde(with = "crate::serde_util::shared")]
+    pub matched: MatchedAttributes,
 }
 
 /// An entitlement an identity should hold, with every policy that gives it.
+///
+/// The entitlement itself is the key under which the grant is stored
+/// ([`DesiredIdentity::grants`]); serialized, each grant is written as one object
+/// with its `entitlement`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesiredGrant {
-    /// The entitlement.
-    pub entitlement: Entitlement,
     /// Every policy that gives it, with the matching attribute values.
     pub provenance: Vec<Provenance>,
     /// The union of the policies' validity windows that apply (when several
@@ -37,11 +47,17 @@ pub struct DesiredIdentity {
     /// Systems in which the identity needs an account (those with accounts of their
     /// own in which some grant applies).
     pub accounts: BTreeSet<SystemName>,
-    /// Grants keyed by entitlement.
+    /// Grants keyed by entitlement (serialized as a list of
+    /// `{entitlement, provenance, validity}` objects).
+    #[serde(with = "grant_list")]
     pub grants: BTreeMap<Entitlement, DesiredGrant>,
     /// Grants a matching policy gave whose validity window has ended: not desired,
     /// kept so the planner can revoke them with reason `Expired` and name the policy.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        with = "grant_list"
+    )]
     pub expired: BTreeMap<Entitlement, DesiredGrant>,
 }
 
@@ -57,6 +73,70 @@ pub struct DesiredState {
     /// `authoritative`.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub managed_resources: BTreeSet<ResourceRef>,
+}
+
+/// Grants keyed by entitlement written as a list of objects that carry their
+/// entitlement: a map with structured keys cannot be JSON, and the entitlement is
+/// held once in memory (as the key) but shown with its grant.
+mod grant_list {
+    use std::collections::BTreeMap;
+
+    use serde::de::Error as _;
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{DesiredGrant, Entitlement};
+    use crate::model::{Provenance, Validity};
+
+    #[derive(Serialize)]
+    struct GrantRef<'a> {
+        entitlement: &'a Entitlement,
+        provenance: &'a [Provenance],
+        validity: &'a Validity,
+    }
+
+    #[derive(Deserialize)]
+    struct GrantOwned {
+        entitlement: Entitlement,
+        provenance: Vec<Provenance>,
+        #[serde(default)]
+        validity: Validity,
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        grants: &BTreeMap<Entitlement, DesiredGrant>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(grants.len()))?;
+        for (entitlement, grant) in grants {
+            seq.serialize_element(&GrantRef {
+                entitlement,
+                provenance: &grant.provenance,
+                validity: &grant.validity,
+            })?;
+        }
+        seq.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<Entitlement, DesiredGrant>, D::Error> {
+        let list = Vec::<GrantOwned>::deserialize(d)?;
+        let mut grants = BTreeMap::new();
+        for g in list {
+            let grant = DesiredGrant {
+                provenance: g.provenance,
+                validity: g.validity,
+            };
+            if grants.insert(g.entitlement.clone(), grant).is_some() {
+                return Err(D::Error::custom(format!(
+                    "grant {} is listed twice",
+                    g.entitlement
+                )));
+            }
+        }
+        Ok(grants)
+    }
 }
 
 impl DesiredState {

@@ -1,14 +1,15 @@
 //! Policy evaluation: identities and policies to the desired state, with provenance.
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::config::DeploymentConfig;
 use crate::model::{
-    DesiredGrant, DesiredIdentity, DesiredState, Identity, PolicySet, Provenance, SystemName,
-    Validity,
+    DesiredGrant, DesiredIdentity, DesiredState, Identity, MatchedAttributes, PolicySet,
+    Provenance, SystemName, Validity,
 };
 
 use super::Descriptors;
@@ -28,6 +29,10 @@ use super::Descriptors;
 ///
 /// `config` is accepted so that grants of systems missing from the deployment are
 /// left out (a loaded policy set never has them; a hand-built one may).
+///
+/// Memory: the matched attribute values are held once per distinct set of values
+/// (every grant of a policy match, and every identity that matched on the same
+/// values, shares one [`MatchedAttributes`]).
 pub fn desired(
     identities: &[Identity],
     policies: &PolicySet,
@@ -42,18 +47,37 @@ pub fn desired(
         .filter(|g| config.systems.contains_key(&g.entitlement.system))
         .map(|g| g.entitlement.resource_ref())
         .collect();
+    let mut evidence = Evidence::default();
     let identities = identities
         .iter()
         .map(|identity| {
             (
                 identity.id.clone(),
-                desired_for(identity, policies, config, descriptors, now),
+                evaluate(identity, policies, config, descriptors, now, &mut evidence),
             )
         })
         .collect();
     DesiredState {
         identities,
         managed_resources,
+    }
+}
+
+/// One shared map per distinct set of matched attribute values.
+#[derive(Default)]
+struct Evidence {
+    known: HashSet<MatchedAttributes>,
+}
+
+impl Evidence {
+    /// The shared copy of `matched` (stored on first sight).
+    fn share(&mut self, matched: BTreeMap<String, String>) -> MatchedAttributes {
+        if let Some(known) = self.known.get(&matched) {
+            return Arc::clone(known);
+        }
+        let shared = Arc::new(matched);
+        self.known.insert(Arc::clone(&shared));
+        shared
     }
 }
 
@@ -65,6 +89,24 @@ pub fn desired_for(
     descriptors: &Descriptors,
     now: DateTime<Utc>,
 ) -> DesiredIdentity {
+    evaluate(
+        identity,
+        policies,
+        config,
+        descriptors,
+        now,
+        &mut Evidence::default(),
+    )
+}
+
+fn evaluate(
+    identity: &Identity,
+    policies: &PolicySet,
+    config: &DeploymentConfig,
+    descriptors: &Descriptors,
+    now: DateTime<Utc>,
+    evidence: &mut Evidence,
+) -> DesiredIdentity {
     let mut out = DesiredIdentity {
         identity: identity.clone(),
         accounts: BTreeSet::new(),
@@ -75,11 +117,11 @@ pub fn desired_for(
         return out;
     }
     for policy in &policies.policies {
-        let Some(mut matched) = policy.selector.matches(identity) else {
+        let Some(matched) = policy.selector.matches(identity) else {
             continue;
         };
-        let last = policy.grants.len().saturating_sub(1);
-        for (i, grant) in policy.grants.iter().enumerate() {
+        let matched = evidence.share(matched);
+        for grant in &policy.grants {
             let system = &grant.entitlement.system;
             if !config.systems.contains_key(system) {
                 continue;
@@ -97,12 +139,7 @@ pub fn desired_for(
             };
             let provenance = Provenance {
                 policy: policy.name.clone(),
-                // The last grant takes the evidence itself: one map fewer to allocate.
-                matched: if i == last {
-                    std::mem::take(&mut matched)
-                } else {
-                    matched.clone()
-                },
+                matched: Arc::clone(&matched),
             };
             match target.entry(grant.entitlement.clone()) {
                 Entry::Occupied(mut existing) => {
@@ -114,7 +151,6 @@ pub fn desired_for(
                 }
                 Entry::Vacant(slot) => {
                     slot.insert(DesiredGrant {
-                        entitlement: grant.entitlement.clone(),
                         provenance: vec![provenance],
                         validity: grant.validity,
                     });

@@ -135,12 +135,11 @@ pub fn set_all(config: &mut DeploymentConfig, mode: DriftRemediation, enforcemen
 
 fn grant(e: Entitlement, policy: &str, attr: (&str, &str)) -> (Entitlement, DesiredGrant) {
     (
-        e.clone(),
+        e,
         DesiredGrant {
-            entitlement: e,
             provenance: vec![Provenance {
                 policy: policy.into(),
-                matched: BTreeMap::from([(attr.0.to_owned(), attr.1.to_owned())]),
+                matched: BTreeMap::from([(attr.0.to_owned(), attr.1.to_owned())]).into(),
             }],
             validity: Validity::ALWAYS,
         },
