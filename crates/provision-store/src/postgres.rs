@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use provision_core::audit::{
-    Anchor, AuditError, AuditEvent, AuditLog, AuditRecord, ChainHead, VerifiedChain,
+    Anchor, AuditError, AuditEvent, AuditLog, AuditOutcome, AuditRecord, ChainHead, VerifiedChain,
 };
 use provision_core::journal::{Journal, JournalEntry, JournalError, RunId};
 use provision_core::model::{IdentityId, OperationId, Plan, SystemName};
@@ -360,6 +360,25 @@ impl AuditLog for PostgresStore {
     async fn records(&self) -> Result<Vec<AuditRecord>, AuditError> {
         let rows = self.audit_rows(sqlx::query(select_audit(""))).await?;
         Ok(into_records(rows)?)
+    }
+    /// One indexed lookup (`audit_log_by_run`), newest record first.
+    async fn recorded_outcome(
+        &self,
+        run: &RunId,
+        operation: &OperationId,
+    ) -> Result<Option<AuditOutcome>, AuditError> {
+        let query = sqlx::AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE run_id = $1 AND operation_id = $2 \
+             ORDER BY seq DESC LIMIT 1"
+        ));
+        let rows = self
+            .audit_rows(
+                sqlx::query(query)
+                    .bind(run.0.as_str())
+                    .bind(operation.0.as_str()),
+            )
+            .await?;
+        Ok(into_records(rows)?.pop().map(|r| r.event.outcome))
     }
 }
 

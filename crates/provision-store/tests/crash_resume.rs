@@ -26,6 +26,7 @@ use async_trait::async_trait;
 use provision_core::adapter::{
     Adapter, AdapterError, Applied, CheckStatus, Page, SystemDescriptor,
 };
+use provision_core::audit::{AuditError, AuditEvent, AuditLog, AuditOutcome, AuditRecord};
 use provision_core::config::SystemConfig;
 use provision_core::executor::Executor;
 use provision_core::journal::{Journal, OperationState, RunId};
@@ -158,22 +159,34 @@ fn persistent_systems(dir: &Path) -> Vec<(&'static str, Arc<SandboxSystem>)> {
         .collect()
 }
 
-fn executor(systems: Vec<(&'static str, Arc<dyn Adapter>)>, store: &Arc<SqliteStore>) -> Executor {
+fn executor(
+    systems: Vec<(&'static str, Arc<dyn Adapter>)>,
+    store: &Arc<SqliteStore>,
+    audit: Arc<dyn AuditLog>,
+) -> Executor {
     let mut builder = Executor::builder()
         .journal(store.clone())
-        .audit_log(store.clone())
+        .audit_log(audit)
         .actor("hr-sync");
     for (name, adapter) in systems {
         let mut config = SystemConfig::new("sandbox");
-        // At most 3 requests out in all, fewer than the SQLite pool's 4 connections:
-        // with more, the executor can stall for good (each request future holds a pool
-        // connection for its in-flight journal entry while the loop, which alone polls
-        // them, awaits a 5th connection to record another outcome; sqlx then gives up
-        // after 30 s with "pool timed out"). Seen with concurrency 2 × 3 systems.
-        config.concurrency = Some(1);
+        // 9 requests out in all, more than the SQLite pool's 4 connections: the
+        // executor keeps polling the requests (which hold connections for their
+        // in-flight journal entries) while it records outcomes, so it cannot stall on
+        // the pool. Before that fix this setting ended in "pool timed out".
+        config.concurrency = Some(concurrency(name));
         builder = builder.system(name, adapter, config);
     }
     builder.build().unwrap()
+}
+
+/// Requests out at once per system: 2 to 4, 9 in all.
+fn concurrency(system: &str) -> usize {
+    match system {
+        "okta" => 4,
+        "slack" => 2,
+        _ => 3,
+    }
 }
 
 // ---------------------------------------------------------------- the child
@@ -186,6 +199,9 @@ enum Stall {
     AfterWrite(u64),
     /// Stop before sending a write once this many were sent (the next one in flight).
     BeforeWrite(u64),
+    /// Stop right after the k-th audit record is stored, before the journal records
+    /// that operation's outcome (it is audited, and in flight in the journal).
+    AfterAudit(u64),
 }
 
 impl Stall {
@@ -194,6 +210,7 @@ impl Stall {
             Stall::Never => "none".into(),
             Stall::AfterWrite(k) => format!("after:{k}"),
             Stall::BeforeWrite(k) => format!("before:{k}"),
+            Stall::AfterAudit(k) => format!("audit:{k}"),
         }
     }
 
@@ -205,6 +222,7 @@ impl Stall {
         match kind {
             "after" => Stall::AfterWrite(k),
             "before" => Stall::BeforeWrite(k),
+            "audit" => Stall::AfterAudit(k),
             _ => Stall::Never,
         }
     }
@@ -285,6 +303,31 @@ impl Adapter for Stalling {
     }
 }
 
+/// The child's audit log: the SQLite store, stalling after the k-th append has committed.
+struct StallingAudit {
+    store: Arc<SqliteStore>,
+    control: Arc<StallControl>,
+    appended: AtomicU64,
+}
+
+#[async_trait]
+impl AuditLog for StallingAudit {
+    async fn append(&self, event: AuditEvent) -> Result<AuditRecord, AuditError> {
+        let record = self.store.append(event).await?;
+        let appended = self.appended.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Stall::AfterAudit(k) = self.control.stall
+            && appended >= k
+        {
+            self.control.stall_forever().await;
+        }
+        Ok(record)
+    }
+
+    async fn records(&self) -> Result<Vec<AuditRecord>, AuditError> {
+        self.store.records().await
+    }
+}
+
 /// The child process's entry point, not a test of its own: the crash tests run this
 /// binary again with `--exact crash_child --ignored` and [`CHILD_DIR_ENV`] set.
 #[test]
@@ -321,7 +364,12 @@ fn crash_child() {
                 (name, adapter)
             })
             .collect();
-        let report = executor(systems, &store)
+        let audit = Arc::new(StallingAudit {
+            store: store.clone(),
+            control: control.clone(),
+            appended: AtomicU64::new(0),
+        });
+        let report = executor(systems, &store, audit)
             .apply(&run_id(), &plan())
             .await
             .unwrap();
@@ -399,6 +447,10 @@ fn wait_for(child: &mut Child, dir: &Path, what: &str, ready: impl Fn() -> bool)
 /// What the journal said when the child was killed.
 #[derive(Debug, Default)]
 struct AtKill {
+    /// Audit records stored.
+    audited: usize,
+    /// In flight in the journal, and already in the audit log.
+    in_flight_audited: usize,
     writes: usize,
     finals: usize,
     /// In flight, and the system already has the write.
@@ -490,11 +542,18 @@ fn crash_and_resume(name: &str, stall: Stall, kill_at_writes: Option<usize>) -> 
         for entry in store.entries(&run_id()).await.unwrap() {
             last.insert(entry.operation, entry.state);
         }
+        let audited_before = store.run_history(&run_id()).await.unwrap();
+        let audited_ops_before: BTreeSet<&OperationId> =
+            audited_before.iter().map(|r| &r.event.operation).collect();
         let mut at_kill = AtKill {
             writes: before.len(),
+            audited: audited_before.len(),
             ..AtKill::default()
         };
         for (op, state) in &last {
+            if matches!(state, OperationState::InFlight { .. }) && audited_ops_before.contains(op) {
+                at_kill.in_flight_audited += 1;
+            }
             match state {
                 s if s.is_final() => at_kill.finals += 1,
                 OperationState::InFlight { .. } if sent.contains(op) => {
@@ -515,7 +574,10 @@ fn crash_and_resume(name: &str, stall: Stall, kill_at_writes: Option<usize>) -> 
             .iter()
             .map(|(n, s)| (*n, s.clone() as Arc<dyn Adapter>))
             .collect();
-        let report = executor(adapters, &store).resume(&run_id()).await.unwrap();
+        let report = executor(adapters, &store, store.clone())
+            .resume(&run_id())
+            .await
+            .unwrap();
         assert_eq!(
             report.success_rate(),
             1.0,
@@ -579,7 +641,8 @@ fn crash_and_resume(name: &str, stall: Stall, kill_at_writes: Option<usize>) -> 
             );
         }
 
-        // 4d. The audit chain verifies; no operation is audited twice.
+        // 4d. The audit chain verifies; every operation is audited exactly once, as a
+        // change (also the one whose audit record was written just before the kill).
         let verified = store.verify_audit().await.unwrap();
         let audited = store.run_history(&run_id()).await.unwrap();
         assert_eq!(verified.records, audited.len() as u64);
@@ -591,13 +654,23 @@ fn crash_and_resume(name: &str, stall: Stall, kill_at_writes: Option<usize>) -> 
             audited_ops.values().all(|&n| n == 1),
             "{name}: an operation was audited twice: {audited_ops:?}"
         );
-        let unaudited = plan
+        let unaudited: Vec<_> = plan
             .operations
             .iter()
             .filter(|op| !audited_ops.contains_key(&op.id))
-            .count();
+            .map(|op| &op.id)
+            .collect();
+        assert!(
+            unaudited.is_empty(),
+            "{name}: changes that reached a system but are not in the audit log (killed at {at_kill:?}): {unaudited:?}"
+        );
+        assert_eq!(audited.len(), total, "{name}: one audit record per operation");
+        assert!(
+            audited.iter().all(|r| r.event.outcome == AuditOutcome::Changed),
+            "{name}: every operation changed its system once: {audited:#?}"
+        );
         eprintln!(
-            "{name}: killed at {at_kill:?}; {} writes in all, {} audit records, {unaudited} operations unaudited",
+            "{name}: killed at {at_kill:?}; {} writes in all, {} audit records",
             writes.len(),
             verified.records
         );
@@ -633,5 +706,20 @@ fn killed_about_two_thirds_through_before_a_write_was_sent() {
     assert!(
         at_kill.in_flight_not_sent >= 1,
         "the kill should find an operation in flight whose write never left: {at_kill:?}"
+    );
+}
+
+#[test]
+fn killed_between_an_audit_record_and_the_journal_outcome() {
+    let total = plan().operations.len() as u64;
+    let at_kill = crash_and_resume("after-audit", Stall::AfterAudit(total / 2), None);
+    assert!(
+        at_kill.audited as u64 >= total / 2,
+        "the kill should come after {} audit records: {at_kill:?}",
+        total / 2
+    );
+    assert!(
+        at_kill.in_flight_audited >= 1,
+        "the kill should find an audited operation still in flight in the journal: {at_kill:?}"
     );
 }

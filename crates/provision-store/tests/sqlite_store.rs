@@ -410,3 +410,36 @@ async fn journal_keeps_runs_with_plans_and_entries_across_reopen() {
         provision_core::journal::ResumeAction::Done
     );
 }
+
+#[tokio::test]
+async fn recorded_outcome_is_the_latest_record_of_that_run_and_operation() {
+    let store = SqliteStore::open(temp_db("recorded-outcome"))
+        .await
+        .unwrap();
+    fill(&store).await;
+    let grant = OperationId("e1/okta/grant".into());
+    let run1 = RunId("run-1".into());
+    assert_eq!(
+        store.recorded_outcome(&run1, &grant).await.unwrap(),
+        Some(AuditOutcome::Changed)
+    );
+    // Same operation id in run-3 only; nothing for it in run-2.
+    assert_eq!(
+        store
+            .recorded_outcome(&RunId("run-2".into()), &grant)
+            .await
+            .unwrap(),
+        None
+    );
+    let mut failed = event("run-1", "e1", "okta", "grant", t(40));
+    failed.outcome = AuditOutcome::Failed {
+        class: "permanent".into(),
+        error: "HTTP 403 E0000006".into(),
+    };
+    store.append(failed.clone()).await.unwrap();
+    assert_eq!(
+        store.recorded_outcome(&run1, &grant).await.unwrap(),
+        Some(failed.outcome)
+    );
+    store.close().await;
+}

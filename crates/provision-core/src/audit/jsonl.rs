@@ -25,7 +25,9 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::chain::ChainHead;
-use super::{AuditError, AuditEvent, AuditLog, AuditRecord};
+use super::{AuditError, AuditEvent, AuditLog, AuditOutcome, AuditRecord};
+use crate::journal::RunId;
+use crate::model::OperationId;
 
 /// Writes records as JSON lines (one record per line, each with its seq and
 /// hashes, so the receiver can run [`super::chain::verify`] on them), for a SIEM or
@@ -239,5 +241,24 @@ impl AuditLog for JsonlAuditLog {
         let file = File::open(&self.path)
             .map_err(|e| AuditError::Storage(format!("cannot read {shown}: {e}")))?;
         read_jsonl(BufReader::new(file), &shown)
+    }
+
+    async fn recorded_outcome(
+        &self,
+        run: &RunId,
+        operation: &OperationId,
+    ) -> Result<Option<AuditOutcome>, AuditError> {
+        let shown = self.path.display().to_string();
+        // One streaming pass, keeping only the latest match (the file is not loaded).
+        let _inner = self.lock()?;
+        let file = File::open(&self.path)
+            .map_err(|e| AuditError::Storage(format!("cannot read {shown}: {e}")))?;
+        let mut found = None;
+        for_each_record(BufReader::new(file), &shown, |r| {
+            if r.event.run == *run && r.event.operation == *operation {
+                found = Some(r.event.outcome);
+            }
+        })?;
+        Ok(found)
     }
 }

@@ -5,7 +5,9 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::chain::ChainHead;
-use super::{AuditError, AuditEvent, AuditLog, AuditRecord};
+use super::{AuditError, AuditEvent, AuditLog, AuditOutcome, AuditRecord};
+use crate::journal::RunId;
+use crate::model::OperationId;
 
 /// An [`AuditLog`] in memory. Appends are serialised by a mutex, so concurrent
 /// appends still form one chain.
@@ -49,5 +51,19 @@ impl AuditLog for MemoryAuditLog {
 
     async fn records(&self) -> Result<Vec<AuditRecord>, AuditError> {
         self.snapshot()
+    }
+
+    async fn recorded_outcome(
+        &self,
+        run: &RunId,
+        operation: &OperationId,
+    ) -> Result<Option<AuditOutcome>, AuditError> {
+        Ok(self
+            .lock()?
+            .records
+            .iter()
+            .rev()
+            .find(|r| r.event.run == *run && r.event.operation == *operation)
+            .map(|r| r.event.outcome.clone()))
     }
 }

@@ -108,4 +108,24 @@ pub trait AuditLog: Send + Sync {
     async fn append(&self, event: AuditEvent) -> Result<AuditRecord, AuditError>;
     /// Every record, in order.
     async fn records(&self) -> Result<Vec<AuditRecord>, AuditError>;
+
+    /// The outcome of the latest record for `operation` in `run`, or `None` when the
+    /// log has none. A resumed run asks this for the operations that were in flight
+    /// when it stopped, so a change audited just before the stop is not audited twice.
+    ///
+    /// The default reads every record; implementations answer it with an index or a
+    /// streaming scan.
+    async fn recorded_outcome(
+        &self,
+        run: &RunId,
+        operation: &OperationId,
+    ) -> Result<Option<AuditOutcome>, AuditError> {
+        Ok(self
+            .records()
+            .await?
+            .into_iter()
+            .rev()
+            .find(|r| r.event.run == *run && r.event.operation == *operation)
+            .map(|r| r.event.outcome))
+    }
 }

@@ -17,8 +17,11 @@
 //!   deadline ([`PendingConfig`]); a revocation of something already gone → success;
 //!   anything else fails the operation and skips exactly its dependents.
 //! * Every state change is written to the [`Journal`] (in flight before each call, the
-//!   outcome after), every change that reached a system to the [`AuditLog`], and every
-//!   step is an [`ExecutionEvent`] for subscribers.
+//!   outcome after), every change that reached a system to the [`AuditLog`] (before the
+//!   journal's final state, so a stop in between cannot lose it; a resume asks
+//!   [`AuditLog::recorded_outcome`] and does not write it twice), and every step is an
+//!   [`ExecutionEvent`] for subscribers. While the loop awaits either store it keeps
+//!   polling the requests that are out, which may hold store connections themselves.
 //!
 //! Everything runs inside the future [`Executor::apply`] returns (no spawned tasks), so
 //! dropping it stops the run: each operation is then not started, done, or recorded in

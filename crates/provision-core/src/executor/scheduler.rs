@@ -2,10 +2,11 @@
 //! dispatches requests and acts on their answers.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
 use backon::ExponentialBackoff;
 use chrono::{DateTime, Utc};
@@ -138,6 +139,10 @@ struct Slot {
     pending_since: Option<Instant>,
     outcome: Option<OperationOutcome>,
     from_journal: bool,
+    /// What the audit log already held for this operation in this run when it was
+    /// resumed (recorded just before the interruption, with the journal still showing
+    /// it in flight or pending).
+    audited: Option<AuditOutcome>,
 }
 
 struct Queue<'a> {
@@ -163,6 +168,20 @@ struct Done {
 
 type Task<'a> = Pin<Box<dyn Future<Output = Done> + Send + 'a>>;
 
+/// The requests that are out, and the answers that came back while the loop was busy
+/// recording something else.
+///
+/// The loop owns every request future and is the only one polling them, so it must keep
+/// polling them whenever it awaits the journal or the audit log itself: a request future
+/// can hold a store resource (a pool connection, a database write lock) in the middle of
+/// its own journal write, and a loop waiting for that resource without polling the future
+/// that holds it would wait for ever. [`Run::drive`] does that; answers received meanwhile
+/// wait in `answered` and are acted on in order afterwards.
+struct InFlight<'a> {
+    running: FuturesUnordered<Task<'a>>,
+    answered: VecDeque<Done>,
+}
+
 /// One run in progress.
 pub(crate) struct Run<'a> {
     exec: &'a Executor,
@@ -173,6 +192,9 @@ pub(crate) struct Run<'a> {
     slots: Vec<Slot>,
     queues: Vec<Queue<'a>>,
     remaining: usize,
+    /// Behind a mutex only so that `&self` methods can poll it while they await a store;
+    /// it is never held across an await.
+    in_flight: Mutex<InFlight<'a>>,
 }
 
 impl<'a> Run<'a> {
@@ -199,6 +221,7 @@ impl<'a> Run<'a> {
                 pending_since: None,
                 outcome: None,
                 from_journal: false,
+                audited: None,
             })
             .collect();
         let queues = exec
@@ -222,7 +245,66 @@ impl<'a> Run<'a> {
             slots,
             queues,
             remaining,
+            in_flight: Mutex::new(InFlight {
+                running: FuturesUnordered::new(),
+                answered: VecDeque::new(),
+            }),
         }
+    }
+
+    fn in_flight(&self) -> MutexGuard<'_, InFlight<'a>> {
+        // Only pushes and polls happen under the lock; a panic there leaves nothing half-done.
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Polls the running requests, keeping their answers for later. True if none is left.
+    fn poll_running(&self, cx: &mut Context<'_>) -> bool {
+        let mut in_flight = self.in_flight();
+        loop {
+            match in_flight.running.poll_next_unpin(cx) {
+                Poll::Ready(Some(done)) => in_flight.answered.push_back(done),
+                Poll::Ready(None) => return true,
+                Poll::Pending => return false,
+            }
+        }
+    }
+
+    /// Awaits `fut` (a journal or audit write) while the running requests keep being
+    /// polled, so that none of them can hold up the write by holding a store resource.
+    async fn drive<F: Future>(&self, fut: F) -> F::Output {
+        let mut fut = pin!(fut);
+        poll_fn(|cx| {
+            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return Poll::Ready(out);
+            }
+            self.poll_running(cx);
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// The next answer: one kept by [`Run::drive`], or the next to arrive. `None` when no
+    /// request is out.
+    async fn next_answer(&self) -> Option<Done> {
+        poll_fn(|cx| {
+            if let Some(done) = self.in_flight().answered.pop_front() {
+                return Poll::Ready(Some(done));
+            }
+            let none_running = self.poll_running(cx);
+            match self.in_flight().answered.pop_front() {
+                Some(done) => Poll::Ready(Some(done)),
+                None if none_running => Poll::Ready(None),
+                None => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    fn idle(&self) -> bool {
+        let in_flight = self.in_flight();
+        in_flight.running.is_empty() && in_flight.answered.is_empty()
     }
 
     /// Runs to the end. `journal` holds the entries of an interrupted run to resume.
@@ -239,14 +321,14 @@ impl<'a> Run<'a> {
                 self.enqueue(idx, None);
             }
         }
-        let mut tasks: FuturesUnordered<Task<'a>> = FuturesUnordered::new();
         while self.remaining > 0 {
             let now = Instant::now();
             let (start, wake) = self.pick(now);
             for (idx, key) in start {
-                tasks.push(self.start(idx, key));
+                let task = self.start(idx, key);
+                self.in_flight().running.push(task);
             }
-            if tasks.is_empty() {
+            if self.idle() {
                 match wake {
                     Some(at) => tokio::time::sleep_until(at).await,
                     // Nothing running, nothing to wait for, work left: the graph check
@@ -257,10 +339,10 @@ impl<'a> Run<'a> {
             }
             let done = match wake {
                 Some(at) => tokio::select! {
-                    done = tasks.next() => done,
+                    done = self.next_answer() => done,
                     () = tokio::time::sleep_until(at) => None,
                 },
-                None => tasks.next().await,
+                None => self.next_answer().await,
             };
             if let Some(done) = done {
                 self.on_done(done).await?;
@@ -289,6 +371,7 @@ impl<'a> Run<'a> {
             last[idx] = Some(entry.state);
         }
         let mut failed_roots = Vec::new();
+        let mut unsettled = Vec::new();
         for (idx, state) in last.into_iter().enumerate() {
             let Some(state) = state else { continue };
             let op = &self.plan.operations[idx];
@@ -312,16 +395,26 @@ impl<'a> Run<'a> {
                 }
                 OperationState::InFlight { .. } => {
                     slot.action = Action::Check(CheckPurpose::MaybeApplied);
+                    unsettled.push(idx);
                     continue;
                 }
                 OperationState::Pending => {
                     slot.action = Action::Check(CheckPurpose::Pending);
+                    unsettled.push(idx);
                     continue;
                 }
             }
             slot.state = SlotState::Final;
             slot.from_journal = true;
             self.remaining -= 1;
+        }
+        // The audit record is written before the journal's final state: an operation the
+        // journal shows unsettled may already be audited (the run stopped in between).
+        if let Some(audit) = &self.exec.audit {
+            for idx in unsettled {
+                let op = &self.plan.operations[idx];
+                self.slots[idx].audited = audit.recorded_outcome(&self.run, &op.id).await?;
+            }
         }
         // Operations waiting only for what already succeeded may go.
         for idx in 0..self.slots.len() {
@@ -698,6 +791,14 @@ impl<'a> Run<'a> {
                 .insert(op.identity.clone(), op.system.clone(), id.clone());
         }
         self.finish(idx, OperationOutcome::from_effect(effect));
+        // Audit first: a stop between the two leaves the operation unsettled in the
+        // journal, so a resume checks it again and finds the record (no second one);
+        // the other order could lose the record for good.
+        let outcome = match effect {
+            Effect::Changed => AuditOutcome::Changed,
+            Effect::AlreadyInPlace => AuditOutcome::AlreadyInPlace,
+        };
+        self.audit(idx, outcome).await?;
         self.journal(
             idx,
             OperationState::Succeeded {
@@ -706,11 +807,6 @@ impl<'a> Run<'a> {
             },
         )
         .await?;
-        let outcome = match effect {
-            Effect::Changed => AuditOutcome::Changed,
-            Effect::AlreadyInPlace => AuditOutcome::AlreadyInPlace,
-        };
-        self.audit(idx, outcome).await?;
         self.exec.emit(ExecutionEvent::Succeeded {
             operation: op.id.clone(),
             effect,
@@ -735,13 +831,7 @@ impl<'a> Run<'a> {
                 error: error.clone(),
             },
         );
-        self.journal(
-            idx,
-            OperationState::Failed {
-                error: error.clone(),
-            },
-        )
-        .await?;
+        // Audit before the final journal state, as in `succeed`.
         let text = error
             .system_error()
             .map_or_else(|| error.to_string(), ToString::to_string);
@@ -750,6 +840,13 @@ impl<'a> Run<'a> {
             AuditOutcome::Failed {
                 class: error.class().to_owned(),
                 error: text,
+            },
+        )
+        .await?;
+        self.journal(
+            idx,
+            OperationState::Failed {
+                error: error.clone(),
             },
         )
         .await?;
@@ -792,14 +889,13 @@ impl<'a> Run<'a> {
 
     async fn journal(&self, idx: usize, state: OperationState) -> Result<(), ExecutorError> {
         if let Some(journal) = &self.exec.journal {
-            journal
-                .record(&JournalEntry {
-                    run: self.run.clone(),
-                    operation: self.plan.operations[idx].id.clone(),
-                    state,
-                    at: wall_now(),
-                })
-                .await?;
+            let entry = JournalEntry {
+                run: self.run.clone(),
+                operation: self.plan.operations[idx].id.clone(),
+                state,
+                at: wall_now(),
+            };
+            self.drive(journal.record(&entry)).await?;
         }
         Ok(())
     }
@@ -809,24 +905,29 @@ impl<'a> Run<'a> {
             return Ok(());
         };
         let op = &self.plan.operations[idx];
+        if let Some(before) = &self.slots[idx].audited
+            && same_outcome(before, &outcome)
+        {
+            tracing::info!(operation = %op.id, "already audited before the run was interrupted");
+            return Ok(());
+        }
         let mut reason = op.reason.clone();
         if reason.event.is_none() {
             reason.event.clone_from(&self.exec.trigger);
         }
-        audit
-            .append(AuditEvent {
-                at: wall_now(),
-                run: self.run.clone(),
-                actor: self.exec.actor.clone(),
-                identity: op.identity.clone(),
-                system: op.system.clone(),
-                operation: op.id.clone(),
-                action: op.kind.verb().to_owned(),
-                entitlement: op.kind.entitlement().cloned(),
-                outcome,
-                reason,
-            })
-            .await?;
+        let append = audit.append(AuditEvent {
+            at: wall_now(),
+            run: self.run.clone(),
+            actor: self.exec.actor.clone(),
+            identity: op.identity.clone(),
+            system: op.system.clone(),
+            operation: op.id.clone(),
+            action: op.kind.verb().to_owned(),
+            entitlement: op.kind.entitlement().cloned(),
+            outcome,
+            reason,
+        });
+        self.drive(append).await?;
         Ok(())
     }
 
@@ -853,4 +954,18 @@ impl<'a> Run<'a> {
             .collect();
         ExecutionReport::new(self.run, started_at, wall_now(), operations)
     }
+}
+
+/// Whether an audit record from before an interruption already tells `now`'s outcome: the
+/// same kind of ending (a check after a stop cannot tell "changed" from "already in
+/// place", so those two count as one). A different ending (pending then done, failed
+/// then done on a retry) is a new fact and gets its own record.
+fn same_outcome(before: &AuditOutcome, now: &AuditOutcome) -> bool {
+    use AuditOutcome::{AlreadyInPlace, Changed, Failed, Pending};
+    matches!(
+        (before, now),
+        (Changed | AlreadyInPlace, Changed | AlreadyInPlace)
+            | (Pending, Pending)
+            | (Failed { .. }, Failed { .. })
+    )
 }
