@@ -12,7 +12,6 @@ pub mod inject;
 pub mod progress;
 pub mod scenes;
 pub mod show;
-pub mod store;
 pub mod systems;
 
 use provision_core::adapter::AdapterError;

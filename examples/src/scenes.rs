@@ -26,7 +26,6 @@ use provision_store::SqliteStore;
 
 use crate::console::Console;
 use crate::progress::Progress;
-use crate::store::DetachedStore;
 use crate::systems::Systems;
 use crate::{QuickstartError, show};
 
@@ -92,11 +91,9 @@ impl Quickstart {
         })?;
         let store = Arc::new(SqliteStore::open(run_dir.join("provision.db")).await?);
         let progress = Arc::new(Progress::new(Arc::clone(&console)));
-        // Each store call on its own task: see `crate::store` for why.
-        let detached = Arc::new(DetachedStore::new(Arc::clone(&store)));
         let mut builder = Executor::builder()
-            .journal(Arc::clone(&detached) as _)
-            .audit_log(detached as Arc<dyn AuditLog>)
+            .journal(Arc::clone(&store) as _)
+            .audit_log(Arc::clone(&store) as Arc<dyn AuditLog>)
             .subscriber(Arc::clone(&progress) as _)
             .actor("quickstart")
             .retry(RetryConfig {
