@@ -19,7 +19,7 @@ use super::report::{ExecutionReport, OperationOutcome, OperationReport};
 use super::{ExecutionEvent, Executor, ExecutorError, ExternalIds, SystemEntry, already_gone};
 use crate::adapter::{Adapter, AdapterError, Applied, CheckStatus, Effect};
 use crate::audit::{AuditEvent, AuditOutcome};
-use crate::journal::{JournalEntry, OperationState, RunId};
+use crate::journal::{ClaimOutcome, JournalEntry, OperationState, RunId};
 use crate::model::{AccountRef, Operation, Plan, Priority};
 
 /// The plan's dependency graph, checked.
@@ -138,6 +138,10 @@ struct Slot {
     pending_since: Option<Instant>,
     outcome: Option<OperationOutcome>,
     from_journal: bool,
+    /// This instance holds the operation's claim (claims configured).
+    claimed: bool,
+    /// Since when another instance has held it.
+    waiting_since: Option<Instant>,
 }
 
 struct Queue<'a> {
@@ -153,6 +157,8 @@ struct Queue<'a> {
 enum Answer {
     Executed(Result<Applied, AdapterError>),
     Checked(Result<CheckStatus, AdapterError>),
+    /// Not sent: the claim was refused, or taken over from `previous_holder`.
+    NotClaimed(ClaimOutcome),
 }
 
 struct Done {
@@ -199,6 +205,8 @@ impl<'a> Run<'a> {
                 pending_since: None,
                 outcome: None,
                 from_journal: false,
+                claimed: false,
+                waiting_since: None,
             })
             .collect();
         let queues = exec
@@ -463,10 +471,36 @@ impl<'a> Run<'a> {
                     attempt,
                 });
                 let journal = self.exec.journal.clone();
+                let claims = self.exec.claims.clone();
                 let run = self.run.clone();
                 let span = tracing::info_span!("operation", run = %run, system = %op.system, operation = %op.id, identity = %op.identity, attempt);
                 Box::pin(
                     async move {
+                        if let Some((claims, settings)) = claims {
+                            let claim = claims
+                                .claim(&run, &op.id, &settings.holder, settings.lease)
+                                .await;
+                            match claim {
+                                Ok(ClaimOutcome::Claimed {
+                                    previous_holder: None,
+                                    ..
+                                }) => {}
+                                Ok(other) => {
+                                    return Done {
+                                        idx,
+                                        key,
+                                        answer: Ok(Answer::NotClaimed(other)),
+                                    };
+                                }
+                                Err(e) => {
+                                    return Done {
+                                        idx,
+                                        key,
+                                        answer: Err(e.into()),
+                                    };
+                                }
+                            }
+                        }
                         if let Some(journal) = journal {
                             let entry = JournalEntry {
                                 run,
@@ -518,7 +552,12 @@ impl<'a> Run<'a> {
         self.queues[q].running -= 1;
         self.queues[q].entry.limiter().on_answer();
         let now = Instant::now();
-        match answer? {
+        let answer = answer?;
+        if matches!(answer, Answer::Executed(_)) && self.exec.claims.is_some() {
+            self.slots[idx].claimed = true;
+            self.slots[idx].waiting_since = None;
+        }
+        match answer {
             Answer::Executed(Ok(applied)) => {
                 if let Some(info) = &applied.rate_limit {
                     self.queues[q].entry.limiter().on_headroom(&key, info, now);
@@ -553,7 +592,123 @@ impl<'a> Run<'a> {
                 }
             }
             Answer::Checked(Err(error)) => self.on_error(idx, &key, error, false).await,
+            Answer::NotClaimed(claim) => self.on_not_claimed(idx, claim).await,
         }
+    }
+
+    /// The claim before an attempt was not a plain grant: nothing was sent.
+    async fn on_not_claimed(
+        &mut self,
+        idx: usize,
+        claim: ClaimOutcome,
+    ) -> Result<(), ExecutorError> {
+        let op = &self.plan.operations[idx];
+        let slot = &mut self.slots[idx];
+        slot.attempts = slot.attempts.saturating_sub(1);
+        let now = Instant::now();
+        match claim {
+            ClaimOutcome::Claimed {
+                previous_holder, ..
+            } => {
+                // Ours now; the previous holder may have sent it: ask the system first.
+                tracing::info!(operation = %op.id, previous_holder = previous_holder.as_deref().unwrap_or(""), "took the operation over; checking the system first");
+                slot.claimed = true;
+                slot.waiting_since = None;
+                slot.action = Action::Check(CheckPurpose::MaybeApplied);
+                self.enqueue(idx, None);
+                Ok(())
+            }
+            ClaimOutcome::AlreadyDone => self.adopt(idx).await,
+            ClaimOutcome::HeldByOther {
+                holder,
+                lease_until,
+            } => {
+                let since = *slot.waiting_since.get_or_insert(now);
+                let settings = self.exec.claims.as_ref().map(|(_, s)| s);
+                let (poll, max_wait) = settings.map_or(
+                    (std::time::Duration::from_secs(1), std::time::Duration::ZERO),
+                    |s| (s.poll, s.max_wait),
+                );
+                if now >= since + max_wait {
+                    tracing::warn!(operation = %op.id, %holder, "still held by another instance; stopped waiting");
+                    self.finish(idx, OperationOutcome::Pending);
+                    return Ok(());
+                }
+                let lease_left = (lease_until - wall_now()).to_std().unwrap_or_default();
+                let next = poll
+                    .min(lease_left)
+                    .max(std::time::Duration::from_millis(10));
+                tracing::debug!(operation = %op.id, %holder, "held by another instance; waiting");
+                self.enqueue(idx, Some((now + next).min(since + max_wait)));
+                Ok(())
+            }
+        }
+    }
+
+    /// Another instance completed the operation: takes its final state from the journal
+    /// without calling the system or auditing again.
+    async fn adopt(&mut self, idx: usize) -> Result<(), ExecutorError> {
+        let op = &self.plan.operations[idx];
+        let journal = self.exec.journal.as_ref().ok_or(ExecutorError::NoJournal)?;
+        let last = journal
+            .entries(&self.run)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|e| e.operation == op.id && e.state.is_final());
+        tracing::info!(operation = %op.id, "completed by another instance");
+        self.slots[idx].from_journal = true;
+        match last.map(|e| e.state) {
+            Some(OperationState::Succeeded {
+                effect,
+                external_id,
+            }) => {
+                if let Some(id) = external_id {
+                    self.ids.insert(op.identity.clone(), op.system.clone(), id);
+                }
+                self.finish(idx, OperationOutcome::from_effect(effect));
+                self.start_dependents(idx);
+                Ok(())
+            }
+            Some(OperationState::Failed { error }) => {
+                self.finish(idx, OperationOutcome::Failed { error });
+                self.skip_dependents(idx).await
+            }
+            Some(OperationState::Skipped { because }) => {
+                self.finish(idx, OperationOutcome::Skipped { because });
+                self.skip_dependents(idx).await
+            }
+            // Marked done without a final state in the journal: report it unfinished.
+            _ => {
+                self.finish(idx, OperationOutcome::Pending);
+                Ok(())
+            }
+        }
+    }
+
+    /// Marks this instance's claim on a settled operation complete (`done`) or gives it
+    /// back (unfinished). An operation settled without a claim of ours (e.g. a resume
+    /// check found it done) is claimed first, so other instances do not send it.
+    async fn settle_claim(&mut self, idx: usize, done: bool) -> Result<(), ExecutorError> {
+        let Some((claims, settings)) = &self.exec.claims else {
+            return Ok(());
+        };
+        let op = &self.plan.operations[idx].id;
+        if !self.slots[idx].claimed {
+            let claim = claims
+                .claim(&self.run, op, &settings.holder, settings.lease)
+                .await?;
+            if !matches!(claim, ClaimOutcome::Claimed { .. }) {
+                return Ok(());
+            }
+        }
+        self.slots[idx].claimed = false;
+        if done {
+            claims.complete(&self.run, op, &settings.holder).await?;
+        } else {
+            claims.release(&self.run, op, &settings.holder).await?;
+        }
+        Ok(())
     }
 
     async fn on_error(
@@ -662,6 +817,7 @@ impl<'a> Run<'a> {
         if now >= deadline {
             tracing::warn!(operation = %op.id, "still pending at the deadline");
             self.finish(idx, OperationOutcome::Pending);
+            self.settle_claim(idx, false).await?;
             self.audit(idx, AuditOutcome::Pending).await?;
             self.exec.emit(ExecutionEvent::Pending {
                 operation: op.id.clone(),
@@ -706,6 +862,7 @@ impl<'a> Run<'a> {
             },
         )
         .await?;
+        self.settle_claim(idx, true).await?;
         let outcome = match effect {
             Effect::Changed => AuditOutcome::Changed,
             Effect::AlreadyInPlace => AuditOutcome::AlreadyInPlace,
@@ -715,6 +872,12 @@ impl<'a> Run<'a> {
             operation: op.id.clone(),
             effect,
         });
+        self.start_dependents(idx);
+        Ok(())
+    }
+
+    /// `idx` succeeded: queues the dependents it was the last obstacle for.
+    fn start_dependents(&mut self, idx: usize) {
         for k in 0..self.graph.dependents[idx].len() {
             let d = self.graph.dependents[idx][k];
             let slot = &mut self.slots[d];
@@ -723,7 +886,6 @@ impl<'a> Run<'a> {
                 self.enqueue(d, None);
             }
         }
-        Ok(())
     }
 
     async fn fail(&mut self, idx: usize, error: AdapterError) -> Result<(), ExecutorError> {
@@ -742,6 +904,7 @@ impl<'a> Run<'a> {
             },
         )
         .await?;
+        self.settle_claim(idx, true).await?;
         let text = error
             .system_error()
             .map_or_else(|| error.to_string(), ToString::to_string);
