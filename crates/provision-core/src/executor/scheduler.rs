@@ -13,14 +13,40 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::ClaimSettings;
 use super::clock::{wall_at, wall_now};
 use super::rate_limit::Gate;
 use super::report::{ExecutionReport, OperationOutcome, OperationReport};
 use super::{ExecutionEvent, Executor, ExecutorError, ExternalIds, SystemEntry, already_gone};
 use crate::adapter::{Adapter, AdapterError, Applied, CheckStatus, Effect};
 use crate::audit::{AuditEvent, AuditOutcome};
-use crate::journal::{ClaimOutcome, JournalEntry, OperationState, RunId};
+use crate::journal::{ClaimOutcome, JournalEntry, OperationClaims, OperationState, RunId};
 use crate::model::{AccountRef, Operation, Plan, Priority};
+
+/// Claims `op` before a request when claims are configured. `None`: go ahead (claimed,
+/// or no claims). `Some`: do not send; for an attempt (`check == false`) a take-over
+/// from another holder is refused too, so that the system is checked first.
+async fn claim_first(
+    claims: Option<(Arc<dyn OperationClaims>, ClaimSettings)>,
+    run: &RunId,
+    op: &Operation,
+    check: bool,
+) -> Result<Option<ClaimOutcome>, ExecutorError> {
+    let Some((claims, settings)) = claims else {
+        return Ok(None);
+    };
+    let claim = claims
+        .claim(run, &op.id, &settings.holder, settings.lease)
+        .await?;
+    Ok(match claim {
+        ClaimOutcome::Claimed {
+            previous_holder: None,
+            ..
+        } => None,
+        ClaimOutcome::Claimed { .. } if check => None,
+        refused => Some(refused),
+    })
+}
 
 /// The plan's dependency graph, checked.
 pub(crate) struct Graph {
@@ -476,29 +502,21 @@ impl<'a> Run<'a> {
                 let span = tracing::info_span!("operation", run = %run, system = %op.system, operation = %op.id, identity = %op.identity, attempt);
                 Box::pin(
                     async move {
-                        if let Some((claims, settings)) = claims {
-                            let claim = claims
-                                .claim(&run, &op.id, &settings.holder, settings.lease)
-                                .await;
-                            match claim {
-                                Ok(ClaimOutcome::Claimed {
-                                    previous_holder: None,
-                                    ..
-                                }) => {}
-                                Ok(other) => {
-                                    return Done {
-                                        idx,
-                                        key,
-                                        answer: Ok(Answer::NotClaimed(other)),
-                                    };
-                                }
-                                Err(e) => {
-                                    return Done {
-                                        idx,
-                                        key,
-                                        answer: Err(e.into()),
-                                    };
-                                }
+                        match claim_first(claims, &run, op, false).await {
+                            Ok(None) => {}
+                            Ok(Some(refused)) => {
+                                return Done {
+                                    idx,
+                                    key,
+                                    answer: Ok(Answer::NotClaimed(refused)),
+                                };
+                            }
+                            Err(e) => {
+                                return Done {
+                                    idx,
+                                    key,
+                                    answer: Err(e),
+                                };
                             }
                         }
                         if let Some(journal) = journal {
@@ -529,9 +547,30 @@ impl<'a> Run<'a> {
             }
             Action::Check(purpose) => {
                 slot.checks += 1;
+                let claims = self.exec.claims.clone();
+                let run = self.run.clone();
                 let span = tracing::info_span!("check", system = %op.system, operation = %op.id, identity = %op.identity, purpose = ?purpose);
                 Box::pin(
                     async move {
+                        // Claimed too: an instance that settles an operation (journal,
+                        // audit) must be the one holding it.
+                        match claim_first(claims, &run, op, true).await {
+                            Ok(None) => {}
+                            Ok(Some(refused)) => {
+                                return Done {
+                                    idx,
+                                    key,
+                                    answer: Ok(Answer::NotClaimed(refused)),
+                                };
+                            }
+                            Err(e) => {
+                                return Done {
+                                    idx,
+                                    key,
+                                    answer: Err(e),
+                                };
+                            }
+                        }
                         let result = adapter.check(op, &account).await;
                         Done {
                             idx,
@@ -553,7 +592,8 @@ impl<'a> Run<'a> {
         self.queues[q].entry.limiter().on_answer();
         let now = Instant::now();
         let answer = answer?;
-        if matches!(answer, Answer::Executed(_)) && self.exec.claims.is_some() {
+        if matches!(answer, Answer::Executed(_) | Answer::Checked(_)) && self.exec.claims.is_some()
+        {
             self.slots[idx].claimed = true;
             self.slots[idx].waiting_since = None;
         }
@@ -604,7 +644,11 @@ impl<'a> Run<'a> {
     ) -> Result<(), ExecutorError> {
         let op = &self.plan.operations[idx];
         let slot = &mut self.slots[idx];
-        slot.attempts = slot.attempts.saturating_sub(1);
+        // Nothing was sent: the attempt or check does not count.
+        match slot.action {
+            Action::Execute => slot.attempts = slot.attempts.saturating_sub(1),
+            Action::Check(_) => slot.checks = slot.checks.saturating_sub(1),
+        }
         let now = Instant::now();
         match claim {
             ClaimOutcome::Claimed {
