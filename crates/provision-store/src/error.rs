@@ -42,6 +42,14 @@ pub enum StoreError {
         /// What the event holds.
         event_value: String,
     },
+    /// A claim names an operation that is not in the run's plan (or an unknown run).
+    #[error("run {run} has no operation {operation} to claim")]
+    UnknownOperation {
+        /// The run.
+        run: provision_core::journal::RunId,
+        /// The operation.
+        operation: provision_core::model::OperationId,
+    },
     /// Writing an export failed.
     #[error("export: {0}")]
     Export(#[from] std::io::Error),

@@ -21,7 +21,9 @@ use chrono::{DateTime, Utc};
 use provision_core::audit::{
     Anchor, AuditError, AuditEvent, AuditLog, AuditOutcome, AuditRecord, ChainHead, VerifiedChain,
 };
-use provision_core::journal::{Journal, JournalEntry, JournalError, RunId};
+use provision_core::journal::{
+    ClaimOutcome, Journal, JournalEntry, JournalError, OperationClaims, RunId,
+};
 use provision_core::model::{IdentityId, OperationId, Plan, SystemName};
 use provision_core::secret::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -37,8 +39,9 @@ use crate::schema::postgres_migrator;
 /// The advisory lock key that serialises audit appends ("provisio" in ASCII).
 const AUDIT_APPEND_LOCK: i64 = 0x7072_6f76_6973_696f;
 
-/// Journal, audit log and operation leases in PostgreSQL. Implements [`Journal`]
-/// and [`AuditLog`].
+/// Journal, audit log and operation leases in PostgreSQL. Implements [`Journal`],
+/// [`AuditLog`] and [`OperationClaims`] (give it to
+/// `ExecutorBuilder::claims` so several executors share a run).
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
@@ -199,7 +202,7 @@ impl PostgresStore {
             "UPDATE operation_claims SET owner = $3, \
                  lease_until = clock_timestamp() + make_interval(secs => $4) \
              WHERE run_id = $1 AND operation_id = $2 AND NOT done \
-               AND (owner IS NULL OR owner = $3 OR lease_until < clock_timestamp()) \
+               AND (owner = $3 OR lease_until IS NULL OR lease_until < clock_timestamp()) \
              RETURNING (extract(epoch FROM lease_until) * 1000000)::BIGINT AS until_us",
         )
         .bind(run.0.as_str())
@@ -282,10 +285,11 @@ impl PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Gives a claimed operation back before its lease ends (e.g. on shutdown).
+    /// Gives a claimed operation back before its lease ends (e.g. on shutdown). The
+    /// owner stays recorded: the next claimer learns it took the operation over.
     pub async fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
         let released = sqlx::query(
-            "UPDATE operation_claims SET owner = NULL, lease_until = NULL \
+            "UPDATE operation_claims SET lease_until = NULL \
              WHERE run_id = $1 AND operation_id = $2 AND owner = $3 AND NOT done",
         )
         .bind(claim.run.0.as_str())
@@ -294,6 +298,74 @@ impl PostgresStore {
         .execute(&self.pool)
         .await?;
         Ok(released.rows_affected() == 1)
+    }
+
+    /// [`OperationClaims::claim`]: in one transaction, locks the operation's row,
+    /// decides, and takes or renews the lease (database clock).
+    pub async fn claim_operation(
+        &self,
+        run: &RunId,
+        operation: &OperationId,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT owner, done, \
+                 (lease_until IS NOT NULL AND lease_until > clock_timestamp()) AS live, \
+                 (extract(epoch FROM lease_until) * 1000000)::BIGINT AS until_us \
+             FROM operation_claims WHERE run_id = $1 AND operation_id = $2 FOR UPDATE",
+        )
+        .bind(run.0.as_str())
+        .bind(operation.0.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::UnknownOperation {
+            run: run.clone(),
+            operation: operation.clone(),
+        })?;
+        // A dropped transaction's rollback only runs when its connection is next used,
+        // keeping the row locked meanwhile: end it explicitly on every path.
+        let refused = if row.try_get::<bool, _>("done")? {
+            Some(ClaimOutcome::AlreadyDone)
+        } else {
+            None
+        };
+        let owner: Option<String> = row.try_get("owner")?;
+        let live: bool = row.try_get("live")?;
+        let refused = match (refused, owner.as_deref().filter(|o| *o != holder)) {
+            (Some(done), _) => Some(done),
+            (None, Some(other)) if live => {
+                let until: Option<i64> = row.try_get("until_us")?;
+                Some(ClaimOutcome::HeldByOther {
+                    holder: other.to_owned(),
+                    lease_until: until_time(run, operation, until.unwrap_or_default())?,
+                })
+            }
+            _ => None,
+        };
+        if let Some(refused) = refused {
+            tx.rollback().await?;
+            return Ok(refused);
+        }
+        let until: i64 = sqlx::query(
+            "UPDATE operation_claims SET owner = $3, \
+                 lease_until = clock_timestamp() + make_interval(secs => $4) \
+             WHERE run_id = $1 AND operation_id = $2 \
+             RETURNING (extract(epoch FROM lease_until) * 1000000)::BIGINT AS until_us",
+        )
+        .bind(run.0.as_str())
+        .bind(operation.0.as_str())
+        .bind(holder)
+        .bind(seconds(lease))
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("until_us")?;
+        tx.commit().await?;
+        Ok(ClaimOutcome::Claimed {
+            previous_holder: owner.filter(|o| o != holder),
+            lease_until: until_time(run, operation, until)?,
+        })
     }
 
     async fn append_event(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
@@ -379,6 +451,55 @@ impl AuditLog for PostgresStore {
             )
             .await?;
         Ok(into_records(rows)?.pop().map(|r| r.event.outcome))
+    }
+}
+
+fn until_time(run: &RunId, operation: &OperationId, us: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::Corrupt {
+        table: "operation_claims",
+        key: format!("{run}/{operation}"),
+        message: format!("lease_until {us} us is out of range"),
+    })
+}
+
+#[async_trait]
+impl OperationClaims for PostgresStore {
+    async fn claim(
+        &self,
+        run: &RunId,
+        operation: &OperationId,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<ClaimOutcome, JournalError> {
+        Ok(self.claim_operation(run, operation, holder, lease).await?)
+    }
+
+    async fn complete(
+        &self,
+        run: &RunId,
+        operation: &OperationId,
+        holder: &str,
+    ) -> Result<bool, JournalError> {
+        Ok(PostgresStore::complete(self, &held(run, operation, holder)).await?)
+    }
+
+    async fn release(
+        &self,
+        run: &RunId,
+        operation: &OperationId,
+        holder: &str,
+    ) -> Result<bool, JournalError> {
+        Ok(PostgresStore::release(self, &held(run, operation, holder)).await?)
+    }
+}
+
+/// A [`Claim`] to pass to `complete`/`release` (they match on run, operation, owner).
+fn held(run: &RunId, operation: &OperationId, holder: &str) -> Claim {
+    Claim {
+        run: run.clone(),
+        operation: operation.clone(),
+        owner: holder.to_owned(),
+        lease_until_us: 0,
     }
 }
 

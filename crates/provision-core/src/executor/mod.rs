@@ -23,6 +23,10 @@
 //!   [`ExecutionEvent`] for subscribers. While the loop awaits either store it keeps
 //!   polling the requests that are out, which may hold store connections themselves.
 //!
+//! * With [`ExecutorBuilder::claims`], several instances can apply or resume the same
+//!   run: an operation is claimed before it is sent, so only one instance sends it
+//!   ([`ClaimSettings`] says what the others do meanwhile).
+//!
 //! Everything runs inside the future [`Executor::apply`] returns (no spawned tasks), so
 //! dropping it stops the run: each operation is then not started, done, or recorded in
 //! flight, and [`Executor::resume`] finishes the job.
@@ -47,6 +51,7 @@
 //! # Ok(()) }
 //! ```
 
+mod claiming;
 pub mod clock;
 mod events;
 mod rate_limit;
@@ -60,9 +65,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::adapter::{Adapter, AdapterError};
 use crate::audit::{AuditError, AuditLog};
 use crate::config::SystemConfig;
-use crate::journal::{Journal, JournalError, RunId};
+use crate::journal::{Journal, JournalError, OperationClaims, RunId};
 use crate::model::{ActualState, IdentityId, OperationId, Plan, SystemName};
 
+pub use claiming::ClaimSettings;
 pub use events::{ChannelSubscriber, ExecutionEvent, ExecutionSubscriber};
 pub use report::{ExecutionReport, OperationOutcome, OperationReport, Totals};
 pub use retry::{PendingConfig, RetryConfig};
@@ -110,6 +116,10 @@ pub enum ExecutorError {
     /// `resume` was called on an executor without a journal.
     #[error("resuming a run needs a journal, and this executor has none")]
     NoJournal,
+    /// Operation claims were set without a journal (the outcome of an operation another
+    /// instance completed is read from the journal).
+    #[error("operation claims need a journal shared by the instances, and this executor has none")]
+    ClaimsWithoutJournal,
     /// The journal failed; the run stopped (no call is made that is not journaled first).
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
@@ -181,6 +191,7 @@ pub struct Executor {
     systems: BTreeMap<SystemName, SystemEntry>,
     journal: Option<Arc<dyn Journal>>,
     audit: Option<Arc<dyn AuditLog>>,
+    claims: Option<(Arc<dyn OperationClaims>, ClaimSettings)>,
     subscribers: Vec<Arc<dyn ExecutionSubscriber>>,
     retry: RetryConfig,
     pending: PendingConfig,
@@ -194,6 +205,7 @@ impl std::fmt::Debug for Executor {
             .field("systems", &self.systems.keys().collect::<Vec<_>>())
             .field("journal", &self.journal.is_some())
             .field("audit", &self.audit.is_some())
+            .field("claims", &self.claims.as_ref().map(|(_, s)| s))
             .field("subscribers", &self.subscribers.len())
             .field("retry", &self.retry)
             .field("pending", &self.pending)
@@ -209,6 +221,7 @@ pub struct ExecutorBuilder {
     systems: Vec<(SystemName, Arc<dyn Adapter>, SystemConfig)>,
     journal: Option<Arc<dyn Journal>>,
     audit: Option<Arc<dyn AuditLog>>,
+    claims: Option<(Arc<dyn OperationClaims>, ClaimSettings)>,
     subscribers: Vec<Arc<dyn ExecutionSubscriber>>,
     retry: RetryConfig,
     pending: PendingConfig,
@@ -237,6 +250,14 @@ impl ExecutorBuilder {
     /// Where every change that reaches a system is recorded.
     pub fn audit_log(mut self, audit: Arc<dyn AuditLog>) -> Self {
         self.audit = Some(audit);
+        self
+    }
+
+    /// Shares runs with other instances: each operation is claimed in `claims` before
+    /// it is sent, and not sent while another instance holds it (see [`ClaimSettings`]).
+    /// Needs a [`journal`](Self::journal) shared by the instances.
+    pub fn claims(mut self, claims: Arc<dyn OperationClaims>, settings: ClaimSettings) -> Self {
+        self.claims = Some((claims, settings));
         self
     }
 
@@ -272,6 +293,9 @@ impl ExecutorBuilder {
 
     /// Checks the settings and builds the executor.
     pub fn build(self) -> Result<Executor, ExecutorError> {
+        if self.claims.is_some() && self.journal.is_none() {
+            return Err(ExecutorError::ClaimsWithoutJournal);
+        }
         let mut systems = BTreeMap::new();
         for (name, adapter, config) in self.systems {
             let quota = match &config.rate_limit {
@@ -299,6 +323,7 @@ impl ExecutorBuilder {
             systems,
             journal: self.journal,
             audit: self.audit,
+            claims: self.claims,
             subscribers: self.subscribers,
             retry: self.retry,
             pending: self.pending,

@@ -14,14 +14,40 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::ClaimSettings;
 use super::clock::{wall_at, wall_now};
 use super::rate_limit::Gate;
 use super::report::{ExecutionReport, OperationOutcome, OperationReport};
 use super::{ExecutionEvent, Executor, ExecutorError, ExternalIds, SystemEntry, already_gone};
 use crate::adapter::{Adapter, AdapterError, Applied, CheckStatus, Effect};
 use crate::audit::{AuditEvent, AuditOutcome};
-use crate::journal::{JournalEntry, OperationState, RunId};
+use crate::journal::{ClaimOutcome, JournalEntry, OperationClaims, OperationState, RunId};
 use crate::model::{AccountRef, Operation, Plan, Priority};
+
+/// Claims `op` before a request when claims are configured. `None`: go ahead (claimed,
+/// or no claims). `Some`: do not send; for an attempt (`check == false`) a take-over
+/// from another holder is refused too, so that the system is checked first.
+async fn claim_first(
+    claims: Option<(Arc<dyn OperationClaims>, ClaimSettings)>,
+    run: &RunId,
+    op: &Operation,
+    check: bool,
+) -> Result<Option<ClaimOutcome>, ExecutorError> {
+    let Some((claims, settings)) = claims else {
+        return Ok(None);
+    };
+    let claim = claims
+        .claim(run, &op.id, &settings.holder, settings.lease)
+        .await?;
+    Ok(match claim {
+        ClaimOutcome::Claimed {
+            previous_holder: None,
+            ..
+        } => None,
+        ClaimOutcome::Claimed { .. } if check => None,
+        refused => Some(refused),
+    })
+}
 
 /// The plan's dependency graph, checked.
 pub(crate) struct Graph {
@@ -143,6 +169,10 @@ struct Slot {
     /// resumed (recorded just before the interruption, with the journal still showing
     /// it in flight or pending).
     audited: Option<AuditOutcome>,
+    /// This instance holds the operation's claim (claims configured).
+    claimed: bool,
+    /// Since when another instance has held it.
+    waiting_since: Option<Instant>,
 }
 
 struct Queue<'a> {
@@ -158,6 +188,8 @@ struct Queue<'a> {
 enum Answer {
     Executed(Result<Applied, AdapterError>),
     Checked(Result<CheckStatus, AdapterError>),
+    /// Not sent: the claim was refused, or taken over from `previous_holder`.
+    NotClaimed(ClaimOutcome),
 }
 
 struct Done {
@@ -222,6 +254,8 @@ impl<'a> Run<'a> {
                 outcome: None,
                 from_journal: false,
                 audited: None,
+                claimed: false,
+                waiting_since: None,
             })
             .collect();
         let queues = exec
@@ -556,10 +590,28 @@ impl<'a> Run<'a> {
                     attempt,
                 });
                 let journal = self.exec.journal.clone();
+                let claims = self.exec.claims.clone();
                 let run = self.run.clone();
                 let span = tracing::info_span!("operation", run = %run, system = %op.system, operation = %op.id, identity = %op.identity, attempt);
                 Box::pin(
                     async move {
+                        match claim_first(claims, &run, op, false).await {
+                            Ok(None) => {}
+                            Ok(Some(refused)) => {
+                                return Done {
+                                    idx,
+                                    key,
+                                    answer: Ok(Answer::NotClaimed(refused)),
+                                };
+                            }
+                            Err(e) => {
+                                return Done {
+                                    idx,
+                                    key,
+                                    answer: Err(e),
+                                };
+                            }
+                        }
                         if let Some(journal) = journal {
                             let entry = JournalEntry {
                                 run,
@@ -588,9 +640,30 @@ impl<'a> Run<'a> {
             }
             Action::Check(purpose) => {
                 slot.checks += 1;
+                let claims = self.exec.claims.clone();
+                let run = self.run.clone();
                 let span = tracing::info_span!("check", system = %op.system, operation = %op.id, identity = %op.identity, purpose = ?purpose);
                 Box::pin(
                     async move {
+                        // Claimed too: an instance that settles an operation (journal,
+                        // audit) must be the one holding it.
+                        match claim_first(claims, &run, op, true).await {
+                            Ok(None) => {}
+                            Ok(Some(refused)) => {
+                                return Done {
+                                    idx,
+                                    key,
+                                    answer: Ok(Answer::NotClaimed(refused)),
+                                };
+                            }
+                            Err(e) => {
+                                return Done {
+                                    idx,
+                                    key,
+                                    answer: Err(e),
+                                };
+                            }
+                        }
                         let result = adapter.check(op, &account).await;
                         Done {
                             idx,
@@ -611,7 +684,13 @@ impl<'a> Run<'a> {
         self.queues[q].running -= 1;
         self.queues[q].entry.limiter().on_answer();
         let now = Instant::now();
-        match answer? {
+        let answer = answer?;
+        if matches!(answer, Answer::Executed(_) | Answer::Checked(_)) && self.exec.claims.is_some()
+        {
+            self.slots[idx].claimed = true;
+            self.slots[idx].waiting_since = None;
+        }
+        match answer {
             Answer::Executed(Ok(applied)) => {
                 if let Some(info) = &applied.rate_limit {
                     self.queues[q].entry.limiter().on_headroom(&key, info, now);
@@ -646,7 +725,130 @@ impl<'a> Run<'a> {
                 }
             }
             Answer::Checked(Err(error)) => self.on_error(idx, &key, error, false).await,
+            Answer::NotClaimed(claim) => self.on_not_claimed(idx, claim).await,
         }
+    }
+
+    /// The claim before an attempt was not a plain grant: nothing was sent.
+    async fn on_not_claimed(
+        &mut self,
+        idx: usize,
+        claim: ClaimOutcome,
+    ) -> Result<(), ExecutorError> {
+        let op = &self.plan.operations[idx];
+        let slot = &mut self.slots[idx];
+        // Nothing was sent: the attempt or check does not count.
+        match slot.action {
+            Action::Execute => slot.attempts = slot.attempts.saturating_sub(1),
+            Action::Check(_) => slot.checks = slot.checks.saturating_sub(1),
+        }
+        let now = Instant::now();
+        match claim {
+            ClaimOutcome::Claimed {
+                previous_holder, ..
+            } => {
+                // Ours now; the previous holder may have sent it: ask the system first.
+                tracing::info!(operation = %op.id, previous_holder = previous_holder.as_deref().unwrap_or(""), "took the operation over; checking the system first");
+                slot.claimed = true;
+                slot.waiting_since = None;
+                slot.action = Action::Check(CheckPurpose::MaybeApplied);
+                self.enqueue(idx, None);
+                Ok(())
+            }
+            ClaimOutcome::AlreadyDone => self.adopt(idx).await,
+            ClaimOutcome::HeldByOther {
+                holder,
+                lease_until,
+            } => {
+                let since = *slot.waiting_since.get_or_insert(now);
+                let settings = self.exec.claims.as_ref().map(|(_, s)| s);
+                let (poll, max_wait) = settings.map_or(
+                    (std::time::Duration::from_secs(1), std::time::Duration::ZERO),
+                    |s| (s.poll, s.max_wait),
+                );
+                if now >= since + max_wait {
+                    tracing::warn!(operation = %op.id, %holder, "still held by another instance; stopped waiting");
+                    self.finish(idx, OperationOutcome::Pending);
+                    return Ok(());
+                }
+                let lease_left = (lease_until - wall_now()).to_std().unwrap_or_default();
+                let next = poll
+                    .min(lease_left)
+                    .max(std::time::Duration::from_millis(10));
+                tracing::debug!(operation = %op.id, %holder, "held by another instance; waiting");
+                self.enqueue(idx, Some((now + next).min(since + max_wait)));
+                Ok(())
+            }
+        }
+    }
+
+    /// Another instance completed the operation: takes its final state from the journal
+    /// without calling the system or auditing again.
+    async fn adopt(&mut self, idx: usize) -> Result<(), ExecutorError> {
+        let op = &self.plan.operations[idx];
+        let journal = self.exec.journal.as_ref().ok_or(ExecutorError::NoJournal)?;
+        let last = self
+            .drive(journal.entries(&self.run))
+            .await?
+            .into_iter()
+            .rev()
+            .find(|e| e.operation == op.id && e.state.is_final());
+        tracing::info!(operation = %op.id, "completed by another instance");
+        self.slots[idx].from_journal = true;
+        match last.map(|e| e.state) {
+            Some(OperationState::Succeeded {
+                effect,
+                external_id,
+            }) => {
+                if let Some(id) = external_id {
+                    self.ids.insert(op.identity.clone(), op.system.clone(), id);
+                }
+                self.finish(idx, OperationOutcome::from_effect(effect));
+                self.start_dependents(idx);
+                Ok(())
+            }
+            Some(OperationState::Failed { error }) => {
+                self.finish(idx, OperationOutcome::Failed { error });
+                self.skip_dependents(idx).await
+            }
+            Some(OperationState::Skipped { because }) => {
+                self.finish(idx, OperationOutcome::Skipped { because });
+                self.skip_dependents(idx).await
+            }
+            // Marked done without a final state in the journal: report it unfinished.
+            _ => {
+                self.finish(idx, OperationOutcome::Pending);
+                Ok(())
+            }
+        }
+    }
+
+    /// Marks this instance's claim on a settled operation complete (`done`) or gives it
+    /// back (unfinished). An operation settled without a claim of ours (e.g. a resume
+    /// check found it done) is claimed first, so other instances do not send it.
+    async fn settle_claim(&mut self, idx: usize, done: bool) -> Result<(), ExecutorError> {
+        let exec = self.exec;
+        let Some((claims, settings)) = &exec.claims else {
+            return Ok(());
+        };
+        let op = &self.plan.operations[idx].id;
+        if !self.slots[idx].claimed {
+            let claim = self
+                .drive(claims.claim(&self.run, op, &settings.holder, settings.lease))
+                .await?;
+            if !matches!(claim, ClaimOutcome::Claimed { .. }) {
+                return Ok(());
+            }
+        }
+        self.slots[idx].claimed = false;
+        if done {
+            self.drive(claims.complete(&self.run, op, &settings.holder))
+                .await?;
+        } else {
+            self.drive(claims.release(&self.run, op, &settings.holder))
+                .await?;
+        }
+        Ok(())
     }
 
     async fn on_error(
@@ -755,6 +957,7 @@ impl<'a> Run<'a> {
         if now >= deadline {
             tracing::warn!(operation = %op.id, "still pending at the deadline");
             self.finish(idx, OperationOutcome::Pending);
+            self.settle_claim(idx, false).await?;
             self.audit(idx, AuditOutcome::Pending).await?;
             self.exec.emit(ExecutionEvent::Pending {
                 operation: op.id.clone(),
@@ -807,10 +1010,17 @@ impl<'a> Run<'a> {
             },
         )
         .await?;
+        self.settle_claim(idx, true).await?;
         self.exec.emit(ExecutionEvent::Succeeded {
             operation: op.id.clone(),
             effect,
         });
+        self.start_dependents(idx);
+        Ok(())
+    }
+
+    /// `idx` succeeded: queues the dependents it was the last obstacle for.
+    fn start_dependents(&mut self, idx: usize) {
         for k in 0..self.graph.dependents[idx].len() {
             let d = self.graph.dependents[idx][k];
             let slot = &mut self.slots[d];
@@ -819,7 +1029,6 @@ impl<'a> Run<'a> {
                 self.enqueue(d, None);
             }
         }
-        Ok(())
     }
 
     async fn fail(&mut self, idx: usize, error: AdapterError) -> Result<(), ExecutorError> {
@@ -850,6 +1059,7 @@ impl<'a> Run<'a> {
             },
         )
         .await?;
+        self.settle_claim(idx, true).await?;
         self.exec.emit(ExecutionEvent::Failed {
             operation: op.id.clone(),
             error,

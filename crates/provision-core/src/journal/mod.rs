@@ -3,14 +3,18 @@
 //!
 //! * [`MemoryJournal`] and [`JsonlJournal`] — implementations; database ones live in
 //!   the `provision-store` crate.
+//! * [`claims`] — leases on operations, so several instances applying one run never
+//!   send the same operation twice ([`OperationClaims`], [`MemoryClaims`]).
 //! * [`replay`] — a run's entries folded into each operation's last state, and what
 //!   resuming should do with it.
 
+pub mod claims;
 mod jsonl;
 mod memory;
 mod replay;
 mod runs;
 
+pub use claims::{ClaimOutcome, MemoryClaims, OperationClaims};
 pub use jsonl::JsonlJournal;
 pub use memory::MemoryJournal;
 pub use replay::{OperationProgress, Replay, ResumeAction, replay};
