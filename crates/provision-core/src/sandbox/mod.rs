@@ -105,6 +105,13 @@ pub struct SandboxSystem {
     files: Option<persist::Files>,
 }
 
+/// The state while a request or call uses it; for a persistent system also the lock on
+/// its files (released when this is dropped, after the state was saved).
+struct Synced<'a> {
+    state: MutexGuard<'a, State>,
+    _lock: Option<persist::FileLock>,
+}
+
 /// What one injected outcome of a write is.
 enum Fault {
     None,
@@ -137,6 +144,12 @@ impl SandboxSystem {
     /// ([`SandboxSystem::write_log_path`]: `path` + `.writes.jsonl`), so that a test can
     /// count the writes that reached the system across processes. Seeding calls
     /// ([`SandboxSystem::with_account`], ...) are saved too, without a log line.
+    ///
+    /// Several processes (or several `SandboxSystem`s in one process) can open the same
+    /// file and act as one system: every request takes an exclusive advisory lock on
+    /// `path` + `.lock`, reloads the state file and, for a write, saves the state and
+    /// appends the log line before it releases the lock. Each [`WriteRecord`] names the
+    /// process that sent it.
     ///
     /// File I/O happens inside the adapter calls (blocking, with fsync): meant for
     /// tests and demos, not for benchmarks.
@@ -171,19 +184,52 @@ impl SandboxSystem {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The state, for a persistent system also its file lock, with what other processes
+    /// saved reloaded: hold both while reading or changing the state.
+    fn synced(&self) -> Result<Synced<'_>, SandboxFileError> {
+        let mut state = self.state();
+        let lock = match &self.files {
+            Some(files) => Some(files.lock_and_reload(&mut state)?),
+            None => None,
+        };
+        Ok(Synced { state, _lock: lock })
+    }
+
+    /// [`SandboxSystem::synced`] for the seeding and inspection calls, which return no
+    /// error: a file that cannot be read is logged and the state kept in memory is used.
+    fn synced_or_logged(&self) -> Synced<'_> {
+        self.synced().unwrap_or_else(|error| {
+            tracing::error!(system = %self.name, %error, "sandbox state not reloaded");
+            Synced {
+                state: self.state(),
+                _lock: None,
+            }
+        })
+    }
+
+    /// [`SandboxSystem::synced`] for adapter calls: a file error is a transient error
+    /// (nothing was changed).
+    #[allow(clippy::result_large_err)] // the adapters' shared error type
+    fn synced_for_request(&self) -> Result<Synced<'_>, AdapterError> {
+        self.synced().map_err(|error| AdapterError::Transient {
+            error: SystemError::message(format!("{}: {error}", self.name)),
+            maybe_applied: false,
+        })
+    }
+
     /// Seeds an account (as if created by hand before the SDK ran); returns its id.
     pub fn with_account(&self, login: &str, state: AccountState) -> String {
-        let mut guard = self.state();
-        let id = guard.create_account(login, state);
-        self.save_seed(&guard);
+        let mut synced = self.synced_or_logged();
+        let id = synced.state.create_account(login, state);
+        self.save_seed(&synced.state);
         id
     }
 
     /// Seeds a grant held by an existing account.
     pub fn with_grant(&self, login: &str, entitlement: Entitlement) {
-        let mut guard = self.state();
-        guard.grants.insert((login.to_owned(), entitlement));
-        self.save_seed(&guard);
+        let mut synced = self.synced_or_logged();
+        synced.state.grants.insert((login.to_owned(), entitlement));
+        self.save_seed(&synced.state);
     }
 
     /// Makes every write of this operation fail permanently with `error`.
@@ -205,16 +251,17 @@ impl SandboxSystem {
     /// The person signs in for the first time: on systems whose accounts appear on
     /// first SSO login, an account requested earlier (pending) appears now.
     pub fn sso_login(&self, login: &str) {
-        let mut state = self.state();
+        let mut synced = self.synced_or_logged();
+        let state = &mut synced.state;
         if state.awaiting_login.remove(login) || !state.accounts.contains_key(login) {
             state.create_account(login, AccountState::Active);
         }
-        self.save_seed(&state);
+        self.save_seed(state);
     }
 
     /// Accounts and grants as they are now.
     pub fn snapshot(&self) -> SandboxSnapshot {
-        self.state().snapshot()
+        self.synced_or_logged().state.snapshot()
     }
 
     /// Counters and the request log.
@@ -363,7 +410,8 @@ impl Adapter for SandboxSystem {
     ) -> Result<Page<AccountRecord>, AdapterError> {
         let info = self.admit(RequestKind::Read, None).await?;
         let start = parse_cursor(cursor)?;
-        let state = self.state();
+        let synced = self.synced_for_request()?;
+        let state = &synced.state;
         let all: Vec<AccountRecord> = state.account_records();
         Ok(page(all, start, self.config.page_size, info))
     }
@@ -375,16 +423,18 @@ impl Adapter for SandboxSystem {
     ) -> Result<Page<GrantRecord>, AdapterError> {
         let info = self.admit(RequestKind::Read, None).await?;
         let start = parse_cursor(cursor)?;
-        let state = self.state();
+        let synced = self.synced_for_request()?;
+        let state = &synced.state;
         let all: Vec<GrantRecord> = state.grant_records(resource);
         Ok(page(all, start, self.config.page_size, info))
     }
 
     async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
         let info = self.admit(RequestKind::Write, Some(&op.id)).await?;
-        let mut state = self.state();
+        let mut synced = self.synced_for_request()?;
+        let state = &mut synced.state;
         state.stats.writes += 1;
-        let (result, changed) = self.write(&mut state, op, account);
+        let (result, changed) = self.write(state, op, account);
         if let Some(files) = &self.files {
             let record = WriteRecord {
                 seq: 0,
@@ -396,7 +446,7 @@ impl Adapter for SandboxSystem {
                 changed,
                 pid: std::process::id(),
             };
-            if let Err(error) = files.record(&mut state, record) {
+            if let Err(error) = files.record(state, record) {
                 return Err(AdapterError::Transient {
                     error: SystemError::message(format!("{}: {error}", self.name)),
                     maybe_applied: changed,
@@ -412,8 +462,9 @@ impl Adapter for SandboxSystem {
         account: &AccountRef,
     ) -> Result<CheckStatus, AdapterError> {
         self.admit(RequestKind::Check, Some(&op.id)).await?;
-        let mut state = self.state();
-        if matches!(self.fault(&mut state, &op.id, false), Fault::Transient) {
+        let mut synced = self.synced_for_request()?;
+        let state = &mut synced.state;
+        if matches!(self.fault(state, &op.id, false), Fault::Transient) {
             return Err(self.transient(false));
         }
         Ok(state.check(op, account, self.config.pending_recheck))

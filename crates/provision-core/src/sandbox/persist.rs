@@ -8,6 +8,11 @@
 //! holds it; the state file also keeps the last write's line, and opening the files
 //! again appends that line if the process died between the two steps. Counters and the
 //! request log ([`super::SandboxStats`]) are not persisted.
+//!
+//! Several processes can share the files: every request takes an exclusive advisory
+//! lock on a lock file beside them (`path` + `.lock`), reloads the state file, and for
+//! a write saves the state and appends the log line before it lets the lock go. The
+//! operating system releases the lock of a process that dies.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
@@ -130,53 +135,112 @@ struct StoredState {
 pub(super) struct Files {
     pub(super) state: PathBuf,
     pub(super) write_log: PathBuf,
+    /// Locked (advisory, exclusive) around every load-change-save, so that several
+    /// processes can share the files.
+    lock: PathBuf,
+}
+
+/// The exclusive lock on a persistent sandbox's lock file; released when dropped (and by
+/// the operating system when the process dies).
+#[derive(Debug)]
+pub(super) struct FileLock {
+    file: File,
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // Closing the file releases the lock too; unlocking first only says so.
+        let _ = fs4::FileExt::unlock(&self.file);
+    }
 }
 
 impl Files {
     pub(super) fn new(state: PathBuf) -> Self {
-        let mut log = state.clone().into_os_string();
-        log.push(".writes.jsonl");
+        let with_suffix = |suffix: &str| {
+            let mut path = state.clone().into_os_string();
+            path.push(suffix);
+            PathBuf::from(path)
+        };
         Self {
+            write_log: with_suffix(".writes.jsonl"),
+            lock: with_suffix(".lock"),
             state,
-            write_log: PathBuf::from(log),
         }
     }
 
-    /// Loads the state file into `state` (or creates it from `state`), and completes
-    /// the write log if a crash cut it short.
+    /// Takes the lock, loads the state file into `state` (or creates it from `state`),
+    /// and completes the write log if a crash cut it short.
     pub(super) fn open(&self, state: &mut State) -> Result<(), SandboxFileError> {
-        match std::fs::read(&self.state) {
-            Ok(bytes) => {
-                let stored: StoredState =
-                    serde_json::from_slice(&bytes).map_err(|source| SandboxFileError::Parse {
-                        path: self.state.clone(),
-                        line: 1,
-                        source,
-                    })?;
-                state.next_id = stored.next_id;
-                state.accounts = stored
-                    .accounts
-                    .into_iter()
-                    .map(|(login, a)| {
-                        (
-                            login,
-                            Account {
-                                external_id: a.external_id,
-                                state: a.state,
-                                has_session: a.has_session,
-                                attributes: a.attributes,
-                            },
-                        )
-                    })
-                    .collect();
-                state.grants = stored.grants;
-                state.awaiting_login = stored.awaiting_login;
-                state.writes_logged = stored.writes;
-                state.last_write = stored.last_write;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.save(state)?,
-            Err(source) => return Err(io(&self.state, source)),
+        let _lock = self.lock()?;
+        if !self.load(state)? {
+            self.save(state)?;
         }
+        self.complete_log(state)
+    }
+
+    /// Takes the lock and replaces what `state` holds with the state file's content (the
+    /// changes other processes made), completing a write log a crashed process cut
+    /// short. The caller changes `state` and saves it while it holds the lock.
+    pub(super) fn lock_and_reload(&self, state: &mut State) -> Result<FileLock, SandboxFileError> {
+        let lock = self.lock()?;
+        self.load(state)?;
+        self.complete_log(state)?;
+        Ok(lock)
+    }
+
+    /// Waits for the exclusive lock on the lock file (not on the state file, which
+    /// [`Files::save`] replaces by a rename).
+    fn lock(&self) -> Result<FileLock, SandboxFileError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock)
+            .map_err(|e| io(&self.lock, e))?;
+        // fs4's flock/LockFileEx (called by path: std's own `File::lock` needs Rust 1.89).
+        fs4::FileExt::lock(&file).map_err(|e| io(&self.lock, e))?;
+        Ok(FileLock { file })
+    }
+
+    /// Loads the state file into `state`; `false` when there is none yet.
+    fn load(&self, state: &mut State) -> Result<bool, SandboxFileError> {
+        let bytes = match std::fs::read(&self.state) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => return Err(io(&self.state, source)),
+        };
+        let stored: StoredState =
+            serde_json::from_slice(&bytes).map_err(|source| SandboxFileError::Parse {
+                path: self.state.clone(),
+                line: 1,
+                source,
+            })?;
+        state.next_id = stored.next_id;
+        state.accounts = stored
+            .accounts
+            .into_iter()
+            .map(|(login, a)| {
+                (
+                    login,
+                    Account {
+                        external_id: a.external_id,
+                        state: a.state,
+                        has_session: a.has_session,
+                        attributes: a.attributes,
+                    },
+                )
+            })
+            .collect();
+        state.grants = stored.grants;
+        state.awaiting_login = stored.awaiting_login;
+        state.writes_logged = stored.writes;
+        state.last_write = stored.last_write;
+        Ok(true)
+    }
+
+    /// Appends the last write's line if a process died between saving the state and
+    /// appending it.
+    fn complete_log(&self, state: &State) -> Result<(), SandboxFileError> {
         let lines = read_write_log(&self.write_log)?.len() as u64;
         if lines + 1 == state.writes_logged {
             if let Some(last) = &state.last_write {
@@ -426,6 +490,71 @@ mod tests {
         let log = read_write_log(system.write_log_path().unwrap()).unwrap();
         assert_eq!(log.len(), 1);
         assert!(!log[0].changed);
+    }
+
+    /// Two systems on one file (as two processes would open it) act as one system: each
+    /// sees what the other wrote, and neither overwrites the other's changes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_systems_sharing_the_files_keep_every_write() {
+        let path = dir("shared").join("okta.json");
+        let config = SandboxConfig {
+            latency: std::time::Duration::from_millis(1),
+            ..SandboxConfig::default()
+        };
+        let open = || {
+            Arc::new(
+                presets::okta()
+                    .sandbox("okta", config.clone())
+                    .with_state_file(&path)
+                    .unwrap(),
+            )
+        };
+        let (a, b) = (open(), open());
+        let logins: Vec<String> = (0..20).map(|i| format!("user{i:02}@example.com")).collect();
+        let create = |login: &str| {
+            let mut op = create();
+            op.login = login.to_owned();
+            op.id = OperationId(format!("create-{login}"));
+            op
+        };
+        let mut tasks = Vec::new();
+        for (i, login) in logins.iter().enumerate() {
+            let system = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let op = create(login);
+            tasks.push(tokio::spawn(async move {
+                let account = AccountRef {
+                    external_id: None,
+                    login: op.login.clone(),
+                };
+                system.execute(&op, &account).await.unwrap()
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        // b grants on an account a created, with the id a's system gave.
+        let first = a.snapshot();
+        assert_eq!(first.accounts.len(), logins.len());
+        assert_eq!(b.snapshot(), first);
+        let id = b.check(&create(&logins[0]), &account(None)).await.unwrap();
+        assert!(matches!(id, CheckStatus::Done { .. }), "{id:?}");
+
+        let log = read_write_log(a.write_log_path().unwrap()).unwrap();
+        let seqs: Vec<u64> = log.iter().map(|w| w.seq).collect();
+        assert_eq!(seqs, (1..=logins.len() as u64).collect::<Vec<_>>());
+        assert!(log.iter().all(|w| w.changed));
+        // Every account got its own id although two systems handed them out.
+        let reopened = open().snapshot();
+        assert_eq!(reopened, first);
+        let ids: BTreeSet<String> = {
+            let state = a.state();
+            state
+                .accounts
+                .values()
+                .map(|x| x.external_id.clone())
+                .collect()
+        };
+        assert_eq!(ids.len(), logins.len());
     }
 
     #[test]
