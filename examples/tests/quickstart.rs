@@ -110,6 +110,22 @@ async fn quickstart_onboards_moves_and_offboards_with_a_verified_audit_trail() {
             .accounts
             .contains_key(&sarah)
     );
+    // Every account signs in through Okta: her Okta account is the plan's first step,
+    // and every other account of hers depends on it.
+    assert_eq!(joiner.plan.operations[0].id.0, "e1001/okta/create_account");
+    for op in &joiner.plan.operations {
+        if op.system.as_str() != "okta" && matches!(op.kind, OperationKind::CreateAccount { .. }) {
+            assert!(
+                joiner
+                    .plan
+                    .dependencies
+                    .iter()
+                    .any(|d| d.before.0 == "e1001/okta/create_account" && d.after == op.id),
+                "{} does not wait for the Okta account",
+                op.id
+            );
+        }
+    }
     // GitLab went pending, was re-checked, and completed once she signed in.
     let gitlab_create = joiner
         .report
