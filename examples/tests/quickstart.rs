@@ -209,6 +209,24 @@ async fn quickstart_onboards_moves_and_offboards_with_a_verified_audit_trail() {
     assert!(leaver.report.is_complete(), "{}", leaver.report);
     assert_eq!(leaver.remaining, 0);
     assert!(held(&qs, &tom).iter().all(|e| e.system.as_str() != "aws"));
+    // AWS cannot suspend: his permission set is revoked first, then his user deleted.
+    let aws_ops: Vec<&str> = leaver
+        .plan
+        .operations
+        .iter()
+        .filter(|o| o.system.as_str() == "aws")
+        .map(|o| o.kind.verb())
+        .collect();
+    assert_eq!(aws_ops, ["revoke", "delete_account"]);
+    assert!(
+        !qs.systems
+            .sandbox("aws")
+            .unwrap()
+            .snapshot()
+            .accounts
+            .contains_key(&tom),
+        "Tom's AWS user outlived his termination"
+    );
     for system in ["okta", "google", "gitlab", "slack", "jira"] {
         let sb = qs.systems.sandbox(system).unwrap();
         let snap = sb.snapshot();
@@ -303,16 +321,15 @@ async fn quickstart_onboards_moves_and_offboards_with_a_verified_audit_trail() {
     };
     assert!(!still(DriftClass::Unmanaged, &marcus, &sales_engineering));
     assert!(!still(DriftClass::Missing, &lee, &sales));
-    // What drift_remediation leaves alone stays reported: Tom's AWS user (AWS cannot
-    // suspend, delete_leavers is off, aws is report_only).
+    // The leaver left nothing behind for drift to find: no enabled account of Tom's anywhere.
     assert!(
-        drift
+        !drift
             .after
             .findings
             .iter()
-            .any(|f| f.class == DriftClass::Orphaned
-                && f.system.as_str() == "aws"
-                && f.login == tom)
+            .any(|f| f.class == DriftClass::Orphaned && f.login == tom),
+        "{:?}",
+        drift.after.findings
     );
     // The SQLite store has the fix, with its reason, and nothing for the hand-made changes.
     let from_db = qs
