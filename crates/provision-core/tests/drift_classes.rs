@@ -243,13 +243,15 @@ fn a_leaver_grant_is_unmanaged_unless_parked_on_a_suspended_account() {
     );
     assert_eq!(unmanaged[0].severity, Severity::High);
     assert_eq!(unmanaged[0].remediation[0].priority, Priority::Leaver);
-    // His enabled AWS account itself is a critical orphan, with no fix AWS can do.
+    // His enabled AWS account itself is a critical orphan. AWS can neither suspend
+    // nor (without delete_leavers) delete: its fix is the planner's leaver work
+    // there, revoking the assignment (the same operation as the grant finding's).
     let orphan = report
         .of_class(DriftClass::Orphaned)
         .next()
         .expect("orphan");
     assert_eq!(orphan.severity, Severity::Critical);
-    assert!(orphan.remediation.is_empty());
+    assert_eq!(orphan.remediation, unmanaged[0].remediation);
     assert_eq!(
         report.findings[0].severity,
         Severity::Critical,

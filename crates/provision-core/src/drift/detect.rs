@@ -22,6 +22,7 @@ use super::DriftReport;
 use super::finding::{
     DriftClass, Evidence, Finding, Holder, Severity, Subject, account_state_name,
 };
+use crate::planner::leaver::leaver_ops_in_system;
 
 static NO_OPERATIONS: BTreeSet<OperationId> = BTreeSet::new();
 static NO_READ_TIMES: BTreeMap<SystemName, DateTime<Utc>> = BTreeMap::new();
@@ -144,6 +145,7 @@ pub fn detect_drift(
     let mut detector = Detector {
         inputs,
         managed: managed_resources(desired, inputs.policies),
+        leaver: BTreeMap::new(),
         findings: Vec::new(),
     };
     let empty = ActualIdentity::default();
@@ -233,6 +235,9 @@ struct Detector<'a> {
     inputs: &'a DriftInputs<'a>,
     /// Resources the SDK manages (see [`managed_resources`]).
     managed: HashSet<ResourceKey<'a>>,
+    /// For the terminated identity being compared: the planner's leaver
+    /// operations per system, as drift fixes (see [`Detector::leaver_fixes`]).
+    leaver: BTreeMap<SystemName, Vec<Operation>>,
     findings: Vec<Finding>,
 }
 
@@ -349,6 +354,10 @@ impl<'a> Detector<'a> {
             holder,
             placeholder: false,
         };
+        self.leaver.clear();
+        if let (Some(w), Holder::Terminated) = (wanted, holder) {
+            self.leaver_fixes(w, has);
+        }
 
         for (system, account) in &has.accounts {
             self.account(&who, system, account);
@@ -363,6 +372,46 @@ impl<'a> Detector<'a> {
             }
         }
         self.grants(&who, wanted, has);
+    }
+
+    /// Fills [`Detector::leaver`] with what the planner plans for this terminated
+    /// identity, system by system ([`leaver_ops_in_system`], the planner's own
+    /// leaver rules: revoke grants where the account cannot be suspended, revoke
+    /// sessions, suspend, delete where `delete_leavers`), each turned into a drift
+    /// fix by [`drift_fix`]. Systems missing from the config or without a
+    /// descriptor get nothing, as in the planner.
+    fn leaver_fixes(&mut self, wanted: &DesiredIdentity, has: &ActualIdentity) {
+        let mut systems: BTreeSet<&SystemName> = has.grants.iter().map(|e| &e.system).collect();
+        systems.extend(has.accounts.keys());
+        for system in systems {
+            let (Some(config), Some(descriptor)) = (self.config(system), self.descriptor(system))
+            else {
+                continue;
+            };
+            // Every grant held: a terminated identity desires nothing (as
+            // `planner::desired` builds it), so the planner takes all of them away.
+            let grants = has.grants.iter().filter(|e| &e.system == system);
+            let ops = leaver_ops_in_system(
+                &wanted.identity,
+                system,
+                config,
+                descriptor,
+                grants,
+                has.accounts.get(system),
+            );
+            self.leaver.insert(
+                system.clone(),
+                ops.into_iter().map(|(_, op)| drift_fix(op)).collect(),
+            );
+        }
+    }
+
+    /// The leaver fix that revokes `entitlement`, if the planner revokes it.
+    fn leaver_revoke(&self, entitlement: &Entitlement) -> Option<Operation> {
+        self.leaver.get(&entitlement.system)?.iter().find_map(|op| {
+            matches!(&op.kind, OperationKind::Revoke { entitlement: e } if e == entitlement)
+                .then(|| op.clone())
+        })
     }
 
     /// An account that exists: orphaned when its holder is terminated or unknown, stale when unused.
@@ -386,7 +435,11 @@ impl<'a> Detector<'a> {
                 ),
             };
             let evidence = self.evidence(system, describe_account(&account.record), expected);
-            let fixes = self.disable_account_ops(who, system);
+            let fixes = match who.holder {
+                // Exactly what the planner plans for a leaver in this system.
+                Holder::Terminated => self.leaver.get(system).cloned().unwrap_or_default(),
+                _ => self.disable_account_ops(who, system),
+            };
             self.push(
                 DriftClass::Orphaned,
                 severity,
@@ -424,7 +477,9 @@ impl<'a> Detector<'a> {
         }
     }
 
-    /// Session revocation then suspension, as far as the system can do either.
+    /// Session revocation then suspension, as far as the system can do either:
+    /// for accounts that match no identity, and stale accounts (a terminated
+    /// identity's accounts get the planner's leaver operations instead).
     fn disable_account_ops(&self, who: &Who<'_>, system: &SystemName) -> Vec<Operation> {
         let Some(d) = self.descriptor(system) else {
             return Vec::new();
@@ -771,18 +826,22 @@ impl<'a> Detector<'a> {
             (_, Enforcement::Report) => Severity::Medium,
             (_, Enforcement::Additive) => Severity::Low,
         };
-        let fix = operation(
-            who,
-            system,
-            OperationKind::Revoke {
-                entitlement: entitlement.clone(),
-            },
-            &format!(
-                "drift remediation: revoke {entitlement}: {}",
-                evidence.expected
-            ),
-            Vec::new(),
-        );
+        let fix = match who.holder {
+            // The planner's revoke for this leaver (none where the system is not configured).
+            Holder::Terminated => self.leaver_revoke(entitlement).into_iter().collect(),
+            Holder::Current | Holder::Unknown => vec![operation(
+                who,
+                system,
+                OperationKind::Revoke {
+                    entitlement: entitlement.clone(),
+                },
+                &format!(
+                    "drift remediation: revoke {entitlement}: {}",
+                    evidence.expected
+                ),
+                Vec::new(),
+            )],
+        };
         self.push(
             DriftClass::Unmanaged,
             severity,
@@ -790,7 +849,7 @@ impl<'a> Detector<'a> {
             system,
             subject,
             evidence,
-            vec![fix],
+            fix,
         );
     }
 
@@ -853,6 +912,27 @@ fn describe_account(record: &AccountRecord) -> String {
         None => text.push_str(", never signed in"),
     }
     text
+}
+
+/// A planner operation as a drift fix: the same id, kind, identity and priority;
+/// the reason kind becomes `DriftRemediation` (how the audit log tells drift fixes
+/// apart) and the planner's sentence is kept after "drift remediation: ".
+fn drift_fix(op: Operation) -> Operation {
+    let Reason {
+        policies,
+        event,
+        detail,
+        ..
+    } = op.reason;
+    Operation {
+        reason: Reason {
+            kind: ReasonKind::DriftRemediation,
+            policies,
+            event,
+            detail: format!("drift remediation: {detail}"),
+        },
+        ..op
+    }
 }
 
 fn operation(

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::config::{DeploymentConfig, DriftRemediation, Enforcement, SystemConfig};
-use crate::model::{Plan, Priority};
+use crate::model::{Operation, OperationKind, Plan, Priority};
 
 use super::DriftReport;
 use super::finding::{DriftClass, Finding, Holder, Subject};
@@ -15,12 +15,13 @@ impl DriftReport {
     /// | --- | --- |
     /// | `report_only` (default) | none |
     /// | `fix_missing` | missing grants and accounts (grant, create, reactivate) |
-    /// | `fix_all` | also: revoke unmanaged grants (those the planner would revoke: on resources policies manage, expired, an old role, or any grant where the kind's enforcement is authoritative), revoke grants a terminated identity still holds, and revoke sessions of and suspend the enabled accounts of terminated identities |
+    /// | `fix_all` | also: revoke unmanaged grants (those the planner would revoke: on resources policies manage, expired, an old role, or any grant where the kind's enforcement is authoritative), and, for terminated identities, what the planner plans for a leaver (the same operations: grants revoked where the account cannot be suspended, sessions revoked, accounts suspended, and deleted where `delete_leavers` and the system can delete) |
     ///
     /// Never: foreign-owned or pending findings, stale accounts, accounts or grants
     /// of holders that match no identity (they may be service or break-glass
     /// accounts: a person decides), anything where enforcement is `report`, and
-    /// systems missing from `config`. Manual grants on resources no policy mentions
+    /// systems missing from `config`; an operation whose own kind is under `report`
+    /// enforcement (the planner reports it, never executes it). Manual grants on resources no policy mentions
     /// stay under additive enforcement, as additive promises (they are no finding).
     ///
     /// Every operation carries the reason kind `DriftRemediation`; leaver work
@@ -38,6 +39,9 @@ impl DriftReport {
                 continue;
             }
             for op in &finding.remediation {
+                if enforcement_of(op, system) == Enforcement::Report {
+                    continue;
+                }
                 if seen.insert(op.id.clone()) {
                     operations.push(op.clone());
                 }
@@ -52,6 +56,17 @@ impl DriftReport {
             operations,
             dependencies: Vec::new(),
         }
+    }
+}
+
+/// The enforcement that governs one operation: its kind's for grants and revokes,
+/// the system's for account operations (as in the planner).
+fn enforcement_of(op: &Operation, system: &SystemConfig) -> Enforcement {
+    match &op.kind {
+        OperationKind::Grant { entitlement } | OperationKind::Revoke { entitlement } => {
+            system.enforcement_for(&entitlement.kind)
+        }
+        _ => system.enforcement,
     }
 }
 

@@ -11,11 +11,11 @@ use crate::adapter::SystemDescriptor;
 use crate::config::{DeploymentConfig, Enforcement, SystemConfig};
 use crate::model::{
     AccountProfile, ActualIdentity, ActualState, DesiredGrant, DesiredIdentity, DesiredState,
-    EmploymentStatus, Entitlement, Operation, OperationKind, Plan, Priority, Provenance, Reason,
-    ResourceRef, SystemName,
+    Entitlement, Operation, OperationKind, Plan, Priority, Provenance, Reason, ResourceRef,
+    SystemName,
 };
 
-use super::{Descriptors, reason};
+use super::{Descriptors, leaver, reason};
 
 /// The planner's output before ordering: the plan, and the changes it would have
 /// made where enforcement is `report` (for drift and reports; never executed).
@@ -148,10 +148,7 @@ impl<'a> Systems<'a> {
             .iter()
             .filter_map(|(name, cfg)| {
                 let descriptor = descriptors.get(name)?;
-                let accounts_owned_externally = cfg.external_owners.iter().any(|o| {
-                    o.kind.as_deref() == Some("account")
-                        || (o.kind.is_none() && o.resource_prefix.is_none())
-                });
+                let accounts_owned_externally = leaver::accounts_owned_externally(cfg);
                 Some((
                     name,
                     SystemCtx {
@@ -195,6 +192,11 @@ impl Emitter<'_> {
             reason,
             priority: self.priority,
         };
+        self.push(enforcement, op);
+    }
+
+    /// Adds a ready operation: to the plan, or to the report under `report` enforcement.
+    fn push(&mut self, enforcement: Enforcement, op: Operation) {
         match enforcement {
             Enforcement::Report => self.out.report_only.push(op),
             Enforcement::Additive | Enforcement::Authoritative => self.out.plan.operations.push(op),
@@ -289,10 +291,6 @@ fn plan_identity_into(
 ) {
     let identity = &want.identity;
     let terminated = identity.is_terminated_at(now);
-    let effective = match identity.status {
-        EmploymentStatus::Terminated { effective } => Some(effective),
-        _ => None,
-    };
     let mut em = Emitter {
         desired: want,
         priority: if terminated {
@@ -323,8 +321,12 @@ fn plan_identity_into(
         );
     }
 
+    if terminated {
+        leaver_into(&mut em, have, &extra, systems);
+        return;
+    }
+
     // Grants to take away.
-    let mut leaver_revokes: BTreeSet<&SystemName> = BTreeSet::new();
     for e in extra {
         let Some(ctx) = systems.get(&e.system) else {
             continue;
@@ -333,32 +335,23 @@ fn plan_identity_into(
             continue;
         }
         let enforcement = ctx.config.enforcement_for(&e.kind);
-        let why = if terminated {
-            if ctx.descriptor.can_suspend && have.accounts.contains_key(&e.system) {
-                // Suspension blocks it; the grant stays for a possible rehire.
+        let why =
+            if let Some(new) = same_resource_other_role(same_resource_range(&want.grants, e), e) {
+                if ctx.role_change_in_place(&e.kind) {
+                    // The grant of the new role replaces this one.
+                    continue;
+                }
+                reason::role_change(e, new)
+            } else if let Some(expired) = want.expired.get(e) {
+                reason::expired(&expired.provenance, expired.validity.end)
+            } else if managed.contains(&e.resource_ref()) {
+                reason::policy_removed(e)
+            } else if enforcement == Enforcement::Authoritative {
+                reason::unmanaged(e)
+            } else {
+                // A manual grant under additive (or report) enforcement: it stays.
                 continue;
-            }
-            if enforcement != Enforcement::Report {
-                leaver_revokes.insert(&e.system);
-            }
-            reason::termination(effective, &format!("revoke {e}"))
-        } else if let Some(new) = same_resource_other_role(same_resource_range(&want.grants, e), e)
-        {
-            if ctx.role_change_in_place(&e.kind) {
-                // The grant of the new role replaces this one.
-                continue;
-            }
-            reason::role_change(e, new)
-        } else if let Some(expired) = want.expired.get(e) {
-            reason::expired(&expired.provenance, expired.validity.end)
-        } else if managed.contains(&e.resource_ref()) {
-            reason::policy_removed(e)
-        } else if enforcement == Enforcement::Authoritative {
-            reason::unmanaged(e)
-        } else {
-            // A manual grant under additive (or report) enforcement: it stays.
-            continue;
-        };
+            };
         em.emit(
             enforcement,
             &e.system,
@@ -379,77 +372,72 @@ fn plan_identity_into(
         if !ctx.descriptor.has_accounts || ctx.accounts_owned_externally {
             continue;
         }
-        let enforcement = ctx.config.enforcement;
-        let account = have.accounts.get(system);
-        if !terminated {
-            if !want.accounts.contains(system) {
-                continue;
-            }
-            let provenance = || -> Vec<&Provenance> {
-                want.grants
-                    .iter()
-                    .filter(|(e, _)| &e.system == system)
-                    .flat_map(|(_, g)| g.provenance.iter())
-                    .collect()
-            };
-            match account {
-                None => em.emit(
-                    enforcement,
-                    system,
-                    OperationKind::CreateAccount {
-                        profile: AccountProfile {
-                            login: identity.login.clone(),
-                            email: identity.email.clone(),
-                            display_name: identity.display_name.clone(),
-                            attributes: identity.attributes.clone(),
-                        },
-                    },
-                    reason::account_needed(system.as_str(), &provenance()),
-                ),
-                Some(a) if !a.state.is_enabled() => em.emit(
-                    enforcement,
-                    system,
-                    OperationKind::ReactivateAccount,
-                    reason::reactivation(system.as_str(), &provenance()),
-                ),
-                Some(_) => {}
-            }
+        if !want.accounts.contains(system) {
             continue;
         }
-        let Some(account) = account else {
+        let enforcement = ctx.config.enforcement;
+        let provenance = || -> Vec<&Provenance> {
+            want.grants
+                .iter()
+                .filter(|(e, _)| &e.system == system)
+                .flat_map(|(_, g)| g.provenance.iter())
+                .collect()
+        };
+        match have.accounts.get(system) {
+            None => em.emit(
+                enforcement,
+                system,
+                OperationKind::CreateAccount {
+                    profile: AccountProfile {
+                        login: identity.login.clone(),
+                        email: identity.email.clone(),
+                        display_name: identity.display_name.clone(),
+                        attributes: identity.attributes.clone(),
+                    },
+                },
+                reason::account_needed(system.as_str(), &provenance()),
+            ),
+            Some(a) if !a.state.is_enabled() => em.emit(
+                enforcement,
+                system,
+                OperationKind::ReactivateAccount,
+                reason::reactivation(system.as_str(), &provenance()),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// A terminated identity's grants to take away and accounts to close, system by
+/// system, by [`leaver::leaver_ops_in_system`] (which drift detection uses too).
+/// `extra` are the grants it holds that it is not given, sorted.
+fn leaver_into(
+    em: &mut Emitter<'_>,
+    have: &ActualIdentity,
+    extra: &[&Entitlement],
+    systems: &Systems<'_>,
+) {
+    let mut touched: BTreeSet<&SystemName> = extra.iter().map(|e| &e.system).collect();
+    touched.extend(have.accounts.keys());
+    let desired = em.desired;
+    let identity = &desired.identity;
+    let mut ops = Vec::new();
+    for system in touched {
+        let Some(ctx) = systems.get(system) else {
             continue;
         };
-        let d = ctx.descriptor;
-        let enabled = account.state.is_enabled();
-        let suspend = enabled && d.can_suspend;
-        let delete = ctx.config.delete_leavers && d.can_delete;
-        if enabled
-            && d.can_revoke_sessions
-            && (suspend || delete || leaver_revokes.contains(system))
-        {
-            em.emit(
-                enforcement,
-                system,
-                OperationKind::RevokeSessions,
-                reason::termination(effective, "end every session first"),
-            );
-        }
-        if suspend {
-            em.emit(
-                enforcement,
-                system,
-                OperationKind::SuspendAccount,
-                reason::termination(effective, "suspend the account"),
-            );
-        }
-        if delete {
-            em.emit(
-                enforcement,
-                system,
-                OperationKind::DeleteAccount,
-                reason::termination(effective, "delete the account (delete_leavers)"),
-            );
-        }
+        let grants = extra.iter().copied().filter(|e| &e.system == system);
+        ops.extend(leaver::leaver_ops_in_system(
+            identity,
+            system,
+            ctx.config,
+            ctx.descriptor,
+            grants,
+            have.accounts.get(system),
+        ));
+    }
+    for (enforcement, op) in ops {
+        em.push(enforcement, op);
     }
 }
 

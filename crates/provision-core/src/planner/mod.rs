@@ -62,6 +62,7 @@ pub mod blast_radius;
 pub mod correlate;
 pub mod desired;
 pub mod diff;
+pub(crate) mod leaver;
 mod reason;
 
 pub use apply::apply;
