@@ -15,6 +15,8 @@
 //! write (in flight, the system has nothing). Waits are bounded and fail with a message.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,14 +33,12 @@ use provision_core::config::SystemConfig;
 use provision_core::executor::Executor;
 use provision_core::journal::{Journal, OperationState, RunId};
 use provision_core::model::{
-    AccountProfile, AccountRecord, AccountRef, AccountState, Dependency, Entitlement, GrantRecord,
-    IdentityId, Operation, OperationId, OperationKind, Plan, Priority, Reason, ReasonKind,
-    ResourceRef, SystemName,
+    AccountRecord, AccountRef, AccountState, GrantRecord, Operation, OperationId, ResourceRef,
+    SystemName,
 };
-use provision_core::sandbox::{
-    SandboxConfig, SandboxSnapshot, SandboxSystem, WriteRecord, presets, read_write_log,
-};
+use provision_core::sandbox::{SandboxSnapshot, SandboxSystem, WriteRecord};
 use provision_store::SqliteStore;
+use support::{GRANTS, IDENTITIES, SYSTEMS, plan, state_file, write_log};
 
 /// Set (to the scenario's directory) when this binary runs as the child.
 const CHILD_DIR_ENV: &str = "PROVISION_CRASH_CHILD_DIR";
@@ -49,11 +49,6 @@ const STALLED_MARKER: &str = "child-stalled";
 /// Written by the child when its apply returned (the kill point was never reached).
 const FINISHED_MARKER: &str = "child-finished";
 
-const IDENTITIES: usize = 8;
-const SYSTEMS: [&str; 3] = ["okta", "slack", "aws"];
-/// Per system: account creation plus these grants (different resources, so none
-/// replaces another).
-const GRANTS: [(&str, &str); 2] = [("group", "all-staff"), ("group", "engineering")];
 const LATENCY: Duration = Duration::from_millis(30);
 /// Generous on a loaded 2-core machine; only reached when something is wrong.
 const WAIT_LIMIT: Duration = Duration::from_secs(30);
@@ -62,89 +57,8 @@ fn run_id() -> RunId {
     RunId("crash-resume".into())
 }
 
-fn grant_entitlements(system: &str) -> Vec<Entitlement> {
-    let kind_for = |k: &str| {
-        // Slack has channels, not groups.
-        if system == "slack" {
-            "channel".to_owned()
-        } else {
-            k.to_owned()
-        }
-    };
-    GRANTS
-        .iter()
-        .map(|(k, r)| Entitlement::new(system, kind_for(k), *r))
-        .collect()
-}
-
-fn login(i: usize) -> String {
-    format!("user{i:02}@example.com")
-}
-
-/// Every identity gets an account in every system, then its grants there.
-fn plan() -> Plan {
-    let mut plan = Plan::default();
-    for i in 0..IDENTITIES {
-        let identity = IdentityId(format!("e{i:02}"));
-        for system in SYSTEMS {
-            let system_name = SystemName::new(system);
-            let op = |kind: OperationKind| Operation {
-                id: Operation::make_id(&identity, &system_name, &kind),
-                identity: identity.clone(),
-                login: login(i),
-                system: system_name.clone(),
-                kind,
-                reason: Reason {
-                    kind: ReasonKind::PolicyGrant,
-                    policies: vec!["Everyone".into()],
-                    event: Some("hire".into()),
-                    detail: format!("policy 'Everyone' gives e{i:02} access to {system}"),
-                },
-                priority: Priority::Normal,
-            };
-            let create = op(OperationKind::CreateAccount {
-                profile: AccountProfile {
-                    login: login(i),
-                    email: login(i),
-                    display_name: format!("User {i}"),
-                    attributes: BTreeMap::new(),
-                },
-            });
-            let create_id = create.id.clone();
-            plan.operations.push(create);
-            for entitlement in grant_entitlements(system) {
-                let grant = op(OperationKind::Grant { entitlement });
-                plan.dependencies.push(Dependency {
-                    before: create_id.clone(),
-                    after: grant.id.clone(),
-                });
-                plan.operations.push(grant);
-            }
-        }
-    }
-    plan
-}
-
 fn sandbox(name: &str) -> SandboxSystem {
-    let preset = match name {
-        "okta" => presets::okta(),
-        "slack" => presets::slack(),
-        _ => presets::aws(),
-    };
-    preset.sandbox(
-        name,
-        SandboxConfig {
-            latency: LATENCY,
-            // Grants need the id the account creation returned, as real APIs do: a
-            // resumed run must get it from the journal or from a check.
-            require_external_id: true,
-            ..SandboxConfig::default()
-        },
-    )
-}
-
-fn state_file(dir: &Path, system: &str) -> PathBuf {
-    dir.join(format!("{system}.json"))
+    support::sandbox(name, LATENCY)
 }
 
 fn persistent_systems(dir: &Path) -> Vec<(&'static str, Arc<SandboxSystem>)> {
@@ -389,17 +303,6 @@ fn scenario_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn write_log(dir: &Path) -> Vec<WriteRecord> {
-    SYSTEMS
-        .iter()
-        .flat_map(|s| {
-            let mut path = state_file(dir, s).into_os_string();
-            path.push(".writes.jsonl");
-            read_write_log(Path::new(&path)).unwrap()
-        })
-        .collect()
-}
-
 fn spawn_child(dir: &Path, stall: Stall) -> Child {
     let stderr = std::fs::File::create(dir.join("child.stderr")).unwrap();
     Command::new(std::env::current_exe().unwrap())
@@ -463,19 +366,7 @@ struct AtKill {
 async fn uninterrupted() -> BTreeMap<String, SandboxSnapshot> {
     let systems: Vec<(&'static str, Arc<SandboxSystem>)> = SYSTEMS
         .iter()
-        .map(|&name| {
-            let mut config = SandboxConfig {
-                require_external_id: true,
-                ..SandboxConfig::default()
-            };
-            config.latency = Duration::ZERO;
-            let preset = match name {
-                "okta" => presets::okta(),
-                "slack" => presets::slack(),
-                _ => presets::aws(),
-            };
-            (name, Arc::new(preset.sandbox(name, config)))
-        })
+        .map(|&name| (name, Arc::new(support::sandbox(name, Duration::ZERO))))
         .collect();
     let mut builder = Executor::builder();
     for (name, s) in &systems {

@@ -18,6 +18,8 @@
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,14 +32,12 @@ use provision_core::audit::AuditOutcome;
 use provision_core::config::SystemConfig;
 use provision_core::executor::{ClaimSettings, Executor, RetryConfig};
 use provision_core::journal::{Journal, OperationState, RunId};
-use provision_core::model::{
-    AccountProfile, AccountState, Dependency, Entitlement, IdentityId, Operation, OperationKind,
-    Plan, Priority, Reason, ReasonKind, SystemName,
-};
-use provision_core::sandbox::{SandboxConfig, SandboxSystem, WriteRecord, presets, read_write_log};
+use provision_core::model::{AccountState, Entitlement};
+use provision_core::sandbox::SandboxSystem;
 use provision_store::PostgresStore;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
+use support::{GRANTS, IDENTITIES, SYSTEMS, entitlement, login, plan, state_file, write_log};
 
 /// Set (to `apply` or `resume`) when this binary runs as a child.
 const CHILD_ROLE_ENV: &str = "PROVISION_PG_PROCESS_ROLE";
@@ -48,10 +48,6 @@ const CHILD_DB_ENV: &str = "PROVISION_PG_PROCESS_DB";
 /// Written by the resuming process once it is connected and waits for the run.
 const B_READY_MARKER: &str = "resume-ready";
 
-const IDENTITIES: usize = 8;
-const SYSTEMS: [&str; 3] = ["okta", "slack", "aws"];
-/// Per system: the account, then these grants (they need the account's id).
-const GRANTS: [&str; 2] = ["all-staff", "engineering"];
 const LATENCY: Duration = Duration::from_millis(20);
 /// Bounds every wait; only reached when something is wrong (2 loaded cores).
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
@@ -64,103 +60,15 @@ fn holder(role: &str) -> String {
     format!("process-{role}")
 }
 
-fn login(i: usize) -> String {
-    format!("user{i:02}@example.com")
-}
-
-fn entitlement(system: &str, resource: &str) -> Entitlement {
-    // Slack has channels, not groups.
-    let kind = if system == "slack" {
-        "channel"
-    } else {
-        "group"
-    };
-    Entitlement::new(system, kind, resource)
-}
-
-/// Every identity gets an account in every system, then its grants there.
-fn plan() -> Plan {
-    let mut plan = Plan::default();
-    for i in 0..IDENTITIES {
-        let identity = IdentityId(format!("e{i:02}"));
-        for system in SYSTEMS {
-            let system_name = SystemName::new(system);
-            let op = |kind: OperationKind| Operation {
-                id: Operation::make_id(&identity, &system_name, &kind),
-                identity: identity.clone(),
-                login: login(i),
-                system: system_name.clone(),
-                kind,
-                reason: Reason {
-                    kind: ReasonKind::PolicyGrant,
-                    policies: vec!["Everyone".into()],
-                    event: Some("hire".into()),
-                    detail: format!("policy 'Everyone' gives e{i:02} access to {system}"),
-                },
-                priority: Priority::Normal,
-            };
-            let create = op(OperationKind::CreateAccount {
-                profile: AccountProfile {
-                    login: login(i),
-                    email: login(i),
-                    display_name: format!("User {i}"),
-                    attributes: BTreeMap::new(),
-                },
-            });
-            let create_id = create.id.clone();
-            plan.operations.push(create);
-            for resource in GRANTS {
-                let grant = op(OperationKind::Grant {
-                    entitlement: entitlement(system, resource),
-                });
-                plan.dependencies.push(Dependency {
-                    before: create_id.clone(),
-                    after: grant.id.clone(),
-                });
-                plan.operations.push(grant);
-            }
-        }
-    }
-    plan
-}
-
-fn state_file(dir: &Path, system: &str) -> PathBuf {
-    dir.join(format!("{system}.json"))
-}
-
 /// The sandbox systems kept in `dir`, shared by every process that opens them.
 fn persistent_systems(dir: &Path) -> Vec<Arc<SandboxSystem>> {
     SYSTEMS
         .iter()
         .map(|&name| {
-            let preset = match name {
-                "okta" => presets::okta(),
-                "slack" => presets::slack(),
-                _ => presets::aws(),
-            };
-            let config = SandboxConfig {
-                latency: LATENCY,
-                // Grants need the id the account creation returned: a process that did
-                // not create the account gets it from the journal or a check.
-                require_external_id: true,
-                ..SandboxConfig::default()
-            };
-            let system = preset
-                .sandbox(name, config)
+            let system = support::sandbox(name, LATENCY)
                 .with_state_file(state_file(dir, name))
                 .unwrap_or_else(|e| panic!("opening the state of {name}: {e}"));
             Arc::new(system)
-        })
-        .collect()
-}
-
-fn write_log(dir: &Path) -> Vec<WriteRecord> {
-    SYSTEMS
-        .iter()
-        .flat_map(|s| {
-            let mut path = state_file(dir, s).into_os_string();
-            path.push(".writes.jsonl");
-            read_write_log(Path::new(&path)).unwrap()
         })
         .collect()
 }
