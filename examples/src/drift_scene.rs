@@ -18,7 +18,7 @@ use provision_core::model::{
 };
 use provision_core::orderer;
 use provision_core::planner::{Planner, check_blast_radius};
-use provision_core::sandbox::SandboxSystem;
+use provision_sandbox::SandboxSystem;
 
 use crate::scenes::Quickstart;
 use crate::{QuickstartError, show};

@@ -15,9 +15,9 @@ use provision_core::model::{
     AccountState, ActualState, DesiredState, Identity, ResourceRef, SystemName, SystemSnapshot,
 };
 use provision_core::planner::{Descriptors, correlate};
-use provision_core::sandbox::{SandboxConfig, SandboxSystem, presets};
 use provision_google::{GoogleAdapter, GoogleConfig};
 use provision_okta::{OktaAdapter, OktaConfig};
+use provision_sandbox::{SandboxConfig, SandboxSystem, presets};
 
 use crate::QuickstartError;
 use crate::inject::TimeoutAfterCommit;

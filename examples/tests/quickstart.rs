@@ -14,10 +14,10 @@ use provision_core::drift::{DriftClass, Severity, Subject};
 use provision_core::executor::OperationOutcome;
 use provision_core::journal::RunId;
 use provision_core::model::{AccountState, Entitlement, IdentityId, OperationKind, ReasonKind};
-use provision_core::sandbox::RequestKind;
 use provision_examples::drift_scene::{DRIFT_RUN, LEE, MARCUS};
 use provision_examples::scenes::{PRIYA, SARAH, TOM};
 use provision_examples::{Console, Quickstart};
+use provision_sandbox::RequestKind;
 use provision_store::SqliteStore;
 
 const SYSTEMS: [&str; 7] = [

@@ -1,0 +1,128 @@
+//! The audit log: every change that reaches a system, with who, what, when, why
+//! and outcome; append-only and tamper-evident (each record carries the hash of
+//! the previous one).
+//!
+//! * [`chain`] — the hash chain and [`chain::verify`].
+//! * [`MemoryAuditLog`] and [`JsonlAuditLog`] — implementations; database ones live
+//!   in the `provision-store` crate.
+//! * [`export_jsonl`] — JSON lines for a SIEM or an auditor.
+//!
+//! Nothing in these types can hold a secret: every field is plain text, ids, times
+//! and enums; there is no `SecretString` anywhere in an event or a record.
+
+pub mod chain;
+mod jsonl;
+mod memory;
+
+pub use chain::{
+    Anchor, ChainError, ChainHead, ChainVerifier, GENESIS_HASH, VerifiedChain, verify,
+    verify_with_anchor,
+};
+pub use jsonl::{JsonlAuditLog, export_jsonl, read_jsonl};
+pub use memory::MemoryAuditLog;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::RunId;
+use crate::model::{Entitlement, IdentityId, OperationId, Reason, SystemName};
+
+/// How a change ended, as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AuditOutcome {
+    /// The system changed.
+    Changed,
+    /// It was already so.
+    AlreadyInPlace,
+    /// Accepted; completes later.
+    Pending,
+    /// Failed, with the error class and the system's own text.
+    Failed {
+        /// Error class (`rate_limited`, `permanent`, ...).
+        class: String,
+        /// The system's status/code/message as one line.
+        error: String,
+    },
+}
+
+/// One change that reached a system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// When the outcome was known.
+    pub at: DateTime<Utc>,
+    /// The run.
+    pub run: RunId,
+    /// The service or person that triggered the run.
+    pub actor: String,
+    /// Whose access changed.
+    pub identity: IdentityId,
+    /// Where.
+    pub system: SystemName,
+    /// Which operation.
+    pub operation: OperationId,
+    /// The operation's verb (`grant`, `suspend_account`, ...).
+    pub action: String,
+    /// The entitlement, for grants and revocations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entitlement: Option<Entitlement>,
+    /// How it ended.
+    pub outcome: AuditOutcome,
+    /// Why: the policies and the triggering event.
+    pub reason: Reason,
+}
+
+/// An event as stored: with its position and hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position in the log, from 0.
+    pub seq: u64,
+    /// The event.
+    pub event: AuditEvent,
+    /// Hash of the previous record (all zeros for the first).
+    pub prev_hash: String,
+    /// Hash of this record (over `seq`, `prev_hash` and the event).
+    pub hash: String,
+}
+
+/// Audit failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The storage failed.
+    #[error("audit storage: {0}")]
+    Storage(String),
+    /// A stored record could not be read back.
+    #[error("corrupt audit record: {0}")]
+    Corrupt(String),
+}
+
+/// An append-only audit log.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends one event, chaining it to the last record. Durable when it returns.
+    async fn append(&self, event: AuditEvent) -> Result<AuditRecord, AuditError>;
+    /// Every record, in order.
+    async fn records(&self) -> Result<Vec<AuditRecord>, AuditError>;
+
+    /// The outcome of the latest record for `operation` in `run`, or `None` when the
+    /// log has none. A resumed run asks this for the operations that were in flight
+    /// when it stopped, so a change audited just before the stop is not audited twice.
+    ///
+    /// The default reads every record; implementations answer it with an index or a
+    /// streaming scan.
+    async fn recorded_outcome(
+        &self,
+        run: &RunId,
+        operation: &OperationId,
+    ) -> Result<Option<AuditOutcome>, AuditError> {
+        Ok(self
+            .records()
+            .await?
+            .into_iter()
+            .rev()
+            .find(|r| r.event.run == *run && r.event.operation == *operation)
+            .map(|r| r.event.outcome))
+    }
+}

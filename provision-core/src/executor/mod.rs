@@ -1,0 +1,399 @@
+//! The executor: applies a [`Plan`] the way a careful operator would.
+//!
+//! * An operation starts only when every operation it depends on succeeded;
+//!   independent operations run concurrently, up to each system's concurrency
+//!   limit ([`SystemConfig::concurrency`](crate::config::SystemConfig::concurrency), default 4).
+//! * Each system has its own queue, in which leaver work ([`crate::model::Priority::Leaver`]) goes
+//!   first; a throttled system never holds up another.
+//! * Requests to a system pass a GCRA limiter built from its published limit
+//!   ([`SystemConfig::rate_limit`](crate::config::SystemConfig::rate_limit)) and "not before" gates fed by what the server said:
+//!   headroom on successes ([`crate::adapter::Applied::rate_limit`]) and 429s
+//!   ([`AdapterError::RateLimited`]), per budget when a system has nested ones
+//!   ([`crate::adapter::RateLimitInfo::bucket`]).
+//! * Errors are acted on by class: rate limited → wait as told; transient → backoff
+//!   with jitter ([`RetryConfig`]), checking first whether a timed-out attempt took
+//!   effect; already done → success; conflict → confirmed with
+//!   [`crate::adapter::Adapter::check`]; pending → re-checked until done or the
+//!   deadline ([`PendingConfig`]); a revocation of something already gone → success;
+//!   anything else fails the operation and skips exactly its dependents.
+//! * Every state change is written to the [`Journal`] (in flight before each call, the
+//!   outcome after), every change that reached a system to the [`AuditLog`] (before the
+//!   journal's final state, so a stop in between cannot lose it; a resume asks
+//!   [`AuditLog::recorded_outcome`] and does not write it twice), and every step is an
+//!   [`ExecutionEvent`] for subscribers. While the loop awaits either store it keeps
+//!   polling the requests that are out, which may hold store connections themselves.
+//!
+//! * With [`ExecutorBuilder::claims`], several instances can apply or resume the same
+//!   run: an operation is claimed before it is sent, so only one instance sends it
+//!   ([`ClaimSettings`] says what the others do meanwhile).
+//!
+//! Everything runs inside the future [`Executor::apply`] returns (no spawned tasks), so
+//! dropping it stops the run: each operation is then not started, done, or recorded in
+//! flight, and [`Executor::resume`] finishes the job.
+//!
+//! ```
+//! # async fn demo() -> Result<(), provision_core::executor::ExecutorError> {
+//! use std::sync::Arc;
+//! use provision_core::config::SystemConfig;
+//! use provision_core::executor::Executor;
+//! use provision_core::journal::RunId;
+//! use provision_core::model::Plan;
+//! use provision_sandbox::{presets, SandboxConfig};
+//!
+//! let okta = Arc::new(presets::okta().sandbox("okta", SandboxConfig::default()));
+//! let executor = Executor::builder()
+//!     .system("okta", okta, SystemConfig::new("sandbox"))
+//!     .actor("hr-sync")
+//!     .build()?;
+//! let report = executor.apply(&RunId("r1".into()), &Plan::default()).await?;
+//! assert_eq!(report.success_rate(), 1.0);
+//! # Ok(()) }
+//! ```
+
+mod claiming;
+mod events;
+mod rate_limit;
+mod report;
+mod retry;
+mod scheduler;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::adapter::{Adapter, AdapterError};
+use crate::audit::{AuditError, AuditLog};
+use crate::config::SystemConfig;
+use crate::journal::{Journal, JournalError, OperationClaims, RunId};
+use crate::model::{ActualState, IdentityId, OperationId, Plan, SystemName};
+
+pub use claiming::ClaimSettings;
+pub use events::{ChannelSubscriber, ExecutionEvent, ExecutionSubscriber};
+pub use report::{ExecutionReport, OperationOutcome, OperationReport, Totals};
+pub use retry::{PendingConfig, RetryConfig};
+
+use rate_limit::SystemLimiter;
+
+/// Why a run could not be carried out (operation failures are in the report instead).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecutorError {
+    /// An operation names a system the executor does not know.
+    #[error(
+        "operation {operation} is for system `{system}`, which is not registered with the executor"
+    )]
+    UnknownSystem {
+        /// The operation.
+        operation: OperationId,
+        /// Its system.
+        system: SystemName,
+    },
+    /// A dependency edge names an operation the plan does not have.
+    #[error("dependency {before} -> {after}: operation {missing} is not in the plan")]
+    UnknownDependency {
+        /// The edge's first operation.
+        before: OperationId,
+        /// The edge's second operation.
+        after: OperationId,
+        /// The one that is missing.
+        missing: OperationId,
+    },
+    /// Two operations share an id.
+    #[error("operation id {0} appears more than once in the plan")]
+    DuplicateOperation(OperationId),
+    /// The dependency edges form a cycle.
+    #[error("the plan's dependencies form a cycle through operation {0}")]
+    Cycle(OperationId),
+    /// A system's `rate_limit` cannot be used.
+    #[error("system `{system}`: rate_limit: {reason}")]
+    InvalidRateLimit {
+        /// The system.
+        system: SystemName,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `resume` was called on an executor without a journal.
+    #[error("resuming a run needs a journal, and this executor has none")]
+    NoJournal,
+    /// Operation claims were set without a journal (the outcome of an operation another
+    /// instance completed is read from the journal).
+    #[error("operation claims need a journal shared by the instances, and this executor has none")]
+    ClaimsWithoutJournal,
+    /// The journal failed; the run stopped (no call is made that is not journaled first).
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    /// The audit log failed; the run stopped (no change may go unaudited).
+    #[error("audit log: {0}")]
+    Audit(#[from] AuditError),
+}
+
+/// Account ids per identity and system, handed to the adapters in
+/// [`crate::model::AccountRef::external_id`].
+///
+/// Seed it from what was read ([`ExternalIds::from_actual`]); the executor adds the ids
+/// that account creations return, so later operations of the same identity get them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExternalIds {
+    ids: BTreeMap<(IdentityId, SystemName), String>,
+}
+
+impl ExternalIds {
+    /// No ids known.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The ids of every account in an actual state.
+    pub fn from_actual(actual: &ActualState) -> Self {
+        let mut ids = Self::new();
+        for (identity, actual_identity) in &actual.identities {
+            for (system, account) in &actual_identity.accounts {
+                ids.insert(
+                    identity.clone(),
+                    system.clone(),
+                    account.external_id.clone(),
+                );
+            }
+        }
+        ids
+    }
+
+    /// Records one id.
+    pub fn insert(&mut self, identity: IdentityId, system: SystemName, external_id: String) {
+        self.ids.insert((identity, system), external_id);
+    }
+
+    /// The id of an identity's account in a system.
+    pub fn get(&self, identity: &IdentityId, system: &SystemName) -> Option<&String> {
+        self.ids.get(&(identity.clone(), system.clone()))
+    }
+}
+
+struct SystemEntry {
+    adapter: Arc<dyn Adapter>,
+    config: SystemConfig,
+    limiter: Mutex<SystemLimiter>,
+}
+
+impl SystemEntry {
+    fn limiter(&self) -> MutexGuard<'_, SystemLimiter> {
+        // The limiter holds plain numbers; a panic elsewhere cannot leave it half-written.
+        self.limiter
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Applies plans. Build one with [`Executor::builder`]; it can run many plans, and its
+/// rate-limit state carries over from one run to the next.
+pub struct Executor {
+    systems: BTreeMap<SystemName, SystemEntry>,
+    journal: Option<Arc<dyn Journal>>,
+    audit: Option<Arc<dyn AuditLog>>,
+    claims: Option<(Arc<dyn OperationClaims>, ClaimSettings)>,
+    subscribers: Vec<Arc<dyn ExecutionSubscriber>>,
+    retry: RetryConfig,
+    pending: PendingConfig,
+    actor: String,
+    trigger: Option<String>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("systems", &self.systems.keys().collect::<Vec<_>>())
+            .field("journal", &self.journal.is_some())
+            .field("audit", &self.audit.is_some())
+            .field("claims", &self.claims.as_ref().map(|(_, s)| s))
+            .field("subscribers", &self.subscribers.len())
+            .field("retry", &self.retry)
+            .field("pending", &self.pending)
+            .field("actor", &self.actor)
+            .field("trigger", &self.trigger)
+            .finish()
+    }
+}
+
+/// Builds an [`Executor`].
+#[derive(Default)]
+pub struct ExecutorBuilder {
+    systems: Vec<(SystemName, Arc<dyn Adapter>, SystemConfig)>,
+    journal: Option<Arc<dyn Journal>>,
+    audit: Option<Arc<dyn AuditLog>>,
+    claims: Option<(Arc<dyn OperationClaims>, ClaimSettings)>,
+    subscribers: Vec<Arc<dyn ExecutionSubscriber>>,
+    retry: RetryConfig,
+    pending: PendingConfig,
+    actor: Option<String>,
+    trigger: Option<String>,
+}
+
+impl ExecutorBuilder {
+    /// Registers a system: its adapter and its configuration (rate limit, concurrency).
+    pub fn system(
+        mut self,
+        name: impl Into<SystemName>,
+        adapter: Arc<dyn Adapter>,
+        config: SystemConfig,
+    ) -> Self {
+        self.systems.push((name.into(), adapter, config));
+        self
+    }
+
+    /// Where operation state changes are recorded (needed for [`Executor::resume`]).
+    pub fn journal(mut self, journal: Arc<dyn Journal>) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// Where every change that reaches a system is recorded.
+    pub fn audit_log(mut self, audit: Arc<dyn AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Shares runs with other instances: each operation is claimed in `claims` before
+    /// it is sent, and not sent while another instance holds it (see [`ClaimSettings`]).
+    /// Needs a [`journal`](Self::journal) shared by the instances.
+    pub fn claims(mut self, claims: Arc<dyn OperationClaims>, settings: ClaimSettings) -> Self {
+        self.claims = Some((claims, settings));
+        self
+    }
+
+    /// Adds an event subscriber.
+    pub fn subscriber(mut self, subscriber: Arc<dyn ExecutionSubscriber>) -> Self {
+        self.subscribers.push(subscriber);
+        self
+    }
+
+    /// Retry settings (defaults: [`RetryConfig::default`]).
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Pending re-check settings (defaults: [`PendingConfig::default`]).
+    pub fn pending(mut self, pending: PendingConfig) -> Self {
+        self.pending = pending;
+        self
+    }
+
+    /// The service or person that triggers runs, for the audit log. Default `provision`.
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    /// The triggering event, for the audit log of operations whose reason names none.
+    pub fn trigger(mut self, event: impl Into<String>) -> Self {
+        self.trigger = Some(event.into());
+        self
+    }
+
+    /// Checks the settings and builds the executor.
+    pub fn build(self) -> Result<Executor, ExecutorError> {
+        if self.claims.is_some() && self.journal.is_none() {
+            return Err(ExecutorError::ClaimsWithoutJournal);
+        }
+        let mut systems = BTreeMap::new();
+        for (name, adapter, config) in self.systems {
+            let quota = match &config.rate_limit {
+                None => None,
+                Some(rl) => Some(rate_limit::quota(rl).ok_or_else(|| {
+                    ExecutorError::InvalidRateLimit {
+                        system: name.clone(),
+                        reason: format!(
+                            "requests ({}), per_seconds ({}) and burst ({:?}) must all be above zero",
+                            rl.requests, rl.per_seconds, rl.burst
+                        ),
+                    }
+                })?),
+            };
+            systems.insert(
+                name,
+                SystemEntry {
+                    adapter,
+                    config,
+                    limiter: Mutex::new(SystemLimiter::new(quota)),
+                },
+            );
+        }
+        Ok(Executor {
+            systems,
+            journal: self.journal,
+            audit: self.audit,
+            claims: self.claims,
+            subscribers: self.subscribers,
+            retry: self.retry,
+            pending: self.pending,
+            actor: self.actor.unwrap_or_else(|| "provision".to_owned()),
+            trigger: self.trigger,
+        })
+    }
+}
+
+impl Executor {
+    /// A builder with no systems and default settings.
+    pub fn builder() -> ExecutorBuilder {
+        ExecutorBuilder::default()
+    }
+
+    /// Applies a plan. Account ids are learned as accounts are created; use
+    /// [`Executor::apply_with_ids`] to pass the ids already known.
+    pub async fn apply(&self, run: &RunId, plan: &Plan) -> Result<ExecutionReport, ExecutorError> {
+        self.apply_with_ids(run, plan, ExternalIds::new()).await
+    }
+
+    /// Applies a plan, starting from known account ids (e.g. [`ExternalIds::from_actual`]).
+    pub async fn apply_with_ids(
+        &self,
+        run: &RunId,
+        plan: &Plan,
+        ids: ExternalIds,
+    ) -> Result<ExecutionReport, ExecutorError> {
+        let graph = scheduler::Graph::new(self, plan)?;
+        if let Some(journal) = &self.journal {
+            journal.begin_run(run, plan).await?;
+        }
+        scheduler::Run::new(self, run.clone(), plan, graph, ids)
+            .execute(None)
+            .await
+    }
+
+    /// Finishes an interrupted run from the journal: operations that succeeded, failed or
+    /// were skipped are not run again; operations that were in flight are checked with
+    /// [`Adapter::check`] before being sent again; pending ones are re-checked.
+    pub async fn resume(&self, run: &RunId) -> Result<ExecutionReport, ExecutorError> {
+        self.resume_with_ids(run, ExternalIds::new()).await
+    }
+
+    /// [`Executor::resume`], starting from known account ids.
+    pub async fn resume_with_ids(
+        &self,
+        run: &RunId,
+        ids: ExternalIds,
+    ) -> Result<ExecutionReport, ExecutorError> {
+        let journal = self.journal.as_ref().ok_or(ExecutorError::NoJournal)?;
+        let plan = journal.plan(run).await?;
+        let entries = journal.entries(run).await?;
+        let graph = scheduler::Graph::new(self, &plan)?;
+        scheduler::Run::new(self, run.clone(), &plan, graph, ids)
+            .execute(Some(entries))
+            .await
+    }
+
+    fn emit(&self, event: ExecutionEvent) {
+        for subscriber in &self.subscribers {
+            subscriber.on_event(&event);
+        }
+    }
+}
+
+/// Is this error, for this operation, a sign that the work is already done?
+fn already_gone(kind: &crate::model::OperationKind, error: &AdapterError) -> bool {
+    use crate::model::OperationKind;
+    matches!(error, AdapterError::NotFound { .. })
+        && matches!(
+            kind,
+            OperationKind::Revoke { .. } | OperationKind::DeleteAccount
+        )
+}

@@ -1,0 +1,354 @@
+//! Per-system request budgets: a GCRA limiter from the published limit, plus
+//! "not before" gates fed by what the server said (headroom on successes, 429s).
+//!
+//! A request passes the system's budget and, when the system has nested budgets,
+//! the budget of the bucket its kind of request was seen to belong to
+//! ([`RateLimitInfo::bucket`]).
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use tokio::time::Instant;
+
+use crate::adapter::RateLimitInfo;
+use crate::clock::instant_at;
+use crate::config::RateLimitConfig;
+
+/// Reset times reported by servers are converted to local instants and then pushed
+/// this much later, so a request never lands in the tail of the old window.
+const RESET_MARGIN: Duration = Duration::from_millis(2);
+/// Two reset times closer than this name the same window.
+const SAME_WINDOW: Duration = Duration::from_millis(20);
+
+/// governor's clock on top of tokio's (which tests may pause).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TokioClock;
+
+impl Clock for TokioClock {
+    type Instant = std::time::Instant;
+
+    fn now(&self) -> Self::Instant {
+        Instant::now().into_std()
+    }
+}
+
+type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<std::time::Instant>>;
+
+/// Builds the GCRA quota of a published limit; `None` when the limit is unusable
+/// (zero requests or zero period), reported by the caller.
+pub(crate) fn quota(config: &RateLimitConfig) -> Option<Quota> {
+    let requests = NonZeroU32::new(config.requests)?;
+    if config.per_seconds == 0 {
+        return None;
+    }
+    let period = Duration::from_secs(u64::from(config.per_seconds)) / requests.get();
+    let burst = NonZeroU32::new(config.burst.unwrap_or(config.requests))?;
+    Quota::with_period(period).map(|q| q.allow_burst(burst))
+}
+
+/// Whether a budget lets a request go now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    /// Go.
+    Open,
+    /// Not before this instant.
+    Until(Instant),
+    /// The budget is used up and the server has not said when it resets yet: wait
+    /// for a response of a request in flight.
+    AwaitResponse,
+}
+
+impl Gate {
+    fn later(self, other: Gate) -> Gate {
+        match (self, other) {
+            (Gate::Open, g) | (g, Gate::Open) => g,
+            (Gate::AwaitResponse, _) | (_, Gate::AwaitResponse) => Gate::AwaitResponse,
+            (Gate::Until(a), Gate::Until(b)) => Gate::Until(a.max(b)),
+        }
+    }
+}
+
+/// One budget (the system's, or one bucket of it) as learned from the server.
+#[derive(Debug, Default)]
+struct Budget {
+    /// Requests per window, when the server said.
+    limit: Option<u64>,
+    /// When the current window ends.
+    window_reset: Option<Instant>,
+    /// Requests we may still send before `window_reset`; `None` when unknown.
+    allowance: Option<i64>,
+    /// Paused by a 429 until then.
+    paused_until: Option<Instant>,
+}
+
+impl Budget {
+    fn gate(&mut self, now: Instant) -> Gate {
+        if let Some(until) = self.paused_until {
+            if until > now {
+                return Gate::Until(until);
+            }
+            self.paused_until = None;
+        }
+        if let Some(reset) = self.window_reset {
+            if reset <= now {
+                // A new window: the whole limit is available again (if we know it).
+                self.window_reset = None;
+                self.allowance = self.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+            }
+        }
+        match (self.allowance, self.window_reset) {
+            (Some(a), Some(reset)) if a <= 0 => Gate::Until(reset),
+            (Some(a), None) if a <= 0 => Gate::AwaitResponse,
+            _ => Gate::Open,
+        }
+    }
+
+    fn on_dispatch(&mut self) {
+        if let Some(a) = self.allowance.as_mut() {
+            *a -= 1;
+        }
+    }
+
+    fn on_headroom(&mut self, info: &RateLimitInfo, now: Instant, others_in_flight: usize) {
+        if info.limit.is_some() {
+            self.limit = info.limit;
+        }
+        let (Some(remaining), Some(reset_at)) = (info.remaining, info.reset_at) else {
+            return;
+        };
+        let reset = instant_at(reset_at, now) + RESET_MARGIN;
+        let fresh = i64::try_from(remaining)
+            .unwrap_or(i64::MAX)
+            .saturating_sub(i64::try_from(others_in_flight).unwrap_or(i64::MAX));
+        match self.window_reset {
+            Some(current) if reset + SAME_WINDOW < current => {} // a late answer from an old window
+            Some(current) if reset <= current + SAME_WINDOW => {
+                self.allowance = Some(self.allowance.map_or(fresh, |a| a.min(fresh)));
+            }
+            _ => {
+                if reset > now {
+                    self.window_reset = Some(reset);
+                    self.allowance = Some(fresh);
+                }
+            }
+        }
+    }
+
+    /// A 429: nothing more until the server's time; returns the pause's end.
+    fn on_throttled(
+        &mut self,
+        info: &RateLimitInfo,
+        now: Instant,
+        default_wait: Duration,
+    ) -> Instant {
+        if info.limit.is_some() {
+            self.limit = info.limit;
+        }
+        let by_delay = info.retry_after.map(|d| now + d);
+        let by_reset = info
+            .reset_at
+            .map(|at| instant_at(at, now) + RESET_MARGIN)
+            .filter(|&t| t > now);
+        let until = match (by_delay, by_reset) {
+            (Some(a), Some(b)) => a.max(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => now + default_wait,
+        };
+        self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
+        self.window_reset = Some(until);
+        self.allowance = Some(0);
+        until
+    }
+}
+
+/// Everything that paces requests to one system.
+#[derive(Default)]
+pub(crate) struct SystemLimiter {
+    gcra: Option<Gcra>,
+    system: Budget,
+    buckets: HashMap<String, Budget>,
+    /// Which bucket a kind of request belongs to, learned from the server's answers.
+    bucket_of: HashMap<String, String>,
+    /// Requests sent and not yet answered.
+    pub(crate) in_flight: usize,
+}
+
+impl std::fmt::Debug for SystemLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SystemLimiter")
+            .field("gcra", &self.gcra.is_some())
+            .field("system", &self.system)
+            .field("buckets", &self.buckets)
+            .field("in_flight", &self.in_flight)
+            .finish()
+    }
+}
+
+impl SystemLimiter {
+    /// A limiter with the published quota, if any.
+    pub(crate) fn new(quota: Option<Quota>) -> Self {
+        Self {
+            gcra: quota.map(|q| RateLimiter::direct_with_clock(q, TokioClock)),
+            ..Self::default()
+        }
+    }
+
+    /// Whether a request of kind `key` may go, by the server's gates (not the GCRA).
+    pub(crate) fn gate(&mut self, key: &str, now: Instant) -> Gate {
+        let mut gate = self.system_gate(now);
+        if let Some(bucket) = self.bucket_of.get(key) {
+            if let Some(b) = self.buckets.get_mut(bucket) {
+                let mut bucket_gate = b.gate(now);
+                if bucket_gate == Gate::AwaitResponse && self.in_flight == 0 {
+                    b.allowance = None;
+                    bucket_gate = Gate::Open;
+                }
+                gate = gate.later(bucket_gate);
+            }
+        }
+        gate
+    }
+
+    /// Whether the system-wide gate alone is closed (then no request of any kind may go).
+    pub(crate) fn system_gate(&mut self, now: Instant) -> Gate {
+        match self.system.gate(now) {
+            // Used up, no word on the reset, and no answer on its way that could bring
+            // one: the server will say (with a 429) if we are early.
+            Gate::AwaitResponse if self.in_flight == 0 => {
+                self.system.allowance = None;
+                Gate::Open
+            }
+            gate => gate,
+        }
+    }
+
+    /// Takes one cell of the GCRA budget, or says when one will be free.
+    pub(crate) fn take_cell(&self) -> Result<(), Instant> {
+        match &self.gcra {
+            None => Ok(()),
+            Some(gcra) => gcra
+                .check()
+                .map_err(|not_until| Instant::now() + not_until.wait_time_from(TokioClock.now())),
+        }
+    }
+
+    /// Books a request of kind `key` as sent.
+    pub(crate) fn on_dispatch(&mut self, key: &str) {
+        self.in_flight += 1;
+        self.system.on_dispatch();
+        if let Some(bucket) = self.bucket_of.get(key) {
+            if let Some(b) = self.buckets.get_mut(bucket) {
+                b.on_dispatch();
+            }
+        }
+    }
+
+    /// Books an answer (any answer) to a request.
+    pub(crate) fn on_answer(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    fn budget_for(&mut self, key: &str, info: &RateLimitInfo) -> &mut Budget {
+        match &info.bucket {
+            None => &mut self.system,
+            Some(bucket) => {
+                self.bucket_of.insert(key.to_owned(), bucket.clone());
+                self.buckets.entry(bucket.clone()).or_default()
+            }
+        }
+    }
+
+    /// Headroom the server announced on a successful answer to a request of kind `key`.
+    pub(crate) fn on_headroom(&mut self, key: &str, info: &RateLimitInfo, now: Instant) {
+        let others = self.in_flight;
+        self.budget_for(key, info).on_headroom(info, now, others);
+    }
+
+    /// The server throttled a request of kind `key`; returns until when its budget is paused.
+    pub(crate) fn on_throttled(
+        &mut self,
+        key: &str,
+        info: &RateLimitInfo,
+        now: Instant,
+        default_wait: Duration,
+    ) -> Instant {
+        self.budget_for(key, info)
+            .on_throttled(info, now, default_wait)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::wall_at;
+
+    #[tokio::test(start_paused = true)]
+    async fn headroom_exhausted_closes_the_gate_until_reset() {
+        let mut limiter = SystemLimiter::new(None);
+        let now = Instant::now();
+        let reset = now + Duration::from_secs(1);
+        let info = RateLimitInfo {
+            limit: Some(10),
+            remaining: Some(2),
+            reset_at: Some(wall_at(reset)),
+            ..RateLimitInfo::default()
+        };
+        limiter.on_headroom("grant", &info, now);
+        assert_eq!(limiter.gate("grant", now), Gate::Open);
+        limiter.on_dispatch("grant");
+        limiter.on_dispatch("grant");
+        match limiter.gate("grant", now) {
+            Gate::Until(t) => assert!(t >= reset && t < reset + Duration::from_millis(50)),
+            other => panic!("expected a closed gate, got {other:?}"),
+        }
+        // After the reset the whole limit is available again.
+        tokio::time::advance(Duration::from_millis(1100)).await;
+        assert_eq!(limiter.gate("grant", Instant::now()), Gate::Open);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_on_a_bucket_pauses_only_that_bucket() {
+        let mut limiter = SystemLimiter::new(None);
+        let now = Instant::now();
+        let info = RateLimitInfo {
+            bucket: Some("users".into()),
+            retry_after: Some(Duration::from_secs(3)),
+            ..RateLimitInfo::default()
+        };
+        let until = limiter.on_throttled("create_account", &info, now, Duration::from_secs(1));
+        assert_eq!(until, now + Duration::from_secs(3));
+        assert_eq!(limiter.gate("create_account", now), Gate::Until(until));
+        assert_eq!(limiter.gate("grant/group", now), Gate::Open);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gcra_spaces_requests_by_the_published_rate() {
+        let q = quota(&RateLimitConfig {
+            requests: 2,
+            per_seconds: 1,
+            burst: None,
+        });
+        let limiter = SystemLimiter::new(q);
+        assert!(limiter.take_cell().is_ok());
+        assert!(limiter.take_cell().is_ok());
+        let next = limiter.take_cell().expect_err("burst used up");
+        let wait = next - Instant::now();
+        assert!(
+            wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
+            "{wait:?}"
+        );
+        assert!(
+            quota(&RateLimitConfig {
+                requests: 0,
+                per_seconds: 1,
+                burst: None
+            })
+            .is_none()
+        );
+    }
+}

@@ -1,0 +1,43 @@
+//! # provision-core
+//!
+//! The orchestration layer of `provision`: turns an access policy ("who should have
+//! what") into the exact, ordered, retried, audited changes in every system a
+//! company runs.
+//!
+//! ```text
+//! HR roster ──► Identity ──► policy evaluation ──► DesiredState
+//! Adapter reads ─────────────────────────────────► ActualState
+//!                  planner (delta) ──► Plan (operations + provenance)
+//!                  orderer (DAG)   ──► executor (rate limits, retry, pending)
+//!                  Adapter::execute ──► journal + audit log ──► report
+//! ```
+//!
+//! * [`model`] — identities, entitlements, accounts, policies, states, operations, plans.
+//! * [`config`] — the deployment: systems, enforcement, ownership, dependencies, limits
+//!   ([`config::load`] reads it from YAML and resolves credential references).
+//! * [`policy`] — policies as code: YAML files validated into a [`model::PolicySet`].
+//! * [`roster`] — the HR roster from YAML.
+//! * [`drift`] — drift detection: desired vs actual, classified, with remediation.
+//! * [`adapter`] — the [`adapter::Adapter`] trait every system implements.
+//! * [`planner`] — desired state from policies, correlation, the diff, the blast-radius guard.
+//! * [`orderer`] — the dependency DAG and a deterministic topological order.
+//! * [`journal`] and [`audit`] — the records a run leaves.
+//!
+//! The core depends on no adapter and on no HTTP client.
+
+pub mod adapter;
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod drift;
+pub mod executor;
+pub mod journal;
+mod jsonl;
+pub mod model;
+pub mod orderer;
+pub mod planner;
+pub mod policy;
+pub mod roster;
+pub mod secret;
+mod serde_util;
+pub mod yaml;

@@ -1,0 +1,27 @@
+//! The model: identities, entitlements, accounts, policies, states, operations and plans.
+//!
+//! Every type that crosses a public boundary is `serde` (de)serialisable, so a
+//! plan, a report or a state snapshot can be written as JSON.
+
+pub mod account;
+pub mod entitlement;
+pub mod identity;
+pub mod operation;
+pub mod plan;
+pub mod policy;
+pub mod run;
+pub mod state;
+
+pub use account::{AccountRecord, AccountRef, AccountState, GrantRecord, SystemSnapshot};
+pub use entitlement::{Entitlement, ResourceRef, SystemName, Validity};
+pub use identity::{EmploymentStatus, Identity, IdentityId};
+pub use operation::{
+    AccountProfile, Operation, OperationId, OperationKind, Priority, Reason, ReasonKind,
+};
+pub use plan::{Dependency, Plan};
+pub use policy::{Policy, PolicyGrant, PolicySet, Selector, SourceLocation};
+pub use run::RunId;
+pub use state::{
+    ActualAccount, ActualIdentity, ActualState, DesiredGrant, DesiredIdentity, DesiredState,
+    MatchedAttributes, Provenance,
+};

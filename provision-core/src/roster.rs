@@ -1,0 +1,348 @@
+//! Loading the HR roster (the people the policies apply to) from YAML.
+//!
+//! ```yaml
+//! people:                      # or the list at the top of the file
+//!   - id: e1001                # required, unique
+//!     email: sarah.chen@company.com
+//!     login: sarah.chen@company.com   # optional, defaults to email
+//!     display_name: Sarah Chen
+//!     attributes: {department: Sales, title: Sales Engineer}
+//!     status: terminated       # active (default) | on_leave | terminated
+//!     effective: 2025-03-31T17:00:00Z   # required with terminated (RFC 3339)
+//! ```
+//!
+//! Attribute values are kept as text (numbers and booleans as written). Duplicate
+//! ids and duplicate logins are errors naming both places.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::model::{EmploymentStatus, Identity, IdentityId};
+use crate::yaml::{Diagnostic, Diagnostics};
+use crate::yaml::{Node, Reader, Value, parse_yaml};
+
+/// Why a roster could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RosterError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is wrong: every problem, each with file:line:column and field.
+    #[error("invalid roster: {0}")]
+    Invalid(Diagnostics),
+}
+
+impl RosterError {
+    /// The problems, when the error is [`RosterError::Invalid`].
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            RosterError::Invalid(d) => &d.0,
+            RosterError::Io { .. } => &[],
+        }
+    }
+}
+
+/// Loads the roster from a YAML file.
+pub fn load_roster(path: &Path) -> Result<Vec<Identity>, RosterError> {
+    let text = std::fs::read_to_string(path).map_err(|source| RosterError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_roster(&path.display().to_string(), &text)
+}
+
+/// Parses a roster held in memory; `file` names it in diagnostics.
+pub fn parse_roster(file: &str, text: &str) -> Result<Vec<Identity>, RosterError> {
+    let _span = tracing::debug_span!("load_roster", file).entered();
+    let root = parse_yaml(file, text).map_err(|d| RosterError::Invalid(Diagnostics(vec![d])))?;
+    let mut r = Reader::new(file);
+    let people = match &root.value {
+        Value::Seq(_) => read_people(&mut r, &root, ""),
+        _ => match r.fields(&root, "") {
+            Some(mut top) => {
+                let people = top
+                    .required(&mut r, "people", "a list of people")
+                    .map(|list| read_people(&mut r, list, "people"))
+                    .unwrap_or_default();
+                top.finish(&mut r, &["people"]);
+                people
+            }
+            None => Vec::new(),
+        },
+    };
+    if r.is_clean() {
+        tracing::debug!(people = people.len(), "roster loaded");
+        Ok(people)
+    } else {
+        let mut d = r.into_diagnostics();
+        d.sort_by_key(|d| (d.location.line, d.location.column));
+        Err(RosterError::Invalid(Diagnostics(d)))
+    }
+}
+
+const PERSON_FIELDS: &[&str] = &[
+    "id",
+    "email",
+    "login",
+    "display_name",
+    "attributes",
+    "status",
+    "effective",
+];
+
+fn read_people(r: &mut Reader, list: &Node, path: &str) -> Vec<Identity> {
+    let Some(items) = r.items(list, if path.is_empty() { "people" } else { path }) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(items.len());
+    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut logins: HashMap<String, String> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let path = if path.is_empty() {
+            format!("[{i}]")
+        } else {
+            format!("{path}[{i}]")
+        };
+        let Some(person) = read_person(r, item, &path) else {
+            continue;
+        };
+        let here = item.location(r.file()).to_string();
+        if let Some(first) = ids.get(person.id.as_str()) {
+            r.error(
+                item,
+                &format!("{path}.id"),
+                format!("duplicate id `{}`; also used at {first}", person.id),
+            );
+            continue;
+        }
+        if let Some(first) = logins.get(&person.login) {
+            r.error(
+                item,
+                &format!("{path}.login"),
+                format!(
+                    "duplicate login `{}` (accounts are matched by login); also used at {first}",
+                    person.login
+                ),
+            );
+            continue;
+        }
+        ids.insert(person.id.0.clone(), here.clone());
+        logins.insert(person.login.clone(), here);
+        out.push(person);
+    }
+    out
+}
+
+fn read_person(r: &mut Reader, node: &Node, path: &str) -> Option<Identity> {
+    let mut f = r.fields(node, path)?;
+    let mut required = |r: &mut Reader, key: &str, expected: &str| {
+        let n = f.required(r, key, expected)?;
+        r.nonempty_text(n, &format!("{path}.{key}"))
+    };
+    let id = required(r, "id", "the person's stable HR id");
+    let email = required(r, "email", "the work email address");
+    let display_name = required(r, "display_name", "the name shown to people");
+    let login = match f.get("login") {
+        Some(n) => Some(r.nonempty_text(n, &f.path_of("login"))?),
+        None => None,
+    };
+    let mut attributes = BTreeMap::new();
+    if let Some(n) = f.get("attributes") {
+        let apath = f.path_of("attributes");
+        if let Some(mut af) = r.fields(n, &apath) {
+            for (key, _, value) in af.all() {
+                let field = af.path_of(&key);
+                match &value.value {
+                    // An empty value is an absent attribute.
+                    Value::Null => {}
+                    _ => {
+                        if let Some(v) = r.text(value, &field) {
+                            attributes.insert(key, v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let effective = f
+        .get("effective")
+        .map(|n| (n, r.time(n, &format!("{path}.effective"))));
+    let status = match f.get("status") {
+        None => Some("active".to_owned()),
+        Some(n) => {
+            r.text(n, &format!("{path}.status"))
+                .map(|s| (s, n))
+                .and_then(|(s, n)| {
+                    if ["active", "on_leave", "terminated"].contains(&s.as_str()) {
+                        Some(s)
+                    } else {
+                        r.error(
+                    n,
+                    &format!("{path}.status"),
+                    format!("unknown status `{s}`; expected `active`, `on_leave` or `terminated`"),
+                );
+                        None
+                    }
+                })
+        }
+    };
+    let status = match (status.as_deref(), effective) {
+        (Some("terminated"), Some((_, Some(t)))) => {
+            Some(EmploymentStatus::Terminated { effective: t })
+        }
+        (Some("terminated"), Some((_, None))) => None,
+        (Some("terminated"), None) => {
+            r.error(
+                node,
+                &format!("{path}.effective"),
+                "missing required field `effective` (expected the RFC 3339 time the termination takes effect, e.g. 2025-03-31T17:00:00Z)",
+            );
+            None
+        }
+        (Some(other), Some((n, _))) => {
+            r.error(
+                n,
+                &format!("{path}.effective"),
+                format!(
+                    "`effective` applies only to `status: terminated`, but the status is `{other}`"
+                ),
+            );
+            None
+        }
+        (Some("on_leave"), None) => Some(EmploymentStatus::OnLeave),
+        (Some(_), None) => Some(EmploymentStatus::Active),
+        (None, _) => None,
+    };
+    f.finish(r, PERSON_FIELDS);
+    let email = email?;
+    Some(Identity {
+        id: IdentityId(id?),
+        login: login.unwrap_or_else(|| email.clone()),
+        email,
+        display_name: display_name?,
+        attributes,
+        status: status?,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        parse_roster("hr/roster.yaml", text)
+            .unwrap_err()
+            .diagnostics()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn people_load_with_defaults_and_statuses() {
+        let people = parse_roster(
+            "hr/roster.yaml",
+            "people:\n  - id: e1\n    email: a@x.com\n    display_name: A\n    attributes: {department: Sales, level: 3, manager: }\n  - id: e2\n    email: b@x.com\n    login: bee\n    display_name: B\n    status: on_leave\n  - id: e3\n    email: c@x.com\n    display_name: C\n    status: terminated\n    effective: 2025-03-31T17:00:00Z\n",
+        )
+        .unwrap();
+        assert_eq!(people.len(), 3);
+        assert_eq!(people[0].login, "a@x.com", "login defaults to email");
+        assert_eq!(people[0].attribute("level"), Some("3"));
+        assert_eq!(people[0].attribute("manager"), None);
+        assert_eq!(people[0].status, EmploymentStatus::Active);
+        assert_eq!(people[1].login, "bee");
+        assert_eq!(people[1].status, EmploymentStatus::OnLeave);
+        let EmploymentStatus::Terminated { effective } = people[2].status else {
+            panic!("e3 should be terminated: {:?}", people[2].status)
+        };
+        assert_eq!(effective.to_rfc3339(), "2025-03-31T17:00:00+00:00");
+    }
+
+    #[test]
+    fn a_top_level_list_is_accepted() {
+        let people =
+            parse_roster("r.yaml", "- {id: e1, email: a@x.com, display_name: A}\n").unwrap();
+        assert_eq!(people[0].id.as_str(), "e1");
+    }
+
+    #[test]
+    fn duplicate_ids_and_logins_name_both_places() {
+        let errs = errors(
+            "people:\n  - {id: e1, email: a@x.com, display_name: A}\n  - {id: e1, email: b@x.com, display_name: B}\n  - {id: e3, email: a@x.com, display_name: C}\n",
+        );
+        assert_eq!(
+            errs,
+            [
+                "hr/roster.yaml:3:5: people[1].id: duplicate id `e1`; also used at hr/roster.yaml:2:5",
+                "hr/roster.yaml:4:5: people[2].login: duplicate login `a@x.com` (accounts are matched by login); also used at hr/roster.yaml:2:5",
+            ]
+        );
+    }
+
+    #[test]
+    fn status_problems_are_named() {
+        let errs = errors(
+            "people:\n  - {id: e1, email: a@x.com, display_name: A, status: terminated}\n  - {id: e2, email: b@x.com, display_name: B, status: fired}\n  - {id: e3, email: c@x.com, display_name: C, effective: 2025-01-01T00:00:00Z}\n  - {id: e4, email: d@x.com, display_name: D, status: terminated, effective: soon}\n",
+        );
+        assert_eq!(errs.len(), 4, "{errs:#?}");
+        assert!(
+            errs[0].starts_with(
+                "hr/roster.yaml:2:5: people[0].effective: missing required field `effective`"
+            ),
+            "{}",
+            errs[0]
+        );
+        assert!(
+            errs[1].starts_with("hr/roster.yaml:3:55: people[1].status: unknown status `fired`"),
+            "{}",
+            errs[1]
+        );
+        assert!(
+            errs[2]
+                .contains("people[2].effective: `effective` applies only to `status: terminated`"),
+            "{}",
+            errs[2]
+        );
+        assert!(
+            errs[3].starts_with("hr/roster.yaml:5:78: people[3].effective: invalid date `soon`"),
+            "{}",
+            errs[3]
+        );
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_and_bad_yaml() {
+        let errs = errors("people:\n  - {id: e1, mail: a@x.com, display_name: A}\n");
+        assert_eq!(
+            errs,
+            [
+                "hr/roster.yaml:2:5: people[0].email: missing required field `email` (expected the work email address)",
+                "hr/roster.yaml:2:14: people[0].mail: unknown field `mail`; expected one of: id, email, login, display_name, attributes, status, effective",
+            ]
+        );
+        let bad = errors("people:\n  - id: e1\n  - id: [\n");
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].starts_with("hr/roster.yaml:3:"), "{}", bad[0]);
+    }
+
+    #[test]
+    fn the_example_roster_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/roster.yaml");
+        let people = load_roster(&path).unwrap();
+        assert_eq!(people.len(), 8);
+        let sarah = people
+            .iter()
+            .find(|p| p.display_name == "Sarah Chen")
+            .unwrap();
+        assert_eq!(sarah.attribute("department"), Some("Sales"));
+        assert_eq!(sarah.attribute("title"), Some("Sales Engineer"));
+    }
+}

@@ -1,0 +1,208 @@
+//! Sandbox systems named and shaped like the real ones, with their vendors'
+//! published rate limits (which [`Preset::rate_limit`] compresses in time for tests
+//! and benchmarks).
+//!
+//! Limits used (per minute; see `shared/apis/`): Okta 600 (org-wide write budget of
+//! its SCIM/user endpoints), Google Directory 2,400 (per user per project), AWS
+//! Identity Center 1,200 (assumed 20 requests/s; AWS does not publish the figure per
+//! API), GitLab.com 2,000 (authenticated API), Slack 600 (SCIM writes, org-wide),
+//! Jira 600 (assumed 10/s of its burst-based limit), Salesforce 70 (its 100,000
+//! requests per 24 h spread evenly).
+
+use std::time::Duration;
+
+use super::{SandboxConfig, SandboxRateLimit, SandboxSystem};
+use provision_core::adapter::{ResourceKindDescriptor, SystemDescriptor};
+use provision_core::config::{RateLimitConfig, SystemConfig};
+
+/// A preset: a descriptor and a published rate limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preset {
+    /// What the system understands.
+    pub descriptor: SystemDescriptor,
+    /// Its published limit, in requests per minute.
+    pub requests_per_minute: u32,
+}
+
+impl Preset {
+    /// A sandbox system of this shape (the rate limit is whatever `config` says).
+    pub fn sandbox(&self, name: &str, config: SandboxConfig) -> SandboxSystem {
+        SandboxSystem::new(name, self.descriptor.clone(), config)
+    }
+
+    /// The published limit with time running `speedup` times faster, as one-second
+    /// windows: Okta's 600/min at speedup 6 is 60 requests per second.
+    pub fn rate_limit(&self, speedup: u32) -> SandboxRateLimit {
+        let per_second =
+            (u64::from(self.requests_per_minute) * u64::from(speedup.max(1)) / 60).max(1);
+        SandboxRateLimit {
+            requests: u32::try_from(per_second).unwrap_or(u32::MAX),
+            window: Duration::from_secs(1),
+        }
+    }
+
+    /// The executor's configuration for the same (compressed) limit.
+    pub fn system_config(&self, speedup: u32) -> SystemConfig {
+        let limit = self.rate_limit(speedup);
+        let mut config = SystemConfig::new("sandbox");
+        config.rate_limit = Some(RateLimitConfig {
+            requests: limit.requests,
+            per_seconds: 1,
+            burst: None,
+        });
+        config
+    }
+}
+
+fn descriptor(
+    adapter_type: &str,
+    kinds: Vec<ResourceKindDescriptor>,
+    suspend: bool,
+    sessions: bool,
+) -> SystemDescriptor {
+    let mut d = SystemDescriptor::new(adapter_type);
+    d.kinds = kinds;
+    d.has_accounts = true;
+    d.can_suspend = suspend;
+    d.can_revoke_sessions = sessions;
+    d.can_delete = true;
+    d.suspension_keeps_grants = suspend;
+    d
+}
+
+/// Okta: groups and app assignments; suspend, sessions, delete.
+pub fn okta() -> Preset {
+    Preset {
+        descriptor: descriptor(
+            "okta",
+            vec![
+                ResourceKindDescriptor::new("group", &["add_to_group"]),
+                ResourceKindDescriptor::new("app", &["assign_app"]),
+            ],
+            true,
+            true,
+        ),
+        requests_per_minute: 600,
+    }
+}
+
+/// Google Workspace: groups (member/manager/owner) and organisational units.
+pub fn google() -> Preset {
+    Preset {
+        descriptor: descriptor(
+            "google",
+            vec![
+                ResourceKindDescriptor::new("group", &["add_to_group"])
+                    .with_roles(&["member", "manager", "owner"], Some("member")),
+                ResourceKindDescriptor::new("org_unit", &["move_to_org_unit"]),
+            ],
+            true,
+            true,
+        ),
+        requests_per_minute: 2400,
+    }
+}
+
+/// AWS IAM Identity Center: groups and permission sets on an account; no suspension,
+/// no sessions.
+pub fn aws() -> Preset {
+    Preset {
+        descriptor: descriptor(
+            "aws",
+            vec![
+                ResourceKindDescriptor::new("group", &["add_to_group"]),
+                ResourceKindDescriptor::new("permission_set", &["assign_permission_set"])
+                    .with_scope("account"),
+            ],
+            false,
+            false,
+        ),
+        requests_per_minute: 1200,
+    }
+}
+
+/// GitLab: groups and projects with access levels; accounts appear on first SSO login.
+pub fn gitlab() -> Preset {
+    let roles = ["guest", "reporter", "developer", "maintainer", "owner"];
+    let mut d = descriptor(
+        "gitlab",
+        vec![
+            ResourceKindDescriptor::new("group", &["add_to_group"])
+                .with_roles(&roles, Some("developer")),
+            ResourceKindDescriptor::new("project", &["add_to_project"])
+                .with_roles(&roles, Some("developer")),
+        ],
+        true,
+        false,
+    );
+    d.accounts_created_on_first_login = true;
+    Preset {
+        descriptor: d,
+        requests_per_minute: 2000,
+    }
+}
+
+/// Slack: channels (`invite_to_channel`, as policies say, or `add_to_channel`);
+/// deactivation and session reset.
+pub fn slack() -> Preset {
+    Preset {
+        descriptor: descriptor(
+            "slack",
+            vec![ResourceKindDescriptor::new(
+                "channel",
+                &["invite_to_channel", "add_to_channel"],
+            )],
+            true,
+            true,
+        ),
+        requests_per_minute: 600,
+    }
+}
+
+/// Jira: project roles and groups.
+pub fn jira() -> Preset {
+    Preset {
+        descriptor: descriptor(
+            "jira",
+            vec![
+                ResourceKindDescriptor::new("project_role", &["assign_project_role"]).with_roles(
+                    &["Administrator", "Developer", "Reporter", "User"],
+                    Some("User"),
+                ),
+                ResourceKindDescriptor::new("group", &["add_to_group"]),
+            ],
+            true,
+            false,
+        ),
+        requests_per_minute: 600,
+    }
+}
+
+/// Salesforce: profiles and permission sets; freeze and session removal.
+pub fn salesforce() -> Preset {
+    Preset {
+        descriptor: descriptor(
+            "salesforce",
+            vec![
+                ResourceKindDescriptor::new("profile", &["assign_profile"]),
+                ResourceKindDescriptor::new("permission_set", &["assign_permission_set"]),
+            ],
+            true,
+            true,
+        ),
+        requests_per_minute: 70,
+    }
+}
+
+/// Every preset, by the name the real system goes by.
+pub fn all() -> Vec<(&'static str, Preset)> {
+    vec![
+        ("okta", okta()),
+        ("google", google()),
+        ("aws", aws()),
+        ("gitlab", gitlab()),
+        ("slack", slack()),
+        ("jira", jira()),
+        ("salesforce", salesforce()),
+    ]
+}
