@@ -667,11 +667,7 @@ impl AwsAdapter {
                 account_external_id: user_id,
             });
         }
-        Ok(Page {
-            items,
-            next: page.next_token.filter(|t| !t.is_empty()),
-            rate_limit: None,
-        })
+        Ok(Page::new(items, page.next_token.filter(|t| !t.is_empty())))
     }
 
     async fn create_user(&self, profile: &AccountProfile) -> Result<Applied, AdapterError> {
@@ -1004,13 +1000,10 @@ impl Adapter for AwsAdapter {
                 state: state_of(u.user_status.as_deref()),
                 last_login: None,
                 attributes,
+                correlation: Default::default(),
             });
         }
-        Ok(Page {
-            items,
-            next: page.next_token.filter(|t| !t.is_empty()),
-            rate_limit: None,
-        })
+        Ok(Page::new(items, page.next_token.filter(|t| !t.is_empty())))
     }
 
     async fn read_grants(
@@ -1047,11 +1040,7 @@ impl Adapter for AwsAdapter {
                                 account_external_id: id,
                             })
                             .collect();
-                        Ok(Page {
-                            items,
-                            next: page.next_token.filter(|t| !t.is_empty()),
-                            rate_limit: None,
-                        })
+                        Ok(Page::new(items, page.next_token.filter(|t| !t.is_empty())))
                     }
                     // Held through a group: the group's members hold it when the group
                     // has the assignment. The cursor pages through the members.
@@ -1097,6 +1086,9 @@ impl Adapter for AwsAdapter {
                 }),
                 OperationKind::RevokeSessions => Err(AdapterError::Unsupported {
                     what: "IAM Identity Center has no API to end a user's sessions".into(),
+                }),
+                other => Err(AdapterError::Unsupported {
+                    what: other.verb().to_owned(),
                 }),
             };
             match &result {

@@ -76,6 +76,7 @@ fn states() -> (DesiredState, ActualState) {
                     state: AccountState::Active,
                     last_login: None,
                     attributes: BTreeMap::new(),
+                    correlation: Default::default(),
                 };
                 let account = ActualAccount {
                     external_id,

@@ -250,6 +250,7 @@ fn actual(desired: &DesiredState) -> ActualState {
                 state: AccountState::Active,
                 last_login: None,
                 attributes: BTreeMap::new(),
+                correlation: Default::default(),
             };
             have.accounts.insert(
                 system.clone(),
@@ -270,6 +271,7 @@ fn actual(desired: &DesiredState) -> ActualState {
                         state: AccountState::Active,
                         last_login: None,
                         attributes: BTreeMap::new(),
+                        correlation: Default::default(),
                     };
                     have.accounts.insert(
                         s.into(),

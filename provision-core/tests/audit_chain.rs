@@ -17,11 +17,11 @@ fn event(i: u64) -> AuditEvent {
         run: RunId("run-1".into()),
         actor: "hr-sync".into(),
         identity: IdentityId(format!("e{}", 1000 + i)),
-        system: SystemName::new(if i % 2 == 0 { "okta" } else { "slack" }),
+        system: SystemName::new(if i.is_multiple_of(2) { "okta" } else { "slack" }),
         operation: OperationId(format!("e{}/okta/grant/group/eng", 1000 + i)),
         action: "grant".into(),
         entitlement: Some(Entitlement::new("okta", "group", "engineering-team")),
-        outcome: if i % 3 == 0 {
+        outcome: if i.is_multiple_of(3) {
             AuditOutcome::Changed
         } else {
             AuditOutcome::Failed {

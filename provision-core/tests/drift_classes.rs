@@ -268,6 +268,7 @@ fn an_account_matching_no_identity_is_orphaned() {
         state,
         last_login: None,
         attributes: Default::default(),
+        correlation: Default::default(),
     };
     actual.unmatched_accounts.insert(
         sys("okta"),

@@ -29,6 +29,7 @@ fn tampered() -> ActualState {
             state: AccountState::Active,
             last_login: None,
             attributes: Default::default(),
+            correlation: Default::default(),
         }],
     );
     actual

@@ -338,6 +338,7 @@ fn build(case: &Case) -> World {
                 state,
                 last_login: None,
                 attributes: BTreeMap::new(),
+                correlation: Default::default(),
             };
             have.accounts.insert(
                 system.into(),

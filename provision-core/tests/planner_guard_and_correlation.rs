@@ -128,6 +128,7 @@ fn account(id: &str, login: &str, state: AccountState) -> AccountRecord {
         state,
         last_login: None,
         attributes: BTreeMap::new(),
+        correlation: Default::default(),
     }
 }
 

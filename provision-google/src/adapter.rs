@@ -316,6 +316,9 @@ impl GoogleAdapter {
                 }
                 other => Err(unknown_kind(other)),
             },
+            other => Err(AdapterError::Unsupported {
+                what: other.verb().to_owned(),
+            }),
         }
     }
 
@@ -381,6 +384,7 @@ impl GoogleAdapter {
             OperationKind::RevokeSessions | OperationKind::UpdateAccount { .. } => {
                 Ok(CheckStatus::NotDone)
             }
+            _ => Ok(CheckStatus::NotDone),
         }
     }
 }
@@ -400,11 +404,10 @@ impl Adapter for GoogleAdapter {
             .list_users(cursor, None)
             .instrument(tracing::info_span!("google.read_accounts"))
             .await?;
-        Ok(Page {
-            items: page.users.iter().map(account_record).collect(),
-            next: page.next_page_token.filter(|t| !t.is_empty()),
-            rate_limit: None,
-        })
+        Ok(Page::new(
+            page.users.iter().map(account_record).collect(),
+            page.next_page_token.filter(|t| !t.is_empty()),
+        ))
     }
 
     async fn read_grants(
@@ -437,11 +440,10 @@ impl Adapter for GoogleAdapter {
                             })
                         })
                         .collect();
-                    Ok(Page {
+                    Ok(Page::new(
                         items,
-                        next: page.next_page_token.filter(|t| !t.is_empty()),
-                        rate_limit: None,
-                    })
+                        page.next_page_token.filter(|t| !t.is_empty()),
+                    ))
                 }
                 KIND_ORG_UNIT => {
                     let ou = resource.resource.trim_end_matches('/');
@@ -465,11 +467,10 @@ impl Adapter for GoogleAdapter {
                             login: Some(u.primary_email),
                         })
                         .collect();
-                    Ok(Page {
+                    Ok(Page::new(
                         items,
-                        next: page.next_page_token.filter(|t| !t.is_empty()),
-                        rate_limit: None,
-                    })
+                        page.next_page_token.filter(|t| !t.is_empty()),
+                    ))
                 }
                 other => Err(unknown_kind(other)),
             }
@@ -710,6 +711,7 @@ fn account_record(user: &User) -> AccountRecord {
             // Google reports the epoch for users who never signed in
             .filter(|t| t.timestamp() > 0),
         attributes,
+        correlation: Default::default(),
     }
 }
 

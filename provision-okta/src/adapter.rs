@@ -451,8 +451,8 @@ impl OktaAdapter {
         let (users, next, rate_limit) = self.client.get_page::<User>(url).await?;
         let entitlement =
             Entitlement::new(resource.system.as_str(), "group", resource.resource.clone());
-        Ok(Page {
-            items: users
+        Ok(Page::new(
+            users
                 .into_iter()
                 .map(|u| GrantRecord {
                     entitlement: entitlement.clone(),
@@ -460,9 +460,9 @@ impl OktaAdapter {
                     account_external_id: u.id,
                 })
                 .collect(),
-            next: next.map(String::from),
-            rate_limit,
-        })
+            next.map(String::from),
+        )
+        .with_rate_limit(rate_limit))
     }
 
     async fn read_app_users(
@@ -485,8 +485,8 @@ impl OktaAdapter {
         let (users, next, rate_limit) = self.client.get_page::<AppUser>(url).await?;
         let entitlement =
             Entitlement::new(resource.system.as_str(), "app", resource.resource.clone());
-        Ok(Page {
-            items: users
+        Ok(Page::new(
+            users
                 .into_iter()
                 .map(|u| GrantRecord {
                     entitlement: entitlement.clone(),
@@ -494,9 +494,9 @@ impl OktaAdapter {
                     account_external_id: u.id,
                 })
                 .collect(),
-            next: next.map(String::from),
-            rate_limit,
-        })
+            next.map(String::from),
+        )
+        .with_rate_limit(rate_limit))
     }
 
     async fn execute_inner(
@@ -515,6 +515,9 @@ impl OktaAdapter {
             OperationKind::DeleteAccount => self.delete_account(account).await,
             OperationKind::Grant { entitlement } => self.grant(account, entitlement, true).await,
             OperationKind::Revoke { entitlement } => self.grant(account, entitlement, false).await,
+            other => Err(AdapterError::Unsupported {
+                what: other.verb().to_owned(),
+            }),
         }
     }
 
@@ -677,8 +680,8 @@ impl Adapter for OktaAdapter {
                 (None, PHASE_LISTING) => Some(PHASE_DEPROVISIONED.to_owned()),
                 (None, _) => None,
             };
-            Ok(Page {
-                items: users
+            Ok(Page::new(
+                users
                     .into_iter()
                     .map(|u| AccountRecord {
                         login: u.login().to_owned(),
@@ -690,11 +693,12 @@ impl Adapter for OktaAdapter {
                             .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
                             .collect(),
                         external_id: u.id,
+                        correlation: Default::default(),
                     })
                     .collect(),
                 next,
-                rate_limit,
-            })
+            )
+            .with_rate_limit(rate_limit))
         }
         .instrument(span)
         .await

@@ -153,11 +153,11 @@ async fn server_errors_are_transient_and_client_errors_are_not_retryable() {
     let err = read_all_accounts(&okta).await.unwrap_err();
     assert!(
         matches!(
-            &err,
-            AdapterError::Transient {
+            err.adapter_error(),
+            Some(AdapterError::Transient {
                 maybe_applied: false,
                 ..
-            }
+            })
         ),
         "{err:?}"
     );

@@ -168,10 +168,10 @@ impl SandboxSystem {
     /// Saves a seeding change of a persistent system (the seeding calls return no error:
     /// a failure is logged).
     fn save_seed(&self, state: &State) {
-        if let Some(files) = &self.files {
-            if let Err(error) = files.save(state) {
-                tracing::error!(system = %self.name, %error, "sandbox state not saved");
-            }
+        if let Some(files) = &self.files
+            && let Err(error) = files.save(state)
+        {
+            tracing::error!(system = %self.name, %error, "sandbox state not saved");
         }
     }
 
@@ -490,11 +490,7 @@ fn page<T>(all: Vec<T>, start: usize, size: usize, info: Option<RateLimitInfo>) 
     let end = (start + size).min(all.len());
     let next = (end < all.len()).then(|| end.to_string());
     let items = all.into_iter().skip(start).take(size).collect();
-    Page {
-        items,
-        next,
-        rate_limit: info,
-    }
+    Page::new(items, next).with_rate_limit(info)
 }
 
 /// The accounts and grants the sandbox holds, keyed for comparison.

@@ -251,6 +251,7 @@ impl State {
                 state: a.state,
                 last_login: None,
                 attributes: a.attributes.clone(),
+                correlation: Default::default(),
             })
             .collect()
     }
@@ -436,6 +437,8 @@ impl State {
             }
             OperationKind::RevokeSessions => account.is_some_and(|a| !a.has_session),
             OperationKind::DeleteAccount => account.is_none(),
+            // An operation this sandbox does not know is never confirmed.
+            _ => false,
         };
         if done {
             CheckStatus::Done {

@@ -93,7 +93,12 @@ pub enum AdapterError {
         /// The system's reply.
         error: SystemError,
     },
-    /// The account or resource does not exist.
+    /// This account, resource or membership does not exist — and nothing else.
+    ///
+    /// A revoke or delete that meets it is already done; a read that meets it reads
+    /// nothing. A wrong tenant, identity store, region or instance is **not** this: it is
+    /// [`AdapterError::Configuration`], so a misconfigured system never passes for
+    /// "already absent". The shared conformance suite checks this for every adapter.
     #[error("not found: {error}")]
     NotFound {
         /// The system's reply.
@@ -118,6 +123,14 @@ pub enum AdapterError {
     /// The request was wrong (a bug, or a policy naming something that does not exist).
     #[error("invalid request: {error}")]
     Invalid {
+        /// The system's reply.
+        error: SystemError,
+    },
+    /// The system is configured wrongly: a wrong tenant, identity store, region,
+    /// instance or base URL, a missing scope the configuration should have granted.
+    /// Never retried and never read as "already absent"; the message names the setting.
+    #[error("configuration: {error}")]
+    Configuration {
         /// The system's reply.
         error: SystemError,
     },
@@ -163,6 +176,7 @@ impl AdapterError {
             | AdapterError::Pending { error, .. }
             | AdapterError::Unauthorized { error }
             | AdapterError::Invalid { error }
+            | AdapterError::Configuration { error }
             | AdapterError::Permanent { error } => Some(error),
             AdapterError::Unsupported { .. } => None,
         }
@@ -179,6 +193,7 @@ impl AdapterError {
             AdapterError::Pending { .. } => "pending",
             AdapterError::Unauthorized { .. } => "unauthorized",
             AdapterError::Invalid { .. } => "invalid",
+            AdapterError::Configuration { .. } => "configuration",
             AdapterError::Permanent { .. } => "permanent",
             AdapterError::Unsupported { .. } => "unsupported",
         }

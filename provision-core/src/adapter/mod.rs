@@ -71,6 +71,7 @@
 
 pub mod descriptor;
 pub mod error;
+pub mod factory;
 pub mod rate_limit;
 
 use std::time::Duration;
@@ -78,14 +79,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use descriptor::{ResourceKindDescriptor, SystemDescriptor};
+pub use descriptor::{
+    PendingDeadline, RateBudget, ResourceKindDescriptor, RoleModel, SystemDescriptor,
+};
 pub use error::{AdapterError, SystemError};
+pub use factory::{AdapterFactory, ConfigError, FactoryRegistry, SystemSpec};
 pub use rate_limit::RateLimitInfo;
 
-use crate::model::{AccountRecord, AccountRef, GrantRecord, Operation, ResourceRef};
+use crate::model::{
+    AccountRecord, AccountRef, GrantRecord, Operation, ResourceRecord, ResourceRef, SystemName,
+};
 
 /// One page of a paginated read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Page<T> {
     /// The items on this page.
     pub items: Vec<T>,
@@ -105,6 +112,21 @@ impl<T> Page<T> {
             rate_limit: None,
         }
     }
+
+    /// A page, followed by the page at `next` when it is `Some`.
+    pub fn new(items: Vec<T>, next: Option<String>) -> Self {
+        Self {
+            items,
+            next,
+            rate_limit: None,
+        }
+    }
+
+    /// Builder-style: rate-limit headroom announced on the response.
+    pub fn with_rate_limit(mut self, info: Option<RateLimitInfo>) -> Self {
+        self.rate_limit = info;
+        self
+    }
 }
 
 /// What an executed operation did.
@@ -120,6 +142,7 @@ pub enum Effect {
 
 /// A successful operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Applied {
     /// Changed, or already in place.
     pub effect: Effect,
@@ -207,9 +230,57 @@ pub trait Adapter: Send + Sync {
         cursor: Option<&str>,
     ) -> Result<Page<GrantRecord>, AdapterError>;
 
+    /// One page of everything one account holds in this system, on every resource of
+    /// every [enumerable](ResourceKindDescriptor::enumerable) kind, whether or not a
+    /// policy names it (a user's groups and app links in Okta, a user's groups in
+    /// Google, a user's group memberships and account assignments in AWS).
+    ///
+    /// This is what lets a leaver in a system that cannot suspend end with no grants
+    /// at all, an authoritative kind lose a hand-made grant, and drift see grants on
+    /// resources no policy names. An unknown account is an empty page, not an error.
+    /// The default says [`AdapterError::Unsupported`].
+    async fn read_account_grants(
+        &self,
+        account: &AccountRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let _ = (account, cursor);
+        Err(AdapterError::Unsupported {
+            what: "read_account_grants".to_owned(),
+        })
+    }
+
+    /// One page of the resources of one [enumerable](ResourceKindDescriptor::enumerable)
+    /// kind (every group, every app). The default says [`AdapterError::Unsupported`].
+    async fn list_resources(
+        &self,
+        kind: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<ResourceRecord>, AdapterError> {
+        let _ = (kind, cursor);
+        Err(AdapterError::Unsupported {
+            what: "list_resources".to_owned(),
+        })
+    }
+
     /// Makes one change. `account` names the identity's account in this system, with
     /// its external id when known.
     async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError>;
+
+    /// Makes several changes on one resource whose membership is written as a whole
+    /// list ([`ResourceKindDescriptor::whole_list_membership`]): one read and one write
+    /// for the batch where the API allows it. Returns one result per operation, in
+    /// order. The default runs them one by one with [`Adapter::execute`].
+    async fn execute_batch(
+        &self,
+        batch: &[(Operation, AccountRef)],
+    ) -> Vec<Result<Applied, AdapterError>> {
+        let mut out = Vec::with_capacity(batch.len());
+        for (op, account) in batch {
+            out.push(self.execute(op, account).await);
+        }
+        out
+    }
 
     /// Whether `op` has taken effect. Used for pending operations and to confirm a
     /// conflict or an attempt interrupted mid-flight. The default says "not done",
@@ -224,33 +295,143 @@ pub trait Adapter: Send + Sync {
     }
 }
 
-/// Reads every account, page by page, until the last page.
-pub async fn read_all_accounts(adapter: &dyn Adapter) -> Result<Vec<AccountRecord>, AdapterError> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = adapter.read_accounts(cursor.as_deref()).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-            _ => return Ok(out),
+/// Why draining a paginated read failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The adapter (or the system) failed.
+    #[error("{system}: {error}")]
+    Adapter {
+        /// Which system.
+        system: SystemName,
+        /// What it said.
+        error: Box<AdapterError>,
+    },
+    /// The system gave a cursor it had already given: following it would never end.
+    #[error(
+        "{system}: the page cursor {cursor:?} came back a second time (the read would never end)"
+    )]
+    CursorLoop {
+        /// Which system.
+        system: SystemName,
+        /// The repeated cursor.
+        cursor: String,
+    },
+    /// The system returned the same account twice in one read.
+    #[error("{system}: the read returned account {external_id} twice")]
+    DuplicateAccount {
+        /// Which system.
+        system: SystemName,
+        /// The account's id.
+        external_id: String,
+    },
+}
+
+impl ReadError {
+    /// The adapter's error, when that is what failed.
+    pub fn adapter_error(&self) -> Option<&AdapterError> {
+        match self {
+            ReadError::Adapter { error, .. } => Some(error.as_ref()),
+            _ => None,
         }
     }
+}
+
+/// Follows a paginated read to its last page: `fetch(cursor)` gives one page. A
+/// cursor that comes back a second time is [`ReadError::CursorLoop`].
+pub async fn drain_pages<T, F, Fut>(system: &SystemName, mut fetch: F) -> Result<Vec<T>, ReadError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, AdapterError>>,
+{
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = fetch(cursor.clone())
+            .await
+            .map_err(|error| ReadError::Adapter {
+                system: system.clone(),
+                error: Box::new(error),
+            })?;
+        out.extend(page.items);
+        match page.next {
+            None => return Ok(out),
+            Some(next) => {
+                if !seen.insert(next.clone()) {
+                    return Err(ReadError::CursorLoop {
+                        system: system.clone(),
+                        cursor: next,
+                    });
+                }
+                cursor = Some(next);
+            }
+        }
+    }
+}
+
+/// Checks that a read of accounts named each account once.
+pub fn check_unique_accounts(
+    system: &SystemName,
+    accounts: &[AccountRecord],
+) -> Result<(), ReadError> {
+    let mut seen = std::collections::HashSet::with_capacity(accounts.len());
+    for account in accounts {
+        if !seen.insert(account.external_id.as_str()) {
+            return Err(ReadError::DuplicateAccount {
+                system: system.clone(),
+                external_id: account.external_id.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads every account, page by page, until the last page. A cursor that loops or an
+/// account returned twice is an error naming the system.
+pub async fn read_all_accounts(adapter: &dyn Adapter) -> Result<Vec<AccountRecord>, ReadError> {
+    let system = SystemName::new(adapter.descriptor().adapter_type.clone());
+    let accounts = drain_pages(&system, |cursor| async move {
+        adapter.read_accounts(cursor.as_deref()).await
+    })
+    .await?;
+    check_unique_accounts(&system, &accounts)?;
+    Ok(accounts)
 }
 
 /// Reads every grant on one resource, page by page, until the last page.
 pub async fn read_all_grants(
     adapter: &dyn Adapter,
     resource: &ResourceRef,
-) -> Result<Vec<GrantRecord>, AdapterError> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = adapter.read_grants(resource, cursor.as_deref()).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-            _ => return Ok(out),
-        }
-    }
+) -> Result<Vec<GrantRecord>, ReadError> {
+    drain_pages(&resource.system, |cursor| async move {
+        adapter.read_grants(resource, cursor.as_deref()).await
+    })
+    .await
+}
+
+/// Reads everything one account holds, page by page, until the last page.
+pub async fn read_all_account_grants(
+    adapter: &dyn Adapter,
+    system: &SystemName,
+    account: &AccountRef,
+) -> Result<Vec<GrantRecord>, ReadError> {
+    drain_pages(system, |cursor| async move {
+        adapter
+            .read_account_grants(account, cursor.as_deref())
+            .await
+    })
+    .await
+}
+
+/// Lists every resource of one kind, page by page, until the last page.
+pub async fn list_all_resources(
+    adapter: &dyn Adapter,
+    system: &SystemName,
+    kind: &str,
+) -> Result<Vec<ResourceRecord>, ReadError> {
+    drain_pages(system, |cursor| async move {
+        adapter.list_resources(kind, cursor.as_deref()).await
+    })
+    .await
 }

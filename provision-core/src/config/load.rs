@@ -186,36 +186,36 @@ fn read_config(r: &mut Reader, root: &Node) -> DeploymentConfig {
     };
     // Names and aliases seen so far -> (owning system, where written).
     let mut names: BTreeMap<String, (String, String)> = BTreeMap::new();
-    if let Some(systems) = top.required(r, "systems", "a mapping of system name to its settings") {
-        if let Some(mut sf) = r.fields(systems, "systems") {
-            let entries = sf.all();
-            if entries.is_empty() {
-                r.error(systems, "systems", "expected at least one system");
+    if let Some(systems) = top.required(r, "systems", "a mapping of system name to its settings")
+        && let Some(mut sf) = r.fields(systems, "systems")
+    {
+        let entries = sf.all();
+        if entries.is_empty() {
+            r.error(systems, "systems", "expected at least one system");
+        }
+        for (name, key, value) in &entries {
+            let loc = key.location(r.file()).to_string();
+            if let Some((owner, at)) = names.get(name) {
+                r.error(
+                    key,
+                    &format!("systems.{name}"),
+                    format!("system name `{name}` is already an alias of `{owner}` (at {at})"),
+                );
+            } else {
+                names.insert(name.clone(), (name.clone(), loc));
             }
-            for (name, key, value) in &entries {
-                let loc = key.location(r.file()).to_string();
-                if let Some((owner, at)) = names.get(name) {
-                    r.error(
-                        key,
-                        &format!("systems.{name}"),
-                        format!("system name `{name}` is already an alias of `{owner}` (at {at})"),
-                    );
-                } else {
-                    names.insert(name.clone(), (name.clone(), loc));
-                }
-                if let Some(system) = read_system(r, name, value, &mut names) {
-                    config.systems.insert(SystemName::new(name.clone()), system);
-                }
+            if let Some(system) = read_system(r, name, value, &mut names) {
+                config.systems.insert(SystemName::new(name.clone()), system);
             }
         }
     }
     if let Some(deps) = top.get("dependencies") {
         config.dependencies = read_dependencies(r, deps, &config);
     }
-    if let Some(b) = top.get("blast_radius") {
-        if let Some(b) = read_blast_radius(r, b) {
-            config.blast_radius = b;
-        }
+    if let Some(b) = top.get("blast_radius")
+        && let Some(b) = read_blast_radius(r, b)
+    {
+        config.blast_radius = b;
     }
     top.finish(r, TOP_FIELDS);
     config
@@ -301,10 +301,10 @@ fn read_system(
             }
         }
     }
-    if let Some(n) = f.get("enforcement") {
-        if let Some(e) = enforcement(r, n, &f.path_of("enforcement")) {
-            system.enforcement = e;
-        }
+    if let Some(n) = f.get("enforcement")
+        && let Some(e) = enforcement(r, n, &f.path_of("enforcement"))
+    {
+        system.enforcement = e;
     }
     if let Some(n) = f.get("kind_enforcement") {
         let kpath = f.path_of("kind_enforcement");
@@ -338,10 +338,10 @@ fn read_system(
     if let Some(n) = f.get("delete_leavers") {
         system.delete_leavers = r.boolean(n, &f.path_of("delete_leavers")).unwrap_or(false);
     }
-    if let Some(n) = f.get("drift_remediation") {
-        if let Some(m) = drift_remediation(r, n, &f.path_of("drift_remediation")) {
-            system.drift_remediation = m;
-        }
+    if let Some(n) = f.get("drift_remediation")
+        && let Some(m) = drift_remediation(r, n, &f.path_of("drift_remediation"))
+    {
+        system.drift_remediation = m;
     }
     if let Some(n) = f.get("credentials") {
         system.credentials = read_credentials(r, n, &f.path_of("credentials"));
@@ -560,10 +560,10 @@ fn read_dependencies(
                 }
             }
         };
-        if let (Some(s), Some(d)) = (&system, &depends_on) {
-            if s == d {
-                r.error(item, &path, format!("system `{s}` cannot depend on itself"));
-            }
+        if let (Some(s), Some(d)) = (&system, &depends_on)
+            && s == d
+        {
+            r.error(item, &path, format!("system `{s}` cannot depend on itself"));
         }
         f.finish(r, &["system", "kind", "depends_on", "on"]);
         if let (Some(system), Some(depends_on), Some(on)) = (system, depends_on, on) {

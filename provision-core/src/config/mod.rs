@@ -164,6 +164,26 @@ pub struct SystemConfig {
     /// What a drift run may fix by itself here; default: report only.
     #[serde(default)]
     pub drift_remediation: DriftRemediation,
+    /// How accounts are matched to people, tried in order: each maps a roster
+    /// attribute onto a correlation key the system's accounts carry
+    /// ([`crate::adapter::SystemDescriptor::correlation_keys`]). Empty: by login.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub correlation: Vec<CorrelationRule>,
+    /// Limits for the system's named rate budgets
+    /// ([`crate::adapter::SystemDescriptor::rate_budgets`]), overriding the vendor's
+    /// documented ones.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rate_budgets: BTreeMap<String, RateLimitConfig>,
+}
+
+/// One way to match a system's accounts to people: the roster attribute whose value
+/// equals the account's correlation key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorrelationRule {
+    /// The key on the account (`employee_id`, `account_id`, `email`, `login`).
+    pub key: String,
+    /// The roster attribute holding the same value (`employee_id`, `jira_account_id`).
+    pub attribute: String,
 }
 
 impl SystemConfig {
@@ -181,6 +201,8 @@ impl SystemConfig {
             credentials: BTreeMap::new(),
             settings: BTreeMap::new(),
             drift_remediation: DriftRemediation::ReportOnly,
+            correlation: Vec::new(),
+            rate_budgets: BTreeMap::new(),
         }
     }
 

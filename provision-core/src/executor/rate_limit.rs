@@ -94,12 +94,12 @@ impl Budget {
             }
             self.paused_until = None;
         }
-        if let Some(reset) = self.window_reset {
-            if reset <= now {
-                // A new window: the whole limit is available again (if we know it).
-                self.window_reset = None;
-                self.allowance = self.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
-            }
+        if let Some(reset) = self.window_reset
+            && reset <= now
+        {
+            // A new window: the whole limit is available again (if we know it).
+            self.window_reset = None;
+            self.allowance = self.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
         }
         match (self.allowance, self.window_reset) {
             (Some(a), Some(reset)) if a <= 0 => Gate::Until(reset),
@@ -201,15 +201,15 @@ impl SystemLimiter {
     /// Whether a request of kind `key` may go, by the server's gates (not the GCRA).
     pub(crate) fn gate(&mut self, key: &str, now: Instant) -> Gate {
         let mut gate = self.system_gate(now);
-        if let Some(bucket) = self.bucket_of.get(key) {
-            if let Some(b) = self.buckets.get_mut(bucket) {
-                let mut bucket_gate = b.gate(now);
-                if bucket_gate == Gate::AwaitResponse && self.in_flight == 0 {
-                    b.allowance = None;
-                    bucket_gate = Gate::Open;
-                }
-                gate = gate.later(bucket_gate);
+        if let Some(bucket) = self.bucket_of.get(key)
+            && let Some(b) = self.buckets.get_mut(bucket)
+        {
+            let mut bucket_gate = b.gate(now);
+            if bucket_gate == Gate::AwaitResponse && self.in_flight == 0 {
+                b.allowance = None;
+                bucket_gate = Gate::Open;
             }
+            gate = gate.later(bucket_gate);
         }
         gate
     }
@@ -241,10 +241,10 @@ impl SystemLimiter {
     pub(crate) fn on_dispatch(&mut self, key: &str) {
         self.in_flight += 1;
         self.system.on_dispatch();
-        if let Some(bucket) = self.bucket_of.get(key) {
-            if let Some(b) = self.buckets.get_mut(bucket) {
-                b.on_dispatch();
-            }
+        if let Some(bucket) = self.bucket_of.get(key)
+            && let Some(b) = self.buckets.get_mut(bucket)
+        {
+            b.on_dispatch();
         }
     }
 

@@ -110,10 +110,10 @@ impl Graph {
                 }
             }
         }
-        if seen < n {
-            if let Some(i) = (0..n).find(|&i| indegree[i] > 0) {
-                return Err(ExecutorError::Cycle(plan.operations[i].id.clone()));
-            }
+        if seen < n
+            && let Some(i) = (0..n).find(|&i| indegree[i] > 0)
+        {
+            return Err(ExecutorError::Cycle(plan.operations[i].id.clone()));
         }
         Ok(Self {
             system_of,

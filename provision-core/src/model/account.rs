@@ -64,6 +64,35 @@ pub struct AccountRecord {
     /// Profile attributes the system holds that the SDK may own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    /// Correlation keys beyond the login, as the system's descriptor declares them
+    /// ([`crate::adapter::SystemDescriptor::correlation_keys`]): `employee_id`,
+    /// `account_id` (Jira), `user_id` (Slack), `username` (GitHub).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub correlation: BTreeMap<String, String>,
+}
+
+impl AccountRecord {
+    /// An account with an id, a login and a state, and nothing else known.
+    pub fn new(
+        external_id: impl Into<String>,
+        login: impl Into<String>,
+        state: AccountState,
+    ) -> Self {
+        Self {
+            external_id: external_id.into(),
+            login: login.into(),
+            state,
+            last_login: None,
+            attributes: BTreeMap::new(),
+            correlation: BTreeMap::new(),
+        }
+    }
+
+    /// Builder-style: a correlation key's value.
+    pub fn with_correlation(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.correlation.insert(key.into(), value.into());
+        self
+    }
 }
 
 /// A grant as an adapter reads it: which account holds which entitlement.
@@ -76,6 +105,57 @@ pub struct GrantRecord {
     /// The holder's login, when the listing gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
+}
+
+/// One resource of an enumerable kind, as [`crate::adapter::Adapter::list_resources`]
+/// reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ResourceRecord {
+    /// The kind (`group`, `app`).
+    pub kind: String,
+    /// The resource's name as policies write it.
+    pub resource: String,
+    /// Where it applies, for scoped kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The system's own id for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// The parent resource's name, for nested kinds (a GitLab subgroup's group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+impl ResourceRecord {
+    /// A resource of `kind` named `resource`.
+    pub fn new(kind: impl Into<String>, resource: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            resource: resource.into(),
+            scope: None,
+            external_id: None,
+            parent: None,
+        }
+    }
+
+    /// Builder-style: the scope.
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// Builder-style: the system's id.
+    pub fn with_external_id(mut self, id: impl Into<String>) -> Self {
+        self.external_id = Some(id.into());
+        self
+    }
+
+    /// Builder-style: the parent resource.
+    pub fn with_parent(mut self, parent: impl Into<String>) -> Self {
+        self.parent = Some(parent.into());
+        self
+    }
 }
 
 /// One system's accounts and grants as read in one pass.

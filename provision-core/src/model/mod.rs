@@ -12,7 +12,9 @@ pub mod policy;
 pub mod run;
 pub mod state;
 
-pub use account::{AccountRecord, AccountRef, AccountState, GrantRecord, SystemSnapshot};
+pub use account::{
+    AccountRecord, AccountRef, AccountState, GrantRecord, ResourceRecord, SystemSnapshot,
+};
 pub use entitlement::{Entitlement, ResourceRef, SystemName, Validity};
 pub use identity::{EmploymentStatus, Identity, IdentityId};
 pub use operation::{

@@ -38,6 +38,7 @@ pub struct AccountProfile {
 /// What an operation does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum OperationKind {
     /// Create the identity's account.
     CreateAccount {

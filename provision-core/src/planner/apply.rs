@@ -35,6 +35,7 @@ fn apply_one(op: &Operation, state: &mut ActualState) {
                 state: AccountState::Active,
                 last_login: None,
                 attributes: BTreeMap::new(),
+                correlation: Default::default(),
             };
             who.accounts.insert(
                 op.system.clone(),

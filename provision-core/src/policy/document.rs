@@ -428,18 +428,18 @@ fn read_provision(r: &mut Reader, node: &Node, path: &str) -> Option<RawProvisio
     };
     let valid_from = time_field(r, "valid_from");
     let valid_until = time_field(r, "valid_until");
-    if let (Some(from), Some(until)) = (&valid_from, &valid_until) {
-        if from.value >= until.value {
-            r.error_at(
-                until.location.clone(),
-                &until.path,
-                format!(
-                    "valid_until ({}) must be later than valid_from ({})",
-                    until.value.to_rfc3339(),
-                    from.value.to_rfc3339()
-                ),
-            );
-        }
+    if let (Some(from), Some(until)) = (&valid_from, &valid_until)
+        && from.value >= until.value
+    {
+        r.error_at(
+            until.location.clone(),
+            &until.path,
+            format!(
+                "valid_until ({}) must be later than valid_from ({})",
+                until.value.to_rfc3339(),
+                from.value.to_rfc3339()
+            ),
+        );
     }
     let extra = f
         .unread()

@@ -244,6 +244,7 @@ pub fn account(
                 state,
                 last_login: Some(now() - Duration::days(1)),
                 attributes: BTreeMap::new(),
+                correlation: Default::default(),
             },
         },
     )
@@ -357,7 +358,7 @@ pub fn apply(actual: &mut ActualState, plan: &Plan) -> usize {
             OperationKind::DeleteAccount => {
                 who.accounts.remove(&op.system);
             }
-            OperationKind::RevokeSessions | OperationKind::UpdateAccount { .. } => {}
+            _ => {}
         }
     }
     writes
