@@ -148,6 +148,7 @@ pub fn reason_kind(kind: ReasonKind) -> &'static str {
         ReasonKind::UnmanagedGrant => "unmanaged grant",
         ReasonKind::DriftRemediation => "drift remediation",
         ReasonKind::ProfileSync => "profile sync",
+        ReasonKind::Replacement => "replacement",
     }
 }
 

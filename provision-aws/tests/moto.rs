@@ -192,6 +192,7 @@ async fn joiner_mover_leaver_against_moto() {
                 email: login.into(),
                 display_name: "Sarah Chen".into(),
                 attributes: Default::default(),
+                ..Default::default()
             },
         },
     );

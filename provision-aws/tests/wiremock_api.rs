@@ -469,6 +469,7 @@ async fn create_user_maps_the_profile_and_adopts_an_existing_user_name() {
             email: "sarah.chen@example.com".into(),
             display_name: "Sarah Chen".into(),
             attributes: Default::default(),
+            ..Default::default()
         },
     });
     let applied = a

@@ -101,6 +101,7 @@ fn states() -> (DesiredState, ActualState) {
             ActualIdentity {
                 accounts,
                 grants: held,
+                ..Default::default()
             },
         );
     }

@@ -53,6 +53,7 @@ fn create(who: &str, system: &str) -> Operation {
                 email: login,
                 display_name: who.into(),
                 attributes: BTreeMap::new(),
+                ..Default::default()
             },
         },
         Priority::Normal,

@@ -446,6 +446,7 @@ fn new_sarah() -> OperationKind {
             email: "sarah@example.com".into(),
             display_name: "Sarah Connor".into(),
             attributes: [("department".to_owned(), "Engineering".to_owned())].into(),
+            ..Default::default()
         },
     }
 }

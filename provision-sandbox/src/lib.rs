@@ -36,7 +36,7 @@ use provision_core::adapter::{
 use provision_core::clock::wall_at;
 use provision_core::model::{
     AccountRecord, AccountRef, AccountState, Entitlement, GrantRecord, Operation, OperationId,
-    ResourceRef, SystemName,
+    ResourceRecord, ResourceRef, SystemName,
 };
 
 pub use persist::{SandboxFileError, WriteRecord, read_write_log};
@@ -223,6 +223,58 @@ impl SandboxSystem {
         let id = synced.state.create_account(login, state);
         self.save_seed(&synced.state);
         id
+    }
+
+    /// Seeds a resource (as if created by hand in the system's console), with its
+    /// parent for nested kinds; [`Adapter::list_resources`] lists it.
+    pub fn with_resource(&self, resource: ResourceRecord) {
+        let mut synced = self.synced_or_logged();
+        synced
+            .state
+            .resources
+            .insert((resource.kind.clone(), resource.resource.clone()), resource);
+        self.save_seed(&synced.state);
+    }
+
+    /// Seeds a correlation key on an existing account (`employee_id`, Jira's
+    /// `account_id`); `false` when no account has this login.
+    pub fn with_account_key(&self, login: &str, key: &str, value: &str) -> bool {
+        let mut synced = self.synced_or_logged();
+        let found = match synced.state.accounts.get_mut(login) {
+            Some(account) => {
+                account.correlation.insert(key.to_owned(), value.to_owned());
+                true
+            }
+            None => false,
+        };
+        self.save_seed(&synced.state);
+        found
+    }
+
+    /// Seeds profile attributes on an existing account (as HR had them when it was
+    /// last written); `false` when no account has this login.
+    pub fn with_account_attributes(&self, login: &str, attributes: &[(&str, &str)]) -> bool {
+        let mut synced = self.synced_or_logged();
+        let found = match synced.state.accounts.get_mut(login) {
+            Some(account) => {
+                for (k, v) in attributes {
+                    account.attributes.insert((*k).to_owned(), (*v).to_owned());
+                }
+                true
+            }
+            None => false,
+        };
+        self.save_seed(&synced.state);
+        found
+    }
+
+    /// The profile attributes an account holds now.
+    pub fn account_attributes(&self, login: &str) -> Option<BTreeMap<String, String>> {
+        self.synced_or_logged()
+            .state
+            .accounts
+            .get(login)
+            .map(|a| a.attributes.clone())
     }
 
     /// Seeds a grant held by an existing account.
@@ -426,6 +478,42 @@ impl Adapter for SandboxSystem {
         let synced = self.synced_for_request()?;
         let state = &synced.state;
         let all: Vec<GrantRecord> = state.grant_records(resource);
+        Ok(page(all, start, self.config.page_size, info))
+    }
+
+    async fn read_account_grants(
+        &self,
+        account: &AccountRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        if !self.descriptor.kinds.iter().any(|k| k.enumerable) {
+            return Err(AdapterError::Unsupported {
+                what: "read_account_grants (no enumerable kind)".to_owned(),
+            });
+        }
+        let info = self.admit(RequestKind::Read, None).await?;
+        let start = parse_cursor(cursor)?;
+        let synced = self.synced_for_request()?;
+        let all = synced
+            .state
+            .account_grant_records(&self.descriptor, account);
+        Ok(page(all, start, self.config.page_size, info))
+    }
+
+    async fn list_resources(
+        &self,
+        kind: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<ResourceRecord>, AdapterError> {
+        if !self.descriptor.kind(kind).is_some_and(|k| k.enumerable) {
+            return Err(AdapterError::Unsupported {
+                what: format!("list_resources of kind {kind} (not enumerable)"),
+            });
+        }
+        let info = self.admit(RequestKind::Read, None).await?;
+        let start = parse_cursor(cursor)?;
+        let synced = self.synced_for_request()?;
+        let all = synced.state.resource_records(kind);
         Ok(page(all, start, self.config.page_size, info))
     }
 

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::state::{Account, State};
-use provision_core::model::{AccountState, Entitlement, OperationId, SystemName};
+use provision_core::model::{AccountState, Entitlement, OperationId, ResourceRecord, SystemName};
 
 /// A state file or write log could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +118,8 @@ struct StoredAccount {
     has_session: bool,
     #[serde(default)]
     attributes: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    correlation: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -125,6 +127,8 @@ struct StoredState {
     next_id: u64,
     accounts: BTreeMap<String, StoredAccount>,
     grants: BTreeSet<(String, Entitlement)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    resources: Vec<ResourceRecord>,
     awaiting_login: BTreeSet<String>,
     writes: u64,
     last_write: Option<WriteRecord>,
@@ -227,11 +231,17 @@ impl Files {
                         state: a.state,
                         has_session: a.has_session,
                         attributes: a.attributes,
+                        correlation: a.correlation,
                     },
                 )
             })
             .collect();
         state.grants = stored.grants;
+        state.resources = stored
+            .resources
+            .into_iter()
+            .map(|r| ((r.kind.clone(), r.resource.clone()), r))
+            .collect();
         state.awaiting_login = stored.awaiting_login;
         state.writes_logged = stored.writes;
         state.last_write = stored.last_write;
@@ -284,11 +294,13 @@ impl Files {
                             state: a.state,
                             has_session: a.has_session,
                             attributes: a.attributes.clone(),
+                            correlation: a.correlation.clone(),
                         },
                     )
                 })
                 .collect(),
             grants: state.grants.clone(),
+            resources: state.resources.values().cloned().collect(),
             awaiting_login: state.awaiting_login.clone(),
             writes: state.writes_logged,
             last_write: state.last_write.clone(),
@@ -394,6 +406,7 @@ mod tests {
                 email: "sarah@example.com".into(),
                 display_name: "Sarah".into(),
                 attributes: BTreeMap::new(),
+                ..Default::default()
             },
         })
     }

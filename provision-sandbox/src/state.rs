@@ -7,10 +7,12 @@ use rand::rngs::StdRng;
 use tokio::time::Instant;
 
 use super::SandboxRateLimit;
-use provision_core::adapter::{AdapterError, Applied, CheckStatus, SystemDescriptor, SystemError};
+use provision_core::adapter::{
+    AdapterError, Applied, CheckStatus, RoleModel, SystemDescriptor, SystemError,
+};
 use provision_core::model::{
     AccountRecord, AccountRef, AccountState, Entitlement, GrantRecord, Operation, OperationId,
-    OperationKind, ResourceRef,
+    OperationKind, ResourceRecord, ResourceRef,
 };
 
 /// What a request was.
@@ -100,12 +102,17 @@ pub(super) struct Account {
     pub(super) state: AccountState,
     pub(super) has_session: bool,
     pub(super) attributes: BTreeMap<String, String>,
+    /// Correlation keys beyond the login (`employee_id`, `account_id`).
+    pub(super) correlation: BTreeMap<String, String>,
 }
 
 #[derive(Debug)]
 pub(super) struct State {
     pub(super) accounts: BTreeMap<String, Account>,
     pub(super) grants: BTreeSet<(String, Entitlement)>,
+    /// Resources created by hand (with their parents), by kind and name; resources
+    /// that only appear in grants are listed too.
+    pub(super) resources: BTreeMap<(String, String), ResourceRecord>,
     pub(super) awaiting_login: BTreeSet<String>,
     pub(super) permanent: HashMap<OperationId, SystemError>,
     pub(super) failure_streak: HashMap<OperationId, u32>,
@@ -130,6 +137,7 @@ impl State {
         Self {
             accounts: BTreeMap::new(),
             grants: BTreeSet::new(),
+            resources: BTreeMap::new(),
             awaiting_login: BTreeSet::new(),
             permanent: HashMap::new(),
             failure_streak: HashMap::new(),
@@ -157,6 +165,7 @@ impl State {
                 state,
                 has_session: state == AccountState::Active,
                 attributes: BTreeMap::new(),
+                correlation: BTreeMap::new(),
             },
         );
         external_id
@@ -245,30 +254,109 @@ impl State {
     pub(super) fn account_records(&self) -> Vec<AccountRecord> {
         self.accounts
             .iter()
-            .map(|(login, a)| AccountRecord {
-                external_id: a.external_id.clone(),
-                login: login.clone(),
-                state: a.state,
-                last_login: None,
-                attributes: a.attributes.clone(),
-                correlation: Default::default(),
+            .map(|(login, a)| {
+                let mut record = AccountRecord::new(&a.external_id, login, a.state);
+                record.attributes = a.attributes.clone();
+                record.correlation = a.correlation.clone();
+                record
             })
             .collect()
+    }
+
+    fn grant_record(&self, login: &str, e: &Entitlement) -> GrantRecord {
+        GrantRecord {
+            entitlement: e.clone(),
+            account_external_id: self
+                .accounts
+                .get(login)
+                .map(|a| a.external_id.clone())
+                .unwrap_or_default(),
+            login: Some(login.to_owned()),
+        }
+    }
+
+    /// Everything the account with this id holds on resources of enumerable kinds,
+    /// whether a policy names them or not; nothing for an unknown account.
+    pub(super) fn account_grant_records(
+        &self,
+        descriptor: &SystemDescriptor,
+        account: &AccountRef,
+    ) -> Vec<GrantRecord> {
+        let login = match &account.external_id {
+            Some(id) => self
+                .accounts
+                .iter()
+                .find(|(_, a)| &a.external_id == id)
+                .map(|(l, _)| l.as_str()),
+            None => self
+                .accounts
+                .contains_key(&account.login)
+                .then_some(account.login.as_str()),
+        };
+        let Some(login) = login else {
+            return Vec::new();
+        };
+        let start = (login.to_owned(), Entitlement::new("", "", ""));
+        self.grants
+            .range(start..)
+            .take_while(|(l, _)| l == login)
+            .filter(|(_, e)| descriptor.kind(&e.kind).is_some_and(|k| k.enumerable))
+            .map(|(l, e)| self.grant_record(l, e))
+            .collect()
+    }
+
+    /// Every resource of `kind`: those created by hand and those some grant is on.
+    pub(super) fn resource_records(&self, kind: &str) -> Vec<ResourceRecord> {
+        let mut out: BTreeMap<&str, ResourceRecord> = self
+            .resources
+            .iter()
+            .filter(|((k, _), _)| k == kind)
+            .map(|((_, name), r)| (name.as_str(), r.clone()))
+            .collect();
+        for (_, e) in &self.grants {
+            if e.kind == kind && !out.contains_key(e.resource.as_str()) {
+                let mut record = ResourceRecord::new(kind, &e.resource);
+                record.scope.clone_from(&e.scope);
+                out.insert(e.resource.as_str(), record);
+            }
+        }
+        out.into_values().collect()
+    }
+
+    /// Adds `entitlement` to `login`'s grants as a system of this kind does: a new
+    /// role replaces the old one on the same resource (unless the kind's roles are
+    /// [`RoleModel::Multiple`]); for a one-per-account kind it replaces whatever the
+    /// account held of that kind. Returns whether anything changed.
+    pub(super) fn grant(
+        &mut self,
+        descriptor: &SystemDescriptor,
+        login: &str,
+        entitlement: &Entitlement,
+    ) -> bool {
+        let key = (login.to_owned(), entitlement.clone());
+        if self.grants.contains(&key) {
+            return false;
+        }
+        let kind = descriptor.kind(&entitlement.kind);
+        let multiple = kind.is_some_and(|k| k.role_model == RoleModel::Multiple);
+        let one_per_account = kind.is_some_and(|k| k.one_per_account);
+        self.grants.retain(|(l, e)| {
+            if l != login || e.system != entitlement.system || e.kind != entitlement.kind {
+                return true;
+            }
+            if one_per_account {
+                return false;
+            }
+            e.resource != entitlement.resource || e.scope != entitlement.scope || multiple
+        });
+        self.grants.insert(key)
     }
 
     pub(super) fn grant_records(&self, resource: &ResourceRef) -> Vec<GrantRecord> {
         self.grants
             .iter()
             .filter(|(_, e)| &e.resource_ref() == resource)
-            .map(|(login, e)| GrantRecord {
-                entitlement: e.clone(),
-                account_external_id: self
-                    .accounts
-                    .get(login)
-                    .map(|a| a.external_id.clone())
-                    .unwrap_or_default(),
-                login: Some(login.clone()),
-            })
+            .map(|(login, e)| self.grant_record(login, e))
             .collect()
     }
 
@@ -335,6 +423,12 @@ impl State {
             let id = self.create_account(&login, AccountState::Active);
             if let Some(a) = self.accounts.get_mut(&login) {
                 a.attributes.clone_from(&profile.attributes);
+                a.attributes
+                    .insert("display_name".to_owned(), profile.display_name.clone());
+            }
+            // The grants the account is created with (a Salesforce profile).
+            for e in &profile.required_grants {
+                self.grant(descriptor, &login, e);
             }
             return Ok(Applied::changed().with_external_id(id));
         }
@@ -343,17 +437,7 @@ impl State {
         }
         let changed = match &op.kind {
             OperationKind::CreateAccount { .. } => false,
-            OperationKind::Grant { entitlement } => {
-                if self.grants.contains(&(login.clone(), entitlement.clone())) {
-                    false
-                } else {
-                    // One role per resource: a new role replaces the old one.
-                    let resource = entitlement.resource_ref();
-                    self.grants
-                        .retain(|(l, e)| !(l == &login && e.resource_ref() == resource));
-                    self.grants.insert((login, entitlement.clone()))
-                }
-            }
+            OperationKind::Grant { entitlement } => self.grant(descriptor, &login, entitlement),
             OperationKind::Revoke { entitlement } => {
                 if !self.grants.remove(&(login.clone(), entitlement.clone())) {
                     return Err(not_found(format!("{login} does not hold {entitlement}")));

@@ -90,6 +90,7 @@ fn team_plan() -> (Plan, BTreeSet<(String, Entitlement)>) {
                         email: login.clone(),
                         display_name: person.into(),
                         attributes: BTreeMap::new(),
+                        ..Default::default()
                     },
                 },
             );

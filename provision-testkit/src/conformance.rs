@@ -38,6 +38,7 @@ pub fn profile(login: &str, display_name: &str) -> AccountProfile {
         email: login.to_owned(),
         display_name: display_name.to_owned(),
         attributes: BTreeMap::new(),
+        ..Default::default()
     }
 }
 

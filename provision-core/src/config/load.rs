@@ -13,6 +13,8 @@
 //!     concurrency: 4
 //!     delete_leavers: false
 //!     drift_remediation: report_only     # report_only | fix_missing | fix_all
+//!     correlation:                       # tried in order, then the login
+//!       - {key: employee_id, attribute: employee_id}
 //!     credentials:
 //!       api_token: {env: OKTA_API_TOKEN}  # or {file: /run/secrets/okta_token}
 //!     settings:
@@ -35,8 +37,9 @@ use crate::yaml::{Diagnostic, Diagnostics};
 use crate::yaml::{Fields, Node, Reader, Value, parse_yaml};
 
 use super::{
-    BlastRadius, CredentialRef, CrossSystemDependency, DependencyTarget, DeploymentConfig,
-    DriftRemediation, Enforcement, ExternalOwnership, RateLimitConfig, SystemConfig,
+    BlastRadius, CorrelationRule, CredentialRef, CrossSystemDependency, DependencyTarget,
+    DeploymentConfig, DriftRemediation, Enforcement, ExternalOwnership, RateLimitConfig,
+    SystemConfig,
 };
 
 /// Why a deployment configuration could not be loaded.
@@ -175,6 +178,7 @@ const SYSTEM_FIELDS: &[&str] = &[
     "drift_remediation",
     "credentials",
     "settings",
+    "correlation",
 ];
 const ENFORCEMENTS: &str = "`additive`, `authoritative` or `report`";
 const DRIFT_REMEDIATIONS: &str = "`report_only`, `fix_missing` or `fix_all`";
@@ -349,8 +353,36 @@ fn read_system(
     if let Some(n) = f.get("settings") {
         system.settings = read_settings(r, n, &f.path_of("settings"));
     }
+    if let Some(list) = f.get("correlation") {
+        let cpath = f.path_of("correlation");
+        for (i, item) in r.items(list, &cpath).unwrap_or_default().iter().enumerate() {
+            if let Some(rule) = read_correlation_rule(r, item, &format!("{cpath}[{i}]")) {
+                system.correlation.push(rule);
+            }
+        }
+    }
     f.finish(r, SYSTEM_FIELDS);
     adapter.map(|_| system)
+}
+
+/// One `correlation:` entry: `{key: employee_id, attribute: employee_id}`.
+fn read_correlation_rule(r: &mut Reader, node: &Node, path: &str) -> Option<CorrelationRule> {
+    let mut f = r.fields(node, path)?;
+    let key = f
+        .required(r, "key", "the correlation key on the system's accounts")
+        .and_then(|n| r.nonempty_text(n, &format!("{path}.key")));
+    let attribute = f
+        .required(
+            r,
+            "attribute",
+            "the roster attribute holding the same value",
+        )
+        .and_then(|n| r.nonempty_text(n, &format!("{path}.attribute")));
+    f.finish(r, &["key", "attribute"]);
+    Some(CorrelationRule {
+        key: key?,
+        attribute: attribute?,
+    })
 }
 
 fn read_owner(r: &mut Reader, node: &Node, path: &str) -> Option<ExternalOwnership> {

@@ -6,7 +6,7 @@
 //! pass without hashing; only the differences allocate.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -14,15 +14,16 @@ use crate::adapter::SystemDescriptor;
 use crate::config::{DeploymentConfig, Enforcement, SystemConfig};
 use crate::model::{
     AccountProfile, AccountRecord, AccountState, ActualAccount, ActualIdentity, ActualState,
-    DesiredGrant, DesiredIdentity, DesiredState, Entitlement, IdentityId, Operation, OperationId,
-    OperationKind, PolicySet, Priority, Reason, ReasonKind, SystemName,
+    Ambiguity, DesiredGrant, DesiredIdentity, DesiredState, Entitlement, IdentityId, Operation,
+    OperationId, OperationKind, PolicySet, Priority, Reason, ReasonKind, ResourceRef, SystemName,
 };
 
 use super::DriftReport;
 use super::finding::{
     DriftClass, Evidence, Finding, Holder, Severity, Subject, account_state_name,
 };
-use crate::planner::leaver::leaver_ops_in_system;
+use crate::planner::leaver::{leaver_ops_in_system, suspension_covers_grants};
+use crate::planner::plan_with_report;
 
 static NO_OPERATIONS: BTreeSet<OperationId> = BTreeSet::new();
 static NO_READ_TIMES: BTreeMap<SystemName, DateTime<Utc>> = BTreeMap::new();
@@ -144,7 +145,7 @@ pub fn detect_drift(
     let _guard = span.enter();
     let mut detector = Detector {
         inputs,
-        managed: managed_resources(desired, inputs.policies),
+        planned: planned_operations(desired, actual, inputs),
         leaver: BTreeMap::new(),
         findings: Vec::new(),
     };
@@ -179,7 +180,11 @@ pub fn detect_drift(
     }
     for (system, records) in &actual.unmatched_accounts {
         for record in records {
-            detector.unmatched_account(system, record);
+            let ambiguity = actual
+                .ambiguous
+                .iter()
+                .find(|a| &a.system == system && a.accounts.contains(&record.external_id));
+            detector.unmatched_account(system, record, ambiguity);
         }
     }
     let mut findings = detector.findings;
@@ -191,50 +196,69 @@ pub fn detect_drift(
     }
 }
 
-/// A resource as a borrowed key: system, kind, resource, scope.
-type ResourceKey<'a> = (&'a str, &'a str, &'a str, Option<&'a str>);
-
-fn resource_key(e: &Entitlement) -> ResourceKey<'_> {
-    (
-        e.system.as_str(),
-        e.kind.as_str(),
-        e.resource.as_str(),
-        e.scope.as_deref(),
-    )
-}
-
-/// The resources whose membership the SDK manages, borrowed: the desired state's
-/// [`DesiredState::managed_resources`] (what the planner uses) and, when given,
-/// every resource the policies mention. Small (one entry per policy grant), built
-/// once per run.
-fn managed_resources<'a>(
-    desired: &'a DesiredState,
-    policies: Option<&'a PolicySet>,
-) -> HashSet<ResourceKey<'a>> {
-    let mut managed: HashSet<ResourceKey<'a>> = desired
-        .managed_resources
+/// What the planner plans for the current state (executed and report-only
+/// operations alike), by id: drift classifies the differences the planner acts
+/// on with the planner's own rules instead of repeating them. The resources the
+/// planner counts as managed are the desired state's
+/// [`DesiredState::managed_resources`] plus, when given, every resource
+/// [`DriftInputs::policies`] mention.
+fn planned_operations(
+    desired: &DesiredState,
+    actual: &ActualState,
+    inputs: &DriftInputs<'_>,
+) -> HashMap<OperationId, Operation> {
+    let extra: BTreeSet<ResourceRef> = inputs
+        .policies
         .iter()
-        .map(|r| {
-            (
-                r.system.as_str(),
-                r.kind.as_str(),
-                r.resource.as_str(),
-                r.scope.as_deref(),
-            )
-        })
+        .flat_map(|p| &p.policies)
+        .flat_map(|p| &p.grants)
+        .map(|g| g.entitlement.resource_ref())
+        .filter(|r| !desired.managed_resources.contains(r))
         .collect();
-    for policy in policies.iter().flat_map(|p| &p.policies) {
-        for grant in &policy.grants {
-            managed.insert(resource_key(&grant.entitlement));
+    let now = inputs.now;
+    // A hand-built desired state may hold grants outside their window, which
+    // `planner::desired` never gives: as drift compares only grants valid now, the
+    // planner sees them as `planner::desired` would (ended ones expired, future
+    // ones not yet given).
+    let out_of_window = desired
+        .identities
+        .values()
+        .any(|w| w.grants.values().any(|g| !g.validity.contains(now)));
+    let planned = if extra.is_empty() && !out_of_window {
+        plan_with_report(desired, actual, inputs.config, inputs.descriptors, now)
+    } else {
+        let mut widened = desired.clone();
+        widened.managed_resources.extend(extra);
+        for w in widened.identities.values_mut() {
+            let outside: Vec<Entitlement> = w
+                .grants
+                .iter()
+                .filter(|(_, g)| !g.validity.contains(now))
+                .map(|(e, _)| e.clone())
+                .collect();
+            for e in outside {
+                if let Some(g) = w.grants.remove(&e)
+                    && g.validity.end.is_some_and(|end| end <= now)
+                {
+                    w.expired.insert(e, g);
+                }
+            }
         }
-    }
-    managed
+        plan_with_report(&widened, actual, inputs.config, inputs.descriptors, now)
+    };
+    planned
+        .plan
+        .operations
+        .into_iter()
+        .chain(planned.report_only)
+        .map(|op| (op.id.clone(), op))
+        .collect()
 }
 
 struct Detector<'a> {
     inputs: &'a DriftInputs<'a>,
-    /// Resources the SDK manages (see [`managed_resources`]).
-    managed: HashSet<ResourceKey<'a>>,
+    /// The planner's operations for the same states (see [`planned_operations`]).
+    planned: HashMap<OperationId, Operation>,
     /// For the terminated identity being compared: the planner's leaver
     /// operations per system, as drift fixes (see [`Detector::leaver_fixes`]).
     leaver: BTreeMap<SystemName, Vec<Operation>>,
@@ -511,7 +535,8 @@ impl<'a> Detector<'a> {
         ops
     }
 
-    /// An account policies call for: missing, disabled, or pending first login.
+    /// An account policies call for: missing, disabled, or pending first login. The
+    /// fix is the planner's create (with the grants it carries) or reactivation.
     fn wanted_account(
         &mut self,
         who: &Who<'_>,
@@ -523,118 +548,86 @@ impl<'a> Detector<'a> {
             return;
         }
         let expected = "an enabled account (policies give grants here)".to_owned();
-        match has {
-            Some(a) if a.state.is_enabled() => {}
-            Some(a) => {
-                let subject = Subject::Account {
+        let (kind, subject, observed) = match has {
+            Some(a) => (
+                OperationKind::ReactivateAccount,
+                Subject::Account {
                     external_id: Some(a.external_id.clone()),
                     state: Some(a.state),
-                };
-                let evidence = self.evidence(system, describe_account(&a.record), expected);
-                let fix = operation(
-                    who,
-                    system,
-                    OperationKind::ReactivateAccount,
-                    "drift remediation: reactivate the account policies call for",
-                    Vec::new(),
-                );
-                self.push(
-                    DriftClass::Missing,
-                    Severity::Medium,
-                    who,
-                    system,
-                    subject,
-                    evidence,
-                    vec![fix],
-                );
-            }
+                },
+                describe_account(&a.record),
+            ),
             None => {
-                let subject = Subject::Account {
-                    external_id: None,
-                    state: None,
-                };
-                let evidence = self.evidence(system, "no account".to_owned(), expected);
-                if self.first_login(system) {
-                    self.push(
-                        DriftClass::Pending,
-                        Severity::Info,
-                        who,
-                        system,
-                        subject,
-                        Evidence {
-                            expected: "the account appears on the first SSO sign-in".to_owned(),
-                            ..evidence
-                        },
-                        Vec::new(),
-                    );
-                    return;
-                }
-                let profile = AccountProfile {
-                    login: wanted.identity.login.clone(),
-                    email: wanted.identity.email.clone(),
-                    display_name: wanted.identity.display_name.clone(),
-                    attributes: wanted.identity.attributes.clone(),
-                };
-                let fix = operation(
-                    who,
-                    system,
+                let profile = AccountProfile::new(
+                    &wanted.identity.login,
+                    &wanted.identity.email,
+                    &wanted.identity.display_name,
+                );
+                (
                     OperationKind::CreateAccount { profile },
-                    "drift remediation: create the account policies call for",
-                    Vec::new(),
-                );
-                self.push(
-                    DriftClass::Missing,
-                    Severity::Medium,
-                    who,
-                    system,
-                    subject,
-                    evidence,
-                    vec![fix],
-                );
+                    Subject::Account {
+                        external_id: None,
+                        state: None,
+                    },
+                    "no account".to_owned(),
+                )
             }
-        }
-    }
-
-    fn is_managed_resource(&self, entitlement: &Entitlement) -> bool {
-        self.managed.contains(&resource_key(entitlement))
-    }
-
-    /// The entitlement on the same resource with another role that policies give
-    /// the identity now, if any (a role changed by hand, or a mover's new role).
-    fn other_role_wanted(
-        &self,
-        wanted: &'a DesiredIdentity,
-        entitlement: &Entitlement,
-    ) -> Option<&'a Entitlement> {
-        let now = self.inputs.now;
-        let start = Entitlement {
-            system: entitlement.system.clone(),
-            kind: entitlement.kind.clone(),
-            resource: entitlement.resource.clone(),
-            role: None,
-            scope: None,
         };
-        wanted
-            .grants
-            .range(start..)
-            .take_while(|(k, _)| {
-                k.system == entitlement.system
-                    && k.kind == entitlement.kind
-                    && k.resource == entitlement.resource
-            })
-            .find(|(k, g)| {
-                k.scope == entitlement.scope
-                    && k.role != entitlement.role
-                    && g.validity.contains(now)
-            })
-            .map(|(k, _)| k)
+        let evidence = self.evidence(system, observed, expected);
+        if has.is_none() && self.first_login(system) {
+            self.push(
+                DriftClass::Pending,
+                Severity::Info,
+                who,
+                system,
+                subject,
+                Evidence {
+                    expected: "the account appears on the first SSO sign-in".to_owned(),
+                    ..evidence
+                },
+                Vec::new(),
+            );
+            return;
+        }
+        let Some(fix) = self.planned_fix(who, system, &kind) else {
+            // The planner changes nothing here (an external engine owns the
+            // accounts, or correlation was ambiguous): no fix to propose.
+            return;
+        };
+        self.push(
+            DriftClass::Missing,
+            Severity::Medium,
+            who,
+            system,
+            subject,
+            evidence,
+            vec![fix],
+        );
     }
 
-    /// Whether granting another role on the kind's resources replaces the old one.
-    fn role_change_in_place(&self, entitlement: &Entitlement) -> bool {
-        self.descriptor(&entitlement.system)
-            .and_then(|d| d.kind(&entitlement.kind))
-            .is_some_and(|k| k.role_change_in_place)
+    /// The planner's operation of this kind for the identity, as a drift fix.
+    fn planned_fix(
+        &self,
+        who: &Who<'_>,
+        system: &SystemName,
+        kind: &OperationKind,
+    ) -> Option<Operation> {
+        self.planned_op(who, system, kind).cloned().map(drift_fix)
+    }
+
+    /// The planner's operation of this kind for the identity, if it plans one.
+    fn planned_op(
+        &self,
+        who: &Who<'_>,
+        system: &SystemName,
+        kind: &OperationKind,
+    ) -> Option<&Operation> {
+        self.planned.get(&Operation::make_id(who.id, system, kind))
+    }
+
+    /// Whether the planner plans this system at all (configured, with a descriptor).
+    fn planned_system(&self, system: &SystemName) -> bool {
+        self.config(system).is_some() && self.descriptor(system).is_some()
     }
 
     fn first_login(&self, system: &SystemName) -> bool {
@@ -678,6 +671,9 @@ impl<'a> Detector<'a> {
         }
     }
 
+    /// A grant policies give that the system lacks: missing where the planner
+    /// grants it; no finding where the planner has nothing to do (an ancestor's
+    /// grant covers it, the account's create carries it, correlation was ambiguous).
     fn missing_grant(
         &mut self,
         who: &Who<'_>,
@@ -722,12 +718,16 @@ impl<'a> Detector<'a> {
             );
             return;
         }
+        let kind = OperationKind::Grant {
+            entitlement: entitlement.clone(),
+        };
+        if self.planned_system(system) && self.planned_op(who, system, &kind).is_none() {
+            return;
+        }
         let fix = operation(
             who,
             system,
-            OperationKind::Grant {
-                entitlement: entitlement.clone(),
-            },
+            kind,
             &format!(
                 "drift remediation: missing grant {entitlement} given by {}",
                 quoted(&policies)
@@ -745,6 +745,10 @@ impl<'a> Detector<'a> {
         );
     }
 
+    /// A grant held that no policy gives. For a current identity it is a finding
+    /// exactly when the planner revokes it (its rules: managed resource, expired,
+    /// an old role, authoritative enforcement, ...); for a terminated or unknown one,
+    /// unless the account's suspension covers it.
     fn extra_grant(
         &mut self,
         who: &Who<'_>,
@@ -755,29 +759,20 @@ impl<'a> Detector<'a> {
         let system = &entitlement.system;
         let enforcement = self.enforcement(entitlement);
         let owner = self.owner(entitlement);
-        let mut role_change = None;
+        let revoke = OperationKind::Revoke {
+            entitlement: entitlement.clone(),
+        };
+        let mut planned_reason = None;
         if owner.is_none() && who.holder == Holder::Current {
-            // The planner's rules for a grant no policy gives a current identity.
-            role_change = wanted.and_then(|w| self.other_role_wanted(w, entitlement));
-            if role_change.is_some() && self.role_change_in_place(entitlement) {
-                // Granting the new role replaces this one: the missing finding covers it.
-                return;
-            }
-            let managed = role_change.is_some()
-                || wanted.is_some_and(|w| {
-                    w.expired.contains_key(entitlement) || w.grants.contains_key(entitlement)
-                })
-                || self.is_managed_resource(entitlement)
-                || enforcement == Enforcement::Authoritative;
-            if !managed {
-                // A manual grant outside the managed resources under additive or
-                // report enforcement: the planner leaves it, so it is no finding.
-                return;
+            match self.planned_op(who, system, &revoke) {
+                Some(op) => planned_reason = Some(op.reason.clone()),
+                // The planner keeps it (a manual grant under additive enforcement)
+                // or replaces it in one change (the missing finding covers that).
+                None => return,
             }
         }
         if who.holder == Holder::Terminated
-            && has.accounts.contains_key(system)
-            && self.descriptor(system).is_some_and(|d| d.can_suspend)
+            && suspension_covers_grants_of(self.descriptor(system), has.accounts.get(system))
         {
             // As the planner: the account is (or, as an orphan finding, will be)
             // suspended, which blocks the grant; it stays for a possible rehire.
@@ -791,7 +786,7 @@ impl<'a> Detector<'a> {
                 .get(entitlement)
                 .or_else(|| w.expired.get(entitlement))
         });
-        let expected = match (who.holder, window, role_change) {
+        let expected = match (who.holder, window, &planned_reason) {
             (Holder::Terminated, _, _) => "no grant: the identity is terminated".to_owned(),
             (Holder::Unknown, _, _) => "no grant: the holder matches no identity".to_owned(),
             (Holder::Current, Some(g), _) => match g.validity.end {
@@ -800,10 +795,10 @@ impl<'a> Detector<'a> {
                 }
                 _ => "no grant: its validity has not started".to_owned(),
             },
-            (Holder::Current, None, Some(new)) => {
-                format!("no grant: policies give {new} instead")
+            (Holder::Current, None, Some(reason)) if reason.detail.starts_with("role on ") => {
+                format!("no grant: {}", reason.detail)
             }
-            (Holder::Current, None, None) => "no grant: no policy gives it".to_owned(),
+            (Holder::Current, None, _) => "no grant: no policy gives it".to_owned(),
         };
         let mut evidence = self.evidence(system, "grant held".to_owned(), expected);
         if let Some(owner) = owner {
@@ -832,9 +827,7 @@ impl<'a> Detector<'a> {
             Holder::Current | Holder::Unknown => vec![operation(
                 who,
                 system,
-                OperationKind::Revoke {
-                    entitlement: entitlement.clone(),
-                },
+                revoke,
                 &format!(
                     "drift remediation: revoke {entitlement}: {}",
                     evidence.expected
@@ -854,7 +847,52 @@ impl<'a> Detector<'a> {
     }
 
     /// An account that matches no identity: orphaned while enabled.
-    fn unmatched_account(&mut self, system: &SystemName, record: &AccountRecord) {
+    /// An account that matches no identity, or whose match was ambiguous
+    /// (`ambiguity`): then it is reported, enabled or not, with no fix; a person
+    /// decides whose it is.
+    fn unmatched_account(
+        &mut self,
+        system: &SystemName,
+        record: &AccountRecord,
+        ambiguity: Option<&Ambiguity>,
+    ) {
+        if let Some(ambiguity) = ambiguity {
+            let id = IdentityId::new(format!("{UNMATCHED}{}", record.external_id));
+            let who = Who {
+                id: &id,
+                login: &record.login,
+                holder: Holder::Unknown,
+                placeholder: true,
+            };
+            let names: Vec<&str> = ambiguity.identities.iter().map(|i| i.as_str()).collect();
+            let evidence = self.evidence(
+                system,
+                describe_account(record),
+                format!(
+                    "one owner: correlation is ambiguous ({}; identities {}), a person decides",
+                    ambiguity.detail,
+                    names.join(", ")
+                ),
+            );
+            let severity = if record.state.is_enabled() {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
+            self.push(
+                DriftClass::Orphaned,
+                severity,
+                &who,
+                system,
+                Subject::Account {
+                    external_id: Some(record.external_id.clone()),
+                    state: Some(record.state),
+                },
+                evidence,
+                Vec::new(),
+            );
+            return;
+        }
         if !record.state.is_enabled() {
             return;
         }
@@ -884,6 +922,14 @@ impl<'a> Detector<'a> {
             fixes,
         );
     }
+}
+
+/// [`suspension_covers_grants`] where the system's descriptor is known.
+fn suspension_covers_grants_of(
+    descriptor: Option<&SystemDescriptor>,
+    account: Option<&ActualAccount>,
+) -> bool {
+    descriptor.is_some_and(|d| suspension_covers_grants(d, account))
 }
 
 /// The prefix of the placeholder identity id in the operations proposed for an

@@ -24,6 +24,6 @@ pub use plan::{Dependency, Plan};
 pub use policy::{Policy, PolicyGrant, PolicySet, Selector, SourceLocation};
 pub use run::RunId;
 pub use state::{
-    ActualAccount, ActualIdentity, ActualState, DesiredGrant, DesiredIdentity, DesiredState,
-    MatchedAttributes, Provenance,
+    ActualAccount, ActualIdentity, ActualState, Ambiguity, DesiredGrant, DesiredIdentity,
+    DesiredState, MatchedAttributes, Provenance,
 };

@@ -22,7 +22,10 @@ impl fmt::Display for OperationId {
 }
 
 /// The profile a new account is created with, taken from the identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Build it with [`AccountProfile::new`] and the builder methods (or `..Default::default()`),
+/// so that a field added later breaks no caller.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AccountProfile {
     /// Login (correlation key).
     pub login: String,
@@ -33,6 +36,41 @@ pub struct AccountProfile {
     /// HR attributes an adapter may map onto profile fields (by its configuration).
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// Grants the account cannot be created without, taken from the person's policies
+    /// (kinds marked [`required_at_create`](crate::adapter::ResourceKindDescriptor::required_at_create):
+    /// the Salesforce profile). The create carries them; the planner plans no separate
+    /// grant for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_grants: Vec<Entitlement>,
+}
+
+impl AccountProfile {
+    /// A profile with a login, an email and a display name, and nothing else.
+    pub fn new(
+        login: impl Into<String>,
+        email: impl Into<String>,
+        display_name: impl Into<String>,
+    ) -> Self {
+        Self {
+            login: login.into(),
+            email: email.into(),
+            display_name: display_name.into(),
+            attributes: BTreeMap::new(),
+            required_grants: Vec::new(),
+        }
+    }
+
+    /// Builder-style: the HR attributes.
+    pub fn with_attributes(mut self, attributes: BTreeMap<String, String>) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
+    /// Builder-style: a grant the create must carry.
+    pub fn with_required_grant(mut self, entitlement: Entitlement) -> Self {
+        self.required_grants.push(entitlement);
+        self
+    }
 }
 
 /// What an operation does.
@@ -127,6 +165,14 @@ pub enum ReasonKind {
     DriftRemediation,
     /// Profile attributes differ from the HR source.
     ProfileSync,
+    /// A policy gives it, and granting it replaces, in one change, what the person
+    /// holds on the same resource (another role of an
+    /// [ordered](crate::adapter::RoleModel::Ordered) kind, or of a kind changed in
+    /// place) or of the same [one-per-account](crate::adapter::ResourceKindDescriptor::one_per_account)
+    /// kind (another org unit, another profile). The system drops the old one by
+    /// itself; no revoke of it is planned. The reason's detail names what it replaces
+    /// ("replaces developer on gitlab/group/eng").
+    Replacement,
 }
 
 /// The reason for an operation: kind, the policies involved and the triggering event.

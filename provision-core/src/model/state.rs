@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::account::{AccountRecord, AccountState};
+use super::account::{AccountRecord, AccountState, ResourceRecord};
 use super::entitlement::{Entitlement, ResourceRef, SystemName, Validity};
 use super::identity::{Identity, IdentityId};
 
@@ -168,6 +168,27 @@ pub struct ActualIdentity {
     pub accounts: BTreeMap<SystemName, ActualAccount>,
     /// Grants held (across systems).
     pub grants: BTreeSet<Entitlement>,
+    /// Systems in which correlation could not tell which account is this identity's
+    /// (see [`ActualState::ambiguous`]): the planner changes nothing for it there
+    /// until a person decides.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub ambiguous: BTreeSet<SystemName>,
+}
+
+/// A correlation that would have been a guess: one account matching several
+/// people, or one person matching several accounts of one system. None of the
+/// accounts involved is attached to anyone; they stay in
+/// [`ActualState::unmatched_accounts`] and drift reports them for a person to decide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ambiguity {
+    /// The system.
+    pub system: SystemName,
+    /// The accounts involved (external ids), sorted.
+    pub accounts: Vec<String>,
+    /// The identities involved, sorted.
+    pub identities: Vec<IdentityId>,
+    /// How they matched (`employee_id`, `login`) and why it is ambiguous.
+    pub detail: String,
 }
 
 /// What the systems say, correlated to identities.
@@ -177,4 +198,12 @@ pub struct ActualState {
     pub identities: BTreeMap<IdentityId, ActualIdentity>,
     /// Accounts that match no identity (orphans), per system.
     pub unmatched_accounts: BTreeMap<SystemName, Vec<AccountRecord>>,
+    /// Resources of enumerable kinds as listed
+    /// ([`crate::adapter::Adapter::list_resources`]), per system: where nested kinds
+    /// name their parents.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<SystemName, Vec<ResourceRecord>>,
+    /// Correlations that would have been guesses (see [`Ambiguity`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ambiguous: Vec<Ambiguity>,
 }

@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 
+use crate::adapter::SystemDescriptor;
 use crate::config::{CrossSystemDependency, DependencyTarget, DeploymentConfig};
 use crate::model::{IdentityId, Operation, OperationKind, SystemName};
+use crate::planner::Descriptors;
 
 /// Edges as index pairs `(before, after)` into `operations`, sorted and without
 /// duplicates.
@@ -12,7 +14,10 @@ use crate::model::{IdentityId, Operation, OperationKind, SystemName};
 /// * account create/reactivate before every grant and profile update;
 /// * a revocation of a role before the grant of another role on the same resource;
 /// * sessions revoked before suspension, deletion and revocations;
-/// * suspension and revocations before deletion.
+/// * suspension and revocations before deletion;
+/// * a grant of a kind with [prerequisites](crate::adapter::ResourceKindDescriptor::prerequisites)
+///   after the grants of those kinds (Salesforce: the licence before the
+///   permission set), where `descriptors` has the system's descriptor.
 ///
 /// Across systems, for each `config.dependencies` entry and each identity: the
 /// dependent system's create/reactivate/update/grant operations (only grants of
@@ -22,6 +27,7 @@ use crate::model::{IdentityId, Operation, OperationKind, SystemName};
 pub(crate) fn edge_indices(
     operations: &[Operation],
     config: &DeploymentConfig,
+    descriptors: &Descriptors,
 ) -> Vec<(usize, usize)> {
     let mut groups: HashMap<(&IdentityId, &SystemName), Vec<usize>> = HashMap::new();
     for (i, op) in operations.iter().enumerate() {
@@ -31,8 +37,11 @@ pub(crate) fn edge_indices(
             .push(i);
     }
     let mut edges = Vec::new();
-    for members in groups.values() {
+    for ((_, system), members) in &groups {
         within_account(operations, members, &mut edges);
+        if let Some(descriptor) = descriptors.get(*system) {
+            prerequisites(operations, descriptor, members, &mut edges);
+        }
     }
     for dep in &config.dependencies {
         for ((identity, system), members) in &groups {
@@ -110,6 +119,40 @@ fn within_account(ops: &[Operation], members: &[usize], edges: &mut Vec<(usize, 
             OperationKind::CreateAccount { .. }
             | OperationKind::ReactivateAccount
             | OperationKind::RevokeSessions => {}
+        }
+    }
+}
+
+/// Grants of a kind wait for the same person's grants of its prerequisite kinds
+/// in the same system.
+fn prerequisites(
+    ops: &[Operation],
+    descriptor: &SystemDescriptor,
+    members: &[usize],
+    edges: &mut Vec<(usize, usize)>,
+) {
+    if descriptor.kinds.iter().all(|k| k.prerequisites.is_empty()) {
+        return;
+    }
+    for &m in members {
+        let OperationKind::Grant { entitlement } = &ops[m].kind else {
+            continue;
+        };
+        let Some(kind) = descriptor.kind(&entitlement.kind) else {
+            continue;
+        };
+        if kind.prerequisites.is_empty() {
+            continue;
+        }
+        for &p in members {
+            if let OperationKind::Grant {
+                entitlement: before,
+            } = &ops[p].kind
+                && p != m
+                && kind.prerequisites.contains(&before.kind)
+            {
+                edges.push((p, m));
+            }
         }
     }
 }

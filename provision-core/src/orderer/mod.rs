@@ -2,7 +2,8 @@
 //!
 //! Edges (see [`dependencies`]): within an identity and system, the account is
 //! created or reactivated before its grants, sessions are revoked before
-//! suspension, suspension before deletion; across systems, the dependencies
+//! suspension, suspension before deletion, a kind's prerequisite grants first
+//! (with descriptors, [`order_with`]); across systems, the dependencies
 //! declared in configuration. The order is Kahn's algorithm with a priority
 //! queue: among the operations that are ready, a leaver's session revocations,
 //! then suspensions, then the rest of leaver work, then everything else; ties by
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::DeploymentConfig;
 use crate::model::{Dependency, Operation, OperationId, OperationKind, Plan, Priority, SystemName};
+use crate::planner::Descriptors;
 
 mod edges;
 
@@ -62,8 +64,19 @@ fn list_text<T: std::fmt::Display>(items: &[T]) -> String {
 }
 
 /// The dependency edges of `plan` under `config`, sorted; see the module docs.
+/// Without descriptors: no prerequisite edges (see [`dependencies_with`]).
 pub fn dependencies(plan: &Plan, config: &DeploymentConfig) -> Vec<Dependency> {
-    let mut deps: Vec<Dependency> = edges::edge_indices(&plan.operations, config)
+    dependencies_with(plan, config, &Descriptors::new())
+}
+
+/// The dependency edges of `plan` under `config` and the systems' descriptors
+/// (which add the edges between kinds with prerequisites), sorted.
+pub fn dependencies_with(
+    plan: &Plan,
+    config: &DeploymentConfig,
+    descriptors: &Descriptors,
+) -> Vec<Dependency> {
+    let mut deps: Vec<Dependency> = edges::edge_indices(&plan.operations, config, descriptors)
         .into_iter()
         .map(|(b, a)| Dependency {
             before: plan.operations[b].id.clone(),
@@ -74,10 +87,21 @@ pub fn dependencies(plan: &Plan, config: &DeploymentConfig) -> Vec<Dependency> {
     deps
 }
 
-/// Orders `plan`: computes its edges (keeping any it already had between its
-/// operations) and returns it with the operations in topological order and the
-/// edges in [`Plan::dependencies`].
+/// Orders `plan` without descriptors (no prerequisite edges inside a system); see
+/// [`order_with`].
 pub fn order(plan: Plan, config: &DeploymentConfig) -> Result<Plan, CycleError> {
+    order_with(plan, config, &Descriptors::new())
+}
+
+/// Orders `plan`: computes its edges (keeping any it already had between its
+/// operations; with `descriptors`, also a kind's prerequisites inside a system) and
+/// returns it with the operations in topological order and the edges in
+/// [`Plan::dependencies`].
+pub fn order_with(
+    plan: Plan,
+    config: &DeploymentConfig,
+    descriptors: &Descriptors,
+) -> Result<Plan, CycleError> {
     let _span = tracing::debug_span!("order", operations = plan.operations.len()).entered();
     let Plan {
         operations,
@@ -87,7 +111,7 @@ pub fn order(plan: Plan, config: &DeploymentConfig) -> Result<Plan, CycleError> 
     for (i, op) in operations.iter().enumerate() {
         index.entry(&op.id).or_insert(i);
     }
-    let mut edges = edges::edge_indices(&operations, config);
+    let mut edges = edges::edge_indices(&operations, config, descriptors);
     edges.extend(
         given
             .iter()

@@ -18,12 +18,23 @@ pub(crate) fn accounts_owned_externally(config: &SystemConfig) -> bool {
     })
 }
 
+/// Whether suspending the account makes the grants it holds harmless, so a leaver's
+/// grants need not be revoked one by one: the system can suspend, its suspension
+/// keeps grants blocked ([`SystemDescriptor::suspension_keeps_grants`]), and there
+/// is an account to suspend.
+pub(crate) fn suspension_covers_grants(
+    descriptor: &SystemDescriptor,
+    account: Option<&ActualAccount>,
+) -> bool {
+    descriptor.can_suspend && descriptor.suspension_keeps_grants && account.is_some()
+}
+
 /// The operations that take a terminated `identity` out of one system, each with
 /// the enforcement that decides whether it is executed or only reported:
 ///
-/// * every grant in `grants` (the ones it holds there that it should not) is
-///   revoked, unless an external engine owns it or the system can suspend the
-///   account it is held by (suspension blocks it; it stays for a rehire);
+/// * every grant in `grants` (the ones it holds there that it should not, including
+///   hand-made ones read per account) is revoked, unless an external engine owns it
+///   or [suspension covers it](suspension_covers_grants) (it stays for a rehire);
 /// * where the account is enabled: sessions revoked (where the system can, and
 ///   something else happens to the account or its grants), then the account
 ///   suspended (where the system can);
@@ -62,7 +73,7 @@ pub(crate) fn leaver_ops_in_system<'e>(
         if config.owner_of(&e.kind, &e.resource).is_some() {
             continue;
         }
-        if descriptor.can_suspend && account.is_some() {
+        if suspension_covers_grants(descriptor, account) {
             // Suspension blocks it; the grant stays for a possible rehire.
             continue;
         }

@@ -1,10 +1,13 @@
 //! The planner: people and policies in, an ordered plan of changes out.
 //!
-//! Pure functions over plain data (no I/O, no async), usable over everyone or
-//! per identity:
+//! Pure functions over plain data (no I/O, no async, except [`read`]), usable over
+//! everyone or per identity:
 //!
 //! 1. [`desired()`] — identities × policies → [`DesiredState`] with provenance;
-//! 2. [`correlate()`] — what adapters read → [`ActualState`];
+//! 2. [`read::read_system`] (the one async step, through the adapters: accounts,
+//!    grants on policy-named resources, every account's grants where kinds are
+//!    enumerable, nested resources) and [`correlate_with`] / [`read::correlate_reads`]
+//!    — what adapters read → [`ActualState`];
 //! 3. [`plan()`] / [`plan_with_report`] — desired vs actual → operations;
 //! 4. [`crate::orderer::order`] — the dependency DAG and a deterministic order;
 //! 5. [`check_blast_radius`] / [`GuardedPlan`] — refuse a plan that removes too much.
@@ -63,11 +66,13 @@ pub mod correlate;
 pub mod desired;
 pub mod diff;
 pub(crate) mod leaver;
+mod nesting;
+pub mod read;
 mod reason;
 
-pub use apply::apply;
+pub use apply::{apply, apply_with};
 pub use blast_radius::{BlastLimit, BlastRadiusExceeded, GuardedPlan, check_blast_radius};
-pub use correlate::correlate;
+pub use correlate::{correlate, correlate_with};
 pub use desired::{desired, desired_for};
 pub use diff::{Planned, plan, plan_identity, plan_with_report};
 
@@ -145,7 +150,7 @@ impl<'a> Planner<'a> {
                 op.reason.event = Some(event.clone());
             }
         }
-        let ordered = orderer::order(planned.plan, self.config)?;
+        let ordered = orderer::order_with(planned.plan, self.config, self.descriptors)?;
         tracing::info!(
             operations = ordered.operations.len(),
             dependencies = ordered.dependencies.len(),

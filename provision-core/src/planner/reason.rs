@@ -1,6 +1,6 @@
 //! Readable reasons: the sentences a plan shows people next to each operation.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -132,6 +132,42 @@ pub(crate) fn unmanaged(entitlement: &Entitlement) -> Reason {
         detail: format!(
             "{entitlement} is given by no policy and enforcement for '{}' is authoritative",
             entitlement.kind
+        ),
+    }
+}
+
+/// "replaces developer on gitlab/group/eng" / "replaces salesforce/profile/Standard User".
+pub(crate) fn replacement(
+    provenance: &[Provenance],
+    old: &Entitlement,
+    new: &Entitlement,
+) -> Reason {
+    let what = if old.resource == new.resource && old.scope == new.scope {
+        format!(
+            "replaces {} on {} in one change",
+            old.role.as_deref().unwrap_or("(no role)"),
+            old.resource_ref()
+        )
+    } else {
+        format!("replaces {old} in one change (one per account)")
+    };
+    Reason {
+        kind: ReasonKind::Replacement,
+        policies: policy_names(provenance),
+        event: None,
+        detail: format!("{what}; {}", provenance_detail(provenance)),
+    }
+}
+
+pub(crate) fn profile_sync(system: &str, changed: &BTreeMap<String, String>) -> Reason {
+    let fields: Vec<&str> = changed.keys().map(String::as_str).collect();
+    Reason {
+        kind: ReasonKind::ProfileSync,
+        policies: Vec::new(),
+        event: None,
+        detail: format!(
+            "HR changed {} since the {system} account was last written",
+            fields.join(", ")
         ),
     }
 }

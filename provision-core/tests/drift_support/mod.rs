@@ -268,6 +268,7 @@ pub fn actual() -> ActualState {
             .keys()
             .cloned()
             .collect(),
+        ..Default::default()
     };
     let l = "lee@example.com";
     let lee = ActualIdentity {
@@ -276,6 +277,7 @@ pub fn actual() -> ActualState {
             account("slack", "U-LEE", l, Active),
         ]),
         grants: BTreeSet::from([sales_okta(), sales_slack()]),
+        ..Default::default()
     };
     let t = "tom@example.com";
     let tom = ActualIdentity {
@@ -284,10 +286,12 @@ pub fn actual() -> ActualState {
             account("google", "g-tom", t, Suspended),
         ]),
         grants: BTreeSet::from([eng_google()]),
+        ..Default::default()
     };
     ActualState {
         identities: BTreeMap::from([(id("e1001"), sarah), (id("e1002"), lee), (id("e1003"), tom)]),
         unmatched_accounts: BTreeMap::new(),
+        ..Default::default()
     }
 }
 

@@ -156,6 +156,7 @@ pub fn create(person: &str, system: &str) -> Operation {
                 email: l,
                 display_name: person.into(),
                 attributes: BTreeMap::new(),
+                ..Default::default()
             },
         },
         Priority::Normal,

@@ -61,6 +61,7 @@ pub fn plan() -> Plan {
                     email: login(i),
                     display_name: format!("User {i}"),
                     attributes: BTreeMap::new(),
+                    ..Default::default()
                 },
             });
             let create_id = create.id.clone();
