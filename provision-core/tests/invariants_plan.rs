@@ -1,5 +1,8 @@
 //! Property tests of the planner and orderer invariants (DESIGN.md 1, 2, 3, 5, 6)
-//! over random identities, policies, actual states and configurations.
+//! over random identities, policies, actual states and configurations, with the
+//! adapter contract's capabilities: several roles on one resource, ordered roles
+//! on nested resources, one per account with the grant required at create, a
+//! suspension that does not keep grants, profile sync, and ambiguous correlation.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -7,26 +10,30 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeZone, Utc};
 use petgraph::graph::DiGraph;
 use proptest::prelude::*;
-use provision_core::adapter::{ResourceKindDescriptor, SystemDescriptor};
+use provision_core::adapter::{ResourceKindDescriptor, RoleModel, SystemDescriptor};
 use provision_core::config::{
     CrossSystemDependency, DependencyTarget, DeploymentConfig, Enforcement, ExternalOwnership,
     SystemConfig,
 };
 use provision_core::model::*;
 use provision_core::orderer;
-use provision_core::planner::{Descriptors, Planned, apply, desired, plan_with_report};
+use provision_core::planner::{Descriptors, Planned, apply_with, desired, plan_with_report};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
 }
 
-/// Four systems with different capabilities:
-/// * `idp`: accounts, suspend, sessions, delete; kind `group`;
+/// Six systems with different capabilities:
+/// * `idp`: accounts, suspend, sessions, delete; kind `group`; keeps `title`;
 /// * `chat`: accounts, sessions, no suspend; kind `channel`;
 /// * `lists`: no accounts; kind `group`;
-/// * `code`: accounts on first login, suspend; kind `group` with roles.
+/// * `code`: accounts on first login, suspend; kind `group` with ordered roles on
+///   nested resources (`code-a` > `code-a/b` > `code-a/b/c`);
+/// * `roles`: accounts; kind `project_role` where a person holds several roles;
+/// * `dir`: accounts, a suspension that does not keep grants; kind `org_unit`, one
+///   per account and required at create.
 fn descriptors() -> Descriptors {
-    let mut idp = SystemDescriptor::new("idp");
+    let mut idp = SystemDescriptor::new("idp").with_profile_fields(&["title"]);
     idp.kinds = vec![ResourceKindDescriptor::new("group", &["add_to_group"])];
     idp.has_accounts = true;
     idp.can_suspend = true;
@@ -41,30 +48,64 @@ fn descriptors() -> Descriptors {
     let mut code = SystemDescriptor::new("code");
     code.kinds = vec![
         ResourceKindDescriptor::new("group", &["add_to_group"])
-            .with_roles(&["reporter", "developer"], Some("developer")),
+            .with_roles(&["reporter", "developer"], Some("developer"))
+            .with_role_model(RoleModel::Ordered)
+            .nested()
+            .enumerable(),
     ];
     code.has_accounts = true;
     code.accounts_created_on_first_login = true;
     code.can_suspend = true;
+    let roles = SystemDescriptor::new("roles").with_accounts().with_kind(
+        ResourceKindDescriptor::new("project_role", &["assign_project_role"])
+            .with_roles(&["x", "y"], None)
+            .with_role_model(RoleModel::Multiple)
+            .enumerable(),
+    );
+    let dir = SystemDescriptor::new("dir")
+        .with_accounts()
+        .can_suspend(false)
+        .with_kind(
+            ResourceKindDescriptor::new("org_unit", &["move_to_org_unit"])
+                .one_per_account()
+                .required_at_create()
+                .enumerable(),
+        );
     BTreeMap::from([
         ("idp".into(), idp),
         ("chat".into(), chat),
         ("lists".into(), lists),
         ("code".into(), code),
+        ("roles".into(), roles),
+        ("dir".into(), dir),
     ])
 }
 
-const SYSTEMS: [(&str, &str); 4] = [
+const N: usize = 6;
+const SYSTEMS: [(&str, &str); N] = [
     ("idp", "group"),
     ("chat", "channel"),
     ("lists", "group"),
     ("code", "group"),
+    ("roles", "project_role"),
+    ("dir", "org_unit"),
 ];
+const DIR: usize = 5;
 
 /// Resources per system: three that policies may mention, one no policy mentions
 /// (manual grants land there) and one owned by an external engine when the
 /// case's configuration says so.
 fn resources(system: &str) -> Vec<String> {
+    if system == "code" {
+        // Nested: each is the one before's subgroup.
+        return vec![
+            "code-a".into(),
+            "code-a/b".into(),
+            "code-a/b/c".into(),
+            "code-manual".into(),
+            "ext-code".into(),
+        ];
+    }
     vec![
         format!("{system}-a"),
         format!("{system}-b"),
@@ -83,6 +124,8 @@ fn entitlement(system: &str, resource: &str, role: Option<&str>) -> Entitlement 
     match (system, role) {
         ("code", Some(r)) => e.with_role(r),
         ("code", None) => e.with_role("developer"),
+        ("roles", Some("reporter")) => e.with_role("x"),
+        ("roles", _) => e.with_role("y"),
         _ => e,
     }
 }
@@ -174,14 +217,16 @@ fn selector() -> impl Strategy<Value = Selector> {
     ]
 }
 
-/// A policy grant: (system index, resource index 0..3, validity kind 0 always / 1 expired / 2 future).
-type GrantCase = (usize, usize, u8);
+/// A policy grant: (system index, resource index 0..3, validity kind 0 always / 1
+/// expired / 2 future, role flag for `roles`).
+type GrantCase = (usize, usize, u8, bool);
 
 fn policy_grant() -> impl Strategy<Value = GrantCase> {
     (
-        0..4usize,
+        0..N,
         0..3usize,
         prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)],
+        any::<bool>(),
     )
 }
 
@@ -192,9 +237,13 @@ struct IdentityCase {
     /// 0 active, 1 terminated (in effect), 2 termination dated in the future, 3 on leave.
     status: u8,
     /// Per system with accounts: 0 none, 1 active, 2 suspended, 3 deprovisioned, 4 staged.
-    accounts: [u8; 4],
+    accounts: [u8; N],
     /// Held grants: (system, resource index 0..5, reporter role?).
     grants: Vec<(usize, usize, bool)>,
+    /// HR title and the title the idp account holds (0: none).
+    title: (u8, u8),
+    /// A system where correlation was ambiguous for this identity.
+    ambiguous: Option<usize>,
 }
 
 fn identity_case() -> impl Strategy<Value = IdentityCase> {
@@ -202,16 +251,20 @@ fn identity_case() -> impl Strategy<Value = IdentityCase> {
         0..3usize,
         any::<bool>(),
         prop_oneof![5 => Just(0u8), 3 => Just(1u8), 1 => Just(2u8), 1 => Just(3u8)],
-        [0..5u8, 0..5u8, 0..5u8, 0..5u8],
-        prop::collection::vec((0..4usize, 0..5usize, any::<bool>()), 0..8),
+        [0..5u8, 0..5u8, 0..5u8, 0..5u8, 0..5u8, 0..5u8],
+        prop::collection::vec((0..N, 0..5usize, any::<bool>()), 0..10),
+        (0..3u8, 0..3u8),
+        prop::option::weighted(0.1, 0..N),
     )
         .prop_map(
-            |(department, has_manager, status, accounts, grants)| IdentityCase {
+            |(department, has_manager, status, accounts, grants, title, ambiguous)| IdentityCase {
                 department,
                 has_manager,
                 status,
                 accounts,
                 grants,
+                title,
+                ambiguous,
             },
         )
 }
@@ -227,7 +280,7 @@ struct Case {
 
 fn case() -> impl Strategy<Value = Case> {
     (
-        prop::collection::vec(system_case(), 4),
+        prop::collection::vec(system_case(), N),
         [any::<bool>(), any::<bool>(), any::<bool>()],
         prop::collection::vec(
             (selector(), prop::collection::vec(policy_grant(), 1..5)),
@@ -258,7 +311,7 @@ fn role(flag: bool) -> &'static str {
 fn build(case: &Case) -> World {
     let config = config_from(&case.systems);
     let descriptors = descriptors();
-    let policies = PolicySet {
+    let mut policies = PolicySet {
         policies: case
             .policies
             .iter()
@@ -268,7 +321,10 @@ fn build(case: &Case) -> World {
                 selector: selector.clone(),
                 grants: grants
                     .iter()
-                    .map(|&(s, r, v)| {
+                    // One org unit per department (below): a person's policies
+                    // never give two.
+                    .filter(|&&(s, _, _, _)| s != DIR)
+                    .map(|&(s, r, v, flag)| {
                         let system = SYSTEMS[s].0;
                         let resource = &resources(system)[r];
                         let validity = match v {
@@ -282,12 +338,13 @@ fn build(case: &Case) -> World {
                             },
                             _ => Validity::ALWAYS,
                         };
+                        let role_flag = if system == "roles" {
+                            flag
+                        } else {
+                            case.code_roles[r]
+                        };
                         PolicyGrant {
-                            entitlement: entitlement(
-                                system,
-                                resource,
-                                Some(role(case.code_roles[r])),
-                            ),
+                            entitlement: entitlement(system, resource, Some(role(role_flag))),
                             validity,
                             source: None,
                         }
@@ -297,6 +354,18 @@ fn build(case: &Case) -> World {
             })
             .collect(),
     };
+    for (d, department) in DEPARTMENTS.iter().enumerate() {
+        policies.policies.push(Policy {
+            name: format!("org-unit-{department}"),
+            selector: Selector::equals("department", *department),
+            grants: vec![PolicyGrant {
+                entitlement: entitlement("dir", &resources("dir")[d], None),
+                validity: Validity::ALWAYS,
+                source: None,
+            }],
+            source: None,
+        });
+    }
     let mut identities = Vec::new();
     let mut actual = ActualState::default();
     for (n, ic) in case.identities.iter().enumerate() {
@@ -308,6 +377,9 @@ fn build(case: &Case) -> World {
         .with_attribute("department", DEPARTMENTS[ic.department]);
         if ic.has_manager {
             identity = identity.with_attribute("manager", "e0");
+        }
+        if ic.title.0 > 0 {
+            identity = identity.with_attribute("title", format!("title-{}", ic.title.0));
         }
         identity.status = match ic.status {
             1 => EmploymentStatus::Terminated {
@@ -332,14 +404,14 @@ fn build(case: &Case) -> World {
                 4 => AccountState::Staged,
                 _ => continue,
             };
-            let record = AccountRecord {
-                external_id: format!("{system}-{n}"),
-                login: identity.login.clone(),
-                state,
-                last_login: None,
-                attributes: BTreeMap::new(),
-                correlation: Default::default(),
-            };
+            let mut record =
+                AccountRecord::new(format!("{system}-{n}"), identity.login.clone(), state);
+            if system == "idp" && ic.title.1 > 0 {
+                record
+                    .attributes
+                    .insert("title".into(), format!("title-{}", ic.title.1));
+            }
+            record.attributes.insert("nickname".into(), "kept".into());
             have.accounts.insert(
                 system.into(),
                 ActualAccount {
@@ -352,14 +424,22 @@ fn build(case: &Case) -> World {
         for &(s, r, reporter) in &ic.grants {
             let system = SYSTEMS[s].0;
             let e = entitlement(system, &resources(system)[r], Some(role(reporter)));
-            // At most one role per resource, as systems report it.
-            if !have
-                .grants
-                .iter()
-                .any(|g| g.resource_ref() == e.resource_ref())
-            {
+            // At most one role per resource (several where the kind allows), at most
+            // one org unit, as systems report them.
+            let clash = have.grants.iter().any(|g| {
+                (system != "roles" && g.resource_ref() == e.resource_ref())
+                    || (system == "dir" && g.system == e.system)
+            });
+            if !clash {
                 have.grants.insert(e);
             }
+        }
+        if let Some(s) = ic.ambiguous {
+            // As correlation leaves it: nothing attached in that system.
+            let system = SystemName::new(SYSTEMS[s].0);
+            have.accounts.remove(&system);
+            have.grants.retain(|e| e.system != system);
+            have.ambiguous.insert(system);
         }
         actual.identities.insert(identity.id.clone(), have);
         identities.push(identity);
@@ -387,6 +467,33 @@ fn account_enforcement(config: &DeploymentConfig, system: &SystemName) -> Enforc
     config.systems[system].enforcement
 }
 
+fn ambiguous(w: &World, id: &IdentityId, system: &SystemName) -> bool {
+    w.actual.identities[id].ambiguous.contains(system)
+}
+
+/// Whether a grant `have` holds on an ancestor of `e`'s resource gives at least
+/// `e`'s role (nested kinds).
+fn covered(w: &World, have: &ActualIdentity, e: &Entitlement) -> bool {
+    let Some(kind) = w.descriptors[&e.system].kind(&e.kind).filter(|k| k.nested) else {
+        return false;
+    };
+    let rank = |g: &Entitlement| g.role.as_deref().and_then(|r| kind.role_rank(r));
+    let mut at = e.resource.as_str();
+    while let Some((parent, _)) = at.rsplit_once('/') {
+        if have.grants.iter().any(|g| {
+            g.system == e.system && g.kind == e.kind && g.resource == parent && rank(g) >= rank(e)
+        }) {
+            return true;
+        }
+        at = parent;
+    }
+    false
+}
+
+fn apply(plan: &Plan, w: &World) -> ActualState {
+    apply_with(plan, &w.actual, &w.descriptors)
+}
+
 fn run(w: &World) -> (DesiredState, Planned) {
     let d = desired(&w.identities, &w.policies, &w.config, &w.descriptors, now());
     let planned = plan_with_report(&d, &w.actual, &w.config, &w.descriptors, now());
@@ -402,10 +509,11 @@ proptest! {
     fn convergence(case in case()) {
         let w = build(&case);
         let (d, planned) = run(&w);
-        let after = apply(&planned.plan, &w.actual);
+        let after = apply(&planned.plan, &w);
         for (id, want) in &d.identities {
             let have = &after.identities[id];
             let before = &w.actual.identities[id];
+            prop_assert_eq!(&have.ambiguous, &before.ambiguous);
             if want.identity.is_terminated_at(now()) {
                 for (system, account) in &have.accounts {
                     if account_enforcement(&w.config, system) == Enforcement::Report {
@@ -421,7 +529,9 @@ proptest! {
                 }
                 for e in &have.grants {
                     let desc = &w.descriptors[&e.system];
-                    let kept_by_suspension = desc.can_suspend && before.accounts.contains_key(&e.system);
+                    let kept_by_suspension = desc.can_suspend
+                        && desc.suspension_keeps_grants
+                        && before.accounts.contains_key(&e.system);
                     prop_assert!(
                         kept_by_suspension || owned(&w.config, e)
                             || grant_enforcement(&w.config, e) == Enforcement::Report,
@@ -431,10 +541,16 @@ proptest! {
                 continue;
             }
             for e in want.grants.keys() {
-                if !owned(&w.config, e) && grant_enforcement(&w.config, e) != Enforcement::Report {
-                    prop_assert!(have.grants.contains(e), "{id}: missing {e}");
+                if !owned(&w.config, e) && grant_enforcement(&w.config, e) != Enforcement::Report
+                    && !ambiguous(&w, id, &e.system) {
+                    prop_assert!(
+                        have.grants.contains(e) || covered(&w, have, e),
+                        "{id}: missing {e}"
+                    );
                 }
             }
+            // One per account: never two org units.
+            prop_assert!(have.grants.iter().filter(|e| e.system.as_str() == "dir").count() <= 1);
             for e in &have.grants {
                 if want.grants.contains_key(e) || owned(&w.config, e)
                     || grant_enforcement(&w.config, e) == Enforcement::Report {
@@ -446,9 +562,18 @@ proptest! {
                 prop_assert_eq!(grant_enforcement(&w.config, e), Enforcement::Additive);
             }
             for system in &want.accounts {
-                if account_enforcement(&w.config, system) != Enforcement::Report {
+                if account_enforcement(&w.config, system) != Enforcement::Report
+                    && !ambiguous(&w, id, system) {
                     let account = have.accounts.get(system);
                     prop_assert!(account.is_some_and(|a| a.state.is_enabled()), "{id}: no usable {system} account");
+                    // Profile sync: HR's title, and a field the SDK does not manage kept.
+                    let account = &account.unwrap().record;
+                    if let (Some(title), true) = (want.identity.attributes.get("title"), system.as_str() == "idp") {
+                        prop_assert_eq!(account.attributes.get("title"), Some(title));
+                    }
+                    if before.accounts.contains_key(system) {
+                        prop_assert_eq!(account.attributes.get("nickname").map(String::as_str), Some("kept"));
+                    }
                 }
             }
         }
@@ -459,7 +584,7 @@ proptest! {
     fn idempotence(case in case()) {
         let w = build(&case);
         let (d, planned) = run(&w);
-        let after = apply(&planned.plan, &w.actual);
+        let after = apply(&planned.plan, &w);
         let again = plan_with_report(&d, &after, &w.config, &w.descriptors, now());
         prop_assert!(again.plan.is_empty(), "second plan: {:?}", again.plan.operations);
     }
@@ -517,6 +642,72 @@ proptest! {
         prop_assert_eq!(orderer::order(shuffled, &w.config).unwrap(), ordered);
     }
 
+    /// The capabilities' shapes: several roles are independent grants (no role
+    /// change between them); an ordered role change and a one-per-account change are
+    /// ONE grant (reason `Replacement`) and never a revoke of what they replace; a
+    /// nested grant is never planned where an ancestor grant the person keeps gives
+    /// as much; the grant required at create travels in the create, never twice.
+    #[test]
+    fn capability_shapes(case in case()) {
+        let w = build(&case);
+        let (d, planned) = run(&w);
+        let ops: Vec<&Operation> = planned.plan.operations.iter().chain(&planned.report_only).collect();
+        for op in &ops {
+            let have = &w.actual.identities[&op.identity];
+            match &op.kind {
+                OperationKind::Revoke { entitlement: e } if e.system.as_str() == "roles" => {
+                    prop_assert!(!op.reason.detail.contains("changes from"), "{}: {}", op.id, op.reason.detail);
+                }
+                OperationKind::Revoke { entitlement: e } if e.system.as_str() == "code" || e.system.as_str() == "dir" => {
+                    // Never alongside a grant on the same resource (code) or kind (dir).
+                    let replaced_by = ops.iter().find(|o| o.identity == op.identity && matches!(
+                        &o.kind,
+                        OperationKind::Grant { entitlement: g } if g.system == e.system
+                            && (e.system.as_str() == "dir" || g.resource == e.resource)
+                    ));
+                    prop_assert!(replaced_by.is_none(), "{} and {}", op.id, replaced_by.unwrap().id);
+                }
+                OperationKind::Grant { entitlement: e } => {
+                    let replaces = if e.system.as_str() == "code" {
+                        have.grants.iter().any(|g| g.system == e.system && g.resource == e.resource)
+                    } else if e.system.as_str() == "dir" {
+                        have.grants.iter().any(|g| g.system == e.system)
+                    } else {
+                        false
+                    };
+                    let owned_old = have.grants.iter().any(|g| g.system == e.system && owned(&w.config, g)
+                        && (e.system.as_str() == "dir" || g.resource == e.resource));
+                    if replaces && !owned_old {
+                        prop_assert_eq!(op.reason.kind, ReasonKind::Replacement, "{}", op.id);
+                    }
+                    if e.system.as_str() == "dir" {
+                        prop_assert!(
+                            have.accounts.contains_key(&e.system)
+                                || account_enforcement(&w.config, &e.system) == Enforcement::Report
+                                || grant_enforcement(&w.config, e) == Enforcement::Report
+                                || owned(&w.config, e),
+                            "{} granted apart from the create", op.id
+                        );
+                    }
+                    if e.system.as_str() == "code" && !w.actual.identities[&op.identity].ambiguous.contains(&e.system) {
+                        let want = &d.identities[&op.identity];
+                        let mut keeps = have.clone();
+                        keeps.grants = want.grants.keys().cloned().collect();
+                        prop_assert!(!covered(&w, &keeps, e), "{} covered by an ancestor", op.id);
+                    }
+                }
+                OperationKind::CreateAccount { profile } => {
+                    for g in &profile.required_grants {
+                        prop_assert_eq!(g.system.as_str(), "dir");
+                        let twice = Operation::make_id(&op.identity, &op.system, &OperationKind::Grant { entitlement: g.clone() });
+                        prop_assert!(ops.iter().all(|o| o.id != twice), "{} granted twice", twice);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Invariant 6: nothing owned by an external engine is touched; nothing manual
     /// is revoked from an active identity under additive; nothing at all changes
     /// under report.
@@ -539,6 +730,16 @@ proptest! {
             prop_assert_eq!(op.priority == Priority::Leaver, identity.is_terminated_at(now()));
             prop_assert_eq!(&op.id, &Operation::make_id(&op.identity, &op.system, &op.kind));
             prop_assert!(!op.reason.detail.is_empty());
+            prop_assert!(!ambiguous(&w, &op.identity, &op.system), "{} where correlation was ambiguous", op.id);
+            if let OperationKind::UpdateAccount { attributes } = &op.kind {
+                prop_assert_eq!(op.reason.kind, ReasonKind::ProfileSync);
+                // Only the changed fields the system keeps.
+                let held = &w.actual.identities[&op.identity].accounts[&op.system].record.attributes;
+                for (k, v) in attributes {
+                    prop_assert_eq!(k.as_str(), "title");
+                    prop_assert_ne!(held.get(k), Some(v));
+                }
+            }
             if let OperationKind::Revoke { entitlement: e } = &op.kind {
                 let manual = !d.managed_resources.contains(&e.resource_ref())
                     && !d.identities[&op.identity].expired.contains_key(e);

@@ -31,11 +31,7 @@ pub fn apply(plan: &Plan, actual: &ActualState) -> ActualState {
 pub fn apply_with(plan: &Plan, actual: &ActualState, descriptors: &Descriptors) -> ActualState {
     let mut state = actual.clone();
     for op in &plan.operations {
-        let kind = op
-            .kind
-            .entitlement()
-            .and_then(|e| descriptors.get(&e.system)?.kind(&e.kind));
-        apply_one(op, kind, &mut state);
+        apply_one(op, descriptors, &mut state);
     }
     state
 }
@@ -61,7 +57,8 @@ pub(crate) fn grant_into(
     grants.insert(e.clone());
 }
 
-fn apply_one(op: &Operation, kind: Option<&ResourceKindDescriptor>, state: &mut ActualState) {
+fn apply_one(op: &Operation, descriptors: &Descriptors, state: &mut ActualState) {
+    let kind_of = |e: &Entitlement| descriptors.get(&e.system)?.kind(&e.kind);
     let who = state.identities.entry(op.identity.clone()).or_default();
     match &op.kind {
         OperationKind::CreateAccount { profile } => {
@@ -70,7 +67,9 @@ fn apply_one(op: &Operation, kind: Option<&ResourceKindDescriptor>, state: &mut 
             attributes.insert("display_name".to_owned(), profile.display_name.clone());
             let mut record = AccountRecord::new(&external_id, &profile.login, AccountState::Active);
             record.attributes = attributes;
-            who.grants.extend(profile.required_grants.iter().cloned());
+            for e in &profile.required_grants {
+                grant_into(&mut who.grants, e, kind_of(e));
+            }
             who.accounts.insert(
                 op.system.clone(),
                 ActualAccount {
@@ -92,7 +91,9 @@ fn apply_one(op: &Operation, kind: Option<&ResourceKindDescriptor>, state: &mut 
             who.accounts.remove(&op.system);
             who.grants.retain(|e| e.system != op.system);
         }
-        OperationKind::Grant { entitlement } => grant_into(&mut who.grants, entitlement, kind),
+        OperationKind::Grant { entitlement } => {
+            grant_into(&mut who.grants, entitlement, kind_of(entitlement));
+        }
         OperationKind::Revoke { entitlement } => {
             who.grants.remove(entitlement);
         }

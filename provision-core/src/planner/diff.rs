@@ -53,7 +53,9 @@ pub fn plan(
 ///   suspended or deprovisioned (rehire); accounts that appear on first SSO
 ///   login get a create too, on which the grants depend. The create carries the
 ///   person's grants of kinds [`required_at_create`](crate::adapter::ResourceKindDescriptor::required_at_create)
-///   in [`AccountProfile::required_grants`], and those are not granted again;
+///   in [`AccountProfile::required_grants`], and those are not granted again
+///   (unless the create or the kind is only reported: then they are planned as
+///   grants, executed or reported by the kind's enforcement);
 /// * missing grants are granted; a grant on a resource some policy mentions that
 ///   no policy gives the identity any more is revoked (a mover loses exactly the
 ///   difference); an expired grant is revoked with reason `Expired`; a grant on a
@@ -442,7 +444,11 @@ fn plan_identity_into(
                 continue;
             }
         }
-        if ctx.required_at_create(&e.kind) && account_created(want, have, ctx, &e.system) {
+        if ctx.required_at_create(&e.kind)
+            && account_created(want, have, ctx, &e.system)
+            && ctx.config.enforcement != Enforcement::Report
+            && ctx.config.enforcement_for(&e.kind) != Enforcement::Report
+        {
             at_create.entry(&e.system).or_default().push(e.clone());
             continue;
         }
