@@ -10,11 +10,12 @@ use chrono::Duration;
 use drift_support::*;
 use proptest::prelude::*;
 use provision_core::config::{DriftRemediation, Enforcement};
-use provision_core::drift::{DriftClass, Holder};
+use provision_core::drift::{DriftClass, Holder, Subject};
 use provision_core::model::{
     AccountState, ActualIdentity, ActualState, DesiredGrant, DesiredIdentity, DesiredState,
-    EmploymentStatus, Entitlement, Identity, Provenance, Validity,
+    EmploymentStatus, Entitlement, Identity, OperationKind, Provenance, Validity,
 };
+use provision_core::planner::plan_with_report;
 
 fn pool() -> Vec<Entitlement> {
     vec![
@@ -179,6 +180,54 @@ proptest! {
             }
         }
         prop_assert!(after.remediation_plan(&config).is_empty(), "second plan not empty:\n{}", after);
+    }
+
+    /// Drift derives its grant findings from the planner: for everyone the HR
+    /// source knows and has not terminated, the fixes of the missing and unmanaged
+    /// grant findings are exactly the grants and revokes `plan_with_report` plans
+    /// (executed or report-only), except grants waiting for an account made on
+    /// first SSO login (pending, not drift).
+    #[test]
+    fn current_grant_findings_are_the_planners_operations(
+        people in prop::collection::vec(person(), 0..6),
+        authoritative in any::<bool>(),
+    ) {
+        let (desired, actual) = build(&people);
+        let mut config = config();
+        let enforcement = if authoritative { Enforcement::Authoritative } else { Enforcement::Additive };
+        set_all(&mut config, DriftRemediation::FixAll, enforcement);
+        let descriptors = descriptors();
+        let report = detect(&desired, &actual, &config);
+        let current: BTreeSet<_> = desired
+            .identities
+            .iter()
+            .filter(|(_, w)| !w.identity.is_terminated_at(now()))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let from_drift: BTreeSet<String> = report
+            .findings
+            .iter()
+            .filter(|f| f.holder == Holder::Current)
+            .filter(|f| matches!(f.class, DriftClass::Missing | DriftClass::Unmanaged))
+            .filter(|f| matches!(f.subject, Subject::Grant { .. }))
+            .flat_map(|f| f.remediation.iter().map(|o| o.id.to_string()))
+            .collect();
+        let planned = plan_with_report(&desired, &actual, &config, &descriptors, now());
+        let from_plan: BTreeSet<String> = planned
+            .plan
+            .operations
+            .iter()
+            .chain(&planned.report_only)
+            .filter(|o| current.contains(&o.identity) && o.kind.entitlement().is_some())
+            .filter(|o| {
+                let pending = matches!(o.kind, OperationKind::Grant { .. })
+                    && descriptors[&o.system].accounts_created_on_first_login
+                    && !actual.identities[&o.identity].accounts.contains_key(&o.system);
+                !pending
+            })
+            .map(|o| o.id.to_string())
+            .collect();
+        prop_assert_eq!(from_drift, from_plan);
     }
 
     /// Report-only plans nothing; fix_missing never takes anything away.

@@ -281,6 +281,13 @@ async fn nothing_is_granted_at_a_subgroup_that_an_ancestor_already_gives() {
         .with_resource(ResourceRecord::new("group", "platform").with_parent("eng"));
     let people = [sarah("Engineering")];
     let plan = org.converge(&people).await;
+    // In sync: drift finds nothing missing at the covered subgroups either.
+    let report = detect_drift(
+        &org.desired(&people),
+        &org.actual(&people).await,
+        &DriftInputs::new(&org.config, &org.descriptors, org.now),
+    );
+    assert!(!report.has_drift(), "{report}");
     assert_eq!(
         verbs(&plan),
         vec![
@@ -321,6 +328,19 @@ async fn a_one_per_account_change_is_one_replace_never_two_holders() {
         .policies
         .push(policy("Engineering", "Engineering", &[ou("/Engineering")]));
     let mover = [sarah("Engineering")];
+    // Drift says what the planner does: the new org unit is missing, and the old
+    // one is no unmanaged grant to revoke (the move replaces it).
+    let report = detect_drift(
+        &org.desired(&mover),
+        &org.actual(&mover).await,
+        &DriftInputs::new(&org.config, &org.descriptors, org.now),
+    );
+    assert_eq!(report.findings.len(), 1, "{report}");
+    assert_eq!(report.findings[0].class, DriftClass::Missing);
+    assert_eq!(
+        report.findings[0].remediation[0].id.to_string(),
+        "e1/google/grant/org_unit//Engineering"
+    );
     let plan = org.converge(&mover).await;
     assert_eq!(verbs(&plan), vec!["e1/google/grant/org_unit//Engineering"]);
     assert_eq!(plan.operations[0].reason.kind, ReasonKind::Replacement);

@@ -112,6 +112,17 @@ impl<'a> DriftInputs<'a> {
 
 /// Compares desired with actual state and classifies every difference.
 ///
+/// The rules are the planner's: drift runs [`plan_with_report`] over the same
+/// states, and for an identity the HR source knows and has not terminated, a
+/// missing grant or account is a finding exactly when the planner grants, creates
+/// or reactivates it, and a grant held is unmanaged exactly when the planner
+/// revokes it (so an ancestor's grant covering a subgroup, a one-per-account move,
+/// an ordered role changed in place, several roles on one resource and an
+/// ambiguous correlation read the same in both). A terminated identity's fixes
+/// are the planner's leaver operations. What the planner never plans is drift's
+/// own: foreign-owned differences, pending work, stale accounts, accounts and
+/// grants of holders the HR source does not know, ambiguous accounts.
+///
 /// * missing: a policy gives a grant (valid now) or an account the system lacks,
 ///   or the account is suspended/deprovisioned;
 /// * unmanaged: a grant no policy gives that the planner would revoke — on a
@@ -220,16 +231,23 @@ fn planned_operations(
     // `planner::desired` never gives: as drift compares only grants valid now, the
     // planner sees them as `planner::desired` would (ended ones expired, future
     // ones not yet given).
-    let out_of_window = desired
-        .identities
-        .values()
-        .any(|w| w.grants.values().any(|g| !g.validity.contains(now)));
+    // Likewise a terminated identity desires nothing.
+    let out_of_window = desired.identities.values().any(|w| {
+        (w.identity.is_terminated_at(now) && !(w.grants.is_empty() && w.accounts.is_empty()))
+            || w.grants.values().any(|g| !g.validity.contains(now))
+    });
     let planned = if extra.is_empty() && !out_of_window {
         plan_with_report(desired, actual, inputs.config, inputs.descriptors, now)
     } else {
         let mut widened = desired.clone();
         widened.managed_resources.extend(extra);
         for w in widened.identities.values_mut() {
+            if w.identity.is_terminated_at(now) {
+                w.grants.clear();
+                w.expired.clear();
+                w.accounts.clear();
+                continue;
+            }
             let outside: Vec<Entitlement> = w
                 .grants
                 .iter()
@@ -423,9 +441,14 @@ impl<'a> Detector<'a> {
                 grants,
                 has.accounts.get(system),
             );
+            // Only what the planner's plan for the same states holds (it leaves
+            // a system alone where correlation was ambiguous, for one).
             self.leaver.insert(
                 system.clone(),
-                ops.into_iter().map(|(_, op)| drift_fix(op)).collect(),
+                ops.into_iter()
+                    .filter(|(_, op)| self.planned.contains_key(&op.id))
+                    .map(|(_, op)| drift_fix(op))
+                    .collect(),
             );
         }
     }
