@@ -1,5 +1,9 @@
 //! Planner time and peak memory for a large company: 100k identities, 10 grants
-//! each across 6 systems (1M grants), an actual state that differs by about 5 %.
+//! each across 6 systems (1M grants), an actual state that differs by about 5 %,
+//! plus what reading every account's grants (`read_account_grants`, Okta and
+//! Google groups enumerable) adds: one hand-made group per person on a resource no
+//! policy names (100k more grants, kept under additive enforcement), and for
+//! leavers their hand-made grants in Jira, which cannot suspend (revoked).
 //!
 //! Measured: desired state + diff + order + blast-radius guard
 //! ([`Planner::desired`] then [`Planner::plan`]). Peak resident memory is read
@@ -72,7 +76,7 @@ fn system(kinds: Vec<ResourceKindDescriptor>, suspend: bool) -> SystemDescriptor
 
 fn deployment() -> (DeploymentConfig, Descriptors) {
     let mut config = DeploymentConfig::default();
-    let group = || ResourceKindDescriptor::new("group", &["add_to_group"]);
+    let group = || ResourceKindDescriptor::new("group", &["add_to_group"]).enumerable();
     let descriptors: Descriptors = BTreeMap::from([
         ("okta".into(), system(vec![group()], true)),
         ("google".into(), system(vec![group()], true)),
@@ -262,6 +266,12 @@ fn actual(desired: &DesiredState) -> ActualState {
             );
         }
         have.grants = want.grants.keys().cloned().collect();
+        // What the account read shows beyond the policy-named resources.
+        have.grants.insert(Entitlement::new(
+            "okta",
+            "group",
+            format!("team-{}", n % 500),
+        ));
         match n % 100 {
             0 => {
                 for s in ["okta", "google", "aws", "gitlab", "slack", "jira"] {
@@ -286,6 +296,10 @@ fn actual(desired: &DesiredState) -> ActualState {
                     .insert(Entitlement::new("okta", "group", "all-staff"));
                 have.grants
                     .insert(Entitlement::new("jira", "project_role", "P0").with_role("Developer"));
+                // Hand-made, on a project no policy names: revoked (Jira cannot suspend).
+                have.grants.insert(
+                    Entitlement::new("jira", "project_role", "SECRET").with_role("Developer"),
+                );
             }
             1 => {
                 have.grants
