@@ -17,6 +17,9 @@
 mod manual;
 mod persist;
 pub mod presets;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod reads_tests;
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -76,8 +76,8 @@ pub fn okta() -> Preset {
         descriptor: descriptor(
             "okta",
             vec![
-                ResourceKindDescriptor::new("group", &["add_to_group"]),
-                ResourceKindDescriptor::new("app", &["assign_app"]),
+                ResourceKindDescriptor::new("group", &["add_to_group"]).enumerable(),
+                ResourceKindDescriptor::new("app", &["assign_app"]).enumerable(),
             ],
             true,
             true,
@@ -93,7 +93,8 @@ pub fn google() -> Preset {
             "google",
             vec![
                 ResourceKindDescriptor::new("group", &["add_to_group"])
-                    .with_roles(&["member", "manager", "owner"], Some("member")),
+                    .with_roles(&["member", "manager", "owner"], Some("member"))
+                    .enumerable(),
                 ResourceKindDescriptor::new("org_unit", &["move_to_org_unit"]),
             ],
             true,
@@ -110,9 +111,10 @@ pub fn aws() -> Preset {
         descriptor: descriptor(
             "aws",
             vec![
-                ResourceKindDescriptor::new("group", &["add_to_group"]),
+                ResourceKindDescriptor::new("group", &["add_to_group"]).enumerable(),
                 ResourceKindDescriptor::new("permission_set", &["assign_permission_set"])
-                    .with_scope("account"),
+                    .with_scope("account")
+                    .enumerable(),
             ],
             false,
             false,
@@ -128,9 +130,11 @@ pub fn gitlab() -> Preset {
         "gitlab",
         vec![
             ResourceKindDescriptor::new("group", &["add_to_group"])
-                .with_roles(&roles, Some("developer")),
+                .with_roles(&roles, Some("developer"))
+                .enumerable(),
             ResourceKindDescriptor::new("project", &["add_to_project"])
-                .with_roles(&roles, Some("developer")),
+                .with_roles(&roles, Some("developer"))
+                .enumerable(),
         ],
         true,
         false,
@@ -148,10 +152,10 @@ pub fn slack() -> Preset {
     Preset {
         descriptor: descriptor(
             "slack",
-            vec![ResourceKindDescriptor::new(
-                "channel",
-                &["invite_to_channel", "add_to_channel"],
-            )],
+            vec![
+                ResourceKindDescriptor::new("channel", &["invite_to_channel", "add_to_channel"])
+                    .enumerable(),
+            ],
             true,
             true,
         ),
