@@ -67,7 +67,7 @@ pub struct WriteRecord {
     pub system: SystemName,
     /// The operation the write carried.
     pub operation: OperationId,
-    /// The operation's kind ([`crate::model::OperationKind::verb`]).
+    /// The operation's kind ([`provision_core::model::OperationKind::verb`]).
     pub kind: String,
     /// The target account's login.
     pub login: String,

@@ -66,7 +66,7 @@ pub fn plan(
 ///   its own grant, granted and revoked on its own (no role change between them);
 ///   `Single` — a role change is a revoke of the old role and a grant of the new
 ///   one; `Ordered` (or `role_change_in_place`) — a role change is ONE operation:
-///   a `Grant` of the new role with reason kind [`ReasonKind::Replacement`] whose
+///   a `Grant` of the new role with reason kind [`ReasonKind::Replacement`](crate::model::ReasonKind::Replacement) whose
 ///   detail names the role it replaces; the old role is never revoked separately;
 /// * nested kinds: a grant is not planned on a resource when a grant on one of
 ///   its ancestors (the listed parent, [`ActualState::resources`], or the path's
@@ -81,7 +81,7 @@ pub fn plan(
 ///   ([`SystemDescriptor::profile_fields`]) and an existing account's attributes
 ///   differ from the HR values, ONE `UpdateAccount` with only the changed fields
 ///   (a field HR does not give is never sent, so nothing is wiped), reason kind
-///   [`ReasonKind::ProfileSync`];
+///   [`ReasonKind::ProfileSync`](crate::model::ReasonKind::ProfileSync);
 /// * a terminated identity: sessions revoked (where the system can), account
 ///   suspended (where it can), every grant revoked in systems where no account
 ///   suspension covers it (the system cannot suspend, its suspension does not keep
