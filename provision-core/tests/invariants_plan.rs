@@ -26,7 +26,7 @@ fn now() -> DateTime<Utc> {
 /// Six systems with different capabilities:
 /// * `idp`: accounts, suspend, sessions, delete; kind `group`; keeps `title`;
 /// * `chat`: accounts, sessions, no suspend; kind `channel`;
-/// * `lists`: no accounts; kind `group`;
+/// * `lists`: no accounts; kind `group`, which needs a `seat` (`lists-a`) first;
 /// * `code`: accounts on first login, suspend; kind `group` with ordered roles on
 ///   nested resources (`code-a` > `code-a/b` > `code-a/b/c`);
 /// * `roles`: accounts; kind `project_role` where a person holds several roles;
@@ -44,7 +44,10 @@ fn descriptors() -> Descriptors {
     chat.has_accounts = true;
     chat.can_revoke_sessions = true;
     let mut lists = SystemDescriptor::new("lists");
-    lists.kinds = vec![ResourceKindDescriptor::new("group", &["add_to_group"])];
+    lists.kinds = vec![
+        ResourceKindDescriptor::new("group", &["add_to_group"]).with_prerequisites(&["seat"]),
+        ResourceKindDescriptor::new("seat", &["assign_seat"]),
+    ];
     let mut code = SystemDescriptor::new("code");
     code.kinds = vec![
         ResourceKindDescriptor::new("group", &["add_to_group"])
@@ -116,10 +119,14 @@ fn resources(system: &str) -> Vec<String> {
 }
 
 fn entitlement(system: &str, resource: &str, role: Option<&str>) -> Entitlement {
-    let kind = SYSTEMS
-        .iter()
-        .find(|(s, _)| *s == system)
-        .map_or("group", |(_, k)| *k);
+    let kind = if resource == "lists-a" {
+        "seat"
+    } else {
+        SYSTEMS
+            .iter()
+            .find(|(s, _)| *s == system)
+            .map_or("group", |(_, k)| *k)
+    };
     let e = Entitlement::new(system, kind, resource);
     match (system, role) {
         ("code", Some(r)) => e.with_role(r),
@@ -595,8 +602,8 @@ proptest! {
     fn order(case in case()) {
         let w = build(&case);
         let (_, planned) = run(&w);
-        let expected_edges = orderer::dependencies(&planned.plan, &w.config);
-        let ordered = orderer::order(planned.plan.clone(), &w.config).unwrap();
+        let expected_edges = orderer::dependencies_with(&planned.plan, &w.config, &w.descriptors);
+        let ordered = orderer::order_with(planned.plan.clone(), &w.config, &w.descriptors).unwrap();
         prop_assert_eq!(&ordered.dependencies, &expected_edges);
         prop_assert_eq!(ordered.operations.len(), planned.plan.operations.len());
 
@@ -626,6 +633,13 @@ proptest! {
                 }
             }
         }
+        // Prerequisites inside a system: a person's seat before their groups.
+        for seat in ordered.operations.iter().filter(|o| matches!(&o.kind, OperationKind::Grant { entitlement } if entitlement.kind == "seat")) {
+            for group in ordered.operations.iter().filter(|o| o.identity == seat.identity && matches!(&o.kind, OperationKind::Grant { entitlement } if entitlement.system.as_str() == "lists" && entitlement.kind == "group")) {
+                prop_assert!(pos[&seat.id] < pos[&group.id], "{} before {}", seat.id, group.id);
+                prop_assert!(ordered.dependencies.iter().any(|d| d.before == seat.id && d.after == group.id));
+            }
+        }
         // Leaver work first; within it, sessions then suspensions.
         let first_normal = ordered.operations.iter().position(|o| o.priority == Priority::Normal)
             .unwrap_or(ordered.operations.len());
@@ -639,7 +653,7 @@ proptest! {
         // Deterministic whatever the input order.
         let mut shuffled = planned.plan.clone();
         shuffled.operations.reverse();
-        prop_assert_eq!(orderer::order(shuffled, &w.config).unwrap(), ordered);
+        prop_assert_eq!(orderer::order_with(shuffled, &w.config, &w.descriptors).unwrap(), ordered);
     }
 
     /// The capabilities' shapes: several roles are independent grants (no role
