@@ -22,7 +22,9 @@ use super::DriftReport;
 use super::finding::{
     DriftClass, Evidence, Finding, Holder, Severity, Subject, account_state_name,
 };
+use crate::planner::diff::IdentityPlanner;
 use crate::planner::leaver::{leaver_ops_in_system, suspension_covers_grants};
+#[cfg(doc)]
 use crate::planner::plan_with_report;
 
 static NO_OPERATIONS: BTreeSet<OperationId> = BTreeSet::new();
@@ -112,8 +114,9 @@ impl<'a> DriftInputs<'a> {
 
 /// Compares desired with actual state and classifies every difference.
 ///
-/// The rules are the planner's: drift runs [`plan_with_report`] over the same
-/// states, and for an identity the HR source knows and has not terminated, a
+/// The rules are the planner's: drift asks the planner ([`plan_with_report`]'s
+/// per-identity step, run only for identities whose grants or accounts differ)
+/// what it would do, and for an identity the HR source knows and has not terminated, a
 /// missing grant or account is a finding exactly when the planner grants, creates
 /// or reactivates it, and a grant held is unmanaged exactly when the planner
 /// revokes it (so an ancestor's grant covering a subgroup, a one-per-account move,
@@ -154,9 +157,17 @@ pub fn detect_drift(
         findings = tracing::field::Empty
     );
     let _guard = span.enter();
+    let widened = widened_managed(desired, inputs);
+    let managed = widened.as_ref().unwrap_or(&desired.managed_resources);
     let mut detector = Detector {
         inputs,
-        planned: planned_operations(desired, actual, inputs),
+        planner: IdentityPlanner::new(
+            inputs.config,
+            inputs.descriptors,
+            &actual.resources,
+            managed,
+        ),
+        planned: HashMap::new(),
         leaver: BTreeMap::new(),
         findings: Vec::new(),
     };
@@ -207,17 +218,13 @@ pub fn detect_drift(
     }
 }
 
-/// What the planner plans for the current state (executed and report-only
-/// operations alike), by id: drift classifies the differences the planner acts
-/// on with the planner's own rules instead of repeating them. The resources the
-/// planner counts as managed are the desired state's
+/// The resources the planner counts as managed: the desired state's
 /// [`DesiredState::managed_resources`] plus, when given, every resource
-/// [`DriftInputs::policies`] mention.
-fn planned_operations(
+/// [`DriftInputs::policies`] mention (`None`: the desired state's alone).
+fn widened_managed(
     desired: &DesiredState,
-    actual: &ActualState,
     inputs: &DriftInputs<'_>,
-) -> HashMap<OperationId, Operation> {
+) -> Option<BTreeSet<ResourceRef>> {
     let extra: BTreeSet<ResourceRef> = inputs
         .policies
         .iter()
@@ -226,56 +233,66 @@ fn planned_operations(
         .map(|g| g.entitlement.resource_ref())
         .filter(|r| !desired.managed_resources.contains(r))
         .collect();
-    let now = inputs.now;
-    // A hand-built desired state may hold grants outside their window, which
-    // `planner::desired` never gives: as drift compares only grants valid now, the
-    // planner sees them as `planner::desired` would (ended ones expired, future
-    // ones not yet given).
-    // Likewise a terminated identity desires nothing.
-    let out_of_window = desired.identities.values().any(|w| {
-        (w.identity.is_terminated_at(now) && !(w.grants.is_empty() && w.accounts.is_empty()))
-            || w.grants.values().any(|g| !g.validity.contains(now))
-    });
-    let planned = if extra.is_empty() && !out_of_window {
-        plan_with_report(desired, actual, inputs.config, inputs.descriptors, now)
-    } else {
-        let mut widened = desired.clone();
-        widened.managed_resources.extend(extra);
-        for w in widened.identities.values_mut() {
-            if w.identity.is_terminated_at(now) {
-                w.grants.clear();
-                w.expired.clear();
-                w.accounts.clear();
-                continue;
-            }
-            let outside: Vec<Entitlement> = w
-                .grants
-                .iter()
-                .filter(|(_, g)| !g.validity.contains(now))
-                .map(|(e, _)| e.clone())
-                .collect();
-            for e in outside {
-                if let Some(g) = w.grants.remove(&e)
-                    && g.validity.end.is_some_and(|end| end <= now)
-                {
-                    w.expired.insert(e, g);
-                }
-            }
+    if extra.is_empty() {
+        return None;
+    }
+    let mut managed = desired.managed_resources.clone();
+    managed.extend(extra);
+    Some(managed)
+}
+
+/// A hand-built desired identity as `planner::desired` would have built it: a
+/// terminated identity desires nothing; grants outside their window are not given
+/// (ended ones are expired). `None` when it already is.
+fn as_planner_builds(want: &DesiredIdentity, now: DateTime<Utc>) -> Option<DesiredIdentity> {
+    let terminated = want.identity.is_terminated_at(now);
+    let needs = (terminated && !(want.grants.is_empty() && want.accounts.is_empty()))
+        || want.grants.values().any(|g| !g.validity.contains(now));
+    if !needs {
+        return None;
+    }
+    let mut w = want.clone();
+    if terminated {
+        w.grants.clear();
+        w.expired.clear();
+        w.accounts.clear();
+        return Some(w);
+    }
+    let outside: Vec<Entitlement> = w
+        .grants
+        .iter()
+        .filter(|(_, g)| !g.validity.contains(now))
+        .map(|(e, _)| e.clone())
+        .collect();
+    for e in outside {
+        if let Some(g) = w.grants.remove(&e)
+            && g.validity.end.is_some_and(|end| end <= now)
+        {
+            w.expired.insert(e, g);
         }
-        plan_with_report(&widened, actual, inputs.config, inputs.descriptors, now)
-    };
-    planned
-        .plan
-        .operations
-        .into_iter()
-        .chain(planned.report_only)
-        .map(|op| (op.id.clone(), op))
-        .collect()
+    }
+    Some(w)
+}
+
+/// Whether the planner could have anything to do for a current identity that
+/// drift reports: its grants differ from what it holds, or an account it needs
+/// is missing or disabled.
+fn differs(want: &DesiredIdentity, has: &ActualIdentity) -> bool {
+    want.grants.len() != has.grants.len()
+        || !want.grants.keys().eq(has.grants.iter())
+        || want
+            .accounts
+            .iter()
+            .any(|s| !has.accounts.get(s).is_some_and(|a| a.state.is_enabled()))
 }
 
 struct Detector<'a> {
     inputs: &'a DriftInputs<'a>,
-    /// The planner's operations for the same states (see [`planned_operations`]).
+    /// The planner, one identity at a time.
+    planner: IdentityPlanner<'a>,
+    /// The planner's operations (executed and report-only alike) for the identity
+    /// being compared, by id: drift classifies the differences the planner acts on
+    /// with the planner's own rules instead of repeating them.
     planned: HashMap<OperationId, Operation>,
     /// For the terminated identity being compared: the planner's leaver
     /// operations per system, as drift fixes (see [`Detector::leaver_fixes`]).
@@ -396,6 +413,22 @@ impl<'a> Detector<'a> {
             holder,
             placeholder: false,
         };
+        self.planned.clear();
+        if let Some(w) = wanted {
+            let normalized = as_planner_builds(w, now);
+            if holder == Holder::Terminated || normalized.is_some() || differs(w, has) {
+                let planned = self
+                    .planner
+                    .plan(normalized.as_ref().unwrap_or(w), has, now);
+                self.planned = planned
+                    .plan
+                    .operations
+                    .into_iter()
+                    .chain(planned.report_only)
+                    .map(|op| (op.id.clone(), op))
+                    .collect();
+            }
+        }
         self.leaver.clear();
         if let (Some(w), Holder::Terminated) = (wanted, holder) {
             self.leaver_fixes(w, has);

@@ -149,6 +149,39 @@ pub fn plan_identity(
     out
 }
 
+/// The planner for one identity at a time over a fixed deployment (what drift
+/// uses to ask "what would the planner do here?" only where something differs).
+pub(crate) struct IdentityPlanner<'a> {
+    systems: Systems<'a>,
+    managed: &'a BTreeSet<ResourceRef>,
+}
+
+impl<'a> IdentityPlanner<'a> {
+    pub(crate) fn new(
+        config: &'a DeploymentConfig,
+        descriptors: &'a Descriptors,
+        resources: &'a BTreeMap<SystemName, Vec<ResourceRecord>>,
+        managed: &'a BTreeSet<ResourceRef>,
+    ) -> Self {
+        Self {
+            systems: Systems::new(config, descriptors, resources),
+            managed,
+        }
+    }
+
+    /// What [`plan_with_report`] plans for this identity (unsorted).
+    pub(crate) fn plan(
+        &self,
+        want: &DesiredIdentity,
+        have: &ActualIdentity,
+        now: DateTime<Utc>,
+    ) -> Planned {
+        let mut out = Planned::default();
+        plan_identity_into(want, have, self.managed, &self.systems, now, &mut out);
+        out
+    }
+}
+
 /// A configured system with its descriptor.
 struct SystemCtx<'a> {
     config: &'a SystemConfig,
