@@ -159,65 +159,88 @@ impl NameCache {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
-    fn profile(display: &str, attrs: &[(&str, &str)]) -> AccountProfile {
-        AccountProfile {
-            login: "sarah@example.com".into(),
-            email: "sarah@example.com".into(),
-            display_name: display.into(),
-            attributes: attrs
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect::<BTreeMap<_, _>>(),
+    /// (display name, HR attributes, expected given, expected family, why)
+    type Case = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        &'static str,
+        &'static str,
+    );
+
+    const CASES: &[Case] = &[
+        (
+            "Sarah Connor",
+            &[("given_name", "Sara"), ("last_name", "C")],
+            "Sara",
+            "C",
+            "HR fields win",
+        ),
+        (
+            "Mary Ann Smith",
+            &[("first_name", "Mary Ann")],
+            "Mary Ann",
+            "Ann Smith",
+            "one field replaces only its half",
+        ),
+        (
+            "Mary Ann Smith",
+            &[("givenName", "Mary Ann"), ("surname", "Smith")],
+            "Mary Ann",
+            "Smith",
+            "other field names",
+        ),
+        (
+            "Grace Brewster Hopper",
+            &[],
+            "Grace",
+            "Brewster Hopper",
+            "first space",
+        ),
+        (
+            "  Ludwig   van  Beethoven ",
+            &[],
+            "Ludwig",
+            "van Beethoven",
+            "runs of spaces",
+        ),
+        ("Cher", &[], "Cher", "Cher", "one word is both"),
+        (
+            " ",
+            &[],
+            "sarah",
+            "sarah",
+            "no display name: the login's local part",
+        ),
+        (
+            "",
+            &[("given_name", " ")],
+            "sarah",
+            "sarah",
+            "a blank HR field is no field",
+        ),
+    ];
+
+    #[test]
+    fn the_one_rule() {
+        for (display, attrs, given, family, why) in CASES {
+            let profile = AccountProfile {
+                login: "sarah@example.com".into(),
+                email: "sarah@example.com".into(),
+                display_name: (*display).into(),
+                attributes: attrs
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect(),
+            };
+            let name = PersonName::from_profile(&profile);
+            assert_eq!(
+                (name.given.as_str(), name.family.as_str()),
+                (*given, *family),
+                "{why}: {display:?} {attrs:?}"
+            );
         }
-    }
-
-    fn names(p: &AccountProfile) -> (String, String) {
-        let n = PersonName::from_profile(p);
-        (n.given, n.family)
-    }
-
-    #[test]
-    fn hr_fields_win() {
-        assert_eq!(
-            names(&profile(
-                "Sarah Connor",
-                &[("given_name", "Sara"), ("last_name", "C")]
-            )),
-            ("Sara".into(), "C".into())
-        );
-        assert_eq!(
-            names(&profile("Mary Ann Smith", &[("first_name", "Mary Ann")])),
-            ("Mary Ann".into(), "Ann Smith".into()),
-            "a field given alone replaces only its own half"
-        );
-        assert_eq!(
-            names(&profile(
-                "Mary Ann Smith",
-                &[("givenName", "Mary Ann"), ("surname", "Smith")]
-            )),
-            ("Mary Ann".into(), "Smith".into())
-        );
-    }
-
-    #[test]
-    fn display_name_splits_at_the_first_space() {
-        assert_eq!(
-            names(&profile("Grace Brewster Hopper", &[])),
-            ("Grace".into(), "Brewster Hopper".into())
-        );
-        assert_eq!(
-            names(&profile("  Ludwig   van  Beethoven ", &[])),
-            ("Ludwig".into(), "van Beethoven".into())
-        );
-        assert_eq!(names(&profile("Cher", &[])), ("Cher".into(), "Cher".into()));
-        assert_eq!(names(&profile(" ", &[])), ("sarah".into(), "sarah".into()));
-        assert_eq!(
-            names(&profile("", &[("given_name", " ")])),
-            ("sarah".into(), "sarah".into()),
-            "a blank HR field is no field"
-        );
     }
 
     #[test]

@@ -462,31 +462,22 @@ mod tests {
             http.clone(),
             Duration::from_secs(60),
         )));
-        let reply = http
-            .send_authorized(
-                &auth,
-                http.reqwest().get(http.url(&["api", "v1", "users"])),
-                RequestKind::Read,
-            )
-            .await
-            .unwrap()
-            .into_result(&JsonErrors)
-            .unwrap();
-        assert_eq!(reply.status, 200);
+        let list_users = |auth: Auth| {
+            let http = http.clone();
+            async move {
+                let request = http.reqwest().get(http.url(&["api", "v1", "users"]));
+                http.send_authorized(&auth, request, RequestKind::Read)
+                    .await
+                    .unwrap()
+                    .into_result(&JsonErrors)
+            }
+        };
+        assert_eq!(list_users(auth).await.unwrap().status, 200);
         assert_eq!(issued.lock().unwrap().len(), 2);
 
         // A static credential is not retried: the 401 is the answer.
         let auth = Auth::Static(crate::auth::StaticAuth::bearer("AT-1"));
-        let e = http
-            .send_authorized(
-                &auth,
-                http.reqwest().get(http.url(&["api", "v1", "users"])),
-                RequestKind::Read,
-            )
-            .await
-            .unwrap()
-            .into_result(&JsonErrors)
-            .unwrap_err();
+        let e = list_users(auth).await.unwrap_err();
         assert_eq!(e.system_error().unwrap().code.as_deref(), Some("E0000011"));
     }
 }
