@@ -14,7 +14,8 @@
 //! | 404, 410 | `NotFound` |
 //! | 409, 412 | `Conflict` (the executor confirms with `check`) |
 //! | 400, 405, 406, 411, 413, 414, 415, 422 | `Invalid` |
-//! | 408, 503 | `Transient`, not applied (the server refused before doing anything) |
+//! | 503 with `Retry-After` | `RateLimited` (the server says when to come back: Jira's resource exhaustion) |
+//! | 408, other 503 | `Transient`, not applied (the server refused before doing anything) |
 //! | other 5xx | `Transient`, maybe applied when the request was a write |
 //! | anything else (and a 2xx body error) | `Permanent` |
 //!
@@ -77,6 +78,9 @@ pub fn default_class(reply: &HttpResponse, error: SystemError) -> AdapterError {
     match reply.status {
         429 => AdapterError::RateLimited { info, error },
         403 if reply.headers.contains_key(header::RETRY_AFTER) || info.remaining == Some(0) => {
+            AdapterError::RateLimited { info, error }
+        }
+        503 if reply.headers.contains_key(header::RETRY_AFTER) => {
             AdapterError::RateLimited { info, error }
         }
         401 | 403 => AdapterError::Unauthorized { error },
@@ -380,6 +384,14 @@ mod tests {
             ..RateLimitInfo::default()
         });
         assert_eq!(classify(&JsonErrors, &r).unwrap().class(), "unauthorized");
+    }
+
+    #[test]
+    fn a_503_with_retry_after_says_when_to_come_back() {
+        let mut r = reply(503, "");
+        r.headers
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        assert_eq!(classify(&JsonErrors, &r).unwrap().class(), "rate_limited");
     }
 
     #[test]

@@ -111,6 +111,7 @@ impl HttpClientBuilder {
     pub fn build(self) -> Result<HttpClient, ClientConfigError> {
         let base = parse_base_url(&self.base_url)?;
         let http = reqwest::Client::builder()
+            .redirect(same_origin_redirects())
             .user_agent(self.user_agent)
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
@@ -123,6 +124,29 @@ impl HttpClientBuilder {
             rate_limit: self.rate_limit,
         })
     }
+}
+
+/// How many redirects one request may follow.
+const MAX_REDIRECTS: usize = 5;
+
+/// Redirects are followed only within the origin the request went to. reqwest drops
+/// `Authorization` on a redirect to another host, but not a scheme's own header
+/// (GitLab's `PRIVATE-TOKEN`): a redirect elsewhere is returned as it is (a 3xx,
+/// classified `Permanent`) instead of followed with the credential.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if same_origin {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 /// An http(s) URL with a host, with a trailing `/` added to its path.
@@ -441,6 +465,45 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, AdapterError::Invalid { .. }), "{e:?}");
         assert!(server.received_requests().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn redirects_are_followed_on_the_origin_only() {
+        let api = MockServer::start().await;
+        let elsewhere = MockServer::start().await;
+        Mock::given(path("/moved"))
+            .respond_with(ResponseTemplate::new(301).insert_header("location", "/users"))
+            .mount(&api)
+            .await;
+        Mock::given(path("/users"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+            .mount(&api)
+            .await;
+        Mock::given(path("/away"))
+            .respond_with(
+                ResponseTemplate::new(302)
+                    .insert_header("location", format!("{}/steal", elsewhere.uri()).as_str()),
+            )
+            .mount(&api)
+            .await;
+        let http = HttpClient::builder("GitLab", api.uri()).build().unwrap();
+        let auth = Auth::Static(StaticAuth::private_token("glpat-secret"));
+        let get = |p: &str| http.reqwest().get(http.url(&[p]));
+        let reply = http
+            .send_authorized(&auth, get("moved"), RequestKind::Read)
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200);
+        let reply = http
+            .send_authorized(&auth, get("away"), RequestKind::Read)
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 302, "not followed");
+        assert_eq!(
+            reply.into_result(&JsonErrors).unwrap_err().class(),
+            "permanent"
+        );
+        assert!(elsewhere.received_requests().await.unwrap().is_empty());
     }
 
     #[tokio::test]
