@@ -53,6 +53,9 @@
 //!   are read with `chrono`, already in the workspace.
 //! * `secrecy`: every credential is a `SecretString`, so it cannot reach a log, an
 //!   error or `Debug`; header values built from one are marked sensitive.
+//! * `base64`: the Basic `user:secret` header is built here (marked sensitive) rather
+//!   than by `RequestBuilder::basic_auth`, so every scheme goes through one path;
+//!   already in the tree through `jsonwebtoken`.
 //! * `rand`: the unique `jti` of each client assertion (Okta rejects a replayed one).
 //! * `async-trait`: [`auth::TokenSource`] is used as a trait object (`Arc<dyn …>`), which
 //!   native async traits do not allow yet.

@@ -7,7 +7,8 @@
 //! | `Retry-After` | all | seconds, or an HTTP date (measured against the reply's `Date`) |
 //! | `X-RateLimit-Limit/-Remaining/-Reset` | GitHub, Jira | |
 //! | `X-Rate-Limit-Limit/-Remaining/-Reset` | Okta | |
-//! | `RateLimit-Limit/-Remaining/-Reset` (IETF draft) | GitLab, others | |
+//! | `RateLimit-Limit/-Remaining/-Reset` (IETF draft, older form) | GitLab, others | |
+//! | `RateLimit: "p";r=..;t=..` with `RateLimit-Policy: "p";q=..` (IETF draft, structured form) | newer servers | the policy with the fewest requests left binds: its `r`, `t` and `q` together; used when the headers above are absent |
 //!
 //! **Resets** come in four forms, told apart like this:
 //!
@@ -142,7 +143,12 @@ impl RateLimitParser {
             }
             _ => chrono::Duration::zero(),
         };
-        let server_reset = min_of(headers, &RESET, |v| parse_reset(v, server_now));
+        // The structured form (`RateLimit: "burst";r=5;t=30`), when a server sends it.
+        let structured = structured_fields(headers);
+        let server_reset = min_of(headers, &RESET, |v| parse_reset(v, server_now)).or_else(|| {
+            let secs = i64::try_from(structured.reset_secs?).ok()?;
+            Some(server_now + chrono::Duration::try_seconds(secs)?)
+        });
         let retry_after = headers
             .get_all(header::RETRY_AFTER)
             .iter()
@@ -160,8 +166,8 @@ impl RateLimitParser {
         Read {
             info: RateLimitInfo {
                 bucket,
-                limit: min_of(headers, &LIMIT, parse_count),
-                remaining: min_of(headers, &REMAINING, parse_count),
+                limit: min_of(headers, &LIMIT, parse_count).or(structured.quota),
+                remaining: min_of(headers, &REMAINING, parse_count).or(structured.remaining),
                 reset_at: server_reset.map(|r| r + skew),
                 retry_after,
             },
@@ -205,6 +211,68 @@ fn min_of<T: Ord>(
             }
         })
         .min()
+}
+
+/// The binding policy of the structured-field headers of the current IETF draft
+/// (draft-ietf-httpapi-ratelimit-headers): `RateLimit: "burst";r=50;t=30` (`r`
+/// remaining, `t` seconds to its reset) and `RateLimit-Policy: "burst";q=100;w=60`
+/// (`q` the quota). The binding policy is the one with the fewest requests left
+/// (the longest reset among equals); its `q` is the limit. Values are kept together,
+/// never mixed across policies.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Structured {
+    quota: Option<u64>,
+    remaining: Option<u64>,
+    reset_secs: Option<u64>,
+}
+
+/// `"name";a=1;b=2` items of a header, as (name, params).
+fn structured_items(headers: &HeaderMap, name: &str) -> Vec<(String, Vec<(String, u64)>)> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|text| text.split(','))
+        .map(|item| {
+            let mut parts = item.split(';');
+            let policy = parts
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .trim_matches('"')
+                .to_owned();
+            let params = parts
+                .filter_map(|p| {
+                    let (k, v) = p.split_once('=')?;
+                    Some((k.trim().to_owned(), v.trim().parse().ok()?))
+                })
+                .collect();
+            (policy, params)
+        })
+        .collect()
+}
+
+fn structured_fields(headers: &HeaderMap) -> Structured {
+    let param = |params: &[(String, u64)], key: &str| {
+        params.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    };
+    let policies = structured_items(headers, "ratelimit-policy");
+    structured_items(headers, "ratelimit")
+        .into_iter()
+        .filter_map(|(policy, params)| {
+            let remaining = param(&params, "r")?;
+            let quota = policies
+                .iter()
+                .find(|(p, _)| *p == policy)
+                .and_then(|(_, params)| param(params, "q"));
+            Some(Structured {
+                quota,
+                remaining: Some(remaining),
+                reset_secs: param(&params, "t"),
+            })
+        })
+        .min_by_key(|s| (s.remaining, std::cmp::Reverse(s.reset_secs)))
+        .unwrap_or_default()
 }
 
 /// `100`, or an IETF list item `100;w=60` → 100.
@@ -348,6 +416,35 @@ mod tests {
         assert_eq!(info.limit, Some(100));
         assert_eq!(info.remaining, Some(7));
         assert_eq!(info.reset_at, Some(at("2026-06-01T12:00:45Z")));
+    }
+
+    #[test]
+    fn ietf_structured_fields() {
+        let now = at("2026-06-01T12:00:00Z");
+        let h = headers(&[
+            (
+                "RateLimit-Policy",
+                "\"burst\";q=100;w=60, \"daily\";q=1000;w=86400",
+            ),
+            ("RateLimit", "\"burst\";r=12;t=30, \"daily\";r=900;t=3600"),
+        ]);
+        let info = RateLimitParser::new().parse_at(&h, now).unwrap();
+        assert_eq!(info.limit, Some(100));
+        assert_eq!(info.remaining, Some(12));
+        assert_eq!(info.reset_at, Some(at("2026-06-01T12:00:30Z")));
+        // The daily budget is spent: it binds, with its own reset, not the burst's.
+        let h = headers(&[
+            (
+                "RateLimit-Policy",
+                "\"burst\";q=100;w=60, \"daily\";q=1000;w=86400",
+            ),
+            ("RateLimit", "\"burst\";r=12;t=30, \"daily\";r=0;t=3600"),
+        ]);
+        let info = RateLimitParser::new().parse_at(&h, now).unwrap();
+        assert_eq!(
+            (info.limit, info.remaining, info.reset_at),
+            (Some(1000), Some(0), Some(at("2026-06-01T13:00:00Z")))
+        );
     }
 
     #[test]
