@@ -21,12 +21,14 @@ use provision_core::model::{
     OperationKind, ResourceRef,
 };
 use provision_core::secret::SecretString;
+use provision_http::names::PersonName;
+use provision_http::paginate::{next_cursor, next_page_token};
 use rand::Rng;
 use reqwest::Method;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::client::{CallKind, DirectoryClient};
+use crate::client::{CallKind, DirectoryClient, SYSTEM};
 use crate::config::{ConfigError, GoogleConfig};
 use crate::model::{Member, NewUser, Organization, User, UserName, UserUpdate};
 
@@ -406,7 +408,7 @@ impl Adapter for GoogleAdapter {
             .await?;
         Ok(Page::new(
             page.users.iter().map(account_record).collect(),
-            page.next_page_token.filter(|t| !t.is_empty()),
+            next_cursor(SYSTEM, cursor, next_page_token(page.next_page_token))?,
         ))
     }
 
@@ -442,7 +444,7 @@ impl Adapter for GoogleAdapter {
                         .collect();
                     Ok(Page::new(
                         items,
-                        page.next_page_token.filter(|t| !t.is_empty()),
+                        next_cursor(SYSTEM, cursor, next_page_token(page.next_page_token))?,
                     ))
                 }
                 KIND_ORG_UNIT => {
@@ -469,7 +471,7 @@ impl Adapter for GoogleAdapter {
                         .collect();
                     Ok(Page::new(
                         items,
-                        page.next_page_token.filter(|t| !t.is_empty()),
+                        next_cursor(SYSTEM, cursor, next_page_token(page.next_page_token))?,
                     ))
                 }
                 other => Err(unknown_kind(other)),
@@ -586,39 +588,14 @@ fn same_org_unit(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-/// Given and family name from the identity's attributes, else from the display name.
+/// Given and family name by the toolkit's one rule
+/// ([`provision_http::names`]: HR fields, else the display name split at its first
+/// space), each cut to Google's 60 characters.
 fn name_for(profile: &AccountProfile) -> UserName {
-    let attr = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| {
-                profile
-                    .attributes
-                    .get(*k)
-                    .map(|v| v.trim())
-                    .filter(|v| !v.is_empty())
-            })
-            .map(str::to_owned)
-    };
-    let given = attr(&["given_name", "first_name", "givenName"]);
-    let family = attr(&["family_name", "last_name", "familyName", "surname"]);
-    let display = profile.display_name.trim();
-    let (display_given, display_family) = match display.rsplit_once(char::is_whitespace) {
-        Some((g, f)) => (g.trim().to_owned(), f.trim().to_owned()),
-        None if !display.is_empty() => (display.to_owned(), "-".to_owned()),
-        None => (
-            profile
-                .login
-                .split('@')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-            "-".to_owned(),
-        ),
-    };
-    let limit = |s: String| s.chars().take(60).collect::<String>();
+    let name = PersonName::from_profile(profile).truncated(60);
     UserName {
-        given_name: Some(limit(given.unwrap_or(display_given))),
-        family_name: Some(limit(family.unwrap_or(display_family))),
+        given_name: Some(name.given),
+        family_name: Some(name.family),
     }
 }
 
@@ -742,18 +719,25 @@ mod tests {
             (n.given_name.unwrap(), n.family_name.unwrap()),
             ("Sara".into(), "C".into())
         );
+        // The workspace's one rule (provision_http::names): the display name splits at
+        // its first space, and a single word is both names (it was: last word, and "-").
         let n = name_for(&profile("Mary Ann Smith", &[]));
         assert_eq!(
             (n.given_name.unwrap(), n.family_name.unwrap()),
-            ("Mary Ann".into(), "Smith".into())
+            ("Mary".into(), "Ann Smith".into())
         );
         let n = name_for(&profile("Cher", &[]));
         assert_eq!(
             (n.given_name.unwrap(), n.family_name.unwrap()),
-            ("Cher".into(), "-".into())
+            ("Cher".into(), "Cher".into())
         );
         let n = name_for(&profile("", &[]));
         assert_eq!(n.given_name.unwrap(), "sarah");
+        let long = format!("Ada {}", "L".repeat(80));
+        assert_eq!(
+            name_for(&profile(&long, &[])).family_name.unwrap().len(),
+            60
+        );
     }
 
     #[test]

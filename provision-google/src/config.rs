@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use provision_core::config::{CredentialRef, SystemConfig};
 use provision_core::secret::SecretString;
+use provision_http::auth::read_secret_file;
 use url::Url;
 
 use crate::credential::ServiceAccountKey;
@@ -349,18 +350,14 @@ impl GoogleConfigBuilder {
             KeySource::Key(key) => key,
             KeySource::Json { json, origin } => ServiceAccountKey::from_json(&json, &origin)?,
             KeySource::File(path) => {
-                let text =
-                    std::fs::read_to_string(&path).map_err(|source| ConfigError::ReadKey {
-                        path: path.clone(),
-                        source,
-                    })?;
-                ServiceAccountKey::from_json(
-                    &SecretString::from(text),
-                    &path.display().to_string(),
-                )?
+                let text = read_secret_file(&path).map_err(|e| ConfigError::ReadKey {
+                    path: e.path,
+                    source: e.source,
+                })?;
+                ServiceAccountKey::from_json(&text, &path.display().to_string())?
             }
         };
-        key.signing_key()?; // fail at configuration time on a key that cannot sign
+        key.signer()?; // fail at configuration time on a key that cannot sign
         let subject = self
             .subject
             .filter(|s| !s.trim().is_empty())

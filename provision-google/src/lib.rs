@@ -7,10 +7,11 @@
 //! ## Configuration
 //!
 //! Auth is a service account with **domain-wide delegation** impersonating a
-//! Workspace admin. The adapter signs the JWT-bearer assertion itself (RS256 with
-//! `jsonwebtoken`; `iss` = the service account, `sub` = the admin, `aud` = the token
-//! endpoint, one hour at most) and caches the access token until four minutes before
-//! it expires.
+//! Workspace admin. The adapter signs the JWT-bearer assertion itself (RS256, with
+//! [`provision_http::auth::JwtBearerGrant`]; `iss` = the service account, `sub` = the
+//! admin, `aud` = the token endpoint, one hour at most) and caches the access token
+//! until four minutes before it expires; a token the API rejects (401) is dropped and
+//! the request sent once more with a new one.
 //!
 //! | variable | meaning |
 //! | --- | --- |
@@ -106,4 +107,4 @@ pub mod model;
 
 pub use adapter::GoogleAdapter;
 pub use config::{ConfigError, GoogleConfig, GoogleConfigBuilder};
-pub use credential::{ServiceAccountKey, TokenProvider};
+pub use credential::ServiceAccountKey;

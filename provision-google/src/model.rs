@@ -175,24 +175,3 @@ pub struct ErrorItem {
     #[serde(default)]
     pub message: Option<String>,
 }
-
-/// The token endpoint's success reply.
-#[derive(Deserialize)]
-pub struct TokenResponse {
-    /// The bearer token.
-    pub access_token: SecretString,
-    /// Seconds until it expires.
-    #[serde(default)]
-    pub expires_in: Option<u64>,
-}
-
-/// The token endpoint's error reply (`invalid_grant`, `unauthorized_client`).
-#[derive(Debug, Deserialize)]
-pub struct TokenErrorBody {
-    /// The OAuth error code.
-    #[serde(default)]
-    pub error: Option<String>,
-    /// Google's explanation.
-    #[serde(default)]
-    pub error_description: Option<String>,
-}
