@@ -100,7 +100,7 @@ async fn the_whole_shared_suite_passes_against_the_fake() {
         .create(conformance::profile("ada@example.com", "Ada Lovelace"))
         .hand_made(hand_made_finance(&fake))
         .min_account_pages(3)
-        .misconfigured(&wrong)
+        .misconfigured_with_revokes(&wrong)
         .throttled(
             &throttled,
             OperationKind::Grant {

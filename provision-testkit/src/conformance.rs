@@ -464,7 +464,7 @@ pub type HandMadeGrant<'a> = Box<
 /// | `suspend_then_state`, `reactivate_then_state` | the system can suspend |
 /// | `leaver_left_with_nothing` (read the grants incl. a hand-made one, revoke each, read again: empty) | a kind is enumerable |
 /// | `not_found_means_absent` (unknown account: no grants, revoke and delete already done) | always |
-/// | `misconfiguration_is_not_absence` (wrong tenant / store / instance: reads and revokes are `Configuration`) | a misconfigured adapter is given |
+/// | `misconfiguration_is_not_absence` (wrong tenant / customer / store / instance: reads, and revokes where asked, are `Configuration`) | a misconfigured adapter is given |
 /// | `rate_limit_honoured` (429: `RateLimited`, retryable, with a time to come back) | a throttled adapter is given |
 /// | `delete_then_gone` | deletion is enabled |
 ///
@@ -478,6 +478,7 @@ pub struct Suite<'a> {
     hand_made: Option<HandMadeGrant<'a>>,
     throttled: Option<(&'a dyn Adapter, OperationKind)>,
     misconfigured: Option<&'a dyn Adapter>,
+    misconfigured_revokes: bool,
     min_account_pages: usize,
     delete: bool,
 }
@@ -511,6 +512,7 @@ impl<'a> Suite<'a> {
             hand_made: None,
             throttled: None,
             misconfigured: None,
+            misconfigured_revokes: false,
             min_account_pages: 1,
             delete: false,
         }
@@ -541,9 +543,20 @@ impl<'a> Suite<'a> {
         self
     }
 
-    /// An adapter configured with a wrong tenant, identity store, instance or region.
+    /// An adapter configured with a wrong tenant, customer, identity store, instance
+    /// or region: its reads (accounts, and the resources of every enumerable kind)
+    /// must be [`AdapterError::Configuration`].
     pub fn misconfigured(mut self, adapter: &'a dyn Adapter) -> Self {
         self.misconfigured = Some(adapter);
+        self
+    }
+
+    /// As [`Suite::misconfigured`], and revoking each entitlement through it must be
+    /// [`AdapterError::Configuration`] too (systems whose revokes go through the
+    /// misconfigured setting: an AWS identity store or instance).
+    pub fn misconfigured_with_revokes(mut self, adapter: &'a dyn Adapter) -> Self {
+        self.misconfigured = Some(adapter);
+        self.misconfigured_revokes = true;
         self
     }
 
@@ -662,7 +675,12 @@ impl<'a> Suite<'a> {
 
         match self.misconfigured {
             Some(wrong) => {
-                misconfiguration_is_not_absence(wrong, &account, &self.entitlements).await;
+                let revoked: &[Entitlement] = if self.misconfigured_revokes {
+                    &self.entitlements
+                } else {
+                    &[]
+                };
+                misconfiguration_is_not_absence(wrong, &account, revoked).await;
                 report.passed.push("misconfiguration_is_not_absence");
             }
             None => report.skipped.push((
@@ -869,9 +887,10 @@ pub async fn not_found_means_absent(
     }
 }
 
-/// A wrong tenant, identity store, instance or region is
-/// [`AdapterError::Configuration`]: reading accounts fails so, and a revoke is never
-/// "already absent".
+/// A wrong tenant, customer, identity store, instance or region is
+/// [`AdapterError::Configuration`]: reading accounts and listing the resources of each
+/// enumerable kind fail so (never an empty read), and revoking each of
+/// `entitlements` is never "already absent".
 pub async fn misconfiguration_is_not_absence(
     wrong: &dyn Adapter,
     account: &AccountRef,
@@ -882,6 +901,21 @@ pub async fn misconfiguration_is_not_absence(
         other => panic!(
             "misconfiguration_is_not_absence: read_accounts gave {other:?}, not Configuration"
         ),
+    }
+    let kinds: Vec<String> = wrong
+        .descriptor()
+        .kinds
+        .iter()
+        .filter(|k| k.enumerable)
+        .map(|k| k.kind.clone())
+        .collect();
+    for kind in kinds {
+        match wrong.list_resources(&kind, None).await {
+            Err(AdapterError::Configuration { .. }) => {}
+            other => panic!(
+                "misconfiguration_is_not_absence: list_resources({kind}) gave {other:?}, not Configuration"
+            ),
+        }
     }
     for e in entitlements {
         let op = operation(
