@@ -12,12 +12,15 @@ use url::Url;
 
 use crate::config::{ConfigError, GoogleConfig, SCOPES};
 use crate::credential::TokenProvider;
+use crate::model::GroupsPage;
 use crate::model::{ErrorBody, Member, MembersPage, User, UsersPage};
 
 /// The largest page `users.list` allows.
 pub const USERS_PAGE_SIZE: u32 = 500;
 /// The largest page `members.list` allows.
 pub const MEMBERS_PAGE_SIZE: u32 = 200;
+/// The largest page `groups.list` allows.
+pub const GROUPS_PAGE_SIZE: u32 = 200;
 
 /// Error reasons Google uses for throttling (on 403 as well as 429).
 const RATE_LIMIT_REASONS: [&str; 5] = [
@@ -39,6 +42,11 @@ pub enum CallKind {
     Remove,
     /// An update: 404 is "not found"; 409 is a conflict to confirm by reading.
     Update,
+    /// A list scoped by the configured `customer` or `domain` (users.list,
+    /// groups.list): a 400, a 404 or a non-throttling 403 says the customer id or the
+    /// domain is wrong (`Bad Request`, `Domain not found.`, `Not Authorized to access
+    /// this resource/api`) — a configuration error, never an empty tenant.
+    ScopedList,
 }
 
 /// Classifies a Directory API error reply.
@@ -77,6 +85,20 @@ pub fn classify_error(
     // a user created a moment ago is not usable everywhere yet
     if message.contains("creation is not complete") {
         return AdapterError::transient(error);
+    }
+    if kind == CallKind::ScopedList
+        && matches!(status, 400 | 403 | 404)
+        && !reason_is(&["accessNotConfigured"])
+    {
+        return AdapterError::Configuration {
+            error: SystemError::new(
+                Some(status),
+                reason.clone(),
+                format!(
+                    "{message} (check the settings `customer_id` and `domain`: the admin must belong to that customer, and the domain to it)"
+                ),
+            ),
+        };
     }
     match (status, kind) {
         (409, CallKind::Insert) => AdapterError::AlreadyDone { error },
@@ -118,9 +140,9 @@ impl DirectoryClient {
             .timeout(config.timeout)
             .user_agent(concat!("provision-google/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ConfigError::Invalid {
-                name: "http client".into(),
-                reason: e.to_string(),
+            .map_err(|e| ConfigError::Other {
+                system: config.system_name.clone(),
+                message: format!("cannot build the HTTP client: {e}"),
             })?;
         let tokens = TokenProvider::new(
             &config.key,
@@ -128,7 +150,14 @@ impl DirectoryClient {
             &SCOPES,
             config.token_url.clone(),
             config.token_refresh_margin,
-        )?;
+        )
+        .map_err(|reason| {
+            ConfigError::missing_credential(
+                config.system_name.clone(),
+                crate::config::KEY_CREDENTIAL,
+                reason,
+            )
+        })?;
         Ok(DirectoryClient {
             http,
             base: config.base_url.clone(),
@@ -226,7 +255,46 @@ impl DirectoryClient {
             query.push(("pageToken", token));
         }
         Ok(self
-            .call(Method::GET, &["users"], &query, None, CallKind::Read)
+            .call(Method::GET, &["users"], &query, None, CallKind::ScopedList)
+            .await?
+            .unwrap_or_default())
+    }
+
+    fn scope_query(&self) -> (&'static str, &str) {
+        match (&self.domain, &self.customer) {
+            (Some(domain), _) => ("domain", domain),
+            (None, Some(customer)) => ("customer", customer),
+            (None, None) => ("customer", crate::config::MY_CUSTOMER),
+        }
+    }
+
+    /// One page of the customer's (or domain's) groups (`groups.list`, 200 per page).
+    pub async fn list_groups(&self, page_token: Option<&str>) -> Result<GroupsPage, AdapterError> {
+        let max = GROUPS_PAGE_SIZE.to_string();
+        let mut query: Vec<(&str, &str)> = vec![self.scope_query(), ("maxResults", &max)];
+        if let Some(token) = page_token {
+            query.push(("pageToken", token));
+        }
+        Ok(self
+            .call(Method::GET, &["groups"], &query, None, CallKind::ScopedList)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// One page of the groups a user is a direct member of (`groups.list?userKey=`,
+    /// 200 per page; Google refuses `customer`/`domain` with `userKey`).
+    pub async fn list_user_groups(
+        &self,
+        user_key: &str,
+        page_token: Option<&str>,
+    ) -> Result<GroupsPage, AdapterError> {
+        let max = GROUPS_PAGE_SIZE.to_string();
+        let mut query: Vec<(&str, &str)> = vec![("userKey", user_key), ("maxResults", &max)];
+        if let Some(token) = page_token {
+            query.push(("pageToken", token));
+        }
+        Ok(self
+            .call(Method::GET, &["groups"], &query, None, CallKind::Read)
             .await?
             .unwrap_or_default())
     }

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use url::Url;
 
-use crate::config::ConfigError;
 use crate::model::{TokenErrorBody, TokenResponse};
 
 /// The OAuth grant type of a signed-JWT assertion (RFC 7523).
@@ -46,25 +45,25 @@ impl std::fmt::Debug for ServiceAccountKey {
 }
 
 impl ServiceAccountKey {
-    /// Parses a key file's JSON. Errors name `origin` and the line/column, never the content.
-    pub fn from_json(json: &SecretString, origin: &str) -> Result<Self, ConfigError> {
-        serde_json::from_str(json.expose_secret()).map_err(|e| ConfigError::InvalidKey {
-            origin: origin.to_owned(),
-            reason: format!(
-                "{:?} error at line {} column {} (expected a service-account key with client_email and private_key)",
+    /// Parses a key file's JSON. The error names `origin` and the line/column, never
+    /// the content.
+    pub fn from_json(json: &SecretString, origin: &str) -> Result<Self, String> {
+        serde_json::from_str(json.expose_secret()).map_err(|e| {
+            format!(
+                "{origin}: {:?} error at line {} column {}",
                 e.classify(),
                 e.line(),
                 e.column()
-            ),
+            )
         })
     }
 
-    pub(crate) fn signing_key(&self) -> Result<EncodingKey, ConfigError> {
+    pub(crate) fn signing_key(&self) -> Result<EncodingKey, String> {
         EncodingKey::from_rsa_pem(self.private_key.expose_secret().as_bytes()).map_err(|_| {
-            ConfigError::InvalidKey {
-                origin: format!("the key of {}", self.client_email),
-                reason: "private_key is not an RSA private key in PEM form".into(),
-            }
+            format!(
+                "the private_key of {} is not an RSA private key in PEM form",
+                self.client_email
+            )
         })
     }
 }
@@ -123,7 +122,7 @@ impl TokenProvider {
         scopes: &[&str],
         token_url: Url,
         refresh_margin: Duration,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, String> {
         Ok(TokenProvider {
             client_email: key.client_email.clone(),
             key_id: key.private_key_id.clone(),
