@@ -201,7 +201,7 @@ impl AwsAdapter {
                     .with_scope("account")
                     .enumerable(),
             )
-            // assignments usually settle in seconds; a minute covers a busy instance
+            // assignments usually settle in seconds; two minutes cover a busy instance
             .with_pending_deadline(PendingDeadline::After {
                 wait: std::time::Duration::from_secs(120),
             });
