@@ -45,12 +45,10 @@ pub enum QuickstartError {
     /// The Okta variables in the environment are incomplete or wrong.
     #[error("okta (from OKTA_* environment variables): {0}")]
     Okta(#[from] provision_okta::ConfigError),
-    /// The Google variables in the environment are incomplete or wrong.
-    #[error("google (from GOOGLE_* environment variables): {0}")]
-    Google(#[from] provision_google::ConfigError),
-    /// The AWS variables in the environment are incomplete or wrong.
-    #[error("aws (from AWS_* / PROVISION_AWS_* environment variables): {0}")]
-    Aws(#[from] provision_aws::ConfigError),
+    /// The Google (`GOOGLE_*`) or AWS (`AWS_*` / `PROVISION_AWS_*`) variables in the
+    /// environment are incomplete or wrong; the error names the system and the setting.
+    #[error("{0}")]
+    AdapterConfig(#[from] provision_core::adapter::ConfigError),
     /// A system in `provision.yaml` has no sandbox preset and no real adapter here.
     #[error(
         "system `{system}` in provision.yaml: no sandbox of that name (known: okta, google, aws, gitlab, slack, jira, salesforce)"

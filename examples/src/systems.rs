@@ -75,7 +75,7 @@ fn aws_from_env(
     system: &provision_core::config::SystemConfig,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(AwsAdapter, String), QuickstartError> {
-    let mut builder = AwsConfigBuilder::from_env_with(env)?.delete_users(system.delete_leavers);
+    let mut builder = AwsConfigBuilder::from_env_with(env)?.delete_leavers(system.delete_leavers);
     for pair in env("PROVISION_AWS_ACCOUNTS")
         .unwrap_or_default()
         .split(',')
@@ -83,10 +83,11 @@ fn aws_from_env(
         .filter(|p| !p.is_empty())
     {
         let (name, id) = pair.split_once('=').ok_or_else(|| {
-            QuickstartError::Aws(provision_aws::ConfigError::Invalid {
-                field: "PROVISION_AWS_ACCOUNTS".into(),
-                reason: format!("'{pair}' is not name=12-digit-account-id"),
-            })
+            QuickstartError::AdapterConfig(provision_core::adapter::ConfigError::invalid_setting(
+                "aws",
+                "PROVISION_AWS_ACCOUNTS",
+                format!("name=12-digit-account-id pairs, not '{pair}'"),
+            ))
         })?;
         builder = builder.account(name.trim(), id.trim());
     }
@@ -97,10 +98,7 @@ fn aws_from_env(
         "Identity Center {instance} in {} via {endpoint}",
         config.region()
     );
-    let adapter = AwsAdapter::new(config).map_err(|error| QuickstartError::Setup {
-        system: SystemName::new("aws"),
-        error: Box::new(error),
-    })?;
+    let adapter = AwsAdapter::new(config)?;
     Ok((adapter, where_))
 }
 
@@ -123,7 +121,7 @@ impl Systems {
                     let cfg = GoogleConfig::from_lookup(env)?;
                     let who = env("GOOGLE_ADMIN_SUBJECT").unwrap_or_default();
                     real(
-                        Arc::new(GoogleAdapter::new(&cfg)?),
+                        Arc::new(GoogleAdapter::new(cfg)?),
                         format!("Workspace, acting as {who}"),
                     )
                 }

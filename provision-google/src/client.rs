@@ -12,6 +12,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use crate::config::{ConfigError, GoogleConfig, SCOPES};
+use crate::model::GroupsPage;
 use crate::model::{ErrorBody, Member, MembersPage, User, UsersPage};
 
 /// The system's name in messages.
@@ -21,6 +22,8 @@ pub const SYSTEM: &str = "Google";
 pub const USERS_PAGE_SIZE: u32 = 500;
 /// The largest page `members.list` allows.
 pub const MEMBERS_PAGE_SIZE: u32 = 200;
+/// The largest page `groups.list` allows.
+pub const GROUPS_PAGE_SIZE: u32 = 200;
 
 /// Error reasons Google uses for throttling (on 403 as well as 429).
 const RATE_LIMIT_REASONS: [&str; 5] = [
@@ -42,6 +45,11 @@ pub enum CallKind {
     Remove,
     /// An update: 404 is "not found"; 409 is a conflict to confirm by reading.
     Update,
+    /// A list scoped by the configured `customer` or `domain` (users.list,
+    /// groups.list): a 400, a 404 or a non-throttling 403 says the customer id or the
+    /// domain is wrong (`Bad Request`, `Domain not found.`, `Not Authorized to access
+    /// this resource/api`) — a configuration error, never an empty tenant.
+    ScopedList,
 }
 
 /// Google's error dialect for one kind of call: the first `errors[].reason` is the
@@ -93,6 +101,21 @@ impl ErrorDialect for GoogleErrors {
         {
             return AdapterError::transient(error);
         }
+        // a list scoped by the configured customer or domain: a 400, a 404 or a
+        // non-throttling 403 says the customer id or the domain is wrong, never that
+        // the tenant is empty
+        if self.kind == CallKind::ScopedList
+            && matches!(status, 400 | 403 | 404)
+            && !reason_is(&["accessNotConfigured"])
+        {
+            let message = format!(
+                "{} (check the settings `customer_id` and `domain`: the admin must belong to that customer, and the domain to it)",
+                error.message
+            );
+            return AdapterError::Configuration {
+                error: SystemError::new(Some(status), error.code.clone(), message),
+            };
+        }
         match (status, self.kind) {
             (409, CallKind::Insert) | (404, CallKind::Remove) => {
                 AdapterError::AlreadyDone { error }
@@ -118,13 +141,19 @@ impl DirectoryClient {
             .user_agent(concat!("provision-google/", env!("CARGO_PKG_VERSION")))
             .timeout(config.timeout)
             .build()
-            .map_err(|e| ConfigError::Invalid {
-                name: "base_url".into(),
-                reason: e.to_string(),
+            .map_err(|e| {
+                ConfigError::invalid_setting(config.system_name.clone(), "base_url", e.to_string())
             })?;
         let source = config
             .key
-            .token_source(&config.subject, &SCOPES, config.token_url.clone())?;
+            .token_source(&config.subject, &SCOPES, config.token_url.clone())
+            .map_err(|reason| {
+                ConfigError::missing_credential(
+                    config.system_name.clone(),
+                    crate::config::KEY_CREDENTIAL,
+                    reason,
+                )
+            })?;
         let tokens = TokenCache::new(source, http.clone(), config.token_refresh_margin);
         Ok(DirectoryClient {
             http,
@@ -190,7 +219,46 @@ impl DirectoryClient {
             query.push(("pageToken", token));
         }
         Ok(self
-            .call(Method::GET, &["users"], &query, None, CallKind::Read)
+            .call(Method::GET, &["users"], &query, None, CallKind::ScopedList)
+            .await?
+            .unwrap_or_default())
+    }
+
+    fn scope_query(&self) -> (&'static str, &str) {
+        match (&self.domain, &self.customer) {
+            (Some(domain), _) => ("domain", domain),
+            (None, Some(customer)) => ("customer", customer),
+            (None, None) => ("customer", crate::config::MY_CUSTOMER),
+        }
+    }
+
+    /// One page of the customer's (or domain's) groups (`groups.list`, 200 per page).
+    pub async fn list_groups(&self, page_token: Option<&str>) -> Result<GroupsPage, AdapterError> {
+        let max = GROUPS_PAGE_SIZE.to_string();
+        let mut query: Vec<(&str, &str)> = vec![self.scope_query(), ("maxResults", &max)];
+        if let Some(token) = page_token {
+            query.push(("pageToken", token));
+        }
+        Ok(self
+            .call(Method::GET, &["groups"], &query, None, CallKind::ScopedList)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// One page of the groups a user is a direct member of (`groups.list?userKey=`,
+    /// 200 per page; Google refuses `customer`/`domain` with `userKey`).
+    pub async fn list_user_groups(
+        &self,
+        user_key: &str,
+        page_token: Option<&str>,
+    ) -> Result<GroupsPage, AdapterError> {
+        let max = GROUPS_PAGE_SIZE.to_string();
+        let mut query: Vec<(&str, &str)> = vec![("userKey", user_key), ("maxResults", &max)];
+        if let Some(token) = page_token {
+            query.push(("pageToken", token));
+        }
+        Ok(self
+            .call(Method::GET, &["groups"], &query, None, CallKind::Read)
             .await?
             .unwrap_or_default())
     }

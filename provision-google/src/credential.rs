@@ -8,7 +8,6 @@ use provision_http::auth::{JwtBearerGrant, JwtSigner};
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::ConfigError;
 
 pub use provision_http::auth::JWT_BEARER_GRANT;
 
@@ -39,27 +38,27 @@ impl std::fmt::Debug for ServiceAccountKey {
 }
 
 impl ServiceAccountKey {
-    /// Parses a key file's JSON. Errors name `origin` and the line/column, never the content.
-    pub fn from_json(json: &SecretString, origin: &str) -> Result<Self, ConfigError> {
-        serde_json::from_str(json.expose_secret()).map_err(|e| ConfigError::InvalidKey {
-            origin: origin.to_owned(),
-            reason: format!(
-                "{:?} error at line {} column {} (expected a service-account key with client_email and private_key)",
+    /// Parses a key file's JSON. The error names `origin` and the line/column, never
+    /// the content.
+    pub fn from_json(json: &SecretString, origin: &str) -> Result<Self, String> {
+        serde_json::from_str(json.expose_secret()).map_err(|e| {
+            format!(
+                "{origin}: {:?} error at line {} column {}",
                 e.classify(),
                 e.line(),
                 e.column()
-            ),
+            )
         })
     }
 
     /// The RS256 signer of this key (`kid` = the key id). Fails on a key that cannot
     /// sign, naming the service account, never the key.
-    pub fn signer(&self) -> Result<JwtSigner, ConfigError> {
+    pub fn signer(&self) -> Result<JwtSigner, String> {
         JwtSigner::rs256_pem(&self.private_key, self.private_key_id.clone()).map_err(|_| {
-            ConfigError::InvalidKey {
-                origin: format!("the key of {}", self.client_email),
-                reason: "private_key is not an RSA private key in PEM form".into(),
-            }
+            format!(
+                "the private_key of {} is not an RSA private key in PEM form",
+                self.client_email
+            )
         })
     }
 
@@ -70,7 +69,7 @@ impl ServiceAccountKey {
         subject: &str,
         scopes: &[&str],
         token_url: Url,
-    ) -> Result<JwtBearerGrant, ConfigError> {
+    ) -> Result<JwtBearerGrant, String> {
         Ok(JwtBearerGrant::new(
             token_url,
             self.client_email.clone(),

@@ -138,6 +138,29 @@ pub struct MembersPage {
     pub next_page_token: Option<String>,
 }
 
+/// A group as `groups.list` returns it (the fields read).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// Immutable id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The group's email: how policies name it.
+    pub email: String,
+}
+
+/// A page of `groups.list`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupsPage {
+    /// The groups (absent when none).
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    /// The next page's token; absent on the last page.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+}
+
 /// Google's JSON error body: `{"error":{"code","message","errors":[{reason,domain,message}],"status"}}`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ErrorBody {
