@@ -51,16 +51,22 @@
 //! ```
 
 mod claiming;
+mod dispatch;
 mod events;
+mod graph;
+mod policy;
+mod queue;
 mod rate_limit;
+mod records;
 mod report;
+mod resume;
 mod retry;
 mod scheduler;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::adapter::{Adapter, AdapterError};
+use crate::adapter::Adapter;
 use crate::audit::{AuditError, AuditLog};
 use crate::config::SystemConfig;
 use crate::journal::{Journal, JournalError, OperationClaims, RunId};
@@ -100,9 +106,9 @@ pub enum ExecutorError {
     /// Two operations share an id.
     #[error("operation id {0} appears more than once in the plan")]
     DuplicateOperation(OperationId),
-    /// The dependency edges form a cycle.
-    #[error("the plan's dependencies form a cycle through operation {0}")]
-    Cycle(OperationId),
+    /// The dependency edges form a cycle (named as the orderer names it).
+    #[error("the plan's {0}")]
+    Cycle(crate::orderer::CycleError),
     /// A system's `rate_limit` cannot be used.
     #[error("system `{system}`: rate_limit: {reason}")]
     InvalidRateLimit {
@@ -350,7 +356,7 @@ impl Executor {
         plan: &Plan,
         ids: ExternalIds,
     ) -> Result<ExecutionReport, ExecutorError> {
-        let graph = scheduler::Graph::new(self, plan)?;
+        let graph = graph::Graph::new(self, plan)?;
         if let Some(journal) = &self.journal {
             journal.begin_run(run, plan).await?;
         }
@@ -375,7 +381,7 @@ impl Executor {
         let journal = self.journal.as_ref().ok_or(ExecutorError::NoJournal)?;
         let plan = journal.plan(run).await?;
         let entries = journal.entries(run).await?;
-        let graph = scheduler::Graph::new(self, &plan)?;
+        let graph = graph::Graph::new(self, &plan)?;
         scheduler::Run::new(self, run.clone(), &plan, graph, ids)
             .execute(Some(entries))
             .await
@@ -386,14 +392,4 @@ impl Executor {
             subscriber.on_event(&event);
         }
     }
-}
-
-/// Is this error, for this operation, a sign that the work is already done?
-fn already_gone(kind: &crate::model::OperationKind, error: &AdapterError) -> bool {
-    use crate::model::OperationKind;
-    matches!(error, AdapterError::NotFound { .. })
-        && matches!(
-            kind,
-            OperationKind::Revoke { .. } | OperationKind::DeleteAccount
-        )
 }
