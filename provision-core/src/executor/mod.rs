@@ -68,7 +68,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::adapter::Adapter;
 use crate::audit::{AuditError, AuditLog};
-use crate::config::SystemConfig;
+use crate::config::{RateLimitConfig, SystemConfig};
 use crate::journal::{Journal, JournalError, OperationClaims, RunId};
 use crate::model::{ActualState, IdentityId, OperationId, Plan, SystemName};
 
@@ -109,8 +109,8 @@ pub enum ExecutorError {
     /// The dependency edges form a cycle (named as the orderer names it).
     #[error("the plan's {0}")]
     Cycle(crate::orderer::CycleError),
-    /// A system's `rate_limit` cannot be used.
-    #[error("system `{system}`: rate_limit: {reason}")]
+    /// A system's `rate_limit` or one of its `rate_budgets` cannot be used.
+    #[error("system `{system}`: {reason}")]
     InvalidRateLimit {
         /// The system.
         system: SystemName,
@@ -302,24 +302,59 @@ impl ExecutorBuilder {
         }
         let mut systems = BTreeMap::new();
         for (name, adapter, config) in self.systems {
+            let invalid = |field: String, rl: &RateLimitConfig| ExecutorError::InvalidRateLimit {
+                system: name.clone(),
+                reason: format!(
+                    "{field}: requests ({}), per_seconds ({}) and burst ({:?}) must all be above zero",
+                    rl.requests, rl.per_seconds, rl.burst
+                ),
+            };
             let quota = match &config.rate_limit {
                 None => None,
-                Some(rl) => Some(rate_limit::quota(rl).ok_or_else(|| {
-                    ExecutorError::InvalidRateLimit {
-                        system: name.clone(),
-                        reason: format!(
-                            "requests ({}), per_seconds ({}) and burst ({:?}) must all be above zero",
-                            rl.requests, rl.per_seconds, rl.burst
-                        ),
-                    }
-                })?),
+                Some(rl) => Some(
+                    rate_limit::quota(rl).ok_or_else(|| invalid("rate_limit".to_owned(), rl))?,
+                ),
             };
+            let declared = &adapter.descriptor().rate_budgets;
+            if let Some(unknown) = config
+                .rate_budgets
+                .keys()
+                .find(|k| !declared.iter().any(|b| &b.name == *k))
+            {
+                let names: Vec<&str> = declared.iter().map(|b| b.name.as_str()).collect();
+                return Err(ExecutorError::InvalidRateLimit {
+                    system: name.clone(),
+                    reason: format!(
+                        "rate_budgets: `{unknown}` is not a rate budget of this system (its budgets: {})",
+                        if names.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                });
+            }
+            let mut budgets = Vec::with_capacity(declared.len());
+            for budget in declared {
+                let limit = config
+                    .rate_budgets
+                    .get(&budget.name)
+                    .or(budget.limit.as_ref());
+                let quota = match limit {
+                    None => None,
+                    Some(rl) => Some(
+                        rate_limit::quota(rl)
+                            .ok_or_else(|| invalid(format!("rate_budgets.{}", budget.name), rl))?,
+                    ),
+                };
+                budgets.push((budget.name.clone(), quota));
+            }
             systems.insert(
                 name,
                 SystemEntry {
                     adapter,
                     config,
-                    limiter: Mutex::new(SystemLimiter::new(quota)),
+                    limiter: Mutex::new(SystemLimiter::with_budgets(quota, budgets)),
                 },
             );
         }

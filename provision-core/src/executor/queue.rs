@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use tokio::time::Instant;
 
 use super::SystemEntry;
-use super::rate_limit::Gate;
+use super::rate_limit::{Gate, Refused};
 use crate::model::Priority;
 
 /// One system's queue.
@@ -78,11 +78,11 @@ impl<'a> Queues<'a> {
         }
     }
 
-    /// A request to system `q` was answered.
-    pub(crate) fn on_answer(&mut self, q: usize) {
+    /// A request of kind `key` to system `q` was answered.
+    pub(crate) fn on_answer(&mut self, q: usize, key: &str) {
         let queue = &mut self.queues[q];
         queue.running = queue.running.saturating_sub(1);
-        queue.entry.limiter().on_answer();
+        queue.entry.limiter().on_answer(key);
     }
 
     /// Chooses what to send now, per system, and says when to look again. `priority`
@@ -111,7 +111,12 @@ impl<'a> Queues<'a> {
             let mut limiter = queue.entry.limiter();
             let mut chosen: Vec<((Reverse<Priority>, usize), String)> = Vec::new();
             let mut running = queue.running;
-            'fill: while running < queue.limit {
+            // Named budgets found out of cells in this pass: their requests wait.
+            let mut spent: Vec<String> = Vec::new();
+            for &entry in &queue.ready {
+                if running >= queue.limit {
+                    break;
+                }
                 match limiter.system_gate(now) {
                     Gate::Open => {}
                     Gate::Until(t) => {
@@ -120,27 +125,29 @@ impl<'a> Queues<'a> {
                     }
                     Gate::AwaitResponse => break,
                 }
-                let mut pick = None;
-                for &entry in &queue.ready {
-                    if chosen.iter().any(|(c, _)| c.1 == entry.1) {
+                let key = key(entry.1);
+                if spent.contains(&key) {
+                    continue;
+                }
+                match limiter.gate(&key, now) {
+                    Gate::Open => {}
+                    Gate::Until(t) => {
+                        wake_at(t);
                         continue;
                     }
-                    let key = key(entry.1);
-                    match limiter.gate(&key, now) {
-                        Gate::Open => {
-                            pick = Some((entry, key));
-                            break;
-                        }
-                        Gate::Until(t) => wake_at(t),
-                        Gate::AwaitResponse => {}
-                    }
+                    Gate::AwaitResponse => continue,
                 }
-                let Some((entry, key)) = pick else {
-                    break 'fill;
-                };
-                if let Err(t) = limiter.take_cell() {
-                    wake_at(t);
-                    break;
+                match limiter.take_cell(&key) {
+                    Ok(()) => {}
+                    Err(Refused::Budget(t)) => {
+                        wake_at(t);
+                        spent.push(key);
+                        continue;
+                    }
+                    Err(Refused::System(t)) => {
+                        wake_at(t);
+                        break;
+                    }
                 }
                 limiter.on_dispatch(&key);
                 chosen.push((entry, key));

@@ -266,7 +266,7 @@ impl<'a> Run<'a> {
     async fn on_done(&mut self, done: Done) -> Result<(), ExecutorError> {
         let Done { idx, key, answer } = done;
         let q = self.graph.system_of[idx];
-        self.queues.on_answer(q);
+        self.queues.on_answer(q, &key);
         let now = Instant::now();
         let answer = answer?;
         if matches!(answer, Answer::Executed(_) | Answer::Checked(_)) && self.exec.claims.is_some()
@@ -276,13 +276,15 @@ impl<'a> Run<'a> {
         }
         match answer {
             Answer::Executed(Ok(applied)) => {
-                if let Some(info) = &applied.rate_limit {
-                    self.queues.entry(q).limiter().on_headroom(&key, info, now);
+                match &applied.rate_limit {
+                    Some(info) => self.queues.entry(q).limiter().on_headroom(&key, info, now),
+                    None => self.queues.entry(q).limiter().on_untagged_success(&key),
                 }
                 self.succeed(idx, applied.effect, applied.external_id).await
             }
             Answer::Executed(Err(error)) => self.on_error(idx, &key, error, true).await,
             Answer::Checked(Ok(status)) => {
+                self.queues.entry(q).limiter().on_untagged_success(&key);
                 let purpose = match &self.slots[idx].action {
                     Action::Check(p) => p.clone(),
                     Action::Execute => CheckPurpose::MaybeApplied,

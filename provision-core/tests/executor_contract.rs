@@ -1,0 +1,196 @@
+//! The executor side of the adapter contract (issue "one contract every system fits"):
+//! named rate budgets, whole-list resources, per-system pending deadlines, reads paced
+//! and retried like writes, configuration errors.
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+mod exec_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use exec_support::contract::ContractSystem;
+use exec_support::*;
+use provision_core::adapter::{
+    Adapter, AdapterError, RateBudget, ResourceKindDescriptor, SystemDescriptor, SystemError,
+};
+use provision_core::config::{RateLimitConfig, SystemConfig};
+use provision_core::executor::{Executor, ExecutorError, OperationOutcome};
+use tokio::time::Instant;
+
+fn limit(requests: u32, burst: u32) -> Option<RateLimitConfig> {
+    Some(RateLimitConfig {
+        requests,
+        per_seconds: 1,
+        burst: Some(burst),
+    })
+}
+
+/// Users (account writes) and groups (membership writes) are separate budgets.
+fn budgeted(users: Option<RateLimitConfig>, groups: Option<RateLimitConfig>) -> SystemDescriptor {
+    SystemDescriptor::new("budgeted")
+        .with_accounts()
+        .with_kind(ResourceKindDescriptor::new("group", &["add_to_group"]))
+        .with_rate_budget(RateBudget::new("users", users))
+        .with_rate_budget(RateBudget::new("groups", groups))
+}
+
+fn config(concurrency: usize) -> SystemConfig {
+    let mut c = SystemConfig::new("budgeted");
+    c.concurrency = Some(concurrency);
+    c
+}
+
+/// 20 account creations (budget `users`) and 20 group grants (budget `groups`).
+fn mixed_plan() -> provision_core::model::Plan {
+    let mut ops = Vec::new();
+    for i in 0..20 {
+        ops.push(create(&format!("u{i}"), "dir"));
+        ops.push(grant(&format!("g{i}"), "dir", "group", "eng"));
+    }
+    plan(ops)
+}
+
+fn last_request(system: &ContractSystem, budget: &str, start: Instant) -> Duration {
+    system.seen(|s| {
+        s.requests
+            .iter()
+            .filter(|(b, _)| b == budget)
+            .map(|(_, at)| *at - start)
+            .max()
+            .unwrap_or_default()
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_named_budget_is_paced_by_its_own_limit_and_never_slows_another() {
+    // The server allows 12 user writes and 100 group writes per second; the vendor
+    // documents 5/s (burst 5) and 50/s (burst 10).
+    let system = Arc::new(
+        ContractSystem::new(budgeted(limit(5, 5), limit(50, 10)))
+            .limit("users", 12)
+            .limit("groups", 100),
+    );
+    let executor = Executor::builder()
+        .system("dir", system.clone() as Arc<dyn Adapter>, config(8))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let report = executor
+        .apply(&run("budgets"), &mixed_plan())
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{report}");
+    // Paced by each budget's own limiter: the server never had to say 429.
+    system.seen(|s| assert!(s.throttled.is_empty(), "429s: {:?}", s.throttled));
+    // The groups were not held to the users' pace: 20 grants at 50/s are done well
+    // before 20 creations at 5/s (at least (20 - 5) / 5 = 3 s).
+    let groups = last_request(&system, "groups", start);
+    let users = last_request(&system, "users", start);
+    assert!(groups < Duration::from_secs(1), "groups took {groups:?}");
+    assert!(users >= Duration::from_millis(2800), "users took {users:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deployment_overrides_a_vendor_budget() {
+    // The vendor says 100/s for users; this tenant's server allows 12/s, and the
+    // deployment says 5/s.
+    let system = Arc::new(
+        ContractSystem::new(budgeted(limit(100, 100), limit(50, 10)))
+            .limit("users", 12)
+            .limit("groups", 100),
+    );
+    let mut cfg = config(8);
+    cfg.rate_budgets
+        .insert("users".into(), limit(5, 5).unwrap());
+    let executor = Executor::builder()
+        .system("dir", system.clone() as Arc<dyn Adapter>, cfg)
+        .build()
+        .unwrap();
+    let report = executor
+        .apply(&run("override"), &mixed_plan())
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{report}");
+    system.seen(|s| assert!(s.throttled.is_empty(), "429s: {:?}", s.throttled));
+}
+
+#[tokio::test]
+async fn a_budget_the_system_does_not_have_is_refused() {
+    let system = Arc::new(ContractSystem::new(budgeted(None, None)));
+    let mut cfg = config(4);
+    cfg.rate_budgets.insert("user".into(), limit(5, 5).unwrap());
+    let err = Executor::builder()
+        .system("dir", system as Arc<dyn Adapter>, cfg)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, ExecutorError::InvalidRateLimit { .. }));
+    let text = err.to_string();
+    assert!(
+        text.contains("`user` is not a rate budget of this system (its budgets: users, groups)"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_configuration_error_is_never_retried_nor_read_as_already_absent() {
+    let system = Arc::new(ContractSystem::new(
+        SystemDescriptor::new("dir")
+            .with_accounts()
+            .with_kind(ResourceKindDescriptor::new("group", &["add_to_group"])),
+    ));
+    system.fail(
+        "revoke",
+        AdapterError::Configuration {
+            error: SystemError::new(Some(404), None, "identity store d-123 does not exist"),
+        },
+    );
+    let executor = Executor::builder()
+        .retry(fast_retry())
+        .system("dir", system.clone() as Arc<dyn Adapter>, config(4))
+        .build()
+        .unwrap();
+    let revoke = revoke("ann", "dir", "group", "eng");
+    let report = executor
+        .apply(&run("config"), &plan(vec![revoke.clone()]))
+        .await
+        .unwrap();
+    let op = report.operation(&revoke.id).unwrap();
+    assert!(
+        matches!(
+            &op.outcome,
+            OperationOutcome::Failed {
+                error: AdapterError::Configuration { .. }
+            }
+        ),
+        "{}",
+        op.outcome
+    );
+    assert_eq!(op.attempts, 1, "sent once, not retried");
+}
+
+#[tokio::test(start_paused = true)]
+async fn budgets_from_the_deployment_yaml_reach_the_limiter() {
+    use provision_core::config::load::parse_config;
+    let yaml = "systems:\n  dir:\n    adapter: budgeted\n    concurrency: 8\n    rate_budgets:\n      users: {requests: 5, burst: 5}\n";
+    let deployment = parse_config("provision.yaml", yaml).unwrap();
+    let cfg = deployment.systems.values().next().unwrap().clone();
+    assert_eq!(cfg.rate_budgets["users"], limit(5, 5).unwrap());
+    let system = Arc::new(
+        ContractSystem::new(budgeted(limit(100, 100), None))
+            .limit("users", 12)
+            .limit("groups", 100),
+    );
+    let executor = Executor::builder()
+        .system("dir", system.clone() as Arc<dyn Adapter>, cfg)
+        .build()
+        .unwrap();
+    let report = executor.apply(&run("yaml"), &mixed_plan()).await.unwrap();
+    assert!(report.is_complete(), "{report}");
+    system.seen(|s| assert!(s.throttled.is_empty(), "429s: {:?}", s.throttled));
+
+    // A mistake inside a budget is named like any other.
+    let bad = "systems:\n  dir:\n    adapter: budgeted\n    rate_budgets:\n      users: {requests: 5, brust: 5}\n";
+    let err = parse_config("provision.yaml", bad).unwrap_err().to_string();
+    assert!(err.contains("systems.dir.rate_budgets.users"), "{err}");
+    assert!(err.contains("brust"), "{err}");
+}
