@@ -11,10 +11,14 @@ use std::time::Duration;
 use exec_support::contract::ContractSystem;
 use exec_support::*;
 use provision_core::adapter::{
-    Adapter, AdapterError, RateBudget, ResourceKindDescriptor, SystemDescriptor, SystemError,
+    Adapter, AdapterError, PendingDeadline, RateBudget, ResourceKindDescriptor, SystemDescriptor,
+    SystemError,
 };
 use provision_core::config::{RateLimitConfig, SystemConfig};
-use provision_core::executor::{Executor, ExecutorError, OperationOutcome};
+use provision_core::executor::{Executor, ExecutorError, OperationOutcome, PendingConfig};
+use provision_core::journal::OperationState;
+use provision_core::model::Entitlement;
+use provision_sandbox::{SandboxConfig, SandboxSystem, presets};
 use tokio::time::Instant;
 
 fn limit(requests: u32, burst: u32) -> Option<RateLimitConfig> {
@@ -193,4 +197,102 @@ async fn budgets_from_the_deployment_yaml_reach_the_limiter() {
     let err = parse_config("provision.yaml", bad).unwrap_err().to_string();
     assert!(err.contains("systems.dir.rate_budgets.users"), "{err}");
     assert!(err.contains("brust"), "{err}");
+}
+
+fn gitlab_with(deadline: PendingDeadline) -> Arc<SandboxSystem> {
+    let preset = presets::gitlab().sandbox("gitlab", SandboxConfig::default());
+    let descriptor = preset.descriptor().clone().with_pending_deadline(deadline);
+    Arc::new(SandboxSystem::new(
+        "gitlab",
+        descriptor,
+        SandboxConfig {
+            pending_recheck: Duration::from_secs(5),
+            ..SandboxConfig::default()
+        },
+    ))
+}
+
+fn long_pending() -> PendingConfig {
+    PendingConfig {
+        interval: Duration::from_secs(10),
+        deadline: Duration::from_secs(900),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_system_pending_deadline_bounds_the_rechecks() {
+    let gitlab = gitlab_with(PendingDeadline::After {
+        wait: Duration::from_secs(20),
+    });
+    let create_op = create("sarah", "gitlab");
+    let p = plan(vec![create_op.clone()]);
+    let exec = builder(&[&gitlab]).pending(long_pending()).build().unwrap();
+    let started = Instant::now();
+    let report = exec.apply(&run("after"), &p).await.unwrap();
+    let took = started.elapsed();
+    // The system's 20 s, not the executor's 15 minutes.
+    assert!(
+        took >= Duration::from_secs(20) && took < Duration::from_secs(30),
+        "{took:?}"
+    );
+    assert_eq!(report.operations[0].outcome, OperationOutcome::Pending);
+    assert!(report.operations[0].checks >= 3, "re-checked meanwhile");
+}
+
+#[tokio::test(start_paused = true)]
+async fn first_login_work_stays_pending_past_the_run_and_a_resume_finishes_it() {
+    let gitlab = gitlab_with(PendingDeadline::FirstLogin);
+    let create_op = create("sarah", "gitlab");
+    let grant_op = grant("sarah", "gitlab", "group", "engineering");
+    let p = plan(vec![create_op.clone(), grant_op.clone()]);
+    let journal = Arc::new(MemJournal::default());
+    let exec = builder(&[&gitlab])
+        .pending(long_pending())
+        .journal(journal.clone())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let report = exec.apply(&run("joiner"), &p).await.unwrap();
+    // The run does not wait for a person to sign in.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let create_report = report.operation(&create_op.id).unwrap();
+    assert_eq!(create_report.outcome, OperationOutcome::Pending);
+    assert_eq!(report.totals.pending, 1);
+    assert_eq!(
+        report.operation(&grant_op.id).unwrap().outcome,
+        OperationOutcome::Skipped {
+            because: create_op.id.clone()
+        }
+    );
+    // The journal keeps it pending and does not close the grant.
+    let entries = journal.entries_of(&run("joiner"));
+    let last = |id: &provision_core::model::OperationId| {
+        entries
+            .iter()
+            .rev()
+            .find(|e| &e.operation == id)
+            .map(|e| e.state.clone())
+    };
+    assert_eq!(last(&create_op.id), Some(OperationState::Pending));
+    assert!(last(&grant_op.id).is_none(), "{:?}", last(&grant_op.id));
+
+    // Still no login: a resume (a restart) finds it pending again and does not wait.
+    let report = exec.resume(&run("joiner")).await.unwrap();
+    assert_eq!(
+        report.operation(&create_op.id).unwrap().outcome,
+        OperationOutcome::Pending
+    );
+
+    // She signs in; the next resume finds the account and makes the grant.
+    gitlab.sso_login("sarah@example.com");
+    let report = exec.resume(&run("joiner")).await.unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert!(gitlab.snapshot().grants.contains(&(
+        "sarah@example.com".into(),
+        Entitlement::new("gitlab", "group", "engineering")
+    )));
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::retry::{PendingConfig, RetryConfig};
-use crate::adapter::{AdapterError, CheckStatus, Effect};
+use crate::adapter::{AdapterError, CheckStatus, Effect, PendingDeadline};
 use crate::model::OperationKind;
 
 /// Why the executor asks a system whether an operation is in place.
@@ -169,14 +169,23 @@ pub(crate) enum PendingDecision {
 }
 
 /// Decides when to look again at a pending operation that went pending at `since`, given
-/// how long it may stay pending (`deadline`) and what the system asked for.
+/// how long its system lets work stay pending (`deadline`; the executor's own
+/// [`PendingConfig::deadline`] by default) and what the system asked for.
+///
+/// [`PendingDeadline::FirstLogin`] work waits for a person, however long that takes: the
+/// run does not wait for it (a later run or a resume checks it again).
 pub(crate) fn on_pending(
     config: &PendingConfig,
-    deadline: Duration,
+    deadline: PendingDeadline,
     since: Instant,
     now: Instant,
     recheck_after: Duration,
 ) -> PendingDecision {
+    let deadline = match deadline {
+        PendingDeadline::After { wait } => wait,
+        PendingDeadline::FirstLogin => return PendingDecision::GiveUp,
+        _ => config.deadline,
+    };
     let end = since + deadline;
     if now >= end {
         return PendingDecision::GiveUp;
@@ -466,7 +475,9 @@ mod tests {
             deadline: Duration::from_secs(900),
         };
         let since = Instant::now();
-        let deadline = Duration::from_secs(100);
+        let deadline = PendingDeadline::After {
+            wait: Duration::from_secs(100),
+        };
         assert_eq!(
             on_pending(&config, deadline, since, since, Duration::from_secs(5)),
             PendingDecision::RecheckAt(since + Duration::from_secs(5))
@@ -475,16 +486,34 @@ mod tests {
         let late = since + Duration::from_secs(90);
         assert_eq!(
             on_pending(&config, deadline, since, late, Duration::from_secs(60)),
-            PendingDecision::RecheckAt(since + deadline)
+            PendingDecision::RecheckAt(since + Duration::from_secs(100))
         );
+        let at_end = since + Duration::from_secs(100);
+        assert_eq!(
+            on_pending(&config, deadline, since, at_end, Duration::from_secs(5)),
+            PendingDecision::GiveUp
+        );
+        // The executor's default deadline.
+        let default = PendingDeadline::Default;
+        assert_eq!(
+            on_pending(&config, default, since, at_end, Duration::from_secs(60)),
+            PendingDecision::RecheckAt(at_end + Duration::from_secs(30))
+        );
+        let at_default_end = since + Duration::from_secs(900);
         assert_eq!(
             on_pending(
                 &config,
-                deadline,
+                default,
                 since,
-                since + deadline,
+                at_default_end,
                 Duration::from_secs(5)
             ),
+            PendingDecision::GiveUp
+        );
+        // Waiting for a person: the run does not wait.
+        let login = PendingDeadline::FirstLogin;
+        assert_eq!(
+            on_pending(&config, login, since, since, Duration::from_secs(5)),
             PendingDecision::GiveUp
         );
     }

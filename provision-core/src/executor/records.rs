@@ -101,6 +101,30 @@ impl Run<'_> {
         self.skip_dependents(idx).await
     }
 
+    /// Reports every operation that depends, directly or not, on `root` (left pending)
+    /// as skipped in this run, without a journal entry: they are unfinished, and a resume
+    /// runs them once `root` is done.
+    pub(super) fn skip_dependents_for_now(&mut self, root: usize) {
+        let because = self.plan.operations[root].id.clone();
+        let mut stack: Vec<usize> = self.graph.dependents[root].clone();
+        while let Some(idx) = stack.pop() {
+            if self.slots[idx].state == SlotState::Final {
+                continue;
+            }
+            self.finish(
+                idx,
+                OperationOutcome::Skipped {
+                    because: because.clone(),
+                },
+            );
+            self.exec.emit(ExecutionEvent::Skipped {
+                operation: self.plan.operations[idx].id.clone(),
+                because: because.clone(),
+            });
+            stack.extend(self.graph.dependents[idx].iter().copied());
+        }
+    }
+
     /// Skips every operation that depends, directly or not, on `root`.
     pub(super) async fn skip_dependents(&mut self, root: usize) -> Result<(), ExecutorError> {
         let because = self.plan.operations[root].id.clone();

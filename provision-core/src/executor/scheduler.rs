@@ -395,7 +395,9 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The operation is pending: records that once, then re-checks it until its deadline.
+    /// The operation is pending: records that once, then re-checks it until its system's
+    /// deadline ([`crate::adapter::SystemDescriptor::pending_deadline`]). Left pending, it
+    /// stays so in the journal, and a resume checks it again.
     async fn pending(&mut self, idx: usize, recheck_after: Duration) -> Result<(), ExecutorError> {
         let now = Instant::now();
         let op = &self.plan.operations[idx];
@@ -408,15 +410,20 @@ impl<'a> Run<'a> {
             });
         }
         let since = self.slots[idx].pending_since.unwrap_or(now);
-        let pending = &self.exec.pending;
-        match policy::on_pending(pending, pending.deadline, since, now, recheck_after) {
+        let deadline = self
+            .queues
+            .entry(self.graph.system_of[idx])
+            .adapter
+            .descriptor()
+            .pending_deadline;
+        match policy::on_pending(&self.exec.pending, deadline, since, now, recheck_after) {
             PendingDecision::RecheckAt(at) => {
                 self.slots[idx].action = Action::Check(CheckPurpose::Pending);
                 self.enqueue(idx, Some(at));
                 Ok(())
             }
             PendingDecision::GiveUp => {
-                tracing::warn!(operation = %op.id, "still pending at the deadline");
+                tracing::warn!(operation = %op.id, ?deadline, "still pending; left for a later run or a resume");
                 self.finish(idx, OperationOutcome::Pending);
                 self.settle_claim(idx, false).await?;
                 self.audit(idx, AuditOutcome::Pending).await?;
@@ -424,7 +431,10 @@ impl<'a> Run<'a> {
                     operation: op.id.clone(),
                     final_: true,
                 });
-                self.skip_dependents(idx).await
+                // Its dependents are not run in this run, but not journaled as skipped
+                // either: a resume that finds the operation done runs them.
+                self.skip_dependents_for_now(idx);
+                Ok(())
             }
         }
     }
