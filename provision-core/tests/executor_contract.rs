@@ -296,3 +296,60 @@ async fn first_login_work_stays_pending_past_the_run_and_a_resume_finishes_it() 
         Entitlement::new("gitlab", "group", "engineering")
     )));
 }
+
+/// A system whose user groups are written as whole lists (Slack user groups).
+fn lists() -> SystemDescriptor {
+    SystemDescriptor::new("lists").with_accounts().with_kind(
+        ResourceKindDescriptor::new("usergroup", &["add_to_usergroup"]).whole_list_membership(),
+    )
+}
+
+/// Six people join one user group; one leaves it.
+fn list_plan() -> provision_core::model::Plan {
+    let mut ops: Vec<_> = (0..6)
+        .map(|i| grant(&format!("p{i}"), "lists", "usergroup", "eng"))
+        .collect();
+    ops.push(revoke("old", "lists", "usergroup", "eng"));
+    plan(ops)
+}
+
+fn expected_members() -> std::collections::BTreeSet<String> {
+    (0..6).map(|i| login(&format!("p{i}"))).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn changes_to_one_whole_list_never_overlap() {
+    // The adapter reads the list, waits 20 ms, writes it back: two at once lose one.
+    let system = Arc::new(ContractSystem::new(lists()).latency(Duration::from_millis(20)));
+    system.with_member("eng", &login("old"));
+    let executor = Executor::builder()
+        .system("lists", system.clone() as Arc<dyn Adapter>, config(4))
+        .build()
+        .unwrap();
+    let report = executor.apply(&run("lists"), &list_plan()).await.unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(system.members("eng"), expected_members());
+}
+
+#[tokio::test(start_paused = true)]
+async fn queued_changes_to_one_whole_list_go_as_one_batch() {
+    let system = Arc::new(
+        ContractSystem::new(lists())
+            .latency(Duration::from_millis(20))
+            .batching(),
+    );
+    system.with_member("eng", &login("old"));
+    let executor = Executor::builder()
+        .system("lists", system.clone() as Arc<dyn Adapter>, config(4))
+        .build()
+        .unwrap();
+    let report = executor.apply(&run("batch"), &list_plan()).await.unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(system.members("eng"), expected_members());
+    // All seven were ready at once: one read and one write for the lot.
+    system.seen(|s| {
+        assert_eq!(s.batches, vec![7]);
+        assert_eq!(s.requests.len(), 1);
+    });
+    assert!(report.operations.iter().all(|o| o.attempts == 1));
+}

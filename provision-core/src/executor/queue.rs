@@ -6,7 +6,7 @@
 //! are open (system-wide and for the request's budget) and the GCRA limiter has a cell.
 
 use std::cmp::Reverse;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use tokio::time::Instant;
 
@@ -20,23 +20,43 @@ pub(crate) struct Queue<'a> {
     limit: usize,
     running: usize,
     /// Ready to go, leavers first, then plan order.
-    ready: BTreeSet<(Reverse<Priority>, usize)>,
+    ready: BTreeSet<Ready>,
     /// Waiting for a retry or re-check time.
     delayed: BTreeSet<(Instant, usize)>,
 }
 
+/// A ready operation's place in its queue: leavers first, then plan order.
+type Ready = (Reverse<Priority>, usize);
+
+/// Most operations handed to one [`crate::adapter::Adapter::execute_batch`].
+const MAX_BATCH: usize = 100;
+
 /// A request chosen to be sent now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Chosen {
-    /// The operation.
-    pub(crate) idx: usize,
+    /// The operations it carries: one, or several changes to one whole-list resource.
+    pub(crate) ops: Vec<usize>,
     /// Its kind of request, as the limiter counts it.
     pub(crate) key: String,
+}
+
+/// What the queues need to know about a queued operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    /// Its next request's kind, as the limiter counts it.
+    pub(crate) key: String,
+    /// The whole-list resource it changes, if any (see [`super::graph::Graph`]).
+    pub(crate) list: Option<usize>,
+    /// Its next request is an attempt (a change), not a check: it may join a batch.
+    pub(crate) change: bool,
 }
 
 /// Every system's queue, in the order of the executor's system map.
 pub(crate) struct Queues<'a> {
     queues: Vec<Queue<'a>>,
+    /// Whole-list resources with a request out: nothing else on them goes meanwhile
+    /// ([`crate::adapter::ResourceKindDescriptor::whole_list_membership`]).
+    busy: HashSet<usize>,
 }
 
 impl<'a> Queues<'a> {
@@ -51,6 +71,7 @@ impl<'a> Queues<'a> {
                     delayed: BTreeSet::new(),
                 })
                 .collect(),
+            busy: HashSet::new(),
         }
     }
 
@@ -78,21 +99,30 @@ impl<'a> Queues<'a> {
         }
     }
 
-    /// A request of kind `key` to system `q` was answered.
-    pub(crate) fn on_answer(&mut self, q: usize, key: &str) {
+    /// A request of kind `key` to system `q` was answered; it held whole-list resource
+    /// `list`, if any.
+    pub(crate) fn on_answer(&mut self, q: usize, key: &str, list: Option<usize>) {
+        if let Some(list) = list {
+            self.busy.remove(&list);
+        }
         let queue = &mut self.queues[q];
         queue.running = queue.running.saturating_sub(1);
         queue.entry.limiter().on_answer(key);
     }
 
     /// Chooses what to send now, per system, and says when to look again. `priority`
-    /// and `key` give an operation's priority and its kind of request.
+    /// and `describe` give an operation's priority and what its next request is.
+    ///
+    /// An operation on a whole-list resource goes only while no other request on that
+    /// resource is out; the changes queued for the same resource go with it, as one
+    /// batch.
     pub(crate) fn pick(
         &mut self,
         now: Instant,
         priority: impl Fn(usize) -> Priority,
-        key: impl Fn(usize) -> String,
+        describe: impl Fn(usize) -> Candidate,
     ) -> (Vec<Chosen>, Option<Instant>) {
+        let busy = &mut self.busy;
         let mut start = Vec::new();
         let mut wake: Option<Instant> = None;
         let mut wake_at = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
@@ -109,7 +139,7 @@ impl<'a> Queues<'a> {
                 continue;
             }
             let mut limiter = queue.entry.limiter();
-            let mut chosen: Vec<((Reverse<Priority>, usize), String)> = Vec::new();
+            let mut chosen: Vec<(Vec<Ready>, String)> = Vec::new();
             let mut running = queue.running;
             // Named budgets found out of cells in this pass: their requests wait.
             let mut spent: Vec<String> = Vec::new();
@@ -125,8 +155,8 @@ impl<'a> Queues<'a> {
                     }
                     Gate::AwaitResponse => break,
                 }
-                let key = key(entry.1);
-                if spent.contains(&key) {
+                let Candidate { key, list, change } = describe(entry.1);
+                if spent.contains(&key) || list.is_some_and(|l| busy.contains(&l)) {
                     continue;
                 }
                 match limiter.gate(&key, now) {
@@ -150,14 +180,37 @@ impl<'a> Queues<'a> {
                     }
                 }
                 limiter.on_dispatch(&key);
-                chosen.push((entry, key));
+                let mut ops = vec![entry];
+                if let Some(list) = list {
+                    busy.insert(list);
+                    if change {
+                        for &other in &queue.ready {
+                            if ops.len() >= MAX_BATCH {
+                                break;
+                            }
+                            if other == entry {
+                                continue;
+                            }
+                            let c = describe(other.1);
+                            if c.change && c.list == Some(list) {
+                                ops.push(other);
+                            }
+                        }
+                    }
+                }
+                chosen.push((ops, key));
                 running += 1;
             }
             drop(limiter);
-            for (entry, key) in chosen {
-                queue.ready.remove(&entry);
+            for (ops, key) in chosen {
+                for entry in &ops {
+                    queue.ready.remove(entry);
+                }
                 queue.running += 1;
-                start.push(Chosen { idx: entry.1, key });
+                start.push(Chosen {
+                    ops: ops.into_iter().map(|(_, idx)| idx).collect(),
+                    key,
+                });
             }
         }
         (start, wake)

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use super::dispatch::{Answer, Done, Task};
 use super::graph::Graph;
 use super::policy::{self, CheckDecision, CheckPurpose, Decision, Failure, PendingDecision};
-use super::queue::Queues;
+use super::queue::{Candidate, Queues};
 use super::report::{ExecutionReport, OperationOutcome};
 use super::{ExecutionEvent, Executor, ExecutorError, ExternalIds};
 use crate::adapter::{AdapterError, Effect};
@@ -222,14 +222,19 @@ impl<'a> Run<'a> {
             let plan = self.plan;
             let (start, wake) = {
                 let slots = &self.slots;
+                let graph = &self.graph;
                 self.queues.pick(
                     now,
                     |idx| plan.operations[idx].priority,
-                    |idx| request_key(plan, slots, idx),
+                    |idx| Candidate {
+                        key: request_key(plan, slots, idx),
+                        list: graph.list_resource[idx],
+                        change: matches!(slots[idx].action, Action::Execute),
+                    },
                 )
             };
             for chosen in start {
-                let task = self.start(chosen.idx, chosen.key);
+                let task = self.start(chosen);
                 self.in_flight().running.push(task);
             }
             if self.idle() {
@@ -262,13 +267,32 @@ impl<'a> Run<'a> {
             .enqueue(self.graph.system_of[idx], idx, priority, at);
     }
 
-    /// Acts on the answer to one request.
+    /// Acts on the answers to one request.
     async fn on_done(&mut self, done: Done) -> Result<(), ExecutorError> {
-        let Done { idx, key, answer } = done;
+        let Done { key, answers } = done;
+        let Some(&(first, _)) = answers.first() else {
+            return Ok(());
+        };
+        self.queues.on_answer(
+            self.graph.system_of[first],
+            &key,
+            self.graph.list_resource[first],
+        );
+        for (idx, answer) in answers {
+            self.on_answer(idx, &key, answer?).await?;
+        }
+        Ok(())
+    }
+
+    /// Acts on the answer for one operation.
+    async fn on_answer(
+        &mut self,
+        idx: usize,
+        key: &str,
+        answer: Answer,
+    ) -> Result<(), ExecutorError> {
         let q = self.graph.system_of[idx];
-        self.queues.on_answer(q, &key);
         let now = Instant::now();
-        let answer = answer?;
         if matches!(answer, Answer::Executed(_) | Answer::Checked(_)) && self.exec.claims.is_some()
         {
             self.slots[idx].claimed = true;
@@ -277,14 +301,14 @@ impl<'a> Run<'a> {
         match answer {
             Answer::Executed(Ok(applied)) => {
                 match &applied.rate_limit {
-                    Some(info) => self.queues.entry(q).limiter().on_headroom(&key, info, now),
-                    None => self.queues.entry(q).limiter().on_untagged_success(&key),
+                    Some(info) => self.queues.entry(q).limiter().on_headroom(key, info, now),
+                    None => self.queues.entry(q).limiter().on_untagged_success(key),
                 }
                 self.succeed(idx, applied.effect, applied.external_id).await
             }
-            Answer::Executed(Err(error)) => self.on_error(idx, &key, error, true).await,
+            Answer::Executed(Err(error)) => self.on_error(idx, key, error, true).await,
             Answer::Checked(Ok(status)) => {
-                self.queues.entry(q).limiter().on_untagged_success(&key);
+                self.queues.entry(q).limiter().on_untagged_success(key);
                 let purpose = match &self.slots[idx].action {
                     Action::Check(p) => p.clone(),
                     Action::Execute => CheckPurpose::MaybeApplied,
@@ -305,7 +329,7 @@ impl<'a> Run<'a> {
                     }
                 }
             }
-            Answer::Checked(Err(error)) => self.on_error(idx, &key, error, false).await,
+            Answer::Checked(Err(error)) => self.on_error(idx, key, error, false).await,
             Answer::NotClaimed(claim) => self.on_not_claimed(idx, claim).await,
         }
     }
