@@ -15,9 +15,11 @@ use provision_core::adapter::{
     SystemError,
 };
 use provision_core::config::{RateLimitConfig, SystemConfig};
-use provision_core::executor::{Executor, ExecutorError, OperationOutcome, PendingConfig};
+use provision_core::executor::{
+    Executor, ExecutorError, ExecutorReadError, OperationOutcome, PendingConfig,
+};
 use provision_core::journal::OperationState;
-use provision_core::model::Entitlement;
+use provision_core::model::{AccountRef, Entitlement, ResourceRef, SystemName};
 use provision_sandbox::{SandboxConfig, SandboxSystem, presets};
 use tokio::time::Instant;
 
@@ -352,4 +354,95 @@ async fn queued_changes_to_one_whole_list_go_as_one_batch() {
         assert_eq!(s.requests.len(), 1);
     });
     assert!(report.operations.iter().all(|o| o.attempts == 1));
+}
+
+/// A directory whose reads count against a `reads` budget (vendor: 2/s, burst 1).
+fn directory() -> SystemDescriptor {
+    lists().with_rate_budget(RateBudget::new("reads", limit(2, 1)))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_during_a_read_waits_and_the_read_completes() {
+    let system = Arc::new(ContractSystem::new(lists()));
+    for i in 0..5 {
+        system.with_account(&login(&format!("p{i}")));
+    }
+    system.throttle_reads(2);
+    let executor = Executor::builder()
+        .retry(fast_retry())
+        .system("dir", system.clone() as Arc<dyn Adapter>, config(4))
+        .build()
+        .unwrap();
+    let dir = SystemName::new("dir");
+    let started = Instant::now();
+    let accounts = executor.read_accounts(&dir).await.unwrap();
+    assert_eq!(accounts.len(), 5);
+    // Two 429s, each "come back in 2 s", waited out.
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let stats = executor.read_stats(&dir).unwrap();
+    assert_eq!(
+        (stats.calls, stats.pages, stats.throttled, stats.retries),
+        (5, 3, 2, 0),
+        "{stats:?}"
+    );
+    assert_eq!(system.seen(|s| s.read_calls), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn reads_are_paced_by_their_budget_and_every_shape_drains() {
+    // The server allows 3 reads per second; the vendor documents 2/s.
+    let system = Arc::new(ContractSystem::new(directory()).limit("reads", 3));
+    for i in 0..8 {
+        let who = login(&format!("p{i}"));
+        system.with_account(&who);
+        system.with_member("eng", &who);
+    }
+    system.with_member("ops", &login("p0"));
+    let executor = Executor::builder()
+        .system("dir", system.clone() as Arc<dyn Adapter>, config(4))
+        .build()
+        .unwrap();
+    let dir = SystemName::new("dir");
+    let started = Instant::now();
+    // 4 + 4 + 1 + 1 pages at once: the limiter, not the server, spaces them.
+    let eng = ResourceRef {
+        system: dir.clone(),
+        kind: "usergroup".into(),
+        resource: "eng".into(),
+        scope: None,
+    };
+    let p0 = AccountRef {
+        login: login("p0"),
+        external_id: None,
+    };
+    let (accounts, members, held, groups) = tokio::join!(
+        executor.read_accounts(&dir),
+        executor.read_grants(&eng),
+        executor.read_account_grants(&dir, &p0),
+        executor.list_resources(&dir, "usergroup"),
+    );
+    assert_eq!(accounts.unwrap().len(), 8);
+    assert_eq!(members.unwrap().len(), 8);
+    let held: Vec<String> = held
+        .unwrap()
+        .into_iter()
+        .map(|g| g.entitlement.resource)
+        .collect();
+    assert_eq!(held, ["eng", "ops"]);
+    assert_eq!(groups.unwrap().len(), 2);
+    system.seen(|s| assert!(s.throttled.is_empty(), "429s: {:?}", s.throttled));
+    // 10 pages at 2/s after a burst of 1 and one probe: at least 4 s.
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(executor.read_stats(&dir).unwrap().pages, 10);
+
+    let unknown = executor.read_accounts(&SystemName::new("nope")).await;
+    assert!(matches!(unknown, Err(ExecutorReadError::UnknownSystem(_))));
 }

@@ -57,6 +57,7 @@ mod graph;
 mod policy;
 mod queue;
 mod rate_limit;
+mod reads;
 mod records;
 mod report;
 mod resume;
@@ -74,6 +75,7 @@ use crate::model::{ActualState, IdentityId, OperationId, Plan, SystemName};
 
 pub use claiming::ClaimSettings;
 pub use events::{ChannelSubscriber, ExecutionEvent, ExecutionSubscriber};
+pub use reads::{ExecutorReadError, ReadStats};
 pub use report::{ExecutionReport, OperationOutcome, OperationReport, Totals};
 pub use retry::{PendingConfig, RetryConfig};
 
@@ -178,6 +180,10 @@ struct SystemEntry {
     adapter: Arc<dyn Adapter>,
     config: SystemConfig,
     limiter: Mutex<SystemLimiter>,
+    /// The system's concurrency, for reads ([`Executor::read_accounts`] and the others).
+    read_slots: tokio::sync::Semaphore,
+    /// What reads did.
+    reads: reads::ReadCounters,
 }
 
 impl SystemEntry {
@@ -349,12 +355,15 @@ impl ExecutorBuilder {
                 };
                 budgets.push((budget.name.clone(), quota));
             }
+            let slots = config.concurrency.unwrap_or(4).max(1);
             systems.insert(
                 name,
                 SystemEntry {
                     adapter,
                     config,
                     limiter: Mutex::new(SystemLimiter::with_budgets(quota, budgets)),
+                    read_slots: tokio::sync::Semaphore::new(slots),
+                    reads: reads::ReadCounters::default(),
                 },
             );
         }

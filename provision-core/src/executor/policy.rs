@@ -27,8 +27,8 @@ pub(crate) enum CheckPurpose {
 pub(crate) struct Failure<'a> {
     /// The error.
     pub(crate) error: &'a AdapterError,
-    /// The operation's kind (a revocation of something gone is done).
-    pub(crate) kind: &'a OperationKind,
+    /// The operation's kind (a revocation of something gone is done); `None` for a read.
+    pub(crate) kind: Option<&'a OperationKind>,
     /// The answer was to an attempt (the change was sent), not to a check.
     pub(crate) executed: bool,
     /// Now.
@@ -106,7 +106,9 @@ pub(crate) fn on_failure(f: &Failure<'_>) -> Decision {
         AdapterError::Pending { recheck_after, .. } => Decision::Pending {
             recheck_after: *recheck_after,
         },
-        AdapterError::NotFound { .. } if f.executed && removes(f.kind) => Decision::AlreadyInPlace,
+        AdapterError::NotFound { .. } if f.executed && f.kind.is_some_and(removes) => {
+            Decision::AlreadyInPlace
+        }
         // A misconfigured system is never "already absent" and never gets better by
         // waiting; nor does anything else.
         _ => Decision::Fail,
@@ -218,7 +220,7 @@ mod tests {
     fn failure<'a>(error: &'a AdapterError, kind: &'a OperationKind, now: Instant) -> Failure<'a> {
         Failure {
             error,
-            kind,
+            kind: Some(kind),
             executed: true,
             now,
             give_up_at: Some(now + Duration::from_secs(60)),

@@ -6,8 +6,9 @@
 //! [`crate::config::SystemConfig::rate_budgets`]), the budget its kind of request was seen
 //! to belong to ([`RateLimitInfo::bucket`]). Each named budget has its own GCRA limiter
 //! and its own server gates, so one family's headroom or 429 never pauses or overwrites
-//! another's. A kind of request whose budget is not known yet goes one at a time until an
-//! answer says which budget it counts against.
+//! another's. A kind of request whose budget is not known yet (its first request) goes
+//! alone — no other such request to the system is out meanwhile — and takes a cell of
+//! every named budget, until its answer says which budget it counts against.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -195,8 +196,8 @@ pub(crate) struct SystemLimiter {
     bucket_of: HashMap<String, Option<String>>,
     /// Requests sent and not yet answered.
     pub(crate) in_flight: usize,
-    /// The same, per kind of request.
-    in_flight_by_key: HashMap<String, usize>,
+    /// The kind of request out whose budget is not known yet, if any.
+    probe: Option<String>,
 }
 
 impl std::fmt::Debug for SystemLimiter {
@@ -237,6 +238,11 @@ impl SystemLimiter {
         }
     }
 
+    /// A request of kind `key` would be sent without knowing its budget.
+    fn is_probe(&self, key: &str) -> bool {
+        self.named_budgets && !self.bucket_of.contains_key(key)
+    }
+
     /// The named budget a kind of request counts against, when known.
     fn bucket(&self, key: &str) -> Option<&String> {
         self.bucket_of.get(key).and_then(Option::as_ref)
@@ -245,11 +251,8 @@ impl SystemLimiter {
     /// Whether a request of kind `key` may go, by the server's gates (not the GCRA).
     pub(crate) fn gate(&mut self, key: &str, now: Instant) -> Gate {
         let mut gate = self.system_gate(now);
-        if self.named_budgets
-            && !self.bucket_of.contains_key(key)
-            && self.in_flight_by_key.get(key).is_some_and(|&n| n > 0)
-        {
-            // Its budget is unknown: one request at a time until an answer says.
+        if self.is_probe(key) && self.probe.is_some() {
+            // Its budget is unknown: it waits for the answer of the one that is out.
             return gate.later(Gate::AwaitResponse);
         }
         if let Some(bucket) = self.bucket_of.get(key).and_then(Option::as_ref)
@@ -278,14 +281,19 @@ impl SystemLimiter {
         }
     }
 
-    /// Takes one cell of the request's named budget (when known and limited) and of the
-    /// system's GCRA budget, or says which refused and when a cell will be free.
+    /// Takes one cell of the request's named budget (when known and limited; of every
+    /// limited named budget when not known yet) and of the system's GCRA budget, or says
+    /// which refused and when a cell will be free.
     pub(crate) fn take_cell(&self, key: &str) -> Result<(), Refused> {
         let wait = |gcra: &Gcra| {
             gcra.check()
                 .map_err(|not_until| Instant::now() + not_until.wait_time_from(TokioClock.now()))
         };
-        if let Some(gcra) = self.bucket(key).and_then(|b| self.budget_gcra.get(b)) {
+        if self.is_probe(key) {
+            for gcra in self.budget_gcra.values() {
+                wait(gcra).map_err(Refused::Budget)?;
+            }
+        } else if let Some(gcra) = self.bucket(key).and_then(|b| self.budget_gcra.get(b)) {
             wait(gcra).map_err(Refused::Budget)?;
         }
         match &self.gcra {
@@ -297,7 +305,9 @@ impl SystemLimiter {
     /// Books a request of kind `key` as sent.
     pub(crate) fn on_dispatch(&mut self, key: &str) {
         self.in_flight += 1;
-        *self.in_flight_by_key.entry(key.to_owned()).or_default() += 1;
+        if self.is_probe(key) {
+            self.probe = Some(key.to_owned());
+        }
         self.system.on_dispatch();
         if let Some(bucket) = self.bucket_of.get(key).and_then(Option::as_ref)
             && let Some(b) = self.buckets.get_mut(bucket)
@@ -309,8 +319,8 @@ impl SystemLimiter {
     /// Books an answer (any answer) to a request of kind `key`.
     pub(crate) fn on_answer(&mut self, key: &str) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        if let Some(n) = self.in_flight_by_key.get_mut(key) {
-            *n = n.saturating_sub(1);
+        if self.probe.as_deref() == Some(key) {
+            self.probe = None;
         }
     }
 
@@ -437,11 +447,17 @@ mod tests {
             vec![("users".into(), one_per_second), ("groups".into(), None)],
         );
         let now = Instant::now();
-        // Budget unknown: the first request goes, the second waits for its answer.
+        // Budget unknown: the first request goes (taking a cell of every limited
+        // budget); no other of unknown budget goes before its answer.
         assert_eq!(limiter.gate("create", now), Gate::Open);
+        assert!(limiter.take_cell("create").is_ok());
         limiter.on_dispatch("create");
         assert_eq!(limiter.gate("create", now), Gate::AwaitResponse);
+        assert_eq!(limiter.gate("grant", now), Gate::AwaitResponse);
         limiter.on_answer("create");
+        assert_eq!(limiter.gate("grant", now), Gate::Open);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let now = Instant::now();
         let users = RateLimitInfo {
             bucket: Some("users".into()),
             ..RateLimitInfo::default()

@@ -373,7 +373,7 @@ impl<'a> Run<'a> {
         };
         let decision = policy::on_failure(&Failure {
             error: &error,
-            kind: &op.kind,
+            kind: Some(&op.kind),
             executed,
             now,
             give_up_at: slot.first_attempt.map(|first| first + retry.max_total_time),
