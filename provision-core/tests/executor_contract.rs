@@ -446,3 +446,21 @@ async fn reads_are_paced_by_their_budget_and_every_shape_drains() {
     let unknown = executor.read_accounts(&SystemName::new("nope")).await;
     assert!(matches!(unknown, Err(ExecutorReadError::UnknownSystem(_))));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_run_cancelled_mid_request_leaves_no_budget_waiting_for_its_answer() {
+    let system = Arc::new(ContractSystem::new(budgeted(limit(5, 5), limit(50, 10))));
+    let journal = Arc::new(MemJournal::default());
+    let executor = Executor::builder()
+        .journal(journal.clone())
+        .system("dir", system.clone() as Arc<dyn Adapter>, config(8))
+        .build()
+        .unwrap();
+    let p = mixed_plan();
+    // Stopped while the first request (of a budget not known yet) is out.
+    let stopped =
+        tokio::time::timeout(Duration::from_millis(2), executor.apply(&run("stop"), &p)).await;
+    assert!(stopped.is_err(), "the run was still going");
+    let report = executor.resume(&run("stop")).await.unwrap();
+    assert!(report.is_complete(), "{report}");
+}

@@ -14,7 +14,7 @@ use tracing::Instrument;
 use super::claiming::claim_first;
 use super::queue::Chosen;
 use super::scheduler::{Action, Run, SlotState};
-use super::{ExecutionEvent, ExecutorError};
+use super::{ExecutionEvent, ExecutorError, OutRequest};
 use crate::adapter::{Adapter, AdapterError, Applied, CheckStatus, SystemError};
 use crate::clock::wall_now;
 use crate::journal::{ClaimOutcome, JournalEntry, OperationState};
@@ -29,23 +29,32 @@ pub(crate) enum Answer {
 }
 
 /// A request's answers: one per operation it carried.
-pub(crate) struct Done {
+pub(crate) struct Done<'a> {
     /// The request's kind, as the limiter counts it.
     pub(crate) key: String,
     /// Per operation (several for a batch).
     pub(crate) answers: Vec<(usize, Result<Answer, ExecutorError>)>,
+    /// The request as the limiter booked it: the run drops it when it acts on the
+    /// answers (and a cancelled run, with the answer never acted on).
+    pub(crate) out: OutRequest<'a>,
 }
 
-impl Done {
-    fn one(idx: usize, key: String, answer: Result<Answer, ExecutorError>) -> Self {
+impl<'a> Done<'a> {
+    fn one(
+        idx: usize,
+        key: String,
+        answer: Result<Answer, ExecutorError>,
+        out: OutRequest<'a>,
+    ) -> Self {
         Self {
             key,
             answers: vec![(idx, answer)],
+            out,
         }
     }
 }
 
-pub(crate) type Task<'a> = Pin<Box<dyn Future<Output = Done> + Send + 'a>>;
+pub(crate) type Task<'a> = Pin<Box<dyn Future<Output = Done<'a>> + Send + 'a>>;
 
 /// One change about to be sent.
 struct Attempt<'a> {
@@ -61,8 +70,9 @@ impl<'a> Run<'a> {
     pub(super) fn start(&mut self, chosen: Chosen) -> Task<'a> {
         let Chosen { ops, key } = chosen;
         let first = ops[0];
-        let adapter: Arc<dyn Adapter> =
-            Arc::clone(&self.queues.entry(self.graph.system_of[first]).adapter);
+        let entry = self.queues.entry(self.graph.system_of[first]);
+        let adapter: Arc<dyn Adapter> = Arc::clone(&entry.adapter);
+        let out = entry.out(&key);
         if let Action::Check(purpose) = self.slots[first].action.clone() {
             let op: &'a Operation = &self.plan.operations[first];
             let account = self.account(first);
@@ -78,12 +88,12 @@ impl<'a> Run<'a> {
                     match claim_first(claims, &run, op, true).await {
                         Ok(None) => {}
                         Ok(Some(refused)) => {
-                            return Done::one(first, key, Ok(Answer::NotClaimed(refused)));
+                            return Done::one(first, key, Ok(Answer::NotClaimed(refused)), out);
                         }
-                        Err(e) => return Done::one(first, key, Err(e)),
+                        Err(e) => return Done::one(first, key, Err(e), out),
                     }
                     let result = adapter.check(op, &account).await;
-                    Done::one(first, key, Ok(Answer::Checked(result)))
+                    Done::one(first, key, Ok(Answer::Checked(result)), out)
                 }
                 .instrument(span),
             );
@@ -120,7 +130,7 @@ impl<'a> Run<'a> {
                         if let Err(e) = journal.record(&entry).await {
                             // Nothing is sent that is not journaled first.
                             answers.push((a.idx, Err(e.into())));
-                            return Done { key, answers };
+                            return Done { key, answers, out };
                         }
                     }
                     sending.push(a);
@@ -146,7 +156,7 @@ impl<'a> Run<'a> {
                         }
                     }
                 }
-                Done { key, answers }
+                Done { key, answers, out }
             }
             .instrument(span),
         )

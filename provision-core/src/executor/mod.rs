@@ -8,14 +8,30 @@
 //! * Requests to a system pass a GCRA limiter built from its published limit
 //!   ([`SystemConfig::rate_limit`](crate::config::SystemConfig::rate_limit)) and "not before" gates fed by what the server said:
 //!   headroom on successes ([`crate::adapter::Applied::rate_limit`]) and 429s
-//!   ([`AdapterError::RateLimited`]), per budget when a system has nested ones
-//!   ([`crate::adapter::RateLimitInfo::bucket`]).
+//!   ([`crate::adapter::AdapterError::RateLimited`]). A system's named rate budgets
+//!   ([`crate::adapter::SystemDescriptor::rate_budgets`], limits overridden by
+//!   [`SystemConfig::rate_budgets`](crate::config::SystemConfig::rate_budgets)) each have
+//!   their own limiter and gates; adapters tag answers with the budget
+//!   ([`crate::adapter::RateLimitInfo::bucket`]), so one family's headroom or 429 never
+//!   pauses another's.
+//! * Operations on one resource whose membership is written as a whole list
+//!   ([`crate::adapter::ResourceKindDescriptor::whole_list_membership`]) never run at
+//!   once; the changes queued for it go together through
+//!   [`crate::adapter::Adapter::execute_batch`].
 //! * Errors are acted on by class: rate limited → wait as told; transient → backoff
 //!   with jitter ([`RetryConfig`]), checking first whether a timed-out attempt took
 //!   effect; already done → success; conflict → confirmed with
 //!   [`crate::adapter::Adapter::check`]; pending → re-checked until done or the
-//!   deadline ([`PendingConfig`]); a revocation of something already gone → success;
-//!   anything else fails the operation and skips exactly its dependents.
+//!   system's deadline ([`crate::adapter::SystemDescriptor::pending_deadline`], by
+//!   default [`PendingConfig::deadline`]; work waiting for a first login stays pending
+//!   past the run and a resume checks it again); a revocation of something already
+//!   gone → success; a misconfigured system
+//!   ([`crate::adapter::AdapterError::Configuration`]) and anything else fail the
+//!   operation and skip exactly its dependents.
+//! * Reads go through the executor too ([`Executor::read_accounts`],
+//!   [`Executor::read_grants`], [`Executor::read_account_grants`],
+//!   [`Executor::list_resources`]): paced by the same limiters and retried by the same
+//!   policy as writes, counted in [`Executor::read_stats`].
 //! * Every state change is written to the [`Journal`] (in flight before each call, the
 //!   outcome after), every change that reached a system to the [`AuditLog`] (before the
 //!   journal's final state, so a stop in between cannot lose it; a resume asks
@@ -193,6 +209,28 @@ impl SystemEntry {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// A request of kind `key` the limiter booked as sent: answered (for the limiter)
+    /// when this is dropped, whether the request completed or its future was dropped
+    /// (a cancelled run), so the limiter never waits for an answer that cannot come.
+    fn out(&self, key: &str) -> OutRequest<'_> {
+        OutRequest {
+            entry: self,
+            key: key.to_owned(),
+        }
+    }
+}
+
+/// See [`SystemEntry::out`].
+pub(crate) struct OutRequest<'a> {
+    entry: &'a SystemEntry,
+    key: String,
+}
+
+impl Drop for OutRequest<'_> {
+    fn drop(&mut self) {
+        self.entry.limiter().on_answer(&self.key);
+    }
 }
 
 /// Applies plans. Build one with [`Executor::builder`]; it can run many plans, and its
@@ -240,7 +278,9 @@ pub struct ExecutorBuilder {
 }
 
 impl ExecutorBuilder {
-    /// Registers a system: its adapter and its configuration (rate limit, concurrency).
+    /// Registers a system: its adapter and its configuration (rate limit, named rate
+    /// budgets, concurrency). [`ExecutorBuilder::build`] refuses a limit that cannot be
+    /// used and a `rate_budgets` entry the adapter's descriptor does not declare.
     pub fn system(
         mut self,
         name: impl Into<SystemName>,

@@ -99,15 +99,14 @@ impl<'a> Queues<'a> {
         }
     }
 
-    /// A request of kind `key` to system `q` was answered; it held whole-list resource
-    /// `list`, if any.
-    pub(crate) fn on_answer(&mut self, q: usize, key: &str, list: Option<usize>) {
+    /// A request to system `q` was answered; it held whole-list resource `list`, if any.
+    /// (The limiter learns of the answer from the request's [`super::OutRequest`].)
+    pub(crate) fn on_answer(&mut self, q: usize, list: Option<usize>) {
         if let Some(list) = list {
             self.busy.remove(&list);
         }
         let queue = &mut self.queues[q];
         queue.running = queue.running.saturating_sub(1);
-        queue.entry.limiter().on_answer(key);
     }
 
     /// Chooses what to send now, per system, and says when to look again. `priority`

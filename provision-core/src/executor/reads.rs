@@ -95,8 +95,22 @@ impl ReadCounters {
 impl Executor {
     /// Every account of `system`, read page by page through the system's limiter.
     ///
-    /// Retried and paced like writes (see the [module docs](self)); an account read
-    /// twice or a cursor loop is an error naming the system.
+    /// How every read of the executor behaves (this one and [`Executor::read_grants`],
+    /// [`Executor::read_account_grants`], [`Executor::list_resources`]):
+    ///
+    /// * each page is one request, paced like a write: it waits for the system's
+    ///   "not before" gates and GCRA cell (and those of its named budget once an answer
+    ///   has named it) and takes one of the system's concurrency slots, so reads and an
+    ///   apply running side by side share one budget;
+    /// * a 429 waits as the server said and the page is asked again; a transient error
+    ///   is retried with the executor's [`RetryConfig`](super::RetryConfig) backoff; the
+    ///   read fails only when the retry budget or `max_total_time` runs out, or on an
+    ///   error no wait can fix (unauthorized, [`AdapterError::Configuration`], …);
+    /// * "not found" on the first page reads nothing (the resource or account is not
+    ///   there); a cursor that comes back is [`ReadError::CursorLoop`];
+    /// * every call is counted in [`Executor::read_stats`].
+    ///
+    /// Here, an account read twice is [`ReadError::DuplicateAccount`].
     ///
     /// ```
     /// # async fn demo(executor: provision_core::executor::Executor) -> Result<(), Box<dyn std::error::Error>> {
@@ -214,10 +228,9 @@ impl Executor {
                 // A concurrency slot, held for the request only (never closed).
                 let _slot = entry.read_slots.acquire().await.ok();
                 wait_for_turn(entry, key).await;
+                let _out = entry.out(key);
                 ReadCounters::add(&entry.reads.calls);
-                let result = fetch().await;
-                entry.limiter().on_answer(key);
-                result
+                fetch().await
             };
             let now = Instant::now();
             let error = match result {

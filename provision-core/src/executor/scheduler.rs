@@ -83,7 +83,7 @@ pub(crate) struct Slot {
 /// wait in `answered` and are acted on in order afterwards.
 struct InFlight<'a> {
     running: FuturesUnordered<Task<'a>>,
-    answered: VecDeque<Done>,
+    answered: VecDeque<Done<'a>>,
 }
 
 /// One run in progress.
@@ -183,7 +183,7 @@ impl<'a> Run<'a> {
 
     /// The next answer: one kept by [`Run::drive`], or the next to arrive. `None` when no
     /// request is out.
-    async fn next_answer(&self) -> Option<Done> {
+    async fn next_answer(&self) -> Option<Done<'a>> {
         poll_fn(|cx| {
             if let Some(done) = self.in_flight().answered.pop_front() {
                 return Poll::Ready(Some(done));
@@ -268,16 +268,15 @@ impl<'a> Run<'a> {
     }
 
     /// Acts on the answers to one request.
-    async fn on_done(&mut self, done: Done) -> Result<(), ExecutorError> {
-        let Done { key, answers } = done;
+    async fn on_done(&mut self, done: Done<'a>) -> Result<(), ExecutorError> {
+        let Done { key, answers, out } = done;
+        // Answered, for the limiter, before the answer's headroom is booked.
+        drop(out);
         let Some(&(first, _)) = answers.first() else {
             return Ok(());
         };
-        self.queues.on_answer(
-            self.graph.system_of[first],
-            &key,
-            self.graph.list_resource[first],
-        );
+        self.queues
+            .on_answer(self.graph.system_of[first], self.graph.list_resource[first]);
         for (idx, answer) in answers {
             self.on_answer(idx, &key, answer?).await?;
         }
