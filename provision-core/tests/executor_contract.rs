@@ -464,3 +464,26 @@ async fn a_run_cancelled_mid_request_leaves_no_budget_waiting_for_its_answer() {
     let report = executor.resume(&run("stop")).await.unwrap();
     assert!(report.is_complete(), "{report}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_429_on_one_budget_pauses_only_that_budget() {
+    // No limits documented: the executor learns from the server. Users are limited to
+    // 2 per second; groups are not limited at all.
+    let system = Arc::new(ContractSystem::new(budgeted(None, None)).limit("users", 2));
+    let executor = Executor::builder()
+        .retry(fast_retry())
+        .system("dir", system.clone() as Arc<dyn Adapter>, config(8))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let report = executor
+        .apply(&run("isolated"), &mixed_plan())
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{report}");
+    system.seen(|s| assert!(s.throttled.get("users").is_some_and(|&n| n > 0)));
+    let groups = last_request(&system, "groups", start);
+    let users = last_request(&system, "users", start);
+    assert!(groups < Duration::from_secs(1), "groups took {groups:?}");
+    assert!(users >= Duration::from_secs(9), "users took {users:?}");
+}
