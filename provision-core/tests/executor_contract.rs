@@ -487,3 +487,22 @@ async fn a_429_on_one_budget_pauses_only_that_budget() {
     assert!(groups < Duration::from_secs(1), "groups took {groups:?}");
     assert!(users >= Duration::from_secs(9), "users took {users:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_apply_beside_a_read_on_the_same_budgets_waits_for_the_read_not_gives_up() {
+    let system = Arc::new(ContractSystem::new(budgeted(limit(5, 5), limit(50, 10))));
+    system.with_account(&login("x"));
+    let executor = Executor::builder()
+        .system("dir", system.clone() as Arc<dyn Adapter>, config(8))
+        .build()
+        .unwrap();
+    let dir = SystemName::new("dir");
+    // The read goes first: its request of a budget not known yet is out when the apply
+    // starts, so the apply's first requests wait for that answer.
+    let p = mixed_plan();
+    let id = run("beside");
+    let (read, report) = tokio::join!(executor.read_accounts(&dir), executor.apply(&id, &p));
+    assert_eq!(read.unwrap().len(), 1);
+    let report = report.unwrap();
+    assert!(report.is_complete(), "{report}");
+}

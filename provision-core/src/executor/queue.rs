@@ -28,6 +28,11 @@ pub(crate) struct Queue<'a> {
 /// A ready operation's place in its queue: leavers first, then plan order.
 type Ready = (Reverse<Priority>, usize);
 
+/// When a budget waits for an answer, how soon to look again anyway: the request it
+/// waits for may belong to another run or a read on the same executor, whose answer
+/// does not wake this run.
+const AWAIT_RESPONSE_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Most operations handed to one [`crate::adapter::Adapter::execute_batch`].
 const MAX_BATCH: usize = 100;
 
@@ -152,7 +157,10 @@ impl<'a> Queues<'a> {
                         wake_at(t);
                         break;
                     }
-                    Gate::AwaitResponse => break,
+                    Gate::AwaitResponse => {
+                        wake_at(now + AWAIT_RESPONSE_POLL);
+                        break;
+                    }
                 }
                 let Candidate { key, list, change } = describe(entry.1);
                 if spent.contains(&key) || list.is_some_and(|l| busy.contains(&l)) {
@@ -164,7 +172,10 @@ impl<'a> Queues<'a> {
                         wake_at(t);
                         continue;
                     }
-                    Gate::AwaitResponse => continue,
+                    Gate::AwaitResponse => {
+                        wake_at(now + AWAIT_RESPONSE_POLL);
+                        continue;
+                    }
                 }
                 match limiter.take_cell(&key) {
                     Ok(()) => {}
