@@ -10,6 +10,8 @@
 //!     external_owners:
 //!       - {engine: okta-group-rules, kind: group, resource_prefix: "rule-"}
 //!     rate_limit: {requests: 600, per_seconds: 60, burst: 50}
+//!     rate_budgets:                      # named budgets the adapter declares
+//!       users: {requests: 600, per_seconds: 60}
 //!     concurrency: 4
 //!     delete_leavers: false
 //!     drift_remediation: report_only     # report_only | fix_missing | fix_all
@@ -175,6 +177,7 @@ const SYSTEM_FIELDS: &[&str] = &[
     "drift_remediation",
     "credentials",
     "settings",
+    "rate_budgets",
 ];
 const ENFORCEMENTS: &str = "`additive`, `authoritative` or `report`";
 const DRIFT_REMEDIATIONS: &str = "`report_only`, `fix_missing` or `fix_all`";
@@ -326,6 +329,16 @@ fn read_system(
     }
     if let Some(n) = f.get("rate_limit") {
         system.rate_limit = read_rate_limit(r, n, &f.path_of("rate_limit"));
+    }
+    if let Some(n) = f.get("rate_budgets") {
+        let bpath = f.path_of("rate_budgets");
+        if let Some(mut bf) = r.fields(n, &bpath) {
+            for (budget, _, v) in bf.all() {
+                if let Some(limit) = read_rate_limit(r, v, &bf.path_of(&budget)) {
+                    system.rate_budgets.insert(budget, limit);
+                }
+            }
+        }
     }
     if let Some(n) = f.get("concurrency") {
         let field = f.path_of("concurrency");
