@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+pub mod factory;
 mod manual;
 mod persist;
 pub mod presets;
@@ -39,6 +40,7 @@ use provision_core::model::{
     ResourceRef, SystemName,
 };
 
+pub use factory::{SandboxFactory, factory};
 pub use persist::{SandboxFileError, WriteRecord, read_write_log};
 use state::State;
 pub use state::{RequestKind, RequestLogEntry, SandboxSnapshot, SandboxStats, WindowCount};
