@@ -118,8 +118,8 @@ impl Quickstart {
             .systems
             .sandbox("slack")
             .ok_or_else(|| QuickstartError::NoSandbox {
-                    system: SystemName::new("slack"),
-                })?;
+                system: SystemName::new("slack"),
+            })?;
         let changes = vec![
             manual(
                 &marcus,

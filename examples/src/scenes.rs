@@ -210,10 +210,7 @@ impl Quickstart {
         prepare(self, &plan);
         self.progress.follow(&plan, |op| self.name_of(&op.identity));
         self.console.say("applying:");
-        let report = self
-            .engine
-            .apply_as(&RunId(run.to_owned()), &plan)
-            .await?;
+        let report = self.engine.apply_as(&RunId(run.to_owned()), &plan).await?;
         for line in show::report(&report) {
             self.console.say(line);
         }

@@ -2,8 +2,8 @@
 
 use provision_core::audit::{AuditOutcome, AuditRecord};
 use provision_core::drift::{Finding, Subject};
-use provision_core::executor::{ExecutionReport, OperationOutcome};
 use provision_core::engine::Because;
+use provision_core::executor::{ExecutionReport, OperationOutcome};
 use provision_core::model::{Entitlement, Operation, OperationKind, Plan, ReasonKind};
 
 /// `group/engineering-team`, `permission_set/EngineeringSeniorReadOnly@account:production`,

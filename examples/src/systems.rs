@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use provision_aws::{AwsAdapter, AwsConfigBuilder};
-use provision_core::adapter::{
-    Adapter, AdapterFactory, ConfigError, SystemDescriptor, SystemSpec,
-};
+use provision_core::adapter::{Adapter, AdapterFactory, ConfigError, SystemDescriptor, SystemSpec};
 use provision_core::config::DeploymentConfig;
 use provision_core::engine::EngineBuilder;
 use provision_core::model::{AccountState, DesiredState, SystemName};
@@ -138,8 +136,7 @@ impl AdapterFactory for QuickstartSandboxes {
             spec.name.as_str(),
             sandbox as Arc<dyn Adapter>,
         ));
-        self.faults()
-            .insert(spec.name.clone(), Arc::clone(&faults));
+        self.faults().insert(spec.name.clone(), Arc::clone(&faults));
         Ok(faults)
     }
 }
