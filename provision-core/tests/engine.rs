@@ -9,12 +9,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use provision_core::adapter::FactoryRegistry;
 use provision_core::adapter::{Adapter, AdapterFactory, ConfigError, SystemDescriptor, SystemSpec};
+use provision_core::adapter::{
+    AdapterError, Applied, CheckStatus, FactoryRegistry, Page, ResourceKindDescriptor,
+};
+use provision_core::config::Enforcement;
 use provision_core::engine::{Engine, EngineError};
 use provision_core::executor::OperationOutcome;
+use provision_core::model::{
+    AccountRecord, AccountRef, AccountState, GrantRecord, Operation, ResourceRef,
+};
 use provision_core::model::{Entitlement, Identity};
 use provision_sandbox::SandboxFactory;
+use provision_sandbox::SandboxSystem;
 
 const DEPLOYMENT: &str = "\
 systems:
@@ -285,4 +292,167 @@ async fn an_unknown_preset_names_the_presets() {
     );
     let err = engine(&dir).await.unwrap_err().to_string();
     assert!(err.contains("system google: setting `preset`: unknown preset `gogle`; expected one of: okta, google, aws, gitlab, slack, jira, salesforce"), "{err}");
+}
+
+/// Okta whose groups are enumerable: a person's groups are read per account, so a
+/// group no policy names is seen too.
+struct EnumerableOkta {
+    inner: Arc<SandboxSystem>,
+    descriptor: SystemDescriptor,
+}
+
+impl EnumerableOkta {
+    fn new() -> Self {
+        let mut descriptor = provision_sandbox::presets::okta().descriptor;
+        descriptor.kinds = descriptor
+            .kinds
+            .into_iter()
+            .map(|k: ResourceKindDescriptor| if k.kind == "group" { k.enumerable() } else { k })
+            .collect();
+        let inner = Arc::new(SandboxSystem::new(
+            "okta",
+            descriptor.clone(),
+            Default::default(),
+        ));
+        Self { inner, descriptor }
+    }
+}
+
+#[async_trait]
+impl Adapter for EnumerableOkta {
+    fn descriptor(&self) -> &SystemDescriptor {
+        &self.descriptor
+    }
+
+    async fn read_accounts(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<Page<AccountRecord>, AdapterError> {
+        self.inner.read_accounts(cursor).await
+    }
+
+    async fn read_grants(
+        &self,
+        resource: &ResourceRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        self.inner.read_grants(resource, cursor).await
+    }
+
+    async fn read_account_grants(
+        &self,
+        account: &AccountRef,
+        _cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let external_id = account.external_id.clone().unwrap_or_default();
+        let items = self
+            .inner
+            .snapshot()
+            .grants
+            .into_iter()
+            .filter(|(login, _)| login == &account.login)
+            .map(|(login, entitlement)| GrantRecord {
+                entitlement,
+                account_external_id: external_id.clone(),
+                login: Some(login),
+            })
+            .collect();
+        Ok(Page::new(items, None))
+    }
+
+    async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
+        self.inner.execute(op, account).await
+    }
+
+    async fn check(
+        &self,
+        op: &Operation,
+        account: &AccountRef,
+    ) -> Result<CheckStatus, AdapterError> {
+        self.inner.check(op, account).await
+    }
+}
+
+#[tokio::test]
+async fn where_a_kind_is_enumerable_a_grant_no_policy_names_is_read_and_revoked() {
+    let dir = example("enumerable", DEPLOYMENT);
+    let okta = Arc::new(EnumerableOkta::new());
+    okta.inner
+        .with_account("ada@company.com", AccountState::Active);
+    okta.inner.with_grant(
+        "ada@company.com",
+        Entitlement::new("okta", "group", "engineering-team"),
+    );
+    // Made by hand, on a group no policy mentions.
+    okta.inner.with_grant(
+        "ada@company.com",
+        Entitlement::new("okta", "group", "finance-admins"),
+    );
+
+    let mut config =
+        provision_core::config::load::load_config(&dir.join("provision.yaml")).unwrap();
+    config.systems.get_mut(&"okta".into()).unwrap().enforcement = Enforcement::Authoritative;
+    let engine = Engine::builder()
+        .deployment(config)
+        .policies(dir.join("policies"))
+        .factory(provision_sandbox::factory())
+        .adapter("okta", Arc::clone(&okta) as Arc<dyn Adapter>)
+        .build()
+        .await
+        .unwrap();
+
+    let plan = engine
+        .plan(&roster()[..1], "nightly")
+        .await
+        .unwrap()
+        .confirm_blast_radius();
+    let okta_ops: Vec<String> = plan
+        .operations
+        .iter()
+        .filter(|op| op.system.as_str() == "okta")
+        .map(|op| op.id.0.clone())
+        .collect();
+    assert_eq!(
+        okta_ops,
+        ["e1/okta/revoke/group/finance-admins"],
+        "{plan:#?}"
+    );
+    engine.apply(&plan).await.unwrap();
+    assert!(
+        !okta
+            .inner
+            .snapshot()
+            .grants
+            .iter()
+            .any(|(_, e)| e.resource == "finance-admins")
+    );
+}
+
+#[tokio::test]
+async fn a_plan_over_the_blast_radius_is_refused_until_confirmed() {
+    let dir = example(
+        "blast",
+        &DEPLOYMENT.replace("max_identities: 10", "max_identities: 1"),
+    );
+    let engine = engine(&dir).await.unwrap();
+    let plan = engine
+        .plan(&roster(), "hr:sync")
+        .await
+        .unwrap()
+        .into_plan()
+        .unwrap();
+    engine.apply(&plan).await.unwrap();
+
+    // A broken export: both engineers leave at once.
+    let mut everyone_leaves = roster();
+    for person in &mut everyone_leaves {
+        person.status = provision_core::model::EmploymentStatus::Terminated {
+            effective: chrono::Utc::now(),
+        };
+    }
+    let guarded = engine.plan(&everyone_leaves, "hr:export").await.unwrap();
+    let refused = guarded.exceeded().cloned().expect("refused");
+    assert_eq!(refused.identities, 2);
+    let err = guarded.into_plan().unwrap_err();
+    assert_eq!(err, refused);
 }
