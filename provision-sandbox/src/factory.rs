@@ -166,3 +166,59 @@ impl AdapterFactory for SandboxFactory {
         Ok(self.build_sandbox(spec)? as Arc<dyn Adapter>)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use provision_core::config::SystemConfig;
+
+    fn spec_of<'a>(name: &'a SystemName, config: &'a SystemConfig) -> SystemSpec<'a> {
+        SystemSpec { name, config }
+    }
+
+    #[tokio::test]
+    async fn a_system_named_like_a_preset_needs_no_preset_setting() {
+        let name = SystemName::new("salesforce");
+        let config = SystemConfig::new(ADAPTER_TYPE);
+        let factory = SandboxFactory::new();
+        let descriptor = factory.descriptor(spec_of(&name, &config)).unwrap();
+        assert_eq!(descriptor, presets::salesforce().descriptor);
+        let adapter = factory.build(spec_of(&name, &config)).await.unwrap();
+        assert_eq!(adapter.descriptor(), &descriptor);
+        assert!(factory.system("salesforce").is_some());
+        assert!(factory.system("okta").is_none());
+    }
+
+    #[test]
+    fn a_system_with_another_name_must_say_its_preset() {
+        let name = SystemName::new("okta-contractors");
+        let mut config = SystemConfig::new(ADAPTER_TYPE);
+        let err = SandboxFactory::new()
+            .descriptor(spec_of(&name, &config))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "system okta-contractors: setting `preset`: no preset named `okta-contractors`"
+            ),
+            "{err}"
+        );
+        config.settings.insert("preset".into(), "okta".into());
+        let descriptor = SandboxFactory::new()
+            .descriptor(spec_of(&name, &config))
+            .unwrap();
+        assert_eq!(descriptor, presets::okta().descriptor);
+    }
+
+    #[test]
+    fn a_stand_in_builds_the_preset_of_the_adapter_type_it_replaces() {
+        let name = SystemName::new("identity-center");
+        let config = SystemConfig::new("aws");
+        let stand_in = SandboxFactory::standing_in_for("aws");
+        assert_eq!(stand_in.adapter_type(), "aws");
+        assert_eq!(
+            stand_in.descriptor(spec_of(&name, &config)).unwrap(),
+            presets::aws().descriptor
+        );
+    }
+}
