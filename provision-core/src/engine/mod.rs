@@ -170,17 +170,20 @@ impl Engine {
     /// time it was read.
     pub async fn read(&self) -> Result<BTreeMap<SystemName, SystemSnapshot>, EngineError> {
         let managed = self.managed_resources();
-        let mut snapshots = BTreeMap::new();
-        for (name, adapter) in &self.adapters {
+        let managed = &managed;
+        // Systems are read side by side: the slowest system, not the sum, bounds a read.
+        let reads = self.adapters.iter().map(|(name, adapter)| async move {
             let descriptor = self
                 .descriptors
                 .get(name)
                 .cloned()
                 .unwrap_or_else(|| adapter.descriptor().clone());
-            let snapshot = read_system(name, adapter.as_ref(), &descriptor, &managed).await?;
-            snapshots.insert(name.clone(), snapshot);
-        }
-        Ok(snapshots)
+            read_system(name, adapter.as_ref(), &descriptor, managed)
+                .await
+                .map(|snapshot| (name.clone(), snapshot))
+        });
+        let snapshots = futures::future::try_join_all(reads).await?;
+        Ok(snapshots.into_iter().collect())
     }
 
     /// Reads every system and correlates what it holds with the people of `roster`;
