@@ -6,7 +6,6 @@
 //! ([`Engine::validate`]).
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use provision_core::engine::Engine;
 //! use provision_core::roster::load_roster;
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
