@@ -3,16 +3,28 @@
 //! against the real system, and a plan made against the sandbox is the plan the real
 //! system gets.
 //!
-//! The real adapters' descriptors are taken from their constructors today
-//! (`provision_google::adapter::descriptor()`, `AwsAdapter::system_descriptor()`, an
-//! `OktaAdapter` built with a dummy token, which makes no request); once the adapter
-//! crates export factories (`provision_okta::factory()`), compare with
-//! `factory.descriptor(spec)` instead.
+//! The real adapters' descriptors come from their factories' credential-free
+//! `descriptor(spec)` (Google, AWS) — what `validate` sees in CI — and, for Okta until
+//! its factory lands, from an `OktaAdapter` built with a dummy token (no request made).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use provision_core::adapter::{Adapter, SystemDescriptor};
+use provision_core::adapter::{Adapter, AdapterFactory, SystemDescriptor, SystemSpec};
+use provision_core::config::SystemConfig;
+use provision_core::model::SystemName;
 use provision_sandbox::presets;
+
+/// A factory's descriptor for a system with no settings and no credentials.
+fn factory_descriptor(factory: &dyn AdapterFactory) -> SystemDescriptor {
+    let name = SystemName::new(factory.adapter_type());
+    let config = SystemConfig::new(factory.adapter_type());
+    factory
+        .descriptor(SystemSpec {
+            name: &name,
+            config: &config,
+        })
+        .unwrap()
+}
 
 fn okta_descriptor() -> SystemDescriptor {
     let config = provision_okta::OktaConfig::builder("https://example.okta.com")
@@ -34,7 +46,7 @@ fn the_okta_preset_is_the_okta_adapter() {
 fn the_google_preset_is_the_google_adapter() {
     assert_eq!(
         presets::google().descriptor,
-        provision_google::adapter::descriptor()
+        factory_descriptor(provision_google::factory().as_ref())
     );
 }
 
@@ -42,13 +54,13 @@ fn the_google_preset_is_the_google_adapter() {
 fn the_aws_preset_is_the_aws_adapter() {
     assert_eq!(
         presets::aws().descriptor,
-        provision_aws::AwsAdapter::system_descriptor()
+        factory_descriptor(provision_aws::factory().as_ref())
     );
 }
 
 #[test]
 fn the_org_unit_action_has_one_name() {
-    let google = provision_google::adapter::descriptor();
+    let google = factory_descriptor(provision_google::factory().as_ref());
     assert_eq!(
         google
             .kind_for_action(presets::PLACE_IN_ORG_UNIT)
