@@ -3,21 +3,18 @@
 //! differences, and fixes what each system's `drift_remediation` allows, through the
 //! orderer, the executor and the audit log.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use chrono::Utc;
 use provision_core::adapter::{Adapter, AdapterError};
 use provision_core::audit::AuditRecord;
-use provision_core::drift::{DriftInputs, DriftReport, detect_drift, read_times};
-use provision_core::executor::{ExecutionReport, ExternalIds};
-use provision_core::journal::{Journal, RunId};
+use provision_core::drift::DriftReport;
+use provision_core::executor::ExecutionReport;
+use provision_core::journal::RunId;
 use provision_core::model::{
-    AccountRef, ActualState, Entitlement, Identity, Operation, OperationId, OperationKind, Plan,
-    Reason, ReasonKind, SystemName,
+    AccountRef, Entitlement, Identity, Operation, OperationId, OperationKind, Plan, Reason,
+    ReasonKind, SystemName,
 };
-use provision_core::orderer;
-use provision_core::planner::{Planner, check_blast_radius};
 use provision_sandbox::SandboxSystem;
 
 use crate::scenes::Quickstart;
@@ -89,7 +86,7 @@ async fn by_hand(
                 tokio::time::sleep(wait.min(Duration::from_secs(30))).await;
             }
             Err(error) => {
-                return Err(QuickstartError::Read {
+                return Err(QuickstartError::ByHand {
                     system: op.system.clone(),
                     error: Box::new(error),
                 });
@@ -98,52 +95,15 @@ async fn by_hand(
     }
 }
 
-fn account_of(actual: &ActualState, op: &Operation) -> AccountRef {
+/// The account `op` acts on, with its id from the engine's latest read.
+fn account_of(qs: &Quickstart, op: &Operation) -> AccountRef {
     AccountRef {
         login: op.login.clone(),
-        external_id: actual
-            .identities
-            .get(&op.identity)
-            .and_then(|i| i.accounts.get(&op.system))
-            .map(|a| a.external_id.clone()),
+        external_id: qs.engine.known_ids().get(&op.identity, &op.system).cloned(),
     }
 }
 
 impl Quickstart {
-    /// Operations whose last journal entry in any run is not final.
-    async fn in_flight(&self) -> Result<BTreeSet<OperationId>, QuickstartError> {
-        let mut last = BTreeMap::new();
-        for run in self.store.runs().await? {
-            for entry in self.store.entries(&run).await? {
-                last.insert(entry.operation, entry.state);
-            }
-        }
-        Ok(last
-            .into_iter()
-            .filter(|(_, state)| !state.is_final())
-            .map(|(op, _)| op)
-            .collect())
-    }
-
-    /// Reads every system and compares it with what the policies and the roster say.
-    async fn drift_run(&self) -> Result<(DriftReport, ActualState), QuickstartError> {
-        let now = Utc::now();
-        let planner = self.planner(DRIFT_EVENT);
-        let desired = planner.desired(&self.roster, &self.policies, now);
-        let managed = Planner::new(&self.config, &self.descriptors)
-            .desired(&[], &self.policies, now)
-            .managed_resources;
-        let snapshots = self.systems.read_snapshots(&managed).await?;
-        let read_at = read_times(&snapshots.values().cloned().collect::<Vec<_>>());
-        let actual = provision_core::planner::correlate(&self.roster, &snapshots);
-        let in_flight = self.in_flight().await?;
-        let inputs = DriftInputs::new(&self.config, &self.descriptors, Utc::now())
-            .in_flight(&in_flight)
-            .read_at(&read_at)
-            .policies(&self.policies);
-        Ok((detect_drift(&desired, &actual, &inputs), actual))
-    }
-
     /// Scene 4: Marcus is added to `#sales-engineering` and Lee removed from `#sales`
     /// by hand in Slack. The drift run finds both and, Slack's channels being
     /// authoritative with `drift_remediation: fix_all`, revokes the one and grants the
@@ -154,13 +114,12 @@ impl Quickstart {
         self.console.say("");
         self.console
             .say("== 4. drift: two changes made by hand in Slack, behind the SDK's back ==");
-        let slack =
-            self.systems
-                .sandbox("slack")
-                .cloned()
-                .ok_or_else(|| QuickstartError::NoSandbox {
-                    system: SystemName::new("slack"),
-                })?;
+        let slack = self
+            .systems
+            .sandbox("slack")
+            .ok_or_else(|| QuickstartError::NoSandbox {
+                system: SystemName::new("slack"),
+            })?;
         let changes = vec![
             manual(
                 &marcus,
@@ -175,9 +134,10 @@ impl Quickstart {
                 },
             ),
         ];
-        let before = self.read_actual().await?;
+        // Read once, for the accounts' ids the by-hand changes need.
+        self.engine.actual(&self.roster).await?;
         for op in &changes {
-            by_hand(&slack, op, &account_of(&before, op)).await?;
+            by_hand(&slack, op, &account_of(self, op)).await?;
             self.console.say(format!(
                 "  by hand in slack: {} — {} (no plan, no journal, no audit record)",
                 self.name_of(&op.identity),
@@ -185,13 +145,20 @@ impl Quickstart {
             ));
         }
 
-        let (findings, actual) = self.drift_run().await?;
-        let plan = findings.remediation_plan(&self.config);
-        let chosen: BTreeSet<OperationId> = plan.operations.iter().map(|o| o.id.clone()).collect();
+        let findings = self.engine.drift(&self.roster).await?;
+        let guarded = self
+            .engine
+            .remediation(&findings, &self.roster, DRIFT_EVENT)?;
+        let chosen: BTreeSet<OperationId> = guarded
+            .preview()
+            .operations
+            .iter()
+            .map(|o| o.id.clone())
+            .collect();
         self.console.say(format!(
             "drift run: {} finding(s) over {} systems",
             findings.findings.len(),
-            self.config.systems.len()
+            self.engine.config().systems.len()
         ));
         for f in &findings.findings {
             let name = f
@@ -204,27 +171,20 @@ impl Quickstart {
             }
         }
 
-        let mut plan = orderer::order(plan, &self.config)?;
-        for op in &mut plan.operations {
-            op.reason.event = Some(DRIFT_EVENT.to_owned());
-        }
         self.console.say(format!(
             "remediation ({} operations, chosen per system by drift_remediation):",
-            plan.operations.len()
+            guarded.preview().operations.len()
         ));
-        for line in show::plan(&plan) {
+        for line in show::plan(guarded.preview()) {
             self.console.say(line);
         }
-        self.say_blast_radius(&plan);
-        check_blast_radius(&plan, self.roster.len(), &self.config.blast_radius)?;
+        self.say_blast_radius(guarded.preview());
+        let plan = guarded.into_plan()?;
 
         self.progress.follow(&plan, |op| self.name_of(&op.identity));
         self.console.say("applying:");
         let run = RunId(DRIFT_RUN.to_owned());
-        let report = self
-            .executor
-            .apply_with_ids(&run, &plan, ExternalIds::from_actual(&actual))
-            .await?;
+        let report = self.engine.apply_as(&run, &plan).await?;
         for line in show::report(&report) {
             self.console.say(line);
         }
@@ -239,7 +199,7 @@ impl Quickstart {
                 .say(format!("        why: {}", r.event.reason.detail));
         }
 
-        let (after, _) = self.drift_run().await?;
+        let after = self.engine.drift(&self.roster).await?;
         let fixed_left = after
             .findings
             .iter()

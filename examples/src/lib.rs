@@ -1,8 +1,8 @@
-//! The quickstart, as a library: load the example deployment, policies and roster;
-//! build sandbox systems named like the real ones (or the real Okta and Google
-//! adapters when their credentials are in the environment); then onboard, move and
-//! offboard people with the planner, the blast-radius guard and the executor,
-//! journaling and auditing every change.
+//! The quickstart, as a library: an [`provision_core::engine::Engine`] over the
+//! example deployment and policies, with sandbox systems named like the real ones
+//! (or the real Okta, Google and AWS adapters when their credentials are in the
+//! environment); then onboard, move and offboard people and fix drift, each scene
+//! planned, guarded and applied by the engine, journaling and auditing every change.
 //!
 //! `examples/quickstart.rs` prints it; `tests/quickstart.rs` checks the end state.
 
@@ -17,6 +17,7 @@ pub mod systems;
 use provision_core::adapter::AdapterError;
 use provision_core::audit::{AuditError, ChainError};
 use provision_core::config::load::ConfigError;
+use provision_core::engine::EngineError;
 use provision_core::executor::ExecutorError;
 use provision_core::journal::JournalError;
 use provision_core::model::SystemName;
@@ -45,12 +46,10 @@ pub enum QuickstartError {
     /// The Okta variables in the environment are incomplete or wrong.
     #[error("okta (from OKTA_* environment variables): {0}")]
     Okta(#[from] provision_okta::ConfigError),
-    /// The Google variables in the environment are incomplete or wrong.
-    #[error("google (from GOOGLE_* environment variables): {0}")]
-    Google(#[from] provision_google::ConfigError),
-    /// The AWS variables in the environment are incomplete or wrong.
-    #[error("aws (from AWS_* / PROVISION_AWS_* environment variables): {0}")]
-    Aws(#[from] provision_aws::ConfigError),
+    /// The Google (`GOOGLE_*`) or AWS (`AWS_*` / `PROVISION_AWS_*`) variables in the
+    /// environment are incomplete or wrong; the error names the system and the setting.
+    #[error("{0}")]
+    AdapterConfig(#[from] provision_core::adapter::ConfigError),
     /// A system in `provision.yaml` has no sandbox preset and no real adapter here.
     #[error(
         "system `{system}` in provision.yaml: no sandbox of that name (known: okta, google, aws, gitlab, slack, jira, salesforce)"
@@ -67,14 +66,17 @@ pub enum QuickstartError {
         /// What the adapter said.
         error: Box<AdapterError>,
     },
-    /// Reading a system's accounts or grants failed.
-    #[error("reading {system}: {error}")]
-    Read {
+    /// A change made by hand (the drift scene) failed.
+    #[error("changing {system} by hand: {error}")]
+    ByHand {
         /// The system.
         system: SystemName,
         /// What it said.
         error: Box<AdapterError>,
     },
+    /// The engine could not be built, or could not read, plan or apply.
+    #[error("{0}")]
+    Engine(#[from] EngineError),
     /// The configured dependencies form a cycle.
     #[error("{0}")]
     Cycle(#[from] CycleError),

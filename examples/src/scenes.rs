@@ -9,18 +9,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use provision_core::audit::{AuditLog, VerifiedChain, verify};
-use provision_core::config::DeploymentConfig;
 use provision_core::config::load::load_config;
-use provision_core::executor::{
-    ExecutionReport, Executor, ExternalIds, PendingConfig, RetryConfig,
-};
+use provision_core::engine::Engine;
+use provision_core::executor::{ExecutionReport, PendingConfig, RetryConfig};
 use provision_core::journal::RunId;
 use provision_core::model::{
-    ActualState, EmploymentStatus, Entitlement, Identity, IdentityId, OperationId, OperationKind,
-    Plan, PolicySet,
+    EmploymentStatus, Entitlement, Identity, IdentityId, OperationId, OperationKind, Plan,
 };
-use provision_core::planner::{Descriptors, Planner};
-use provision_core::policy::load_policies;
 use provision_core::roster::load_roster;
 use provision_store::SqliteStore;
 
@@ -52,48 +47,44 @@ pub struct SceneOutcome {
 
 /// The loaded example and the systems it drives.
 pub struct Quickstart {
-    /// The deployment (`examples/provision.yaml`).
-    pub config: DeploymentConfig,
-    /// The policies (`examples/policies/`).
-    pub policies: PolicySet,
+    /// The engine: the deployment (`examples/provision.yaml`), the policies
+    /// (`examples/policies/`), an adapter per system and the executor.
+    pub engine: Engine,
     /// The HR roster (`examples/roster.yaml`), as changed by the scenes.
     pub roster: Vec<Identity>,
     /// The systems.
     pub systems: Systems,
-    pub(crate) descriptors: Descriptors,
     pub(crate) console: Arc<Console>,
     pub(crate) progress: Arc<Progress>,
-    pub(crate) executor: Executor,
     /// The journal and the audit log: one SQLite file in the run directory.
     pub store: Arc<SqliteStore>,
     run_dir: PathBuf,
 }
 
 impl Quickstart {
-    /// Loads `examples_dir/{provision.yaml, policies/, roster.yaml}`, builds the systems
-    /// (real Okta / Google / AWS when `env` has their variables), and an executor
-    /// journaling and auditing to the SQLite file `run_dir/provision.db`.
+    /// Loads `examples_dir/{provision.yaml, policies/, roster.yaml}` into an engine whose
+    /// systems are the sandboxes `provision.yaml` names (real Okta / Google / AWS when
+    /// `env` has their variables), journaling and auditing to the SQLite file
+    /// `run_dir/provision.db`.
     pub async fn load(
         examples_dir: &Path,
         run_dir: &Path,
         env: &dyn Fn(&str) -> Option<String>,
         console: Arc<Console>,
     ) -> Result<Self, QuickstartError> {
-        let config = load_config(&examples_dir.join("provision.yaml"))?;
-        let systems = Systems::build(&config, env)?;
-        let descriptors = systems.descriptors();
-        let policies = load_policies(&examples_dir.join("policies"), &config, &descriptors)?;
+        let deployment = examples_dir.join("provision.yaml");
         let roster = load_roster(&examples_dir.join("roster.yaml"))?;
-
         std::fs::create_dir_all(run_dir).map_err(|source| QuickstartError::RunDir {
             path: run_dir.display().to_string(),
             source,
         })?;
         let store = Arc::new(SqliteStore::open(run_dir.join("provision.db")).await?);
         let progress = Arc::new(Progress::new(Arc::clone(&console)));
-        let mut builder = Executor::builder()
-            .journal(Arc::clone(&store) as _)
-            .audit_log(Arc::clone(&store) as Arc<dyn AuditLog>)
+
+        let builder = Engine::builder()
+            .deployment(&deployment)
+            .policies(examples_dir.join("policies"))
+            .store(Arc::clone(&store))
             .subscriber(Arc::clone(&progress) as _)
             .actor("quickstart")
             .retry(RetryConfig {
@@ -104,23 +95,20 @@ impl Quickstart {
                 interval: Duration::from_millis(250),
                 deadline: Duration::from_secs(20),
             });
-        for (name, system_config) in &config.systems {
-            if let Some(adapter) = systems.adapter(name) {
-                builder = builder.system(name.clone(), adapter, system_config.clone());
-            }
-        }
-        let executor = builder.build()?;
+        // Which systems are real depends on the environment and the deployment's names.
+        let (systems, builder) = Systems::wire(&load_config(&deployment)?, env, builder)?;
+        let engine = builder.build().await?;
 
         console.say(format!(
             "loaded {} systems, {} policies, {} people; journal and audit log: SQLite {}",
-            config.systems.len(),
-            policies.policies.len(),
+            engine.config().systems.len(),
+            engine.policies().policies.len(),
             roster.len(),
             store.path().display()
         ));
         let real = systems.real();
-        let sandboxed: Vec<&str> = systems
-            .names()
+        let sandboxed: Vec<&str> = engine
+            .systems()
             .filter(|n| !real.iter().any(|(r, _)| r == *n))
             .map(|n| n.as_str())
             .collect();
@@ -136,14 +124,11 @@ impl Quickstart {
             console.say(format!("systems: sandboxes: {}", sandboxed.join(", ")));
         }
         Ok(Self {
-            config,
-            policies,
+            engine,
             roster,
             systems,
-            descriptors,
             console,
             progress,
-            executor,
             store,
             run_dir: run_dir.to_owned(),
         })
@@ -169,12 +154,6 @@ impl Quickstart {
             .map_or_else(|| id.to_string(), |p| p.display_name.clone())
     }
 
-    pub(crate) fn planner(&self, event: &str) -> Planner<'_> {
-        Planner::new(&self.config, &self.descriptors)
-            .with_event(event)
-            .with_population(self.roster.len())
-    }
-
     /// The company as it is before the quickstart: everyone but Sarah already has
     /// what policies give them, in every sandbox system.
     pub fn seed_company(&self) {
@@ -184,21 +163,12 @@ impl Quickstart {
             .filter(|p| p.id.as_str() != SARAH)
             .cloned()
             .collect();
-        let desired = self
-            .planner("seed")
-            .desired(&people, &self.policies, Utc::now());
+        let desired = self.engine.desired(&people);
         let (accounts, grants) = self.systems.seed(&desired);
         self.console.say(format!(
             "today: {} people already provisioned in the sandboxes ({accounts} accounts, {grants} grants)",
             people.len()
         ));
-    }
-
-    pub(crate) async fn read_actual(&self) -> Result<ActualState, QuickstartError> {
-        let managed = Planner::new(&self.config, &self.descriptors)
-            .desired(&[], &self.policies, Utc::now())
-            .managed_resources;
-        self.systems.read_actual(&self.roster, &managed).await
     }
 
     /// Plans `people` against what the systems hold now, prints the plan and the
@@ -216,11 +186,7 @@ impl Quickstart {
                 *slot = person.clone();
             }
         }
-        let now = Utc::now();
-        let actual = self.read_actual().await?;
-        let planner = self.planner(event);
-        let desired = planner.desired(&people, &self.policies, now);
-        let guarded = planner.plan(&desired, &actual, now)?;
+        let guarded = self.engine.plan_for(&self.roster, &people, event).await?;
 
         let preview = guarded.preview();
         self.console.say(format!(
@@ -244,22 +210,15 @@ impl Quickstart {
         prepare(self, &plan);
         self.progress.follow(&plan, |op| self.name_of(&op.identity));
         self.console.say("applying:");
-        let report = self
-            .executor
-            .apply_with_ids(
-                &RunId(run.to_owned()),
-                &plan,
-                ExternalIds::from_actual(&actual),
-            )
-            .await?;
+        let report = self.engine.apply_as(&RunId(run.to_owned()), &plan).await?;
         for line in show::report(&report) {
             self.console.say(line);
         }
 
-        let after = self.read_actual().await?;
         let again = self
-            .planner(event)
-            .plan(&desired, &after, Utc::now())?
+            .engine
+            .plan_for(&self.roster, &people, event)
+            .await?
             .preview()
             .operations
             .len();
@@ -283,7 +242,7 @@ impl Quickstart {
             .filter(|o| o.kind.is_removal())
             .collect();
         let people: BTreeSet<&IdentityId> = removals.iter().map(|o| &o.identity).collect();
-        let limits = &self.config.blast_radius;
+        let limits = &self.engine.config().blast_radius;
         let verdict =
             match provision_core::planner::check_blast_radius(plan, self.roster.len(), limits) {
                 Ok(()) => "within the limits".to_owned(),
@@ -328,36 +287,26 @@ impl Quickstart {
 
     /// Prints the answer to "why does this person have this?".
     fn why(&self, person: &Identity, entitlement: &Entitlement) {
-        let desired = Planner::new(&self.config, &self.descriptors).desired(
-            std::slice::from_ref(person),
-            &self.policies,
-            Utc::now(),
-        );
-        let Some(provenance) = desired.why(&person.id, entitlement) else {
+        let because = self.engine.why(person, entitlement);
+        if because.is_empty() {
             return;
-        };
+        }
         self.console.say(format!(
             "why does {} get {}/{}?",
             person.display_name,
             entitlement.system,
             show::entitlement(entitlement)
         ));
-        for p in provenance {
-            let source = self
-                .policies
-                .policies
-                .iter()
-                .find(|pol| pol.name == p.policy)
-                .and_then(|pol| pol.source.as_ref())
-                .map(|s| {
-                    let file = s
-                        .file
-                        .find("examples/")
-                        .map_or(&s.file[..], |i| &s.file[i..]);
-                    format!("{file}:{}", s.line)
-                });
+        for reason in &because {
+            let source = reason.source.as_ref().map(|s| {
+                let file = s
+                    .file
+                    .find("examples/")
+                    .map_or(&s.file[..], |i| &s.file[i..]);
+                format!("{file}:{}", s.line)
+            });
             self.console
-                .say(format!("  {}", show::provenance(p, source)));
+                .say(format!("  {}", show::provenance(reason, source)));
         }
     }
 
@@ -382,7 +331,6 @@ impl Quickstart {
         let (Some(op), Some(gitlab)) = (create, self.systems.sandbox("gitlab")) else {
             return;
         };
-        let gitlab = Arc::clone(gitlab);
         let console = Arc::clone(&self.console);
         let login = person.login.clone();
         let name = person.display_name.clone();
@@ -476,10 +424,7 @@ impl Quickstart {
                 p
             })
             .collect();
-        let actual = self.read_actual().await?;
-        let planner = self.planner("hr:export:broken");
-        let desired = planner.desired(&everyone, &self.policies, now);
-        let guarded = planner.plan(&desired, &actual, now)?;
+        let guarded = self.engine.plan(&everyone, "hr:export:broken").await?;
         if let Some(e) = guarded.exceeded() {
             self.console.say(format!(
                 "(first, a broken HR export marking all {} people terminated: {} removals — refused: limit {}; nothing applied)",

@@ -2,8 +2,9 @@
 
 use provision_core::audit::{AuditOutcome, AuditRecord};
 use provision_core::drift::{Finding, Subject};
+use provision_core::engine::Because;
 use provision_core::executor::{ExecutionReport, OperationOutcome};
-use provision_core::model::{Entitlement, Operation, OperationKind, Plan, Provenance, ReasonKind};
+use provision_core::model::{Entitlement, Operation, OperationKind, Plan, ReasonKind};
 
 /// `group/engineering-team`, `permission_set/EngineeringSeniorReadOnly@account:production`,
 /// `project_role/SALES#Reporter`.
@@ -67,7 +68,7 @@ pub fn plan(plan: &Plan) -> Vec<String> {
 }
 
 /// "policy 'Sales Engineer' (examples/policies/sales.yaml:27) matched department=Sales, title=Sales Engineer".
-pub fn provenance(p: &Provenance, source: Option<String>) -> String {
+pub fn provenance(p: &Because, source: Option<String>) -> String {
     let at = source.map(|s| format!(" ({s})")).unwrap_or_default();
     if p.matched.is_empty() {
         return format!("policy '{}'{at} applies to everyone", p.policy);

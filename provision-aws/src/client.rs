@@ -107,6 +107,9 @@ pub struct AwsError {
     pub reason: Option<String>,
     /// `RetryAfterSeconds` (Identity Store throttling) or a `Retry-After` header.
     pub retry_after: Option<Duration>,
+    /// The `ResourceType` of an Identity Store `ResourceNotFoundException` (`USER`,
+    /// `GROUP`, `GROUP_MEMBERSHIP`, `IDENTITY_STORE`, `RESOURCE_POLICY`).
+    pub resource_type: Option<String>,
 }
 
 impl AwsError {
@@ -125,12 +128,49 @@ impl AwsError {
             message,
             reason: None,
             retry_after: None,
+            resource_type: None,
         }
     }
 
     /// True when the service's error type is `code`.
     pub fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
+    }
+
+    /// True when the reply says *this* user, group, membership, permission set or
+    /// assignment does not exist — and only then. A missing identity store or
+    /// instance (a wrong `identity_store_id`, `instance_arn` or `region`) is a
+    /// [configuration error](Self::is_configuration), never "already absent".
+    pub fn is_not_found(&self) -> bool {
+        self.is("ResourceNotFoundException") && !self.is_configuration()
+    }
+
+    /// True when the reply says the configured identity store or Identity Center
+    /// instance does not exist where the adapter looked: the Identity Store's
+    /// `ResourceNotFoundException` with `ResourceType` `IDENTITY_STORE` (or
+    /// `RESOURCE_POLICY`), or SSO Admin's `ResourceNotFoundException` about the
+    /// instance.
+    pub fn is_configuration(&self) -> bool {
+        if !self.is("ResourceNotFoundException") {
+            return false;
+        }
+        let message = self.message.to_ascii_lowercase();
+        match self.service {
+            Service::IdentityStore => match self.resource_type.as_deref() {
+                Some("IDENTITY_STORE" | "RESOURCE_POLICY") => true,
+                Some(_) => false,
+                None => message.contains("identity store") || message.contains("identitystore"),
+            },
+            Service::SsoAdmin => message.contains("instance"),
+        }
+    }
+
+    /// The setting a configuration error points at.
+    fn configuration_setting(&self) -> &'static str {
+        match self.service {
+            Service::IdentityStore => "identity_store_id",
+            Service::SsoAdmin => "instance_arn",
+        }
     }
 
     /// The service's reply as the core keeps it.
@@ -224,6 +264,23 @@ impl From<AwsError> for AdapterError {
                 | "ExpiredTokenException"
                 | "MissingAuthenticationTokenException",
             ) => AdapterError::Unauthorized { error },
+            Some("ResourceNotFoundException") if e.is_configuration() => {
+                AdapterError::Configuration {
+                    error: SystemError::new(
+                        error.status,
+                        error.code,
+                        format!(
+                            "{} (check the settings `{}` and `region`: the {} is not in this account and region)",
+                            error.message,
+                            e.configuration_setting(),
+                            match e.service {
+                                Service::IdentityStore => "identity store",
+                                Service::SsoAdmin => "Identity Center instance",
+                            }
+                        ),
+                    ),
+                }
+            }
             Some("ResourceNotFoundException") => AdapterError::NotFound { error },
             Some(
                 "ValidationException" | "SerializationException" | "InvalidParameterException",
@@ -436,6 +493,7 @@ impl AwsClient {
             message,
             reason: field(&["Reason"]),
             retry_after,
+            resource_type: field(&["ResourceType"]),
         })
     }
 
@@ -531,7 +589,48 @@ mod tests {
             message: message.into(),
             reason: None,
             retry_after: None,
+            resource_type: None,
         }
+    }
+
+    #[test]
+    fn a_missing_identity_store_or_instance_is_configuration_not_absence() {
+        let mut store = err(
+            Service::IdentityStore,
+            "ResourceNotFoundException",
+            "Identity store not found",
+        );
+        store.resource_type = Some("IDENTITY_STORE".into());
+        assert!(!store.is_not_found());
+        let a = AdapterError::from(store);
+        assert_eq!(a.class(), "configuration");
+        assert!(a.to_string().contains("identity_store_id"), "{a}");
+
+        let mut user = err(
+            Service::IdentityStore,
+            "ResourceNotFoundException",
+            "USER not found.",
+        );
+        user.resource_type = Some("USER".into());
+        assert!(user.is_not_found());
+        assert_eq!(AdapterError::from(user).class(), "not_found");
+
+        let instance = err(
+            Service::SsoAdmin,
+            "ResourceNotFoundException",
+            "Instance arn:aws:sso:::instance/ssoins-0000000000000000 does not exist",
+        );
+        assert!(!instance.is_not_found());
+        let a = AdapterError::from(instance);
+        assert_eq!(a.class(), "configuration");
+        assert!(a.to_string().contains("instance_arn"), "{a}");
+
+        let assignment = err(
+            Service::SsoAdmin,
+            "ResourceNotFoundException",
+            "Could not find the assignment",
+        );
+        assert!(assignment.is_not_found());
     }
 
     #[test]

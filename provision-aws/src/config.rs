@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use provision_core::adapter::SystemSpec;
 use provision_core::config::{CredentialRef, SystemConfig};
 use provision_core::secret::{ExposeSecret, SecretString};
 use url::Url;
@@ -19,41 +20,111 @@ use crate::credentials::{CredentialSource, StaticCredentials};
 /// How long the executor waits before it re-checks an asynchronous account assignment.
 pub const DEFAULT_RECHECK_AFTER: Duration = Duration::from_secs(2);
 
-/// A configuration that cannot be used, naming the field (or variable, or file) at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A required value is absent.
-    #[error("missing {field}: {hint}")]
-    Missing {
-        /// The field, setting or variable.
-        field: String,
-        /// Where it may come from.
-        hint: String,
-    },
-    /// A value is present but wrong.
-    #[error("invalid {field}: {reason}")]
-    Invalid {
-        /// The field, setting or variable.
-        field: String,
-        /// What is wrong with it (never the value of a secret).
-        reason: String,
-    },
-    /// A file could not be read.
-    #[error("cannot read {path}: {reason}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's reason.
-        reason: String,
-    },
+pub use provision_core::adapter::ConfigError;
+
+/// The system name errors use when none is given (`AwsConfig::from_env`, the builder).
+pub const DEFAULT_SYSTEM_NAME: &str = "aws";
+
+fn invalid(system: &str, setting: impl Into<String>, expected: impl Into<String>) -> ConfigError {
+    ConfigError::invalid_setting(system, setting, expected)
 }
 
-fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        field: field.into(),
-        reason: reason.into(),
+fn missing_credential(
+    system: &str,
+    credential: impl Into<String>,
+    expected: impl Into<String>,
+) -> ConfigError {
+    ConfigError::missing_credential(system, credential, expected)
+}
+
+/// The regions of every AWS partition (commercial, China, GovCloud, European
+/// Sovereign Cloud) as of the end of 2026. A region outside this list is refused at
+/// build time unless an explicit endpoint is configured (a local implementation, or a
+/// region newer than this list: set `endpoint` to its URL).
+pub const KNOWN_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eusc-de-east-1",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// True when `arn` has the shape of an Identity Center instance ARN
+/// (`arn:<partition>:sso:::instance/ssoins-<16 characters>`, as the SSO Admin model's
+/// `InstanceArn` pattern says).
+pub fn is_instance_arn(arn: &str) -> bool {
+    let Some(rest) = arn.strip_prefix("arn:") else {
+        return false;
+    };
+    let Some((partition, rest)) = rest.split_once(':') else {
+        return false;
+    };
+    let partition_ok = partition == "aws"
+        || partition.strip_prefix("aws-").is_some_and(|p| {
+            p.split('-').all(|part| {
+                (1..=5).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_lowercase())
+            })
+        });
+    let Some(id) = rest.strip_prefix("sso:::instance/") else {
+        return false;
+    };
+    let id = id
+        .strip_prefix("ssoins-")
+        .or_else(|| id.strip_prefix("ins-"));
+    partition_ok
+        && id.is_some_and(|id| {
+            id.len() == 16
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        })
+}
+
+/// True when `id` has the shape of an identity store id: `d-` and ten hexadecimal
+/// digits, or a UUID.
+pub fn is_identity_store_id(id: &str) -> bool {
+    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(rest) = id.strip_prefix("d-") {
+        return rest.len() == 10 && hex(rest);
     }
+    let parts: Vec<&str> = id.split('-').collect();
+    parts.len() == 5
+        && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts.iter().all(|p| hex(p))
 }
 
 /// Everything the adapter needs to talk to one IAM Identity Center instance.
@@ -68,7 +139,8 @@ pub struct AwsConfig {
     pub(crate) instance_arn: Option<String>,
     pub(crate) identity_store_id: Option<String>,
     pub(crate) accounts: BTreeMap<String, String>,
-    pub(crate) delete_users: bool,
+    pub(crate) delete_leavers: bool,
+    pub(crate) system_name: String,
     pub(crate) recheck_after: Duration,
     pub(crate) timeout: Duration,
 }
@@ -86,7 +158,8 @@ impl fmt::Debug for AwsConfig {
             .field("instance_arn", &self.instance_arn)
             .field("identity_store_id", &self.identity_store_id)
             .field("accounts", &self.accounts)
-            .field("delete_users", &self.delete_users)
+            .field("delete_leavers", &self.delete_leavers)
+            .field("system_name", &self.system_name)
             .finish()
     }
 }
@@ -101,6 +174,18 @@ impl AwsConfig {
     /// see [`AwsConfigBuilder::from_env_with`].
     pub fn from_env() -> Result<AwsConfig, ConfigError> {
         AwsConfigBuilder::from_env_with(&|k| std::env::var(k).ok())?.build()
+    }
+
+    /// Builds the configuration of one deployment system from its [`SystemSpec`]:
+    /// settings as [`AwsConfig::from_system_config`] reads them, credentials resolved
+    /// by the core (`env:` / `file:`), errors naming `spec.name`.
+    pub fn from_spec(spec: SystemSpec<'_>) -> Result<AwsConfig, ConfigError> {
+        Self::from_parts(
+            spec.name.as_str(),
+            spec.config,
+            &|k| std::env::var(k).ok(),
+            &|key| spec.credential(key),
+        )
     }
 
     /// Builds the configuration of one deployment system (`adapter: aws`).
@@ -121,78 +206,97 @@ impl AwsConfig {
         system: &SystemConfig,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<AwsConfig, ConfigError> {
-        let mut b = AwsConfigBuilder::default();
+        let name = DEFAULT_SYSTEM_NAME;
+        Self::from_parts(name, system, env, &|key| {
+            system
+                .credentials
+                .get(key)
+                .map(|r| read_credential(name, key, r, env))
+                .transpose()
+        })
+    }
+
+    fn from_parts(
+        name: &str,
+        system: &SystemConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+        credential: &dyn Fn(&str) -> Result<Option<SecretString>, ConfigError>,
+    ) -> Result<AwsConfig, ConfigError> {
         let settings = &system.settings;
-        if let Some(profile) = settings.get("profile") {
-            b.profile = Some(profile.clone());
-        }
-        let mut env_builder = AwsConfigBuilder::from_env_with_profile(env, b.profile.clone())?;
+        let mut b =
+            AwsConfigBuilder::from_env_with_profile(env, settings.get("profile").cloned(), name)?;
+        b.system_name = Some(name.to_owned());
         if let Some(region) = settings.get("region") {
-            env_builder.region = Some(region.clone());
+            b.region = Some(region.clone());
         }
-        for (key, field) in [
-            ("endpoint", "settings.endpoint"),
-            (
-                "identity_store_endpoint",
-                "settings.identity_store_endpoint",
-            ),
-            ("sso_admin_endpoint", "settings.sso_admin_endpoint"),
-        ] {
+        for key in ["endpoint", "identity_store_endpoint", "sso_admin_endpoint"] {
             if let Some(v) = settings.get(key) {
-                let url = parse_url(field, v)?;
+                let url = parse_url(name, key, v)?;
                 match key {
-                    "endpoint" => env_builder.endpoint = Some(url),
-                    "identity_store_endpoint" => env_builder.identity_store_endpoint = Some(url),
-                    _ => env_builder.sso_admin_endpoint = Some(url),
+                    "endpoint" => b.endpoint = Some(url),
+                    "identity_store_endpoint" => b.identity_store_endpoint = Some(url),
+                    _ => b.sso_admin_endpoint = Some(url),
                 }
             }
         }
         if let Some(arn) = settings.get("instance_arn") {
-            env_builder.instance_arn = Some(arn.clone());
+            b.instance_arn = Some(arn.clone());
         }
         if let Some(id) = settings.get("identity_store_id") {
-            env_builder.identity_store_id = Some(id.clone());
+            b.identity_store_id = Some(id.clone());
         }
         for (key, value) in settings {
-            if let Some(name) = key.strip_prefix("accounts.") {
-                env_builder = env_builder.account(name, value.clone());
+            if let Some(account) = key.strip_prefix("accounts.") {
+                b = b.account(account, value.clone());
             }
         }
         if let Some(recheck) = settings.get("recheck_after_seconds") {
             let secs: u64 = recheck.parse().map_err(|_| {
                 invalid(
-                    "settings.recheck_after_seconds",
-                    format!("'{recheck}' is not a whole number of seconds"),
+                    name,
+                    "recheck_after_seconds",
+                    format!("a whole number of seconds, not '{recheck}'"),
                 )
             })?;
-            env_builder.recheck_after = Some(Duration::from_secs(secs));
+            b.recheck_after = Some(Duration::from_secs(secs));
         }
-        env_builder.delete_users = system.delete_leavers;
+        b.delete_leavers = system.delete_leavers;
 
-        let creds = &system.credentials;
-        if let Some(id_ref) = creds.get("access_key_id") {
-            let id = read_credential("credentials.access_key_id", id_ref, env)?;
-            let secret_ref =
-                creds
-                    .get("secret_access_key")
-                    .ok_or_else(|| ConfigError::Missing {
-                        field: "credentials.secret_access_key".into(),
-                        hint:
-                            "credentials.access_key_id is set, so the secret access key must be too"
-                                .into(),
-                    })?;
-            let secret = read_credential("credentials.secret_access_key", secret_ref, env)?;
-            let token = creds
-                .get("session_token")
-                .map(|r| read_credential("credentials.session_token", r, env))
-                .transpose()?;
-            env_builder.credentials = Some(CredentialSource::Static(StaticCredentials::new(
-                id.expose_secret(),
-                secret,
-                token,
-            )));
+        let id = credential("access_key_id")?;
+        let secret = credential("secret_access_key")?;
+        match (id, secret) {
+            (Some(id), Some(secret)) => {
+                let token = credential("session_token")?;
+                b.credentials = Some(CredentialSource::Static(StaticCredentials::new(
+                    id.expose_secret(),
+                    secret,
+                    token,
+                )));
+            }
+            (Some(_), None) => {
+                return Err(missing_credential(
+                    name,
+                    "secret_access_key",
+                    "credentials.access_key_id is set, so `secret_access_key: { env: VARIABLE | file: PATH }` must be too",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(missing_credential(
+                    name,
+                    "access_key_id",
+                    "credentials.secret_access_key is set, so `access_key_id: { env: VARIABLE | file: PATH }` must be too",
+                ));
+            }
+            // the environment and the shared profile, as AWS tools read them
+            (None, None) => {}
         }
-        env_builder.build()
+        b.build()
+    }
+
+    /// The system name errors and grants read use (`aws` unless the deployment names
+    /// the system otherwise).
+    pub fn system_name(&self) -> &str {
+        &self.system_name
     }
 
     /// The region requests are signed for.
@@ -228,9 +332,18 @@ impl AwsConfig {
         self.accounts.get(name_or_id).cloned()
     }
 
-    /// Whether `DeleteUser` is allowed.
-    pub fn delete_users(&self) -> bool {
-        self.delete_users
+    /// The configured name of an account id (`production` for `111122223333`), the
+    /// first in name order when several names map to it.
+    pub fn account_name(&self, account_id: &str) -> Option<String> {
+        self.accounts
+            .iter()
+            .find(|(_, id)| id.as_str() == account_id)
+            .map(|(name, _)| name.clone())
+    }
+
+    /// Whether `DeleteUser` is allowed (the deployment's `delete_leavers`).
+    pub fn delete_leavers(&self) -> bool {
+        self.delete_leavers
     }
 }
 
@@ -239,17 +352,27 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn parse_url(field: &str, value: &str) -> Result<Url, ConfigError> {
-    let url =
-        Url::parse(value).map_err(|e| invalid(field, format!("'{value}' is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(field, format!("'{value}' is not an http(s) URL")));
+fn parse_url(system: &str, field: &str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| {
+        invalid(
+            system,
+            field,
+            format!("an http(s) URL such as http://127.0.0.1:5000, not '{value}' ({e})"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(invalid(
+            system,
+            field,
+            format!("an http(s) URL with a host, not '{value}'"),
+        ));
     }
     Ok(url)
 }
 
 fn read_credential(
-    field: &str,
+    system: &str,
+    key: &str,
     r: &CredentialRef,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<SecretString, ConfigError> {
@@ -257,15 +380,21 @@ fn read_credential(
         CredentialRef::Env { env: var } => env(var)
             .filter(|v| !v.trim().is_empty())
             .map(|v| SecretString::from(v.trim().to_owned()))
-            .ok_or_else(|| ConfigError::Missing {
-                field: field.to_owned(),
-                hint: format!("environment variable {var} is not set"),
+            .ok_or_else(|| {
+                missing_credential(
+                    system,
+                    key,
+                    format!("environment variable {var} is not set"),
+                )
             }),
         CredentialRef::File { file } => std::fs::read_to_string(file)
             .map(|v| SecretString::from(v.trim().to_owned()))
-            .map_err(|e| ConfigError::File {
-                path: file.clone(),
-                reason: format!("{field}: {e}"),
+            .map_err(|e| {
+                missing_credential(
+                    system,
+                    key,
+                    format!("a readable file {}: {e}", file.display()),
+                )
             }),
     }
 }
@@ -296,7 +425,8 @@ pub struct AwsConfigBuilder {
     instance_arn: Option<String>,
     identity_store_id: Option<String>,
     accounts: BTreeMap<String, String>,
-    delete_users: bool,
+    delete_leavers: bool,
+    system_name: Option<String>,
     recheck_after: Option<Duration>,
     timeout: Option<Duration>,
 }
@@ -327,12 +457,13 @@ impl AwsConfigBuilder {
     /// Credentials that are absent are not an error here; [`AwsConfigBuilder::build`]
     /// says so.
     pub fn from_env_with(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Self::from_env_with_profile(env, None)
+        Self::from_env_with_profile(env, None, DEFAULT_SYSTEM_NAME)
     }
 
     fn from_env_with_profile(
         env: &dyn Fn(&str) -> Option<String>,
         profile: Option<String>,
+        system: &str,
     ) -> Result<Self, ConfigError> {
         let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
         let mut b = AwsConfigBuilder::default();
@@ -342,9 +473,12 @@ impl AwsConfigBuilder {
         let home = get("HOME").map(PathBuf::from);
 
         if let Some(id) = get("AWS_ACCESS_KEY_ID") {
-            let secret = get("AWS_SECRET_ACCESS_KEY").ok_or_else(|| ConfigError::Missing {
-                field: "AWS_SECRET_ACCESS_KEY".into(),
-                hint: "AWS_ACCESS_KEY_ID is set, so AWS_SECRET_ACCESS_KEY must be too".into(),
+            let secret = get("AWS_SECRET_ACCESS_KEY").ok_or_else(|| {
+                missing_credential(
+                    system,
+                    "AWS_SECRET_ACCESS_KEY",
+                    "AWS_ACCESS_KEY_ID is set, so AWS_SECRET_ACCESS_KEY must be too",
+                )
             })?;
             b.credentials = Some(CredentialSource::Static(StaticCredentials::new(
                 id,
@@ -356,7 +490,7 @@ impl AwsConfigBuilder {
                 .map(PathBuf::from)
                 .or_else(|| home.as_ref().map(|h| h.join(".aws").join("credentials")));
             if let Some(path) = path.filter(|p| p.exists()) {
-                b.credentials = credentials_from_profile(&path, &profile)?;
+                b.credentials = credentials_from_profile(system, &path, &profile)?;
             }
         }
 
@@ -366,7 +500,7 @@ impl AwsConfigBuilder {
                 .map(PathBuf::from)
                 .or_else(|| home.as_ref().map(|h| h.join(".aws").join("config")));
             if let Some(path) = path.filter(|p| p.exists()) {
-                let ini = read_ini(&path)?;
+                let ini = read_ini(system, &path)?;
                 let section = if profile == "default" {
                     "default".to_owned()
                 } else {
@@ -376,13 +510,14 @@ impl AwsConfigBuilder {
             }
         }
         if let Some(v) = get("AWS_ENDPOINT_URL") {
-            b.endpoint = Some(parse_url("AWS_ENDPOINT_URL", &v)?);
+            b.endpoint = Some(parse_url(system, "AWS_ENDPOINT_URL", &v)?);
         }
         if let Some(v) = get("AWS_ENDPOINT_URL_IDENTITYSTORE") {
-            b.identity_store_endpoint = Some(parse_url("AWS_ENDPOINT_URL_IDENTITYSTORE", &v)?);
+            b.identity_store_endpoint =
+                Some(parse_url(system, "AWS_ENDPOINT_URL_IDENTITYSTORE", &v)?);
         }
         if let Some(v) = get("AWS_ENDPOINT_URL_SSO_ADMIN") {
-            b.sso_admin_endpoint = Some(parse_url("AWS_ENDPOINT_URL_SSO_ADMIN", &v)?);
+            b.sso_admin_endpoint = Some(parse_url(system, "AWS_ENDPOINT_URL_SSO_ADMIN", &v)?);
         }
         b.instance_arn = get("PROVISION_AWS_INSTANCE_ARN");
         b.identity_store_id = get("PROVISION_AWS_IDENTITY_STORE_ID");
@@ -463,9 +598,17 @@ impl AwsConfigBuilder {
         self
     }
 
-    /// Allows `DeleteUser` (off by default).
-    pub fn delete_users(mut self, allow: bool) -> Self {
-        self.delete_users = allow;
+    /// Allows `DeleteUser` for leavers (off by default; a deployment's
+    /// `delete_leavers`).
+    pub fn delete_leavers(mut self, allow: bool) -> Self {
+        self.delete_leavers = allow;
+        self
+    }
+
+    /// The system's name in the deployment (default `aws`): errors name it, and the
+    /// grants [`provision_core::adapter::Adapter::read_account_grants`] reads carry it.
+    pub fn system_name(mut self, name: impl Into<String>) -> Self {
+        self.system_name = Some(name.into());
         self
     }
 
@@ -483,36 +626,61 @@ impl AwsConfigBuilder {
 
     /// Checks and builds the configuration.
     pub fn build(self) -> Result<AwsConfig, ConfigError> {
-        let region = self.region.ok_or_else(|| ConfigError::Missing {
-            field: "region".into(),
-            hint: "set AWS_REGION (or AWS_DEFAULT_REGION, a profile's region, settings.region)"
-                .into(),
-        })?;
-        if region.is_empty()
-            || !region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(invalid(
+        let system = self
+            .system_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SYSTEM_NAME.to_owned());
+        let system = system.as_str();
+        let region = self.region.ok_or_else(|| {
+            invalid(
+                system,
                 "region",
-                format!("'{region}' is not an AWS region name"),
+                "the region of the Identity Center instance: settings.region, AWS_REGION, AWS_DEFAULT_REGION or a profile's region",
+            )
+        })?;
+        let explicit_endpoint = self.endpoint.is_some()
+            || (self.identity_store_endpoint.is_some() && self.sso_admin_endpoint.is_some());
+        let shaped = !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !shaped || (!explicit_endpoint && !KNOWN_REGIONS.contains(&region.as_str())) {
+            return Err(invalid(
+                system,
+                "region",
+                format!(
+                    "an AWS region such as us-east-1 or eu-west-1, not '{region}' (a region not yet in this list needs an explicit `endpoint`)"
+                ),
             ));
         }
-        let credentials = self.credentials.ok_or_else(|| ConfigError::Missing {
-            field: "credentials".into(),
-            hint: format!(
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a [{}] profile in ~/.aws/credentials{}",
-                self.profile.as_deref().unwrap_or("default"),
-                if cfg!(feature = "aws-config") {
-                    ", or use the aws-config credential chain"
-                } else {
-                    ""
-                }
-            ),
+        let credentials = self.credentials.ok_or_else(|| {
+            missing_credential(
+                system,
+                "access_key_id",
+                format!(
+                    "credentials.access_key_id and secret_access_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a [{}] profile in ~/.aws/credentials{}",
+                    self.profile.as_deref().unwrap_or("default"),
+                    if cfg!(feature = "aws-config") {
+                        ", or the aws-config credential chain"
+                    } else {
+                        ""
+                    }
+                ),
+            )
         })?;
         let default_endpoint = |host: &str| {
-            Url::parse(&format!("https://{host}.{region}.amazonaws.com"))
-                .map_err(|e| invalid("region", format!("gives no valid endpoint: {e}")))
+            let domain = if region.starts_with("cn-") {
+                "amazonaws.com.cn"
+            } else {
+                "amazonaws.com"
+            };
+            Url::parse(&format!("https://{host}.{region}.{domain}")).map_err(|e| {
+                invalid(
+                    system,
+                    "region",
+                    format!("a region that gives a valid endpoint ({e})"),
+                )
+            })
         };
         let identity_store_endpoint = match self.identity_store_endpoint.or(self.endpoint.clone()) {
             Some(u) => u,
@@ -525,25 +693,43 @@ impl AwsConfigBuilder {
         for (name, id) in &self.accounts {
             if !is_account_id(id) {
                 return Err(invalid(
+                    system,
                     format!("accounts.{name}"),
-                    format!("'{id}' is not a 12-digit AWS account id"),
+                    format!("a 12-digit AWS account id, not '{id}'"),
                 ));
             }
         }
         if self.instance_arn.is_some() != self.identity_store_id.is_some() {
-            return Err(ConfigError::Missing {
-                field: if self.instance_arn.is_some() {
-                    "identity_store_id".into()
-                } else {
-                    "instance_arn".into()
-                },
-                hint: "give both the instance ARN and the identity store id, or neither (discovered with ListInstances)".into(),
-            });
+            let missing = if self.instance_arn.is_some() {
+                "identity_store_id"
+            } else {
+                "instance_arn"
+            };
+            return Err(invalid(
+                system,
+                missing,
+                "both instance_arn and identity_store_id, or neither (then discovered with ListInstances)",
+            ));
         }
         if let Some(arn) = &self.instance_arn
-            && !arn.starts_with("arn:")
+            && !is_instance_arn(arn)
         {
-            return Err(invalid("instance_arn", format!("'{arn}' is not an ARN")));
+            return Err(invalid(
+                system,
+                "instance_arn",
+                format!(
+                    "an Identity Center instance ARN arn:aws:sso:::instance/ssoins-<16 characters>, not '{arn}'"
+                ),
+            ));
+        }
+        if let Some(id) = &self.identity_store_id
+            && !is_identity_store_id(id)
+        {
+            return Err(invalid(
+                system,
+                "identity_store_id",
+                format!("an identity store id d-<10 hex digits> (or a UUID), not '{id}'"),
+            ));
         }
         Ok(AwsConfig {
             region,
@@ -553,7 +739,8 @@ impl AwsConfigBuilder {
             instance_arn: self.instance_arn,
             identity_store_id: self.identity_store_id,
             accounts: self.accounts,
-            delete_users: self.delete_users,
+            delete_leavers: self.delete_leavers,
+            system_name: system.to_owned(),
             recheck_after: self.recheck_after.unwrap_or(DEFAULT_RECHECK_AFTER),
             timeout: self.timeout.unwrap_or(Duration::from_secs(30)),
         })
@@ -564,10 +751,10 @@ type Ini = BTreeMap<String, BTreeMap<String, String>>;
 
 /// Reads an AWS shared config/credentials file: `[section]` headers and `key = value`
 /// lines; `#` and `;` start comments. Nested (indented) values are ignored.
-fn read_ini(path: &Path) -> Result<Ini, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-        path: path.to_owned(),
-        reason: e.to_string(),
+fn read_ini(system: &str, path: &Path) -> Result<Ini, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Other {
+        system: system.to_owned(),
+        message: format!("cannot read the AWS file {}: {e}", path.display()),
     })?;
     Ok(parse_ini(&text))
 }
@@ -599,10 +786,11 @@ pub(crate) fn parse_ini(text: &str) -> Ini {
 }
 
 fn credentials_from_profile(
+    system: &str,
     path: &Path,
     profile: &str,
 ) -> Result<Option<CredentialSource>, ConfigError> {
-    let ini = read_ini(path)?;
+    let ini = read_ini(system, path)?;
     let Some(section) = ini.get(profile) else {
         return Ok(None);
     };
@@ -610,12 +798,13 @@ fn credentials_from_profile(
     let Some(id) = section.get("aws_access_key_id") else {
         return Ok(None);
     };
-    let secret = section
-        .get("aws_secret_access_key")
-        .ok_or_else(|| ConfigError::Missing {
-            field: field("aws_secret_access_key"),
-            hint: "the profile has aws_access_key_id but no aws_secret_access_key".into(),
-        })?;
+    let secret = section.get("aws_secret_access_key").ok_or_else(|| {
+        missing_credential(
+            system,
+            field("aws_secret_access_key"),
+            "the profile has aws_access_key_id but no aws_secret_access_key",
+        )
+    })?;
     Ok(Some(CredentialSource::Static(StaticCredentials::new(
         id.clone(),
         SecretString::from(secret.clone()),
@@ -756,7 +945,7 @@ mod tests {
             .insert("endpoint".into(), "http://127.0.0.1:9999".into());
         sys.settings.insert(
             "instance_arn".into(),
-            "arn:aws:sso:::instance/ssoins-1".into(),
+            "arn:aws:sso:::instance/ssoins-1111222233334444".into(),
         );
         sys.settings
             .insert("identity_store_id".into(), "d-1234567890".into());
@@ -783,14 +972,17 @@ mod tests {
         let c = AwsConfig::from_system_config_with(&sys, &e).unwrap();
         assert_eq!(c.region(), "eu-west-1");
         assert_eq!(c.sso_admin_endpoint().as_str(), "http://127.0.0.1:9999/");
-        assert_eq!(c.instance_arn(), Some("arn:aws:sso:::instance/ssoins-1"));
+        assert_eq!(
+            c.instance_arn(),
+            Some("arn:aws:sso:::instance/ssoins-1111222233334444")
+        );
         assert_eq!(c.account_id("production").as_deref(), Some("111122223333"));
         assert_eq!(
             c.account_id("444455556666").as_deref(),
             Some("444455556666")
         );
         assert_eq!(c.account_id("staging"), None);
-        assert!(c.delete_users());
+        assert!(c.delete_leavers());
         assert!(!format!("{c:?}").contains("sys-secret"));
 
         sys.settings
@@ -801,9 +993,6 @@ mod tests {
         sys.settings.remove("accounts.staging");
         sys.credentials.remove("secret_access_key");
         let err = AwsConfig::from_system_config_with(&sys, &e).unwrap_err();
-        assert!(
-            err.to_string().contains("credentials.secret_access_key"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("secret_access_key"), "{err}");
     }
 }

@@ -20,7 +20,7 @@
 //!   aws:
 //!     adapter: aws
 //!     aliases: [aws-sso]
-//!     delete_leavers: true          # DeleteUser after a leaver's access is revoked
+//!     delete_leavers: true          # DeleteUser after a leaver's access is revoked (the only switch)
 //!     settings:
 //!       region: eu-west-1
 //!       # instance_arn / identity_store_id: discovered with ListInstances when omitted
@@ -51,6 +51,7 @@
 //! use provision_core::adapter::{read_all_accounts, Adapter};
 //!
 //! let config = AwsConfig::from_env()?; // or AwsConfig::builder()…build()?
+//! // errors are provision_core's ConfigError, naming the system and the setting
 //! let adapter = AwsAdapter::new(config)?;
 //! let users = read_all_accounts(&adapter).await?;
 //! println!("{} users in the identity store", users.len());
@@ -74,6 +75,22 @@
 //!     scope: account:111122223333
 //! ```
 //!
+//! From a deployment file, register the factory: its `descriptor()` reads nothing
+//! secret (so `validate` runs in CI without credentials) and `build()` resolves the
+//! credentials and checks every setting (URL, ARN and identity-store id shapes, a
+//! region that exists), naming the system and the setting on error:
+//!
+//! ```no_run
+//! # async fn demo(config: &provision_core::config::DeploymentConfig) -> Result<(), Box<dyn std::error::Error>> {
+//! use provision_core::adapter::{FactoryRegistry, SystemSpec};
+//! let registry = FactoryRegistry::new().with(provision_aws::factory());
+//! for (name, system) in &config.systems {
+//!     let adapter = registry.build(SystemSpec { name, config: system }).await?;
+//!     # let _ = adapter;
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! See [`adapter`] for what each one does on grant and revoke, and how asynchronous
 //! assignments are reported.
 
@@ -84,9 +101,11 @@ pub mod adapter;
 pub mod client;
 pub mod config;
 pub mod credentials;
+pub mod factory;
 pub mod model;
 
 pub use adapter::{AwsAdapter, Instance};
 pub use client::{AwsClient, AwsError, Service};
 pub use config::{AwsConfig, AwsConfigBuilder, ConfigError};
 pub use credentials::StaticCredentials;
+pub use factory::{AwsFactory, factory};

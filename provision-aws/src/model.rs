@@ -261,6 +261,91 @@ pub struct ListGroupMembershipsResponse {
     pub next_token: Option<String>,
 }
 
+/// `GroupMembership` as `ListGroupMembershipsForMember` lists it: with the group.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MemberGroupMembership {
+    /// The membership's id.
+    #[serde(default)]
+    pub membership_id: Option<String>,
+    /// The group.
+    #[serde(default)]
+    pub group_id: Option<String>,
+}
+
+/// `ListGroupMembershipsForMember` input.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListGroupMembershipsForMemberRequest {
+    /// The identity store.
+    pub identity_store_id: String,
+    /// The member.
+    pub member_id: MemberId,
+    /// Page size.
+    pub max_results: u32,
+    /// The previous page's token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// `ListGroupMembershipsForMember` output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListGroupMembershipsForMemberResponse {
+    /// The page.
+    #[serde(default, deserialize_with = "null_default")]
+    pub group_memberships: Vec<MemberGroupMembership>,
+    /// The next page's token.
+    #[serde(default)]
+    pub next_token: Option<String>,
+}
+
+/// `ListGroups` input.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListGroupsRequest {
+    /// The identity store.
+    pub identity_store_id: String,
+    /// Page size.
+    pub max_results: u32,
+    /// The previous page's token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// A group as listed or described.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Group {
+    /// The group's id.
+    pub group_id: String,
+    /// Its display name (how policies name it).
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// `ListGroups` output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListGroupsResponse {
+    /// The page.
+    #[serde(default, deserialize_with = "null_default")]
+    pub groups: Vec<Group>,
+    /// The next page's token.
+    #[serde(default)]
+    pub next_token: Option<String>,
+}
+
+/// `DescribeGroup` input.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeGroupRequest {
+    /// The identity store.
+    pub identity_store_id: String,
+    /// The group.
+    pub group_id: String,
+}
+
 /// An output whose members the adapter does not use.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Empty {}
@@ -485,4 +570,51 @@ mod tests {
             serde_json::from_str(r#"{"GroupMemberships":null}"#).unwrap();
         assert!(r.group_memberships.is_empty());
     }
+}
+
+/// `ListAccountAssignmentsForPrincipal` input.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListAssignmentsForPrincipalRequest {
+    /// The instance.
+    pub instance_arn: String,
+    /// The user or group id.
+    pub principal_id: String,
+    /// `USER` or `GROUP`.
+    pub principal_type: String,
+    /// Page size.
+    pub max_results: u32,
+    /// The previous page's token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// One assignment of a principal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AssignmentForPrincipal {
+    /// The 12-digit account.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// The permission set.
+    #[serde(default)]
+    pub permission_set_arn: Option<String>,
+    /// The principal.
+    #[serde(default)]
+    pub principal_id: Option<String>,
+    /// `USER` or `GROUP`.
+    #[serde(default)]
+    pub principal_type: Option<String>,
+}
+
+/// `ListAccountAssignmentsForPrincipal` output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListAssignmentsForPrincipalResponse {
+    /// The page.
+    #[serde(default, deserialize_with = "null_default")]
+    pub account_assignments: Vec<AssignmentForPrincipal>,
+    /// The next page's token.
+    #[serde(default)]
+    pub next_token: Option<String>,
 }

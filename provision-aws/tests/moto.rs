@@ -21,7 +21,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use provision_aws::{AwsAdapter, AwsClient, AwsConfig, Service, StaticCredentials};
-use provision_core::adapter::{Adapter, CheckStatus, Effect, read_all_accounts, read_all_grants};
+use provision_core::adapter::{
+    Adapter, AdapterError, CheckStatus, Effect, read_all_accounts, read_all_grants,
+};
 use provision_core::model::{
     AccountProfile, AccountRef, Entitlement, IdentityId, Operation, OperationKind, Reason,
     ReasonKind, SystemName,
@@ -123,8 +125,13 @@ async fn call(
 const PROD: &str = "111111111111";
 const STAGING: &str = "222222222222";
 
+/// The moto tests of this file share one server when `.ci/run` gives one; they take
+/// turns (each resets it).
+static MOTO_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn joiner_mover_leaver_against_moto() {
+    let _turn = MOTO_TURN.lock().await;
     let moto = Moto::get();
     // A clean server (the instance ids change after a reset, so they are discovered).
     let reset = reqwest::Client::new()
@@ -140,7 +147,7 @@ async fn joiner_mover_leaver_against_moto() {
         .endpoint(moto.url.parse().unwrap())
         .account("production", PROD)
         .account("staging", STAGING)
-        .delete_users(true)
+        .delete_leavers(true)
         .build()
         .unwrap();
     let client = AwsClient::new(&config).unwrap();
@@ -426,4 +433,295 @@ async fn joiner_mover_leaver_against_moto() {
         .unwrap_err();
     assert!(err.is("ResourceNotFoundException"), "{err}");
     drop(moto);
+}
+
+/// The whole shared suite (`provision_testkit::conformance::Suite`) against moto: the
+/// account's life, grant then revoke, pagination to the end, what `NotFound` means,
+/// and a leaver left with nothing, a hand-made membership (made straight through the
+/// Identity Store API, on a group no policy names) included. Moto has no throttling
+/// and creates any identity store it is asked about, so the 429 and the wrong-store
+/// scenarios run against the wiremock fake (`conformance.rs`).
+#[tokio::test]
+async fn the_shared_suite_passes_against_moto() {
+    let _turn = MOTO_TURN.lock().await;
+    let moto = Moto::get();
+    let reset = reqwest::Client::new()
+        .post(format!("{}/moto-api/reset", moto.url))
+        .send()
+        .await
+        .expect("moto does not answer");
+    assert!(reset.status().is_success());
+    let config = AwsConfig::builder()
+        .region("us-east-1")
+        .credentials(StaticCredentials::new("testing", "testing-secret", None))
+        .endpoint(moto.url.parse().unwrap())
+        .account("production", PROD)
+        .delete_leavers(true)
+        .build()
+        .unwrap();
+    let client = AwsClient::new(&config).unwrap();
+    let adapter = AwsAdapter::new(config).unwrap();
+    let instance = adapter.instance().await.unwrap().clone();
+    let store = instance.identity_store_id.clone();
+    for name in ["Engineering", "Finance"] {
+        call(
+            &client,
+            Service::IdentityStore,
+            "CreateGroup",
+            json!({"IdentityStoreId": store, "DisplayName": name}),
+        )
+        .await;
+    }
+    call(
+        &client,
+        Service::SsoAdmin,
+        "CreatePermissionSet",
+        json!({"InstanceArn": instance.instance_arn, "Name": "EngineeringReadOnly"}),
+    )
+    .await;
+    // more than one page of users (100 a page)
+    for n in 0..101 {
+        call(
+            &client,
+            Service::IdentityStore,
+            "CreateUser",
+            json!({"IdentityStoreId": store, "UserName": format!("existing{n}@example.com"),
+                "DisplayName": format!("Existing {n}"),
+                "Name": {"GivenName": "Existing", "FamilyName": format!("{n}")}}),
+        )
+        .await;
+    }
+
+    let shim = MotoConflictShim {
+        inner: &adapter,
+        client: client.clone(),
+        store: store.clone(),
+    };
+    let hand_client = client.clone();
+    let hand_store = store.clone();
+    let hand_made: provision_testkit::conformance::HandMadeGrant<'_> =
+        Box::new(move |account: AccountRef| {
+            let client = hand_client.clone();
+            let store = hand_store.clone();
+            Box::pin(async move {
+                let finance = call(
+                    &client,
+                    Service::IdentityStore,
+                    "GetGroupId",
+                    json!({"IdentityStoreId": store, "AlternateIdentifier": {"UniqueAttribute":
+                        {"AttributePath": "displayName", "AttributeValue": "Finance"}}}),
+                )
+                .await;
+                call(
+                    &client,
+                    Service::IdentityStore,
+                    "CreateGroupMembership",
+                    json!({"IdentityStoreId": store, "GroupId": finance["GroupId"],
+                        "MemberId": {"UserId": account.external_id}}),
+                )
+                .await;
+                group("Finance")
+            })
+        });
+    let report = provision_testkit::conformance::Suite::new(
+        &shim,
+        vec![
+            group("Engineering"),
+            ps("EngineeringReadOnly", "production"),
+        ],
+    )
+    .create(provision_testkit::conformance::profile(
+        "ada@example.com",
+        "Ada Lovelace",
+    ))
+    .hand_made(hand_made)
+    .min_account_pages(2)
+    .delete_at_the_end()
+    .run()
+    .await;
+    for scenario in [
+        "create_then_found",
+        "accounts_paginate_to_the_end",
+        "list_resources",
+        "grant_then_revoke",
+        "read_account_grants_after_revoke_is_empty",
+        "leaver_left_with_nothing",
+        "not_found_means_absent",
+        "delete_then_gone",
+    ] {
+        assert!(
+            report.passed.contains(&scenario),
+            "{scenario} did not run: {report:?}"
+        );
+    }
+}
+
+/// Moto accepts a second `CreateGroupMembership` for a user already in the group (and
+/// then holds two memberships), where AWS answers `ConflictException`
+/// (`UNIQUENESS_CONSTRAINT_VIOLATION`), which the adapter reads as "already done"
+/// (`membership_conflict_is_already_done_but_sso_admin_conflict_is_a_race_to_retry`
+/// in `wiremock_api.rs`); and moto lacks `GetGroupMembershipId`, whose
+/// `ResourceNotFoundException` makes a second revoke "already done". This shim gives
+/// moto AWS's answers for those two cases, read through the same API, and passes
+/// everything else to the adapter untouched. Moto also stores a second, identical
+/// account assignment where AWS keeps one, and deletes a user that is gone without
+/// a word: the shim answers "already in place" then.
+struct MotoConflictShim<'a> {
+    inner: &'a AwsAdapter,
+    client: AwsClient,
+    store: String,
+}
+
+#[async_trait::async_trait]
+impl provision_core::adapter::Adapter for MotoConflictShim<'_> {
+    fn descriptor(&self) -> &provision_core::adapter::SystemDescriptor {
+        self.inner.descriptor()
+    }
+
+    async fn read_accounts(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<provision_core::adapter::Page<provision_core::model::AccountRecord>, AdapterError>
+    {
+        self.inner.read_accounts(cursor).await
+    }
+
+    async fn read_grants(
+        &self,
+        resource: &provision_core::model::ResourceRef,
+        cursor: Option<&str>,
+    ) -> Result<provision_core::adapter::Page<provision_core::model::GrantRecord>, AdapterError>
+    {
+        self.inner.read_grants(resource, cursor).await
+    }
+
+    async fn read_account_grants(
+        &self,
+        account: &AccountRef,
+        cursor: Option<&str>,
+    ) -> Result<provision_core::adapter::Page<provision_core::model::GrantRecord>, AdapterError>
+    {
+        self.inner.read_account_grants(account, cursor).await
+    }
+
+    async fn list_resources(
+        &self,
+        kind: &str,
+        cursor: Option<&str>,
+    ) -> Result<provision_core::adapter::Page<provision_core::model::ResourceRecord>, AdapterError>
+    {
+        self.inner.list_resources(kind, cursor).await
+    }
+
+    async fn execute(
+        &self,
+        op: &Operation,
+        account: &AccountRef,
+    ) -> Result<provision_core::adapter::Applied, AdapterError> {
+        let (granting, entitlement) = match &op.kind {
+            OperationKind::Grant { entitlement } => (true, Some(entitlement)),
+            OperationKind::Revoke { entitlement } => (false, Some(entitlement)),
+            _ => (false, None),
+        };
+        if let (Some(entitlement), Some(user)) = (entitlement, &account.external_id)
+            && entitlement.kind == "group"
+        {
+            let group = call(
+                &self.client,
+                Service::IdentityStore,
+                "GetGroupId",
+                json!({"IdentityStoreId": self.store, "AlternateIdentifier": {"UniqueAttribute":
+                    {"AttributePath": "displayName", "AttributeValue": entitlement.resource}}}),
+            )
+            .await;
+            let memberships = call(
+                &self.client,
+                Service::IdentityStore,
+                "ListGroupMembershipsForMember",
+                json!({"IdentityStoreId": self.store, "MemberId": {"UserId": user}}),
+            )
+            .await;
+            let member = memberships["GroupMemberships"]
+                .as_array()
+                .is_some_and(|ms| ms.iter().any(|m| m["GroupId"] == group["GroupId"]));
+            if !granting && !member {
+                // AWS: GetGroupMembershipId answers ResourceNotFoundException
+                // (GROUP_MEMBERSHIP), which moto does not implement (HTTP 500)
+                return Ok(provision_core::adapter::Applied::already_in_place());
+            }
+            if granting && member {
+                return Err(AdapterError::AlreadyDone {
+                    error: provision_core::adapter::SystemError::new(
+                        Some(400),
+                        Some("ConflictException".into()),
+                        "Member already exists in group (reason UNIQUENESS_CONSTRAINT_VIOLATION)",
+                    ),
+                });
+            }
+        }
+        if let (OperationKind::DeleteAccount, Some(user)) = (&op.kind, &account.external_id) {
+            // AWS: DeleteUser of a user that is gone is ResourceNotFoundException
+            // (USER); moto answers 200
+            let described = self
+                .client
+                .call::<_, serde_json::Value>(
+                    Service::IdentityStore,
+                    "DescribeUser",
+                    &json!({"IdentityStoreId": self.store, "UserId": user}),
+                )
+                .await;
+            if described.is_err_and(|e| e.is_not_found()) {
+                return Ok(provision_core::adapter::Applied::already_in_place());
+            }
+        }
+        if let (true, Some(entitlement), Some(user)) = (granting, entitlement, &account.external_id)
+            && entitlement.kind == "permission_set"
+            && !entitlement.resource.starts_with("group:")
+        {
+            let instance = self.inner.instance().await?.instance_arn.clone();
+            let account_id = match entitlement.scope.as_deref() {
+                Some("account:production") => PROD,
+                Some("account:staging") => STAGING,
+                other => other
+                    .and_then(|s| s.strip_prefix("account:"))
+                    .unwrap_or_default(),
+            };
+            let held = call(
+                &self.client,
+                Service::SsoAdmin,
+                "ListAccountAssignmentsForPrincipal",
+                json!({"InstanceArn": instance, "PrincipalId": user, "PrincipalType": "USER"}),
+            )
+            .await;
+            for a in held["AccountAssignments"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                let set = call(
+                    &self.client,
+                    Service::SsoAdmin,
+                    "DescribePermissionSet",
+                    json!({"InstanceArn": instance, "PermissionSetArn": a["PermissionSetArn"]}),
+                )
+                .await;
+                if a["AccountId"] == account_id
+                    && set["PermissionSet"]["Name"] == entitlement.resource.as_str()
+                {
+                    // AWS: a second CreateAccountAssignment ends SUCCEEDED without a
+                    // second assignment; moto would add one
+                    return Ok(provision_core::adapter::Applied::already_in_place());
+                }
+            }
+        }
+        self.inner.execute(op, account).await
+    }
+
+    async fn check(
+        &self,
+        op: &Operation,
+        account: &AccountRef,
+    ) -> Result<CheckStatus, AdapterError> {
+        self.inner.check(op, account).await
+    }
 }

@@ -3,38 +3,16 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use provision_core::adapter::Adapter;
 use provision_core::model::{AccountRef, Entitlement, OperationKind};
+use provision_testkit::secrets::{LogCapture, SecretCheck};
 use serde_json::json;
 use support::*;
 use wiremock::MockServer;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn secrets_stay_out_of_logs_errors_and_debug_output() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = LogCapture::start();
 
     let server = MockServer::start().await;
     op_mock("AWSIdentityStore.GetGroupId")
@@ -77,21 +55,14 @@ async fn secrets_stay_out_of_logs_errors_and_debug_output() {
         .unwrap_err();
     assert_eq!(transport.class(), "transient");
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("aws_execute"), "spans are logged: {logs}");
-    let texts = [
-        logs,
-        err.to_string(),
-        format!("{err:?}"),
-        serde_json::to_string(&err).unwrap(),
-        transport.to_string(),
-        format!("{transport:?}"),
-        format!("{adapter:?}"),
-        format!("{config:?}"),
-    ];
-    for text in &texts {
-        assert!(!text.contains(SECRET), "secret key leaked: {text}");
-        assert!(!text.contains(TOKEN), "session token leaked: {text}");
-    }
+    assert!(logs.text().contains("aws_execute"), "spans are logged");
+    SecretCheck::new(&[SECRET, TOKEN])
+        .logs(&logs)
+        .value("the error", &err)
+        .text("the error as JSON", serde_json::to_string(&err).unwrap())
+        .value("the transport error", &transport)
+        .debug("the adapter", &adapter)
+        .debug("the config", &config)
+        .assert_clean();
     assert!(format!("{config:?}").contains("AKIDTEST"));
 }

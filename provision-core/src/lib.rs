@@ -22,6 +22,9 @@
 //! * [`planner`] — desired state from policies, correlation, the diff, the blast-radius guard.
 //! * [`orderer`] — the dependency DAG and a deterministic topological order.
 //! * [`journal`] and [`audit`] — the records a run leaves.
+//! * [`engine`] — the [`engine::Engine`] facade: deployment, policies, adapters built
+//!   by their factories and one executor; plan, apply, drift, why, and validation
+//!   without credentials.
 //!
 //! The core depends on no adapter and on no HTTP client.
 
@@ -30,6 +33,7 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod drift;
+pub mod engine;
 pub mod executor;
 pub mod journal;
 mod jsonl;

@@ -7,27 +7,36 @@
 //!   e.g. `/Engineering`. A user sits in exactly one: granting moves the user there
 //!   (users.update `orgUnitPath`); revoking moves the user back to the configured
 //!   default org unit, but only while the user is still in the revoked one.
+//!
+//! Groups are enumerable: [`Adapter::list_resources`] lists the customer's (or the
+//! domain's) groups with `groups.list`, and [`Adapter::read_account_grants`] reads
+//! every group a user is a direct member of with `groups.list?userKey=` (200 a page),
+//! each with the user's role from `members.get`, whether or not a policy names it.
+//! The org unit is one per account (a move replaces it), so it is not among a
+//! person's grants to revoke.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use provision_core::adapter::{
-    Adapter, AdapterError, Applied, CheckStatus, Page, ResourceKindDescriptor, SystemDescriptor,
-    SystemError,
+    Adapter, AdapterError, Applied, CheckStatus, ConfigError, Page, ResourceKindDescriptor,
+    SystemDescriptor, SystemError,
 };
 use provision_core::model::{
     AccountProfile, AccountRecord, AccountRef, AccountState, Entitlement, GrantRecord, Operation,
-    OperationKind, ResourceRef,
+    OperationKind, ResourceRecord, ResourceRef,
 };
 use provision_core::secret::SecretString;
+use provision_http::names::PersonName;
+use provision_http::paginate::{next_cursor, next_page_token};
 use rand::Rng;
 use reqwest::Method;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::client::{CallKind, DirectoryClient};
-use crate::config::{ConfigError, GoogleConfig};
+use crate::client::{CallKind, DirectoryClient, SYSTEM};
+use crate::config::GoogleConfig;
 use crate::model::{Member, NewUser, Organization, User, UserName, UserUpdate};
 
 /// The `group` resource kind.
@@ -52,17 +61,19 @@ pub struct GoogleAdapter {
     client: DirectoryClient,
     descriptor: SystemDescriptor,
     default_org_unit: String,
-    allow_delete: bool,
+    delete_leavers: bool,
+    system_name: String,
 }
 
 impl GoogleAdapter {
     /// An adapter for `config`.
-    pub fn new(config: &GoogleConfig) -> Result<Self, ConfigError> {
+    pub fn new(config: GoogleConfig) -> Result<Self, ConfigError> {
         Ok(GoogleAdapter {
-            client: DirectoryClient::new(config)?,
+            client: DirectoryClient::new(&config)?,
             descriptor: descriptor(),
-            default_org_unit: config.default_org_unit.clone(),
-            allow_delete: config.allow_delete,
+            default_org_unit: config.default_org_unit,
+            delete_leavers: config.delete_leavers,
+            system_name: config.system_name,
         })
     }
 
@@ -142,6 +153,27 @@ impl GoogleAdapter {
             )
             .await?;
         Ok(Applied::changed())
+    }
+
+    /// Suspends or reactivates; a user already so is "already in place" (one read,
+    /// no write).
+    async fn set_suspended(
+        &self,
+        user_key: &str,
+        suspended: bool,
+    ) -> Result<Applied, AdapterError> {
+        let user = self.client.get_user(user_key).await?;
+        if user.suspended == suspended {
+            return Ok(Applied::already_in_place().with_external_id(user.id));
+        }
+        let update = UserUpdate {
+            suspended: Some(suspended),
+            ..UserUpdate::default()
+        };
+        Ok(self
+            .update_user(user_key, &update)
+            .await?
+            .with_external_id(user.id))
     }
 
     async fn grant_group(
@@ -230,20 +262,8 @@ impl GoogleAdapter {
                 let update = update_from_attributes(attributes)?;
                 self.update_user(user_key, &update).await
             }
-            OperationKind::SuspendAccount => {
-                let update = UserUpdate {
-                    suspended: Some(true),
-                    ..UserUpdate::default()
-                };
-                self.update_user(user_key, &update).await
-            }
-            OperationKind::ReactivateAccount => {
-                let update = UserUpdate {
-                    suspended: Some(false),
-                    ..UserUpdate::default()
-                };
-                self.update_user(user_key, &update).await
-            }
+            OperationKind::SuspendAccount => self.set_suspended(user_key, true).await,
+            OperationKind::ReactivateAccount => self.set_suspended(user_key, false).await,
             OperationKind::RevokeSessions => {
                 self.client
                     .call::<serde_json::Value>(
@@ -257,7 +277,7 @@ impl GoogleAdapter {
                 Ok(Applied::changed())
             }
             OperationKind::DeleteAccount => {
-                if !self.allow_delete {
+                if !self.delete_leavers {
                     return Err(AdapterError::Unsupported {
                         what: "delete_account: deletion is not enabled for this Google system (set delete_leavers)".into(),
                     });
@@ -406,7 +426,7 @@ impl Adapter for GoogleAdapter {
             .await?;
         Ok(Page::new(
             page.users.iter().map(account_record).collect(),
-            page.next_page_token.filter(|t| !t.is_empty()),
+            next_cursor(SYSTEM, cursor, next_page_token(page.next_page_token))?,
         ))
     }
 
@@ -442,7 +462,7 @@ impl Adapter for GoogleAdapter {
                         .collect();
                     Ok(Page::new(
                         items,
-                        page.next_page_token.filter(|t| !t.is_empty()),
+                        next_cursor(SYSTEM, cursor, next_page_token(page.next_page_token))?,
                     ))
                 }
                 KIND_ORG_UNIT => {
@@ -469,7 +489,7 @@ impl Adapter for GoogleAdapter {
                         .collect();
                     Ok(Page::new(
                         items,
-                        page.next_page_token.filter(|t| !t.is_empty()),
+                        next_cursor(SYSTEM, cursor, next_page_token(page.next_page_token))?,
                     ))
                 }
                 other => Err(unknown_kind(other)),
@@ -477,6 +497,86 @@ impl Adapter for GoogleAdapter {
         }
         .instrument(span)
         .await
+    }
+
+    async fn read_account_grants(
+        &self,
+        account: &AccountRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let user_key = account.external_id.as_deref().unwrap_or(&account.login);
+        let span = tracing::info_span!("google.read_account_grants", account = %account.login);
+        async {
+            let page = match self.client.list_user_groups(user_key, cursor).await {
+                Ok(page) => page,
+                // this user does not exist: it holds nothing
+                Err(AdapterError::NotFound { .. }) => return Ok(Page::last(Vec::new())),
+                Err(e) => return Err(e),
+            };
+            let mut items = Vec::with_capacity(page.groups.len());
+            for group in page.groups {
+                // the role is the member's, read from the membership itself
+                let role = match self.client.get_member(&group.email, user_key).await {
+                    Ok(member) => member.role.unwrap_or_else(|| "MEMBER".into()),
+                    // left the group between the two reads
+                    Err(AdapterError::NotFound { .. }) => continue,
+                    Err(e) => return Err(e),
+                };
+                items.push(GrantRecord {
+                    entitlement: Entitlement::new(
+                        self.system_name.as_str(),
+                        KIND_GROUP,
+                        group.email,
+                    )
+                    .with_role(role.to_ascii_lowercase()),
+                    account_external_id: account
+                        .external_id
+                        .clone()
+                        .unwrap_or_else(|| account.login.clone()),
+                    login: Some(account.login.clone()),
+                });
+            }
+            Ok(Page::new(
+                items,
+                page.next_page_token.filter(|t| !t.is_empty()),
+            ))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn list_resources(
+        &self,
+        kind: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<ResourceRecord>, AdapterError> {
+        match kind {
+            KIND_GROUP => {
+                let page = self
+                    .client
+                    .list_groups(cursor)
+                    .instrument(tracing::info_span!("google.list_resources"))
+                    .await?;
+                Ok(Page::new(
+                    page.groups
+                        .into_iter()
+                        .map(|g| {
+                            let record = ResourceRecord::new(KIND_GROUP, g.email);
+                            match g.id {
+                                Some(id) => record.with_external_id(id),
+                                None => record,
+                            }
+                        })
+                        .collect(),
+                    page.next_page_token.filter(|t| !t.is_empty()),
+                ))
+            }
+            other => Err(AdapterError::Invalid {
+                error: SystemError::message(format!(
+                    "Google cannot list `{other}` resources (listable: {KIND_GROUP})"
+                )),
+            }),
+        }
     }
 
     async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
@@ -511,12 +611,14 @@ impl Adapter for GoogleAdapter {
 }
 
 /// The descriptor: kinds `group` (roles member/manager/owner, default member, role
-/// changed in place) and `org_unit`; accounts that can be suspended, signed out and deleted.
+/// changed in place, enumerable) and `org_unit` (one per account); accounts that can be suspended, signed out and deleted.
 pub fn descriptor() -> SystemDescriptor {
-    let mut group = ResourceKindDescriptor::new(KIND_GROUP, &["add_to_group"])
-        .with_roles(&GROUP_ROLES, Some("member"));
-    group.role_change_in_place = true;
-    let org_unit = ResourceKindDescriptor::new(KIND_ORG_UNIT, &["place_in_org_unit"]);
+    let group = ResourceKindDescriptor::new(KIND_GROUP, &["add_to_group"])
+        .with_roles(&GROUP_ROLES, Some("member"))
+        .with_role_change_in_place()
+        .enumerable();
+    let org_unit =
+        ResourceKindDescriptor::new(KIND_ORG_UNIT, &["place_in_org_unit"]).one_per_account();
     let mut d = SystemDescriptor::new("google");
     d.kinds = vec![group, org_unit];
     d.has_accounts = true;
@@ -586,39 +688,14 @@ fn same_org_unit(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-/// Given and family name from the identity's attributes, else from the display name.
+/// Given and family name by the toolkit's one rule
+/// ([`provision_http::names`]: HR fields, else the display name split at its first
+/// space), each cut to Google's 60 characters.
 fn name_for(profile: &AccountProfile) -> UserName {
-    let attr = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| {
-                profile
-                    .attributes
-                    .get(*k)
-                    .map(|v| v.trim())
-                    .filter(|v| !v.is_empty())
-            })
-            .map(str::to_owned)
-    };
-    let given = attr(&["given_name", "first_name", "givenName"]);
-    let family = attr(&["family_name", "last_name", "familyName", "surname"]);
-    let display = profile.display_name.trim();
-    let (display_given, display_family) = match display.rsplit_once(char::is_whitespace) {
-        Some((g, f)) => (g.trim().to_owned(), f.trim().to_owned()),
-        None if !display.is_empty() => (display.to_owned(), "-".to_owned()),
-        None => (
-            profile
-                .login
-                .split('@')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-            "-".to_owned(),
-        ),
-    };
-    let limit = |s: String| s.chars().take(60).collect::<String>();
+    let name = PersonName::from_profile(profile).truncated(60);
     UserName {
-        given_name: Some(limit(given.unwrap_or(display_given))),
-        family_name: Some(limit(family.unwrap_or(display_family))),
+        given_name: Some(name.given),
+        family_name: Some(name.family),
     }
 }
 
@@ -743,18 +820,25 @@ mod tests {
             (n.given_name.unwrap(), n.family_name.unwrap()),
             ("Sara".into(), "C".into())
         );
+        // The workspace's one rule (provision_http::names): the display name splits at
+        // its first space, and a single word is both names (it was: last word, and "-").
         let n = name_for(&profile("Mary Ann Smith", &[]));
         assert_eq!(
             (n.given_name.unwrap(), n.family_name.unwrap()),
-            ("Mary Ann".into(), "Smith".into())
+            ("Mary".into(), "Ann Smith".into())
         );
         let n = name_for(&profile("Cher", &[]));
         assert_eq!(
             (n.given_name.unwrap(), n.family_name.unwrap()),
-            ("Cher".into(), "-".into())
+            ("Cher".into(), "Cher".into())
         );
         let n = name_for(&profile("", &[]));
         assert_eq!(n.given_name.unwrap(), "sarah");
+        let long = format!("Ada {}", "L".repeat(80));
+        assert_eq!(
+            name_for(&profile(&long, &[])).family_name.unwrap().len(),
+            60
+        );
     }
 
     #[test]

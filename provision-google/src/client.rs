@@ -1,23 +1,29 @@
-//! The Directory API over HTTP: bearer auth, page tokens, and Google's error dialect
-//! mapped onto [`AdapterError`]. Never sleeps, never retries.
+//! The Directory API over HTTP, on [`provision_http`]: bearer auth from the
+//! service account's JWT-bearer grant, page tokens, and Google's error dialect mapped
+//! onto [`AdapterError`]. Never sleeps, never retries.
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use provision_core::adapter::{AdapterError, RateLimitInfo, SystemError};
-use provision_core::secret::ExposeSecret;
+use provision_core::adapter::{AdapterError, SystemError};
+use provision_http::auth::{Auth, TokenCache};
+use provision_http::classify::{ErrorDialect, default_class};
+use provision_http::client::{HttpClient, HttpResponse, RequestKind};
 use reqwest::Method;
-use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
-use url::Url;
 
 use crate::config::{ConfigError, GoogleConfig, SCOPES};
-use crate::credential::TokenProvider;
+use crate::model::GroupsPage;
 use crate::model::{ErrorBody, Member, MembersPage, User, UsersPage};
+
+/// The system's name in messages.
+pub const SYSTEM: &str = "Google";
 
 /// The largest page `users.list` allows.
 pub const USERS_PAGE_SIZE: u32 = 500;
 /// The largest page `members.list` allows.
 pub const MEMBERS_PAGE_SIZE: u32 = 200;
+/// The largest page `groups.list` allows.
+pub const GROUPS_PAGE_SIZE: u32 = 200;
 
 /// Error reasons Google uses for throttling (on 403 as well as 429).
 const RATE_LIMIT_REASONS: [&str; 5] = [
@@ -39,74 +45,91 @@ pub enum CallKind {
     Remove,
     /// An update: 404 is "not found"; 409 is a conflict to confirm by reading.
     Update,
+    /// A list scoped by the configured `customer` or `domain` (users.list,
+    /// groups.list): a 400, a 404 or a non-throttling 403 says the customer id or the
+    /// domain is wrong (`Bad Request`, `Domain not found.`, `Not Authorized to access
+    /// this resource/api`) — a configuration error, never an empty tenant.
+    ScopedList,
 }
 
-/// Classifies a Directory API error reply.
-pub fn classify_error(
-    status: u16,
-    retry_after: Option<Duration>,
-    body: &str,
-    kind: CallKind,
-) -> AdapterError {
-    let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
-    let (reason, message) = match &parsed {
-        Some(b) => (
-            b.error.errors.iter().find_map(|e| e.reason.clone()),
-            b.error
-                .message
-                .clone()
-                .or_else(|| b.error.errors.iter().find_map(|e| e.message.clone()))
-                .unwrap_or_default(),
-        ),
-        None => (None, body.chars().take(300).collect()),
-    };
-    let reason_is = |names: &[&str]| reason.as_deref().is_some_and(|r| names.contains(&r));
-    let error = SystemError::new(Some(status), reason.clone(), message.clone());
-    if status == 429 || (status == 403 && reason_is(&RATE_LIMIT_REASONS)) {
-        return AdapterError::RateLimited {
-            info: RateLimitInfo {
-                retry_after,
-                ..RateLimitInfo::default()
-            },
-            error,
+/// Google's error dialect for one kind of call: the first `errors[].reason` is the
+/// code, `error.message` the message; throttling comes as 403 with a reason as well
+/// as 429; 409 on an insert and 404 on a removal are "already done".
+#[derive(Debug, Clone, Copy)]
+pub struct GoogleErrors {
+    /// What the call does.
+    pub kind: CallKind,
+}
+
+impl ErrorDialect for GoogleErrors {
+    fn system_error(&self, reply: &HttpResponse) -> SystemError {
+        let (reason, message) = match serde_json::from_slice::<ErrorBody>(&reply.body) {
+            Ok(b) => (
+                b.error.errors.iter().find_map(|e| e.reason.clone()),
+                b.error
+                    .message
+                    .clone()
+                    .or_else(|| b.error.errors.iter().find_map(|e| e.message.clone()))
+                    .unwrap_or_default(),
+            ),
+            Err(_) => (
+                None,
+                String::from_utf8_lossy(&reply.body)
+                    .chars()
+                    .take(300)
+                    .collect(),
+            ),
         };
+        SystemError::new(Some(reply.status), reason, message)
     }
-    if status >= 500 || reason_is(&["backendError", "internalError"]) {
-        return AdapterError::transient(error);
-    }
-    // a user created a moment ago is not usable everywhere yet
-    if message.contains("creation is not complete") {
-        return AdapterError::transient(error);
-    }
-    match (status, kind) {
-        (409, CallKind::Insert) => AdapterError::AlreadyDone { error },
-        (409, _) | (412, _) => AdapterError::Conflict { error },
-        (404, CallKind::Remove) => AdapterError::AlreadyDone { error },
-        (404, _) => AdapterError::NotFound { error },
-        (401 | 403, _) => AdapterError::Unauthorized { error },
-        (400 | 422, _) => AdapterError::Invalid { error },
-        _ => AdapterError::Permanent { error },
-    }
-}
 
-/// Reads a `Retry-After` given in seconds.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+    fn classify(&self, reply: &HttpResponse, error: SystemError) -> AdapterError {
+        let status = reply.status;
+        let reason_is = |names: &[&str]| error.code.as_deref().is_some_and(|r| names.contains(&r));
+        if status == 429 || (status == 403 && reason_is(&RATE_LIMIT_REASONS)) {
+            return AdapterError::RateLimited {
+                info: reply.rate_limit.clone().unwrap_or_default(),
+                error,
+            };
+        }
+        if status >= 500 {
+            return default_class(reply, error);
+        }
+        // a user created a moment ago is not usable everywhere yet
+        if reason_is(&["backendError", "internalError"])
+            || error.message.contains("creation is not complete")
+        {
+            return AdapterError::transient(error);
+        }
+        // a list scoped by the configured customer or domain: a 400, a 404 or a
+        // non-throttling 403 says the customer id or the domain is wrong, never that
+        // the tenant is empty
+        if self.kind == CallKind::ScopedList
+            && matches!(status, 400 | 403 | 404)
+            && !reason_is(&["accessNotConfigured"])
+        {
+            let message = format!(
+                "{} (check the settings `customer_id` and `domain`: the admin must belong to that customer, and the domain to it)",
+                error.message
+            );
+            return AdapterError::Configuration {
+                error: SystemError::new(Some(status), error.code.clone(), message),
+            };
+        }
+        match (status, self.kind) {
+            (409, CallKind::Insert) | (404, CallKind::Remove) => {
+                AdapterError::AlreadyDone { error }
+            }
+            _ => default_class(reply, error),
+        }
+    }
 }
 
 /// A Directory API client.
 #[derive(Debug)]
 pub struct DirectoryClient {
-    http: reqwest::Client,
-    base: Url,
-    tokens: TokenProvider,
+    http: HttpClient,
+    auth: Auth,
     customer: Option<String>,
     domain: Option<String>,
 }
@@ -114,41 +137,34 @@ pub struct DirectoryClient {
 impl DirectoryClient {
     /// A client for `config`.
     pub fn new(config: &GoogleConfig) -> Result<Self, ConfigError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
+        let http = HttpClient::builder(SYSTEM, config.base_url.as_str())
             .user_agent(concat!("provision-google/", env!("CARGO_PKG_VERSION")))
+            .timeout(config.timeout)
             .build()
-            .map_err(|e| ConfigError::Invalid {
-                name: "http client".into(),
-                reason: e.to_string(),
+            .map_err(|e| {
+                ConfigError::invalid_setting(config.system_name.clone(), "base_url", e.to_string())
             })?;
-        let tokens = TokenProvider::new(
-            &config.key,
-            &config.subject,
-            &SCOPES,
-            config.token_url.clone(),
-            config.token_refresh_margin,
-        )?;
+        let source = config
+            .key
+            .token_source(&config.subject, &SCOPES, config.token_url.clone())
+            .map_err(|reason| {
+                ConfigError::missing_credential(
+                    config.system_name.clone(),
+                    crate::config::KEY_CREDENTIAL,
+                    reason,
+                )
+            })?;
+        let tokens = TokenCache::new(source, http.clone(), config.token_refresh_margin);
         Ok(DirectoryClient {
             http,
-            base: config.base_url.clone(),
-            tokens,
+            auth: Auth::OAuth(Arc::new(tokens)),
             customer: config.customer.clone(),
             domain: config.domain.clone(),
         })
     }
 
-    fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty()
-                .extend(["admin", "directory", "v1"])
-                .extend(segments);
-        }
-        url
-    }
-
-    /// Sends one request; `Ok(None)` for an empty (204) reply.
+    /// Sends one request; `Ok(None)` for an empty (204) reply. A 401 drops the cached
+    /// token and the request goes once more with a new one.
     pub async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -157,51 +173,28 @@ impl DirectoryClient {
         body: Option<&serde_json::Value>,
         kind: CallKind,
     ) -> Result<Option<T>, AdapterError> {
-        let token = self.tokens.access_token(&self.http).await?;
-        let is_read = method == Method::GET;
-        let mut request = self
-            .http
-            .request(method.clone(), self.url(segments))
-            .bearer_auth(token.expose_secret());
+        let path: Vec<&str> = ["admin", "directory", "v1"]
+            .into_iter()
+            .chain(segments.iter().copied())
+            .collect();
+        let request_kind = RequestKind::of(&method);
+        let mut request = self.http.reqwest().request(method, self.http.url(&path));
         if !query.is_empty() {
             request = request.query(query);
         }
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| {
-            let maybe_applied = !is_read && !e.is_connect();
-            AdapterError::Transient {
-                error: SystemError::message(format!(
-                    "{method} {}: {}",
-                    segments.join("/"),
-                    e.without_url()
-                )),
-                maybe_applied,
-            }
-        })?;
-        let status = response.status().as_u16();
-        let retry = retry_after(response.headers());
-        let text = response.text().await.map_err(|e| AdapterError::Transient {
-            error: SystemError::message(format!("reading the reply: {}", e.without_url())),
-            maybe_applied: !is_read,
-        })?;
-        if !(200..300).contains(&status) {
-            if status == 401 {
-                self.tokens.invalidate().await;
-            }
-            let error = classify_error(status, retry, &text, kind);
-            tracing::debug!(status, class = error.class(), "Directory API error");
-            return Err(error);
-        }
-        if text.trim().is_empty() {
+        let reply = self
+            .http
+            .send_authorized(&self.auth, request, request_kind)
+            .await?
+            .into_result(&GoogleErrors { kind })
+            .inspect_err(|e| tracing::debug!(class = e.class(), "Directory API error"))?;
+        if reply.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| AdapterError::Permanent {
-                error: SystemError::new(Some(status), None, format!("unexpected reply: {e}")),
-            })
+        reply.json(SYSTEM).map(Some)
     }
 
     /// One page of users (`users.list`, customer or domain, 500 per page).
@@ -226,7 +219,46 @@ impl DirectoryClient {
             query.push(("pageToken", token));
         }
         Ok(self
-            .call(Method::GET, &["users"], &query, None, CallKind::Read)
+            .call(Method::GET, &["users"], &query, None, CallKind::ScopedList)
+            .await?
+            .unwrap_or_default())
+    }
+
+    fn scope_query(&self) -> (&'static str, &str) {
+        match (&self.domain, &self.customer) {
+            (Some(domain), _) => ("domain", domain),
+            (None, Some(customer)) => ("customer", customer),
+            (None, None) => ("customer", crate::config::MY_CUSTOMER),
+        }
+    }
+
+    /// One page of the customer's (or domain's) groups (`groups.list`, 200 per page).
+    pub async fn list_groups(&self, page_token: Option<&str>) -> Result<GroupsPage, AdapterError> {
+        let max = GROUPS_PAGE_SIZE.to_string();
+        let mut query: Vec<(&str, &str)> = vec![self.scope_query(), ("maxResults", &max)];
+        if let Some(token) = page_token {
+            query.push(("pageToken", token));
+        }
+        Ok(self
+            .call(Method::GET, &["groups"], &query, None, CallKind::ScopedList)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// One page of the groups a user is a direct member of (`groups.list?userKey=`,
+    /// 200 per page; Google refuses `customer`/`domain` with `userKey`).
+    pub async fn list_user_groups(
+        &self,
+        user_key: &str,
+        page_token: Option<&str>,
+    ) -> Result<GroupsPage, AdapterError> {
+        let max = GROUPS_PAGE_SIZE.to_string();
+        let mut query: Vec<(&str, &str)> = vec![("userKey", user_key), ("maxResults", &max)];
+        if let Some(token) = page_token {
+            query.push(("pageToken", token));
+        }
+        Ok(self
+            .call(Method::GET, &["groups"], &query, None, CallKind::Read)
             .await?
             .unwrap_or_default())
     }

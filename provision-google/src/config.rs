@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use provision_core::adapter::SystemSpec;
 use provision_core::config::{CredentialRef, SystemConfig};
 use provision_core::secret::SecretString;
+use provision_http::auth::read_secret_file;
 use url::Url;
 
 use crate::credential::ServiceAccountKey;
@@ -24,9 +26,17 @@ pub const SCOPE_USER_SECURITY: &str =
     "https://www.googleapis.com/auth/admin.directory.user.security";
 /// Scope for members.insert/get/list/patch/delete.
 pub const SCOPE_GROUP_MEMBER: &str = "https://www.googleapis.com/auth/admin.directory.group.member";
+/// Scope for groups.list (every group, and a user's groups), read only.
+pub const SCOPE_GROUP_READONLY: &str =
+    "https://www.googleapis.com/auth/admin.directory.group.readonly";
 /// Every scope the adapter asks for, and the exact list to authorise for the service
 /// account's client id under domain-wide delegation.
-pub const SCOPES: [&str; 3] = [SCOPE_USER, SCOPE_USER_SECURITY, SCOPE_GROUP_MEMBER];
+pub const SCOPES: [&str; 4] = [
+    SCOPE_USER,
+    SCOPE_USER_SECURITY,
+    SCOPE_GROUP_MEMBER,
+    SCOPE_GROUP_READONLY,
+];
 
 /// Environment variable holding the path of a service-account key file.
 pub const ENV_CREDENTIALS_PATH: &str = "GOOGLE_APPLICATION_CREDENTIALS";
@@ -39,48 +49,13 @@ pub const ENV_CUSTOMER_ID: &str = "GOOGLE_CUSTOMER_ID";
 /// Environment variable holding a domain to restrict user listing to.
 pub const ENV_DOMAIN: &str = "GOOGLE_DOMAIN";
 
-/// A configuration that cannot work, naming the variable, setting or file at fault.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// No service-account key was given.
-    #[error(
-        "no Google service-account key: set {ENV_CREDENTIALS_PATH} (a path) or {ENV_KEY_JSON} (the JSON), or the `service_account_key` credential"
-    )]
-    MissingKey,
-    /// The key file could not be read.
-    #[error("cannot read the service-account key file {path}: {source}")]
-    ReadKey {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The key JSON is malformed (the key's text itself is never repeated here).
-    #[error("invalid service-account key from {origin}: {reason}")]
-    InvalidKey {
-        /// Where the key came from (a variable's name or a path).
-        origin: String,
-        /// What is wrong, without the key's content.
-        reason: String,
-    },
-    /// A required setting is missing.
-    #[error("missing setting `{name}`: {hint}")]
-    Missing {
-        /// The setting (or environment variable).
-        name: String,
-        /// How to give it.
-        hint: String,
-    },
-    /// A setting has a value that cannot work.
-    #[error("invalid setting `{name}`: {reason}")]
-    Invalid {
-        /// The setting.
-        name: String,
-        /// Why.
-        reason: String,
-    },
-}
+pub use provision_core::adapter::ConfigError;
+
+/// The system name errors use when none is given (`GoogleConfig::from_env`, the builder).
+pub const DEFAULT_SYSTEM_NAME: &str = "google";
+
+/// The credential name of the service-account key in a deployment file.
+pub const KEY_CREDENTIAL: &str = "service_account_key";
 
 /// Everything the Google adapter needs. Build it with [`GoogleConfig::builder`],
 /// [`GoogleConfig::from_env`] or [`GoogleConfig::from_system_config`].
@@ -93,7 +68,8 @@ pub struct GoogleConfig {
     pub(crate) base_url: Url,
     pub(crate) token_url: Url,
     pub(crate) default_org_unit: String,
-    pub(crate) allow_delete: bool,
+    pub(crate) delete_leavers: bool,
+    pub(crate) system_name: String,
     pub(crate) timeout: Duration,
     pub(crate) token_refresh_margin: Duration,
 }
@@ -108,7 +84,8 @@ impl std::fmt::Debug for GoogleConfig {
             .field("base_url", &self.base_url.as_str())
             .field("token_url", &self.token_url.as_str())
             .field("default_org_unit", &self.default_org_unit)
-            .field("allow_delete", &self.allow_delete)
+            .field("delete_leavers", &self.delete_leavers)
+            .field("system_name", &self.system_name)
             .finish_non_exhaustive()
     }
 }
@@ -157,27 +134,63 @@ impl GoogleConfig {
         system: &SystemConfig,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        if system.adapter != "google" {
-            return Err(ConfigError::Invalid {
-                name: "adapter".into(),
-                reason: format!("expected `google`, got `{}`", system.adapter),
-            });
-        }
-        let mut builder = Self::builder();
-        builder = match system.credentials.get("service_account_key") {
+        let key = match system.credentials.get(KEY_CREDENTIAL) {
             Some(CredentialRef::Env { env }) => match lookup(env) {
-                Some(json) => builder.service_account_key_json_from(json, env.clone()),
+                Some(json) => Some(KeySource::Json {
+                    json: SecretString::from(json),
+                    origin: env.clone(),
+                }),
                 None => {
-                    return Err(ConfigError::Missing {
-                        name: env.clone(),
-                        hint: "the environment variable named by credential `service_account_key` is not set".into(),
-                    });
+                    return Err(ConfigError::missing_credential(
+                        DEFAULT_SYSTEM_NAME,
+                        KEY_CREDENTIAL,
+                        format!("the environment variable {env} (it is not set)"),
+                    ));
                 }
             },
-            Some(CredentialRef::File { file }) => builder.service_account_key_file(file),
+            Some(CredentialRef::File { file }) => Some(KeySource::File(file.clone())),
+            None => None,
+        };
+        Self::from_parts(DEFAULT_SYSTEM_NAME, system, key, &lookup)
+    }
+
+    /// From a deployment entry as a factory sees it: settings as
+    /// [`GoogleConfig::from_system_config`] reads them, the `service_account_key`
+    /// credential resolved by the core (`env:` / `file:`), errors naming `spec.name`.
+    pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, ConfigError> {
+        let key = spec
+            .credential(KEY_CREDENTIAL)?
+            .map(|json| KeySource::Json {
+                json,
+                origin: format!("credential `{KEY_CREDENTIAL}`"),
+            });
+        Self::from_parts(spec.name.as_str(), spec.config, key, &|name: &str| {
+            std::env::var(name).ok()
+        })
+    }
+
+    fn from_parts(
+        name: &str,
+        system: &SystemConfig,
+        key: Option<KeySource>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        if system.adapter != "google" {
+            return Err(ConfigError::invalid_setting(
+                name,
+                "adapter",
+                format!("`google`, not `{}`", system.adapter),
+            ));
+        }
+        let mut builder = Self::builder().system_name(name);
+        builder = match key {
+            Some(key) => {
+                builder.key = Some(key);
+                builder
+            }
             None => builder_key_from_lookup(builder, &lookup),
         };
-        let setting = |name: &str| system.settings.get(name).cloned();
+        let setting = |key: &str| system.settings.get(key).cloned();
         if let Some(subject) = setting("admin_subject").or_else(|| lookup(ENV_ADMIN_SUBJECT)) {
             builder = builder.admin_subject(subject);
         }
@@ -196,7 +209,13 @@ impl GoogleConfig {
         if let Some(url) = setting("token_url") {
             builder = builder.token_url(url);
         }
-        builder.allow_delete(system.delete_leavers).build()
+        builder.delete_leavers(system.delete_leavers).build()
+    }
+
+    /// The system name errors and the grants read carry (`google` unless the
+    /// deployment names the system otherwise).
+    pub fn system_name(&self) -> &str {
+        &self.system_name
     }
 
     /// The admin user the service account impersonates.
@@ -217,7 +236,7 @@ impl GoogleConfig {
 
 fn builder_key_from_lookup(
     builder: GoogleConfigBuilder,
-    lookup: &impl Fn(&str) -> Option<String>,
+    lookup: &dyn Fn(&str) -> Option<String>,
 ) -> GoogleConfigBuilder {
     if let Some(json) = lookup(ENV_KEY_JSON) {
         builder.service_account_key_json_from(json, ENV_KEY_JSON.to_owned())
@@ -245,7 +264,8 @@ pub struct GoogleConfigBuilder {
     base_url: Option<String>,
     token_url: Option<String>,
     default_org_unit: Option<String>,
-    allow_delete: bool,
+    delete_leavers: bool,
+    system_name: Option<String>,
     timeout: Option<Duration>,
     token_refresh_margin: Option<Duration>,
 }
@@ -325,9 +345,17 @@ impl GoogleConfigBuilder {
         self
     }
 
-    /// Allow `DeleteAccount` (default off: leavers are suspended, not deleted).
-    pub fn allow_delete(mut self, allow: bool) -> Self {
-        self.allow_delete = allow;
+    /// Allow `DeleteAccount` for leavers (default off: leavers are suspended, not
+    /// deleted); a deployment's `delete_leavers`.
+    pub fn delete_leavers(mut self, allow: bool) -> Self {
+        self.delete_leavers = allow;
+        self
+    }
+
+    /// The system's name in the deployment (default `google`): errors name it, and
+    /// the grants the adapter reads carry it.
+    pub fn system_name(mut self, name: impl Into<String>) -> Self {
+        self.system_name = Some(name.into());
         self
     }
 
@@ -345,47 +373,89 @@ impl GoogleConfigBuilder {
 
     /// Checks and builds the configuration.
     pub fn build(self) -> Result<GoogleConfig, ConfigError> {
-        let key = match self.key.ok_or(ConfigError::MissingKey)? {
+        let system = self
+            .system_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SYSTEM_NAME.to_owned());
+        let sys = system.as_str();
+        let key = match self.key.ok_or_else(|| {
+            ConfigError::missing_credential(
+                sys,
+                KEY_CREDENTIAL,
+                format!(
+                    "a service-account key: `credentials: {{ {KEY_CREDENTIAL}: env:VARIABLE | file:PATH }}`, or {ENV_CREDENTIALS_PATH} (a path) or {ENV_KEY_JSON} (the JSON)"
+                ),
+            )
+        })? {
             KeySource::Key(key) => key,
-            KeySource::Json { json, origin } => ServiceAccountKey::from_json(&json, &origin)?,
+            KeySource::Json { json, origin } => ServiceAccountKey::from_json(&json, &origin)
+                .map_err(|reason| invalid_key(sys, reason))?,
             KeySource::File(path) => {
-                let text =
-                    std::fs::read_to_string(&path).map_err(|source| ConfigError::ReadKey {
-                        path: path.clone(),
-                        source,
-                    })?;
-                ServiceAccountKey::from_json(
-                    &SecretString::from(text),
-                    &path.display().to_string(),
-                )?
+                let text = read_secret_file(&path).map_err(|e| {
+                    ConfigError::missing_credential(
+                        sys,
+                        KEY_CREDENTIAL,
+                        format!("a readable key file {}: {}", path.display(), e.source),
+                    )
+                })?;
+                ServiceAccountKey::from_json(&text, &path.display().to_string())
+                    .map_err(|reason| invalid_key(sys, reason))?
             }
         };
-        key.signing_key()?; // fail at configuration time on a key that cannot sign
+        // fail at configuration time on a key that cannot sign
+        key.signer().map_err(|reason| invalid_key(sys, reason))?;
         let subject = self
             .subject
             .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| ConfigError::Missing {
-                name: ENV_ADMIN_SUBJECT.into(),
-                hint: "the Workspace admin to impersonate (domain-wide delegation needs a `sub`)"
-                    .into(),
+            .ok_or_else(|| {
+                ConfigError::invalid_setting(
+                    sys,
+                    "admin_subject",
+                    format!(
+                        "the Workspace admin to impersonate (domain-wide delegation needs a `sub`): settings.admin_subject or {ENV_ADMIN_SUBJECT}"
+                    ),
+                )
             })?;
         if !subject.contains('@') {
-            return Err(ConfigError::Invalid {
-                name: "admin_subject".into(),
-                reason: format!("`{subject}` is not an email address"),
-            });
+            return Err(ConfigError::invalid_setting(
+                sys,
+                "admin_subject",
+                format!("an admin's email address, not `{subject}`"),
+            ));
         }
         let domain = self.domain.filter(|d| !d.trim().is_empty());
+        if let Some(d) = &domain
+            && (d.contains('@') || d.contains('/') || !d.contains('.'))
+        {
+            return Err(ConfigError::invalid_setting(
+                sys,
+                "domain",
+                format!("a domain name such as example.com, not `{d}`"),
+            ));
+        }
         let customer = match (self.customer.filter(|c| !c.trim().is_empty()), &domain) {
             (Some(c), _) => Some(c),
             (None, Some(_)) => None,
             (None, None) => Some(MY_CUSTOMER.to_owned()),
         };
+        if let Some(c) = &customer
+            && !is_customer_id(c)
+        {
+            return Err(ConfigError::invalid_setting(
+                sys,
+                "customer_id",
+                format!(
+                    "`{MY_CUSTOMER}` or a customer id such as C01234abc (Admin console → Account settings), not `{c}`"
+                ),
+            ));
+        }
         let base_url = parse_url(
+            sys,
             "base_url",
             self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
         )?;
         let token_url = parse_url(
+            sys,
             "token_url",
             self.token_url
                 .as_deref()
@@ -394,10 +464,11 @@ impl GoogleConfigBuilder {
         )?;
         let default_org_unit = self.default_org_unit.unwrap_or_else(|| "/".to_owned());
         if !default_org_unit.starts_with('/') {
-            return Err(ConfigError::Invalid {
-                name: "default_org_unit".into(),
-                reason: format!("`{default_org_unit}` must be a path starting with `/`"),
-            });
+            return Err(ConfigError::invalid_setting(
+                sys,
+                "default_org_unit",
+                format!("an org unit path starting with `/`, not `{default_org_unit}`"),
+            ));
         }
         Ok(GoogleConfig {
             key,
@@ -407,7 +478,8 @@ impl GoogleConfigBuilder {
             base_url,
             token_url,
             default_org_unit,
-            allow_delete: self.allow_delete,
+            delete_leavers: self.delete_leavers,
+            system_name: system.clone(),
             timeout: self.timeout.unwrap_or(Duration::from_secs(30)),
             token_refresh_margin: self
                 .token_refresh_margin
@@ -416,16 +488,34 @@ impl GoogleConfigBuilder {
     }
 }
 
-fn parse_url(name: &str, text: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(text).map_err(|e| ConfigError::Invalid {
-        name: name.into(),
-        reason: format!("`{text}` is not a URL: {e}"),
+/// `my_customer`, or a customer id as Google issues them (`C` and letters/digits).
+pub fn is_customer_id(id: &str) -> bool {
+    id == MY_CUSTOMER
+        || (id.len() >= 5 && id.starts_with('C') && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+fn invalid_key(system: &str, reason: String) -> ConfigError {
+    ConfigError::missing_credential(
+        system,
+        KEY_CREDENTIAL,
+        format!("a service-account key JSON with client_email and an RSA private_key: {reason}"),
+    )
+}
+
+fn parse_url(system: &str, name: &str, text: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(text).map_err(|e| {
+        ConfigError::invalid_setting(
+            system,
+            name,
+            format!("an http(s) URL such as https://admin.googleapis.com/, not `{text}` ({e})"),
+        )
     })?;
-    if url.scheme() != "https" && url.scheme() != "http" {
-        return Err(ConfigError::Invalid {
-            name: name.into(),
-            reason: format!("`{text}` is not an http(s) URL"),
-        });
+    if (url.scheme() != "https" && url.scheme() != "http") || !url.has_host() {
+        return Err(ConfigError::invalid_setting(
+            system,
+            name,
+            format!("an http(s) URL with a host, not `{text}`"),
+        ));
     }
     Ok(url)
 }

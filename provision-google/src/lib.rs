@@ -7,10 +7,11 @@
 //! ## Configuration
 //!
 //! Auth is a service account with **domain-wide delegation** impersonating a
-//! Workspace admin. The adapter signs the JWT-bearer assertion itself (RS256 with
-//! `jsonwebtoken`; `iss` = the service account, `sub` = the admin, `aud` = the token
-//! endpoint, one hour at most) and caches the access token until four minutes before
-//! it expires.
+//! Workspace admin. The adapter signs the JWT-bearer assertion itself (RS256, with
+//! [`provision_http::auth::JwtBearerGrant`]; `iss` = the service account, `sub` = the
+//! admin, `aud` = the token endpoint, one hour at most) and caches the access token
+//! until four minutes before it expires; a token the API rejects (401) is dropped and
+//! the request sent once more with a new one.
 //!
 //! | variable | meaning |
 //! | --- | --- |
@@ -27,7 +28,7 @@
 //!   google:
 //!     adapter: google
 //!     enforcement: additive
-//!     delete_leavers: false          # true lets DeleteAccount call users.delete
+//!     delete_leavers: false          # true lets DeleteAccount call users.delete (the only switch)
 //!     credentials:
 //!       service_account_key: { env: GOOGLE_SERVICE_ACCOUNT_KEY }   # or { file: /etc/provision/google.json }
 //!     settings:
@@ -45,7 +46,7 @@
 //!     .service_account_key_file("/etc/provision/google.json")
 //!     .admin_subject("admin@example.com")
 //!     .build()?;
-//! let adapter = GoogleAdapter::new(&config)?;
+//! let adapter = GoogleAdapter::new(config)?;
 //! # let _ = adapter; Ok(()) }
 //! ```
 //!
@@ -57,7 +58,19 @@
 //! * `https://www.googleapis.com/auth/admin.directory.user` — users.insert/get/list/update/delete;
 //! * `https://www.googleapis.com/auth/admin.directory.user.security` — users.signOut
 //!   (not covered by the user scope);
-//! * `https://www.googleapis.com/auth/admin.directory.group.member` — members.insert/get/list/patch/delete.
+//! * `https://www.googleapis.com/auth/admin.directory.group.member` — members.insert/get/list/patch/delete;
+//! * `https://www.googleapis.com/auth/admin.directory.group.readonly` — groups.list (every
+//!   group, and a user's groups: what lets a leaver be left with nothing).
+//!
+//! From a deployment file, register [`factory()`]: its `descriptor()` reads no
+//! credential, and `build()` resolves the key and checks every setting (URLs, the
+//! admin's address, the customer id and domain shapes), naming the system and the
+//! setting on error, never the key. Errors are `provision_core`'s [`ConfigError`].
+//!
+//! A wrong `customer_id` or `domain` answers `users.list` / `groups.list` with 400,
+//! 403 or 404: that is
+//! [`AdapterError::Configuration`](provision_core::adapter::AdapterError::Configuration),
+//! never an empty tenant.
 //!
 //! ## Entitlements
 //!
@@ -102,8 +115,10 @@ pub mod adapter;
 pub mod client;
 pub mod config;
 pub mod credential;
+pub mod factory;
 pub mod model;
 
 pub use adapter::GoogleAdapter;
 pub use config::{ConfigError, GoogleConfig, GoogleConfigBuilder};
-pub use credential::{ServiceAccountKey, TokenProvider};
+pub use credential::ServiceAccountKey;
+pub use factory::{GoogleFactory, factory};

@@ -138,6 +138,29 @@ pub struct MembersPage {
     pub next_page_token: Option<String>,
 }
 
+/// A group as `groups.list` returns it (the fields read).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// Immutable id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The group's email: how policies name it.
+    pub email: String,
+}
+
+/// A page of `groups.list`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupsPage {
+    /// The groups (absent when none).
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    /// The next page's token; absent on the last page.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+}
+
 /// Google's JSON error body: `{"error":{"code","message","errors":[{reason,domain,message}],"status"}}`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ErrorBody {
@@ -174,25 +197,4 @@ pub struct ErrorItem {
     /// The entry's message.
     #[serde(default)]
     pub message: Option<String>,
-}
-
-/// The token endpoint's success reply.
-#[derive(Deserialize)]
-pub struct TokenResponse {
-    /// The bearer token.
-    pub access_token: SecretString,
-    /// Seconds until it expires.
-    #[serde(default)]
-    pub expires_in: Option<u64>,
-}
-
-/// The token endpoint's error reply (`invalid_grant`, `unauthorized_client`).
-#[derive(Debug, Deserialize)]
-pub struct TokenErrorBody {
-    /// The OAuth error code.
-    #[serde(default)]
-    pub error: Option<String>,
-    /// Google's explanation.
-    #[serde(default)]
-    pub error_description: Option<String>,
 }

@@ -59,9 +59,11 @@ async fn the_assertion_impersonates_the_admin_with_the_scopes_used() {
     );
     assert!(scopes.contains(&"https://www.googleapis.com/auth/admin.directory.user"));
     assert!(scopes.contains(&"https://www.googleapis.com/auth/admin.directory.group.member"));
+    // groups.list (a user's groups, every group) needs a group scope: read only
+    assert!(scopes.contains(&"https://www.googleapis.com/auth/admin.directory.group.readonly"));
     assert_eq!(
         scopes.len(),
-        3,
+        4,
         "only the scopes the adapter uses: {scopes:?}"
     );
     let (iat, exp) = (
@@ -321,6 +323,21 @@ async fn shared_pagination_scenarios_read_every_page_once() {
     env.assert_conform().await;
 }
 
+/// `users.get` answering an active user (suspension reads the user first).
+async fn mount_active_user(env: &Env, key: &str) {
+    Mock::given(method("GET"))
+        .and(path(format!("{DIR}/users/{key}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(user_json(
+            key,
+            "sarah@example.com",
+            false,
+            "2025-01-01T00:00:00Z",
+            "/",
+        )))
+        .mount(&env.api)
+        .await;
+}
+
 #[tokio::test]
 async fn rate_limits_in_both_dialects_are_rate_limited() {
     let env = Env::new().await;
@@ -336,6 +353,7 @@ async fn rate_limits_in_both_dialects_are_rate_limited() {
     ];
     for (status, reason, message) in cases {
         env.api.reset().await;
+        mount_active_user(&env, "sarah@example.com").await;
         let mut reply = google_error(status, reason, message);
         if status == 429 {
             reply = reply.insert_header("retry-after", "7");
@@ -369,6 +387,7 @@ async fn rate_limits_in_both_dialects_are_rate_limited() {
 #[tokio::test]
 async fn other_403s_are_unauthorized_naming_the_reason() {
     let env = Env::new().await;
+    mount_active_user(&env, "sarah@example.com").await;
     Mock::given(method("PUT"))
         .respond_with(google_error(
             403,
@@ -675,7 +694,7 @@ async fn member_already_exists_is_already_done_or_a_role_change() {
 
 #[tokio::test]
 async fn removing_a_non_member_and_deleting_a_missing_user_are_already_done() {
-    let env = Env::with(3600, |b| b.allow_delete(true)).await;
+    let env = Env::with(3600, |b| b.delete_leavers(true)).await;
     Mock::given(method("DELETE"))
         .and(path(format!(
             "{DIR}/groups/eng@example.com/members/sarah@example.com"
@@ -735,6 +754,7 @@ async fn suspending_a_missing_user_is_not_found_and_delete_needs_configuration()
 #[tokio::test]
 async fn a_leaver_is_signed_out_before_being_suspended() {
     let env = Env::new().await;
+    mount_active_user(&env, "u-42").await;
     Mock::given(method("POST"))
         .and(path(format!("{DIR}/users/u-42/signOut")))
         .respond_with(ResponseTemplate::new(204))
@@ -768,8 +788,12 @@ async fn a_leaver_is_signed_out_before_being_suspended() {
         .unwrap();
     assert_eq!(
         env.assert_conform().await,
-        ["directory.users.signOut", "directory.users.update"],
-        "sign-out, then suspension, one call each"
+        [
+            "directory.users.signOut",
+            "directory.users.get",
+            "directory.users.update"
+        ],
+        "sign-out, then suspension (read, then one update)"
     );
 }
 
@@ -1002,7 +1026,9 @@ fn configuration_errors_name_the_missing_piece_without_the_key() {
         .unwrap_err();
     let text = err.to_string();
     assert!(
-        text.contains("invalid service-account key") && !text.contains("BEGIN PRIVATE KEY"),
+        text.contains("service_account_key")
+            && text.contains("client_email")
+            && !text.contains("BEGIN PRIVATE KEY"),
         "{text}"
     );
     let err = GoogleConfig::builder()
@@ -1056,6 +1082,7 @@ fn the_descriptor_declares_kinds_roles_and_capabilities() {
 #[tokio::test]
 async fn a_timeout_after_sending_is_transient_and_maybe_applied() {
     let env = Env::with(3600, |b| b.timeout(Duration::from_millis(300))).await;
+    mount_active_user(&env, "sarah@example.com").await;
     Mock::given(method("PUT"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
         .mount(&env.api)

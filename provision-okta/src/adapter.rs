@@ -1,6 +1,6 @@
 //! The [`Adapter`] implementation: entitlements and lifecycle onto Okta's API.
 
-use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use provision_core::adapter::{
@@ -11,13 +11,13 @@ use provision_core::model::{
     AccountProfile, AccountRecord, AccountRef, Entitlement, GrantRecord, Operation, OperationKind,
     ResourceRef,
 };
+use provision_http::names::{NameCache, PersonName};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
-use tokio::sync::Mutex;
 use tracing::Instrument;
 use url::Url;
 
-use crate::client::{OktaClient, Response};
+use crate::client::{OktaClient, Response, SYSTEM};
 use crate::config::{LeaverAction, OktaConfig};
 use crate::error::ConfigError;
 use crate::model::{AppUser, Group, User};
@@ -37,13 +37,17 @@ const DEPROVISIONED_SEARCH: &str = "status eq \"DEPROVISIONED\"";
 const PHASE_LISTING: &str = "1|";
 const PHASE_DEPROVISIONED: &str = "2|";
 
+/// How long a group's id is reused before its name is looked up again (a group
+/// deleted and created again under its name gets a new id).
+pub const GROUP_ID_TTL: Duration = Duration::from_secs(15 * 60);
+
 /// The Okta adapter.
 #[derive(Debug)]
 pub struct OktaAdapter {
     client: OktaClient,
     descriptor: SystemDescriptor,
-    /// Group name → id, resolved once per adapter (one per run).
-    group_ids: Mutex<HashMap<String, String>>,
+    /// Group name → id, resolved once per [`GROUP_ID_TTL`].
+    group_ids: NameCache,
 }
 
 impl OktaAdapter {
@@ -64,7 +68,7 @@ impl OktaAdapter {
         Ok(Self {
             client: OktaClient::new(config)?,
             descriptor,
-            group_ids: Mutex::new(HashMap::new()),
+            group_ids: NameCache::new(GROUP_ID_TTL),
         })
     }
 
@@ -98,7 +102,7 @@ impl OktaAdapter {
         }
         let url = self.client.api_url(&["api", "v1", "users", login]);
         match self.client.send(Method::GET, url, None).await {
-            Ok(r) => r.json().map(Some),
+            Ok(r) => r.json(SYSTEM).map(Some),
             Err(AdapterError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -106,7 +110,7 @@ impl OktaAdapter {
 
     async fn get_user(&self, id: &str) -> Result<User, AdapterError> {
         let url = self.client.api_url(&["api", "v1", "users", id]);
-        self.client.send(Method::GET, url, None).await?.json()
+        self.client.send(Method::GET, url, None).await?.json(SYSTEM)
     }
 
     /// The account's Okta id: the one the executor knows, or looked up by login.
@@ -124,8 +128,8 @@ impl OktaAdapter {
 
     /// Resolves a group name to its id (cached for the adapter's life).
     pub async fn group_id(&self, name: &str) -> Result<String, AdapterError> {
-        if let Some(id) = self.group_ids.lock().await.get(name) {
-            return Ok(id.clone());
+        if let Some(id) = self.group_ids.get(name) {
+            return Ok(id);
         }
         let mut url = self.client.api_url(&["api", "v1", "groups"]);
         let search = format!("profile.name eq \"{}\"", escape_filter(name));
@@ -157,10 +161,7 @@ impl OktaAdapter {
                 )),
             });
         }
-        self.group_ids
-            .lock()
-            .await
-            .insert(name.to_owned(), group.id.clone());
+        self.group_ids.insert(name, group.id.clone());
         Ok(group.id)
     }
 
@@ -175,7 +176,10 @@ impl OktaAdapter {
     /// The profile sent on create: login, email, names, then the configured mapping.
     fn create_profile(&self, profile: &AccountProfile) -> Map<String, Value> {
         let mut out = Map::new();
-        let (first, last) = split_name(&profile.display_name);
+        let PersonName {
+            given: first,
+            family: last,
+        } = PersonName::from_profile(profile);
         out.insert("login".into(), profile.login.clone().into());
         out.insert("email".into(), profile.email.clone().into());
         out.insert("firstName".into(), first.into());
@@ -199,7 +203,7 @@ impl OktaAdapter {
         match self.client.send(Method::POST, url, Some(&body)).await {
             // Okta answers 200 (not 201) with the user.
             Ok(r) => {
-                let user: User = r.json()?;
+                let user: User = r.json(SYSTEM)?;
                 Ok(Applied::changed()
                     .with_external_id(user.id)
                     .with_rate_limit(r.rate_limit))
@@ -575,7 +579,11 @@ impl OktaAdapter {
                 let url = self
                     .client
                     .api_url(&["api", "v1", "users", &u.id, "groups"]);
-                let groups: Vec<Group> = self.client.send(Method::GET, url, None).await?.json()?;
+                let groups: Vec<Group> = self
+                    .client
+                    .send(Method::GET, url, None)
+                    .await?
+                    .json(SYSTEM)?;
                 let member = groups.iter().any(|g| g.id == gid);
                 let granting = matches!(op.kind, OperationKind::Grant { .. });
                 if member == granting {
@@ -629,15 +637,6 @@ fn parse_cursor(cursor: &str) -> Result<Url, AdapterError> {
     Url::parse(cursor).map_err(|e| AdapterError::Invalid {
         error: SystemError::message(format!("not an Okta pagination cursor: {e}")),
     })
-}
-
-/// "Ada King Lovelace" → ("Ada", "King Lovelace"); a single word is both.
-fn split_name(display: &str) -> (String, String) {
-    let display = display.trim();
-    match display.split_once(char::is_whitespace) {
-        Some((first, rest)) => (first.to_owned(), rest.trim().to_owned()),
-        None => (display.to_owned(), display.to_owned()),
-    }
 }
 
 #[async_trait]
@@ -760,16 +759,36 @@ fn is_same_person(user: &User, profile: &AccountProfile) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn names_sent(display: &str) -> (Value, Value) {
+        let okta = OktaAdapter::new(
+            OktaConfig::builder("https://acme.okta.com")
+                .api_token("t")
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        let profile = AccountProfile {
+            login: "ada@example.com".into(),
+            email: "ada@example.com".into(),
+            display_name: display.into(),
+            attributes: Default::default(),
+            ..Default::default()
+        };
+        let sent = okta.create_profile(&profile);
+        (sent["firstName"].clone(), sent["lastName"].clone())
+    }
 
     #[test]
     fn names_split_and_filters_escape() {
         assert_eq!(
-            split_name("Ada King Lovelace"),
+            names_sent("Ada King Lovelace"),
             ("Ada".into(), "King Lovelace".into())
         );
-        assert_eq!(split_name("Cher"), ("Cher".into(), "Cher".into()));
+        assert_eq!(names_sent("Cher"), ("Cher".into(), "Cher".into()));
         assert_eq!(escape_filter("a\"b"), "a\\\"b");
     }
 }

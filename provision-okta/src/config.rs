@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use provision_core::config::{CredentialRef, SystemConfig};
 use provision_core::secret::SecretString;
+use provision_http::auth::read_secret_file;
 use url::Url;
 
 use crate::error::ConfigError;
@@ -128,7 +129,7 @@ impl OktaConfig {
             b = b.api_token(token);
         } else if let Some(client_id) = get("OKTA_CLIENT_ID") {
             let key = match (get("OKTA_PRIVATE_KEY"), get("OKTA_PRIVATE_KEY_FILE")) {
-                (Some(pem), _) => pem,
+                (Some(pem), _) => SecretString::from(pem),
                 (None, Some(path)) => read_file("OKTA_PRIVATE_KEY_FILE", Path::new(&path))?,
                 (None, None) => {
                     return Err(ConfigError::missing(
@@ -219,19 +220,21 @@ impl OktaConfig {
     }
 }
 
-fn read_file(what: &str, path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+/// A credential file, its trailing newline stripped (`SSWS token\n` is no header).
+fn read_file(what: &str, path: &Path) -> Result<SecretString, ConfigError> {
+    read_secret_file(path).map_err(|e| ConfigError::File {
         what: what.to_owned(),
-        path: path.display().to_string(),
-        source,
+        path: e.path.display().to_string(),
+        source: e.source,
     })
 }
 
-fn read_credential(what: &str, r: &CredentialRef) -> Result<String, ConfigError> {
+fn read_credential(what: &str, r: &CredentialRef) -> Result<SecretString, ConfigError> {
     match r {
         CredentialRef::Env { env } => std::env::var(env)
             .ok()
             .filter(|v| !v.trim().is_empty())
+            .map(SecretString::from)
             .ok_or_else(|| ConfigError::missing(format!("{what}: environment variable {env}"))),
         CredentialRef::File { file } => read_file(what, file),
     }

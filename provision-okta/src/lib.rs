@@ -49,7 +49,10 @@
 //! `okta.users.manage` (create, update, lifecycle, sessions), `okta.groups.read`,
 //! `okta.groups.manage` (membership), and, when apps are configured,
 //! `okta.apps.read` and `okta.apps.manage`. Tokens come from the org authorization
-//! server (`/oauth2/v1/token`), are cached and renewed a minute before expiry.
+//! server (`/oauth2/v1/token`), are cached and renewed a minute before expiry; a
+//! token the API rejects (401) is dropped and the request sent once more with a new
+//! one. The HTTP plumbing (client, credentials, token cache, `Link` pagination,
+//! rate-limit headers, error classes) is [`provision_http`]'s.
 //! DPoP-bound tokens are not supported: turn "Require DPoP" off for the app.
 //!
 //! ## Behaviour
@@ -62,7 +65,8 @@
 //! * Delete (only when enabled): `DELETE` twice, since the first only deactivates
 //!   a user that is not `DEPROVISIONED`.
 //! * Sessions: `DELETE /api/v1/users/{id}/sessions?oauthTokens=true`.
-//! * Groups by name (resolved once and cached), `PUT`/`DELETE` membership; apps by
+//! * Groups by name (resolved once and cached for [`adapter::GROUP_ID_TTL`]),
+//!   `PUT`/`DELETE` membership; apps by
 //!   configured name or id, assigned with an optional app-user profile.
 //! * Reads page by the `Link` header with the largest page sizes; the account read
 //!   adds the `DEPROVISIONED` users the plain listing hides.

@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+pub mod factory;
 mod manual;
 mod persist;
 pub mod presets;
@@ -39,9 +40,10 @@ use provision_core::adapter::{
 use provision_core::clock::wall_at;
 use provision_core::model::{
     AccountRecord, AccountRef, AccountState, Entitlement, GrantRecord, Operation, OperationId,
-    ResourceRecord, ResourceRef, SystemName,
+    OperationKind, ResourceRecord, ResourceRef, SystemName,
 };
 
+pub use factory::{SandboxFactory, factory};
 pub use persist::{SandboxFileError, WriteRecord, read_write_log};
 use state::State;
 pub use state::{RequestKind, RequestLogEntry, SandboxSnapshot, SandboxStats, WindowCount};
@@ -385,6 +387,13 @@ impl SandboxSystem {
         op: &Operation,
         account: &AccountRef,
     ) -> (Result<Applied, AdapterError>, bool) {
+        if op.kind == OperationKind::DeleteAccount && !self.descriptor.can_delete {
+            // As the real system would (Salesforce deactivates users, it cannot delete them).
+            let error = AdapterError::Unsupported {
+                what: format!("{}: deleting accounts", self.name),
+            };
+            return (Err(error), false);
+        }
         if let Some(error) = state.permanent.get(&op.id) {
             let error = AdapterError::Permanent {
                 error: error.clone(),

@@ -8,6 +8,11 @@
 //! API), GitLab.com 2,000 (authenticated API), Slack 600 (SCIM writes, org-wide),
 //! Jira 600 (assumed 10/s of its burst-based limit), Salesforce 70 (its 100,000
 //! requests per 24 h spread evenly).
+//!
+//! Where a real adapter exists (Okta, Google Workspace, AWS IAM Identity Center) the
+//! preset's descriptor is the real adapter's credential-free descriptor, so a policy
+//! that validates against the sandbox validates against the real system;
+//! `examples/tests/presets_match_adapters.rs` keeps them equal.
 
 use std::time::Duration;
 
@@ -76,8 +81,8 @@ pub fn okta() -> Preset {
         descriptor: descriptor(
             "okta",
             vec![
-                ResourceKindDescriptor::new("group", &["add_to_group"]).enumerable(),
-                ResourceKindDescriptor::new("app", &["assign_app"]).enumerable(),
+                ResourceKindDescriptor::new("group", &["add_to_group"]),
+                ResourceKindDescriptor::new("app", &["assign_app"]),
             ],
             true,
             true,
@@ -86,7 +91,12 @@ pub fn okta() -> Preset {
     }
 }
 
-/// Google Workspace: groups (member/manager/owner) and organisational units.
+/// The policy action that places a user in a Google organisational unit (kind
+/// `org_unit`), as the Google adapter names it.
+pub const PLACE_IN_ORG_UNIT: &str = "place_in_org_unit";
+
+/// Google Workspace: groups (member/manager/owner, a role changed in place) and
+/// organisational units.
 pub fn google() -> Preset {
     Preset {
         descriptor: descriptor(
@@ -94,8 +104,9 @@ pub fn google() -> Preset {
             vec![
                 ResourceKindDescriptor::new("group", &["add_to_group"])
                     .with_roles(&["member", "manager", "owner"], Some("member"))
+                    .with_role_change_in_place()
                     .enumerable(),
-                ResourceKindDescriptor::new("org_unit", &["move_to_org_unit"]),
+                ResourceKindDescriptor::new("org_unit", &[PLACE_IN_ORG_UNIT]),
             ],
             true,
             true,
@@ -182,20 +193,33 @@ pub fn jira() -> Preset {
     }
 }
 
-/// Salesforce: profiles and permission sets; freeze and session removal.
+/// Salesforce: profiles and permission sets; freeze and session removal. Salesforce
+/// cannot delete users (it deactivates them), so neither can its sandbox.
 pub fn salesforce() -> Preset {
+    let mut d = descriptor(
+        "salesforce",
+        vec![
+            ResourceKindDescriptor::new("profile", &["assign_profile"]),
+            ResourceKindDescriptor::new("permission_set", &["assign_permission_set"]),
+        ],
+        true,
+        true,
+    );
+    d.can_delete = false;
     Preset {
-        descriptor: descriptor(
-            "salesforce",
-            vec![
-                ResourceKindDescriptor::new("profile", &["assign_profile"]),
-                ResourceKindDescriptor::new("permission_set", &["assign_permission_set"]),
-            ],
-            true,
-            true,
-        ),
+        descriptor: d,
         requests_per_minute: 70,
     }
+}
+
+/// The preset a real system's name stands for (`okta`, `google`, …), if any.
+pub fn by_name(name: &str) -> Option<Preset> {
+    all().into_iter().find(|(n, _)| *n == name).map(|(_, p)| p)
+}
+
+/// The presets' names.
+pub fn names() -> Vec<&'static str> {
+    all().into_iter().map(|(n, _)| n).collect()
 }
 
 /// Every preset, by the name the real system goes by.

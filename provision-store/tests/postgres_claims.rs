@@ -9,6 +9,8 @@
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed assertion
 
+mod pg_url;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -29,12 +31,7 @@ use sqlx::{ConnectOptions, Connection};
 
 /// A fresh database; returns its connection options (each caller opens its own store).
 async fn fresh_db(name: &str) -> Option<PgConnectOptions> {
-    let Ok(url) = std::env::var("PROVISION_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "SKIPPED {name}: set PROVISION_TEST_POSTGRES_URL to a PostgreSQL server to run it"
-        );
-        return None;
-    };
+    let url = pg_url::postgres_url(name)?;
     let admin = PgConnectOptions::from_str(&url).unwrap();
     let db = format!("provision_claims_{}_{name}", std::process::id());
     let mut conn = admin.connect().await.unwrap();

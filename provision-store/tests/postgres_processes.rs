@@ -18,6 +18,8 @@
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
 
+mod pg_url;
+
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -251,10 +253,7 @@ async fn fresh_database(admin_url: &str, db: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_apply_and_resume_one_run_each_operation_reaches_its_system_once() {
-    let Ok(admin_url) = std::env::var("PROVISION_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "SKIPPED two_processes_apply_and_resume_one_run: set PROVISION_TEST_POSTGRES_URL to a PostgreSQL server to run it"
-        );
+    let Some(admin_url) = pg_url::postgres_url("two_processes_apply_and_resume_one_run") else {
         return;
     };
     let db = format!("provision_processes_{}", std::process::id());

@@ -15,6 +15,8 @@
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed assertion
 
+mod pg_url;
+
 use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -33,12 +35,7 @@ use sqlx::{ConnectOptions, Connection};
 
 /// A fresh database for one test, or `None` (with a message) when no server is configured.
 async fn fresh(name: &str) -> Option<PostgresStore> {
-    let Ok(url) = std::env::var("PROVISION_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "SKIPPED {name}: set PROVISION_TEST_POSTGRES_URL to a PostgreSQL server to run it"
-        );
-        return None;
-    };
+    let url = pg_url::postgres_url(name)?;
     let admin = PgConnectOptions::from_str(&url).unwrap();
     let db = format!("provision_test_{}_{name}", std::process::id());
     let mut conn = admin.connect().await.unwrap();

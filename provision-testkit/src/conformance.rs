@@ -1,5 +1,22 @@
 //! The shared adapter conformance suite.
 //!
+//! **One entry point**: [`Suite`] runs every scenario that applies to a system (see
+//! its table) and every adapter crate runs it against its mock:
+//!
+//! ```no_run
+//! # async fn demo(adapter: &dyn provision_core::adapter::Adapter) {
+//! use provision_core::model::Entitlement;
+//! use provision_testkit::conformance::{Suite, profile};
+//! let report = Suite::new(adapter, vec![Entitlement::new("okta", "group", "engineering")])
+//!     .create(profile("ada@example.com", "Ada Lovelace"))
+//!     .run()
+//!     .await;
+//! assert!(report.passed.contains(&"leaver_left_with_nothing"));
+//! # }
+//! ```
+//!
+//! The scenarios are also public one by one, for tests that need only one.
+//!
 //! Each function is one scenario every adapter must pass against its mock (wiremock,
 //! moto, a SCIM peer): it drives the adapter only through the
 //! [`provision_core::adapter::Adapter`] trait and asserts what a user would check
@@ -21,14 +38,17 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 use provision_core::adapter::{
-    Adapter, AdapterError, Applied, Effect, read_all_accounts, read_all_grants,
+    Adapter, AdapterError, Applied, Effect, list_all_resources, read_all_account_grants,
+    read_all_accounts, read_all_grants,
 };
 use provision_core::model::{
-    AccountProfile, AccountRef, AccountState, Entitlement, IdentityId, Operation, OperationKind,
-    Priority, Reason, ReasonKind, ResourceRef, SystemName,
+    AccountProfile, AccountRef, AccountState, Entitlement, GrantRecord, IdentityId, Operation,
+    OperationKind, Priority, Reason, ReasonKind, ResourceRef, SystemName,
 };
 
 /// An account profile with login = email.
@@ -422,5 +442,518 @@ pub async fn rate_limited_with_reset(
             );
         }
         other => panic!("rate_limited_with_reset: {verb} gave {other:?}, not RateLimited"),
+    }
+}
+
+/// A hand-made grant: made straight through the vendor's API (not through a policy),
+/// on a resource no policy names, for the person's account; returns the entitlement
+/// as [`Adapter::read_account_grants`] should read it.
+pub type HandMadeGrant<'a> = Box<
+    dyn Fn(AccountRef) -> Pin<Box<dyn Future<Output = Entitlement> + Send + 'a>> + Send + Sync + 'a,
+>;
+
+/// The whole shared suite, one entry point every adapter crate runs against its mock
+/// (wiremock fake, moto, a SCIM peer):
+///
+/// | scenario | runs when |
+/// | --- | --- |
+/// | `create_then_found`, `create_again_adopts` | a profile is given |
+/// | `accounts_paginate_to_the_end` (no account twice, no cursor loop, at least N pages) | always |
+/// | `list_resources` (each enumerable kind to its last page, every entitlement's resource listed) | a kind is enumerable |
+/// | `grant_then_revoke` per entitlement (granting and revoking twice are successes) | always |
+/// | `read_account_grants_after_revoke_is_empty` | a kind is enumerable |
+/// | `suspend_then_state`, `reactivate_then_state` | the system can suspend |
+/// | `leaver_left_with_nothing` (read the grants incl. a hand-made one, revoke each, read again: empty) | a kind is enumerable |
+/// | `not_found_means_absent` (unknown account: no grants, revoke and delete already done) | always |
+/// | `misconfiguration_is_not_absence` (wrong tenant / customer / store / instance: reads, and revokes where asked, are `Configuration`) | a misconfigured adapter is given |
+/// | `rate_limit_honoured` (429: `RateLimited`, retryable, with a time to come back) | a throttled adapter is given |
+/// | `delete_then_gone` | deletion is enabled |
+///
+/// Every scenario panics with its name on failure; [`Suite::run`] returns the names
+/// of those that ran, and those skipped with why.
+pub struct Suite<'a> {
+    adapter: &'a dyn Adapter,
+    profile: Option<AccountProfile>,
+    account: Option<AccountRef>,
+    entitlements: Vec<Entitlement>,
+    hand_made: Option<HandMadeGrant<'a>>,
+    throttled: Option<(&'a dyn Adapter, OperationKind)>,
+    misconfigured: Option<&'a dyn Adapter>,
+    misconfigured_revokes: bool,
+    min_account_pages: usize,
+    delete: bool,
+}
+
+impl std::fmt::Debug for Suite<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Suite")
+            .field("system", &self.adapter.descriptor().adapter_type)
+            .field("entitlements", &self.entitlements)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Suite::run`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SuiteReport {
+    /// The scenarios that ran and passed, in order.
+    pub passed: Vec<&'static str>,
+    /// The scenarios skipped, with why.
+    pub skipped: Vec<(&'static str, String)>,
+}
+
+impl<'a> Suite<'a> {
+    /// The suite for `adapter`, granting `entitlements` (on resources that exist).
+    pub fn new(adapter: &'a dyn Adapter, entitlements: Vec<Entitlement>) -> Self {
+        Self {
+            adapter,
+            profile: None,
+            account: None,
+            entitlements,
+            hand_made: None,
+            throttled: None,
+            misconfigured: None,
+            misconfigured_revokes: false,
+            min_account_pages: 1,
+            delete: false,
+        }
+    }
+
+    /// Creates the person's account first (a system with accounts of its own).
+    pub fn create(mut self, profile: AccountProfile) -> Self {
+        self.profile = Some(profile);
+        self
+    }
+
+    /// Uses an account that exists already (a system whose accounts come from elsewhere).
+    pub fn existing_account(mut self, account: AccountRef) -> Self {
+        self.account = Some(account);
+        self
+    }
+
+    /// A hand-made grant the leaver scenario must find and remove.
+    pub fn hand_made(mut self, grant: HandMadeGrant<'a>) -> Self {
+        self.hand_made = Some(grant);
+        self
+    }
+
+    /// An adapter whose server answers every request "too many requests", and the
+    /// operation to try on it.
+    pub fn throttled(mut self, adapter: &'a dyn Adapter, kind: OperationKind) -> Self {
+        self.throttled = Some((adapter, kind));
+        self
+    }
+
+    /// An adapter configured with a wrong tenant, customer, identity store, instance
+    /// or region: its reads (accounts, and the resources of every enumerable kind)
+    /// must be [`AdapterError::Configuration`].
+    pub fn misconfigured(mut self, adapter: &'a dyn Adapter) -> Self {
+        self.misconfigured = Some(adapter);
+        self
+    }
+
+    /// As [`Suite::misconfigured`], and revoking each entitlement through it must be
+    /// [`AdapterError::Configuration`] too (systems whose revokes go through the
+    /// misconfigured setting: an AWS identity store or instance).
+    pub fn misconfigured_with_revokes(mut self, adapter: &'a dyn Adapter) -> Self {
+        self.misconfigured = Some(adapter);
+        self.misconfigured_revokes = true;
+        self
+    }
+
+    /// At least this many pages of accounts (the mock pages small).
+    pub fn min_account_pages(mut self, pages: usize) -> Self {
+        self.min_account_pages = pages;
+        self
+    }
+
+    /// Deletion is enabled (the system's `delete_leavers`): delete the account last.
+    pub fn delete_at_the_end(mut self) -> Self {
+        self.delete = true;
+        self
+    }
+
+    /// Runs every scenario that applies; panics on the first failure.
+    pub async fn run(self) -> SuiteReport {
+        let adapter = self.adapter;
+        let descriptor = adapter.descriptor().clone();
+        let system = SystemName::new(descriptor.adapter_type.clone());
+        let enumerable = descriptor.kinds.iter().any(|k| k.enumerable);
+        let mut report = SuiteReport::default();
+
+        let account = match (&self.profile, &self.account) {
+            (Some(profile), _) => {
+                let account = create_then_found(adapter, profile.clone()).await;
+                report.passed.push("create_then_found");
+                create_again_adopts(adapter, &account, profile.clone()).await;
+                report.passed.push("create_again_adopts");
+                account
+            }
+            (None, Some(account)) => {
+                report
+                    .skipped
+                    .push(("create_then_found", "the account exists already".into()));
+                account.clone()
+            }
+            (None, None) => panic!("Suite: give a profile to create or an existing account"),
+        };
+
+        let pages = count_account_pages(adapter, &account).await;
+        assert!(
+            pages >= self.min_account_pages,
+            "accounts_paginate_to_the_end: only {pages} pages, expected at least {}",
+            self.min_account_pages
+        );
+        report.passed.push("accounts_paginate_to_the_end");
+
+        if enumerable {
+            for kind in descriptor.kinds.iter().filter(|k| k.enumerable) {
+                let listed = list_all_resources(adapter, &system, &kind.kind)
+                    .await
+                    .unwrap_or_else(|e| panic!("list_resources: {}: {e}", kind.kind));
+                for e in self.entitlements.iter().filter(|e| e.kind == kind.kind) {
+                    assert!(
+                        listed.iter().any(|r| r.resource == e.resource),
+                        "list_resources: {e} is not among the {} {} listed",
+                        listed.len(),
+                        kind.kind
+                    );
+                }
+            }
+            report.passed.push("list_resources");
+        } else {
+            report
+                .skipped
+                .push(("list_resources", "no kind is enumerable".into()));
+        }
+
+        for entitlement in &self.entitlements {
+            grant_then_revoke(adapter, &account, entitlement).await;
+            if enumerable {
+                let held = account_grants(adapter, &system, &account).await;
+                assert!(
+                    !held.iter().any(|g| same_grant(&g.entitlement, entitlement)),
+                    "read_account_grants_after_revoke_is_empty: {} still reads {entitlement}",
+                    account.login
+                );
+            }
+        }
+        report.passed.push("grant_then_revoke");
+        if enumerable {
+            report
+                .passed
+                .push("read_account_grants_after_revoke_is_empty");
+        }
+
+        if descriptor.can_suspend {
+            suspend_then_state(adapter, &account).await;
+            reactivate_then_state(adapter, &account).await;
+            report.passed.push("suspend_then_state");
+        } else {
+            report
+                .skipped
+                .push(("suspend_then_state", "the system cannot suspend".into()));
+        }
+
+        if enumerable {
+            leaver_left_with_nothing(
+                adapter,
+                &system,
+                &account,
+                &self.entitlements,
+                self.hand_made.as_ref(),
+            )
+            .await;
+            report.passed.push("leaver_left_with_nothing");
+        } else {
+            report
+                .skipped
+                .push(("leaver_left_with_nothing", "no kind is enumerable".into()));
+        }
+
+        not_found_means_absent(adapter, &system, &self.entitlements, self.delete).await;
+        report.passed.push("not_found_means_absent");
+
+        match self.misconfigured {
+            Some(wrong) => {
+                let revoked: &[Entitlement] = if self.misconfigured_revokes {
+                    &self.entitlements
+                } else {
+                    &[]
+                };
+                misconfiguration_is_not_absence(wrong, &account, revoked).await;
+                report.passed.push("misconfiguration_is_not_absence");
+            }
+            None => report.skipped.push((
+                "misconfiguration_is_not_absence",
+                "no misconfigured adapter given".into(),
+            )),
+        }
+
+        match self.throttled {
+            Some((throttled, kind)) => {
+                rate_limit_honoured(throttled, &account, kind).await;
+                report.passed.push("rate_limit_honoured");
+            }
+            None => report
+                .skipped
+                .push(("rate_limit_honoured", "no throttled adapter given".into())),
+        }
+
+        if self.delete {
+            delete_then_gone(adapter, &account).await;
+            report.passed.push("delete_then_gone");
+        } else {
+            report
+                .skipped
+                .push(("delete_then_gone", "deletion not enabled".into()));
+        }
+        report
+    }
+}
+
+/// Two entitlements name the same grant (system names may differ between a policy
+/// and the adapter's own name; the role is compared when both say one).
+fn same_grant(read: &Entitlement, expected: &Entitlement) -> bool {
+    read.kind == expected.kind
+        && read.resource == expected.resource
+        && read.scope == expected.scope
+        && match (&read.role, &expected.role) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            _ => true,
+        }
+}
+
+async fn account_grants(
+    adapter: &dyn Adapter,
+    system: &SystemName,
+    account: &AccountRef,
+) -> Vec<GrantRecord> {
+    read_all_account_grants(adapter, system, account)
+        .await
+        .unwrap_or_else(|e| panic!("read_account_grants of {}: {e}", account.login))
+}
+
+/// Reads accounts page by page to the end: no cursor twice, no account twice, the
+/// account among them. Returns the number of pages.
+async fn count_account_pages(adapter: &dyn Adapter, account: &AccountRef) -> usize {
+    let mut cursor: Option<String> = None;
+    let mut cursors = BTreeSet::new();
+    let mut ids = BTreeSet::new();
+    let mut pages = 0;
+    let mut found = false;
+    loop {
+        let page = adapter
+            .read_accounts(cursor.as_deref())
+            .await
+            .unwrap_or_else(|e| panic!("accounts_paginate_to_the_end: page {pages}: {e}"));
+        pages += 1;
+        for a in page.items {
+            found |= a.login.eq_ignore_ascii_case(&account.login);
+            assert!(
+                ids.insert(a.external_id.clone()),
+                "accounts_paginate_to_the_end: {} came twice",
+                a.external_id
+            );
+        }
+        match page.next {
+            Some(next) => {
+                assert!(
+                    cursors.insert(next.clone()),
+                    "accounts_paginate_to_the_end: the cursor {next:?} came back (a loop)"
+                );
+                cursor = Some(next);
+            }
+            None => break,
+        }
+    }
+    assert!(
+        found,
+        "accounts_paginate_to_the_end: {} is not among the {} accounts read",
+        account.login,
+        ids.len()
+    );
+    pages
+}
+
+/// A leaver in a system read in full: grant everything (and a hand-made grant), read
+/// what the account holds, revoke each grant read, read again: nothing.
+pub async fn leaver_left_with_nothing(
+    adapter: &dyn Adapter,
+    system: &SystemName,
+    account: &AccountRef,
+    entitlements: &[Entitlement],
+    hand_made: Option<&HandMadeGrant<'_>>,
+) {
+    for e in entitlements {
+        run(
+            adapter,
+            account,
+            OperationKind::Grant {
+                entitlement: e.clone(),
+            },
+        )
+        .await
+        .unwrap_or_else(|err| panic!("leaver_left_with_nothing: granting {e}: {err}"));
+    }
+    let mut expected: Vec<Entitlement> = entitlements.to_vec();
+    if let Some(make) = hand_made {
+        expected.push(make(account.clone()).await);
+    }
+    let held = account_grants(adapter, system, account).await;
+    for e in &expected {
+        assert!(
+            held.iter().any(|g| same_grant(&g.entitlement, e)),
+            "leaver_left_with_nothing: {e} is not among what {} holds: {:?}",
+            account.login,
+            held.iter()
+                .map(|g| g.entitlement.to_string())
+                .collect::<Vec<_>>()
+        );
+    }
+    for grant in &held {
+        run(
+            adapter,
+            account,
+            OperationKind::Revoke {
+                entitlement: grant.entitlement.clone(),
+            },
+        )
+        .await
+        .unwrap_or_else(|err| {
+            panic!(
+                "leaver_left_with_nothing: revoking {}: {err}",
+                grant.entitlement
+            )
+        });
+    }
+    let left = account_grants(adapter, system, account).await;
+    assert!(
+        left.is_empty(),
+        "leaver_left_with_nothing: {} still holds {:?}",
+        account.login,
+        left.iter()
+            .map(|g| g.entitlement.to_string())
+            .collect::<Vec<_>>()
+    );
+}
+
+/// `NotFound` means this account, resource or membership does not exist: an unknown
+/// account holds nothing, and revoking from it (or deleting it) is already done.
+pub async fn not_found_means_absent(
+    adapter: &dyn Adapter,
+    system: &SystemName,
+    entitlements: &[Entitlement],
+    delete: bool,
+) {
+    let nobody = AccountRef::by_login("nobody-conformance@example.com");
+    let descriptor = adapter.descriptor();
+    if descriptor.kinds.iter().any(|k| k.enumerable) {
+        let held = account_grants(adapter, system, &nobody).await;
+        assert!(
+            held.is_empty(),
+            "not_found_means_absent: an unknown account reads {} grants",
+            held.len()
+        );
+    }
+    if let Some(e) = entitlements.first() {
+        let effect = run(
+            adapter,
+            &nobody,
+            OperationKind::Revoke {
+                entitlement: e.clone(),
+            },
+        )
+        .await
+        .unwrap_or_else(|err| {
+            panic!("not_found_means_absent: revoking {e} from an unknown account: {err}")
+        });
+        assert_eq!(
+            effect,
+            Effect::AlreadyInPlace,
+            "not_found_means_absent: revoke from an unknown account"
+        );
+    }
+    if delete {
+        let effect = run(adapter, &nobody, OperationKind::DeleteAccount)
+            .await
+            .unwrap_or_else(|err| {
+                panic!("not_found_means_absent: deleting an unknown account: {err}")
+            });
+        assert_eq!(
+            effect,
+            Effect::AlreadyInPlace,
+            "not_found_means_absent: delete of an unknown account"
+        );
+    }
+}
+
+/// A wrong tenant, customer, identity store, instance or region is
+/// [`AdapterError::Configuration`]: reading accounts and listing the resources of each
+/// enumerable kind fail so (never an empty read), and revoking each of
+/// `entitlements` is never "already absent".
+pub async fn misconfiguration_is_not_absence(
+    wrong: &dyn Adapter,
+    account: &AccountRef,
+    entitlements: &[Entitlement],
+) {
+    match wrong.read_accounts(None).await {
+        Err(AdapterError::Configuration { .. }) => {}
+        other => panic!(
+            "misconfiguration_is_not_absence: read_accounts gave {other:?}, not Configuration"
+        ),
+    }
+    let kinds: Vec<String> = wrong
+        .descriptor()
+        .kinds
+        .iter()
+        .filter(|k| k.enumerable)
+        .map(|k| k.kind.clone())
+        .collect();
+    for kind in kinds {
+        match wrong.list_resources(&kind, None).await {
+            Err(AdapterError::Configuration { .. }) => {}
+            other => panic!(
+                "misconfiguration_is_not_absence: list_resources({kind}) gave {other:?}, not Configuration"
+            ),
+        }
+    }
+    for e in entitlements {
+        let op = operation(
+            wrong,
+            &account.login,
+            OperationKind::Revoke {
+                entitlement: e.clone(),
+            },
+        );
+        match wrong.execute(&op, account).await {
+            Err(AdapterError::Configuration { .. }) => {}
+            other => panic!(
+                "misconfiguration_is_not_absence: revoking {e} gave {other:?}, not Configuration"
+            ),
+        }
+    }
+}
+
+/// A "too many requests" answer is [`AdapterError::RateLimited`], retryable, with a
+/// time to come back (a `Retry-After` or a reset time).
+pub async fn rate_limit_honoured(
+    throttled: &dyn Adapter,
+    account: &AccountRef,
+    kind: OperationKind,
+) {
+    let verb = kind.verb();
+    match run(throttled, account, kind).await {
+        Err(e @ AdapterError::RateLimited { .. }) => {
+            assert!(e.is_retryable(), "rate_limit_honoured: must be retryable");
+            let AdapterError::RateLimited { info, .. } = e else {
+                unreachable!("matched above")
+            };
+            assert!(
+                info.not_before(Utc::now()).is_some(),
+                "rate_limit_honoured: no time to come back in {info:?}"
+            );
+        }
+        other => panic!("rate_limit_honoured: {verb} gave {other:?}, not RateLimited"),
     }
 }

@@ -1,16 +1,24 @@
-//! Test support for adapter crates (a dev-dependency only).
+//! Test support for adapter crates (a dev-dependency of each; published so adapters
+//! written outside this repository can run the same suite).
 //!
 //! * Request conformance: every request an adapter sends in its tests must match
 //!   an operation of the vendor's own API description in `../shared/specs/`
 //!   (method, path template, required query and body fields). One checker per
 //!   description format: [`openapi`] (Okta, GitLab, Jira, Slack, GitHub),
 //!   [`botocore`] (AWS service models), [`discovery`] (Google discovery documents).
-//! * [`conformance`]: the shared adapter suite every adapter runs against its mock.
+//! * [`conformance`]: the shared adapter suite every adapter runs against its mock
+//!   ([`conformance::Suite`], one entry point).
+//! * [`secrets`]: capture the logs of a test and fail it when a secret shows up in
+//!   them or in an error's `Display` / `Debug` output.
+//! * [`token_endpoint`]: an OAuth token endpoint for wiremock that verifies signed-JWT
+//!   assertions (Google's JWT-bearer grant, Okta's `private_key_jwt`).
 
 pub mod botocore;
 pub mod conformance;
 pub mod discovery;
 pub mod openapi;
+pub mod secrets;
+pub mod token_endpoint;
 
 use std::fmt;
 

@@ -1,6 +1,8 @@
 //! Shared helpers of the wiremock tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod fake;
+
 use provision_aws::{AwsAdapter, AwsConfig, StaticCredentials};
 use provision_core::model::{
     Entitlement, IdentityId, Operation, OperationId, OperationKind, Reason, ReasonKind, SystemName,

@@ -10,6 +10,8 @@
 //!     external_owners:
 //!       - {engine: okta-group-rules, kind: group, resource_prefix: "rule-"}
 //!     rate_limit: {requests: 600, per_seconds: 60, burst: 50}
+//!     rate_budgets:                      # named budgets the adapter declares
+//!       users: {requests: 600, per_seconds: 60}
 //!     concurrency: 4
 //!     delete_leavers: false
 //!     drift_remediation: report_only     # report_only | fix_missing | fix_all
@@ -25,7 +27,20 @@
 //! ```
 //!
 //! Secrets are never written in this file: a credential is `{env: VAR}` or `{file:
-//! path}`, and a setting named like a token, secret, password or key is refused.
+//! path}`, and a setting whose name reads like a secret is refused: a word of the name
+//! is (or ends in) `token`, `secret`, `password`, `passwd`, `passphrase`, `apikey` or
+//! `credential`, or two words are `private key`, `api key`, `access key`, `secret
+//! key`, `signing key`, `client key`, `encryption key` or `master key`. `public_key`,
+//! `key_id` or `org_url` are ordinary settings.
+//!
+//! A `blast_radius:` block sets the limits it writes and keeps the others' defaults:
+//! without `max_share` the share limit stays at 10 % of the population (write
+//! `max_share: 1.0` to lift it).
+//!
+//! A dependency's `kind:` must be a resource kind of its system;
+//! [`check_dependency_kinds`] checks it against the systems' descriptors (the
+//! [`Engine`](crate::engine::Engine) does at build and in `validate`).
+//!
 //! Every problem is reported with file, line, column and field.
 
 use std::collections::BTreeMap;
@@ -178,6 +193,7 @@ const SYSTEM_FIELDS: &[&str] = &[
     "drift_remediation",
     "credentials",
     "settings",
+    "rate_budgets",
     "correlation",
 ];
 const ENFORCEMENTS: &str = "`additive`, `authoritative` or `report`";
@@ -331,6 +347,16 @@ fn read_system(
     if let Some(n) = f.get("rate_limit") {
         system.rate_limit = read_rate_limit(r, n, &f.path_of("rate_limit"));
     }
+    if let Some(n) = f.get("rate_budgets") {
+        let bpath = f.path_of("rate_budgets");
+        if let Some(mut bf) = r.fields(n, &bpath) {
+            for (budget, _, v) in bf.all() {
+                if let Some(limit) = read_rate_limit(r, v, &bf.path_of(&budget)) {
+                    system.rate_budgets.insert(budget, limit);
+                }
+            }
+        }
+    }
     if let Some(n) = f.get("concurrency") {
         let field = f.path_of("concurrency");
         match r.unsigned(n, &field) {
@@ -436,29 +462,87 @@ fn read_rate_limit(r: &mut Reader, node: &Node, path: &str) -> Option<RateLimitC
     })
 }
 
-/// True for a name that reads like it holds a secret (`api_token`, `clientSecret`,
-/// `private-key`, `password`).
+/// Words that, as a part of a setting's name, mark it as holding a secret.
+const SECRET_WORDS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "apikey",
+    "credential",
+    "credentials",
+];
+
+/// Two-word names that hold a secret although neither word alone does: a private
+/// key, an API key, an access key, a signing key.
+const SECRET_PAIRS: &[(&str, &str)] = &[
+    ("private", "key"),
+    ("api", "key"),
+    ("access", "key"),
+    ("secret", "key"),
+    ("signing", "key"),
+    ("client", "key"),
+    ("encryption", "key"),
+    ("master", "key"),
+    ("ssh", "key"),
+];
+
+/// True for a setting name that reads like it holds a secret.
+///
+/// The rule: the name is split into words (at `_`, `-`, `.` and lower-to-upper case
+/// changes: `clientSecret` is `client secret`); it is secret-looking when a word is, or
+/// ends in, `token`, `secret`, `password`, `passwd`, `passphrase`, `apikey` or
+/// `credential(s)` (`api_token`, `clientSecret`, `db_password`, `refreshtoken`), or
+/// when two adjacent words are a kind of secret key: `private key`, `api key`,
+/// `access key`, `secret key`, `signing key`, `client key`, `encryption key`, `master
+/// key`. A name that merely mentions a key (`public_key`, `key_id`, `keyspace`,
+/// `primary_key_column`) is an ordinary setting.
 fn looks_secret(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|part| {
-            [
-                "token",
-                "secret",
-                "password",
-                "passwd",
-                "key",
-                "apikey",
-                "credential",
-                "credentials",
-            ]
-            .contains(&part)
-                || part.ends_with("token")
-                || part.ends_with("secret")
-                || part.ends_with("password")
-                || part.ends_with("key")
-        })
+    let words = split_words(name);
+    if words == ["key"] {
+        return true;
+    }
+    words.iter().any(|w| {
+        SECRET_WORDS
+            .iter()
+            .any(|secret| w == secret || w.ends_with(secret))
+    }) || words.windows(2).any(|pair| {
+        SECRET_PAIRS
+            .iter()
+            .any(|(first, second)| pair[0] == *first && pair[1] == *second)
+    }) || words.iter().any(|w| {
+        // `privatekey`, `apikey`, `accesskey` written as one word.
+        SECRET_PAIRS
+            .iter()
+            .any(|(first, second)| *w == format!("{first}{second}"))
+    })
+}
+
+/// A name's words, lower case: `clientSecret` and `client_secret` are both
+/// `["client", "secret"]`.
+fn split_words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            previous_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && previous_lower && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        current.push(c.to_ascii_lowercase());
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
 }
 
 const USE_A_REFERENCE: &str =
@@ -532,6 +616,97 @@ fn read_settings(r: &mut Reader, node: &Node, path: &str) -> BTreeMap<String, St
         }
         if let Some(v) = r.text(value, &field) {
             out.insert(name, v);
+        }
+    }
+    out
+}
+
+/// Checks that every dependency's `kind:` is a resource kind its system understands
+/// (its descriptor's [`kinds`](crate::adapter::SystemDescriptor::kinds)), naming
+/// `file:line:column` of the `kind:` and the kinds the system has.
+///
+/// `source` is the deployment file's name and text as loaded; without it (a
+/// configuration built in code) the problems name the field only, at line 0.
+/// Dependencies of systems without a descriptor in `descriptors` are not checked.
+pub fn check_dependency_kinds(
+    config: &DeploymentConfig,
+    descriptors: &BTreeMap<SystemName, crate::adapter::SystemDescriptor>,
+    source: Option<(&str, &str)>,
+) -> Result<(), ConfigError> {
+    let kind_nodes = source
+        .and_then(|(file, text)| {
+            let root = parse_yaml(file, text).ok()?;
+            Some((file, dependency_kind_nodes(&root)))
+        })
+        .unwrap_or_default();
+    let (file, nodes) = kind_nodes;
+    let file = if file.is_empty() {
+        "(deployment in code)"
+    } else {
+        file
+    };
+    let mut diagnostics = Vec::new();
+    for (i, dependency) in config.dependencies.iter().enumerate() {
+        let (Some(kind), Some(descriptor)) =
+            (&dependency.kind, descriptors.get(&dependency.system))
+        else {
+            continue;
+        };
+        if descriptor.kind(kind).is_some() {
+            continue;
+        }
+        let known: Vec<&str> = descriptor.kinds.iter().map(|k| k.kind.as_str()).collect();
+        let location = nodes.get(&i).map_or_else(
+            || crate::model::SourceLocation {
+                file: file.to_owned(),
+                line: 0,
+                column: 0,
+            },
+            |node| node.location(file),
+        );
+        diagnostics.push(Diagnostic {
+            location,
+            field: format!("dependencies[{i}].kind"),
+            message: format!(
+                "system `{}` has no resource kind `{kind}`; expected one of: {}",
+                dependency.system,
+                if known.is_empty() {
+                    "(none: the system has accounts only)".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        });
+    }
+    if diagnostics.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(Diagnostics(diagnostics)))
+    }
+}
+
+/// The `kind:` node of each `dependencies[i]`, by `i`.
+fn dependency_kind_nodes(root: &Node) -> BTreeMap<usize, Node> {
+    let mut out = BTreeMap::new();
+    let Value::Map(top) = &root.value else {
+        return out;
+    };
+    let Some((_, deps)) = top
+        .iter()
+        .find(|(k, _)| k.value.scalar_text().as_deref() == Some("dependencies"))
+    else {
+        return out;
+    };
+    let Value::Seq(items) = &deps.value else {
+        return out;
+    };
+    for (i, item) in items.iter().enumerate() {
+        if let Value::Map(fields) = &item.value
+            && let Some((_, kind)) = fields
+                .iter()
+                .find(|(k, _)| k.value.scalar_text().as_deref() == Some("kind"))
+        {
+            out.insert(i, kind.clone());
         }
     }
     out
@@ -613,12 +788,9 @@ fn read_dependencies(
 fn read_blast_radius(r: &mut Reader, node: &Node) -> Option<BlastRadius> {
     let path = "blast_radius";
     let mut f = r.fields(node, path)?;
-    // Only what is written applies (an empty `blast_radius: {}` disables the guard).
-    let mut b = BlastRadius {
-        max_identities: None,
-        max_share: None,
-        max_operations: None,
-    };
+    // A limit not written keeps its default: the share limit (10 %) stays unless
+    // `max_share` is written (`max_share: 1.0` lifts it); the counts have no default.
+    let mut b = BlastRadius::default();
     let mut ok = true;
     if let Some(n) = f.get("max_share") {
         let field = f.path_of("max_share");
@@ -649,4 +821,109 @@ fn read_blast_radius(r: &mut Reader, node: &Node) -> Option<BlastRadius> {
     }
     f.finish(r, &["max_share", "max_identities", "max_operations"]);
     ok.then_some(b)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::adapter::{ResourceKindDescriptor, SystemDescriptor};
+
+    fn with_settings(settings: &str) -> Result<DeploymentConfig, ConfigError> {
+        parse_config(
+            "provision.yaml",
+            &format!("systems:\n  okta:\n    adapter: okta\n    settings: {settings}\n"),
+        )
+    }
+
+    #[test]
+    fn a_public_key_or_key_id_is_an_ordinary_setting() {
+        let config = with_settings(
+            "{public_key: 'ssh-ed25519 AAAA', key_id: kid-1, keyspace: ks, org_url: https://x.okta.com}",
+        )
+        .unwrap();
+        let settings = &config.systems[&SystemName::new("okta")].settings;
+        assert_eq!(settings["public_key"], "ssh-ed25519 AAAA");
+        assert_eq!(settings["key_id"], "kid-1");
+    }
+
+    #[test]
+    fn secret_looking_settings_are_refused_without_echoing_them() {
+        for name in [
+            "api_token",
+            "clientSecret",
+            "db_password",
+            "private_key",
+            "privateKey",
+            "api_key",
+            "apiKey",
+            "aws_secret_access_key",
+            "access_key",
+            "credentials",
+            "key",
+        ] {
+            let err = with_settings(&format!("{{{name}: hunter2-value}}")).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("setting `{name}` looks like a secret")),
+                "{name}: {text}"
+            );
+            assert!(!text.contains("hunter2-value"), "{name}: {text}");
+            assert_eq!(err.diagnostics()[0].location.line, 4, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_blast_radius_block_without_max_share_keeps_the_default_share() {
+        let config = parse_config(
+            "provision.yaml",
+            "systems:\n  okta: {adapter: okta}\nblast_radius: {max_identities: 5}\n",
+        )
+        .unwrap();
+        assert_eq!(config.blast_radius.max_identities, Some(5));
+        assert_eq!(
+            config.blast_radius.max_share,
+            BlastRadius::default().max_share
+        );
+        assert!(config.blast_radius.max_share.is_some());
+
+        let lifted = parse_config(
+            "provision.yaml",
+            "systems:\n  okta: {adapter: okta}\nblast_radius: {max_share: 1.0}\n",
+        )
+        .unwrap();
+        assert_eq!(lifted.blast_radius.max_share, Some(1.0));
+    }
+
+    #[test]
+    fn a_dependency_kind_the_system_lacks_is_named_with_file_and_line() {
+        let text = "systems:\n  okta: {adapter: okta}\n  aws: {adapter: aws}\ndependencies:\n  - {system: aws, depends_on: okta, on: grants, kind: permission_set}\n  - {system: aws, depends_on: okta, on: account, kind: permision_set}\n";
+        let config = parse_config("provision.yaml", text).unwrap();
+        let mut aws = SystemDescriptor::new("aws");
+        aws.kinds
+            .push(ResourceKindDescriptor::new("group", &["add_to_group"]));
+        aws.kinds.push(ResourceKindDescriptor::new(
+            "permission_set",
+            &["assign_permission_set"],
+        ));
+        let descriptors = BTreeMap::from([(SystemName::new("aws"), aws)]);
+
+        let err = check_dependency_kinds(&config, &descriptors, Some(("provision.yaml", text)))
+            .unwrap_err();
+        let problems = err.diagnostics();
+        assert_eq!(problems.len(), 1, "{err}");
+        assert_eq!(problems[0].location.file, "provision.yaml");
+        assert_eq!(problems[0].location.line, 6);
+        assert_eq!(problems[0].field, "dependencies[1].kind");
+        assert!(
+            problems[0].message.contains(
+                "no resource kind `permision_set`; expected one of: group, permission_set"
+            ),
+            "{err}"
+        );
+
+        // Without the file the field is still named.
+        let err = check_dependency_kinds(&config, &descriptors, None).unwrap_err();
+        assert_eq!(err.diagnostics()[0].field, "dependencies[1].kind");
+    }
 }

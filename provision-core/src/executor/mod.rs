@@ -8,14 +8,30 @@
 //! * Requests to a system pass a GCRA limiter built from its published limit
 //!   ([`SystemConfig::rate_limit`](crate::config::SystemConfig::rate_limit)) and "not before" gates fed by what the server said:
 //!   headroom on successes ([`crate::adapter::Applied::rate_limit`]) and 429s
-//!   ([`AdapterError::RateLimited`]), per budget when a system has nested ones
-//!   ([`crate::adapter::RateLimitInfo::bucket`]).
+//!   ([`crate::adapter::AdapterError::RateLimited`]). A system's named rate budgets
+//!   ([`crate::adapter::SystemDescriptor::rate_budgets`], limits overridden by
+//!   [`SystemConfig::rate_budgets`](crate::config::SystemConfig::rate_budgets)) each have
+//!   their own limiter and gates; adapters tag answers with the budget
+//!   ([`crate::adapter::RateLimitInfo::bucket`]), so one family's headroom or 429 never
+//!   pauses another's.
+//! * Operations on one resource whose membership is written as a whole list
+//!   ([`crate::adapter::ResourceKindDescriptor::whole_list_membership`]) never run at
+//!   once; the changes queued for it go together through
+//!   [`crate::adapter::Adapter::execute_batch`].
 //! * Errors are acted on by class: rate limited → wait as told; transient → backoff
 //!   with jitter ([`RetryConfig`]), checking first whether a timed-out attempt took
 //!   effect; already done → success; conflict → confirmed with
 //!   [`crate::adapter::Adapter::check`]; pending → re-checked until done or the
-//!   deadline ([`PendingConfig`]); a revocation of something already gone → success;
-//!   anything else fails the operation and skips exactly its dependents.
+//!   system's deadline ([`crate::adapter::SystemDescriptor::pending_deadline`], by
+//!   default [`PendingConfig::deadline`]; work waiting for a first login stays pending
+//!   past the run and a resume checks it again); a revocation of something already
+//!   gone → success; a misconfigured system
+//!   ([`crate::adapter::AdapterError::Configuration`]) and anything else fail the
+//!   operation and skip exactly its dependents.
+//! * Reads go through the executor too ([`Executor::read_accounts`],
+//!   [`Executor::read_grants`], [`Executor::read_account_grants`],
+//!   [`Executor::list_resources`]): paced by the same limiters and retried by the same
+//!   policy as writes, counted in [`Executor::read_stats`].
 //! * Every state change is written to the [`Journal`] (in flight before each call, the
 //!   outcome after), every change that reached a system to the [`AuditLog`] (before the
 //!   journal's final state, so a stop in between cannot lose it; a resume asks
@@ -51,23 +67,31 @@
 //! ```
 
 mod claiming;
+mod dispatch;
 mod events;
+mod graph;
+mod policy;
+mod queue;
 mod rate_limit;
+mod reads;
+mod records;
 mod report;
+mod resume;
 mod retry;
 mod scheduler;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::adapter::{Adapter, AdapterError};
+use crate::adapter::Adapter;
 use crate::audit::{AuditError, AuditLog};
-use crate::config::SystemConfig;
+use crate::config::{RateLimitConfig, SystemConfig};
 use crate::journal::{Journal, JournalError, OperationClaims, RunId};
 use crate::model::{ActualState, IdentityId, OperationId, Plan, SystemName};
 
 pub use claiming::ClaimSettings;
 pub use events::{ChannelSubscriber, ExecutionEvent, ExecutionSubscriber};
+pub use reads::{ExecutorReadError, ReadStats};
 pub use report::{ExecutionReport, OperationOutcome, OperationReport, Totals};
 pub use retry::{PendingConfig, RetryConfig};
 
@@ -100,11 +124,11 @@ pub enum ExecutorError {
     /// Two operations share an id.
     #[error("operation id {0} appears more than once in the plan")]
     DuplicateOperation(OperationId),
-    /// The dependency edges form a cycle.
-    #[error("the plan's dependencies form a cycle through operation {0}")]
-    Cycle(OperationId),
-    /// A system's `rate_limit` cannot be used.
-    #[error("system `{system}`: rate_limit: {reason}")]
+    /// The dependency edges form a cycle (named as the orderer names it).
+    #[error("the plan's {0}")]
+    Cycle(crate::orderer::CycleError),
+    /// A system's `rate_limit` or one of its `rate_budgets` cannot be used.
+    #[error("system `{system}`: {reason}")]
     InvalidRateLimit {
         /// The system.
         system: SystemName,
@@ -172,6 +196,10 @@ struct SystemEntry {
     adapter: Arc<dyn Adapter>,
     config: SystemConfig,
     limiter: Mutex<SystemLimiter>,
+    /// The system's concurrency, for reads ([`Executor::read_accounts`] and the others).
+    read_slots: tokio::sync::Semaphore,
+    /// What reads did.
+    reads: reads::ReadCounters,
 }
 
 impl SystemEntry {
@@ -180,6 +208,28 @@ impl SystemEntry {
         self.limiter
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A request of kind `key` the limiter booked as sent: answered (for the limiter)
+    /// when this is dropped, whether the request completed or its future was dropped
+    /// (a cancelled run), so the limiter never waits for an answer that cannot come.
+    fn out(&self, key: &str) -> OutRequest<'_> {
+        OutRequest {
+            entry: self,
+            key: key.to_owned(),
+        }
+    }
+}
+
+/// See [`SystemEntry::out`].
+pub(crate) struct OutRequest<'a> {
+    entry: &'a SystemEntry,
+    key: String,
+}
+
+impl Drop for OutRequest<'_> {
+    fn drop(&mut self) {
+        self.entry.limiter().on_answer(&self.key);
     }
 }
 
@@ -228,7 +278,9 @@ pub struct ExecutorBuilder {
 }
 
 impl ExecutorBuilder {
-    /// Registers a system: its adapter and its configuration (rate limit, concurrency).
+    /// Registers a system: its adapter and its configuration (rate limit, named rate
+    /// budgets, concurrency). [`ExecutorBuilder::build`] refuses a limit that cannot be
+    /// used and a `rate_budgets` entry the adapter's descriptor does not declare.
     pub fn system(
         mut self,
         name: impl Into<SystemName>,
@@ -296,24 +348,62 @@ impl ExecutorBuilder {
         }
         let mut systems = BTreeMap::new();
         for (name, adapter, config) in self.systems {
+            let invalid = |field: String, rl: &RateLimitConfig| ExecutorError::InvalidRateLimit {
+                system: name.clone(),
+                reason: format!(
+                    "{field}: requests ({}), per_seconds ({}) and burst ({:?}) must all be above zero",
+                    rl.requests, rl.per_seconds, rl.burst
+                ),
+            };
             let quota = match &config.rate_limit {
                 None => None,
-                Some(rl) => Some(rate_limit::quota(rl).ok_or_else(|| {
-                    ExecutorError::InvalidRateLimit {
-                        system: name.clone(),
-                        reason: format!(
-                            "requests ({}), per_seconds ({}) and burst ({:?}) must all be above zero",
-                            rl.requests, rl.per_seconds, rl.burst
-                        ),
-                    }
-                })?),
+                Some(rl) => Some(
+                    rate_limit::quota(rl).ok_or_else(|| invalid("rate_limit".to_owned(), rl))?,
+                ),
             };
+            let declared = &adapter.descriptor().rate_budgets;
+            if let Some(unknown) = config
+                .rate_budgets
+                .keys()
+                .find(|k| !declared.iter().any(|b| &b.name == *k))
+            {
+                let names: Vec<&str> = declared.iter().map(|b| b.name.as_str()).collect();
+                return Err(ExecutorError::InvalidRateLimit {
+                    system: name.clone(),
+                    reason: format!(
+                        "rate_budgets: `{unknown}` is not a rate budget of this system (its budgets: {})",
+                        if names.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                });
+            }
+            let mut budgets = Vec::with_capacity(declared.len());
+            for budget in declared {
+                let limit = config
+                    .rate_budgets
+                    .get(&budget.name)
+                    .or(budget.limit.as_ref());
+                let quota = match limit {
+                    None => None,
+                    Some(rl) => Some(
+                        rate_limit::quota(rl)
+                            .ok_or_else(|| invalid(format!("rate_budgets.{}", budget.name), rl))?,
+                    ),
+                };
+                budgets.push((budget.name.clone(), quota));
+            }
+            let slots = config.concurrency.unwrap_or(4).max(1);
             systems.insert(
                 name,
                 SystemEntry {
                     adapter,
                     config,
-                    limiter: Mutex::new(SystemLimiter::new(quota)),
+                    limiter: Mutex::new(SystemLimiter::with_budgets(quota, budgets)),
+                    read_slots: tokio::sync::Semaphore::new(slots),
+                    reads: reads::ReadCounters::default(),
                 },
             );
         }
@@ -350,7 +440,7 @@ impl Executor {
         plan: &Plan,
         ids: ExternalIds,
     ) -> Result<ExecutionReport, ExecutorError> {
-        let graph = scheduler::Graph::new(self, plan)?;
+        let graph = graph::Graph::new(self, plan)?;
         if let Some(journal) = &self.journal {
             journal.begin_run(run, plan).await?;
         }
@@ -375,7 +465,7 @@ impl Executor {
         let journal = self.journal.as_ref().ok_or(ExecutorError::NoJournal)?;
         let plan = journal.plan(run).await?;
         let entries = journal.entries(run).await?;
-        let graph = scheduler::Graph::new(self, &plan)?;
+        let graph = graph::Graph::new(self, &plan)?;
         scheduler::Run::new(self, run.clone(), &plan, graph, ids)
             .execute(Some(entries))
             .await
@@ -386,14 +476,4 @@ impl Executor {
             subscriber.on_event(&event);
         }
     }
-}
-
-/// Is this error, for this operation, a sign that the work is already done?
-fn already_gone(kind: &crate::model::OperationKind, error: &AdapterError) -> bool {
-    use crate::model::OperationKind;
-    matches!(error, AdapterError::NotFound { .. })
-        && matches!(
-            kind,
-            OperationKind::Revoke { .. } | OperationKind::DeleteAccount
-        )
 }

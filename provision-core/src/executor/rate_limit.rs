@@ -1,9 +1,14 @@
 //! Per-system request budgets: a GCRA limiter from the published limit, plus
 //! "not before" gates fed by what the server said (headroom on successes, 429s).
 //!
-//! A request passes the system's budget and, when the system has nested budgets,
-//! the budget of the bucket its kind of request was seen to belong to
-//! ([`RateLimitInfo::bucket`]).
+//! A request passes the system's budget and, when the system has named budgets
+//! ([`crate::adapter::SystemDescriptor::rate_budgets`], limits overridden by
+//! [`crate::config::SystemConfig::rate_budgets`]), the budget its kind of request was seen
+//! to belong to ([`RateLimitInfo::bucket`]). Each named budget has its own GCRA limiter
+//! and its own server gates, so one family's headroom or 429 never pauses or overwrites
+//! another's. A kind of request whose budget is not known yet (its first request) goes
+//! alone — no other such request to the system is out meanwhile — and takes a cell of
+//! every named budget, until its answer says which budget it counts against.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -166,16 +171,33 @@ impl Budget {
     }
 }
 
+/// Which limiter refused a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The system-wide one: no request to the system may go before the instant.
+    System(Instant),
+    /// The request's named budget: other budgets' requests may still go.
+    Budget(Instant),
+}
+
 /// Everything that paces requests to one system.
 #[derive(Default)]
 pub(crate) struct SystemLimiter {
     gcra: Option<Gcra>,
     system: Budget,
     buckets: HashMap<String, Budget>,
-    /// Which bucket a kind of request belongs to, learned from the server's answers.
-    bucket_of: HashMap<String, String>,
+    /// The GCRA limiter of each named budget that has a limit.
+    budget_gcra: HashMap<String, Gcra>,
+    /// The system declares named budgets: a kind of request whose budget is not known
+    /// yet goes alone until its answer says.
+    named_budgets: bool,
+    /// Which bucket a kind of request belongs to (`None`: the system's own budget),
+    /// learned from the server's answers.
+    bucket_of: HashMap<String, Option<String>>,
     /// Requests sent and not yet answered.
     pub(crate) in_flight: usize,
+    /// The kind of request out whose budget is not known yet, if any.
+    probe: Option<String>,
 }
 
 impl std::fmt::Debug for SystemLimiter {
@@ -184,24 +206,56 @@ impl std::fmt::Debug for SystemLimiter {
             .field("gcra", &self.gcra.is_some())
             .field("system", &self.system)
             .field("buckets", &self.buckets)
+            .field("budget_gcra", &self.budget_gcra.keys().collect::<Vec<_>>())
             .field("in_flight", &self.in_flight)
             .finish()
     }
 }
 
 impl SystemLimiter {
-    /// A limiter with the published quota, if any.
+    /// A limiter with the published quota, if any, and no named budgets.
+    #[cfg(test)]
     pub(crate) fn new(quota: Option<Quota>) -> Self {
+        Self::with_budgets(quota, Vec::new())
+    }
+
+    /// A limiter with the published quota and the system's named budgets, each with its
+    /// quota when it has a limit.
+    pub(crate) fn with_budgets(
+        quota: Option<Quota>,
+        budgets: Vec<(String, Option<Quota>)>,
+    ) -> Self {
+        let named_budgets = !budgets.is_empty();
+        let budget_gcra = budgets
+            .into_iter()
+            .filter_map(|(name, q)| Some((name, RateLimiter::direct_with_clock(q?, TokioClock))))
+            .collect();
         Self {
             gcra: quota.map(|q| RateLimiter::direct_with_clock(q, TokioClock)),
+            budget_gcra,
+            named_budgets,
             ..Self::default()
         }
+    }
+
+    /// A request of kind `key` would be sent without knowing its budget.
+    fn is_probe(&self, key: &str) -> bool {
+        self.named_budgets && !self.bucket_of.contains_key(key)
+    }
+
+    /// The named budget a kind of request counts against, when known.
+    fn bucket(&self, key: &str) -> Option<&String> {
+        self.bucket_of.get(key).and_then(Option::as_ref)
     }
 
     /// Whether a request of kind `key` may go, by the server's gates (not the GCRA).
     pub(crate) fn gate(&mut self, key: &str, now: Instant) -> Gate {
         let mut gate = self.system_gate(now);
-        if let Some(bucket) = self.bucket_of.get(key)
+        if self.is_probe(key) && self.probe.is_some() {
+            // Its budget is unknown: it waits for the answer of the one that is out.
+            return gate.later(Gate::AwaitResponse);
+        }
+        if let Some(bucket) = self.bucket_of.get(key).and_then(Option::as_ref)
             && let Some(b) = self.buckets.get_mut(bucket)
         {
             let mut bucket_gate = b.gate(now);
@@ -227,37 +281,64 @@ impl SystemLimiter {
         }
     }
 
-    /// Takes one cell of the GCRA budget, or says when one will be free.
-    pub(crate) fn take_cell(&self) -> Result<(), Instant> {
+    /// Takes one cell of the request's named budget (when known and limited; of every
+    /// limited named budget when not known yet) and of the system's GCRA budget, or says
+    /// which refused and when a cell will be free.
+    pub(crate) fn take_cell(&self, key: &str) -> Result<(), Refused> {
+        let wait = |gcra: &Gcra| {
+            gcra.check()
+                .map_err(|not_until| Instant::now() + not_until.wait_time_from(TokioClock.now()))
+        };
+        if self.is_probe(key) {
+            for gcra in self.budget_gcra.values() {
+                wait(gcra).map_err(Refused::Budget)?;
+            }
+        } else if let Some(gcra) = self.bucket(key).and_then(|b| self.budget_gcra.get(b)) {
+            wait(gcra).map_err(Refused::Budget)?;
+        }
         match &self.gcra {
             None => Ok(()),
-            Some(gcra) => gcra
-                .check()
-                .map_err(|not_until| Instant::now() + not_until.wait_time_from(TokioClock.now())),
+            Some(gcra) => wait(gcra).map_err(Refused::System),
         }
     }
 
     /// Books a request of kind `key` as sent.
     pub(crate) fn on_dispatch(&mut self, key: &str) {
         self.in_flight += 1;
+        if self.is_probe(key) {
+            self.probe = Some(key.to_owned());
+        }
         self.system.on_dispatch();
-        if let Some(bucket) = self.bucket_of.get(key)
+        if let Some(bucket) = self.bucket_of.get(key).and_then(Option::as_ref)
             && let Some(b) = self.buckets.get_mut(bucket)
         {
             b.on_dispatch();
         }
     }
 
-    /// Books an answer (any answer) to a request.
-    pub(crate) fn on_answer(&mut self) {
+    /// Books an answer (any answer) to a request of kind `key`.
+    pub(crate) fn on_answer(&mut self, key: &str) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        if self.probe.as_deref() == Some(key) {
+            self.probe = None;
+        }
+    }
+
+    /// A successful answer to a request of kind `key` said nothing about its budget:
+    /// it counts against the system's own.
+    pub(crate) fn on_untagged_success(&mut self, key: &str) {
+        self.bucket_of.entry(key.to_owned()).or_insert(None);
     }
 
     fn budget_for(&mut self, key: &str, info: &RateLimitInfo) -> &mut Budget {
         match &info.bucket {
-            None => &mut self.system,
+            None => {
+                // Untagged: the system's own budget (a budget learned before stays).
+                self.bucket_of.entry(key.to_owned()).or_insert(None);
+                &mut self.system
+            }
             Some(bucket) => {
-                self.bucket_of.insert(key.to_owned(), bucket.clone());
+                self.bucket_of.insert(key.to_owned(), Some(bucket.clone()));
                 self.buckets.entry(bucket.clone()).or_default()
             }
         }
@@ -334,9 +415,11 @@ mod tests {
             burst: None,
         });
         let limiter = SystemLimiter::new(q);
-        assert!(limiter.take_cell().is_ok());
-        assert!(limiter.take_cell().is_ok());
-        let next = limiter.take_cell().expect_err("burst used up");
+        assert!(limiter.take_cell("grant").is_ok());
+        assert!(limiter.take_cell("grant").is_ok());
+        let Err(Refused::System(next)) = limiter.take_cell("grant") else {
+            panic!("burst used up")
+        };
         let wait = next - Instant::now();
         assert!(
             wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
@@ -350,5 +433,56 @@ mod tests {
             })
             .is_none()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn named_budgets_have_their_own_cells_and_unknown_kinds_go_alone() {
+        let one_per_second = quota(&RateLimitConfig {
+            requests: 1,
+            per_seconds: 1,
+            burst: None,
+        });
+        let mut limiter = SystemLimiter::with_budgets(
+            None,
+            vec![("users".into(), one_per_second), ("groups".into(), None)],
+        );
+        let now = Instant::now();
+        // Budget unknown: the first request goes (taking a cell of every limited
+        // budget); no other of unknown budget goes before its answer.
+        assert_eq!(limiter.gate("create", now), Gate::Open);
+        assert!(limiter.take_cell("create").is_ok());
+        limiter.on_dispatch("create");
+        assert_eq!(limiter.gate("create", now), Gate::AwaitResponse);
+        assert_eq!(limiter.gate("grant", now), Gate::AwaitResponse);
+        limiter.on_answer("create");
+        assert_eq!(limiter.gate("grant", now), Gate::Open);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let now = Instant::now();
+        let users = RateLimitInfo {
+            bucket: Some("users".into()),
+            ..RateLimitInfo::default()
+        };
+        limiter.on_headroom("create", &users, now);
+        limiter.on_dispatch("create");
+        assert_eq!(limiter.gate("create", now), Gate::Open, "known now");
+        assert!(limiter.take_cell("create").is_ok());
+        assert!(matches!(
+            limiter.take_cell("create"),
+            Err(Refused::Budget(_))
+        ));
+        // Another budget's requests are not held by the spent one.
+        let groups = RateLimitInfo {
+            bucket: Some("groups".into()),
+            ..RateLimitInfo::default()
+        };
+        limiter.on_headroom("grant", &groups, now);
+        assert!(limiter.take_cell("grant").is_ok());
+        assert!(limiter.take_cell("grant").is_ok());
+        // An untagged answer does not forget a budget learned before.
+        limiter.on_untagged_success("create");
+        assert!(matches!(
+            limiter.take_cell("create"),
+            Err(Refused::Budget(_))
+        ));
     }
 }

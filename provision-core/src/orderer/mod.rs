@@ -154,7 +154,7 @@ fn class(op: &Operation) -> u8 {
 
 /// Kahn's algorithm; among ready operations the lowest [`class`] goes first, then
 /// the smallest id.
-fn topological(
+pub(crate) fn topological(
     operations: &[Operation],
     edges: &[(usize, usize)],
 ) -> Result<Vec<usize>, CycleError> {

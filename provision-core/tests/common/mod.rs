@@ -35,7 +35,7 @@ pub fn descriptors() -> BTreeMap<SystemName, SystemDescriptor> {
         vec![
             Kind::new("group", &["add_to_group"])
                 .with_roles(&["member", "manager", "owner"], Some("member")),
-            Kind::new("org_unit", &["set_org_unit"]),
+            Kind::new("org_unit", &["place_in_org_unit"]),
         ],
     );
     let mut aws = system(

@@ -15,6 +15,8 @@ use provision_core::model::{
 };
 use provision_sandbox::SandboxSystem;
 
+pub mod contract;
+
 /// A journal in memory.
 #[derive(Default)]
 pub struct MemJournal {

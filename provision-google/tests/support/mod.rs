@@ -13,6 +13,8 @@ use provision_core::model::{
     AccountRef, Entitlement, IdentityId, Operation, OperationKind, Priority, Reason, ReasonKind,
     SystemName,
 };
+pub mod fake;
+
 use provision_google::{GoogleAdapter, GoogleConfig};
 use provision_testkit::discovery::DiscoverySpec;
 use serde_json::{Value, json};
@@ -107,7 +109,7 @@ impl Env {
             .token_url(token_url(&token))
             .timeout(Duration::from_secs(5));
         let config = configure(builder).build().unwrap();
-        let adapter = GoogleAdapter::new(&config).unwrap();
+        let adapter = GoogleAdapter::new(config).unwrap();
         Env {
             api,
             token,

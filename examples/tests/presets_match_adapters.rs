@@ -1,0 +1,128 @@
+//! The sandbox presets of systems that have a real adapter carry that adapter's
+//! credential-free descriptor: a policy that validates against the sandbox validates
+//! against the real system, and a plan made against the sandbox is the plan the real
+//! system gets.
+//!
+//! The real adapters' descriptors come from their factories' credential-free
+//! `descriptor(spec)` (Google, AWS) — what `validate` sees in CI — and, for Okta until
+//! its factory lands, from an `OktaAdapter` built with a dummy token (no request made).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use provision_core::adapter::{Adapter, AdapterFactory, SystemDescriptor, SystemSpec};
+use provision_core::config::SystemConfig;
+use provision_core::model::SystemName;
+use provision_sandbox::presets;
+
+/// A factory's descriptor for a system with no settings and no credentials.
+fn factory_descriptor(factory: &dyn AdapterFactory) -> SystemDescriptor {
+    let name = SystemName::new(factory.adapter_type());
+    let config = SystemConfig::new(factory.adapter_type());
+    factory
+        .descriptor(SystemSpec {
+            name: &name,
+            config: &config,
+        })
+        .unwrap()
+}
+
+fn okta_descriptor() -> SystemDescriptor {
+    let config = provision_okta::OktaConfig::builder("https://example.okta.com")
+        .api_token("not-a-real-token")
+        .build()
+        .unwrap();
+    provision_okta::OktaAdapter::new(config)
+        .unwrap()
+        .descriptor()
+        .clone()
+}
+
+#[test]
+fn the_okta_preset_is_the_okta_adapter() {
+    assert_eq!(presets::okta().descriptor, okta_descriptor());
+}
+
+#[test]
+fn the_google_preset_is_the_google_adapter() {
+    assert_eq!(
+        presets::google().descriptor,
+        factory_descriptor(provision_google::factory().as_ref())
+    );
+}
+
+#[test]
+fn the_aws_preset_is_the_aws_adapter() {
+    assert_eq!(
+        presets::aws().descriptor,
+        factory_descriptor(provision_aws::factory().as_ref())
+    );
+}
+
+#[test]
+fn the_org_unit_action_has_one_name() {
+    let google = factory_descriptor(provision_google::factory().as_ref());
+    assert_eq!(
+        google
+            .kind_for_action(presets::PLACE_IN_ORG_UNIT)
+            .unwrap()
+            .kind,
+        "org_unit"
+    );
+    assert_eq!(
+        presets::google()
+            .descriptor
+            .kind_for_action(presets::PLACE_IN_ORG_UNIT)
+            .unwrap()
+            .kind,
+        "org_unit"
+    );
+}
+
+#[test]
+fn the_salesforce_preset_cannot_delete_users() {
+    let salesforce = presets::salesforce().descriptor;
+    assert!(
+        !salesforce.can_delete,
+        "Salesforce deactivates, it never deletes users"
+    );
+    assert!(salesforce.can_suspend);
+}
+
+#[tokio::test]
+async fn the_salesforce_sandbox_refuses_to_delete_a_user() {
+    use provision_core::model::{
+        AccountState, IdentityId, Operation, OperationId, OperationKind, Reason, ReasonKind,
+        SystemName,
+    };
+    let salesforce = presets::salesforce().sandbox("salesforce", Default::default());
+    salesforce.with_account("lee@company.com", AccountState::Active);
+    let delete = Operation {
+        id: OperationId("e1/salesforce/delete_account".to_owned()),
+        identity: IdentityId::new("e1"),
+        login: "lee@company.com".to_owned(),
+        system: SystemName::new("salesforce"),
+        kind: OperationKind::DeleteAccount,
+        reason: Reason {
+            kind: ReasonKind::Termination,
+            policies: Vec::new(),
+            event: None,
+            detail: "a leaver".to_owned(),
+        },
+        priority: Default::default(),
+    };
+    let err = salesforce
+        .execute(
+            &delete,
+            &provision_core::model::AccountRef::by_login("lee@company.com"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), "unsupported", "{err}");
+    assert!(
+        salesforce
+            .snapshot()
+            .accounts
+            .contains_key("lee@company.com"),
+        "the user is still there"
+    );
+}

@@ -1,0 +1,38 @@
+//! The [`AdapterFactory`] for `adapter: google` in `provision.yaml`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use provision_core::adapter::{Adapter, AdapterFactory, ConfigError, SystemDescriptor, SystemSpec};
+
+use crate::adapter::{GoogleAdapter, descriptor};
+use crate::config::GoogleConfig;
+
+/// The adapter type this crate builds.
+pub const ADAPTER_TYPE: &str = "google";
+
+/// Builds [`GoogleAdapter`]s from deployment entries.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GoogleFactory;
+
+/// The factory to register: `FactoryRegistry::new().with(provision_google::factory())`.
+pub fn factory() -> Arc<dyn AdapterFactory> {
+    Arc::new(GoogleFactory)
+}
+
+#[async_trait]
+impl AdapterFactory for GoogleFactory {
+    fn adapter_type(&self) -> &str {
+        ADAPTER_TYPE
+    }
+
+    /// The same for every Workspace tenant: no setting and no credential is read.
+    fn descriptor(&self, _spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
+        Ok(descriptor())
+    }
+
+    async fn build(&self, spec: SystemSpec<'_>) -> Result<Arc<dyn Adapter>, ConfigError> {
+        let config = GoogleConfig::from_spec(spec)?;
+        Ok(Arc::new(GoogleAdapter::new(config)?))
+    }
+}
