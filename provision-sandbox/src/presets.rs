@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use super::{SandboxConfig, SandboxRateLimit, SandboxSystem};
-use provision_core::adapter::{ResourceKindDescriptor, SystemDescriptor};
+use provision_core::adapter::{PendingDeadline, ResourceKindDescriptor, SystemDescriptor};
 use provision_core::config::{RateLimitConfig, SystemConfig};
 
 /// A preset: a descriptor and a published rate limit.
@@ -106,7 +106,7 @@ pub fn google() -> Preset {
                     .with_roles(&["member", "manager", "owner"], Some("member"))
                     .with_role_change_in_place()
                     .enumerable(),
-                ResourceKindDescriptor::new("org_unit", &[PLACE_IN_ORG_UNIT]),
+                ResourceKindDescriptor::new("org_unit", &[PLACE_IN_ORG_UNIT]).one_per_account(),
             ],
             true,
             true,
@@ -119,6 +119,7 @@ pub fn google() -> Preset {
 /// no sessions.
 pub fn aws() -> Preset {
     Preset {
+        // Assignments complete asynchronously within seconds: pending for 2 minutes at most.
         descriptor: descriptor(
             "aws",
             vec![
@@ -129,7 +130,10 @@ pub fn aws() -> Preset {
             ],
             false,
             false,
-        ),
+        )
+        .with_pending_deadline(PendingDeadline::After {
+            wait: Duration::from_secs(120),
+        }),
         requests_per_minute: 1200,
     }
 }

@@ -48,11 +48,12 @@ use crate::model::{
     SystemName, SystemSnapshot,
 };
 use crate::orderer;
-use crate::planner::{Descriptors, GuardedPlan, Planner, correlate};
+use crate::planner::read::{SystemRead, correlate_reads, read_system_with};
+use crate::planner::{Descriptors, GuardedPlan, Planner};
 
 pub use builder::{DEFAULT_ACTOR, EngineBuilder};
 pub use error::EngineError;
-pub use read::read_system;
+pub use read::PacedReads;
 pub use sources::{Deployment, Policies};
 pub use validate::Validated;
 pub use why::Because;
@@ -164,10 +165,11 @@ impl Engine {
         self.desired(&[]).managed_resources
     }
 
-    /// Reads every system: accounts, the grants on every resource a policy mentions,
-    /// and each account's grants where a kind is enumerable. Each snapshot carries the
+    /// Reads every system through the executor's paced, retried reads: accounts,
+    /// the grants on every resource a policy mentions, each account's grants where a
+    /// kind is enumerable, and the resources of nested kinds. Each snapshot carries the
     /// time it was read.
-    pub async fn read(&self) -> Result<BTreeMap<SystemName, SystemSnapshot>, EngineError> {
+    pub async fn read_systems(&self) -> Result<BTreeMap<SystemName, SystemRead>, EngineError> {
         let managed = self.managed_resources();
         let managed = &managed;
         // Systems are read side by side: the slowest system, not the sum, bounds a read.
@@ -177,27 +179,43 @@ impl Engine {
                 .get(name)
                 .cloned()
                 .unwrap_or_else(|| adapter.descriptor().clone());
-            read_system(name, adapter.as_ref(), &descriptor, managed)
+            let paced = PacedReads {
+                executor: &self.executor,
+                system: name,
+                descriptor: &descriptor,
+            };
+            read_system_with(&paced, managed.iter())
                 .await
-                .map(|snapshot| (name.clone(), snapshot))
+                .map(|read| (name.clone(), read))
         });
-        let snapshots = futures::future::try_join_all(reads).await?;
-        Ok(snapshots.into_iter().collect())
+        let reads = futures::future::try_join_all(reads).await?;
+        Ok(reads.into_iter().collect())
     }
 
-    /// Reads every system and correlates what it holds with the people of `roster`;
-    /// remembers the account ids for [`Engine::apply`].
+    /// Reads every system (see [`Engine::read_systems`]): the snapshots only.
+    pub async fn read(&self) -> Result<BTreeMap<SystemName, SystemSnapshot>, EngineError> {
+        Ok(self
+            .read_systems()
+            .await?
+            .into_iter()
+            .map(|(name, read)| (name, read.snapshot))
+            .collect())
+    }
+
+    /// Reads every system and correlates what it holds with the people of `roster`
+    /// (by the deployment's correlation rules, then login); remembers the account ids
+    /// for [`Engine::apply`].
     pub async fn actual(&self, roster: &[Identity]) -> Result<ActualState, EngineError> {
-        let snapshots = self.read().await?;
-        Ok(self.correlate(roster, &snapshots))
+        let reads = self.read_systems().await?;
+        Ok(self.correlate(roster, &reads))
     }
 
     fn correlate(
         &self,
         roster: &[Identity],
-        snapshots: &BTreeMap<SystemName, SystemSnapshot>,
+        reads: &BTreeMap<SystemName, SystemRead>,
     ) -> ActualState {
-        let actual = correlate(roster, snapshots);
+        let actual = correlate_reads(roster, reads, &self.config);
         *lock(&self.known_ids) = ExternalIds::from_actual(&actual);
         actual
     }
@@ -257,9 +275,14 @@ impl Engine {
     /// `roster`: each finding with its class, severity, evidence and fix. Operations
     /// still in flight in a run of this engine are not reported as drift.
     pub async fn drift(&self, roster: &[Identity]) -> Result<DriftReport, EngineError> {
-        let snapshots = self.read().await?;
-        let read_at = read_times(&snapshots.values().cloned().collect::<Vec<_>>());
-        let actual = self.correlate(roster, &snapshots);
+        let reads = self.read_systems().await?;
+        let read_at = read_times(
+            &reads
+                .values()
+                .map(|r| r.snapshot.clone())
+                .collect::<Vec<_>>(),
+        );
+        let actual = self.correlate(roster, &reads);
         let now = Utc::now();
         let desired =
             Planner::new(&self.config, &self.descriptors).desired(roster, &self.policies, now);

@@ -1,111 +1,75 @@
-//! Reading what the systems hold: every account, the grants on every resource a
-//! policy mentions, and, where a kind is enumerable, everything each account holds.
-//!
-//! [`read_system`] is the one place the engine reads a system. It drains the
-//! paginated reads with [`drain_pages`] (the same loop as
-//! [`crate::adapter::read_all_accounts`] and friends, with the system's configured
-//! name in errors) and waits out a bounded number of "rate limited" answers.
-//! LEAD: switch this function to the executor's paced, retried reads once they land;
-//! nothing else in the engine reads an adapter.
+//! How the engine reads a system: the planner's one read routine
+//! ([`crate::planner::read::read_system_with`]) over the executor's reads, so every
+//! page is paced by the same per-system and per-budget limiters as writes, retried by
+//! the same `RetryConfig` (a 429 during a read waits, it does not fail the run), and
+//! counted in [`Executor::read_stats`].
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use async_trait::async_trait;
 
-use chrono::Utc;
-
-use crate::adapter::{
-    Adapter, AdapterError, Page, ReadError, SystemDescriptor, check_unique_accounts, drain_pages,
+use crate::adapter::{AdapterError, ReadError, SystemDescriptor, SystemError};
+use crate::executor::{Executor, ExecutorReadError};
+use crate::model::{
+    AccountRecord, AccountRef, GrantRecord, ResourceRecord, ResourceRef, SystemName,
 };
-use crate::model::{AccountRef, GrantRecord, ResourceRef, SystemName, SystemSnapshot};
+use crate::planner::read::SystemReads;
 
-/// "Rate limited" answers one page read waits out before the read fails.
-const RATE_LIMITED_RETRIES: u32 = 10;
-/// The longest single wait on a "rate limited" answer.
-const LONGEST_WAIT: Duration = Duration::from_secs(30);
+/// One system's reads through the executor.
+pub struct PacedReads<'a> {
+    /// The executor the system is registered with.
+    pub executor: &'a Executor,
+    /// The system's name in the deployment.
+    pub system: &'a SystemName,
+    /// Its descriptor.
+    pub descriptor: &'a SystemDescriptor,
+}
 
-/// One page, waiting as the system says when it answers "rate limited".
-async fn page_with_waits<T, F, Fut>(mut read: F) -> Result<Page<T>, AdapterError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Page<T>, AdapterError>>,
-{
-    let mut limited = 0;
-    loop {
-        match read().await {
-            Err(AdapterError::RateLimited { info, .. }) if limited < RATE_LIMITED_RETRIES => {
-                limited += 1;
-                let wait = info.retry_after.unwrap_or(Duration::from_secs(1));
-                tracing::debug!(?wait, limited, "read rate limited; waiting");
-                tokio::time::sleep(wait.min(LONGEST_WAIT)).await;
-            }
-            other => return other,
-        }
+fn read_error(system: &SystemName, e: ExecutorReadError) -> ReadError {
+    match e {
+        ExecutorReadError::Read(e) => e,
+        other => ReadError::Adapter {
+            system: system.clone(),
+            error: Box::new(AdapterError::Configuration {
+                error: SystemError::message(other.to_string()),
+            }),
+        },
     }
 }
 
-/// Reads one system: its accounts, the grants on the `managed` resources that are in
-/// it (a resource that does not exist yet has no grants), and, when a kind of the
-/// system is [enumerable](crate::adapter::ResourceKindDescriptor::enumerable),
-/// every account's grants through [`Adapter::read_account_grants`] (an adapter
-/// without it is read by resource only). Grants read twice are kept once.
-pub async fn read_system(
-    name: &SystemName,
-    adapter: &dyn Adapter,
-    descriptor: &SystemDescriptor,
-    managed: &BTreeSet<ResourceRef>,
-) -> Result<SystemSnapshot, ReadError> {
-    let accounts = drain_pages(name, |cursor| async move {
-        page_with_waits(|| adapter.read_accounts(cursor.as_deref())).await
-    })
-    .await?;
-    check_unique_accounts(name, &accounts)?;
+#[async_trait]
+impl SystemReads for PacedReads<'_> {
+    fn system(&self) -> &SystemName {
+        self.system
+    }
 
-    let mut grants: BTreeMap<(crate::model::Entitlement, String), GrantRecord> = BTreeMap::new();
-    let mut keep = |found: Vec<GrantRecord>| {
-        for grant in found {
-            grants
-                .entry((grant.entitlement.clone(), grant.account_external_id.clone()))
-                .or_insert(grant);
-        }
-    };
-    for resource in managed.iter().filter(|r| &r.system == name) {
-        let read = drain_pages(name, |cursor| async move {
-            page_with_waits(|| adapter.read_grants(resource, cursor.as_deref())).await
-        })
-        .await;
-        match read {
-            Ok(found) => keep(found),
-            Err(e) if matches!(e.adapter_error(), Some(AdapterError::NotFound { .. })) => {}
-            Err(e) => return Err(e),
-        }
+    fn descriptor(&self) -> &SystemDescriptor {
+        self.descriptor
     }
-    if descriptor.kinds.iter().any(|k| k.enumerable) {
-        for account in &accounts {
-            let account_ref = AccountRef {
-                login: account.login.clone(),
-                external_id: Some(account.external_id.clone()),
-            };
-            let account_ref = &account_ref;
-            let read = drain_pages(name, |cursor| async move {
-                page_with_waits(|| adapter.read_account_grants(account_ref, cursor.as_deref()))
-                    .await
-            })
-            .await;
-            match read {
-                Ok(found) => keep(found),
-                Err(e) if matches!(e.adapter_error(), Some(AdapterError::Unsupported { .. })) => {
-                    tracing::debug!(system = %name, "read_account_grants unsupported; reading by resource only");
-                    break;
-                }
-                Err(e) if matches!(e.adapter_error(), Some(AdapterError::NotFound { .. })) => {}
-                Err(e) => return Err(e),
-            }
-        }
+
+    async fn accounts(&self) -> Result<Vec<AccountRecord>, ReadError> {
+        self.executor
+            .read_accounts(self.system)
+            .await
+            .map_err(|e| read_error(self.system, e))
     }
-    Ok(SystemSnapshot {
-        system: Some(name.clone()),
-        accounts,
-        grants: grants.into_values().collect(),
-        read_at: Some(Utc::now()),
-    })
+
+    async fn grants(&self, resource: &ResourceRef) -> Result<Vec<GrantRecord>, ReadError> {
+        self.executor
+            .read_grants(resource)
+            .await
+            .map_err(|e| read_error(self.system, e))
+    }
+
+    async fn account_grants(&self, account: &AccountRef) -> Result<Vec<GrantRecord>, ReadError> {
+        self.executor
+            .read_account_grants(self.system, account)
+            .await
+            .map_err(|e| read_error(self.system, e))
+    }
+
+    async fn resources(&self, kind: &str) -> Result<Vec<ResourceRecord>, ReadError> {
+        self.executor
+            .list_resources(self.system, kind)
+            .await
+            .map_err(|e| read_error(self.system, e))
+    }
 }

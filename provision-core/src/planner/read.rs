@@ -14,15 +14,17 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use async_trait::async_trait;
+
 use crate::adapter::{
-    Adapter, ReadError, check_unique_accounts, drain_pages, list_all_resources,
-    read_all_account_grants, read_all_grants,
+    Adapter, AdapterError, ReadError, SystemDescriptor, check_unique_accounts, drain_pages,
+    list_all_resources, read_all_account_grants, read_all_grants,
 };
 use crate::clock::wall_now;
 use crate::config::DeploymentConfig;
 use crate::model::{
-    AccountRef, ActualState, GrantRecord, Identity, ResourceRecord, ResourceRef, SystemName,
-    SystemSnapshot,
+    AccountRecord, AccountRef, ActualState, GrantRecord, Identity, ResourceRecord, ResourceRef,
+    SystemName, SystemSnapshot,
 };
 
 use super::correlate::correlate_with;
@@ -36,35 +38,101 @@ pub struct SystemRead {
     pub resources: Vec<ResourceRecord>,
 }
 
-/// Reads one system for planning (see the module docs). `resources` are the
-/// resources policies name ([`crate::model::DesiredState::managed_resources`]);
-/// those of other systems are skipped.
+/// Where [`read_system_with`] gets each whole read from: straight from an adapter
+/// ([`DirectReads`]), or through the executor's paced and retried reads (the
+/// Engine's `PacedReads`), so every caller reads a system by the same rules.
+#[async_trait]
+pub trait SystemReads: Send + Sync {
+    /// The system's name in the deployment.
+    fn system(&self) -> &SystemName;
+    /// What the system can do (which kinds are enumerable, nested).
+    fn descriptor(&self) -> &SystemDescriptor;
+    /// Every account.
+    async fn accounts(&self) -> Result<Vec<AccountRecord>, ReadError>;
+    /// Every grant on one resource.
+    async fn grants(&self, resource: &ResourceRef) -> Result<Vec<GrantRecord>, ReadError>;
+    /// Everything one account holds.
+    async fn account_grants(&self, account: &AccountRef) -> Result<Vec<GrantRecord>, ReadError>;
+    /// Every resource of one kind.
+    async fn resources(&self, kind: &str) -> Result<Vec<ResourceRecord>, ReadError>;
+}
+
+/// Reads straight from an adapter, draining every page (no pacing, no retries: for
+/// tests, tools and callers that pace themselves).
+#[derive(Clone, Copy)]
+pub struct DirectReads<'a> {
+    /// The adapter.
+    pub adapter: &'a dyn Adapter,
+    /// The system's name in the deployment.
+    pub system: &'a SystemName,
+}
+
+#[async_trait]
+impl SystemReads for DirectReads<'_> {
+    fn system(&self) -> &SystemName {
+        self.system
+    }
+
+    fn descriptor(&self) -> &SystemDescriptor {
+        self.adapter.descriptor()
+    }
+
+    async fn accounts(&self) -> Result<Vec<AccountRecord>, ReadError> {
+        let accounts = drain_pages(self.system, |cursor| async move {
+            self.adapter.read_accounts(cursor.as_deref()).await
+        })
+        .await?;
+        check_unique_accounts(self.system, &accounts)?;
+        Ok(accounts)
+    }
+
+    async fn grants(&self, resource: &ResourceRef) -> Result<Vec<GrantRecord>, ReadError> {
+        read_all_grants(self.adapter, resource).await
+    }
+
+    async fn account_grants(&self, account: &AccountRef) -> Result<Vec<GrantRecord>, ReadError> {
+        read_all_account_grants(self.adapter, self.system, account).await
+    }
+
+    async fn resources(&self, kind: &str) -> Result<Vec<ResourceRecord>, ReadError> {
+        list_all_resources(self.adapter, self.system, kind).await
+    }
+}
+
+fn is_not_found(e: &ReadError) -> bool {
+    matches!(e.adapter_error(), Some(AdapterError::NotFound { .. }))
+}
+
+/// Reads one system for planning (see the module docs) straight from its adapter.
+/// `resources` are the resources policies name
+/// ([`crate::model::DesiredState::managed_resources`]); those of other systems are
+/// skipped.
 pub async fn read_system<'r>(
     adapter: &dyn Adapter,
     system: &SystemName,
     resources: impl IntoIterator<Item = &'r ResourceRef>,
 ) -> Result<SystemRead, ReadError> {
-    let descriptor = adapter.descriptor();
-    let accounts = drain_pages(system, |cursor| async move {
-        adapter.read_accounts(cursor.as_deref()).await
-    })
-    .await?;
-    check_unique_accounts(system, &accounts)?;
+    read_system_with(&DirectReads { adapter, system }, resources).await
+}
+
+/// Reads one system for planning through `reads` (see the module docs): a resource
+/// policies name that does not exist yet has no grants; an adapter that declares an
+/// enumerable kind but cannot read an account's grants is read by resource instead.
+pub async fn read_system_with<'r>(
+    reads: &dyn SystemReads,
+    resources: impl IntoIterator<Item = &'r ResourceRef>,
+) -> Result<SystemRead, ReadError> {
+    let system = reads.system();
+    let descriptor = reads.descriptor();
+    let accounts = reads.accounts().await?;
     let enumerable = |kind: &str| descriptor.kind(kind).is_some_and(|k| k.enumerable);
-    let reads_per_account =
+    let mut reads_per_account =
         descriptor.has_accounts && descriptor.kinds.iter().any(|k| k.enumerable);
 
-    let mut grants = Vec::new();
-    for resource in resources {
-        if &resource.system != system || (reads_per_account && enumerable(&resource.kind)) {
-            continue;
-        }
-        grants.extend(read_all_grants(adapter, resource).await?);
-    }
     let mut snapshot = SystemSnapshot {
         system: Some(system.clone()),
         accounts,
-        grants,
+        grants: Vec::new(),
         read_at: None,
     };
     if reads_per_account {
@@ -74,18 +142,45 @@ pub async fn read_system<'r>(
                 external_id: Some(account.external_id.clone()),
                 login: account.login.clone(),
             };
-            for mut grant in read_all_account_grants(adapter, system, &reference).await? {
-                if grant.account_external_id.is_empty() {
-                    grant.account_external_id.clone_from(&account.external_id);
+            match reads.account_grants(&reference).await {
+                Ok(found) => {
+                    for mut grant in found {
+                        if grant.account_external_id.is_empty() {
+                            grant.account_external_id.clone_from(&account.external_id);
+                        }
+                        held.push(grant);
+                    }
                 }
-                held.push(grant);
+                Err(e) if matches!(e.adapter_error(), Some(AdapterError::Unsupported { .. })) => {
+                    tracing::warn!(
+                        system = %system,
+                        "an enumerable kind is declared but read_account_grants is unsupported; reading by resource"
+                    );
+                    reads_per_account = false;
+                    held.clear();
+                    break;
+                }
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e),
             }
         }
-        merge_account_grants(&mut snapshot, held);
+        snapshot.grants = held;
     }
+    let mut by_resource = Vec::new();
+    for resource in resources {
+        if &resource.system != system || (reads_per_account && enumerable(&resource.kind)) {
+            continue;
+        }
+        match reads.grants(resource).await {
+            Ok(found) => by_resource.extend(found),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    merge_account_grants(&mut snapshot, by_resource);
     let mut listed = Vec::new();
     for kind in descriptor.kinds.iter().filter(|k| k.enumerable && k.nested) {
-        listed.extend(list_all_resources(adapter, system, &kind.kind).await?);
+        listed.extend(reads.resources(&kind.kind).await?);
     }
     snapshot.read_at = Some(wall_now());
     Ok(SystemRead {
