@@ -289,7 +289,6 @@ impl RosterMapping {
                 attributes.insert(name.into_owned(), v.into_owned());
             }
         }
-        let id_for_problems = id.as_ref().map(|i| IdentityId::new(i.as_ref()));
         match (id, email, status, problems.is_empty()) {
             (Some(id), Some(email), Some(status), true) => {
                 let email = email.into_owned();
@@ -306,9 +305,10 @@ impl RosterMapping {
                     status,
                 })
             }
-            _ => {
+            (id, ..) => {
+                let id = id.map(|i| IdentityId::new(i.as_ref()));
                 for p in &mut problems {
-                    p.id.clone_from(&id_for_problems);
+                    p.id.clone_from(&id);
                 }
                 Err(problems)
             }

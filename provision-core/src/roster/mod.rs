@@ -270,9 +270,9 @@ impl RosterReader {
 #[derive(Debug)]
 pub(crate) struct Collector {
     load: RosterLoad,
-    /// id → where first read (`file:line[:column]`).
-    ids: HashMap<String, String>,
-    logins: HashMap<String, String>,
+    /// id → where first read (line, column).
+    ids: HashMap<String, (u64, Option<u64>)>,
+    logins: HashMap<String, (u64, Option<u64>)>,
 }
 
 impl Collector {
@@ -303,22 +303,28 @@ impl Collector {
         id_field: &str,
         login_field: &str,
     ) {
-        let here = match column {
-            Some(c) => format!("{source}:{c}"),
-            None => source.to_string(),
+        let here = (source.line, column);
+        let place = |(line, column): (u64, Option<u64>)| match column {
+            Some(c) => format!("{}:{line}:{c}", source.file),
+            None => format!("{}:{line}", source.file),
         };
         let duplicate = if let Some(first) = self.ids.get(identity.id.as_str()) {
             Some((
                 id_field,
-                format!("duplicate id `{}`; also used at {first}", identity.id),
+                format!(
+                    "duplicate id `{}`; also used at {}",
+                    identity.id,
+                    place(*first)
+                ),
             ))
         } else {
             self.logins.get(&identity.login).map(|first| {
                 (
                     login_field,
                     format!(
-                        "duplicate login `{}` (accounts are matched by login); also used at {first}",
-                        identity.login
+                        "duplicate login `{}` (accounts are matched by login); also used at {}",
+                        identity.login,
+                        place(*first)
                     ),
                 )
             })
@@ -330,7 +336,7 @@ impl Collector {
             self.load.problems.push(p);
             return;
         }
-        self.ids.insert(identity.id.0.clone(), here.clone());
+        self.ids.insert(identity.id.0.clone(), here);
         self.logins.insert(identity.login.clone(), here);
         self.load.entries.push(RosterEntry { identity, source });
     }
