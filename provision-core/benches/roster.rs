@@ -65,7 +65,12 @@ fn person(i: usize) -> Person {
             ("manager", format!("e{:06}", i / 10)),
             (
                 "employment_type",
-                if i % 9 == 0 { "contractor" } else { "employee" }.to_owned(),
+                if i.is_multiple_of(9) {
+                    "contractor"
+                } else {
+                    "employee"
+                }
+                .to_owned(),
             ),
             ("cost_center", format!("CC{}", i % 120)),
             ("team", format!("team-{}", i % 700)),
@@ -132,14 +137,14 @@ fn yaml_text() -> String {
         )
         .unwrap_or_default();
         if p.status != "active" {
-            write!(out, "    status: {}\n", p.status).unwrap_or_default();
+            writeln!(out, "    status: {}", p.status).unwrap_or_default();
         }
         if let Some(e) = p.effective {
-            write!(out, "    effective: {e}\n").unwrap_or_default();
+            writeln!(out, "    effective: {e}").unwrap_or_default();
         }
         out.push_str("    attributes:\n");
         for (k, v) in &p.attributes {
-            write!(out, "      {k}: {v}\n").unwrap_or_default();
+            writeln!(out, "      {k}: {v}").unwrap_or_default();
         }
     }
     out
