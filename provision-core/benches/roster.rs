@@ -11,7 +11,16 @@
 //! cargo bench -p provision-core --bench roster -- yaml
 //! ```
 //!
-//! The files are generated into a temporary folder and removed afterwards.
+//! The files are generated into a temporary folder and removed afterwards. Besides
+//! criterion's wall-clock figures, the first load of each format prints its CPU
+//! time (truer than wall time on a shared machine) and the process's `VmHWM`; for
+//! YAML it also prints the parser's share (`parse_large_yaml` alone, and
+//! serde-saphyr scanning into `IgnoredAny`, the floor any YAML roster load pays).
+//!
+//! Measured on the shared 2-core build machine (load average 5–11), release:
+//! CSV 11.7 MB, about 0.45 s CPU per load, VmHWM 165 MiB; JSON 29.9 MB, about
+//! 0.6 s CPU, 192 MiB; YAML 29.6 MB, about 3.1 s CPU (the parser alone 1.8 s),
+//! 381 MiB. YAML misses the 1 s target: for large HR exports use CSV or JSON.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -187,10 +196,15 @@ fn bench_format(c: &mut Criterion, dir: &Path, format: RosterFormat) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(10));
     let mut path = None;
+    let mut checked = false;
     group.bench_function(format.name(), |b| {
         let path = path.get_or_insert_with(|| write_file(dir, format)).clone();
         let reader = RosterReader::new();
-        // One load outside the timing: checks every person loads, and reports memory.
+        if std::mem::replace(&mut checked, true) {
+            b.iter(|| black_box(reader.read_path(black_box(&path)).map(|l| l.entries.len()).ok()));
+            return;
+        }
+        // Once, outside the timing: every person loads; CPU time and memory.
         if format == RosterFormat::Yaml {
             // The YAML parser's share of the load.
             let text = std::fs::read_to_string(&path).unwrap_or_default();

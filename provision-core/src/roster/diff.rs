@@ -1,7 +1,7 @@
 //! Two rosters in, HR events out: who was hired, transferred, terminated,
 //! rehired, went on or came back from leave, changed name or login, or vanished.
 //!
-//! Events are listed leavers first: by [`HrEventKind`] (terminations, removals,
+//! Events are listed leavers first: by [`super::HrEventKind`] (terminations, removals,
 //! leaves, profile and attribute changes, returns, rehires, hires), then by id. A
 //! person's events commute, so [`super::apply_events`] of the list onto the earlier
 //! roster gives the later one, whatever the order.
