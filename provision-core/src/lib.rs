@@ -16,7 +16,7 @@
 //! * [`config`] — the deployment: systems, enforcement, ownership, dependencies, limits
 //!   ([`config::load`] reads it from YAML and resolves credential references).
 //! * [`policy`] — policies as code: YAML files validated into a [`model::PolicySet`].
-//! * [`roster`] — the HR roster from YAML.
+//! * [`roster`] — the HR roster from CSV, JSON or YAML exports, and HR events between two rosters.
 //! * [`drift`] — drift detection: desired vs actual, classified, with remediation.
 //! * [`adapter`] — the [`adapter::Adapter`] trait every system implements.
 //! * [`planner`] — desired state from policies, correlation, the diff, the blast-radius guard.

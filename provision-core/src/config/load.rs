@@ -24,6 +24,9 @@
 //! dependencies:
 //!   - {system: gitlab, depends_on: okta, on: account}
 //! blast_radius: {max_share: 0.1, max_identities: 50, max_operations: 500}
+//! roster:                                # see crate::roster::section
+//!   path: hr/workers.csv
+//!   columns: {id: Employee ID, email: Work Email, display_name: Full Name}
 //! ```
 //!
 //! Secrets are never written in this file: a credential is `{env: VAR}` or `{file:
@@ -180,7 +183,7 @@ pub fn parse_config(file: &str, text: &str) -> Result<DeploymentConfig, ConfigEr
     }
 }
 
-const TOP_FIELDS: &[&str] = &["systems", "dependencies", "blast_radius"];
+const TOP_FIELDS: &[&str] = &["systems", "dependencies", "blast_radius", "roster"];
 const SYSTEM_FIELDS: &[&str] = &[
     "adapter",
     "aliases",
@@ -237,8 +240,17 @@ fn read_config(r: &mut Reader, root: &Node) -> DeploymentConfig {
     {
         config.blast_radius = b;
     }
+    read_roster(r, &mut top, &mut config);
     top.finish(r, TOP_FIELDS);
     config
+}
+
+/// The `roster:` section (see [`crate::roster::section`]): where the HR export is
+/// and which column holds what.
+fn read_roster(r: &mut Reader, top: &mut Fields<'_>, config: &mut DeploymentConfig) {
+    if let Some(n) = top.get("roster") {
+        config.roster = crate::roster::section::read_roster_section(r, n);
+    }
 }
 
 fn enforcement(r: &mut Reader, node: &Node, field: &str) -> Option<Enforcement> {

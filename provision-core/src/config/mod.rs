@@ -258,6 +258,9 @@ pub struct DeploymentConfig {
     /// The blast-radius guard.
     #[serde(default)]
     pub blast_radius: BlastRadius,
+    /// Where the HR roster is and which of its columns hold what (`roster:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roster: Option<crate::roster::RosterConfig>,
 }
 
 impl DeploymentConfig {

@@ -162,13 +162,40 @@ impl Node {
     }
 }
 
-/// Parses one YAML document into a located tree. This is the only function that
-/// calls the YAML parser.
+/// Parses one YAML document into a located tree, within serde-saphyr's default
+/// budget (about 250,000 nodes): the right limits for hand-written files such as
+/// policies and the deployment configuration.
 ///
 /// Syntax errors, tabs used for indentation, duplicate keys and nesting bombs are
 /// reported as one [`Diagnostic`] naming `file:line:column`; the parser never panics
 /// on input. An empty document is `Value::Null` at 1:1.
 pub fn parse_yaml(file: &str, text: &str) -> Result<Node, Diagnostic> {
+    parse_yaml_within(file, text, None)
+}
+
+/// Parses one YAML data document that may be large (an HR roster of 100,000 people
+/// is several million nodes): the node, event and scalar budgets grow with the size
+/// of the text, so they can never be breached by plain content, while the limits on
+/// alias replay (the alias-bomb guard) and on nesting depth stay those of
+/// [`parse_yaml`].
+pub fn parse_large_yaml(file: &str, text: &str) -> Result<Node, Diagnostic> {
+    let defaults = serde_saphyr::Budget::default();
+    // Without aliases every node, event and scalar byte is backed by at least one
+    // byte of input (an event by at most two: a collection's start and end).
+    let budget = serde_saphyr::budget! {
+        max_nodes: defaults.max_nodes.max(text.len()),
+        max_events: defaults.max_events.max(text.len().saturating_mul(2)),
+        max_total_scalar_bytes: defaults.max_total_scalar_bytes.max(text.len()),
+    };
+    parse_yaml_within(file, text, budget)
+}
+
+/// The one call to the YAML parser. `budget`: `None` keeps the parser's default.
+fn parse_yaml_within(
+    file: &str,
+    text: &str,
+    budget: Option<serde_saphyr::Budget>,
+) -> Result<Node, Diagnostic> {
     if text.trim().is_empty() {
         return Ok(Node {
             value: Value::Null,
@@ -182,11 +209,14 @@ pub fn parse_yaml(file: &str, text: &str) -> Result<Node, Diagnostic> {
     // refuse alias bombs early.
     let mut alias_limits = serde_saphyr::options::AliasLimits::default();
     alias_limits.max_total_replayed_events = 100_000;
-    let options = serde_saphyr::options! {
+    let mut options = serde_saphyr::options! {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
         alias_limits: alias_limits,
     };
+    if budget.is_some() {
+        options.budget = budget;
+    }
     serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let (line, column) = e.location().map_or((1, 1), |l| {
             (
@@ -580,6 +610,38 @@ mod tests {
         }
         let e = parse_yaml("bomb.yaml", &text).unwrap_err();
         assert_eq!(e.location.file, "bomb.yaml");
+    }
+
+    fn alias_bomb() -> String {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn the_large_data_budget_still_refuses_an_alias_bomb() {
+        let e = parse_large_yaml("bomb.yaml", &alias_bomb()).unwrap_err();
+        assert_eq!(e.location.file, "bomb.yaml");
+        assert!(e.message.starts_with("invalid YAML"), "{e}");
+    }
+
+    /// 300,000 plain scalars: over the default node budget (250,000), which still
+    /// applies to policies and configuration; the large-data budget reads them.
+    #[test]
+    fn only_the_large_data_budget_reads_past_the_default_node_limit() {
+        let text = "- x\n".repeat(300_000);
+        let e = parse_yaml("big.yaml", &text).unwrap_err();
+        assert!(e.message.contains("budget"), "{e}");
+        let n = parse_large_yaml("big.yaml", &text).unwrap();
+        let Value::Seq(items) = n.value else {
+            panic!("not a seq")
+        };
+        assert_eq!(items.len(), 300_000);
     }
 
     #[test]

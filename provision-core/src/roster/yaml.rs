@@ -1,4 +1,4 @@
-//! Loading the HR roster (the people the policies apply to) from YAML.
+//! YAML rosters, in this SDK's own shape.
 //!
 //! ```yaml
 //! people:                      # or the list at the top of the file
@@ -11,80 +11,111 @@
 //!     effective: 2025-03-31T17:00:00Z   # required with terminated (RFC 3339)
 //! ```
 //!
-//! Attribute values are kept as text (numbers and booleans as written). Duplicate
-//! ids and duplicate logins are errors naming both places.
+//! Attribute values are kept as text (numbers and booleans as written). A person
+//! with a problem (a missing or unknown field, a bad status or date, an id or login
+//! already used, which names both places) is reported and left out; the others
+//! load. A roster of 100,000 people reads within the large-data YAML budget
+//! ([`crate::yaml::parse_large_yaml`]); the alias-bomb guard still applies.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 
+use super::errors::{RosterError, RowProblem, SourceRow};
+use super::{Collector, RosterLoad, RosterReader};
 use crate::model::{EmploymentStatus, Identity, IdentityId};
-use crate::yaml::{Diagnostic, Diagnostics};
-use crate::yaml::{Node, Reader, Value, parse_yaml};
+use crate::yaml::{Diagnostics, Node, Reader, Value, parse_large_yaml};
 
-/// Why a roster could not be loaded.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RosterError {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is wrong: every problem, each with file:line:column and field.
-    #[error("invalid roster: {0}")]
-    Invalid(Diagnostics),
-}
-
-impl RosterError {
-    /// The problems, when the error is [`RosterError::Invalid`].
-    pub fn diagnostics(&self) -> &[Diagnostic] {
-        match self {
-            RosterError::Invalid(d) => &d.0,
-            RosterError::Io { .. } => &[],
-        }
-    }
-}
-
-/// Loads the roster from a YAML file.
+/// Loads a roster file (format by extension, the conventional column mapping),
+/// refusing it when any row has a problem. [`RosterReader`] gives the people that
+/// could be read together with the row problems.
 pub fn load_roster(path: &Path) -> Result<Vec<Identity>, RosterError> {
-    let text = std::fs::read_to_string(path).map_err(|source| RosterError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    parse_roster(&path.display().to_string(), &text)
+    RosterReader::new().read_path(path)?.into_strict()
 }
 
-/// Parses a roster held in memory; `file` names it in diagnostics.
+/// Parses a YAML roster held in memory, refusing it when any row has a problem;
+/// `file` names it in diagnostics.
 pub fn parse_roster(file: &str, text: &str) -> Result<Vec<Identity>, RosterError> {
-    let _span = tracing::debug_span!("load_roster", file).entered();
-    let root = parse_yaml(file, text).map_err(|d| RosterError::Invalid(Diagnostics(vec![d])))?;
+    read_yaml(file, text)?.into_strict()
+}
+
+/// Reads a YAML roster: the people that could be read and the row problems. A
+/// syntax error or a document that is not a list of people stops the load.
+pub(crate) fn read_yaml(file: &str, text: &str) -> Result<RosterLoad, RosterError> {
+    let root =
+        parse_large_yaml(file, text).map_err(|d| RosterError::Invalid(Diagnostics(vec![d])))?;
     let mut r = Reader::new(file);
-    let people = match &root.value {
-        Value::Seq(_) => read_people(&mut r, &root, ""),
+    let list = match &root.value {
+        Value::Seq(_) => Some((&root, "")),
         _ => match r.fields(&root, "") {
             Some(mut top) => {
-                let people = top
-                    .required(&mut r, "people", "a list of people")
-                    .map(|list| read_people(&mut r, list, "people"))
-                    .unwrap_or_default();
+                let list = top.required(&mut r, "people", "a list of people");
                 top.finish(&mut r, &["people"]);
-                people
+                list.map(|l| (l, "people"))
             }
-            None => Vec::new(),
+            None => None,
         },
     };
-    if r.is_clean() {
-        tracing::debug!(people = people.len(), "roster loaded");
-        Ok(people)
-    } else {
-        let mut d = r.into_diagnostics();
-        d.sort_by_key(|d| (d.location.line, d.location.column));
-        Err(RosterError::Invalid(Diagnostics(d)))
+    let items = match list {
+        Some((list, path)) => r
+            .items(list, if path.is_empty() { "people" } else { path })
+            .map(|i| (i, path)),
+        None => None,
+    };
+    if !r.is_clean() {
+        return Err(RosterError::Invalid(Diagnostics(r.into_diagnostics())));
     }
+    let Some((items, path)) = items else {
+        return Ok(RosterLoad::default());
+    };
+    let mut collector = Collector::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let path = if path.is_empty() {
+            format!("[{i}]")
+        } else {
+            format!("{path}[{i}]")
+        };
+        let mut r = Reader::new(file);
+        let person = read_person(&mut r, item, &path);
+        let line = item.line.max(1) as u64;
+        let column = item.column.max(1) as u64;
+        let source = SourceRow::new(file, line);
+        if r.is_clean()
+            && let Some(person) = person
+        {
+            collector.person(
+                person,
+                source,
+                Some(column),
+                &format!("{path}.id"),
+                &format!("{path}.login"),
+            );
+            continue;
+        }
+        let id = item_id(item);
+        for d in r.into_diagnostics() {
+            collector.problem(RowProblem {
+                row: SourceRow::new(file, d.location.line as u64),
+                column: Some(d.location.column as u64),
+                field: d.field,
+                message: d.message,
+                id: id.clone(),
+            });
+        }
+    }
+    Ok(collector.finish())
+}
+
+/// The `id` of a person's mapping, when it is readable text.
+fn item_id(item: &Node) -> Option<IdentityId> {
+    let Value::Map(entries) = &item.value else {
+        return None;
+    };
+    entries
+        .iter()
+        .find(|(k, _)| k.value.scalar_text().as_deref() == Some("id"))
+        .and_then(|(_, v)| v.value.scalar_text())
+        .filter(|s| !s.trim().is_empty())
+        .map(IdentityId)
 }
 
 const PERSON_FIELDS: &[&str] = &[
@@ -96,49 +127,6 @@ const PERSON_FIELDS: &[&str] = &[
     "status",
     "effective",
 ];
-
-fn read_people(r: &mut Reader, list: &Node, path: &str) -> Vec<Identity> {
-    let Some(items) = r.items(list, if path.is_empty() { "people" } else { path }) else {
-        return Vec::new();
-    };
-    let mut out = Vec::with_capacity(items.len());
-    let mut ids: HashMap<String, String> = HashMap::new();
-    let mut logins: HashMap<String, String> = HashMap::new();
-    for (i, item) in items.iter().enumerate() {
-        let path = if path.is_empty() {
-            format!("[{i}]")
-        } else {
-            format!("{path}[{i}]")
-        };
-        let Some(person) = read_person(r, item, &path) else {
-            continue;
-        };
-        let here = item.location(r.file()).to_string();
-        if let Some(first) = ids.get(person.id.as_str()) {
-            r.error(
-                item,
-                &format!("{path}.id"),
-                format!("duplicate id `{}`; also used at {first}", person.id),
-            );
-            continue;
-        }
-        if let Some(first) = logins.get(&person.login) {
-            r.error(
-                item,
-                &format!("{path}.login"),
-                format!(
-                    "duplicate login `{}` (accounts are matched by login); also used at {first}",
-                    person.login
-                ),
-            );
-            continue;
-        }
-        ids.insert(person.id.0.clone(), here.clone());
-        logins.insert(person.login.clone(), here);
-        out.push(person);
-    }
-    out
-}
 
 fn read_person(r: &mut Reader, node: &Node, path: &str) -> Option<Identity> {
     let mut f = r.fields(node, path)?;
