@@ -41,7 +41,8 @@
 //! let adapter = OktaAdapter::new(config).unwrap();
 //! ```
 //!
-//! From a deployment file: [`OktaConfig::from_system_config`].
+//! From a deployment file: [`factory()`] (settings and credentials in
+//! [`OktaConfig::from_spec`]).
 //!
 //! ## OAuth scopes
 //!
@@ -88,9 +89,19 @@
 pub mod adapter;
 pub mod client;
 pub mod config;
+pub mod descriptor;
 pub mod error;
+pub mod factory;
 pub mod model;
 
+use std::sync::Arc;
+
 pub use adapter::OktaAdapter;
-pub use config::{LeaverAction, OktaAuth, OktaConfig};
+pub use config::{ActivationDelivery, LeaverAction, OktaAuth, OktaConfig};
 pub use error::ConfigError;
+
+/// The factory for `adapter: okta` systems, to register with
+/// [`provision_core::adapter::FactoryRegistry`]. Its descriptor needs no credential.
+pub fn factory() -> Arc<dyn provision_core::adapter::AdapterFactory> {
+    Arc::new(factory::OktaFactory)
+}
