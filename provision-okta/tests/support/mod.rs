@@ -502,12 +502,7 @@ impl FakeOkta {
                     // An assignment held through a group stays while the group is
                     // assigned. (The exact reply of a real org is not documented; what
                     // matters is that nothing is removed.)
-                    Some("GROUP") => Self::error(
-                        400,
-                        "E0000001",
-                        "Api validation failed: The user is assigned to the app through a group",
-                        &[],
-                    ),
+                    Some("GROUP") => Self::error(400, "E0000001", "Api validation failed.", &[]),
                     Some(_) => {
                         s.app_users.remove(&key);
                         ResponseTemplate::new(204)
