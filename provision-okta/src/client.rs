@@ -37,7 +37,9 @@ pub const CONCURRENCY_RETRY: Duration = Duration::from_secs(1);
 /// Okta's error dialect: `errorCode`, `errorSummary`, the `errorCauses`' summaries and
 /// `errorId` (the id Okta support asks for), plus the `WWW-Authenticate` header of a
 /// 401/403 (it names a missing scope). A 429 with `X-Rate-Limit-Limit: 0` and
-/// `X-Rate-Limit-Remaining: 0` is the concurrency limit, not the minute's budget.
+/// `X-Rate-Limit-Remaining: 0` is the concurrency limit, not the minute's budget. A 404
+/// without Okta's error code is a wrong org URL ([`AdapterError::Configuration`]), not
+/// an absent resource.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OktaErrors;
 
@@ -54,6 +56,23 @@ impl ErrorDialect for OktaErrors {
                 let message = format!("{} (concurrent request limit)", error.message);
                 AdapterError::RateLimited {
                     info,
+                    error: SystemError::new(error.status, error.code, message),
+                }
+            }
+            // Only Okta's own "not found" means the user, group or assignment is
+            // absent. A 404 without it (an HTML page, another service, E0000022 for a
+            // path the org does not have) means the org URL is wrong: never read as
+            // "already absent", or every revoke would pass without doing anything.
+            AdapterError::NotFound { error } if !is_okta_not_found(&error) => {
+                let message = format!(
+                    "{} — not an Okta org's answer to {}: check the org URL (settings.org_url)",
+                    error.message,
+                    match reply.kind {
+                        RequestKind::Read => "a read",
+                        RequestKind::Write => "a change",
+                    }
+                );
+                AdapterError::Configuration {
                     error: SystemError::new(error.status, error.code, message),
                 }
             }
@@ -211,6 +230,15 @@ impl OktaClient {
         }
         Ok((items, next, response.rate_limit))
     }
+}
+
+/// Okta's own answer for a resource that does not exist: an `E0000xxx` code other than
+/// `E0000022` (the endpoint does not support the method).
+fn is_okta_not_found(error: &SystemError) -> bool {
+    error
+        .code
+        .as_deref()
+        .is_some_and(|c| c.starts_with("E0000") && c != "E0000022")
 }
 
 /// Puts a throttled error's headroom in its budget, so one family's 429 never pauses

@@ -285,6 +285,44 @@ async fn an_activation_reply_is_never_shown_in_debug() {
     assert!(!shown.contains("123, 34"), "{shown}");
 }
 
+#[tokio::test]
+async fn a_wrong_org_url_is_a_configuration_error_never_already_absent() {
+    // The org URL points at a server that is not an Okta org: 404 pages for all.
+    let server = wiremock::MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(404).set_body_string("<html>Not Found</html>"))
+        .mount(&server)
+        .await;
+    let okta = OktaAdapter::new(config(&server).app("github", "0oa1").build().unwrap()).unwrap();
+    let acct = account("ada@example.com", "00u1");
+    for kind in [
+        OperationKind::Revoke {
+            entitlement: Entitlement::new("okta", "app", "github"),
+        },
+        OperationKind::DeleteAccount,
+        OperationKind::SuspendAccount,
+    ] {
+        let verb = kind.verb();
+        let err = conformance::run(&okta, &acct, kind).await.unwrap_err();
+        assert!(
+            matches!(err, AdapterError::Configuration { .. }),
+            "{verb}: {err:?}"
+        );
+        assert!(err.to_string().contains("org_url"), "{err}");
+    }
+    let err =
+        provision_core::adapter::read_all_account_grants(&okta, &SystemName::new("okta"), &acct)
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(
+            err.adapter_error(),
+            Some(AdapterError::Configuration { .. })
+        ),
+        "{err:?}"
+    );
+}
+
 // ---- Apps ---------------------------------------------------------------------------
 
 #[tokio::test]
