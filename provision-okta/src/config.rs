@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use provision_core::adapter::ConfigError as FactoryError;
 use provision_core::adapter::SystemSpec;
-use provision_core::secret::SecretString;
+use provision_core::secret::{ExposeSecret, SecretString};
 use provision_http::auth::read_secret_file;
 use url::Url;
 
@@ -184,7 +184,8 @@ impl OktaConfig {
     /// (`suspend`/`deactivate`), `activation` (`send_email`/`pending`), `manage_apps`
     /// (`true`/`false`), `client_id`, `key_id`, `scopes`, `timeout_seconds`,
     /// `profile.<oktaField>` = identity attribute, `app.<name>` = app id.
-    /// Credentials: `api_token`, or `private_key` (with the `client_id` setting).
+    /// Credentials: `api_token`, or `private_key` with `client_id` (a setting, or a
+    /// credential reference).
     /// Whether leavers are deleted is the deployment's `delete_leavers`: the planner
     /// plans a deletion only then.
     ///
@@ -199,10 +200,20 @@ impl OktaConfig {
         if let Some(token) = spec.credential("api_token")? {
             b = b.api_token(token);
         } else if let Some(key) = spec.credential("private_key")? {
-            let client_id = spec.required_setting(
-                "client_id",
-                "the service app's client id (credentials.private_key is set)",
-            )?;
+            // The client id is no secret, but deployments keep it beside the key too.
+            let client_id = match spec.setting("client_id") {
+                Some(id) => id.to_owned(),
+                None => match spec.credential("client_id")? {
+                    Some(id) => id.expose_secret().trim().to_owned(),
+                    None => {
+                        return Err(FactoryError::invalid_setting(
+                            system,
+                            "client_id",
+                            "the service app's client id (credentials.private_key is set)",
+                        ));
+                    }
+                },
+            };
             b = b.private_key_jwt(client_id, key);
             if let Some(kid) = spec.setting("key_id") {
                 b = b.key_id(kid);

@@ -321,3 +321,35 @@ async fn an_api_token_goes_as_ssws() {
         "SSWS 00SECRET-api-token-value"
     );
 }
+
+#[tokio::test]
+async fn the_factory_builds_an_oauth_service_app_from_client_id_and_private_key() {
+    let fake = FakeOkta::new(200);
+    fake.add_user("ada@example.com", "ada@example.com", "ACTIVE");
+    let (server, _, issued) = support::oauth_fake_setup(&fake, 3600).await;
+    let key = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test-key.pem");
+    let client_id = token_file("client-id", "0oaSERVICEAPP\n");
+    let mut c = spec_config(&[("org_url", &server.uri()), ("key_id", "kid-1")]);
+    c.credentials
+        .insert("private_key".into(), CredentialRef::File { file: key });
+    c.credentials.insert(
+        "client_id".into(),
+        CredentialRef::File {
+            file: client_id.clone(),
+        },
+    );
+    let name = SystemName::new("okta");
+    let okta = provision_okta::factory()
+        .build(SystemSpec {
+            name: &name,
+            config: &c,
+        })
+        .await
+        .unwrap();
+    let accounts = provision_core::adapter::read_all_accounts(okta.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(issued.lock().unwrap().len(), 1, "one token, accepted");
+    std::fs::remove_file(client_id).unwrap();
+}
