@@ -95,7 +95,7 @@
 //!   adds the `DEPROVISIONED` users the plain listing hides.
 //! * Rate limits: each reply's `X-Rate-Limit-*` headers become a
 //!   [`provision_core::adapter::RateLimitInfo`] in its endpoint family's budget
-//!   ([`descriptor::RATE_BUDGETS`]: users, groups, apps, sessions, oauth), the minimum
+//!   ([`descriptor::RATE_BUDGETS`]: users, groups, apps, sessions), the minimum
 //!   of a repeated header, the reset moved onto the local clock by the `Date` header.
 //!   A 429 is [`provision_core::adapter::AdapterError::RateLimited`]; one from the
 //!   concurrency limit (limit = remaining = 0) asks for a short retry

@@ -170,10 +170,7 @@ fn the_descriptor_declares_enumerable_kinds_and_the_endpoint_families() {
     assert!(d.kind("group").unwrap().enumerable);
     assert!(d.kind("app").unwrap().enumerable);
     let budgets: Vec<&str> = d.rate_budgets.iter().map(|b| b.name.as_str()).collect();
-    assert_eq!(
-        budgets,
-        vec!["users", "groups", "apps", "sessions", "oauth"]
-    );
+    assert_eq!(budgets, vec!["users", "groups", "apps", "sessions"]);
     assert!(
         d.rate_budgets.iter().all(|b| b.limit.is_none()),
         "okta.md documents no per-minute numbers"
