@@ -342,7 +342,11 @@ impl HttpClient {
 }
 
 /// A whole reply: status, headers, body and what its rate-limit headers said.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows the body's length and the header names only: a body can carry a
+/// credential (a token endpoint's `access_token`, an Okta activation link) and a
+/// header a session cookie.
+#[derive(Clone)]
 pub struct HttpResponse {
     /// HTTP status.
     pub status: u16,
@@ -355,6 +359,19 @@ pub struct HttpResponse {
     pub rate_limit: Option<RateLimitInfo>,
     /// Whether the request was a read or a write.
     pub kind: RequestKind,
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.keys().map(|k| k.as_str()).collect();
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &names)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("rate_limit", &self.rate_limit)
+            .field("kind", &self.kind)
+            .finish()
+    }
 }
 
 impl HttpResponse {
@@ -404,6 +421,28 @@ mod tests {
     use crate::classify::JsonErrors;
     use wiremock::matchers::{header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[test]
+    fn debug_never_shows_the_body_or_header_values() {
+        let mut headers = HeaderMap::new();
+        headers.insert("set-cookie", "sid=SESSION-SECRET".parse().unwrap());
+        let reply = HttpResponse {
+            status: 200,
+            headers,
+            body: br#"{"access_token":"TOKEN-SECRET"}"#.to_vec(),
+            rate_limit: None,
+            kind: RequestKind::Read,
+        };
+        let shown = format!("{reply:?}");
+        assert!(
+            shown.contains("<31 bytes>") && shown.contains("set-cookie"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("SECRET") && !shown.contains("34, 97"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn base_url_gets_a_trailing_slash_and_segments_are_encoded() {

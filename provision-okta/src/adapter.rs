@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use provision_core::adapter::{
-    Adapter, AdapterError, Applied, CheckStatus, Page, ResourceKindDescriptor, SystemDescriptor,
-    SystemError,
+    Adapter, AdapterError, Applied, CheckStatus, Page, SystemDescriptor, SystemError,
 };
 use provision_core::model::{
     AccountProfile, AccountRecord, AccountRef, Entitlement, GrantRecord, Operation, OperationKind,
-    ResourceRef,
+    ResourceRecord, ResourceRef,
 };
 use provision_http::names::{NameCache, PersonName};
 use reqwest::Method;
@@ -18,9 +17,10 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::client::{OktaClient, Response, SYSTEM};
-use crate::config::{LeaverAction, OktaConfig};
+use crate::config::{ActivationDelivery, LeaverAction, OktaConfig};
+use crate::descriptor::okta_descriptor;
 use crate::error::ConfigError;
-use crate::model::{AppUser, Group, User};
+use crate::model::{AppLink, AppUser, Group, User};
 
 /// Users per page: the largest `limit` `GET /api/v1/users` allows.
 pub const USERS_PAGE_SIZE: u32 = 200;
@@ -28,6 +28,21 @@ pub const USERS_PAGE_SIZE: u32 = 200;
 pub const GROUP_MEMBERS_PAGE_SIZE: u32 = 1000;
 /// App assignments per page: the spec's maximum for `GET /api/v1/apps/{id}/users`.
 pub const APP_USERS_PAGE_SIZE: u32 = 500;
+/// Groups per page of the group listing (Okta recommends at most 200).
+pub const GROUPS_PAGE_SIZE: u32 = 200;
+/// Apps per page: the largest `limit` `GET /api/v1/apps` allows.
+pub const APPS_PAGE_SIZE: u32 = 200;
+
+/// When to look again at an activation waiting for the person (rehire with
+/// [`ActivationDelivery::Pending`]).
+pub const ACTIVATION_RECHECK: Duration = Duration::from_secs(60 * 60);
+
+/// The account-grants cursor: phase 1 the user's groups, phase 2 their app links.
+const GRANTS_GROUPS: &str = "groups|";
+const GRANTS_APPS: &str = "apps|";
+
+/// The statuses `lifecycle/suspend` accepts: only `ACTIVE`.
+const SUSPENDABLE: &[&str] = &["ACTIVE"];
 
 /// The filter that lists the users the plain listing hides.
 const DEPROVISIONED_SEARCH: &str = "status eq \"DEPROVISIONED\"";
@@ -46,6 +61,8 @@ pub const GROUP_ID_TTL: Duration = Duration::from_secs(15 * 60);
 pub struct OktaAdapter {
     client: OktaClient,
     descriptor: SystemDescriptor,
+    /// The system's name in the deployment (entitlements read carry it).
+    system: String,
     /// Group name → id, resolved once per [`GROUP_ID_TTL`].
     group_ids: NameCache,
 }
@@ -53,23 +70,20 @@ pub struct OktaAdapter {
 impl OktaAdapter {
     /// An adapter for the configured org.
     pub fn new(config: OktaConfig) -> Result<Self, ConfigError> {
-        let mut descriptor = SystemDescriptor::new("okta");
-        descriptor
-            .kinds
-            .push(ResourceKindDescriptor::new("group", &["add_to_group"]));
-        descriptor
-            .kinds
-            .push(ResourceKindDescriptor::new("app", &["assign_app"]));
-        descriptor.has_accounts = true;
-        descriptor.can_suspend = true;
-        descriptor.can_revoke_sessions = true;
-        descriptor.can_delete = true;
-        descriptor.suspension_keeps_grants = config.leaver_action == LeaverAction::Suspend;
+        let descriptor = okta_descriptor(config.leaver_action, config.manage_apps);
         Ok(Self {
             client: OktaClient::new(config)?,
             descriptor,
+            system: "okta".to_owned(),
             group_ids: NameCache::new(GROUP_ID_TTL),
         })
+    }
+
+    /// Builder-style: the system's name in the deployment (`okta-contractors`), carried
+    /// by the entitlements [`Adapter::read_account_grants`] reads (default `okta`).
+    pub fn with_system_name(mut self, name: impl Into<String>) -> Self {
+        self.system = name.into();
+        self
     }
 
     /// The HTTP client (for reads the trait does not cover).
@@ -227,8 +241,17 @@ impl OktaAdapter {
             return Err(AdapterError::Conflict { error });
         };
         if is_same_person(&existing, profile) {
-            tracing::info!(user = %existing.id, "login exists for the same person: adopted");
-            Ok(Applied::already_in_place().with_external_id(existing.id))
+            tracing::info!(user = %existing.id, status = %existing.status, "login exists for the same person: adopted");
+            // A suspended or deactivated account is no working account for a joiner:
+            // bring it back, or say why not.
+            match existing.status.as_str() {
+                "SUSPENDED" => {
+                    self.transition(&existing.id, "unsuspend", None, &["ACTIVE"])
+                        .await
+                }
+                "DEPROVISIONED" => self.activate(&existing.id).await,
+                _ => Ok(Applied::already_in_place().with_external_id(existing.id)),
+            }
         } else {
             Err(AdapterError::Conflict {
                 error: SystemError::new(
@@ -276,42 +299,62 @@ impl OktaAdapter {
         Ok(changed(id, r))
     }
 
+    /// `POST /api/v1/users/{id}/lifecycle/{action}`, with `sendEmail` when given. The
+    /// reply's body is dropped unread: an activation's carries the activation link, a
+    /// credential.
     async fn lifecycle(
         &self,
         id: &str,
         action: &str,
-        send_email: bool,
+        send_email: Option<bool>,
     ) -> Result<Response, AdapterError> {
         let mut url = self
             .client
             .api_url(&["api", "v1", "users", id, "lifecycle", action]);
-        if send_email {
-            url.query_pairs_mut().append_pair("sendEmail", "false");
+        if let Some(send) = send_email {
+            url.query_pairs_mut()
+                .append_pair("sendEmail", if send { "true" } else { "false" });
         }
         self.client.send(Method::POST, url, None).await
     }
 
-    async fn suspend_account(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
-        let id = self.user_id(account).await?;
-        let (action, done_states): (&str, &[&str]) = match self.config().leaver_action {
-            LeaverAction::Suspend => ("suspend", &["SUSPENDED", "DEPROVISIONED"]),
-            LeaverAction::Deactivate => ("deactivate", &["DEPROVISIONED"]),
-        };
-        let send_email = action == "deactivate";
-        match self.lifecycle(&id, action, send_email).await {
-            Ok(r) => Ok(changed(id, r)),
-            // Wrong status for the transition: done if the user already is there.
-            Err(AdapterError::Invalid { error } | AdapterError::Conflict { error }) => {
-                let user = self.get_user(&id).await?;
-                if done_states.contains(&user.status.as_str()) {
+    /// A lifecycle call, and when Okta refuses it (400 wrong status, 403, 404) the
+    /// user's status read again before failing: the user may already be where the
+    /// call was taking it (another admin, an earlier attempt), which is success.
+    async fn transition(
+        &self,
+        id: &str,
+        action: &str,
+        send_email: Option<bool>,
+        done: &[&str],
+    ) -> Result<Applied, AdapterError> {
+        match self.lifecycle(id, action, send_email).await {
+            Ok(r) => Ok(changed(id.to_owned(), r)),
+            Err(
+                AdapterError::Invalid { error }
+                | AdapterError::Conflict { error }
+                | AdapterError::NotFound { error }
+                | AdapterError::Unauthorized { error },
+            ) => {
+                let status = match self.get_user(id).await {
+                    Ok(user) => user.status,
+                    // The user itself is gone: nothing can be done to it.
+                    Err(AdapterError::NotFound { .. }) => {
+                        return Err(AdapterError::NotFound { error });
+                    }
+                    Err(e) => return Err(e),
+                };
+                if done.contains(&status.as_str()) {
                     Ok(Applied::already_in_place().with_external_id(id))
                 } else {
-                    Err(AdapterError::Conflict {
-                        error: SystemError::new(
-                            error.status,
-                            error.code,
-                            format!("{} (user status {})", error.message, user.status),
-                        ),
+                    let message = format!(
+                        "{} (lifecycle/{action} refused; the user is {status})",
+                        error.message
+                    );
+                    let error = SystemError::new(error.status, error.code, message);
+                    Err(match error.status {
+                        Some(403) => AdapterError::Unauthorized { error },
+                        _ => AdapterError::Conflict { error },
                     })
                 }
             }
@@ -319,17 +362,59 @@ impl OktaAdapter {
         }
     }
 
+    /// A leaver: `suspend` works only on `ACTIVE` users, so the status is read first.
+    /// `ACTIVE` users are suspended (or deactivated, when configured); users in any
+    /// other live status (`STAGED`, `PROVISIONED` with an open activation link,
+    /// `LOCKED_OUT`, `RECOVERY`, `PASSWORD_EXPIRED`) are deactivated, which also closes
+    /// an open activation link. `SUSPENDED` (when suspending) and `DEPROVISIONED` are
+    /// already done.
+    async fn suspend_account(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
+        let id = self.user_id(account).await?;
+        let user = self.get_user(&id).await?;
+        let suspend = self.config().leaver_action == LeaverAction::Suspend;
+        let status = user.status.as_str();
+        if status == "DEPROVISIONED" || (suspend && status == "SUSPENDED") {
+            return Ok(Applied::already_in_place().with_external_id(id));
+        }
+        if suspend && SUSPENDABLE.contains(&status) {
+            self.transition(&id, "suspend", None, &["SUSPENDED", "DEPROVISIONED"])
+                .await
+        } else {
+            self.transition(&id, "deactivate", Some(false), &["DEPROVISIONED"])
+                .await
+        }
+    }
+
+    /// `lifecycle/activate` (from `STAGED` or `DEPROVISIONED`), sending the activation
+    /// email as configured, then the user read back: a user without a password stays
+    /// `PROVISIONED` until the person uses the link. With
+    /// [`ActivationDelivery::Pending`] that is reported pending.
+    async fn activate(&self, id: &str) -> Result<Applied, AdapterError> {
+        let delivery = self.config().activation;
+        let send_email = delivery == ActivationDelivery::SendEmail;
+        let applied = self
+            .transition(id, "activate", Some(send_email), &["ACTIVE", "PROVISIONED"])
+            .await?;
+        let user = self.get_user(id).await?;
+        if user.status == "PROVISIONED" && delivery == ActivationDelivery::Pending {
+            return Err(activation_pending(id));
+        }
+        Ok(applied)
+    }
+
     async fn reactivate_account(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
         let id = self.user_id(account).await?;
         let user = self.get_user(&id).await?;
         // `reactivate` only restarts an unfinished activation (PROVISIONED/RECOVERY):
         // it is not the inverse of `deactivate`, `activate` is.
-        let r = match user.status.as_str() {
-            "SUSPENDED" => self.lifecycle(&id, "unsuspend", false).await?,
-            "DEPROVISIONED" | "STAGED" => self.lifecycle(&id, "activate", true).await?,
-            _ => return Ok(Applied::already_in_place().with_external_id(id)),
-        };
-        Ok(changed(id, r))
+        match user.status.as_str() {
+            "SUSPENDED" => self.transition(&id, "unsuspend", None, &["ACTIVE"]).await,
+            "DEPROVISIONED" | "STAGED" => self.activate(&id).await,
+            "PROVISIONED" if self.config().activation == ActivationDelivery::Pending => {
+                Err(activation_pending(&id))
+            }
+            _ => Ok(Applied::already_in_place().with_external_id(id)),
+        }
     }
 
     async fn revoke_sessions(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
@@ -344,14 +429,9 @@ impl OktaAdapter {
 
     /// Deletion: Okta deletes only `DEPROVISIONED` users; a `DELETE` on any other
     /// status deactivates. So: `DELETE` (deactivates, or deletes a deactivated user),
-    /// then `DELETE` again (deletes, or 404 when the first already did).
+    /// then `DELETE` again (deletes, or 404 when the first already did). The planner
+    /// plans a deletion only where the deployment says `delete_leavers`.
     async fn delete_account(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
-        if !self.config().delete_accounts {
-            return Err(AdapterError::Unsupported {
-                what: "delete_account: deleting Okta users is not enabled (delete_accounts / delete_leavers)"
-                    .to_owned(),
-            });
-        }
         let id = match self.user_id(account).await {
             Ok(id) => id,
             Err(AdapterError::NotFound { .. }) => return Ok(Applied::already_in_place()),
@@ -400,7 +480,7 @@ impl OktaAdapter {
                     Err(err) => Err(err),
                 }
             }
-            "app" => {
+            "app" if self.config().manage_apps => {
                 let app_id = self.app_id(&e.resource).to_owned();
                 if add {
                     let url = self
@@ -418,21 +498,228 @@ impl OktaAdapter {
                     let r = self.client.send(Method::POST, url, Some(&body)).await?;
                     Ok(changed(uid, r))
                 } else {
-                    let mut url = self
-                        .client
-                        .api_url(&["api", "v1", "apps", &app_id, "users", &uid]);
-                    url.query_pairs_mut().append_pair("sendEmail", "false");
-                    match self.client.send(Method::DELETE, url, None).await {
-                        Ok(r) => Ok(changed(uid, r)),
-                        Err(AdapterError::NotFound { .. }) => {
-                            Ok(Applied::already_in_place().with_external_id(uid))
-                        }
-                        Err(err) => Err(err),
-                    }
+                    self.unassign_app(&app_id, &e.resource, uid).await
                 }
             }
             other => Err(AdapterError::Unsupported {
                 what: format!("Okta has no resource kind {other:?} (group, app)"),
+            }),
+        }
+    }
+
+    /// Removes a user's own (`scope: USER`) assignment to an app. The assignment is
+    /// read first: absent is already done, and one the user holds through a group
+    /// (`scope: GROUP`) cannot be removed per user at all (Okta keeps it while the
+    /// group is assigned), so that is an error saying what to do, never a pretended
+    /// success.
+    async fn unassign_app(
+        &self,
+        app_id: &str,
+        app_name: &str,
+        uid: String,
+    ) -> Result<Applied, AdapterError> {
+        let url = self
+            .client
+            .api_url(&["api", "v1", "apps", app_id, "users", &uid]);
+        let assignment: AppUser = match self.client.send(Method::GET, url.clone(), None).await {
+            Ok(r) => r.json(SYSTEM)?,
+            Err(AdapterError::NotFound { .. }) => {
+                return Ok(Applied::already_in_place().with_external_id(uid));
+            }
+            Err(e) => return Err(e),
+        };
+        if assignment.scope.as_deref() == Some("GROUP") {
+            return Err(AdapterError::Invalid {
+                error: SystemError::message(format!(
+                    "Okta user {uid} holds app {app_name:?} through a group assignment \
+                     (scope GROUP): it cannot be revoked per user; remove the user from the \
+                     group that is assigned the app, or assign the app to the user directly"
+                )),
+            });
+        }
+        let mut url = url;
+        url.query_pairs_mut().append_pair("sendEmail", "false");
+        match self.client.send(Method::DELETE, url, None).await {
+            Ok(r) => Ok(changed(uid, r)),
+            Err(AdapterError::NotFound { .. }) => {
+                Ok(Applied::already_in_place().with_external_id(uid))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The policy name of an app id: the configured name, or the id itself.
+    fn app_name(&self, app_id: &str) -> String {
+        self.config()
+            .apps
+            .iter()
+            .find(|(_, app)| app.id == app_id)
+            .map_or_else(|| app_id.to_owned(), |(name, _)| name.clone())
+    }
+
+    /// The account's id for a read: `None` when Okta has no such user.
+    async fn user_id_for_read(&self, account: &AccountRef) -> Result<Option<String>, AdapterError> {
+        match self.user_id(account).await {
+            Ok(id) => Ok(Some(id)),
+            Err(AdapterError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One page of a user's groups (`GET /api/v1/users/{id}/groups`, `Link` paged).
+    /// Only `OKTA_GROUP` memberships are grants: `APP_GROUP` memberships belong to the
+    /// directory that imported them and `BUILT_IN` (Everyone) to every user.
+    async fn read_user_groups(
+        &self,
+        uid: &str,
+        url: Option<Url>,
+        account: &AccountRef,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let url =
+            url.unwrap_or_else(|| self.client.api_url(&["api", "v1", "users", uid, "groups"]));
+        let (groups, next, rate_limit) = match self.client.get_page::<Group>(url).await {
+            Ok(page) => page,
+            Err(AdapterError::NotFound { .. }) => return Ok(Page::last(Vec::new())),
+            Err(e) => return Err(e),
+        };
+        let items = groups
+            .iter()
+            .filter(|g| g.group_type.as_deref().is_none_or(|t| t == "OKTA_GROUP"))
+            .map(|g| GrantRecord {
+                entitlement: Entitlement::new(self.system.as_str(), "group", g.name()),
+                account_external_id: uid.to_owned(),
+                login: Some(account.login.clone()),
+            })
+            .collect();
+        let next = match next {
+            Some(url) => Some(format!("{GRANTS_GROUPS}{url}")),
+            None if self.config().manage_apps => Some(GRANTS_APPS.to_owned()),
+            None => None,
+        };
+        Ok(Page::new(items, next).with_rate_limit(rate_limit))
+    }
+
+    /// A user's apps: `GET /api/v1/users/{id}/appLinks` (every app assigned directly
+    /// or through a group; not paged), then each app's assignment read for its scope.
+    /// Only the user's own (`USER`) assignments are grants; the ones held through a
+    /// group come and go with that group's membership, read above.
+    async fn read_user_apps(
+        &self,
+        uid: &str,
+        account: &AccountRef,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let url = self
+            .client
+            .api_url(&["api", "v1", "users", uid, "appLinks"]);
+        let reply = match self.client.send(Method::GET, url, None).await {
+            Ok(r) => r,
+            Err(AdapterError::NotFound { .. }) => return Ok(Page::last(Vec::new())),
+            Err(e) => return Err(e),
+        };
+        let links: Vec<AppLink> = reply.json(SYSTEM)?;
+        let mut rate_limit = reply.rate_limit;
+        let mut app_ids: Vec<String> = links.into_iter().map(|l| l.app_instance_id).collect();
+        app_ids.sort();
+        app_ids.dedup();
+        let mut items = Vec::new();
+        for app_id in app_ids {
+            let url = self
+                .client
+                .api_url(&["api", "v1", "apps", &app_id, "users", uid]);
+            let reply = match self.client.send(Method::GET, url, None).await {
+                Ok(r) => r,
+                // Unassigned between the two reads.
+                Err(AdapterError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let assignment: AppUser = reply.json(SYSTEM)?;
+            rate_limit = reply.rate_limit.or(rate_limit);
+            if assignment.scope.as_deref() == Some("GROUP") {
+                continue;
+            }
+            items.push(GrantRecord {
+                entitlement: Entitlement::new(self.system.as_str(), "app", self.app_name(&app_id)),
+                account_external_id: uid.to_owned(),
+                login: Some(account.login.clone()),
+            });
+        }
+        Ok(Page::last(items).with_rate_limit(rate_limit))
+    }
+
+    async fn read_account_grants_inner(
+        &self,
+        account: &AccountRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let Some(uid) = self.user_id_for_read(account).await? else {
+            return Ok(Page::last(Vec::new()));
+        };
+        match cursor {
+            None => self.read_user_groups(&uid, None, account).await,
+            Some(c) if c == GRANTS_APPS => self.read_user_apps(&uid, account).await,
+            Some(c) => match c.strip_prefix(GRANTS_GROUPS) {
+                Some(url) => {
+                    self.read_user_groups(&uid, Some(parse_cursor(url)?), account)
+                        .await
+                }
+                None => Err(AdapterError::Invalid {
+                    error: SystemError::message("not an Okta account-grants cursor"),
+                }),
+            },
+        }
+    }
+
+    async fn list_resources_inner(
+        &self,
+        kind: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<ResourceRecord>, AdapterError> {
+        match kind {
+            "group" => {
+                let url = match cursor {
+                    Some(c) => parse_cursor(c)?,
+                    None => {
+                        let mut url = self.client.api_url(&["api", "v1", "groups"]);
+                        url.query_pairs_mut()
+                            .append_pair("search", "type eq \"OKTA_GROUP\"")
+                            .append_pair("limit", &GROUPS_PAGE_SIZE.to_string());
+                        url
+                    }
+                };
+                let (groups, next, rate_limit) = self.client.get_page::<Group>(url).await?;
+                Ok(Page::new(
+                    groups
+                        .into_iter()
+                        .map(|g| ResourceRecord::new("group", g.name()).with_external_id(g.id))
+                        .collect(),
+                    next.map(String::from),
+                )
+                .with_rate_limit(rate_limit))
+            }
+            "app" if self.config().manage_apps => {
+                let url = match cursor {
+                    Some(c) => parse_cursor(c)?,
+                    None => {
+                        let mut url = self.client.api_url(&["api", "v1", "apps"]);
+                        url.query_pairs_mut()
+                            .append_pair("limit", &APPS_PAGE_SIZE.to_string());
+                        url
+                    }
+                };
+                let (apps, next, rate_limit) =
+                    self.client.get_page::<crate::model::App>(url).await?;
+                Ok(Page::new(
+                    apps.into_iter()
+                        .map(|a| {
+                            ResourceRecord::new("app", self.app_name(&a.id)).with_external_id(a.id)
+                        })
+                        .collect(),
+                    next.map(String::from),
+                )
+                .with_rate_limit(rate_limit))
+            }
+            other => Err(AdapterError::Unsupported {
+                what: format!("list_resources: Okta lists groups and apps, not {other:?}"),
             }),
         }
     }
@@ -565,7 +852,13 @@ impl OktaAdapter {
                 }
             }
             (OperationKind::ReactivateAccount, Some(u)) => {
-                if u.state().is_enabled() {
+                if u.status == "PROVISIONED"
+                    && self.config().activation == ActivationDelivery::Pending
+                {
+                    CheckStatus::Pending {
+                        recheck_after: ACTIVATION_RECHECK,
+                    }
+                } else if u.state().is_enabled() {
                     done(&u.id)
                 } else {
                     CheckStatus::NotDone
@@ -622,6 +915,17 @@ fn changed(id: String, r: Response) -> Applied {
     Applied::changed()
         .with_external_id(id)
         .with_rate_limit(r.rate_limit)
+}
+
+/// A reactivation waiting for the person to use their activation link.
+fn activation_pending(id: &str) -> AdapterError {
+    AdapterError::Pending {
+        recheck_after: ACTIVATION_RECHECK,
+        error: SystemError::message(format!(
+            "Okta user {id} is PROVISIONED: reactivated, waiting for the person to use the \
+             activation link (activation: pending; the link was not emailed)"
+        )),
+    }
 }
 
 fn is_duplicate_login(error: &SystemError) -> bool {
@@ -720,6 +1024,31 @@ impl Adapter for OktaAdapter {
         }
         .instrument(span)
         .await
+    }
+
+    /// A user's `OKTA_GROUP` memberships (`Link` paged), then their own app
+    /// assignments; an unknown user has none.
+    async fn read_account_grants(
+        &self,
+        account: &AccountRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let span = tracing::info_span!("okta.read_account_grants", system = "okta");
+        self.read_account_grants_inner(account, cursor)
+            .instrument(span)
+            .await
+    }
+
+    /// Every `OKTA_GROUP`, or every app, `Link` paged.
+    async fn list_resources(
+        &self,
+        kind: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<ResourceRecord>, AdapterError> {
+        let span = tracing::info_span!("okta.list_resources", system = "okta", kind);
+        self.list_resources_inner(kind, cursor)
+            .instrument(span)
+            .await
     }
 
     async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {

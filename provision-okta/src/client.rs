@@ -6,19 +6,21 @@
 //! executor classifies.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use provision_core::adapter::{AdapterError, RateLimitInfo, SystemError};
 use provision_http::auth::{Auth, ClientCredentialsJwt, JwtSigner, StaticAuth, TokenCache};
-use provision_http::classify::ErrorDialect;
+use provision_http::classify::{ErrorDialect, default_class};
 use provision_http::client::{HttpClient, HttpResponse, RequestKind};
 use provision_http::paginate;
-use provision_http::rate_limit::{RateLimitParser, SkewCorrection};
+use provision_http::rate_limit::RateLimitParser;
 use reqwest::Method;
-use reqwest::header::ACCEPT;
+use reqwest::header::{ACCEPT, WWW_AUTHENTICATE};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::config::{OktaAuth, OktaConfig};
+use crate::descriptor::budget_of;
 use crate::error::ConfigError;
 use crate::model::ErrorBody;
 
@@ -28,11 +30,56 @@ pub const SYSTEM: &str = "Okta";
 /// A reply (2xx once [`OktaClient::send`] returns it).
 pub type Response = HttpResponse;
 
-/// Okta's error dialect: `errorCode`, `errorSummary` and the `errorCauses`' summaries.
+/// How long to wait after a 429 from Okta's concurrency limit: requests in flight
+/// finish within moments, so this is a short retry, not a wait for the minute's reset.
+pub const CONCURRENCY_RETRY: Duration = Duration::from_secs(1);
+
+/// Okta's error dialect: `errorCode`, `errorSummary`, the `errorCauses`' summaries and
+/// `errorId` (the id Okta support asks for), plus the `WWW-Authenticate` header of a
+/// 401/403 (it names a missing scope). A 429 with `X-Rate-Limit-Limit: 0` and
+/// `X-Rate-Limit-Remaining: 0` is the concurrency limit, not the minute's budget. A 404
+/// without Okta's error code is a wrong org URL ([`AdapterError::Configuration`]), not
+/// an absent resource.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OktaErrors;
 
 impl ErrorDialect for OktaErrors {
+    fn classify(&self, reply: &HttpResponse, error: SystemError) -> AdapterError {
+        match default_class(reply, error) {
+            AdapterError::RateLimited { mut info, error }
+                if reply.status == 429 && info.limit == Some(0) && info.remaining == Some(0) =>
+            {
+                // Too many requests at once: the minute's reset says nothing about when
+                // a slot frees up. Retry shortly instead of pausing until the reset.
+                info.reset_at = None;
+                info.retry_after = Some(CONCURRENCY_RETRY);
+                let message = format!("{} (concurrent request limit)", error.message);
+                AdapterError::RateLimited {
+                    info,
+                    error: SystemError::new(error.status, error.code, message),
+                }
+            }
+            // Only Okta's own "not found" means the user, group or assignment is
+            // absent. A 404 without it (an HTML page, another service, E0000022 for a
+            // path the org does not have) means the org URL is wrong: never read as
+            // "already absent", or every revoke would pass without doing anything.
+            AdapterError::NotFound { error } if !is_okta_not_found(&error) => {
+                let message = format!(
+                    "{} — not an Okta org's answer to {}: check the org URL (settings.org_url)",
+                    error.message,
+                    match reply.kind {
+                        RequestKind::Read => "a read",
+                        RequestKind::Write => "a change",
+                    }
+                );
+                AdapterError::Configuration {
+                    error: SystemError::new(error.status, error.code, message),
+                }
+            }
+            other => other,
+        }
+    }
+
     fn system_error(&self, reply: &HttpResponse) -> SystemError {
         let parsed: ErrorBody = serde_json::from_slice(&reply.body).unwrap_or_default();
         let mut message = parsed.error_summary.clone().unwrap_or_else(|| {
@@ -51,6 +98,21 @@ impl ErrorDialect for OktaErrors {
             message.push_str(" (");
             message.push_str(&causes.join("; "));
             message.push(')');
+        }
+        if let Some(challenge) = reply
+            .headers
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.trim().is_empty())
+        {
+            message.push_str(" [WWW-Authenticate: ");
+            message.push_str(challenge.trim());
+            message.push(']');
+        }
+        if let Some(id) = parsed.error_id.as_deref().filter(|id| !id.is_empty()) {
+            message.push_str(" [errorId ");
+            message.push_str(id);
+            message.push(']');
         }
         SystemError::new(Some(reply.status), parsed.error_code, message)
     }
@@ -78,10 +140,10 @@ impl OktaClient {
         let http = HttpClient::builder(SYSTEM, config.org_url.as_str())
             .user_agent(concat!("provision-okta/", env!("CARGO_PKG_VERSION")))
             .timeout(config.timeout)
-            // Resets stay as Okta states them (its clock); a 429's wait is measured
-            // against its `Date` header (reset − Date), as Okta's SDKs do. The
-            // conformance suite asserts the stated reset.
-            .rate_limit(RateLimitParser::new().skew_correction(SkewCorrection::Off))
+            // Resets are moved onto the local clock by Okta's `Date` header
+            // (reset − Date + now), and a 429's wait is reset − Date, as Okta's SDKs
+            // measure it: a skewed local clock neither waits too long nor too little.
+            .rate_limit(RateLimitParser::new())
             .build()
             .map_err(|e| ConfigError::invalid("HTTP client", e.to_string()))?;
         let auth = match &config.auth {
@@ -132,6 +194,7 @@ impl OktaClient {
     ) -> Result<Response, AdapterError> {
         tracing::debug!(method = %method, path = url.path(), "okta request");
         let kind = RequestKind::of(&method);
+        let budget = budget_of(url.path());
         let mut request = self
             .http
             .reqwest()
@@ -140,10 +203,15 @@ impl OktaClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        self.http
+        let reply = self
+            .http
             .send_authorized(&self.auth, request, kind)
-            .await?
+            .await
+            .map_err(|e| explain_token_error(tag_error(e, budget)))?;
+        reply
+            .in_bucket(budget)
             .into_result(&OktaErrors)
+            .map_err(|e| tag_error(e, budget))
     }
 
     /// `GET` one page of a list; returns its items, the next-page URL (from the `Link`
@@ -161,6 +229,54 @@ impl OktaClient {
             return Err(paginate::repeated_cursor(SYSTEM, url.as_str()));
         }
         Ok((items, next, response.rate_limit))
+    }
+}
+
+/// Okta's own answer for a resource that does not exist: an `E0000xxx` code other than
+/// `E0000022` (the endpoint does not support the method).
+fn is_okta_not_found(error: &SystemError) -> bool {
+    error
+        .code
+        .as_deref()
+        .is_some_and(|c| c.starts_with("E0000") && c != "E0000022")
+}
+
+/// Puts a throttled error's headroom in its budget, so one family's 429 never pauses
+/// another family.
+fn tag_error(error: AdapterError, budget: &str) -> AdapterError {
+    match error {
+        AdapterError::RateLimited { mut info, error } => {
+            if info.bucket.is_none() {
+                info.bucket = Some(budget.to_owned());
+            }
+            AdapterError::RateLimited { info, error }
+        }
+        other => other,
+    }
+}
+
+/// The OAuth errors an app that requires DPoP gets, with the setting to change: the
+/// adapter sends Bearer tokens only.
+fn explain_token_error(error: AdapterError) -> AdapterError {
+    match error {
+        AdapterError::Unauthorized { error }
+            if matches!(
+                error.code.as_deref(),
+                Some("invalid_dpop_proof" | "use_dpop_nonce")
+            ) =>
+        {
+            let message = format!(
+                "{} — the service app requires DPoP, which this adapter does not send: in the \
+                 Okta Admin Console, Applications > the service app > General > Client \
+                 Credentials, clear \"Require Demonstrating Proof of Possession (DPoP) header \
+                 in token requests\"",
+                error.message
+            );
+            AdapterError::Configuration {
+                error: SystemError::new(error.status, error.code, message),
+            }
+        }
+        other => other,
     }
 }
 

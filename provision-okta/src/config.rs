@@ -4,17 +4,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use provision_core::config::{CredentialRef, SystemConfig};
-use provision_core::secret::SecretString;
+use provision_core::adapter::ConfigError as FactoryError;
+use provision_core::adapter::SystemSpec;
+use provision_core::secret::{ExposeSecret, SecretString};
 use provision_http::auth::read_secret_file;
 use url::Url;
 
 use crate::error::ConfigError;
 
 /// The management scopes the OAuth service app needs (grant them to the app in the
-/// Admin Console): reading and managing users and groups. App assignment is done
-/// with `okta.apps.manage` / `okta.apps.read`, requested only when apps are
-/// configured.
+/// Admin Console): reading and managing users and groups. App assignment and the app
+/// listing need [`APP_SCOPES`] as well, requested whenever the `app` kind is in use
+/// ([`OktaConfigBuilder::manage_apps`], on by default).
 pub const DEFAULT_SCOPES: &[&str] = &[
     "okta.users.read",
     "okta.users.manage",
@@ -22,7 +23,7 @@ pub const DEFAULT_SCOPES: &[&str] = &[
     "okta.groups.manage",
 ];
 
-/// The extra scopes requested when app assignments are configured.
+/// The extra scopes requested while the `app` kind is in use.
 pub const APP_SCOPES: &[&str] = &["okta.apps.read", "okta.apps.manage"];
 
 /// How the adapter authenticates.
@@ -41,8 +42,8 @@ pub enum OktaAuth {
         private_key: SecretString,
         /// The key's id (`kid`) registered with the app, when known.
         key_id: Option<String>,
-        /// The scopes to request; [`DEFAULT_SCOPES`] (plus [`APP_SCOPES`] when apps
-        /// are configured) unless set.
+        /// The scopes to request; [`DEFAULT_SCOPES`] (plus [`APP_SCOPES`] while the
+        /// `app` kind is in use) unless set.
         scopes: Vec<String>,
     },
 }
@@ -59,6 +60,27 @@ pub enum LeaverAction {
     Deactivate,
 }
 
+/// What reactivating a user whose activation is unfinished leads to.
+///
+/// Okta's `lifecycle/activate` (a rehire of a `DEPROVISIONED` user, or a `STAGED` or
+/// `DEPROVISIONED` account a joiner adopts) leaves a user without a password
+/// `PROVISIONED` until the person follows the activation link; only then is the
+/// account `ACTIVE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ActivationDelivery {
+    /// `sendEmail=true` (the default): Okta mails the activation link to the address on
+    /// the profile and the operation is done on the SDK's side. The default because
+    /// nothing else would ever deliver the link: the SDK never reads, logs or stores it
+    /// (it is a credential).
+    #[default]
+    SendEmail,
+    /// `sendEmail=false`: the org delivers activation another way (an onboarding
+    /// portal, a help-desk step, federation). The operation is reported
+    /// [pending](provision_core::adapter::AdapterError::Pending) until the person has
+    /// activated (the user is `ACTIVE`), and re-checked then.
+    Pending,
+}
+
 /// An Okta app users can be assigned to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppConfig {
@@ -69,7 +91,7 @@ pub struct AppConfig {
 }
 
 /// The adapter's configuration. Build it with [`OktaConfig::builder`],
-/// [`OktaConfig::from_env`] or [`OktaConfig::from_system_config`].
+/// [`OktaConfig::from_env`] or [`OktaConfig::from_spec`].
 #[derive(Debug, Clone)]
 pub struct OktaConfig {
     /// The org URL (`https://example.okta.com`); in tests the mock server's URL.
@@ -85,8 +107,11 @@ pub struct OktaConfig {
     pub profile_mapping: BTreeMap<String, String>,
     /// What suspension of a leaver means in Okta.
     pub leaver_action: LeaverAction,
-    /// Allow `DeleteAccount` (deactivation first, then deletion).
-    pub delete_accounts: bool,
+    /// How an activation (rehire, adopted inactive account) reaches the person.
+    pub activation: ActivationDelivery,
+    /// The `app` kind is in use: app assignments can be granted and are read, apps
+    /// listed, and [`APP_SCOPES`] requested (default true).
+    pub manage_apps: bool,
     /// Apps by the name policies use.
     pub apps: BTreeMap<String, AppConfig>,
     /// Per-request timeout.
@@ -104,7 +129,8 @@ impl OktaConfig {
             activate_on_create: true,
             profile_mapping: BTreeMap::new(),
             leaver_action: LeaverAction::Suspend,
-            delete_accounts: false,
+            activation: ActivationDelivery::SendEmail,
+            manage_apps: true,
             apps: BTreeMap::new(),
             timeout: Duration::from_secs(30),
             token_refresh_margin: Duration::from_secs(60),
@@ -152,64 +178,101 @@ impl OktaConfig {
         b.build()
     }
 
-    /// From a deployment's system entry.
+    /// From a deployment's system entry, as [`crate::factory()`] builds it.
     ///
     /// Settings: `org_url` (required), `activate` (`true`/`false`), `leaver_action`
-    /// (`suspend`/`deactivate`), `client_id`, `key_id`, `scopes`, `timeout_seconds`,
+    /// (`suspend`/`deactivate`), `activation` (`send_email`/`pending`), `manage_apps`
+    /// (`true`/`false`), `client_id`, `key_id`, `scopes`, `timeout_seconds`,
     /// `profile.<oktaField>` = identity attribute, `app.<name>` = app id.
-    /// Credentials: `api_token`, or `private_key` (with the `client_id` setting).
-    /// `delete_leavers` enables deletion.
-    pub fn from_system_config(system: &SystemConfig) -> Result<Self, ConfigError> {
-        let setting = |k: &str| system.settings.get(k).map(String::as_str);
-        let org = setting("org_url").ok_or_else(|| ConfigError::missing("settings.org_url"))?;
+    /// Credentials: `api_token`, or `private_key` with `client_id` (a setting, or a
+    /// credential reference).
+    /// Whether leavers are deleted is the deployment's `delete_leavers`: the planner
+    /// plans a deletion only then.
+    ///
+    /// Every error names the system and the setting or credential, never a secret.
+    pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, FactoryError> {
+        let system = spec.name.as_str();
+        let invalid = |setting: &str, expected: String| {
+            FactoryError::invalid_setting(system, setting, expected)
+        };
+        let org = spec.required_setting("org_url", "the org URL, `https://<org>.okta.com`")?;
         let mut b = Self::builder(org);
-        if let Some(token) = system.credentials.get("api_token") {
-            b = b.api_token(read_credential("credentials.api_token", token)?);
-        } else if let Some(key) = system.credentials.get("private_key") {
-            let client_id = setting("client_id").ok_or_else(|| {
-                ConfigError::missing("settings.client_id (credentials.private_key is set)")
-            })?;
-            b = b.private_key_jwt(client_id, read_credential("credentials.private_key", key)?);
-            if let Some(kid) = setting("key_id") {
+        if let Some(token) = spec.credential("api_token")? {
+            b = b.api_token(token);
+        } else if let Some(key) = spec.credential("private_key")? {
+            // The client id is no secret, but deployments keep it beside the key too.
+            let client_id = match spec.setting("client_id") {
+                Some(id) => id.to_owned(),
+                None => match spec.credential("client_id")? {
+                    Some(id) => id.expose_secret().trim().to_owned(),
+                    None => {
+                        return Err(FactoryError::invalid_setting(
+                            system,
+                            "client_id",
+                            "the service app's client id (credentials.private_key is set)",
+                        ));
+                    }
+                },
+            };
+            b = b.private_key_jwt(client_id, key);
+            if let Some(kid) = spec.setting("key_id") {
                 b = b.key_id(kid);
             }
-            if let Some(scopes) = setting("scopes") {
+            if let Some(scopes) = spec.setting("scopes") {
                 b = b.scopes(scopes.split_whitespace().map(str::to_owned).collect());
             }
         } else {
-            return Err(ConfigError::missing(
-                "credentials.api_token or credentials.private_key",
+            return Err(FactoryError::missing_credential(
+                system,
+                "api_token",
+                "`credentials: { api_token: env:VARIABLE | file:PATH }`, or `private_key` \
+                 with the `client_id` setting",
             ));
         }
-        if let Some(v) = setting("activate") {
-            b = b.activate_on_create(parse_bool("settings.activate", v)?);
+        if let Some(v) = spec.setting("activate") {
+            b = b.activate_on_create(parse_bool(v).map_err(|e| invalid("activate", e))?);
         }
-        if let Some(v) = setting("leaver_action") {
+        if let Some(v) = spec.setting("manage_apps") {
+            b = b.manage_apps(parse_bool(v).map_err(|e| invalid("manage_apps", e))?);
+        }
+        if let Some(v) = spec.setting("leaver_action") {
             b = b.leaver_action(match v {
                 "suspend" => LeaverAction::Suspend,
                 "deactivate" => LeaverAction::Deactivate,
                 other => {
-                    return Err(ConfigError::invalid(
-                        "settings.leaver_action",
-                        format!("`{other}` is neither `suspend` nor `deactivate`"),
+                    return Err(invalid(
+                        "leaver_action",
+                        format!("`suspend` or `deactivate`, not `{other}`"),
                     ));
                 }
             });
         }
-        if let Some(v) = setting("timeout_seconds") {
+        if let Some(v) = spec.setting("activation") {
+            b = b.activation(match v {
+                "send_email" => ActivationDelivery::SendEmail,
+                "pending" => ActivationDelivery::Pending,
+                other => {
+                    return Err(invalid(
+                        "activation",
+                        format!("`send_email` or `pending`, not `{other}`"),
+                    ));
+                }
+            });
+        }
+        if let Some(v) = spec.setting("timeout_seconds") {
             let secs: u64 = v.parse().map_err(|_| {
-                ConfigError::invalid("settings.timeout_seconds", format!("`{v}` is not a number"))
+                invalid("timeout_seconds", format!("a number of seconds, not `{v}`"))
             })?;
             b = b.timeout(Duration::from_secs(secs));
         }
-        for (k, v) in &system.settings {
+        for (k, v) in &spec.config.settings {
             if let Some(field) = k.strip_prefix("profile.") {
                 b = b.map_attribute(field, v);
             } else if let Some(name) = k.strip_prefix("app.") {
                 b = b.app(name, v);
             }
         }
-        b.delete_accounts(system.delete_leavers).build()
+        b.build().map_err(|e| e.for_system(system))
     }
 
     /// The org authorization server's token endpoint.
@@ -229,25 +292,55 @@ fn read_file(what: &str, path: &Path) -> Result<SecretString, ConfigError> {
     })
 }
 
-fn read_credential(what: &str, r: &CredentialRef) -> Result<SecretString, ConfigError> {
-    match r {
-        CredentialRef::Env { env } => std::env::var(env)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .map(SecretString::from)
-            .ok_or_else(|| ConfigError::missing(format!("{what}: environment variable {env}"))),
-        CredentialRef::File { file } => read_file(what, file),
-    }
-}
-
-fn parse_bool(what: &str, v: &str) -> Result<bool, ConfigError> {
+fn parse_bool(v: &str) -> Result<bool, String> {
     match v {
         "true" => Ok(true),
         "false" => Ok(false),
-        other => Err(ConfigError::invalid(
-            what,
-            format!("`{other}` is neither `true` nor `false`"),
-        )),
+        other => Err(format!("`true` or `false`, not `{other}`")),
+    }
+}
+
+/// Checks the org URL: an http(s) URL with a host and nothing after the path. Plain
+/// `http://` is refused unless the host is loopback (a mock server in tests): the
+/// adapter always sends a credential, and a credential never crosses a network in the
+/// clear. The URL is echoed only when it holds no user-info (which could be a secret).
+pub fn parse_org_url(text: &str) -> Result<Url, ConfigError> {
+    let shown = if text.contains('@') {
+        "the URL given (not shown: it has a user-info part)".to_owned()
+    } else {
+        format!("`{text}`")
+    };
+    let url = provision_http::client::parse_base_url(text).map_err(|e| {
+        let reason = match e {
+            provision_http::client::ClientConfigError::BaseUrl { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        ConfigError::invalid("org URL", format!("{shown}: {reason}"))
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::invalid(
+            "org URL",
+            "an org URL has no user name or password in it".to_owned(),
+        ));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(ConfigError::invalid(
+            "org URL",
+            format!(
+                "{shown} is plain http: the API token or OAuth assertion would cross the \
+                 network unencrypted; use https (plain http is allowed only on loopback, for tests)"
+            ),
+        ));
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -259,7 +352,8 @@ pub struct OktaConfigBuilder {
     activate_on_create: bool,
     profile_mapping: BTreeMap<String, String>,
     leaver_action: LeaverAction,
-    delete_accounts: bool,
+    activation: ActivationDelivery,
+    manage_apps: bool,
     apps: BTreeMap<String, AppConfig>,
     timeout: Duration,
     token_refresh_margin: Duration,
@@ -324,9 +418,16 @@ impl OktaConfigBuilder {
         self
     }
 
-    /// Allow deleting accounts (off by default).
-    pub fn delete_accounts(mut self, allow: bool) -> Self {
-        self.delete_accounts = allow;
+    /// How an activation reaches the person (default [`ActivationDelivery::SendEmail`]).
+    pub fn activation(mut self, delivery: ActivationDelivery) -> Self {
+        self.activation = delivery;
+        self
+    }
+
+    /// Whether the `app` kind is in use (default true): app grants, app reads and the
+    /// `okta.apps.*` scopes. Turn it off for a service app granted no app scopes.
+    pub fn manage_apps(mut self, manage: bool) -> Self {
+        self.manage_apps = manage;
         self
     }
 
@@ -373,19 +474,8 @@ impl OktaConfigBuilder {
 
     /// Checks and builds the configuration.
     pub fn build(self) -> Result<OktaConfig, ConfigError> {
-        let mut org_url = Url::parse(&self.org_url)
-            .map_err(|e| ConfigError::invalid("org URL", format!("`{}`: {e}", self.org_url)))?;
-        if !matches!(org_url.scheme(), "https" | "http") || org_url.host().is_none() {
-            return Err(ConfigError::invalid(
-                "org URL",
-                format!("`{}` is not an http(s) URL with a host", self.org_url),
-            ));
-        }
-        if !org_url.path().ends_with('/') {
-            let path = format!("{}/", org_url.path());
-            org_url.set_path(&path);
-        }
-        let has_apps = !self.apps.is_empty();
+        let org_url = parse_org_url(&self.org_url)?;
+        let has_apps = self.manage_apps;
         let auth = match self.auth {
             None => {
                 return Err(ConfigError::missing(
@@ -423,7 +513,8 @@ impl OktaConfigBuilder {
             activate_on_create: self.activate_on_create,
             profile_mapping: self.profile_mapping,
             leaver_action: self.leaver_action,
-            delete_accounts: self.delete_accounts,
+            activation: self.activation,
+            manage_apps: self.manage_apps,
             apps: self.apps,
             timeout: self.timeout,
             token_refresh_margin: self.token_refresh_margin,
@@ -480,10 +571,12 @@ mod tests {
         };
         assert_eq!(client_id, "0oa123");
         assert_eq!(key_id.as_deref(), Some("kid1"));
+        // The `app` kind is in use by default: its scopes are asked for too.
         assert_eq!(
             scopes,
             &DEFAULT_SCOPES
                 .iter()
+                .chain(APP_SCOPES)
                 .map(|s| s.to_string())
                 .collect::<Vec<_>>()
         );
@@ -520,28 +613,40 @@ mod tests {
         assert!(e.to_string().contains("org URL"), "{e}");
     }
 
+    fn spec_config(settings: &[(&str, &str)]) -> provision_core::config::SystemConfig {
+        let mut s = provision_core::config::SystemConfig::new("okta");
+        for (k, v) in settings {
+            s.settings.insert((*k).into(), (*v).into());
+        }
+        s
+    }
+
     #[test]
-    fn system_config_settings() {
-        let mut s = SystemConfig::new("okta");
-        s.settings
-            .insert("org_url".into(), "https://acme.okta.com".into());
-        s.settings.insert("activate".into(), "false".into());
-        s.settings
-            .insert("leaver_action".into(), "deactivate".into());
-        s.settings
-            .insert("profile.department".into(), "department".into());
-        s.settings.insert("app.github".into(), "0oa9".into());
-        s.delete_leavers = true;
+    fn deployment_settings() {
         let key = std::env::temp_dir().join(format!("okta-test-token-{}", std::process::id()));
-        std::fs::write(&key, "tok").unwrap();
+        std::fs::write(&key, "tok-secret-value\n").unwrap();
+        let mut s = spec_config(&[
+            ("org_url", "https://acme.okta.com"),
+            ("activate", "false"),
+            ("leaver_action", "deactivate"),
+            ("activation", "pending"),
+            ("profile.department", "department"),
+            ("app.github", "0oa9"),
+        ]);
         s.credentials.insert(
             "api_token".into(),
-            CredentialRef::File { file: key.clone() },
+            provision_core::config::CredentialRef::File { file: key.clone() },
         );
-        let c = OktaConfig::from_system_config(&s).unwrap();
+        let name = provision_core::model::SystemName::new("okta-main");
+        let spec = SystemSpec {
+            name: &name,
+            config: &s,
+        };
+        let c = OktaConfig::from_spec(spec).unwrap();
         assert!(!c.activate_on_create);
         assert_eq!(c.leaver_action, LeaverAction::Deactivate);
-        assert!(c.delete_accounts);
+        assert_eq!(c.activation, ActivationDelivery::Pending);
+        assert!(c.manage_apps);
         assert_eq!(
             c.profile_mapping.get("department").map(String::as_str),
             Some("department")
@@ -549,8 +654,44 @@ mod tests {
         assert_eq!(c.apps.get("github").map(|a| a.id.as_str()), Some("0oa9"));
 
         s.settings.insert("leaver_action".into(), "nuke".into());
-        let e = OktaConfig::from_system_config(&s).unwrap_err();
-        assert!(e.to_string().contains("settings.leaver_action"), "{e}");
+        let spec = SystemSpec {
+            name: &name,
+            config: &s,
+        };
+        let e = OktaConfig::from_spec(spec).unwrap_err().to_string();
+        assert!(
+            e.contains("okta-main") && e.contains("leaver_action"),
+            "{e}"
+        );
+        assert!(!e.contains("tok-secret-value"), "{e}");
         std::fs::remove_file(&key).unwrap();
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_on_loopback() {
+        for url in ["http://acme.okta.com", "http://10.0.0.5:8080"] {
+            let e = OktaConfig::builder(url)
+                .api_token("t")
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("plain http") && e.contains("https"),
+                "{url}: {e}"
+            );
+        }
+        for url in [
+            "http://127.0.0.1:1234",
+            "http://localhost:99",
+            "http://[::1]:5",
+        ] {
+            OktaConfig::builder(url).api_token("t").build().unwrap();
+        }
+        let e = OktaConfig::builder("https://admin:hunter2@acme.okta.com")
+            .api_token("t")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2"), "{e}");
     }
 }

@@ -45,3 +45,34 @@ impl ConfigError {
         }
     }
 }
+
+impl ConfigError {
+    /// The same error as the core's [`provision_core::adapter::ConfigError`] for the
+    /// system named `system` in the deployment: names the setting or credential
+    /// (`org_url`, `client_id`, `private_key`) and never a secret's value.
+    pub fn for_system(self, system: &str) -> provision_core::adapter::ConfigError {
+        use provision_core::adapter::ConfigError as Core;
+        let setting = |what: &str| match what {
+            "org URL" | "OKTA_ORG_URL" => "org_url".to_owned(),
+            "client id" => "client_id".to_owned(),
+            other => other.to_owned(),
+        };
+        match self {
+            ConfigError::Missing { what } if what.starts_with("credential") => {
+                Core::missing_credential(system, "api_token", what)
+            }
+            ConfigError::Missing { what } => {
+                Core::invalid_setting(system, setting(&what), "missing")
+            }
+            ConfigError::Invalid { what, reason } if what == "private key" => {
+                Core::missing_credential(system, "private_key", reason)
+            }
+            ConfigError::Invalid { what, reason } => {
+                Core::invalid_setting(system, setting(&what), reason)
+            }
+            ConfigError::File { what, path, source } => {
+                Core::missing_credential(system, what, format!("cannot read {path}: {source}"))
+            }
+        }
+    }
+}

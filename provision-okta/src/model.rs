@@ -81,6 +81,9 @@ impl Group {
 pub struct AppUser {
     /// The assigned user's id.
     pub id: String,
+    /// `USER` (assigned directly) or `GROUP` (held through a group's assignment).
+    #[serde(default)]
+    pub scope: Option<String>,
     /// The app-specific credentials; `userName` is the app login.
     #[serde(default)]
     pub credentials: Option<Map<String, Value>>,
@@ -96,6 +99,22 @@ impl AppUser {
     }
 }
 
+/// An app link of a user (`GET /api/v1/users/{id}/appLinks`): one per app assigned
+/// directly or through a group.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppLink {
+    /// The app's id (`0oa...`).
+    pub app_instance_id: String,
+}
+
+/// An app (`GET /api/v1/apps`): only its id is read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct App {
+    /// The app's id (`0oa...`).
+    pub id: String,
+}
+
 /// Okta's error body.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -106,6 +125,9 @@ pub struct ErrorBody {
     /// The summary.
     #[serde(default)]
     pub error_summary: Option<String>,
+    /// The id of this error in Okta's logs (what Okta support asks for).
+    #[serde(default)]
+    pub error_id: Option<String>,
     /// Causes (validation details).
     #[serde(default)]
     pub error_causes: Vec<ErrorCause>,

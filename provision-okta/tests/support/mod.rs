@@ -3,11 +3,12 @@
 //! headers, the lifecycle rules), plus helpers shared by the test files.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use provision_okta::{OktaAdapter, OktaConfig};
 use provision_testkit::openapi::{OpenApiSpec, shared_spec_path};
+use provision_testkit::{ApiSpec, MatchedOperation, SpecViolation};
 use serde_json::{Map, Value, json};
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -17,6 +18,9 @@ pub struct FakeUser {
     pub id: String,
     pub status: String,
     pub profile: Map<String, Value>,
+    /// Whether the user has a password: without one, an activation leaves the user
+    /// `PROVISIONED` until the activation link is used.
+    pub password: bool,
 }
 
 #[derive(Debug, Default)]
@@ -25,7 +29,13 @@ pub struct State {
     /// (id, name, type)
     pub groups: Vec<(String, String, String)>,
     pub members: BTreeSet<(String, String)>,
-    pub app_users: BTreeSet<(String, String)>,
+    /// (app id, user id) → scope (`USER`, or `GROUP` for an assignment held through a group).
+    pub app_users: BTreeMap<(String, String), String>,
+    /// The org's apps: (id, label).
+    pub apps: Vec<(String, String)>,
+    /// OAuth access tokens the token endpoint issued → their scopes. A `Bearer` token
+    /// not here is answered 401 (expired or revoked).
+    pub tokens: BTreeMap<String, Vec<String>>,
     pub next_id: u32,
     /// Server-side cap on page size (the real one is the `limit`; tests lower it to get pages).
     pub max_page: usize,
@@ -63,8 +73,36 @@ impl FakeOkta {
             id: id.clone(),
             status: status.into(),
             profile,
+            password: true,
         });
         id
+    }
+
+    /// A user who never set a password (imported, or created without credentials).
+    pub fn add_user_without_password(&self, login: &str, email: &str, status: &str) -> String {
+        let id = self.add_user(login, email, status);
+        let mut s = self.state.lock().unwrap();
+        if let Some(u) = s.users.iter_mut().find(|u| u.id == id) {
+            u.password = false;
+        }
+        id
+    }
+
+    pub fn add_app(&self, id: &str, label: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .apps
+            .push((id.into(), label.into()));
+    }
+
+    /// Assigns an app to a user, directly (`USER`) or through a group (`GROUP`).
+    pub fn assign_app(&self, app: &str, uid: &str, scope: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .app_users
+            .insert((app.into(), uid.into()), scope.into());
     }
 
     pub fn add_group(&self, name: &str, kind: &str) -> String {
@@ -278,6 +316,11 @@ impl FakeOkta {
                 let Some(u) = s.users.iter_mut().find(|u| u.id == *id) else {
                     return Self::not_found(id);
                 };
+                // Okta answers a deactivation of a DEPROVISIONED user as if the user
+                // were not there.
+                if *action == "deactivate" && u.status == "DEPROVISIONED" {
+                    return Self::not_found(id);
+                }
                 let (allowed, to): (&[&str], &str) = match *action {
                     "suspend" => (&["ACTIVE"], "SUSPENDED"),
                     "unsuspend" => (&["SUSPENDED"], "ACTIVE"),
@@ -301,6 +344,17 @@ impl FakeOkta {
                 if !allowed.contains(&u.status.as_str()) {
                     return Self::wrong_status();
                 }
+                if *action == "activate" {
+                    // Without a password the user waits in PROVISIONED for the link.
+                    u.status = if u.password { "ACTIVE" } else { "PROVISIONED" }.into();
+                    if q("sendEmail").as_deref() == Some("false") {
+                        return ResponseTemplate::new(200).set_body_json(json!({
+                            "activationUrl": format!("https://fake.okta.com/welcome/ACTIVATION-SECRET-{id}"),
+                            "activationToken": format!("ACTIVATION-SECRET-{id}")
+                        }));
+                    }
+                    return ResponseTemplate::new(200).set_body_json(json!({}));
+                }
                 u.status = to.into();
                 ResponseTemplate::new(200).set_body_json(json!({}))
             }
@@ -312,29 +366,69 @@ impl FakeOkta {
             }
             ("GET", ["api", "v1", "users", id, "groups"]) => {
                 let s = self.state.lock().unwrap();
+                if !s.users.iter().any(|u| u.id == *id) {
+                    return Self::not_found(id);
+                }
                 let groups: Vec<Value> = s
                     .groups
                     .iter()
-                    .filter(|(g, _, _)| s.members.contains(&(g.clone(), id.to_string())))
+                    .filter(|(g, _, t)| {
+                        t == "BUILT_IN" || s.members.contains(&(g.clone(), id.to_string()))
+                    })
                     .map(|(g, n, t)| json!({"id": g, "type": t, "profile": {"name": n}}))
                     .collect();
-                ResponseTemplate::new(200).set_body_json(Value::Array(groups))
+                drop(s);
+                self.page(req, groups, 10_000)
+            }
+            ("GET", ["api", "v1", "users", id, "appLinks"]) => {
+                let s = self.state.lock().unwrap();
+                if !s.users.iter().any(|u| u.id == *id) {
+                    return Self::not_found(id);
+                }
+                // One link per app, whether assigned directly or through a group.
+                let links: Vec<Value> = s
+                    .app_users
+                    .keys()
+                    .filter(|(_, u)| u == id)
+                    .map(|(a, _)| {
+                        let label = s.apps.iter().find(|(i, _)| i == a).map(|(_, l)| l.clone());
+                        json!({"id": format!("link-{a}"), "appInstanceId": a, "appName": "bookmark",
+                               "label": label, "linkUrl": format!("https://fake.okta.com/home/{a}"),
+                               "hidden": false, "sortOrder": 0, "appAssignmentId": format!("0ua-{a}-{id}")})
+                    })
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(Value::Array(links))
+            }
+            ("GET", ["api", "v1", "apps"]) => {
+                let items: Vec<Value> = self
+                    .state
+                    .lock()
+                    .unwrap()
+                    .apps
+                    .iter()
+                    .map(|(id, label)| json!({"id": id, "label": label, "status": "ACTIVE", "name": "bookmark"}))
+                    .collect();
+                self.page(req, items, 20)
             }
             ("GET", ["api", "v1", "groups"]) => {
                 let search = q("search").unwrap_or_default();
-                let name = search
-                    .strip_prefix("profile.name eq ")
-                    .unwrap_or("")
-                    .trim_matches('"')
-                    .to_owned();
+                let (field, value) = search
+                    .split_once(" eq ")
+                    .map(|(f, v)| (f.to_owned(), v.trim_matches('"').to_owned()))
+                    .unwrap_or_default();
                 let s = self.state.lock().unwrap();
                 let groups: Vec<Value> = s
                     .groups
                     .iter()
-                    .filter(|(_, n, _)| *n == name)
+                    .filter(|(_, n, t)| match field.as_str() {
+                        "profile.name" => *n == value,
+                        "type" => *t == value,
+                        _ => search.is_empty(),
+                    })
                     .map(|(g, n, t)| json!({"id": g, "type": t, "profile": {"name": n}}))
                     .collect();
-                ResponseTemplate::new(200).set_body_json(Value::Array(groups))
+                drop(s);
+                self.page(req, groups, 10_000)
             }
             ("GET", ["api", "v1", "groups", gid, "users"]) => {
                 let s = self.state.lock().unwrap();
@@ -372,7 +466,7 @@ impl FakeOkta {
                     .lock()
                     .unwrap()
                     .app_users
-                    .insert((aid.to_string(), uid.clone()));
+                    .insert((aid.to_string(), uid.clone()), "USER".into());
                 ResponseTemplate::new(200).set_body_json(json!({"id": uid, "scope": "USER", "status": "PROVISIONED", "profile": body.get("profile").cloned().unwrap_or(json!({}))}))
             }
             ("GET", ["api", "v1", "apps", aid, "users"]) => {
@@ -380,36 +474,40 @@ impl FakeOkta {
                 let items: Vec<Value> = s
                     .app_users
                     .iter()
-                    .filter(|(a, _)| a == aid)
-                    .map(|(_, u)| json!({"id": u, "scope": "USER", "credentials": {"userName": format!("{u}@app")}}))
+                    .filter(|((a, _), _)| a == aid)
+                    .map(|((_, u), scope)| json!({"id": u, "scope": scope, "credentials": {"userName": format!("{u}@app")}}))
                     .collect();
                 drop(s);
                 self.page(req, items, 50)
             }
             ("GET", ["api", "v1", "apps", aid, "users", uid]) => {
-                if self
+                let scope = self
                     .state
                     .lock()
                     .unwrap()
                     .app_users
-                    .contains(&(aid.to_string(), uid.to_string()))
-                {
-                    ResponseTemplate::new(200).set_body_json(json!({"id": uid, "scope": "USER"}))
-                } else {
-                    Self::not_found(uid)
+                    .get(&(aid.to_string(), uid.to_string()))
+                    .cloned();
+                match scope {
+                    Some(scope) => {
+                        ResponseTemplate::new(200).set_body_json(json!({"id": uid, "scope": scope}))
+                    }
+                    None => Self::not_found(uid),
                 }
             }
             ("DELETE", ["api", "v1", "apps", aid, "users", uid]) => {
-                if self
-                    .state
-                    .lock()
-                    .unwrap()
-                    .app_users
-                    .remove(&(aid.to_string(), uid.to_string()))
-                {
-                    ResponseTemplate::new(204)
-                } else {
-                    Self::not_found(uid)
+                let mut s = self.state.lock().unwrap();
+                let key = (aid.to_string(), uid.to_string());
+                match s.app_users.get(&key).map(String::as_str) {
+                    // An assignment held through a group stays while the group is
+                    // assigned. (The exact reply of a real org is not documented; what
+                    // matters is that nothing is removed.)
+                    Some("GROUP") => Self::error(400, "E0000001", "Api validation failed.", &[]),
+                    Some(_) => {
+                        s.app_users.remove(&key);
+                        ResponseTemplate::new(204)
+                    }
+                    None => Self::not_found(uid),
                 }
             }
             _ => Self::error(
@@ -422,6 +520,49 @@ impl FakeOkta {
     }
 }
 
+impl FakeOkta {
+    /// What Okta answers a `Bearer` token it does not know (401), or one without the
+    /// scope the endpoint needs (403), each with its `WWW-Authenticate` challenge.
+    fn check_token(&self, req: &Request) -> Option<ResponseTemplate> {
+        let auth = req.headers.get("authorization")?.to_str().ok()?;
+        let token = auth.strip_prefix("Bearer ")?;
+        let base = self.base.lock().unwrap().clone();
+        let scopes = self.state.lock().unwrap().tokens.get(token).cloned();
+        let Some(scopes) = scopes else {
+            return Some(
+                Self::error(401, "E0000011", "Invalid token provided", &[]).insert_header(
+                    "www-authenticate",
+                    format!("Bearer authorization_uri=\"{base}/oauth2/v1/authorize\", realm=\"{base}\", scope=\"okta.users.read\", error=\"invalid_token\", error_description=\"The token has expired.\", resource=\"{}\"", req.url.path()).as_str(),
+                ),
+            );
+        };
+        let needed = if req.url.path().starts_with("/api/v1/apps") {
+            if req.method.as_str() == "GET" {
+                "okta.apps.read"
+            } else {
+                "okta.apps.manage"
+            }
+        } else {
+            return None;
+        };
+        if scopes.iter().any(|s| s == needed) {
+            return None;
+        }
+        Some(
+            Self::error(
+                403,
+                "E0000006",
+                "You do not have permission to perform the requested action",
+                &[],
+            )
+            .insert_header(
+                "www-authenticate",
+                format!("Bearer authorization_uri=\"{base}/oauth2/v1/authorize\", realm=\"{base}\", scope=\"{needed}\", error=\"insufficient_scope\", error_description=\"The access token provided does not contain the required scopes.\", resource=\"{}\"", req.url.path()).as_str(),
+            ),
+        )
+    }
+}
+
 impl Respond for FakeOkta {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let remaining = {
@@ -429,7 +570,8 @@ impl Respond for FakeOkta {
             s.remaining = s.remaining.saturating_sub(1);
             s.remaining
         };
-        self.route(req)
+        self.check_token(req)
+            .unwrap_or_else(|| self.route(req))
             .insert_header("x-rate-limit-limit", "600")
             .insert_header("x-rate-limit-remaining", remaining.to_string().as_str())
             .insert_header("x-rate-limit-reset", RESET_EPOCH.to_string().as_str())
@@ -492,11 +634,17 @@ pub fn adapter(server: &MockServer) -> OktaAdapter {
 /// authorization server is not part of the management API description) matches
 /// an operation of the trimmed Okta spec.
 pub async fn assert_conform(server: &MockServer) -> Vec<String> {
-    let spec = OpenApiSpec::from_path(shared_spec_path(
+    let trimmed = OpenApiSpec::from_path(shared_spec_path(
         env!("CARGO_MANIFEST_DIR"),
         "okta-management.trimmed.yaml",
     ))
     .unwrap();
+    let supplement = OpenApiSpec::from_path(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/okta-management.supplement.yaml"),
+    )
+    .unwrap();
+    let spec = Specs(vec![trimmed, supplement]);
     let requests: Vec<Request> = server
         .received_requests()
         .await
@@ -508,6 +656,25 @@ pub async fn assert_conform(server: &MockServer) -> Vec<String> {
         .into_iter()
         .map(|m| m.name)
         .collect()
+}
+
+/// The trimmed spec, then the supplement (see its header): a request conforms when
+/// one of them accepts it; otherwise the trimmed spec's verdict is reported.
+struct Specs(Vec<OpenApiSpec>);
+
+impl ApiSpec for Specs {
+    fn check_request(&self, request: &Request) -> Result<MatchedOperation, SpecViolation> {
+        let mut first = None;
+        for spec in &self.0 {
+            match spec.check_request(request) {
+                Ok(op) => return Ok(op),
+                Err(v) => {
+                    first.get_or_insert(v);
+                }
+            }
+        }
+        Err(first.unwrap())
+    }
 }
 
 /// `METHOD path` of every request received, in order.
@@ -528,7 +695,21 @@ pub struct TokenEndpoint {
     public_pem: Vec<u8>,
     expires_in: u64,
     issued: Arc<Mutex<Vec<String>>>,
+    /// The scopes granted to the service app in the Admin Console.
+    granted: Vec<String>,
+    /// The org's state, where issued tokens are recorded with their scopes.
+    state: Arc<Mutex<State>>,
 }
+
+/// The scopes the fake's service app is granted: users, groups and apps.
+pub const GRANTED_SCOPES: &[&str] = &[
+    "okta.users.read",
+    "okta.users.manage",
+    "okta.groups.read",
+    "okta.groups.manage",
+    "okta.apps.read",
+    "okta.apps.manage",
+];
 
 #[derive(serde::Deserialize)]
 struct Claims {
@@ -556,10 +737,15 @@ impl Respond for TokenEndpoint {
         {
             return bad("wrong grant");
         }
-        if form.get("scope").map(String::as_str)
-            != Some("okta.users.read okta.users.manage okta.groups.read okta.groups.manage")
-        {
-            return bad("wrong scopes");
+        let requested: Vec<String> = form
+            .get("scope")
+            .map(|s| s.split(' ').map(str::to_owned).collect())
+            .unwrap_or_default();
+        if requested.is_empty() || requested.iter().any(|s| !self.granted.contains(s)) {
+            return ResponseTemplate::new(400).set_body_json(json!({
+                "error": "invalid_scope",
+                "error_description": "One or more scopes are not configured for the authorization server resource."
+            }));
         }
         let key = jsonwebtoken::DecodingKey::from_rsa_pem(&self.public_pem).unwrap();
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
@@ -585,9 +771,15 @@ impl Respond for TokenEndpoint {
             return bad("jti replayed");
         }
         issued.push(c.jti);
+        let token = format!("ACCESS-TOKEN-{}", issued.len());
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .insert(token.clone(), requested);
         ResponseTemplate::new(200).set_body_json(json!({
             "token_type": "Bearer", "expires_in": self.expires_in,
-            "access_token": format!("ACCESS-TOKEN-{}", issued.len()), "scope": form["scope"]
+            "access_token": token, "scope": form["scope"]
         }))
     }
 }
@@ -597,7 +789,25 @@ pub async fn oauth_setup(
 ) -> (wiremock::MockServer, OktaAdapter, Arc<Mutex<Vec<String>>>) {
     let fake = FakeOkta::new(200);
     fake.add_user("ada@example.com", "ada@example.com", "ACTIVE");
-    let server = start(&fake).await;
+    let (server, config, issued) = oauth_fake_setup(&fake, expires_in).await;
+    (
+        server,
+        OktaAdapter::new(config.build().unwrap()).unwrap(),
+        issued,
+    )
+}
+
+/// A mock org with an OAuth service app granted [`GRANTED_SCOPES`]: the server, a
+/// config builder for the app (key id `kid-1`), and the `jti`s of the tokens issued.
+pub async fn oauth_fake_setup(
+    fake: &FakeOkta,
+    expires_in: u64,
+) -> (
+    wiremock::MockServer,
+    provision_okta::config::OktaConfigBuilder,
+    Arc<Mutex<Vec<String>>>,
+) {
+    let server = start(fake).await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let issued = Arc::new(Mutex::new(Vec::new()));
     Mock::given(method("POST"))
@@ -607,14 +817,14 @@ pub async fn oauth_setup(
             public_pem: std::fs::read(dir.join("test-key.pub.pem")).unwrap(),
             expires_in,
             issued: issued.clone(),
+            granted: GRANTED_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+            state: fake.state.clone(),
         })
         .mount(&server)
         .await;
     let pem = std::fs::read_to_string(dir.join("test-key.pem")).unwrap();
     let config = OktaConfig::builder(&server.uri())
         .private_key_jwt("0oaSERVICEAPP", pem)
-        .key_id("kid-1")
-        .build()
-        .unwrap();
-    (server, OktaAdapter::new(config).unwrap(), issued)
+        .key_id("kid-1");
+    (server, config, issued)
 }

@@ -1,0 +1,62 @@
+//! The Okta [`AdapterFactory`]: `adapter: okta` in `provision.yaml`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use provision_core::adapter::{Adapter, AdapterFactory, ConfigError, SystemDescriptor, SystemSpec};
+
+use crate::adapter::OktaAdapter;
+use crate::config::{LeaverAction, OktaConfig};
+use crate::descriptor::okta_descriptor;
+
+/// Builds Okta adapters from deployment entries (see [`OktaConfig::from_spec`] for the
+/// settings and credentials).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OktaFactory;
+
+impl OktaFactory {
+    fn bool_setting(spec: SystemSpec<'_>, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match spec.setting(key) {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(other) => Err(ConfigError::invalid_setting(
+                spec.name.as_str(),
+                key,
+                format!("`true` or `false`, not `{other}`"),
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl AdapterFactory for OktaFactory {
+    fn adapter_type(&self) -> &str {
+        "okta"
+    }
+
+    /// From `leaver_action` and `manage_apps` alone: no credential is read.
+    fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
+        let leaver_action = match spec.setting("leaver_action") {
+            None | Some("suspend") => LeaverAction::Suspend,
+            Some("deactivate") => LeaverAction::Deactivate,
+            Some(other) => {
+                return Err(ConfigError::invalid_setting(
+                    spec.name.as_str(),
+                    "leaver_action",
+                    format!("`suspend` or `deactivate`, not `{other}`"),
+                ));
+            }
+        };
+        let manage_apps = Self::bool_setting(spec, "manage_apps", true)?;
+        Ok(okta_descriptor(leaver_action, manage_apps))
+    }
+
+    async fn build(&self, spec: SystemSpec<'_>) -> Result<Arc<dyn Adapter>, ConfigError> {
+        let config = OktaConfig::from_spec(spec)?;
+        let adapter = OktaAdapter::new(config)
+            .map_err(|e| e.for_system(spec.name.as_str()))?
+            .with_system_name(spec.name.as_str());
+        Ok(Arc::new(adapter))
+    }
+}
