@@ -142,7 +142,7 @@ impl AdapterFactory for QuickstartSandboxes {
 /// Every system in the deployment: which are real (and where), and the sandboxes.
 pub struct Systems {
     sandboxes: Arc<QuickstartSandboxes>,
-    /// Real systems, with where they are ("https://acme.okta.com").
+    /// Real systems, with where they are (`https://acme.okta.com`).
     real: BTreeMap<SystemName, String>,
 }
 

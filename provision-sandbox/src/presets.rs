@@ -17,7 +17,9 @@
 use std::time::Duration;
 
 use super::{SandboxConfig, SandboxRateLimit, SandboxSystem};
-use provision_core::adapter::{PendingDeadline, ResourceKindDescriptor, SystemDescriptor};
+use provision_core::adapter::{
+    PendingDeadline, RateBudget, ResourceKindDescriptor, SystemDescriptor,
+};
 use provision_core::config::{RateLimitConfig, SystemConfig};
 
 /// A preset: a descriptor and a published rate limit.
@@ -75,18 +77,24 @@ fn descriptor(
     d
 }
 
-/// Okta: groups and app assignments; suspend, sessions, delete.
+/// Okta: groups and app assignments (both enumerable); suspend, sessions, delete; one
+/// rate budget per endpoint family (users, groups, apps, sessions), as the adapter
+/// declares them (no documented per-minute numbers).
 pub fn okta() -> Preset {
+    let mut descriptor = descriptor(
+        "okta",
+        vec![
+            ResourceKindDescriptor::new("group", &["add_to_group"]).enumerable(),
+            ResourceKindDescriptor::new("app", &["assign_app"]).enumerable(),
+        ],
+        true,
+        true,
+    );
+    for family in ["users", "groups", "apps", "sessions"] {
+        descriptor = descriptor.with_rate_budget(RateBudget::new(family, None));
+    }
     Preset {
-        descriptor: descriptor(
-            "okta",
-            vec![
-                ResourceKindDescriptor::new("group", &["add_to_group"]),
-                ResourceKindDescriptor::new("app", &["assign_app"]),
-            ],
-            true,
-            true,
-        ),
+        descriptor,
         requests_per_minute: 600,
     }
 }

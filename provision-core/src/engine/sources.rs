@@ -15,8 +15,8 @@ use crate::policy::{PolicyError, load_policies};
 pub enum Deployment {
     /// A `provision.yaml` to load.
     File(PathBuf),
-    /// A configuration built in code.
-    Config(DeploymentConfig),
+    /// A configuration built in code (boxed: it is much larger than a path).
+    Config(Box<DeploymentConfig>),
 }
 
 impl From<&str> for Deployment {
@@ -45,7 +45,7 @@ impl From<&PathBuf> for Deployment {
 
 impl From<DeploymentConfig> for Deployment {
     fn from(config: DeploymentConfig) -> Self {
-        Deployment::Config(config)
+        Deployment::Config(Box::new(config))
     }
 }
 
@@ -68,7 +68,7 @@ impl Deployment {
     pub(crate) fn load(self) -> Result<LoadedDeployment, ConfigError> {
         match self {
             Deployment::Config(config) => Ok(LoadedDeployment {
-                config,
+                config: *config,
                 source: None,
             }),
             Deployment::File(path) => {
