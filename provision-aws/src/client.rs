@@ -18,9 +18,11 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use provision_core::adapter::{AdapterError, RateLimitInfo, SystemError};
+use provision_http::classify::ErrorDialect;
+use provision_http::client::{HttpClient, HttpResponse, RequestKind};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tracing::{Instrument, debug, debug_span};
+use tracing::{Instrument, debug_span};
 use url::Url;
 
 use crate::config::AwsConfig;
@@ -315,10 +317,96 @@ pub fn normalize_error_type(raw: &str) -> String {
     before_colon.trim().to_owned()
 }
 
+/// The AWS JSON 1.1 error dialect for one call: the error type from the
+/// `X-Amzn-ErrorType` header, or `__type` (`code`, `Code`) in the body, with any
+/// `namespace#` prefix and `:…` suffix stripped; `message` (`Message`,
+/// `errorMessage`); `Reason`, `ResourceType` and `RetryAfterSeconds`. Classes come
+/// from [`AwsError`]'s conversion (by error type, never by status alone).
+#[derive(Debug, Clone, Copy)]
+pub struct AwsErrors {
+    /// The service called (the same error type means different things in each).
+    pub service: Service,
+    /// The operation called.
+    pub operation: &'static str,
+}
+
+impl AwsErrors {
+    /// The service's error in a non-2xx reply, with its own type and message.
+    pub fn aws_error(&self, reply: &HttpResponse) -> AwsError {
+        let body: serde_json::Value =
+            serde_json::from_slice(&reply.body).unwrap_or(serde_json::Value::Null);
+        let field = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| body.get(*n).and_then(|v| v.as_str()).map(str::to_owned))
+        };
+        let code = reply
+            .headers
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(normalize_error_type)
+            .filter(|c| !c.is_empty())
+            .or_else(|| field(&["__type", "code", "Code"]).map(|t| normalize_error_type(&t)));
+        let message = field(&["message", "Message", "errorMessage"]).unwrap_or_else(|| {
+            if body.is_null() {
+                // Not JSON (an HTML error page): say so without echoing the page.
+                format!("HTTP {} without an AWS error body", reply.status)
+            } else {
+                String::new()
+            }
+        });
+        // Identity Store's throttling says when in the body; otherwise `Retry-After`
+        // as the toolkit's rate-limit parser read it.
+        let retry_after = body
+            .get("RetryAfterSeconds")
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            })
+            .map(Duration::from_secs)
+            .or_else(|| reply.rate_limit.as_ref().and_then(|r| r.retry_after));
+        AwsError {
+            service: self.service,
+            operation: self.operation,
+            kind: AwsErrorKind::Service,
+            status: Some(reply.status),
+            code,
+            message,
+            reason: field(&["Reason"]),
+            retry_after,
+            resource_type: field(&["ResourceType"]),
+        }
+    }
+}
+
+impl ErrorDialect for AwsErrors {
+    fn system_error(&self, reply: &HttpResponse) -> SystemError {
+        self.aws_error(reply).system_error()
+    }
+
+    fn classify(&self, reply: &HttpResponse, _error: SystemError) -> AdapterError {
+        self.aws_error(reply).into()
+    }
+}
+
+/// Whether an operation only reads (`List…`, `Describe…`, `Get…`): a read that failed
+/// in transit never "may have applied".
+fn request_kind(operation: &str) -> RequestKind {
+    if ["List", "Describe", "Get"]
+        .iter()
+        .any(|p| operation.starts_with(p))
+    {
+        RequestKind::Read
+    } else {
+        RequestKind::Write
+    }
+}
+
 /// Signs and sends AWS JSON 1.1 requests to the two services.
 #[derive(Clone)]
 pub struct AwsClient {
-    http: reqwest::Client,
+    identity_store: HttpClient,
+    sso_admin: HttpClient,
     region: String,
     credentials: CredentialSource,
     identity_store_endpoint: Url,
@@ -342,14 +430,18 @@ impl fmt::Debug for AwsClient {
 impl AwsClient {
     /// A client for the configured region, credentials and endpoints.
     pub fn new(config: &AwsConfig) -> Result<Self, AdapterError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
-            .map_err(|e| AdapterError::Permanent {
-                error: SystemError::message(format!("cannot build the HTTP client: {e}")),
-            })?;
+        let http = |service: Service, endpoint: &Url| {
+            HttpClient::builder(service.to_string(), endpoint.as_str())
+                .user_agent(concat!("provision-aws/", env!("CARGO_PKG_VERSION")))
+                .timeout(config.timeout)
+                .build()
+                .map_err(|e| AdapterError::Configuration {
+                    error: SystemError::message(e.to_string()),
+                })
+        };
         Ok(Self {
-            http,
+            identity_store: http(Service::IdentityStore, &config.identity_store_endpoint)?,
+            sso_admin: http(Service::SsoAdmin, &config.sso_admin_endpoint)?,
             region: config.region.clone(),
             credentials: config.credentials.clone(),
             identity_store_endpoint: config.identity_store_endpoint.clone(),
@@ -357,10 +449,10 @@ impl AwsClient {
         })
     }
 
-    fn endpoint(&self, service: Service) -> &Url {
+    fn endpoint(&self, service: Service) -> (&HttpClient, &Url) {
         match service {
-            Service::IdentityStore => &self.identity_store_endpoint,
-            Service::SsoAdmin => &self.sso_admin_endpoint,
+            Service::IdentityStore => (&self.identity_store, &self.identity_store_endpoint),
+            Service::SsoAdmin => (&self.sso_admin, &self.sso_admin_endpoint),
         }
     }
 
@@ -391,15 +483,15 @@ impl AwsClient {
                 format!("cannot encode the request: {e}"),
             )
         })?;
-        let url = self.endpoint(service).clone();
+        let (http, url) = self.endpoint(service);
         let target = format!("{}.{operation}", service.target_prefix());
         let headers = [
             ("content-type", CONTENT_TYPE),
             ("x-amz-target", target.as_str()),
         ];
 
-        let signed = self.sign(service, operation, &url, &headers, &body).await?;
-        let mut request = self.http.post(url);
+        let signed = self.sign(service, operation, url, &headers, &body).await?;
+        let mut request = http.reqwest().post(url.clone());
         for (name, value) in headers
             .iter()
             .copied()
@@ -407,93 +499,29 @@ impl AwsClient {
         {
             request = request.header(name, value);
         }
-        let response = request.body(body).send().await.map_err(|e| {
-            // A connection that never opened cannot have applied anything.
-            let maybe_applied = !e.is_connect() && !e.is_builder();
-            AwsError::local(
-                service,
-                operation,
-                AwsErrorKind::Transport { maybe_applied },
-                format!("request failed: {}", without_url(&e)),
-            )
-        })?;
-        let status = response.status();
-        let error_type_header = response
-            .headers()
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok())
-            .map(normalize_error_type);
-        let retry_after_header = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(|e| {
-            AwsError::local(
-                service,
-                operation,
-                AwsErrorKind::Transport {
-                    maybe_applied: true,
-                },
-                format!("reading the reply failed: {}", without_url(&e)),
-            )
-        })?;
-        debug!(status = status.as_u16(), "aws reply");
+        let reply = http
+            .send(request.body(body), request_kind(operation))
+            .await
+            .map_err(|e| transport_error(service, operation, e))?;
 
-        if status.is_success() {
-            let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-                b"{}"
-            } else {
-                &bytes
-            };
-            return serde_json::from_slice(text).map_err(|e| AwsError {
-                status: Some(status.as_u16()),
-                ..AwsError::local(
-                    service,
-                    operation,
-                    AwsErrorKind::Decode,
-                    format!("cannot read the reply: {e}"),
-                )
-            });
+        if !reply.is_success() {
+            return Err(AwsErrors { service, operation }.aws_error(&reply));
         }
-
-        let body: serde_json::Value =
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        let field = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|n| body.get(*n).and_then(|v| v.as_str()).map(str::to_owned))
+        // Parsed whatever the content type (moto answers `text/html`); an empty body
+        // is an empty output.
+        let text: &[u8] = if reply.body.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &reply.body
         };
-        let code = error_type_header
-            .filter(|c| !c.is_empty())
-            .or_else(|| field(&["__type", "code", "Code"]).map(|t| normalize_error_type(&t)));
-        let message = field(&["message", "Message", "errorMessage"]).unwrap_or_else(|| {
-            if body.is_null() {
-                // Not JSON (an HTML error page): say so without echoing the page.
-                format!("HTTP {} without an AWS error body", status.as_u16())
-            } else {
-                String::new()
-            }
-        });
-        let retry_after = body
-            .get("RetryAfterSeconds")
-            .and_then(|v| {
-                v.as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            })
-            .map(Duration::from_secs)
-            .or(retry_after_header);
-        Err(AwsError {
-            service,
-            operation,
-            kind: AwsErrorKind::Service,
-            status: Some(status.as_u16()),
-            code,
-            message,
-            reason: field(&["Reason"]),
-            retry_after,
-            resource_type: field(&["ResourceType"]),
+        serde_json::from_slice(text).map_err(|e| AwsError {
+            status: Some(reply.status),
+            ..AwsError::local(
+                service,
+                operation,
+                AwsErrorKind::Decode,
+                format!("cannot read the reply: {e}"),
+            )
         })
     }
 
@@ -540,20 +568,22 @@ impl AwsClient {
     }
 }
 
-/// A reqwest error's text without the URL (which carries no secret here, but keeps
-/// messages short and stable).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text.replace(url.as_str(), "");
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+/// The toolkit's transport failure as an [`AwsError`] (no reply: no type, no status).
+fn transport_error(service: Service, operation: &'static str, e: AdapterError) -> AwsError {
+    let (kind, message) = match e {
+        AdapterError::Transient {
+            error,
+            maybe_applied,
+        } => (AwsErrorKind::Transport { maybe_applied }, error.message),
+        // The request could not be built: nothing was sent.
+        other => (
+            AwsErrorKind::Transport {
+                maybe_applied: false,
+            },
+            other.to_string(),
+        ),
+    };
+    AwsError::local(service, operation, kind, message)
 }
 
 #[cfg(test)]
@@ -662,6 +692,71 @@ mod tests {
         let mut e = err(Service::IdentityStore, "ConflictException", "busy");
         e.reason = Some("CONCURRENT_MODIFICATION".into());
         assert_eq!(AdapterError::from(e).class(), "transient");
+    }
+
+    fn reply(status: u16, header_type: Option<&str>, body: &str) -> HttpResponse {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(t) = header_type {
+            headers.insert("x-amzn-errortype", t.parse().unwrap());
+        }
+        HttpResponse {
+            status,
+            headers,
+            body: body.as_bytes().to_vec(),
+            rate_limit: None,
+            kind: RequestKind::Write,
+        }
+    }
+
+    #[test]
+    fn the_dialect_reads_the_type_from_the_header_or_the_body_not_the_status() {
+        let dialect = AwsErrors {
+            service: Service::IdentityStore,
+            operation: "CreateGroupMembership",
+        };
+        // The header wins, namespace and suffix stripped; a 400 is not "invalid" here.
+        let e = reply(
+            400,
+            Some("ConflictException:http://internal.amazon.com/coral/"),
+            r#"{"__type":"com.amazonaws.identitystore#Other","Message":"dup","Reason":"UNIQUENESS_CONSTRAINT_VIOLATION"}"#,
+        )
+        .into_result(&dialect)
+        .unwrap_err();
+        assert_eq!(e.class(), "already_done");
+        let error = e.system_error().unwrap();
+        assert_eq!(error.code.as_deref(), Some("ConflictException"));
+        assert_eq!(
+            error.message,
+            "dup (reason UNIQUENESS_CONSTRAINT_VIOLATION)"
+        );
+
+        // `__type` alone; a wrong identity store is a configuration error.
+        let e = reply(
+            400,
+            None,
+            r#"{"__type":"com.amazonaws.identitystore#ResourceNotFoundException","Message":"Identity store not found","ResourceType":"IDENTITY_STORE"}"#,
+        )
+        .into_result(&dialect)
+        .unwrap_err();
+        assert_eq!(e.class(), "configuration");
+
+        // A success is read whatever its content type; an HTML error page is not echoed.
+        assert!(reply(200, None, "{}").into_result(&dialect).is_ok());
+        let e = dialect.aws_error(&reply(500, None, "<html>secret page</html>"));
+        assert_eq!(e.message, "HTTP 500 without an AWS error body");
+        assert_eq!(AdapterError::from(e).class(), "transient");
+    }
+
+    #[test]
+    fn only_list_describe_and_get_are_reads() {
+        assert_eq!(request_kind("ListUsers"), RequestKind::Read);
+        assert_eq!(
+            request_kind("DescribeAccountAssignmentCreationStatus"),
+            RequestKind::Read
+        );
+        assert_eq!(request_kind("GetGroupMembershipId"), RequestKind::Read);
+        assert_eq!(request_kind("CreateAccountAssignment"), RequestKind::Write);
+        assert_eq!(request_kind("DeleteUser"), RequestKind::Write);
     }
 
     #[test]

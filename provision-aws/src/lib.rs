@@ -105,7 +105,7 @@ pub mod factory;
 pub mod model;
 
 pub use adapter::{AwsAdapter, Instance};
-pub use client::{AwsClient, AwsError, Service};
+pub use client::{AwsClient, AwsError, AwsErrors, Service};
 pub use config::{AwsConfig, AwsConfigBuilder, ConfigError};
 pub use credentials::StaticCredentials;
 pub use factory::{AwsFactory, factory};

@@ -403,6 +403,28 @@ async fn throttling_is_rate_limited_with_and_without_retry_after_seconds() {
     assert_conform(&server).await;
 }
 
+/// Without `RetryAfterSeconds` in the body, a `Retry-After` header (read by the
+/// toolkit's rate-limit parser, seconds or an HTTP date) says when to come back.
+#[tokio::test]
+async fn throttling_takes_the_retry_after_header_when_the_body_has_no_seconds() {
+    let server = MockServer::start().await;
+    op_mock("AWSIdentityStore.ListUsers")
+        .respond_with(
+            aws_err(400, "ThrottlingException", "Rate exceeded").insert_header("retry-after", "3"),
+        )
+        .mount(&server)
+        .await;
+    let a = adapter(&server);
+    match a.read_accounts(None).await {
+        Err(AdapterError::RateLimited { info, error }) => {
+            assert_eq!(info.retry_after, Some(Duration::from_secs(3)));
+            assert_eq!(error.code.as_deref(), Some("ThrottlingException"));
+        }
+        other => panic!("expected rate limited, got {other:?}"),
+    }
+    assert_conform(&server).await;
+}
+
 #[tokio::test]
 async fn membership_conflict_is_already_done_but_sso_admin_conflict_is_a_race_to_retry() {
     let server = MockServer::start().await;

@@ -543,8 +543,8 @@ impl Adapter for AwsAdapter {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::users::name_parts;
     use super::*;
+    use provision_http::names::PersonName;
 
     fn profile(display: &str, attrs: &[(&str, &str)]) -> AccountProfile {
         AccountProfile {
@@ -559,6 +559,12 @@ mod tests {
         }
     }
 
+    fn name_parts(profile: &AccountProfile) -> (String, String) {
+        let PersonName { given, family } = PersonName::from_profile(profile);
+        (given, family)
+    }
+
+    /// AWS's own expectations, now met by the toolkit's one rule.
     #[test]
     fn names_come_from_attributes_then_display_name_then_login() {
         assert_eq!(

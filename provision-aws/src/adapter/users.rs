@@ -1,13 +1,14 @@
 //! Identity-store users: create (adopting an existing user name), update, delete.
 
 use super::*;
+use provision_http::names::PersonName;
 
 impl AwsAdapter {
     pub(crate) async fn create_user(
         &self,
         profile: &AccountProfile,
     ) -> Result<Applied, AdapterError> {
-        let (given, family) = name_parts(profile);
+        let PersonName { given, family } = PersonName::from_profile(profile);
         let display_name = if profile.display_name.trim().is_empty() {
             format!("{given} {family}")
         } else {
@@ -121,32 +122,6 @@ impl AwsAdapter {
 /// Given and family names: from the attributes `given_name`/`first_name` and
 /// `family_name`/`last_name`, else split from the display name (first word, the
 /// rest), else the login's local part for both (Identity Center requires both).
-pub(crate) fn name_parts(profile: &AccountProfile) -> (String, String) {
-    let attr = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| profile.attributes.get(*k))
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    let mut words = profile.display_name.split_whitespace();
-    let first_word = words.next().map(str::to_owned);
-    let rest: Vec<&str> = words.collect();
-    let local = profile
-        .login
-        .split('@')
-        .next()
-        .unwrap_or(profile.login.as_str())
-        .to_owned();
-    let given = attr(&["given_name", "first_name", "givenName"])
-        .or_else(|| first_word.clone())
-        .unwrap_or_else(|| local.clone());
-    let family = attr(&["family_name", "last_name", "familyName", "surname"])
-        .or_else(|| (!rest.is_empty()).then(|| rest.join(" ")))
-        .or(first_word)
-        .unwrap_or(local);
-    (given, family)
-}
-
 pub(crate) fn state_of(status: Option<&str>) -> AccountState {
     match status {
         Some("DISABLED") => AccountState::Suspended,
