@@ -462,7 +462,13 @@ impl OktaAdapter {
         e: &Entitlement,
         add: bool,
     ) -> Result<Applied, AdapterError> {
-        let uid = self.user_id(account).await?;
+        let uid = match self.user_id(account).await {
+            Ok(uid) => uid,
+            // No user with this login holds anything: the revoke is already done. (A
+            // wrong org URL is a `Configuration` error, never this `NotFound`.)
+            Err(AdapterError::NotFound { .. }) if !add => return Ok(Applied::already_in_place()),
+            Err(e) => return Err(e),
+        };
         match e.kind.as_str() {
             "group" => {
                 let gid = self.group_id(&e.resource).await?;

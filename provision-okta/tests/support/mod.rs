@@ -40,6 +40,22 @@ pub struct State {
     /// Server-side cap on page size (the real one is the `limit`; tests lower it to get pages).
     pub max_page: usize,
     pub remaining: u64,
+    /// How the org answers every request (normal, over its rate limit, or not an org).
+    pub mode: Mode,
+}
+
+/// How the fake answers every request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// As an org does.
+    #[default]
+    Org,
+    /// Over the minute's rate limit: 429 `E0000047` with `X-Rate-Limit-Remaining: 0`
+    /// and the reset 30 s from now (epoch seconds, on the server's clock).
+    Throttled,
+    /// The org URL names no Okta org (a mistyped subdomain, a proxy, another
+    /// service): a 404 HTML page, without Okta's error body, for every path.
+    NotAnOrg,
 }
 
 #[derive(Clone)]
@@ -118,6 +134,20 @@ impl FakeOkta {
             .unwrap()
             .members
             .insert((gid.into(), uid.into()));
+    }
+
+    /// Answers every request as `mode` says from now on.
+    pub fn set_mode(&self, mode: Mode) {
+        self.state.lock().unwrap().mode = mode;
+    }
+
+    /// The group's id, by its name.
+    pub fn group_id(&self, name: &str) -> Option<String> {
+        let s = self.state.lock().unwrap();
+        s.groups
+            .iter()
+            .find(|(_, n, _)| n == name)
+            .map(|(id, _, _)| id.clone())
     }
 
     pub fn status_of(&self, id: &str) -> Option<String> {
@@ -565,6 +595,30 @@ impl FakeOkta {
 
 impl Respond for FakeOkta {
     fn respond(&self, req: &Request) -> ResponseTemplate {
+        match self.state.lock().unwrap().mode {
+            Mode::Org => {}
+            Mode::Throttled => {
+                let reset = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs()
+                    + 30;
+                return Self::error(
+                    429,
+                    "E0000047",
+                    "API call exceeded rate limit due to too many requests.",
+                    &[],
+                )
+                .insert_header("x-rate-limit-limit", "600")
+                .insert_header("x-rate-limit-remaining", "0")
+                .insert_header("x-rate-limit-reset", reset.to_string().as_str());
+            }
+            Mode::NotAnOrg => {
+                return ResponseTemplate::new(404)
+                    .insert_header("content-type", "text/html")
+                    .set_body_string("<html><body><h1>Not Found</h1></body></html>");
+            }
+        }
         let remaining = {
             let mut s = self.state.lock().unwrap();
             s.remaining = s.remaining.saturating_sub(1);
