@@ -70,7 +70,11 @@ pub struct OktaAdapter {
 impl OktaAdapter {
     /// An adapter for the configured org.
     pub fn new(config: OktaConfig) -> Result<Self, ConfigError> {
-        let descriptor = okta_descriptor(config.leaver_action, config.manage_apps);
+        let descriptor = okta_descriptor(
+            config.leaver_action,
+            config.manage_apps,
+            config.profile_mapping.values().map(String::as_str),
+        );
         Ok(Self {
             client: OktaClient::new(config)?,
             descriptor,
@@ -185,6 +189,25 @@ impl OktaAdapter {
             .get(resource)
             .map(|a| a.id.as_str())
             .unwrap_or(resource)
+    }
+
+    /// An account's attributes as read: every string field of its Okta profile, plus
+    /// each mapped HR attribute under its own name (`department` ← `profile.department`,
+    /// `job_title` ← `profile.title`), which is what the planner compares with HR.
+    fn account_attributes(
+        &self,
+        profile: &Map<String, Value>,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut out: std::collections::BTreeMap<String, String> = profile
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+            .collect();
+        for (field, attribute) in &self.config().profile_mapping {
+            if let Some(value) = profile.get(field).and_then(Value::as_str) {
+                out.insert(attribute.clone(), value.to_owned());
+            }
+        }
+        out
     }
 
     /// The profile sent on create: login, email, names, then the configured mapping.
@@ -996,11 +1019,7 @@ impl Adapter for OktaAdapter {
                         login: u.login().to_owned(),
                         state: u.state(),
                         last_login: u.last_login,
-                        attributes: u
-                            .profile
-                            .iter()
-                            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
-                            .collect(),
+                        attributes: self.account_attributes(&u.profile),
                         external_id: u.id,
                         correlation: Default::default(),
                     })

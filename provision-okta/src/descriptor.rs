@@ -38,9 +38,15 @@ pub fn budget_of(path: &str) -> &'static str {
 }
 
 /// The Okta system's descriptor: accounts with lifecycle and sessions, `group`
-/// memberships and (when `manage_apps`) `app` assignments, both enumerable, and one
-/// rate budget per endpoint family.
-pub fn okta_descriptor(leaver_action: LeaverAction, manage_apps: bool) -> SystemDescriptor {
+/// memberships and (when `manage_apps`) `app` assignments, both enumerable, one rate
+/// budget per endpoint family, and as profile fields the HR attributes the
+/// deployment maps onto Okta profile fields (`profile.<field>: <attribute>`), so a
+/// mover's changed title or department reaches Okta in one partial update.
+pub fn okta_descriptor<'a>(
+    leaver_action: LeaverAction,
+    manage_apps: bool,
+    profile_attributes: impl IntoIterator<Item = &'a str>,
+) -> SystemDescriptor {
     let mut descriptor = SystemDescriptor::new("okta")
         .with_kind(ResourceKindDescriptor::new("group", &["add_to_group"]).enumerable())
         .with_accounts()
@@ -53,6 +59,12 @@ pub fn okta_descriptor(leaver_action: LeaverAction, manage_apps: bool) -> System
     }
     for name in RATE_BUDGETS {
         descriptor = descriptor.with_rate_budget(RateBudget::new(*name, None));
+    }
+    let mut fields: Vec<&str> = profile_attributes.into_iter().collect();
+    fields.sort_unstable();
+    fields.dedup();
+    if !fields.is_empty() {
+        descriptor = descriptor.with_profile_fields(&fields);
     }
     descriptor
 }

@@ -35,7 +35,8 @@ impl AdapterFactory for OktaFactory {
         "okta"
     }
 
-    /// From `leaver_action` and `manage_apps` alone: no credential is read.
+    /// From `leaver_action`, `manage_apps` and the `profile.<field>` mapping alone: no
+    /// credential is read.
     fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
         let leaver_action = match spec.setting("leaver_action") {
             None | Some("suspend") => LeaverAction::Suspend,
@@ -49,7 +50,17 @@ impl AdapterFactory for OktaFactory {
             }
         };
         let manage_apps = Self::bool_setting(spec, "manage_apps", true)?;
-        Ok(okta_descriptor(leaver_action, manage_apps))
+        let profile_attributes = spec
+            .config
+            .settings
+            .iter()
+            .filter(|(k, _)| k.starts_with("profile."))
+            .map(|(_, attribute)| attribute.as_str());
+        Ok(okta_descriptor(
+            leaver_action,
+            manage_apps,
+            profile_attributes,
+        ))
     }
 
     async fn build(&self, spec: SystemSpec<'_>) -> Result<Arc<dyn Adapter>, ConfigError> {

@@ -350,3 +350,87 @@ async fn the_factory_builds_an_oauth_service_app_from_client_id_and_private_key(
     assert_eq!(issued.lock().unwrap().len(), 1, "one token, accepted");
     std::fs::remove_file(client_id).unwrap();
 }
+
+/// Mover profile sync: the HR attributes the deployment maps onto Okta profile fields
+/// are the descriptor's profile fields, an account read carries them under their HR
+/// names, and an update sends exactly the mapped Okta field.
+#[tokio::test]
+async fn mapped_hr_attributes_are_profile_fields_read_and_written_under_their_okta_names() {
+    let fake = FakeOkta::new(200);
+    let uid = fake.add_user("mia@example.com", "mia@example.com", "ACTIVE");
+    let server = start(&fake).await;
+    let okta = OktaAdapter::new(
+        config(&server)
+            .map_attribute("department", "department")
+            .map_attribute("title", "job_title")
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        okta.descriptor().profile_fields,
+        vec!["department".to_owned(), "job_title".to_owned()]
+    );
+
+    let account = AccountRef {
+        login: "mia@example.com".into(),
+        external_id: Some(uid.clone()),
+    };
+    let update = conformance::operation(
+        &okta,
+        "mia@example.com",
+        OperationKind::UpdateAccount {
+            attributes: [("job_title".to_owned(), "Staff Engineer".to_owned())]
+                .into_iter()
+                .collect(),
+        },
+    );
+    okta.execute(&update, &account).await.unwrap();
+    let requests = log(&server).await;
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with(&format!("POST /api/v1/users/{uid}"))),
+        "{requests:?}"
+    );
+    assert_conform(&server).await;
+
+    let accounts = provision_core::adapter::read_all_accounts(&okta)
+        .await
+        .unwrap();
+    let mia = accounts.iter().find(|a| a.external_id == uid).unwrap();
+    // Okta's own field name, and the HR attribute the planner compares with HR.
+    assert_eq!(
+        mia.attributes.get("title").map(String::as_str),
+        Some("Staff Engineer")
+    );
+    assert_eq!(
+        mia.attributes.get("job_title").map(String::as_str),
+        Some("Staff Engineer")
+    );
+    assert_eq!(mia.attributes.get("department"), None);
+}
+
+#[test]
+fn without_a_mapping_okta_keeps_no_profile_fields() {
+    let registry = FactoryRegistry::new().with(provision_okta::factory());
+    let name = SystemName::new("okta");
+    let mut config = SystemConfig::new("okta");
+    let descriptor = registry
+        .descriptor(SystemSpec {
+            name: &name,
+            config: &config,
+        })
+        .unwrap();
+    assert!(descriptor.profile_fields.is_empty());
+    config
+        .settings
+        .insert("profile.costCenter".into(), "cost_center".into());
+    let descriptor = registry
+        .descriptor(SystemSpec {
+            name: &name,
+            config: &config,
+        })
+        .unwrap();
+    assert_eq!(descriptor.profile_fields, vec!["cost_center".to_owned()]);
+}
