@@ -74,6 +74,8 @@ pub struct SlackAdapter {
     users: Cache,
     /// Channels the app is known not to be in (invites go through the admin API).
     app_not_in: Mutex<HashSet<String>>,
+    /// The system's name in the deployment, as entitlements read carry it.
+    system: String,
 }
 
 /// A channel, resolved.
@@ -93,6 +95,7 @@ impl SlackAdapter {
             usergroups: Cache::default(),
             users: Cache::default(),
             app_not_in: Mutex::new(HashSet::new()),
+            system: SYSTEM_NAME.to_owned(),
             client: SlackClient::new(config)?,
             descriptor,
         };
@@ -103,6 +106,13 @@ impl SlackAdapter {
             adapter.usergroups.insert(handle.clone(), id.clone());
         }
         Ok(adapter)
+    }
+
+    /// Builder-style: the system's name in the deployment (`slack`, `slack-eu`), which
+    /// the entitlements read back carry.
+    pub fn with_system_name(mut self, name: impl Into<String>) -> Self {
+        self.system = name.into();
+        self
     }
 
     /// The HTTP client.
@@ -860,7 +870,7 @@ impl SlackAdapter {
             .channels
             .iter()
             .map(|c| GrantRecord {
-                entitlement: Entitlement::new(SYSTEM_NAME, KIND_CHANNEL, format!("#{}", c.name)),
+                entitlement: Entitlement::new(&self.system, KIND_CHANNEL, format!("#{}", c.name)),
                 account_external_id: user.to_owned(),
                 login: None,
             })
@@ -1016,7 +1026,7 @@ impl Adapter for SlackAdapter {
                     .iter()
                     .filter(|g| g.users.contains(&user))
                     .map(|g| GrantRecord {
-                        entitlement: Entitlement::new(SYSTEM_NAME, KIND_USERGROUP, &g.handle),
+                        entitlement: Entitlement::new(&self.system, KIND_USERGROUP, &g.handle),
                         account_external_id: user.clone(),
                         login: Some(account.login.clone()),
                     })

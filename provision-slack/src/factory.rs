@@ -44,7 +44,9 @@ impl AdapterFactory for SlackFactory {
 
     async fn build(&self, spec: SystemSpec<'_>) -> Result<Arc<dyn Adapter>, ConfigError> {
         let config = SlackConfig::from_spec(spec)?;
-        let adapter = SlackAdapter::new(config).map_err(|e| e.for_system(spec.name.as_str()))?;
+        let adapter = SlackAdapter::new(config)
+            .map_err(|e| e.for_system(spec.name.as_str()))?
+            .with_system_name(spec.name.as_str());
         Ok(Arc::new(adapter))
     }
 }
