@@ -2,7 +2,7 @@
 //! accounts onto SCIM and `admin.users.*`.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -61,6 +61,9 @@ impl Cache {
     }
 }
 
+/// User id → email.
+type Directory = Arc<HashMap<String, String>>;
+
 /// The Slack adapter.
 #[derive(Debug)]
 pub struct SlackAdapter {
@@ -76,6 +79,9 @@ pub struct SlackAdapter {
     app_not_in: Mutex<HashSet<String>>,
     /// The system's name in the deployment, as entitlements read carry it.
     system: String,
+    /// User id → email, from `users.list`: read on the first page of a member
+    /// listing and kept for its later pages.
+    directory: Mutex<Option<(Instant, Directory)>>,
 }
 
 /// A channel, resolved.
@@ -96,6 +102,7 @@ impl SlackAdapter {
             users: Cache::default(),
             app_not_in: Mutex::new(HashSet::new()),
             system: SYSTEM_NAME.to_owned(),
+            directory: Mutex::new(None),
             client: SlackClient::new(config)?,
             descriptor,
         };
@@ -285,8 +292,24 @@ impl SlackAdapter {
         Ok(found)
     }
 
-    /// The email of a user id, from the `users.list` directory (read once per
-    /// [`NAME_TTL`] when a member listing needs logins).
+    /// User id → email: the directory read afresh on a listing's first page
+    /// (`fresh`), else the one kept from it (younger than [`NAME_TTL`]).
+    async fn directory(&self, fresh: bool) -> Result<Directory, AdapterError> {
+        if !fresh
+            && let Ok(kept) = self.directory.lock()
+            && let Some((at, map)) = kept.as_ref()
+            && at.elapsed() < NAME_TTL
+        {
+            return Ok(map.clone());
+        }
+        let map = Arc::new(self.emails().await?);
+        if let Ok(mut kept) = self.directory.lock() {
+            *kept = Some((Instant::now(), map.clone()));
+        }
+        Ok(map)
+    }
+
+    /// The email of every user id, from the `users.list` directory.
     async fn emails(&self) -> Result<HashMap<String, String>, AdapterError> {
         let mut out = HashMap::new();
         let mut cursor: Option<String> = None;
@@ -988,9 +1011,9 @@ impl Adapter for SlackAdapter {
             }
         };
         let emails = if ids.is_empty() {
-            HashMap::new()
+            Arc::new(HashMap::new())
         } else {
-            self.emails().await?
+            self.directory(cursor.is_none()).await?
         };
         let items = ids
             .into_iter()
