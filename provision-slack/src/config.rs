@@ -86,7 +86,13 @@ impl SlackConfig {
     /// `SLACK_SCIM_TOKEN` (at least one), and optionally `SLACK_API_URL`,
     /// `SLACK_SCIM_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// As [`SlackConfig::from_env`], reading variables through `env` (a test's map,
+    /// a program's own lookup).
+    pub fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let mut b = Self::builder();
         if let Some(t) = var("SLACK_BOT_TOKEN") {
             b = b.bot_token(t.trim().to_owned());
