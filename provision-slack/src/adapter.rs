@@ -20,7 +20,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::client::{Reply, SYSTEM, SlackClient, TokenKind, classify_code, error_of};
-use crate::config::{SlackConfig, channel_key};
+use crate::config::{ScimDeactivation, SlackConfig, channel_key};
 use crate::descriptor::{KIND_CHANNEL, KIND_USERGROUP, slack_descriptor};
 use crate::error::ConfigError;
 use crate::model::{
@@ -784,6 +784,9 @@ impl SlackAdapter {
                     return Ok(Applied::already_in_place().with_external_id(id));
                 }
                 Some(_) => {}
+            }
+            if self.client.config().scim_deactivation == ScimDeactivation::PatchInactive {
+                return self.scim_set_active(&id, false).await;
             }
             let reply = self
                 .client

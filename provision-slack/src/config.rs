@@ -17,6 +17,18 @@ pub const DEFAULT_API_URL: &str = "https://slack.com/api/";
 /// The SCIM 2.0 base URL.
 pub const DEFAULT_SCIM_URL: &str = "https://api.slack.com/scim/v2/";
 
+/// How SCIM deactivates an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScimDeactivation {
+    /// `DELETE /Users/{id}`: Slack's documented way; it deactivates, it does not
+    /// delete (the default).
+    #[default]
+    Delete,
+    /// `PATCH /Users/{id}` with `active: false`: the generic SCIM way (a plain SCIM
+    /// server's `DELETE` really deletes).
+    PatchInactive,
+}
+
 /// A Slack organisation as the adapter reaches it.
 ///
 /// Every token is optional; what is configured decides what the adapter can do
@@ -53,6 +65,8 @@ pub struct SlackConfig {
     pub page_size: u32,
     /// Items per SCIM page (`count`; default 1,000).
     pub scim_page_size: u32,
+    /// How SCIM deactivates.
+    pub scim_deactivation: ScimDeactivation,
 }
 
 impl std::fmt::Debug for SlackConfig {
@@ -126,6 +140,7 @@ impl SlackConfig {
     ///     usergroup.oncall: S0123456              # optional
     ///     api_url: https://slack.com/api/         # optional
     ///     scim_url: https://api.slack.com/scim/v2/  # optional
+    ///     scim_deactivation: delete               # or `patch` (active: false)
     /// ```
     pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, FactoryError> {
         let system = spec.name.as_str();
@@ -155,6 +170,17 @@ impl SlackConfig {
             })?;
             b = b.timeout(Duration::from_secs(secs));
         }
+        match spec.setting("scim_deactivation") {
+            None | Some("delete") => {}
+            Some("patch") => b = b.scim_deactivation(ScimDeactivation::PatchInactive),
+            Some(other) => {
+                return Err(FactoryError::invalid_setting(
+                    system,
+                    "scim_deactivation",
+                    format!("`delete` (Slack's) or `patch` (active: false), not `{other}`"),
+                ));
+            }
+        }
         for (k, v) in &spec.config.settings {
             if let Some(name) = k.strip_prefix("channel.") {
                 b = b.channel(name, v);
@@ -179,6 +205,7 @@ pub struct SlackConfigBuilder {
     timeout: Option<Duration>,
     page_size: Option<u32>,
     scim_page_size: Option<u32>,
+    scim_deactivation: ScimDeactivation,
 }
 
 impl std::fmt::Debug for SlackConfigBuilder {
@@ -249,6 +276,12 @@ impl SlackConfigBuilder {
         self
     }
 
+    /// How SCIM deactivates (default [`ScimDeactivation::Delete`], Slack's way).
+    pub fn scim_deactivation(mut self, how: ScimDeactivation) -> Self {
+        self.scim_deactivation = how;
+        self
+    }
+
     /// Checks the URLs and tokens. A token of the wrong type for its slot (a user
     /// token as the bot token) is refused here, naming the slot, never the value.
     pub fn build(self) -> Result<SlackConfig, ConfigError> {
@@ -272,6 +305,7 @@ impl SlackConfigBuilder {
             timeout: self.timeout.unwrap_or(Duration::from_secs(30)),
             page_size: self.page_size.unwrap_or(1000),
             scim_page_size: self.scim_page_size.unwrap_or(1000),
+            scim_deactivation: self.scim_deactivation,
         })
     }
 }
