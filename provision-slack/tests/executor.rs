@@ -189,3 +189,73 @@ async fn reading_a_ten_thousand_member_channel() {
     assert!(members <= 11 && directory <= 11, "{members} {directory}");
     let _ = slack.descriptor();
 }
+
+#[tokio::test]
+async fn a_429_with_retry_after_pauses_the_method_exactly_that_long() {
+    use std::sync::Mutex;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, Request, Respond, ResponseTemplate};
+
+    /// 429 `Retry-After: 2` on the first kick, recording when each kick arrived.
+    struct Throttle {
+        seen: Arc<Mutex<Vec<std::time::Instant>>>,
+        inner: FakeSlack,
+    }
+    impl Respond for Throttle {
+        fn respond(&self, req: &Request) -> ResponseTemplate {
+            let mut seen = self.seen.lock().unwrap();
+            seen.push(std::time::Instant::now());
+            if seen.len() == 1 {
+                return ResponseTemplate::new(429)
+                    .insert_header("retry-after", "2")
+                    .set_body_json(serde_json::json!({"ok": false, "error": "ratelimited"}));
+            }
+            self.inner.respond(req)
+        }
+    }
+
+    let fake = FakeSlack::new(1000);
+    fake.add_channel("eng");
+    let a = fake.add_user("a@example.com");
+    fake.with_channel("eng", |c| c.members.push(a.clone()));
+    let server = start(&fake).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(method("POST"))
+        .and(path("/api/conversations.kick"))
+        .respond_with(Throttle {
+            seen: seen.clone(),
+            inner: fake.clone(),
+        })
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let slack = adapter(&server);
+    let mut plan = Plan::default();
+    plan.operations.push(conformance::operation(
+        &slack,
+        "a@example.com",
+        OperationKind::Revoke {
+            entitlement: Entitlement::new("slack", "channel", "#eng"),
+        },
+    ));
+    let mut ids = ExternalIds::new();
+    ids.insert(
+        IdentityId::new("a@example.com"),
+        SystemName::new("slack"),
+        a,
+    );
+    let report = executor(adapter(&server))
+        .apply_with_ids(&RunId("run-429".into()), &plan, ids)
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    let waited = seen[1] - seen[0];
+    println!("figure: Retry-After: 2 → the kick was sent again after {waited:?}");
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_millis(3500),
+        "waited {waited:?}"
+    );
+    assert!(fake.members("eng").is_empty());
+}
