@@ -378,7 +378,7 @@ impl SlackAdapter {
             ("channel", channel.id.clone()),
             ("users", users.join(",")),
             // Invite the valid users even when some fail; the failures come back per
-            // user in `errors` ([doc]; the parameter is newer than the 2021 spec).
+            // user in `errors` ((documented); the parameter is newer than the 2021 spec).
             ("force", "true".to_owned()),
         ];
         let reply = match self

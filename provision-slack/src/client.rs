@@ -96,7 +96,7 @@ pub fn classify_code(
         ("admin.users.session.reset", "cannot_reset_bot" | "cannot_reset_primary_owner") => {
             AdapterError::Permanent { error }
         }
-        // [U] the documented code for deactivating someone already deactivated.
+        // (unverified) the documented code for deactivating someone already deactivated.
         ("admin.users.deactivate", "user_already_deactivated" | "user_already_deleted") => {
             AdapterError::AlreadyDone { error }
         }

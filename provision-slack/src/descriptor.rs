@@ -27,7 +27,7 @@ pub const CHANNEL_ACTIONS: &[&str] = &["invite_to_channel", "add_to_channel"];
 pub const USERGROUP_ACTIONS: &[&str] = &["add_to_usergroup"];
 
 /// Slack's Web API rate-limit tiers, per minute, per method, per workspace and app
-/// ([doc] docs.slack.dev/apis/web-api/rate-limits: Tier 2 20+/min, Tier 3 50+/min,
+/// ((documented) docs.slack.dev/apis/web-api/rate-limits: Tier 2 20+/min, Tier 3 50+/min,
 /// Tier 4 100+/min; the documented floor is declared).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tier {
@@ -52,8 +52,8 @@ impl Tier {
 
 /// Every Web API method the adapter calls, its tier and the token it needs. Each is
 /// its own named budget (Slack counts each method separately). Tiers are from each
-/// method's documentation page ([doc]; `admin.users.deactivate` is not in the 2021
-/// spec and its tier is [U]).
+/// method's documentation page ((documented); `admin.users.deactivate` is not in the 2021
+/// spec and its tier is (unverified)).
 pub const METHODS: &[(&str, Tier)] = &[
     ("conversations.invite", Tier::Tier3),
     ("conversations.kick", Tier::Tier3),

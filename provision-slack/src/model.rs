@@ -145,7 +145,7 @@ pub struct PerUserError {
 /// The per-user failures of a partial answer, whichever shape it came in:
 /// `conversations.invite` (with `force`) lists `errors: [{user, ok, error}]`;
 /// `admin.conversations.invite`'s `failed_for_some_users` carries
-/// `failed_user_ids: {"U1": "code"}` (the documented shape; not in the 2021 spec, [U]).
+/// `failed_user_ids: {"U1": "code"}` (the documented shape; not in the 2021 spec, (unverified)).
 pub fn per_user_errors(body: &Value) -> Vec<PerUserError> {
     let mut out = Vec::new();
     if let Some(list) = body.get("errors").and_then(Value::as_array) {
