@@ -662,8 +662,11 @@ impl SlackAdapter {
     // ---------------------------------------------------------------- accounts
 
     async fn scim_find(&self, email: &str) -> Result<Option<ScimUser>, AdapterError> {
+        // `emails.value` is RFC 7644's path, `email` Slack's documented short form
+        // (unverified); a server that refuses one as a filter gets the next.
         let filters = [
             format!("emails.value eq \"{}\"", scim_quote(email)),
+            format!("email eq \"{}\"", scim_quote(email)),
             format!("userName eq \"{}\"", scim_quote(&user_name_for(email))),
         ];
         for filter in filters {
