@@ -462,3 +462,28 @@ async fn aws_is_real_when_its_credentials_and_instance_are_set() {
     assert!(err.to_string().contains("PROVISION_AWS_ACCOUNTS"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn slack_is_real_when_its_bot_token_is_set() {
+    let dir = run_dir("slack");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let vars: std::collections::BTreeMap<&str, &str> = [
+        ("SLACK_BOT_TOKEN", "xoxb-quickstart-secret-never-printed"),
+        ("SLACK_API_URL", "http://127.0.0.1:9/api/"),
+    ]
+    .into_iter()
+    .collect();
+    let env = |k: &str| vars.get(k).map(|v| (*v).to_owned());
+    let console = Arc::new(Console::quiet());
+    let qs = Quickstart::load(examples, &dir, &env, Arc::clone(&console))
+        .await
+        .unwrap();
+    let real = qs.systems.real();
+    assert_eq!(real.len(), 1, "{real:?}");
+    assert_eq!(real[0].0.as_str(), "slack");
+    assert!(qs.systems.sandbox("slack").is_none());
+    let out = console.lines().join("\n");
+    assert!(out.contains("systems: slack is REAL"), "{out}");
+    assert!(!out.contains("quickstart-secret-never-printed"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
