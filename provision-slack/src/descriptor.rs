@@ -142,6 +142,13 @@ pub fn slack_descriptor(tokens: Tokens) -> SystemDescriptor {
                     .whole_list_membership(),
             );
     }
+    if !tokens.bot {
+        for action in CHANNEL_ACTIONS.iter().chain(USERGROUP_ACTIONS) {
+            if let Some(needs) = token_needed(action) {
+                d = d.with_unavailable_action(*action, needs);
+            }
+        }
+    }
     if tokens.scim {
         d = d.with_accounts();
     }

@@ -74,11 +74,15 @@ fn a_channel_policy_fails_validation_without_a_bot_token() {
         e.contains("invite_to_channel") && e.contains("engineering.yaml"),
         "{e}"
     );
-    // The token the action needs, as the adapter names it.
+    // The message names the token (and scopes) the action needs.
+    assert!(
+        e.contains("cannot grant `invite_to_channel`") && e.contains("credentials.bot_token"),
+        "{e}"
+    );
     assert!(
         token_needed("invite_to_channel")
             .unwrap()
-            .contains("bot_token")
+            .contains("channels:write")
     );
 }
 
