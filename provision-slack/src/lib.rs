@@ -18,8 +18,8 @@
 //!
 //! The descriptor ([`descriptor::slack_descriptor`]) declares only what the
 //! configured tokens allow, so a policy that needs a missing one fails when it is
-//! loaded: without a bot token no `invite_to_channel` / `add_to_usergroup` action is
-//! declared; without a SCIM token Slack has no accounts of its own for the planner
+//! loaded, naming the token: without a bot token `invite_to_channel` /
+//! `add_to_usergroup` are declared unavailable, with the token and scopes they need; without a SCIM token Slack has no accounts of its own for the planner
 //! (and a leaver's channels and groups are revoked one by one); without an admin
 //! token sessions cannot be ended. [`descriptor::token_needed`] names the token and
 //! scopes each action needs.
