@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use provision_core::adapter::{
-    Adapter, AdapterError, Applied, Page, RateLimitInfo, SystemDescriptor, SystemError,
+    Adapter, AdapterError, Applied, CheckStatus, Page, RateLimitInfo, SystemDescriptor, SystemError,
 };
 use provision_core::model::{
     AccountProfile, AccountRecord, AccountRef, Entitlement, GrantRecord, Operation, OperationKind,
@@ -32,6 +32,8 @@ use crate::model::{
 pub const MAX_INVITE: usize = 1000;
 /// How long a channel / group name → id lookup and a login → user id lookup are kept.
 pub const NAME_TTL: Duration = Duration::from_secs(600);
+/// How soon to look again for an account Slack creates on first SSO sign-in.
+pub const FIRST_LOGIN_RECHECK: Duration = Duration::from_secs(15 * 60);
 /// How many times a user group's read-modify-write starts over when the list changed
 /// between the read and the write, before it is reported as a conflict.
 pub const USERGROUP_ATTEMPTS: usize = 3;
@@ -822,6 +824,22 @@ impl SlackAdapter {
         }
     }
 
+    /// Without SCIM, Slack creates the account on the person's first SSO sign-in: an
+    /// account that exists is adopted, otherwise the create is pending.
+    async fn await_first_login(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
+        match self.user_id(account).await? {
+            Some(id) => Ok(Applied::already_in_place().with_external_id(id)),
+            None => Err(AdapterError::Pending {
+                recheck_after: FIRST_LOGIN_RECHECK,
+                error: SystemError::message(format!(
+                    "no Slack account for {} yet: Slack creates it on the first SSO sign-in \
+                     (without credentials.scim_token the adapter cannot create it)",
+                    account.login
+                )),
+            }),
+        }
+    }
+
     async fn reactivate(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
         if !self.tokens().scim {
             return Err(AdapterError::Unsupported {
@@ -1130,14 +1148,17 @@ impl Adapter for SlackAdapter {
                 .next()
                 .unwrap_or_else(|| Err(internal("no answer"))),
             OperationKind::CreateAccount { profile } => {
-                if !self.tokens().scim {
-                    return Err(AdapterError::Unsupported {
-                        what: "create_account: Slack accounts are created through SCIM \
-                               (credentials.scim_token)"
-                            .to_owned(),
-                    });
+                if self.tokens().scim {
+                    return self.create(profile).await;
                 }
-                self.create(profile).await
+                if self.descriptor.accounts_created_on_first_login {
+                    return self.await_first_login(account).await;
+                }
+                Err(AdapterError::Unsupported {
+                    what: "create_account: Slack accounts are created through SCIM \
+                           (credentials.scim_token)"
+                        .to_owned(),
+                })
             }
             OperationKind::SuspendAccount => {
                 if !self.tokens().scim && !self.tokens().admin {
@@ -1161,6 +1182,30 @@ impl Adapter for SlackAdapter {
             other => Err(AdapterError::Unsupported {
                 what: other.verb().to_owned(),
             }),
+        }
+    }
+
+    /// Whether an account Slack creates on first SSO sign-in exists yet; everything
+    /// else is idempotent and simply sent again.
+    async fn check(
+        &self,
+        op: &Operation,
+        account: &AccountRef,
+    ) -> Result<CheckStatus, AdapterError> {
+        match &op.kind {
+            OperationKind::CreateAccount { .. }
+                if !self.tokens().scim && self.descriptor.accounts_created_on_first_login =>
+            {
+                match self.user_id(account).await? {
+                    Some(id) => Ok(CheckStatus::Done {
+                        external_id: Some(id),
+                    }),
+                    None => Ok(CheckStatus::Pending {
+                        recheck_after: FIRST_LOGIN_RECHECK,
+                    }),
+                }
+            }
+            _ => Ok(CheckStatus::NotDone),
         }
     }
 

@@ -3,7 +3,9 @@
 //! capability the configured tokens lack names an action the descriptor does not
 //! declare, and fails at load.
 
-use provision_core::adapter::{RateBudget, ResourceKindDescriptor, SystemDescriptor};
+use provision_core::adapter::{
+    PendingDeadline, RateBudget, ResourceKindDescriptor, SystemDescriptor,
+};
 use provision_core::config::RateLimitConfig;
 
 /// Which tokens a deployment configures (their values are never needed here).
@@ -125,7 +127,9 @@ fn per_minute(requests: u32, burst: Option<u32>) -> RateLimitConfig {
 ///   concurrent invites to one channel no faster anyway.
 /// * SCIM token → accounts (create, deactivate, reactivate); a deactivated account
 ///   keeps its channel memberships, which Slack hides while it is deactivated.
-/// * admin token → deactivation (`admin.users.deactivate`) and session reset.
+/// * admin token → deactivation (`admin.users.deactivate`) and session reset; with
+///   the bot token too but no SCIM token, accounts are read with `users.list` and
+///   appear on first SSO sign-in (a joiner's create is pending until then).
 /// * Slack accounts are never deleted (`can_delete` is false, always).
 pub fn slack_descriptor(tokens: Tokens) -> SystemDescriptor {
     let mut d = SystemDescriptor::new("slack").with_correlation_keys(&["email", "user_id"]);
@@ -151,6 +155,14 @@ pub fn slack_descriptor(tokens: Tokens) -> SystemDescriptor {
     }
     if tokens.scim {
         d = d.with_accounts();
+    } else if tokens.admin && tokens.bot {
+        // Enterprise without SCIM: accounts are read (`users.list`) and deactivated
+        // (`admin.users.deactivate`), but created by Slack on the person's first SSO
+        // sign-in; a joiner's create waits for that.
+        d = d
+            .with_accounts()
+            .accounts_created_on_first_login()
+            .with_pending_deadline(PendingDeadline::FirstLogin);
     }
     if tokens.scim || tokens.admin {
         d = d.can_suspend(true);

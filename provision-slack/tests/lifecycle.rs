@@ -202,3 +202,60 @@ async fn with_enterprise_a_leaver_has_sessions_reset_then_is_deactivated() {
     assert!(reset < delete, "sessions first: {order:?}");
     assert_conform(&server).await;
 }
+
+#[tokio::test]
+async fn enterprise_without_scim_waits_for_first_sign_in_and_deactivates_through_admin() {
+    let (fake, id) = fake_org();
+    let server = start(&fake).await;
+    let files = Files::new(
+        "admin",
+        &server.uri(),
+        &[("bot_token", BOT), ("admin_token", ADMIN)],
+    );
+    let engine = engine(&files).await;
+    let newcomer = Identity::new("e1002", "newcomer@example.com", "New Comer")
+        .with_attribute("department", "Engineering");
+    let plan = engine
+        .plan(&[sarah(), newcomer], "joiners")
+        .await
+        .unwrap()
+        .into_plan()
+        .unwrap();
+    let report = engine.apply(&plan).await.unwrap();
+    // Sarah has a Slack account: her grants go through. The newcomer's account is
+    // Slack's to create on first SSO sign-in: pending, and so are their grants.
+    assert!(fake.members("engineering-general").contains(&id));
+    assert!(report.totals.pending >= 1, "{report}");
+    assert_eq!(report.totals.failed, 0, "{report}");
+
+    let mut leaver = sarah();
+    leaver.status = EmploymentStatus::Terminated {
+        effective: Utc::now() - ChronoDuration::minutes(1),
+    };
+    let plan = engine
+        .plan(&[leaver], "leaver")
+        .await
+        .unwrap()
+        .into_plan()
+        .unwrap();
+    let report = engine.apply(&plan).await.unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert!(!fake.user(&id).active);
+    let order: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    let reset = order
+        .iter()
+        .position(|p| p.ends_with("admin.users.session.reset"))
+        .unwrap();
+    let deactivate = order
+        .iter()
+        .position(|p| p.ends_with("admin.users.deactivate"))
+        .unwrap();
+    assert!(reset < deactivate, "sessions first: {order:?}");
+    assert_conform(&server).await;
+}
