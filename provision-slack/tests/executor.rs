@@ -23,7 +23,7 @@ use provision_core::model::{
 use provision_slack::SlackAdapter;
 use provision_testkit::conformance;
 
-use support::{FakeSlack, adapter, assert_conform, calls, start, web_requests};
+use support::{FakeSlack, adapter, approved, assert_conform, calls, start, web_requests};
 
 fn executor(slack: SlackAdapter) -> Executor {
     let mut system = SystemConfig::new("slack");
@@ -81,7 +81,7 @@ async fn joiners_of_one_channel_go_out_in_batched_invites_through_the_executor()
         let slack = adapter(&server);
         let (plan, ids) = joiners(&fake, &slack, n, "channel", "#engineering-general");
         let report = executor(adapter(&server))
-            .apply_with_ids(&RunId(format!("run-{n}")), &plan, ids)
+            .apply_with_ids(&RunId(format!("run-{n}")), &approved(&plan), ids)
             .await
             .unwrap();
         assert!(report.is_complete(), "{report:?}");
@@ -138,7 +138,7 @@ async fn changes_to_one_user_group_are_serialised_and_written_once() {
     let slack = adapter(&server);
     let (plan, ids) = joiners(&fake, &slack, 20, "usergroup", "oncall");
     let report = executor(adapter(&server))
-        .apply_with_ids(&RunId("run-ug".into()), &plan, ids)
+        .apply_with_ids(&RunId("run-ug".into()), &approved(&plan), ids)
         .await
         .unwrap();
     assert!(report.is_complete(), "{report:?}");
@@ -245,7 +245,7 @@ async fn a_429_with_retry_after_pauses_the_method_exactly_that_long() {
         a,
     );
     let report = executor(adapter(&server))
-        .apply_with_ids(&RunId("run-429".into()), &plan, ids)
+        .apply_with_ids(&RunId("run-429".into()), &approved(&plan), ids)
         .await
         .unwrap();
     assert!(report.is_complete(), "{report:?}");

@@ -48,9 +48,7 @@ impl Files {
         let yaml = format!(
             "systems:\n  slack:\n    adapter: slack\n    enforcement: additive\n    \
              credentials:\n{creds}    settings:\n      api_url: {server}/api/\n      \
-             scim_url: {server}/scim/v2/\n\
-             # One person in the roster: a leaver is all of it.\n\
-             blast_radius: {{max_share: 1.0}}\n"
+             scim_url: {server}/scim/v2/\n"
         );
         std::fs::write(dir.join("provision.yaml"), yaml).unwrap();
         Self { dir }
@@ -100,7 +98,7 @@ async fn without_enterprise_a_leaver_loses_every_channel_and_group_but_keeps_the
         .plan(&[sarah()], "joiner")
         .await
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     let report = engine.apply(&joiner).await.unwrap();
     assert!(report.is_complete(), "{report}");
@@ -111,11 +109,12 @@ async fn without_enterprise_a_leaver_loses_every_channel_and_group_but_keeps_the
     leaver.status = EmploymentStatus::Terminated {
         effective: Utc::now() - ChronoDuration::minutes(1),
     };
+    // One person in the roster: a leaver is all of it, so a person confirms.
     let plan = engine
         .plan(&[leaver], "leaver")
         .await
         .unwrap()
-        .into_plan()
+        .confirm_blast_radius(1)
         .unwrap();
     assert!(
         plan.operations
@@ -157,7 +156,7 @@ async fn with_enterprise_a_leaver_has_sessions_reset_then_is_deactivated() {
         .plan(&[sarah()], "joiner")
         .await
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     let report = engine.apply(&joiner).await.unwrap();
     assert!(report.is_complete(), "{report}");
@@ -167,11 +166,12 @@ async fn with_enterprise_a_leaver_has_sessions_reset_then_is_deactivated() {
     leaver.status = EmploymentStatus::Terminated {
         effective: Utc::now() - ChronoDuration::minutes(1),
     };
+    // One person in the roster: a leaver is all of it, so a person confirms.
     let plan = engine
         .plan(&[leaver], "leaver")
         .await
         .unwrap()
-        .into_plan()
+        .confirm_blast_radius(1)
         .unwrap();
     let verbs: Vec<&str> = plan.operations.iter().map(|o| o.kind.verb()).collect();
     assert!(
@@ -219,7 +219,7 @@ async fn enterprise_without_scim_waits_for_first_sign_in_and_deactivates_through
         .plan(&[sarah(), newcomer], "joiners")
         .await
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     let report = engine.apply(&plan).await.unwrap();
     // Sarah has a Slack account: her grants go through. The newcomer's account is
@@ -232,11 +232,12 @@ async fn enterprise_without_scim_waits_for_first_sign_in_and_deactivates_through
     leaver.status = EmploymentStatus::Terminated {
         effective: Utc::now() - ChronoDuration::minutes(1),
     };
+    // One person in the roster: a leaver is all of it, so a person confirms.
     let plan = engine
         .plan(&[leaver], "leaver")
         .await
         .unwrap()
-        .into_plan()
+        .confirm_blast_radius(1)
         .unwrap();
     let report = engine.apply(&plan).await.unwrap();
     assert!(report.is_complete(), "{report}");

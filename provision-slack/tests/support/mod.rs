@@ -765,3 +765,20 @@ impl ApiSpec for Specs {
         Err(first.unwrap())
     }
 }
+
+/// A plan approved as a person would approve it after review: confirmed for every
+/// identity it removes access from.
+pub fn approved(plan: &provision_core::model::Plan) -> provision_core::planner::ApprovedPlan {
+    let identities: std::collections::BTreeSet<_> = plan
+        .operations
+        .iter()
+        .filter(|op| op.kind.is_removal())
+        .map(|op| &op.identity)
+        .collect();
+    provision_core::planner::ApprovedPlan::confirmed(
+        plan.clone(),
+        identities.len(),
+        identities.len(),
+    )
+    .expect("a plan confirmed for all it removes is approved")
+}
