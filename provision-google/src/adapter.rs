@@ -162,7 +162,7 @@ impl GoogleAdapter {
         user_key: &str,
         suspended: bool,
     ) -> Result<Applied, AdapterError> {
-        let user = self.client.get_user(user_key).await?;
+        let user = self.client.get_account(user_key).await?;
         if user.suspended == suspended {
             return Ok(Applied::already_in_place().with_external_id(user.id));
         }
@@ -171,7 +171,7 @@ impl GoogleAdapter {
             ..UserUpdate::default()
         };
         Ok(self
-            .update_user(user_key, &update)
+            .update_user(&user.id, &update)
             .await?
             .with_external_id(user.id))
     }
@@ -235,8 +235,8 @@ impl GoogleAdapter {
     ) -> Result<Applied, AdapterError> {
         // Single-valued: the move to the new org unit may already have happened (a
         // department change grants the new one and revokes the old one).
-        let user = self.client.get_user(user_key).await?;
-        let current = user.org_unit_path.unwrap_or_default();
+        let user = self.client.get_account(user_key).await?;
+        let current = user.org_unit_path.clone().unwrap_or_default();
         if !same_org_unit(&current, org_unit) {
             return Ok(Applied::already_in_place().with_external_id(user.id));
         }
@@ -245,9 +245,20 @@ impl GoogleAdapter {
             ..UserUpdate::default()
         };
         Ok(self
-            .update_user(user_key, &update)
+            .update_user(&user.id, &update)
             .await?
             .with_external_id(user.id))
+    }
+
+    /// The immutable id of the person's own user: an id key as it is, an email key
+    /// resolved by [`DirectoryClient::get_account`] (never another user's alias), so
+    /// that no write addressed by email lands on the owner of an alias.
+    async fn own_user_id(&self, user_key: &str) -> Result<String, AdapterError> {
+        if user_key.contains('@') {
+            Ok(self.client.get_account(user_key).await?.id)
+        } else {
+            Ok(user_key.to_owned())
+        }
     }
 
     async fn execute_inner(
@@ -260,15 +271,17 @@ impl GoogleAdapter {
             OperationKind::CreateAccount { profile } => self.create_account(profile).await,
             OperationKind::UpdateAccount { attributes } => {
                 let update = update_from_attributes(attributes)?;
-                self.update_user(user_key, &update).await
+                let id = self.own_user_id(user_key).await?;
+                self.update_user(&id, &update).await
             }
             OperationKind::SuspendAccount => self.set_suspended(user_key, true).await,
             OperationKind::ReactivateAccount => self.set_suspended(user_key, false).await,
             OperationKind::RevokeSessions => {
+                let id = self.own_user_id(user_key).await?;
                 self.client
                     .call::<serde_json::Value>(
                         Method::POST,
-                        &["users", user_key, "signOut"],
+                        &["users", &id, "signOut"],
                         &[],
                         None,
                         CallKind::Update,
@@ -282,11 +295,17 @@ impl GoogleAdapter {
                         what: "delete_account: deletion is not enabled for this Google system (set delete_leavers)".into(),
                     });
                 }
+                // by id: a DELETE addressed by an alias would delete the alias's owner
+                let id = match self.own_user_id(user_key).await {
+                    Ok(id) => id,
+                    Err(AdapterError::NotFound { .. }) => return Ok(Applied::already_in_place()),
+                    Err(e) => return Err(e),
+                };
                 match self
                     .client
                     .call::<serde_json::Value>(
                         Method::DELETE,
-                        &["users", user_key],
+                        &["users", &id],
                         &[],
                         None,
                         CallKind::Remove,
@@ -310,7 +329,8 @@ impl GoogleAdapter {
                         org_unit_path: Some(ou),
                         ..UserUpdate::default()
                     };
-                    self.update_user(user_key, &update).await
+                    let id = self.own_user_id(user_key).await?;
+                    self.update_user(&id, &update).await
                 }
                 other => Err(unknown_kind(other)),
             },
@@ -348,8 +368,9 @@ impl GoogleAdapter {
         account: &AccountRef,
     ) -> Result<CheckStatus, AdapterError> {
         let user_key = account.external_id.as_deref().unwrap_or(&account.login);
+        // the person's own user: one found by an alias is someone else's
         let user = |check: fn(&User) -> bool| async move {
-            match self.client.get_user(user_key).await {
+            match self.client.get_account(user_key).await {
                 Ok(u) if check(&u) => Ok(CheckStatus::Done {
                     external_id: Some(u.id),
                 }),
@@ -361,7 +382,7 @@ impl GoogleAdapter {
             OperationKind::CreateAccount { .. } => user(|_| true).await,
             OperationKind::SuspendAccount => user(|u| u.suspended).await,
             OperationKind::ReactivateAccount => user(|u| !u.suspended).await,
-            OperationKind::DeleteAccount => match self.client.get_user(user_key).await {
+            OperationKind::DeleteAccount => match self.client.get_account(user_key).await {
                 Err(AdapterError::NotFound { .. }) => Ok(CheckStatus::Done { external_id: None }),
                 Ok(_) => Ok(CheckStatus::NotDone),
                 Err(e) => Err(e),
@@ -384,7 +405,7 @@ impl GoogleAdapter {
                         Err(AdapterError::NotFound { .. }) => false,
                         Err(e) => return Err(e),
                     },
-                    KIND_ORG_UNIT => match self.client.get_user(user_key).await {
+                    KIND_ORG_UNIT => match self.client.get_account(user_key).await {
                         Ok(u) => same_org_unit(
                             u.org_unit_path.as_deref().unwrap_or_default(),
                             &org_unit_path(entitlement)?,

@@ -293,6 +293,23 @@ impl DirectoryClient {
             .ok_or_else(|| empty_reply("users.get"))
     }
 
+    /// `users.get` for a person's own account. `users.get` also resolves aliases, so
+    /// an email key must be the user's **primary** email: a user found by an alias is
+    /// someone else's account and reads as [`AdapterError::NotFound`] (the rule create
+    /// uses when it adopts). An id key is taken as it is.
+    pub async fn get_account(&self, user_key: &str) -> Result<User, AdapterError> {
+        let user = self.get_user(user_key).await?;
+        if user_key.contains('@') && !user.primary_email.eq_ignore_ascii_case(user_key) {
+            return Err(AdapterError::NotFound {
+                error: SystemError::message(format!(
+                    "no user has the primary email {user_key}: it is an alias of {}",
+                    user.primary_email
+                )),
+            });
+        }
+        Ok(user)
+    }
+
     /// `members.get`.
     pub async fn get_member(&self, group: &str, member: &str) -> Result<Member, AdapterError> {
         self.call(

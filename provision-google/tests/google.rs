@@ -26,6 +26,8 @@ fn user_json(id: &str, email: &str, suspended: bool, last_login: &str, ou: &str)
 #[tokio::test]
 async fn the_assertion_impersonates_the_admin_with_the_scopes_used() {
     let env = Env::new().await;
+    // an email key is resolved to the user's own id first (never an alias's owner)
+    mount_active_user(&env, "sarah@example.com").await;
     Mock::given(method("POST"))
         .and(path(format!("{DIR}/users/sarah@example.com/signOut")))
         .and(header("authorization", "Bearer ya29.token-1"))
@@ -71,12 +73,16 @@ async fn the_assertion_impersonates_the_admin_with_the_scopes_used() {
         claims["exp"].as_u64().unwrap(),
     );
     assert!(exp > iat && exp - iat <= 3600, "iat {iat} exp {exp}");
-    assert_eq!(env.assert_conform().await, ["directory.users.signOut"]);
+    assert_eq!(
+        env.assert_conform().await,
+        ["directory.users.get", "directory.users.signOut"]
+    );
 }
 
 #[tokio::test]
 async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
     let env = Env::new().await;
+    mount_active_user(&env, "sarah@example.com").await;
     Mock::given(method("POST"))
         .and(path(format!("{DIR}/users/sarah@example.com/signOut")))
         .respond_with(ResponseTemplate::new(204))
@@ -96,6 +102,7 @@ async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
 
     // a token that lives 2 s, replaced 1 s before expiry
     let env = Env::with(2, |b| b.token_refresh_margin(Duration::from_secs(1))).await;
+    mount_active_user(&env, "sarah@example.com").await;
     Mock::given(method("POST"))
         .and(path(format!("{DIR}/users/sarah@example.com/signOut")))
         .respond_with(ResponseTemplate::new(204))
@@ -135,9 +142,14 @@ async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
         .collect();
     assert_eq!(
         auths,
+        // each sign-out is a users.get (the login resolved to the user's id) and
+        // the signOut itself
         [
             "Bearer ya29.token-1",
             "Bearer ya29.token-1",
+            "Bearer ya29.token-1",
+            "Bearer ya29.token-1",
+            "Bearer ya29.token-2",
             "Bearer ya29.token-2"
         ]
     );
@@ -707,7 +719,8 @@ async fn removing_a_non_member_and_deleting_a_missing_user_are_already_done() {
         .expect(1)
         .mount(&env.api)
         .await;
-    Mock::given(method("DELETE"))
+    // the login is resolved to the user's own id first: there is none
+    Mock::given(method("GET"))
         .and(path(format!("{DIR}/users/sarah@example.com")))
         .respond_with(google_error(404, "notFound", "Resource Not Found: userKey"))
         .expect(1)
@@ -721,7 +734,7 @@ async fn removing_a_non_member_and_deleting_a_missing_user_are_already_done() {
         .await;
     assert_eq!(
         env.assert_conform().await,
-        ["directory.members.delete", "directory.users.delete"]
+        ["directory.members.delete", "directory.users.get"]
     );
 }
 
@@ -801,7 +814,7 @@ async fn a_leaver_is_signed_out_before_being_suspended() {
 async fn a_department_change_moves_the_org_unit_once() {
     let env = Env::new().await;
     Mock::given(method("PUT"))
-        .and(path(format!("{DIR}/users/sarah@example.com")))
+        .and(path(format!("{DIR}/users/u-42")))
         .and(body_json(json!({"orgUnitPath": "/Sales"})))
         .respond_with(ResponseTemplate::new(200).set_body_json(user_json(
             "u-42",
@@ -842,7 +855,11 @@ async fn a_department_change_moves_the_org_unit_once() {
     );
     assert_eq!(
         env.assert_conform().await,
-        ["directory.users.update", "directory.users.get"]
+        [
+            "directory.users.get",
+            "directory.users.update",
+            "directory.users.get"
+        ]
     );
     assert!(matches!(
         env.adapter.check(&grant, &sarah()).await.unwrap(),
@@ -864,7 +881,7 @@ async fn revoking_the_current_org_unit_returns_the_user_to_the_default() {
         .mount(&env.api)
         .await;
     Mock::given(method("PUT"))
-        .and(path(format!("{DIR}/users/sarah@example.com")))
+        .and(path(format!("{DIR}/users/u-42")))
         .and(body_json(json!({"orgUnitPath": "/Staff"})))
         .respond_with(ResponseTemplate::new(200).set_body_json(user_json(
             "u-42",
@@ -910,8 +927,19 @@ async fn org_unit_members_are_read_by_search_and_exact_path() {
 #[tokio::test]
 async fn profile_updates_are_one_update_call() {
     let env = Env::new().await;
-    Mock::given(method("PUT"))
+    Mock::given(method("GET"))
         .and(path(format!("{DIR}/users/sarah@example.com")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(user_json(
+            "u-42",
+            "sarah@example.com",
+            false,
+            "2025-01-01T00:00:00Z",
+            "/",
+        )))
+        .mount(&env.api)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(format!("{DIR}/users/u-42")))
         .and(body_json(json!({"name":{"familyName":"Reese"},"organizations":[{"department":"Sales","title":"AE","primary":true}]})))
         .respond_with(ResponseTemplate::new(200).set_body_json(user_json("u-42", "sarah@example.com", false, "2025-01-01T00:00:00Z", "/")))
         .expect(1)
