@@ -37,7 +37,9 @@ use tracing::Instrument;
 
 use crate::client::{CallKind, DirectoryClient, SYSTEM};
 use crate::config::GoogleConfig;
-use crate::model::{Member, NewUser, Organization, User, UserName, UserUpdate};
+use crate::model::{
+    Member, NewUser, Organization, User, UserName, UserUpdate, merge_organizations,
+};
 
 /// The `group` resource kind.
 pub const KIND_GROUP: &str = "group";
@@ -270,8 +272,18 @@ impl GoogleAdapter {
         match &op.kind {
             OperationKind::CreateAccount { profile } => self.create_account(profile).await,
             OperationKind::UpdateAccount { attributes } => {
-                let update = update_from_attributes(attributes)?;
-                let id = self.own_user_id(user_key).await?;
+                let mut update = update_from_attributes(attributes)?;
+                let id = match update.organizations.take() {
+                    // a repeated field is replaced whole: read, merge, write
+                    Some(wanted) => {
+                        let user = self.client.get_account(user_key).await?;
+                        let wanted = wanted.into_iter().next().unwrap_or_default();
+                        update.organizations =
+                            Some(merge_organizations(user.organizations.as_deref(), &wanted));
+                        user.id
+                    }
+                    None => self.own_user_id(user_key).await?,
+                };
                 self.update_user(&id, &update).await
             }
             OperationKind::SuspendAccount => self.set_suspended(user_key, true).await,
@@ -736,7 +748,7 @@ fn update_from_attributes(
     let mut update = UserUpdate::default();
     let mut name = UserName::default();
     let mut org = Organization {
-        primary: true,
+        primary: Some(true),
         ..Organization::default()
     };
     let mut unknown = Vec::new();
@@ -781,7 +793,7 @@ fn account_record(user: &User) -> AccountRecord {
     if let Some(org) = user
         .organizations
         .as_ref()
-        .and_then(|o| o.iter().find(|o| o.primary).or_else(|| o.first()))
+        .and_then(|o| o.iter().find(|o| o.is_primary()).or_else(|| o.first()))
     {
         if let Some(d) = &org.department {
             attributes.insert("department".to_owned(), d.clone());

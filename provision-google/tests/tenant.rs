@@ -189,3 +189,36 @@ async fn suspending_by_an_alias_login_does_not_touch_the_alias_owner() {
     );
     assert_eq!(tenant.fake.user(&other)["suspended"], json!(false));
 }
+
+// --- repeated fields ----------------------------------------------------------------
+
+/// Changing only the department keeps the title, the cost centre and the other
+/// organizations entries: `users.update` replaces `organizations` whole.
+#[tokio::test]
+async fn a_department_change_keeps_every_other_organizations_entry_and_field() {
+    let tenant = Tenant::start(None).await;
+    let id = tenant.fake.add_user(&format!("sarah@{DOMAIN}"));
+    tenant.fake.set_organizations(
+        &id,
+        json!([
+            {"name": "Acme", "title": "Engineer", "department": "R&D",
+             "costCenter": "CC-42", "primary": true, "type": "work"},
+            {"name": "Volunteer Corps", "title": "Treasurer", "primary": false}
+        ]),
+    );
+
+    let outcomes = tenant
+        .apply(vec![OperationKind::UpdateAccount {
+            attributes: [("department".to_owned(), "Platform".to_owned())].into(),
+        }])
+        .await;
+    assert!(outcomes[0].is_success(), "{outcomes:?}");
+    assert_eq!(
+        tenant.fake.user(&id)["organizations"],
+        json!([
+            {"name": "Acme", "title": "Engineer", "department": "Platform",
+             "costCenter": "CC-42", "primary": true, "type": "work"},
+            {"name": "Volunteer Corps", "title": "Treasurer", "primary": false}
+        ])
+    );
+}
