@@ -433,10 +433,32 @@ impl GoogleAdapter {
                     CheckStatus::NotDone
                 })
             }
-            // sessions leave no trace to read; sending signOut again is harmless
-            OperationKind::RevokeSessions | OperationKind::UpdateAccount { .. } => {
-                Ok(CheckStatus::NotDone)
+            // Google has answered 409 "Entity already exists." to an update that took
+            // effect: done when the user now has every attribute asked for
+            OperationKind::UpdateAccount { attributes } => {
+                match self.client.get_account(user_key).await {
+                    Ok(u) => {
+                        let now = account_record(&u).attributes;
+                        let done = attributes.iter().all(|(key, wanted)| {
+                            now.get(key).is_some_and(|have| match key.as_str() {
+                                "org_unit" => same_org_unit(have, wanted),
+                                _ => have == wanted,
+                            })
+                        });
+                        Ok(if done {
+                            CheckStatus::Done {
+                                external_id: Some(u.id),
+                            }
+                        } else {
+                            CheckStatus::NotDone
+                        })
+                    }
+                    Err(AdapterError::NotFound { .. }) => Ok(CheckStatus::NotDone),
+                    Err(e) => Err(e),
+                }
             }
+            // sessions leave no trace to read; sending signOut again is harmless
+            OperationKind::RevokeSessions => Ok(CheckStatus::NotDone),
             _ => Ok(CheckStatus::NotDone),
         }
     }

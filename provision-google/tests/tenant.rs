@@ -222,3 +222,40 @@ async fn a_department_change_keeps_every_other_organizations_entry_and_field() {
         ])
     );
 }
+
+// --- 409 on an update that took effect --------------------------------------------
+
+#[tokio::test]
+async fn a_409_on_an_update_that_took_effect_is_confirmed_by_the_check() {
+    let tenant = Tenant::start(None).await;
+    let id = tenant.fake.add_user(&format!("sarah@{DOMAIN}"));
+    tenant.fake.conflict_after_next_update();
+
+    let outcomes = tenant
+        .apply(vec![OperationKind::UpdateAccount {
+            attributes: [("title".to_owned(), "Staff Engineer".to_owned())].into(),
+        }])
+        .await;
+    assert!(outcomes[0].is_success(), "{outcomes:?}");
+    assert_eq!(
+        tenant.fake.user(&id)["organizations"][0]["title"],
+        json!("Staff Engineer")
+    );
+}
+
+#[tokio::test]
+async fn a_409_on_an_update_that_did_not_take_effect_stays_a_failure() {
+    let tenant = Tenant::start(None).await;
+    tenant.fake.add_user(&format!("sarah@{DOMAIN}"));
+    let check = tenant
+        .adapter
+        .check(
+            &op(OperationKind::UpdateAccount {
+                attributes: [("title".to_owned(), "Staff Engineer".to_owned())].into(),
+            }),
+            &AccountRef::by_login(format!("sarah@{DOMAIN}")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(check, CheckStatus::NotDone);
+}
