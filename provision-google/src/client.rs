@@ -190,6 +190,7 @@ impl DirectoryClient {
             .send_authorized(&self.auth, request, request_kind)
             .await?
             .into_result(&GoogleErrors { kind })
+            .map_err(|e| missing_group(e, segments))
             .inspect_err(|e| tracing::debug!(class = e.class(), "Directory API error"))?;
         if reply.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
@@ -321,6 +322,33 @@ impl DirectoryClient {
         )
         .await?
         .ok_or_else(|| empty_reply("members.get"))
+    }
+}
+
+/// A 404 about the `groupKey` of a `groups/{group}/…` call: the group itself does not
+/// exist, which is a configuration error naming the group (a policy names a group that
+/// is not there), never "not a member" or "already removed". Only a missing
+/// `memberKey` means the membership is absent.
+fn missing_group(error: AdapterError, segments: &[&str]) -> AdapterError {
+    let (
+        ["groups", group, _, ..],
+        AdapterError::NotFound { error: e } | AdapterError::AlreadyDone { error: e },
+    ) = (segments, &error)
+    else {
+        return error;
+    };
+    if e.status != Some(404) || !e.message.contains("groupKey") {
+        return error;
+    }
+    AdapterError::Configuration {
+        error: SystemError::new(
+            e.status,
+            e.code.clone(),
+            format!(
+                "{} (the group {group} does not exist: check the group's address in the policy)",
+                e.message
+            ),
+        ),
     }
 }
 

@@ -259,3 +259,40 @@ async fn a_409_on_an_update_that_did_not_take_effect_stays_a_failure() {
         .unwrap();
     assert_eq!(check, CheckStatus::NotDone);
 }
+
+// --- a missing group --------------------------------------------------------------
+
+/// Removing Sarah from a group that does not exist is a configuration error naming
+/// the group, never "already removed".
+#[tokio::test]
+async fn a_missing_group_is_a_configuration_error_naming_it() {
+    let tenant = Tenant::start(None).await;
+    tenant.fake.add_user(&format!("sarah@{DOMAIN}"));
+    let missing = format!("no-such-group@{DOMAIN}");
+
+    let revoke = op(OperationKind::Revoke {
+        entitlement: group(&missing, None),
+    });
+    let err = tenant
+        .adapter
+        .execute(&revoke, &AccountRef::by_login(format!("sarah@{DOMAIN}")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdapterError::Configuration { .. }), "{err:?}");
+    assert!(err.to_string().contains(&missing), "{err}");
+
+    let err = tenant
+        .adapter
+        .check(&revoke, &AccountRef::by_login(format!("sarah@{DOMAIN}")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdapterError::Configuration { .. }), "{err:?}");
+
+    // a missing member of an existing group is already removed
+    let outcomes = tenant
+        .apply(vec![OperationKind::Revoke {
+            entitlement: group(&format!("eng@{DOMAIN}"), None),
+        }])
+        .await;
+    assert!(outcomes[0].is_success(), "{outcomes:?}");
+}
