@@ -85,11 +85,8 @@ impl GoogleAdapter {
     }
 
     async fn create_account(&self, profile: &AccountProfile) -> Result<Applied, AdapterError> {
-        let primary_email = if profile.login.contains('@') {
-            profile.login.clone()
-        } else {
-            profile.email.clone()
-        };
+        // the login is the primary email, and the member key of every membership call
+        let primary_email = email_login(&profile.login)?.to_owned();
         let body = NewUser {
             primary_email: primary_email.clone(),
             name: name_for(profile),
@@ -332,8 +329,8 @@ impl GoogleAdapter {
             OperationKind::Grant { entitlement } => match entitlement.kind.as_str() {
                 KIND_GROUP => {
                     let role = google_role(entitlement)?;
-                    self.grant_group(&entitlement.resource, &account.login, role)
-                        .await
+                    let member = email_login(&account.login)?;
+                    self.grant_group(&entitlement.resource, member, role).await
                 }
                 KIND_ORG_UNIT => {
                     let ou = org_unit_path(entitlement)?;
@@ -351,7 +348,12 @@ impl GoogleAdapter {
                     .client
                     .call::<serde_json::Value>(
                         Method::DELETE,
-                        &["groups", &entitlement.resource, "members", &account.login],
+                        &[
+                            "groups",
+                            &entitlement.resource,
+                            "members",
+                            email_login(&account.login)?,
+                        ],
                         &[],
                         None,
                         CallKind::Remove,
@@ -404,7 +406,7 @@ impl GoogleAdapter {
                 let holds = match entitlement.kind.as_str() {
                     KIND_GROUP => match self
                         .client
-                        .get_member(&entitlement.resource, &account.login)
+                        .get_member(&entitlement.resource, email_login(&account.login)?)
                         .await
                     {
                         Ok(m) => {
@@ -690,6 +692,22 @@ fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, AdapterError> {
     serde_json::to_value(value).map_err(|e| AdapterError::Invalid {
         error: SystemError::message(format!("cannot encode the request: {e}")),
     })
+}
+
+/// The login as Google's user and member key: a Google login is the user's primary
+/// email, so a login without `@` is refused, naming the field, before anything is sent
+/// (create once used the profile's email for it while membership calls used the
+/// login: two different keys for one person).
+fn email_login(login: &str) -> Result<&str, AdapterError> {
+    if login.contains('@') {
+        Ok(login)
+    } else {
+        Err(AdapterError::Invalid {
+            error: SystemError::message(format!(
+                "the login `{login}` is not an email address: a Google account's `login` must be its primary email (map the HR email onto `login` for this system)"
+            )),
+        })
+    }
 }
 
 fn unknown_kind(kind: &str) -> AdapterError {

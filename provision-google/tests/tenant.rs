@@ -296,3 +296,35 @@ async fn a_missing_group_is_a_configuration_error_naming_it() {
         .await;
     assert!(outcomes[0].is_success(), "{outcomes:?}");
 }
+
+// --- logins without `@` -----------------------------------------------------------
+
+/// A login without `@` is refused with an error naming the field, by create and by
+/// membership calls alike, before anything is sent.
+#[tokio::test]
+async fn a_login_without_at_is_refused_naming_the_field() {
+    let tenant = Tenant::start(None).await;
+    let create = op(OperationKind::CreateAccount {
+        profile: sarah_profile("sarah"),
+    });
+    let err = tenant
+        .adapter
+        .execute(&create, &AccountRef::by_login("sarah"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdapterError::Invalid { .. }), "{err:?}");
+    assert!(err.to_string().contains("login"), "{err}");
+
+    let grant = op(OperationKind::Grant {
+        entitlement: group(&format!("eng@{DOMAIN}"), None),
+    });
+    let err = tenant
+        .adapter
+        .execute(&grant, &AccountRef::by_login("sarah"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdapterError::Invalid { .. }), "{err:?}");
+    assert!(err.to_string().contains("login"), "{err}");
+    assert!(tenant.fake.user_id(&format!("sarah@{DOMAIN}")).is_none());
+    assert!(tenant.fake.groups_of("sarah").is_empty());
+}
