@@ -287,15 +287,7 @@ impl GoogleAdapter {
             OperationKind::ReactivateAccount => self.set_suspended(user_key, false).await,
             OperationKind::RevokeSessions => {
                 let id = self.own_user_id(user_key).await?;
-                self.client
-                    .call::<serde_json::Value>(
-                        Method::POST,
-                        &["users", &id, "signOut"],
-                        &[],
-                        None,
-                        CallKind::Update,
-                    )
-                    .await?;
+                self.client.sign_out(&id).await?;
                 Ok(Applied::changed())
             }
             OperationKind::DeleteAccount => {

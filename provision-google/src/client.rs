@@ -11,7 +11,9 @@ use provision_http::client::{HttpClient, HttpResponse, RequestKind};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
-use crate::config::{ConfigError, GoogleConfig, SCOPES};
+use crate::config::{
+    ConfigError, DIRECTORY_SCOPES, GoogleConfig, SCOPE_USER_SECURITY, SIGN_OUT_SCOPES,
+};
 use crate::model::GroupsPage;
 use crate::model::{ErrorBody, Member, MembersPage, User, UsersPage};
 
@@ -129,7 +131,10 @@ impl ErrorDialect for GoogleErrors {
 #[derive(Debug)]
 pub struct DirectoryClient {
     http: HttpClient,
+    /// The token of every call but sign-out ([`DIRECTORY_SCOPES`]).
     auth: Auth,
+    /// The token of users.signOut ([`SIGN_OUT_SCOPES`]).
+    sign_out_auth: Auth,
     customer: Option<String>,
     domain: Option<String>,
 }
@@ -144,29 +149,89 @@ impl DirectoryClient {
             .map_err(|e| {
                 ConfigError::invalid_setting(config.system_name.clone(), "base_url", e.to_string())
             })?;
-        let source = config
-            .key
-            .token_source(&config.subject, &SCOPES, config.token_url.clone())
-            .map_err(|reason| {
-                ConfigError::missing_credential(
-                    config.system_name.clone(),
-                    crate::config::KEY_CREDENTIAL,
-                    reason,
-                )
-            })?;
-        let tokens = TokenCache::new(source, http.clone(), config.token_refresh_margin);
+        // one token per scope set: a delegation lacking one scope of a token request
+        // fails the whole request
+        let tokens = |scopes: &[&str]| {
+            let source = config
+                .key
+                .token_source(&config.subject, scopes, config.token_url.clone())
+                .map_err(|reason| {
+                    ConfigError::missing_credential(
+                        config.system_name.clone(),
+                        crate::config::KEY_CREDENTIAL,
+                        reason,
+                    )
+                })?;
+            Ok::<_, ConfigError>(Auth::OAuth(Arc::new(TokenCache::new(
+                source,
+                http.clone(),
+                config.token_refresh_margin,
+            ))))
+        };
         Ok(DirectoryClient {
+            auth: tokens(&DIRECTORY_SCOPES)?,
+            sign_out_auth: tokens(&SIGN_OUT_SCOPES)?,
             http,
-            auth: Auth::OAuth(Arc::new(tokens)),
             customer: config.customer.clone(),
             domain: config.domain.clone(),
         })
+    }
+
+    /// `users.signOut` with its own token. When the token endpoint refuses that token
+    /// (`unauthorized_client`: the domain-wide delegation lacks
+    /// `admin.directory.user.security`), sign-out is [`AdapterError::Unsupported`] with
+    /// the scope named: a configuration gap, while every other call keeps working.
+    pub async fn sign_out(&self, user_key: &str) -> Result<(), AdapterError> {
+        if let Err(e) = self
+            .sign_out_auth
+            .apply(&mut reqwest::header::HeaderMap::new())
+            .await
+        {
+            return Err(match e {
+                AdapterError::Unauthorized { error }
+                    if matches!(
+                        error.code.as_deref(),
+                        Some("unauthorized_client" | "access_denied" | "invalid_scope")
+                    ) =>
+                {
+                    AdapterError::Unsupported {
+                        what: format!(
+                            "revoke_sessions: the service account's domain-wide delegation does not grant the scope {SCOPE_USER_SECURITY} that users.signOut needs (token endpoint: {error})"
+                        ),
+                    }
+                }
+                other => other,
+            });
+        }
+        self.call_with::<serde_json::Value>(
+            &self.sign_out_auth,
+            Method::POST,
+            &["users", user_key, "signOut"],
+            &[],
+            None,
+            CallKind::Update,
+        )
+        .await?;
+        Ok(())
     }
 
     /// Sends one request; `Ok(None)` for an empty (204) reply. A 401 drops the cached
     /// token and the request goes once more with a new one.
     pub async fn call<T: DeserializeOwned>(
         &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+        kind: CallKind,
+    ) -> Result<Option<T>, AdapterError> {
+        self.call_with(&self.auth, method, segments, query, body, kind)
+            .await
+    }
+
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        auth: &Auth,
         method: Method,
         segments: &[&str],
         query: &[(&str, &str)],
@@ -187,7 +252,7 @@ impl DirectoryClient {
         }
         let reply = self
             .http
-            .send_authorized(&self.auth, request, request_kind)
+            .send_authorized(auth, request, request_kind)
             .await?
             .into_result(&GoogleErrors { kind })
             .map_err(|e| missing_group(e, segments))

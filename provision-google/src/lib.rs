@@ -62,6 +62,11 @@
 //! * `https://www.googleapis.com/auth/admin.directory.group.readonly` — groups.list (every
 //!   group, and a user's groups: what lets a leaver be left with nothing).
 //!
+//! Sign-out has its own token (scope `admin.directory.user.security` alone), the rest
+//! share one: Google refuses a token request whole when the delegation lacks any of
+//! its scopes. A delegation without the security scope leaves every other operation
+//! working, and sign-out reports `Unsupported`, naming the scope.
+//!
 //! From a deployment file, register [`factory()`]: its `descriptor()` reads no
 //! credential, and `build()` resolves the key and checks every setting (URLs, the
 //! admin's address, the customer id and domain shapes), naming the system and the

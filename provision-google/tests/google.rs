@@ -30,7 +30,8 @@ async fn the_assertion_impersonates_the_admin_with_the_scopes_used() {
     mount_active_user(&env, "sarah@example.com").await;
     Mock::given(method("POST"))
         .and(path(format!("{DIR}/users/sarah@example.com/signOut")))
-        .and(header("authorization", "Bearer ya29.token-1"))
+        // signOut's own token: the second one (users.get used the first)
+        .and(header("authorization", "Bearer ya29.token-2"))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&env.api)
@@ -43,7 +44,7 @@ async fn the_assertion_impersonates_the_admin_with_the_scopes_used() {
     assert_eq!(applied.effect, Effect::Changed);
 
     let assertions = env.assertions.lock().unwrap().clone();
-    assert_eq!(assertions.len(), 1);
+    assert_eq!(assertions.len(), 2, "one token per scope set");
     let (header, claims, grant_type) = &assertions[0];
     assert_eq!(grant_type, "urn:ietf:params:oauth:grant-type:jwt-bearer");
     assert_eq!(header.kid.as_deref(), Some("test-key-id-1"));
@@ -54,20 +55,22 @@ async fn the_assertion_impersonates_the_admin_with_the_scopes_used() {
     );
     assert_eq!(claims["aud"], token_url(&env.token));
     let scopes: Vec<&str> = claims["scope"].as_str().unwrap().split(' ').collect();
-    // signOut needs the user.security scope, which admin.directory.user does not cover
-    assert!(
-        scopes.contains(&"https://www.googleapis.com/auth/admin.directory.user.security"),
-        "{scopes:?}"
-    );
     assert!(scopes.contains(&"https://www.googleapis.com/auth/admin.directory.user"));
     assert!(scopes.contains(&"https://www.googleapis.com/auth/admin.directory.group.member"));
     // groups.list (a user's groups, every group) needs a group scope: read only
     assert!(scopes.contains(&"https://www.googleapis.com/auth/admin.directory.group.readonly"));
     assert_eq!(
         scopes.len(),
-        4,
+        3,
         "only the scopes the adapter uses: {scopes:?}"
     );
+    // signOut needs the user.security scope, which admin.directory.user does not
+    // cover: on a token of its own, so a delegation without it breaks only sign-out
+    assert_eq!(
+        assertions[1].1["scope"],
+        "https://www.googleapis.com/auth/admin.directory.user.security"
+    );
+    assert_eq!(assertions[1].1["sub"], ADMIN);
     let (iat, exp) = (
         claims["iat"].as_u64().unwrap(),
         claims["exp"].as_u64().unwrap(),
@@ -96,8 +99,8 @@ async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
     }
     assert_eq!(
         env.issued.load(std::sync::atomic::Ordering::SeqCst),
-        1,
-        "one token request for five calls"
+        2,
+        "one token request per scope set for five calls"
     );
 
     // a token that lives 2 s, replaced 1 s before expiry
@@ -116,7 +119,7 @@ async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
         .execute(&op(OperationKind::RevokeSessions), &sarah())
         .await
         .unwrap();
-    assert_eq!(env.issued.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(env.issued.load(std::sync::atomic::Ordering::SeqCst), 2);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     env.adapter
         .execute(&op(OperationKind::RevokeSessions), &sarah())
@@ -124,8 +127,8 @@ async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
         .unwrap();
     assert_eq!(
         env.issued.load(std::sync::atomic::Ordering::SeqCst),
-        2,
-        "a new token after the old one neared expiry"
+        4,
+        "new tokens after the old ones neared expiry"
     );
     let auths: Vec<String> = env
         .requests()
@@ -142,15 +145,15 @@ async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
         .collect();
     assert_eq!(
         auths,
-        // each sign-out is a users.get (the login resolved to the user's id) and
-        // the signOut itself
+        // each sign-out is a users.get (the login resolved to the user's id, on the
+        // directory token) and the signOut itself (on the sign-out token)
         [
             "Bearer ya29.token-1",
-            "Bearer ya29.token-1",
-            "Bearer ya29.token-1",
+            "Bearer ya29.token-2",
             "Bearer ya29.token-1",
             "Bearer ya29.token-2",
-            "Bearer ya29.token-2"
+            "Bearer ya29.token-3",
+            "Bearer ya29.token-4"
         ]
     );
 }

@@ -328,3 +328,32 @@ async fn a_login_without_at_is_refused_naming_the_field() {
     assert!(tenant.fake.user_id(&format!("sarah@{DOMAIN}")).is_none());
     assert!(tenant.fake.groups_of("sarah").is_empty());
 }
+
+// --- per-scope tokens -------------------------------------------------------------
+
+/// The delegation lacks `admin.directory.user.security`: every other operation works,
+/// and sign-out is reported unsupported, naming the scope.
+#[tokio::test]
+async fn a_delegation_without_the_sign_out_scope_breaks_only_sign_out() {
+    let tenant = Tenant::start(Some(provision_google::config::SCOPE_USER_SECURITY)).await;
+    let id = tenant.fake.add_user(&format!("sarah@{DOMAIN}"));
+
+    let outcomes = tenant.apply(vec![OperationKind::SuspendAccount]).await;
+    assert!(outcomes[0].is_success(), "{outcomes:?}");
+    assert_eq!(tenant.fake.user(&id)["suspended"], json!(true));
+
+    let err = tenant
+        .adapter
+        .execute(
+            &op(OperationKind::RevokeSessions),
+            &AccountRef::by_login(format!("sarah@{DOMAIN}")),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdapterError::Unsupported { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains(provision_google::config::SCOPE_USER_SECURITY),
+        "{err}"
+    );
+}
