@@ -237,14 +237,15 @@ impl From<AwsError> for AdapterError {
                 error,
             },
             Some("ConflictException") => match e.service {
-                // Identity Store: a uniqueness violation means "it is already so"; a
-                // concurrent modification is worth another try.
-                Service::IdentityStore
-                    if e.reason.as_deref() == Some("CONCURRENT_MODIFICATION") =>
-                {
-                    AdapterError::transient(error)
-                }
-                Service::IdentityStore => AdapterError::AlreadyDone { error },
+                // Identity Store: only the documented uniqueness violation means "it is
+                // already so", and a concurrent modification is worth another try. The
+                // model sets `Reason` only for KMS errors, so a conflict without one
+                // may be either: the executor confirms it with the check.
+                Service::IdentityStore => match e.reason.as_deref() {
+                    Some("UNIQUENESS_CONSTRAINT_VIOLATION") => AdapterError::AlreadyDone { error },
+                    Some("CONCURRENT_MODIFICATION") => AdapterError::transient(error),
+                    _ => AdapterError::Conflict { error },
+                },
                 // SSO Admin: "a previous write did not have time to propagate": retry.
                 Service::SsoAdmin => AdapterError::transient(error),
             },
@@ -687,8 +688,12 @@ mod tests {
     fn conflict_depends_on_service_and_reason() {
         let a: AdapterError = err(Service::SsoAdmin, "ConflictException", "propagating").into();
         assert_eq!(a.class(), "transient");
+        // no reason (the model sets one only for KMS errors): confirm with the check
         let a: AdapterError = err(Service::IdentityStore, "ConflictException", "dup").into();
-        assert_eq!(a.class(), "already_done");
+        assert_eq!(a.class(), "conflict");
+        let mut e = err(Service::IdentityStore, "ConflictException", "dup");
+        e.reason = Some("UNIQUENESS_CONSTRAINT_VIOLATION".into());
+        assert_eq!(AdapterError::from(e).class(), "already_done");
         let mut e = err(Service::IdentityStore, "ConflictException", "busy");
         e.reason = Some("CONCURRENT_MODIFICATION".into());
         assert_eq!(AdapterError::from(e).class(), "transient");

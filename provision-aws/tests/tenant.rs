@@ -1,0 +1,147 @@
+//! What a real IAM Identity Center does that a kind fake did not (issue 12), each case
+//! answered by the stateful fake (`support/fake.rs`) the way AWS answers it and run
+//! through the executor where the executor's confirming check is part of the story.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use provision_aws::AwsAdapter;
+use provision_core::adapter::{Adapter, AdapterError};
+use provision_core::config::SystemConfig;
+use provision_core::executor::{Executor, OperationOutcome, PendingConfig, RetryConfig};
+use provision_core::journal::RunId;
+use provision_core::model::{AccountProfile, AccountRef, Entitlement, OperationKind, Plan};
+use support::fake::AwsFake;
+use support::{PROD, config, operation, ps_entitlement};
+use wiremock::MockServer;
+
+const LOGIN: &str = "sarah.chen@example.com";
+
+struct Center {
+    server: MockServer,
+    fake: AwsFake,
+    adapter: Arc<AwsAdapter>,
+}
+
+impl Center {
+    async fn start() -> Self {
+        let server = MockServer::start().await;
+        let fake = AwsFake::new(100);
+        fake.mount(&server).await;
+        let adapter = Arc::new(AwsAdapter::new(config(&server)).unwrap());
+        Center {
+            server,
+            fake,
+            adapter,
+        }
+    }
+
+    /// Applies `kinds` (for Sarah) through the executor; the outcomes.
+    async fn apply(&self, kinds: Vec<OperationKind>) -> Vec<OperationOutcome> {
+        let executor = Executor::builder()
+            .system(
+                "aws",
+                self.adapter.clone() as Arc<dyn Adapter>,
+                SystemConfig::new("aws"),
+            )
+            .retry(RetryConfig {
+                initial_delay: Duration::from_millis(1),
+                jitter: false,
+                ..RetryConfig::default()
+            })
+            .pending(PendingConfig {
+                interval: Duration::from_millis(100),
+                deadline: Duration::from_secs(10),
+            })
+            .build()
+            .unwrap();
+        let plan = Plan {
+            operations: kinds.into_iter().map(operation).collect(),
+            dependencies: Vec::new(),
+        };
+        let report = executor
+            .apply(&RunId("issue-12".into()), &plan)
+            .await
+            .unwrap();
+        report.operations.into_iter().map(|o| o.outcome).collect()
+    }
+
+    async fn targets(&self) -> Vec<String> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|r| {
+                r.headers
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+}
+
+fn sarah() -> AccountRef {
+    AccountRef::by_login(LOGIN)
+}
+
+fn new_sarah() -> OperationKind {
+    OperationKind::CreateAccount {
+        profile: AccountProfile {
+            login: LOGIN.into(),
+            email: LOGIN.into(),
+            display_name: "Sarah Chen".into(),
+            ..AccountProfile::default()
+        },
+    }
+}
+
+fn failed(outcome: &OperationOutcome) -> &AdapterError {
+    match outcome {
+        OperationOutcome::Failed { error } => error,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+// --- conflicts without a reason ---------------------------------------------------
+
+/// A `ConflictException` without `Reason` on `CreateGroupMembership` is a concurrent
+/// modification as much as a duplicate: success only when the membership is there.
+#[tokio::test]
+async fn a_membership_conflict_without_reason_succeeds_only_when_the_member_is_there() {
+    let center = Center::start().await;
+    let user = center.fake.add_user(LOGIN);
+    let group = center.fake.add_group("Engineers");
+    let grant = || OperationKind::Grant {
+        entitlement: Entitlement::new("aws", "group", "Engineers"),
+    };
+
+    center.fake.conflict_next("CreateGroupMembership", None);
+    let outcomes = center.apply(vec![grant()]).await;
+    let error = failed(&outcomes[0]);
+    assert!(error.to_string().contains("ConflictException"), "{error}");
+    assert!(center.fake.holdings(&user).0.is_empty());
+
+    // a real duplicate (also without a reason): the check finds the membership
+    center.fake.add_membership(&group, &user);
+    let outcomes = center.apply(vec![grant()]).await;
+    assert!(outcomes[0].is_success(), "{outcomes:?}");
+}
+
+/// A concurrent modification on `UpdateUser` never counts as success.
+#[tokio::test]
+async fn an_update_conflict_without_reason_is_not_success() {
+    let center = Center::start().await;
+    center.fake.add_user(LOGIN);
+    center.fake.conflict_next("UpdateUser", None);
+    let outcomes = center
+        .apply(vec![OperationKind::UpdateAccount {
+            attributes: [("title".to_owned(), "Staff Engineer".to_owned())].into(),
+        }])
+        .await;
+    failed(&outcomes[0]);
+}
