@@ -145,3 +145,32 @@ async fn an_update_conflict_without_reason_is_not_success() {
         .await;
     failed(&outcomes[0]);
 }
+
+// --- create fallback -------------------------------------------------------------
+
+/// `CreateUser` answers a conflict, even with the documented duplicate reason, and
+/// `GetUserId` then finds no such user: nothing was created and nothing can be
+/// adopted, so the create failed.
+#[tokio::test]
+async fn a_create_conflict_with_no_user_to_adopt_is_a_failure() {
+    let center = Center::start().await;
+    center
+        .fake
+        .conflict_next("CreateUser", Some("UNIQUENESS_CONSTRAINT_VIOLATION"));
+    let err = center
+        .adapter
+        .execute(&operation(new_sarah()), &sarah())
+        .await
+        .unwrap_err();
+    assert!(
+        !matches!(err, AdapterError::AlreadyDone { .. }),
+        "a conflict with nothing behind it is not 'already done': {err:?}"
+    );
+
+    center
+        .fake
+        .conflict_next("CreateUser", Some("UNIQUENESS_CONSTRAINT_VIOLATION"));
+    let outcomes = center.apply(vec![new_sarah()]).await;
+    failed(&outcomes[0]);
+    assert!(center.fake.user_id(LOGIN).is_none());
+}
