@@ -174,3 +174,47 @@ async fn a_create_conflict_with_no_user_to_adopt_is_a_failure() {
     failed(&outcomes[0]);
     assert!(center.fake.user_id(LOGIN).is_none());
 }
+
+// --- failed deletions -------------------------------------------------------------
+
+/// An assignment deletion whose status ends `FAILED` while the assignment is gone is
+/// done: the executor's check lists the assignments again.
+#[tokio::test]
+async fn a_failed_deletion_of_an_assignment_that_is_gone_is_done() {
+    let center = Center::start().await;
+    let user = center.fake.add_user(LOGIN);
+    let ps = center.fake.add_permission_set("EngineeringReadOnly");
+    center.fake.add_assignment(PROD, &ps, &user);
+    center.fake.failing_deletions(true);
+
+    let outcomes = center
+        .apply(vec![OperationKind::Revoke {
+            entitlement: ps_entitlement("EngineeringReadOnly", "account:production"),
+        }])
+        .await;
+    assert!(outcomes[0].is_success(), "{outcomes:?}");
+    assert!(center.fake.holdings(&user).1.is_empty());
+}
+
+/// The same `FAILED` status while the assignment is still listed is a failure that
+/// keeps AWS's reason.
+#[tokio::test]
+async fn a_failed_deletion_of_an_assignment_still_listed_is_reported_with_the_reason() {
+    let center = Center::start().await;
+    let user = center.fake.add_user(LOGIN);
+    let ps = center.fake.add_permission_set("EngineeringReadOnly");
+    center.fake.add_assignment(PROD, &ps, &user);
+    center.fake.failing_deletions(false);
+
+    let outcomes = center
+        .apply(vec![OperationKind::Revoke {
+            entitlement: ps_entitlement("EngineeringReadOnly", "account:production"),
+        }])
+        .await;
+    let error = failed(&outcomes[0]);
+    assert!(
+        error.to_string().contains("Not supported policy"),
+        "{error}"
+    );
+    assert_eq!(center.fake.holdings(&user).1.len(), 1);
+}
