@@ -112,6 +112,9 @@ pub struct AwsError {
     /// The `ResourceType` of an Identity Store `ResourceNotFoundException` (`USER`,
     /// `GROUP`, `GROUP_MEMBERSHIP`, `IDENTITY_STORE`, `RESOURCE_POLICY`).
     pub resource_type: Option<String>,
+    /// AWS's id of the request (`x-amzn-RequestId`, or `RequestId` in the body): what
+    /// AWS support asks for, kept in every error the reply gives.
+    pub request_id: Option<String>,
 }
 
 impl AwsError {
@@ -131,6 +134,7 @@ impl AwsError {
             reason: None,
             retry_after: None,
             resource_type: None,
+            request_id: None,
         }
     }
 
@@ -180,6 +184,9 @@ impl AwsError {
         let mut message = self.message.clone();
         if let Some(reason) = &self.reason {
             message = format!("{message} (reason {reason})");
+        }
+        if let Some(id) = &self.request_id {
+            message = format!("{message} (request id {id})");
         }
         SystemError::new(self.status, self.code.clone(), message)
     }
@@ -376,6 +383,11 @@ impl AwsErrors {
             reason: field(&["Reason"]),
             retry_after,
             resource_type: field(&["ResourceType"]),
+            request_id: ["x-amzn-requestid", "x-amz-request-id"]
+                .iter()
+                .find_map(|h| reply.headers.get(*h).and_then(|v| v.to_str().ok()))
+                .map(str::to_owned)
+                .or_else(|| field(&["RequestId"])),
         }
     }
 }
@@ -621,6 +633,7 @@ mod tests {
             reason: None,
             retry_after: None,
             resource_type: None,
+            request_id: None,
         }
     }
 

@@ -218,3 +218,29 @@ async fn a_failed_deletion_of_an_assignment_still_listed_is_reported_with_the_re
     );
     assert_eq!(center.fake.holdings(&user).1.len(), 1);
 }
+
+// --- request ids ------------------------------------------------------------------
+
+/// Errors keep AWS's request id (`x-amzn-RequestId`): what AWS support asks for.
+#[tokio::test]
+async fn errors_keep_the_aws_request_id() {
+    let center = Center::start().await;
+    center.fake.add_user(LOGIN);
+    center.fake.add_group("Engineers");
+    center.fake.conflict_next("CreateGroupMembership", None);
+    let err = center
+        .adapter
+        .execute(
+            &operation(OperationKind::Grant {
+                entitlement: Entitlement::new("aws", "group", "Engineers"),
+            }),
+            &sarah(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("request id a1b2c3d4-0000-4000-8000-"),
+        "{err}"
+    );
+}
