@@ -219,6 +219,62 @@ async fn a_failed_deletion_of_an_assignment_still_listed_is_reported_with_the_re
     assert_eq!(center.fake.holdings(&user).1.len(), 1);
 }
 
+// --- clock skew -------------------------------------------------------------------
+
+/// The service's clock runs an hour ahead: the first request is refused ("Signature
+/// expired"), and the one retry is signed with the time of the reply's `Date`.
+#[tokio::test]
+async fn a_signature_expired_by_clock_skew_is_resigned_with_the_servers_date() {
+    let center = Center::start().await;
+    center.fake.clock_ahead(3600);
+    let applied = center
+        .adapter
+        .execute(&operation(new_sarah()), &sarah())
+        .await
+        .unwrap();
+    assert!(applied.external_id.is_some());
+    assert_eq!(
+        center.targets().await,
+        ["AWSIdentityStore.CreateUser", "AWSIdentityStore.CreateUser"],
+        "one retry, re-signed"
+    );
+    // later requests keep the correction: no refusal, no second signing
+    let applied = center
+        .adapter
+        .execute(&operation(new_sarah()), &sarah())
+        .await
+        .unwrap();
+    assert!(applied.external_id.is_some(), "the user adopted");
+    let creates = center
+        .targets()
+        .await
+        .iter()
+        .filter(|t| *t == "AWSIdentityStore.CreateUser")
+        .count();
+    assert_eq!(creates, 3);
+}
+
+/// A clock that no `Date` can correct (the service refuses every signature) is not
+/// retried forever: one retry, then unauthorized.
+#[tokio::test]
+async fn a_signature_refused_again_after_the_resign_is_unauthorized() {
+    let server = MockServer::start().await;
+    support::op_mock("AWSIdentityStore.CreateUser")
+        .respond_with(
+            support::aws_err(400, "InvalidSignatureException", "Signature expired: 20260101T000000Z is now earlier than 20261201T000000Z (20261201T000500Z - 5 min.)")
+                .insert_header("date", "Tue, 01 Dec 2026 00:05:00 GMT"),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let adapter = AwsAdapter::new(config(&server)).unwrap();
+    let err = adapter
+        .execute(&operation(new_sarah()), &sarah())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdapterError::Unauthorized { .. }), "{err:?}");
+}
+
 // --- request ids ------------------------------------------------------------------
 
 /// Errors keep AWS's request id (`x-amzn-RequestId`): what AWS support asks for.
