@@ -300,3 +300,57 @@ async fn errors_keep_the_aws_request_id() {
         "{err}"
     );
 }
+
+// --- regions ----------------------------------------------------------------------
+
+/// China regions live under `amazonaws.com.cn`.
+#[test]
+fn china_regions_use_the_amazonaws_com_cn_endpoints() {
+    let config = provision_aws::AwsConfig::builder()
+        .region("cn-north-1")
+        .credentials(provision_aws::StaticCredentials::new(
+            "AKIDTEST",
+            support::SECRET,
+            None,
+        ))
+        .build()
+        .unwrap();
+    assert_eq!(
+        config.identity_store_endpoint().as_str(),
+        "https://identitystore.cn-north-1.amazonaws.com.cn/"
+    );
+    assert_eq!(
+        config.sso_admin_endpoint().as_str(),
+        "https://sso.cn-north-1.amazonaws.com.cn/"
+    );
+}
+
+/// No instance in the region: the error says which region was asked and to check it.
+#[tokio::test]
+async fn no_instance_names_the_region_to_check() {
+    let server = MockServer::start().await;
+    support::op_mock("SWBExternalService.ListInstances")
+        .respond_with(support::aws_ok(serde_json::json!({"Instances": []})))
+        .mount(&server)
+        .await;
+    let config = provision_aws::AwsConfig::builder()
+        .region("eu-west-1")
+        .credentials(provision_aws::StaticCredentials::new(
+            "AKIDTEST",
+            support::SECRET,
+            None,
+        ))
+        .endpoint(server.uri().parse().unwrap())
+        .build()
+        .unwrap();
+    let adapter = AwsAdapter::new(config).unwrap();
+    let err = adapter
+        .execute(&operation(new_sarah()), &sarah())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("eu-west-1") && text.contains("region"),
+        "{text}"
+    );
+}
