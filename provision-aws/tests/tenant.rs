@@ -12,7 +12,7 @@ use provision_aws::AwsAdapter;
 use provision_core::adapter::{Adapter, AdapterError};
 use provision_core::config::SystemConfig;
 use provision_core::executor::{Executor, OperationOutcome, PendingConfig, RetryConfig};
-use provision_core::journal::RunId;
+use provision_core::journal::{Journal, MemoryJournal, OperationState, RunId};
 use provision_core::model::{AccountProfile, AccountRef, Entitlement, OperationKind, Plan};
 use support::fake::AwsFake;
 use support::{PROD, config, operation, ps_entitlement};
@@ -352,5 +352,71 @@ async fn no_instance_names_the_region_to_check() {
     assert!(
         text.contains("eu-west-1") && text.contains("region"),
         "{text}"
+    );
+}
+
+// --- pending after a restart ------------------------------------------------------
+
+/// A grant is pending (its creation request in progress) when the run stops hard. The
+/// request id is in the journal, so the resumed run, with a new adapter, finds the
+/// request's status and its failure reason, and sends nothing again.
+#[tokio::test]
+async fn a_pending_assignment_is_found_again_after_a_restart() {
+    let center = Center::start().await;
+    center.fake.add_user(LOGIN);
+    center.fake.add_permission_set("EngineeringReadOnly");
+    center.fake.slow_creations();
+    let journal = Arc::new(MemoryJournal::new());
+    let run = RunId("restart".into());
+    let executor = |adapter: Arc<AwsAdapter>| {
+        Executor::builder()
+            .system("aws", adapter as Arc<dyn Adapter>, SystemConfig::new("aws"))
+            .journal(journal.clone() as Arc<dyn Journal>)
+            .build()
+            .unwrap()
+    };
+    let plan = Plan {
+        operations: vec![operation(OperationKind::Grant {
+            entitlement: ps_entitlement("EngineeringReadOnly", "account:production"),
+        })],
+        dependencies: Vec::new(),
+    };
+
+    // the first run: killed once the grant is journaled pending
+    let first = executor(center.adapter.clone());
+    let (r, p) = (run.clone(), plan.clone());
+    let task = tokio::spawn(async move { first.apply(&r, &p).await });
+    let mut pending = false;
+    for _ in 0..200 {
+        let entries = journal.entries(&run).await.unwrap_or_default();
+        if entries
+            .iter()
+            .any(|e| matches!(e.state, OperationState::Pending { .. }))
+        {
+            pending = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    task.abort();
+    assert!(pending, "the grant never went pending");
+
+    // AWS finishes the request meanwhile: it failed
+    center
+        .fake
+        .fail_creations("Received a 400 status error: the account is at its IAM role quota");
+    let restarted = Arc::new(AwsAdapter::new(config(&center.server)).unwrap());
+    let report = executor(restarted).resume(&run).await.unwrap();
+    let error = failed(&report.operations[0].outcome);
+    assert!(error.to_string().contains("IAM role quota"), "{error}");
+    let creates = center
+        .targets()
+        .await
+        .iter()
+        .filter(|t| *t == "SWBExternalService.CreateAccountAssignment")
+        .count();
+    assert_eq!(
+        creates, 1,
+        "the resumed run finds the request; it sends nothing again"
     );
 }

@@ -96,6 +96,32 @@ pub(crate) struct PendingRequest {
     request_id: String,
 }
 
+impl PendingRequest {
+    /// The journal's form: `creation:<request id>` or `deletion:<request id>`.
+    fn token(&self) -> String {
+        let what = if self.deletion {
+            "deletion"
+        } else {
+            "creation"
+        };
+        format!("{what}:{}", self.request_id)
+    }
+
+    /// Reads [`PendingRequest::token`]'s form back.
+    fn from_token(token: &str) -> Option<Self> {
+        let (what, request_id) = token.split_once(':')?;
+        let deletion = match what {
+            "deletion" => true,
+            "creation" => false,
+            _ => return None,
+        };
+        (!request_id.is_empty()).then(|| PendingRequest {
+            deletion,
+            request_id: request_id.to_owned(),
+        })
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -491,6 +517,24 @@ impl Adapter for AwsAdapter {
         }
         .instrument(span)
         .await
+    }
+
+    /// A pending assignment's request (`creation:<id>` / `deletion:<id>`), kept in the
+    /// journal so that a check after a restart reads that request's status (and its
+    /// failure reason) instead of sending the assignment again.
+    fn pending_resume_token(&self, op: &OperationId) -> Option<String> {
+        lock(&self.pending).get(op).map(PendingRequest::token)
+    }
+
+    fn resume_pending(&self, op: &OperationId, token: &str) {
+        match PendingRequest::from_token(token) {
+            Some(request) => {
+                lock(&self.pending).insert(op.clone(), request);
+            }
+            None => {
+                tracing::warn!(operation = %op, "unreadable pending assignment token in the journal; checking the assignments instead")
+            }
+        }
     }
 
     async fn check(

@@ -18,6 +18,8 @@
 //!   (with that `Reason`, usually none) and changes nothing;
 //! * `failing_deletions(gone)`: `DeleteAccountAssignment` answers `IN_PROGRESS`, its
 //!   status ends `FAILED`, and the assignment is gone or not as `gone` says;
+//! * `slow_creations()` / `fail_creations(reason)`: assignment creations stay
+//!   `IN_PROGRESS` until they end `FAILED` with that reason;
 //! * `clock_ahead(secs)`: the service's clock runs `secs` ahead; a request signed more
 //!   than 5 minutes off it is `InvalidSignatureException` ("Signature expired") with
 //!   the service's time in `Date`.
@@ -46,6 +48,9 @@ struct State {
     /// Deletion request id -> its status.
     deletions: BTreeMap<String, Value>,
     clock_ahead: Option<i64>,
+    /// Creations stay `IN_PROGRESS` (request id -> status) until `fail_creations`.
+    slow_creations: bool,
+    creations: BTreeMap<String, Value>,
 }
 
 static REQUEST_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -191,6 +196,21 @@ impl AwsFake {
     /// Assignment deletions end `FAILED`; the assignment is removed anyway if `gone`.
     pub fn failing_deletions(&self, gone: bool) {
         self.state.lock().unwrap().failing_deletions = Some(gone);
+    }
+
+    /// Assignment creations answer `IN_PROGRESS` and stay so (nothing is assigned).
+    pub fn slow_creations(&self) {
+        self.state.lock().unwrap().slow_creations = true;
+    }
+
+    /// Every creation still in progress ends `FAILED` with `reason` (as when the target
+    /// account is at its IAM role quota: only the status shows it).
+    pub fn fail_creations(&self, reason: &str) {
+        let mut s = self.state.lock().unwrap();
+        for status in s.creations.values_mut() {
+            status["Status"] = json!("FAILED");
+            status["FailureReason"] = json!(reason);
+        }
     }
 
     /// The service's clock runs `secs` ahead of this machine's.
@@ -445,10 +465,15 @@ impl AwsFake {
                         json!({}),
                     );
                 }
+                let id = Self::id(&mut s, "req");
+                if s.slow_creations {
+                    let status = json!({"Status": "IN_PROGRESS", "RequestId": id});
+                    s.creations.insert(id.clone(), status.clone());
+                    return ok(json!({"AccountAssignmentCreationStatus": status}));
+                }
                 if !s.assignments.contains(&k) {
                     s.assignments.push(k);
                 }
-                let id = Self::id(&mut s, "req");
                 ok(
                     json!({"AccountAssignmentCreationStatus": {"Status": "SUCCEEDED", "RequestId": id}}),
                 )
@@ -479,6 +504,16 @@ impl AwsFake {
                 ok(
                     json!({"AccountAssignmentDeletionStatus": {"Status": "SUCCEEDED", "RequestId": id}}),
                 )
+            }
+            "DescribeAccountAssignmentCreationStatus" => {
+                match s.creations.get(&text("AccountAssignmentCreationRequestId")) {
+                    Some(status) => ok(json!({"AccountAssignmentCreationStatus": status})),
+                    None => err(
+                        "ResourceNotFoundException",
+                        "Could not find the request",
+                        json!({}),
+                    ),
+                }
             }
             "DescribeAccountAssignmentDeletionStatus" => {
                 match s.deletions.get(&text("AccountAssignmentDeletionRequestId")) {
