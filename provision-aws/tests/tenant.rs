@@ -14,6 +14,7 @@ use provision_core::config::SystemConfig;
 use provision_core::executor::{Executor, OperationOutcome, PendingConfig, RetryConfig};
 use provision_core::journal::{Journal, MemoryJournal, OperationState, RunId};
 use provision_core::model::{AccountProfile, AccountRef, Entitlement, OperationKind, Plan};
+use provision_core::planner::ApprovedPlan;
 use support::fake::AwsFake;
 use support::{PROD, config, operation, ps_entitlement};
 use wiremock::MockServer;
@@ -63,7 +64,7 @@ impl Center {
             dependencies: Vec::new(),
         };
         let report = executor
-            .apply(&RunId("issue-12".into()), &plan)
+            .apply(&RunId("issue-12".into()), &approved(&plan))
             .await
             .unwrap();
         report.operations.into_iter().map(|o| o.outcome).collect()
@@ -105,6 +106,18 @@ fn failed(outcome: &OperationOutcome) -> &AdapterError {
         OperationOutcome::Failed { error } => error,
         other => panic!("expected a failure, got {other:?}"),
     }
+}
+
+/// A hand-built test plan, confirmed (as a person reviewing it would) for every
+/// identity it takes access from.
+fn approved(plan: &Plan) -> ApprovedPlan {
+    let identities: std::collections::BTreeSet<_> = plan
+        .operations
+        .iter()
+        .filter(|op| op.kind.is_removal())
+        .map(|op| &op.identity)
+        .collect();
+    ApprovedPlan::confirmed(plan.clone(), identities.len(), identities.len()).unwrap()
 }
 
 // --- conflicts without a reason ---------------------------------------------------
@@ -385,7 +398,7 @@ async fn a_pending_assignment_is_found_again_after_a_restart() {
     // the first run: killed once the grant is journaled pending
     let first = executor(center.adapter.clone());
     let (r, p) = (run.clone(), plan.clone());
-    let task = tokio::spawn(async move { first.apply(&r, &p).await });
+    let task = tokio::spawn(async move { first.apply(&r, &approved(&p)).await });
     let mut pending = false;
     for _ in 0..200 {
         let entries = journal.entries(&run).await.unwrap_or_default();

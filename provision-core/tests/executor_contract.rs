@@ -11,8 +11,8 @@ use std::time::Duration;
 use exec_support::contract::ContractSystem;
 use exec_support::*;
 use provision_core::adapter::{
-    Adapter, AdapterError, PendingDeadline, RateBudget, ResourceKindDescriptor, SystemDescriptor,
-    SystemError,
+    Adapter, AdapterError, PendingDeadline, RateBudget, RateLimitInfo, ResourceKindDescriptor,
+    SystemDescriptor, SystemError,
 };
 use provision_core::config::{RateLimitConfig, SystemConfig};
 use provision_core::executor::{
@@ -82,7 +82,7 @@ async fn each_named_budget_is_paced_by_its_own_limit_and_never_slows_another() {
         .unwrap();
     let start = Instant::now();
     let report = executor
-        .apply(&run("budgets"), &mixed_plan())
+        .apply(&run("budgets"), &approved(&mixed_plan()))
         .await
         .unwrap();
     assert!(report.is_complete(), "{report}");
@@ -113,7 +113,7 @@ async fn the_deployment_overrides_a_vendor_budget() {
         .build()
         .unwrap();
     let report = executor
-        .apply(&run("override"), &mixed_plan())
+        .apply(&run("override"), &approved(&mixed_plan()))
         .await
         .unwrap();
     assert!(report.is_complete(), "{report}");
@@ -157,7 +157,7 @@ async fn a_configuration_error_is_never_retried_nor_read_as_already_absent() {
         .unwrap();
     let revoke = revoke("ann", "dir", "group", "eng");
     let report = executor
-        .apply(&run("config"), &plan(vec![revoke.clone()]))
+        .apply(&run("config"), &approved(&plan(vec![revoke.clone()])))
         .await
         .unwrap();
     let op = report.operation(&revoke.id).unwrap();
@@ -190,7 +190,10 @@ async fn budgets_from_the_deployment_yaml_reach_the_limiter() {
         .system("dir", system.clone() as Arc<dyn Adapter>, cfg)
         .build()
         .unwrap();
-    let report = executor.apply(&run("yaml"), &mixed_plan()).await.unwrap();
+    let report = executor
+        .apply(&run("yaml"), &approved(&mixed_plan()))
+        .await
+        .unwrap();
     assert!(report.is_complete(), "{report}");
     system.seen(|s| assert!(s.throttled.is_empty(), "429s: {:?}", s.throttled));
 
@@ -230,7 +233,7 @@ async fn a_system_pending_deadline_bounds_the_rechecks() {
     let p = plan(vec![create_op.clone()]);
     let exec = builder(&[&gitlab]).pending(long_pending()).build().unwrap();
     let started = Instant::now();
-    let report = exec.apply(&run("after"), &p).await.unwrap();
+    let report = exec.apply(&run("after"), &approved(&p)).await.unwrap();
     let took = started.elapsed();
     // The system's 20 s, not the executor's 15 minutes.
     assert!(
@@ -254,7 +257,7 @@ async fn first_login_work_stays_pending_past_the_run_and_a_resume_finishes_it() 
         .build()
         .unwrap();
     let started = Instant::now();
-    let report = exec.apply(&run("joiner"), &p).await.unwrap();
+    let report = exec.apply(&run("joiner"), &approved(&p)).await.unwrap();
     // The run does not wait for a person to sign in.
     assert!(
         started.elapsed() < Duration::from_secs(1),
@@ -331,7 +334,10 @@ async fn changes_to_one_whole_list_never_overlap() {
         .system("lists", system.clone() as Arc<dyn Adapter>, config(4))
         .build()
         .unwrap();
-    let report = executor.apply(&run("lists"), &list_plan()).await.unwrap();
+    let report = executor
+        .apply(&run("lists"), &approved(&list_plan()))
+        .await
+        .unwrap();
     assert!(report.is_complete(), "{report}");
     assert_eq!(system.members("eng"), expected_members());
 }
@@ -348,7 +354,10 @@ async fn queued_changes_to_one_whole_list_go_as_one_batch() {
         .system("lists", system.clone() as Arc<dyn Adapter>, config(4))
         .build()
         .unwrap();
-    let report = executor.apply(&run("batch"), &list_plan()).await.unwrap();
+    let report = executor
+        .apply(&run("batch"), &approved(&list_plan()))
+        .await
+        .unwrap();
     assert!(report.is_complete(), "{report}");
     assert_eq!(system.members("eng"), expected_members());
     // All seven were ready at once: one read and one write for the lot.
@@ -461,8 +470,11 @@ async fn a_run_cancelled_mid_request_leaves_no_budget_waiting_for_its_answer() {
         .unwrap();
     let p = mixed_plan();
     // Stopped while the first request (of a budget not known yet) is out.
-    let stopped =
-        tokio::time::timeout(Duration::from_millis(2), executor.apply(&run("stop"), &p)).await;
+    let stopped = tokio::time::timeout(
+        Duration::from_millis(2),
+        executor.apply(&run("stop"), &approved(&p)),
+    )
+    .await;
     assert!(stopped.is_err(), "the run was still going");
     let report = executor.resume(&run("stop")).await.unwrap();
     assert!(report.is_complete(), "{report}");
@@ -480,7 +492,7 @@ async fn a_429_on_one_budget_pauses_only_that_budget() {
         .unwrap();
     let start = Instant::now();
     let report = executor
-        .apply(&run("isolated"), &mixed_plan())
+        .apply(&run("isolated"), &approved(&mixed_plan()))
         .await
         .unwrap();
     assert!(report.is_complete(), "{report}");
@@ -504,8 +516,65 @@ async fn an_apply_beside_a_read_on_the_same_budgets_waits_for_the_read_not_gives
     // starts, so the apply's first requests wait for that answer.
     let p = mixed_plan();
     let id = run("beside");
+    let p = approved(&p);
     let (read, report) = tokio::join!(executor.read_accounts(&dir), executor.apply(&id, &p));
     assert_eq!(read.unwrap().len(), 1);
     let report = report.unwrap();
     assert!(report.is_complete(), "{report}");
+}
+
+/// A 429 whose `Retry-After` (a delay, so on no one's clock) says 2 s, from a system
+/// whose clock runs 5 minutes ahead and whose adapter passes the reset time as the
+/// server stated it. The executor waits the delay, not until the server-clock reset.
+#[tokio::test(start_paused = true)]
+async fn a_429_from_a_server_clock_ahead_waits_its_retry_after_not_its_skewed_reset() {
+    throttled_grant_waits(300).await;
+}
+
+/// The same with the server's clock 5 minutes behind: the reset is already in the past
+/// on our clock, and the wait is still the delay.
+#[tokio::test(start_paused = true)]
+async fn a_429_from_a_server_clock_behind_waits_its_retry_after() {
+    throttled_grant_waits(-300).await;
+}
+
+async fn throttled_grant_waits(skew_secs: i64) {
+    let system = Arc::new(ContractSystem::new(budgeted(None, None)));
+    system.with_account("ann");
+    let server_now = chrono::Utc::now() + chrono::Duration::seconds(skew_secs);
+    system.fail_once(
+        "grant",
+        AdapterError::RateLimited {
+            info: RateLimitInfo {
+                retry_after: Some(Duration::from_secs(2)),
+                reset_at: Some(server_now + chrono::Duration::seconds(2)),
+                remaining: Some(0),
+                ..RateLimitInfo::default()
+            },
+            error: SystemError::new(Some(429), None, "slow down"),
+        },
+    );
+    let executor = Executor::builder()
+        .retry(fast_retry())
+        .system("dir", system.clone() as Arc<dyn Adapter>, config(4))
+        .build()
+        .unwrap();
+    let grant = grant("ann", "dir", "group", "eng");
+    let report = executor
+        .apply(&run("skew"), &approved(&plan(vec![grant.clone()])))
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{report}");
+    let sent: Vec<tokio::time::Instant> =
+        system.seen(|s| s.requests.iter().map(|(_, at)| *at).collect());
+    assert_eq!(sent.len(), 2, "the 429 and the accepted grant");
+    let waited = sent[1] - sent[0];
+    assert!(
+        waited >= Duration::from_secs(2),
+        "sent again after {waited:?}, before the Retry-After"
+    );
+    assert!(
+        waited < Duration::from_secs(4),
+        "sent again after {waited:?} (server clock {skew_secs:+} s): over-waited"
+    );
 }

@@ -20,6 +20,7 @@ use provision_core::model::{
     AccountRecord, AccountRef, Entitlement, GrantRecord, IdentityId, Operation, OperationId,
     OperationKind, Plan, Priority, Reason, ReasonKind, ResourceRef, SystemName,
 };
+use provision_core::planner::ApprovedPlan;
 
 /// A system whose grants complete later: `execute` starts request `req-<n>`; `check`
 /// can only read the status of a request it knows, and a known request has finished.
@@ -140,6 +141,18 @@ fn executor(adapter: AsyncSystem, journal: &Arc<MemoryJournal>) -> Executor {
         .unwrap()
 }
 
+/// A hand-built test plan, confirmed (as a person reviewing it would) for every
+/// identity it takes access from.
+fn approved(plan: &Plan) -> ApprovedPlan {
+    let identities: std::collections::BTreeSet<_> = plan
+        .operations
+        .iter()
+        .filter(|op| op.kind.is_removal())
+        .map(|op| &op.identity)
+        .collect();
+    ApprovedPlan::confirmed(plan.clone(), identities.len(), identities.len()).unwrap()
+}
+
 #[tokio::test]
 async fn a_pending_operations_token_is_journaled_and_handed_back_on_resume() {
     let journal = Arc::new(MemoryJournal::new());
@@ -152,7 +165,7 @@ async fn a_pending_operations_token_is_journaled_and_handed_back_on_resume() {
 
     // the first run leaves it pending, its request id journaled
     let report = executor(AsyncSystem::new(sent.clone(), false), &journal)
-        .apply(&run, &plan)
+        .apply(&run, &approved(&plan))
         .await
         .unwrap();
     assert_eq!(report.operations[0].outcome, OperationOutcome::Pending);

@@ -17,6 +17,7 @@ use provision_core::config::SystemConfig;
 use provision_core::executor::{Executor, OperationOutcome, RetryConfig};
 use provision_core::journal::RunId;
 use provision_core::model::{AccountProfile, AccountRef, OperationKind, Plan};
+use provision_core::planner::ApprovedPlan;
 use provision_google::{GoogleAdapter, GoogleConfig};
 use serde_json::{Value, json};
 use support::fake::{DOMAIN, GoogleFake};
@@ -122,7 +123,7 @@ impl Tenant {
             dependencies: Vec::new(),
         };
         let report = executor
-            .apply(&RunId("issue-12".into()), &plan)
+            .apply(&RunId("issue-12".into()), &approved(&plan))
             .await
             .unwrap();
         report.operations.into_iter().map(|o| o.outcome).collect()
@@ -136,6 +137,18 @@ fn sarah_profile(login: &str) -> AccountProfile {
         display_name: "Sarah Connor".into(),
         ..AccountProfile::default()
     }
+}
+
+/// A hand-built test plan, confirmed (as a person reviewing it would) for every
+/// identity it takes access from.
+fn approved(plan: &Plan) -> ApprovedPlan {
+    let identities: std::collections::BTreeSet<_> = plan
+        .operations
+        .iter()
+        .filter(|op| op.kind.is_removal())
+        .map(|op| &op.identity)
+        .collect();
+    ApprovedPlan::confirmed(plan.clone(), identities.len(), identities.len()).unwrap()
 }
 
 // --- alias adoption -----------------------------------------------------------------
