@@ -10,7 +10,15 @@
 //! answers [`AdapterError::Pending`] (its system error carries the request id) and
 //! [`Adapter::check`] polls `DescribeAccountAssignment{Creation,Deletion}Status`:
 //! `IN_PROGRESS` → pending, `SUCCEEDED` → done, `FAILED` → a permanent error with
-//! AWS's `FailureReason`.
+//! AWS's `FailureReason` — except a deletion that ends `FAILED` while the assignment is
+//! gone (listed again), which is done. A pending request's id goes into the journal
+//! ([`Adapter::pending_resume_token`]) so that a check after a restart reads its status.
+//!
+//! An Identity Store `ConflictException` is "already done" only with the documented
+//! `UNIQUENESS_CONSTRAINT_VIOLATION`; without a `Reason` (the model sets one only for
+//! KMS errors) it may be a concurrent modification, so it is a conflict to confirm
+//! with the check (`CreateGroupMembership` reads the membership itself). A
+//! `CreateUser` conflict with no user of that name to adopt is never success.
 //!
 //! Identity Center cannot suspend a user or end sessions: the descriptor says so, so the
 //! planner revokes a leaver's assignments and memberships, then deletes the user when
