@@ -346,6 +346,15 @@ impl JiraAdapter {
         } else {
             ("disable", "inactive")
         };
+        // One read first: whether the org API answers a second disable with success or
+        // an error is not documented, and "already so" must be a success either way.
+        match self.org_profile(&id).await {
+            Ok(p) if p.account.account_status.as_deref() == Some(wanted) => {
+                return Ok(Applied::already_in_place().with_external_id(id));
+            }
+            Ok(_) | Err(AdapterError::Unauthorized { .. } | AdapterError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
         let body = (!enable).then(|| json!({ "message": self.config.deactivation_message }));
         let sent = self
             .client
@@ -1075,13 +1084,33 @@ impl JiraAdapter {
                     .collect();
                 Ok(Page::new(items, next).with_rate_limit(rl))
             }
-            KIND_PROJECT_ROLE if !self.config.projects.is_empty() => Ok(Page::last(
-                self.config
-                    .projects
-                    .iter()
-                    .map(|p| ResourceRecord::new(KIND_PROJECT_ROLE, p))
-                    .collect(),
-            )),
+            KIND_PROJECT_ROLE if !self.config.projects.is_empty() => {
+                // Each configured project is looked up: a missing one is a configuration
+                // error, not an empty listing.
+                let mut items = Vec::new();
+                let mut rate_limit = None;
+                for p in &self.config.projects {
+                    let url = self.client.site_url(&["project", p, "role"], &[]);
+                    match self.client.site_get::<Value>(url).await {
+                        Ok((_, rl)) => rate_limit = rl,
+                        Err(AdapterError::NotFound { error }) => {
+                            return Err(AdapterError::Configuration {
+                                error: SystemError::new(
+                                    error.status,
+                                    error.code,
+                                    format!(
+                                        "configured project {p:?} does not exist: {}",
+                                        error.message
+                                    ),
+                                ),
+                            });
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    items.push(ResourceRecord::new(KIND_PROJECT_ROLE, p));
+                }
+                Ok(Page::last(items).with_rate_limit(rate_limit))
+            }
             other => Err(AdapterError::Unsupported {
                 what: format!("listing Jira {other} resources"),
             }),
