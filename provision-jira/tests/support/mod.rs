@@ -613,7 +613,7 @@ impl Respond for FakeJira {
         let segments: Vec<String> = req
             .url
             .path_segments()
-            .map(|s| s.map(|p| percent(p)).collect())
+            .map(|s| s.map(percent).collect())
             .unwrap_or_default();
         let path: Vec<&str> = segments.iter().map(String::as_str).collect();
         match path.as_slice() {
