@@ -87,12 +87,7 @@ impl World {
 }
 
 async fn converge(engine: &Engine, roster: &[Identity], event: &str) -> Vec<String> {
-    let plan = engine
-        .plan(roster, event)
-        .await
-        .unwrap()
-        .into_plan()
-        .unwrap();
+    let plan = engine.plan(roster, event).await.unwrap().approve().unwrap();
     let verbs: Vec<String> = plan
         .operations
         .iter()
@@ -103,12 +98,7 @@ async fn converge(engine: &Engine, roster: &[Identity], event: &str) -> Vec<Stri
         .collect();
     let report = engine.apply(&plan).await.unwrap();
     assert!(report.is_complete(), "{event}: {report:?}");
-    let mut again = engine
-        .plan(roster, event)
-        .await
-        .unwrap()
-        .into_plan()
-        .unwrap();
+    let mut again = engine.plan(roster, event).await.unwrap().approve().unwrap();
     if event == "hire" && again.operations.len() == 1 {
         // `POST /user` cannot carry title and department: with profile sync on, the
         // next run sets them on the new account (one update, one write).
@@ -121,12 +111,7 @@ async fn converge(engine: &Engine, roster: &[Identity], event: &str) -> Vec<Stri
             again.operations
         );
         assert!(engine.apply(&again).await.unwrap().is_complete());
-        again = engine
-            .plan(roster, event)
-            .await
-            .unwrap()
-            .into_plan()
-            .unwrap();
+        again = engine.plan(roster, event).await.unwrap().approve().unwrap();
     }
     assert!(
         again.operations.is_empty(),
@@ -220,7 +205,7 @@ async fn with_the_org_key_a_leaver_is_deactivated() {
         )
         .await
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     assert!(
         plan.operations
@@ -247,7 +232,7 @@ async fn without_the_org_key_a_leaver_loses_product_access_groups_and_roles() {
         .plan(&leaver, "termination")
         .await
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     assert!(
         !plan

@@ -224,7 +224,7 @@ async fn joiner_mover_leaver_requests_all_pass_prism() {
             .plan(&[roster], event)
             .await
             .unwrap()
-            .into_plan()
+            .approve()
             .unwrap();
         assert!(!plan.operations.is_empty(), "{event}: nothing planned");
         let report = engine.apply(&plan).await.unwrap();
