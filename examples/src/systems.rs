@@ -37,6 +37,13 @@ fn slack_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
     env("SLACK_BOT_TOKEN").is_some_and(|v| !v.trim().is_empty())
 }
 
+/// `JIRA_URL`, `JIRA_EMAIL` and `JIRA_API_TOKEN` are set (`ATLASSIAN_ORG_API_KEY` is
+/// optional: without it Jira leavers lose their access instead of being deactivated).
+fn jira_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
+    set("JIRA_URL") && set("JIRA_EMAIL") && set("JIRA_API_TOKEN")
+}
+
 /// A service-account key and the admin to act as are set.
 fn google_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
     let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
@@ -165,6 +172,8 @@ impl Systems {
         builder = builder.factory(Arc::clone(&sandboxes) as Arc<dyn AdapterFactory>);
         // `adapter: slack` in provision.yaml builds the real adapter from its settings.
         builder = builder.factory(provision_slack::factory());
+        // `adapter: jira` in provision.yaml builds the real adapter through its factory.
+        builder = builder.factory(provision_jira::factory());
         let mut real = BTreeMap::new();
         for name in config.systems.keys() {
             let (adapter, where_): (Arc<dyn Adapter>, String) = match name.as_str() {
@@ -203,6 +212,20 @@ impl Systems {
                 "aws" if aws_in_env(env) => {
                     let (adapter, where_) = aws_from_env(&config.systems[name], env)?;
                     (Arc::new(adapter), where_)
+                }
+                "jira" if jira_in_env(env) => {
+                    let for_jira = |e: provision_jira::ConfigError| e.for_system("jira");
+                    let cfg = provision_jira::JiraConfig::from_lookup(env).map_err(for_jira)?;
+                    let site = env("JIRA_URL").unwrap_or_default();
+                    let org = if cfg.org.is_some() {
+                        "with the org API key"
+                    } else {
+                        "no org API key: leavers lose access, accounts stay active"
+                    };
+                    (
+                        Arc::new(provision_jira::JiraAdapter::new(cfg).map_err(for_jira)?),
+                        format!("{site} ({org})"),
+                    )
                 }
                 _ => continue,
             };

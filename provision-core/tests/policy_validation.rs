@@ -322,3 +322,28 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn roles_of_a_multiple_role_kind_are_not_a_conflict() {
+    use provision_core::adapter::RoleModel;
+    use provision_core::model::SystemName;
+    let config = common::config();
+    let text = "policies:\n  - name: Engineers\n    triggers: everyone\n    provisions: [{system: jira, action: assign_project_role, target: ENG, role: Developer}]\n  - name: Leads\n    triggers: everyone\n    provisions: [{system: jira, action: assign_project_role, target: ENG, role: Administrator}]\n";
+    // Held one at a time (the default), two roles on one project conflict ...
+    let descriptors = common::descriptors();
+    assert!(
+        PolicyLoader::new(&config, &descriptors)
+            .load_str(FILE, text)
+            .is_err()
+    );
+    // ... held side by side (Jira project roles), they do not.
+    let mut descriptors = common::descriptors();
+    let jira = descriptors.get_mut(&SystemName::new("jira")).unwrap();
+    for kind in jira.kinds.iter_mut().filter(|k| k.kind == "project_role") {
+        kind.role_model = RoleModel::Multiple;
+    }
+    let set = PolicyLoader::new(&config, &descriptors)
+        .load_str(FILE, text)
+        .unwrap();
+    assert_eq!(set.policies.len(), 2);
+}
