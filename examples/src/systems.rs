@@ -31,6 +31,12 @@ fn okta_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
     set("OKTA_ORG_URL") && (set("OKTA_API_TOKEN") || set("OKTA_CLIENT_ID"))
 }
 
+/// `GITLAB_URL` and `GITLAB_TOKEN` are set (`GITLAB_GROUP` names the managed group).
+fn gitlab_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
+    set("GITLAB_URL") && set("GITLAB_TOKEN")
+}
+
 /// A service-account key and the admin to act as are set.
 fn google_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
     let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
@@ -157,6 +163,8 @@ impl Systems {
     ) -> Result<(Self, EngineBuilder), QuickstartError> {
         let sandboxes = Arc::new(QuickstartSandboxes::new());
         builder = builder.factory(Arc::clone(&sandboxes) as Arc<dyn AdapterFactory>);
+        // `adapter: gitlab` in provision.yaml builds the real adapter through its factory.
+        builder = builder.factory(provision_gitlab::factory());
         let mut real = BTreeMap::new();
         for name in config.systems.keys() {
             let (adapter, where_): (Arc<dyn Adapter>, String) = match name.as_str() {
@@ -172,6 +180,14 @@ impl Systems {
                         Arc::new(GoogleAdapter::new(cfg)?),
                         format!("Workspace, acting as {who}"),
                     )
+                }
+                "gitlab" if gitlab_in_env(env) => {
+                    let cfg = provision_gitlab::GitlabConfig::from_lookup(env)
+                        .map_err(|e| e.for_system("gitlab"))?;
+                    let at = format!("{} group {}", cfg.base_url, cfg.group);
+                    let adapter = provision_gitlab::GitlabAdapter::new(cfg)
+                        .map_err(|e| e.for_system("gitlab"))?;
+                    (Arc::new(adapter), at)
                 }
                 "aws" if aws_in_env(env) => {
                     let (adapter, where_) = aws_from_env(&config.systems[name], env)?;
