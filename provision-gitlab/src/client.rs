@@ -31,7 +31,9 @@ pub const PER_PAGE: u32 = 100;
 ///   `error`/`error_description`; a 401/403 also gets the `WWW-Authenticate`
 ///   challenge and the `scope` GitLab names (`insufficient_scope`, `scope: api`).
 /// * 409 `Member already exists` (and any "already exists" / "has already been
-///   taken") is [`AdapterError::AlreadyDone`].
+///   taken") is [`AdapterError::AlreadyDone`], as is a 400 refusing a level below
+///   what the person inherits from an ancestor group ("… inherited membership from
+///   group …": they already reach the resource at a higher level).
 /// * 404 `Group Not Found` / `Project Not Found` is [`AdapterError::Configuration`]
 ///   (a policy or the `group` setting names a group or project that does not exist),
 ///   as is a 404 that is not GitLab's JSON at all (a wrong `base_url`); only GitLab's
@@ -76,6 +78,10 @@ impl ErrorDialect for GitlabErrors {
             409 if message.contains("already exists") || message.contains("already been taken") => {
                 AdapterError::AlreadyDone { error }
             }
+            // "Access level should be greater than or equal to Maintainer inherited
+            // membership from group acme": the person already reaches the resource at
+            // a higher level through an ancestor, so the grant's effect is in place.
+            400 if message.contains("inherited membership") => AdapterError::AlreadyDone { error },
             404 if message.contains("group not found") || message.contains("project not found") => {
                 let message = format!(
                     "{} — the group or project named does not exist or the token cannot see it \
@@ -294,6 +300,20 @@ mod tests {
             "already_done"
         );
         assert_eq!(class(404, r#"{"message":"404 Not found"}"#), "not_found");
+        assert_eq!(
+            class(
+                400,
+                r#"{"message":{"access_level":["should be greater than or equal to Maintainer inherited membership from group acme"]}}"#
+            ),
+            "already_done"
+        );
+        assert_eq!(
+            class(
+                400,
+                r#"{"message":{"access_level":["is not included in the list"]}}"#
+            ),
+            "invalid"
+        );
         assert_eq!(
             class(404, r#"{"message":"404 Group Not Found"}"#),
             "configuration"

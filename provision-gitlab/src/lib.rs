@@ -52,8 +52,11 @@
 //!   reach through ancestors. A person's grants ([`Adapter::read_account_grants`]) are
 //!   their direct memberships anywhere in the managed tree, so a leaver loses them all.
 //! * **Accounts**, by [`Deployment`] (a setting, checked at build time):
-//!   * self-managed, admin token: `POST /users` (a taken email or username adopts
-//!     the same person's user), deactivate (or block, [`LeaverAction`]); a user GitLab
+//!   * self-managed, admin token: `POST /users` with the identity's email, name and a
+//!     username from the login's local part (or the `username` attribute),
+//!     `reset_password=true` (GitLab mails the person a link to set a password) and
+//!     `skip_confirmation=true`; a taken email or username adopts the same person's
+//!     user, deactivate (or block, [`LeaverAction`]); a user GitLab
 //!     refuses to deactivate because of recent activity is blocked instead, with a
 //!     warning in the log; reactivate by `activate`/`unblock`/`unban` from the state
 //!     read; `DELETE /users/:id` where `delete_leavers`.
