@@ -400,7 +400,8 @@ impl GitlabAdapter {
 
     /// Deactivate (or block) a leaver. The state is read first: a user already
     /// blocked, deactivated or banned is done. GitLab refuses to deactivate a user
-    /// active in the last days (403); the adapter then blocks, and says so in the log.
+    /// active in the last days (403); the adapter then blocks, and says so in the log
+    /// and in the run's report ([`Applied::note`]).
     async fn suspend(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
         let id = self.required_user_id(account).await?;
         let user = self.user(id).await?;
@@ -418,7 +419,11 @@ impl GitlabAdapter {
                         reason = %error.message,
                         "GitLab refused to deactivate a recently active user: blocked instead"
                     );
-                    self.user_action(id, "block").await
+                    let note = format!(
+                        "GitLab refused to deactivate the user ({}): blocked instead",
+                        error.message
+                    );
+                    Ok(self.user_action(id, "block").await?.with_note(note))
                 }
                 other => other,
             },

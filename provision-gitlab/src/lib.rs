@@ -57,8 +57,8 @@
 //!     `reset_password=true` (GitLab mails the person a link to set a password) and
 //!     `skip_confirmation=true`; a taken email or username adopts the same person's
 //!     user, deactivate (or block, [`LeaverAction`]); a user GitLab
-//!     refuses to deactivate because of recent activity is blocked instead, with a
-//!     warning in the log; reactivate by `activate`/`unblock`/`unban` from the state
+//!     refuses to deactivate because of recent activity is blocked instead, and the
+//!     run's report says so; reactivate by `activate`/`unblock`/`unban` from the state
 //!     read; `DELETE /users/:id` where `delete_leavers`.
 //!   * gitlab.com: accounts come from SAML/SCIM on the first SSO login; the
 //!     descriptor says so, a create (and a membership) for a person without an account

@@ -215,3 +215,42 @@ async fn a_leaver_loses_every_direct_membership_in_the_tree_and_is_deactivated()
     let _ = Deployment::SelfManaged;
     assert_conform(&server).await;
 }
+
+#[tokio::test]
+async fn a_recently_active_leaver_is_blocked_and_the_report_says_so() {
+    let fake = tree();
+    let sarah = fake.add_user("sarah", "sarah@example.com");
+    fake.set_recently_active(sarah);
+    let server = start(&fake).await;
+    let engine = engine("recent", &server.uri()).await;
+    let mut roster = [person("e1", "sarah@example.com", "Engineering")];
+    let plan = engine
+        .plan(&roster, "join")
+        .await
+        .unwrap()
+        .into_plan()
+        .unwrap();
+    engine.apply(&plan).await.unwrap();
+    roster[0].status = EmploymentStatus::Terminated {
+        effective: Utc::now() - Duration::hours(1),
+    };
+    let plan = engine
+        .plan(&roster, "leave")
+        .await
+        .unwrap()
+        .confirm_blast_radius();
+    let report = engine.apply(&plan).await.unwrap();
+    assert_eq!(fake.user(sarah).state, "blocked");
+    let suspend = report
+        .operations
+        .iter()
+        .find(|o| o.action == "suspend_account")
+        .unwrap();
+    let note = suspend.note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("refused to deactivate") && note.contains("blocked instead"),
+        "{report}"
+    );
+    assert!(report.to_string().contains("blocked instead"), "{report}");
+    assert_conform(&server).await;
+}
