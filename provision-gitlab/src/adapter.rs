@@ -579,8 +579,8 @@ impl Adapter for GitlabAdapter {
         &self.descriptor
     }
 
-    /// Self-managed: every user of the instance (`GET /users`, keyset pagination by
-    /// id). gitlab.com: the members of the managed group (SAML/SCIM puts people there
+    /// Self-managed: every user of the instance but bots (`GET /users`, keyset
+    /// pagination by id). gitlab.com: the members of the managed group (SAML/SCIM puts people there
     /// on their first login).
     async fn read_accounts(
         &self,
@@ -612,7 +612,11 @@ impl Adapter for GitlabAdapter {
             )
         })?;
         let (users, next, rate) = self.client.get_page::<User>(url).await?;
-        let items = users.iter().map(|u| self.account_record(u)).collect();
+        let items = users
+            .iter()
+            .filter(|u| !u.bot)
+            .map(|u| self.account_record(u))
+            .collect();
         Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate))
     }
 

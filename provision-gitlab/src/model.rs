@@ -36,6 +36,10 @@ pub struct User {
     /// The SAML identity of a member of a group with SAML SSO.
     #[serde(default)]
     pub group_saml_identity: Option<SamlIdentity>,
+    /// A bot (project, group or service-account bot; the ghost user): no person's
+    /// account, so never read as one.
+    #[serde(default)]
+    pub bot: bool,
 }
 
 /// A member's SAML identity.
@@ -130,6 +134,7 @@ impl Member {
             public_email: self.public_email.clone(),
             last_sign_in_at: None,
             group_saml_identity: self.group_saml_identity.clone(),
+            bot: false,
         }
     }
 }

@@ -491,3 +491,35 @@ async fn writes_per_change_are_one() {
     assert_eq!(w, changes);
     assert_conform(&server).await;
 }
+
+#[tokio::test]
+async fn bearer_tokens_and_bots_and_keyset_pages() {
+    let fake = FakeGitlab::new(2);
+    fake.add_group("acme");
+    for n in 0..5 {
+        fake.add_user(&format!("u{n}"), &format!("u{n}@example.com"));
+    }
+    fake.add_user("project_1_bot", "project1_bot@noreply.example.com");
+    let server = start(&fake).await;
+    let config = GitlabConfig::builder(&server.uri(), "acme")
+        .bearer(support::TOKEN)
+        .deployment(Deployment::SelfManaged)
+        .build()
+        .unwrap();
+    let adapter = GitlabAdapter::new(config).unwrap();
+    // Five people and a bot (not an account), two a page by keyset cursor: three pages.
+    let pages = conformance::accounts_paginate_to_the_end(&adapter, 5, 3).await;
+    assert_eq!(pages, 3);
+    let requests = server.received_requests().await.unwrap();
+    assert!(requests.iter().all(|r| {
+        r.headers
+            .get("authorization")
+            .is_some_and(|v| v.to_str().unwrap() == format!("Bearer {}", support::TOKEN))
+    }));
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.url.query().unwrap_or_default().contains("id_after"))
+    );
+    assert_conform(&server).await;
+}

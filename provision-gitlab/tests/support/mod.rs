@@ -252,6 +252,7 @@ fn user_json(u: &FakeUser) -> Value {
     json!({
         "id": u.id, "username": u.username, "name": u.name, "state": u.state,
         "email": u.email, "web_url": format!("https://gitlab.example.com/{}", u.username),
+        "bot": u.username.ends_with("_bot"),
     })
 }
 
