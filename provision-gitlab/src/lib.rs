@@ -79,8 +79,14 @@
 //! * `expires_at`: a policy's `valid_until` does not reach the adapter (the planned
 //!   grant operation carries no end date), so memberships are granted without one;
 //!   the planner still revokes them when the window ends.
-//! * Custom roles (`member_role_id`), invitations by email, minimal-access members
-//!   (read as no grant), LDAP/SAML group links.
+//! * Custom roles (`member_role_id`), invitations by email, LDAP/SAML group links.
+//! * Minimal-access memberships (level 5) are read as no grant: on gitlab.com SAML
+//!   puts every SSO user into the top-level group at that level, and a grant no policy
+//!   gives there would be revoked from everyone. So a gitlab.com leaver keeps that one
+//!   membership (no access to any subgroup or project); removing the person from the
+//!   top-level group is left to SCIM deprovisioning from the identity provider.
+//! * A person's memberships are read per group and project of the managed tree (one
+//!   request each); the admin-only `GET /users/:id/memberships` would be fewer.
 //! * The `/users` endpoints are not in GitLab's OpenAPI description: they are tested
 //!   against the documented shapes only.
 
