@@ -75,7 +75,7 @@ async fn a_bare_429_is_retried_with_growing_delays_until_it_goes_through() {
         .plan(&roster, "join")
         .await
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     let started = Instant::now();
     let report = engine.apply(&plan).await.unwrap();

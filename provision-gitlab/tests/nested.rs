@@ -107,7 +107,7 @@ async fn nothing_is_granted_at_a_subgroup_that_a_parent_already_gives() {
         .plan(&roster, "test")
         .await
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     assert_eq!(
         grants(&plan),
@@ -135,7 +135,7 @@ async fn nothing_is_granted_at_a_subgroup_that_a_parent_already_gives() {
         .plan(&roster, "test")
         .await
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     assert!(again.operations.is_empty(), "{:#?}", again.operations);
     assert_conform(&server).await;
@@ -178,7 +178,7 @@ async fn a_leaver_loses_every_direct_membership_in_the_tree_and_is_deactivated()
         .plan(&roster, "join")
         .await
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     engine.apply(&plan).await.unwrap();
     // Hand-made memberships deeper in the tree: a subgroup and a project.
@@ -193,7 +193,8 @@ async fn a_leaver_loses_every_direct_membership_in_the_tree_and_is_deactivated()
         .plan(&roster, "leave")
         .await
         .unwrap()
-        .confirm_blast_radius();
+        .confirm_blast_radius(1)
+        .unwrap();
     let verbs: Vec<String> = plan.operations.iter().map(|o| o.id.to_string()).collect();
     assert!(
         verbs.contains(&"e1/gitlab/suspend_account".to_owned()),
@@ -228,7 +229,7 @@ async fn a_recently_active_leaver_is_blocked_and_the_report_says_so() {
         .plan(&roster, "join")
         .await
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     engine.apply(&plan).await.unwrap();
     roster[0].status = EmploymentStatus::Terminated {
@@ -238,7 +239,8 @@ async fn a_recently_active_leaver_is_blocked_and_the_report_says_so() {
         .plan(&roster, "leave")
         .await
         .unwrap()
-        .confirm_blast_radius();
+        .confirm_blast_radius(1)
+        .unwrap();
     let report = engine.apply(&plan).await.unwrap();
     assert_eq!(fake.user(sarah).state, "blocked");
     let suspend = report
