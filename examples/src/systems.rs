@@ -37,6 +37,12 @@ fn gitlab_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
     set("GITLAB_URL") && set("GITLAB_TOKEN")
 }
 
+/// A Slack token is set (`SLACK_BOT_TOKEN`; `SLACK_ADMIN_TOKEN` and `SLACK_SCIM_TOKEN`
+/// add Enterprise session reset and SCIM accounts).
+fn slack_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    env("SLACK_BOT_TOKEN").is_some_and(|v| !v.trim().is_empty())
+}
+
 /// A service-account key and the admin to act as are set.
 fn google_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
     let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
@@ -165,6 +171,8 @@ impl Systems {
         builder = builder.factory(Arc::clone(&sandboxes) as Arc<dyn AdapterFactory>);
         // `adapter: gitlab` in provision.yaml builds the real adapter through its factory.
         builder = builder.factory(provision_gitlab::factory());
+        // `adapter: slack` in provision.yaml builds the real adapter from its settings.
+        builder = builder.factory(provision_slack::factory());
         let mut real = BTreeMap::new();
         for name in config.systems.keys() {
             let (adapter, where_): (Arc<dyn Adapter>, String) = match name.as_str() {
@@ -188,6 +196,25 @@ impl Systems {
                     let adapter = provision_gitlab::GitlabAdapter::new(cfg)
                         .map_err(|e| e.for_system("gitlab"))?;
                     (Arc::new(adapter), at)
+                }
+                "slack" if slack_in_env(env) => {
+                    let cfg = provision_slack::SlackConfig::from_lookup(env)
+                        .map_err(|e| e.for_system("slack"))?;
+                    let tokens = cfg.tokens();
+                    let adapter = provision_slack::SlackAdapter::new(cfg)
+                        .map_err(|e| e.for_system("slack"))?;
+                    (
+                        Arc::new(adapter),
+                        format!(
+                            "Slack (bot token{}{})",
+                            if tokens.admin {
+                                ", Enterprise admin"
+                            } else {
+                                ""
+                            },
+                            if tokens.scim { ", SCIM" } else { "" }
+                        ),
+                    )
                 }
                 "aws" if aws_in_env(env) => {
                     let (adapter, where_) = aws_from_env(&config.systems[name], env)?;

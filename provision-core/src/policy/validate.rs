@@ -113,6 +113,17 @@ impl Context<'_> {
         };
         let action = prov.action.as_ref()?;
         let Some(kind) = descriptor.kind_for_action(&action.value) else {
+            if let Some(needs) = descriptor.unavailable_actions.get(&action.value) {
+                out.push(problem(
+                    &action.location,
+                    &action.path,
+                    format!(
+                        "system `{canonical}` (adapter `{}`) cannot grant `{}` as configured: it needs {needs}",
+                        descriptor.adapter_type, action.value
+                    ),
+                ));
+                return None;
+            }
             let actions = descriptor.kinds.iter().flat_map(|k| k.actions.iter());
             out.push(problem(
                 &action.location,
