@@ -35,14 +35,17 @@ async fn engine(name: &str, url: &str, retry: RetryConfig) -> Engine {
     );
     std::fs::write(dir.join("provision.yaml"), text).unwrap();
     std::fs::write(dir.join("policies/gitlab.yaml"), POLICIES).unwrap();
-    Engine::builder()
+    let engine = Engine::builder()
         .deployment(dir.join("provision.yaml"))
         .policies(dir.join("policies"))
         .factories([provision_gitlab::factory()])
         .retry(retry)
         .build()
         .await
-        .unwrap()
+        .unwrap();
+    // Everything is loaded and the token read: the folder (with the token) goes.
+    let _ = std::fs::remove_dir_all(&dir);
+    engine
 }
 
 #[tokio::test]

@@ -71,13 +71,16 @@ async fn engine(name: &str, url: &str) -> Engine {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = deployment(&dir, url);
-    Engine::builder()
+    let engine = Engine::builder()
         .deployment(path)
         .policies(dir.join("policies"))
         .factories([provision_gitlab::factory()])
         .build()
         .await
-        .unwrap()
+        .unwrap();
+    // Everything is loaded and the token read: the folder (with the token) goes.
+    let _ = std::fs::remove_dir_all(&dir);
+    engine
 }
 
 fn person(id: &str, login: &str, department: &str) -> Identity {
