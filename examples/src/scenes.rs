@@ -114,7 +114,7 @@ impl Quickstart {
             .collect();
         if real.is_empty() {
             console.say(format!(
-                "systems: all sandboxes ({}) — set OKTA_*, GOOGLE_* or AWS_* variables to use real ones",
+                "systems: all sandboxes ({}) — set OKTA_*, GOOGLE_*, AWS_*, SLACK_* or GITLAB_* variables to use real ones",
                 sandboxed.join(", ")
             ));
         } else {

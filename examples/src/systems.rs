@@ -31,6 +31,12 @@ fn okta_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
     set("OKTA_ORG_URL") && (set("OKTA_API_TOKEN") || set("OKTA_CLIENT_ID"))
 }
 
+/// `GITLAB_URL` and `GITLAB_TOKEN` are set (`GITLAB_GROUP` names the managed group).
+fn gitlab_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
+    set("GITLAB_URL") && set("GITLAB_TOKEN")
+}
+
 /// A Slack token is set (`SLACK_BOT_TOKEN`; `SLACK_ADMIN_TOKEN` and `SLACK_SCIM_TOKEN`
 /// add Enterprise session reset and SCIM accounts).
 fn slack_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
@@ -170,6 +176,8 @@ impl Systems {
     ) -> Result<(Self, EngineBuilder), QuickstartError> {
         let sandboxes = Arc::new(QuickstartSandboxes::new());
         builder = builder.factory(Arc::clone(&sandboxes) as Arc<dyn AdapterFactory>);
+        // `adapter: gitlab` in provision.yaml builds the real adapter through its factory.
+        builder = builder.factory(provision_gitlab::factory());
         // `adapter: slack` in provision.yaml builds the real adapter from its settings.
         builder = builder.factory(provision_slack::factory());
         // `adapter: jira` in provision.yaml builds the real adapter through its factory.
@@ -189,6 +197,14 @@ impl Systems {
                         Arc::new(GoogleAdapter::new(cfg)?),
                         format!("Workspace, acting as {who}"),
                     )
+                }
+                "gitlab" if gitlab_in_env(env) => {
+                    let cfg = provision_gitlab::GitlabConfig::from_lookup(env)
+                        .map_err(|e| e.for_system("gitlab"))?;
+                    let at = format!("{} group {}", cfg.base_url, cfg.group);
+                    let adapter = provision_gitlab::GitlabAdapter::new(cfg)
+                        .map_err(|e| e.for_system("gitlab"))?;
+                    (Arc::new(adapter), at)
                 }
                 "slack" if slack_in_env(env) => {
                     let cfg = provision_slack::SlackConfig::from_lookup(env)

@@ -154,6 +154,11 @@ pub struct Applied {
     /// Rate-limit headroom the server announced on the response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitInfo>,
+    /// What a person reading the run's report should know about how the change was
+    /// made, when it differs from what was asked (GitLab blocked a leaver it refused to
+    /// deactivate). The executor puts it in the operation's report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Applied {
@@ -163,6 +168,7 @@ impl Applied {
             effect: Effect::Changed,
             external_id: None,
             rate_limit: None,
+            note: None,
         }
     }
 
@@ -172,6 +178,7 @@ impl Applied {
             effect: Effect::AlreadyInPlace,
             external_id: None,
             rate_limit: None,
+            note: None,
         }
     }
 
@@ -184,6 +191,12 @@ impl Applied {
     /// Builder-style: rate-limit headroom.
     pub fn with_rate_limit(mut self, info: Option<RateLimitInfo>) -> Self {
         self.rate_limit = info;
+        self
+    }
+
+    /// Builder-style: a note for the run's report.
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
         self
     }
 }

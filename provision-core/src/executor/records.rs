@@ -226,6 +226,7 @@ impl Run<'_> {
                 started_at: slot.started_at,
                 finished_at: slot.finished_at,
                 from_journal: slot.from_journal,
+                note: slot.note,
             })
             .collect();
         ExecutionReport::new(self.run, started_at, wall_now(), operations)

@@ -94,6 +94,10 @@ pub struct OperationReport {
     /// True when the outcome was already in the journal (a resumed run did not run it).
     #[serde(default)]
     pub from_journal: bool,
+    /// The adapter's note on how the change was made, when it differs from what was
+    /// asked (GitLab blocked a leaver it refused to deactivate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Counts per outcome.
@@ -213,6 +217,9 @@ impl fmt::Display for ExecutionReport {
             if op.attempts > 1 {
                 write!(f, " after {} attempts", op.attempts)?;
             }
+            if let Some(note) = &op.note {
+                write!(f, " ({note})")?;
+            }
             writeln!(f)?;
         }
         Ok(())
@@ -238,6 +245,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             from_journal: false,
+            note: None,
         }
     }
 

@@ -70,6 +70,8 @@ pub(crate) struct Slot {
     pub(crate) claimed: bool,
     /// Since when another instance has held it.
     pub(crate) waiting_since: Option<Instant>,
+    /// The adapter's note on how the change was made ([`crate::adapter::Applied::note`]).
+    pub(crate) note: Option<String>,
 }
 
 /// The requests that are out, and the answers that came back while the loop was busy
@@ -128,6 +130,7 @@ impl<'a> Run<'a> {
                 audited: None,
                 claimed: false,
                 waiting_since: None,
+                note: None,
             })
             .collect();
         let queues = Queues::new(exec.systems.values());
@@ -303,6 +306,7 @@ impl<'a> Run<'a> {
                     Some(info) => self.queues.entry(q).limiter().on_headroom(key, info, now),
                     None => self.queues.entry(q).limiter().on_untagged_success(key),
                 }
+                self.slots[idx].note = applied.note;
                 self.succeed(idx, applied.effect, applied.external_id).await
             }
             Answer::Executed(Err(error)) => self.on_error(idx, key, error, true).await,

@@ -1,0 +1,827 @@
+//! The [`Adapter`] implementation: entitlements onto GitLab group and project
+//! memberships, accounts onto users.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use provision_core::adapter::{
+    Adapter, AdapterError, Applied, CheckStatus, Page, SystemDescriptor, SystemError,
+};
+use provision_core::model::{
+    AccountProfile, AccountRecord, AccountRef, AccountState, Entitlement, GrantRecord, Operation,
+    OperationKind, ReasonKind, ResourceRecord, ResourceRef, SystemName,
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::client::{GitlabClient, PER_PAGE, SYSTEM};
+use crate::config::{Deployment, GitlabConfig, LeaverAction};
+use crate::descriptor::{
+    DEFAULT_ROLE, FIRST_LOGIN_RECHECK, GROUP, PROJECT, access_level, gitlab_descriptor, role_of,
+};
+use crate::error::ConfigError;
+use crate::model::{Group, Member, Project, TokenUser, User};
+
+/// The GitLab adapter. See the [crate documentation](crate) for what it does.
+#[derive(Debug)]
+pub struct GitlabAdapter {
+    client: GitlabClient,
+    descriptor: SystemDescriptor,
+    system: SystemName,
+}
+
+/// Where a membership lives: `groups` or `projects`, and the resource's full path.
+#[derive(Debug, Clone, Copy)]
+struct Source<'a> {
+    collection: &'static str,
+    kind: &'static str,
+    path: &'a str,
+}
+
+impl<'a> Source<'a> {
+    fn of(kind: &str, path: &'a str) -> Result<Self, AdapterError> {
+        let (collection, kind) = match kind {
+            GROUP => ("groups", GROUP),
+            PROJECT => ("projects", PROJECT),
+            other => {
+                return Err(AdapterError::Invalid {
+                    error: SystemError::message(format!(
+                        "GitLab has no resource kind `{other}` (known: group, project)"
+                    )),
+                });
+            }
+        };
+        Ok(Self {
+            collection,
+            kind,
+            path,
+        })
+    }
+}
+
+/// The access level an entitlement asks for (its role, or the default role).
+fn level_of(e: &Entitlement) -> Result<u32, AdapterError> {
+    let role = e.role.as_deref().unwrap_or(DEFAULT_ROLE);
+    access_level(role).ok_or_else(|| AdapterError::Invalid {
+        error: SystemError::message(format!(
+            "GitLab has no role `{role}` (known: guest, planner, reporter, developer, maintainer, owner)"
+        )),
+    })
+}
+
+impl GitlabAdapter {
+    /// An adapter for the configured instance. Makes no request; see
+    /// [`GitlabAdapter::verify_token`] for the check the factory makes at build time.
+    pub fn new(config: GitlabConfig) -> Result<Self, ConfigError> {
+        let descriptor = gitlab_descriptor(config.deployment);
+        Ok(Self {
+            client: GitlabClient::new(config)?,
+            descriptor,
+            system: SystemName::new("gitlab"),
+        })
+    }
+
+    /// The system's name in the deployment (`gitlab`, `gitlab-selfhosted`), used in
+    /// the grants it reads.
+    pub fn with_system_name(mut self, name: impl Into<String>) -> Self {
+        self.system = SystemName::new(name.into());
+        self
+    }
+
+    /// The HTTP client.
+    pub fn client(&self) -> &GitlabClient {
+        &self.client
+    }
+
+    fn config(&self) -> &GitlabConfig {
+        self.client.config()
+    }
+
+    fn gitlab_com(&self) -> bool {
+        self.config().deployment == Deployment::GitlabCom
+    }
+
+    /// Checks the token against the configured deployment (`GET /user`, then the
+    /// managed group): on self-managed the token's user must be an instance
+    /// administrator (users are created, blocked and deleted); everywhere the managed
+    /// group must be visible. The error says what is missing.
+    pub async fn verify_token(&self) -> Result<TokenUser, AdapterError> {
+        let me: TokenUser = self.client.get(self.client.url(&["user"])).await?;
+        if self.config().deployment == Deployment::SelfManaged && !me.is_admin {
+            return Err(AdapterError::Configuration {
+                error: SystemError::message(format!(
+                    "deployment is self_managed, but the token's user `{}` is not an instance \
+                     administrator: creating, blocking and deleting users needs an admin token \
+                     with the `api` scope (or set deployment: gitlab_com for membership only)",
+                    me.username
+                )),
+            });
+        }
+        let _: Group = self
+            .client
+            .get(self.client.url(&["groups", &self.config().group]))
+            .await?;
+        Ok(me)
+    }
+
+    /// Finds the user a login names: on self-managed by `GET /users?username=` (or
+    /// `?search=` for an email, which matches emails for administrators); on gitlab.com
+    /// among the members of the managed group (where SAML puts people on their first
+    /// login), by username, email or SAML identity.
+    pub async fn find_user(&self, login: &str) -> Result<Option<User>, AdapterError> {
+        let login = login.trim();
+        if login.is_empty() {
+            return Ok(None);
+        }
+        let url = if self.gitlab_com() {
+            self.client.url_with(
+                &["groups", &self.config().group, "members"],
+                &[
+                    ("query", login.to_owned()),
+                    ("per_page", PER_PAGE.to_string()),
+                ],
+            )
+        } else if login.contains('@') {
+            self.client.url_with(
+                &["users"],
+                &[
+                    ("search", login.to_owned()),
+                    ("per_page", PER_PAGE.to_string()),
+                ],
+            )
+        } else {
+            self.client
+                .url_with(&["users"], &[("username", login.to_owned())])
+        };
+        if self.gitlab_com() {
+            let (members, _, _) = self.client.get_page::<Member>(url).await?;
+            Ok(members
+                .into_iter()
+                .map(|m| m.user())
+                .find(|u| u.answers_to(login)))
+        } else {
+            let (users, _, _) = self.client.get_page::<User>(url).await?;
+            Ok(users.into_iter().find(|u| u.answers_to(login)))
+        }
+    }
+
+    /// The numeric user id of an account: its external id, or found by login.
+    async fn user_id(&self, account: &AccountRef) -> Result<Option<u64>, AdapterError> {
+        if let Some(id) = account
+            .external_id
+            .as_deref()
+            .and_then(|id| id.parse().ok())
+        {
+            return Ok(Some(id));
+        }
+        Ok(self.find_user(&account.login).await?.map(|u| u.id))
+    }
+
+    fn member_url(&self, source: Source<'_>, user: u64) -> Url {
+        self.client
+            .url(&[source.collection, source.path, "members", &user.to_string()])
+    }
+
+    /// A person's direct membership of a group or project, if any.
+    async fn direct_member(
+        &self,
+        source: Source<'_>,
+        user: u64,
+    ) -> Result<Option<Member>, AdapterError> {
+        match self.client.get(self.member_url(source, user)).await {
+            Ok(member) => Ok(Some(member)),
+            Err(AdapterError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn membership_body(level: u32, expires_at: Option<NaiveDate>) -> Value {
+        let mut body = json!({ "access_level": level });
+        if let Some(date) = expires_at {
+            body["expires_at"] = json!(date.format("%Y-%m-%d").to_string());
+        }
+        body
+    }
+
+    /// `POST …/members`: one write. A 409 (already a member) reads the membership:
+    /// the same level is already in place, another level is changed with one `PUT`.
+    async fn add_member(
+        &self,
+        source: Source<'_>,
+        user: u64,
+        level: u32,
+        expires_at: Option<NaiveDate>,
+    ) -> Result<Applied, AdapterError> {
+        let url = self
+            .client
+            .url(&[source.collection, source.path, "members"]);
+        let mut body = Self::membership_body(level, expires_at);
+        body["user_id"] = json!(user);
+        match self.client.send(Method::POST, url, Some(&body)).await {
+            Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
+            Err(AdapterError::AlreadyDone { error }) => {
+                match self.direct_member(source, user).await? {
+                    Some(m) if m.access_level == Some(level) => Ok(Applied::already_in_place()),
+                    Some(_) => self.update_member(source, user, level, expires_at).await,
+                    // "Member already exists" but no direct membership: a pending
+                    // invitation or a race; the executor confirms with `check`.
+                    None => Err(AdapterError::Conflict { error }),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `PUT …/members/:user_id`: a role change in one write.
+    async fn update_member(
+        &self,
+        source: Source<'_>,
+        user: u64,
+        level: u32,
+        expires_at: Option<NaiveDate>,
+    ) -> Result<Applied, AdapterError> {
+        let body = Self::membership_body(level, expires_at);
+        let reply = self
+            .client
+            .send(Method::PUT, self.member_url(source, user), Some(&body))
+            .await?;
+        Ok(Applied::changed().with_rate_limit(reply.rate_limit))
+    }
+
+    async fn grant(
+        &self,
+        op: &Operation,
+        e: &Entitlement,
+        account: &AccountRef,
+    ) -> Result<Applied, AdapterError> {
+        let source = Source::of(&e.kind, &e.resource)?;
+        let level = level_of(e)?;
+        let Some(user) = self.user_id(account).await? else {
+            return Err(self.no_account_yet(&account.login));
+        };
+        // The policy carries no end date the operation could pass on yet (see the
+        // crate docs): memberships are granted without `expires_at`.
+        let expires_at = None;
+        if op.reason.kind == ReasonKind::Replacement {
+            // A role change of an ordered kind: one PUT; a membership that is gone
+            // meanwhile is added instead.
+            match self.update_member(source, user, level, expires_at).await {
+                Err(AdapterError::NotFound { .. }) => {}
+                other => return other,
+            }
+        }
+        self.add_member(source, user, level, expires_at).await
+    }
+
+    /// `DELETE …/members/:user_id` (GitLab also removes the person's direct
+    /// memberships of the subgroups and projects below). A person who is no member,
+    /// or has no account, is already done; a group that does not exist is not.
+    async fn revoke(&self, e: &Entitlement, account: &AccountRef) -> Result<Applied, AdapterError> {
+        let source = Source::of(&e.kind, &e.resource)?;
+        let Some(user) = self.user_id(account).await? else {
+            return Ok(Applied::already_in_place());
+        };
+        match self
+            .client
+            .send(Method::DELETE, self.member_url(source, user), None)
+            .await
+        {
+            Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
+            Err(AdapterError::NotFound { .. }) => Ok(Applied::already_in_place()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What a grant for a person without an account is: pending until the first SSO
+    /// login on gitlab.com; on self-managed, not found (the create comes first).
+    fn no_account_yet(&self, login: &str) -> AdapterError {
+        if self.gitlab_com() {
+            AdapterError::Pending {
+                recheck_after: FIRST_LOGIN_RECHECK,
+                error: SystemError::message(format!(
+                    "{login} has no GitLab account yet: gitlab.com creates it on the first SSO \
+                     login (SAML/SCIM), then the membership is granted"
+                )),
+            }
+        } else {
+            AdapterError::NotFound {
+                error: SystemError::message(format!("no GitLab user for {login}")),
+            }
+        }
+    }
+
+    fn lifecycle_unsupported(&self, verb: &str) -> AdapterError {
+        AdapterError::Unsupported {
+            what: format!(
+                "{verb} on gitlab.com: account lifecycle is impossible there (accounts come from \
+                 SAML/SCIM and no customer is an instance administrator); a leaver loses every \
+                 membership in the managed groups instead"
+            ),
+        }
+    }
+
+    async fn create_account(&self, profile: &AccountProfile) -> Result<Applied, AdapterError> {
+        if self.gitlab_com() {
+            return match self.find_user(&profile.login).await? {
+                Some(user) => Ok(Applied::already_in_place().with_external_id(user.id.to_string())),
+                None => Err(self.no_account_yet(&profile.login)),
+            };
+        }
+        let username = profile
+            .attributes
+            .get("username")
+            .cloned()
+            .unwrap_or_else(|| username_from(&profile.login));
+        let name = if profile.display_name.trim().is_empty() {
+            username.clone()
+        } else {
+            profile.display_name.clone()
+        };
+        let body = json!({
+            "email": profile.email,
+            "username": username,
+            "name": name,
+            "reset_password": true,
+            "skip_confirmation": true,
+        });
+        match self
+            .client
+            .send(Method::POST, self.client.url(&["users"]), Some(&body))
+            .await
+        {
+            Ok(reply) => {
+                let user: User = reply.json(SYSTEM)?;
+                Ok(Applied::changed()
+                    .with_external_id(user.id.to_string())
+                    .with_rate_limit(reply.rate_limit))
+            }
+            // Email or username taken: adopt the user when it is this person's.
+            Err(AdapterError::AlreadyDone { error } | AdapterError::Conflict { error }) => {
+                for key in [&profile.login, &profile.email, &username] {
+                    if let Some(user) = self.find_user(key).await?
+                        && (user.answers_to(&profile.email) || user.answers_to(&profile.login))
+                    {
+                        return Ok(
+                            Applied::already_in_place().with_external_id(user.id.to_string())
+                        );
+                    }
+                }
+                Err(AdapterError::Conflict { error })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn user(&self, id: u64) -> Result<User, AdapterError> {
+        self.client
+            .get(self.client.url(&["users", &id.to_string()]))
+            .await
+    }
+
+    async fn user_action(&self, id: u64, action: &str) -> Result<Applied, AdapterError> {
+        let reply = self
+            .client
+            .send(
+                Method::POST,
+                self.client.url(&["users", &id.to_string(), action]),
+                None,
+            )
+            .await?;
+        Ok(Applied::changed().with_rate_limit(reply.rate_limit))
+    }
+
+    async fn required_user_id(&self, account: &AccountRef) -> Result<u64, AdapterError> {
+        self.user_id(account)
+            .await?
+            .ok_or_else(|| AdapterError::NotFound {
+                error: SystemError::message(format!("no GitLab user for {}", account.login)),
+            })
+    }
+
+    /// Deactivate (or block) a leaver. The state is read first: a user already
+    /// blocked, deactivated or banned is done. GitLab refuses to deactivate a user
+    /// active in the last days (403); the adapter then blocks, and says so in the log
+    /// and in the run's report ([`Applied::note`]).
+    async fn suspend(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
+        let id = self.required_user_id(account).await?;
+        let user = self.user(id).await?;
+        if user.account_state() != AccountState::Active {
+            return Ok(Applied::already_in_place());
+        }
+        match self.config().leaver_action {
+            LeaverAction::Block => self.user_action(id, "block").await,
+            LeaverAction::Deactivate => match self.user_action(id, "deactivate").await {
+                Err(AdapterError::Unauthorized { error })
+                    if error.status == Some(403) && is_deactivation_refusal(&error.message) =>
+                {
+                    tracing::warn!(
+                        user = id,
+                        reason = %error.message,
+                        "GitLab refused to deactivate a recently active user: blocked instead"
+                    );
+                    let note = format!(
+                        "GitLab refused to deactivate the user ({}): blocked instead",
+                        error.message
+                    );
+                    Ok(self.user_action(id, "block").await?.with_note(note))
+                }
+                other => other,
+            },
+        }
+    }
+
+    async fn reactivate(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
+        let id = self.required_user_id(account).await?;
+        let user = self.user(id).await?;
+        match user.state.as_deref().unwrap_or("active") {
+            "active" => Ok(Applied::already_in_place()),
+            "deactivated" => self.user_action(id, "activate").await,
+            "banned" => self.user_action(id, "unban").await,
+            _ => self.user_action(id, "unblock").await,
+        }
+    }
+
+    async fn delete(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
+        let Some(id) = self.user_id(account).await? else {
+            return Ok(Applied::already_in_place());
+        };
+        let url = if self.config().hard_delete {
+            self.client.url_with(
+                &["users", &id.to_string()],
+                &[("hard_delete", "true".to_owned())],
+            )
+        } else {
+            self.client.url(&["users", &id.to_string()])
+        };
+        match self.client.send(Method::DELETE, url, None).await {
+            Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
+            Err(AdapterError::NotFound { .. }) => Ok(Applied::already_in_place()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn account_record(&self, user: &User) -> AccountRecord {
+        let mut record =
+            AccountRecord::new(user.id.to_string(), user.login(), user.account_state())
+                .with_correlation("username", &user.username);
+        if let Some(email) = user.email.as_deref().or(user.public_email.as_deref()) {
+            record = record.with_correlation("email", email);
+        }
+        record.last_login = user
+            .last_sign_in_at
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        record
+    }
+
+    fn grant_record(&self, kind: &str, resource: &str, member: &Member) -> Option<GrantRecord> {
+        let role = role_of(member.access_level?)?;
+        Some(GrantRecord {
+            entitlement: Entitlement::new(self.system.as_str(), kind, resource).with_role(role),
+            account_external_id: member.id.to_string(),
+            login: Some(member.user().login().to_owned()),
+        })
+    }
+
+    fn first_or_cursor(
+        &self,
+        cursor: Option<&str>,
+        first: impl FnOnce() -> Url,
+    ) -> Result<Url, AdapterError> {
+        match cursor {
+            Some(c) => self.client.cursor_url(c),
+            None => Ok(first()),
+        }
+    }
+
+    /// One page of the members of a group or project **including those who inherit
+    /// the membership from an ancestor group** (`/members/all`): what people can
+    /// actually reach, for drift and access reviews. [`Adapter::read_grants`] reads
+    /// the direct members, the memberships the SDK manages.
+    pub async fn read_reachable(
+        &self,
+        resource: &ResourceRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let source = Source::of(&resource.kind, &resource.resource)?;
+        let url = self.first_or_cursor(cursor, || {
+            self.client.url_with(
+                &[source.collection, source.path, "members", "all"],
+                &[("per_page", PER_PAGE.to_string())],
+            )
+        })?;
+        self.member_page(source, url).await
+    }
+
+    async fn member_page(
+        &self,
+        source: Source<'_>,
+        url: Url,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let (members, next, rate) = self.client.get_page::<Member>(url).await?;
+        let items = members
+            .iter()
+            .filter_map(|m| self.grant_record(source.kind, source.path, m))
+            .collect();
+        Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate))
+    }
+
+    /// Every group of the managed tree (the top-level group first) and every project
+    /// in it.
+    async fn tree(&self) -> Result<Vec<ResourceRecord>, AdapterError> {
+        let mut out = Vec::new();
+        for kind in [GROUP, PROJECT] {
+            let mut cursor: Option<String> = None;
+            let mut guard = provision_http::paginate::CursorGuard::new(SYSTEM);
+            loop {
+                let page = self.list_resources(kind, cursor.as_deref()).await?;
+                out.extend(page.items);
+                match page.next {
+                    Some(next) => {
+                        guard.visit(&next)?;
+                        cursor = Some(next);
+                    }
+                    None => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// GitLab's answer when a user cannot be deactivated yet (recent activity).
+fn is_deactivation_refusal(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("active in the past") || m.contains("cannot be deactivated") || m.contains("recent")
+}
+
+/// A GitLab username from a login: the part before `@`, with characters GitLab does
+/// not allow replaced by `-`.
+pub fn username_from(login: &str) -> String {
+    let local = login.split('@').next().unwrap_or(login);
+    let name: String = local
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    name.trim_matches(|c| c == '.' || c == '-').to_owned()
+}
+
+#[async_trait]
+impl Adapter for GitlabAdapter {
+    fn descriptor(&self) -> &SystemDescriptor {
+        &self.descriptor
+    }
+
+    /// Self-managed: every user of the instance but bots (`GET /users`, keyset
+    /// pagination by id). gitlab.com: the members of the managed group (SAML/SCIM puts people there
+    /// on their first login).
+    async fn read_accounts(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<Page<AccountRecord>, AdapterError> {
+        if self.gitlab_com() {
+            let url = self.first_or_cursor(cursor, || {
+                self.client.url_with(
+                    &["groups", &self.config().group, "members"],
+                    &[("per_page", PER_PAGE.to_string())],
+                )
+            })?;
+            let (members, next, rate) = self.client.get_page::<Member>(url).await?;
+            let items = members
+                .iter()
+                .map(|m| self.account_record(&m.user()))
+                .collect();
+            return Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate));
+        }
+        let url = self.first_or_cursor(cursor, || {
+            self.client.url_with(
+                &["users"],
+                &[
+                    ("pagination", "keyset".to_owned()),
+                    ("per_page", PER_PAGE.to_string()),
+                    ("order_by", "id".to_owned()),
+                    ("sort", "asc".to_owned()),
+                ],
+            )
+        })?;
+        let (users, next, rate) = self.client.get_page::<User>(url).await?;
+        let items = users
+            .iter()
+            .filter(|u| !u.bot)
+            .map(|u| self.account_record(u))
+            .collect();
+        Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate))
+    }
+
+    /// The direct members of a group or project (`/members`, 100 a page, followed to
+    /// the last page). Members whose access level no policy can name (minimal access)
+    /// are left out.
+    async fn read_grants(
+        &self,
+        resource: &ResourceRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let source = Source::of(&resource.kind, &resource.resource)?;
+        let url = self.first_or_cursor(cursor, || {
+            self.client.url_with(
+                &[source.collection, source.path, "members"],
+                &[("per_page", PER_PAGE.to_string())],
+            )
+        })?;
+        self.member_page(source, url).await
+    }
+
+    /// The person's direct memberships anywhere in the managed tree (the top-level
+    /// group, its subgroups and projects): one read per group and project.
+    async fn read_account_grants(
+        &self,
+        account: &AccountRef,
+        _cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let Some(user) = self.user_id(account).await? else {
+            return Ok(Page::last(Vec::new()));
+        };
+        let mut items = Vec::new();
+        for resource in self.tree().await? {
+            let source = Source::of(&resource.kind, &resource.resource)?;
+            if let Some(member) = self.direct_member(source, user).await?
+                && let Some(grant) = self.grant_record(source.kind, source.path, &member)
+            {
+                items.push(grant);
+            }
+        }
+        Ok(Page::last(items))
+    }
+
+    /// The managed tree: `group` lists the top-level group and its descendants (each
+    /// with its parent), `project` the projects in them.
+    async fn list_resources(
+        &self,
+        kind: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<ResourceRecord>, AdapterError> {
+        let top = &self.config().group;
+        let mut items = Vec::new();
+        let url = match (kind, cursor) {
+            (GROUP, None) => {
+                let root: Group = self.client.get(self.client.url(&["groups", top])).await?;
+                items.push(
+                    ResourceRecord::new(GROUP, &root.full_path)
+                        .with_external_id(root.id.to_string()),
+                );
+                self.client.url_with(
+                    &["groups", top, "descendant_groups"],
+                    &[("per_page", PER_PAGE.to_string())],
+                )
+            }
+            (PROJECT, None) => self.client.url_with(
+                &["groups", top, "projects"],
+                &[
+                    ("include_subgroups", "true".to_owned()),
+                    ("with_shared", "false".to_owned()),
+                    ("per_page", PER_PAGE.to_string()),
+                ],
+            ),
+            (GROUP | PROJECT, Some(c)) => self.client.cursor_url(c)?,
+            (other, _) => {
+                return Err(AdapterError::Unsupported {
+                    what: format!("list_resources({other})"),
+                });
+            }
+        };
+        let (next, rate) = if kind == GROUP {
+            let (groups, next, rate) = self.client.get_page::<Group>(url).await?;
+            items.extend(groups.into_iter().map(|g| {
+                let mut r =
+                    ResourceRecord::new(GROUP, &g.full_path).with_external_id(g.id.to_string());
+                if let Some((parent, _)) = g.full_path.rsplit_once('/') {
+                    r = r.with_parent(parent);
+                }
+                r
+            }));
+            (next, rate)
+        } else {
+            let (projects, next, rate) = self.client.get_page::<Project>(url).await?;
+            items.extend(projects.into_iter().map(|p| {
+                ResourceRecord::new(PROJECT, &p.path_with_namespace)
+                    .with_external_id(p.id.to_string())
+            }));
+            (next, rate)
+        };
+        Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate))
+    }
+
+    async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
+        let lifecycle = matches!(
+            op.kind,
+            OperationKind::SuspendAccount
+                | OperationKind::ReactivateAccount
+                | OperationKind::DeleteAccount
+        );
+        if lifecycle && self.gitlab_com() {
+            return Err(self.lifecycle_unsupported(op.kind.verb()));
+        }
+        match &op.kind {
+            OperationKind::Grant { entitlement } => self.grant(op, entitlement, account).await,
+            OperationKind::Revoke { entitlement } => self.revoke(entitlement, account).await,
+            OperationKind::CreateAccount { profile } => self.create_account(profile).await,
+            OperationKind::SuspendAccount => self.suspend(account).await,
+            OperationKind::ReactivateAccount => self.reactivate(account).await,
+            OperationKind::DeleteAccount => self.delete(account).await,
+            OperationKind::RevokeSessions => Err(AdapterError::Unsupported {
+                what: "revoke_sessions: GitLab has no endpoint that ends a user's sessions \
+                       (blocking or deactivating the user ends access on self-managed)"
+                    .to_owned(),
+            }),
+            other => Err(AdapterError::Unsupported {
+                what: other.verb().to_owned(),
+            }),
+        }
+    }
+
+    async fn check(
+        &self,
+        op: &Operation,
+        account: &AccountRef,
+    ) -> Result<CheckStatus, AdapterError> {
+        match &op.kind {
+            OperationKind::CreateAccount { profile } => match self.find_user(&profile.login).await?
+            {
+                Some(user) => Ok(CheckStatus::Done {
+                    external_id: Some(user.id.to_string()),
+                }),
+                None if self.gitlab_com() => Ok(CheckStatus::Pending {
+                    recheck_after: FIRST_LOGIN_RECHECK,
+                }),
+                None => Ok(CheckStatus::NotDone),
+            },
+            OperationKind::Grant { entitlement } => {
+                let source = Source::of(&entitlement.kind, &entitlement.resource)?;
+                let level = level_of(entitlement)?;
+                let Some(user) = self.user_id(account).await? else {
+                    return Ok(if self.gitlab_com() {
+                        CheckStatus::Pending {
+                            recheck_after: FIRST_LOGIN_RECHECK,
+                        }
+                    } else {
+                        CheckStatus::NotDone
+                    });
+                };
+                Ok(match self.direct_member(source, user).await? {
+                    Some(m) if m.access_level == Some(level) => {
+                        CheckStatus::Done { external_id: None }
+                    }
+                    _ => CheckStatus::NotDone,
+                })
+            }
+            OperationKind::Revoke { entitlement } => {
+                let source = Source::of(&entitlement.kind, &entitlement.resource)?;
+                let Some(user) = self.user_id(account).await? else {
+                    return Ok(CheckStatus::Done { external_id: None });
+                };
+                Ok(match self.direct_member(source, user).await? {
+                    None => CheckStatus::Done { external_id: None },
+                    Some(_) => CheckStatus::NotDone,
+                })
+            }
+            OperationKind::SuspendAccount if !self.gitlab_com() => {
+                let id = self.required_user_id(account).await?;
+                Ok(
+                    if self.user(id).await?.account_state() == AccountState::Active {
+                        CheckStatus::NotDone
+                    } else {
+                        CheckStatus::Done { external_id: None }
+                    },
+                )
+            }
+            _ => Ok(CheckStatus::NotDone),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_come_from_the_login() {
+        assert_eq!(username_from("sarah.connor@acme.com"), "sarah.connor");
+        assert_eq!(username_from("o'brien+x@acme.com"), "o-brien-x");
+        assert_eq!(username_from("ada"), "ada");
+    }
+
+    #[test]
+    fn deactivation_refusals_are_recognised() {
+        assert!(is_deactivation_refusal(
+            "403 Forbidden - The user you are trying to deactivate has been active in the past 90 days and cannot be deactivated"
+        ));
+        assert!(!is_deactivation_refusal("403 Forbidden"));
+    }
+}

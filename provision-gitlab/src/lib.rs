@@ -1,0 +1,118 @@
+//! # provision-gitlab
+//!
+//! The GitLab adapter: group and project membership with ordered access levels,
+//! nested groups, and (on self-managed GitLab) the account lifecycle, over the GitLab
+//! REST API v4, behind [`provision_core::adapter::Adapter`]. One base URL serves
+//! gitlab.com and self-managed instances alike.
+//!
+//! ## Configuration from the environment
+//!
+//! ```text
+//! GITLAB_URL=https://gitlab.com        # or https://gitlab.example.com (a trailing /api/v4 is fine)
+//! GITLAB_TOKEN=glpat-...               # personal, group or service-account token, `api` scope
+//! GITLAB_GROUP=acme                    # the managed top-level group
+//! GITLAB_DEPLOYMENT=self_managed       # optional: gitlab_com | self_managed (default: from the host)
+//! GITLAB_AUTH=bearer                   # optional: private_token (default) | bearer
+//! ```
+//!
+//! ```
+//! use provision_gitlab::{Deployment, GitlabAdapter, GitlabConfig};
+//! let config = GitlabConfig::builder("https://gitlab.example.com", "acme")
+//!     .private_token("glpat-token")
+//!     .deployment(Deployment::SelfManaged)
+//!     .build()
+//!     .unwrap();
+//! let adapter = GitlabAdapter::new(config).unwrap();
+//! ```
+//!
+//! From a deployment file: [`factory()`] (settings and credential in
+//! [`GitlabConfig::from_spec`]); its `build` checks the token at once
+//! ([`GitlabAdapter::verify_token`]).
+//!
+//! ## Behaviour
+//!
+//! * **Auth**: `PRIVATE-TOKEN` (default) or `Authorization: Bearer`.
+//! * **Entitlements**: kinds `group` (`add_to_group`) and `project`
+//!   (`add_to_project`), named by full path (`acme/engineering/backend`), roles
+//!   `guest`, `planner`, `reporter`, `developer`, `maintainer`, `owner` → access
+//!   levels 10, 15, 20, 30, 40, 50 ([`descriptor::ROLES`]); ordered
+//!   ([`provision_core::adapter::RoleModel::Ordered`]).
+//!   * Grant: `POST …/members` (one write). 409 `Member already exists` reads the
+//!     membership: the same level is already in place, another is changed by one `PUT`.
+//!   * A role change (the planner's `Replacement` reason) is one `PUT …/members/:id`,
+//!     never a revoke and a grant.
+//!   * Revoke: `DELETE …/members/:id`; GitLab also drops the person's direct
+//!     memberships of the subgroups and projects below. A 404 for a non-member is
+//!     done; a 404 `Group Not Found` / `Project Not Found` is a configuration error.
+//! * **Nested groups**: the `group` kind is nested; [`Adapter::list_resources`]
+//!   names each subgroup's parent, so the planner never grants at a subgroup what a
+//!   parent grant already gives at the same or a higher level. Drift reads the direct
+//!   members (`/members`, [`Adapter::read_grants`]) for what is managed;
+//!   [`GitlabAdapter::read_reachable`] reads `/members/all` for what a person can
+//!   reach through ancestors. A person's grants ([`Adapter::read_account_grants`]) are
+//!   their direct memberships anywhere in the managed tree, so a leaver loses them all.
+//! * **Accounts**, by [`Deployment`] (a setting, checked at build time):
+//!   * self-managed, admin token: `POST /users` with the identity's email, name and a
+//!     username from the login's local part (or the `username` attribute),
+//!     `reset_password=true` (GitLab mails the person a link to set a password) and
+//!     `skip_confirmation=true`; a taken email or username adopts the same person's
+//!     user, deactivate (or block, [`LeaverAction`]); a user GitLab
+//!     refuses to deactivate because of recent activity is blocked instead, and the
+//!     run's report says so; reactivate by `activate`/`unblock`/`unban` from the state
+//!     read; `DELETE /users/:id` where `delete_leavers`.
+//!   * gitlab.com: accounts come from SAML/SCIM on the first SSO login; the
+//!     descriptor says so, a create (and a membership) for a person without an account
+//!     is **pending until the first login**, and account lifecycle is
+//!     [`provision_core::adapter::AdapterError::Unsupported`], saying it is impossible
+//!     there. A leaver loses every membership in the managed groups.
+//! * **Sessions**: GitLab has no endpoint to end a user's sessions; the descriptor
+//!   says so. Blocking or deactivating ends access on self-managed.
+//! * **Errors** ([`client::GitlabErrors`]): 429 with `RateLimit-*`/`Retry-After` is
+//!   rate limited; a 429 without them (gitlab.com's edge) is transient, so the
+//!   executor backs off exponentially; 403 is unauthorized, naming the scope or role.
+//! * **Pagination**: `per_page=100`, following `Link rel="next"` or `X-Next-Page` to
+//!   the end, never counting pages (`X-Total` disappears above 10,000 rows); keyset
+//!   pagination for `/users`.
+//!
+//! ## Not supported yet
+//!
+//! * `expires_at`: a policy's `valid_until` does not reach the adapter (the planned
+//!   grant operation carries no end date), so memberships are granted without one;
+//!   the planner still revokes them when the window ends.
+//! * Custom roles (`member_role_id`), invitations by email, LDAP/SAML group links.
+//! * Minimal-access memberships (level 5) are read as no grant: on gitlab.com SAML
+//!   puts every SSO user into the top-level group at that level, and a grant no policy
+//!   gives there would be revoked from everyone. So a gitlab.com leaver keeps that one
+//!   membership (no access to any subgroup or project); removing the person from the
+//!   top-level group is left to SCIM deprovisioning from the identity provider.
+//! * A person's memberships are read per group and project of the managed tree (one
+//!   request each); the admin-only `GET /users/:id/memberships` would be fewer.
+//! * The `/users` endpoints are not in GitLab's OpenAPI description: they are tested
+//!   against the documented shapes only.
+
+// `AdapterError` is the shared contract's error type (it carries the system's reply);
+// boxing it only here would make this crate differ from the trait it implements.
+#![allow(clippy::result_large_err)]
+
+pub mod adapter;
+pub mod client;
+pub mod config;
+pub mod descriptor;
+pub mod error;
+pub mod factory;
+pub mod model;
+
+use std::sync::Arc;
+
+pub use adapter::GitlabAdapter;
+pub use config::{Deployment, GitlabAuth, GitlabConfig, LeaverAction};
+pub use error::ConfigError;
+
+#[cfg(doc)]
+use provision_core::adapter::Adapter;
+
+/// The factory for `adapter: gitlab` systems, to register with
+/// [`provision_core::adapter::FactoryRegistry`]. Its descriptor needs no credential.
+pub fn factory() -> Arc<dyn provision_core::adapter::AdapterFactory> {
+    Arc::new(factory::GitlabFactory)
+}
