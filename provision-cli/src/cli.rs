@@ -39,6 +39,17 @@ pub struct Global {
     /// deployment file).
     #[arg(long, global = true, env = "PROVISION_STORE", value_name = "FILE")]
     pub store: Option<PathBuf>,
+    /// How long `apply` and `drift --fix` keep re-checking operations a system
+    /// completes later (an account created at first sign-in) before reporting them as
+    /// pending, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "PROVISION_PENDING_WAIT",
+        default_value_t = 30,
+        value_name = "SECS"
+    )]
+    pub pending_wait: u64,
     /// Log format on standard error.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

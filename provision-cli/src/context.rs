@@ -8,7 +8,7 @@ use provision_core::adapter::FactoryRegistry;
 use provision_core::config::DeploymentConfig;
 use provision_core::config::load::parse_config;
 use provision_core::engine::Engine;
-use provision_core::executor::ExecutionSubscriber;
+use provision_core::executor::{ExecutionSubscriber, PendingConfig};
 use provision_core::model::Identity;
 use provision_core::roster::{RosterLoad, RosterReader};
 use provision_store::SqliteStore;
@@ -30,6 +30,8 @@ pub struct Paths {
     pub roster: Option<PathBuf>,
     /// The SQLite store.
     pub store: PathBuf,
+    /// How long pending operations are re-checked.
+    pub pending_wait: std::time::Duration,
 }
 
 /// The directory holding the deployment file.
@@ -62,6 +64,7 @@ impl Paths {
             policies,
             roster: global.roster.clone(),
             store,
+            pending_wait: std::time::Duration::from_secs(global.pending_wait),
         }
     }
 
@@ -159,6 +162,10 @@ pub async fn build_engine(
         .policies(&paths.policies)
         .registry(factories())
         .store(store)
+        .pending(PendingConfig {
+            interval: (paths.pending_wait / 6).max(std::time::Duration::from_millis(200)),
+            deadline: paths.pending_wait,
+        })
         .actor(actor());
     if let Some(subscriber) = subscriber {
         builder = builder.subscriber(subscriber);

@@ -180,9 +180,14 @@ impl ExecutionSubscriber for Progress {
             final_: false,
         } = event
         {
-            if let Some(system) = run.systems.get(operation).cloned()
-                && let Some(bar) = run.bars.get_mut(&system)
-            {
+            let system = run.systems.get(operation).cloned();
+            if run.mode == Mode::Lines {
+                let name = system.as_ref().map(ToString::to_string).unwrap_or_default();
+                eprintln!(
+                    "{name} {operation}: pending, the system completes it later; re-checking"
+                );
+            }
+            if let Some(bar) = system.and_then(|s| run.bars.get_mut(&s)) {
                 bar.pending += 1;
                 bar.refresh();
             }

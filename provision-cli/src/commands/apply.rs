@@ -47,9 +47,17 @@ pub async fn execute(engine: &Engine, progress: &Progress, mode: Mode, plan: &Pl
     let report = result?;
     print_report(&report);
     let t = &report.totals;
-    Ok(if t.failed > 0 || t.skipped > 0 {
+    // Skips behind a pending operation are not failures: the next apply finishes them.
+    Ok(if t.failed > 0 {
         Outcome::PartialFailure
     } else {
+        if t.pending > 0 {
+            out(&format!(
+                "{} operations are pending (the systems complete them later, e.g. at first \
+                 sign-in); apply again later to finish what waits on them\n",
+                t.pending
+            ));
+        }
         Outcome::Success
     })
 }
