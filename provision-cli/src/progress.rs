@@ -82,11 +82,16 @@ impl Progress {
         }
         let (multi, bars) = if mode == Mode::Bars {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec:>8} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style =
+                ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {rate:>8} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .with_key(
+                        "rate",
+                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.1}/s", state.per_sec());
+                        },
+                    )
+                    .progress_chars("=> ");
             let bars = totals
                 .iter()
                 .map(|(system, total)| {
