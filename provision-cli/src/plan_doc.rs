@@ -262,6 +262,24 @@ pub fn change_of(op: &Operation, inputs: &PlanInputs<'_>) -> Change {
                 matched: p.matched.as_ref().clone(),
             })
             .collect(),
+        // A revocation no policy explains any more: the policies that give this
+        // entitlement to others, so a reviewer sees which rule no longer matches.
+        _ if op.reason.policies.is_empty() && op.kind.is_removal() => entitlement
+            .map(|e| {
+                inputs
+                    .policies
+                    .policies
+                    .iter()
+                    .filter(|p| p.grants.iter().any(|g| &g.entitlement == e))
+                    .map(|p| PolicyRef {
+                        name: p.name.clone(),
+                        source: policy_source(inputs.policies, &p.name, Some(e))
+                            .map(|l| file_line(&l)),
+                        matched: BTreeMap::new(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         _ => op
             .reason
             .policies

@@ -56,10 +56,14 @@ pub fn why(change: &Change) -> String {
             .reason
             .policies
             .iter()
-            .filter_map(|p| p.source.as_ref().map(|s| format!("{} ({s})", p.name)))
+            .filter_map(|p| {
+                p.source
+                    .as_ref()
+                    .map(|s| format!("policy \"{}\" ({s})", p.name))
+            })
             .collect();
         if !sources.is_empty() && change.sign != "+" {
-            let _ = write!(s, " [{}]", sources.join("; "));
+            let _ = write!(s, "; still given to others by {}", sources.join("; "));
         }
         s
     } else {

@@ -359,3 +359,23 @@ fn log_format_json_writes_json_lines_on_stderr() {
     let v: serde_json::Value = serde_json::from_str(first).unwrap();
     assert!(v["level"].is_string(), "{err}");
 }
+
+#[test]
+fn plan_markdown_collapses_past_fifty_people() {
+    let d = Deployment::new();
+    let mut roster = String::from("people:\n");
+    for i in 0..60 {
+        roster.push_str(&format!(
+            "  - id: s{i:03}\n    email: s{i:03}@company.com\n    display_name: Seller {i}\n    attributes:\n      department: Sales\n      title: Account Executive\n"
+        ));
+    }
+    std::fs::write(d.path().join("roster.yaml"), roster).unwrap();
+    let (code, md, err) = d.run(&["plan", "--format", "markdown"]);
+    assert_eq!(code, 2, "{err}");
+    let (shown, collapsed) = md
+        .split_once("<details><summary>10 more people</summary>")
+        .unwrap();
+    assert_eq!(shown.matches("```diff").count(), 50, "{shown}");
+    assert_eq!(collapsed.matches("```diff").count(), 10);
+    assert!(collapsed.trim_end().ends_with("</details>"));
+}
