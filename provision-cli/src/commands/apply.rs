@@ -18,24 +18,37 @@ use crate::plan_doc::{PlanDocument, changed_inputs, plan_drift};
 use crate::progress::{Mode, Progress};
 use crate::render;
 
-/// The one place a guarded plan becomes a plan the engine may apply: within the
-/// blast radius, or confirmed with the number of people it may remove access from
-/// (a larger surprise is still refused).
-pub fn approve(guarded: GuardedPlan, confirm: Option<usize>) -> Result<Plan, CliError> {
-    match (guarded.exceeded().cloned(), confirm) {
-        (None, _) => guarded
-            .into_plan()
-            .map_err(|e| CliError::Refused(e.to_string())),
-        (Some(e), Some(expected)) if e.identities <= expected => Ok(guarded.confirm_blast_radius()),
-        (Some(e), Some(expected)) => Err(CliError::Refused(format!(
+/// Why a guarded plan may not be applied with `confirm` (`--confirm-blast-radius`):
+/// over the blast radius and not confirmed, or confirmed for fewer people than it
+/// touches (a larger surprise is still refused). `None` when it may.
+pub fn refusal(guarded: &GuardedPlan, confirm: Option<usize>) -> Option<CliError> {
+    let e = guarded.exceeded()?;
+    match confirm {
+        Some(expected) if e.identities <= expected => None,
+        Some(expected) => Some(CliError::Refused(format!(
             "refused: the plan removes access from {} people, more than the {expected} confirmed \
              with --confirm-blast-radius; review it again",
             e.identities
         ))),
-        (Some(e), None) => Err(CliError::Refused(format!(
+        None => Some(CliError::Refused(format!(
             "refused: {e}; after review, apply with --confirm-blast-radius {}",
             e.identities
         ))),
+    }
+}
+
+/// The one place a guarded plan becomes a plan the engine may apply: within the
+/// blast radius, or confirmed with the number of people it may remove access from.
+pub fn approve(guarded: GuardedPlan, confirm: Option<usize>) -> Result<Plan, CliError> {
+    if let Some(refused) = refusal(&guarded, confirm) {
+        return Err(refused);
+    }
+    if guarded.exceeded().is_some() {
+        Ok(guarded.confirm_blast_radius())
+    } else {
+        guarded
+            .into_plan()
+            .map_err(|e| CliError::Refused(e.to_string()))
     }
 }
 
@@ -169,20 +182,14 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> CliResult {
             if doc.plan.operations.is_empty() {
                 return Ok(Outcome::Success);
             }
-            if guarded.exceeded().is_none() || args.confirm_blast_radius.is_some() {
-                // Checked before asking: a refused plan never gets a prompt.
-                if let (Some(e), Some(n)) = (guarded.exceeded(), args.confirm_blast_radius)
-                    && e.identities > n
-                {
-                    return Err(approve(guarded, Some(n)).err().unwrap_or_else(|| {
-                        CliError::Refused("refused: over the blast radius".into())
-                    }));
-                }
-                if !args.yes && !confirm(doc.plan.operations.len())? {
-                    return Err(CliError::Refused(
-                        "refused: not confirmed; nothing was applied".to_owned(),
-                    ));
-                }
+            // A refused plan never gets a prompt.
+            if let Some(refused) = refusal(&guarded, args.confirm_blast_radius) {
+                return Err(refused);
+            }
+            if !args.yes && !confirm(doc.plan.operations.len())? {
+                return Err(CliError::Refused(
+                    "refused: not confirmed; nothing was applied".to_owned(),
+                ));
             }
             guarded
         }
