@@ -179,7 +179,7 @@ impl Quickstart {
             self.console.say(line);
         }
         self.say_blast_radius(guarded.preview());
-        let plan = guarded.into_plan()?;
+        let plan = guarded.approve()?;
 
         self.progress.follow(&plan, |op| self.name_of(&op.identity));
         self.console.say("applying:");
@@ -221,7 +221,7 @@ impl Quickstart {
         Ok(DriftOutcome {
             by_hand: changes,
             findings,
-            plan,
+            plan: plan.plan().clone(),
             report,
             audit,
             after,

@@ -205,7 +205,7 @@ impl Quickstart {
             ));
         }
         self.say_blast_radius(preview);
-        let plan = guarded.into_plan()?;
+        let plan = guarded.approve()?;
 
         prepare(self, &plan);
         self.progress.follow(&plan, |op| self.name_of(&op.identity));
@@ -228,7 +228,7 @@ impl Quickstart {
             format!("  read back: {again} operations still to do on the next run")
         });
         Ok(SceneOutcome {
-            plan,
+            plan: plan.plan().clone(),
             report,
             started: self.progress.first_started(),
             remaining: again,

@@ -277,7 +277,7 @@ fn main() {
             let plan = joiners(&w, 1000);
             let (lower, busiest) = bound(&w, &plan);
             let start = Instant::now();
-            let report = w.executor.apply(&RunId(format!("joiners-{round}")), &plan).await.expect("run");
+            let report = w.executor.apply(&RunId(format!("joiners-{round}")), &approved(&plan)).await.expect("run");
             let makespan = start.elapsed().as_secs_f64();
             assert!(report.is_complete(), "{}", report.totals.failed);
             let throttled: u64 = w.systems.iter().map(|(_, s, _)| s.stats().rate_limited).sum();
@@ -299,7 +299,7 @@ fn main() {
         let w = world(Duration::from_millis(50), 4);
         let plan = leavers(&w, 1);
         let start = Instant::now();
-        let report = w.executor.apply(&RunId("leaver".into()), &plan).await.expect("run");
+        let report = w.executor.apply(&RunId("leaver".into()), &approved(&plan)).await.expect("run");
         assert!(report.is_complete());
         println!("leaver: 1 leaver, {} operations over six systems at 50 ms latency: all sessions revoked and accounts suspended in {:.1} ms", plan.operations.len(), start.elapsed().as_secs_f64() * 1000.0);
 
@@ -308,9 +308,26 @@ fn main() {
         let plan = leavers(&w, 1000);
         let (lower, busiest) = bound(&w, &plan);
         let start = Instant::now();
-        let report = w.executor.apply(&RunId("leavers".into()), &plan).await.expect("run");
+        let report = w.executor.apply(&RunId("leavers".into()), &approved(&plan)).await.expect("run");
         assert!(report.is_complete());
         let makespan = start.elapsed().as_secs_f64();
         println!("leavers: 1000 leavers, {} operations: bound {lower:.2} s ({busiest}); makespan {makespan:.2} s; ratio {:.3}", plan.operations.len(), makespan / lower);
     });
+}
+
+/// A hand-built plan, confirmed (as a person reviewing it would) for every identity it
+/// takes access from.
+fn approved(plan: &provision_core::model::Plan) -> provision_core::planner::ApprovedPlan {
+    let identities: std::collections::BTreeSet<_> = plan
+        .operations
+        .iter()
+        .filter(|op| op.kind.is_removal())
+        .map(|op| &op.identity)
+        .collect();
+    provision_core::planner::ApprovedPlan::confirmed(
+        plan.clone(),
+        identities.len(),
+        identities.len(),
+    )
+    .expect("a plan confirmed for all it removes is approved")
 }

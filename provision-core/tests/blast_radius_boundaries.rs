@@ -8,7 +8,9 @@ use provision_core::model::{
     Entitlement, IdentityId, Operation, OperationKind, Plan, Priority, Reason, ReasonKind,
     SystemName,
 };
-use provision_core::planner::{BlastLimit, GuardedPlan, check_blast_radius};
+use provision_core::planner::{
+    Approval, ApprovedPlan, BlastLimit, GuardedPlan, check_blast_radius,
+};
 
 fn op(identity: &str, kind: OperationKind) -> Operation {
     let identity = IdentityId(identity.into());
@@ -138,7 +140,35 @@ fn a_refused_plan_needs_an_explicit_confirmation() {
         &limits(Some(3), None, None),
     );
     assert!(guarded.exceeded().is_some());
-    assert!(guarded.clone().into_plan().is_err());
-    let plan = guarded.confirm_blast_radius();
+    assert!(guarded.clone().approve().is_err());
+    // The confirmation states the count it expects: exactly the plan's count passes,
+    // one fewer is refused (a larger surprise than the one confirmed).
+    let short = guarded.clone().confirm_blast_radius(3).unwrap_err();
+    assert_eq!(short.limit, BlastLimit::Confirmed(3));
+    assert_eq!(short.identities, 4);
+    let plan = guarded.confirm_blast_radius(4).unwrap();
     assert_eq!(plan.operations.len(), 4);
+    assert_eq!(
+        plan.approval(),
+        Approval::Confirmed {
+            population: 1_000,
+            expected_identities: 4
+        }
+    );
+}
+
+#[test]
+fn an_approved_plan_is_checked_again_against_the_executors_limits() {
+    // Approved against no limits at all...
+    let approved =
+        ApprovedPlan::within_limits(removals_from(4), 1_000, &limits(None, None, None)).unwrap();
+    // ...it is refused by an executor whose limit is 3, and passes one whose limit is 4.
+    let err = approved.recheck(&limits(Some(3), None, None)).unwrap_err();
+    assert_eq!(err.limit, BlastLimit::Identities(3));
+    approved.recheck(&limits(Some(4), None, None)).unwrap();
+    // A confirmed plan is held to its confirmed count, not to the executor's limits.
+    let confirmed = ApprovedPlan::confirmed(removals_from(4), 1_000, 4).unwrap();
+    confirmed
+        .recheck(&limits(Some(1), Some(0.0), Some(1)))
+        .unwrap();
 }

@@ -208,7 +208,7 @@ impl Org {
         let ordered = orderer::order(plan, &self.config).unwrap();
         let report = self
             .executor()
-            .apply(&RunId(run.into()), &ordered)
+            .apply(&RunId(run.into()), &approved(&ordered))
             .await
             .unwrap();
         assert!(report.is_complete(), "{report:?}");
@@ -225,19 +225,20 @@ impl Org {
         let plan = planner
             .plan(&desired, &actual, self.now)
             .unwrap()
-            .into_plan()
+            .approve()
             .unwrap();
         assert_eq!(
             plan.operations.len(),
             12,
             "3 people x 2 accounts + 6 grants"
         );
-        self.execute("onboard", plan).await;
+        self.execute("onboard", plan.into_plan()).await;
         let (actual, _) = self.read(&people, &[]).await;
         let again = planner
             .plan(&desired, &actual, self.now)
             .unwrap()
-            .confirm_blast_radius();
+            .confirm_blast_radius(usize::MAX)
+            .unwrap();
         assert!(again.is_empty(), "in sync after onboarding: {again:?}");
         assert!(
             self.slack
@@ -524,7 +525,8 @@ async fn fix_all_also_revokes_the_manual_grant_and_the_audit_log_says_why() {
     let planned = Planner::new(&org.config, &org.descriptors)
         .plan(&org.desired(&roster), &actual, org.now)
         .unwrap()
-        .confirm_blast_radius();
+        .confirm_blast_radius(usize::MAX)
+        .unwrap();
     let ids =
         |p: &Plan| -> BTreeSet<String> { p.operations.iter().map(|o| o.id.to_string()).collect() };
     assert_eq!(ids(&plan), ids(&planned), "drift fixes = planner's plan");
@@ -647,4 +649,21 @@ async fn an_account_suspended_by_hand_is_missing_and_fix_missing_reactivates_it(
     );
     org.execute("drift-reactivate", plan).await;
     assert_eq!(org.slack.snapshot().accounts[SARAH], AccountState::Active);
+}
+
+/// A hand-built plan, confirmed (as a person reviewing it would) for every identity it
+/// takes access from.
+fn approved(plan: &Plan) -> provision_core::planner::ApprovedPlan {
+    let identities: std::collections::BTreeSet<_> = plan
+        .operations
+        .iter()
+        .filter(|op| op.kind.is_removal())
+        .map(|op| &op.identity)
+        .collect();
+    provision_core::planner::ApprovedPlan::confirmed(
+        plan.clone(),
+        identities.len(),
+        identities.len(),
+    )
+    .expect("a plan confirmed for all it removes is approved")
 }

@@ -91,7 +91,7 @@ async fn a_plan_applied_converges_and_the_next_plan_is_empty() {
         .plan(&roster(), "hr:sync")
         .await
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     // Two engineers: an account and a group in Okta, an account, a group and an org
     // unit in Google, each.
@@ -405,7 +405,8 @@ async fn where_a_kind_is_enumerable_a_grant_no_policy_names_is_read_and_revoked(
         .plan(&roster()[..1], "nightly")
         .await
         .unwrap()
-        .confirm_blast_radius();
+        .confirm_blast_radius(usize::MAX)
+        .unwrap();
     let okta_ops: Vec<String> = plan
         .operations
         .iter()
@@ -439,7 +440,7 @@ async fn a_plan_over_the_blast_radius_is_refused_until_confirmed() {
         .plan(&roster(), "hr:sync")
         .await
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     engine.apply(&plan).await.unwrap();
 
@@ -453,6 +454,115 @@ async fn a_plan_over_the_blast_radius_is_refused_until_confirmed() {
     let guarded = engine.plan(&everyone_leaves, "hr:export").await.unwrap();
     let refused = guarded.exceeded().cloned().expect("refused");
     assert_eq!(refused.identities, 2);
-    let err = guarded.into_plan().unwrap_err();
+    let err = guarded.approve().unwrap_err();
     assert_eq!(err, refused);
+}
+
+/// Everyone in `roster()` terminated now.
+fn everyone_terminated() -> Vec<Identity> {
+    let mut people = roster();
+    for person in &mut people {
+        person.status = provision_core::model::EmploymentStatus::Terminated {
+            effective: chrono::Utc::now(),
+        };
+    }
+    people
+}
+
+#[tokio::test]
+async fn drift_fix_all_over_the_blast_radius_is_refused_until_confirmed_for_its_count() {
+    let deployment = DEPLOYMENT
+        .replace("max_identities: 10", "max_identities: 1")
+        .replace(
+            "settings: {preset: okta, org_url: https://example.okta.invalid}",
+            "settings: {preset: okta, org_url: https://example.okta.invalid}\n    drift_remediation: fix_all",
+        )
+        .replace(
+            "settings: {preset: google}",
+            "settings: {preset: google}\n    drift_remediation: fix_all",
+        );
+    let dir = example("drift-blast", &deployment);
+    let engine = engine(&dir).await.unwrap();
+    let joined = engine
+        .plan(&roster(), "hr:sync")
+        .await
+        .unwrap()
+        .approve()
+        .unwrap();
+    engine.apply(&joined).await.unwrap();
+
+    // Both engineers are terminated in HR, and nobody ran the leaver plan: drift finds
+    // their live accounts, and `fix_all` would take access from both.
+    let leavers = everyone_terminated();
+    let drift = engine.drift(&leavers).await.unwrap();
+    assert!(drift.has_drift(), "{drift}");
+    let guarded = engine.remediation(&drift, &leavers, "drift:fix").unwrap();
+    assert!(!guarded.preview().is_empty());
+    let refused = guarded
+        .exceeded()
+        .cloned()
+        .expect("over max_identities = 1");
+    assert_eq!(refused.identities, 2);
+    assert_eq!(guarded.clone().approve().unwrap_err(), refused);
+
+    // A person who expected one identity is still refused: two is a larger surprise.
+    let one = guarded.clone().confirm_blast_radius(1).unwrap_err();
+    assert_eq!(one.limit, provision_core::planner::BlastLimit::Confirmed(1));
+    assert_eq!(one.identities, 2);
+
+    // Confirmed for two, it runs, and the next drift run finds nothing to fix.
+    let confirmed = guarded.confirm_blast_radius(2).unwrap();
+    let report = engine.apply(&confirmed).await.unwrap();
+    assert!(report.is_complete(), "{report}");
+    let again = engine.drift(&leavers).await.unwrap();
+    let fixes = engine.remediation(&again, &leavers, "drift:fix").unwrap();
+    assert!(
+        fixes.preview().is_empty(),
+        "{:?}",
+        fixes.preview().operations
+    );
+}
+
+#[tokio::test]
+async fn the_engine_refuses_a_plan_approved_against_looser_limits_than_its_own() {
+    let dir = example(
+        "loose",
+        &DEPLOYMENT.replace("max_identities: 10", "max_identities: 1"),
+    );
+    let engine = engine(&dir).await.unwrap();
+    let joined = engine
+        .plan(&roster(), "hr:sync")
+        .await
+        .unwrap()
+        .approve()
+        .unwrap();
+    engine.apply(&joined).await.unwrap();
+
+    // A caller guards the leaver plan with limits of its own making (none at all).
+    let leavers = everyone_terminated();
+    let plan = engine
+        .plan(&leavers, "hr:export")
+        .await
+        .unwrap()
+        .preview()
+        .clone();
+    let removals = plan.operations.len();
+    let loose = provision_core::config::BlastRadius {
+        max_identities: None,
+        max_share: None,
+        max_operations: None,
+    };
+    let approved =
+        provision_core::planner::ApprovedPlan::within_limits(plan, leavers.len(), &loose).unwrap();
+    let err = engine.apply(&approved).await.unwrap_err();
+    let EngineError::Executor(provision_core::executor::ExecutorError::BlastRadius(e)) = &err
+    else {
+        panic!("expected the executor's blast-radius refusal, got {err}");
+    };
+    assert_eq!(e.identities, 2);
+    assert!(err.to_string().contains("max_identities = 1"), "{err}");
+
+    // Nothing reached a system: the same leaver plan is still to do.
+    let still = engine.plan(&leavers, "hr:export").await.unwrap();
+    assert_eq!(still.preview().operations.len(), removals);
 }

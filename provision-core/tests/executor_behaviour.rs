@@ -61,7 +61,7 @@ async fn permanent_failure_skips_exactly_its_dependents() {
         .journal(journal.clone())
         .build()
         .unwrap();
-    let report = exec.apply(&run("r1"), &p).await.unwrap();
+    let report = exec.apply(&run("r1"), &approved(&p)).await.unwrap();
 
     let outcome = |i: usize| {
         report
@@ -171,7 +171,7 @@ async fn leaver_work_goes_before_queued_normal_work() {
         )
         .build()
         .unwrap();
-    let report = exec.apply(&run("r"), &p).await.unwrap();
+    let report = exec.apply(&run("r"), &approved(&p)).await.unwrap();
     assert!(report.is_complete());
     let writes: Vec<_> = okta
         .stats()
@@ -217,7 +217,7 @@ async fn leaver_overtakes_a_rate_limited_backlog() {
     let p = plan(ops);
     let exec = builder(&[&okta]).build().unwrap();
     let start = tokio::time::Instant::now();
-    let report = exec.apply(&run("r"), &p).await.unwrap();
+    let report = exec.apply(&run("r"), &approved(&p)).await.unwrap();
     assert!(report.is_complete());
     let log = okta.stats().log;
     let suspend_at = log
@@ -261,7 +261,7 @@ async fn pending_until_sso_login_succeeds_when_the_login_comes_in_time() {
         tokio::time::sleep(Duration::from_secs(42)).await;
         g.sso_login("sarah@example.com");
     });
-    let report = exec.apply(&run("r"), &p).await.unwrap();
+    let report = exec.apply(&run("r"), &approved(&p)).await.unwrap();
     login_task.await.unwrap();
     assert!(report.is_complete(), "{report}");
     assert_eq!(report.operations[0].outcome, OperationOutcome::Succeeded);
@@ -298,7 +298,7 @@ async fn pending_past_the_deadline_is_reported_pending_not_failed() {
         .build()
         .unwrap();
     let started = tokio::time::Instant::now();
-    let report = exec.apply(&run("r"), &p).await.unwrap();
+    let report = exec.apply(&run("r"), &approved(&p)).await.unwrap();
     let took = started.elapsed();
     assert!(
         took >= Duration::from_secs(60) && took < Duration::from_secs(70),
@@ -374,7 +374,7 @@ async fn after_a_429_the_system_never_sees_more_than_its_limit_and_others_keep_w
         .subscriber(Arc::new(sub))
         .build()
         .unwrap();
-    let report = exec.apply(&run("r"), &p).await.unwrap();
+    let report = exec.apply(&run("r"), &approved(&p)).await.unwrap();
     assert!(report.is_complete(), "{report}");
 
     let stats = okta.stats();
@@ -435,7 +435,7 @@ async fn a_timeout_after_commit_is_confirmed_not_repeated() {
     ]);
     let journal = Arc::new(MemJournal::default());
     let exec = builder(&[&okta]).journal(journal.clone()).build().unwrap();
-    let report = exec.apply(&run("r"), &p).await.unwrap();
+    let report = exec.apply(&run("r"), &approved(&p)).await.unwrap();
     assert!(report.is_complete(), "{report}");
     assert_eq!(okta.stats().max_creates_per_login(), 1);
     // The create was sent once, then checked; its id reached the grant (which needs it).
@@ -454,7 +454,7 @@ async fn transient_failures_are_retried_within_the_budget_then_fail() {
     okta.with_account(&login("alice"), AccountState::Active);
     let p = plan(vec![grant("alice", "okta", "group", "engineering")]);
     let exec = builder(&[&okta]).build().unwrap();
-    let report = exec.apply(&run("r"), &p).await.unwrap();
+    let report = exec.apply(&run("r"), &approved(&p)).await.unwrap();
     let op = &report.operations[0];
     assert_eq!(op.attempts, fast_retry().max_attempts);
     match &op.outcome {
@@ -471,7 +471,7 @@ async fn revoking_what_is_already_gone_is_a_success() {
     okta.with_account(&login("alice"), AccountState::Active);
     let p = plan(vec![revoke("alice", "okta", "group", "never-had-it")]);
     let exec = builder(&[&okta]).build().unwrap();
-    let report = exec.apply(&run("r"), &p).await.unwrap();
+    let report = exec.apply(&run("r"), &approved(&p)).await.unwrap();
     assert_eq!(
         report.operations[0].outcome,
         OperationOutcome::AlreadyInPlace
@@ -488,7 +488,7 @@ async fn known_external_ids_are_passed_to_adapters() {
     let p = plan(vec![grant("alice", "okta", "group", "engineering")]);
     let exec = builder(&[&okta]).build().unwrap();
     // Without the id the sandbox (like Okta) refuses.
-    let report = exec.apply(&run("r1"), &p).await.unwrap();
+    let report = exec.apply(&run("r1"), &approved(&p)).await.unwrap();
     assert!(matches!(
         report.operations[0].outcome,
         OperationOutcome::Failed {
@@ -497,7 +497,10 @@ async fn known_external_ids_are_passed_to_adapters() {
     ));
     let mut ids = ExternalIds::new();
     ids.insert(IdentityId::new("alice"), SystemName::new("okta"), id);
-    let report = exec.apply_with_ids(&run("r2"), &p, ids).await.unwrap();
+    let report = exec
+        .apply_with_ids(&run("r2"), &approved(&p), ids)
+        .await
+        .unwrap();
     assert_eq!(report.operations[0].outcome, OperationOutcome::Succeeded);
 }
 
@@ -506,7 +509,7 @@ async fn bad_plans_are_refused_with_a_clear_error() {
     let okta = okta(SandboxConfig::default());
     let exec = builder(&[&okta]).build().unwrap();
     let p = plan(vec![grant("alice", "jira", "group", "x")]);
-    let err = exec.apply(&run("r"), &p).await.unwrap_err();
+    let err = exec.apply(&run("r"), &approved(&p)).await.unwrap_err();
     assert!(matches!(err, ExecutorError::UnknownSystem { .. }));
     assert!(
         err.to_string()
@@ -527,14 +530,14 @@ async fn bad_plans_are_refused_with_a_clear_error() {
             after: a.id.clone(),
         },
     ];
-    let err = exec.apply(&run("r"), &p).await.unwrap_err();
+    let err = exec.apply(&run("r"), &approved(&p)).await.unwrap_err();
     assert!(matches!(err, ExecutorError::Cycle(_)), "{err}");
 
     p.dependencies = vec![Dependency {
         before: OperationId("ghost".into()),
         after: a.id.clone(),
     }];
-    let err = exec.apply(&run("r"), &p).await.unwrap_err();
+    let err = exec.apply(&run("r"), &approved(&p)).await.unwrap_err();
     assert!(
         err.to_string()
             .contains("operation ghost is not in the plan"),

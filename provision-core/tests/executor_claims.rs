@@ -89,6 +89,7 @@ async fn two_executors_on_one_run_send_each_operation_once() {
     };
     let (a, b) = (make("instance-a"), make("instance-b"));
     let r = run("shared");
+    let p = approved(&p);
     let (ra, rb) = tokio::join!(a.apply(&r, &p), b.apply(&r, &p));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
 
@@ -169,7 +170,7 @@ async fn an_expired_lease_is_taken_over_after_checking_the_system() {
         .build()
         .unwrap();
     // Applying (not resuming): the executor learns of the take-over from the claim.
-    let report = b.apply(&r, &p).await.unwrap();
+    let report = b.apply(&r, &approved(&p)).await.unwrap();
     assert_eq!(report.success_rate(), 1.0, "{report:?}");
     let sent = writes(&[&okta]);
     assert_eq!(
@@ -225,7 +226,7 @@ async fn an_operation_another_live_instance_holds_is_not_sent_and_the_wait_is_bo
         .build()
         .unwrap();
     let started = std::time::Instant::now();
-    let report = b.apply(&r, &p).await.unwrap();
+    let report = b.apply(&r, &approved(&p)).await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(writes(&[&okta]).is_empty(), "sent although held elsewhere");
     assert_eq!(report.operations[0].outcome, OperationOutcome::Pending);

@@ -82,7 +82,7 @@ async fn each_named_budget_is_paced_by_its_own_limit_and_never_slows_another() {
         .unwrap();
     let start = Instant::now();
     let report = executor
-        .apply(&run("budgets"), &mixed_plan())
+        .apply(&run("budgets"), &approved(&mixed_plan()))
         .await
         .unwrap();
     assert!(report.is_complete(), "{report}");
@@ -113,7 +113,7 @@ async fn the_deployment_overrides_a_vendor_budget() {
         .build()
         .unwrap();
     let report = executor
-        .apply(&run("override"), &mixed_plan())
+        .apply(&run("override"), &approved(&mixed_plan()))
         .await
         .unwrap();
     assert!(report.is_complete(), "{report}");
@@ -157,7 +157,7 @@ async fn a_configuration_error_is_never_retried_nor_read_as_already_absent() {
         .unwrap();
     let revoke = revoke("ann", "dir", "group", "eng");
     let report = executor
-        .apply(&run("config"), &plan(vec![revoke.clone()]))
+        .apply(&run("config"), &approved(&plan(vec![revoke.clone()])))
         .await
         .unwrap();
     let op = report.operation(&revoke.id).unwrap();
@@ -190,7 +190,10 @@ async fn budgets_from_the_deployment_yaml_reach_the_limiter() {
         .system("dir", system.clone() as Arc<dyn Adapter>, cfg)
         .build()
         .unwrap();
-    let report = executor.apply(&run("yaml"), &mixed_plan()).await.unwrap();
+    let report = executor
+        .apply(&run("yaml"), &approved(&mixed_plan()))
+        .await
+        .unwrap();
     assert!(report.is_complete(), "{report}");
     system.seen(|s| assert!(s.throttled.is_empty(), "429s: {:?}", s.throttled));
 
@@ -230,7 +233,7 @@ async fn a_system_pending_deadline_bounds_the_rechecks() {
     let p = plan(vec![create_op.clone()]);
     let exec = builder(&[&gitlab]).pending(long_pending()).build().unwrap();
     let started = Instant::now();
-    let report = exec.apply(&run("after"), &p).await.unwrap();
+    let report = exec.apply(&run("after"), &approved(&p)).await.unwrap();
     let took = started.elapsed();
     // The system's 20 s, not the executor's 15 minutes.
     assert!(
@@ -254,7 +257,7 @@ async fn first_login_work_stays_pending_past_the_run_and_a_resume_finishes_it() 
         .build()
         .unwrap();
     let started = Instant::now();
-    let report = exec.apply(&run("joiner"), &p).await.unwrap();
+    let report = exec.apply(&run("joiner"), &approved(&p)).await.unwrap();
     // The run does not wait for a person to sign in.
     assert!(
         started.elapsed() < Duration::from_secs(1),
@@ -328,7 +331,10 @@ async fn changes_to_one_whole_list_never_overlap() {
         .system("lists", system.clone() as Arc<dyn Adapter>, config(4))
         .build()
         .unwrap();
-    let report = executor.apply(&run("lists"), &list_plan()).await.unwrap();
+    let report = executor
+        .apply(&run("lists"), &approved(&list_plan()))
+        .await
+        .unwrap();
     assert!(report.is_complete(), "{report}");
     assert_eq!(system.members("eng"), expected_members());
 }
@@ -345,7 +351,10 @@ async fn queued_changes_to_one_whole_list_go_as_one_batch() {
         .system("lists", system.clone() as Arc<dyn Adapter>, config(4))
         .build()
         .unwrap();
-    let report = executor.apply(&run("batch"), &list_plan()).await.unwrap();
+    let report = executor
+        .apply(&run("batch"), &approved(&list_plan()))
+        .await
+        .unwrap();
     assert!(report.is_complete(), "{report}");
     assert_eq!(system.members("eng"), expected_members());
     // All seven were ready at once: one read and one write for the lot.
@@ -458,8 +467,11 @@ async fn a_run_cancelled_mid_request_leaves_no_budget_waiting_for_its_answer() {
         .unwrap();
     let p = mixed_plan();
     // Stopped while the first request (of a budget not known yet) is out.
-    let stopped =
-        tokio::time::timeout(Duration::from_millis(2), executor.apply(&run("stop"), &p)).await;
+    let stopped = tokio::time::timeout(
+        Duration::from_millis(2),
+        executor.apply(&run("stop"), &approved(&p)),
+    )
+    .await;
     assert!(stopped.is_err(), "the run was still going");
     let report = executor.resume(&run("stop")).await.unwrap();
     assert!(report.is_complete(), "{report}");
@@ -477,7 +489,7 @@ async fn a_429_on_one_budget_pauses_only_that_budget() {
         .unwrap();
     let start = Instant::now();
     let report = executor
-        .apply(&run("isolated"), &mixed_plan())
+        .apply(&run("isolated"), &approved(&mixed_plan()))
         .await
         .unwrap();
     assert!(report.is_complete(), "{report}");
@@ -501,6 +513,7 @@ async fn an_apply_beside_a_read_on_the_same_budgets_waits_for_the_read_not_gives
     // starts, so the apply's first requests wait for that answer.
     let p = mixed_plan();
     let id = run("beside");
+    let p = approved(&p);
     let (read, report) = tokio::join!(executor.read_accounts(&dir), executor.apply(&id, &p));
     assert_eq!(read.unwrap().len(), 1);
     let report = report.unwrap();

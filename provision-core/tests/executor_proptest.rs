@@ -109,7 +109,7 @@ proptest! {
             }
             let p = plan(ops);
             let exec = builder(&sandboxes.iter().collect::<Vec<_>>()).build().unwrap();
-            let report = exec.apply_with_ids(&run("prop"), &p, ids).await.unwrap();
+            let report = exec.apply_with_ids(&run("prop"), &approved(&p), ids).await.unwrap();
             assert!(report.is_complete(), "{report}");
             for (s, sandbox) in sandboxes.iter().enumerate() {
                 let snap = sandbox.snapshot();

@@ -53,7 +53,8 @@ async fn a_cancelled_apply_resumes_without_repeating_work() {
         .build()
         .unwrap();
     // Stop the run part-way: the future is dropped mid-flight.
-    let cancelled = tokio::time::timeout(Duration::from_millis(250), exec.apply(&r, &p)).await;
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(250), exec.apply(&r, &approved(&p))).await;
     assert!(cancelled.is_err(), "the apply was still running");
     let before = journal.entries_of(&r);
     let succeeded_first: BTreeSet<_> = before
@@ -136,7 +137,7 @@ async fn resuming_a_finished_run_sends_nothing() {
     ]);
     let journal = Arc::new(MemJournal::default());
     let exec = builder(&[&okta]).journal(journal.clone()).build().unwrap();
-    exec.apply(&run("r"), &p).await.unwrap();
+    exec.apply(&run("r"), &approved(&p)).await.unwrap();
     let requests = okta.stats().requests;
     let report = exec.resume(&run("r")).await.unwrap();
     assert!(report.is_complete());

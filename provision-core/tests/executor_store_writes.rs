@@ -131,7 +131,7 @@ async fn more_requests_out_than_store_connections_does_not_stall() {
     for round in 0..3 {
         let r = RunId(format!("{}-{round}", r.0));
         let exec = executor(&systems, 4, store.clone(), store.clone());
-        let report = tokio::time::timeout(Duration::from_secs(20), exec.apply(&r, &p))
+        let report = tokio::time::timeout(Duration::from_secs(20), exec.apply(&r, &approved(&p)))
             .await
             .expect("the apply stalled on the store's connections")
             .unwrap();
@@ -198,7 +198,7 @@ async fn stopped_after_audit_then_resumed(audit: Arc<dyn AuditLog>) {
     let r = run("stopped-after-audit");
 
     let exec = executor(&systems, 2, journal.clone(), audit.clone());
-    let stopped = exec.apply(&r, &p).await;
+    let stopped = exec.apply(&r, &approved(&p)).await;
     assert!(
         matches!(stopped, Err(ExecutorError::Journal(_))),
         "the run stops when the journal fails: {stopped:?}"

@@ -171,7 +171,7 @@ fn one_account_matching_two_people_is_reported_and_nobody_is_touched() {
     let plan = planner
         .plan(&desired, &actual, now)
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     assert!(plan.is_empty(), "{:?}", plan.operations);
 
@@ -223,7 +223,7 @@ fn one_person_matching_two_accounts_is_reported_and_left_alone() {
     let plan = planner
         .plan(&desired, &actual, now)
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
     assert!(plan.is_empty(), "{:?}", plan.operations);
 }

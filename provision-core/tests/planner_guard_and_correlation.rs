@@ -29,7 +29,8 @@ fn roster(terminated: usize) -> (Vec<Identity>, ActualState) {
     let joined = planner
         .plan(&d, &correlate(&people, &BTreeMap::new()), now())
         .unwrap()
-        .confirm_blast_radius();
+        .confirm_blast_radius(usize::MAX)
+        .unwrap();
     let actual = apply(&joined, &correlate(&people, &BTreeMap::new()));
     let people = people
         .into_iter()
@@ -63,10 +64,10 @@ fn a_roster_with_60_percent_terminated_is_refused_until_confirmed() {
     assert!(text.contains("60 of 100 identities (60.0%)"), "{text}");
     assert!(text.contains("max_share = 10.0%"), "{text}");
     assert!(text.contains("confirm it explicitly"), "{text}");
-    assert_eq!(guarded.clone().into_plan(), Err(err.clone()));
+    assert_eq!(guarded.clone().approve().err(), Some(err.clone()));
 
     // A person looked at it and confirmed: the plan comes out, leavers first.
-    let plan = guarded.confirm_blast_radius();
+    let plan = guarded.confirm_blast_radius(usize::MAX).unwrap();
     assert_eq!(plan.operations.len(), err.operations);
     // Per leaver (okta, google, slack, jira accounts): 3 session revocations,
     // 3 suspensions, 1 Jira revoke (Jira cannot suspend).
@@ -85,11 +86,7 @@ fn a_normal_day_passes_the_guard() {
     let (people, actual) = roster(5);
     let planner = Planner::new(&config, &descriptors);
     let d = planner.desired(&people, &policies(), now());
-    let plan = planner
-        .plan(&d, &actual, now())
-        .unwrap()
-        .into_plan()
-        .unwrap();
+    let plan = planner.plan(&d, &actual, now()).unwrap().approve().unwrap();
     assert_eq!(plan.operations.len(), 5 * 7);
 }
 

@@ -31,7 +31,9 @@ fn plan_for(identity: &Identity, actual: &ActualState, config: &DeploymentConfig
     planner
         .plan(&d, actual, now())
         .unwrap()
-        .confirm_blast_radius()
+        .confirm_blast_radius(usize::MAX)
+        .unwrap()
+        .into_plan()
 }
 
 #[test]

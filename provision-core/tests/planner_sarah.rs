@@ -18,9 +18,9 @@ fn sarah_plan() -> (DesiredState, Plan) {
     let plan = planner
         .plan(&desired, &actual, now())
         .unwrap()
-        .into_plan()
+        .approve()
         .unwrap();
-    (desired, plan)
+    (desired, plan.into_plan())
 }
 
 #[test]

@@ -27,7 +27,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use wiremock::matchers::{any, method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use support::{FakeOkta, adapter, assert_conform, config};
+use support::{FakeOkta, adapter, approved, assert_conform, config};
 
 /// One request as the mock saw it: `METHOD path` and when it arrived (wall clock).
 #[derive(Debug, Clone)]
@@ -163,7 +163,7 @@ fn ids(users: &[(&str, &str)]) -> ExternalIds {
 
 async fn run(executor: &Executor, plan: &Plan, ids: ExternalIds) -> ExecutionReport {
     executor
-        .apply_with_ids(&RunId("run-1".into()), plan, ids)
+        .apply_with_ids(&RunId("run-1".into()), &approved(plan), ids)
         .await
         .unwrap()
 }

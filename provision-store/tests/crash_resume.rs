@@ -38,7 +38,7 @@ use provision_core::model::{
 };
 use provision_sandbox::{SandboxSnapshot, SandboxSystem, WriteRecord};
 use provision_store::SqliteStore;
-use support::{GRANTS, IDENTITIES, SYSTEMS, plan, state_file, write_log};
+use support::{GRANTS, IDENTITIES, SYSTEMS, approved, plan, state_file, write_log};
 
 /// Set (to the scenario's directory) when this binary runs as the child.
 const CHILD_DIR_ENV: &str = "PROVISION_CRASH_CHILD_DIR";
@@ -284,7 +284,7 @@ fn crash_child() {
             appended: AtomicU64::new(0),
         });
         let report = executor(systems, &store, audit)
-            .apply(&run_id(), &plan())
+            .apply(&run_id(), &approved(&plan()))
             .await
             .unwrap();
         std::fs::write(dir.join(FINISHED_MARKER), format!("{:?}", report.totals)).unwrap();
@@ -379,7 +379,7 @@ async fn uninterrupted() -> BTreeMap<String, SandboxSnapshot> {
     let report = builder
         .build()
         .unwrap()
-        .apply(&run_id(), &plan())
+        .apply(&run_id(), &approved(&plan()))
         .await
         .unwrap();
     assert_eq!(

@@ -179,6 +179,7 @@ async fn two_instances_apply_and_resume_one_run_each_operation_reaches_the_syste
 
     // A starts the run; B joins a moment later by resuming it from the shared journal.
     // B joins once A has sent something (a bounded wait).
+    let plan = approved(&plan);
     let (ra, rb) = tokio::join!(a.apply(&run, &plan), async {
         for _ in 0..500 {
             if b_store.entries(&run).await.is_ok_and(|e| !e.is_empty()) {
@@ -301,4 +302,21 @@ async fn claims_in_postgres_hold_renew_expire_and_complete() {
     assert!(err.to_string().contains("nope"), "{err}");
     a.close().await;
     b.close().await;
+}
+
+/// A hand-built plan, confirmed (as a person reviewing it would) for every identity it
+/// takes access from.
+fn approved(plan: &provision_core::model::Plan) -> provision_core::planner::ApprovedPlan {
+    let identities: std::collections::BTreeSet<_> = plan
+        .operations
+        .iter()
+        .filter(|op| op.kind.is_removal())
+        .map(|op| &op.identity)
+        .collect();
+    provision_core::planner::ApprovedPlan::confirmed(
+        plan.clone(),
+        identities.len(),
+        identities.len(),
+    )
+    .expect("a plan confirmed for all it removes is approved")
 }

@@ -39,7 +39,9 @@ use provision_sandbox::SandboxSystem;
 use provision_store::PostgresStore;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
-use support::{GRANTS, IDENTITIES, SYSTEMS, entitlement, login, plan, state_file, write_log};
+use support::{
+    GRANTS, IDENTITIES, SYSTEMS, approved, entitlement, login, plan, state_file, write_log,
+};
 
 /// Set (to `apply` or `resume`) when this binary runs as a child.
 const CHILD_ROLE_ENV: &str = "PROVISION_PG_PROCESS_ROLE";
@@ -133,7 +135,7 @@ fn orchestrator_process() {
                     dir.join(B_READY_MARKER).exists()
                 })
                 .await;
-                executor.apply(&run_id(), &plan()).await.unwrap()
+                executor.apply(&run_id(), &approved(&plan())).await.unwrap()
             }
             _ => {
                 std::fs::write(dir.join(B_READY_MARKER), b"ready").unwrap();

@@ -26,8 +26,10 @@ impl DriftReport {
     ///
     /// Every operation carries the reason kind `DriftRemediation`; leaver work
     /// (`Priority::Leaver`) comes first, otherwise the report's order is kept.
-    /// The plan has no dependency edges: the orderer adds them. The executor's
-    /// blast-radius guard applies to it like to any plan.
+    /// The plan has no dependency edges: the orderer adds them. It runs only as an
+    /// [`ApprovedPlan`](crate::planner::ApprovedPlan), so the blast-radius guard applies
+    /// to it like to any plan ([`Engine::remediation`](crate::engine::Engine::remediation)
+    /// guards it).
     pub fn remediation_plan(&self, config: &DeploymentConfig) -> Plan {
         let mut seen = BTreeSet::new();
         let mut operations = Vec::new();

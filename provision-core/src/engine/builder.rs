@@ -200,7 +200,8 @@ impl EngineBuilder {
         let mut executor = Executor::builder()
             .journal(Arc::clone(&journal))
             .audit_log(audit)
-            .actor(self.actor.unwrap_or_else(|| DEFAULT_ACTOR.to_owned()));
+            .actor(self.actor.unwrap_or_else(|| DEFAULT_ACTOR.to_owned()))
+            .blast_radius(validated.config.blast_radius);
         if let Some(retry) = self.retry {
             executor = executor.retry(retry);
         }

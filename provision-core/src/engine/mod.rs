@@ -17,7 +17,7 @@
 //!     .build()
 //!     .await?;
 //! let roster = load_roster("examples/roster.yaml".as_ref())?;
-//! let plan = engine.plan(&roster, "nightly").await?.into_plan()?;
+//! let plan = engine.plan(&roster, "nightly").await?.approve()?;
 //! let report = engine.apply(&plan).await?;
 //! println!("{report}");
 //! # Ok(()) }
@@ -44,12 +44,12 @@ use crate::drift::{DriftInputs, DriftReport, detect_drift, read_times};
 use crate::executor::{ExecutionReport, Executor, ExternalIds};
 use crate::journal::{Journal, RunId};
 use crate::model::{
-    ActualState, DesiredState, Entitlement, Identity, OperationId, Plan, PolicySet, ResourceRef,
+    ActualState, DesiredState, Entitlement, Identity, OperationId, PolicySet, ResourceRef,
     SystemName, SystemSnapshot,
 };
 use crate::orderer;
 use crate::planner::read::{SystemRead, correlate_reads, read_system_with};
-use crate::planner::{Descriptors, GuardedPlan, Planner};
+use crate::planner::{ApprovedPlan, Descriptors, GuardedPlan, Planner};
 
 pub use builder::{DEFAULT_ACTOR, EngineBuilder};
 pub use error::EngineError;
@@ -224,7 +224,7 @@ impl Engine {
     /// the policies give, orders, and passes the blast-radius guard. `event` is the
     /// trigger recorded in every operation's reason (`hr:hire:e1001`, `nightly`).
     ///
-    /// The result is a [`GuardedPlan`]: [`GuardedPlan::into_plan`] gives the plan, or
+    /// The result is a [`GuardedPlan`]: [`GuardedPlan::approve`] gives the plan to apply, or
     /// refuses one over the blast radius until a person
     /// [confirms](GuardedPlan::confirm_blast_radius) it.
     pub async fn plan(&self, roster: &[Identity], event: &str) -> Result<GuardedPlan, EngineError> {
@@ -248,7 +248,7 @@ impl Engine {
 
     /// Applies a plan under a run id made from its event and the time; see
     /// [`Engine::apply_as`].
-    pub async fn apply(&self, plan: &Plan) -> Result<ExecutionReport, EngineError> {
+    pub async fn apply(&self, plan: &ApprovedPlan) -> Result<ExecutionReport, EngineError> {
         let event = plan
             .operations
             .iter()
@@ -265,7 +265,11 @@ impl Engine {
     /// Applies a plan under `run`: rate limits, retries, pending re-checks,
     /// partial-failure containment, every step journaled and every change audited.
     /// Account ids come from the latest read.
-    pub async fn apply_as(&self, run: &RunId, plan: &Plan) -> Result<ExecutionReport, EngineError> {
+    pub async fn apply_as(
+        &self,
+        run: &RunId,
+        plan: &ApprovedPlan,
+    ) -> Result<ExecutionReport, EngineError> {
         lock(&self.runs).push(run.clone());
         let ids = self.known_ids();
         Ok(self.executor.apply_with_ids(run, plan, ids).await?)

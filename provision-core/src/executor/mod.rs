@@ -48,12 +48,13 @@
 //! flight, and [`Executor::resume`] finishes the job.
 //!
 //! ```
-//! # async fn demo() -> Result<(), provision_core::executor::ExecutorError> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use provision_core::config::SystemConfig;
+//! use provision_core::config::{BlastRadius, SystemConfig};
 //! use provision_core::executor::Executor;
 //! use provision_core::journal::RunId;
 //! use provision_core::model::Plan;
+//! use provision_core::planner::ApprovedPlan;
 //! use provision_sandbox::{presets, SandboxConfig};
 //!
 //! let okta = Arc::new(presets::okta().sandbox("okta", SandboxConfig::default()));
@@ -61,7 +62,9 @@
 //!     .system("okta", okta, SystemConfig::new("sandbox"))
 //!     .actor("hr-sync")
 //!     .build()?;
-//! let report = executor.apply(&RunId("r1".into()), &Plan::default()).await?;
+//! // Only a plan that passed the blast-radius guard (or that a person confirmed) runs.
+//! let plan = ApprovedPlan::within_limits(Plan::default(), 100, &BlastRadius::default())?;
+//! let report = executor.apply(&RunId("r1".into()), &plan).await?;
 //! assert_eq!(report.success_rate(), 1.0);
 //! # Ok(()) }
 //! ```
@@ -85,9 +88,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::adapter::Adapter;
 use crate::audit::{AuditError, AuditLog};
-use crate::config::{RateLimitConfig, SystemConfig};
+use crate::config::{BlastRadius, RateLimitConfig, SystemConfig};
 use crate::journal::{Journal, JournalError, OperationClaims, RunId};
 use crate::model::{ActualState, IdentityId, OperationId, Plan, SystemName};
+use crate::planner::ApprovedPlan;
 
 pub use claiming::ClaimSettings;
 pub use events::{ChannelSubscriber, ExecutionEvent, ExecutionSubscriber};
@@ -135,6 +139,10 @@ pub enum ExecutorError {
         /// What is wrong.
         reason: String,
     },
+    /// The plan removes more access than the executor's blast radius allows (it was
+    /// approved against looser limits), or more than a person confirmed.
+    #[error(transparent)]
+    BlastRadius(#[from] crate::planner::BlastRadiusExceeded),
     /// `resume` was called on an executor without a journal.
     #[error("resuming a run needs a journal, and this executor has none")]
     NoJournal,
@@ -245,6 +253,7 @@ pub struct Executor {
     pending: PendingConfig,
     actor: String,
     trigger: Option<String>,
+    blast_radius: BlastRadius,
 }
 
 impl std::fmt::Debug for Executor {
@@ -275,9 +284,17 @@ pub struct ExecutorBuilder {
     pending: PendingConfig,
     actor: Option<String>,
     trigger: Option<String>,
+    blast_radius: BlastRadius,
 }
 
 impl ExecutorBuilder {
+    /// The blast radius every plan is checked against again before it runs (default
+    /// [`BlastRadius::default`]): a plan approved within looser limits is refused.
+    pub fn blast_radius(mut self, limits: BlastRadius) -> Self {
+        self.blast_radius = limits;
+        self
+    }
+
     /// Registers a system: its adapter and its configuration (rate limit, named rate
     /// budgets, concurrency). [`ExecutorBuilder::build`] refuses a limit that cannot be
     /// used and a `rate_budgets` entry the adapter's descriptor does not declare.
@@ -417,6 +434,7 @@ impl ExecutorBuilder {
             pending: self.pending,
             actor: self.actor.unwrap_or_else(|| "provision".to_owned()),
             trigger: self.trigger,
+            blast_radius: self.blast_radius,
         })
     }
 }
@@ -427,19 +445,29 @@ impl Executor {
         ExecutorBuilder::default()
     }
 
-    /// Applies a plan. Account ids are learned as accounts are created; use
-    /// [`Executor::apply_with_ids`] to pass the ids already known.
-    pub async fn apply(&self, run: &RunId, plan: &Plan) -> Result<ExecutionReport, ExecutorError> {
+    /// Applies an approved plan (see [`ApprovedPlan`]: only a plan that passed the
+    /// blast-radius guard, or one a person confirmed, can be applied). Account ids are
+    /// learned as accounts are created; use [`Executor::apply_with_ids`] to pass the
+    /// ids already known.
+    pub async fn apply(
+        &self,
+        run: &RunId,
+        plan: &ApprovedPlan,
+    ) -> Result<ExecutionReport, ExecutorError> {
         self.apply_with_ids(run, plan, ExternalIds::new()).await
     }
 
-    /// Applies a plan, starting from known account ids (e.g. [`ExternalIds::from_actual`]).
+    /// Applies an approved plan, starting from known account ids (e.g.
+    /// [`ExternalIds::from_actual`]). The plan is checked again against this executor's
+    /// blast radius first; nothing is sent when it is refused.
     pub async fn apply_with_ids(
         &self,
         run: &RunId,
-        plan: &Plan,
+        plan: &ApprovedPlan,
         ids: ExternalIds,
     ) -> Result<ExecutionReport, ExecutorError> {
+        plan.recheck(&self.blast_radius)?;
+        let plan: &Plan = plan.plan();
         let graph = graph::Graph::new(self, plan)?;
         if let Some(journal) = &self.journal {
             journal.begin_run(run, plan).await?;

@@ -20,6 +20,8 @@ pub enum BlastLimit {
     Share(f64),
     /// `max_operations`: most removal operations.
     Operations(usize),
+    /// The count a person confirmed: most identities they expected to lose access.
+    Confirmed(usize),
 }
 
 impl fmt::Display for BlastLimit {
@@ -28,6 +30,7 @@ impl fmt::Display for BlastLimit {
             BlastLimit::Identities(n) => write!(f, "max_identities = {n}"),
             BlastLimit::Share(s) => write!(f, "max_share = {:.1}% of the population", s * 100.0),
             BlastLimit::Operations(n) => write!(f, "max_operations = {n}"),
+            BlastLimit::Confirmed(n) => write!(f, "confirmed for at most {n} identities"),
         }
     }
 }
@@ -105,19 +108,21 @@ pub(crate) fn check_operations(
     Ok(())
 }
 
-/// A plan that has been through the blast-radius guard. Get the plan with
-/// [`GuardedPlan::into_plan`] (refused when over the limit) or, after a person
-/// reviewed it, [`GuardedPlan::confirm_blast_radius`].
+/// A plan that has been through the blast-radius guard. Take an [`ApprovedPlan`] out
+/// of it with [`GuardedPlan::approve`] (refused when over the limit) or, after a
+/// person reviewed it, [`GuardedPlan::confirm_blast_radius`] with the number of
+/// identities they expect to lose access.
 #[derive(Debug, Clone)]
-#[must_use = "a guarded plan does nothing until the plan is taken out of it"]
+#[must_use = "a guarded plan does nothing until it is approved"]
 pub struct GuardedPlan {
     plan: Plan,
     report_only: Vec<Operation>,
+    population: usize,
     exceeded: Option<BlastRadiusExceeded>,
 }
 
 impl GuardedPlan {
-    /// Guards `plan`.
+    /// Guards `plan`: checks it against `limits` for a population of `population`.
     pub fn new(
         plan: Plan,
         report_only: Vec<Operation>,
@@ -128,6 +133,7 @@ impl GuardedPlan {
         Self {
             plan,
             report_only,
+            population,
             exceeded,
         }
     }
@@ -137,7 +143,7 @@ impl GuardedPlan {
         self.exceeded.as_ref()
     }
 
-    /// The plan, for review only (showing it to the person who must confirm).
+    /// The plan, for review only (showing it to the person who must confirm, saving it).
     pub fn preview(&self) -> &Plan {
         &self.plan
     }
@@ -147,24 +153,153 @@ impl GuardedPlan {
         &self.report_only
     }
 
-    /// The plan, unless it exceeds the blast radius.
-    pub fn into_plan(self) -> Result<Plan, BlastRadiusExceeded> {
+    /// The population the share was measured against.
+    pub fn population(&self) -> usize {
+        self.population
+    }
+
+    /// The plan, approved to run, unless it exceeds the blast radius.
+    pub fn approve(self) -> Result<ApprovedPlan, BlastRadiusExceeded> {
         match self.exceeded {
             Some(e) => Err(e),
-            None => Ok(self.plan),
+            None => Ok(ApprovedPlan {
+                plan: self.plan,
+                approval: Approval::WithinLimits {
+                    population: self.population,
+                },
+            }),
         }
     }
 
-    /// The plan, confirmed by a person even if it exceeds the blast radius.
-    pub fn confirm_blast_radius(self) -> Plan {
-        if let Some(e) = &self.exceeded {
-            tracing::warn!(
-                identities = e.identities,
-                operations = e.operations,
-                population = e.population,
-                "blast radius exceeded and confirmed explicitly"
-            );
-        }
+    /// The plan, approved by a person who reviewed it and expects it to remove access
+    /// from at most `expected_identities` identities, even if that is over the blast
+    /// radius. A plan that removes access from more identities than that is still
+    /// refused (the limit reported is [`BlastLimit::Confirmed`]), so a larger surprise
+    /// than the one confirmed does not run.
+    pub fn confirm_blast_radius(
+        self,
+        expected_identities: usize,
+    ) -> Result<ApprovedPlan, BlastRadiusExceeded> {
+        ApprovedPlan::confirmed(self.plan, self.population, expected_identities)
+    }
+}
+
+/// How a plan was approved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "approval")]
+pub enum Approval {
+    /// Within the blast radius it was guarded against, for this population. The
+    /// executor checks it again against its own configured limits.
+    WithinLimits {
+        /// The population the share was measured against.
+        population: usize,
+    },
+    /// Confirmed by a person for at most this many identities losing access.
+    Confirmed {
+        /// The population the plan was planned for.
+        population: usize,
+        /// The identities the person expected to lose access (an upper bound).
+        expected_identities: usize,
+    },
+}
+
+/// A plan the executor (and the [`Engine`](crate::engine::Engine)) will run: it passed
+/// the blast-radius guard, or a person confirmed it with the count they expect. There
+/// is no other way to make one, and it cannot be changed once made, so no plan reaches
+/// a system without the guard.
+#[derive(Debug, Clone)]
+pub struct ApprovedPlan {
+    plan: Plan,
+    approval: Approval,
+}
+
+impl ApprovedPlan {
+    /// Guards `plan` against `limits` for `population` and approves it when within them.
+    pub fn within_limits(
+        plan: Plan,
+        population: usize,
+        limits: &BlastRadius,
+    ) -> Result<Self, BlastRadiusExceeded> {
+        GuardedPlan::new(plan, Vec::new(), population, limits).approve()
+    }
+
+    /// `plan` (a saved one, or a remediation), confirmed by a person who expects it to
+    /// remove access from at most `expected_identities` identities. Refused when it
+    /// removes access from more.
+    pub fn confirmed(
+        plan: Plan,
+        population: usize,
+        expected_identities: usize,
+    ) -> Result<Self, BlastRadiusExceeded> {
+        let confirmed = BlastRadius {
+            max_identities: Some(expected_identities),
+            max_share: None,
+            max_operations: None,
+        };
+        check_blast_radius(&plan, population, &confirmed).map_err(|mut e| {
+            e.limit = BlastLimit::Confirmed(expected_identities);
+            e
+        })?;
+        tracing::warn!(
+            expected_identities,
+            population,
+            "blast radius confirmed explicitly"
+        );
+        Ok(Self {
+            plan,
+            approval: Approval::Confirmed {
+                population,
+                expected_identities,
+            },
+        })
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The plan itself (to save or show it; applying it again needs a new approval).
+    pub fn into_plan(self) -> Plan {
         self.plan
+    }
+
+    /// How it was approved.
+    pub fn approval(&self) -> Approval {
+        self.approval
+    }
+
+    /// Checks the plan again against `limits` (the executor's own): a plan approved
+    /// within looser limits than the executor's is refused; a confirmed one is held to
+    /// its confirmed count only.
+    pub fn recheck(&self, limits: &BlastRadius) -> Result<(), BlastRadiusExceeded> {
+        match self.approval {
+            Approval::WithinLimits { population } => {
+                check_blast_radius(&self.plan, population, limits)
+            }
+            Approval::Confirmed {
+                population,
+                expected_identities,
+            } => check_blast_radius(
+                &self.plan,
+                population,
+                &BlastRadius {
+                    max_identities: Some(expected_identities),
+                    max_share: None,
+                    max_operations: None,
+                },
+            )
+            .map_err(|mut e| {
+                e.limit = BlastLimit::Confirmed(expected_identities);
+                e
+            }),
+        }
+    }
+}
+
+impl std::ops::Deref for ApprovedPlan {
+    type Target = Plan;
+    fn deref(&self) -> &Plan {
+        &self.plan
     }
 }

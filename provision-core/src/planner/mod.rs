@@ -45,7 +45,7 @@
 //! let now = Utc::now();
 //! let desired = planner.desired(&[sarah.clone()], &policies, now);
 //! let actual = provision_core::planner::correlate(&[sarah], &BTreeMap::new());
-//! let plan = planner.plan(&desired, &actual, now)?.into_plan()?;
+//! let plan = planner.plan(&desired, &actual, now)?.approve()?;
 //! assert_eq!(plan.operations[0].kind.verb(), "create_account");
 //! assert_eq!(plan.operations[1].kind.verb(), "grant");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -71,7 +71,9 @@ pub mod read;
 mod reason;
 
 pub use apply::{apply, apply_with};
-pub use blast_radius::{BlastLimit, BlastRadiusExceeded, GuardedPlan, check_blast_radius};
+pub use blast_radius::{
+    Approval, ApprovedPlan, BlastLimit, BlastRadiusExceeded, GuardedPlan, check_blast_radius,
+};
 pub use correlate::{correlate, correlate_with};
 pub use desired::{desired, desired_for};
 pub use diff::{Planned, plan, plan_identity, plan_with_report};

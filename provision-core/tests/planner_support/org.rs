@@ -113,7 +113,9 @@ impl Org {
         Planner::new(&self.config, &self.descriptors)
             .plan(&desired, &actual, self.now)
             .unwrap()
-            .confirm_blast_radius()
+            .confirm_blast_radius(usize::MAX)
+            .unwrap()
+            .into_plan()
     }
 
     /// Applies `plan` through the executor; every operation succeeds.
@@ -127,7 +129,7 @@ impl Org {
         let report = builder
             .build()
             .unwrap()
-            .apply(&RunId(format!("run-{n}")), plan)
+            .apply(&RunId(format!("run-{n}")), &approved(plan))
             .await
             .unwrap();
         assert!(report.is_complete(), "{report:?}");
@@ -158,4 +160,21 @@ impl Org {
             .map(|(_, e)| e)
             .collect()
     }
+}
+
+/// A hand-built test plan, confirmed (as a person reviewing it would) for every
+/// identity it takes access from.
+pub fn approved(plan: &Plan) -> provision_core::planner::ApprovedPlan {
+    let identities: std::collections::BTreeSet<_> = plan
+        .operations
+        .iter()
+        .filter(|op| op.kind.is_removal())
+        .map(|op| &op.identity)
+        .collect();
+    provision_core::planner::ApprovedPlan::confirmed(
+        plan.clone(),
+        identities.len(),
+        identities.len(),
+    )
+    .expect("a plan confirmed for all it removes is approved")
 }

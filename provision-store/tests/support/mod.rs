@@ -116,3 +116,20 @@ pub fn write_log(dir: &Path) -> Vec<WriteRecord> {
         })
         .collect()
 }
+
+/// A hand-built test plan, confirmed (as a person reviewing it would) for every
+/// identity it takes access from.
+pub fn approved(plan: &provision_core::model::Plan) -> provision_core::planner::ApprovedPlan {
+    let identities: std::collections::BTreeSet<_> = plan
+        .operations
+        .iter()
+        .filter(|op| op.kind.is_removal())
+        .map(|op| &op.identity)
+        .collect();
+    provision_core::planner::ApprovedPlan::confirmed(
+        plan.clone(),
+        identities.len(),
+        identities.len(),
+    )
+    .expect("a plan confirmed for all it removes is approved")
+}
