@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use provision_core::engine::Engine;
 use provision_core::executor::{ExecutionReport, ExecutionSubscriber, OperationOutcome};
-use provision_core::model::Plan;
-use provision_core::planner::GuardedPlan;
+use provision_core::planner::{ApprovedPlan, GuardedPlan};
 
 use crate::cli::{ApplyArgs, ProgressMode};
 use crate::commands::plan::{inputs, make_plan};
@@ -37,24 +36,28 @@ pub fn refusal(guarded: &GuardedPlan, confirm: Option<usize>) -> Option<CliError
     }
 }
 
-/// The one place a guarded plan becomes a plan the engine may apply: within the
-/// blast radius, or confirmed with the number of people it may remove access from.
-pub fn approve(guarded: GuardedPlan, confirm: Option<usize>) -> Result<Plan, CliError> {
+/// The one place a guarded plan becomes a plan the engine may apply
+/// ([`ApprovedPlan`]): within the blast radius, or confirmed with the number of
+/// people it may remove access from (`--confirm-blast-radius N`).
+pub fn approve(guarded: GuardedPlan, confirm: Option<usize>) -> Result<ApprovedPlan, CliError> {
     if let Some(refused) = refusal(&guarded, confirm) {
         return Err(refused);
     }
-    if guarded.exceeded().is_some() {
-        Ok(guarded.confirm_blast_radius())
-    } else {
-        guarded
-            .into_plan()
-            .map_err(|e| CliError::Refused(e.to_string()))
+    match (guarded.exceeded().is_some(), confirm) {
+        (true, Some(expected)) => guarded.confirm_blast_radius(expected),
+        _ => guarded.approve(),
     }
+    .map_err(|e| CliError::Refused(format!("refused: {e}")))
 }
 
 /// Applies an approved plan with progress, prints the report, and says how it ended.
-pub async fn execute(engine: &Engine, progress: &Progress, mode: Mode, plan: &Plan) -> CliResult {
-    progress.start(plan, mode);
+pub async fn execute(
+    engine: &Engine,
+    progress: &Progress,
+    mode: Mode,
+    plan: &ApprovedPlan,
+) -> CliResult {
+    progress.start(plan.plan(), mode);
     let result = engine.apply(plan).await;
     progress.finish();
     let report = result?;
