@@ -10,7 +10,7 @@ use std::process::Command;
 
 use chrono::Utc;
 use provision_core::engine::{Engine, EngineError, Validated};
-use provision_core::model::{DesiredIdentity, DesiredState, Identity, PolicySet};
+use provision_core::model::{DesiredIdentity, DesiredState, Identity, Policy, PolicySet};
 use provision_core::planner::Planner;
 use serde::Serialize;
 
@@ -424,6 +424,46 @@ fn markdown(sim: &Simulation) -> String {
     out
 }
 
+/// A policy without where it is written: moving a policy within a file changes no
+/// one's access.
+fn content(policy: &Policy) -> Policy {
+    let mut policy = policy.clone();
+    policy.source = None;
+    for grant in &mut policy.grants {
+        grant.source = None;
+    }
+    policy
+}
+
+/// The policies that differ between the two sets, by name: added, removed or changed
+/// (both versions of a changed one).
+fn changed_policies<'a>(base: &'a PolicySet, head: &'a PolicySet) -> Vec<&'a Policy> {
+    let by_name = |set: &'a PolicySet| -> BTreeMap<&'a str, &'a Policy> {
+        set.policies.iter().map(|p| (p.name.as_str(), p)).collect()
+    };
+    let (b, h) = (by_name(base), by_name(head));
+    let names: BTreeSet<&str> = b.keys().chain(h.keys()).copied().collect();
+    let mut changed = Vec::new();
+    for name in names {
+        match (b.get(name), h.get(name)) {
+            (Some(x), Some(y)) if content(x) == content(y) => {}
+            (x, y) => changed.extend(x.into_iter().chain(y).copied()),
+        }
+    }
+    changed
+}
+
+/// The people whose desired state can differ: those a changed policy (in either
+/// version) selects. Everyone else is selected by the same policies with the same
+/// grants under both sets, so their desired state is the same.
+fn affected<'a>(roster: &'a [Identity], changed: &[&Policy]) -> Vec<Identity> {
+    roster
+        .iter()
+        .filter(|person| changed.iter().any(|p| p.selector.matches(person).is_some()))
+        .cloned()
+        .collect()
+}
+
 /// Runs `simulate`; `proposed` is `--policies` (a directory or a git ref).
 pub fn run(ctx: &Ctx, args: &SimulateArgs, proposed: Option<&Path>) -> CliResult {
     let paths = &ctx.paths;
@@ -450,15 +490,23 @@ pub fn run(ctx: &Ctx, args: &SimulateArgs, proposed: Option<&Path>) -> CliResult
     let base_v = base.validate(&paths.config)?;
     let head_v = head.validate(&paths.config)?;
     let now = Utc::now();
+    let changed = changed_policies(&base_v.policies, &head_v.policies);
+    let people = affected(&roster, &changed);
+    tracing::info!(
+        changed_policies = changed.len(),
+        people = people.len(),
+        "people a changed policy selects"
+    );
     let base_desired =
-        Planner::new(&base_v.config, &base_v.descriptors).desired(&roster, &base_v.policies, now);
+        Planner::new(&base_v.config, &base_v.descriptors).desired(&people, &base_v.policies, now);
     let head_desired =
-        Planner::new(&head_v.config, &head_v.descriptors).desired(&roster, &head_v.policies, now);
-    let sim = diff(
-        &roster,
+        Planner::new(&head_v.config, &head_v.descriptors).desired(&people, &head_v.policies, now);
+    let mut sim = diff(
+        &people,
         (&base_desired, &base_v.policies, &base),
         (&head_desired, &head_v.policies, &head),
     );
+    sim.summary.population = roster.len();
     match args.format {
         Format::Text => out(&text(&sim, ctx)),
         Format::Markdown => out(&markdown(&sim)),
