@@ -456,7 +456,7 @@ fn changed_policies<'a>(base: &'a PolicySet, head: &'a PolicySet) -> Vec<&'a Pol
 /// The people whose desired state can differ: those a changed policy (in either
 /// version) selects. Everyone else is selected by the same policies with the same
 /// grants under both sets, so their desired state is the same.
-fn affected<'a>(roster: &'a [Identity], changed: &[&Policy]) -> Vec<Identity> {
+fn affected(roster: &[Identity], changed: &[&Policy]) -> Vec<Identity> {
     roster
         .iter()
         .filter(|person| changed.iter().any(|p| p.selector.matches(person).is_some()))
