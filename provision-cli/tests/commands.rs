@@ -379,3 +379,52 @@ fn plan_markdown_collapses_past_fifty_people() {
     assert_eq!(collapsed.matches("```diff").count(), 10);
     assert!(collapsed.trim_end().ends_with("</details>"));
 }
+
+#[test]
+fn simulate_against_a_directory_ignores_moved_lines_and_sees_a_narrower_selector() {
+    let d = Deployment::new();
+    let proposed = d.path().join("proposed");
+    std::fs::create_dir_all(&proposed).unwrap();
+    for f in ["engineering.yaml", "sales.yaml"] {
+        std::fs::copy(d.path().join("policies").join(f), proposed.join(f)).unwrap();
+    }
+    // Comments push every policy down: nobody's access changes.
+    let sales = proposed.join("sales.yaml");
+    let text = std::fs::read_to_string(&sales).unwrap();
+    std::fs::write(&sales, format!("# one\n# two\n{text}")).unwrap();
+    let (code, out, err) = d.run(&["simulate", "--policies", "proposed"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("No one gains or loses anything."), "{out}");
+
+    // Senior Engineer Access narrowed to Berlin: Tom (Remote) loses the AWS permission set.
+    let eng = proposed.join("engineering.yaml");
+    let text = std::fs::read_to_string(&eng).unwrap();
+    std::fs::write(
+        &eng,
+        text.replacen(
+            "        seniority: \"Senior\"\n",
+            "        seniority: \"Senior\"\n        location: \"Berlin\"\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = d.run(&["simulate", "--policies", "proposed", "--format", "json"]);
+    assert_eq!(code, 2, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let losers: Vec<&str> = v["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !p["losses"].as_array().unwrap().is_empty())
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(v["summary"]["population"], 8);
+    assert!(
+        !losers.is_empty() && !losers.contains(&"e1002"),
+        "Marcus is in Berlin: {out}"
+    );
+    assert!(
+        out.contains("aws/permission_set/EngineeringSeniorReadOnly@account:production"),
+        "{out}"
+    );
+}
