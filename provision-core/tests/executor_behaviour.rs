@@ -563,3 +563,48 @@ async fn bad_plans_are_refused_with_a_clear_error() {
         "{err}"
     );
 }
+
+/// A pending account (gitlab: it appears on first SSO login) whose re-checks meet 503s
+/// long after the retry window of its first attempt: it stays pending and succeeds when
+/// the person logs in. (It was failed as "transient", its grant skipped for good, though
+/// the system had accepted it.)
+#[tokio::test(start_paused = true)]
+async fn a_pending_operation_whose_checks_meet_503s_stays_pending_not_failed() {
+    let gitlab = Arc::new(presets::gitlab().sandbox(
+        "gitlab",
+        SandboxConfig {
+            pending_recheck: Duration::from_secs(5),
+            // Every request fails twice with a 503, then goes through.
+            transient_failure_rate: 1.0,
+            max_consecutive_failures: Some(2),
+            ..SandboxConfig::default()
+        },
+    ));
+    let p = plan(vec![
+        create("sarah", "gitlab"),
+        grant("sarah", "gitlab", "group", "engineering"),
+    ]);
+    let exec = builder(&[&gitlab])
+        .retry(provision_core::executor::RetryConfig {
+            max_total_time: Duration::from_secs(5),
+            ..fast_retry()
+        })
+        .pending(PendingConfig {
+            interval: Duration::from_secs(10),
+            deadline: Duration::from_secs(120),
+        })
+        .build()
+        .unwrap();
+    let g = gitlab.clone();
+    let login_task = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(42)).await;
+        g.sso_login("sarah@example.com");
+    });
+    let report = exec.apply(&run("r"), &approved(&p)).await.unwrap();
+    login_task.await.unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert!(gitlab.snapshot().grants.contains(&(
+        "sarah@example.com".into(),
+        Entitlement::new("gitlab", "group", "engineering")
+    )));
+}

@@ -11,8 +11,8 @@ use std::time::Duration;
 use exec_support::contract::ContractSystem;
 use exec_support::*;
 use provision_core::adapter::{
-    Adapter, AdapterError, PendingDeadline, RateBudget, ResourceKindDescriptor, SystemDescriptor,
-    SystemError,
+    Adapter, AdapterError, PendingDeadline, RateBudget, RateLimitInfo, ResourceKindDescriptor,
+    SystemDescriptor, SystemError,
 };
 use provision_core::config::{RateLimitConfig, SystemConfig};
 use provision_core::executor::{
@@ -518,4 +518,60 @@ async fn an_apply_beside_a_read_on_the_same_budgets_waits_for_the_read_not_gives
     assert_eq!(read.unwrap().len(), 1);
     let report = report.unwrap();
     assert!(report.is_complete(), "{report}");
+}
+
+/// A 429 whose `Retry-After` (a delay, so on no one's clock) says 2 s, from a system
+/// whose clock runs 5 minutes ahead and whose adapter passes the reset time as the
+/// server stated it. The executor waits the delay, not until the server-clock reset.
+#[tokio::test(start_paused = true)]
+async fn a_429_from_a_server_clock_ahead_waits_its_retry_after_not_its_skewed_reset() {
+    throttled_grant_waits(300).await;
+}
+
+/// The same with the server's clock 5 minutes behind: the reset is already in the past
+/// on our clock, and the wait is still the delay.
+#[tokio::test(start_paused = true)]
+async fn a_429_from_a_server_clock_behind_waits_its_retry_after() {
+    throttled_grant_waits(-300).await;
+}
+
+async fn throttled_grant_waits(skew_secs: i64) {
+    let system = Arc::new(ContractSystem::new(budgeted(None, None)));
+    system.with_account("ann");
+    let server_now = chrono::Utc::now() + chrono::Duration::seconds(skew_secs);
+    system.fail_once(
+        "grant",
+        AdapterError::RateLimited {
+            info: RateLimitInfo {
+                retry_after: Some(Duration::from_secs(2)),
+                reset_at: Some(server_now + chrono::Duration::seconds(2)),
+                remaining: Some(0),
+                ..RateLimitInfo::default()
+            },
+            error: SystemError::new(Some(429), None, "slow down"),
+        },
+    );
+    let executor = Executor::builder()
+        .retry(fast_retry())
+        .system("dir", system.clone() as Arc<dyn Adapter>, config(4))
+        .build()
+        .unwrap();
+    let grant = grant("ann", "dir", "group", "eng");
+    let report = executor
+        .apply(&run("skew"), &approved(&plan(vec![grant.clone()])))
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{report}");
+    let sent: Vec<tokio::time::Instant> =
+        system.seen(|s| s.requests.iter().map(|(_, at)| *at).collect());
+    assert_eq!(sent.len(), 2, "the 429 and the accepted grant");
+    let waited = sent[1] - sent[0];
+    assert!(
+        waited >= Duration::from_secs(2),
+        "sent again after {waited:?}, before the Retry-After"
+    );
+    assert!(
+        waited < Duration::from_secs(4),
+        "sent again after {waited:?} (server clock {skew_secs:+} s): over-waited"
+    );
 }

@@ -5,7 +5,7 @@
 //! suspension that does not keep grants, profile sync, and ambiguous correlation.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeZone, Utc};
 use petgraph::graph::DiGraph;
@@ -605,6 +605,19 @@ proptest! {
         let expected_edges = orderer::dependencies_with(&planned.plan, &w.config, &w.descriptors);
         let ordered = orderer::order_with(planned.plan.clone(), &w.config, &w.descriptors).unwrap();
         prop_assert_eq!(&ordered.dependencies, &expected_edges);
+        // The edges are exactly those the ordering rules (DESIGN.md, stated again below
+        // as a predicate on pairs, not by the orderer's code) call for.
+        let ruled: BTreeSet<(OperationId, OperationId)> = ordered.operations.iter()
+            .flat_map(|a| ordered.operations.iter().map(move |b| (a, b)))
+            .filter(|(a, b)| a.id != b.id && must_precede(a, b, &w.config, &w.descriptors))
+            .map(|(a, b)| (a.id.clone(), b.id.clone()))
+            .collect();
+        let edges: BTreeSet<(OperationId, OperationId)> = ordered.dependencies.iter()
+            .map(|d| (d.before.clone(), d.after.clone())).collect();
+        let missing: Vec<_> = ruled.difference(&edges).collect();
+        let extra: Vec<_> = edges.difference(&ruled).collect();
+        prop_assert!(missing.is_empty(), "edges the rules call for and the orderer lacks: {missing:?}");
+        prop_assert!(extra.is_empty(), "edges the orderer added that no rule calls for: {extra:?}");
         prop_assert_eq!(ordered.operations.len(), planned.plan.operations.len());
 
         let pos: BTreeMap<&OperationId, usize> =
@@ -778,4 +791,61 @@ proptest! {
         let quiet = plan_with_report(&d, &w.actual, &all_report, &w.descriptors, now());
         prop_assert!(quiet.plan.is_empty());
     }
+}
+
+/// The ordering rules, as a predicate on a pair of operations: must `a` run before `b`?
+/// Written from DESIGN.md and the orderer's documentation, independently of its code.
+fn must_precede(
+    a: &Operation,
+    b: &Operation,
+    config: &DeploymentConfig,
+    descriptors: &Descriptors,
+) -> bool {
+    use OperationKind as K;
+    let account_up = |k: &K| matches!(k, K::CreateAccount { .. } | K::ReactivateAccount);
+    if a.identity != b.identity {
+        return false;
+    }
+    if a.system == b.system {
+        return match (&a.kind, &b.kind) {
+            // The account exists before anything is granted or updated on it.
+            (k, K::Grant { .. } | K::UpdateAccount { .. }) if account_up(k) => true,
+            // The old role leaves a resource before the new one arrives.
+            (K::Revoke { entitlement: old }, K::Grant { entitlement: new }) => {
+                (&old.kind, &old.resource, &old.scope) == (&new.kind, &new.resource, &new.scope)
+            }
+            // Sessions end before anything is taken away from the account.
+            (K::RevokeSessions, K::SuspendAccount | K::DeleteAccount | K::Revoke { .. }) => true,
+            // Suspension and revocations before the account is deleted.
+            (K::SuspendAccount | K::Revoke { .. }, K::DeleteAccount) => true,
+            // A kind's prerequisite grants first (a licence before a permission set).
+            (K::Grant { entitlement: first }, K::Grant { entitlement: then }) => descriptors
+                .get(&a.system)
+                .and_then(|d| d.kind(&then.kind))
+                .is_some_and(|k| k.prerequisites.contains(&first.kind)),
+            _ => false,
+        };
+    }
+    // Across systems: what `b`'s system declares it depends on in `a`'s system. Only
+    // build-up work waits; removals never wait on another system.
+    config.dependencies.iter().any(|dep| {
+        dep.system == b.system
+            && dep.depends_on == a.system
+            && match &dep.kind {
+                None => matches!(
+                    b.kind,
+                    K::CreateAccount { .. }
+                        | K::ReactivateAccount
+                        | K::UpdateAccount { .. }
+                        | K::Grant { .. }
+                ),
+                Some(kind) => {
+                    matches!(&b.kind, K::Grant { entitlement } if &entitlement.kind == kind)
+                }
+            }
+            && match dep.on {
+                DependencyTarget::Account => account_up(&a.kind),
+                DependencyTarget::Grants => matches!(a.kind, K::Grant { .. }),
+            }
+    })
 }

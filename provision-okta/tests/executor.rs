@@ -284,6 +284,83 @@ async fn a_429_pauses_okta_until_the_reset_time_and_nothing_is_sent_meanwhile() 
     assert_conform(&server).await;
 }
 
+/// A 429 from an Okta whose clock is `skew_secs` off ours: the reset is 2 s after the
+/// reply's `Date`, so the executor must pause about 2 s (`reset − Date`), not 0 s and
+/// not 2 s ± 5 minutes.
+async fn a_429_from_a_skewed_okta_pauses_reset_minus_date(skew_secs: i64) {
+    let fake = FakeOkta::new(200);
+    let login = "ada@example.com";
+    let uid = fake.add_user(login, login, "ACTIVE");
+    fake.add_group("engineering", "OKTA_GROUP");
+    let (server, log) = start(&fake).await;
+
+    let server_now = Utc::now() + chrono::Duration::seconds(skew_secs);
+    let date = Utc.timestamp_opt(server_now.timestamp(), 0).unwrap();
+    let reset = date + chrono::Duration::seconds(2);
+    let limited = okta_error(
+        429,
+        "E0000047",
+        "API call exceeded rate limit due to too many requests.",
+    )
+    .insert_header(
+        "date",
+        httpdate::fmt_http_date(std::time::SystemTime::from(date)).as_str(),
+    )
+    .insert_header("x-rate-limit-limit", "600")
+    .insert_header("x-rate-limit-remaining", "0")
+    .insert_header("x-rate-limit-reset", reset.timestamp().to_string().as_str());
+    Mock::given(method("PUT"))
+        .and(path_regex("^/api/v1/groups/[^/]+/users/[^/]+$"))
+        .respond_with(timed(&log, limited))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+
+    let okta = adapter(&server);
+    let plan = Plan {
+        operations: vec![op(&okta, login, grant(), Priority::Normal)],
+        dependencies: vec![],
+    };
+    let (executor, _events) = executor(okta, Some(1));
+    // Bounded: a pause of minutes fails here instead of hanging the suite.
+    let report = tokio::time::timeout(
+        Duration::from_secs(30),
+        run(&executor, &plan, ids(&[(login, uid.as_str())])),
+    )
+    .await
+    .expect("the run paused for minutes: the skew was not corrected");
+    assert!(report.is_complete(), "{report}");
+    assert!(is_member(&fake, &uid));
+
+    let puts: Vec<Hit> = hits(&log)
+        .into_iter()
+        .filter(|h| h.line.starts_with("PUT"))
+        .collect();
+    assert_eq!(puts.len(), 2, "one 429, then the accepted write");
+    // `Date` has one-second resolution: the wait on our clock is between 1 s and ~3 s.
+    let waited = puts[1].at - puts[0].at;
+    assert!(
+        waited >= chrono::Duration::milliseconds(1000),
+        "sent again after {waited} (server clock {skew_secs:+} s): before the reset"
+    );
+    assert!(
+        waited < chrono::Duration::milliseconds(4500),
+        "sent again after {waited} (server clock {skew_secs:+} s): over-waited"
+    );
+    assert_conform(&server).await;
+}
+
+#[tokio::test]
+async fn a_429_from_an_okta_five_minutes_ahead_waits_reset_minus_date() {
+    a_429_from_a_skewed_okta_pauses_reset_minus_date(300).await;
+}
+
+#[tokio::test]
+async fn a_429_from_an_okta_five_minutes_behind_waits_reset_minus_date() {
+    a_429_from_a_skewed_okta_pauses_reset_minus_date(-300).await;
+}
+
 #[tokio::test]
 async fn server_errors_are_retried_by_the_executor_until_okta_accepts() {
     let fake = FakeOkta::new(200);

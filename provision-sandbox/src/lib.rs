@@ -46,7 +46,9 @@ use provision_core::model::{
 pub use factory::{SandboxFactory, factory};
 pub use persist::{SandboxFileError, WriteRecord, read_write_log};
 use state::State;
-pub use state::{RequestKind, RequestLogEntry, SandboxSnapshot, SandboxStats, WindowCount};
+pub use state::{
+    EffectMark, RequestKind, RequestLogEntry, SandboxSnapshot, SandboxStats, WindowCount,
+};
 
 /// A fixed-window rate limit: `requests` per `window`, counted from the first request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -534,7 +536,28 @@ impl Adapter for SandboxSystem {
         let mut synced = self.synced_for_request()?;
         let state = &mut synced.state;
         state.stats.writes += 1;
+        if state.stats.took_effect.contains_key(&op.id) {
+            *state
+                .stats
+                .resent_after_effect
+                .entry(op.id.clone())
+                .or_default() += 1;
+        }
         let (result, changed) = self.write(state, op, account);
+        if matches!(
+            result,
+            Ok(_)
+                | Err(AdapterError::Transient {
+                    maybe_applied: true,
+                    ..
+                })
+        ) {
+            let mark = EffectMark {
+                log_len: state.stats.log.len(),
+                at: Instant::now(),
+            };
+            state.stats.took_effect.entry(op.id.clone()).or_insert(mark);
+        }
         if let Some(files) = &self.files {
             let record = WriteRecord {
                 seq: 0,

@@ -50,6 +50,16 @@ pub struct WindowCount {
     pub rejected: u32,
 }
 
+/// When an operation's write first took effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EffectMark {
+    /// Requests in [`SandboxStats::log`] at that moment: a request with a lower index
+    /// arrived before the effect, one at this index or later after it.
+    pub log_len: usize,
+    /// When (tokio's clock).
+    pub at: Instant,
+}
+
 /// Counters a test can assert on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SandboxStats {
@@ -63,6 +73,12 @@ pub struct SandboxStats {
     pub creates_per_login: BTreeMap<String, u32>,
     /// Every request, in arrival order.
     pub log: Vec<RequestLogEntry>,
+    /// Operations whose write took effect (answered or not: a timeout after the
+    /// commit counts), with when it first did.
+    pub took_effect: BTreeMap<OperationId, EffectMark>,
+    /// Writes of an operation that arrived after an earlier write of it had taken
+    /// effect, per operation (a duplicated write: each should be 0).
+    pub resent_after_effect: BTreeMap<OperationId, u32>,
     /// When the first request arrived.
     pub first_request: Option<Instant>,
 }

@@ -159,9 +159,13 @@ impl Budget {
             .reset_at
             .map(|at| instant_at(at, now) + RESET_MARGIN)
             .filter(|&t| t > now);
+        // A delay (`Retry-After`, or `reset − Date` measured on the server's own clock)
+        // is on no one's clock, so it wins over an absolute reset: a reset time the
+        // adapter could not put on our clock would make a server whose clock runs
+        // ahead pause us for the skew as well (`max` of the two did).
         let until = match (by_delay, by_reset) {
-            (Some(a), Some(b)) => a.max(b),
-            (Some(a), None) | (None, Some(a)) => a,
+            (Some(delay), _) => delay,
+            (None, Some(reset)) => reset,
             (None, None) => now + default_wait,
         };
         self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));

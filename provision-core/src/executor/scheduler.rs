@@ -363,6 +363,15 @@ impl<'a> Run<'a> {
             }
             _ => None,
         };
+        // The system accepted the operation and is completing it: a check of it that
+        // meets a 5xx or a 429 leaves it pending (re-checked until the pending deadline),
+        // it does not fail it when the retry window (counted from the first attempt,
+        // long past) is over.
+        if !executed && self.slots[idx].pending_since.is_some() && error.is_retryable() {
+            tracing::info!(operation = %op.id, %error, "check of a pending operation failed; still pending");
+            let recheck_after = throttled_until.map_or(Duration::ZERO, |until| until - now);
+            return self.pending(idx, recheck_after).await;
+        }
         let slot = &self.slots[idx];
         let backoff = match &error {
             AdapterError::Transient { .. } => {

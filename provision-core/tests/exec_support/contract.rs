@@ -42,6 +42,8 @@ struct Inner {
     reads_to_throttle: u32,
     /// Scripted errors by verb (`revoke`, `grant`).
     errors: HashMap<String, AdapterError>,
+    /// Scripted errors by verb, answered once each (in order).
+    errors_once: HashMap<String, Vec<AdapterError>>,
     seen: Seen,
 }
 
@@ -102,6 +104,17 @@ impl ContractSystem {
             .unwrap()
             .errors
             .insert(verb.to_owned(), error);
+    }
+
+    /// The next operation with this verb fails with `error`, once.
+    pub fn fail_once(&self, verb: &str, error: AdapterError) {
+        self.inner
+            .lock()
+            .unwrap()
+            .errors_once
+            .entry(verb.to_owned())
+            .or_default()
+            .push(error);
     }
 
     /// An account that exists.
@@ -174,12 +187,13 @@ impl ContractSystem {
     }
 
     fn scripted(&self, op: &Operation) -> Option<AdapterError> {
-        self.inner
-            .lock()
-            .unwrap()
-            .errors
-            .get(op.kind.verb())
-            .cloned()
+        let mut inner = self.inner.lock().unwrap();
+        if let Some(once) = inner.errors_once.get_mut(op.kind.verb())
+            && !once.is_empty()
+        {
+            return Some(once.remove(0));
+        }
+        inner.errors.get(op.kind.verb()).cloned()
     }
 
     /// Reads a whole list, waits, writes it back changed: two at once lose a change.
