@@ -26,7 +26,12 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("quickstart stopped: {e}");
+            // The whole chain: "Okta connection failed: error sending request: …
+            // connection refused", not only the outermost message.
+            eprintln!(
+                "quickstart stopped: {}",
+                provision_core::error_report::error_chain(&e)
+            );
             ExitCode::FAILURE
         }
     }

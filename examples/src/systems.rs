@@ -31,6 +31,19 @@ fn okta_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
     set("OKTA_ORG_URL") && (set("OKTA_API_TOKEN") || set("OKTA_CLIENT_ID"))
 }
 
+/// A Slack token is set (`SLACK_BOT_TOKEN`; `SLACK_ADMIN_TOKEN` and `SLACK_SCIM_TOKEN`
+/// add Enterprise session reset and SCIM accounts).
+fn slack_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    env("SLACK_BOT_TOKEN").is_some_and(|v| !v.trim().is_empty())
+}
+
+/// `JIRA_URL`, `JIRA_EMAIL` and `JIRA_API_TOKEN` are set (`ATLASSIAN_ORG_API_KEY` is
+/// optional: without it Jira leavers lose their access instead of being deactivated).
+fn jira_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
+    set("JIRA_URL") && set("JIRA_EMAIL") && set("JIRA_API_TOKEN")
+}
+
 /// A service-account key and the admin to act as are set.
 fn google_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
     let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
@@ -157,6 +170,10 @@ impl Systems {
     ) -> Result<(Self, EngineBuilder), QuickstartError> {
         let sandboxes = Arc::new(QuickstartSandboxes::new());
         builder = builder.factory(Arc::clone(&sandboxes) as Arc<dyn AdapterFactory>);
+        // `adapter: slack` in provision.yaml builds the real adapter from its settings.
+        builder = builder.factory(provision_slack::factory());
+        // `adapter: jira` in provision.yaml builds the real adapter through its factory.
+        builder = builder.factory(provision_jira::factory());
         let mut real = BTreeMap::new();
         for name in config.systems.keys() {
             let (adapter, where_): (Arc<dyn Adapter>, String) = match name.as_str() {
@@ -173,9 +190,42 @@ impl Systems {
                         format!("Workspace, acting as {who}"),
                     )
                 }
+                "slack" if slack_in_env(env) => {
+                    let cfg = provision_slack::SlackConfig::from_lookup(env)
+                        .map_err(|e| e.for_system("slack"))?;
+                    let tokens = cfg.tokens();
+                    let adapter = provision_slack::SlackAdapter::new(cfg)
+                        .map_err(|e| e.for_system("slack"))?;
+                    (
+                        Arc::new(adapter),
+                        format!(
+                            "Slack (bot token{}{})",
+                            if tokens.admin {
+                                ", Enterprise admin"
+                            } else {
+                                ""
+                            },
+                            if tokens.scim { ", SCIM" } else { "" }
+                        ),
+                    )
+                }
                 "aws" if aws_in_env(env) => {
                     let (adapter, where_) = aws_from_env(&config.systems[name], env)?;
                     (Arc::new(adapter), where_)
+                }
+                "jira" if jira_in_env(env) => {
+                    let for_jira = |e: provision_jira::ConfigError| e.for_system("jira");
+                    let cfg = provision_jira::JiraConfig::from_lookup(env).map_err(for_jira)?;
+                    let site = env("JIRA_URL").unwrap_or_default();
+                    let org = if cfg.org.is_some() {
+                        "with the org API key"
+                    } else {
+                        "no org API key: leavers lose access, accounts stay active"
+                    };
+                    (
+                        Arc::new(provision_jira::JiraAdapter::new(cfg).map_err(for_jira)?),
+                        format!("{site} ({org})"),
+                    )
                 }
                 _ => continue,
             };

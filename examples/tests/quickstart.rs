@@ -462,3 +462,64 @@ async fn aws_is_real_when_its_credentials_and_instance_are_set() {
     assert!(err.to_string().contains("PROVISION_AWS_ACCOUNTS"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_real_okta_that_cannot_be_reached_is_reported_with_its_cause() {
+    let dir = run_dir("okta-down");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // A loopback port nothing listens on: the connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let vars: std::collections::BTreeMap<&str, String> = [
+        ("OKTA_ORG_URL", url),
+        (
+            "OKTA_API_TOKEN",
+            "quickstart-token-never-printed".to_owned(),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let env = |k: &str| vars.get(k).cloned();
+    let outcome = async {
+        let mut qs = Quickstart::load(examples, &dir, &env, Arc::new(Console::quiet())).await?;
+        qs.seed_company();
+        qs.onboard_sarah().await
+    }
+    .await;
+    let Err(err) = outcome else {
+        panic!("an unreachable Okta stops the quickstart");
+    };
+    let text = provision_core::error_report::error_chain(&err);
+    assert!(
+        text.to_lowercase().contains("connection refused"),
+        "the cause is missing: {text}"
+    );
+    assert!(!text.contains("quickstart-token-never-printed"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn slack_is_real_when_its_bot_token_is_set() {
+    let dir = run_dir("slack");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let vars: std::collections::BTreeMap<&str, &str> = [
+        ("SLACK_BOT_TOKEN", "xoxb-quickstart-secret-never-printed"),
+        ("SLACK_API_URL", "http://127.0.0.1:9/api/"),
+    ]
+    .into_iter()
+    .collect();
+    let env = |k: &str| vars.get(k).map(|v| (*v).to_owned());
+    let console = Arc::new(Console::quiet());
+    let qs = Quickstart::load(examples, &dir, &env, Arc::clone(&console))
+        .await
+        .unwrap();
+    let real = qs.systems.real();
+    assert_eq!(real.len(), 1, "{real:?}");
+    assert_eq!(real[0].0.as_str(), "slack");
+    assert!(qs.systems.sandbox("slack").is_none());
+    let out = console.lines().join("\n");
+    assert!(out.contains("systems: slack is REAL"), "{out}");
+    assert!(!out.contains("quickstart-secret-never-printed"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,7 +9,11 @@
 //!   HTTP status alone; a successful reply is parsed whatever its content type (moto
 //!   answers `text/html`).
 //!
-//! Nothing here retries or sleeps: the executor owns both.
+//! Nothing here sleeps, and nothing retries but one case, as the AWS SDKs do: a
+//! signature refused for its time (`InvalidSignatureException` "Signature expired",
+//! with the service's `Date` more than 4 minutes off) is signed again once with the
+//! service's time, and later requests keep that correction. Everything else is the
+//! executor's.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -112,6 +116,9 @@ pub struct AwsError {
     /// The `ResourceType` of an Identity Store `ResourceNotFoundException` (`USER`,
     /// `GROUP`, `GROUP_MEMBERSHIP`, `IDENTITY_STORE`, `RESOURCE_POLICY`).
     pub resource_type: Option<String>,
+    /// AWS's id of the request (`x-amzn-RequestId`, or `RequestId` in the body): what
+    /// AWS support asks for, kept in every error the reply gives.
+    pub request_id: Option<String>,
 }
 
 impl AwsError {
@@ -131,6 +138,7 @@ impl AwsError {
             reason: None,
             retry_after: None,
             resource_type: None,
+            request_id: None,
         }
     }
 
@@ -180,6 +188,9 @@ impl AwsError {
         let mut message = self.message.clone();
         if let Some(reason) = &self.reason {
             message = format!("{message} (reason {reason})");
+        }
+        if let Some(id) = &self.request_id {
+            message = format!("{message} (request id {id})");
         }
         SystemError::new(self.status, self.code.clone(), message)
     }
@@ -237,14 +248,15 @@ impl From<AwsError> for AdapterError {
                 error,
             },
             Some("ConflictException") => match e.service {
-                // Identity Store: a uniqueness violation means "it is already so"; a
-                // concurrent modification is worth another try.
-                Service::IdentityStore
-                    if e.reason.as_deref() == Some("CONCURRENT_MODIFICATION") =>
-                {
-                    AdapterError::transient(error)
-                }
-                Service::IdentityStore => AdapterError::AlreadyDone { error },
+                // Identity Store: only the documented uniqueness violation means "it is
+                // already so", and a concurrent modification is worth another try. The
+                // model sets `Reason` only for KMS errors, so a conflict without one
+                // may be either: the executor confirms it with the check.
+                Service::IdentityStore => match e.reason.as_deref() {
+                    Some("UNIQUENESS_CONSTRAINT_VIOLATION") => AdapterError::AlreadyDone { error },
+                    Some("CONCURRENT_MODIFICATION") => AdapterError::transient(error),
+                    _ => AdapterError::Conflict { error },
+                },
                 // SSO Admin: "a previous write did not have time to propagate": retry.
                 Service::SsoAdmin => AdapterError::transient(error),
             },
@@ -375,6 +387,11 @@ impl AwsErrors {
             reason: field(&["Reason"]),
             retry_after,
             resource_type: field(&["ResourceType"]),
+            request_id: ["x-amzn-requestid", "x-amz-request-id"]
+                .iter()
+                .find_map(|h| reply.headers.get(*h).and_then(|v| v.to_str().ok()))
+                .map(str::to_owned)
+                .or_else(|| field(&["RequestId"])),
         }
     }
 }
@@ -411,6 +428,73 @@ pub struct AwsClient {
     credentials: CredentialSource,
     identity_store_endpoint: Url,
     sso_admin_endpoint: Url,
+    clock: SigningClock,
+}
+
+/// Error types that say the signature's time is off (AWS SDKs' clock-skew errors).
+const SKEW_ERRORS: [&str; 4] = [
+    "InvalidSignatureException",
+    "RequestTimeTooSkewed",
+    "RequestExpired",
+    "SignatureDoesNotMatch",
+];
+
+/// A difference between the signing time and the service's `Date` below this is no
+/// skew (AWS accepts signatures up to 5 minutes off).
+const SKEW_THRESHOLD: Duration = Duration::from_secs(240);
+
+/// The time requests are signed with: this machine's clock, corrected by the offset a
+/// service's `Date` showed after it refused a signature for its time.
+#[derive(Debug, Clone, Default)]
+struct SigningClock {
+    /// Service time minus local time, in milliseconds.
+    offset_ms: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl SigningClock {
+    fn now(&self) -> SystemTime {
+        let offset = self.offset_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let magnitude = Duration::from_millis(offset.unsigned_abs());
+        if offset >= 0 {
+            SystemTime::now() + magnitude
+        } else {
+            SystemTime::now() - magnitude
+        }
+    }
+
+    /// When `error` refused a signature made at `signed_at` for its time and the
+    /// reply's `Date` is more than [`SKEW_THRESHOLD`] away from it: takes the
+    /// service's time as the clock and says to sign again.
+    fn correct(&self, error: &AwsError, reply: &HttpResponse, signed_at: SystemTime) -> bool {
+        if !error
+            .code
+            .as_deref()
+            .is_some_and(|c| SKEW_ERRORS.contains(&c))
+        {
+            return false;
+        }
+        let Some(server) = reply
+            .headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+        else {
+            return false;
+        };
+        let skew_ms = |a: SystemTime, b: SystemTime| match a.duration_since(b) {
+            Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+        };
+        let off = skew_ms(server, signed_at);
+        if off.unsigned_abs() < SKEW_THRESHOLD.as_millis() as u64 {
+            return false;
+        }
+        self.offset_ms.store(
+            skew_ms(server, SystemTime::now()),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        true
+    }
 }
 
 impl fmt::Debug for AwsClient {
@@ -446,6 +530,7 @@ impl AwsClient {
             credentials: config.credentials.clone(),
             identity_store_endpoint: config.identity_store_endpoint.clone(),
             sso_admin_endpoint: config.sso_admin_endpoint.clone(),
+            clock: SigningClock::default(),
         })
     }
 
@@ -490,23 +575,37 @@ impl AwsClient {
             ("x-amz-target", target.as_str()),
         ];
 
-        let signed = self.sign(service, operation, url, &headers, &body).await?;
-        let mut request = http.reqwest().post(url.clone());
-        for (name, value) in headers
-            .iter()
-            .copied()
-            .chain(signed.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-        {
-            request = request.header(name, value);
-        }
-        let reply = http
-            .send(request.body(body), request_kind(operation))
-            .await
-            .map_err(|e| transport_error(service, operation, e))?;
-
-        if !reply.is_success() {
-            return Err(AwsErrors { service, operation }.aws_error(&reply));
-        }
+        let mut resigned = false;
+        let reply = loop {
+            let signed_at = self.clock.now();
+            let signed = self
+                .sign(service, operation, url, &headers, &body, signed_at)
+                .await?;
+            let mut request = http.reqwest().post(url.clone());
+            for (name, value) in headers
+                .iter()
+                .copied()
+                .chain(signed.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            {
+                request = request.header(name, value);
+            }
+            let reply = http
+                .send(request.body(body.clone()), request_kind(operation))
+                .await
+                .map_err(|e| transport_error(service, operation, e))?;
+            if reply.is_success() {
+                break reply;
+            }
+            let error = AwsErrors { service, operation }.aws_error(&reply);
+            // A signature refused for the time it carries: sign once more with the
+            // service's time (its `Date`), as the AWS SDKs do. Refused, so not applied.
+            if !resigned && self.clock.correct(&error, &reply, signed_at) {
+                resigned = true;
+                tracing::warn!(%service, operation, "signature refused for clock skew; signing again with the service's time");
+                continue;
+            }
+            return Err(error);
+        };
         // Parsed whatever the content type (moto answers `text/html`); an empty body
         // is an empty output.
         let text: &[u8] = if reply.body.iter().all(u8::is_ascii_whitespace) {
@@ -533,6 +632,7 @@ impl AwsClient {
         url: &Url,
         headers: &[(&str, &str)],
         body: &[u8],
+        time: SystemTime,
     ) -> Result<Vec<(String, String)>, AwsError> {
         let fail = |m: String| AwsError::local(service, operation, AwsErrorKind::Signing, m);
         let credentials = self.credentials.resolve().await.map_err(fail)?;
@@ -541,7 +641,7 @@ impl AwsClient {
             .identity(&identity)
             .region(&self.region)
             .name(service.signing_name())
-            .time(SystemTime::now())
+            .time(time)
             .settings(SigningSettings::default())
             .build()
             .map_err(|e| fail(format!("signing parameters: {e}")))?
@@ -620,6 +720,7 @@ mod tests {
             reason: None,
             retry_after: None,
             resource_type: None,
+            request_id: None,
         }
     }
 
@@ -687,8 +788,12 @@ mod tests {
     fn conflict_depends_on_service_and_reason() {
         let a: AdapterError = err(Service::SsoAdmin, "ConflictException", "propagating").into();
         assert_eq!(a.class(), "transient");
+        // no reason (the model sets one only for KMS errors): confirm with the check
         let a: AdapterError = err(Service::IdentityStore, "ConflictException", "dup").into();
-        assert_eq!(a.class(), "already_done");
+        assert_eq!(a.class(), "conflict");
+        let mut e = err(Service::IdentityStore, "ConflictException", "dup");
+        e.reason = Some("UNIQUENESS_CONSTRAINT_VIOLATION".into());
+        assert_eq!(AdapterError::from(e).class(), "already_done");
         let mut e = err(Service::IdentityStore, "ConflictException", "busy");
         e.reason = Some("CONCURRENT_MODIFICATION".into());
         assert_eq!(AdapterError::from(e).class(), "transient");

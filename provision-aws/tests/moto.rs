@@ -725,3 +725,47 @@ impl provision_core::adapter::Adapter for MotoConflictShim<'_> {
         self.inner.check(op, account).await
     }
 }
+
+/// Issue 12, checked against moto: an error reply carries AWS's request id
+/// (`x-amzn-RequestId`, and `RequestId` in the body), and the adapter's error keeps it.
+#[tokio::test]
+async fn errors_from_moto_keep_the_request_id() {
+    let _turn = MOTO_TURN.lock().await;
+    let moto = Moto::get();
+    let reset = reqwest::Client::new()
+        .post(format!("{}/moto-api/reset", moto.url))
+        .send()
+        .await
+        .expect("moto does not answer");
+    assert!(reset.status().is_success());
+    let config = AwsConfig::builder()
+        .region("us-east-1")
+        .credentials(StaticCredentials::new("testing", "testing-secret", None))
+        .endpoint(moto.url.parse().unwrap())
+        .build()
+        .unwrap();
+    let client = AwsClient::new(&config).unwrap();
+    let adapter = AwsAdapter::new(config).unwrap();
+    let store = adapter.instance().await.unwrap().identity_store_id.clone();
+    let error = client
+        .call::<_, Value>(
+            Service::IdentityStore,
+            "DescribeUser",
+            &json!({"IdentityStoreId": store, "UserId": "no-such-user"}),
+        )
+        .await
+        .unwrap_err();
+    let id = error
+        .request_id
+        .clone()
+        .expect("moto sends x-amzn-RequestId");
+    assert!(!id.is_empty());
+    let adapter_error = AdapterError::from(error);
+    assert_eq!(adapter_error.class(), "not_found");
+    assert!(
+        adapter_error
+            .to_string()
+            .contains(&format!("request id {id}")),
+        "{adapter_error}"
+    );
+}

@@ -94,6 +94,8 @@ pub fn factories() -> FactoryRegistry {
         .with(provision_okta::factory())
         .with(provision_google::factory())
         .with(provision_aws::factory())
+        .with(provision_slack::factory())
+        .with(provision_jira::factory())
         .with(provision_sandbox::factory())
 }
 

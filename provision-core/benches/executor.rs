@@ -12,14 +12,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use provision_core::adapter::{Adapter, AdapterError};
-use provision_core::config::RateLimitConfig;
+use provision_core::config::{DeploymentConfig, RateLimitConfig};
 use provision_core::executor::{Executor, ExternalIds, RetryConfig};
 use provision_core::journal::RunId;
 use provision_core::model::{
-    AccountProfile, AccountRef, AccountState, Entitlement, IdentityId, Operation, OperationKind,
-    Plan, Priority, Reason, ReasonKind, SystemName,
+    AccountProfile, AccountRef, AccountState, EmploymentStatus, Entitlement, Identity, IdentityId,
+    Operation, OperationKind, Plan, PolicySet, Priority, Reason, ReasonKind, SystemName,
 };
+use provision_core::planner::read::{correlate_reads, read_system};
+use provision_core::planner::{Descriptors, Planner};
 use provision_sandbox::{SandboxConfig, SandboxSystem, presets};
 
 const SPEEDUP: u32 = 12;
@@ -77,11 +80,14 @@ struct World {
     /// against (the system's `rate_limit`; plus its named budgets, when it has any).
     systems: Vec<(String, Arc<SandboxSystem>, Vec<RateLimitConfig>)>,
     executor: Executor,
+    /// The deployment the planner and orderer see.
+    config: DeploymentConfig,
 }
 
 fn world(latency: Duration, concurrency: usize) -> World {
     let mut systems = Vec::new();
     let mut builder = Executor::builder().retry(RetryConfig::default());
+    let mut deployment = DeploymentConfig::default();
     for (name, preset) in presets::all()
         .into_iter()
         .filter(|(n, _)| *n != "salesforce")
@@ -108,12 +114,14 @@ fn world(latency: Duration, concurrency: usize) -> World {
                 .filter_map(|b| config.rate_budgets.get(&b.name).or(b.limit.as_ref()))
                 .copied(),
         );
+        deployment.systems.insert(name.into(), config.clone());
         builder = builder.system(name, sandbox.clone() as Arc<dyn Adapter>, config);
         systems.push((name.to_owned(), sandbox, budgets));
     }
     World {
         systems,
         executor: builder.build().expect("valid configuration"),
+        config: deployment,
     }
 }
 
@@ -194,42 +202,45 @@ fn bound(world: &World, plan: &Plan) -> (f64, String) {
     worst
 }
 
-fn leavers(world: &World, n: usize) -> Plan {
-    let mut plan = Plan::default();
+/// `n` people with an active account (and, where the system cannot suspend, a
+/// permission set) in every system, terminated in HR: the leaver plan as the planner
+/// makes it from reading the systems, with the orderer's edges (sessions before
+/// suspension, sessions before revocations).
+async fn leavers(world: &World, n: usize) -> Plan {
+    let now = Utc::now();
+    let mut people = Vec::new();
     for i in 0..n {
         let who = format!("l{i}");
+        let login = format!("{who}@example.com");
         for (name, sandbox, _) in &world.systems {
-            let login = format!("{who}@example.com");
             sandbox.with_account(&login, AccountState::Active);
-            let d = sandbox.descriptor();
-            if d.can_revoke_sessions {
-                plan.operations.push(op(
-                    &who,
-                    name,
-                    OperationKind::RevokeSessions,
-                    Priority::Leaver,
-                ));
-            }
-            if d.can_suspend {
-                plan.operations.push(op(
-                    &who,
-                    name,
-                    OperationKind::SuspendAccount,
-                    Priority::Leaver,
-                ));
-            } else {
+            if !sandbox.descriptor().can_suspend {
                 let e = Entitlement::new(name.as_str(), "permission_set", "ReadOnly");
-                sandbox.with_grant(&login, e.clone());
-                plan.operations.push(op(
-                    &who,
-                    name,
-                    OperationKind::Revoke { entitlement: e },
-                    Priority::Leaver,
-                ));
+                sandbox.with_grant(&login, e);
             }
         }
+        let mut person = Identity::new(who.as_str(), login.as_str(), who.as_str());
+        person.status = EmploymentStatus::Terminated { effective: now };
+        people.push(person);
     }
-    plan
+    let descriptors: Descriptors = world
+        .systems
+        .iter()
+        .map(|(name, sandbox, _)| (SystemName::new(name.as_str()), sandbox.descriptor().clone()))
+        .collect();
+    let planner = Planner::new(&world.config, &descriptors);
+    let desired = planner.desired(&people, &PolicySet::default(), now);
+    let mut reads = BTreeMap::new();
+    for (name, sandbox, _) in &world.systems {
+        let name = SystemName::new(name.as_str());
+        let read = read_system(sandbox.as_ref(), &name, &desired.managed_resources)
+            .await
+            .expect("read");
+        reads.insert(name, read);
+    }
+    let actual = correlate_reads(&people, &reads, &world.config);
+    let guarded = planner.plan(&desired, &actual, now).expect("no cycle");
+    guarded.preview().clone()
 }
 
 async fn sequential(world: &World, plan: &Plan) -> Duration {
@@ -297,15 +308,15 @@ fn main() {
 
         // 2. One leaver, six systems, 50 ms.
         let w = world(Duration::from_millis(50), 4);
-        let plan = leavers(&w, 1);
+        let plan = leavers(&w, 1).await;
         let start = Instant::now();
         let report = w.executor.apply(&RunId("leaver".into()), &approved(&plan)).await.expect("run");
         assert!(report.is_complete());
-        println!("leaver: 1 leaver, {} operations over six systems at 50 ms latency: all sessions revoked and accounts suspended in {:.1} ms", plan.operations.len(), start.elapsed().as_secs_f64() * 1000.0);
+        println!("leaver: 1 leaver, {} operations and {} dependency edges (the planner's and orderer's plan) over six systems at 50 ms latency: all sessions revoked and accounts suspended in {:.1} ms", plan.operations.len(), plan.dependencies.len(), start.elapsed().as_secs_f64() * 1000.0);
 
         // 3. 1,000 simultaneous leavers.
         let w = world(Duration::from_millis(20), 16);
-        let plan = leavers(&w, 1000);
+        let plan = leavers(&w, 1000).await;
         let (lower, busiest) = bound(&w, &plan);
         let start = Instant::now();
         let report = w.executor.apply(&RunId("leavers".into()), &approved(&plan)).await.expect("run");

@@ -34,6 +34,7 @@ pub mod clock;
 pub mod config;
 pub mod drift;
 pub mod engine;
+pub mod error_report;
 pub mod executor;
 pub mod journal;
 mod jsonl;

@@ -282,7 +282,10 @@ async fn first_login_work_stays_pending_past_the_run_and_a_resume_finishes_it() 
             .find(|e| &e.operation == id)
             .map(|e| e.state.clone())
     };
-    assert_eq!(last(&create_op.id), Some(OperationState::Pending));
+    assert_eq!(
+        last(&create_op.id),
+        Some(OperationState::Pending { resume: None })
+    );
     assert!(last(&grant_op.id).is_none(), "{:?}", last(&grant_op.id));
 
     // Still no login: a resume (a restart) finds it pending again and does not wait.

@@ -83,7 +83,7 @@ fn entries(run: &str) -> Vec<JournalEntry> {
         ),
         entry(run, "b", OperationState::InFlight { attempt: 1 }, 3),
         entry(run, "c", OperationState::InFlight { attempt: 1 }, 4),
-        entry(run, "c", OperationState::Pending, 5),
+        entry(run, "c", OperationState::Pending { resume: None }, 5),
         entry(run, "d", OperationState::InFlight { attempt: 1 }, 6),
         entry(
             run,
@@ -117,7 +117,7 @@ async fn exercise(journal: &dyn Journal) {
 
     let ghost = RunId("ghost".into());
     assert!(matches!(
-        journal.record(&entry("ghost", "a", OperationState::Pending, 0)).await,
+        journal.record(&entry("ghost", "a", OperationState::Pending { resume: None }, 0)).await,
         Err(JournalError::UnknownRun(r)) if r == ghost
     ));
     assert!(matches!(

@@ -63,6 +63,31 @@ fn action_the_system_does_not_declare() {
 }
 
 #[test]
+fn an_action_the_configured_credentials_cannot_grant_names_what_it_needs() {
+    let config = common::config();
+    let mut descriptors = common::descriptors();
+    let slack = descriptors
+        .remove(&provision_core::model::SystemName::new("slack"))
+        .unwrap()
+        .with_unavailable_action("add_to_usergroup", "credentials.bot_token (xoxb-)");
+    descriptors.insert(provision_core::model::SystemName::new("slack"), slack);
+    let text = one_provision("{system: slack, action: add_to_usergroup, target: x}");
+    let errs: Vec<String> = match PolicyLoader::new(&config, &descriptors).load_str(FILE, &text) {
+        Ok(set) => panic!("expected the load to fail, it gave {set:?}"),
+        Err(e) => e.diagnostics().iter().map(ToString::to_string).collect(),
+    };
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0].starts_with(&format!("{FILE}:5:31: policy.provisions[0].action: "))
+            && errs[0].contains(
+                "cannot grant `add_to_usergroup` as configured: it needs credentials.bot_token (xoxb-)"
+            ),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
 fn role_not_valid_for_the_kind() {
     assert_single(
         &one_provision("{system: gitlab, action: add_to_group, target: eng, role: Developer}"),
@@ -296,4 +321,29 @@ mod fuzz {
             let _ = parse_roster("r.yaml", &text);
         }
     }
+}
+
+#[test]
+fn roles_of_a_multiple_role_kind_are_not_a_conflict() {
+    use provision_core::adapter::RoleModel;
+    use provision_core::model::SystemName;
+    let config = common::config();
+    let text = "policies:\n  - name: Engineers\n    triggers: everyone\n    provisions: [{system: jira, action: assign_project_role, target: ENG, role: Developer}]\n  - name: Leads\n    triggers: everyone\n    provisions: [{system: jira, action: assign_project_role, target: ENG, role: Administrator}]\n";
+    // Held one at a time (the default), two roles on one project conflict ...
+    let descriptors = common::descriptors();
+    assert!(
+        PolicyLoader::new(&config, &descriptors)
+            .load_str(FILE, text)
+            .is_err()
+    );
+    // ... held side by side (Jira project roles), they do not.
+    let mut descriptors = common::descriptors();
+    let jira = descriptors.get_mut(&SystemName::new("jira")).unwrap();
+    for kind in jira.kinds.iter_mut().filter(|k| k.kind == "project_role") {
+        kind.role_model = RoleModel::Multiple;
+    }
+    let set = PolicyLoader::new(&config, &descriptors)
+        .load_str(FILE, text)
+        .unwrap();
+    assert_eq!(set.policies.len(), 2);
 }

@@ -37,7 +37,9 @@ use tracing::Instrument;
 
 use crate::client::{CallKind, DirectoryClient, SYSTEM};
 use crate::config::GoogleConfig;
-use crate::model::{Member, NewUser, Organization, User, UserName, UserUpdate};
+use crate::model::{
+    Member, NewUser, Organization, User, UserName, UserUpdate, merge_organizations,
+};
 
 /// The `group` resource kind.
 pub const KIND_GROUP: &str = "group";
@@ -83,11 +85,8 @@ impl GoogleAdapter {
     }
 
     async fn create_account(&self, profile: &AccountProfile) -> Result<Applied, AdapterError> {
-        let primary_email = if profile.login.contains('@') {
-            profile.login.clone()
-        } else {
-            profile.email.clone()
-        };
+        // the login is the primary email, and the member key of every membership call
+        let primary_email = email_login(&profile.login)?.to_owned();
         let body = NewUser {
             primary_email: primary_email.clone(),
             name: name_for(profile),
@@ -162,7 +161,7 @@ impl GoogleAdapter {
         user_key: &str,
         suspended: bool,
     ) -> Result<Applied, AdapterError> {
-        let user = self.client.get_user(user_key).await?;
+        let user = self.client.get_account(user_key).await?;
         if user.suspended == suspended {
             return Ok(Applied::already_in_place().with_external_id(user.id));
         }
@@ -171,7 +170,7 @@ impl GoogleAdapter {
             ..UserUpdate::default()
         };
         Ok(self
-            .update_user(user_key, &update)
+            .update_user(&user.id, &update)
             .await?
             .with_external_id(user.id))
     }
@@ -235,8 +234,8 @@ impl GoogleAdapter {
     ) -> Result<Applied, AdapterError> {
         // Single-valued: the move to the new org unit may already have happened (a
         // department change grants the new one and revokes the old one).
-        let user = self.client.get_user(user_key).await?;
-        let current = user.org_unit_path.unwrap_or_default();
+        let user = self.client.get_account(user_key).await?;
+        let current = user.org_unit_path.clone().unwrap_or_default();
         if !same_org_unit(&current, org_unit) {
             return Ok(Applied::already_in_place().with_external_id(user.id));
         }
@@ -245,9 +244,20 @@ impl GoogleAdapter {
             ..UserUpdate::default()
         };
         Ok(self
-            .update_user(user_key, &update)
+            .update_user(&user.id, &update)
             .await?
             .with_external_id(user.id))
+    }
+
+    /// The immutable id of the person's own user: an id key as it is, an email key
+    /// resolved by [`DirectoryClient::get_account`] (never another user's alias), so
+    /// that no write addressed by email lands on the owner of an alias.
+    async fn own_user_id(&self, user_key: &str) -> Result<String, AdapterError> {
+        if user_key.contains('@') {
+            Ok(self.client.get_account(user_key).await?.id)
+        } else {
+            Ok(user_key.to_owned())
+        }
     }
 
     async fn execute_inner(
@@ -259,21 +269,25 @@ impl GoogleAdapter {
         match &op.kind {
             OperationKind::CreateAccount { profile } => self.create_account(profile).await,
             OperationKind::UpdateAccount { attributes } => {
-                let update = update_from_attributes(attributes)?;
-                self.update_user(user_key, &update).await
+                let mut update = update_from_attributes(attributes)?;
+                let id = match update.organizations.take() {
+                    // a repeated field is replaced whole: read, merge, write
+                    Some(wanted) => {
+                        let user = self.client.get_account(user_key).await?;
+                        let wanted = wanted.into_iter().next().unwrap_or_default();
+                        update.organizations =
+                            Some(merge_organizations(user.organizations.as_deref(), &wanted));
+                        user.id
+                    }
+                    None => self.own_user_id(user_key).await?,
+                };
+                self.update_user(&id, &update).await
             }
             OperationKind::SuspendAccount => self.set_suspended(user_key, true).await,
             OperationKind::ReactivateAccount => self.set_suspended(user_key, false).await,
             OperationKind::RevokeSessions => {
-                self.client
-                    .call::<serde_json::Value>(
-                        Method::POST,
-                        &["users", user_key, "signOut"],
-                        &[],
-                        None,
-                        CallKind::Update,
-                    )
-                    .await?;
+                let id = self.own_user_id(user_key).await?;
+                self.client.sign_out(&id).await?;
                 Ok(Applied::changed())
             }
             OperationKind::DeleteAccount => {
@@ -282,11 +296,17 @@ impl GoogleAdapter {
                         what: "delete_account: deletion is not enabled for this Google system (set delete_leavers)".into(),
                     });
                 }
+                // by id: a DELETE addressed by an alias would delete the alias's owner
+                let id = match self.own_user_id(user_key).await {
+                    Ok(id) => id,
+                    Err(AdapterError::NotFound { .. }) => return Ok(Applied::already_in_place()),
+                    Err(e) => return Err(e),
+                };
                 match self
                     .client
                     .call::<serde_json::Value>(
                         Method::DELETE,
-                        &["users", user_key],
+                        &["users", &id],
                         &[],
                         None,
                         CallKind::Remove,
@@ -301,8 +321,8 @@ impl GoogleAdapter {
             OperationKind::Grant { entitlement } => match entitlement.kind.as_str() {
                 KIND_GROUP => {
                     let role = google_role(entitlement)?;
-                    self.grant_group(&entitlement.resource, &account.login, role)
-                        .await
+                    let member = email_login(&account.login)?;
+                    self.grant_group(&entitlement.resource, member, role).await
                 }
                 KIND_ORG_UNIT => {
                     let ou = org_unit_path(entitlement)?;
@@ -310,7 +330,8 @@ impl GoogleAdapter {
                         org_unit_path: Some(ou),
                         ..UserUpdate::default()
                     };
-                    self.update_user(user_key, &update).await
+                    let id = self.own_user_id(user_key).await?;
+                    self.update_user(&id, &update).await
                 }
                 other => Err(unknown_kind(other)),
             },
@@ -319,7 +340,12 @@ impl GoogleAdapter {
                     .client
                     .call::<serde_json::Value>(
                         Method::DELETE,
-                        &["groups", &entitlement.resource, "members", &account.login],
+                        &[
+                            "groups",
+                            &entitlement.resource,
+                            "members",
+                            email_login(&account.login)?,
+                        ],
                         &[],
                         None,
                         CallKind::Remove,
@@ -348,8 +374,9 @@ impl GoogleAdapter {
         account: &AccountRef,
     ) -> Result<CheckStatus, AdapterError> {
         let user_key = account.external_id.as_deref().unwrap_or(&account.login);
+        // the person's own user: one found by an alias is someone else's
         let user = |check: fn(&User) -> bool| async move {
-            match self.client.get_user(user_key).await {
+            match self.client.get_account(user_key).await {
                 Ok(u) if check(&u) => Ok(CheckStatus::Done {
                     external_id: Some(u.id),
                 }),
@@ -361,7 +388,7 @@ impl GoogleAdapter {
             OperationKind::CreateAccount { .. } => user(|_| true).await,
             OperationKind::SuspendAccount => user(|u| u.suspended).await,
             OperationKind::ReactivateAccount => user(|u| !u.suspended).await,
-            OperationKind::DeleteAccount => match self.client.get_user(user_key).await {
+            OperationKind::DeleteAccount => match self.client.get_account(user_key).await {
                 Err(AdapterError::NotFound { .. }) => Ok(CheckStatus::Done { external_id: None }),
                 Ok(_) => Ok(CheckStatus::NotDone),
                 Err(e) => Err(e),
@@ -371,7 +398,7 @@ impl GoogleAdapter {
                 let holds = match entitlement.kind.as_str() {
                     KIND_GROUP => match self
                         .client
-                        .get_member(&entitlement.resource, &account.login)
+                        .get_member(&entitlement.resource, email_login(&account.login)?)
                         .await
                     {
                         Ok(m) => {
@@ -384,7 +411,7 @@ impl GoogleAdapter {
                         Err(AdapterError::NotFound { .. }) => false,
                         Err(e) => return Err(e),
                     },
-                    KIND_ORG_UNIT => match self.client.get_user(user_key).await {
+                    KIND_ORG_UNIT => match self.client.get_account(user_key).await {
                         Ok(u) => same_org_unit(
                             u.org_unit_path.as_deref().unwrap_or_default(),
                             &org_unit_path(entitlement)?,
@@ -400,10 +427,32 @@ impl GoogleAdapter {
                     CheckStatus::NotDone
                 })
             }
-            // sessions leave no trace to read; sending signOut again is harmless
-            OperationKind::RevokeSessions | OperationKind::UpdateAccount { .. } => {
-                Ok(CheckStatus::NotDone)
+            // Google has answered 409 "Entity already exists." to an update that took
+            // effect: done when the user now has every attribute asked for
+            OperationKind::UpdateAccount { attributes } => {
+                match self.client.get_account(user_key).await {
+                    Ok(u) => {
+                        let now = account_record(&u).attributes;
+                        let done = attributes.iter().all(|(key, wanted)| {
+                            now.get(key).is_some_and(|have| match key.as_str() {
+                                "org_unit" => same_org_unit(have, wanted),
+                                _ => have == wanted,
+                            })
+                        });
+                        Ok(if done {
+                            CheckStatus::Done {
+                                external_id: Some(u.id),
+                            }
+                        } else {
+                            CheckStatus::NotDone
+                        })
+                    }
+                    Err(AdapterError::NotFound { .. }) => Ok(CheckStatus::NotDone),
+                    Err(e) => Err(e),
+                }
             }
+            // sessions leave no trace to read; sending signOut again is harmless
+            OperationKind::RevokeSessions => Ok(CheckStatus::NotDone),
             _ => Ok(CheckStatus::NotDone),
         }
     }
@@ -637,6 +686,22 @@ fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, AdapterError> {
     })
 }
 
+/// The login as Google's user and member key: a Google login is the user's primary
+/// email, so a login without `@` is refused, naming the field, before anything is sent
+/// (create once used the profile's email for it while membership calls used the
+/// login: two different keys for one person).
+fn email_login(login: &str) -> Result<&str, AdapterError> {
+    if login.contains('@') {
+        Ok(login)
+    } else {
+        Err(AdapterError::Invalid {
+            error: SystemError::message(format!(
+                "the login `{login}` is not an email address: a Google account's `login` must be its primary email (map the HR email onto `login` for this system)"
+            )),
+        })
+    }
+}
+
 fn unknown_kind(kind: &str) -> AdapterError {
     AdapterError::Invalid {
         error: SystemError::message(format!(
@@ -715,7 +780,7 @@ fn update_from_attributes(
     let mut update = UserUpdate::default();
     let mut name = UserName::default();
     let mut org = Organization {
-        primary: true,
+        primary: Some(true),
         ..Organization::default()
     };
     let mut unknown = Vec::new();
@@ -760,7 +825,7 @@ fn account_record(user: &User) -> AccountRecord {
     if let Some(org) = user
         .organizations
         .as_ref()
-        .and_then(|o| o.iter().find(|o| o.primary).or_else(|| o.first()))
+        .and_then(|o| o.iter().find(|o| o.is_primary()).or_else(|| o.first()))
     {
         if let Some(d) = &org.department {
             attributes.insert("department".to_owned(), d.clone());

@@ -11,7 +11,9 @@ use provision_http::client::{HttpClient, HttpResponse, RequestKind};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
-use crate::config::{ConfigError, GoogleConfig, SCOPES};
+use crate::config::{
+    ConfigError, DIRECTORY_SCOPES, GoogleConfig, SCOPE_USER_SECURITY, SIGN_OUT_SCOPES,
+};
 use crate::model::GroupsPage;
 use crate::model::{ErrorBody, Member, MembersPage, User, UsersPage};
 
@@ -129,7 +131,10 @@ impl ErrorDialect for GoogleErrors {
 #[derive(Debug)]
 pub struct DirectoryClient {
     http: HttpClient,
+    /// The token of every call but sign-out ([`DIRECTORY_SCOPES`]).
     auth: Auth,
+    /// The token of users.signOut ([`SIGN_OUT_SCOPES`]).
+    sign_out_auth: Auth,
     customer: Option<String>,
     domain: Option<String>,
 }
@@ -144,29 +149,89 @@ impl DirectoryClient {
             .map_err(|e| {
                 ConfigError::invalid_setting(config.system_name.clone(), "base_url", e.to_string())
             })?;
-        let source = config
-            .key
-            .token_source(&config.subject, &SCOPES, config.token_url.clone())
-            .map_err(|reason| {
-                ConfigError::missing_credential(
-                    config.system_name.clone(),
-                    crate::config::KEY_CREDENTIAL,
-                    reason,
-                )
-            })?;
-        let tokens = TokenCache::new(source, http.clone(), config.token_refresh_margin);
+        // one token per scope set: a delegation lacking one scope of a token request
+        // fails the whole request
+        let tokens = |scopes: &[&str]| {
+            let source = config
+                .key
+                .token_source(&config.subject, scopes, config.token_url.clone())
+                .map_err(|reason| {
+                    ConfigError::missing_credential(
+                        config.system_name.clone(),
+                        crate::config::KEY_CREDENTIAL,
+                        reason,
+                    )
+                })?;
+            Ok::<_, ConfigError>(Auth::OAuth(Arc::new(TokenCache::new(
+                source,
+                http.clone(),
+                config.token_refresh_margin,
+            ))))
+        };
         Ok(DirectoryClient {
+            auth: tokens(&DIRECTORY_SCOPES)?,
+            sign_out_auth: tokens(&SIGN_OUT_SCOPES)?,
             http,
-            auth: Auth::OAuth(Arc::new(tokens)),
             customer: config.customer.clone(),
             domain: config.domain.clone(),
         })
+    }
+
+    /// `users.signOut` with its own token. When the token endpoint refuses that token
+    /// (`unauthorized_client`: the domain-wide delegation lacks
+    /// `admin.directory.user.security`), sign-out is [`AdapterError::Unsupported`] with
+    /// the scope named: a configuration gap, while every other call keeps working.
+    pub async fn sign_out(&self, user_key: &str) -> Result<(), AdapterError> {
+        if let Err(e) = self
+            .sign_out_auth
+            .apply(&mut reqwest::header::HeaderMap::new())
+            .await
+        {
+            return Err(match e {
+                AdapterError::Unauthorized { error }
+                    if matches!(
+                        error.code.as_deref(),
+                        Some("unauthorized_client" | "access_denied" | "invalid_scope")
+                    ) =>
+                {
+                    AdapterError::Unsupported {
+                        what: format!(
+                            "revoke_sessions: the service account's domain-wide delegation does not grant the scope {SCOPE_USER_SECURITY} that users.signOut needs (token endpoint: {error})"
+                        ),
+                    }
+                }
+                other => other,
+            });
+        }
+        self.call_with::<serde_json::Value>(
+            &self.sign_out_auth,
+            Method::POST,
+            &["users", user_key, "signOut"],
+            &[],
+            None,
+            CallKind::Update,
+        )
+        .await?;
+        Ok(())
     }
 
     /// Sends one request; `Ok(None)` for an empty (204) reply. A 401 drops the cached
     /// token and the request goes once more with a new one.
     pub async fn call<T: DeserializeOwned>(
         &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+        kind: CallKind,
+    ) -> Result<Option<T>, AdapterError> {
+        self.call_with(&self.auth, method, segments, query, body, kind)
+            .await
+    }
+
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        auth: &Auth,
         method: Method,
         segments: &[&str],
         query: &[(&str, &str)],
@@ -187,9 +252,10 @@ impl DirectoryClient {
         }
         let reply = self
             .http
-            .send_authorized(&self.auth, request, request_kind)
+            .send_authorized(auth, request, request_kind)
             .await?
             .into_result(&GoogleErrors { kind })
+            .map_err(|e| missing_group(e, segments))
             .inspect_err(|e| tracing::debug!(class = e.class(), "Directory API error"))?;
         if reply.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
@@ -293,6 +359,23 @@ impl DirectoryClient {
             .ok_or_else(|| empty_reply("users.get"))
     }
 
+    /// `users.get` for a person's own account. `users.get` also resolves aliases, so
+    /// an email key must be the user's **primary** email: a user found by an alias is
+    /// someone else's account and reads as [`AdapterError::NotFound`] (the rule create
+    /// uses when it adopts). An id key is taken as it is.
+    pub async fn get_account(&self, user_key: &str) -> Result<User, AdapterError> {
+        let user = self.get_user(user_key).await?;
+        if user_key.contains('@') && !user.primary_email.eq_ignore_ascii_case(user_key) {
+            return Err(AdapterError::NotFound {
+                error: SystemError::message(format!(
+                    "no user has the primary email {user_key}: it is an alias of {}",
+                    user.primary_email
+                )),
+            });
+        }
+        Ok(user)
+    }
+
     /// `members.get`.
     pub async fn get_member(&self, group: &str, member: &str) -> Result<Member, AdapterError> {
         self.call(
@@ -304,6 +387,33 @@ impl DirectoryClient {
         )
         .await?
         .ok_or_else(|| empty_reply("members.get"))
+    }
+}
+
+/// A 404 about the `groupKey` of a `groups/{group}/…` call: the group itself does not
+/// exist, which is a configuration error naming the group (a policy names a group that
+/// is not there), never "not a member" or "already removed". Only a missing
+/// `memberKey` means the membership is absent.
+fn missing_group(error: AdapterError, segments: &[&str]) -> AdapterError {
+    let (
+        ["groups", group, _, ..],
+        AdapterError::NotFound { error: e } | AdapterError::AlreadyDone { error: e },
+    ) = (segments, &error)
+    else {
+        return error;
+    };
+    if e.status != Some(404) || !e.message.contains("groupKey") {
+        return error;
+    }
+    AdapterError::Configuration {
+        error: SystemError::new(
+            e.status,
+            e.code.clone(),
+            format!(
+                "{} (the group {group} does not exist: check the group's address in the policy)",
+                e.message
+            ),
+        ),
     }
 }
 

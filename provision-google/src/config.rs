@@ -38,6 +38,13 @@ pub const SCOPES: [&str; 4] = [
     SCOPE_GROUP_READONLY,
 ];
 
+/// The scopes of the token every call but sign-out uses. Tokens are requested per
+/// scope set: Google refuses the whole token request when the delegation lacks one
+/// scope of it, so a missing sign-out scope must not cost every other operation.
+pub const DIRECTORY_SCOPES: [&str; 3] = [SCOPE_USER, SCOPE_GROUP_MEMBER, SCOPE_GROUP_READONLY];
+/// The scopes of the token users.signOut uses (its own token; see [`DIRECTORY_SCOPES`]).
+pub const SIGN_OUT_SCOPES: [&str; 1] = [SCOPE_USER_SECURITY];
+
 /// Environment variable holding the path of a service-account key file.
 pub const ENV_CREDENTIALS_PATH: &str = "GOOGLE_APPLICATION_CREDENTIALS";
 /// Environment variable holding the service-account key JSON itself.
@@ -228,7 +235,8 @@ impl GoogleConfig {
         &self.default_org_unit
     }
 
-    /// The scopes requested (see [`SCOPES`]).
+    /// Every scope requested (see [`SCOPES`]), over two tokens ([`DIRECTORY_SCOPES`]
+    /// and [`SIGN_OUT_SCOPES`]).
     pub fn scopes(&self) -> &'static [&'static str] {
         &SCOPES
     }

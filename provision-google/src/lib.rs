@@ -62,6 +62,11 @@
 //! * `https://www.googleapis.com/auth/admin.directory.group.readonly` — groups.list (every
 //!   group, and a user's groups: what lets a leaver be left with nothing).
 //!
+//! Sign-out has its own token (scope `admin.directory.user.security` alone), the rest
+//! share one: Google refuses a token request whole when the delegation lacks any of
+//! its scopes. A delegation without the security scope leaves every other operation
+//! working, and sign-out reports `Unsupported`, naming the scope.
+//!
 //! From a deployment file, register [`factory()`]: its `descriptor()` reads no
 //! credential, and `build()` resolves the key and checks every setting (URLs, the
 //! admin's address, the customer id and domain shapes), naming the system and the
@@ -99,13 +104,24 @@
 //!   [`AdapterError::RateLimited`](provision_core::adapter::AdapterError::RateLimited).
 //! * 5xx and `backendError` are transient; so is "User creation is not complete" (a
 //!   user created a moment ago is not usable everywhere yet).
+//!   They carry no timing: the executor backs off exponentially.
 //! * 409 `duplicate` ("Entity already exists." / "Member already exists.") on insert
 //!   is "already done" (an existing member's role is corrected if it differs);
-//!   404 on delete / member removal is "already done".
+//!   404 on delete / member removal is "already done" — but a 404 about the
+//!   `groupKey` (the group does not exist) is a configuration error naming the group.
+//! * `users.get` also resolves **aliases**: a user read for a person by email counts
+//!   only when its `primaryEmail` is that email (create, check, suspend, update,
+//!   sign-out and delete alike), so another person's account is never adopted or
+//!   changed; writes go to the resolved user id.
+//! * A login must be an email (the primary email and every member key); a login
+//!   without `@` is refused, naming the field.
 //! * `users.list` always carries `customer` (or `domain`); pages use `pageToken` with
 //!   the largest `maxResults` allowed (users 500, members 200).
 //! * Suspension and profile changes use `users.update` (PUT), which Google documents
-//!   with patch semantics and recommends over `users.patch`.
+//!   with patch semantics and recommends over `users.patch`. A repeated field
+//!   (`organizations`) is replaced whole, so a department or title change reads the
+//!   user and writes back every other entry and field. A 409 on an update that took
+//!   effect is confirmed by the check, which compares the attributes asked for.
 //! * The adapter never sleeps and never retries: the executor does.
 
 // `AdapterError` is the core's shared contract (144 bytes); every adapter returns it.

@@ -36,7 +36,9 @@ pub struct UserName {
     pub family_name: Option<String>,
 }
 
-/// One entry of a user's `organizations` (department and title).
+/// One entry of a user's `organizations` (department and title), with every other
+/// field of the entry (`name`, `costCenter`, `type`, ...) kept as it was read:
+/// `users.update` replaces the whole list, so what is written back must carry them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Organization {
@@ -46,9 +48,48 @@ pub struct Organization {
     /// Job title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// The primary organization.
-    #[serde(default)]
-    pub primary: bool,
+    /// The primary organization (absent when the entry does not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<bool>,
+    /// The entry's other fields, as read.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Organization {
+    /// True for the entry marked primary.
+    pub fn is_primary(&self) -> bool {
+        self.primary == Some(true)
+    }
+}
+
+/// `organizations` with `wanted`'s department and title set on the primary entry (or
+/// the first one, or a new primary entry when there is none), every other entry and
+/// field as in `current`: the list `users.update` must get, since it replaces it whole.
+pub fn merge_organizations(
+    current: Option<&[Organization]>,
+    wanted: &Organization,
+) -> Vec<Organization> {
+    let mut orgs = current.map(<[Organization]>::to_vec).unwrap_or_default();
+    let target = orgs
+        .iter()
+        .position(Organization::is_primary)
+        .or(if orgs.is_empty() { None } else { Some(0) });
+    match target {
+        Some(i) => {
+            if let Some(d) = &wanted.department {
+                orgs[i].department = Some(d.clone());
+            }
+            if let Some(t) = &wanted.title {
+                orgs[i].title = Some(t.clone());
+            }
+        }
+        None => orgs.push(Organization {
+            primary: Some(true),
+            ..wanted.clone()
+        }),
+    }
+    orgs
 }
 
 /// `users.update` body: only the fields present change (Google's update keeps absent fields).

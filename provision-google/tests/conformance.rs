@@ -39,7 +39,8 @@ impl Tenant {
         let token = MockServer::start().await;
         let endpoint = TokenEndpoint::new(Grant::JwtBearer, PUBLIC_KEY)
             .token_prefix("ya29.fake")
-            .require_scope(&provision_google::config::SCOPES.join(" "))
+            // every call the suite makes shares one token (sign-out has its own)
+            .require_scope(&provision_google::config::DIRECTORY_SCOPES.join(" "))
             .mount(&token, "/token")
             .await;
         let fake = GoogleFake::new(page_size);

@@ -26,9 +26,12 @@ fn user_json(id: &str, email: &str, suspended: bool, last_login: &str, ou: &str)
 #[tokio::test]
 async fn the_assertion_impersonates_the_admin_with_the_scopes_used() {
     let env = Env::new().await;
+    // an email key is resolved to the user's own id first (never an alias's owner)
+    mount_active_user(&env, "sarah@example.com").await;
     Mock::given(method("POST"))
         .and(path(format!("{DIR}/users/sarah@example.com/signOut")))
-        .and(header("authorization", "Bearer ya29.token-1"))
+        // signOut's own token: the second one (users.get used the first)
+        .and(header("authorization", "Bearer ya29.token-2"))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&env.api)
@@ -41,7 +44,7 @@ async fn the_assertion_impersonates_the_admin_with_the_scopes_used() {
     assert_eq!(applied.effect, Effect::Changed);
 
     let assertions = env.assertions.lock().unwrap().clone();
-    assert_eq!(assertions.len(), 1);
+    assert_eq!(assertions.len(), 2, "one token per scope set");
     let (header, claims, grant_type) = &assertions[0];
     assert_eq!(grant_type, "urn:ietf:params:oauth:grant-type:jwt-bearer");
     assert_eq!(header.kid.as_deref(), Some("test-key-id-1"));
@@ -52,31 +55,37 @@ async fn the_assertion_impersonates_the_admin_with_the_scopes_used() {
     );
     assert_eq!(claims["aud"], token_url(&env.token));
     let scopes: Vec<&str> = claims["scope"].as_str().unwrap().split(' ').collect();
-    // signOut needs the user.security scope, which admin.directory.user does not cover
-    assert!(
-        scopes.contains(&"https://www.googleapis.com/auth/admin.directory.user.security"),
-        "{scopes:?}"
-    );
     assert!(scopes.contains(&"https://www.googleapis.com/auth/admin.directory.user"));
     assert!(scopes.contains(&"https://www.googleapis.com/auth/admin.directory.group.member"));
     // groups.list (a user's groups, every group) needs a group scope: read only
     assert!(scopes.contains(&"https://www.googleapis.com/auth/admin.directory.group.readonly"));
     assert_eq!(
         scopes.len(),
-        4,
+        3,
         "only the scopes the adapter uses: {scopes:?}"
     );
+    // signOut needs the user.security scope, which admin.directory.user does not
+    // cover: on a token of its own, so a delegation without it breaks only sign-out
+    assert_eq!(
+        assertions[1].1["scope"],
+        "https://www.googleapis.com/auth/admin.directory.user.security"
+    );
+    assert_eq!(assertions[1].1["sub"], ADMIN);
     let (iat, exp) = (
         claims["iat"].as_u64().unwrap(),
         claims["exp"].as_u64().unwrap(),
     );
     assert!(exp > iat && exp - iat <= 3600, "iat {iat} exp {exp}");
-    assert_eq!(env.assert_conform().await, ["directory.users.signOut"]);
+    assert_eq!(
+        env.assert_conform().await,
+        ["directory.users.get", "directory.users.signOut"]
+    );
 }
 
 #[tokio::test]
 async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
     let env = Env::new().await;
+    mount_active_user(&env, "sarah@example.com").await;
     Mock::given(method("POST"))
         .and(path(format!("{DIR}/users/sarah@example.com/signOut")))
         .respond_with(ResponseTemplate::new(204))
@@ -90,12 +99,13 @@ async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
     }
     assert_eq!(
         env.issued.load(std::sync::atomic::Ordering::SeqCst),
-        1,
-        "one token request for five calls"
+        2,
+        "one token request per scope set for five calls"
     );
 
     // a token that lives 2 s, replaced 1 s before expiry
     let env = Env::with(2, |b| b.token_refresh_margin(Duration::from_secs(1))).await;
+    mount_active_user(&env, "sarah@example.com").await;
     Mock::given(method("POST"))
         .and(path(format!("{DIR}/users/sarah@example.com/signOut")))
         .respond_with(ResponseTemplate::new(204))
@@ -109,7 +119,7 @@ async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
         .execute(&op(OperationKind::RevokeSessions), &sarah())
         .await
         .unwrap();
-    assert_eq!(env.issued.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(env.issued.load(std::sync::atomic::Ordering::SeqCst), 2);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     env.adapter
         .execute(&op(OperationKind::RevokeSessions), &sarah())
@@ -117,8 +127,8 @@ async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
         .unwrap();
     assert_eq!(
         env.issued.load(std::sync::atomic::Ordering::SeqCst),
-        2,
-        "a new token after the old one neared expiry"
+        4,
+        "new tokens after the old ones neared expiry"
     );
     let auths: Vec<String> = env
         .requests()
@@ -135,10 +145,15 @@ async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
         .collect();
     assert_eq!(
         auths,
+        // each sign-out is a users.get (the login resolved to the user's id, on the
+        // directory token) and the signOut itself (on the sign-out token)
         [
             "Bearer ya29.token-1",
+            "Bearer ya29.token-2",
             "Bearer ya29.token-1",
-            "Bearer ya29.token-2"
+            "Bearer ya29.token-2",
+            "Bearer ya29.token-3",
+            "Bearer ya29.token-4"
         ]
     );
 }
@@ -707,7 +722,8 @@ async fn removing_a_non_member_and_deleting_a_missing_user_are_already_done() {
         .expect(1)
         .mount(&env.api)
         .await;
-    Mock::given(method("DELETE"))
+    // the login is resolved to the user's own id first: there is none
+    Mock::given(method("GET"))
         .and(path(format!("{DIR}/users/sarah@example.com")))
         .respond_with(google_error(404, "notFound", "Resource Not Found: userKey"))
         .expect(1)
@@ -721,7 +737,7 @@ async fn removing_a_non_member_and_deleting_a_missing_user_are_already_done() {
         .await;
     assert_eq!(
         env.assert_conform().await,
-        ["directory.members.delete", "directory.users.delete"]
+        ["directory.members.delete", "directory.users.get"]
     );
 }
 
@@ -801,7 +817,7 @@ async fn a_leaver_is_signed_out_before_being_suspended() {
 async fn a_department_change_moves_the_org_unit_once() {
     let env = Env::new().await;
     Mock::given(method("PUT"))
-        .and(path(format!("{DIR}/users/sarah@example.com")))
+        .and(path(format!("{DIR}/users/u-42")))
         .and(body_json(json!({"orgUnitPath": "/Sales"})))
         .respond_with(ResponseTemplate::new(200).set_body_json(user_json(
             "u-42",
@@ -842,7 +858,11 @@ async fn a_department_change_moves_the_org_unit_once() {
     );
     assert_eq!(
         env.assert_conform().await,
-        ["directory.users.update", "directory.users.get"]
+        [
+            "directory.users.get",
+            "directory.users.update",
+            "directory.users.get"
+        ]
     );
     assert!(matches!(
         env.adapter.check(&grant, &sarah()).await.unwrap(),
@@ -864,7 +884,7 @@ async fn revoking_the_current_org_unit_returns_the_user_to_the_default() {
         .mount(&env.api)
         .await;
     Mock::given(method("PUT"))
-        .and(path(format!("{DIR}/users/sarah@example.com")))
+        .and(path(format!("{DIR}/users/u-42")))
         .and(body_json(json!({"orgUnitPath": "/Staff"})))
         .respond_with(ResponseTemplate::new(200).set_body_json(user_json(
             "u-42",
@@ -910,8 +930,19 @@ async fn org_unit_members_are_read_by_search_and_exact_path() {
 #[tokio::test]
 async fn profile_updates_are_one_update_call() {
     let env = Env::new().await;
-    Mock::given(method("PUT"))
+    Mock::given(method("GET"))
         .and(path(format!("{DIR}/users/sarah@example.com")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(user_json(
+            "u-42",
+            "sarah@example.com",
+            false,
+            "2025-01-01T00:00:00Z",
+            "/",
+        )))
+        .mount(&env.api)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(format!("{DIR}/users/u-42")))
         .and(body_json(json!({"name":{"familyName":"Reese"},"organizations":[{"department":"Sales","title":"AE","primary":true}]})))
         .respond_with(ResponseTemplate::new(200).set_body_json(user_json("u-42", "sarah@example.com", false, "2025-01-01T00:00:00Z", "/")))
         .expect(1)

@@ -132,7 +132,7 @@ pub(crate) fn state_name(state: &OperationState) -> &'static str {
     match state {
         OperationState::InFlight { .. } => "in_flight",
         OperationState::Succeeded { .. } => "succeeded",
-        OperationState::Pending => "pending",
+        OperationState::Pending { .. } => "pending",
         OperationState::Failed { .. } => "failed",
         OperationState::Skipped { .. } => "skipped",
     }

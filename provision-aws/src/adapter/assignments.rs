@@ -104,10 +104,57 @@ impl AwsAdapter {
             )
             .await
         {
-            Ok(r) => self.assignment_outcome(op, true, r.account_assignment_deletion_status),
+            Ok(r) => {
+                match self.assignment_outcome(op, true, r.account_assignment_deletion_status) {
+                    // A deletion that ends FAILED while the assignment is gone is done.
+                    Err(failed @ AdapterError::Permanent { .. }) => {
+                        if self.request_listed(request).await? {
+                            Err(failed)
+                        } else {
+                            Ok(Applied::changed())
+                        }
+                    }
+                    other => other,
+                }
+            }
             // The assignment is not there (instance and permission set were resolved).
             Err(e) if e.is_not_found() => Ok(Applied::already_in_place()),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the assignment a request names is listed now (every page of its
+    /// account and permission set).
+    pub(crate) async fn request_listed(
+        &self,
+        request: &AccountAssignmentRequest,
+    ) -> Result<bool, AdapterError> {
+        let mut cursor: Option<String> = None;
+        loop {
+            let page: ListAccountAssignmentsResponse = self
+                .client
+                .call(
+                    Service::SsoAdmin,
+                    "ListAccountAssignments",
+                    &ListAccountAssignmentsRequest {
+                        instance_arn: request.instance_arn.clone(),
+                        account_id: request.target_id.clone(),
+                        permission_set_arn: request.permission_set_arn.clone(),
+                        max_results: PAGE_SIZE,
+                        next_token: cursor.clone(),
+                    },
+                )
+                .await?;
+            if page.account_assignments.iter().any(|a| {
+                a.principal_type.as_deref() == Some(request.principal_type.as_str())
+                    && a.principal_id.as_deref() == Some(request.principal_id.as_str())
+            }) {
+                return Ok(true);
+            }
+            match page.next_token {
+                Some(t) if !t.is_empty() && Some(&t) != cursor.as_ref() => cursor = Some(t),
+                _ => return Ok(false),
+            }
         }
     }
 
@@ -194,35 +241,55 @@ impl AwsAdapter {
                 request_id: status.request_id.or(Some(p.request_id)),
                 ..status
             };
+            let failed_deletion = p.deletion && status.status.as_deref() == Some("FAILED");
             return match self.assignment_outcome(&op.id, p.deletion, status) {
                 Ok(_) => Ok(CheckStatus::Done { external_id: None }),
                 Err(AdapterError::Pending { recheck_after, .. }) => {
                     Ok(CheckStatus::Pending { recheck_after })
                 }
+                // A deletion that ends FAILED while the assignment is in fact gone is
+                // done: list again before reporting the failure.
+                Err(e) if failed_deletion => {
+                    if self.assignment_present(entitlement, account, false).await? {
+                        Err(e)
+                    } else {
+                        Ok(CheckStatus::Done { external_id: None })
+                    }
+                }
                 Err(e) => Err(e),
             };
         }
+        let present = self
+            .assignment_present(entitlement, account, granting)
+            .await?;
+        Ok(if present == granting {
+            CheckStatus::Done { external_id: None }
+        } else {
+            CheckStatus::NotDone
+        })
+    }
+
+    /// Whether the person holds the assignment now, read from the state: a direct
+    /// assignment listed, or (group principal) membership of the group and, when
+    /// `granting`, the group's assignment.
+    async fn assignment_present(
+        &self,
+        entitlement: &Entitlement,
+        account: &AccountRef,
+        granting: bool,
+    ) -> Result<bool, AdapterError> {
         // Nothing under way that we know of (e.g. after a restart): look at the state.
         let target = self.assignment_target(&entitlement.resource, entitlement.scope.as_deref())?;
         let Some(user_id) = self.known_user_id(account).await? else {
-            return Ok(if granting {
-                CheckStatus::NotDone
-            } else {
-                CheckStatus::Done { external_id: None }
-            });
+            return Ok(false);
         };
-        let present = match &target.principal {
+        Ok(match &target.principal {
             Principal::User => self.holds_assignment(&target, "USER", &user_id).await?,
             Principal::Group(group) => {
                 let group_id = self.group_id(group).await?;
                 self.membership_id(&group_id, &user_id).await?.is_some()
                     && (!granting || self.holds_assignment(&target, "GROUP", &group_id).await?)
             }
-        };
-        Ok(if present == granting {
-            CheckStatus::Done { external_id: None }
-        } else {
-            CheckStatus::NotDone
         })
     }
 

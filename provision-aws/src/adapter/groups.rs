@@ -64,12 +64,21 @@ impl AwsAdapter {
                 lock(&self.memberships).insert((group_id, user_id.to_owned()), r.membership_id);
                 Ok(Applied::changed())
             }
-            // Already a member: the change is in place.
+            // The documented duplicate: already a member.
             Err(e)
                 if e.is("ConflictException")
-                    && e.reason.as_deref() != Some("CONCURRENT_MODIFICATION") =>
+                    && e.reason.as_deref() == Some("UNIQUENESS_CONSTRAINT_VIOLATION") =>
             {
                 Ok(Applied::already_in_place())
+            }
+            // A conflict without a reason is a duplicate or a concurrent modification:
+            // in place only if the membership is there now (read, not from the cache).
+            Err(e) if e.is("ConflictException") && e.reason.is_none() => {
+                lock(&self.memberships).remove(&(group_id.clone(), user_id.to_owned()));
+                match self.membership_id(&group_id, user_id).await? {
+                    Some(_) => Ok(Applied::already_in_place()),
+                    None => Err(e.into()),
+                }
             }
             Err(e) => Err(e.into()),
         }

@@ -10,7 +10,15 @@
 //! answers [`AdapterError::Pending`] (its system error carries the request id) and
 //! [`Adapter::check`] polls `DescribeAccountAssignment{Creation,Deletion}Status`:
 //! `IN_PROGRESS` → pending, `SUCCEEDED` → done, `FAILED` → a permanent error with
-//! AWS's `FailureReason`.
+//! AWS's `FailureReason` — except a deletion that ends `FAILED` while the assignment is
+//! gone (listed again), which is done. A pending request's id goes into the journal
+//! ([`Adapter::pending_resume_token`]) so that a check after a restart reads its status.
+//!
+//! An Identity Store `ConflictException` is "already done" only with the documented
+//! `UNIQUENESS_CONSTRAINT_VIOLATION`; without a `Reason` (the model sets one only for
+//! KMS errors) it may be a concurrent modification, so it is a conflict to confirm
+//! with the check (`CreateGroupMembership` reads the membership itself). A
+//! `CreateUser` conflict with no user of that name to adopt is never success.
 //!
 //! Identity Center cannot suspend a user or end sessions: the descriptor says so, so the
 //! planner revokes a leaver's assignments and memberships, then deletes the user when
@@ -94,6 +102,32 @@ pub(crate) struct AssignmentTarget {
 pub(crate) struct PendingRequest {
     deletion: bool,
     request_id: String,
+}
+
+impl PendingRequest {
+    /// The journal's form: `creation:<request id>` or `deletion:<request id>`.
+    fn token(&self) -> String {
+        let what = if self.deletion {
+            "deletion"
+        } else {
+            "creation"
+        };
+        format!("{what}:{}", self.request_id)
+    }
+
+    /// Reads [`PendingRequest::token`]'s form back.
+    fn from_token(token: &str) -> Option<Self> {
+        let (what, request_id) = token.split_once(':')?;
+        let deletion = match what {
+            "deletion" => true,
+            "creation" => false,
+            _ => return None,
+        };
+        (!request_id.is_empty()).then(|| PendingRequest {
+            deletion,
+            request_id: request_id.to_owned(),
+        })
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -491,6 +525,24 @@ impl Adapter for AwsAdapter {
         }
         .instrument(span)
         .await
+    }
+
+    /// A pending assignment's request (`creation:<id>` / `deletion:<id>`), kept in the
+    /// journal so that a check after a restart reads that request's status (and its
+    /// failure reason) instead of sending the assignment again.
+    fn pending_resume_token(&self, op: &OperationId) -> Option<String> {
+        lock(&self.pending).get(op).map(PendingRequest::token)
+    }
+
+    fn resume_pending(&self, op: &OperationId, token: &str) {
+        match PendingRequest::from_token(token) {
+            Some(request) => {
+                lock(&self.pending).insert(op.clone(), request);
+            }
+            None => {
+                tracing::warn!(operation = %op, "unreadable pending assignment token in the journal; checking the assignments instead")
+            }
+        }
     }
 
     async fn check(

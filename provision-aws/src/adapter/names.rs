@@ -34,9 +34,14 @@ impl AwsAdapter {
                 }
                 match found.len() {
                     1 => Ok(found.remove(0)),
-                    0 => Err(invalid(
-                        "ListInstances returned no IAM Identity Center instance; configure instance_arn and identity_store_id",
-                    )),
+                    // An instance lives in one region: none here is most often the
+                    // wrong region, a configuration error.
+                    0 => Err(AdapterError::Configuration {
+                        error: SystemError::message(format!(
+                            "ListInstances returned no IAM Identity Center instance in region {}: check the setting `region` (the instance's home region), or configure instance_arn and identity_store_id",
+                            self.config.region()
+                        )),
+                    }),
                     n => Err(invalid(format!(
                         "ListInstances returned {n} IAM Identity Center instances; configure instance_arn and identity_store_id to choose one"
                     ))),

@@ -45,7 +45,22 @@ impl AwsAdapter {
             {
                 match self.find_user(&profile.login).await? {
                     Some(id) => Ok(Applied::already_in_place().with_external_id(id)),
-                    None => Err(e.into()),
+                    // Nothing to adopt: the conflict was about something else (or the
+                    // user went between the two calls). Nothing was created: a
+                    // conflict for the executor's check to confirm, never "already done".
+                    None => {
+                        let error = e.system_error();
+                        Err(AdapterError::Conflict {
+                            error: SystemError::new(
+                                error.status,
+                                error.code,
+                                format!(
+                                    "{} (CreateUser conflicted, but GetUserId finds no user named {})",
+                                    error.message, profile.login
+                                ),
+                            ),
+                        })
+                    }
                 }
             }
             Err(e) => Err(e.into()),

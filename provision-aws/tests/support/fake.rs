@@ -9,7 +9,20 @@
 //!   instance;
 //! * pages are at most `page_size` long whatever `MaxResults` asks (AWS may return
 //!   fewer), with an opaque `NextToken`;
-//! * `throttle()` makes every call a `ThrottlingException` with `RetryAfterSeconds`.
+//! * `throttle()` makes every call a `ThrottlingException` with `RetryAfterSeconds`;
+//! * every error carries the request id, in `x-amzn-RequestId` and (Identity Store)
+//!   the body's `RequestId`;
+//! * an Identity Store `ConflictException` has no `Reason`: the model sets it only for
+//!   KMS errors, so a duplicate user or membership answers without one;
+//! * `conflict_next(op, reason)`: the next call of `op` answers `ConflictException`
+//!   (with that `Reason`, usually none) and changes nothing;
+//! * `failing_deletions(gone)`: `DeleteAccountAssignment` answers `IN_PROGRESS`, its
+//!   status ends `FAILED`, and the assignment is gone or not as `gone` says;
+//! * `slow_creations()` / `fail_creations(reason)`: assignment creations stay
+//!   `IN_PROGRESS` until they end `FAILED` with that reason;
+//! * `clock_ahead(secs)`: the service's clock runs `secs` ahead; a request signed more
+//!   than 5 minutes off it is `InvalidSignatureException` ("Signature expired") with
+//!   the service's time in `Date`.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -29,6 +42,23 @@ struct State {
     permission_sets: BTreeMap<String, String>, // arn -> name
     assignments: Vec<(String, String, String, String)>, // (account, ps arn, principal type, principal id)
     throttled: bool,
+    conflict_next: Option<(String, Option<String>)>,
+    /// `Some(gone)`: deletions fail (status FAILED), removing the assignment if `gone`.
+    failing_deletions: Option<bool>,
+    /// Deletion request id -> its status.
+    deletions: BTreeMap<String, Value>,
+    clock_ahead: Option<i64>,
+    /// Creations stay `IN_PROGRESS` (request id -> status) until `fail_creations`.
+    slow_creations: bool,
+    creations: BTreeMap<String, Value>,
+}
+
+static REQUEST_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// A fresh request id, as AWS gives each request.
+fn request_id() -> String {
+    let n = REQUEST_IDS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("a1b2c3d4-0000-4000-8000-{n:012}")
 }
 
 /// The fake; clone it to keep a handle on its state after mounting.
@@ -43,7 +73,8 @@ fn ok(body: Value) -> ResponseTemplate {
 }
 
 fn err(kind: &str, message: &str, extra: Value) -> ResponseTemplate {
-    let mut body = json!({"__type": kind, "Message": message});
+    let id = request_id();
+    let mut body = json!({"__type": kind, "Message": message, "RequestId": id});
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
             b.insert(k.clone(), v.clone());
@@ -51,6 +82,7 @@ fn err(kind: &str, message: &str, extra: Value) -> ResponseTemplate {
     }
     ResponseTemplate::new(400)
         .insert_header("x-amzn-errortype", kind)
+        .insert_header("x-amzn-requestid", id.as_str())
         .set_body_raw(body.to_string(), "application/x-amz-json-1.1")
 }
 
@@ -155,6 +187,47 @@ impl AwsFake {
         self.state.lock().unwrap().throttled = true;
     }
 
+    /// The next call of `op` answers `ConflictException` (with `reason` as its
+    /// `Reason`, usually none) and changes nothing.
+    pub fn conflict_next(&self, op: &str, reason: Option<&str>) {
+        self.state.lock().unwrap().conflict_next = Some((op.to_owned(), reason.map(str::to_owned)));
+    }
+
+    /// Assignment deletions end `FAILED`; the assignment is removed anyway if `gone`.
+    pub fn failing_deletions(&self, gone: bool) {
+        self.state.lock().unwrap().failing_deletions = Some(gone);
+    }
+
+    /// Assignment creations answer `IN_PROGRESS` and stay so (nothing is assigned).
+    pub fn slow_creations(&self) {
+        self.state.lock().unwrap().slow_creations = true;
+    }
+
+    /// Every creation still in progress ends `FAILED` with `reason` (as when the target
+    /// account is at its IAM role quota: only the status shows it).
+    pub fn fail_creations(&self, reason: &str) {
+        let mut s = self.state.lock().unwrap();
+        for status in s.creations.values_mut() {
+            status["Status"] = json!("FAILED");
+            status["FailureReason"] = json!(reason);
+        }
+    }
+
+    /// The service's clock runs `secs` ahead of this machine's.
+    pub fn clock_ahead(&self, secs: i64) {
+        self.state.lock().unwrap().clock_ahead = Some(secs);
+    }
+
+    /// Adds a direct assignment of a user straight in the instance.
+    pub fn add_assignment(&self, account: &str, ps_arn: &str, user_id: &str) {
+        self.state.lock().unwrap().assignments.push((
+            account.to_owned(),
+            ps_arn.to_owned(),
+            "USER".to_owned(),
+            user_id.to_owned(),
+        ));
+    }
+
     fn page(&self, items: Vec<Value>, body: &Value, key: &str) -> ResponseTemplate {
         let start: usize = body["NextToken"]
             .as_str()
@@ -193,11 +266,7 @@ impl AwsFake {
             "CreateUser" => {
                 let name = text("UserName");
                 if s.users.values().any(|(n, _)| *n == name) {
-                    return err(
-                        "ConflictException",
-                        "Duplicate UserName",
-                        json!({"Reason": "UNIQUENESS_CONSTRAINT_VIOLATION"}),
-                    );
+                    return err("ConflictException", "Duplicate UserName", json!({}));
                 }
                 let id = Self::id(&mut s, "u");
                 s.users.insert(id.clone(), (name, text("DisplayName")));
@@ -280,7 +349,7 @@ impl AwsFake {
                     return err(
                         "ConflictException",
                         "Member already exists in group",
-                        json!({"Reason": "UNIQUENESS_CONSTRAINT_VIOLATION"}),
+                        json!({}),
                     );
                 }
                 let id = Self::id(&mut s, "m");
@@ -396,19 +465,22 @@ impl AwsFake {
                         json!({}),
                     );
                 }
+                let id = Self::id(&mut s, "req");
+                if s.slow_creations {
+                    let status = json!({"Status": "IN_PROGRESS", "RequestId": id});
+                    s.creations.insert(id.clone(), status.clone());
+                    return ok(json!({"AccountAssignmentCreationStatus": status}));
+                }
                 if !s.assignments.contains(&k) {
                     s.assignments.push(k);
                 }
-                let id = Self::id(&mut s, "req");
                 ok(
                     json!({"AccountAssignmentCreationStatus": {"Status": "SUCCEEDED", "RequestId": id}}),
                 )
             }
             "DeleteAccountAssignment" => {
                 let k = key();
-                let before = s.assignments.len();
-                s.assignments.retain(|a| *a != k);
-                if s.assignments.len() == before {
+                if !s.assignments.contains(&k) {
                     return err(
                         "ResourceNotFoundException",
                         "Could not find the account assignment",
@@ -416,9 +488,42 @@ impl AwsFake {
                     );
                 }
                 let id = Self::id(&mut s, "req");
+                if let Some(gone) = s.failing_deletions {
+                    if gone {
+                        s.assignments.retain(|a| *a != k);
+                    }
+                    s.deletions.insert(
+                        id.clone(),
+                        json!({"Status": "FAILED", "RequestId": id,
+                            "FailureReason": "Received a 404 status error: Not supported policy arn:aws:iam::aws:policy/Gone."}),
+                    );
+                    return ok(json!({"AccountAssignmentDeletionStatus": {
+                        "Status": "IN_PROGRESS", "RequestId": id}}));
+                }
+                s.assignments.retain(|a| *a != k);
                 ok(
                     json!({"AccountAssignmentDeletionStatus": {"Status": "SUCCEEDED", "RequestId": id}}),
                 )
+            }
+            "DescribeAccountAssignmentCreationStatus" => {
+                match s.creations.get(&text("AccountAssignmentCreationRequestId")) {
+                    Some(status) => ok(json!({"AccountAssignmentCreationStatus": status})),
+                    None => err(
+                        "ResourceNotFoundException",
+                        "Could not find the request",
+                        json!({}),
+                    ),
+                }
+            }
+            "DescribeAccountAssignmentDeletionStatus" => {
+                match s.deletions.get(&text("AccountAssignmentDeletionRequestId")) {
+                    Some(status) => ok(json!({"AccountAssignmentDeletionStatus": status})),
+                    None => err(
+                        "ResourceNotFoundException",
+                        "Could not find the request",
+                        json!({}),
+                    ),
+                }
             }
             "ListAccountAssignments" => {
                 let (account, ps) = (text("AccountId"), text("PermissionSetArn"));
@@ -468,7 +573,54 @@ impl Respond for AwsFake {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        if let Some(ahead) = self.state.lock().unwrap().clock_ahead {
+            let server_now = chrono::Utc::now() + chrono::Duration::seconds(ahead);
+            let signed = request
+                .headers
+                .get("x-amz-date")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|d| chrono::NaiveDateTime::parse_from_str(d, "%Y%m%dT%H%M%SZ").ok())
+                .map(|d| d.and_utc());
+            let off = signed.map(|d| (server_now - d).num_seconds().abs());
+            if off.is_none_or(|o| o > 300) {
+                let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+                return err(
+                    "InvalidSignatureException",
+                    &format!(
+                        "Signature expired: {} is now earlier than {} ({} - 5 min.)",
+                        signed.map(fmt).unwrap_or_default(),
+                        fmt(server_now - chrono::Duration::minutes(5)),
+                        fmt(server_now)
+                    ),
+                    json!({}),
+                )
+                .insert_header(
+                    "date",
+                    server_now
+                        .format("%a, %d %b %Y %H:%M:%S GMT")
+                        .to_string()
+                        .as_str(),
+                );
+            }
+        }
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let op = target.split_once('.').map(|(_, op)| op.to_owned());
+        {
+            let mut s = self.state.lock().unwrap();
+            if let Some((next, reason)) = s.conflict_next.clone()
+                && op.as_deref() == Some(next.as_str())
+            {
+                s.conflict_next = None;
+                return err(
+                    "ConflictException",
+                    "The request could not be completed: a conflicting operation is in progress",
+                    match reason {
+                        Some(r) => json!({"Reason": r}),
+                        None => json!({}),
+                    },
+                );
+            }
+        }
         match target.split_once('.') {
             Some(("AWSIdentityStore", op)) => self.identity_store(op, &body),
             Some(("SWBExternalService", op)) => self.sso_admin(op, &body),

@@ -281,6 +281,11 @@ pub struct SystemDescriptor {
     /// sends exactly the changed ones in one update.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profile_fields: Vec<String>,
+    /// Actions the system could grant with other credentials or settings, each with
+    /// what it needs (Slack's `invite_to_channel` without a bot token): a policy
+    /// naming one fails validation with that reason instead of "unknown action".
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub unavailable_actions: std::collections::BTreeMap<String, String>,
 }
 
 impl SystemDescriptor {
@@ -299,6 +304,7 @@ impl SystemDescriptor {
             rate_budgets: Vec::new(),
             correlation_keys: Vec::new(),
             profile_fields: Vec::new(),
+            unavailable_actions: std::collections::BTreeMap::new(),
         }
     }
 
@@ -360,6 +366,17 @@ impl SystemDescriptor {
     /// Builder-style: the profile fields the system keeps.
     pub fn with_profile_fields(mut self, fields: &[&str]) -> Self {
         self.profile_fields = fields.iter().map(|f| (*f).to_owned()).collect();
+        self
+    }
+
+    /// Builder-style: an action the system cannot grant as configured, and what it
+    /// needs (`credentials.bot_token (xoxb-, channels:write)`).
+    pub fn with_unavailable_action(
+        mut self,
+        action: impl Into<String>,
+        needs: impl Into<String>,
+    ) -> Self {
+        self.unavailable_actions.insert(action.into(), needs.into());
         self
     }
 

@@ -87,7 +87,8 @@ pub use factory::{AdapterFactory, ConfigError, FactoryRegistry, SystemSpec};
 pub use rate_limit::RateLimitInfo;
 
 use crate::model::{
-    AccountRecord, AccountRef, GrantRecord, Operation, ResourceRecord, ResourceRef, SystemName,
+    AccountRecord, AccountRef, GrantRecord, Operation, OperationId, ResourceRecord, ResourceRef,
+    SystemName,
 };
 
 /// One page of a paginated read.
@@ -292,6 +293,21 @@ pub trait Adapter: Send + Sync {
     ) -> Result<CheckStatus, AdapterError> {
         let _ = (op, account);
         Ok(CheckStatus::NotDone)
+    }
+
+    /// What this adapter needs, after a restart, to find a pending operation's
+    /// progress again (an asynchronous request's id): the executor keeps it in the
+    /// journal with the pending state and hands it back with
+    /// [`Adapter::resume_pending`]. The default keeps nothing.
+    fn pending_resume_token(&self, op: &OperationId) -> Option<String> {
+        let _ = op;
+        None
+    }
+
+    /// Hands back, when a run is resumed, the token [`Adapter::pending_resume_token`]
+    /// gave for `op`, before `op` is checked again. The default ignores it.
+    fn resume_pending(&self, op: &OperationId, token: &str) {
+        let _ = (op, token);
     }
 }
 

@@ -89,7 +89,14 @@ struct Budget {
     allowance: Option<i64>,
     /// Paused by a 429 until then.
     paused_until: Option<Instant>,
+    /// Throttled answers in a row that said nothing about when to come back; a
+    /// success resets it.
+    untimed_streak: u32,
 }
+
+/// A throttle without timing pauses for the default wait, doubled for each such
+/// throttle in a row, at most this many times (32x the default wait).
+const UNTIMED_DOUBLINGS: u32 = 5;
 
 impl Budget {
     fn gate(&mut self, now: Instant) -> Gate {
@@ -120,6 +127,7 @@ impl Budget {
     }
 
     fn on_headroom(&mut self, info: &RateLimitInfo, now: Instant, others_in_flight: usize) {
+        self.untimed_streak = 0;
         if info.limit.is_some() {
             self.limit = info.limit;
         }
@@ -144,7 +152,10 @@ impl Budget {
         }
     }
 
-    /// A 429: nothing more until the server's time; returns the pause's end.
+    /// A 429: nothing more until the server's time; returns the pause's end. Without a
+    /// time the pause grows exponentially from `default_wait` with each throttle in a
+    /// row (Google's 403 `rateLimitExceeded` says nothing about when), while answers of
+    /// requests sent before the pause began do not lengthen it.
     fn on_throttled(
         &mut self,
         info: &RateLimitInfo,
@@ -166,7 +177,15 @@ impl Budget {
         let until = match (by_delay, by_reset) {
             (Some(delay), _) => delay,
             (None, Some(reset)) => reset,
-            (None, None) => now + default_wait,
+            (None, None) => match self.paused_until {
+                // another answer of the burst already throttled: the pause stands
+                Some(paused) if paused > now => paused,
+                _ => {
+                    let factor = 2u32.pow(self.untimed_streak.min(UNTIMED_DOUBLINGS));
+                    self.untimed_streak = self.untimed_streak.saturating_add(1);
+                    now + default_wait.saturating_mul(factor)
+                }
+            },
         };
         self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
         self.window_reset = Some(until);
@@ -331,7 +350,14 @@ impl SystemLimiter {
     /// A successful answer to a request of kind `key` said nothing about its budget:
     /// it counts against the system's own.
     pub(crate) fn on_untagged_success(&mut self, key: &str) {
-        self.bucket_of.entry(key.to_owned()).or_insert(None);
+        let bucket = self.bucket_of.entry(key.to_owned()).or_insert(None).clone();
+        let budget = match bucket {
+            Some(b) => self.buckets.get_mut(&b),
+            None => Some(&mut self.system),
+        };
+        if let Some(budget) = budget {
+            budget.untimed_streak = 0;
+        }
     }
 
     fn budget_for(&mut self, key: &str, info: &RateLimitInfo) -> &mut Budget {
@@ -394,6 +420,30 @@ mod tests {
         // After the reset the whole limit is available again.
         tokio::time::advance(Duration::from_millis(1100)).await;
         assert_eq!(limiter.gate("grant", Instant::now()), Gate::Open);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttles_without_timing_back_off_exponentially_until_a_success() {
+        let mut limiter = SystemLimiter::new(None);
+        let untimed = RateLimitInfo::default();
+        let first = Duration::from_secs(1);
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            let now = Instant::now();
+            let until = limiter.on_throttled("grant", &untimed, now, first);
+            waits.push((until - now).as_secs());
+            // another answer of the same throttled burst does not lengthen the pause
+            assert_eq!(limiter.on_throttled("grant", &untimed, now, first), until);
+            tokio::time::advance(until - now).await;
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 32, 32], "doubling, at most 32x");
+        // a success resets it
+        limiter.on_untagged_success("grant");
+        let now = Instant::now();
+        assert_eq!(
+            limiter.on_throttled("grant", &untimed, now, first) - now,
+            first
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -60,7 +60,14 @@ impl Run<'_> {
                     unsettled.push(idx);
                     continue;
                 }
-                OperationState::Pending => {
+                OperationState::Pending { resume } => {
+                    if let Some(token) = resume {
+                        self.queues
+                            .entry(self.graph.system_of[idx])
+                            .adapter
+                            .resume_pending(&op.id, &token);
+                    }
+                    let slot = &mut self.slots[idx];
                     slot.action = Action::Check(CheckPurpose::Pending);
                     unsettled.push(idx);
                     continue;

@@ -27,7 +27,8 @@ pub struct RetryConfig {
     #[serde(with = "crate::serde_util::duration_ms")]
     pub max_total_time: Duration,
     /// How long to pause a system that answered "rate limited" without saying for how long.
-    /// Default 1 s.
+    /// Each further such answer in a row doubles the pause (at most 32 times this); a
+    /// success resets it. Default 1 s.
     #[serde(with = "crate::serde_util::duration_ms")]
     pub default_rate_limit_wait: Duration,
 }

@@ -435,7 +435,14 @@ impl<'a> Run<'a> {
         let op = &self.plan.operations[idx];
         if self.slots[idx].pending_since.is_none() {
             self.slots[idx].pending_since = Some(now);
-            self.journal(idx, OperationState::Pending).await?;
+            // what the adapter needs to find it again after a restart (a request id)
+            let resume = self
+                .queues
+                .entry(self.graph.system_of[idx])
+                .adapter
+                .pending_resume_token(&op.id);
+            self.journal(idx, OperationState::Pending { resume })
+                .await?;
             self.exec.emit(ExecutionEvent::Pending {
                 operation: op.id.clone(),
                 final_: false,

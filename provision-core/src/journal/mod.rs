@@ -48,7 +48,12 @@ pub enum OperationState {
         external_id: Option<String>,
     },
     /// Accepted; the system completes it later.
-    Pending,
+    Pending {
+        /// What the adapter needs to find the operation's progress again after a
+        /// restart ([`crate::adapter::Adapter::pending_resume_token`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
+    },
     /// Failed for good.
     Failed {
         /// The classified error with the system's own code and message.

@@ -104,7 +104,7 @@ impl Replay {
         match self.last_state(id) {
             None => ResumeAction::Run,
             Some(state) if state.is_final() => ResumeAction::Done,
-            Some(OperationState::InFlight { .. } | OperationState::Pending) => {
+            Some(OperationState::InFlight { .. } | OperationState::Pending { .. }) => {
                 ResumeAction::Recheck
             }
             // Future non-final states: be careful, read before writing.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::document::{Located, PROVISION_FIELDS, RawPolicy, RawProvision};
 use super::error::Diagnostic;
-use crate::adapter::{ResourceKindDescriptor, SystemDescriptor};
+use crate::adapter::{ResourceKindDescriptor, RoleModel, SystemDescriptor};
 use crate::config::DeploymentConfig;
 use crate::model::{
     Entitlement, Policy, PolicyGrant, PolicySet, ResourceRef, SourceLocation, SystemName, Validity,
@@ -79,7 +79,14 @@ impl Context<'_> {
             }
         }
         check_duplicate_names(raw, out);
-        check_conflicting_roles(&given, out);
+        // Kinds whose roles are held side by side (Jira project roles) never conflict.
+        let multiple = |e: &Entitlement| {
+            self.descriptors
+                .get(&e.system)
+                .and_then(|d| d.kind(&e.kind))
+                .is_some_and(|k| k.role_model == RoleModel::Multiple)
+        };
+        check_conflicting_roles(&given, &multiple, out);
         PolicySet { policies }
     }
 
@@ -113,6 +120,17 @@ impl Context<'_> {
         };
         let action = prov.action.as_ref()?;
         let Some(kind) = descriptor.kind_for_action(&action.value) else {
+            if let Some(needs) = descriptor.unavailable_actions.get(&action.value) {
+                out.push(problem(
+                    &action.location,
+                    &action.path,
+                    format!(
+                        "system `{canonical}` (adapter `{}`) cannot grant `{}` as configured: it needs {needs}",
+                        descriptor.adapter_type, action.value
+                    ),
+                ));
+                return None;
+            }
             let actions = descriptor.kinds.iter().flat_map(|k| k.actions.iter());
             out.push(problem(
                 &action.location,
@@ -313,10 +331,15 @@ struct Given {
 }
 
 /// A person holds one role per resource: two provisions giving the same resource
-/// with different roles are an error, naming both places.
-fn check_conflicting_roles(given: &[Given], out: &mut Vec<Diagnostic>) {
+/// with different roles are an error, naming both places, unless the kind's roles are
+/// [`RoleModel::Multiple`] (`multiple`).
+fn check_conflicting_roles(
+    given: &[Given],
+    multiple: &dyn Fn(&Entitlement) -> bool,
+    out: &mut Vec<Diagnostic>,
+) {
     let mut seen: HashMap<ResourceRef, &Given> = HashMap::new();
-    for g in given {
+    for g in given.iter().filter(|g| !multiple(&g.grant.entitlement)) {
         let key = g.grant.entitlement.resource_ref();
         match seen.get(&key) {
             Some(first) if first.grant.entitlement.role != g.grant.entitlement.role => {

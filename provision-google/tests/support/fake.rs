@@ -9,7 +9,12 @@
 //! * inserting what exists: 409 `duplicate` ("Entity already exists." / "Member
 //!   already exists.");
 //! * pages of at most `page_size` whatever `maxResults` asks, `nextPageToken` opaque;
-//! * `throttle()`: every call 429 with `Retry-After: 9`.
+//! * `throttle()`: every call 429 with `Retry-After: 9`;
+//! * `users.get` (and every `userKey`) resolves a user's aliases as well as its
+//!   primary email, and inserting an alias address is 409 `duplicate`;
+//! * `users.update` replaces a repeated field (`organizations`) whole when the body
+//!   has it;
+//! * `conflict_after_next_update()`: the next update takes effect, then answers 409.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -32,6 +37,10 @@ struct FakeUser {
     family: String,
     suspended: bool,
     org_unit: String,
+    /// Other addresses of this user: `users.get` resolves them like the primary one.
+    aliases: Vec<String>,
+    /// `organizations`, a repeated field: `users.update` replaces it whole.
+    organizations: Value,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +50,9 @@ struct State {
     // group email -> (group id, members: member email -> role)
     groups: BTreeMap<String, (String, BTreeMap<String, String>)>,
     throttled: bool,
+    /// The next `users.update` takes effect, then answers 409 "Entity already exists."
+    /// (reported by Google users: re-read before treating it as a failure).
+    conflict_after_next_update: bool,
 }
 
 impl State {
@@ -50,15 +62,25 @@ impl State {
         }
         self.users
             .iter()
-            .find(|(_, u)| u.email.eq_ignore_ascii_case(key))
+            .find(|(_, u)| {
+                u.email.eq_ignore_ascii_case(key)
+                    || u.aliases.iter().any(|a| a.eq_ignore_ascii_case(key))
+            })
             .map(|(id, _)| id.clone())
     }
 
     fn user_json(&self, id: &str) -> Value {
         let u = &self.users[id];
-        json!({"id": id, "primaryEmail": u.email, "suspended": u.suspended,
+        let mut user = json!({"id": id, "primaryEmail": u.email, "suspended": u.suspended,
             "orgUnitPath": u.org_unit, "name": {"givenName": u.given, "familyName": u.family},
-            "lastLoginTime": "1970-01-01T00:00:00.000Z"})
+            "lastLoginTime": "1970-01-01T00:00:00.000Z"});
+        if !u.aliases.is_empty() {
+            user["aliases"] = json!(u.aliases);
+        }
+        if !u.organizations.is_null() {
+            user["organizations"] = u.organizations.clone();
+        }
+        user
     }
 
     /// The member email a member key (email or user id) stands for.
@@ -134,9 +156,38 @@ impl GoogleFake {
                 family: "User".into(),
                 suspended: false,
                 org_unit: "/".into(),
+                aliases: Vec::new(),
+                organizations: Value::Null,
             },
         );
         id
+    }
+
+    /// Gives user `id` another address (`users.aliases.insert`).
+    pub fn add_alias(&self, id: &str, alias: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.users.get_mut(id).unwrap().aliases.push(alias.to_owned());
+    }
+
+    /// Sets user `id`'s `organizations` as an admin would by hand.
+    pub fn set_organizations(&self, id: &str, organizations: Value) {
+        let mut s = self.state.lock().unwrap();
+        s.users.get_mut(id).unwrap().organizations = organizations;
+    }
+
+    /// User `id` as `users.get` answers it.
+    pub fn user(&self, id: &str) -> Value {
+        self.state.lock().unwrap().user_json(id)
+    }
+
+    /// The user id a key (id, primary email or alias) resolves to.
+    pub fn user_id(&self, key: &str) -> Option<String> {
+        self.state.lock().unwrap().user_id(key)
+    }
+
+    /// The next `users.update` takes effect and then answers 409 `duplicate`.
+    pub fn conflict_after_next_update(&self) {
+        self.state.lock().unwrap().conflict_after_next_update = true;
     }
 
     /// Adds a group.
@@ -271,6 +322,8 @@ impl GoogleFake {
                             .into(),
                         suspended: false,
                         org_unit: body["orgUnitPath"].as_str().unwrap_or("/").into(),
+                        aliases: Vec::new(),
+                        organizations: body["organizations"].clone(),
                     },
                 );
                 ResponseTemplate::new(200).set_body_json(s.user_json(&id))
@@ -288,6 +341,19 @@ impl GoogleFake {
                         }
                         if let Some(v) = body["orgUnitPath"].as_str() {
                             u.org_unit = v.into();
+                        }
+                        if let Some(v) = body["name"]["givenName"].as_str() {
+                            u.given = v.into();
+                        }
+                        if let Some(v) = body["name"]["familyName"].as_str() {
+                            u.family = v.into();
+                        }
+                        // a repeated field present in the body replaces the stored one whole
+                        if let Some(orgs) = body.get("organizations") {
+                            u.organizations = orgs.clone();
+                        }
+                        if std::mem::take(&mut s.conflict_after_next_update) {
+                            return google_error(409, "duplicate", "Entity already exists.");
                         }
                         ResponseTemplate::new(200).set_body_json(s.user_json(&id))
                     }
