@@ -1,0 +1,260 @@
+//! The command line: every subcommand and option, as clap parses them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Identity policies reviewed like code, applied with a plan.
+///
+/// Exit codes: 0 nothing to do or success; 1 error (unreadable file, a system could
+/// not be read); 2 changes pending (plan, simulate, drift findings); 3 validation
+/// errors; 4 refused (blast radius, stale plan, confirmation declined); 5 partial
+/// failure (some operations failed or were skipped); 6 audit chain broken.
+#[derive(Debug, Parser)]
+#[command(name = "provision", version, about, long_about = None)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The deployment file (default: ./provision.yaml).
+    #[arg(long, global = true, env = "PROVISION_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The policy file or directory (default: `policies/` beside the deployment file).
+    /// For `simulate`: the proposed policies, a directory or a git ref.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub policies: Option<PathBuf>,
+    /// The HR roster (default: the deployment's `roster.path`, else `roster.yaml`
+    /// beside the deployment file).
+    #[arg(long, global = true, env = "PROVISION_ROSTER", value_name = "FILE")]
+    pub roster: Option<PathBuf>,
+    /// The SQLite journal and audit log (default: `.provision/store.db` beside the
+    /// deployment file).
+    #[arg(long, global = true, env = "PROVISION_STORE", value_name = "FILE")]
+    pub store: Option<PathBuf>,
+    /// How long `apply` and `drift --fix` keep re-checking operations a system
+    /// completes later (an account created at first sign-in) before reporting them as
+    /// pending, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "PROVISION_PENDING_WAIT",
+        default_value_t = 30,
+        value_name = "SECS"
+    )]
+    pub pending_wait: u64,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on standard error.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Colour: auto (only on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human line per event.
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal only.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// How a report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people: a diff grouped by person.
+    Text,
+    /// A stable JSON document for machines.
+    Json,
+    /// A pull-request comment (collapses past 50 people).
+    Markdown,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the deployment, the policies and the roster without any credential.
+    Validate,
+    /// Read the systems and show what would change, grouped by person.
+    Plan(PlanArgs),
+    /// Apply a saved plan (refused when reality moved since), or plan and apply.
+    Apply(ApplyArgs),
+    /// Who gains and who loses what under proposed policies; reads no system.
+    Simulate(SimulateArgs),
+    /// What no longer matches the policies, by severity; `--fix` applies the allowed fixes.
+    Drift(DriftArgs),
+    /// Why a person has (or has not) an entitlement.
+    Why(WhyArgs),
+    /// The audit log: verify the chain, export it, one person's history.
+    Audit(AuditArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+    /// Run the lifecycle service (not available yet).
+    Serve,
+}
+
+/// `provision plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Save the plan (JSON) for `provision apply`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The trigger recorded in every operation's reason.
+    #[arg(long, default_value = "cli")]
+    pub event: String,
+}
+
+/// `provision apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved by `provision plan --out`; without it, plan now and ask.
+    #[arg(value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Confirm a plan over the blast radius that removes access from at most this
+    /// many people.
+    #[arg(long, value_name = "N")]
+    pub confirm_blast_radius: Option<usize>,
+    /// The trigger recorded in every operation's reason (without a plan file).
+    #[arg(long, default_value = "cli")]
+    pub event: String,
+    /// Progress display: auto (bars on a terminal, else one line per operation).
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// Bars on a terminal, lines otherwise.
+    Auto,
+    /// Progress bars per system.
+    Bars,
+    /// One line per operation.
+    Lines,
+    /// Nothing.
+    None,
+}
+
+/// `provision simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The current policies' directory (default: `policies/` beside the deployment
+    /// file); `--base` and `--head` name git refs of it.
+    #[arg(long, value_name = "DIR")]
+    pub current: Option<PathBuf>,
+    /// The git ref of the current policies (default: the working tree).
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+    /// The git ref of the proposed policies (instead of `--policies`).
+    #[arg(long, value_name = "REF")]
+    pub head: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `provision drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Apply the fixes each system's `drift_remediation` allows.
+    #[arg(long)]
+    pub fix: bool,
+    /// Confirm fixes over the blast radius touching at most this many people.
+    #[arg(long, value_name = "N")]
+    pub confirm_blast_radius: Option<usize>,
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `provision why`.
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The person: HR id, login or email.
+    pub person: String,
+    /// The entitlement: `system/kind/resource`, optionally `#role` and `@scope`
+    /// (`gitlab/group/engineering#developer`).
+    pub entitlement: String,
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `provision audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// What to do with the audit log.
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+/// `provision audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the hash chain; exit 6 naming the first bad record when it is broken.
+    Verify,
+    /// Export every record.
+    Export {
+        /// JSON lines or CSV.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// One person's history, oldest first.
+    History {
+        /// The person: HR id, login or email.
+        person: String,
+        /// Output format (text or json).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// Audit export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON record per line (with seq and hashes).
+    Jsonl,
+    /// One row per record.
+    Csv,
+}
+
+/// `provision completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,81 @@
+//! `provision plan`: reads the systems and shows what would change.
+
+use provision_core::engine::Engine;
+use provision_core::model::Identity;
+use provision_core::planner::GuardedPlan;
+
+use crate::cli::{Format, PlanArgs};
+use crate::commands::{Ctx, out};
+use crate::context::{Paths, build_engine, load_roster};
+use crate::exit::{CliError, CliResult, Outcome};
+use crate::plan_doc::{Inputs, PlanDocument, PlanInputs, digest};
+use crate::render;
+
+/// The digests of the inputs a plan is made from.
+pub fn inputs(paths: &Paths, engine: &Engine) -> Result<Inputs, CliError> {
+    Ok(Inputs {
+        config: digest(&paths.config)?,
+        policies: digest(&paths.policies)?,
+        roster: digest(&paths.roster_path(engine.config()))?,
+    })
+}
+
+/// Plans the whole roster; returns the guarded plan and its document.
+pub async fn make_plan(
+    paths: &Paths,
+    engine: &Engine,
+    roster: &[Identity],
+    event: &str,
+) -> Result<(GuardedPlan, PlanDocument), CliError> {
+    let guarded = engine.plan(roster, event).await?;
+    let desired = engine.desired(roster);
+    let doc = PlanDocument::new(
+        &guarded,
+        PlanInputs {
+            roster,
+            policies: engine.policies(),
+            desired: &desired,
+            inputs: inputs(paths, engine)?,
+            event,
+        },
+    );
+    Ok((guarded, doc))
+}
+
+/// The exit outcome of a plan: 0 empty, 2 changes, 4 over the blast radius.
+pub fn outcome(doc: &PlanDocument) -> Outcome {
+    if doc.blast_radius.exceeded() {
+        Outcome::Refused
+    } else if doc.plan.operations.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Pending
+    }
+}
+
+/// Prints a plan document in `format`.
+pub fn print(ctx: &Ctx, doc: &PlanDocument, format: Format) -> Result<(), CliError> {
+    match format {
+        Format::Text => out(&render::text(doc, ctx.style)),
+        Format::Json => out(&(doc.to_json()? + "\n")),
+        Format::Markdown => out(&render::markdown(doc)),
+    }
+    Ok(())
+}
+
+/// Runs `plan`.
+pub async fn run(ctx: &Ctx, args: &PlanArgs) -> CliResult {
+    let engine = build_engine(&ctx.paths, None).await?;
+    let roster = load_roster(&ctx.paths, engine.config())?;
+    let (_, doc) = make_plan(&ctx.paths, &engine, &roster, &args.event).await?;
+    print(ctx, &doc, args.format)?;
+    if let Some(path) = &args.out {
+        doc.write(path)?;
+        eprintln!(
+            "plan saved to {}; apply it with `provision apply {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(outcome(&doc))
+}

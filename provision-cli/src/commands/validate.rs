@@ -1,0 +1,73 @@
+//! `provision validate`: the deployment, the policies and the roster, against every
+//! system's credential-free descriptor. Needs no secret.
+
+use provision_core::engine::{Engine, EngineError};
+
+use crate::commands::{Ctx, out};
+use crate::context::{factories, load_config, read_roster};
+use crate::exit::{CliError, CliResult, Outcome};
+
+/// Runs `validate`: prints every problem with file:line:column, exit 3 if any.
+pub fn run(ctx: &Ctx) -> CliResult {
+    let paths = &ctx.paths;
+    let mut problems: Vec<String> = Vec::new();
+    let validated = match Engine::validate(&paths.config, &paths.policies, &factories()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            problems.extend(problem_lines(&e));
+            None
+        }
+    };
+    // The roster is checked even when the policies are wrong: every problem at once.
+    let config = match &validated {
+        Some(v) => Some(v.config.clone()),
+        None => load_config(&paths.config).ok(),
+    };
+    let mut people = 0;
+    if let Some(config) = &config {
+        match read_roster(paths, config) {
+            Ok(load) => {
+                people = load.entries.len();
+                problems.extend(load.problems.iter().map(|p| p.to_diagnostic().to_string()));
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if problems.is_empty() {
+        let v = validated.ok_or_else(|| CliError::Other("validation gave no result".into()))?;
+        out(&format!(
+            "valid: {} systems, {} policies, {} people ({}, {}, {})\n",
+            v.config.systems.len(),
+            v.policies.policies.len(),
+            people,
+            paths.config.display(),
+            paths.policies.display(),
+            paths.roster_path(&v.config).display()
+        ));
+        Ok(Outcome::Success)
+    } else {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        eprintln!(
+            "{} problem{} found",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+        Ok(Outcome::Invalid)
+    }
+}
+
+/// One line per problem (file:line:column first), from an engine error.
+fn problem_lines(e: &EngineError) -> Vec<String> {
+    let diagnostics = match e {
+        EngineError::Deployment(d) => d.diagnostics(),
+        EngineError::Policy(p) => p.diagnostics(),
+        _ => &[],
+    };
+    if diagnostics.is_empty() {
+        vec![e.to_string()]
+    } else {
+        diagnostics.iter().map(ToString::to_string).collect()
+    }
+}

@@ -1,0 +1,430 @@
+//! Every command as a process against the sandbox systems of the quickstart's example
+//! deployment: exit codes, output (insta snapshots), the plan's JSON schema, the
+//! stale-plan refusal, the blast-radius confirmation, simulate over two git refs, and
+//! a broken audit chain.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::{Deployment, stable};
+
+#[test]
+fn validate_needs_no_secret_and_names_file_line_column() {
+    let d = Deployment::new();
+    let (code, out, err) = d.run(&["validate"]);
+    assert_eq!(code, 0, "{err}");
+    insta::assert_snapshot!("validate_ok", stable(&out, d.path()));
+
+    // An action the system does not have, and a roster row without an email.
+    d.edit("policies/sales.yaml", |t| {
+        t.replacen(
+            "action: add_to_group, target: \"sales-team\"",
+            "action: add_to_grop, target: \"sales-team\"",
+            1,
+        )
+    });
+    d.edit("roster.yaml", |t| {
+        t.replacen("email: marcus.webb@company.com", "email: \"\"", 1)
+    });
+    let (code, out, err) = d.run(&["validate"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("policies/sales.yaml:9:"), "{err}");
+    insta::assert_snapshot!("validate_errors", stable(&err, d.path()));
+}
+
+#[test]
+fn plan_groups_by_person_with_reasons_and_exits_2_when_changes_are_pending() {
+    let d = Deployment::new();
+    let (code, out, err) = d.run(&["plan"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        out.contains("e1001 Sarah Chen <sarah.chen@company.com>"),
+        "{out}"
+    );
+    assert!(
+        out.contains("+ okta     grant okta/group/sales-team\n      because policy \"Sales (all of Sales)\" (./policies/sales.yaml:9): department=Sales"),
+        "{out}"
+    );
+    insta::assert_snapshot!("plan_text", stable(&out, d.path()));
+
+    let (code, md, _) = d.run(&["plan", "--format", "markdown"]);
+    assert_eq!(code, 2);
+    assert!(md.contains("```diff\n+ okta"), "{md}");
+    assert!(
+        !md.contains("<details>"),
+        "8 people are not collapsed: {md}"
+    );
+}
+
+#[test]
+fn plan_json_schema_is_stable() {
+    let d = Deployment::new();
+    let (code, out, err) = d.run(&["plan", "--format", "json", "--out", "plan.json"]);
+    assert_eq!(code, 2, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("plan.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["plan"], saved["plan"], "--out saves the plan printed");
+    assert_eq!(doc["schema"], "provision.plan/v1");
+    // The schema: every key path with its type, and one person's changes in full.
+    let mut shape = Vec::new();
+    schema_of(&doc, "$", &mut shape);
+    shape.sort();
+    shape.dedup();
+    insta::assert_snapshot!("plan_json_schema", shape.join("\n"));
+    let sarah = doc["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "e1001")
+        .unwrap();
+    insta::assert_json_snapshot!("plan_json_sarah", sarah);
+}
+
+/// `$.people[].changes[].sign: string`, for every path in a JSON value.
+fn schema_of(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    let ty = match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    // The embedded core plan is covered by the core's own serde; only its top level here.
+    out.push(format!("{path}: {ty}"));
+    if path.starts_with("$.plan.") {
+        return;
+    }
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .for_each(|i| schema_of(i, &format!("{path}[]"), out)),
+        Value::Object(map) => {
+            // Attribute maps are data, not schema.
+            if path.ends_with(".matched") {
+                return;
+            }
+            map.iter()
+                .for_each(|(k, v)| schema_of(v, &format!("{path}.{k}"), out));
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn apply_runs_the_saved_plan_then_refuses_it_as_stale_naming_what_changed() {
+    let d = Deployment::new();
+    let (code, _, err) = d.run(&["plan", "--out", "plan.json"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, out, err) = d.run(&["apply", "plan.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("applied run"), "{out}");
+    // Without a terminal: one line per operation on standard error.
+    assert!(err.contains("[1/79] "), "{err}");
+    assert!(
+        err.contains("okta e1001/okta/create_account: done"),
+        "{err}"
+    );
+
+    // The same plan again: reality moved (it was applied), so it is stale.
+    let (code, out, err) = d.run(&["apply", "plan.json"]);
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(err.contains("is stale"), "{err}");
+    assert!(
+        err.contains("e1001/okta/grant/group/sales-team: no longer needed"),
+        "{err}"
+    );
+
+    // A changed policy file makes a saved plan stale too, naming the file.
+    let (code, _, _) = d.run(&["plan", "--out", "plan2.json"]);
+    assert_eq!(code, 2);
+    d.edit("policies/sales.yaml", |t| t + "\n# reviewed\n");
+    let (code, _, err) = d.run(&["apply", "plan2.json"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("policies ./policies changed since the plan was made"),
+        "{err}"
+    );
+}
+
+#[test]
+fn apply_without_a_terminal_needs_yes() {
+    let d = Deployment::new();
+    let (code, _, err) = d.run(&["apply"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("not a terminal"), "{err}");
+    let (code, out, err) = d.run(&["apply", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn a_plan_over_the_blast_radius_needs_the_count_confirmed() {
+    let d = Deployment::new();
+    let (code, out, err) = d.run(&["apply", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Four people leave at once (the limit is three).
+    d.edit("roster.yaml", |t| {
+        t.replace(
+            "    attributes:\n      department: Engineering\n",
+            "    status: terminated\n    effective: 2020-01-01T00:00:00Z\n    attributes:\n      department: Engineering\n",
+        )
+    });
+    let (code, out, err) = d.run(&["plan"]);
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(
+        out.contains("Blast radius: REFUSED: removes access from 4 of 8 people"),
+        "{out}"
+    );
+    assert!(out.contains("--confirm-blast-radius 4"), "{out}");
+
+    let (code, _, err) = d.run(&["apply", "--yes"]);
+    assert_eq!(code, 4, "{err}");
+    let (code, _, err) = d.run(&["apply", "--yes", "--confirm-blast-radius", "3"]);
+    assert_eq!(code, 4, "a larger surprise is still refused: {err}");
+    assert!(err.contains("more than the 3 confirmed"), "{err}");
+    let (code, out, err) = d.run(&["apply", "--yes", "--confirm-blast-radius", "4"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn why_names_the_policy_its_line_and_the_matching_attributes_or_why_not() {
+    let d = Deployment::new();
+    let (code, out, _) = d.run(&[
+        "why",
+        "sarah.chen@company.com",
+        "okta/group/engineering-team",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    insta::assert_snapshot!("why_yes", out);
+    let (code, out, _) = d.run(&[
+        "why",
+        "e1001",
+        "aws/permission_set/EngineeringSeniorReadOnly",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    insta::assert_snapshot!("why_not", out);
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn simulate_compares_two_git_refs_without_reading_any_system() {
+    let d = Deployment::new();
+    git(d.path(), &["init", "-q", "-b", "main"]);
+    git(
+        d.path(),
+        &["add", "provision.yaml", "policies", "roster.yaml"],
+    );
+    git(d.path(), &["commit", "-q", "-m", "policies"]);
+    git(d.path(), &["checkout", "-q", "-b", "change"]);
+    // Seniors get on-call; the Sales CRM policy is dropped.
+    d.edit("policies/engineering.yaml", |t| {
+        t + "      - system: \"slack\"\n        action: \"invite_to_channel\"\n        target: \"#eng-oncall\"\n"
+    });
+    d.edit("policies/sales.yaml", |t| {
+        let start = t.find("  - name: \"Sales CRM (reps)\"").unwrap();
+        let end = t.find("  - name: \"Sales Engineer\"").unwrap();
+        format!("{}{}", &t[..start], &t[end..])
+    });
+    git(
+        d.path(),
+        &[
+            "commit",
+            "-q",
+            "-am",
+            "on-call for seniors, no CRM for reps",
+        ],
+    );
+    // The working tree is back on main: refs, not files, say what is compared.
+    git(d.path(), &["checkout", "-q", "main"]);
+
+    let (code, out, err) = d.run(&["simulate", "--base", "main", "--head", "change"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        !d.path().join("state/okta.json").exists(),
+        "no system was read or written"
+    );
+    insta::assert_snapshot!("simulate_refs", stable(&out, d.path()));
+
+    // A ref given as --policies against the working tree; the same ref: nothing.
+    let (code, out, _) = d.run(&["simulate", "--policies", "main"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("No one gains or loses anything."), "{out}");
+
+    let (code, json, _) = d.run(&[
+        "simulate", "--base", "main", "--head", "change", "--format", "json",
+    ]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["schema"], "provision.simulation/v1");
+    assert_eq!(v["summary"]["people_gaining"], 2, "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_verify_detects_a_broken_chain_and_names_the_first_bad_record() {
+    let d = Deployment::new();
+    let (code, out, err) = d.run(&["apply", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = d.run(&["audit", "verify"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("audit chain verified: "), "{out}");
+
+    let (code, csv, _) = d.run(&["audit", "export", "--format", "csv"]);
+    assert_eq!(code, 0);
+    assert!(
+        csv.starts_with("seq,at,run,actor,identity,system,operation,action,entitlement,outcome"),
+        "{csv}"
+    );
+    let (code, jsonl, _) = d.run(&["audit", "export"]);
+    assert_eq!(code, 0);
+    assert_eq!(jsonl.lines().count(), csv.lines().count() - 1);
+    let (code, history, _) = d.run(&["audit", "history", "sarah.chen@company.com"]);
+    assert_eq!(code, 0);
+    assert!(
+        history.contains("okta grant okta/group/sales-team: changed; by provision-cli:ci"),
+        "{history}"
+    );
+
+    // Someone with the database file rewrites record 3.
+    let store = provision_store::SqliteStore::open(d.path().join(".provision/store.db"))
+        .await
+        .unwrap();
+    sqlx::query("DROP TRIGGER audit_log_no_update")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET event_json = replace(event_json, '\"actor\":\"provision-cli:ci\"', '\"actor\":\"someone\"') WHERE seq = 3")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    let (code, _, err) = d.run(&["audit", "verify"]);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("audit chain BROKEN at record seq 3"), "{err}");
+}
+
+#[test]
+fn drift_reports_by_severity_and_fix_applies_what_remediation_allows() {
+    let d = Deployment::new();
+    let (code, out, err) = d.run(&["apply", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Someone adds Sarah to an engineering channel by hand: slack channels are
+    // authoritative and slack fixes everything it finds.
+    d.edit("state/slack.json", |t| {
+        t.replacen("\"#sales-engineering\"", "\"#engineering-general\"", 1)
+    });
+    let (code, out, err) = d.run(&["drift"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("findings"), "{out}");
+    let (code, out, err) = d.run(&["drift", "--fix"]);
+    assert!(code == 0 || code == 2, "{code}: {out}{err}");
+    assert!(out.contains("Fixing"), "{out}");
+}
+
+#[test]
+fn completions_and_serve() {
+    let d = Deployment::new();
+    let (code, out, _) = d.run(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("_provision()"), "{out}");
+    let (code, _, err) = d.run(&["serve"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("has not landed"), "{err}");
+}
+
+#[test]
+fn log_format_json_writes_json_lines_on_stderr() {
+    let d = Deployment::new();
+    let (_, _, err) = d.run(&["-v", "--log-format", "json", "plan"]);
+    let first = err.lines().find(|l| l.starts_with('{')).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(first).unwrap();
+    assert!(v["level"].is_string(), "{err}");
+}
+
+#[test]
+fn plan_markdown_collapses_past_fifty_people() {
+    let d = Deployment::new();
+    let mut roster = String::from("people:\n");
+    for i in 0..60 {
+        roster.push_str(&format!(
+            "  - id: s{i:03}\n    email: s{i:03}@company.com\n    display_name: Seller {i}\n    attributes:\n      department: Sales\n      title: Account Executive\n"
+        ));
+    }
+    std::fs::write(d.path().join("roster.yaml"), roster).unwrap();
+    let (code, md, err) = d.run(&["plan", "--format", "markdown"]);
+    assert_eq!(code, 2, "{err}");
+    let (shown, collapsed) = md
+        .split_once("<details><summary>10 more people</summary>")
+        .unwrap();
+    assert_eq!(shown.matches("```diff").count(), 50, "{shown}");
+    assert_eq!(collapsed.matches("```diff").count(), 10);
+    assert!(collapsed.trim_end().ends_with("</details>"));
+}
+
+#[test]
+fn simulate_against_a_directory_ignores_moved_lines_and_sees_a_narrower_selector() {
+    let d = Deployment::new();
+    let proposed = d.path().join("proposed");
+    std::fs::create_dir_all(&proposed).unwrap();
+    for f in ["engineering.yaml", "sales.yaml"] {
+        std::fs::copy(d.path().join("policies").join(f), proposed.join(f)).unwrap();
+    }
+    // Comments push every policy down: nobody's access changes.
+    let sales = proposed.join("sales.yaml");
+    let text = std::fs::read_to_string(&sales).unwrap();
+    std::fs::write(&sales, format!("# one\n# two\n{text}")).unwrap();
+    let (code, out, err) = d.run(&["simulate", "--policies", "proposed"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("No one gains or loses anything."), "{out}");
+
+    // Senior Engineer Access narrowed to Berlin: Tom (Remote) loses the AWS permission set.
+    let eng = proposed.join("engineering.yaml");
+    let text = std::fs::read_to_string(&eng).unwrap();
+    std::fs::write(
+        &eng,
+        text.replacen(
+            "        seniority: \"Senior\"\n",
+            "        seniority: \"Senior\"\n        location: \"Berlin\"\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = d.run(&["simulate", "--policies", "proposed", "--format", "json"]);
+    assert_eq!(code, 2, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let losers: Vec<&str> = v["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !p["losses"].as_array().unwrap().is_empty())
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(v["summary"]["population"], 8);
+    assert!(
+        !losers.is_empty() && !losers.contains(&"e1002"),
+        "Marcus is in Berlin: {out}"
+    );
+    assert!(
+        out.contains("aws/permission_set/EngineeringSeniorReadOnly@account:production"),
+        "{out}"
+    );
+}
