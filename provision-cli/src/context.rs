@@ -96,6 +96,7 @@ pub fn factories() -> FactoryRegistry {
         .with(provision_aws::factory())
         .with(provision_slack::factory())
         .with(provision_jira::factory())
+        .with(provision_gitlab::factory())
         .with(provision_sandbox::factory())
 }
 
