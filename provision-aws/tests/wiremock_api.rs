@@ -778,7 +778,9 @@ async fn check_without_a_known_request_reads_the_assignments() {
     mount_permission_sets(&server).await;
     op_mock("SWBExternalService.ListAccountAssignments")
         .respond_with(aws_ok(json!({"AccountAssignments": [
-            {"AccountId": PROD, "PermissionSetArn": PS_ARN, "PrincipalType": "GROUP", "PrincipalId": "u-sarah"},
+            // A decoy only an adapter ignoring PrincipalType would take for `u-other`'s
+            // own assignment: a group whose id equals that user's.
+            {"AccountId": PROD, "PermissionSetArn": PS_ARN, "PrincipalType": "GROUP", "PrincipalId": "u-other"},
             {"AccountId": PROD, "PermissionSetArn": PS_ARN, "PrincipalType": "USER", "PrincipalId": "u-sarah"}]})))
         .mount(&server)
         .await;

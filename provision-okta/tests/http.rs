@@ -37,30 +37,43 @@ async fn a_429_is_rate_limited_until_the_reset_time_on_the_server_clock() {
     let fake = FakeOkta::new(200);
     let account = member_account(&fake);
     let server = start(&fake).await;
-    // Server clock 2030-01-01T00:00:00Z, reset 30 s later.
+    // Server clock 2030-01-01T00:00:00Z, reset 2 s later. Okta refuses the write until
+    // the reset (on our clock: 2 s from now), and takes it after.
     let date = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
-    let reset = date + chrono::Duration::seconds(30);
+    let reset = date + chrono::Duration::seconds(2);
+    let local_reset = Utc::now() + chrono::Duration::seconds(2);
+    let throttled = ResponseTemplate::new(429)
+        .insert_header("date", "Tue, 01 Jan 2030 00:00:00 GMT")
+        .insert_header("x-rate-limit-limit", "600")
+        .insert_header("x-rate-limit-remaining", "0")
+        .insert_header("x-rate-limit-reset", reset.timestamp().to_string().as_str())
+        .set_body_json(json!({
+            "errorCode": "E0000047",
+            "errorSummary": "API call exceeded rate limit due to too many requests.",
+            "errorLink": "E0000047", "errorId": "x", "errorCauses": []
+        }));
+    let fallback = fake.clone();
     Mock::given(method("PUT"))
         .and(path_regex("^/api/v1/groups/[^/]+/users/[^/]+$"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("date", "Tue, 01 Jan 2030 00:00:00 GMT")
-                .insert_header("x-rate-limit-limit", "600")
-                .insert_header("x-rate-limit-remaining", "0")
-                .insert_header("x-rate-limit-reset", reset.timestamp().to_string().as_str())
-                .set_body_json(json!({
-                    "errorCode": "E0000047",
-                    "errorSummary": "API call exceeded rate limit due to too many requests.",
-                    "errorLink": "E0000047", "errorId": "x", "errorCauses": []
-                })),
-        )
-        .up_to_n_times(1)
+        .respond_with(move |req: &wiremock::Request| {
+            if Utc::now() < local_reset {
+                throttled.clone()
+            } else {
+                wiremock::Respond::respond(&fallback, req)
+            }
+        })
         .mount(&server)
         .await;
     let okta = adapter(&server);
-    // The local clock is years behind Okta's: the reset is 30 s from now here.
-    let local_reset = Utc::now() + chrono::Duration::seconds(30);
+    // The local clock is years behind Okta's: the reset is 2 s from now here.
     conformance::rate_limited_with_reset(&okta, &account, grant(), local_reset).await;
+    // Sent again at once, it is refused again: the wait is real.
+    assert!(
+        conformance::run(&okta, &account, grant()).await.is_err(),
+        "Okta refuses the write before its reset"
+    );
+    let wait = (local_reset - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(100)).await;
     let err = conformance::run(&okta, &account, grant()).await;
     assert!(
         err.is_ok(),
@@ -87,7 +100,7 @@ async fn a_429_is_rate_limited_until_the_reset_time_on_the_server_clock() {
         panic!("{err:?}")
     };
     assert_eq!(error.code.as_deref(), Some("E0000047"));
-    let local_reset = Utc::now() + chrono::Duration::seconds(30);
+    let local_reset = Utc::now() + chrono::Duration::seconds(2);
     let off = (info.reset_at.unwrap() - local_reset)
         .num_milliseconds()
         .abs();
@@ -104,7 +117,7 @@ async fn a_429_is_rate_limited_until_the_reset_time_on_the_server_clock() {
     assert_eq!(info.remaining, Some(0));
     assert_eq!(
         info.retry_after,
-        Some(Duration::from_secs(30)),
+        Some(Duration::from_secs(2)),
         "measured against the Date header"
     );
     assert_conform(&server).await;
