@@ -14,7 +14,8 @@ use provision_testkit::conformance;
 use serde_json::{Value, json};
 use support::*;
 use wiremock::matchers::{
-    body_json, body_partial_json, header, method, path, query_param, query_param_is_missing,
+    body_json, body_partial_json, header, method, path, path_regex, query_param,
+    query_param_is_missing,
 };
 use wiremock::{Mock, ResponseTemplate};
 
@@ -156,6 +157,8 @@ async fn one_token_serves_many_calls_and_a_new_one_comes_near_expiry() {
             "Bearer ya29.token-4"
         ]
     );
+    // Every request this test made conforms to the discovery document.
+    env.assert_conform().await;
 }
 
 #[tokio::test]
@@ -163,6 +166,7 @@ async fn a_rejected_assertion_is_unauthorized_with_googles_reason() {
     let env = Env::new().await;
     env.token.reset().await;
     Mock::given(method("POST"))
+        .and(path("/token"))
         .respond_with(ResponseTemplate::new(401).set_body_json(
             json!({"error":"unauthorized_client","error_description":"Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."}),
         ))
@@ -182,6 +186,8 @@ async fn a_rejected_assertion_is_unauthorized_with_googles_reason() {
         env.requests().await.is_empty(),
         "no API call without a token"
     );
+    // Every request this test made conforms to the discovery document.
+    env.assert_conform().await;
 }
 
 /// Three pages of users (one each), each answered exactly once.
@@ -367,7 +373,7 @@ async fn rate_limits_in_both_dialects_are_rate_limited() {
         (429, "rateLimitExceeded", "Too Many Requests"),
     ];
     for (status, reason, message) in cases {
-        env.api.reset().await;
+        env.reset().await;
         mount_active_user(&env, "sarah@example.com").await;
         let mut reply = google_error(status, reason, message);
         if status == 429 {
@@ -404,6 +410,8 @@ async fn other_403s_are_unauthorized_naming_the_reason() {
     let env = Env::new().await;
     mount_active_user(&env, "sarah@example.com").await;
     Mock::given(method("PUT"))
+        .and(path(format!("{DIR}/users/sarah@example.com")))
+        .and(body_partial_json(json!({"suspended": true})))
         .respond_with(google_error(
             403,
             "forbidden",
@@ -421,13 +429,15 @@ async fn other_403s_are_unauthorized_naming_the_reason() {
         err.to_string().contains("forbidden") && err.to_string().contains("Not Authorized"),
         "{err}"
     );
+    // Every request this test made conforms to the discovery document.
+    env.assert_conform().await;
 }
 
 #[tokio::test]
 async fn server_errors_and_backend_errors_are_transient() {
     let env = Env::new().await;
     for (status, reason) in [(500, "backendError"), (503, "backendError"), (502, "")] {
-        env.api.reset().await;
+        env.reset().await;
         Mock::given(method("POST"))
             .and(path(format!("{DIR}/groups/eng@example.com/members")))
             .respond_with(google_error(status, reason, "Backend Error"))
@@ -450,8 +460,9 @@ async fn server_errors_and_backend_errors_are_transient() {
         assert!(err.is_retryable());
     }
     // a user created a moment ago may not be usable yet: retry, not fail
-    env.api.reset().await;
+    env.reset().await;
     Mock::given(method("POST"))
+        .and(path(format!("{DIR}/groups/eng@example.com/members")))
         .respond_with(google_error(
             412,
             "conditionNotMet",
@@ -598,10 +609,12 @@ async fn shared_adoption_scenario_creating_an_existing_user_adds_no_duplicate() 
 async fn create_when_the_address_belongs_to_a_group_is_a_conflict() {
     let env = Env::new().await;
     Mock::given(method("POST"))
+        .and(path(format!("{DIR}/users")))
         .respond_with(google_error(409, "duplicate", "Entity already exists."))
         .mount(&env.api)
         .await;
     Mock::given(method("GET"))
+        .and(path_regex(format!("^{DIR}/users/[^/]+$")))
         .respond_with(google_error(404, "notFound", "Resource Not Found: userKey"))
         .mount(&env.api)
         .await;
@@ -612,6 +625,8 @@ async fn create_when_the_address_belongs_to_a_group_is_a_conflict() {
         .unwrap_err();
     assert!(matches!(err, AdapterError::Conflict { .. }), "{err:?}");
     assert!(err.to_string().contains("Entity already exists."), "{err}");
+    // Every request this test made conforms to the discovery document.
+    env.assert_conform().await;
 }
 
 #[tokio::test]
@@ -745,6 +760,8 @@ async fn removing_a_non_member_and_deleting_a_missing_user_are_already_done() {
 async fn suspending_a_missing_user_is_not_found_and_delete_needs_configuration() {
     let env = Env::new().await;
     Mock::given(method("PUT"))
+        .and(path_regex(format!("^{DIR}/users/[^/]+$")))
+        .and(body_partial_json(json!({"suspended": true})))
         .respond_with(google_error(404, "notFound", "Resource Not Found: userKey"))
         .mount(&env.api)
         .await;
@@ -765,6 +782,8 @@ async fn suspending_a_missing_user_is_not_found_and_delete_needs_configuration()
         1,
         "no delete request when deletion is off"
     );
+    // Every request this test made conforms to the discovery document.
+    env.assert_conform().await;
 }
 
 #[tokio::test]
@@ -874,6 +893,7 @@ async fn a_department_change_moves_the_org_unit_once() {
 async fn revoking_the_current_org_unit_returns_the_user_to_the_default() {
     let env = Env::with(3600, |b| b.default_org_unit("/Staff")).await;
     Mock::given(method("GET"))
+        .and(path_regex(format!("^{DIR}/users/[^/]+$")))
         .respond_with(ResponseTemplate::new(200).set_body_json(user_json(
             "u-42",
             "sarah@example.com",
@@ -980,6 +1000,7 @@ async fn secrets_stay_out_of_debug_errors_and_logs() {
         .mount(&env.api)
         .await;
     Mock::given(method("PUT"))
+        .and(path_regex(format!("^{DIR}/users/[^/]+$")))
         .respond_with(google_error(
             403,
             "forbidden",
@@ -1034,6 +1055,8 @@ async fn secrets_stay_out_of_debug_errors_and_logs() {
             );
         }
     }
+    // Every request this test made conforms to the discovery document.
+    env.assert_conform().await;
 }
 
 #[test]
@@ -1115,6 +1138,7 @@ async fn a_timeout_after_sending_is_transient_and_maybe_applied() {
     let env = Env::with(3600, |b| b.timeout(Duration::from_millis(300))).await;
     mount_active_user(&env, "sarah@example.com").await;
     Mock::given(method("PUT"))
+        .and(path(format!("{DIR}/users/sarah@example.com")))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
         .mount(&env.api)
         .await;
@@ -1133,4 +1157,6 @@ async fn a_timeout_after_sending_is_transient_and_maybe_applied() {
         ),
         "{err:?}"
     );
+    // Every request this test made conforms to the discovery document.
+    env.assert_conform().await;
 }

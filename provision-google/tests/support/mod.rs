@@ -129,6 +129,13 @@ impl Env {
             .collect()
     }
 
+    /// Forgets the API mock's mocks and requests, after checking that every request
+    /// it received so far conforms (a reset must not hide one from the check).
+    pub async fn reset(&self) {
+        self.assert_conform().await;
+        self.api.reset().await;
+    }
+
     pub async fn requests(&self) -> Vec<Request> {
         self.api.received_requests().await.unwrap()
     }
