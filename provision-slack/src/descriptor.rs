@@ -138,7 +138,9 @@ pub fn slack_descriptor(tokens: Tokens) -> SystemDescriptor {
             .with_kind(
                 ResourceKindDescriptor::new(KIND_CHANNEL, CHANNEL_ACTIONS)
                     .enumerable()
-                    .whole_list_membership(),
+                    .whole_list_membership()
+                    // `conversations.invite` takes up to 1,000 users.
+                    .with_max_batch(1000),
             )
             .with_kind(
                 ResourceKindDescriptor::new(KIND_USERGROUP, USERGROUP_ACTIONS)

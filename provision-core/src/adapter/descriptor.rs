@@ -138,6 +138,12 @@ pub struct ResourceKindDescriptor {
     /// groups): the executor never runs two operations on one such resource at once.
     #[serde(default)]
     pub whole_list_membership: bool,
+    /// Most changes of one resource of a [whole-list](Self::whole_list_membership)
+    /// kind that the executor hands to one
+    /// [`execute_batch`](crate::adapter::Adapter::execute_batch) call (Slack's
+    /// `conversations.invite` takes 1,000 users); `None`: 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batch: Option<usize>,
     /// Kinds of the same system whose grants to the same person must be in place
     /// before a grant of this kind (Salesforce: a licence before a permission set).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -163,6 +169,7 @@ impl ResourceKindDescriptor {
             nested: false,
             one_per_account: false,
             whole_list_membership: false,
+            max_batch: None,
             prerequisites: Vec::new(),
             required_at_create: false,
         }
@@ -218,6 +225,13 @@ impl ResourceKindDescriptor {
     /// Builder-style: membership is written as a whole list.
     pub fn whole_list_membership(mut self) -> Self {
         self.whole_list_membership = true;
+        self
+    }
+
+    /// Builder-style: at most `n` changes of one resource per `execute_batch` call
+    /// (at least 1).
+    pub fn with_max_batch(mut self, n: usize) -> Self {
+        self.max_batch = Some(n.max(1));
         self
     }
 

@@ -22,13 +22,20 @@ pub(crate) struct Graph {
     /// ([`crate::adapter::ResourceKindDescriptor::whole_list_membership`]) that it
     /// changes, as a number shared by every operation on that resource.
     pub(crate) list_resource: Vec<Option<usize>>,
+    /// Per whole-list resource (by its number): most changes per `execute_batch`.
+    pub(crate) batch_limit: Vec<usize>,
 }
+
+/// Most changes of one whole-list resource per `execute_batch` when the kind does not
+/// say ([`crate::adapter::ResourceKindDescriptor::max_batch`]).
+const DEFAULT_MAX_BATCH: usize = 100;
 
 impl Graph {
     pub(crate) fn new(executor: &Executor, plan: &Plan) -> Result<Self, ExecutorError> {
         let names: Vec<_> = executor.systems.keys().collect();
         let entries: Vec<_> = executor.systems.values().collect();
         let mut list_resource = Vec::with_capacity(plan.operations.len());
+        let mut batch_limit: Vec<usize> = Vec::new();
         let mut resources: HashMap<(usize, &str, &str, Option<&str>), usize> = HashMap::new();
         let mut index = HashMap::with_capacity(plan.operations.len());
         let mut system_of = Vec::with_capacity(plan.operations.len());
@@ -43,22 +50,30 @@ impl Graph {
                 }
             })?;
             system_of.push(sys);
+            let whole_list = |kind: &str| {
+                entries[sys]
+                    .adapter
+                    .descriptor()
+                    .kind(kind)
+                    .filter(|k| k.whole_list_membership)
+                    .map(|k| k.max_batch.unwrap_or(DEFAULT_MAX_BATCH).max(1))
+            };
             let list = match &op.kind {
-                OperationKind::Grant { entitlement } | OperationKind::Revoke { entitlement }
-                    if entries[sys]
-                        .adapter
-                        .descriptor()
-                        .kind(&entitlement.kind)
-                        .is_some_and(|k| k.whole_list_membership) =>
-                {
-                    let key = (
-                        sys,
-                        entitlement.kind.as_str(),
-                        entitlement.resource.as_str(),
-                        entitlement.scope.as_deref(),
-                    );
-                    let next = resources.len();
-                    Some(*resources.entry(key).or_insert(next))
+                OperationKind::Grant { entitlement } | OperationKind::Revoke { entitlement } => {
+                    whole_list(&entitlement.kind).map(|limit| {
+                        let key = (
+                            sys,
+                            entitlement.kind.as_str(),
+                            entitlement.resource.as_str(),
+                            entitlement.scope.as_deref(),
+                        );
+                        let next = resources.len();
+                        let n = *resources.entry(key).or_insert(next);
+                        if n == batch_limit.len() {
+                            batch_limit.push(limit);
+                        }
+                        n
+                    })
                 }
                 _ => None,
             };
@@ -93,6 +108,7 @@ impl Graph {
             depends_on,
             dependents,
             list_resource,
+            batch_limit,
         })
     }
 }

@@ -33,9 +33,6 @@ type Ready = (Reverse<Priority>, usize);
 /// does not wake this run.
 const AWAIT_RESPONSE_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// Most operations handed to one [`crate::adapter::Adapter::execute_batch`].
-const MAX_BATCH: usize = 100;
-
 /// A request chosen to be sent now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Chosen {
@@ -54,6 +51,9 @@ pub(crate) struct Candidate {
     pub(crate) list: Option<usize>,
     /// Its next request is an attempt (a change), not a check: it may join a batch.
     pub(crate) change: bool,
+    /// Most operations of its batch (its whole-list kind's
+    /// [`crate::adapter::ResourceKindDescriptor::max_batch`]).
+    pub(crate) max_batch: usize,
 }
 
 /// Every system's queue, in the order of the executor's system map.
@@ -162,7 +162,12 @@ impl<'a> Queues<'a> {
                         break;
                     }
                 }
-                let Candidate { key, list, change } = describe(entry.1);
+                let Candidate {
+                    key,
+                    list,
+                    change,
+                    max_batch,
+                } = describe(entry.1);
                 if spent.contains(&key) || list.is_some_and(|l| busy.contains(&l)) {
                     continue;
                 }
@@ -195,7 +200,7 @@ impl<'a> Queues<'a> {
                     busy.insert(list);
                     if change {
                         for &other in &queue.ready {
-                            if ops.len() >= MAX_BATCH {
+                            if ops.len() >= max_batch {
                                 break;
                             }
                             if other == entry {

@@ -233,6 +233,9 @@ impl<'a> Run<'a> {
                         key: request_key(plan, slots, idx),
                         list: graph.list_resource[idx],
                         change: matches!(slots[idx].action, Action::Execute),
+                        max_batch: graph.list_resource[idx]
+                            .and_then(|l| graph.batch_limit.get(l).copied())
+                            .unwrap_or(1),
                     },
                 )
             };
