@@ -11,8 +11,13 @@ use provision_core::adapter::{
 };
 use provision_core::model::{
     AccountProfile, AccountRecord, AccountRef, Entitlement, GrantRecord, Operation, OperationKind,
-    ResourceRecord, ResourceRef,
+    Priority, ResourceRecord, ResourceRef,
 };
+
+/// The note on a leaver's removals when the tokens cannot deactivate the account.
+const LEAVER_ACCOUNT_STAYS: &str = "the Slack account itself was NOT deactivated and its \
+    sessions were NOT ended: that needs credentials.scim_token or credentials.admin_token \
+    (Slack Enterprise); only managed channels and user groups were taken away";
 use provision_http::client::RequestKind;
 use provision_http::names::PersonName;
 use provision_http::paginate::ScimPage;
@@ -1250,8 +1255,24 @@ impl Adapter for SlackAdapter {
                 out[i] = Some(r);
             }
         }
+        // Without SCIM or an admin token (no Enterprise) a leaver only loses what we
+        // can take away: the report says so, on each of their removals.
+        let account_stays = !self.tokens().scim && !self.tokens().admin;
         out.into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(internal("no answer for this operation"))))
+            .zip(batch)
+            .map(|(r, (op, _))| {
+                let r = r.unwrap_or_else(|| Err(internal("no answer for this operation")));
+                match r {
+                    Ok(applied)
+                        if account_stays
+                            && op.priority == Priority::Leaver
+                            && matches!(op.kind, OperationKind::Revoke { .. }) =>
+                    {
+                        Ok(applied.with_note(LEAVER_ACCOUNT_STAYS))
+                    }
+                    other => other,
+                }
+            })
             .collect()
     }
 }

@@ -134,6 +134,13 @@ async fn without_enterprise_a_leaver_loses_every_channel_and_group_but_keeps_the
         fake.user(&id).active,
         "the account itself could not be deactivated"
     );
+    // ...and the report says so plainly, on the leaver's removals.
+    let text = report.to_string();
+    assert!(
+        text.contains("the Slack account itself was NOT deactivated")
+            && text.contains("sessions were NOT ended"),
+        "{text}"
+    );
     assert_eq!(calls(&server, "admin.users.session.reset").await, 0);
     assert_conform(&server).await;
 }
