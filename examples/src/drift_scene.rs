@@ -64,6 +64,7 @@ fn manual(person: &Identity, kind: OperationKind) -> Operation {
             policies: Vec::new(),
             event: None,
             detail: "a change made by hand in the Slack admin console".to_owned(),
+            valid_until: None,
         },
         priority: Default::default(),
     }

@@ -99,6 +99,7 @@ async fn the_salesforce_sandbox_refuses_to_delete_a_user() {
             policies: Vec::new(),
             event: None,
             detail: "a leaver".to_owned(),
+            valid_until: None,
         },
         priority: Default::default(),
     };

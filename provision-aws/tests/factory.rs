@@ -98,6 +98,7 @@ async fn the_descriptor_needs_no_credentials_and_build_resolves_them() {
             policies: vec![],
             event: None,
             detail: "test".into(),
+            valid_until: None,
         },
         priority: Default::default(),
     };

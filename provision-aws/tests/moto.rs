@@ -97,6 +97,7 @@ fn op(login: &str, kind: OperationKind) -> Operation {
             policies: vec![],
             event: Some("moto-cycle".into()),
             detail: "integration test".into(),
+            valid_until: None,
         },
         priority: Default::default(),
     }

@@ -41,6 +41,7 @@ fn op(who: &str, system: &str, kind: OperationKind, priority: Priority) -> Opera
             policies: vec![],
             event: None,
             detail: String::new(),
+            valid_until: None,
         },
         priority,
     }

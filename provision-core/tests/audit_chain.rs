@@ -34,6 +34,7 @@ fn event(i: u64) -> AuditEvent {
             policies: vec!["Engineering Access".into()],
             event: Some(format!("hr-event-{i}")),
             detail: "policy 'Engineering Access' matched department=Engineering".into(),
+            valid_until: None,
         },
     }
 }

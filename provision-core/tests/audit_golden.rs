@@ -32,6 +32,7 @@ fn fixed_event() -> AuditEvent {
             policies: vec!["Senior Engineer Access".into()],
             event: Some("hire e1001".into()),
             detail: "policy 'Senior Engineer Access' matched department=Engineering".into(),
+            valid_until: None,
         },
     }
 }

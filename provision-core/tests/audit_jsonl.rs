@@ -40,6 +40,7 @@ fn event(identity: &str, action: &str) -> AuditEvent {
             policies: vec![],
             event: Some("hr-42".into()),
             detail: "terminated".into(),
+            valid_until: None,
         },
     }
 }

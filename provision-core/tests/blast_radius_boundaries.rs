@@ -26,6 +26,7 @@ fn op(identity: &str, kind: OperationKind) -> Operation {
             policies: Vec::new(),
             event: None,
             detail: "test".into(),
+            valid_until: None,
         },
         priority: Priority::Normal,
     }

@@ -120,6 +120,7 @@ fn grant() -> Operation {
             policies: vec!["engineering".into()],
             event: None,
             detail: "test".into(),
+            valid_until: None,
         },
         priority: Priority::Normal,
     }

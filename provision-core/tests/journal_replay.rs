@@ -37,6 +37,7 @@ fn op(id: &str, kind: OperationKind) -> Operation {
             policies: vec![],
             event: Some("hr-1".into()),
             detail: "terminated".into(),
+            valid_until: None,
         },
         priority: Priority::Leaver,
     }

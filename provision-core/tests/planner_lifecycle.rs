@@ -425,3 +425,39 @@ fn plan_for_one_identity_leaves_the_others_alone() {
     let ordered = orderer::order(p, &config).unwrap();
     assert_eq!(ordered.operations[0].id.0, "e2002/okta/create_account");
 }
+
+#[test]
+fn a_time_bound_grant_tells_the_system_when_it_ends() {
+    let config = config();
+    let descriptors = descriptors();
+    let mut policies = policies();
+    let mut contractor = grant(okta("vendor-portal"));
+    contractor.validity.end = Some(now() + days(30));
+    policies.policies.push(Policy {
+        name: "Contractor Window".into(),
+        selector: Selector::equals("department", "Sales"),
+        grants: vec![contractor],
+        source: None,
+    });
+    let d = desired(&[sarah()], &policies, &config, &descriptors, now());
+    let actual = sarah_joined(&config, &descriptors);
+    let p = plan(&d, &actual, &config, &descriptors, now());
+    let op = p
+        .operations
+        .iter()
+        .find(|o| {
+            o.kind
+                == OperationKind::Grant {
+                    entitlement: okta("vendor-portal"),
+                }
+        })
+        .expect("the window is open: granted");
+    assert_eq!(op.reason.valid_until, Some(now() + days(30)));
+    // An open-ended grant carries no end.
+    assert!(
+        p.operations
+            .iter()
+            .filter(|o| o.id != op.id)
+            .all(|o| o.reason.valid_until.is_none())
+    );
+}

@@ -259,9 +259,9 @@ impl GitlabAdapter {
         let Some(user) = self.user_id(account).await? else {
             return Err(self.no_account_yet(&account.login));
         };
-        // The policy carries no end date the operation could pass on yet (see the
-        // crate docs): memberships are granted without `expires_at`.
-        let expires_at = None;
+        // The policies' validity window ends: GitLab enforces it too. It removes the
+        // member on that date (UTC), so the date of the end is never later than the end.
+        let expires_at = op.reason.valid_until.map(|end| end.date_naive());
         if op.reason.kind == ReasonKind::Replacement {
             // A role change of an ordered kind: one PUT; a membership that is gone
             // meanwhile is added instead.

@@ -41,6 +41,10 @@
 //!     membership: the same level is already in place, another is changed by one `PUT`.
 //!   * A role change (the planner's `Replacement` reason) is one `PUT …/members/:id`,
 //!     never a revoke and a grant.
+//!   * A time-bound grant (a policy's validity window ends: the operation's
+//!     `reason.valid_until`) sends `expires_at` as that date in UTC, so GitLab ends the
+//!     membership too, never later than the window; the planner still revokes it when
+//!     the window ends.
 //!   * Revoke: `DELETE …/members/:id`; GitLab also drops the person's direct
 //!     memberships of the subgroups and projects below. A 404 for a non-member is
 //!     done; a 404 `Group Not Found` / `Project Not Found` is a configuration error.
@@ -76,9 +80,6 @@
 //!
 //! ## Not supported yet
 //!
-//! * `expires_at`: a policy's `valid_until` does not reach the adapter (the planned
-//!   grant operation carries no end date), so memberships are granted without one;
-//!   the planner still revokes them when the window ends.
 //! * Custom roles (`member_role_id`), invitations by email, LDAP/SAML group links.
 //! * Minimal-access memberships (level 5) are read as no grant: on gitlab.com SAML
 //!   puts every SSO user into the top-level group at that level, and a grant no policy

@@ -523,3 +523,41 @@ async fn bearer_tokens_and_bots_and_keyset_pages() {
     );
     assert_conform(&server).await;
 }
+
+#[tokio::test]
+async fn a_time_bound_grant_carries_its_end_date_as_expires_at() {
+    // A policy's validity window ends 2026-12-31 17:00 UTC: GitLab is told to end the
+    // membership that day too (never later than the window), and an open-ended grant
+    // carries no end date.
+    let fake = FakeGitlab::new(100);
+    fake.add_group("acme");
+    fake.add_group("acme/eng");
+    let uid = fake.add_user("ada", "ada@example.com");
+    let server = start(&fake).await;
+    let adapter = self_managed(&server);
+    let mut bounded = conformance::operation(&adapter, "ada", grant(group("acme", "developer")));
+    bounded.reason.valid_until =
+        Some(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 31, 17, 0, 0).unwrap());
+    adapter
+        .execute(&bounded, &account(uid, "ada"))
+        .await
+        .unwrap();
+    let open = conformance::operation(&adapter, "ada", grant(group("acme/eng", "developer")));
+    adapter.execute(&open, &account(uid, "ada")).await.unwrap();
+    let bodies: Vec<(String, serde_json::Value)> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .map(|r| {
+            (
+                r.url.path().to_owned(),
+                serde_json::from_slice(&r.body).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert_eq!(bodies[0].1["expires_at"], "2026-12-31", "{bodies:?}");
+    assert!(bodies[1].1.get("expires_at").is_none(), "{bodies:?}");
+}

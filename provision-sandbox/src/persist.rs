@@ -394,6 +394,7 @@ mod tests {
                 policies: vec![],
                 event: None,
                 detail: "test".into(),
+                valid_until: None,
             },
             priority: Priority::Normal,
         }

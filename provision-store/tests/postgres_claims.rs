@@ -62,6 +62,7 @@ fn op(person: &str, system: &str, kind: OperationKind) -> Operation {
             policies: vec!["Engineering Access".into()],
             event: None,
             detail: "test".into(),
+            valid_until: None,
         },
         priority: Priority::Normal,
     }

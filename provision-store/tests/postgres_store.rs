@@ -71,6 +71,7 @@ fn event(run: &str, identity: &str, system: &str, minute: i64) -> AuditEvent {
             policies: vec![],
             event: Some("hr-9".into()),
             detail: "terminated".into(),
+            valid_until: None,
         },
     }
 }
@@ -89,6 +90,7 @@ fn plan(n: usize) -> Plan {
                     policies: vec![],
                     event: None,
                     detail: "terminated".into(),
+                    valid_until: None,
                 },
                 priority: Priority::Leaver,
             })

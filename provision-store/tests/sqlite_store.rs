@@ -46,6 +46,7 @@ fn event(run: &str, identity: &str, system: &str, action: &str, at: DateTime<Utc
             policies: vec!["Engineering Access".into()],
             event: Some(format!("{run}-trigger")),
             detail: format!("policy 'Engineering Access' gave {identity} {action} in {system}"),
+            valid_until: None,
         },
     }
 }
@@ -337,6 +338,7 @@ fn plan() -> Plan {
             policies: vec![],
             event: None,
             detail: "joiner".into(),
+            valid_until: None,
         },
         priority: Priority::Normal,
     };

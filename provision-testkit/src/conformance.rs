@@ -78,6 +78,7 @@ pub fn operation(adapter: &dyn Adapter, login: &str, kind: OperationKind) -> Ope
             policies: vec!["conformance".to_owned()],
             event: Some("conformance suite".to_owned()),
             detail: "conformance scenario".to_owned(),
+            valid_until: None,
         },
         priority: Priority::Normal,
     }

@@ -93,6 +93,7 @@ pub fn operation(kind: OperationKind) -> Operation {
             policies: vec!["engineering".into()],
             event: None,
             detail: "test".into(),
+            valid_until: None,
         },
         priority: Default::default(),
     }

@@ -1024,6 +1024,7 @@ fn drift_fix(op: Operation) -> Operation {
         policies,
         event,
         detail,
+        valid_until,
         ..
     } = op.reason;
     Operation {
@@ -1032,6 +1033,7 @@ fn drift_fix(op: Operation) -> Operation {
             policies,
             event,
             detail: format!("drift remediation: {detail}"),
+            valid_until,
         },
         ..op
     }
@@ -1055,6 +1057,7 @@ fn operation(
             policies,
             event: None,
             detail: detail.to_owned(),
+            valid_until: None,
         },
         priority: who.priority(),
     }

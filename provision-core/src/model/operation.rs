@@ -188,6 +188,10 @@ pub struct Reason {
     pub event: Option<String>,
     /// A sentence for people: "policy 'Senior Engineer Access' matched department=Engineering".
     pub detail: String,
+    /// For a grant: when the policies' validity window ends, so that a system that can
+    /// enforce an end date itself (GitLab's `expires_at`) is told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Scheduling priority. Leaver work goes first everywhere.

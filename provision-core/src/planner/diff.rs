@@ -496,13 +496,15 @@ fn plan_identity_into(
                 .flatten()
         })
         .filter(|old| !want.grants.contains_key(*old) && !ctx.owned_externally(old));
-        let why = match old {
+        let mut why = match old {
             Some(old) => {
                 replaced.insert(old);
                 reason::replacement(&grant.provenance, old, e)
             }
             None => reason::grant(&grant.provenance),
         };
+        // A system that can enforce the end itself is told (GitLab's `expires_at`).
+        why.valid_until = grant.validity.end;
         em.emit(
             ctx.config.enforcement_for(&e.kind),
             &e.system,

@@ -41,6 +41,7 @@ pub(crate) fn grant(provenance: &[Provenance]) -> Reason {
         policies: policy_names(provenance),
         event: None,
         detail: provenance_detail(provenance),
+        valid_until: None,
     }
 }
 
@@ -55,6 +56,7 @@ pub(crate) fn account_needed(system: &str, provenance: &[&Provenance]) -> Reason
         ),
         policies,
         event: None,
+        valid_until: None,
     }
 }
 
@@ -69,6 +71,7 @@ pub(crate) fn reactivation(system: &str, provenance: &[&Provenance]) -> Reason {
         ),
         policies,
         event: None,
+        valid_until: None,
     }
 }
 
@@ -86,6 +89,7 @@ pub(crate) fn termination(effective: Option<DateTime<Utc>>, what: &str) -> Reaso
         policies: Vec::new(),
         event: None,
         detail: format!("identity terminated{when}: {what}"),
+        valid_until: None,
     }
 }
 
@@ -98,6 +102,7 @@ pub(crate) fn expired(provenance: &[Provenance], end: Option<DateTime<Utc>>) -> 
         policies: policy_names(provenance),
         event: None,
         detail: format!("validity window{when} ({})", provenance_detail(provenance)),
+        valid_until: None,
     }
 }
 
@@ -112,6 +117,7 @@ pub(crate) fn role_change(old: &Entitlement, new: &Entitlement) -> Reason {
             old.role.as_deref().unwrap_or("(none)"),
             new.role.as_deref().unwrap_or("(none)")
         ),
+        valid_until: None,
     }
 }
 
@@ -121,6 +127,7 @@ pub(crate) fn policy_removed(entitlement: &Entitlement) -> Reason {
         policies: Vec::new(),
         event: None,
         detail: format!("no policy gives {entitlement} to this identity any more"),
+        valid_until: None,
     }
 }
 
@@ -133,6 +140,7 @@ pub(crate) fn unmanaged(entitlement: &Entitlement) -> Reason {
             "{entitlement} is given by no policy and enforcement for '{}' is authoritative",
             entitlement.kind
         ),
+        valid_until: None,
     }
 }
 
@@ -156,6 +164,7 @@ pub(crate) fn replacement(
         policies: policy_names(provenance),
         event: None,
         detail: format!("{what}; {}", provenance_detail(provenance)),
+        valid_until: None,
     }
 }
 
@@ -169,5 +178,6 @@ pub(crate) fn profile_sync(system: &str, changed: &BTreeMap<String, String>) -> 
             "HR changed {} since the {system} account was last written",
             fields.join(", ")
         ),
+        valid_until: None,
     }
 }

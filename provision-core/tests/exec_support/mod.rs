@@ -121,6 +121,7 @@ pub fn reason(kind: ReasonKind) -> Reason {
         policies: vec!["Engineering Access".into()],
         event: None,
         detail: "test".into(),
+        valid_until: None,
     }
 }
 

@@ -167,6 +167,7 @@ pub fn op(kind: OperationKind) -> Operation {
             policies: vec!["engineering".into()],
             event: None,
             detail: "test".into(),
+            valid_until: None,
         },
         priority: Priority::Normal,
     }

@@ -52,6 +52,7 @@ pub fn plan() -> Plan {
                     policies: vec!["Everyone".into()],
                     event: Some("hire".into()),
                     detail: format!("policy 'Everyone' gives e{i:02} access to {system}"),
+                    valid_until: None,
                 },
                 priority: Priority::Normal,
             };
