@@ -578,3 +578,71 @@ async fn throttled_grant_waits(skew_secs: i64) {
         "sent again after {waited:?} (server clock {skew_secs:+} s): over-waited"
     );
 }
+
+/// A kind whose members are changed one by one but whose API takes many at once
+/// (Slack channels): `max_batch` without whole-list membership.
+fn invites(max_batch: usize) -> SystemDescriptor {
+    SystemDescriptor::new("lists").with_accounts().with_kind(
+        ResourceKindDescriptor::new("usergroup", &["add_to_usergroup"]).with_max_batch(max_batch),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batched_kind_sends_at_most_its_max_batch_per_call() {
+    // Seven changes to one resource, at most 3 per call: two batches of 3 and one
+    // change alone (a batch of one is an ordinary `execute`); each sent exactly once.
+    let system = Arc::new(ContractSystem::new(invites(3)).latency(Duration::from_millis(20)));
+    system.with_member("eng", &login("old"));
+    let executor = Executor::builder()
+        .system("lists", system.clone() as Arc<dyn Adapter>, config(4))
+        .build()
+        .unwrap();
+    let report = executor
+        .apply(&run("max-batch"), &approved(&list_plan()))
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{report}");
+    let mut sizes = system.seen(|s| s.batches.clone());
+    sizes.sort_unstable();
+    assert_eq!(sizes, vec![3, 3], "batch sizes");
+    assert_eq!(report.totals.succeeded, 7, "{report}");
+    assert_eq!(
+        system.seen(|s| s.requests.len()),
+        7,
+        "each change sent once"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn batches_of_a_kind_that_is_not_whole_list_may_run_side_by_side() {
+    // Not whole-list: the executor does not hold the second batch back until the first
+    // is answered, so with 20 ms per request the three batches overlap (a whole-list
+    // kind would take 3 × 20 ms, one after another). The system answers a batch in
+    // one 20 ms request.
+    let system = Arc::new(
+        ContractSystem::new(invites(3))
+            .latency(Duration::from_millis(20))
+            .batching(),
+    );
+    let executor = Executor::builder()
+        .system("lists", system.clone() as Arc<dyn Adapter>, config(4))
+        .build()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let report = executor
+        .apply(&run("side-by-side"), &approved(&list_plan()))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(system.seen(|s| s.batches.len()), 2);
+    assert_eq!(
+        system.seen(|s| s.requests.len()),
+        3,
+        "two batch requests and one single change"
+    );
+    assert!(report.is_complete(), "{report}");
+    assert!(
+        took < Duration::from_millis(40),
+        "batches ran one after another: {took:?}"
+    );
+}

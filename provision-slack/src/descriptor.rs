@@ -120,11 +120,10 @@ fn per_minute(requests: u32, burst: Option<u32>) -> RateLimitConfig {
 ///   [whole-list](ResourceKindDescriptor::whole_list_membership):
 ///   `usergroups.users.update` replaces the list, so the executor never runs two
 ///   changes to one group at once and hands queued ones to
-///   [`provision_core::adapter::Adapter::execute_batch`] together. `channel` is
-///   declared whole-list too, though Slack adds and removes members one by one: it
-///   is how the executor batches the joiners of one channel into one
-///   `conversations.invite` (up to 1,000 users), and Slack's per-method limit makes
-///   concurrent invites to one channel no faster anyway.
+///   [`provision_core::adapter::Adapter::execute_batch`] together. `channel` is not
+///   whole-list (Slack adds and removes members one by one) but declares
+///   [`max_batch`](ResourceKindDescriptor::max_batch) 1,000: the executor batches the
+///   joiners of one channel into one `conversations.invite`.
 /// * SCIM token → accounts (create, deactivate, reactivate); a deactivated account
 ///   keeps its channel memberships, which Slack hides while it is deactivated.
 /// * admin token → deactivation (`admin.users.deactivate`) and session reset; with
@@ -136,10 +135,11 @@ pub fn slack_descriptor(tokens: Tokens) -> SystemDescriptor {
     if tokens.bot {
         d = d
             .with_kind(
+                // Channel members are added and removed one by one (not a whole list),
+                // but `conversations.invite` takes up to 1,000 users: the executor hands
+                // one channel's joiners to `execute_batch` together.
                 ResourceKindDescriptor::new(KIND_CHANNEL, CHANNEL_ACTIONS)
                     .enumerable()
-                    .whole_list_membership()
-                    // `conversations.invite` takes up to 1,000 users.
                     .with_max_batch(1000),
             )
             .with_kind(

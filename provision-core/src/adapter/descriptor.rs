@@ -138,10 +138,12 @@ pub struct ResourceKindDescriptor {
     /// groups): the executor never runs two operations on one such resource at once.
     #[serde(default)]
     pub whole_list_membership: bool,
-    /// Most changes of one resource of a [whole-list](Self::whole_list_membership)
-    /// kind that the executor hands to one
+    /// Most changes of one resource of this kind that the executor hands to one
     /// [`execute_batch`](crate::adapter::Adapter::execute_batch) call (Slack's
-    /// `conversations.invite` takes 1,000 users); `None`: 100.
+    /// `conversations.invite` takes 1,000 users). A [whole-list](Self::whole_list_membership)
+    /// kind is always batched (100 when this is `None`) and its changes to one resource
+    /// never run two at a time; a kind that is not whole-list is batched only when this
+    /// is set, and its batches may run side by side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_batch: Option<usize>,
     /// Kinds of the same system whose grants to the same person must be in place

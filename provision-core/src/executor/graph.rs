@@ -22,8 +22,10 @@ pub(crate) struct Graph {
     /// ([`crate::adapter::ResourceKindDescriptor::whole_list_membership`]) that it
     /// changes, as a number shared by every operation on that resource.
     pub(crate) list_resource: Vec<Option<usize>>,
-    /// Per whole-list resource (by its number): most changes per `execute_batch`.
+    /// Per batched resource (by its number): most changes per `execute_batch`.
     pub(crate) batch_limit: Vec<usize>,
+    /// Per batched resource: its membership is a whole list, so one request at a time.
+    pub(crate) serial: Vec<bool>,
 }
 
 /// Most changes of one whole-list resource per `execute_batch` when the kind does not
@@ -36,6 +38,7 @@ impl Graph {
         let entries: Vec<_> = executor.systems.values().collect();
         let mut list_resource = Vec::with_capacity(plan.operations.len());
         let mut batch_limit: Vec<usize> = Vec::new();
+        let mut serial: Vec<bool> = Vec::new();
         let mut resources: HashMap<(usize, &str, &str, Option<&str>), usize> = HashMap::new();
         let mut index = HashMap::with_capacity(plan.operations.len());
         let mut system_of = Vec::with_capacity(plan.operations.len());
@@ -50,17 +53,18 @@ impl Graph {
                 }
             })?;
             system_of.push(sys);
-            let whole_list = |kind: &str| {
-                entries[sys]
-                    .adapter
-                    .descriptor()
-                    .kind(kind)
-                    .filter(|k| k.whole_list_membership)
-                    .map(|k| k.max_batch.unwrap_or(DEFAULT_MAX_BATCH).max(1))
+            // Batched kinds: (most per batch, one request at a time).
+            let batched = |kind: &str| {
+                let k = entries[sys].adapter.descriptor().kind(kind)?;
+                if k.whole_list_membership {
+                    Some((k.max_batch.unwrap_or(DEFAULT_MAX_BATCH).max(1), true))
+                } else {
+                    k.max_batch.map(|n| (n.max(1), false))
+                }
             };
             let list = match &op.kind {
                 OperationKind::Grant { entitlement } | OperationKind::Revoke { entitlement } => {
-                    whole_list(&entitlement.kind).map(|limit| {
+                    batched(&entitlement.kind).map(|(limit, one_at_a_time)| {
                         let key = (
                             sys,
                             entitlement.kind.as_str(),
@@ -71,6 +75,7 @@ impl Graph {
                         let n = *resources.entry(key).or_insert(next);
                         if n == batch_limit.len() {
                             batch_limit.push(limit);
+                            serial.push(one_at_a_time);
                         }
                         n
                     })
@@ -109,6 +114,7 @@ impl Graph {
             dependents,
             list_resource,
             batch_limit,
+            serial,
         })
     }
 }

@@ -54,6 +54,8 @@ pub(crate) struct Candidate {
     /// Most operations of its batch (its whole-list kind's
     /// [`crate::adapter::ResourceKindDescriptor::max_batch`]).
     pub(crate) max_batch: usize,
+    /// Its resource takes one request at a time (a whole-list kind).
+    pub(crate) serial: bool,
 }
 
 /// Every system's queue, in the order of the executor's system map.
@@ -147,7 +149,12 @@ impl<'a> Queues<'a> {
             let mut running = queue.running;
             // Named budgets found out of cells in this pass: their requests wait.
             let mut spent: Vec<String> = Vec::new();
+            // Operations already chosen in this pass (into a batch): never twice.
+            let mut taken: HashSet<Ready> = HashSet::new();
             for &entry in &queue.ready {
+                if taken.contains(&entry) {
+                    continue;
+                }
                 if running >= queue.limit {
                     break;
                 }
@@ -167,8 +174,9 @@ impl<'a> Queues<'a> {
                     list,
                     change,
                     max_batch,
+                    serial,
                 } = describe(entry.1);
-                if spent.contains(&key) || list.is_some_and(|l| busy.contains(&l)) {
+                if spent.contains(&key) || (serial && list.is_some_and(|l| busy.contains(&l))) {
                     continue;
                 }
                 match limiter.gate(&key, now) {
@@ -197,13 +205,15 @@ impl<'a> Queues<'a> {
                 limiter.on_dispatch(&key);
                 let mut ops = vec![entry];
                 if let Some(list) = list {
-                    busy.insert(list);
+                    if serial {
+                        busy.insert(list);
+                    }
                     if change {
                         for &other in &queue.ready {
                             if ops.len() >= max_batch {
                                 break;
                             }
-                            if other == entry {
+                            if other == entry || taken.contains(&other) {
                                 continue;
                             }
                             let c = describe(other.1);
@@ -213,6 +223,7 @@ impl<'a> Queues<'a> {
                         }
                     }
                 }
+                taken.extend(ops.iter().copied());
                 chosen.push((ops, key));
                 running += 1;
             }

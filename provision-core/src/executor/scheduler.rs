@@ -236,6 +236,9 @@ impl<'a> Run<'a> {
                         max_batch: graph.list_resource[idx]
                             .and_then(|l| graph.batch_limit.get(l).copied())
                             .unwrap_or(1),
+                        serial: graph.list_resource[idx]
+                            .and_then(|l| graph.serial.get(l).copied())
+                            .unwrap_or(false),
                     },
                 )
             };
