@@ -560,4 +560,5 @@ async fn a_time_bound_grant_carries_its_end_date_as_expires_at() {
     assert_eq!(bodies.len(), 2, "{bodies:?}");
     assert_eq!(bodies[0].1["expires_at"], "2026-12-31", "{bodies:?}");
     assert!(bodies[1].1.get("expires_at").is_none(), "{bodies:?}");
+    assert_conform(&server).await;
 }
