@@ -17,7 +17,9 @@
 //! * Operations on one resource whose membership is written as a whole list
 //!   ([`crate::adapter::ResourceKindDescriptor::whole_list_membership`]) never run at
 //!   once; the changes queued for it go together through
-//!   [`crate::adapter::Adapter::execute_batch`].
+//!   [`crate::adapter::Adapter::execute_batch`]. A kind that only declares
+//!   [`max_batch`](crate::adapter::ResourceKindDescriptor::max_batch) is batched the
+//!   same way (at most that many per call) without being held to one request at a time.
 //! * Errors are acted on by class: rate limited → wait as told; transient → backoff
 //!   with jitter ([`RetryConfig`]), checking first whether a timed-out attempt took
 //!   effect; already done → success; conflict → confirmed with
