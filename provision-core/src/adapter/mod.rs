@@ -71,6 +71,7 @@
 
 pub mod descriptor;
 pub mod error;
+pub mod evidence;
 pub mod factory;
 pub mod rate_limit;
 
@@ -83,6 +84,7 @@ pub use descriptor::{
     PendingDeadline, RateBudget, ResourceKindDescriptor, RoleModel, SystemDescriptor,
 };
 pub use error::{AdapterError, SystemError};
+pub use evidence::{CollectedEvidence, EvidenceSource};
 pub use factory::{AdapterFactory, ConfigError, FactoryRegistry, SystemSpec};
 pub use rate_limit::RateLimitInfo;
 
@@ -321,6 +323,12 @@ pub trait Adapter: Send + Sync {
     /// gave for `op`, before `op` is checked again. The default ignores it.
     fn resume_pending(&self, op: &OperationId, token: &str) {
         let _ = (op, token);
+    }
+
+    /// The adapter's read-only evidence reads, when it has any (see
+    /// [`evidence`]). The default has none.
+    fn evidence_source(&self) -> Option<&dyn EvidenceSource> {
+        None
     }
 }
 
