@@ -27,13 +27,17 @@
 //! No compile-time query macros and no ORM: plain SQL strings through sqlx.
 
 mod error;
+pub mod inbox;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
+pub mod schedule;
 pub mod schema;
 mod sqlite;
 
 pub use error::StoreError;
+pub use inbox::{Accepted, Inbox, InboxItem, InboxState, NewInboxEvent};
 #[cfg(feature = "postgres")]
 pub use postgres::{Claim, PostgresStore};
+pub use schedule::{Schedule, ScheduledJob};
 pub use sqlite::SqliteStore;
