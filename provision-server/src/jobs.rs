@@ -188,6 +188,7 @@ impl Service {
     pub async fn reconcile(&self, run: &RunId) -> Result<Option<ExecutionReport>, ServerError> {
         let _turn = self.inner.apply_lock.lock().await;
         let roster = self.roster().await?;
+        self.settle_pending(&roster).await?;
         let drift = self.inner.engine.drift(&roster).await?;
         tracing::info!(findings = drift.findings.len(), "drift run");
         metrics::gauge!("provision_drift_findings").set(drift.findings.len() as f64);
@@ -250,6 +251,7 @@ impl Service {
         let _turn = self.inner.apply_lock.lock().await;
         let stored = self.roster().await?;
         let roster = crate::event::roster_after(&stored, extra);
+        self.settle_pending(&roster).await?;
         // The read correlates accounts and gives the ids a resume needs.
         let people: Vec<Identity> = roster
             .iter()
@@ -303,6 +305,37 @@ impl Service {
                     )
                     .await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Before a new run plans: finishes the runs that still wait on pending operations
+    /// (a GitLab account that appeared on first login lets its grants go now, in the
+    /// run that planned them), so that the new plan starts from their outcome and never
+    /// sends an operation such a run still holds. Their schedule entries stay; when they
+    /// fire they find nothing left to do.
+    async fn settle_pending(&self, roster: &[Identity]) -> Result<(), ServerError> {
+        let open = self.inner.store.schedule_open().await?;
+        let runs: Vec<RunId> = open
+            .iter()
+            .filter_map(|job| match serde_json::from_str::<Job>(&job.payload_json) {
+                Ok(Job::ResumeRun { run }) => Some(RunId(run)),
+                _ => None,
+            })
+            .collect();
+        if runs.is_empty() {
+            return Ok(());
+        }
+        self.inner.engine.actual(roster).await?;
+        for run in runs {
+            let report = self
+                .inner
+                .engine
+                .executor()
+                .resume_with_ids(&run, self.inner.engine.known_ids())
+                .await
+                .map_err(EngineError::from)?;
+            self.inner.metrics.record_report(&report);
         }
         Ok(())
     }

@@ -75,6 +75,7 @@ pub struct RunningService {
     pub addr: std::net::SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<(), ServerError>>,
+    loops: Vec<JoinHandle<()>>,
 }
 
 impl RunningService {
@@ -83,17 +84,25 @@ impl RunningService {
     /// step of it journaled) and stop.
     pub async fn shutdown(self) -> Result<(), ServerError> {
         let _ = self.stop.send(true);
-        self.task.await.unwrap_or_else(|e| {
+        let served = self.task.await.unwrap_or_else(|e| {
             Err(ServerError::Io(std::io::Error::other(format!(
                 "service task: {e}"
             ))))
-        })
+        });
+        for handle in self.loops {
+            let _ = handle.await;
+        }
+        tracing::info!("stopped");
+        served
     }
 
     /// Stops at once, as a crash would: nothing is finished or released (leases run
     /// out; the journal has what was in flight).
     pub fn kill(self) {
         self.task.abort();
+        for handle in &self.loops {
+            handle.abort();
+        }
     }
 }
 
@@ -226,9 +235,16 @@ impl Service {
     pub fn spawn_on(self, listener: TcpListener) -> Result<RunningService, ServerError> {
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
+        let loops = self.spawn_loops(stopped.clone());
+        let instance = self.inner.owner.clone();
         let task = tokio::spawn(self.run(listener, stopped));
-        tracing::info!(%addr, instance = %addr, "provision-server listening");
-        Ok(RunningService { addr, stop, task })
+        tracing::info!(%addr, %instance, "provision-server listening");
+        Ok(RunningService {
+            addr,
+            stop,
+            task,
+            loops,
+        })
     }
 
     async fn run(
@@ -236,21 +252,16 @@ impl Service {
         listener: TcpListener,
         mut stopped: watch::Receiver<bool>,
     ) -> Result<(), ServerError> {
-        let loops = self.spawn_loops(stopped.clone());
         let inner = Arc::clone(&self.inner);
         let signal = async move {
             let _ = stopped.wait_for(|s| *s).await;
             inner.accepting.store(false, Ordering::SeqCst);
             tracing::info!("shutting down: the listener closes, work in hand finishes");
         };
-        let served = axum::serve(listener, self.router())
+        axum::serve(listener, self.router())
             .with_graceful_shutdown(signal)
-            .await;
-        for handle in loops {
-            let _ = handle.await;
-        }
-        tracing::info!("stopped");
-        Ok(served?)
+            .await?;
+        Ok(())
     }
 
     /// The worker and scheduler loops; each finishes what it holds when `stopped`.

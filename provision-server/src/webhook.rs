@@ -44,84 +44,78 @@ fn unauthorized(error: &str, reason: String) -> Response {
     )
 }
 
+/// Why a request was refused: the label (`unsigned`, `bad_signature`, `stale`) and
+/// the reason sent back.
+struct Refusal {
+    label: &'static str,
+    reason: String,
+}
+
 /// Checks the signature and the timestamp window. `Err` is the answer to send.
 fn verify(
     source: &Source,
     headers: &HeaderMap,
     body: &[u8],
     tolerance_seconds: u64,
-) -> Result<(), (&'static str, Response)> {
+) -> Result<(), Refusal> {
     let sig_header = &source.config.signature_header;
     let ts_header = &source.config.timestamp_header;
     let Some(signature) = headers.get(sig_header.as_str()) else {
-        return Err((
-            "unsigned",
-            unauthorized("unsigned", format!("no {sig_header} header")),
-        ));
+        return Err(Refusal {
+            label: "unsigned",
+            reason: format!("no {sig_header} header"),
+        });
     };
     let signature = signature.to_str().unwrap_or_default().trim();
     let Some(hex_mac) = signature.strip_prefix("sha256=") else {
-        return Err((
-            "bad_signature",
-            unauthorized(
-                "bad_signature",
-                format!("{sig_header} must be sha256=<hex HMAC-SHA256>"),
-            ),
-        ));
+        return Err(Refusal {
+            label: "bad_signature",
+            reason: format!("{sig_header} must be sha256=<hex HMAC-SHA256>"),
+        });
     };
     let Ok(mac_bytes) = hex::decode(hex_mac) else {
-        return Err((
-            "bad_signature",
-            unauthorized("bad_signature", format!("{sig_header} is not hex")),
-        ));
+        return Err(Refusal {
+            label: "bad_signature",
+            reason: format!("{sig_header} is not hex"),
+        });
     };
     let Some(timestamp) = headers.get(ts_header.as_str()) else {
-        return Err((
-            "unsigned",
-            unauthorized("unsigned", format!("no {ts_header} header")),
-        ));
+        return Err(Refusal {
+            label: "unsigned",
+            reason: format!("no {ts_header} header"),
+        });
     };
     let timestamp = timestamp.to_str().unwrap_or_default().trim();
     let Ok(signed_at) = timestamp.parse::<i64>() else {
-        return Err((
-            "bad_signature",
-            unauthorized(
-                "bad_signature",
-                format!("{ts_header} must be Unix seconds, not {timestamp:?}"),
-            ),
-        ));
+        return Err(Refusal {
+            label: "bad_signature",
+            reason: format!("{ts_header} must be Unix seconds, not {timestamp:?}"),
+        });
     };
     let Ok(mut mac) = HmacSha256::new_from_slice(source.secret.expose_secret().as_bytes()) else {
-        return Err((
-            "bad_signature",
-            unauthorized(
-                "bad_signature",
-                "the source's secret is unusable".to_owned(),
-            ),
-        ));
+        return Err(Refusal {
+            label: "bad_signature",
+            reason: "the source's secret is unusable".to_owned(),
+        });
     };
     mac.update(timestamp.as_bytes());
     mac.update(b".");
     mac.update(body);
     // Constant-time comparison.
     if mac.verify_slice(&mac_bytes).is_err() {
-        return Err((
-            "bad_signature",
-            unauthorized(
-                "bad_signature",
-                format!("{sig_header} does not match the body and timestamp"),
-            ),
-        ));
+        return Err(Refusal {
+            label: "bad_signature",
+            reason: format!("{sig_header} does not match the body and timestamp"),
+        });
     }
     let skew = Utc::now().timestamp().saturating_sub(signed_at);
     if skew.unsigned_abs() > tolerance_seconds {
-        return Err((
-            "stale",
-            unauthorized(
-                "stale",
-                format!("signed {skew} s from now; the window is {tolerance_seconds} s either way"),
+        return Err(Refusal {
+            label: "stale",
+            reason: format!(
+                "signed {skew} s from now; the window is {tolerance_seconds} s either way"
             ),
-        ));
+        });
     }
     Ok(())
 }
@@ -165,7 +159,7 @@ pub(crate) async fn receive(
             );
         }
     };
-    if let Err((label, response)) = verify(
+    if let Err(Refusal { label, reason }) = verify(
         source,
         &headers,
         &body,
@@ -173,7 +167,7 @@ pub(crate) async fn receive(
     ) {
         tracing::warn!(source = %source_name, answer = label, "webhook refused");
         metrics.webhook(&source_name, label);
-        return response;
+        return unauthorized(label, reason);
     }
     let event = match parse_event(&source_name, &body) {
         Ok(event) => event,

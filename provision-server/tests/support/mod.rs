@@ -240,3 +240,47 @@ pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> boo
 }
 
 pub fn unused(_: &Path) {}
+
+/// Posts a signed event to a running service.
+pub async fn post_signed(addr: std::net::SocketAddr, body: &str) -> (u16, serde_json::Value) {
+    let (signature, timestamp) = signed(body, now_secs());
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/webhooks/workday"))
+        .header("X-Workday-Signature", signature)
+        .header("X-Provision-Timestamp", timestamp)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let json = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+pub async fn listener() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+pub fn rfc3339_in(seconds: i64) -> (chrono::DateTime<chrono::Utc>, String) {
+    let at = chrono::Utc::now() + chrono::Duration::seconds(seconds);
+    (at, at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// [`eventually`] with an async check.
+pub async fn eventually_async<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
