@@ -27,11 +27,17 @@ impl Service {
     pub async fn work_once(&self) -> Result<usize, ServerError> {
         let inner = &self.inner;
         let owner = inner.owner.as_str();
-        let now = Utc::now();
         let items = inner
             .store
-            .inbox_claim(owner, inner.config.lease(), now, inner.config.worker.batch)
+            .inbox_claim(
+                owner,
+                inner.config.lease(),
+                Utc::now(),
+                inner.config.worker.batch,
+            )
             .await?;
+        // Taken after the claim: an event stored just before it is not "in the future".
+        let now = Utc::now();
         inner.metrics.queue_depth(inner.store.inbox_depth().await?);
         if items.is_empty() {
             return Ok(0);
