@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use provision_core::adapter::{Adapter, AdapterFactory};
+use provision_core::adapter::{Adapter, FactoryRegistry};
 use provision_core::audit::AuditLog;
 use provision_core::engine::{Engine, EngineError};
 use provision_core::executor::{ClaimSettings, ExecutionSubscriber, PendingConfig};
@@ -21,7 +21,7 @@ use crate::store::ServiceStore;
 #[derive(Default, Clone)]
 pub struct EngineParts {
     /// Factories (`provision_okta::factory()`, `provision_sandbox::factory()`, ...).
-    pub factories: Vec<Arc<dyn AdapterFactory>>,
+    pub factories: FactoryRegistry,
     /// Adapters used instead of building one through a factory, by system.
     pub adapters: BTreeMap<SystemName, Arc<dyn Adapter>>,
 }
@@ -29,7 +29,7 @@ pub struct EngineParts {
 impl std::fmt::Debug for EngineParts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineParts")
-            .field("factories", &self.factories.len())
+            .field("factories", &self.factories)
             .field("adapters", &self.adapters.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -50,7 +50,7 @@ pub async fn build_engine(
     let mut builder = Engine::builder()
         .deployment(config.deployment.as_path())
         .policies(config.policies.as_path())
-        .factories(parts.factories.iter().cloned())
+        .registry(parts.factories.clone())
         .journal(Arc::clone(store) as Arc<dyn Journal>)
         .audit_log(Arc::clone(store) as Arc<dyn AuditLog>)
         .actor(config.actor.clone())

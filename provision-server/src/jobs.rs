@@ -39,6 +39,9 @@ pub enum Job {
     ResumeRun {
         /// The run.
         run: String,
+        /// The people with pending operations in it.
+        #[serde(default)]
+        identities: Vec<String>,
     },
     /// The full reconcile and drift run; schedules the next one.
     Reconcile,
@@ -143,7 +146,7 @@ impl Service {
                 .await?;
                 Ok(Fired::Done)
             }
-            Job::ResumeRun { run } => {
+            Job::ResumeRun { run, .. } => {
                 let _turn = self.inner.apply_lock.lock().await;
                 let roster = self.roster().await?;
                 self.inner.engine.actual(&roster).await?;
@@ -188,7 +191,7 @@ impl Service {
     pub async fn reconcile(&self, run: &RunId) -> Result<Option<ExecutionReport>, ServerError> {
         let _turn = self.inner.apply_lock.lock().await;
         let roster = self.roster().await?;
-        self.settle_pending(&roster).await?;
+        self.settle_pending(&roster, None).await?;
         let drift = self.inner.engine.drift(&roster).await?;
         tracing::info!(findings = drift.findings.len(), "drift run");
         metrics::gauge!("provision_drift_findings").set(drift.findings.len() as f64);
@@ -232,7 +235,7 @@ impl Service {
             .map_err(EngineError::from)?;
         self.inner.metrics.record_report(&report);
         if has_pending(&report) {
-            self.schedule_resume(run).await?;
+            self.schedule_resume(&report).await?;
         }
         Ok(Some(report))
     }
@@ -251,7 +254,11 @@ impl Service {
         let _turn = self.inner.apply_lock.lock().await;
         let stored = self.roster().await?;
         let roster = crate::event::roster_after(&stored, extra);
-        self.settle_pending(&roster).await?;
+        // Leaver work never waits behind someone's pending first login.
+        let leavers = ids.iter().all(|id| terminated_since.contains_key(id));
+        if !leavers {
+            self.settle_pending(&roster, Some(ids)).await?;
+        }
         // The read correlates accounts and gives the ids a resume needs.
         let people: Vec<Identity> = roster
             .iter()
@@ -283,7 +290,7 @@ impl Service {
     ) -> Result<(), ServerError> {
         self.inner.metrics.record_report(report);
         if has_pending(report) {
-            self.schedule_resume(&report.run).await?;
+            self.schedule_resume(report).await?;
         }
         let now = Utc::now();
         for op in &plan.operations {
@@ -314,12 +321,27 @@ impl Service {
     /// run that planned them), so that the new plan starts from their outcome and never
     /// sends an operation such a run still holds. Their schedule entries stay; when they
     /// fire they find nothing left to do.
-    async fn settle_pending(&self, roster: &[Identity]) -> Result<(), ServerError> {
+    async fn settle_pending(
+        &self,
+        roster: &[Identity],
+        people: Option<&[IdentityId]>,
+    ) -> Result<(), ServerError> {
         let open = self.inner.store.schedule_open().await?;
         let runs: Vec<RunId> = open
             .iter()
             .filter_map(|job| match serde_json::from_str::<Job>(&job.payload_json) {
-                Ok(Job::ResumeRun { run }) => Some(RunId(run)),
+                Ok(Job::ResumeRun { run, identities }) => {
+                    let concerned = match people {
+                        None => true,
+                        Some(people) => {
+                            identities.is_empty()
+                                || people
+                                    .iter()
+                                    .any(|p| identities.iter().any(|i| i == p.as_str()))
+                        }
+                    };
+                    concerned.then_some(RunId(run))
+                }
                 _ => None,
             })
             .collect();
@@ -340,9 +362,20 @@ impl Service {
         Ok(())
     }
 
-    async fn schedule_resume(&self, run: &RunId) -> Result<(), ServerError> {
+    async fn schedule_resume(&self, report: &ExecutionReport) -> Result<(), ServerError> {
+        let run = &report.run;
         let at = Utc::now() + seconds(self.inner.config.worker.pending_recheck_seconds.max(1));
-        let job = Job::ResumeRun { run: run.0.clone() };
+        let mut identities: Vec<String> = report
+            .operations
+            .iter()
+            .filter(|op| matches!(op.outcome, OperationOutcome::Pending))
+            .map(|op| op.identity.to_string())
+            .collect();
+        identities.dedup();
+        let job = Job::ResumeRun {
+            run: run.0.clone(),
+            identities,
+        };
         tracing::info!(run = %run.0, at = %at, "pending operations: re-checked from the schedule");
         self.inner
             .store

@@ -24,9 +24,12 @@
 //! # async fn run() -> Result<(), provision_server::ServerError> {
 //! use provision_server::{EngineParts, ServerConfig, Service};
 //! let config = ServerConfig::load("provision-server.yaml".as_ref())?;
-//! let parts = EngineParts { factories: vec![provision_sandbox::factory()], ..Default::default() };
+//! let parts = EngineParts {
+//!     factories: provision_core::adapter::FactoryRegistry::new().with(provision_sandbox::factory()),
+//!     ..Default::default()
+//! };
 //! let service = Service::start(config, parts).await?;
-//! service.serve(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! service.serve(provision_server::shutdown_signal()).await?;
 //! # Ok(()) }
 //! ```
 
@@ -59,4 +62,26 @@ pub fn init_tracing(json: bool) {
     } else {
         builder.try_init()
     };
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on Unix (what `docker stop` and systemd send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
 }

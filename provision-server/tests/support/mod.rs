@@ -126,7 +126,8 @@ impl World {
 
     pub fn parts(&self) -> EngineParts {
         EngineParts {
-            factories: vec![provision_sandbox::factory()],
+            factories: provision_core::adapter::FactoryRegistry::new()
+                .with(provision_sandbox::factory()),
             adapters: self
                 .systems
                 .iter()
