@@ -205,12 +205,12 @@ impl Service {
         Ok(roster_after(&self.inner.base_roster, &events))
     }
 
-    /// Schedules the first reconcile when the configuration asks for a cadence and no
-    /// instance scheduled one yet.
+    /// Schedules a reconcile now (catching up on whatever happened while no instance
+    /// ran) when the configuration asks for a cadence and no instance scheduled one yet;
+    /// each run schedules the next.
     async fn arm_reconcile(&self) -> Result<(), ServerError> {
-        if let Some(every) = self.inner.config.reconcile.every_seconds {
-            let due = Utc::now()
-                + chrono::Duration::seconds(i64::try_from(every).unwrap_or(i64::MAX / 1_000_000));
+        if self.inner.config.reconcile.every_seconds.is_some() {
+            let due = Utc::now();
             self.inner
                 .store
                 .schedule_put(Job::RECONCILE_KEY, due, &Job::Reconcile.to_json(), false)
