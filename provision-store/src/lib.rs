@@ -24,8 +24,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! With `postgres`, `PostgresStore` is also a
+//! [`SharedBudget`](provision_core::executor::SharedBudget): instances on one database
+//! split every system's rate budget and share 429 pauses (`budget` module).
+//!
 //! No compile-time query macros and no ORM: plain SQL strings through sqlx.
 
+#[cfg(feature = "postgres")]
+mod budget;
 mod error;
 pub mod inbox;
 #[cfg(feature = "postgres")]

@@ -11,7 +11,7 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
     Migration::new(
@@ -36,6 +36,11 @@ pub(crate) fn sqlite_migrator() -> Migrator {
             "inbox and schedule",
             include_str!("../migrations/sqlite/0002_inbox_schedule.sql"),
         ),
+        migration(
+            3,
+            "rate budget (numbering only: sharing budgets is PostgreSQL's)",
+            include_str!("../migrations/sqlite/0003_rate_budget.sql"),
+        ),
     ])
 }
 
@@ -52,6 +57,11 @@ pub(crate) fn postgres_migrator() -> Migrator {
             2,
             "inbox and schedule",
             include_str!("../migrations/postgres/0002_inbox_schedule.sql"),
+        ),
+        migration(
+            3,
+            "rate budgets shared by instances",
+            include_str!("../migrations/postgres/0003_rate_budget.sql"),
         ),
     ])
 }
