@@ -111,7 +111,10 @@ impl<'a> ReviewerList<'a> {
             h.push_str("<p>Nothing needs your decision.</p>\n");
         } else {
             h.push_str(
-                "<table><thead><tr><th>#</th><th>Risk</th><th>Person</th><th>System</th>\
+                "<table><colgroup><col style=\"width:4.2rem\"><col style=\"width:7.5rem\">\
+                 <col style=\"width:12%\"><col style=\"width:5.5rem\"><col style=\"width:14%\">\
+                 <col><col style=\"width:14%\"><col style=\"width:8.5rem\"></colgroup>\
+                 <thead><tr><th>#</th><th>Risk</th><th>Person</th><th>System</th>\
                  <th>Access</th><th>Evidence</th><th>Fix</th><th>Decision</th></tr></thead><tbody>\n",
             );
             for i in &self.items {
@@ -158,8 +161,9 @@ impl<'a> ReviewerList<'a> {
 
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem;color:#1d2330}\
 h1{font-size:1.4rem;margin:0 0 .4rem}.summary{color:#4a5263}\
-table{border-collapse:collapse;width:100%;font-size:.88rem}\
-th,td{border-bottom:1px solid #dde1e8;padding:.45rem .5rem;text-align:left;vertical-align:top}\
+table{border-collapse:collapse;width:100%;font-size:.88rem;table-layout:fixed}\
+th,td{border-bottom:1px solid #dde1e8;padding:.45rem .5rem;text-align:left;vertical-align:top;\
+overflow-wrap:anywhere}td:first-child{white-space:nowrap;overflow-wrap:normal}\
 th{background:#f3f5f9}ul{margin:0;padding-left:1.1rem}small{color:#5d6576}\
 code{font-size:.85em}.badge{display:inline-block;padding:.05rem .45rem;border-radius:.6rem;\
 font-size:.75rem;font-weight:600;text-transform:uppercase;color:#fff;background:#7b8494}\
