@@ -104,18 +104,23 @@ pub fn load_sod_sources(
         if !seen.insert(rule.name.as_str())
             && let Some(at) = &rule.source
         {
-            {
-                diagnostics.push(Diagnostic {
-                    location: at.clone(),
-                    field: "name".into(),
-                    message: format!("duplicate separation-of-duties rule name `{}`", rule.name),
-                });
-            }
+            diagnostics.push(Diagnostic {
+                location: at.clone(),
+                field: "name".into(),
+                message: format!("duplicate separation-of-duties rule name `{}`", rule.name),
+            });
         }
     }
     if diagnostics.is_empty() {
         Ok(SodRules { rules })
     } else {
+        diagnostics.sort_by(|a, b| {
+            (&a.location.file, a.location.line, a.location.column).cmp(&(
+                &b.location.file,
+                b.location.line,
+                b.location.column,
+            ))
+        });
         Err(PolicyError::Invalid(Diagnostics(diagnostics)))
     }
 }
@@ -161,12 +166,10 @@ impl Check<'_> {
         if let Some(list) = list
             && let Some(items) = r.items(list, &cpath)
         {
-            {
-                for (i, item) in items.iter().enumerate() {
-                    match self.pattern(r, item, &format!("{cpath}[{i}]")) {
-                        Some(p) => conflicting.push((p, item)),
-                        None => complete = false,
-                    }
+            for (i, item) in items.iter().enumerate() {
+                match self.pattern(r, item, &format!("{cpath}[{i}]")) {
+                    Some(p) => conflicting.push((p, item)),
+                    None => complete = false,
                 }
             }
         }
@@ -261,23 +264,21 @@ impl Check<'_> {
             if let Some(role) = &p.role
                 && !kind.roles.iter().any(|k| k == role)
             {
-                {
-                    r.error(
-                        node,
-                        path,
-                        format!(
-                            "kind `{}` of `{}` has no role `{role}`; roles: {}",
-                            p.kind,
-                            p.system,
-                            if kind.roles.is_empty() {
-                                "(none)".to_owned()
-                            } else {
-                                kind.roles.join(", ")
-                            }
-                        ),
-                    );
-                    return None;
-                }
+                r.error(
+                    node,
+                    path,
+                    format!(
+                        "kind `{}` of `{}` has no role `{role}`; roles: {}",
+                        p.kind,
+                        p.system,
+                        if kind.roles.is_empty() {
+                            "(none)".to_owned()
+                        } else {
+                            kind.roles.join(", ")
+                        }
+                    ),
+                );
+                return None;
             }
         }
         Some(p)
