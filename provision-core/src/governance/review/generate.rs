@@ -93,13 +93,15 @@ pub fn generate(
                 continue;
             }
             let rule = inputs.rules.get(&c.rule);
-            // Revoke the grant policy does not give, else the last one.
-            let revoke = c
-                .grants
+            // The item is about a grant in scope: the one policy does not give, else
+            // the last one in scope.
+            let in_scope: Vec<&Entitlement> =
+                c.grants.iter().filter(|g| scope.has_grant(g)).collect();
+            let revoke = in_scope
                 .iter()
-                .find(|g| want.is_none_or(|w| !w.grants.contains_key(*g)))
-                .or(c.grants.last())
-                .cloned();
+                .find(|g| want.is_none_or(|w| !w.grants.contains_key(**g)))
+                .or(in_scope.last())
+                .map(|g| (*g).clone());
             in_conflict.extend(c.grants.iter().cloned());
             let mut evidence = vec![format!(
                 "holds {} together",
