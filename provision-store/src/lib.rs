@@ -24,9 +24,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Both stores also implement
+//! [`GovernanceStore`](provision_core::governance::GovernanceStore): exceptions,
+//! access requests, review campaigns and decisions, append-only (schema version 4).
+//!
 //! No compile-time query macros and no ORM: plain SQL strings through sqlx.
 
 mod error;
+mod governance;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
