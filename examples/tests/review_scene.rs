@@ -75,7 +75,7 @@ async fn the_review_scene_revokes_the_conflict_the_manager_decided() {
     );
     assert!(revoke.event.reason.detail.contains(REVIEWER));
 
-    assert!(out.state.open == false && out.state.decided == 1);
+    assert!(!out.state.open && out.state.decided == 1);
     let html = std::fs::read_to_string(&out.html).unwrap();
     assert!(html.contains("Marcus Webb") && html.contains("sod conflict"));
     let _ = std::fs::remove_dir_all(&run_dir);

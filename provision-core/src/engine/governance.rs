@@ -192,14 +192,32 @@ impl<'e> Governance<'e> {
     ) -> Result<ActualState, GovernanceError> {
         let mut resources: BTreeSet<ResourceRef> = self.engine.desired(&[]).managed_resources;
         resources.extend(allowed.iter().map(|a| a.entitlement.resource_ref()));
+        // A rule's entitlement without a scope is read in every scope the policies use
+        // for that kind (`account:production`), and without one.
+        let scopes_in_use: BTreeSet<(SystemName, String, String)> = resources
+            .iter()
+            .filter_map(|r| Some((r.system.clone(), r.kind.clone(), r.scope.clone()?)))
+            .collect();
         for rule in &self.rules.rules {
             for p in &rule.conflicting {
-                resources.insert(ResourceRef {
-                    system: SystemName::new(p.system.clone()),
-                    kind: p.kind.clone(),
-                    resource: p.resource.clone(),
-                    scope: p.scope.clone(),
-                });
+                let system = SystemName::new(p.system.clone());
+                let mut scopes = vec![p.scope.clone()];
+                if p.scope.is_none() {
+                    scopes.extend(
+                        scopes_in_use
+                            .iter()
+                            .filter(|(s, k, _)| *s == system && *k == p.kind)
+                            .map(|(_, _, scope)| Some(scope.clone())),
+                    );
+                }
+                for scope in scopes {
+                    resources.insert(ResourceRef {
+                        system: system.clone(),
+                        kind: p.kind.clone(),
+                        resource: p.resource.clone(),
+                        scope,
+                    });
+                }
             }
         }
         let resources = &resources;

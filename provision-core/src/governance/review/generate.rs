@@ -71,7 +71,15 @@ pub fn generate(
         };
         let grants_in_scope = held.grants.iter().filter(|g| scope.has_grant(g));
         if person.is_some_and(|p| p.is_terminated_at(inputs.now)) {
-            in_scope += grants_in_scope.count();
+            // Grants in suspended accounts are out of use; those in enabled accounts
+            // are covered by the account's item.
+            in_scope += grants_in_scope
+                .filter(|g| {
+                    held.accounts
+                        .get(&g.system)
+                        .is_none_or(|a| a.state.is_enabled())
+                })
+                .count();
             for (system, account) in &held.accounts {
                 if scope.has_system(system) && account.state.is_enabled() {
                     items.push(ctx.terminated(
