@@ -326,3 +326,57 @@ async fn drift_reports_held_sod_conflicts_as_high_severity_findings() {
             .contains("Payments admin approves refunds")
     );
 }
+
+#[tokio::test]
+async fn simulate_shows_the_people_a_policy_change_would_put_into_conflict() {
+    use provision_core::model::{Policy, PolicyGrant, Selector, Validity};
+    let w = World::new().await;
+    let rules = w
+        .engine
+        .load_sod_rules(&examples().join("policies"))
+        .unwrap();
+    let gov = w
+        .engine
+        .governance(Arc::clone(&w.store) as _)
+        .sod_rules(rules);
+    assert!(
+        gov.simulate(&w.roster, w.engine.policies(), None)
+            .is_empty()
+    );
+
+    let mut proposed = w.engine.policies().clone();
+    proposed.policies.push(Policy {
+        name: "Senior engineers run payments".into(),
+        selector: Selector::All(vec![
+            Selector::equals("department", "Engineering"),
+            Selector::equals("seniority", "Senior"),
+        ]),
+        grants: [payments_admin(), approve_refunds()]
+            .into_iter()
+            .map(|entitlement| PolicyGrant {
+                entitlement,
+                validity: Validity::ALWAYS,
+                source: None,
+            })
+            .collect(),
+        source: None,
+    });
+    let conflicts = gov.simulate(&w.roster, &proposed, None);
+    let seniors: Vec<String> = w
+        .roster
+        .iter()
+        .filter(|p| {
+            p.attribute("department") == Some("Engineering")
+                && p.attribute("seniority") == Some("Senior")
+        })
+        .map(|p| p.id.to_string())
+        .collect();
+    let named: Vec<String> = conflicts.iter().map(|c| c.identity.to_string()).collect();
+    assert_eq!(named, seniors);
+    assert!(named.contains(&MARCUS.to_owned()));
+    assert!(
+        conflicts
+            .iter()
+            .all(|c| c.rule == "Payments admin approves refunds" && c.grants.len() == 2)
+    );
+}

@@ -135,3 +135,53 @@ separation_of_duties:
         "{all}"
     );
 }
+
+#[tokio::test]
+async fn engine_validate_checks_the_rules_with_the_policies() {
+    use provision_core::engine::{Engine, EngineError};
+    let dir = std::env::temp_dir().join(format!("provision-sod-validate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    for f in ["engineering.yaml", "sales.yaml"] {
+        std::fs::copy(
+            examples().join("policies").join(f),
+            dir.join("policies").join(f),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.join("policies/sod.yaml"),
+        "separation_of_duties:\n  - name: A\n    conflicting: [okta/group/x, okta/role/y]\n",
+    )
+    .unwrap();
+    let registry =
+        provision_core::adapter::FactoryRegistry::new().with(provision_sandbox::factory());
+    let err = Engine::validate(
+        examples().join("provision.yaml"),
+        dir.join("policies"),
+        &registry,
+    )
+    .unwrap_err();
+    let EngineError::Policy(p) = &err else {
+        panic!("expected a policy error, got {err}");
+    };
+    let message = p.to_string();
+    assert!(
+        message.contains("sod.yaml:3:") && message.contains("no resource kind `role`"),
+        "{message}"
+    );
+
+    std::fs::copy(
+        examples().join("policies/separation_of_duties.yaml"),
+        dir.join("policies/sod.yaml"),
+    )
+    .unwrap();
+    let ok = Engine::validate(
+        examples().join("provision.yaml"),
+        dir.join("policies"),
+        &registry,
+    )
+    .unwrap();
+    assert_eq!(ok.sod_rules.rules.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -345,3 +345,123 @@ fn decide(request: &AccessRequest, by: &str, now: DateTime<Utc>) -> Result<(), G
         }),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::governance::config::{ApproverRule, Target};
+
+    fn config() -> GovernanceConfig {
+        GovernanceConfig {
+            approvers: vec![
+                ApproverRule {
+                    target: Target {
+                        system: "aws".into(),
+                        kind: None,
+                        resource: None,
+                    },
+                    approver: ApproverSource::Owner("cloud-lead".into()),
+                },
+                ApproverRule {
+                    target: Target {
+                        system: "aws".into(),
+                        kind: Some("permission_set".into()),
+                        resource: Some("ReadOnly".into()),
+                    },
+                    approver: ApproverSource::Auto,
+                },
+            ],
+            ..GovernanceConfig::default()
+        }
+    }
+
+    fn new(e: Entitlement, ends_in: Option<i64>) -> NewRequest {
+        NewRequest {
+            requester: "e1".into(),
+            beneficiary: IdentityId::new("e1"),
+            entitlement: e,
+            starts_at: None,
+            ends_at: ends_in.map(|h| Utc::now() + Duration::hours(h)),
+            justification: "incident".into(),
+        }
+    }
+
+    #[test]
+    fn the_most_specific_approver_rule_wins_and_the_manager_is_the_default() {
+        let roster = [Identity::new("e1", "a@co", "A").with_attribute("manager", "e9")];
+        let now = Utc::now();
+        let read_only = Entitlement::new("aws", "permission_set", "ReadOnly");
+        let admin = Entitlement::new("aws", "permission_set", "Admin");
+        let group = Entitlement::new("okta", "group", "x");
+        let r = open_request(
+            new(read_only, Some(2)),
+            "r1".into(),
+            &config(),
+            &roster,
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.approver.clone(), r.state(now)),
+            (Approver::Auto, RequestState::Approved)
+        );
+        let r = open_request(new(admin, Some(2)), "r2".into(), &config(), &roster, now).unwrap();
+        assert_eq!(r.approver, Approver::Person("cloud-lead".into()));
+        let r = open_request(new(group, Some(2)), "r3".into(), &config(), &roster, now).unwrap();
+        assert_eq!(r.approver, Approver::Person("e9".into()));
+        // Decisions: only the approver, only once.
+        assert!(matches!(
+            approval(&r, "e2", now),
+            Err(GovernanceError::NotApprover { .. })
+        ));
+        let mut r = r;
+        r.events
+            .push(rejection(&r, "e9", "not needed", now).unwrap());
+        assert_eq!(r.state(now), RequestState::Rejected);
+        assert!(matches!(
+            approval(&r, "e9", now),
+            Err(GovernanceError::RequestNotPending { .. })
+        ));
+        // Kept after its window: still rejected; an approved one expires.
+        assert_eq!(r.state(now + Duration::hours(3)), RequestState::Rejected);
+    }
+
+    #[test]
+    fn a_request_without_a_window_end_or_for_someone_unknown_is_refused() {
+        let roster = [Identity::new("e1", "a@co", "A")];
+        let group = Entitlement::new("okta", "group", "x");
+        let now = Utc::now();
+        assert!(matches!(
+            open_request(
+                new(group.clone(), None),
+                "r".into(),
+                &config(),
+                &roster,
+                now
+            ),
+            Err(GovernanceError::Missing { .. })
+        ));
+        assert!(matches!(
+            open_request(
+                new(group.clone(), Some(-1)),
+                "r".into(),
+                &config(),
+                &roster,
+                now
+            ),
+            Err(GovernanceError::ExpiryNotAfterStart { .. })
+        ));
+        // No manager in the roster: no approver.
+        assert!(matches!(
+            open_request(new(group, Some(2)), "r".into(), &config(), &roster, now),
+            Err(GovernanceError::NoApprover { .. })
+        ));
+        let mut other = new(Entitlement::new("okta", "group", "x"), Some(2));
+        other.beneficiary = IdentityId::new("e404");
+        assert!(matches!(
+            open_request(other, "r".into(), &config(), &roster, now),
+            Err(GovernanceError::UnknownPerson(_))
+        ));
+    }
+}
