@@ -635,7 +635,8 @@ impl<'e> Governance<'e> {
         Ok(campaign)
     }
 
-    async fn campaign(&self, id: &str) -> Result<Campaign, GovernanceError> {
+    /// Campaign `id`, as opened (export a reviewer's list with [`reviewer_list`]).
+    pub async fn campaign(&self, id: &str) -> Result<Campaign, GovernanceError> {
         self.store
             .campaign(id)
             .await?
@@ -733,11 +734,6 @@ impl<'e> Governance<'e> {
             roster.len(),
             &self.engine.config.blast_radius,
         ))
-    }
-
-    /// The list of `reviewer` in campaign `id`, to export.
-    pub async fn reviewer_list(&self, id: &str) -> Result<Campaign, GovernanceError> {
-        self.campaign(id).await
     }
 }
 

@@ -479,3 +479,96 @@ fn account_op(
         reason: reason(reason_kind, why),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::model::{
+        AccountRecord, ActualIdentity, DesiredGrant, DesiredIdentity, Provenance, Validity,
+    };
+
+    #[test]
+    fn a_policy_grant_in_an_account_unused_for_too_long_needs_a_decision_the_rest_is_certified() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let ada = Identity::new("e1", "ada@co", "Ada").with_attribute("manager", "e9");
+        let used = Entitlement::new("okta", "group", "eng");
+        let unused = Entitlement::new("gitlab", "group", "eng");
+        let mut desired = DesiredState::default();
+        let provenance = Provenance {
+            policy: "Engineering".into(),
+            matched: Arc::new(BTreeMap::new()),
+        };
+        desired.identities.insert(
+            ada.id.clone(),
+            DesiredIdentity {
+                identity: ada.clone(),
+                accounts: BTreeSet::new(),
+                grants: [&used, &unused]
+                    .into_iter()
+                    .map(|e| {
+                        (
+                            e.clone(),
+                            DesiredGrant {
+                                provenance: vec![provenance.clone()],
+                                validity: Validity::ALWAYS,
+                            },
+                        )
+                    })
+                    .collect(),
+                expired: BTreeMap::new(),
+            },
+        );
+        let account = |system: &str, days: i64| {
+            let mut record =
+                AccountRecord::new(format!("{system}-1"), "ada@co", AccountState::Active);
+            record.last_login = Some(now - Duration::days(days));
+            (
+                SystemName::new(system),
+                ActualAccount {
+                    external_id: format!("{system}-1"),
+                    state: AccountState::Active,
+                    record,
+                },
+            )
+        };
+        let mut actual = ActualState::default();
+        actual.identities.insert(
+            ada.id.clone(),
+            ActualIdentity {
+                accounts: [account("okta", 2), account("gitlab", 120)]
+                    .into_iter()
+                    .collect(),
+                grants: [used, unused.clone()].into_iter().collect(),
+                ambiguous: BTreeSet::new(),
+            },
+        );
+        let settings = GovernanceConfig::default();
+        let inputs = ReviewInputs {
+            roster: std::slice::from_ref(&ada),
+            desired: &desired,
+            actual: &actual,
+            rules: &SodRules::default(),
+            exceptions: &[],
+            config: &settings,
+            now,
+        };
+        let c = generate("rc", "r", &ReviewScope::all(), now, &inputs);
+        assert_eq!(c.certified, 1);
+        assert_eq!(c.items.len(), 1);
+        let item = &c.items[0];
+        assert_eq!((item.kind, item.reviewer.as_str()), (ItemKind::Stale, "e9"));
+        assert_eq!(item.entitlement.as_ref(), Some(&unused));
+        assert!(
+            item.evidence[0].contains("2026-08-03"),
+            "{:?}",
+            item.evidence
+        );
+        assert!(item.evidence[1].contains("Engineering"));
+    }
+}
