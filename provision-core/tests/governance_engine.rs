@@ -205,6 +205,17 @@ async fn a_request_approved_becomes_a_grant_whose_audit_record_names_requester_a
         .await
         .unwrap();
     assert_eq!(auto.approved_by(), Some("auto"));
+    let plan = gov
+        .plan(&w.roster, "nightly")
+        .await
+        .unwrap()
+        .approve()
+        .unwrap();
+    gov.apply(&plan).await.unwrap();
+    let times =
+        provision_core::governance::cycle_times(&gov.requests().await.unwrap(), Duration::hours(4));
+    assert_eq!(times.provisioned.len(), 2, "{times:?}");
+    assert_eq!((times.auto_provisioned, times.auto_within_target), (1, 1));
 }
 
 #[tokio::test]

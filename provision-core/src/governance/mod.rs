@@ -37,7 +37,8 @@ pub use exception::{
     Exception, ExceptionReviewLine, ExceptionScope, ExceptionStatus, NewException, review_list,
 };
 pub use request::{
-    AccessRequest, Approver, NewRequest, RequestEvent, RequestEventKind, RequestState,
+    AccessRequest, Approver, CycleTimes, NewRequest, RequestEvent, RequestEventKind, RequestState,
+    cycle_times,
 };
 pub use review::{Campaign, CampaignState, Decision, ItemKind, Outcome, ReviewItem, ReviewScope};
 pub use sod::{EntitlementPattern, SodConflict, SodRefusal, SodRule, SodRules};

@@ -346,6 +346,37 @@ fn decide(request: &AccessRequest, by: &str, now: DateTime<Utc>) -> Result<(), G
     }
 }
 
+/// Request-to-provisioned times over a set of requests: each provisioned request's
+/// time, and how many auto-approved ones were provisioned within `target` (the seed's
+/// target: 4 hours).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleTimes {
+    /// (request id, auto-approved?, request-to-provisioned time) per provisioned request.
+    pub provisioned: Vec<(String, bool, Duration)>,
+    /// Auto-approved requests provisioned within the target.
+    pub auto_within_target: usize,
+    /// Auto-approved requests provisioned.
+    pub auto_provisioned: usize,
+}
+
+/// The [`CycleTimes`] of `requests` against `target`.
+pub fn cycle_times(requests: &[AccessRequest], target: Duration) -> CycleTimes {
+    let provisioned: Vec<(String, bool, Duration)> = requests
+        .iter()
+        .filter_map(|r| Some((r.id.clone(), r.approver == Approver::Auto, r.cycle_time()?)))
+        .collect();
+    let auto: Vec<&Duration> = provisioned
+        .iter()
+        .filter(|(_, auto, _)| *auto)
+        .map(|(_, _, t)| t)
+        .collect();
+    CycleTimes {
+        auto_within_target: auto.iter().filter(|t| ***t <= target).count(),
+        auto_provisioned: auto.len(),
+        provisioned,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
