@@ -36,6 +36,7 @@ pub mod drift;
 pub mod engine;
 pub mod error_report;
 pub mod executor;
+pub mod governance;
 pub mod journal;
 mod jsonl;
 pub mod model;

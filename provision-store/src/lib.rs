@@ -27,6 +27,9 @@
 //! With `postgres`, `PostgresStore` is also a
 //! [`SharedBudget`](provision_core::executor::SharedBudget): instances on one database
 //! split every system's rate budget and share 429 pauses (`budget` module).
+//! Both stores also implement
+//! [`GovernanceStore`](provision_core::governance::GovernanceStore): exceptions,
+//! access requests, review campaigns and decisions, append-only.
 //!
 //! No compile-time query macros and no ORM: plain SQL strings through sqlx.
 
@@ -34,6 +37,7 @@
 mod budget;
 mod error;
 pub mod inbox;
+mod governance;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;

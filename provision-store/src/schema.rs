@@ -11,7 +11,7 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
     Migration::new(
@@ -41,6 +41,11 @@ pub(crate) fn sqlite_migrator() -> Migrator {
             "rate budget (numbering only: sharing budgets is PostgreSQL's)",
             include_str!("../migrations/sqlite/0003_rate_budget.sql"),
         ),
+        migration(
+            4,
+            "governance",
+            include_str!("../migrations/sqlite/0004_governance.sql"),
+        ),
     ])
 }
 
@@ -62,6 +67,11 @@ pub(crate) fn postgres_migrator() -> Migrator {
             3,
             "rate budgets shared by instances",
             include_str!("../migrations/postgres/0003_rate_budget.sql"),
+        ),
+        migration(
+            4,
+            "governance",
+            include_str!("../migrations/postgres/0004_governance.sql"),
         ),
     ])
 }
