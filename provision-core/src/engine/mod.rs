@@ -28,6 +28,7 @@
 
 mod builder;
 mod error;
+mod evidence;
 mod read;
 mod sources;
 mod validate;
@@ -53,6 +54,7 @@ use crate::planner::{ApprovedPlan, Descriptors, GuardedPlan, Planner};
 
 pub use builder::{DEFAULT_ACTOR, EngineBuilder};
 pub use error::EngineError;
+pub use evidence::{EvidenceOptions, EvidenceRun};
 pub use read::PacedReads;
 pub use sources::{Deployment, Policies};
 pub use validate::Validated;
