@@ -24,9 +24,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Both stores also keep audit evidence (migration 0005): they implement
+//! [`EvidenceStore`](provision_core::evidence::EvidenceStore), with rows keyed by
+//! fingerprint and rows attached to an assessment fixed by trigger.
+//!
 //! No compile-time query macros and no ORM: plain SQL strings through sqlx.
 
 mod error;
+mod evidence;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
