@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use provision_core::audit::{AuditRecord, VerifiedChain};
 use provision_core::evidence::store::{controls_of, sort_rows};
 use provision_core::evidence::{
-    Assessment, Collection, ControlId, EvidenceRow, EvidenceStore, EvidenceStoreError,
-    Fingerprint, Period, Recorded,
+    Assessment, Collection, ControlId, EvidenceRow, EvidenceStore, EvidenceStoreError, Fingerprint,
+    Period, Recorded,
 };
 use provision_core::model::SystemName;
 use sqlx::Row;

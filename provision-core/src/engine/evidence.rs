@@ -116,7 +116,9 @@ impl Engine {
         };
         let actual = self.actual(roster).await.map_err(engine_error)?;
         let desired = self.desired(roster);
-        let mut by_system = produce::access_listing(&actual, &desired, &options.approved, &cx);
+        let systems: Vec<SystemName> = self.adapters.keys().cloned().collect();
+        let mut by_system =
+            produce::access_listing(&systems, &actual, &desired, &options.approved, &cx);
 
         let mut read_failures = BTreeMap::new();
         for (name, adapter) in &self.adapters {

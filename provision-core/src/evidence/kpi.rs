@@ -6,7 +6,8 @@
 //! * deprovisioning time — each leaver's termination to last revocation, p50, p95
 //!   and maximum per system against the target (15 minutes by default);
 //! * audit completeness — the share of grants held (as listed) traceable to a
-//!   policy or an approved request, with the untraceable ones listed;
+//!   policy or an approved request, with the untraceable ones listed (grants left on
+//!   a suspended or deprovisioned account give no access and are not counted);
 //! * boundary compliance — the share of changes on resources no external engine owns;
 //! * request cycle time — when request evidence exists.
 
@@ -219,6 +220,10 @@ pub fn audit_completeness(rows: &[EvidenceRow]) -> AuditCompleteness {
             .subject
             .clone()
             .unwrap_or_else(|| "(unknown)".to_owned());
+        let state = row.data.pointer("/account/state").and_then(Value::as_str);
+        if matches!(state, Some("suspended" | "deprovisioned")) {
+            continue;
+        }
         let list = row.data.get("grants").and_then(Value::as_array);
         for g in list.into_iter().flatten() {
             let Some(entitlement) = g.get("entitlement").and_then(Value::as_str) else {

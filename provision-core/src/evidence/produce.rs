@@ -54,15 +54,18 @@ pub type ApprovedGrants = BTreeMap<(IdentityId, Entitlement), String>;
 /// Point-in-time access listing: for every system, one row per person (their account
 /// and every grant as read, each with what it is traceable to: the policies that give
 /// it, or an approved request), one per account no person matched, and a summary row
-/// with the counts.
+/// with the counts (for every system in `systems`, an empty one too: "nobody has
+/// access" is evidence as well).
 pub fn access_listing(
+    systems: &[SystemName],
     actual: &ActualState,
     desired: &DesiredState,
     approved: &ApprovedGrants,
     cx: &RowContext<'_>,
 ) -> BTreeMap<SystemName, Vec<EvidenceRow>> {
     let mut by_system: BTreeMap<SystemName, Vec<EvidenceRow>> = BTreeMap::new();
-    let mut counts: BTreeMap<SystemName, (u64, u64, u64)> = BTreeMap::new();
+    let mut counts: BTreeMap<SystemName, (u64, u64, u64)> =
+        systems.iter().map(|s| (s.clone(), (0, 0, 0))).collect();
     for (id, person) in &actual.identities {
         let mut grants: BTreeMap<&SystemName, Vec<Value>> = BTreeMap::new();
         for g in &person.grants {
