@@ -123,6 +123,7 @@ fn write_canonical(value: &Value, out: &mut HashWriter<'_>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
