@@ -52,5 +52,6 @@ async fn run() -> Result<(), QuickstartError> {
     qs.offboard_tom().await?;
     qs.detect_and_fix_drift().await?;
     qs.audit_trail().await?;
+    qs.write_evidence_bundle().await?;
     Ok(())
 }

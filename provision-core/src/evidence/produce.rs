@@ -153,9 +153,11 @@ fn reason_json(r: &AuditRecord) -> Value {
 
 /// Joiners, movers and leavers: one row per person per audited run, with every change
 /// of that run and its reason. A run's changes to a person are a leaver's when one of
-/// them is for a termination, a joiner's when an account was created or reactivated,
-/// and a mover's when grants or revocations followed from policies; changes of other
-/// kinds (drift remediation) are not lifecycle evidence.
+/// them is for a termination; a mover's when access was taken away because no policy
+/// gives it any more (or replaced), even if the new role brings a new account; a
+/// joiner's when an account was created or reactivated; and a mover's when only
+/// policy grants or expiries remain. Changes of other kinds (drift remediation,
+/// unmanaged grants) are not lifecycle evidence.
 pub fn lifecycle(records: &[AuditRecord], cx: &RowContext<'_>) -> Vec<EvidenceRow> {
     let mut groups: BTreeMap<(&str, &IdentityId), Vec<&AuditRecord>> = BTreeMap::new();
     for r in records {
@@ -167,22 +169,24 @@ pub fn lifecycle(records: &[AuditRecord], cx: &RowContext<'_>) -> Vec<EvidenceRo
     let mut rows = Vec::new();
     for ((run, identity), changes) in groups {
         let kind_of = |k: ReasonKind| changes.iter().any(|r| r.event.reason.kind == k);
+        let removed = changes.iter().any(|r| {
+            matches!(
+                r.event.reason.kind,
+                ReasonKind::PolicyRemoved | ReasonKind::Replacement
+            )
+        });
+        let created = changes
+            .iter()
+            .any(|r| r.event.action == "create_account" || r.event.action == "reactivate_account");
         let class = if kind_of(ReasonKind::Termination) {
             Lifecycle::Leaver
-        } else if changes
-            .iter()
-            .any(|r| r.event.action == "create_account" || r.event.action == "reactivate_account")
-        {
+        } else if removed {
+            // Access taken away because attributes changed: a move, even when the new
+            // role brings an account in a new system.
+            Lifecycle::Mover
+        } else if created {
             Lifecycle::Joiner
-        } else if [
-            ReasonKind::PolicyGrant,
-            ReasonKind::PolicyRemoved,
-            ReasonKind::Replacement,
-            ReasonKind::Expired,
-        ]
-        .into_iter()
-        .any(kind_of)
-        {
+        } else if kind_of(ReasonKind::PolicyGrant) || kind_of(ReasonKind::Expired) {
             Lifecycle::Mover
         } else {
             continue;

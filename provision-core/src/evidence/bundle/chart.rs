@@ -102,7 +102,7 @@ pub fn deprovisioning_chart(rows: &[EvidenceRow], target_seconds: u64) -> Option
     );
     let _ = write!(
         svg,
-        r##"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle" fill="#444">{n} leavers, fastest to slowest</text></svg>"##,
+        r##"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle" fill="#444">{n} leaver(s), fastest to slowest; minutes from termination to last revocation</text></svg>"##,
         LEFT + plot_w / 2.0,
         HEIGHT - 8.0
     );
