@@ -45,13 +45,20 @@ async fn the_quickstart_ends_with_an_auditors_bundle() {
     let tom = about("leaver.timeliness", TOM);
     assert_eq!(tom.data["complete"], true);
     assert_eq!(tom.data["met"], true, "{}", tom.data);
-    assert!(rows.iter().any(|r| r.kind == "drift.run" && r.data["clean"] == true));
+    assert!(
+        rows.iter()
+            .any(|r| r.kind == "drift.run" && r.data["clean"] == true)
+    );
 
     let k = &out.bundle.kpis;
     assert_eq!(k.provisioning.failed, 0);
     assert_eq!(k.audit_completeness.share, Some(1.0));
     assert_eq!(k.deprovisioning[0].leavers, 1);
-    assert!(out.bundle.exceptions.is_empty(), "{:?}", out.bundle.exceptions);
+    assert!(
+        out.bundle.exceptions.is_empty(),
+        "{:?}",
+        out.bundle.exceptions
+    );
 
     // The bundle carries the chain head the store verifies to.
     let verified = qs.store.verify_audit().await.unwrap();
