@@ -465,6 +465,9 @@ async fn kpis_and_the_bundle_come_from_the_store() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&files.manifest).unwrap()).unwrap();
     assert_eq!(manifest["audit_head"]["hash"], head.hash.as_str());
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(jsonl.as_bytes()));
+    assert_eq!(manifest["files"]["evidence.jsonl"], sha.as_str());
     assert!(bundle.rows.iter().any(|r| r.kind == "drift.run"));
     let _ = std::fs::remove_dir_all(&w.dir);
 }

@@ -172,6 +172,21 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<String, BundleWriteError> {
     Ok(hex::encode(Sha256::digest(bytes)))
 }
 
+/// Streams a table into `path` through a buffer; returns its SHA-256.
+fn stream(
+    path: &Path,
+    write: impl FnOnce(&mut tables::Hashing<std::io::BufWriter<std::fs::File>>) -> std::io::Result<()>,
+) -> Result<String, BundleWriteError> {
+    let fail = |source| BundleWriteError {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::create(path).map_err(fail)?;
+    let mut out = tables::Hashing::new(std::io::BufWriter::with_capacity(1 << 20, file));
+    write(&mut out).map_err(fail)?;
+    out.finish().map_err(fail)
+}
+
 /// Writes the bundle into `dir` (created if missing): `evidence.jsonl`,
 /// `evidence.csv`, `report.html` and `manifest.json`.
 pub fn write_bundle(bundle: &Bundle, dir: &Path) -> Result<BundleFiles, BundleWriteError> {
@@ -186,14 +201,8 @@ pub fn write_bundle(bundle: &Bundle, dir: &Path) -> Result<BundleFiles, BundleWr
         html: dir.join("report.html"),
         manifest: dir.join("manifest.json"),
     };
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |e: std::io::Error| BundleWriteError { path, source: e }
-    };
-    let jsonl = tables::jsonl(&bundle.rows).map_err(io(&files.jsonl))?;
-    let jsonl_sha = write_file(&files.jsonl, &jsonl)?;
-    let csv = tables::csv(&bundle.rows).map_err(io(&files.csv))?;
-    let csv_sha = write_file(&files.csv, &csv)?;
+    let jsonl_sha = stream(&files.jsonl, |w| tables::jsonl(&bundle.rows, w))?;
+    let csv_sha = stream(&files.csv, |w| tables::csv(&bundle.rows, w))?;
     let html_sha = write_file(&files.html, html::report(bundle).as_bytes())?;
     let manifest = serde_json::json!({
         "period": bundle.period,
@@ -211,8 +220,10 @@ pub fn write_bundle(bundle: &Bundle, dir: &Path) -> Result<BundleFiles, BundleWr
             "report.html": html_sha,
         },
     });
-    let manifest = serde_json::to_vec_pretty(&manifest)
-        .map_err(|e| io(&files.manifest)(std::io::Error::other(e)))?;
+    let manifest = serde_json::to_vec_pretty(&manifest).map_err(|e| BundleWriteError {
+        path: files.manifest.clone(),
+        source: std::io::Error::other(e),
+    })?;
     write_file(&files.manifest, &manifest)?;
     Ok(files)
 }
