@@ -13,6 +13,8 @@
 //! EVIDENCE_BENCH_PEOPLE=100000 cargo bench -p provision-store --bench evidence -- --test
 //! ```
 
+#![allow(clippy::unwrap_used, clippy::needless_range_loop)] // a bench: a panic is a failed setup
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -108,7 +110,7 @@ fn states(n: usize) -> (ActualState, DesiredState) {
             let system = SYSTEMS[(i + g) % 5 % SYSTEMS.len()];
             let e = Entitlement::new(system, "group", format!("team-{}-{}", i % 200, g));
             person.grants.insert(e.clone());
-            if (i * GRANTS_PER_PERSON + g) % 100 != 0 {
+            if !(i * GRANTS_PER_PERSON + g).is_multiple_of(100) {
                 grants.insert(
                     e,
                     DesiredGrant {
