@@ -12,6 +12,8 @@
 //! cargo bench -p provision-store --bench evidence -- --test        # smoke, 2,000 people
 //! EVIDENCE_BENCH_PEOPLE=100000 cargo bench -p provision-store --bench evidence -- --test
 //! ```
+//!
+//! `EVIDENCE_BENCH_KEEP=1` keeps the bundle (to open its report).
 
 #![allow(clippy::unwrap_used, clippy::needless_range_loop)] // a bench: a panic is a failed setup
 
@@ -412,7 +414,11 @@ fn figures(c: &mut Criterion) {
     });
     group.finish();
     rt.block_on(store.close());
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("EVIDENCE_BENCH_KEEP").is_some() {
+        eprintln!("bundle kept in {}", dir.join("bundle").display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 criterion_group!(benches, figures);
