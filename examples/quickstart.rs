@@ -53,5 +53,6 @@ async fn run() -> Result<(), QuickstartError> {
     qs.detect_and_fix_drift().await?;
     qs.review_access().await?;
     qs.audit_trail().await?;
+    qs.write_evidence_bundle().await?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 pub mod console;
 pub mod drift_scene;
+pub mod evidence_scene;
 pub mod inject;
 pub mod progress;
 pub mod review_scene;
@@ -102,6 +103,9 @@ pub enum QuickstartError {
     /// The audit log's hash chain does not verify.
     #[error("audit chain: {0}")]
     Chain(#[from] ChainError),
+    /// Collecting or exporting audit evidence failed (a tampered store is named here).
+    #[error("evidence: {0}")]
+    Evidence(#[from] provision_core::evidence::EvidenceError),
     /// The run directory could not be made.
     #[error("run directory {path}: {source}")]
     RunDir {

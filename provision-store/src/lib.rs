@@ -30,6 +30,9 @@
 //! Both stores also implement
 //! [`GovernanceStore`](provision_core::governance::GovernanceStore): exceptions,
 //! access requests, review campaigns and decisions, append-only.
+//! Both stores also keep audit evidence (migration 0005): they implement
+//! [`EvidenceStore`](provision_core::evidence::EvidenceStore), with rows keyed by
+//! fingerprint and rows attached to an assessment fixed by trigger.
 //!
 //! No compile-time query macros and no ORM: plain SQL strings through sqlx.
 
@@ -38,6 +41,7 @@ mod budget;
 mod error;
 pub mod inbox;
 mod governance;
+mod evidence;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;

@@ -11,7 +11,7 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
     Migration::new(
@@ -46,6 +46,11 @@ pub(crate) fn sqlite_migrator() -> Migrator {
             "governance",
             include_str!("../migrations/sqlite/0004_governance.sql"),
         ),
+        migration(
+            5,
+            "evidence",
+            include_str!("../migrations/sqlite/0005_evidence.sql"),
+        ),
     ])
 }
 
@@ -72,6 +77,11 @@ pub(crate) fn postgres_migrator() -> Migrator {
             4,
             "governance",
             include_str!("../migrations/postgres/0004_governance.sql"),
+        ),
+        migration(
+            5,
+            "evidence",
+            include_str!("../migrations/postgres/0005_evidence.sql"),
         ),
     ])
 }

@@ -27,6 +27,9 @@
 //! roster:                                # see crate::roster::section
 //!   path: hr/workers.csv
 //!   columns: {id: Employee ID, email: Work Email, display_name: Full Name}
+//! evidence:                              # see crate::evidence::config
+//!   controls: {okta.mfa_enrollment: [SOC2-CC6.1]}
+//!   stale_after: 6h
 //! ```
 //!
 //! Secrets are never written in this file: a credential is `{env: VAR}` or `{file:
@@ -183,7 +186,13 @@ pub fn parse_config(file: &str, text: &str) -> Result<DeploymentConfig, ConfigEr
     }
 }
 
-const TOP_FIELDS: &[&str] = &["systems", "dependencies", "blast_radius", "roster"];
+const TOP_FIELDS: &[&str] = &[
+    "systems",
+    "dependencies",
+    "blast_radius",
+    "roster",
+    "evidence",
+];
 const SYSTEM_FIELDS: &[&str] = &[
     "adapter",
     "aliases",
@@ -241,6 +250,9 @@ fn read_config(r: &mut Reader, root: &Node) -> DeploymentConfig {
         config.blast_radius = b;
     }
     read_roster(r, &mut top, &mut config);
+    if let Some(n) = top.get("evidence") {
+        config.evidence = crate::evidence::config::read_evidence_section(r, n);
+    }
     top.finish(r, TOP_FIELDS);
     config
 }
