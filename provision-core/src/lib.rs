@@ -22,6 +22,7 @@
 //! * [`planner`] — desired state from policies, correlation, the diff, the blast-radius guard.
 //! * [`orderer`] — the dependency DAG and a deterministic topological order.
 //! * [`journal`] and [`audit`] — the records a run leaves.
+//! * [`siem`] — audit records and findings streamed to SIEM sinks, with durable cursors.
 //! * [`engine`] — the [`engine::Engine`] facade: deployment, policies, adapters built
 //!   by their factories and one executor; plan, apply, drift, why, and validation
 //!   without credentials.
@@ -45,4 +46,5 @@ pub mod policy;
 pub mod roster;
 pub mod secret;
 mod serde_util;
+pub mod siem;
 pub mod yaml;
