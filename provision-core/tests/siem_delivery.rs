@@ -361,6 +361,42 @@ async fn a_cursor_that_no_longer_matches_the_log_stops_delivery() {
     assert!(err.to_string().contains("rewritten"), "{err}");
 }
 
+/// A feed that serves record 5 with an edited event (its hash left as it was).
+struct Altered(Arc<MemoryAuditLog>);
+
+#[async_trait]
+impl AuditFeed for Altered {
+    async fn records_after(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<provision_core::audit::AuditRecord>, provision_core::audit::AuditError> {
+        let mut records = self.0.records_after(after, limit).await?;
+        for r in &mut records {
+            if r.seq == 5 {
+                r.event.actor = "someone-else".into();
+            }
+        }
+        Ok(records)
+    }
+}
+
+#[tokio::test]
+async fn an_altered_record_is_not_sent_and_the_error_names_it() {
+    let log = log_with(8).await;
+    let sink = Arc::new(FlakySink::default());
+    let pump = SinkPump::new(
+        sink.clone(),
+        Arc::new(Altered(log)),
+        Arc::new(MemoryCursorStore::new()),
+        fast(),
+    );
+    let err = pump.deliver_pending().await.unwrap_err();
+    assert!(matches!(&err, SiemError::Chain(c) if c.seq() == 5), "{err}");
+    // The first batch (0..=3) went out; the batch holding seq 5 did not.
+    assert_eq!(*sink.accepted.lock().unwrap(), vec![0, 1, 2, 3]);
+}
+
 #[tokio::test]
 async fn cursors_never_move_backwards_and_sinks_need_distinct_names() {
     let cursors = MemoryCursorStore::new();

@@ -24,6 +24,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! SIEM streaming: both stores implement the core's [`provision_core::siem::AuditFeed`] (the
+//! audit log read forward from a seq) and [`provision_core::siem::CursorStore`] (durable
+//! per-sink delivery cursors, table `siem_cursors`).
+//!
 //! No compile-time query macros and no ORM: plain SQL strings through sqlx.
 
 mod error;
@@ -31,6 +35,7 @@ mod error;
 mod postgres;
 mod rows;
 pub mod schema;
+mod siem_cursor;
 mod sqlite;
 
 pub use error::StoreError;

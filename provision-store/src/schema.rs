@@ -11,7 +11,7 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 6;
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
     Migration::new(
@@ -25,19 +25,33 @@ fn migration(version: i64, description: &'static str, sql: &'static str) -> Migr
 
 /// The SQLite migrations.
 pub(crate) fn sqlite_migrator() -> Migrator {
-    Migrator::with_migrations(vec![migration(
-        1,
-        "journal and audit log",
-        include_str!("../migrations/sqlite/0001_journal_and_audit.sql"),
-    )])
+    Migrator::with_migrations(vec![
+        migration(
+            1,
+            "journal and audit log",
+            include_str!("../migrations/sqlite/0001_journal_and_audit.sql"),
+        ),
+        migration(
+            6,
+            "siem cursors",
+            include_str!("../migrations/sqlite/0006_siem_cursor.sql"),
+        ),
+    ])
 }
 
 /// The PostgreSQL migrations.
 #[cfg(feature = "postgres")]
 pub(crate) fn postgres_migrator() -> Migrator {
-    Migrator::with_migrations(vec![migration(
-        1,
-        "journal, operation claims and audit log",
-        include_str!("../migrations/postgres/0001_journal_and_audit.sql"),
-    )])
+    Migrator::with_migrations(vec![
+        migration(
+            1,
+            "journal, operation claims and audit log",
+            include_str!("../migrations/postgres/0001_journal_and_audit.sql"),
+        ),
+        migration(
+            6,
+            "siem cursors",
+            include_str!("../migrations/postgres/0006_siem_cursor.sql"),
+        ),
+    ])
 }

@@ -6,7 +6,49 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use tokio::sync::Notify;
 
+use crate::audit::{AuditRecord, ChainError, GENESIS_HASH, chain::record_hash};
+
 use super::{AuditFeed, CursorStore, SiemError, SiemEvent, SiemSink, SinkCursor, SinkError};
+
+/// Checks that `records` continue the chain from `cursor` (seq order without gaps,
+/// each `prev_hash` naming its predecessor, each hash matching its content), so an
+/// altered record is refused before it reaches a SIEM.
+fn check_chain(cursor: Option<&SinkCursor>, records: &[AuditRecord]) -> Result<(), SiemError> {
+    let mut prev = cursor.map(|c| (c.seq, c.hash.clone()));
+    for record in records {
+        let (expected, prev_hash) = match &prev {
+            Some((seq, hash)) => (seq.saturating_add(1), hash.as_str()),
+            None => (0, GENESIS_HASH),
+        };
+        if record.seq != expected {
+            return Err(ChainError::UnexpectedSeq {
+                position: expected,
+                expected,
+                found: record.seq,
+            }
+            .into());
+        }
+        if record.prev_hash != prev_hash {
+            return Err(ChainError::BrokenLink {
+                seq: record.seq,
+                expected: prev_hash.to_owned(),
+                found: record.prev_hash.clone(),
+            }
+            .into());
+        }
+        let computed = record_hash(record.seq, &record.prev_hash, &record.event)?;
+        if computed != record.hash {
+            return Err(ChainError::Altered {
+                seq: record.seq,
+                stored: record.hash.clone(),
+                computed,
+            }
+            .into());
+        }
+        prev = Some((record.seq, record.hash.clone()));
+    }
+    Ok(())
+}
 
 /// How a [`SinkPump`] delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +216,7 @@ impl SinkPump {
                 seq: last.seq,
                 hash: last.hash.clone(),
             };
+            check_chain(cursor.as_ref(), &records)?;
             let count = records.len() as u64;
             let batch: Vec<SiemEvent> = records
                 .into_iter()

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::SiemEvent;
-use crate::audit::{Anchor, AuditError};
+use crate::audit::{Anchor, AuditError, ChainError};
 
 /// Where SIEM events go.
 ///
@@ -77,7 +77,8 @@ pub enum SiemError {
         /// What the log holds at that seq (`no record` when nothing).
         found: String,
     },
-    /// An event could not be serialised.
-    #[error("SIEM event cannot be serialised: {0}")]
-    Serialise(String),
+    /// A record read for delivery breaks the audit chain (altered, moved or
+    /// re-stitched): it is not sent, and the error names the first bad seq.
+    #[error("audit chain broken before SIEM delivery: {0}")]
+    Chain(#[from] ChainError),
 }
