@@ -249,6 +249,10 @@ impl SinkPump {
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(SinkError::is_transient)
+            // A receiver's Retry-After is a floor under the backoff's own delay.
+            .adjust(|error: &SinkError, delay| {
+                delay.map(|d| error.retry_after().map_or(d, |wait| wait.max(d)))
+            })
             .notify(|error, delay| {
                 tracing::warn!(sink = self.sink.name(), %error, ?delay, "SIEM delivery failed; retrying");
             })

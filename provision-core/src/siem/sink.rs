@@ -27,6 +27,15 @@ pub enum SinkError {
     /// again later (the receiver's own status and text are kept).
     #[error("receiver unavailable: {0}")]
     Unavailable(String),
+    /// The receiver asked to be left alone for `retry_after` (a 429 or 503 with
+    /// `Retry-After`): the next attempt waits at least that long.
+    #[error("receiver throttled delivery for {retry_after:?}: {message}")]
+    Throttled {
+        /// The receiver's status and text.
+        message: String,
+        /// How long it asked to wait.
+        retry_after: std::time::Duration,
+    },
     /// The receiver refused the batch (a 4xx other than 408/429, a malformed
     /// request): sending it again would not help.
     #[error("receiver rejected the batch: {0}")]
@@ -36,7 +45,18 @@ pub enum SinkError {
 impl SinkError {
     /// Whether a later attempt may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SinkError::Unavailable(_))
+        matches!(
+            self,
+            SinkError::Unavailable(_) | SinkError::Throttled { .. }
+        )
+    }
+
+    /// The wait the receiver asked for, if any.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            SinkError::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 }
 
