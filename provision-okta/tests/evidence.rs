@@ -135,14 +135,14 @@ impl Respond for EvidenceOrg {
             "/api/v1/policies" => "okta.policies.read",
             _ => "okta.logs.read",
         };
-        if let Some((token, scopes)) = &self.token {
-            if auth != format!("Bearer {token}") || !scopes.iter().any(|s| s == needed) {
-                return okta_error(
-                    403,
-                    "E0000006",
-                    "You do not have permission to perform the requested action",
-                );
-            }
+        if let Some((token, scopes)) = &self.token
+            && (auth != format!("Bearer {token}") || !scopes.iter().any(|s| s == needed))
+        {
+            return okta_error(
+                403,
+                "E0000006",
+                "You do not have permission to perform the requested action",
+            );
         }
         let segments: Vec<&str> = req.url.path_segments().unwrap().collect();
         match segments.as_slice() {
