@@ -13,8 +13,8 @@ use provision_core::audit::{AuditEvent, AuditLog, AuditOutcome, MemoryAuditLog};
 use provision_core::model::{IdentityId, OperationId, Reason, ReasonKind, RunId, SystemName};
 use provision_core::siem::{
     AuditFeed, CursorStore, DeliveryConfig, JsonLinesSink, MemoryCursorStore, SiemError, SiemEvent,
-    SiemExporter, SiemSink, SinkCursor, SinkError, SinkPump, SyslogTcpSink, format_rfc5424,
-    frame_octet_counted,
+    SiemExporter, SiemSink, SinkCursor, SinkError, SinkPump, SyslogTcpSink, WakingAuditLog,
+    format_rfc5424, frame_octet_counted,
 };
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -450,6 +450,112 @@ async fn run_loop_streams_records_as_they_are_written() {
     stop.send(()).unwrap();
     running.await.unwrap().unwrap();
     assert_eq!(*sink.accepted.lock().unwrap(), (0..7).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_waking_audit_log_streams_each_record_as_it_is_written() {
+    let log = Arc::new(MemoryAuditLog::new());
+    let sink = Arc::new(FlakySink::default());
+    let exporter = SiemExporter::new(
+        log.clone(),
+        Arc::new(MemoryCursorStore::new()),
+        vec![sink.clone()],
+        fast().with_poll_interval(Duration::from_secs(3600)),
+    )
+    .unwrap();
+    let audit = WakingAuditLog::new(log.clone(), exporter.waker());
+    let exporter = Arc::new(exporter);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = {
+        let exporter = exporter.clone();
+        tokio::spawn(async move {
+            exporter
+                .run(|| {
+                    let mut stopped = stopped.clone();
+                    async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    }
+                })
+                .await
+        })
+    };
+    for i in 0..5u64 {
+        audit.append(event(i)).await.unwrap();
+        // Polling is hourly: only the wake-up can deliver it this soon.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while sink.accepted.lock().unwrap().len() < i as usize + 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "record {i} was not streamed"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    stop.send(true).unwrap();
+    running.await.unwrap().unwrap();
+    assert_eq!(*sink.accepted.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+    assert_eq!(audit.records().await.unwrap().len(), 5);
+}
+
+/// A writer into shared memory (what a pipe or stdout would get).
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn drift_findings_go_to_every_sink() {
+    let finding: provision_core::drift::Finding = serde_json::from_value(serde_json::json!({
+        "class": "orphaned", "severity": "critical", "identity": "e1001", "holder": "terminated",
+        "login": "tom@example.com", "system": "okta", "subject": "account",
+        "external_id": "00u1tom", "state": "active",
+        "evidence": {"system": "okta", "observed": "account 00u1tom state=active",
+                     "expected": "suspended: terminated in HR"}
+    }))
+    .unwrap();
+    let out = Shared::default();
+    let recorded = Arc::new(FlakySink::default());
+    let exporter = SiemExporter::new(
+        log_with(0).await,
+        Arc::new(MemoryCursorStore::new()),
+        vec![
+            Arc::new(JsonLinesSink::writer("stdout-like", Box::new(out.clone()))),
+            recorded.clone(),
+        ],
+        fast(),
+    )
+    .unwrap();
+    let at = Utc.timestamp_opt(1_790_000_100, 0).unwrap();
+    let results = exporter.publish_findings(at, &[finding.clone()]).await;
+    assert!(results.iter().all(|(_, r)| r.is_ok()), "{results:?}");
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+    assert_eq!(line["type"], "drift_finding");
+    assert_eq!(line["finding"]["login"], "tom@example.com");
+    assert_eq!(line["finding"]["class"], "orphaned");
+    assert_eq!(recorded.attempts.load(Ordering::SeqCst), 1);
+
+    // As syslog: a critical finding is a warning, its MSGID the class.
+    let message = format_rfc5424(
+        &SiemEvent::DriftFinding { at, finding },
+        10,
+        "-",
+        "provision@32473",
+    )
+    .unwrap();
+    assert!(message.starts_with("<84>1 "), "{message}");
+    assert!(
+        message.contains(" drift.orphaned [provision@32473 system=\"okta\" identity=\"e1001\"] "),
+        "{message}"
+    );
 }
 
 proptest! {

@@ -45,6 +45,11 @@ impl SiemExporter {
         &self.pumps
     }
 
+    /// A handle that wakes every pump (for [`WakingAuditLog`](super::WakingAuditLog)).
+    pub fn waker(&self) -> super::SiemWaker {
+        super::SiemWaker::new(self.pumps.iter().flat_map(|p| p.waker_notifies()).collect())
+    }
+
     /// Wakes every running pump (call after appending audit records).
     pub fn wake(&self) {
         self.pumps.iter().for_each(SinkPump::wake);

@@ -13,6 +13,8 @@
 //!   batches, retried with exponential backoff, the cursor advanced only after the
 //!   sink acknowledged a batch. A receiver that was down gets, once it is back,
 //!   every record it missed, in order, and none twice.
+//! * [`WakingAuditLog`] — wraps the audit log the engine writes to, so each append
+//!   wakes the pumps: records stream out as they are written, not at the next poll.
 //!
 //! # Delivery guarantees
 //!
@@ -40,6 +42,7 @@ mod jsonl;
 mod pump;
 mod sink;
 mod syslog;
+mod waking;
 
 pub use cursor::{AuditFeed, CursorStore, MemoryCursorStore, ScanFeed, SinkCursor};
 pub use event::SiemEvent;
@@ -48,3 +51,4 @@ pub use jsonl::JsonLinesSink;
 pub use pump::{DeliveryConfig, SinkPump};
 pub use sink::{SiemError, SiemSink, SinkError};
 pub use syslog::{SyslogTcpSink, format_rfc5424, frame_octet_counted};
+pub use waking::{SiemWaker, WakingAuditLog};

@@ -152,6 +152,15 @@ impl SinkPump {
         &self.sink
     }
 
+    /// A handle that wakes this pump (for [`WakingAuditLog`](super::WakingAuditLog)).
+    pub fn waker(&self) -> super::SiemWaker {
+        super::SiemWaker::new(vec![self.wake.clone()])
+    }
+
+    pub(super) fn waker_notifies(&self) -> Vec<Arc<Notify>> {
+        vec![self.wake.clone()]
+    }
+
     /// Tells a running [`run`](Self::run) loop that records were appended (it then
     /// delivers at once instead of at the next poll).
     pub fn wake(&self) {
