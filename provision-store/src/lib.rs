@@ -33,20 +33,24 @@
 //! Both stores also keep audit evidence (migration 0005): they implement
 //! [`EvidenceStore`](provision_core::evidence::EvidenceStore), with rows keyed by
 //! fingerprint and rows attached to an assessment fixed by trigger.
+//! SIEM streaming: both stores implement the core's [`provision_core::siem::AuditFeed`] (the
+//! audit log read forward from a seq) and [`provision_core::siem::CursorStore`] (durable
+//! per-sink delivery cursors, table `siem_cursors`).
 //!
 //! No compile-time query macros and no ORM: plain SQL strings through sqlx.
 
 #[cfg(feature = "postgres")]
 mod budget;
 mod error;
-pub mod inbox;
-mod governance;
 mod evidence;
+mod governance;
+pub mod inbox;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
 pub mod schedule;
 pub mod schema;
+mod siem_cursor;
 mod sqlite;
 
 pub use error::StoreError;

@@ -11,7 +11,7 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
     Migration::new(
@@ -51,6 +51,11 @@ pub(crate) fn sqlite_migrator() -> Migrator {
             "evidence",
             include_str!("../migrations/sqlite/0005_evidence.sql"),
         ),
+        migration(
+            6,
+            "SIEM cursors",
+            include_str!("../migrations/sqlite/0006_siem_cursor.sql"),
+        ),
     ])
 }
 
@@ -82,6 +87,11 @@ pub(crate) fn postgres_migrator() -> Migrator {
             5,
             "evidence",
             include_str!("../migrations/postgres/0005_evidence.sql"),
+        ),
+        migration(
+            6,
+            "SIEM cursors",
+            include_str!("../migrations/postgres/0006_siem_cursor.sql"),
         ),
     ])
 }
