@@ -534,7 +534,9 @@ async fn drift_findings_go_to_every_sink() {
     )
     .unwrap();
     let at = Utc.timestamp_opt(1_790_000_100, 0).unwrap();
-    let results = exporter.publish_findings(at, std::slice::from_ref(&finding)).await;
+    let results = exporter
+        .publish_findings(at, std::slice::from_ref(&finding))
+        .await;
     assert!(results.iter().all(|(_, r)| r.is_ok()), "{results:?}");
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
     let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
