@@ -101,6 +101,7 @@ async fn json_lines_file_gets_each_record_once_across_restarts_of_the_exporter()
         cursors.load("file").await.unwrap().unwrap().hash,
         log.snapshot().unwrap()[12].hash
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
