@@ -12,9 +12,9 @@ use proptest::prelude::*;
 use provision_core::audit::{AuditEvent, AuditLog, AuditOutcome, MemoryAuditLog};
 use provision_core::model::{IdentityId, OperationId, Reason, ReasonKind, RunId, SystemName};
 use provision_core::siem::{
-    AuditFeed, CursorStore, DeliveryConfig, JsonLinesSink, MemoryCursorStore, SiemError, SiemEvent,
-    SiemExporter, SiemSink, SinkCursor, SinkError, SinkPump, SyslogTcpSink, WakingAuditLog,
-    format_rfc5424, frame_octet_counted,
+    AuditFeed, CursorStore, DeliveryConfig, JsonLinesSink, MemoryCursorStore, ScanFeed, SiemError,
+    SiemEvent, SiemExporter, SiemSink, SinkCursor, SinkError, SinkPump, SyslogTcpSink,
+    WakingAuditLog, format_rfc5424, frame_octet_counted,
 };
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -101,6 +101,7 @@ async fn json_lines_file_gets_each_record_once_across_restarts_of_the_exporter()
         cursors.load("file").await.unwrap().unwrap().hash,
         log.snapshot().unwrap()[12].hash
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -395,6 +396,22 @@ async fn an_altered_record_is_not_sent_and_the_error_names_it() {
     assert!(matches!(&err, SiemError::Chain(c) if c.seq() == 5), "{err}");
     // The first batch (0..=3) went out; the batch holding seq 5 did not.
     assert_eq!(*sink.accepted.lock().unwrap(), vec![0, 1, 2, 3]);
+}
+
+#[tokio::test]
+async fn any_audit_log_reads_forward_from_a_seq() {
+    let log = MemoryAuditLog::new();
+    for i in 0..6 {
+        log.append(event(i)).await.unwrap();
+    }
+    let feed = ScanFeed(log);
+    let seqs = |records: Vec<provision_core::audit::AuditRecord>| {
+        records.iter().map(|r| r.seq).collect::<Vec<_>>()
+    };
+    assert_eq!(seqs(feed.records_after(None, 2).await.unwrap()), [0, 1]);
+    assert_eq!(seqs(feed.records_after(Some(2), 2).await.unwrap()), [3, 4]);
+    assert_eq!(seqs(feed.records_after(Some(4), 10).await.unwrap()), [5]);
+    assert!(feed.records_after(Some(5), 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]

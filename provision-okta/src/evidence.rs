@@ -23,7 +23,8 @@
 //! With an OAuth service app, evidence reads use their own access token, requested
 //! with the read-only scopes [`EVIDENCE_SCOPES`] only (`okta.users.read`,
 //! `okta.policies.read`, `okta.logs.read`), whatever scopes the adapter's changes
-//! use; grant those three to the app. An API token (`SSWS`) carries its admin's
+//! use; grant those three to the app. The token is requested once per collection
+//! (an hourly sync asks for one token an hour) and never shared with changes. An API token (`SSWS`) carries its admin's
 //! privileges: for an evidence-only connection, mint it as a read-only administrator.
 //!
 //! ## Rate limits

@@ -101,4 +101,5 @@ async fn postgres_feed_and_cursor() {
         .collect();
     assert_eq!(seqs, (0..7).collect::<Vec<_>>());
     assert_eq!(store.load("pg-file").await.unwrap().unwrap().seq, 6);
+    std::fs::remove_file(&out).unwrap();
 }

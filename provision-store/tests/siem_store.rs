@@ -84,6 +84,8 @@ async fn cursor_survives_reopening_the_store_and_each_record_goes_out_once() {
     assert_eq!(pump(&store, &out).await.deliver_pending().await.unwrap(), 0);
     assert_eq!(seqs_in(&out), (0..11).collect::<Vec<_>>());
     assert_eq!(store.load("another-sink").await.unwrap(), None);
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]
@@ -108,6 +110,8 @@ async fn the_stored_cursor_never_moves_backwards_and_reads_are_ranges() {
     assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 3]);
     assert_eq!(store.records_after(None, 10).await.unwrap(), records);
     assert!(store.records_after(Some(4), 10).await.unwrap().is_empty());
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]
@@ -140,4 +144,6 @@ async fn an_edited_row_is_refused_before_it_reaches_the_siem() {
     );
     // Nothing of the batch holding the edited row went out.
     assert_eq!(seqs_in(&out), Vec::<u64>::new());
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
 }
