@@ -480,7 +480,10 @@ mod tests {
         ]
     }
 
-    fn item() -> impl Strategy<Value = (Vec<(String, String)>, Option<Vec<(String, String)>>)> {
+    /// An entry's fields, and its `attributes` when it has them.
+    type Item = (Vec<(String, String)>, Option<Vec<(String, String)>>);
+
+    fn item() -> impl Strategy<Value = Item> {
         let key = prop_oneof![
             Just("id".to_owned()),
             Just("email".to_owned()),
