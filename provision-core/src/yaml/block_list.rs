@@ -8,9 +8,10 @@
 //! anything else (quotes, flow `{...}`, comments, numbers, dates, booleans, nulls,
 //! block scalars, anchors, empty values, deeper nesting) is handed to the parser on
 //! its own, its lines shifted back to the file's. A document that is not one list of
-//! items by indentation, and any item the parser refuses, send the whole text to
-//! [`super::parse_large_yaml`], so syntax errors and their positions are the
-//! parser's, as before.
+//! items by indentation, any item the parser refuses, and a document where more than
+//! a quarter of the items need the parser (one call for the whole text is cheaper
+//! then) send the whole text to [`super::parse_large_yaml`], so syntax errors and
+//! their positions are the parser's, as before.
 //!
 //! Anything the direct reader accepts must be text to the parser too: a value that
 //! could be a number, boolean, null, date or special float (it starts with a digit,
@@ -127,12 +128,18 @@ impl Split<'_> {
     fn read(self, file: &str) -> Option<Node> {
         let mut nodes = Vec::with_capacity(self.items.len());
         let mut lines: Vec<&str> = Vec::new();
+        // Each call to the parser has a cost of its own: when many items need it, one
+        // call for the whole text is cheaper.
+        let mut parser_budget = (self.items.len() / 4).max(64);
         for &(line, text) in &self.items {
             lines.clear();
             lines.extend(text.strip_suffix('\n').unwrap_or(text).split('\n'));
             let node = match read_plain_item(&lines, line, self.indent) {
                 Some(node) => node,
-                None => parse_item(file, text, line)?,
+                None => {
+                    parser_budget = parser_budget.checked_sub(1)?;
+                    parse_item(file, text, line)?
+                }
             };
             nodes.push(node);
         }
@@ -435,6 +442,24 @@ mod tests {
     }
 
     #[test]
+    fn a_list_of_mostly_parser_items_is_parsed_whole_and_reads_the_same() {
+        let mut text = String::from("people:\n");
+        for i in 0..300 {
+            if i % 10 == 0 {
+                text.push_str(&format!("  - id: e{i}\n    team: core\n"));
+            } else {
+                text.push_str(&format!("  - {{id: e{i}, level: {i}}}\n"));
+            }
+        }
+        let split = split(&text).unwrap();
+        assert!(
+            split.read("r.yaml").is_none(),
+            "270 of 300 items need the parser"
+        );
+        same_as_parser(&text);
+    }
+
+    #[test]
     fn syntax_errors_and_other_shapes_are_the_parsers() {
         for text in [
             "people:\n  - id: e1\n  - id: [\n",
@@ -480,7 +505,10 @@ mod tests {
         ]
     }
 
-    fn item() -> impl Strategy<Value = (Vec<(String, String)>, Option<Vec<(String, String)>>)> {
+    /// An entry's fields, and its `attributes` when it has them.
+    type Item = (Vec<(String, String)>, Option<Vec<(String, String)>>);
+
+    fn item() -> impl Strategy<Value = Item> {
         let key = prop_oneof![
             Just("id".to_owned()),
             Just("email".to_owned()),
