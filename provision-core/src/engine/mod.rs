@@ -28,6 +28,7 @@
 
 mod builder;
 mod error;
+mod people;
 mod read;
 mod sources;
 mod validate;
