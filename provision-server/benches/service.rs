@@ -81,7 +81,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn termination_to_revocation(c: &mut Criterion) {
     let rt = runtime();
-    let everyone = people(400);
+    // 200 measured events plus criterion's warm-up, each a different person.
+    let everyone = people(300);
     let world = World::with_people(Duration::from_millis(50), &refs(&everyone));
     let (service, running) = rt.block_on(async {
         let service = Service::start(world.config("latency", ""), world.parts())
@@ -98,7 +99,11 @@ fn termination_to_revocation(c: &mut Criterion) {
     let next = Mutex::new(0usize);
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let mut group = c.benchmark_group("service");
-    group.sample_size(10);
+    // One event per sample: 200 samples are 200 events.
+    group.sampling_mode(criterion::SamplingMode::Flat);
+    group.sample_size(200);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(1));
     group.bench_function("termination_to_revocation_6_systems_50ms", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
