@@ -346,9 +346,10 @@ fn completions_and_serve() {
     let (code, out, _) = d.run(&["completions", "bash"]);
     assert_eq!(code, 0);
     assert!(out.contains("_provision()"), "{out}");
+    // No service configuration here: refused as invalid, naming the file.
     let (code, _, err) = d.run(&["serve"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("has not landed"), "{err}");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("provision-server.yaml"), "{err}");
 }
 
 #[test]

@@ -265,7 +265,11 @@ impl Service {
             .filter(|p| ids.contains(&p.id))
             .cloned()
             .collect();
-        let plan = self.inner.engine.plan_for(&roster, &people, event).await?;
+        let plan = self
+            .inner
+            .engine
+            .plan_people(&roster, &people, event)
+            .await?;
         if let Some(report) = self.resume_if_begun(run).await? {
             return Ok(Some(report));
         }

@@ -30,6 +30,7 @@ mod builder;
 mod error;
 mod evidence;
 mod governance;
+mod people;
 mod read;
 mod sources;
 mod validate;

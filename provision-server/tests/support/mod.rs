@@ -24,24 +24,33 @@ pub fn login(name: &str) -> String {
     format!("{name}@company.com")
 }
 
-const DEPLOYMENT: &str = r#"
-systems:
-  okta: {adapter: sandbox, settings: {preset: okta}, enforcement: additive, concurrency: 4}
-  google: {adapter: sandbox, settings: {preset: google}, enforcement: additive, concurrency: 4}
-  aws: {adapter: sandbox, settings: {preset: aws}, enforcement: additive, concurrency: 4, delete_leavers: true}
-  gitlab: {adapter: sandbox, settings: {preset: gitlab}, enforcement: additive, concurrency: 4}
-  slack: {adapter: sandbox, settings: {preset: slack}, enforcement: additive, concurrency: 4}
-  jira: {adapter: sandbox, settings: {preset: jira}, enforcement: additive, concurrency: 4}
-dependencies:
-  - {system: google, depends_on: okta, on: account}
-  - {system: gitlab, depends_on: okta, on: account}
-  - {system: slack, depends_on: okta, on: account}
-  - {system: jira, depends_on: okta, on: account}
-blast_radius:
-  max_share: 1.0
-  max_identities: 100000
-  max_operations: 1000000
-"#;
+/// The deployment; with `rate`, every system allows that many requests a second (the
+/// executor's limit and the sandbox's agree).
+fn deployment(rate: Option<u32>) -> String {
+    let limit = rate.map_or(String::new(), |r| {
+        format!(", rate_limit: {{requests: {r}, per_seconds: 1, burst: {r}}}")
+    });
+    let mut out = String::from("systems:\n");
+    for name in SYSTEMS {
+        let delete = if name == "aws" {
+            ", delete_leavers: true"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "  {name}: {{adapter: sandbox, settings: {{preset: {name}}}, enforcement: additive, concurrency: 8{delete}{limit}}}\n"
+        ));
+    }
+    out.push_str(
+        "dependencies:\n\
+         \x20 - {system: google, depends_on: okta, on: account}\n\
+         \x20 - {system: gitlab, depends_on: okta, on: account}\n\
+         \x20 - {system: slack, depends_on: okta, on: account}\n\
+         \x20 - {system: jira, depends_on: okta, on: account}\n\
+         blast_radius: {max_share: 1.0, max_identities: 100000, max_operations: 1000000}\n",
+    );
+    out
+}
 
 const POLICIES: &str = r##"
 policies:
@@ -80,13 +89,26 @@ impl World {
     }
 
     pub fn with_people(latency: Duration, people: &[(&str, &str)]) -> Self {
+        Self::build(latency, people, None)
+    }
+
+    /// Every system rate limited to `rate` requests a second.
+    pub fn rate_limited(latency: Duration, people: &[(&str, &str)], rate: u32) -> Self {
+        Self::build(latency, people, Some(rate))
+    }
+
+    fn build(latency: Duration, people: &[(&str, &str)], rate: Option<u32>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("provision.yaml"), DEPLOYMENT).unwrap();
+        std::fs::write(dir.path().join("provision.yaml"), deployment(rate)).unwrap();
         std::fs::write(dir.path().join("policies.yaml"), POLICIES).unwrap();
         std::fs::write(dir.path().join("roster.yaml"), roster_yaml(people)).unwrap();
         let config = SandboxConfig {
             latency,
             pending_recheck: Duration::from_millis(100),
+            rate_limit: rate.map(|r| provision_sandbox::SandboxRateLimit {
+                requests: r,
+                window: Duration::from_secs(1),
+            }),
             ..SandboxConfig::default()
         };
         let systems = SYSTEMS
@@ -133,6 +155,22 @@ impl World {
                 .iter()
                 .map(|(n, s)| (SystemName::new(n), Arc::clone(s) as Arc<dyn Adapter>))
                 .collect(),
+        }
+    }
+
+    /// Gives everyone in `people` an active account and every grant the policy gives,
+    /// straight in the sandboxes (no requests counted).
+    pub fn seed(&self, service: &Service, people: &[provision_core::model::Identity]) {
+        let desired = service.engine().desired(people);
+        for (id, d) in &desired.identities {
+            let login = &d.identity.login;
+            let _ = id;
+            for system in SYSTEMS {
+                self.systems[system].with_account(login, AccountState::Active);
+            }
+            for entitlement in d.grants.keys() {
+                self.systems[entitlement.system.as_str()].with_grant(login, entitlement.clone());
+            }
         }
     }
 
