@@ -1,6 +1,14 @@
 //! How the service builds its [`Engine`]: in one function, so that what every
-//! instance shares (the store as journal and audit log, the operation claims on
-//! PostgreSQL, and later a shared rate budget) is wired in one place.
+//! instance shares (the store as journal and audit log, the operation claims and the
+//! rate budget on PostgreSQL) is wired in one place.
+//!
+//! On PostgreSQL every instance joins the registry of live instances
+//! ([`join_shared_budget`]) and its limiters take `limit / live instances` of every
+//! system's budget, so the combined rate of all instances stays within each
+//! system's limit; a 429 met by one instance pauses the others too (see
+//! [`provision_core::executor::BudgetShare`] for why the budget is split rather than
+//! counted per request). The heartbeat renews this instance's lease every second;
+//! an instance that dies gives its share back five seconds later.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,11 +17,14 @@ use std::time::Duration;
 use provision_core::adapter::{Adapter, FactoryRegistry};
 use provision_core::audit::AuditLog;
 use provision_core::engine::{Engine, EngineError};
-use provision_core::executor::{ClaimSettings, ExecutionSubscriber, PendingConfig};
+use provision_core::executor::{
+    BudgetShare, ClaimSettings, ExecutionSubscriber, PendingConfig, ShareSettings,
+};
 use provision_core::journal::Journal;
 use provision_core::model::SystemName;
 
 use crate::config::ServerConfig;
+use crate::error::ServerError;
 use crate::store::ServiceStore;
 
 /// What a program embedding the service adds to the configuration: the adapter
@@ -35,9 +46,29 @@ impl std::fmt::Debug for EngineParts {
     }
 }
 
+/// Joins the rate budget shared with the other instances on the same store, under
+/// this instance's name, when the store shares one (PostgreSQL); `None` otherwise
+/// (SQLite: one instance, whose limiters take the whole budget). Run
+/// [`BudgetShare::run`] beside the engine: without its heartbeat the lease lapses
+/// and this instance stops sending.
+pub async fn join_shared_budget(
+    config: &ServerConfig,
+    store: &Arc<dyn ServiceStore>,
+) -> Result<Option<BudgetShare>, ServerError> {
+    let Some(registry) = Arc::clone(store).shared_budget() else {
+        return Ok(None);
+    };
+    let settings = ShareSettings {
+        instance: Some(config.instance_name()),
+        ..ShareSettings::default()
+    };
+    Ok(Some(BudgetShare::join(registry, settings).await?))
+}
+
 /// Builds the engine of one service instance: the deployment and policies of
 /// `config`, the adapters of `parts`, the store as journal and audit log, the store's
-/// operation claims when it shares them (PostgreSQL) under this instance's name, a
+/// operation claims when it shares them (PostgreSQL) under this instance's name, this
+/// instance's share of the rate budgets (`budget`, from [`join_shared_budget`]), a
 /// short pending wait (pending operations are handed to the schedule instead), and
 /// `subscriber` for metrics.
 pub async fn build_engine(
@@ -45,6 +76,7 @@ pub async fn build_engine(
     store: &Arc<dyn ServiceStore>,
     parts: &EngineParts,
     subscriber: Arc<dyn ExecutionSubscriber>,
+    budget: Option<&BudgetShare>,
 ) -> Result<Engine, EngineError> {
     let wait = Duration::from_secs(config.worker.pending_wait_seconds);
     let mut builder = Engine::builder()
@@ -67,6 +99,9 @@ pub async fn build_engine(
         settings.lease = config.lease();
         settings.poll = Duration::from_millis(config.worker.poll_millis.max(50));
         builder = builder.claims(claims, settings);
+    }
+    if let Some(share) = budget {
+        builder = builder.shared_budget(share.clone());
     }
     builder.build().await
 }

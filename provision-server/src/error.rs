@@ -36,6 +36,9 @@ pub enum ServerError {
     /// Listening or serving failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// Joining the rate budget shared with the other instances failed.
+    #[error("shared rate budget: {0}")]
+    SharedBudget(#[from] provision_core::executor::SharedBudgetError),
     /// The store named in the configuration needs a feature this build lacks.
     #[error("{0}")]
     Unsupported(String),

@@ -46,7 +46,7 @@ pub mod webhook;
 mod worker;
 
 pub use config::{ServerConfig, SourceConfig, StoreConfig};
-pub use engine::{EngineParts, build_engine};
+pub use engine::{EngineParts, build_engine, join_shared_budget};
 pub use error::ServerError;
 pub use service::{RunningService, Service};
 pub use store::{ServiceStore, open_store};

@@ -11,6 +11,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use chrono::Utc;
 use provision_core::engine::Engine;
+use provision_core::executor::BudgetShare;
 use provision_core::model::Identity;
 use provision_core::roster::RosterReader;
 use provision_core::secret::SecretString;
@@ -21,7 +22,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::{ServerConfig, SourceConfig};
-use crate::engine::{EngineParts, build_engine};
+use crate::engine::{EngineParts, build_engine, join_shared_budget};
 use crate::error::ServerError;
 use crate::event::{StoredEvent, roster_after};
 use crate::jobs::Job;
@@ -50,6 +51,14 @@ pub(crate) struct Inner {
     pub(crate) wake: Notify,
     /// False once shutdown began: nothing more is accepted.
     pub(crate) accepting: AtomicBool,
+    /// This instance's share of the rate budgets and its heartbeat (PostgreSQL).
+    pub(crate) budget: Option<BudgetHeartbeat>,
+}
+
+/// The shared rate budget's lease, kept by a heartbeat task.
+pub(crate) struct BudgetHeartbeat {
+    pub(crate) share: BudgetShare,
+    pub(crate) task: tokio::task::AbortHandle,
 }
 
 /// One instance of the lifecycle service. Cheap to clone (shared inside).
@@ -76,6 +85,9 @@ pub struct RunningService {
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<(), ServerError>>,
     loops: Vec<JoinHandle<()>>,
+    /// The shared budget's heartbeat and lease: stopped with the service (and the
+    /// lease given back on a graceful shutdown).
+    budget: Option<(BudgetShare, tokio::task::AbortHandle)>,
 }
 
 impl RunningService {
@@ -92,6 +104,12 @@ impl RunningService {
         for handle in self.loops {
             let _ = handle.await;
         }
+        if let Some((share, heartbeat)) = self.budget {
+            heartbeat.abort();
+            if let Err(e) = share.leave().await {
+                tracing::warn!(error = %e, "could not give back the rate-budget lease; it lapses on its own");
+            }
+        }
         tracing::info!("stopped");
         served
     }
@@ -100,6 +118,9 @@ impl RunningService {
     /// out; the journal has what was in flight).
     pub fn kill(self) {
         self.task.abort();
+        if let Some((_, heartbeat)) = &self.budget {
+            heartbeat.abort();
+        }
         for handle in &self.loops {
             handle.abort();
         }
@@ -123,7 +144,15 @@ impl Service {
     ) -> Result<Self, ServerError> {
         let metrics = Arc::new(ServiceMetrics::new());
         let subscriber = Arc::new(MetricsSubscriber(Arc::clone(&metrics)));
-        let engine = build_engine(&config, &store, &parts, subscriber).await?;
+        let budget = join_shared_budget(&config, &store).await?;
+        let engine = build_engine(&config, &store, &parts, subscriber, budget.as_ref()).await?;
+        // The heartbeat runs from now on, not only once the loops are spawned: a
+        // service driven by hand (`work_once`) sends too, and would stop sending once
+        // its lease lapsed.
+        let budget = budget.map(|share| BudgetHeartbeat {
+            task: tokio::spawn(share.clone().run()).abort_handle(),
+            share,
+        });
         let base_roster = match &config.roster {
             Some(path) => {
                 let reader = match &engine.config().roster {
@@ -156,6 +185,7 @@ impl Service {
                 apply_lock: AsyncMutex::new(()),
                 wake: Notify::new(),
                 accepting: AtomicBool::new(true),
+                budget,
             }),
         };
         service.arm_reconcile().await?;
@@ -237,6 +267,11 @@ impl Service {
         let (stop, stopped) = watch::channel(false);
         let loops = self.spawn_loops(stopped.clone());
         let instance = self.inner.owner.clone();
+        let budget = self
+            .inner
+            .budget
+            .as_ref()
+            .map(|b| (b.share.clone(), b.task.clone()));
         let task = tokio::spawn(self.run(listener, stopped));
         tracing::info!(%addr, %instance, "provision-server listening");
         Ok(RunningService {
@@ -244,6 +279,7 @@ impl Service {
             stop,
             task,
             loops,
+            budget,
         })
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use provision_core::audit::AuditLog;
+use provision_core::executor::SharedBudget;
 use provision_core::journal::{Journal, OperationClaims};
 use provision_store::{Inbox, Schedule, SqliteStore, StoreError};
 
@@ -20,6 +21,10 @@ pub trait ServiceStore: Inbox + Schedule + Journal + AuditLog + 'static {
     /// Operation claims shared with other instances, where the store has them.
     fn shared_claims(self: Arc<Self>) -> Option<Arc<dyn OperationClaims>>;
 
+    /// The registry through which instances split every system's rate budget, where
+    /// the store is shared by instances (PostgreSQL).
+    fn shared_budget(self: Arc<Self>) -> Option<Arc<dyn SharedBudget>>;
+
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }
@@ -31,6 +36,10 @@ impl ServiceStore for SqliteStore {
     }
 
     fn shared_claims(self: Arc<Self>) -> Option<Arc<dyn OperationClaims>> {
+        None
+    }
+
+    fn shared_budget(self: Arc<Self>) -> Option<Arc<dyn SharedBudget>> {
         None
     }
 
@@ -52,6 +61,10 @@ impl ServiceStore for provision_store::PostgresStore {
 
     fn shared_claims(self: Arc<Self>) -> Option<Arc<dyn OperationClaims>> {
         Some(self as Arc<dyn OperationClaims>)
+    }
+
+    fn shared_budget(self: Arc<Self>) -> Option<Arc<dyn SharedBudget>> {
+        Some(self as Arc<dyn SharedBudget>)
     }
 
     fn backend(&self) -> &'static str {

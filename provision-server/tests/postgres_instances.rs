@@ -222,3 +222,73 @@ async fn when_one_instance_dies_mid_event_the_other_finishes_it_with_nothing_rep
         "nothing else touched"
     );
 }
+
+/// The proof that several instances keep to one budget: two services on one
+/// PostgreSQL, every system limited to `RATE` requests a second (the sandboxes count
+/// requests per one-second window and answer 429 past it), terminations posted to
+/// both. No window of any system holds more than the budget, and nothing was refused.
+#[tokio::test]
+async fn two_instances_together_keep_every_system_within_its_rate_budget() {
+    const RATE: u32 = 20;
+    let Some(options) = fresh_db("budget").await else {
+        return;
+    };
+    let people = people(16);
+    let refs: Vec<(&str, &str)> = people
+        .iter()
+        .map(|(i, n)| (i.as_str(), n.as_str()))
+        .collect();
+    let world = World::rate_limited(Duration::from_millis(2), &refs, RATE);
+    // a provisions everyone alone (the whole budget is its own), then b joins.
+    let (a, store) = instance(&world, &options, "a").await;
+    a.reconcile(&provision_core::journal::RunId("setup-1".into()))
+        .await
+        .unwrap();
+    for (_, name) in &refs {
+        world.systems["gitlab"].sso_login(&login(name));
+    }
+    a.reconcile(&provision_core::journal::RunId("setup-2".into()))
+        .await
+        .unwrap();
+    let (b, _) = instance(&world, &options, "b").await;
+    let ra = a.clone().spawn_on(listener().await).unwrap();
+    let rb = b.clone().spawn_on(listener().await).unwrap();
+    for (i, (id, _)) in refs.iter().enumerate() {
+        let addr = if i % 2 == 0 { ra.addr } else { rb.addr };
+        let (status, json) = post_signed(addr, &termination(&format!("evt-{i}"), id, None)).await;
+        assert_eq!(status, 202, "{json}");
+    }
+    assert!(
+        eventually(Duration::from_secs(120), || refs
+            .iter()
+            .all(|(_, n)| world.locked_out_everywhere(&login(n))))
+        .await,
+        "everyone locked out"
+    );
+    let store2 = Arc::clone(&store);
+    assert!(
+        eventually_async(WAIT, || {
+            let store = Arc::clone(&store2);
+            async move { store.inbox_in_state(InboxState::Done).await.unwrap().len() == 16 }
+        })
+        .await
+    );
+    ra.shutdown().await.unwrap();
+    rb.shutdown().await.unwrap();
+
+    for (name, system) in &world.systems {
+        let windows = system.requests_per_window();
+        let counts: Vec<u32> = windows.iter().map(|w| w.requests).collect();
+        eprintln!("{name}: requests per 1 s window {counts:?}");
+        for w in &windows {
+            assert!(
+                w.requests <= RATE,
+                "{name}: window {} held {} requests, over the budget of {RATE}: {counts:?}",
+                w.index,
+                w.requests
+            );
+            assert_eq!(w.rejected, 0, "{name}: window {} had 429s", w.index);
+        }
+    }
+    assert_eq!(world.resent(), 0, "no change reached a system twice");
+}

@@ -25,10 +25,12 @@ pub fn login(name: &str) -> String {
 }
 
 /// The deployment; with `rate`, every system allows that many requests a second (the
-/// executor's limit and the sandbox's agree).
+/// executor's limit and the sandbox's agree). The executor sends one request at a time
+/// at that pace (burst 1): a full burst on top of the steady rate would put up to twice
+/// the budget into one of the sandbox's fixed windows.
 fn deployment(rate: Option<u32>) -> String {
     let limit = rate.map_or(String::new(), |r| {
-        format!(", rate_limit: {{requests: {r}, per_seconds: 1, burst: {r}}}")
+        format!(", rate_limit: {{requests: {r}, per_seconds: 1, burst: 1}}")
     });
     let mut out = String::from("systems:\n");
     for name in SYSTEMS {
