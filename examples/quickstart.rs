@@ -51,6 +51,7 @@ async fn run() -> Result<(), QuickstartError> {
     qs.move_priya_to_sales().await?;
     qs.offboard_tom().await?;
     qs.detect_and_fix_drift().await?;
+    qs.review_access().await?;
     qs.audit_trail().await?;
     qs.write_evidence_bundle().await?;
     Ok(())

@@ -11,6 +11,7 @@ pub mod drift_scene;
 pub mod evidence_scene;
 pub mod inject;
 pub mod progress;
+pub mod review_scene;
 pub mod scenes;
 pub mod show;
 pub mod systems;
@@ -93,6 +94,9 @@ pub enum QuickstartError {
     /// The audit log failed.
     #[error("audit log: {0}")]
     Audit(#[from] AuditError),
+    /// A governance call was refused or failed (the access review scene).
+    #[error("governance: {0}")]
+    Governance(#[from] provision_core::governance::GovernanceError),
     /// The SQLite journal and audit log failed, or its chain does not verify.
     #[error("store: {0}")]
     Store(#[from] provision_store::StoreError),

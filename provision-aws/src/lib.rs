@@ -101,6 +101,7 @@ pub mod adapter;
 pub mod client;
 pub mod config;
 pub mod credentials;
+pub mod evidence;
 pub mod factory;
 pub mod model;
 

@@ -114,8 +114,20 @@ pub enum Command {
     Audit(AuditArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
-    /// Run the lifecycle service (not available yet).
-    Serve,
+    /// Run the lifecycle service: HR webhooks, the schedule, the reconcile cadence,
+    /// health and metrics (configuration: `provision-server.yaml`).
+    Serve(ServeArgs),
+}
+
+/// `provision serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The service's configuration.
+    #[arg(long, value_name = "FILE", default_value = "provision-server.yaml")]
+    pub config: PathBuf,
+    /// Listen here instead of the configuration's `listen` (`127.0.0.1:8080`).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `provision plan`.

@@ -75,11 +75,7 @@ async fn dispatch(cli: &Cli, ctx: &Ctx) -> CliResult {
             );
             Ok(Outcome::Success)
         }
-        Command::Serve => Err(exit::CliError::Other(
-            "`provision serve` needs the lifecycle service (provision-server), which has not \
-             landed yet"
-                .to_owned(),
-        )),
+        Command::Serve(args) => commands::serve::run(args).await,
     }
 }
 

@@ -24,6 +24,7 @@
 //! * [`journal`] and [`audit`] — the records a run leaves.
 //! * [`evidence`] — control-mapped, fingerprinted audit evidence, coverage, KPIs and
 //!   the auditor's bundle.
+//! * [`siem`] — audit records and findings streamed to SIEM sinks, with durable cursors.
 //! * [`engine`] — the [`engine::Engine`] facade: deployment, policies, adapters built
 //!   by their factories and one executor; plan, apply, drift, why, and validation
 //!   without credentials.
@@ -39,6 +40,7 @@ pub mod engine;
 pub mod error_report;
 pub mod evidence;
 pub mod executor;
+pub mod governance;
 pub mod journal;
 mod jsonl;
 pub mod model;
@@ -48,4 +50,5 @@ pub mod policy;
 pub mod roster;
 pub mod secret;
 mod serde_util;
+pub mod siem;
 pub mod yaml;

@@ -61,6 +61,8 @@ pub const ATTRIBUTES: [&str; 5] = [
 #[derive(Debug)]
 pub struct GoogleAdapter {
     client: DirectoryClient,
+    /// The evidence reads, with their own read-only token.
+    evidence: crate::evidence::GoogleEvidence,
     descriptor: SystemDescriptor,
     default_org_unit: String,
     delete_leavers: bool,
@@ -72,6 +74,7 @@ impl GoogleAdapter {
     pub fn new(config: GoogleConfig) -> Result<Self, ConfigError> {
         Ok(GoogleAdapter {
             client: DirectoryClient::new(&config)?,
+            evidence: crate::evidence::GoogleEvidence::new(&config)?,
             descriptor: descriptor(),
             default_org_unit: config.default_org_unit,
             delete_leavers: config.delete_leavers,
@@ -460,6 +463,10 @@ impl GoogleAdapter {
 
 #[async_trait]
 impl Adapter for GoogleAdapter {
+    fn evidence_source(&self) -> Option<&dyn provision_core::adapter::EvidenceSource> {
+        Some(&self.evidence)
+    }
+
     fn descriptor(&self) -> &SystemDescriptor {
         &self.descriptor
     }

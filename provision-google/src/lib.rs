@@ -62,6 +62,10 @@
 //! * `https://www.googleapis.com/auth/admin.directory.group.readonly` — groups.list (every
 //!   group, and a user's groups: what lets a leaver be left with nothing).
 //!
+//! Evidence reads ([`evidence`]: 2-step verification enrolment) have their own
+//! token with the read-only `https://www.googleapis.com/auth/admin.directory.user.readonly`;
+//! authorise it too where evidence is collected.
+//!
 //! Sign-out has its own token (scope `admin.directory.user.security` alone), the rest
 //! share one: Google refuses a token request whole when the delegation lacks any of
 //! its scopes. A delegation without the security scope leaves every other operation
@@ -131,6 +135,7 @@ pub mod adapter;
 pub mod client;
 pub mod config;
 pub mod credential;
+pub mod evidence;
 pub mod factory;
 pub mod model;
 

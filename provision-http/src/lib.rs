@@ -10,6 +10,8 @@
 //! | [`rate_limit`] | response headers → [`provision_core::adapter::RateLimitInfo`], once, for every dialect |
 //! | [`paginate`] | `Link rel="next"`, page tokens, SCIM `startIndex`/`count`, Jira `startAt`/`isLast`, GitLab `X-Next-Page`, and the guard against a cursor that repeats |
 //! | [`classify`] | HTTP status (+ headers + body) → [`provision_core::adapter::AdapterError`], keeping the system's own status, code and message; a hook for errors inside 2xx bodies |
+//! | [`read_retry`] | long read-only sweeps outside the executor (evidence reads): wait as a 429 says, back off on 5xx, pace on a spent budget |
+//! | [`siem`] | the HTTP SIEM sink: batches of audit events and findings POSTed as JSON lines (the core's pump retries and keeps the cursor) |
 //! | [`names`] | a name → id cache with a TTL; given and family name from a display name, by one rule |
 //!
 //! The crate never sleeps and never retries: it turns what the server said into values
@@ -18,6 +20,8 @@
 //! exception is authentication: a 401 on a cached OAuth token drops the token and
 //! sends the request once more with a fresh one (see [`client::HttpClient::send_authorized`]),
 //! because a token revoked or rotated early is not a failure of the operation.
+//! Read-only sweeps that run outside the executor (evidence reads) wait and retry
+//! through [`read_retry`], since nothing else would.
 //!
 //! ## A new adapter, in outline
 //!
@@ -70,3 +74,5 @@ pub mod client;
 pub mod names;
 pub mod paginate;
 pub mod rate_limit;
+pub mod read_retry;
+pub mod siem;

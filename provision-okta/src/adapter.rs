@@ -62,7 +62,7 @@ pub struct OktaAdapter {
     client: OktaClient,
     descriptor: SystemDescriptor,
     /// The system's name in the deployment (entitlements read carry it).
-    system: String,
+    pub(crate) system: String,
     /// Group name → id, resolved once per [`GROUP_ID_TTL`].
     group_ids: NameCache,
 }
@@ -974,6 +974,10 @@ fn parse_cursor(cursor: &str) -> Result<Url, AdapterError> {
 
 #[async_trait]
 impl Adapter for OktaAdapter {
+    fn evidence_source(&self) -> Option<&dyn provision_core::adapter::EvidenceSource> {
+        Some(self)
+    }
+
     fn descriptor(&self) -> &SystemDescriptor {
         &self.descriptor
     }

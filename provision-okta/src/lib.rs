@@ -105,6 +105,13 @@
 //!   `WWW-Authenticate` challenge. A 404 without Okta's own code is a wrong org URL
 //!   ([`provision_core::adapter::AdapterError::Configuration`]), never "already absent".
 //!
+//! ## Evidence reads
+//!
+//! [`OktaAdapter`] is an [`provision_core::adapter::EvidenceSource`]: MFA factor
+//! enrollment of every active user, the password and sign-on policies, and 30 days
+//! of deprovisioning events from the System Log, read with the read-only scopes
+//! [`evidence::EVIDENCE_SCOPES`] (see [`evidence`]).
+//!
 //! ## Not supported yet
 //!
 //! DPoP; admin roles; `APP_GROUP` memberships (refused); app lookup by label (apps
@@ -120,6 +127,7 @@ pub mod client;
 pub mod config;
 pub mod descriptor;
 pub mod error;
+pub mod evidence;
 pub mod factory;
 pub mod model;
 

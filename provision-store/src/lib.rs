@@ -24,21 +24,38 @@
 //! # Ok(()) }
 //! ```
 //!
+//! With `postgres`, `PostgresStore` is also a
+//! [`SharedBudget`](provision_core::executor::SharedBudget): instances on one database
+//! split every system's rate budget and share 429 pauses (`budget` module).
+//! Both stores also implement
+//! [`GovernanceStore`](provision_core::governance::GovernanceStore): exceptions,
+//! access requests, review campaigns and decisions, append-only.
 //! Both stores also keep audit evidence (migration 0005): they implement
 //! [`EvidenceStore`](provision_core::evidence::EvidenceStore), with rows keyed by
 //! fingerprint and rows attached to an assessment fixed by trigger.
+//! SIEM streaming: both stores implement the core's [`provision_core::siem::AuditFeed`] (the
+//! audit log read forward from a seq) and [`provision_core::siem::CursorStore`] (durable
+//! per-sink delivery cursors, table `siem_cursors`).
 //!
 //! No compile-time query macros and no ORM: plain SQL strings through sqlx.
 
+#[cfg(feature = "postgres")]
+mod budget;
 mod error;
 mod evidence;
+mod governance;
+pub mod inbox;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
+pub mod schedule;
 pub mod schema;
+mod siem_cursor;
 mod sqlite;
 
 pub use error::StoreError;
+pub use inbox::{Accepted, Inbox, InboxItem, InboxState, NewInboxEvent};
 #[cfg(feature = "postgres")]
 pub use postgres::{Claim, PostgresStore};
+pub use schedule::{Schedule, ScheduledJob};
 pub use sqlite::SqliteStore;

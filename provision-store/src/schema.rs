@@ -11,7 +11,7 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
     Migration::new(
@@ -32,9 +32,29 @@ pub(crate) fn sqlite_migrator() -> Migrator {
             include_str!("../migrations/sqlite/0001_journal_and_audit.sql"),
         ),
         migration(
+            2,
+            "inbox and schedule",
+            include_str!("../migrations/sqlite/0002_inbox_schedule.sql"),
+        ),
+        migration(
+            3,
+            "rate budget (numbering only: sharing budgets is PostgreSQL's)",
+            include_str!("../migrations/sqlite/0003_rate_budget.sql"),
+        ),
+        migration(
+            4,
+            "governance",
+            include_str!("../migrations/sqlite/0004_governance.sql"),
+        ),
+        migration(
             5,
-            "audit evidence",
+            "evidence",
             include_str!("../migrations/sqlite/0005_evidence.sql"),
+        ),
+        migration(
+            6,
+            "SIEM cursors",
+            include_str!("../migrations/sqlite/0006_siem_cursor.sql"),
         ),
     ])
 }
@@ -49,9 +69,29 @@ pub(crate) fn postgres_migrator() -> Migrator {
             include_str!("../migrations/postgres/0001_journal_and_audit.sql"),
         ),
         migration(
+            2,
+            "inbox and schedule",
+            include_str!("../migrations/postgres/0002_inbox_schedule.sql"),
+        ),
+        migration(
+            3,
+            "rate budgets shared by instances",
+            include_str!("../migrations/postgres/0003_rate_budget.sql"),
+        ),
+        migration(
+            4,
+            "governance",
+            include_str!("../migrations/postgres/0004_governance.sql"),
+        ),
+        migration(
             5,
-            "audit evidence",
+            "evidence",
             include_str!("../migrations/postgres/0005_evidence.sql"),
+        ),
+        migration(
+            6,
+            "SIEM cursors",
+            include_str!("../migrations/postgres/0006_siem_cursor.sql"),
         ),
     ])
 }

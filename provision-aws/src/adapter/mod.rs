@@ -181,8 +181,8 @@ impl AccountGrantsCursor {
 /// cached; build a new adapter (or call [`AwsAdapter::reset_caches`]) for the next run.
 #[derive(Debug)]
 pub struct AwsAdapter {
-    config: AwsConfig,
-    client: AwsClient,
+    pub(crate) config: AwsConfig,
+    pub(crate) client: AwsClient,
     descriptor: SystemDescriptor,
     instance: OnceCell<Instance>,
     permission_sets: OnceCell<HashMap<String, String>>,
@@ -332,6 +332,10 @@ impl AwsAdapter {
 
 #[async_trait]
 impl Adapter for AwsAdapter {
+    fn evidence_source(&self) -> Option<&dyn provision_core::adapter::EvidenceSource> {
+        Some(self)
+    }
+
     fn descriptor(&self) -> &SystemDescriptor {
         &self.descriptor
     }

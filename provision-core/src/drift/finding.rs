@@ -27,6 +27,12 @@ pub enum DriftClass {
     Pending,
     /// An active account nobody signed in to for longer than the threshold.
     Stale,
+    /// A person holds a combination a separation-of-duties rule forbids, and no
+    /// active exception covers it (`crate::governance`).
+    SodConflict,
+    /// An exception ended and nothing renews it; its grant is revoked on the next
+    /// run (`crate::governance`).
+    ExpiredException,
 }
 
 impl DriftClass {
@@ -39,6 +45,8 @@ impl DriftClass {
             DriftClass::ForeignOwned => "foreign_owned",
             DriftClass::Pending => "pending",
             DriftClass::Stale => "stale",
+            DriftClass::SodConflict => "sod_conflict",
+            DriftClass::ExpiredException => "expired_exception",
         }
     }
 }

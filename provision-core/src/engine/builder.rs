@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use crate::adapter::{Adapter, AdapterFactory, ConfigError, FactoryRegistry, SystemSpec};
 use crate::audit::{AuditLog, MemoryAuditLog};
 use crate::executor::{
-    ClaimSettings, ExecutionSubscriber, Executor, ExternalIds, PendingConfig, RetryConfig,
+    BudgetShare, ClaimSettings, ExecutionSubscriber, Executor, ExternalIds, PendingConfig,
+    RetryConfig,
 };
 use crate::journal::{Journal, MemoryJournal, OperationClaims};
 use crate::model::SystemName;
@@ -38,6 +39,7 @@ pub struct EngineBuilder {
     retry: Option<RetryConfig>,
     pending: Option<PendingConfig>,
     actor: Option<String>,
+    shared_budget: Option<BudgetShare>,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -118,6 +120,13 @@ impl EngineBuilder {
     /// [`crate::executor::ExecutorBuilder::claims`]).
     pub fn claims(mut self, claims: Arc<dyn OperationClaims>, settings: ClaimSettings) -> Self {
         self.claims = Some((claims, settings));
+        self
+    }
+
+    /// Rate budgets split with the other instances of `share`'s registry (see
+    /// [`crate::executor::ExecutorBuilder::shared_budget`]).
+    pub fn shared_budget(mut self, share: BudgetShare) -> Self {
+        self.shared_budget = Some(share);
         self
     }
 
@@ -210,6 +219,9 @@ impl EngineBuilder {
         }
         if let Some((claims, settings)) = self.claims {
             executor = executor.claims(claims, settings);
+        }
+        if let Some(share) = self.shared_budget {
+            executor = executor.shared_budget(share);
         }
         for subscriber in self.subscribers {
             executor = executor.subscriber(subscriber);

@@ -29,6 +29,7 @@
 mod builder;
 mod error;
 mod evidence;
+mod governance;
 mod read;
 mod sources;
 mod validate;
@@ -55,6 +56,7 @@ use crate::planner::{ApprovedPlan, Descriptors, GuardedPlan, Planner};
 pub use builder::{DEFAULT_ACTOR, EngineBuilder};
 pub use error::EngineError;
 pub use evidence::{EvidenceOptions, EvidenceRun};
+pub use governance::{Governance, reviewer_list};
 pub use read::PacedReads;
 pub use sources::{Deployment, Policies};
 pub use validate::Validated;

@@ -25,6 +25,9 @@ pub struct Validated {
     pub descriptors: Descriptors,
     /// The policies, validated against the descriptors.
     pub policies: PolicySet,
+    /// The separation-of-duties rules in the policy files, validated against the
+    /// descriptors (none when the policies were built in code).
+    pub sod_rules: crate::governance::SodRules,
 }
 
 /// Each system's descriptor: the adapter's own when the builder was given one, else
@@ -57,11 +60,20 @@ pub(crate) fn validate_sources(
 ) -> Result<Validated, EngineError> {
     let descriptors = describe(&deployment.config, factories, given)?;
     check_dependency_kinds(&deployment.config, &descriptors, deployment.source())?;
+    let path = match &policies {
+        Policies::Path(path) => Some(path.clone()),
+        Policies::Set(_) => None,
+    };
     let policies = policies.load(&deployment.config, &descriptors)?;
+    let sod_rules = match path {
+        Some(path) => crate::governance::load_sod_rules(&path, &deployment.config, &descriptors)?,
+        None => crate::governance::SodRules::default(),
+    };
     Ok(Validated {
         config: deployment.config,
         descriptors,
         policies,
+        sod_rules,
     })
 }
 

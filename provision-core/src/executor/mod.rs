@@ -45,6 +45,10 @@
 //!   run: an operation is claimed before it is sent, so only one instance sends it
 //!   ([`ClaimSettings`] says what the others do meanwhile).
 //!
+//! * With [`ExecutorBuilder::shared_budget`], several instances split every system's
+//!   limits between them, and one instance's 429 pauses the others
+//!   ([`BudgetShare`]; why a split and not a shared counter: see its module).
+//!
 //! Everything runs inside the future [`Executor::apply`] returns (no spawned tasks), so
 //! dropping it stops the run: each operation is then not started, done, or recorded in
 //! flight, and [`Executor::resume`] finishes the job.
@@ -84,6 +88,7 @@ mod report;
 mod resume;
 mod retry;
 mod scheduler;
+mod shared_budget;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -100,6 +105,10 @@ pub use events::{ChannelSubscriber, ExecutionEvent, ExecutionSubscriber};
 pub use reads::{ExecutorReadError, ReadStats};
 pub use report::{ExecutionReport, OperationOutcome, OperationReport, Totals};
 pub use retry::{PendingConfig, RetryConfig};
+pub use shared_budget::{
+    BudgetShare, InMemorySharedBudget, Membership, ShareSettings, SharedBudget, SharedBudgetError,
+    SharedPause,
+};
 
 use rate_limit::SystemLimiter;
 
@@ -287,9 +296,19 @@ pub struct ExecutorBuilder {
     actor: Option<String>,
     trigger: Option<String>,
     blast_radius: BlastRadius,
+    shared_budget: Option<BudgetShare>,
 }
 
 impl ExecutorBuilder {
+    /// Splits every system's published limits (and named budgets) with the other
+    /// instances in `share`'s registry, and shares server pauses with them. Run
+    /// [`BudgetShare::run`] beside the executor: without heartbeats the lease lapses
+    /// and nothing is sent.
+    pub fn shared_budget(mut self, share: BudgetShare) -> Self {
+        self.shared_budget = Some(share);
+        self
+    }
+
     /// The blast radius every plan is checked against again before it runs (default
     /// [`BlastRadius::default`]): a plan approved within looser limits is refused.
     pub fn blast_radius(mut self, limits: BlastRadius) -> Self {
@@ -414,13 +433,21 @@ impl ExecutorBuilder {
                 };
                 budgets.push((budget.name.clone(), quota));
             }
+            let mut limiter = SystemLimiter::with_budgets(quota, budgets.clone());
+            if let Some(share) = &self.shared_budget {
+                let budget_quotas = budgets
+                    .into_iter()
+                    .filter_map(|(name, q)| Some((name, q?)))
+                    .collect();
+                limiter = limiter.shared(share.clone(), name.to_string(), quota, budget_quotas);
+            }
             let slots = config.concurrency.unwrap_or(4).max(1);
             systems.insert(
                 name,
                 SystemEntry {
                     adapter,
                     config,
-                    limiter: Mutex::new(SystemLimiter::with_budgets(quota, budgets)),
+                    limiter: Mutex::new(limiter),
                     read_slots: tokio::sync::Semaphore::new(slots),
                     reads: reads::ReadCounters::default(),
                 },

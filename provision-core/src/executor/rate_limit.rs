@@ -20,6 +20,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
 
+use super::shared_budget::{BudgetShare, ShareGate};
 use crate::adapter::RateLimitInfo;
 use crate::clock::instant_at;
 use crate::config::RateLimitConfig;
@@ -54,6 +55,27 @@ pub(crate) fn quota(config: &RateLimitConfig) -> Option<Quota> {
     let period = Duration::from_secs(u64::from(config.per_seconds)) / requests.get();
     let burst = NonZeroU32::new(config.burst.unwrap_or(config.requests))?;
     Quota::with_period(period).map(|q| q.allow_burst(burst))
+}
+
+/// One instance's share of a quota split across `divisor` instances: the period
+/// `divisor` times as long, the burst divided (at least one).
+fn share_of(quota: Quota, divisor: u32) -> Quota {
+    if divisor <= 1 {
+        return quota;
+    }
+    let burst = NonZeroU32::new(quota.burst_size().get() / divisor).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(quota.replenish_interval().saturating_mul(divisor))
+        .map_or(quota, |q| q.allow_burst(burst))
+}
+
+/// A GCRA limiter for `quota`, with its burst already spent when `start_empty` (a
+/// rescaled share must not let a fresh burst through on top of recent requests).
+fn gcra(quota: Quota, start_empty: bool) -> Gcra {
+    let limiter = RateLimiter::direct_with_clock(quota, TokioClock);
+    if start_empty {
+        let _ = limiter.check_n(quota.burst_size());
+    }
+    limiter
 }
 
 /// Whether a budget lets a request go now.
@@ -99,7 +121,8 @@ struct Budget {
 const UNTIMED_DOUBLINGS: u32 = 5;
 
 impl Budget {
-    fn gate(&mut self, now: Instant) -> Gate {
+    /// `divisor`: the instances sharing the budget (each takes its part of a new window).
+    fn gate(&mut self, now: Instant, divisor: u32) -> Gate {
         if let Some(until) = self.paused_until {
             if until > now {
                 return Gate::Until(until);
@@ -111,7 +134,9 @@ impl Budget {
         {
             // A new window: the whole limit is available again (if we know it).
             self.window_reset = None;
-            self.allowance = self.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+            self.allowance = self
+                .limit
+                .map(|l| i64::try_from(l / u64::from(divisor.max(1))).unwrap_or(i64::MAX));
         }
         match (self.allowance, self.window_reset) {
             (Some(a), Some(reset)) if a <= 0 => Gate::Until(reset),
@@ -126,7 +151,13 @@ impl Budget {
         }
     }
 
-    fn on_headroom(&mut self, info: &RateLimitInfo, now: Instant, others_in_flight: usize) {
+    fn on_headroom(
+        &mut self,
+        info: &RateLimitInfo,
+        now: Instant,
+        others_in_flight: usize,
+        divisor: u32,
+    ) {
         self.untimed_streak = 0;
         if info.limit.is_some() {
             self.limit = info.limit;
@@ -135,7 +166,8 @@ impl Budget {
             return;
         };
         let reset = instant_at(reset_at, now) + RESET_MARGIN;
-        let fresh = i64::try_from(remaining)
+        // The server counts every instance's requests: this one takes its share.
+        let fresh = i64::try_from(remaining / u64::from(divisor.max(1)))
             .unwrap_or(i64::MAX)
             .saturating_sub(i64::try_from(others_in_flight).unwrap_or(i64::MAX));
         match self.window_reset {
@@ -221,6 +253,21 @@ pub(crate) struct SystemLimiter {
     pub(crate) in_flight: usize,
     /// The kind of request out whose budget is not known yet, if any.
     probe: Option<String>,
+    /// The budget shared with other instances, when there is one.
+    share: Option<LimiterShare>,
+}
+
+/// A limiter's part in a budget shared with other instances.
+struct LimiterShare {
+    share: BudgetShare,
+    system: String,
+    /// The full quotas, split again when the number of instances changes.
+    quota: Option<Quota>,
+    budget_quotas: Vec<(String, Quota)>,
+    /// The membership generation the GCRA limiters were built for.
+    generation: Option<u64>,
+    /// The instances the limit is split across.
+    divisor: u32,
 }
 
 impl std::fmt::Debug for SystemLimiter {
@@ -231,6 +278,7 @@ impl std::fmt::Debug for SystemLimiter {
             .field("buckets", &self.buckets)
             .field("budget_gcra", &self.budget_gcra.keys().collect::<Vec<_>>())
             .field("in_flight", &self.in_flight)
+            .field("shared_divisor", &self.share.as_ref().map(|s| s.divisor))
             .finish()
     }
 }
@@ -261,6 +309,62 @@ impl SystemLimiter {
         }
     }
 
+    /// Shares the limits with the other instances of `share`: from now on this limiter
+    /// paces at its share and honours pauses published by the others.
+    pub(crate) fn shared(
+        mut self,
+        share: BudgetShare,
+        system: String,
+        quota: Option<Quota>,
+        budget_quotas: Vec<(String, Quota)>,
+    ) -> Self {
+        self.share = Some(LimiterShare {
+            share,
+            system,
+            quota,
+            budget_quotas,
+            generation: None,
+            divisor: 1,
+        });
+        self
+    }
+
+    /// The shared budget's gate; rebuilds the GCRA limiters for a new share.
+    fn share_gate(&mut self, now: Instant) -> Gate {
+        let Some(shared) = self.share.as_mut() else {
+            return Gate::Open;
+        };
+        match shared.share.gate(&shared.system, now) {
+            ShareGate::Closed(until) => Gate::Until(until),
+            ShareGate::Share {
+                divisor,
+                generation,
+            } => {
+                if shared.generation != Some(generation) {
+                    // The first build replaces the full-limit limiters unused; a later
+                    // change starts the new share empty.
+                    let start_empty = shared.generation.is_some();
+                    shared.generation = Some(generation);
+                    shared.divisor = divisor;
+                    self.gcra = shared
+                        .quota
+                        .map(|q| gcra(share_of(q, divisor), start_empty));
+                    self.budget_gcra = shared
+                        .budget_quotas
+                        .iter()
+                        .map(|(name, q)| (name.clone(), gcra(share_of(*q, divisor), start_empty)))
+                        .collect();
+                }
+                Gate::Open
+            }
+        }
+    }
+
+    /// The instances the limit is split across (1 without a shared budget).
+    fn divisor(&self) -> u32 {
+        self.share.as_ref().map_or(1, |s| s.divisor)
+    }
+
     /// A request of kind `key` would be sent without knowing its budget.
     fn is_probe(&self, key: &str) -> bool {
         self.named_budgets && !self.bucket_of.contains_key(key)
@@ -274,6 +378,7 @@ impl SystemLimiter {
     /// Whether a request of kind `key` may go, by the server's gates (not the GCRA).
     pub(crate) fn gate(&mut self, key: &str, now: Instant) -> Gate {
         let mut gate = self.system_gate(now);
+        let divisor = self.divisor();
         if self.is_probe(key) && self.probe.is_some() {
             // Its budget is unknown: it waits for the answer of the one that is out.
             return gate.later(Gate::AwaitResponse);
@@ -281,19 +386,29 @@ impl SystemLimiter {
         if let Some(bucket) = self.bucket_of.get(key).and_then(Option::as_ref)
             && let Some(b) = self.buckets.get_mut(bucket)
         {
-            let mut bucket_gate = b.gate(now);
+            let mut bucket_gate = b.gate(now, divisor);
             if bucket_gate == Gate::AwaitResponse && self.in_flight == 0 {
                 b.allowance = None;
                 bucket_gate = Gate::Open;
             }
             gate = gate.later(bucket_gate);
+            if let Some(shared) = &self.share
+                && let Some(until) = shared.share.budget_pause(&shared.system, bucket, now)
+            {
+                gate = gate.later(Gate::Until(until));
+            }
         }
         gate
     }
 
     /// Whether the system-wide gate alone is closed (then no request of any kind may go).
     pub(crate) fn system_gate(&mut self, now: Instant) -> Gate {
-        match self.system.gate(now) {
+        let shared = self.share_gate(now);
+        if shared != Gate::Open {
+            return shared;
+        }
+        let divisor = self.divisor();
+        match self.system.gate(now, divisor) {
             // Used up, no word on the reset, and no answer on its way that could bring
             // one: the server will say (with a 429) if we are early.
             Gate::AwaitResponse if self.in_flight == 0 => {
@@ -377,7 +492,9 @@ impl SystemLimiter {
     /// Headroom the server announced on a successful answer to a request of kind `key`.
     pub(crate) fn on_headroom(&mut self, key: &str, info: &RateLimitInfo, now: Instant) {
         let others = self.in_flight;
-        self.budget_for(key, info).on_headroom(info, now, others);
+        let divisor = self.divisor();
+        self.budget_for(key, info)
+            .on_headroom(info, now, others, divisor);
     }
 
     /// The server throttled a request of kind `key`; returns until when its budget is paused.
@@ -388,8 +505,15 @@ impl SystemLimiter {
         now: Instant,
         default_wait: Duration,
     ) -> Instant {
-        self.budget_for(key, info)
-            .on_throttled(info, now, default_wait)
+        let until = self
+            .budget_for(key, info)
+            .on_throttled(info, now, default_wait);
+        if let Some(shared) = &self.share {
+            shared
+                .share
+                .share_pause(&shared.system, info.bucket.as_deref(), until);
+        }
+        until
     }
 }
 

@@ -53,6 +53,9 @@ pub(crate) const PROVISION_FIELDS: &[&str] = &[
     "valid_until",
 ];
 
+/// The top-level section of separation-of-duties rules, read by `crate::governance::sod`.
+pub(crate) const SOD_SECTION: &str = "separation_of_duties";
+
 const POLICY_FIELDS: &[&str] = &["name", "description", "match", "triggers", "provisions"];
 const CONDITION_OPERATORS: &[&str] = &["equals", "one_of", "not", "present"];
 const CONDITION_FIELDS: &[&str] = &["equals", "one_of", "not", "present", "case_insensitive"];
@@ -91,6 +94,8 @@ pub(crate) fn read_policies(r: &mut Reader, root: &Node) -> Vec<RawPolicy> {
                 }
             }
         }
+        // A file of separation-of-duties rules only (read by `crate::governance::sod`).
+        (None, None) if top.has(SOD_SECTION) => {}
         (None, None) => {
             r.error(
                 root,
@@ -99,7 +104,8 @@ pub(crate) fn read_policies(r: &mut Reader, root: &Node) -> Vec<RawPolicy> {
             );
         }
     }
-    top.finish(r, &["policy", "policies"]);
+    top.mark_read(SOD_SECTION);
+    top.finish(r, &["policy", "policies", SOD_SECTION]);
     out
 }
 

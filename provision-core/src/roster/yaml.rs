@@ -15,7 +15,9 @@
 //! with a problem (a missing or unknown field, a bad status or date, an id or login
 //! already used, which names both places) is reported and left out; the others
 //! load. A roster of 100,000 people reads within the large-data YAML budget
-//! ([`crate::yaml::parse_large_yaml`]); the alias-bomb guard still applies.
+//! ([`crate::yaml::parse_large_yaml`]; the alias-bomb guard still applies), and its
+//! plain entries are read without the general parser
+//! ([`crate::yaml::parse_large_list`]: the same tree, positions included).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,7 +25,7 @@ use std::path::Path;
 use super::errors::{RosterError, RowProblem, SourceRow};
 use super::{Collector, RosterLoad, RosterReader};
 use crate::model::{EmploymentStatus, Identity, IdentityId};
-use crate::yaml::{Diagnostics, Node, Reader, Value, parse_large_yaml};
+use crate::yaml::{Diagnostics, Node, Reader, Value, parse_large_list};
 
 /// Loads a roster file (format by extension, the conventional column mapping),
 /// refusing it when any row has a problem. [`RosterReader`] gives the people that
@@ -41,8 +43,8 @@ pub fn parse_roster(file: &str, text: &str) -> Result<Vec<Identity>, RosterError
 /// Reads a YAML roster: the people that could be read and the row problems. A
 /// syntax error or a document that is not a list of people stops the load.
 pub(crate) fn read_yaml(file: &str, text: &str) -> Result<RosterLoad, RosterError> {
-    let root =
-        parse_large_yaml(file, text).map_err(|d| RosterError::Invalid(Diagnostics(vec![d])))?;
+    let mut root =
+        parse_large_list(file, text).map_err(|d| RosterError::Invalid(Diagnostics(vec![d])))?;
     let mut r = Reader::new(file);
     let list = match &root.value {
         Value::Seq(_) => Some((&root, "")),
@@ -55,30 +57,58 @@ pub(crate) fn read_yaml(file: &str, text: &str) -> Result<RosterLoad, RosterErro
             None => None,
         },
     };
-    let items = match list {
+    let path = match list {
         Some((list, path)) => r
             .items(list, if path.is_empty() { "people" } else { path })
-            .map(|i| (i, path)),
+            .map(|_| path),
         None => None,
     };
     if !r.is_clean() {
         return Err(RosterError::Invalid(Diagnostics(r.into_diagnostics())));
     }
-    let Some((items, path)) = items else {
+    let Some(path) = path else {
         return Ok(RosterLoad::default());
     };
+    // The list checked above, now owned: a plain person's text moves out of it.
+    let items = match &mut root.value {
+        Value::Seq(items) => items,
+        Value::Map(entries) => match entries
+            .iter_mut()
+            .find(|(k, _)| k.value.scalar_text().as_deref() == Some("people"))
+        {
+            Some((
+                _,
+                Node {
+                    value: Value::Seq(items),
+                    ..
+                },
+            )) => items,
+            _ => return Ok(RosterLoad::default()),
+        },
+        _ => return Ok(RosterLoad::default()),
+    };
     let mut collector = Collector::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.iter_mut().enumerate() {
         let path = if path.is_empty() {
             format!("[{i}]")
         } else {
             format!("{path}[{i}]")
         };
-        let mut r = Reader::new(file);
-        let person = read_person(&mut r, item, &path);
         let line = item.line.max(1) as u64;
         let column = item.column.max(1) as u64;
         let source = SourceRow::new(file, line);
+        if let Some(person) = take_valid_person(item) {
+            collector.person(
+                person,
+                source,
+                Some(column),
+                &format!("{path}.id"),
+                &format!("{path}.login"),
+            );
+            continue;
+        }
+        let mut r = Reader::new(file);
+        let person = read_person(&mut r, item, &path);
         if r.is_clean()
             && let Some(person) = person
         {
@@ -116,6 +146,102 @@ fn item_id(item: &Node) -> Option<IdentityId> {
         .and_then(|(_, v)| v.value.scalar_text())
         .filter(|s| !s.trim().is_empty())
         .map(IdentityId)
+}
+
+/// A person whose entry has no problem at all — only known fields, text where text
+/// is expected, a known status, a valid date where one is required — taken out of
+/// the tree without the [`Reader`]'s bookkeeping (no field paths, no copies); `None`
+/// (the tree untouched) for anything else, which [`read_person`] then reads and
+/// reports. Both give the same person for the same entry.
+fn take_valid_person(node: &mut Node) -> Option<Identity> {
+    let Value::Map(entries) = &node.value else {
+        return None;
+    };
+    let mut status = "active";
+    let mut effective = None;
+    let mut has = [false; 3]; // id, email, display_name
+    for (key, value) in entries {
+        let Value::Str(key) = &key.value else {
+            return None;
+        };
+        match (key.as_str(), &value.value) {
+            ("id" | "email" | "display_name" | "login", Value::Str(s)) if !s.trim().is_empty() => {
+                if let Some(i) = ["id", "email", "display_name"]
+                    .iter()
+                    .position(|k| k == key)
+                {
+                    has[i] = true;
+                }
+            }
+            ("status", Value::Str(s))
+                if ["active", "on_leave", "terminated"].contains(&s.as_str()) =>
+            {
+                status = s.as_str();
+            }
+            ("effective", Value::Str(s)) => {
+                effective = Some(chrono::DateTime::parse_from_rfc3339(s.trim()).ok()?);
+            }
+            ("attributes", Value::Map(attributes)) => {
+                let plain = attributes.iter().all(|(k, v)| {
+                    matches!(k.value, Value::Str(_))
+                        && matches!(v.value, Value::Str(_) | Value::Null)
+                });
+                if !plain {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    let status = match (status, effective) {
+        ("terminated", Some(t)) => EmploymentStatus::Terminated {
+            effective: t.with_timezone(&chrono::Utc),
+        },
+        ("on_leave", None) => EmploymentStatus::OnLeave,
+        ("active", None) => EmploymentStatus::Active,
+        _ => return None,
+    };
+    if has != [true; 3] {
+        return None;
+    }
+    let Value::Map(entries) = &mut node.value else {
+        return None;
+    };
+    let mut text = |key: &str| {
+        entries
+            .iter_mut()
+            .find_map(|(k, v)| match (&k.value, &mut v.value) {
+                (Value::Str(k), Value::Str(v)) if k == key => Some(std::mem::take(v)),
+                _ => None,
+            })
+    };
+    let (id, email, display_name) = (text("id")?, text("email")?, text("display_name")?);
+    let login = text("login");
+    let mut attributes = BTreeMap::new();
+    if let Some((
+        _,
+        Node {
+            value: Value::Map(pairs),
+            ..
+        },
+    )) = entries
+        .iter_mut()
+        .find(|(k, _)| matches!(&k.value, Value::Str(k) if k == "attributes"))
+    {
+        for (k, v) in pairs.iter_mut() {
+            if let (Value::Str(k), Value::Str(v)) = (&mut k.value, &mut v.value) {
+                attributes.insert(std::mem::take(k), std::mem::take(v));
+            }
+        }
+    }
+    Some(Identity {
+        id: IdentityId(id),
+        login: login.unwrap_or_else(|| email.clone()),
+        email,
+        display_name,
+        attributes,
+        status,
+    })
 }
 
 const PERSON_FIELDS: &[&str] = &[
@@ -319,6 +445,35 @@ mod tests {
         let bad = errors("people:\n  - id: e1\n  - id: [\n");
         assert_eq!(bad.len(), 1);
         assert!(bad[0].starts_with("hr/roster.yaml:3:"), "{}", bad[0]);
+    }
+
+    /// The direct route gives the person the reader gives, and leaves everything else
+    /// (any entry with a problem, or not plain) to the reader.
+    #[test]
+    fn valid_people_are_taken_as_the_reader_reads_them() {
+        let text = "people:\n  - {id: e1, email: a@x.com, display_name: A, attributes: {team: core, level: 3, x: }}\n  - {id: e2, email: b@x.com, display_name: B, login: bee, status: on_leave, attributes: {team: core, boss: }}\n  - {id: e3, email: c@x.com, display_name: C, status: terminated, effective: 2025-03-31T17:00:00Z}\n  - {id: e4, email: d@x.com, display_name: D, status: active, effective: 2025-03-31T17:00:00Z}\n  - {id: e5, email: e@x.com, display_name: ' '}\n  - {id: 6, email: f@x.com, display_name: F}\n  - {id: e7, email: g@x.com, display_name: G, extra: 1}\n  - {id: e8, email: h@x.com, display_name: H, status: terminated, effective: soon}\n  - {id: e9, email: i@x.com}\n  - {id: e10, email: j@x.com, display_name: J, attributes: [a]}\n";
+        let root = crate::yaml::parse_large_yaml("r.yaml", text).unwrap();
+        let Value::Map(entries) = &root.value else {
+            panic!("a mapping")
+        };
+        let Value::Seq(items) = &entries[0].1.value else {
+            panic!("a list")
+        };
+        let mut taken = 0;
+        for (i, item) in items.iter().enumerate() {
+            let mut r = Reader::new("r.yaml");
+            let read = read_person(&mut r, item, "p").filter(|_| r.is_clean());
+            let mut owned = item.clone();
+            let direct = take_valid_person(&mut owned);
+            if direct.is_some() {
+                taken += 1;
+                assert_eq!(direct, read, "entry {i}");
+            } else {
+                assert_eq!(&owned, item, "entry {i} left untouched for the reader");
+            }
+        }
+        // e1 has a number attribute, e4 a date without termination, e5..e10 problems.
+        assert_eq!(taken, 2, "e2 and e3 are plain and valid");
     }
 
     #[test]

@@ -1,0 +1,137 @@
+//! Why a governance call was refused. A refused call changes nothing.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::IdentityId;
+
+use super::request::RequestState;
+use super::store::GovernanceStoreError;
+
+/// A governance call refused, with what was wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GovernanceError {
+    /// An exception must have an expiry.
+    #[error(
+        "exception for {identity} ({scope}) has no expiry: every exception must say when it ends"
+    )]
+    ExceptionWithoutExpiry {
+        /// The person.
+        identity: IdentityId,
+        /// What it would allow.
+        scope: String,
+    },
+    /// An end not after the start.
+    #[error("expiry {expires_at} is not after the start {starts_at}")]
+    ExpiryNotAfterStart {
+        /// The start.
+        starts_at: DateTime<Utc>,
+        /// The end.
+        expires_at: DateTime<Utc>,
+    },
+    /// A required field is empty.
+    #[error("{what}: `{field}` is required")]
+    Missing {
+        /// What was being recorded.
+        what: &'static str,
+        /// The field.
+        field: &'static str,
+    },
+    /// No such SoD rule.
+    #[error("no separation-of-duties rule named '{0}'")]
+    UnknownSodRule(String),
+    /// The person is not in the roster.
+    #[error("no person {0} in the roster")]
+    UnknownPerson(IdentityId),
+    /// No approver could be found for a request.
+    #[error("request {request}: no approver: {detail}")]
+    NoApprover {
+        /// The request.
+        request: String,
+        /// Why.
+        detail: String,
+    },
+    /// No such request.
+    #[error("no access request {0}")]
+    UnknownRequest(String),
+    /// Approval or rejection by someone who is not the approver.
+    #[error("request {request} can only be decided by {expected}, not {given}")]
+    NotApprover {
+        /// The request.
+        request: String,
+        /// Who tried.
+        given: String,
+        /// Who may.
+        expected: String,
+    },
+    /// The request was already decided (or expired).
+    #[error("request {request} is {state:?}, not pending")]
+    RequestNotPending {
+        /// The request.
+        request: String,
+        /// Its state.
+        state: RequestState,
+    },
+    /// No such campaign.
+    #[error("no access review campaign {0}")]
+    UnknownCampaign(String),
+    /// A decision for an item that is not in the campaign.
+    #[error("campaign {campaign} has no item {item}")]
+    ItemNotInCampaign {
+        /// The campaign.
+        campaign: String,
+        /// The item asked for.
+        item: String,
+    },
+    /// A second decision on an item already decided.
+    #[error("item {item} of campaign {campaign} is closed: {by} decided it at {at}")]
+    ItemClosed {
+        /// The campaign.
+        campaign: String,
+        /// The item.
+        item: String,
+        /// Who decided it.
+        by: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A decision by someone who is not the item's reviewer.
+    #[error("item {item} is reviewed by {expected}, not {given}")]
+    NotReviewer {
+        /// The item.
+        item: String,
+        /// Who tried.
+        given: String,
+        /// Who reviews it.
+        expected: String,
+    },
+    /// A keep decision needs a reason and an expiry (it becomes an exception).
+    #[error("keeping item {item} needs {what}")]
+    IncompleteKeep {
+        /// The item.
+        item: String,
+        /// What is missing.
+        what: &'static str,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] GovernanceStoreError),
+    /// A plan would create a separation-of-duties conflict.
+    #[error(transparent)]
+    Refused(#[from] super::sod::SodRefusal),
+    /// A plan removes too much access.
+    #[error(transparent)]
+    BlastRadius(#[from] crate::planner::BlastRadiusExceeded),
+    /// The engine failed (reading systems, applying).
+    #[error(transparent)]
+    Engine(#[from] Box<crate::engine::EngineError>),
+    /// The audit log failed.
+    #[error("audit log: {0}")]
+    Audit(#[from] crate::audit::AuditError),
+}
+
+impl From<crate::engine::EngineError> for GovernanceError {
+    fn from(e: crate::engine::EngineError) -> Self {
+        GovernanceError::Engine(Box::new(e))
+    }
+}

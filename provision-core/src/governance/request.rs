@@ -1,0 +1,498 @@
+//! Access requests: a person (or a system acting for them) asks for an entitlement
+//! outside policy, for a time window; the configured approver says yes or no; an
+//! approved request is a time-bound grant the executor applies, and its audit
+//! record's reason names the requester, the approver and the request id.
+//!
+//! A request is recorded once and never changed: what happens to it (approved,
+//! rejected, provisioned, expired) is a list of [`RequestEvent`]s appended to it.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Entitlement, Identity, IdentityId, Validity};
+
+use super::config::{ApproverSource, GovernanceConfig};
+use super::error::GovernanceError;
+
+/// Who must approve a request, resolved when it is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "approver", content = "who", rename_all = "snake_case")]
+pub enum Approver {
+    /// This person (the manager's identity id, or a named owner).
+    Person(String),
+    /// Approved automatically on submission.
+    Auto,
+}
+
+impl std::fmt::Display for Approver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Approver::Person(p) => f.write_str(p),
+            Approver::Auto => f.write_str("auto-approval"),
+        }
+    }
+}
+
+/// What a requester asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRequest {
+    /// Who asks (a person's id or login, or a system acting for them).
+    pub requester: String,
+    /// Who gets the entitlement.
+    pub beneficiary: IdentityId,
+    /// What.
+    pub entitlement: Entitlement,
+    /// From when (default: as soon as approved).
+    #[serde(default)]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Until when (required: a request is for a time window).
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Why.
+    pub justification: String,
+}
+
+/// A recorded request with everything that happened to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRequest {
+    /// Its id (`req-…`).
+    pub id: String,
+    /// Who asked.
+    pub requester: String,
+    /// Who gets it.
+    pub beneficiary: IdentityId,
+    /// What.
+    pub entitlement: Entitlement,
+    /// From when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Until when.
+    pub ends_at: DateTime<Utc>,
+    /// Why.
+    pub justification: String,
+    /// Who must approve it.
+    pub approver: Approver,
+    /// When it was made.
+    pub requested_at: DateTime<Utc>,
+    /// What happened since, in order.
+    #[serde(default)]
+    pub events: Vec<RequestEvent>,
+}
+
+/// Something that happened to a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestEvent {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What.
+    #[serde(flatten)]
+    pub kind: RequestEventKind,
+}
+
+/// What happened to a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RequestEventKind {
+    /// Approved by this person (or `auto`).
+    Approved {
+        /// Who approved.
+        by: String,
+    },
+    /// Rejected.
+    Rejected {
+        /// Who rejected.
+        by: String,
+        /// Why.
+        reason: String,
+    },
+    /// The grant took effect in the system.
+    Provisioned {
+        /// The run that applied it.
+        run: String,
+        /// The operation.
+        operation: String,
+    },
+    /// The window ended (the grant, if any, is revoked on the next run).
+    Expired,
+}
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    /// Waiting for its approver.
+    Pending,
+    /// Approved, not yet in the system.
+    Approved,
+    /// In the system.
+    Provisioned,
+    /// Rejected (kept).
+    Rejected,
+    /// Its window ended (kept).
+    Expired,
+}
+
+impl AccessRequest {
+    /// Its state at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> RequestState {
+        let mut state = RequestState::Pending;
+        for e in &self.events {
+            state = match (&e.kind, state) {
+                (RequestEventKind::Rejected { .. }, _) => RequestState::Rejected,
+                (RequestEventKind::Expired, RequestState::Rejected) => RequestState::Rejected,
+                (RequestEventKind::Expired, _) => RequestState::Expired,
+                (RequestEventKind::Approved { .. }, RequestState::Pending) => {
+                    RequestState::Approved
+                }
+                (RequestEventKind::Provisioned { .. }, RequestState::Approved) => {
+                    RequestState::Provisioned
+                }
+                (_, s) => s,
+            };
+        }
+        if self.ends_at <= now && state != RequestState::Rejected {
+            RequestState::Expired
+        } else {
+            state
+        }
+    }
+
+    /// Who approved it, once approved.
+    pub fn approved_by(&self) -> Option<&str> {
+        self.events.iter().find_map(|e| match &e.kind {
+            RequestEventKind::Approved { by } => Some(by.as_str()),
+            _ => None,
+        })
+    }
+
+    /// When it was approved.
+    pub fn approved_at(&self) -> Option<DateTime<Utc>> {
+        self.events
+            .iter()
+            .find(|e| matches!(e.kind, RequestEventKind::Approved { .. }))
+            .map(|e| e.at)
+    }
+
+    /// When its grant took effect.
+    pub fn provisioned_at(&self) -> Option<DateTime<Utc>> {
+        self.events
+            .iter()
+            .find(|e| matches!(e.kind, RequestEventKind::Provisioned { .. }))
+            .map(|e| e.at)
+    }
+
+    /// Request-to-provisioned time, once provisioned.
+    pub fn cycle_time(&self) -> Option<Duration> {
+        self.provisioned_at().map(|p| p - self.requested_at)
+    }
+
+    /// The grant's window.
+    pub fn validity(&self) -> Validity {
+        Validity {
+            start: self.starts_at,
+            end: Some(self.ends_at),
+        }
+    }
+
+    /// True when approved (or provisioned) and its window contains `now`: its grant
+    /// is part of the desired state.
+    pub fn grants_at(&self, now: DateTime<Utc>) -> bool {
+        matches!(
+            self.state(now),
+            RequestState::Approved | RequestState::Provisioned
+        ) && self.validity().contains(now)
+    }
+
+    /// True when it was approved and its window has ended: its grant is revoked.
+    pub fn lapsed_at(&self, now: DateTime<Utc>) -> bool {
+        self.approved_by().is_some() && self.ends_at <= now
+    }
+
+    /// "request req-1 by e1001 for e1001, approved by e1005 (auditing refunds)".
+    pub fn describe(&self) -> String {
+        format!(
+            "access request {} by {} for {}, approved by {} ({})",
+            self.id,
+            self.requester,
+            self.beneficiary,
+            self.approved_by().unwrap_or("(not approved)"),
+            self.justification
+        )
+    }
+}
+
+/// Checks `new` and resolves its approver from `config` and the roster: refused
+/// without a window end, with an end not after its start, without a justification,
+/// for a person not in the roster, or when the approver is the manager and the person
+/// has none.
+pub fn open_request(
+    new: NewRequest,
+    id: String,
+    config: &GovernanceConfig,
+    roster: &[Identity],
+    now: DateTime<Utc>,
+) -> Result<AccessRequest, GovernanceError> {
+    let Some(ends_at) = new.ends_at else {
+        return Err(GovernanceError::Missing {
+            what: "access request",
+            field: "ends_at (a request is for a time window)",
+        });
+    };
+    let start = new.starts_at.unwrap_or(now);
+    if ends_at <= start {
+        return Err(GovernanceError::ExpiryNotAfterStart {
+            starts_at: start,
+            expires_at: ends_at,
+        });
+    }
+    if new.justification.trim().is_empty() {
+        return Err(GovernanceError::Missing {
+            what: "access request",
+            field: "justification",
+        });
+    }
+    if new.requester.trim().is_empty() {
+        return Err(GovernanceError::Missing {
+            what: "access request",
+            field: "requester",
+        });
+    }
+    let person = roster
+        .iter()
+        .find(|p| p.id == new.beneficiary)
+        .ok_or_else(|| GovernanceError::UnknownPerson(new.beneficiary.clone()))?;
+    let approver = match config.approver_for(&new.entitlement) {
+        ApproverSource::Auto => Approver::Auto,
+        ApproverSource::Owner(owner) => Approver::Person(owner.clone()),
+        ApproverSource::Manager => match person.attribute(&config.manager_attribute) {
+            Some(m) if !m.is_empty() => Approver::Person(m.to_owned()),
+            _ => {
+                return Err(GovernanceError::NoApprover {
+                    request: id,
+                    detail: format!(
+                        "{} has no `{}` in the roster",
+                        person.id, config.manager_attribute
+                    ),
+                });
+            }
+        },
+    };
+    let mut events = Vec::new();
+    if approver == Approver::Auto {
+        events.push(RequestEvent {
+            at: now,
+            kind: RequestEventKind::Approved { by: "auto".into() },
+        });
+    }
+    Ok(AccessRequest {
+        id,
+        requester: new.requester,
+        beneficiary: new.beneficiary,
+        entitlement: new.entitlement,
+        starts_at: new.starts_at,
+        ends_at,
+        justification: new.justification,
+        approver,
+        requested_at: now,
+        events,
+    })
+}
+
+/// The event approving `request` by `by`, or why it is refused: someone other than
+/// its approver, or a request that is not pending.
+pub fn approval(
+    request: &AccessRequest,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<RequestEvent, GovernanceError> {
+    decide(request, by, now)?;
+    Ok(RequestEvent {
+        at: now,
+        kind: RequestEventKind::Approved { by: by.to_owned() },
+    })
+}
+
+/// The event rejecting `request`, or why it is refused (as [`approval`]).
+pub fn rejection(
+    request: &AccessRequest,
+    by: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<RequestEvent, GovernanceError> {
+    decide(request, by, now)?;
+    Ok(RequestEvent {
+        at: now,
+        kind: RequestEventKind::Rejected {
+            by: by.to_owned(),
+            reason: reason.to_owned(),
+        },
+    })
+}
+
+fn decide(request: &AccessRequest, by: &str, now: DateTime<Utc>) -> Result<(), GovernanceError> {
+    let state = request.state(now);
+    if state != RequestState::Pending {
+        return Err(GovernanceError::RequestNotPending {
+            request: request.id.clone(),
+            state,
+        });
+    }
+    match &request.approver {
+        Approver::Person(p) if p == by => Ok(()),
+        expected => Err(GovernanceError::NotApprover {
+            request: request.id.clone(),
+            given: by.to_owned(),
+            expected: expected.to_string(),
+        }),
+    }
+}
+
+/// Request-to-provisioned times over a set of requests: each provisioned request's
+/// time, and how many auto-approved ones were provisioned within `target` (the seed's
+/// target: 4 hours).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleTimes {
+    /// (request id, auto-approved?, request-to-provisioned time) per provisioned request.
+    pub provisioned: Vec<(String, bool, Duration)>,
+    /// Auto-approved requests provisioned within the target.
+    pub auto_within_target: usize,
+    /// Auto-approved requests provisioned.
+    pub auto_provisioned: usize,
+}
+
+/// The [`CycleTimes`] of `requests` against `target`.
+pub fn cycle_times(requests: &[AccessRequest], target: Duration) -> CycleTimes {
+    let provisioned: Vec<(String, bool, Duration)> = requests
+        .iter()
+        .filter_map(|r| Some((r.id.clone(), r.approver == Approver::Auto, r.cycle_time()?)))
+        .collect();
+    let auto: Vec<&Duration> = provisioned
+        .iter()
+        .filter(|(_, auto, _)| *auto)
+        .map(|(_, _, t)| t)
+        .collect();
+    CycleTimes {
+        auto_within_target: auto.iter().filter(|t| ***t <= target).count(),
+        auto_provisioned: auto.len(),
+        provisioned,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::governance::config::{ApproverRule, Target};
+
+    fn config() -> GovernanceConfig {
+        GovernanceConfig {
+            approvers: vec![
+                ApproverRule {
+                    target: Target {
+                        system: "aws".into(),
+                        kind: None,
+                        resource: None,
+                    },
+                    approver: ApproverSource::Owner("cloud-lead".into()),
+                },
+                ApproverRule {
+                    target: Target {
+                        system: "aws".into(),
+                        kind: Some("permission_set".into()),
+                        resource: Some("ReadOnly".into()),
+                    },
+                    approver: ApproverSource::Auto,
+                },
+            ],
+            ..GovernanceConfig::default()
+        }
+    }
+
+    fn new(e: Entitlement, ends_in: Option<i64>) -> NewRequest {
+        NewRequest {
+            requester: "e1".into(),
+            beneficiary: IdentityId::new("e1"),
+            entitlement: e,
+            starts_at: None,
+            ends_at: ends_in.map(|h| Utc::now() + Duration::hours(h)),
+            justification: "incident".into(),
+        }
+    }
+
+    #[test]
+    fn the_most_specific_approver_rule_wins_and_the_manager_is_the_default() {
+        let roster = [Identity::new("e1", "a@co", "A").with_attribute("manager", "e9")];
+        let now = Utc::now();
+        let read_only = Entitlement::new("aws", "permission_set", "ReadOnly");
+        let admin = Entitlement::new("aws", "permission_set", "Admin");
+        let group = Entitlement::new("okta", "group", "x");
+        let r = open_request(
+            new(read_only, Some(2)),
+            "r1".into(),
+            &config(),
+            &roster,
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.approver.clone(), r.state(now)),
+            (Approver::Auto, RequestState::Approved)
+        );
+        let r = open_request(new(admin, Some(2)), "r2".into(), &config(), &roster, now).unwrap();
+        assert_eq!(r.approver, Approver::Person("cloud-lead".into()));
+        let r = open_request(new(group, Some(2)), "r3".into(), &config(), &roster, now).unwrap();
+        assert_eq!(r.approver, Approver::Person("e9".into()));
+        // Decisions: only the approver, only once.
+        assert!(matches!(
+            approval(&r, "e2", now),
+            Err(GovernanceError::NotApprover { .. })
+        ));
+        let mut r = r;
+        r.events
+            .push(rejection(&r, "e9", "not needed", now).unwrap());
+        assert_eq!(r.state(now), RequestState::Rejected);
+        assert!(matches!(
+            approval(&r, "e9", now),
+            Err(GovernanceError::RequestNotPending { .. })
+        ));
+        // Kept after its window: still rejected; an approved one expires.
+        assert_eq!(r.state(now + Duration::hours(3)), RequestState::Rejected);
+    }
+
+    #[test]
+    fn a_request_without_a_window_end_or_for_someone_unknown_is_refused() {
+        let roster = [Identity::new("e1", "a@co", "A")];
+        let group = Entitlement::new("okta", "group", "x");
+        let now = Utc::now();
+        assert!(matches!(
+            open_request(
+                new(group.clone(), None),
+                "r".into(),
+                &config(),
+                &roster,
+                now
+            ),
+            Err(GovernanceError::Missing { .. })
+        ));
+        assert!(matches!(
+            open_request(
+                new(group.clone(), Some(-1)),
+                "r".into(),
+                &config(),
+                &roster,
+                now
+            ),
+            Err(GovernanceError::ExpiryNotAfterStart { .. })
+        ));
+        // No manager in the roster: no approver.
+        assert!(matches!(
+            open_request(new(group, Some(2)), "r".into(), &config(), &roster, now),
+            Err(GovernanceError::NoApprover { .. })
+        ));
+        let mut other = new(Entitlement::new("okta", "group", "x"), Some(2));
+        other.beneficiary = IdentityId::new("e404");
+        assert!(matches!(
+            open_request(other, "r".into(), &config(), &roster, now),
+            Err(GovernanceError::UnknownPerson(_))
+        ));
+    }
+}

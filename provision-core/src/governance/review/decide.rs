@@ -1,0 +1,179 @@
+//! Decisions: checked before they are stored, and what they add up to.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::Plan;
+
+use super::super::error::GovernanceError;
+use super::{Campaign, Decision, Outcome, ReviewItem};
+
+/// The item a decision is for, or why the decision is refused: an item not in the
+/// campaign, a reviewer who is not the item's, an item already decided (closed), or
+/// a keep without a reason or an expiry.
+pub fn check_decision<'c>(
+    campaign: &'c Campaign,
+    decisions: &[Decision],
+    item: &str,
+    reviewer: &str,
+    outcome: &Outcome,
+) -> Result<&'c ReviewItem, GovernanceError> {
+    let Some(found) = campaign.item(item) else {
+        return Err(GovernanceError::ItemNotInCampaign {
+            campaign: campaign.id.clone(),
+            item: item.to_owned(),
+        });
+    };
+    if let Some(done) = decisions.iter().find(|d| d.item == item) {
+        return Err(GovernanceError::ItemClosed {
+            campaign: campaign.id.clone(),
+            item: item.to_owned(),
+            by: done.reviewer.clone(),
+            at: done.decided_at,
+        });
+    }
+    if found.reviewer != reviewer {
+        return Err(GovernanceError::NotReviewer {
+            item: item.to_owned(),
+            given: reviewer.to_owned(),
+            expected: found.reviewer.clone(),
+        });
+    }
+    match outcome {
+        Outcome::Keep { reason, .. } if reason.trim().is_empty() => {
+            Err(GovernanceError::IncompleteKeep {
+                item: item.to_owned(),
+                what: "a reason",
+            })
+        }
+        Outcome::Keep {
+            expires_at: None, ..
+        } => Err(GovernanceError::IncompleteKeep {
+            item: item.to_owned(),
+            what: "an expiry",
+        }),
+        Outcome::Revoke { reason } if reason.trim().is_empty() => Err(GovernanceError::Missing {
+            what: "revoke decision",
+            field: "reason",
+        }),
+        _ => Ok(found),
+    }
+}
+
+/// One reviewer's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewerProgress {
+    /// Items to decide.
+    pub items: usize,
+    /// Decided so far.
+    pub decided: usize,
+}
+
+/// Where a campaign stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignState {
+    /// The campaign.
+    pub campaign: String,
+    /// True while some item is undecided.
+    pub open: bool,
+    /// Items in all.
+    pub items: usize,
+    /// Decided so far.
+    pub decided: usize,
+    /// Keep decisions.
+    pub kept: usize,
+    /// Revoke decisions.
+    pub revoked: usize,
+    /// Grants policy certified.
+    pub certified: usize,
+    /// Each reviewer's progress.
+    pub reviewers: BTreeMap<String, ReviewerProgress>,
+    /// Reviewers with undecided items past the due time.
+    pub overdue: Vec<String>,
+}
+
+/// The state of `campaign` given its `decisions`, at `now`.
+pub fn campaign_state(
+    campaign: &Campaign,
+    decisions: &[Decision],
+    now: DateTime<Utc>,
+) -> CampaignState {
+    let decided: BTreeSet<&str> = decisions.iter().map(|d| d.item.as_str()).collect();
+    let mut reviewers: BTreeMap<String, ReviewerProgress> = BTreeMap::new();
+    for item in &campaign.items {
+        let p = reviewers
+            .entry(item.reviewer.clone())
+            .or_insert(ReviewerProgress {
+                items: 0,
+                decided: 0,
+            });
+        p.items += 1;
+        if decided.contains(item.id.as_str()) {
+            p.decided += 1;
+        }
+    }
+    let overdue = if now > campaign.due_at {
+        reviewers
+            .iter()
+            .filter(|(_, p)| p.decided < p.items)
+            .map(|(r, _)| r.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let n_decided = campaign
+        .items
+        .iter()
+        .filter(|i| decided.contains(i.id.as_str()))
+        .count();
+    CampaignState {
+        campaign: campaign.id.clone(),
+        open: n_decided < campaign.items.len(),
+        items: campaign.items.len(),
+        decided: n_decided,
+        kept: decisions
+            .iter()
+            .filter(|d| matches!(d.outcome, Outcome::Keep { .. }))
+            .count(),
+        revoked: decisions
+            .iter()
+            .filter(|d| matches!(d.outcome, Outcome::Revoke { .. }))
+            .count(),
+        certified: campaign.certified,
+        reviewers,
+        overdue,
+    }
+}
+
+/// The operations the revoke decisions of `campaign` run (not ordered yet), each
+/// with a reason naming the campaign, the item, the reviewer and their reason.
+pub fn revocations(campaign: &Campaign, decisions: &[Decision]) -> Plan {
+    let mut plan = Plan::default();
+    let mut seen = BTreeSet::new();
+    for d in decisions {
+        let Outcome::Revoke { reason } = &d.outcome else {
+            continue;
+        };
+        let Some(item) = campaign.item(&d.item) else {
+            continue;
+        };
+        for op in &item.fix_operations {
+            if !seen.insert(op.id.clone()) {
+                continue;
+            }
+            let mut op = op.clone();
+            op.reason.detail = format!(
+                "access review {} item {} ({}): revoke decided by {}: {reason}",
+                campaign.id,
+                item.id,
+                item.kind.as_str(),
+                d.reviewer
+            );
+            op.reason.event = Some(format!("access-review:{}", campaign.id));
+            plan.operations.push(op);
+        }
+    }
+    plan
+}

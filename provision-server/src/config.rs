@@ -1,0 +1,335 @@
+//! The service's configuration (`provision-server.yaml`): where it listens, the
+//! deployment, policies and base roster it serves, its store, the HR sources allowed
+//! to post events (each with its signature header and secret), and its cadences.
+//!
+//! ```yaml
+//! listen: 127.0.0.1:8080
+//! deployment: provision.yaml
+//! policies: policies
+//! roster: roster.yaml
+//! store: {sqlite: provision.db}
+//! sources:
+//!   - name: workday
+//!     signature_header: X-Workday-Signature
+//!     secret: {env: WORKDAY_WEBHOOK_SECRET}
+//! reconcile: {every_seconds: 3600}
+//! ```
+//!
+//! Relative paths are taken from the configuration file's folder. Secrets are never
+//! written here, only referenced (an environment variable or a file).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use provision_core::config::CredentialRef;
+use provision_core::config::load::resolve_credential;
+use provision_core::secret::SecretString;
+use serde::Deserialize;
+
+/// What can be wrong with the configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The YAML does not describe a configuration (the parser names the line).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What the parser said, with the line and column.
+        message: String,
+    },
+    /// A value is wrong.
+    #[error("{path}: {field}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The field (`sources[0].secret`).
+        field: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Where the service keeps its journal, audit log, inbox and schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum StoreConfig {
+    /// A SQLite file (one instance).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (several instances), its URL in an environment variable
+    /// or a file (it may carry the password). Needs the `postgres` feature.
+    Postgres(CredentialRef),
+}
+
+/// An HR source allowed to post events to `/webhooks/{name}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Its name, as in the URL.
+    pub name: String,
+    /// The header carrying `sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">`.
+    #[serde(default = "default_signature_header")]
+    pub signature_header: String,
+    /// The header carrying the Unix time (seconds) the sender signed at.
+    #[serde(default = "default_timestamp_header")]
+    pub timestamp_header: String,
+    /// Where the shared secret is.
+    pub secret: CredentialRef,
+}
+
+fn default_signature_header() -> String {
+    "X-Provision-Signature".to_owned()
+}
+
+fn default_timestamp_header() -> String {
+    "X-Provision-Timestamp".to_owned()
+}
+
+/// Webhook intake limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The largest body accepted, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// How far a signed timestamp may be from now, in seconds (further: 401 stale).
+    pub timestamp_tolerance_seconds: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            timestamp_tolerance_seconds: 300,
+        }
+    }
+}
+
+/// How the worker takes events from the inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Events planned and applied together at most (one read of every system).
+    pub batch: i64,
+    /// How long a taken event or job is held before another worker may take it.
+    pub lease_seconds: u64,
+    /// How often the inbox and the schedule are looked at when idle, in ms.
+    pub poll_millis: u64,
+    /// How long a run keeps re-checking a pending operation before handing it to the
+    /// schedule (which re-checks it every `pending_recheck_seconds`, across restarts).
+    pub pending_wait_seconds: u64,
+    /// How often pending operations are re-checked from the schedule.
+    pub pending_recheck_seconds: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            batch: 100,
+            lease_seconds: 120,
+            poll_millis: 200,
+            pending_wait_seconds: 5,
+            pending_recheck_seconds: 60,
+        }
+    }
+}
+
+/// The full reconcile and drift run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReconcileConfig {
+    /// Every how many seconds; none: never.
+    pub every_seconds: Option<u64>,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// JSON lines instead of text.
+    pub json: bool,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where to listen (`127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// The deployment (`provision.yaml`).
+    pub deployment: PathBuf,
+    /// The policies (a file or folder).
+    pub policies: PathBuf,
+    /// The roster the service starts from (HR events change it from there).
+    #[serde(default)]
+    pub roster: Option<PathBuf>,
+    /// The store.
+    pub store: StoreConfig,
+    /// This instance's name in leases (default: host and process id).
+    #[serde(default)]
+    pub instance: Option<String>,
+    /// Who acts, in the audit log.
+    #[serde(default = "default_actor")]
+    pub actor: String,
+    /// The HR sources.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    /// Webhook limits.
+    #[serde(default)]
+    pub webhook: WebhookConfig,
+    /// The worker.
+    #[serde(default)]
+    pub worker: WorkerConfig,
+    /// The reconcile cadence.
+    #[serde(default)]
+    pub reconcile: ReconcileConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+fn default_actor() -> String {
+    "provision-server".to_owned()
+}
+
+impl ServerConfig {
+    /// Reads `path`; relative paths in it are made relative to its folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let mut config = Self::parse(&shown, &text)?;
+        if let Some(dir) = path.parent() {
+            config.rebase(dir);
+        }
+        Ok(config)
+    }
+
+    /// Parses YAML text (`file` names it in errors) and checks it.
+    pub fn parse(file: &str, text: &str) -> Result<Self, ConfigError> {
+        let config: Self = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+            path: file.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.check(file)?;
+        Ok(config)
+    }
+
+    fn check(&self, file: &str) -> Result<(), ConfigError> {
+        let invalid = |field: String, message: &str| ConfigError::Invalid {
+            path: file.to_owned(),
+            field,
+            message: message.to_owned(),
+        };
+        for (i, source) in self.sources.iter().enumerate() {
+            if source.name.is_empty()
+                || !source
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(
+                    format!("sources[{i}].name"),
+                    "letters, digits, '-' and '_' only (it is part of the URL)",
+                ));
+            }
+            if self.sources[..i].iter().any(|s| s.name == source.name) {
+                return Err(invalid(format!("sources[{i}].name"), "named twice"));
+            }
+        }
+        if self.worker.batch < 1 {
+            return Err(invalid("worker.batch".to_owned(), "must be at least 1"));
+        }
+        if self.reconcile.every_seconds == Some(0) {
+            return Err(invalid(
+                "reconcile.every_seconds".to_owned(),
+                "must be more than 0 (leave it out for no reconcile)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn rebase(&mut self, dir: &Path) {
+        let at = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        at(&mut self.deployment);
+        at(&mut self.policies);
+        if let Some(r) = self.roster.as_mut() {
+            at(r);
+        }
+        if let StoreConfig::Sqlite(p) = &mut self.store {
+            at(p);
+        }
+        for source in &mut self.sources {
+            if let CredentialRef::File { file } = &mut source.secret {
+                at(file);
+            }
+        }
+    }
+
+    /// Resolves every source's secret (the variable or file must exist).
+    pub fn source_secrets(&self) -> Result<Vec<(SourceConfig, SecretString)>, ConfigError> {
+        self.sources
+            .iter()
+            .enumerate()
+            .map(|(i, source)| {
+                let secret =
+                    resolve_credential(&source.secret).map_err(|e| ConfigError::Invalid {
+                        path: "server configuration".to_owned(),
+                        field: format!("sources[{i}].secret"),
+                        message: e.to_string(),
+                    })?;
+                Ok((source.clone(), secret))
+            })
+            .collect()
+    }
+
+    /// The lease on taken events and jobs.
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.worker.lease_seconds.max(1))
+    }
+
+    /// This instance's name.
+    pub fn instance_name(&self) -> String {
+        self.instance.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_owned());
+            format!("{host}-{}", std::process::id())
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_parses_and_a_bad_source_name_is_named() {
+        let text = "listen: 127.0.0.1:0\ndeployment: d.yaml\npolicies: p\nstore: {sqlite: s.db}\n\
+                    sources:\n  - {name: workday, secret: {env: X}}\n";
+        let config = ServerConfig::parse("c.yaml", text).unwrap();
+        assert_eq!(config.sources[0].signature_header, "X-Provision-Signature");
+        assert_eq!(config.webhook.max_body_bytes, 65536);
+        let bad = text.replace("workday", "work day");
+        let err = ServerConfig::parse("c.yaml", &bad).unwrap_err().to_string();
+        assert!(err.contains("sources[0].name"), "{err}");
+        let unknown = format!("{text}colour: blue\n");
+        let err = ServerConfig::parse("c.yaml", &unknown)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("colour"), "{err}");
+    }
+}

@@ -1,0 +1,72 @@
+//! How the service builds its [`Engine`]: in one function, so that what every
+//! instance shares (the store as journal and audit log, the operation claims on
+//! PostgreSQL, and later a shared rate budget) is wired in one place.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use provision_core::adapter::{Adapter, FactoryRegistry};
+use provision_core::audit::AuditLog;
+use provision_core::engine::{Engine, EngineError};
+use provision_core::executor::{ClaimSettings, ExecutionSubscriber, PendingConfig};
+use provision_core::journal::Journal;
+use provision_core::model::SystemName;
+
+use crate::config::ServerConfig;
+use crate::store::ServiceStore;
+
+/// What a program embedding the service adds to the configuration: the adapter
+/// factories the deployment's `adapter:` names need, and adapters built in code.
+#[derive(Default, Clone)]
+pub struct EngineParts {
+    /// Factories (`provision_okta::factory()`, `provision_sandbox::factory()`, ...).
+    pub factories: FactoryRegistry,
+    /// Adapters used instead of building one through a factory, by system.
+    pub adapters: BTreeMap<SystemName, Arc<dyn Adapter>>,
+}
+
+impl std::fmt::Debug for EngineParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineParts")
+            .field("factories", &self.factories)
+            .field("adapters", &self.adapters.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Builds the engine of one service instance: the deployment and policies of
+/// `config`, the adapters of `parts`, the store as journal and audit log, the store's
+/// operation claims when it shares them (PostgreSQL) under this instance's name, a
+/// short pending wait (pending operations are handed to the schedule instead), and
+/// `subscriber` for metrics.
+pub async fn build_engine(
+    config: &ServerConfig,
+    store: &Arc<dyn ServiceStore>,
+    parts: &EngineParts,
+    subscriber: Arc<dyn ExecutionSubscriber>,
+) -> Result<Engine, EngineError> {
+    let wait = Duration::from_secs(config.worker.pending_wait_seconds);
+    let mut builder = Engine::builder()
+        .deployment(config.deployment.as_path())
+        .policies(config.policies.as_path())
+        .registry(parts.factories.clone())
+        .journal(Arc::clone(store) as Arc<dyn Journal>)
+        .audit_log(Arc::clone(store) as Arc<dyn AuditLog>)
+        .actor(config.actor.clone())
+        .pending(PendingConfig {
+            interval: wait.clamp(Duration::from_millis(200), Duration::from_secs(30)),
+            deadline: wait,
+        })
+        .subscriber(subscriber);
+    for (name, adapter) in &parts.adapters {
+        builder = builder.adapter(name.clone(), Arc::clone(adapter));
+    }
+    if let Some(claims) = Arc::clone(store).shared_claims() {
+        let mut settings = ClaimSettings::new(config.instance_name());
+        settings.lease = config.lease();
+        settings.poll = Duration::from_millis(config.worker.poll_millis.max(50));
+        builder = builder.claims(claims, settings);
+    }
+    builder.build().await
+}

@@ -1,0 +1,42 @@
+//! The service's errors.
+
+use provision_core::engine::EngineError;
+use provision_core::journal::JournalError;
+use provision_store::StoreError;
+
+use crate::config::ConfigError;
+
+/// What can go wrong in the service.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The configuration is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store failed (keeps the database's message).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The journal failed.
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    /// The engine failed (building, reading, planning, applying).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The base roster could not be read.
+    #[error("roster: {0}")]
+    Roster(#[from] provision_core::roster::RosterError),
+    /// A stored event or job could not be read back.
+    #[error("corrupt {what}: {message}")]
+    Corrupt {
+        /// What (`inbox row 17`).
+        what: String,
+        /// Why.
+        message: String,
+    },
+    /// Listening or serving failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+    /// The store named in the configuration needs a feature this build lacks.
+    #[error("{0}")]
+    Unsupported(String),
+}

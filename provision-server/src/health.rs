@@ -1,0 +1,101 @@
+//! `/healthz`, `/readyz`, `/metrics` and `/findings`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use provision_store::InboxState;
+use serde_json::json;
+
+use crate::metrics::prometheus;
+use crate::service::Service;
+
+/// How long readiness waits for one system.
+const SYSTEM_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Alive: the process answers.
+pub(crate) async fn healthz() -> Response {
+    (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+}
+
+/// Ready: the store answers, and every system accepts this service's credentials
+/// (one page of accounts read with them). 503 naming what is not.
+pub(crate) async fn readyz(State(service): State<Service>) -> Response {
+    let inner = &service.inner;
+    let store = match inner.store.ping().await {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    let mut systems = BTreeMap::new();
+    let checks = inner.engine.systems().map(|name| {
+        let adapter = inner.engine.adapter(name.as_str()).cloned();
+        async move {
+            let verdict = match adapter {
+                None => "no adapter".to_owned(),
+                Some(adapter) => {
+                    match tokio::time::timeout(SYSTEM_CHECK_TIMEOUT, adapter.read_accounts(None))
+                        .await
+                    {
+                        Ok(Ok(_)) => "ok".to_owned(),
+                        Ok(Err(e)) => e.to_string(),
+                        Err(_) => format!("no answer in {} s", SYSTEM_CHECK_TIMEOUT.as_secs()),
+                    }
+                }
+            };
+            (name.to_string(), verdict)
+        }
+    });
+    for (name, verdict) in futures::future::join_all(checks).await {
+        systems.insert(name, verdict);
+    }
+    let accepting = inner.accepting.load(std::sync::atomic::Ordering::SeqCst);
+    let ready = accepting && store == "ok" && systems.values().all(|v| v == "ok");
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({"ready": ready, "accepting": accepting, "store": store, "systems": systems})),
+    )
+        .into_response()
+}
+
+/// Prometheus text.
+pub(crate) async fn metrics(State(service): State<Service>) -> Response {
+    if let Ok(depth) = service.inner.store.inbox_depth().await {
+        service.inner.metrics.queue_depth(depth);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        prometheus().render(),
+    )
+        .into_response()
+}
+
+/// Events kept as findings (an unknown person) and events that failed, with why.
+pub(crate) async fn findings(State(service): State<Service>) -> Response {
+    let store = &service.inner.store;
+    let mut out = Vec::new();
+    for state in [InboxState::Finding, InboxState::Failed] {
+        match store.inbox_in_state(state).await {
+            Ok(items) => out.extend(items.into_iter().map(|i| {
+                json!({"seq": i.seq, "source": i.source, "event_id": i.event_id, "kind": i.kind,
+                       "identity": i.identity, "state": state.as_str(), "note": i.note,
+                       "received_at": i.received_at})
+            })),
+            Err(e) => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"error": e.to_string()})),
+                )
+                    .into_response();
+            }
+        }
+    }
+    (StatusCode::OK, Json(json!({"findings": out}))).into_response()
+}

@@ -1,0 +1,394 @@
+//! Dated work in the store's schedule, and how it fires.
+
+use chrono::{DateTime, Utc};
+use provision_core::engine::EngineError;
+use provision_core::executor::{ExecutionReport, OperationOutcome};
+use provision_core::journal::{JournalError, RunId};
+use provision_core::model::{Identity, IdentityId};
+use provision_core::planner::ApprovedPlan;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+use crate::error::ServerError;
+use crate::service::Service;
+
+/// One scheduled job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum Job {
+    /// Plan and apply one person now (a termination at its effective time, the end of
+    /// a validity window).
+    Identity {
+        /// Whom.
+        id: String,
+        /// The trigger recorded in the operations' reasons.
+        event: String,
+        /// For a termination: when it took effect (the revocation clock starts there).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        terminated_at: Option<DateTime<Utc>>,
+    },
+    /// A hire's (or rehire's) start: inbox row `seq` joins the roster and the person
+    /// gets day-one access.
+    Start {
+        /// The inbox row.
+        seq: i64,
+        /// Whom.
+        id: String,
+    },
+    /// Re-check the pending operations of a run (and finish what waited on them).
+    ResumeRun {
+        /// The run.
+        run: String,
+        /// The people with pending operations in it.
+        #[serde(default)]
+        identities: Vec<String>,
+    },
+    /// The full reconcile and drift run; schedules the next one.
+    Reconcile,
+}
+
+impl Job {
+    /// The key of the reconcile job (one for all instances).
+    pub const RECONCILE_KEY: &'static str = "reconcile";
+
+    /// As stored.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// What became of a fired job.
+enum Fired {
+    Done,
+    Again(DateTime<Utc>),
+    /// Already rescheduled by the job itself (the reconcile).
+    Rearmed,
+}
+
+fn seconds(s: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1_000_000))
+}
+
+impl Service {
+    /// Takes the jobs due now (under a lease) and fires them; returns how many fired.
+    pub async fn fire_due_once(&self) -> Result<usize, ServerError> {
+        let inner = &self.inner;
+        let now = Utc::now();
+        let jobs = inner
+            .store
+            .schedule_claim_due(&inner.owner, inner.config.lease(), now, 20)
+            .await?;
+        for job in &jobs {
+            let fired = match serde_json::from_str::<Job>(&job.payload_json) {
+                Ok(parsed) => {
+                    tracing::info!(key = %job.key, due = %job.due_at, "scheduled job fires");
+                    self.fire(&parsed, job.id, job.due_at).await
+                }
+                Err(e) => Err(ServerError::Corrupt {
+                    what: format!("schedule job {}", job.key),
+                    message: e.to_string(),
+                }),
+            };
+            match fired {
+                Ok(Fired::Done) => {
+                    inner.store.schedule_done(job.id, &inner.owner).await?;
+                }
+                Ok(Fired::Again(at)) => {
+                    inner.store.schedule_retry(job.id, &inner.owner, at).await?;
+                }
+                Ok(Fired::Rearmed) => {}
+                Err(e) => {
+                    tracing::error!(key = %job.key, error = %e, "scheduled job failed; retried later");
+                    let at =
+                        Utc::now() + seconds(inner.config.worker.pending_recheck_seconds.max(1));
+                    inner.store.schedule_retry(job.id, &inner.owner, at).await?;
+                }
+            }
+        }
+        if !jobs.is_empty() {
+            let open = inner.store.schedule_open().await?;
+            inner.metrics.scheduled(open.len());
+        }
+        Ok(jobs.len())
+    }
+
+    async fn fire(&self, job: &Job, id: i64, due: DateTime<Utc>) -> Result<Fired, ServerError> {
+        let run = |prefix: &str| RunId(format!("{prefix}-{id}-{}", due.timestamp_micros()));
+        match job {
+            Job::Identity {
+                id: who,
+                event,
+                terminated_at,
+            } => {
+                let mut since = HashMap::new();
+                if let Some(at) = terminated_at {
+                    since.insert(IdentityId::new(who.as_str()), *at);
+                }
+                self.apply_people(
+                    &run("job"),
+                    &[IdentityId::new(who.as_str())],
+                    &[],
+                    event,
+                    &since,
+                )
+                .await?;
+                Ok(Fired::Done)
+            }
+            Job::Start { seq, id: who } => {
+                self.inner.store.inbox_join_roster(*seq).await?;
+                self.apply_people(
+                    &run("start"),
+                    &[IdentityId::new(who.as_str())],
+                    &[],
+                    &format!("hr:start:{who}"),
+                    &HashMap::new(),
+                )
+                .await?;
+                Ok(Fired::Done)
+            }
+            Job::ResumeRun { run, .. } => {
+                let _turn = self.inner.apply_lock.lock().await;
+                let roster = self.roster().await?;
+                self.inner.engine.actual(&roster).await?;
+                let report = self
+                    .inner
+                    .engine
+                    .executor()
+                    .resume_with_ids(&RunId(run.clone()), self.inner.engine.known_ids())
+                    .await
+                    .map_err(EngineError::from)?;
+                self.inner.metrics.record_report(&report);
+                if has_pending(&report) {
+                    Ok(Fired::Again(
+                        Utc::now()
+                            + seconds(self.inner.config.worker.pending_recheck_seconds.max(1)),
+                    ))
+                } else {
+                    Ok(Fired::Done)
+                }
+            }
+            Job::Reconcile => {
+                self.reconcile(&run("reconcile")).await?;
+                if let Some(every) = self.inner.config.reconcile.every_seconds {
+                    self.inner
+                        .store
+                        .schedule_put(
+                            Job::RECONCILE_KEY,
+                            Utc::now() + seconds(every),
+                            &Job::Reconcile.to_json(),
+                            true,
+                        )
+                        .await?;
+                    return Ok(Fired::Rearmed);
+                }
+                Ok(Fired::Done)
+            }
+        }
+    }
+
+    /// The full reconcile and drift run: drift is reported (logged, with its count),
+    /// then everyone is planned and applied under `run`.
+    pub async fn reconcile(&self, run: &RunId) -> Result<Option<ExecutionReport>, ServerError> {
+        let _turn = self.inner.apply_lock.lock().await;
+        let roster = self.roster().await?;
+        self.settle_pending(&roster, None).await?;
+        let drift = self.inner.engine.drift(&roster).await?;
+        tracing::info!(findings = drift.findings.len(), "drift run");
+        metrics::gauge!("provision_drift_findings").set(drift.findings.len() as f64);
+        if let Some(report) = self.resume_if_begun(run).await? {
+            return Ok(Some(report));
+        }
+        let plan = self.inner.engine.plan(&roster, "reconcile").await?;
+        let approved = match plan.approve() {
+            Ok(p) => p,
+            Err(refused) => {
+                tracing::error!(error = %refused, "reconcile plan refused by the blast-radius guard");
+                return Ok(None);
+            }
+        };
+        if approved.operations.is_empty() {
+            return Ok(None);
+        }
+        let report = self.inner.engine.apply_as(run, &approved).await?;
+        self.after_run(&approved, &report).await?;
+        Ok(Some(report))
+    }
+
+    /// When `run` was begun before (by this instance before a restart, or by one that
+    /// died), finishes it from the journal instead of planning again.
+    pub(crate) async fn resume_if_begun(
+        &self,
+        run: &RunId,
+    ) -> Result<Option<ExecutionReport>, ServerError> {
+        match provision_core::journal::Journal::plan(&*self.inner.store, run).await {
+            Ok(_) => {}
+            Err(JournalError::UnknownRun(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(run = %run.0, "resuming a run begun before");
+        let report = self
+            .inner
+            .engine
+            .executor()
+            .resume_with_ids(run, self.inner.engine.known_ids())
+            .await
+            .map_err(EngineError::from)?;
+        self.inner.metrics.record_report(&report);
+        if has_pending(&report) {
+            self.schedule_resume(&report).await?;
+        }
+        Ok(Some(report))
+    }
+
+    /// Plans `ids` (with `extra` events not yet in the store's roster applied) and
+    /// applies them under `run`, or resumes `run` when it was begun before. Takes the
+    /// apply turn.
+    pub(crate) async fn apply_people(
+        &self,
+        run: &RunId,
+        ids: &[IdentityId],
+        extra: &[crate::event::StoredEvent],
+        event: &str,
+        terminated_since: &HashMap<IdentityId, DateTime<Utc>>,
+    ) -> Result<Option<ExecutionReport>, ServerError> {
+        let _turn = self.inner.apply_lock.lock().await;
+        let stored = self.roster().await?;
+        let roster = crate::event::roster_after(&stored, extra);
+        // Leaver work never waits behind someone's pending first login.
+        let leavers = ids.iter().all(|id| terminated_since.contains_key(id));
+        if !leavers {
+            self.settle_pending(&roster, Some(ids)).await?;
+        }
+        // The read correlates accounts and gives the ids a resume needs.
+        let people: Vec<Identity> = roster
+            .iter()
+            .filter(|p| ids.contains(&p.id))
+            .cloned()
+            .collect();
+        let plan = self.inner.engine.plan_for(&roster, &people, event).await?;
+        if let Some(report) = self.resume_if_begun(run).await? {
+            return Ok(Some(report));
+        }
+        let approved = plan.approve().map_err(EngineError::from)?;
+        if approved.operations.is_empty() {
+            return Ok(None);
+        }
+        self.inner
+            .metrics
+            .watch_revocations(&approved.operations, terminated_since);
+        let report = self.inner.engine.apply_as(run, &approved).await?;
+        self.after_run(&approved, &report).await?;
+        Ok(Some(report))
+    }
+
+    /// After a run: metrics, a schedule entry to re-check its pending operations, and
+    /// one to revisit each person at the end of a grant's validity window.
+    pub(crate) async fn after_run(
+        &self,
+        plan: &ApprovedPlan,
+        report: &ExecutionReport,
+    ) -> Result<(), ServerError> {
+        self.inner.metrics.record_report(report);
+        if has_pending(report) {
+            self.schedule_resume(report).await?;
+        }
+        let now = Utc::now();
+        for op in &plan.operations {
+            if let Some(until) = op.reason.valid_until
+                && until > now
+            {
+                let job = Job::Identity {
+                    id: op.identity.to_string(),
+                    event: "validity-window-end".to_owned(),
+                    terminated_at: None,
+                };
+                self.inner
+                    .store
+                    .schedule_put(
+                        &format!("validity:{}:{}", op.identity, until.timestamp()),
+                        until,
+                        &job.to_json(),
+                        false,
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Before a new run plans: finishes the runs that still wait on pending operations
+    /// (a GitLab account that appeared on first login lets its grants go now, in the
+    /// run that planned them), so that the new plan starts from their outcome and never
+    /// sends an operation such a run still holds. Their schedule entries stay; when they
+    /// fire they find nothing left to do.
+    async fn settle_pending(
+        &self,
+        roster: &[Identity],
+        people: Option<&[IdentityId]>,
+    ) -> Result<(), ServerError> {
+        let open = self.inner.store.schedule_open().await?;
+        let runs: Vec<RunId> = open
+            .iter()
+            .filter_map(|job| match serde_json::from_str::<Job>(&job.payload_json) {
+                Ok(Job::ResumeRun { run, identities }) => {
+                    let concerned = match people {
+                        None => true,
+                        Some(people) => {
+                            identities.is_empty()
+                                || people
+                                    .iter()
+                                    .any(|p| identities.iter().any(|i| i == p.as_str()))
+                        }
+                    };
+                    concerned.then_some(RunId(run))
+                }
+                _ => None,
+            })
+            .collect();
+        if runs.is_empty() {
+            return Ok(());
+        }
+        self.inner.engine.actual(roster).await?;
+        for run in runs {
+            let report = self
+                .inner
+                .engine
+                .executor()
+                .resume_with_ids(&run, self.inner.engine.known_ids())
+                .await
+                .map_err(EngineError::from)?;
+            self.inner.metrics.record_report(&report);
+        }
+        Ok(())
+    }
+
+    async fn schedule_resume(&self, report: &ExecutionReport) -> Result<(), ServerError> {
+        let run = &report.run;
+        let at = Utc::now() + seconds(self.inner.config.worker.pending_recheck_seconds.max(1));
+        let mut identities: Vec<String> = report
+            .operations
+            .iter()
+            .filter(|op| matches!(op.outcome, OperationOutcome::Pending))
+            .map(|op| op.identity.to_string())
+            .collect();
+        identities.dedup();
+        let job = Job::ResumeRun {
+            run: run.0.clone(),
+            identities,
+        };
+        tracing::info!(run = %run.0, at = %at, "pending operations: re-checked from the schedule");
+        self.inner
+            .store
+            .schedule_put(&format!("resume:{}", run.0), at, &job.to_json(), true)
+            .await?;
+        Ok(())
+    }
+}
+
+/// True when a run left operations pending.
+pub(crate) fn has_pending(report: &ExecutionReport) -> bool {
+    report
+        .operations
+        .iter()
+        .any(|op| matches!(op.outcome, OperationOutcome::Pending))
+}

@@ -1,0 +1,323 @@
+//! [`Service`]: one instance of the lifecycle service — the HTTP routes, the inbox
+//! worker, the scheduler and the reconcile cadence over one store and one engine.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use chrono::Utc;
+use provision_core::engine::Engine;
+use provision_core::model::Identity;
+use provision_core::roster::RosterReader;
+use provision_core::secret::SecretString;
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex as AsyncMutex, Notify, watch};
+use tokio::task::JoinHandle;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::{ServerConfig, SourceConfig};
+use crate::engine::{EngineParts, build_engine};
+use crate::error::ServerError;
+use crate::event::{StoredEvent, roster_after};
+use crate::jobs::Job;
+use crate::metrics::{MetricsSubscriber, ServiceMetrics};
+use crate::store::{ServiceStore, open_store};
+use crate::{health, webhook};
+
+/// One configured HR source with its secret.
+pub(crate) struct Source {
+    pub(crate) config: SourceConfig,
+    pub(crate) secret: SecretString,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: ServerConfig,
+    pub(crate) engine: Engine,
+    pub(crate) store: Arc<dyn ServiceStore>,
+    pub(crate) sources: HashMap<String, Source>,
+    pub(crate) base_roster: Vec<Identity>,
+    pub(crate) owner: String,
+    pub(crate) metrics: Arc<ServiceMetrics>,
+    /// Event-driven runs, scheduled runs and the reconcile take turns: an operation is
+    /// planned from what the systems hold after the previous run finished.
+    pub(crate) apply_lock: AsyncMutex<()>,
+    /// Woken when an event is stored.
+    pub(crate) wake: Notify,
+    /// False once shutdown began: nothing more is accepted.
+    pub(crate) accepting: AtomicBool,
+}
+
+/// One instance of the lifecycle service. Cheap to clone (shared inside).
+#[derive(Clone)]
+pub struct Service {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("instance", &self.inner.owner)
+            .field("store", &self.inner.store.backend())
+            .field("sources", &self.inner.sources.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running service: its address, and how to stop it.
+#[derive(Debug)]
+pub struct RunningService {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<(), ServerError>>,
+    loops: Vec<JoinHandle<()>>,
+}
+
+impl RunningService {
+    /// Graceful shutdown: the listener closes (nothing more accepted), requests in
+    /// flight are answered, the worker and scheduler finish the batch in hand (every
+    /// step of it journaled) and stop.
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        let _ = self.stop.send(true);
+        let served = self.task.await.unwrap_or_else(|e| {
+            Err(ServerError::Io(std::io::Error::other(format!(
+                "service task: {e}"
+            ))))
+        });
+        for handle in self.loops {
+            let _ = handle.await;
+        }
+        tracing::info!("stopped");
+        served
+    }
+
+    /// Stops at once, as a crash would: nothing is finished or released (leases run
+    /// out; the journal has what was in flight).
+    pub fn kill(self) {
+        self.task.abort();
+        for handle in &self.loops {
+            handle.abort();
+        }
+    }
+}
+
+impl Service {
+    /// Opens the store, builds the engine ([`build_engine`]), reads the base roster,
+    /// and resolves every source's secret.
+    pub async fn start(config: ServerConfig, parts: EngineParts) -> Result<Self, ServerError> {
+        let store = open_store(&config.store).await?;
+        Self::with_store(config, parts, store).await
+    }
+
+    /// [`Service::start`] over a store already open (tests; several instances in one
+    /// process).
+    pub async fn with_store(
+        config: ServerConfig,
+        parts: EngineParts,
+        store: Arc<dyn ServiceStore>,
+    ) -> Result<Self, ServerError> {
+        let metrics = Arc::new(ServiceMetrics::new());
+        let subscriber = Arc::new(MetricsSubscriber(Arc::clone(&metrics)));
+        let engine = build_engine(&config, &store, &parts, subscriber).await?;
+        let base_roster = match &config.roster {
+            Some(path) => {
+                let reader = match &engine.config().roster {
+                    Some(section) => RosterReader::from_config(section),
+                    None => RosterReader::new(),
+                };
+                let load = reader.read_path(path)?;
+                for problem in &load.problems {
+                    tracing::warn!(problem = %problem, "roster row skipped");
+                }
+                load.people().cloned().collect()
+            }
+            None => Vec::new(),
+        };
+        let sources = config
+            .source_secrets()?
+            .into_iter()
+            .map(|(config, secret)| (config.name.clone(), Source { config, secret }))
+            .collect();
+        let owner = config.instance_name();
+        let service = Self {
+            inner: Arc::new(Inner {
+                config,
+                engine,
+                store,
+                sources,
+                base_roster,
+                owner,
+                metrics,
+                apply_lock: AsyncMutex::new(()),
+                wake: Notify::new(),
+                accepting: AtomicBool::new(true),
+            }),
+        };
+        service.arm_reconcile().await?;
+        Ok(service)
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn ServiceStore> {
+        &self.inner.store
+    }
+
+    /// This instance's name in leases.
+    pub fn instance(&self) -> &str {
+        &self.inner.owner
+    }
+
+    /// The routes: `POST /webhooks/{source}`, `GET /healthz`, `GET /readyz`,
+    /// `GET /metrics`, `GET /findings`.
+    pub fn router(&self) -> Router {
+        let limit = self.inner.config.webhook.max_body_bytes;
+        let intake: axum::routing::MethodRouter<Service> = post(webhook::receive)
+            .layer::<_, std::convert::Infallible>(RequestBodyLimitLayer::new(limit))
+            .layer::<_, std::convert::Infallible>(axum::extract::DefaultBodyLimit::disable());
+        Router::new()
+            .route("/webhooks/{source}", intake)
+            .route("/healthz", get(health::healthz))
+            .route("/readyz", get(health::readyz))
+            .route("/metrics", get(health::metrics))
+            .route("/findings", get(health::findings))
+            .layer(TraceLayer::new_for_http())
+            .with_state(self.clone())
+    }
+
+    /// The roster now: the base roster and every stored event that counts in it, in
+    /// arrival order (a removed person stays, terminated, so their access stays gone).
+    pub async fn roster(&self) -> Result<Vec<Identity>, ServerError> {
+        let rows = self.inner.store.inbox_roster_events().await?;
+        let mut events = Vec::with_capacity(rows.len());
+        for (seq, json) in rows {
+            events.push(decode_event(seq, &json)?);
+        }
+        Ok(roster_after(&self.inner.base_roster, &events))
+    }
+
+    /// Schedules a reconcile now (catching up on whatever happened while no instance
+    /// ran) when the configuration asks for a cadence and no instance scheduled one yet;
+    /// each run schedules the next.
+    async fn arm_reconcile(&self) -> Result<(), ServerError> {
+        if self.inner.config.reconcile.every_seconds.is_some() {
+            let due = Utc::now();
+            self.inner
+                .store
+                .schedule_put(Job::RECONCILE_KEY, due, &Job::Reconcile.to_json(), false)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Binds `config.listen` and runs until `shutdown` resolves, then shuts down
+    /// gracefully (see [`RunningService::shutdown`]).
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let listener = TcpListener::bind(self.inner.config.listen).await?;
+        let running = self.spawn_on(listener)?;
+        shutdown.await;
+        running.shutdown().await
+    }
+
+    /// Serves on `listener` and runs the worker and scheduler in the background.
+    pub fn spawn_on(self, listener: TcpListener) -> Result<RunningService, ServerError> {
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let loops = self.spawn_loops(stopped.clone());
+        let instance = self.inner.owner.clone();
+        let task = tokio::spawn(self.run(listener, stopped));
+        tracing::info!(%addr, %instance, "provision-server listening");
+        Ok(RunningService {
+            addr,
+            stop,
+            task,
+            loops,
+        })
+    }
+
+    async fn run(
+        self,
+        listener: TcpListener,
+        mut stopped: watch::Receiver<bool>,
+    ) -> Result<(), ServerError> {
+        let inner = Arc::clone(&self.inner);
+        let signal = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            inner.accepting.store(false, Ordering::SeqCst);
+            tracing::info!("shutting down: the listener closes, work in hand finishes");
+        };
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(signal)
+            .await?;
+        Ok(())
+    }
+
+    /// The worker and scheduler loops; each finishes what it holds when `stopped`.
+    pub fn spawn_loops(&self, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let poll = Duration::from_millis(self.inner.config.worker.poll_millis.max(10));
+        let worker = {
+            let service = self.clone();
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                while !*stopped.borrow() {
+                    let worked = match service.work_once().await {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::error!(error = %e, "inbox worker");
+                            0
+                        }
+                    };
+                    if worked == 0 {
+                        tokio::select! {
+                            () = service.inner.wake.notified() => {}
+                            () = tokio::time::sleep(poll) => {}
+                            _ = stopped.changed() => {}
+                        }
+                    }
+                }
+            })
+        };
+        let scheduler = {
+            let service = self.clone();
+            let mut stopped = stopped;
+            tokio::spawn(async move {
+                while !*stopped.borrow() {
+                    let fired = match service.fire_due_once().await {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::error!(error = %e, "scheduler");
+                            0
+                        }
+                    };
+                    if fired == 0 {
+                        tokio::select! {
+                            () = tokio::time::sleep(poll) => {}
+                            _ = stopped.changed() => {}
+                        }
+                    }
+                }
+            })
+        };
+        vec![worker, scheduler]
+    }
+}
+
+/// Reads a stored event back.
+pub(crate) fn decode_event(seq: i64, json: &str) -> Result<StoredEvent, ServerError> {
+    serde_json::from_str(json).map_err(|e| ServerError::Corrupt {
+        what: format!("inbox row {seq}"),
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,84 @@
+//! The one store the service keeps everything in: journal, audit log, inbox and
+//! schedule (and, on PostgreSQL, the operation claims instances share).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use provision_core::audit::AuditLog;
+use provision_core::journal::{Journal, OperationClaims};
+use provision_store::{Inbox, Schedule, SqliteStore, StoreError};
+
+use crate::config::StoreConfig;
+use crate::error::ServerError;
+
+/// Journal, audit log, inbox and schedule in one database.
+#[async_trait]
+pub trait ServiceStore: Inbox + Schedule + Journal + AuditLog + 'static {
+    /// One round trip to the database (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Operation claims shared with other instances, where the store has them.
+    fn shared_claims(self: Arc<Self>) -> Option<Arc<dyn OperationClaims>>;
+
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+}
+
+#[async_trait]
+impl ServiceStore for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx_ping_sqlite(self).await
+    }
+
+    fn shared_claims(self: Arc<Self>) -> Option<Arc<dyn OperationClaims>> {
+        None
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+async fn sqlx_ping_sqlite(store: &SqliteStore) -> Result<(), StoreError> {
+    store.schema_version().await.map(|_| ())
+}
+
+#[cfg(feature = "postgres")]
+#[async_trait]
+impl ServiceStore for provision_store::PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.schema_version().await.map(|_| ())
+    }
+
+    fn shared_claims(self: Arc<Self>) -> Option<Arc<dyn OperationClaims>> {
+        Some(self as Arc<dyn OperationClaims>)
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+/// Opens (creating and migrating) the configured store.
+pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn ServiceStore>, ServerError> {
+    match config {
+        StoreConfig::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
+        #[cfg(feature = "postgres")]
+        StoreConfig::Postgres(url) => {
+            let url = provision_core::config::load::resolve_credential(url).map_err(|e| {
+                crate::config::ConfigError::Invalid {
+                    path: "server configuration".to_owned(),
+                    field: "store.postgres".to_owned(),
+                    message: e.to_string(),
+                }
+            })?;
+            Ok(Arc::new(
+                provision_store::PostgresStore::connect(&url).await?,
+            ))
+        }
+        #[cfg(not(feature = "postgres"))]
+        StoreConfig::Postgres(_) => Err(ServerError::Unsupported(
+            "store: postgres needs provision-server built with the `postgres` feature".to_owned(),
+        )),
+    }
+}

@@ -1,0 +1,287 @@
+//! A deployment of six sandbox systems (Okta, Google, AWS, GitLab, Slack, Jira), one
+//! policy giving every engineer something in each, a roster of three engineers, and
+//! a server configuration over a SQLite file; the sandboxes outlive a service, so a
+//! restarted service finds the same systems.
+
+// Each test binary uses part of it.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use provision_core::adapter::Adapter;
+use provision_core::model::{AccountState, SystemName};
+use provision_sandbox::{SandboxConfig, SandboxSystem, presets};
+use provision_server::{EngineParts, ServerConfig, Service};
+
+pub const SECRET: &str = "test-webhook-secret";
+pub const SYSTEMS: [&str; 6] = ["okta", "google", "aws", "gitlab", "slack", "jira"];
+pub const PEOPLE: [(&str, &str); 3] = [("e1", "ana"), ("e2", "ben"), ("e3", "cy")];
+
+pub fn login(name: &str) -> String {
+    format!("{name}@company.com")
+}
+
+const DEPLOYMENT: &str = r#"
+systems:
+  okta: {adapter: sandbox, settings: {preset: okta}, enforcement: additive, concurrency: 4}
+  google: {adapter: sandbox, settings: {preset: google}, enforcement: additive, concurrency: 4}
+  aws: {adapter: sandbox, settings: {preset: aws}, enforcement: additive, concurrency: 4, delete_leavers: true}
+  gitlab: {adapter: sandbox, settings: {preset: gitlab}, enforcement: additive, concurrency: 4}
+  slack: {adapter: sandbox, settings: {preset: slack}, enforcement: additive, concurrency: 4}
+  jira: {adapter: sandbox, settings: {preset: jira}, enforcement: additive, concurrency: 4}
+dependencies:
+  - {system: google, depends_on: okta, on: account}
+  - {system: gitlab, depends_on: okta, on: account}
+  - {system: slack, depends_on: okta, on: account}
+  - {system: jira, depends_on: okta, on: account}
+blast_radius:
+  max_share: 1.0
+  max_identities: 100000
+  max_operations: 1000000
+"#;
+
+const POLICIES: &str = r##"
+policies:
+  - name: "Engineering"
+    triggers:
+      - department: "Engineering"
+    provisions:
+      - {system: okta, action: add_to_group, target: "engineering-team"}
+      - {system: google, action: add_to_group, target: "engineering@company.com"}
+      - {system: aws, action: assign_permission_set, target: "EngineeringReadOnly", account: "production"}
+      - {system: gitlab, action: add_to_group, target: "engineering", role: "developer"}
+      - {system: slack, action: invite_to_channel, target: "#engineering"}
+      - {system: jira, action: assign_project_role, target: "ENG", role: "Developer"}
+"##;
+
+pub fn roster_yaml(people: &[(&str, &str)]) -> String {
+    let mut out = String::from("people:\n");
+    for (id, name) in people {
+        out.push_str(&format!(
+            "  - id: {id}\n    email: {}\n    display_name: {name}\n    attributes: {{department: Engineering}}\n",
+            login(name)
+        ));
+    }
+    out
+}
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub systems: BTreeMap<String, Arc<SandboxSystem>>,
+}
+
+impl World {
+    /// Six sandboxes answering after `latency`, and the files.
+    pub fn new(latency: Duration) -> Self {
+        Self::with_people(latency, &PEOPLE)
+    }
+
+    pub fn with_people(latency: Duration, people: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("provision.yaml"), DEPLOYMENT).unwrap();
+        std::fs::write(dir.path().join("policies.yaml"), POLICIES).unwrap();
+        std::fs::write(dir.path().join("roster.yaml"), roster_yaml(people)).unwrap();
+        let config = SandboxConfig {
+            latency,
+            pending_recheck: Duration::from_millis(100),
+            ..SandboxConfig::default()
+        };
+        let systems = SYSTEMS
+            .iter()
+            .map(|name| {
+                let preset = presets::by_name(name).unwrap();
+                (
+                    (*name).to_owned(),
+                    Arc::new(preset.sandbox(name, config.clone())),
+                )
+            })
+            .collect();
+        Self { dir, systems }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn config_text(&self, db: &str, extra: &str) -> String {
+        format!(
+            "listen: 127.0.0.1:0\ndeployment: provision.yaml\npolicies: policies.yaml\n\
+             roster: roster.yaml\nstore: {{sqlite: {db}}}\ninstance: {db}-instance\n\
+             sources:\n  - name: workday\n    signature_header: X-Workday-Signature\n    \
+             secret: {{file: secret.txt}}\n\
+             worker: {{lease_seconds: 2, poll_millis: 20, pending_wait_seconds: 0, pending_recheck_seconds: 1}}\n{extra}"
+        )
+    }
+
+    /// The server configuration, over `db` in the world's folder.
+    pub fn config(&self, db: &str, extra: &str) -> ServerConfig {
+        std::fs::write(self.path("secret.txt"), SECRET).unwrap();
+        let path = self.path(&format!("{db}.server.yaml"));
+        std::fs::write(&path, self.config_text(db, extra)).unwrap();
+        ServerConfig::load(&path).unwrap()
+    }
+
+    pub fn parts(&self) -> EngineParts {
+        EngineParts {
+            factories: provision_core::adapter::FactoryRegistry::new()
+                .with(provision_sandbox::factory()),
+            adapters: self
+                .systems
+                .iter()
+                .map(|(n, s)| (SystemName::new(n), Arc::clone(s) as Arc<dyn Adapter>))
+                .collect(),
+        }
+    }
+
+    pub async fn service(&self, db: &str) -> Service {
+        Service::start(self.config(db, ""), self.parts())
+            .await
+            .unwrap()
+    }
+
+    /// Gives everyone in the roster their access: a reconcile, everyone signs in to
+    /// GitLab (accounts appear on first login there), a second reconcile.
+    pub async fn provision_everyone(&self, service: &Service) {
+        service
+            .reconcile(&provision_core::journal::RunId("setup-1".into()))
+            .await
+            .unwrap();
+        for (_, name) in PEOPLE {
+            self.systems["gitlab"].sso_login(&login(name));
+        }
+        service
+            .reconcile(&provision_core::journal::RunId("setup-2".into()))
+            .await
+            .unwrap();
+        for (_, name) in PEOPLE {
+            assert!(
+                self.has_access_everywhere(&login(name)),
+                "{name} provisioned"
+            );
+        }
+    }
+
+    pub fn account(&self, system: &str, login: &str) -> Option<AccountState> {
+        self.systems[system].snapshot().accounts.get(login).copied()
+    }
+
+    /// Active account with a grant in every system.
+    pub fn has_access_everywhere(&self, login: &str) -> bool {
+        self.systems.values().all(|s| {
+            let snap = s.snapshot();
+            snap.accounts.get(login) == Some(&AccountState::Active)
+                && snap.grants.iter().any(|(l, _)| l == login)
+        })
+    }
+
+    /// No active account and no session anywhere.
+    pub fn locked_out_everywhere(&self, login: &str) -> bool {
+        self.systems.values().all(|s| {
+            let snap = s.snapshot();
+            snap.accounts.get(login) != Some(&AccountState::Active)
+                && !snap.sessions.contains(login)
+        })
+    }
+
+    /// Operations whose write reached some system more than once after taking effect.
+    pub fn resent(&self) -> u32 {
+        self.systems
+            .values()
+            .map(|s| s.stats().resent_after_effect.values().sum::<u32>())
+            .sum()
+    }
+
+    /// Writes that took effect, over every system.
+    pub fn effects(&self) -> usize {
+        self.systems
+            .values()
+            .map(|s| s.stats().took_effect.len())
+            .sum()
+    }
+}
+
+/// Headers and body of a signed event.
+pub fn signed(body: &str, at: i64) -> (String, String) {
+    (
+        provision_server::webhook::sign(SECRET, at, body.as_bytes()),
+        at.to_string(),
+    )
+}
+
+pub fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub fn termination(event_id: &str, person: &str, effective: Option<&str>) -> String {
+    match effective {
+        Some(at) => format!(
+            r#"{{"event_id":"{event_id}","type":"termination","person_id":"{person}","effective":"{at}"}}"#
+        ),
+        None => {
+            format!(r#"{{"event_id":"{event_id}","type":"termination","person_id":"{person}"}}"#)
+        }
+    }
+}
+
+/// Polls `check` every 50 ms for up to `limit`.
+pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = tokio::time::Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if tokio::time::Instant::now() > end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn unused(_: &Path) {}
+
+/// Posts a signed event to a running service.
+pub async fn post_signed(addr: std::net::SocketAddr, body: &str) -> (u16, serde_json::Value) {
+    let (signature, timestamp) = signed(body, now_secs());
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/webhooks/workday"))
+        .header("X-Workday-Signature", signature)
+        .header("X-Provision-Timestamp", timestamp)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let json = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+pub async fn listener() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+pub fn rfc3339_in(seconds: i64) -> (chrono::DateTime<chrono::Utc>, String) {
+    let at = chrono::Utc::now() + chrono::Duration::seconds(seconds);
+    (at, at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+/// [`eventually`] with an async check.
+pub async fn eventually_async<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
