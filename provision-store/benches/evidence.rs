@@ -327,6 +327,20 @@ async fn store_rows(
     total
 }
 
+/// Presence intervals stored, and the database's size in MB (with its WAL).
+async fn footprint(store: &SqliteStore, dir: &std::path::Path) -> (i64, f64) {
+    let presence: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM evidence_presence")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let size = ["provision.db", "provision.db-wal"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len()))
+        .sum::<u64>() as f64
+        / 1e6;
+    (presence, size)
+}
+
 fn figures(c: &mut Criterion) {
     let n = people();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -360,8 +374,9 @@ fn figures(c: &mut Criterion) {
     let first = rt.block_on(store_rows(&store, "evidence-1", at, &rows));
     let stored = t.elapsed();
     drop(rows);
+    let (presence, size) = rt.block_on(footprint(&store, &dir));
     eprintln!(
-        "first run: {count} rows produced in {:.2} s, stored in {:.2} s ({} new); peak {:.0} MiB",
+        "first run: {count} rows produced in {:.2} s, stored in {:.2} s ({} new, {presence} presence intervals, database {size:.0} MB); peak {:.0} MiB",
         produced.as_secs_f64(),
         stored.as_secs_f64(),
         first.new_rows,
@@ -372,14 +387,19 @@ fn figures(c: &mut Criterion) {
     let t = Instant::now();
     let at2 = at + Duration::hours(1);
     let rows = produce_rows(&actual, &desired, &records, "evidence-2", at2, &mapping);
+    let produced = t.elapsed();
+    let t = Instant::now();
     let second = rt.block_on(store_rows(&store, "evidence-2", at2, &rows));
+    let second_time = t.elapsed();
     drop(rows);
+    let (presence, size) = rt.block_on(footprint(&store, &dir));
     eprintln!(
-        "second identical run: {} rows, {} new, de-duplication {:.2} % in {:.2} s; peak {:.0} MiB",
+        "second identical run: {} rows, {} new, de-duplication {:.2} %, produced in {:.2} s, stored in {:.2} s ({presence} presence intervals, database {size:.0} MB); peak {:.0} MiB",
         second.rows,
         second.new_rows,
         second.dedup_ratio() * 100.0,
-        t.elapsed().as_secs_f64(),
+        produced.as_secs_f64(),
+        second_time.as_secs_f64(),
         peak_mib()
     );
 

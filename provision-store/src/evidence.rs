@@ -2,15 +2,29 @@
 //! `postgres`) `PostgresStore`.
 //!
 //! Tables (migration 0005): `evidence_rows` keyed by fingerprint (a row collected
-//! again is not stored again: `INSERT .. ON CONFLICT DO NOTHING`),
-//! `evidence_collections` (one per system per run, for staleness),
-//! `evidence_sightings` (which rows a collection saw, for a period's evidence),
-//! `evidence_assessments` and `evidence_attachments`. There is no update or
-//! delete API; triggers refuse any change to a row attached to an assessment, and
-//! any change to attachments, assessments, sightings and collections, from SQL too.
-//! Rows are inserted in multi-row statements inside one transaction per collection.
+//! again is not stored again), `evidence_streams` (one system's collections with
+//! the same set of row kinds: an hourly listing, a drift run), `evidence_collections`
+//! (one per stream per run, for staleness), `evidence_presence` (when each row was
+//! seen), `evidence_assessments` and `evidence_attachments`.
+//!
+//! Presence is kept as intervals of a stream's collections: a row seen by
+//! collections 3 to 9 of its stream is one interval `3..=9`; while the latest
+//! collection still sees it the interval is open. Recording a collection reads the
+//! stream's open intervals and writes only the difference: rows that appeared are
+//! stored (if new) and open an interval, rows that vanished get their interval
+//! closed at the stream's previous collection. An unchanged collection writes its
+//! collection row and nothing else; a row that vanishes and comes back has two
+//! intervals, and a period's evidence ([`EvidenceStore::rows_in`]) is exactly the
+//! rows of an interval holding one of the stream's collections in the period.
+//!
+//! There is no update or delete API; triggers refuse any change to a row attached
+//! to an assessment, any change to attachments, assessments, streams and
+//! collections, and any change to presence other than closing an open interval
+//! once. An attached row's content is fixed; later collections may still see it
+//! (its presence grows), which is a fact about the collections, not the row.
+//! Writes are multi-row statements inside one transaction per collection.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -32,6 +46,10 @@ const BATCH: usize = 500;
 
 const ROW_COLUMNS: &str =
     "fingerprint, kind, system, subject, controls_json, collected_us, run_id, data_json";
+
+/// [`ROW_COLUMNS`] of `evidence_rows r` in a join.
+const JOINED_ROW_COLUMNS: &str = "r.fingerprint, r.kind, r.system, r.subject, r.controls_json, \
+     r.collected_us, r.run_id, r.data_json";
 
 fn storage(e: impl std::fmt::Display) -> EvidenceStoreError {
     EvidenceStoreError::Storage(e.to_string())
@@ -140,6 +158,21 @@ fn encode(row: &EvidenceRow) -> Result<Encoded, EvidenceStoreError> {
     })
 }
 
+/// The distinct kinds of a collection's rows, sorted: with the system, they name
+/// the collection's stream.
+fn kinds_of<'a>(rows: &[&'a EvidenceRow]) -> Vec<&'a str> {
+    let set: BTreeSet<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+    set.into_iter().collect()
+}
+
+/// True when one of `ids` (sorted collection ids of a stream in a period) is in the
+/// presence interval `first..=last` (`last` None: open, to the latest collection).
+fn seen_between(ids: &[i64], first: i64, last: Option<i64>) -> bool {
+    let at = ids.partition_point(|&id| id < first);
+    ids.get(at)
+        .is_some_and(|&id| last.is_none_or(|last| id <= last))
+}
+
 /// The rows of a collection, each fingerprint once (the first occurrence).
 fn distinct(rows: &[EvidenceRow]) -> Vec<&EvidenceRow> {
     let mut seen = BTreeSet::new();
@@ -149,10 +182,10 @@ fn distinct(rows: &[EvidenceRow]) -> Vec<&EvidenceRow> {
 }
 
 /// The [`EvidenceStore`] impl for one backend: `$store` with pool type `$db`,
-/// `$sql` turning `?N` placeholders into the backend's, `$order` the ORDER BY of
-/// rows (byte order of text, nulls first, as the core sorts them).
+/// `$sql` turning `?N` placeholders into the backend's, `$lock` what locks a
+/// selected stream row for the transaction, `$begin` how a write transaction starts.
 macro_rules! evidence_store {
-    ($store:ty, $db:ty, $sql:expr, $order:expr, $id_type:ty) => {
+    ($store:ty, $db:ty, $sql:expr, $lock:expr, $($begin:tt)+) => {
         #[async_trait]
         impl EvidenceStore for $store {
             async fn record_collection(
@@ -164,9 +197,66 @@ macro_rules! evidence_store {
             ) -> Result<Recorded, EvidenceStoreError> {
                 let sql = $sql;
                 let distinct = distinct(rows);
-                let mut tx = self.pool().begin().await.map_err(storage)?;
+                let kinds = json(&kinds_of(&distinct))?;
+                let mut tx = self.pool().$($begin)+.await.map_err(storage)?;
+                sqlx::query(sqlx::AssertSqlSafe(sql(
+                    "INSERT INTO evidence_streams (system, kinds_json) VALUES (?1, ?2) \
+                     ON CONFLICT (system, kinds_json) DO NOTHING",
+                )))
+                .bind(system.as_str())
+                .bind(kinds.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+                // Locks the stream (PostgreSQL) so that two collections of it serialise.
+                let stream: i64 = sqlx::query(sqlx::AssertSqlSafe(sql(&format!(
+                    "SELECT stream_id FROM evidence_streams WHERE system = ?1 AND kinds_json = ?2{}",
+                    $lock
+                ))))
+                .bind(system.as_str())
+                .bind(kinds.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(storage)?
+                .try_get("stream_id")
+                .map_err(storage)?;
+                let previous: Option<i64> = sqlx::query(sqlx::AssertSqlSafe(sql(
+                    "SELECT MAX(collection_id) AS previous FROM evidence_collections \
+                     WHERE stream_id = ?1",
+                )))
+                .bind(stream)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(storage)?
+                .try_get("previous")
+                .map_err(storage)?;
+                let open: HashSet<String> = sqlx::query(sqlx::AssertSqlSafe(sql(
+                    "SELECT fingerprint FROM evidence_presence \
+                     WHERE stream_id = ?1 AND last_collection_id IS NULL",
+                )))
+                .bind(stream)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(storage)?
+                .iter()
+                .map(|r| r.try_get::<String, _>("fingerprint"))
+                .collect::<Result<_, _>>()
+                .map_err(storage)?;
+                // Rows already in an open interval are stored and still seen: nothing
+                // to write for them.
+                let appeared: Vec<&EvidenceRow> = distinct
+                    .iter()
+                    .copied()
+                    .filter(|r| !open.contains(r.fingerprint.as_str()))
+                    .collect();
+                let seen: HashSet<&str> = distinct.iter().map(|r| r.fingerprint.as_str()).collect();
+                let vanished: Vec<&str> = open
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|f| !seen.contains(f))
+                    .collect();
                 let mut new_rows = 0u64;
-                for chunk in distinct.chunks(BATCH) {
+                for chunk in appeared.chunks(BATCH) {
                     let encoded = chunk
                         .iter()
                         .map(|r| encode(r))
@@ -193,11 +283,12 @@ macro_rules! evidence_store {
                         .rows_affected();
                 }
                 let controls = json(&controls_of(rows))?;
-                let id: $id_type = sqlx::query(sqlx::AssertSqlSafe(sql(
-                    "INSERT INTO evidence_collections (run_id, system, collected_us, \
-                     controls_json, row_count, new_rows) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                let id: i64 = sqlx::query(sqlx::AssertSqlSafe(sql(
+                    "INSERT INTO evidence_collections (stream_id, run_id, system, collected_us, \
+                     controls_json, row_count, new_rows) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
                      RETURNING collection_id",
                 )))
+                .bind(stream)
                 .bind(run)
                 .bind(system.as_str())
                 .bind(micros(collected_at))
@@ -209,12 +300,32 @@ macro_rules! evidence_store {
                 .map_err(storage)?
                 .try_get("collection_id")
                 .map_err(storage)?;
-                for chunk in distinct.chunks(BATCH * 4) {
+                if let Some(previous) = previous {
+                    for chunk in vanished.chunks(BATCH) {
+                        let mut q = sqlx::QueryBuilder::<$db>::new(
+                            "UPDATE evidence_presence SET last_collection_id = ",
+                        );
+                        q.push_bind(previous)
+                            .push(" WHERE stream_id = ")
+                            .push_bind(stream)
+                            .push(" AND last_collection_id IS NULL AND fingerprint IN (");
+                        let mut list = q.separated(", ");
+                        for f in chunk {
+                            list.push_bind(*f);
+                        }
+                        q.push(")");
+                        q.build().execute(&mut *tx).await.map_err(storage)?;
+                    }
+                }
+                for chunk in appeared.chunks(BATCH * 2) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO evidence_sightings (collection_id, fingerprint) ",
+                        "INSERT INTO evidence_presence (stream_id, fingerprint, \
+                         first_collection_id) ",
                     );
                     q.push_values(chunk, |mut b, r| {
-                        b.push_bind(id).push_bind(r.fingerprint.0.clone());
+                        b.push_bind(stream)
+                            .push_bind(r.fingerprint.0.clone())
+                            .push_bind(id);
                     });
                     q.build().execute(&mut *tx).await.map_err(storage)?;
                 }
@@ -241,23 +352,59 @@ macro_rules! evidence_store {
                 period: &Period,
             ) -> Result<Vec<EvidenceRow>, EvidenceStoreError> {
                 let sql = $sql;
+                let mut tx = self.pool().begin().await.map_err(storage)?;
+                let mut in_period: HashMap<i64, Vec<i64>> = HashMap::new();
+                for r in sqlx::query(sqlx::AssertSqlSafe(sql(
+                    "SELECT stream_id, collection_id FROM evidence_collections \
+                     WHERE collected_us >= ?1 AND collected_us < ?2 ORDER BY collection_id",
+                )))
+                .bind(micros(period.from))
+                .bind(micros(period.to))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(storage)?
+                {
+                    let stream: i64 = r.try_get("stream_id").map_err(storage)?;
+                    let id: i64 = r.try_get("collection_id").map_err(storage)?;
+                    in_period.entry(stream).or_default().push(id);
+                }
+                if in_period.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // Intervals that overlap the range of each stream's collections in the
+                // period; the exact test (a collection of the period inside the
+                // interval) is made below.
                 let query = sql(&format!(
-                    "SELECT {ROW_COLUMNS} FROM evidence_rows WHERE fingerprint IN \
-                     (SELECT s.fingerprint FROM evidence_sightings s JOIN evidence_collections c \
-                     ON c.collection_id = s.collection_id \
-                     WHERE c.collected_us >= ?1 AND c.collected_us < ?2) ORDER BY {}",
-                    $order
+                    "SELECT {JOINED_ROW_COLUMNS}, p.stream_id AS p_stream, \
+                     p.first_collection_id AS p_first, p.last_collection_id AS p_last \
+                     FROM evidence_presence p \
+                     JOIN (SELECT stream_id, MIN(collection_id) AS lo, MAX(collection_id) AS hi \
+                           FROM evidence_collections \
+                           WHERE collected_us >= ?1 AND collected_us < ?2 GROUP BY stream_id) w \
+                       ON w.stream_id = p.stream_id AND p.first_collection_id <= w.hi \
+                      AND (p.last_collection_id IS NULL OR p.last_collection_id >= w.lo) \
+                     JOIN evidence_rows r ON r.fingerprint = p.fingerprint"
                 ));
-                let rows = sqlx::query(sqlx::AssertSqlSafe(query))
+                let found = sqlx::query(sqlx::AssertSqlSafe(query))
                     .bind(micros(period.from))
                     .bind(micros(period.to))
-                    .fetch_all(self.pool())
+                    .fetch_all(&mut *tx)
                     .await
                     .map_err(storage)?;
-                let mut rows = rows
-                    .iter()
-                    .map(evidence_row)
-                    .collect::<Result<Vec<_>, _>>()?;
+                tx.commit().await.map_err(storage)?;
+                let mut rows = BTreeMap::new();
+                for r in &found {
+                    let stream: i64 = r.try_get("p_stream").map_err(storage)?;
+                    let first: i64 = r.try_get("p_first").map_err(storage)?;
+                    let last: Option<i64> = r.try_get("p_last").map_err(storage)?;
+                    let ids = in_period.get(&stream).map(Vec::as_slice).unwrap_or_default();
+                    if !seen_between(ids, first, last) {
+                        continue;
+                    }
+                    let row = evidence_row(r)?;
+                    rows.entry(row.fingerprint.clone()).or_insert(row);
+                }
+                let mut rows: Vec<EvidenceRow> = rows.into_values().collect();
                 sort_rows(&mut rows);
                 Ok(rows)
             }
@@ -292,7 +439,7 @@ macro_rules! evidence_store {
                 fingerprints: &[Fingerprint],
             ) -> Result<u64, EvidenceStoreError> {
                 let sql = $sql;
-                let mut tx = self.pool().begin().await.map_err(storage)?;
+                let mut tx = self.pool().$($begin)+.await.map_err(storage)?;
                 let known = sqlx::query(sqlx::AssertSqlSafe(sql(
                     "SELECT 1 AS one FROM evidence_assessments WHERE assessment_id = ?1",
                 )))
@@ -403,8 +550,11 @@ evidence_store!(
     SqliteStore,
     sqlx::Sqlite,
     sqlite_sql,
-    "kind, system, subject, fingerprint",
-    i64
+    // BEGIN IMMEDIATE holds the database's write lock already.
+    "",
+    // Take the write lock at once, as audit appends do: two processes sharing the
+    // file never deadlock upgrading a read transaction.
+    begin_with("BEGIN IMMEDIATE")
 );
 
 #[cfg(feature = "postgres")]
@@ -421,7 +571,7 @@ mod pg {
         PostgresStore,
         sqlx::Postgres,
         postgres_sql,
-        "kind COLLATE \"C\", system COLLATE \"C\", subject COLLATE \"C\" NULLS FIRST, fingerprint",
-        i64
+        " FOR UPDATE",
+        begin()
     );
 }

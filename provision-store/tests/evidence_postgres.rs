@@ -28,6 +28,13 @@ impl Backend for PostgresStore {
     fn drop_audit_guard(&self) -> &'static str {
         "DROP TRIGGER audit_log_append_only ON audit_log"
     }
+
+    async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(self.pool())
+            .await
+            .unwrap()
+    }
 }
 
 async fn fresh(name: &str) -> Option<PostgresStore> {
@@ -89,4 +96,15 @@ async fn an_empty_period_says_so() {
         return;
     };
     evidence_cases::an_empty_period_says_so(&store).await;
+}
+
+#[tokio::test]
+async fn an_unchanged_run_writes_no_presence_and_a_returning_row_keeps_its_periods() {
+    let Some(store) = fresh("presence").await else {
+        return;
+    };
+    evidence_cases::an_unchanged_run_writes_no_presence_and_a_returning_row_keeps_its_periods(
+        &store,
+    )
+    .await;
 }

@@ -20,6 +20,13 @@ impl Backend for SqliteStore {
     fn drop_audit_guard(&self) -> &'static str {
         "DROP TRIGGER audit_log_no_update"
     }
+
+    async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(self.pool())
+            .await
+            .unwrap()
+    }
 }
 
 async fn fresh() -> (SqliteStore, tempfile_dir::Dir) {
@@ -85,4 +92,13 @@ async fn a_tampered_audit_log_is_refused_before_export() {
 async fn an_empty_period_says_so() {
     let (store, _dir) = fresh().await;
     evidence_cases::an_empty_period_says_so(&store).await;
+}
+
+#[tokio::test]
+async fn an_unchanged_run_writes_no_presence_and_a_returning_row_keeps_its_periods() {
+    let (store, _dir) = fresh().await;
+    evidence_cases::an_unchanged_run_writes_no_presence_and_a_returning_row_keeps_its_periods(
+        &store,
+    )
+    .await;
 }

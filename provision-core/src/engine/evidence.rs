@@ -82,7 +82,7 @@ pub struct EvidenceRun {
 }
 
 fn engine_error(e: super::EngineError) -> EvidenceError {
-    EvidenceError::Engine(e.to_string())
+    EvidenceError::Engine(Box::new(e))
 }
 
 impl Engine {

@@ -40,17 +40,9 @@ pub enum EvidenceError {
     /// Writing the bundle failed.
     #[error(transparent)]
     Write(#[from] BundleWriteError),
-    /// An adapter's evidence read failed.
-    #[error("evidence read from {system}: {message}")]
-    Read {
-        /// The system.
-        system: String,
-        /// The adapter's error.
-        message: String,
-    },
-    /// Reading the systems failed.
+    /// Reading the systems failed (the engine's error, kept whole).
     #[error("reading the systems: {0}")]
-    Engine(String),
+    Engine(#[source] Box<crate::engine::EngineError>),
 }
 
 /// Checks the store (the audit chain first, then every row's fingerprint) and

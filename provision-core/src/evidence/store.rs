@@ -2,9 +2,18 @@
 //!
 //! Rows are keyed by fingerprint and stored once; every collection (one system in
 //! one evidence run) records which rows it saw, so a period's evidence is every
-//! row seen in it, and staleness is measured from the latest collection. There is
-//! no update or delete: a row attached to an assessment is fixed for good (the SQL
-//! stores in `provision-store` refuse changes to it by trigger too).
+//! row seen by a collection in it, and staleness is measured from the latest
+//! collection. There is no update or delete: a row attached to an assessment is
+//! fixed for good (the SQL stores in `provision-store` refuse changes to it by
+//! trigger too).
+//!
+//! What "seen" means: a collection is the whole picture of its *stream* (its system
+//! and the set of kinds of its rows, so a drift run does not replace an access
+//! listing). A row is seen by every collection of a stream from the one where it
+//! appears until the one before the first that lacks it; if it comes back it is
+//! seen again from then. The SQL stores keep exactly that as presence intervals, so
+//! an unchanged collection writes nothing but itself; this store keeps each
+//! collection's set, with the same answers.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -155,7 +164,8 @@ impl From<ChainError> for EvidenceStoreError {
 #[async_trait]
 pub trait EvidenceStore: Send + Sync {
     /// Records one collection and its rows in one transaction; a row whose fingerprint
-    /// is stored already is not stored again (nor changed), only its sighting is.
+    /// is stored already is not stored again (nor changed), only that this
+    /// collection saw it. An attached row may be seen again; its content stays.
     async fn record_collection(
         &self,
         run: &str,

@@ -14,9 +14,20 @@ CREATE TABLE evidence_rows (
 );
 CREATE INDEX evidence_rows_by_kind ON evidence_rows (kind, system);
 
+-- A stream: the collections of one system with the same set of row kinds (an
+-- hourly listing of Okta, a drift run). Each stream is a sequence of collections,
+-- and each collection replaces the picture its stream's previous one gave.
+CREATE TABLE evidence_streams (
+    stream_id  INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    system     TEXT NOT NULL,
+    kinds_json TEXT NOT NULL,
+    UNIQUE (system, kinds_json)
+);
+
 -- One system's evidence in one run: staleness is measured from the latest.
 CREATE TABLE evidence_collections (
     collection_id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    stream_id     INTEGER   NOT NULL REFERENCES evidence_streams (stream_id),
     run_id        TEXT    NOT NULL,
     system        TEXT    NOT NULL,
     collected_us  INTEGER NOT NULL,
@@ -25,12 +36,20 @@ CREATE TABLE evidence_collections (
     new_rows      INTEGER NOT NULL
 );
 CREATE INDEX evidence_collections_by_time ON evidence_collections (collected_us);
+CREATE INDEX evidence_collections_by_stream ON evidence_collections (stream_id, collection_id);
 
--- Which rows each collection saw (a period's evidence is every row seen in it).
-CREATE TABLE evidence_sightings (
-    collection_id INTEGER NOT NULL REFERENCES evidence_collections (collection_id),
-    fingerprint   TEXT    NOT NULL REFERENCES evidence_rows (fingerprint),
-    PRIMARY KEY (collection_id, fingerprint)
+-- When each row was seen: one interval per unbroken run of a stream's collections
+-- that saw it, from first_collection_id to last_collection_id inclusive; an open
+-- interval (last NULL) runs to the stream's latest collection. An unchanged
+-- collection writes no interval; a row that vanished is closed at the stream's
+-- previous collection, and one that comes back opens a new interval. The rows seen
+-- by collection C of stream S are those of S's intervals with first <= C <= last.
+CREATE TABLE evidence_presence (
+    stream_id           INTEGER NOT NULL REFERENCES evidence_streams (stream_id),
+    fingerprint         TEXT NOT NULL REFERENCES evidence_rows (fingerprint),
+    first_collection_id INTEGER NOT NULL REFERENCES evidence_collections (collection_id),
+    last_collection_id  INTEGER REFERENCES evidence_collections (collection_id),
+    PRIMARY KEY (stream_id, fingerprint, first_collection_id)
 ) WITHOUT ROWID;
 
 CREATE TABLE evidence_assessments (
@@ -50,8 +69,10 @@ CREATE TABLE evidence_attachments (
 CREATE INDEX evidence_attachments_by_row ON evidence_attachments (fingerprint);
 
 -- Evidence attached to an assessment cannot be changed or removed, from the API
--- (which has no update or delete) or from SQL; attachments and sightings are
--- append-only.
+-- (which has no update or delete) or from SQL; attachments, assessments and streams
+-- are append-only, collections cannot be changed, and a presence interval can only
+-- be closed, once. An attached row's content is fixed for good; it may still be
+-- seen by later collections (its presence grows), which changes nothing in it.
 CREATE TRIGGER evidence_rows_attached_no_update BEFORE UPDATE ON evidence_rows
 WHEN EXISTS (SELECT 1 FROM evidence_attachments WHERE fingerprint = OLD.fingerprint)
 BEGIN
@@ -78,9 +99,25 @@ CREATE TRIGGER evidence_assessments_no_delete BEFORE DELETE ON evidence_assessme
 BEGIN
     SELECT RAISE(ABORT, 'evidence_assessments is append-only');
 END;
-CREATE TRIGGER evidence_sightings_no_update BEFORE UPDATE ON evidence_sightings
+CREATE TRIGGER evidence_presence_close_once BEFORE UPDATE ON evidence_presence
+WHEN NOT (OLD.last_collection_id IS NULL AND NEW.last_collection_id IS NOT NULL
+          AND NEW.last_collection_id >= OLD.first_collection_id
+          AND NEW.stream_id = OLD.stream_id AND NEW.fingerprint = OLD.fingerprint
+          AND NEW.first_collection_id = OLD.first_collection_id)
 BEGIN
-    SELECT RAISE(ABORT, 'evidence_sightings is append-only');
+    SELECT RAISE(ABORT, 'evidence_presence is append-only: an open interval can only be closed, once');
+END;
+CREATE TRIGGER evidence_presence_no_delete BEFORE DELETE ON evidence_presence
+BEGIN
+    SELECT RAISE(ABORT, 'evidence_presence is append-only');
+END;
+CREATE TRIGGER evidence_streams_no_update BEFORE UPDATE ON evidence_streams
+BEGIN
+    SELECT RAISE(ABORT, 'evidence_streams is append-only');
+END;
+CREATE TRIGGER evidence_streams_no_delete BEFORE DELETE ON evidence_streams
+BEGIN
+    SELECT RAISE(ABORT, 'evidence_streams is append-only');
 END;
 CREATE TRIGGER evidence_collections_no_update BEFORE UPDATE ON evidence_collections
 BEGIN

@@ -29,6 +29,8 @@ pub trait Backend: EvidenceStore + AuditLog {
     async fn exec(&self, sql: &str) -> Result<u64, String>;
     /// The statement that drops the audit log's update guard (as an attacker would).
     fn drop_audit_guard(&self) -> &'static str;
+    /// The one integer a `SELECT COUNT(*) ..` returns.
+    async fn count(&self, sql: &str) -> i64;
 }
 
 pub fn t0() -> DateTime<Utc> {
@@ -122,6 +124,87 @@ pub async fn the_same_evidence_is_stored_once(store: &dyn Backend) {
     assert!(store.rows_in(&before).await.unwrap().is_empty());
 }
 
+/// Rows `names` of the listing, in a collection at `t0 + hours`.
+async fn collect(store: &dyn Backend, hours: i64, rows: &[EvidenceRow]) {
+    store
+        .record_collection(
+            &format!("evidence-{hours}"),
+            &SystemName::new("okta"),
+            t0() + Duration::hours(hours),
+            rows,
+        )
+        .await
+        .unwrap();
+}
+
+/// The subjects of the rows seen in `[t0 + from, t0 + to)` hours.
+async fn seen(store: &dyn Backend, from: i64, to: i64) -> Vec<String> {
+    let period = Period::new(t0() + Duration::hours(from), t0() + Duration::hours(to));
+    let mut subjects: Vec<String> = store
+        .rows_in(&period)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| r.subject)
+        .collect();
+    subjects.sort();
+    subjects
+}
+
+pub async fn an_unchanged_run_writes_no_presence_and_a_returning_row_keeps_its_periods(
+    store: &dyn Backend,
+) {
+    let [a, b, c] = ["a", "b", "c"].map(|s| listing(s, &[("okta/group/eng", &["policy:Eng"])]));
+    let policy = row("okta.policy", "okta", "p", json!({"mfa": "required"}));
+    let presence = "SELECT COUNT(*) FROM evidence_presence";
+    let all = [a.clone(), b.clone(), c.clone()];
+    collect(store, 0, &all).await;
+    assert_eq!(store.count(presence).await, 3);
+    // A second identical run writes its collection and no presence at all.
+    collect(store, 1, &all).await;
+    assert_eq!(store.count(presence).await, 3);
+    assert_eq!(
+        store
+            .count("SELECT COUNT(*) FROM evidence_presence WHERE last_collection_id IS NULL")
+            .await,
+        3
+    );
+    // b vanishes: its interval is closed, nothing is added.
+    collect(store, 2, &[a.clone(), c.clone()]).await;
+    assert_eq!(store.count(presence).await, 3);
+    // b comes back: one new interval.
+    collect(store, 3, &all).await;
+    assert_eq!(store.count(presence).await, 4);
+    // Another kind of evidence from the same system (a policy read on its own) is
+    // its own stream: it does not close the listing's intervals.
+    collect(store, 4, std::slice::from_ref(&policy)).await;
+    collect(store, 5, &all).await;
+    assert_eq!(store.count(presence).await, 5);
+    assert_eq!(store.count("SELECT COUNT(*) FROM evidence_rows").await, 4);
+
+    assert_eq!(seen(store, 0, 1).await, ["a", "b", "c"]);
+    assert_eq!(seen(store, 1, 2).await, ["a", "b", "c"]);
+    assert_eq!(seen(store, 2, 3).await, ["a", "c"]);
+    assert_eq!(seen(store, 3, 4).await, ["a", "b", "c"]);
+    assert_eq!(seen(store, 4, 5).await, ["p"]);
+    assert_eq!(seen(store, 5, 6).await, ["a", "b", "c"]);
+    assert_eq!(seen(store, 2, 5).await, ["a", "b", "c", "p"]);
+    assert!(seen(store, 6, 7).await.is_empty());
+    // A closed interval cannot be reopened or moved by SQL.
+    let g = b.fingerprint.as_str();
+    for sql in [
+        format!("UPDATE evidence_presence SET last_collection_id = NULL WHERE fingerprint = '{g}'"),
+        format!(
+            "UPDATE evidence_presence SET last_collection_id = last_collection_id + 1 \
+             WHERE fingerprint = '{g}' AND last_collection_id IS NOT NULL"
+        ),
+    ] {
+        let err = store.exec(&sql).await.expect_err(&sql);
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(seen(store, 2, 3).await, ["a", "c"]);
+}
+
 pub async fn attached_evidence_cannot_be_changed_by_sql(store: &dyn Backend) {
     let okta = SystemName::new("okta");
     let attached = listing("e1", &[("okta/group/eng", &["policy:Eng"])]);
@@ -170,6 +253,9 @@ pub async fn attached_evidence_cannot_be_changed_by_sql(store: &dyn Backend) {
         format!("DELETE FROM evidence_attachments WHERE fingerprint = '{f}'"),
         "UPDATE evidence_attachments SET assessment_id = 'other'".to_owned(),
         "DELETE FROM evidence_assessments".to_owned(),
+        format!("DELETE FROM evidence_presence WHERE fingerprint = '{f}'"),
+        "UPDATE evidence_presence SET first_collection_id = first_collection_id + 1".to_owned(),
+        "UPDATE evidence_streams SET kinds_json = '[]'".to_owned(),
     ] {
         let err = store.exec(&sql).await.expect_err(&sql);
         assert!(
