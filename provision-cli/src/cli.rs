@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Exit codes: 0 nothing to do or success; 1 error (unreadable file, a system could
 /// not be read); 2 changes pending (plan, simulate, drift findings); 3 validation
-/// errors; 4 refused (blast radius, stale plan, confirmation declined); 5 partial
+/// errors; 4 refused (blast radius, stale plan, confirmation declined, a separation-of-duties
+/// conflict the plan or the simulated policies would create); 5 partial
 /// failure (some operations failed or were skipped); 6 audit chain broken.
 #[derive(Debug, Parser)]
 #[command(name = "provision", version, about, long_about = None)]
@@ -104,7 +105,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Apply a saved plan (refused when reality moved since), or plan and apply.
     Apply(ApplyArgs),
-    /// Who gains and who loses what under proposed policies; reads no system.
+    /// Who gains and who loses what under proposed policies, and who they would put
+    /// into a separation-of-duties conflict (exit 4); reads no system.
     Simulate(SimulateArgs),
     /// What no longer matches the policies, by severity; `--fix` applies the allowed fixes.
     Drift(DriftArgs),

@@ -428,3 +428,71 @@ fn simulate_against_a_directory_ignores_moved_lines_and_sees_a_narrower_selector
         "{out}"
     );
 }
+
+#[test]
+fn simulate_shows_the_sod_conflicts_a_policy_change_would_create_and_exits_4() {
+    let d = Deployment::new();
+    let proposed = d.path().join("proposed");
+    std::fs::create_dir_all(&proposed).unwrap();
+    for f in [
+        "engineering.yaml",
+        "sales.yaml",
+        "separation_of_duties.yaml",
+    ] {
+        std::fs::copy(d.path().join("policies").join(f), proposed.join(f)).unwrap();
+    }
+    // Senior engineers become the payments on-call: they run payments in production
+    // and approve the refunds it pays, which the SoD rule forbids.
+    std::fs::write(
+        proposed.join("payments.yaml"),
+        r#"policies:
+  - name: "Payments on-call"
+    triggers:
+      - department: "Engineering"
+        seniority: "Senior"
+    provisions:
+      - {system: aws-sso, action: assign_permission_set, target: "PaymentsAdmin", account: "production"}
+      - {system: salesforce, action: assign_permission_set, target: "ApproveRefunds"}
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = d.run(&["simulate", "--policies", "proposed"]);
+    assert_eq!(code, 4, "the planner would refuse: {out}{err}");
+    insta::assert_snapshot!("simulate_sod_conflicts", stable(&out, d.path()));
+
+    let (code, json, _) = d.run(&["simulate", "--policies", "proposed", "--format", "json"]);
+    assert_eq!(code, 4);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let conflicts = v["new_conflicts"].as_array().unwrap();
+    let who: Vec<&str> = conflicts
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(who, ["e1002", "e1004"], "the two senior engineers: {json}");
+    for c in conflicts {
+        assert_eq!(c["rule"], "Payments admin approves refunds");
+        assert_eq!(c["severity"], "critical");
+        assert_eq!(
+            c["grants"],
+            serde_json::json!([
+                "aws/permission_set/PaymentsAdmin@account:production",
+                "salesforce/permission_set/ApproveRefunds"
+            ])
+        );
+    }
+
+    let (code, md, _) = d.run(&["simulate", "--policies", "proposed", "--format", "markdown"]);
+    assert_eq!(code, 4);
+    assert!(
+        md.contains("**Separation of duties: 2 new conflict(s); a plan would be refused.**"),
+        "{md}"
+    );
+
+    // The rule dropped in the same change: the grants still move, no conflict.
+    std::fs::remove_file(proposed.join("separation_of_duties.yaml")).unwrap();
+    let (code, json, _) = d.run(&["simulate", "--policies", "proposed", "--format", "json"]);
+    assert_eq!(code, 2, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["new_conflicts"], serde_json::json!([]));
+    assert_eq!(v["summary"]["people_gaining"], 2);
+}

@@ -260,8 +260,9 @@ impl<'e> Governance<'e> {
                     system: name,
                     descriptor: &descriptor,
                 };
-                let mine = resources.iter().filter(|r| &r.system == name);
-                read_system_with(&paced, mine)
+                let mine: Vec<&ResourceRef> =
+                    resources.iter().filter(|r| &r.system == name).collect();
+                read_system_with(&paced, mine.into_iter())
                     .await
                     .map(|read| (name.clone(), read))
             });
