@@ -262,7 +262,7 @@ impl<'e> Governance<'e> {
                 };
                 let mine: Vec<&ResourceRef> =
                     resources.iter().filter(|r| &r.system == name).collect();
-                read_system_with(&paced, mine.into_iter())
+                read_system_with(&paced, mine)
                     .await
                     .map(|read| (name.clone(), read))
             });
