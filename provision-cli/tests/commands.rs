@@ -496,3 +496,81 @@ fn simulate_shows_the_sod_conflicts_a_policy_change_would_create_and_exits_4() {
     assert_eq!(v["new_conflicts"], serde_json::json!([]));
     assert_eq!(v["summary"]["people_gaining"], 2);
 }
+
+#[test]
+fn review_gives_a_manager_only_what_needs_a_decision_as_csv_json_and_html() {
+    let d = Deployment::new();
+    let (code, out, err) = d.run(&["apply", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Someone puts Sarah (Sales, managed by Dana, e1005) in an engineering channel by
+    // hand instead of #sales-engineering.
+    d.edit("state/slack.json", |t| {
+        t.replacen("\"#sales-engineering\"", "\"#engineering-general\"", 1)
+    });
+
+    let (code, out, err) = d.run(&["review", "--name", "Q4", "--department", "Sales"]);
+    assert_eq!(code, 2, "something needs a decision: {out}{err}");
+    assert!(out.contains("\"Q4\""), "{out}");
+    assert!(out.contains("certified by policy"), "{out}");
+    assert!(out.contains("e1005"), "Dana reviews Sales: {out}");
+    assert!(
+        !out.contains("e1007"),
+        "Engineering's manager is out of scope: {out}"
+    );
+
+    let (code, csv, err) = d.run(&[
+        "review",
+        "--department",
+        "Sales",
+        "--reviewer",
+        "dana.ortiz@company.com",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 2, "{csv}{err}");
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(!rows.is_empty(), "{csv}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("sarah.chen@company.com") && r.contains("#engineering-general")),
+        "the hand-made channel is Dana's to decide: {csv}"
+    );
+    assert_eq!(
+        rows.len(),
+        1,
+        "everything else in Sales is what policy gives (certified): {csv}"
+    );
+
+    let (code, json, _) = d.run(&[
+        "review",
+        "--department",
+        "Sales",
+        "--reviewer",
+        "e1005",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(json.contains("#engineering-general"), "{v}");
+
+    let (code, out, err) = d.run(&[
+        "review",
+        "--department",
+        "Sales",
+        "--reviewer",
+        "e1005",
+        "--output",
+        "dana.html",
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("written to dana.html"), "{out}");
+    let html = std::fs::read_to_string(d.path().join("dana.html")).unwrap();
+    assert!(html.to_lowercase().starts_with("<!doctype html"), "{html}");
+    assert!(html.contains("#engineering-general"), "{html}");
+
+    // A reviewer who is no one: refused before anything is opened.
+    let (code, out, err) = d.run(&["review", "--reviewer", "nobody@company.com"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("nobody@company.com"), "{err}");
+}
