@@ -574,3 +574,46 @@ fn review_gives_a_manager_only_what_needs_a_decision_as_csv_json_and_html() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("nobody@company.com"), "{err}");
 }
+
+#[test]
+fn plan_refuses_a_separation_of_duties_conflict_with_exit_4_naming_person_rule_and_grants() {
+    let d = Deployment::new();
+    std::fs::write(
+        d.path().join("policies/payments.yaml"),
+        r#"policies:
+  - name: "Payments on-call"
+    triggers:
+      - department: "Engineering"
+        seniority: "Senior"
+    provisions:
+      - {system: aws-sso, action: assign_permission_set, target: "PaymentsAdmin", account: "production"}
+      - {system: salesforce, action: assign_permission_set, target: "ApproveRefunds"}
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = d.run(&["plan"]);
+    assert_eq!(code, 4, "{out}{err}");
+    for part in [
+        "e1002",
+        "e1004",
+        "Payments admin approves refunds",
+        "aws/permission_set/PaymentsAdmin",
+        "salesforce/permission_set/ApproveRefunds",
+    ] {
+        assert!(err.contains(part), "{part} missing: {err}");
+    }
+    // Recorded in the audit log.
+    let (code, jsonl, err) = d.run(&["audit", "export"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        jsonl
+            .lines()
+            .filter(|l| l.contains("\"sod_refusal\""))
+            .count(),
+        2,
+        "{jsonl}"
+    );
+    // Nothing was applied: `apply` refuses the same way.
+    let (code, _, err) = d.run(&["apply", "--yes"]);
+    assert_eq!(code, 4, "{err}");
+}
