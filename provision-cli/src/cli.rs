@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Exit codes: 0 nothing to do or success; 1 error (unreadable file, a system could
 /// not be read); 2 changes pending (plan, simulate, drift findings); 3 validation
-/// errors; 4 refused (blast radius, stale plan, confirmation declined); 5 partial
+/// errors; 4 refused (blast radius, stale plan, confirmation declined, a separation-of-duties
+/// conflict the plan or the simulated policies would create); 5 partial
 /// failure (some operations failed or were skipped); 6 audit chain broken.
 #[derive(Debug, Parser)]
 #[command(name = "provision", version, about, long_about = None)]
@@ -104,12 +105,16 @@ pub enum Command {
     Plan(PlanArgs),
     /// Apply a saved plan (refused when reality moved since), or plan and apply.
     Apply(ApplyArgs),
-    /// Who gains and who loses what under proposed policies; reads no system.
+    /// Who gains and who loses what under proposed policies, and who they would put
+    /// into a separation-of-duties conflict (exit 4); reads no system.
     Simulate(SimulateArgs),
     /// What no longer matches the policies, by severity; `--fix` applies the allowed fixes.
     Drift(DriftArgs),
     /// Why a person has (or has not) an entitlement.
     Why(WhyArgs),
+    /// Open an access review over a scope and write a reviewer's list (HTML, CSV,
+    /// JSON); exit 2 when something needs a decision.
+    Review(ReviewArgs),
     /// The audit log: verify the chain, export it, one person's history.
     Audit(AuditArgs),
     /// Print shell completions.
@@ -117,6 +122,46 @@ pub enum Command {
     /// Run the lifecycle service: HR webhooks, the schedule, the reconcile cadence,
     /// health and metrics (configuration: `provision-server.yaml`).
     Serve(ServeArgs),
+}
+
+/// `provision review`.
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The campaign's name.
+    #[arg(long, default_value = "access review")]
+    pub name: String,
+    /// Only these systems (repeatable; default: all).
+    #[arg(long = "system", value_name = "SYSTEM")]
+    pub systems: Vec<String>,
+    /// Only these resource kinds (repeatable; default: all).
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// Only people of this department (the roster's `department`).
+    #[arg(long)]
+    pub department: Option<String>,
+    /// Days until decisions are due.
+    #[arg(long, default_value_t = 14, value_name = "DAYS")]
+    pub due_days: u32,
+    /// Write this reviewer's list (HR id) instead of the campaign's summary.
+    #[arg(long, value_name = "ID")]
+    pub reviewer: Option<String>,
+    /// The reviewer's list format.
+    #[arg(long, value_enum, default_value_t = ReviewFormat::Html)]
+    pub format: ReviewFormat,
+    /// Write the list to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// A reviewer's list format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReviewFormat {
+    /// A self-contained page a manager opens in a browser.
+    Html,
+    /// One row per item.
+    Csv,
+    /// A JSON document.
+    Json,
 }
 
 /// `provision serve`.

@@ -154,7 +154,7 @@ pub fn actor() -> String {
 }
 
 /// Builds the engine: every system's adapter (credentials resolved now), the SQLite
-/// store as journal and audit log, and `subscriber` for progress.
+/// store as journal, audit log and governance store, and `subscriber` for progress.
 pub async fn build_engine(
     paths: &Paths,
     subscriber: Option<Arc<dyn ExecutionSubscriber>>,
@@ -164,7 +164,9 @@ pub async fn build_engine(
         .deployment(&paths.config)
         .policies(&paths.policies)
         .registry(factories())
-        .store(store)
+        .store(Arc::clone(&store))
+        // Its exceptions cover SoD conflicts and its approved requests are granted.
+        .governance_store(store)
         .pending(PendingConfig {
             interval: (paths.pending_wait / 6).max(std::time::Duration::from_millis(200)),
             deadline: paths.pending_wait,

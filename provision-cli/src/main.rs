@@ -64,6 +64,7 @@ async fn dispatch(cli: &Cli, ctx: &Ctx) -> CliResult {
         }
         Command::Drift(args) => commands::drift::run(ctx, args).await,
         Command::Why(args) => commands::why::run(ctx, args),
+        Command::Review(args) => commands::review::run(ctx, args).await,
         Command::Audit(args) => commands::audit::run(ctx, args).await,
         Command::Completions(args) => {
             let mut command = Cli::command();

@@ -429,3 +429,192 @@ fn simulate_against_a_directory_ignores_moved_lines_and_sees_a_narrower_selector
         "{out}"
     );
 }
+
+#[test]
+fn simulate_shows_the_sod_conflicts_a_policy_change_would_create_and_exits_4() {
+    let d = Deployment::new();
+    let proposed = d.path().join("proposed");
+    std::fs::create_dir_all(&proposed).unwrap();
+    for f in [
+        "engineering.yaml",
+        "sales.yaml",
+        "separation_of_duties.yaml",
+    ] {
+        std::fs::copy(d.path().join("policies").join(f), proposed.join(f)).unwrap();
+    }
+    // Senior engineers become the payments on-call: they run payments in production
+    // and approve the refunds it pays, which the SoD rule forbids.
+    std::fs::write(
+        proposed.join("payments.yaml"),
+        r#"policies:
+  - name: "Payments on-call"
+    triggers:
+      - department: "Engineering"
+        seniority: "Senior"
+    provisions:
+      - {system: aws-sso, action: assign_permission_set, target: "PaymentsAdmin", account: "production"}
+      - {system: salesforce, action: assign_permission_set, target: "ApproveRefunds"}
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = d.run(&["simulate", "--policies", "proposed"]);
+    assert_eq!(code, 4, "the planner would refuse: {out}{err}");
+    insta::assert_snapshot!("simulate_sod_conflicts", stable(&out, d.path()));
+
+    let (code, json, _) = d.run(&["simulate", "--policies", "proposed", "--format", "json"]);
+    assert_eq!(code, 4);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let conflicts = v["new_conflicts"].as_array().unwrap();
+    let who: Vec<&str> = conflicts
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(who, ["e1002", "e1004"], "the two senior engineers: {json}");
+    for c in conflicts {
+        assert_eq!(c["rule"], "Payments admin approves refunds");
+        assert_eq!(c["severity"], "critical");
+        assert_eq!(
+            c["grants"],
+            serde_json::json!([
+                "aws/permission_set/PaymentsAdmin@account:production",
+                "salesforce/permission_set/ApproveRefunds"
+            ])
+        );
+    }
+
+    let (code, md, _) = d.run(&["simulate", "--policies", "proposed", "--format", "markdown"]);
+    assert_eq!(code, 4);
+    assert!(
+        md.contains("**Separation of duties: 2 new conflict(s); a plan would be refused.**"),
+        "{md}"
+    );
+
+    // The rule dropped in the same change: the grants still move, no conflict.
+    std::fs::remove_file(proposed.join("separation_of_duties.yaml")).unwrap();
+    let (code, json, _) = d.run(&["simulate", "--policies", "proposed", "--format", "json"]);
+    assert_eq!(code, 2, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["new_conflicts"], serde_json::json!([]));
+    assert_eq!(v["summary"]["people_gaining"], 2);
+}
+
+#[test]
+fn review_gives_a_manager_only_what_needs_a_decision_as_csv_json_and_html() {
+    let d = Deployment::new();
+    let (code, out, err) = d.run(&["apply", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Someone puts Sarah (Sales, managed by Dana, e1005) in an engineering channel by
+    // hand instead of #sales-engineering.
+    d.edit("state/slack.json", |t| {
+        t.replacen("\"#sales-engineering\"", "\"#engineering-general\"", 1)
+    });
+
+    let (code, out, err) = d.run(&["review", "--name", "Q4", "--department", "Sales"]);
+    assert_eq!(code, 2, "something needs a decision: {out}{err}");
+    assert!(out.contains("\"Q4\""), "{out}");
+    assert!(out.contains("certified by policy"), "{out}");
+    assert!(out.contains("e1005"), "Dana reviews Sales: {out}");
+    assert!(
+        !out.contains("e1007"),
+        "Engineering's manager is out of scope: {out}"
+    );
+
+    let (code, csv, err) = d.run(&[
+        "review",
+        "--department",
+        "Sales",
+        "--reviewer",
+        "dana.ortiz@company.com",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 2, "{csv}{err}");
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(!rows.is_empty(), "{csv}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("sarah.chen@company.com") && r.contains("#engineering-general")),
+        "the hand-made channel is Dana's to decide: {csv}"
+    );
+    assert_eq!(
+        rows.len(),
+        1,
+        "everything else in Sales is what policy gives (certified): {csv}"
+    );
+
+    let (code, json, _) = d.run(&[
+        "review",
+        "--department",
+        "Sales",
+        "--reviewer",
+        "e1005",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(json.contains("#engineering-general"), "{v}");
+
+    let (code, out, err) = d.run(&[
+        "review",
+        "--department",
+        "Sales",
+        "--reviewer",
+        "e1005",
+        "--output",
+        "dana.html",
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("written to dana.html"), "{out}");
+    let html = std::fs::read_to_string(d.path().join("dana.html")).unwrap();
+    assert!(html.to_lowercase().starts_with("<!doctype html"), "{html}");
+    assert!(html.contains("#engineering-general"), "{html}");
+
+    // A reviewer who is no one: refused before anything is opened.
+    let (code, out, err) = d.run(&["review", "--reviewer", "nobody@company.com"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("nobody@company.com"), "{err}");
+}
+
+#[test]
+fn plan_refuses_a_separation_of_duties_conflict_with_exit_4_naming_person_rule_and_grants() {
+    let d = Deployment::new();
+    std::fs::write(
+        d.path().join("policies/payments.yaml"),
+        r#"policies:
+  - name: "Payments on-call"
+    triggers:
+      - department: "Engineering"
+        seniority: "Senior"
+    provisions:
+      - {system: aws-sso, action: assign_permission_set, target: "PaymentsAdmin", account: "production"}
+      - {system: salesforce, action: assign_permission_set, target: "ApproveRefunds"}
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = d.run(&["plan"]);
+    assert_eq!(code, 4, "{out}{err}");
+    for part in [
+        "e1002",
+        "e1004",
+        "Payments admin approves refunds",
+        "aws/permission_set/PaymentsAdmin",
+        "salesforce/permission_set/ApproveRefunds",
+    ] {
+        assert!(err.contains(part), "{part} missing: {err}");
+    }
+    // Recorded in the audit log.
+    let (code, jsonl, err) = d.run(&["audit", "export"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        jsonl
+            .lines()
+            .filter(|l| l.contains("\"sod_refusal\""))
+            .count(),
+        2,
+        "{jsonl}"
+    );
+    // Nothing was applied: `apply` refuses the same way.
+    let (code, _, err) = d.run(&["apply", "--yes"]);
+    assert_eq!(code, 4, "{err}");
+}

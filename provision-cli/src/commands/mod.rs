@@ -4,6 +4,7 @@ pub mod apply;
 pub mod audit;
 pub mod drift;
 pub mod plan;
+pub mod review;
 pub mod serve;
 pub mod simulate;
 pub mod validate;

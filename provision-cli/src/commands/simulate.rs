@@ -2,6 +2,11 @@
 //! whole roster under the current policies against the desired state under the
 //! proposed ones; no system is read, no credential is needed. Policies can come
 //! from a directory or from git refs (`--base main --head HEAD`).
+//!
+//! It also shows the separation-of-duties conflicts the change would put people
+//! into: someone the proposed policies (and SoD rules) give a toxic combination the
+//! current ones do not. The planner would refuse such a plan, so simulate exits 4.
+//! Only what policies give is compared; grants held outside policy are not read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -10,6 +15,7 @@ use std::process::Command;
 
 use chrono::Utc;
 use provision_core::engine::{Engine, EngineError, Validated};
+use provision_core::governance::{SodRule, SodRules, sod};
 use provision_core::model::{DesiredIdentity, DesiredState, Identity, Policy, PolicySet};
 use provision_core::planner::Planner;
 use serde::Serialize;
@@ -38,6 +44,28 @@ pub struct Simulation {
     pub entitlements: Vec<EntitlementCount>,
     /// Per person, in roster order, only people with a difference.
     pub people: Vec<PersonDiff>,
+    /// The separation-of-duties conflicts the proposed policies give people that the
+    /// current ones do not, in roster order (the planner would refuse them).
+    pub new_conflicts: Vec<ConflictLine>,
+}
+
+/// Someone the proposed policies would put into a separation-of-duties conflict.
+#[derive(Debug, Serialize)]
+pub struct ConflictLine {
+    /// HR id.
+    pub id: String,
+    /// Login.
+    pub login: String,
+    /// Name.
+    pub display_name: String,
+    /// The rule's name.
+    pub rule: String,
+    /// The rule's severity.
+    pub severity: String,
+    /// Where the rule is written (`file:line`), in the proposed policies.
+    pub rule_source: Option<String>,
+    /// The grants that fire it, one per side of the rule.
+    pub grants: Vec<String>,
 }
 
 /// Counts of a simulation.
@@ -329,6 +357,7 @@ fn diff(
             })
             .collect(),
         people,
+        new_conflicts: Vec::new(),
     }
 }
 
@@ -340,6 +369,36 @@ fn refs(policies: &[PolicyRef]) -> String {
         .join("; ")
 }
 
+fn conflicts_text(sim: &Simulation, ctx: &Ctx, out: &mut String) {
+    if sim.new_conflicts.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        ctx.style.bold(&format!(
+            "Separation of duties: {} new conflict(s); a plan would be refused",
+            sim.new_conflicts.len()
+        ))
+    );
+    for c in &sim.new_conflicts {
+        let _ = writeln!(
+            out,
+            "  {} {} <{}>: rule \"{}\" ({}{})\n      {}",
+            c.id,
+            c.display_name,
+            c.login,
+            c.rule,
+            c.severity,
+            c.rule_source
+                .as_ref()
+                .map(|s| format!(", {s}"))
+                .unwrap_or_default(),
+            c.grants.join(" and ")
+        );
+    }
+}
+
 fn text(sim: &Simulation, ctx: &Ctx) -> String {
     let s = &sim.summary;
     let mut out = format!(
@@ -348,6 +407,7 @@ fn text(sim: &Simulation, ctx: &Ctx) -> String {
     );
     if sim.people.is_empty() {
         out.push_str("No one gains or loses anything.\n");
+        conflicts_text(sim, ctx, &mut out);
         return out;
     }
     let _ = writeln!(
@@ -379,6 +439,7 @@ fn text(sim: &Simulation, ctx: &Ctx) -> String {
     for c in &sim.entitlements {
         let _ = writeln!(out, "  {:<50} +{} -{}", c.entitlement, c.gained, c.lost);
     }
+    conflicts_text(sim, ctx, &mut out);
     out
 }
 
@@ -388,6 +449,26 @@ fn markdown(sim: &Simulation) -> String {
         "### provision simulate: `{}` → `{}`\n\n{} people gain {} entitlements; {} people lose {} (of {} people; no system was read)\n\n",
         sim.base, sim.head, s.people_gaining, s.gained, s.people_losing, s.lost, s.population
     );
+    if !sim.new_conflicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Separation of duties: {} new conflict(s); a plan would be refused.**\n\n| person | rule | severity | grants |\n| --- | --- | --- | --- |",
+            sim.new_conflicts.len()
+        );
+        for c in &sim.new_conflicts {
+            let grants: Vec<String> = c.grants.iter().map(|g| format!("`{g}`")).collect();
+            let _ = writeln!(
+                out,
+                "| {} {} | {} | {} | {} |",
+                c.id,
+                c.display_name,
+                c.rule,
+                c.severity,
+                grants.join(" and ")
+            );
+        }
+        out.push('\n');
+    }
     if !sim.entitlements.is_empty() {
         out.push_str("| entitlement | gain | lose |\n| --- | ---: | ---: |\n");
         for c in &sim.entitlements {
@@ -464,6 +545,66 @@ fn affected(roster: &[Identity], changed: &[&Policy]) -> Vec<Identity> {
         .collect()
 }
 
+/// A rule without where it is written.
+fn rule_content(rule: &SodRule) -> SodRule {
+    let mut rule = rule.clone();
+    rule.source = None;
+    rule
+}
+
+/// True when both sets hold the same rules (wherever they are written).
+fn same_rules(base: &SodRules, head: &SodRules) -> bool {
+    base.rules.len() == head.rules.len()
+        && base
+            .rules
+            .iter()
+            .zip(&head.rules)
+            .all(|(b, h)| rule_content(b) == rule_content(h))
+}
+
+/// The conflicts the head's rules find in the head's desired state that the base's
+/// rules do not find in the base's (same person, same rule), in roster order.
+fn new_conflicts(
+    people: &[Identity],
+    base: (&SodRules, &DesiredState),
+    head: (&SodRules, &DesiredState),
+    source: &PolicySource,
+) -> Vec<ConflictLine> {
+    let old: BTreeSet<(String, String)> = sod::desired_conflicts(base.0, base.1)
+        .into_iter()
+        .map(|c| (c.identity.as_str().to_owned(), c.rule))
+        .collect();
+    let mut found: BTreeMap<String, Vec<sod::SodConflict>> = BTreeMap::new();
+    for c in sod::desired_conflicts(head.0, head.1) {
+        if !old.contains(&(c.identity.as_str().to_owned(), c.rule.clone())) {
+            found
+                .entry(c.identity.as_str().to_owned())
+                .or_default()
+                .push(c);
+        }
+    }
+    let mut out = Vec::new();
+    for person in people {
+        for c in found.remove(person.id.as_str()).unwrap_or_default() {
+            let rule_source = head
+                .0
+                .get(&c.rule)
+                .and_then(|r| r.source.as_ref())
+                .map(|l| source.relabel(format!("{}:{}", l.file, l.line)));
+            out.push(ConflictLine {
+                id: person.id.as_str().to_owned(),
+                login: person.login.clone(),
+                display_name: person.display_name.clone(),
+                rule: c.rule,
+                severity: c.severity.as_str().to_owned(),
+                rule_source,
+                grants: c.grants.iter().map(entitlement_path).collect(),
+            });
+        }
+    }
+    out
+}
+
 /// Runs `simulate`; `proposed` is `--policies` (a directory or a git ref).
 pub fn run(ctx: &Ctx, args: &SimulateArgs, proposed: Option<&Path>) -> CliResult {
     let paths = &ctx.paths;
@@ -491,7 +632,12 @@ pub fn run(ctx: &Ctx, args: &SimulateArgs, proposed: Option<&Path>) -> CliResult
     let head_v = head.validate(&paths.config)?;
     let now = Utc::now();
     let changed = changed_policies(&base_v.policies, &head_v.policies);
-    let people = affected(&roster, &changed);
+    // A changed SoD rule can fire for anyone: then everyone is compared.
+    let people = if same_rules(&base_v.sod_rules, &head_v.sod_rules) {
+        affected(&roster, &changed)
+    } else {
+        roster.clone()
+    };
     tracing::info!(
         changed_policies = changed.len(),
         people = people.len(),
@@ -507,6 +653,12 @@ pub fn run(ctx: &Ctx, args: &SimulateArgs, proposed: Option<&Path>) -> CliResult
         (&head_desired, &head_v.policies, &head),
     );
     sim.summary.population = roster.len();
+    sim.new_conflicts = new_conflicts(
+        &people,
+        (&base_v.sod_rules, &base_desired),
+        (&head_v.sod_rules, &head_desired),
+        &head,
+    );
     match args.format {
         Format::Text => out(&text(&sim, ctx)),
         Format::Markdown => out(&markdown(&sim)),
@@ -514,7 +666,9 @@ pub fn run(ctx: &Ctx, args: &SimulateArgs, proposed: Option<&Path>) -> CliResult
             .map_err(|e| CliError::Other(format!("cannot write JSON: {e}")))?
             + "\n")),
     }
-    Ok(if sim.people.is_empty() {
+    Ok(if !sim.new_conflicts.is_empty() {
+        Outcome::Refused
+    } else if sim.people.is_empty() {
         Outcome::Success
     } else {
         Outcome::Pending

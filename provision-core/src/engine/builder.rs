@@ -10,6 +10,7 @@ use crate::executor::{
     BudgetShare, ClaimSettings, ExecutionSubscriber, Executor, ExternalIds, PendingConfig,
     RetryConfig,
 };
+use crate::governance::GovernanceStore;
 use crate::journal::{Journal, MemoryJournal, OperationClaims};
 use crate::model::SystemName;
 use crate::planner::Descriptors;
@@ -40,6 +41,7 @@ pub struct EngineBuilder {
     pending: Option<PendingConfig>,
     actor: Option<String>,
     shared_budget: Option<BudgetShare>,
+    governance_store: Option<Arc<dyn GovernanceStore>>,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -130,6 +132,16 @@ impl EngineBuilder {
         self
     }
 
+    /// Where exceptions and approved requests are kept
+    /// (`provision_store::SqliteStore`, [`crate::governance::MemoryGovernanceStore`]):
+    /// [`Engine::plan`] then lets an active exception cover a separation-of-duties
+    /// conflict, grants approved requests and exceptions, and records its refusals
+    /// there too. Without one, every conflict a plan would create is refused.
+    pub fn governance_store(mut self, store: Arc<dyn GovernanceStore>) -> Self {
+        self.governance_store = Some(store);
+        self
+    }
+
     /// Receives every execution event (progress display, metrics).
     pub fn subscriber(mut self, subscriber: Arc<dyn ExecutionSubscriber>) -> Self {
         self.subscribers.push(subscriber);
@@ -206,10 +218,11 @@ impl EngineBuilder {
         let audit = self
             .audit
             .unwrap_or_else(|| Arc::new(MemoryAuditLog::new()) as Arc<dyn AuditLog>);
+        let actor = self.actor.unwrap_or_else(|| DEFAULT_ACTOR.to_owned());
         let mut executor = Executor::builder()
             .journal(Arc::clone(&journal))
-            .audit_log(audit)
-            .actor(self.actor.unwrap_or_else(|| DEFAULT_ACTOR.to_owned()))
+            .audit_log(Arc::clone(&audit))
+            .actor(actor.clone())
             .blast_radius(validated.config.blast_radius);
         if let Some(retry) = self.retry {
             executor = executor.retry(retry);
@@ -246,6 +259,10 @@ impl EngineBuilder {
             journal,
             known_ids: Mutex::new(ExternalIds::new()),
             runs: Mutex::new(Vec::new()),
+            sod_rules: validated.sod_rules,
+            governance_store: self.governance_store,
+            audit,
+            actor,
         })
     }
 }

@@ -47,4 +47,11 @@ pub enum EngineError {
     /// The journal could not be read.
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
+    /// The plan would create separation-of-duties conflicts no active exception
+    /// covers: each names the person, the rule and the grants (nothing applied).
+    #[error("{0}")]
+    SodRefused(#[from] crate::governance::SodRefusal),
+    /// The governance store or audit log failed while planning.
+    #[error("governance: {0}")]
+    Governance(Box<crate::governance::GovernanceError>),
 }

@@ -68,19 +68,42 @@ impl std::fmt::Debug for Governance<'_> {
 }
 
 impl Engine {
-    /// Governance over this engine, its records in `store`. No SoD rule and default
-    /// settings until [`Governance::sod_rules`] and [`Governance::config`].
+    /// Governance over this engine, its records in `store`: the SoD rules of the
+    /// engine's policy files ([`Engine::sod_rules`]; others with
+    /// [`Governance::sod_rules`]) and default settings until [`Governance::config`].
     pub fn governance(&self, store: Arc<dyn GovernanceStore>) -> Governance<'_> {
         Governance {
             engine: self,
             store,
-            rules: SodRules::default(),
+            rules: self.sod_rules.clone(),
             config: GovernanceConfig::default(),
             audit: None,
             actor: "governance".into(),
             ids: Mutex::new(ExternalIds::new()),
             counter: Mutex::new(0),
         }
+    }
+
+    /// [`Engine::plan_for`] when the policies carry SoD rules or a governance store
+    /// is attached: [`Governance::plan_for`] over the attached store (or an empty one,
+    /// where no exception covers anything), its refusals recorded in the engine's
+    /// audit log under the engine's actor.
+    pub(super) async fn governed_plan_for(
+        &self,
+        roster: &[Identity],
+        people: &[Identity],
+        event: &str,
+    ) -> Result<GuardedPlan, EngineError> {
+        let store = self.governance_store.clone().unwrap_or_else(|| {
+            Arc::new(crate::governance::MemoryGovernanceStore::new()) as Arc<dyn GovernanceStore>
+        });
+        let gov = self
+            .governance(store)
+            .audit_log(Arc::clone(&self.audit))
+            .actor(self.actor.clone());
+        gov.plan_for(roster, people, event)
+            .await
+            .map_err(engine_error)
     }
 
     /// The separation-of-duties rules in the policy files at `path`, validated
@@ -237,7 +260,8 @@ impl<'e> Governance<'e> {
                     system: name,
                     descriptor: &descriptor,
                 };
-                let mine = resources.iter().filter(|r| &r.system == name);
+                let mine: Vec<&ResourceRef> =
+                    resources.iter().filter(|r| &r.system == name).collect();
                 read_system_with(&paced, mine)
                     .await
                     .map(|read| (name.clone(), read))
@@ -248,7 +272,10 @@ impl<'e> Governance<'e> {
             .into_iter()
             .collect();
         let actual = correlate_reads(roster, &reads, &self.engine.config);
-        *lock(&self.ids) = ExternalIds::from_actual(&actual);
+        let ids = ExternalIds::from_actual(&actual);
+        // Both appliers use the latest read: this handle's and the engine's.
+        *lock(&self.engine.known_ids) = ids.clone();
+        *lock(&self.ids) = ids;
         Ok(actual)
     }
 
@@ -734,6 +761,18 @@ impl<'e> Governance<'e> {
             roster.len(),
             &self.engine.config.blast_radius,
         ))
+    }
+}
+
+/// A governance error as the engine reports it: a refusal as
+/// [`EngineError::SodRefused`], the engine's own errors as they were, the rest
+/// (store, audit log) as [`EngineError::Governance`].
+fn engine_error(e: GovernanceError) -> EngineError {
+    match e {
+        GovernanceError::Refused(refusal) => EngineError::SodRefused(refusal),
+        GovernanceError::Engine(e) => *e,
+        GovernanceError::BlastRadius(e) => EngineError::BlastRadius(e),
+        other => EngineError::Governance(Box::new(other)),
     }
 }
 

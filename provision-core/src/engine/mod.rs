@@ -42,9 +42,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::Utc;
 
 use crate::adapter::{Adapter, FactoryRegistry};
+use crate::audit::AuditLog;
 use crate::config::DeploymentConfig;
 use crate::drift::{DriftInputs, DriftReport, detect_drift, read_times};
 use crate::executor::{ExecutionReport, Executor, ExternalIds};
+use crate::governance::{GovernanceStore, SodRules};
 use crate::journal::{Journal, RunId};
 use crate::model::{
     ActualState, DesiredState, Entitlement, Identity, OperationId, PolicySet, ResourceRef,
@@ -78,6 +80,16 @@ pub struct Engine {
     known_ids: Mutex<ExternalIds>,
     /// The runs this engine applied, for drift's "in flight" operations.
     runs: Mutex<Vec<RunId>>,
+    /// The separation-of-duties rules of the policy files: [`Engine::plan`] refuses a
+    /// plan that would create a conflict.
+    sod_rules: SodRules,
+    /// Where exceptions and requests are kept, when the builder was given one
+    /// ([`EngineBuilder::governance_store`]).
+    governance_store: Option<Arc<dyn GovernanceStore>>,
+    /// The audit log (SoD refusals are recorded there too).
+    audit: Arc<dyn AuditLog>,
+    /// Who acts, as recorded in the audit log.
+    actor: String,
 }
 
 impl std::fmt::Debug for Engine {
@@ -124,6 +136,12 @@ impl Engine {
     /// The policies.
     pub fn policies(&self) -> &PolicySet {
         &self.policies
+    }
+
+    /// The separation-of-duties rules of the policy files (none when the policies
+    /// were built in code).
+    pub fn sod_rules(&self) -> &SodRules {
+        &self.sod_rules
     }
 
     /// Each system's descriptor, as its adapter declares it.
@@ -232,6 +250,15 @@ impl Engine {
     /// The result is a [`GuardedPlan`]: [`GuardedPlan::approve`] gives the plan to apply, or
     /// refuses one over the blast radius until a person
     /// [confirms](GuardedPlan::confirm_blast_radius) it.
+    ///
+    /// When the policy files carry separation-of-duties rules (or the builder was
+    /// given a [governance store](EngineBuilder::governance_store)), the plan is made
+    /// as [`Governance::plan`] makes it: the systems are also read on the resources
+    /// the rules name, and a plan that would *create* a conflict is refused with
+    /// [`EngineError::SodRefused`] (naming the person, the rule and both grants) and
+    /// recorded in the audit log. Without a governance store no exception can cover a
+    /// conflict, so every new conflict is refused; with one, its active exceptions
+    /// cover theirs, and its approved requests and exceptions are granted.
     pub async fn plan(&self, roster: &[Identity], event: &str) -> Result<GuardedPlan, EngineError> {
         self.plan_for(roster, roster, event).await
     }
@@ -244,6 +271,9 @@ impl Engine {
         people: &[Identity],
         event: &str,
     ) -> Result<GuardedPlan, EngineError> {
+        if !self.sod_rules.is_empty() || self.governance_store.is_some() {
+            return self.governed_plan_for(roster, people, event).await;
+        }
         let actual = self.actual(roster).await?;
         let now = Utc::now();
         let planner = self.planner(event, roster.len());
