@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use provision_core::adapter::{Adapter, FactoryRegistry};
-use provision_core::audit::AuditLog;
 use provision_core::engine::{Engine, EngineError};
 use provision_core::executor::{ClaimSettings, ExecutionSubscriber, PendingConfig};
 use provision_core::journal::Journal;
@@ -24,6 +23,8 @@ pub struct EngineParts {
     pub factories: FactoryRegistry,
     /// Adapters used instead of building one through a factory, by system.
     pub adapters: BTreeMap<SystemName, Arc<dyn Adapter>>,
+    /// Woken after each audit append (the service's SIEM pumps); set by the service.
+    pub audit_waker: Option<provision_core::siem::SiemWaker>,
 }
 
 impl std::fmt::Debug for EngineParts {
@@ -52,7 +53,7 @@ pub async fn build_engine(
         .policies(config.policies.as_path())
         .registry(parts.factories.clone())
         .journal(Arc::clone(store) as Arc<dyn Journal>)
-        .audit_log(Arc::clone(store) as Arc<dyn AuditLog>)
+        .audit_log(crate::siem::audit_log(store, parts.audit_waker.as_ref()))
         .actor(config.actor.clone())
         .pending(PendingConfig {
             interval: wait.clamp(Duration::from_millis(200), Duration::from_secs(30)),

@@ -36,6 +36,12 @@ pub enum ServerError {
     /// Listening or serving failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// Collecting or assessing evidence failed.
+    #[error("evidence: {0}")]
+    Evidence(#[from] provision_core::evidence::EvidenceError),
+    /// A governance call (an access request) failed or was refused.
+    #[error(transparent)]
+    Governance(#[from] provision_core::governance::GovernanceError),
     /// The store named in the configuration needs a feature this build lacks.
     #[error("{0}")]
     Unsupported(String),

@@ -45,11 +45,15 @@ pub enum Job {
     },
     /// The full reconcile and drift run; schedules the next one.
     Reconcile,
+    /// Collect and record evidence, export control coverage; schedules the next one.
+    Evidence,
 }
 
 impl Job {
     /// The key of the reconcile job (one for all instances).
     pub const RECONCILE_KEY: &'static str = "reconcile";
+    /// The key of the evidence job (one for all instances).
+    pub const EVIDENCE_KEY: &'static str = "evidence";
 
     /// As stored.
     pub fn to_json(&self) -> String {
@@ -176,6 +180,22 @@ impl Service {
                             Job::RECONCILE_KEY,
                             Utc::now() + seconds(every),
                             &Job::Reconcile.to_json(),
+                            true,
+                        )
+                        .await?;
+                    return Ok(Fired::Rearmed);
+                }
+                Ok(Fired::Done)
+            }
+            Job::Evidence => {
+                self.collect_evidence().await?;
+                if let Some(every) = self.inner.config.evidence.every_minutes {
+                    self.inner
+                        .store
+                        .schedule_put(
+                            Job::EVIDENCE_KEY,
+                            Utc::now() + seconds(every.saturating_mul(60)),
+                            &Job::Evidence.to_json(),
                             true,
                         )
                         .await?;

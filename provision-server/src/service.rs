@@ -50,6 +50,10 @@ pub(crate) struct Inner {
     pub(crate) wake: Notify,
     /// False once shutdown began: nothing more is accepted.
     pub(crate) accepting: AtomicBool,
+    /// The audit log the engine and governance write to (wakes the SIEM pumps).
+    pub(crate) audit: Arc<dyn provision_core::audit::AuditLog>,
+    /// The SIEM sinks' exporter, when the configuration lists sinks.
+    pub(crate) siem: Option<Arc<provision_core::siem::SiemExporter>>,
 }
 
 /// One instance of the lifecycle service. Cheap to clone (shared inside).
@@ -123,6 +127,10 @@ impl Service {
     ) -> Result<Self, ServerError> {
         let metrics = Arc::new(ServiceMetrics::new());
         let subscriber = Arc::new(MetricsSubscriber(Arc::clone(&metrics)));
+        let siem = crate::siem::exporter(&config.siem, &store)?;
+        let mut parts = parts;
+        parts.audit_waker = siem.as_ref().map(|e| e.waker());
+        let audit = crate::siem::audit_log(&store, parts.audit_waker.as_ref());
         let engine = build_engine(&config, &store, &parts, subscriber).await?;
         let base_roster = match &config.roster {
             Some(path) => {
@@ -156,9 +164,12 @@ impl Service {
                 apply_lock: AsyncMutex::new(()),
                 wake: Notify::new(),
                 accepting: AtomicBool::new(true),
+                audit,
+                siem,
             }),
         };
         service.arm_reconcile().await?;
+        service.arm_evidence().await?;
         Ok(service)
     }
 
@@ -178,7 +189,8 @@ impl Service {
     }
 
     /// The routes: `POST /webhooks/{source}`, `GET /healthz`, `GET /readyz`,
-    /// `GET /metrics`, `GET /findings`.
+    /// `GET /metrics`, `GET /findings`, and access requests ([`crate::requests`]):
+    /// `GET`/`POST /requests`, `POST /requests/{id}/approve`, `POST /requests/{id}/reject`.
     pub fn router(&self) -> Router {
         let limit = self.inner.config.webhook.max_body_bytes;
         let intake: axum::routing::MethodRouter<Service> = post(webhook::receive)
@@ -190,6 +202,12 @@ impl Service {
             .route("/readyz", get(health::readyz))
             .route("/metrics", get(health::metrics))
             .route("/findings", get(health::findings))
+            .route(
+                "/requests",
+                get(crate::requests::list).post(crate::requests::open),
+            )
+            .route("/requests/{id}/approve", post(crate::requests::approve))
+            .route("/requests/{id}/reject", post(crate::requests::reject))
             .layer(TraceLayer::new_for_http())
             .with_state(self.clone())
     }
@@ -214,6 +232,23 @@ impl Service {
             self.inner
                 .store
                 .schedule_put(Job::RECONCILE_KEY, due, &Job::Reconcile.to_json(), false)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Schedules an evidence run now when the configuration asks for a cadence and no
+    /// instance scheduled one yet; each run schedules the next.
+    async fn arm_evidence(&self) -> Result<(), ServerError> {
+        if self.inner.config.evidence.every_minutes.is_some() {
+            self.inner
+                .store
+                .schedule_put(
+                    Job::EVIDENCE_KEY,
+                    Utc::now(),
+                    &Job::Evidence.to_json(),
+                    false,
+                )
                 .await?;
         }
         Ok(())
@@ -289,6 +324,7 @@ impl Service {
                 }
             })
         };
+        let stopped_siem = stopped.clone();
         let scheduler = {
             let service = self.clone();
             let mut stopped = stopped;
@@ -310,7 +346,11 @@ impl Service {
                 }
             })
         };
-        vec![worker, scheduler]
+        let mut loops = vec![worker, scheduler];
+        if let Some(exporter) = &self.inner.siem {
+            loops.push(crate::siem::spawn(Arc::clone(exporter), stopped_siem));
+        }
+        loops
     }
 }
 
