@@ -54,8 +54,17 @@ pub struct DecisionBody {
     pub reason: Option<String>,
 }
 
+/// A refused call: its status and why.
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
+}
+
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (status, Json(json!({"error": message.to_string()}))).into_response()
+    Refused(status, message.to_string()).into_response()
 }
 
 /// The HTTP answer to a failed call.
@@ -83,12 +92,12 @@ fn refusal(e: &ServerError) -> Response {
 
 /// The caller: the header, else `fallback` from the body; both given and different
 /// is refused.
-fn caller(headers: &HeaderMap, fallback: Option<&str>) -> Result<String, Response> {
+fn caller(headers: &HeaderMap, fallback: Option<&str>) -> Result<String, Refused> {
     let header = match headers.get(USER_HEADER) {
         Some(v) => match v.to_str() {
             Ok(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
             _ => {
-                return Err(error(
+                return Err(Refused(
                     StatusCode::BAD_REQUEST,
                     format!("{USER_HEADER}: not a user name"),
                 ));
@@ -98,13 +107,13 @@ fn caller(headers: &HeaderMap, fallback: Option<&str>) -> Result<String, Respons
     };
     let body = fallback.map(str::trim).filter(|s| !s.is_empty());
     match (header, body) {
-        (Some(h), Some(b)) if h != b => Err(error(
+        (Some(h), Some(b)) if h != b => Err(Refused(
             StatusCode::FORBIDDEN,
             format!("the body names {b}, but the caller is {h} ({USER_HEADER})"),
         )),
         (Some(h), _) => Ok(h),
         (None, Some(b)) => Ok(b.to_owned()),
-        (None, None) => Err(error(
+        (None, None) => Err(Refused(
             StatusCode::BAD_REQUEST,
             format!("who decides: set {USER_HEADER} or the body's `by`"),
         )),
@@ -146,7 +155,7 @@ pub(crate) async fn open(
     };
     new.requester = match caller(&headers, Some(&new.requester)) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match off_thread(service, |s| async move { s.open_request(new).await }).await {
         Ok((request, grant)) => (
@@ -158,11 +167,11 @@ pub(crate) async fn open(
     }
 }
 
-fn decision(body: Result<Json<DecisionBody>, JsonRejection>) -> Result<DecisionBody, Response> {
+fn decision(body: Result<Json<DecisionBody>, JsonRejection>) -> Result<DecisionBody, Refused> {
     match body {
         Ok(Json(b)) => Ok(b),
         Err(JsonRejection::MissingJsonContentType(_)) => Ok(DecisionBody::default()),
-        Err(e) => Err(error(StatusCode::BAD_REQUEST, e.body_text())),
+        Err(e) => Err(Refused(StatusCode::BAD_REQUEST, e.body_text())),
     }
 }
 
@@ -175,7 +184,7 @@ pub(crate) async fn approve(
 ) -> Response {
     let by = match decision(body).and_then(|b| caller(&headers, b.by.as_deref())) {
         Ok(by) => by,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match off_thread(service, move |s| async move {
         s.approve_request(&id, &by).await
@@ -196,11 +205,11 @@ pub(crate) async fn reject(
 ) -> Response {
     let body = match decision(body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let by = match caller(&headers, body.by.as_deref()) {
         Ok(by) => by,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let reason = body.reason.unwrap_or_default();
     if reason.trim().is_empty() {
