@@ -47,6 +47,14 @@ pub enum Job {
     Reconcile,
     /// Collect and record evidence, export control coverage; schedules the next one.
     Evidence,
+    /// An approved access request's window ended: its beneficiary is planned with
+    /// governance, so the grant it gave is revoked.
+    RequestEnd {
+        /// The request.
+        request: String,
+        /// Its beneficiary.
+        id: String,
+    },
 }
 
 impl Job {
@@ -185,6 +193,14 @@ impl Service {
                         .await?;
                     return Ok(Fired::Rearmed);
                 }
+                Ok(Fired::Done)
+            }
+            Job::RequestEnd { request, id: who } => {
+                let (request, who) = (request.clone(), IdentityId::new(who.as_str()));
+                crate::requests::off_thread(self.clone(), move |s| async move {
+                    s.end_request(&request, &who).await.map(|_| ())
+                })
+                .await?;
                 Ok(Fired::Done)
             }
             Job::Evidence => {

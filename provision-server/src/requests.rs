@@ -32,11 +32,12 @@ use provision_core::executor::ExecutionReport;
 use provision_core::governance::{
     AccessRequest, GovernanceError, GovernanceStore, NewRequest, RequestState,
 };
-use provision_core::model::Identity;
+use provision_core::model::{Identity, IdentityId};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ServerError;
+use crate::jobs::Job;
 use crate::service::Service;
 
 /// The header naming the authenticated caller (set by the proxy in front).
@@ -123,7 +124,7 @@ fn caller(headers: &HeaderMap, fallback: Option<&str>) -> Result<String, Refused
 /// Runs `work` on a blocking thread driving it with the runtime's handle: the
 /// governance futures of the core hold borrows across awaits that the compiler
 /// cannot prove `Send` for every lifetime, which an axum handler requires.
-async fn off_thread<T, F, Fut>(service: Service, work: F) -> Result<T, ServerError>
+pub(crate) async fn off_thread<T, F, Fut>(service: Service, work: F) -> Result<T, ServerError>
 where
     T: Send + 'static,
     F: FnOnce(Service) -> Fut + Send + 'static,
@@ -296,19 +297,52 @@ impl Service {
     }
 
     /// Plans the beneficiary with governance (approved requests granted, their reasons
-    /// naming requester, approver and request) and applies it. Takes the apply turn.
+    /// naming requester, approver and request) and applies it; schedules the end of
+    /// the request's window ([`Job::RequestEnd`]). Takes the apply turn.
     async fn grant(&self, request: &AccessRequest) -> Result<Option<ExecutionReport>, ServerError> {
+        let job = Job::RequestEnd {
+            request: request.id.clone(),
+            id: request.beneficiary.to_string(),
+        };
+        self.inner
+            .store
+            .schedule_put(
+                &format!("request-end:{}", request.id),
+                request.ends_at,
+                &job.to_json(),
+                true,
+            )
+            .await?;
+        self.governed_run(&request.beneficiary, &format!("request:{}", request.id))
+            .await
+    }
+
+    /// The end of request `request`'s window: its beneficiary planned with governance
+    /// (the lapsed grant revoked).
+    pub(crate) async fn end_request(
+        &self,
+        request: &str,
+        beneficiary: &IdentityId,
+    ) -> Result<Option<ExecutionReport>, ServerError> {
+        self.governed_run(beneficiary, &format!("request-end:{request}"))
+            .await
+    }
+
+    /// Plans `beneficiary` with governance and applies it. Takes the apply turn.
+    async fn governed_run(
+        &self,
+        beneficiary: &IdentityId,
+        event: &str,
+    ) -> Result<Option<ExecutionReport>, ServerError> {
         let _turn = self.inner.apply_lock.lock().await;
         let roster = self.roster().await?;
         let people: Vec<Identity> = roster
             .iter()
-            .filter(|p| p.id == request.beneficiary)
+            .filter(|p| p.id == *beneficiary)
             .cloned()
             .collect();
         let governance = self.governance();
-        let plan = governance
-            .plan_for(&roster, &people, &format!("request:{}", request.id))
-            .await?;
+        let plan = governance.plan_for(&roster, &people, event).await?;
         let approved = plan.approve().map_err(GovernanceError::from)?;
         if approved.operations.is_empty() {
             return Ok(None);

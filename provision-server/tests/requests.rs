@@ -217,3 +217,53 @@ async fn an_approved_request_is_granted_and_anyone_but_the_approver_is_refused()
     );
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_approved_grant_is_revoked_when_its_window_ends() {
+    let world = World::new(Duration::from_millis(2));
+    let service = provision_server::Service::start(world.config("end", GOVERNANCE), world.parts())
+        .await
+        .unwrap();
+    world.provision_everyone(&service).await;
+    let running = service.clone().spawn_on(listener().await).unwrap();
+    let base = format!("http://{}", running.addr);
+
+    let mut body = new_request("ben", "e1", "war-room");
+    let ends = chrono::Utc::now() + chrono::Duration::seconds(3);
+    body["ends_at"] = json!(ends.to_rfc3339());
+    let (status, opened) = call(
+        reqwest::Method::POST,
+        format!("{base}/requests"),
+        Some("ben"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{opened}");
+    let id = opened["request"]["id"].as_str().unwrap().to_owned();
+    let (status, approved) = call(
+        reqwest::Method::POST,
+        format!("{base}/requests/{id}/approve"),
+        Some("sec-lead"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{approved}");
+    let wanted = Entitlement::new("okta", "group", "war-room");
+    let holds = || {
+        world.systems["okta"]
+            .snapshot()
+            .grants
+            .contains(&(login("ana"), wanted.clone()))
+    };
+    assert!(holds(), "granted while the window is open");
+    assert!(
+        support::eventually(Duration::from_secs(15), || !holds()).await,
+        "revoked once the window ended"
+    );
+    assert!(chrono::Utc::now() >= ends, "not before the window's end");
+    assert!(
+        world.has_access_everywhere(&login("ana")),
+        "policy access kept"
+    );
+    running.shutdown().await.unwrap();
+}
