@@ -450,4 +450,69 @@ mod tests {
             .to_string();
         assert!(err.contains("colour"), "{err}");
     }
+
+    #[test]
+    fn siem_sinks_evidence_and_governance_parse_and_mistakes_are_named() {
+        let base = "listen: 127.0.0.1:0\ndeployment: d.yaml\npolicies: p\nstore: {sqlite: s.db}\n";
+        let text = format!(
+            "{base}evidence: {{every_minutes: 30}}\nsiem:\n  sinks:\n\
+             \x20   - jsonl: {{name: file, file: audit.jsonl}}\n\
+             \x20   - jsonl: {{name: console}}\n\
+             \x20   - syslog: {{name: soc, tcp: \"siem.internal:6514\"}}\n\
+             \x20   - http: {{name: hec, url: \"https://siem.example/in\", token: {{env: SIEM_TOKEN}}}}\n\
+             governance:\n  default_approver: {{owner: sec-lead}}\n  approvers:\n\
+             \x20   - {{system: slack, kind: channel, approver: auto}}\n"
+        );
+        let config = ServerConfig::parse("c.yaml", &text).unwrap();
+        assert_eq!(config.evidence.every_minutes, Some(30));
+        assert_eq!(config.siem.sinks.len(), 4);
+        assert_eq!(
+            config.siem.sinks[3],
+            SiemSinkConfig::Http {
+                name: "hec".into(),
+                url: "https://siem.example/in".into(),
+                token: Some(CredentialRef::Env {
+                    env: "SIEM_TOKEN".into()
+                }),
+            }
+        );
+        let governance = config.governance.unwrap();
+        assert_eq!(
+            governance.default_approver,
+            provision_core::governance::ApproverSource::Owner("sec-lead".into())
+        );
+
+        let twice = text.replace("name: console", "name: file");
+        let err = ServerConfig::parse("c.yaml", &twice)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("siem.sinks[1].name"), "{err}");
+        let no_port = text.replace("siem.internal:6514", "siem.internal");
+        let err = ServerConfig::parse("c.yaml", &no_port)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("siem.sinks[2].syslog.tcp"), "{err}");
+        let zero = text.replace("every_minutes: 30", "every_minutes: 0");
+        let err = ServerConfig::parse("c.yaml", &zero)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("evidence.every_minutes"), "{err}");
+        let unknown = text.replace("- jsonl: {name: console}", "- kafka: {name: console}");
+        let err = ServerConfig::parse("c.yaml", &unknown)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("kafka"), "{err}");
+    }
+
+    #[test]
+    fn the_sample_configuration_parses() {
+        let config = ServerConfig::parse(
+            "provision-server.yaml",
+            include_str!("../provision-server.yaml"),
+        )
+        .unwrap();
+        assert_eq!(config.evidence.every_minutes, Some(60));
+        assert_eq!(config.siem.sinks[0].name(), "audit-file");
+        assert!(config.governance.is_some());
+    }
 }
