@@ -47,6 +47,14 @@ pub enum Job {
     Reconcile,
     /// Collect and record evidence, export control coverage; schedules the next one.
     Evidence,
+    /// An approved access request's window starts: its beneficiary is planned with
+    /// governance, so the grant is made.
+    RequestStart {
+        /// The request.
+        request: String,
+        /// Its beneficiary.
+        id: String,
+    },
     /// An approved access request's window ended: its beneficiary is planned with
     /// governance, so the grant it gave is revoked.
     RequestEnd {
@@ -195,10 +203,14 @@ impl Service {
                 }
                 Ok(Fired::Done)
             }
-            Job::RequestEnd { request, id: who } => {
-                let (request, who) = (request.clone(), IdentityId::new(who.as_str()));
+            Job::RequestStart { request, id: who } | Job::RequestEnd { request, id: who } => {
+                let event = match job {
+                    Job::RequestStart { .. } => format!("request-start:{request}"),
+                    _ => format!("request-end:{request}"),
+                };
+                let who = IdentityId::new(who.as_str());
                 crate::requests::off_thread(self.clone(), move |s| async move {
-                    s.end_request(&request, &who).await.map(|_| ())
+                    s.governed_run(&who, &event).await.map(|_| ())
                 })
                 .await?;
                 Ok(Fired::Done)

@@ -297,39 +297,45 @@ impl Service {
     }
 
     /// Plans the beneficiary with governance (approved requests granted, their reasons
-    /// naming requester, approver and request) and applies it; schedules the end of
-    /// the request's window ([`Job::RequestEnd`]). Takes the apply turn.
+    /// naming requester, approver and request) and applies it; schedules the start of
+    /// the request's window when it is later ([`Job::RequestStart`]) and its end
+    /// ([`Job::RequestEnd`]). Takes the apply turn.
     async fn grant(&self, request: &AccessRequest) -> Result<Option<ExecutionReport>, ServerError> {
+        let (request_id, id) = (request.id.clone(), request.beneficiary.to_string());
+        if let Some(start) = request.starts_at.filter(|s| *s > Utc::now()) {
+            let job = Job::RequestStart {
+                request: request_id.clone(),
+                id: id.clone(),
+            };
+            self.inner
+                .store
+                .schedule_put(
+                    &format!("request-start:{request_id}"),
+                    start,
+                    &job.to_json(),
+                    true,
+                )
+                .await?;
+        }
         let job = Job::RequestEnd {
-            request: request.id.clone(),
-            id: request.beneficiary.to_string(),
+            request: request_id.clone(),
+            id,
         };
         self.inner
             .store
             .schedule_put(
-                &format!("request-end:{}", request.id),
+                &format!("request-end:{request_id}"),
                 request.ends_at,
                 &job.to_json(),
                 true,
             )
             .await?;
-        self.governed_run(&request.beneficiary, &format!("request:{}", request.id))
-            .await
-    }
-
-    /// The end of request `request`'s window: its beneficiary planned with governance
-    /// (the lapsed grant revoked).
-    pub(crate) async fn end_request(
-        &self,
-        request: &str,
-        beneficiary: &IdentityId,
-    ) -> Result<Option<ExecutionReport>, ServerError> {
-        self.governed_run(beneficiary, &format!("request-end:{request}"))
+        self.governed_run(&request.beneficiary, &format!("request:{request_id}"))
             .await
     }
 
     /// Plans `beneficiary` with governance and applies it. Takes the apply turn.
-    async fn governed_run(
+    pub(crate) async fn governed_run(
         &self,
         beneficiary: &IdentityId,
         event: &str,

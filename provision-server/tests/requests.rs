@@ -267,3 +267,53 @@ async fn an_approved_grant_is_revoked_when_its_window_ends() {
     );
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_request_starting_later_is_granted_at_its_start_not_at_approval() {
+    let world = World::new(Duration::from_millis(2));
+    let service =
+        provision_server::Service::start(world.config("start", GOVERNANCE), world.parts())
+            .await
+            .unwrap();
+    world.provision_everyone(&service).await;
+    let running = service.clone().spawn_on(listener().await).unwrap();
+    let base = format!("http://{}", running.addr);
+
+    let mut body = new_request("ben", "e2", "release-managers");
+    let starts = chrono::Utc::now() + chrono::Duration::seconds(3);
+    body["starts_at"] = json!(starts.to_rfc3339());
+    let (status, opened) = call(
+        reqwest::Method::POST,
+        format!("{base}/requests"),
+        Some("ben"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{opened}");
+    let id = opened["request"]["id"].as_str().unwrap().to_owned();
+    let (status, approved) = call(
+        reqwest::Method::POST,
+        format!("{base}/requests/{id}/approve"),
+        Some("sec-lead"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{approved}");
+    let wanted = Entitlement::new("okta", "group", "release-managers");
+    let holds = || {
+        world.systems["okta"]
+            .snapshot()
+            .grants
+            .contains(&(login("ben"), wanted.clone()))
+    };
+    assert!(!holds(), "not before its start");
+    assert!(
+        support::eventually(Duration::from_secs(15), holds).await,
+        "granted at its start"
+    );
+    assert!(
+        chrono::Utc::now() >= starts,
+        "not before the window's start"
+    );
+    running.shutdown().await.unwrap();
+}
