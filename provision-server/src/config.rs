@@ -13,6 +13,15 @@
 //!     signature_header: X-Workday-Signature
 //!     secret: {env: WORKDAY_WEBHOOK_SECRET}
 //! reconcile: {every_seconds: 3600}
+//! evidence: {every_minutes: 60}
+//! siem:
+//!   sinks:
+//!     - jsonl: {name: audit-file, file: audit.jsonl}
+//!     - syslog: {name: soc, tcp: "siem.internal:6514"}
+//!     - http: {name: hec, url: "https://siem.example/ingest", token: {env: SIEM_TOKEN}}
+//! governance:
+//!   approvers:
+//!     - {system: aws, approver: {owner: cloud-lead}}
 //! ```
 //!
 //! Relative paths are taken from the configuration file's folder. Secrets are never
@@ -150,6 +159,65 @@ pub struct ReconcileConfig {
     pub every_seconds: Option<u64>,
 }
 
+/// Evidence collection on a cadence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvidenceJobConfig {
+    /// Every how many minutes evidence is collected and recorded (and control
+    /// coverage exported as metrics); none: never.
+    pub every_minutes: Option<u64>,
+}
+
+/// One SIEM sink the audit log streams to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SiemSinkConfig {
+    /// JSON lines, one record a line: appended to `file`, or to stdout without one.
+    Jsonl {
+        /// The sink's name (it keys its delivery cursor).
+        name: String,
+        /// The file (relative to the configuration's folder); stdout when left out.
+        #[serde(default)]
+        file: Option<PathBuf>,
+    },
+    /// RFC 5424 syslog over TCP.
+    Syslog {
+        /// The sink's name.
+        name: String,
+        /// `host:port`.
+        tcp: String,
+    },
+    /// JSON batches POSTed to a URL; a 2xx acknowledges a batch.
+    Http {
+        /// The sink's name.
+        name: String,
+        /// The URL.
+        url: String,
+        /// Where the bearer token is (an environment variable or a file), if any.
+        #[serde(default)]
+        token: Option<CredentialRef>,
+    },
+}
+
+impl SiemSinkConfig {
+    /// The sink's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Jsonl { name, .. } | Self::Syslog { name, .. } | Self::Http { name, .. } => name,
+        }
+    }
+}
+
+/// Audit records streamed to SIEM sinks as they are written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiemConfig {
+    /// The sinks (each with its own durable cursor in the store).
+    pub sinks: Vec<SiemSinkConfig>,
+    /// Records per batch (default 500).
+    pub batch_size: Option<usize>,
+}
+
 /// Logging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -191,6 +259,15 @@ pub struct ServerConfig {
     /// The reconcile cadence.
     #[serde(default)]
     pub reconcile: ReconcileConfig,
+    /// The evidence cadence.
+    #[serde(default)]
+    pub evidence: EvidenceJobConfig,
+    /// SIEM streaming.
+    #[serde(default)]
+    pub siem: SiemConfig,
+    /// Who approves access requests (`POST /requests`); by default a person's manager.
+    #[serde(default)]
+    pub governance: Option<provision_core::governance::GovernanceConfig>,
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
@@ -256,6 +333,37 @@ impl ServerConfig {
                 "must be more than 0 (leave it out for no reconcile)",
             ));
         }
+        if self.evidence.every_minutes == Some(0) {
+            return Err(invalid(
+                "evidence.every_minutes".to_owned(),
+                "must be more than 0 (leave it out for no evidence cadence)",
+            ));
+        }
+        for (i, sink) in self.siem.sinks.iter().enumerate() {
+            if sink.name().is_empty() {
+                return Err(invalid(
+                    format!("siem.sinks[{i}].name"),
+                    "must not be empty",
+                ));
+            }
+            if self.siem.sinks[..i].iter().any(|s| s.name() == sink.name()) {
+                return Err(invalid(
+                    format!("siem.sinks[{i}].name"),
+                    "named twice (each sink keeps its own cursor by name)",
+                ));
+            }
+            if let SiemSinkConfig::Syslog { tcp, .. } = sink
+                && !tcp.contains(':')
+            {
+                return Err(invalid(
+                    format!("siem.sinks[{i}].syslog.tcp"),
+                    "must be host:port",
+                ));
+            }
+        }
+        if self.siem.batch_size == Some(0) {
+            return Err(invalid("siem.batch_size".to_owned(), "must be at least 1"));
+        }
         Ok(())
     }
 
@@ -276,6 +384,16 @@ impl ServerConfig {
         for source in &mut self.sources {
             if let CredentialRef::File { file } = &mut source.secret {
                 at(file);
+            }
+        }
+        for sink in &mut self.siem.sinks {
+            match sink {
+                SiemSinkConfig::Jsonl { file: Some(f), .. } => at(f),
+                SiemSinkConfig::Http {
+                    token: Some(CredentialRef::File { file }),
+                    ..
+                } => at(file),
+                _ => {}
             }
         }
     }
@@ -331,5 +449,70 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn siem_sinks_evidence_and_governance_parse_and_mistakes_are_named() {
+        let base = "listen: 127.0.0.1:0\ndeployment: d.yaml\npolicies: p\nstore: {sqlite: s.db}\n";
+        let text = format!(
+            "{base}evidence: {{every_minutes: 30}}\nsiem:\n  sinks:\n\
+             \x20   - jsonl: {{name: file, file: audit.jsonl}}\n\
+             \x20   - jsonl: {{name: console}}\n\
+             \x20   - syslog: {{name: soc, tcp: \"siem.internal:6514\"}}\n\
+             \x20   - http: {{name: hec, url: \"https://siem.example/in\", token: {{env: SIEM_TOKEN}}}}\n\
+             governance:\n  default_approver: {{owner: sec-lead}}\n  approvers:\n\
+             \x20   - {{system: slack, kind: channel, approver: auto}}\n"
+        );
+        let config = ServerConfig::parse("c.yaml", &text).unwrap();
+        assert_eq!(config.evidence.every_minutes, Some(30));
+        assert_eq!(config.siem.sinks.len(), 4);
+        assert_eq!(
+            config.siem.sinks[3],
+            SiemSinkConfig::Http {
+                name: "hec".into(),
+                url: "https://siem.example/in".into(),
+                token: Some(CredentialRef::Env {
+                    env: "SIEM_TOKEN".into()
+                }),
+            }
+        );
+        let governance = config.governance.unwrap();
+        assert_eq!(
+            governance.default_approver,
+            provision_core::governance::ApproverSource::Owner("sec-lead".into())
+        );
+
+        let twice = text.replace("name: console", "name: file");
+        let err = ServerConfig::parse("c.yaml", &twice)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("siem.sinks[1].name"), "{err}");
+        let no_port = text.replace("siem.internal:6514", "siem.internal");
+        let err = ServerConfig::parse("c.yaml", &no_port)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("siem.sinks[2].syslog.tcp"), "{err}");
+        let zero = text.replace("every_minutes: 30", "every_minutes: 0");
+        let err = ServerConfig::parse("c.yaml", &zero)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("evidence.every_minutes"), "{err}");
+        let unknown = text.replace("- jsonl: {name: console}", "- kafka: {name: console}");
+        let err = ServerConfig::parse("c.yaml", &unknown)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("kafka"), "{err}");
+    }
+
+    #[test]
+    fn the_sample_configuration_parses() {
+        let config = ServerConfig::parse(
+            "provision-server.yaml",
+            include_str!("../provision-server.yaml"),
+        )
+        .unwrap();
+        assert_eq!(config.evidence.every_minutes, Some(60));
+        assert_eq!(config.siem.sinks[0].name(), "audit-file");
+        assert!(config.governance.is_some());
     }
 }

@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use provision_core::adapter::{Adapter, FactoryRegistry};
-use provision_core::audit::AuditLog;
 use provision_core::engine::{Engine, EngineError};
 use provision_core::executor::{
     BudgetShare, ClaimSettings, ExecutionSubscriber, PendingConfig, ShareSettings,
 };
+use provision_core::governance::GovernanceStore;
 use provision_core::journal::Journal;
 use provision_core::model::SystemName;
 
@@ -35,6 +35,8 @@ pub struct EngineParts {
     pub factories: FactoryRegistry,
     /// Adapters used instead of building one through a factory, by system.
     pub adapters: BTreeMap<SystemName, Arc<dyn Adapter>>,
+    /// Woken after each audit append (the service's SIEM pumps); set by the service.
+    pub audit_waker: Option<provision_core::siem::SiemWaker>,
 }
 
 impl std::fmt::Debug for EngineParts {
@@ -84,7 +86,7 @@ pub async fn build_engine(
         .policies(config.policies.as_path())
         .registry(parts.factories.clone())
         .journal(Arc::clone(store) as Arc<dyn Journal>)
-        .audit_log(Arc::clone(store) as Arc<dyn AuditLog>)
+        .audit_log(crate::siem::audit_log(store, parts.audit_waker.as_ref()))
         .actor(config.actor.clone())
         .pending(PendingConfig {
             interval: wait.clamp(Duration::from_millis(200), Duration::from_secs(30)),
@@ -103,5 +105,8 @@ pub async fn build_engine(
     if let Some(share) = budget {
         builder = builder.shared_budget(share.clone());
     }
+    // Exceptions and approved requests live in the same store: every plan the service
+    // makes (reconcile, events) grants them and lets an exception cover its conflict.
+    builder = builder.governance_store(Arc::clone(store) as Arc<dyn GovernanceStore>);
     builder.build().await
 }

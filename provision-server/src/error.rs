@@ -39,6 +39,12 @@ pub enum ServerError {
     /// Joining the rate budget shared with the other instances failed.
     #[error("shared rate budget: {0}")]
     SharedBudget(#[from] provision_core::executor::SharedBudgetError),
+    /// Collecting or assessing evidence failed.
+    #[error("evidence: {0}")]
+    Evidence(#[from] provision_core::evidence::EvidenceError),
+    /// A governance call (an access request) failed or was refused.
+    #[error(transparent)]
+    Governance(#[from] provision_core::governance::GovernanceError),
     /// The store named in the configuration needs a feature this build lacks.
     #[error("{0}")]
     Unsupported(String),

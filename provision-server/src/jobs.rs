@@ -45,11 +45,31 @@ pub enum Job {
     },
     /// The full reconcile and drift run; schedules the next one.
     Reconcile,
+    /// Collect and record evidence, export control coverage; schedules the next one.
+    Evidence,
+    /// An approved access request's window starts: its beneficiary is planned with
+    /// governance, so the grant is made.
+    RequestStart {
+        /// The request.
+        request: String,
+        /// Its beneficiary.
+        id: String,
+    },
+    /// An approved access request's window ended: its beneficiary is planned with
+    /// governance, so the grant it gave is revoked.
+    RequestEnd {
+        /// The request.
+        request: String,
+        /// Its beneficiary.
+        id: String,
+    },
 }
 
 impl Job {
     /// The key of the reconcile job (one for all instances).
     pub const RECONCILE_KEY: &'static str = "reconcile";
+    /// The key of the evidence job (one for all instances).
+    pub const EVIDENCE_KEY: &'static str = "evidence";
 
     /// As stored.
     pub fn to_json(&self) -> String {
@@ -176,6 +196,34 @@ impl Service {
                             Job::RECONCILE_KEY,
                             Utc::now() + seconds(every),
                             &Job::Reconcile.to_json(),
+                            true,
+                        )
+                        .await?;
+                    return Ok(Fired::Rearmed);
+                }
+                Ok(Fired::Done)
+            }
+            Job::RequestStart { request, id: who } | Job::RequestEnd { request, id: who } => {
+                let event = match job {
+                    Job::RequestStart { .. } => format!("request-start:{request}"),
+                    _ => format!("request-end:{request}"),
+                };
+                let who = IdentityId::new(who.as_str());
+                crate::requests::off_thread(self.clone(), move |s| async move {
+                    s.governed_run(&who, &event).await.map(|_| ())
+                })
+                .await?;
+                Ok(Fired::Done)
+            }
+            Job::Evidence => {
+                self.collect_evidence().await?;
+                if let Some(every) = self.inner.config.evidence.every_minutes {
+                    self.inner
+                        .store
+                        .schedule_put(
+                            Job::EVIDENCE_KEY,
+                            Utc::now() + seconds(every.saturating_mul(60)),
+                            &Job::Evidence.to_json(),
                             true,
                         )
                         .await?;

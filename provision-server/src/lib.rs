@@ -16,6 +16,15 @@
 //!   their time across restarts, each once under a lease.
 //! * **Operability**: `/healthz`, `/readyz` (the store and each system's credentials),
 //!   `/metrics` ([`metrics`]), JSON logs ([`init_tracing`]), graceful shutdown.
+//! * **Evidence on a cadence** (`evidence: {every_minutes: N}`): a scheduled job
+//!   collects and records evidence ([`Service::collect_evidence`]) and exports control
+//!   coverage as `provision_evidence_degraded{control,system}`.
+//! * **SIEM streaming** (`siem: {sinks: [...]}`, [`siem`]): the audit log streams to
+//!   JSON lines, syslog TCP or HTTP sinks as records are written, each sink from its
+//!   durable cursor in the store.
+//! * **Access requests** ([`requests`]): `POST /requests`, approve or reject by the
+//!   approver, `GET /requests`; an approved request is granted at once through the
+//!   executor.
 //! * **Several instances** on one PostgreSQL (feature `postgres`): inbox rows and
 //!   scheduled jobs are taken with `FOR UPDATE SKIP LOCKED` under leases, and the
 //!   engine shares operation claims through the database.
@@ -37,10 +46,13 @@ pub mod config;
 pub mod engine;
 mod error;
 pub mod event;
+mod evidence_jobs;
 mod health;
 pub mod jobs;
 pub mod metrics;
+pub mod requests;
 mod service;
+pub mod siem;
 pub mod store;
 pub mod webhook;
 mod worker;

@@ -250,3 +250,58 @@ impl ExecutionSubscriber for MetricsSubscriber {
         }
     }
 }
+
+/// Exports control coverage: `provision_evidence_degraded{control,system}` is 1 for
+/// each (control, system) whose freshest evidence is older than its threshold (set
+/// as a [`StalenessListener`](provision_core::evidence::StalenessListener)), 0 for
+/// the others ([`DegradedGauge::reset`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DegradedGauge;
+
+impl DegradedGauge {
+    /// Sets every (control, system) of `report` to 0 (fresh); the listener then marks
+    /// the stale ones.
+    pub fn reset(report: &provision_core::evidence::CoverageReport) {
+        for control in &report.controls {
+            for system in &control.systems {
+                metrics::gauge!(
+                    "provision_evidence_degraded",
+                    "control" => control.control.to_string(),
+                    "system" => system.system.to_string()
+                )
+                .set(0.0);
+            }
+        }
+    }
+}
+
+impl provision_core::evidence::StalenessListener for DegradedGauge {
+    fn stale(&self, event: &provision_core::evidence::StaleEvidence) {
+        metrics::gauge!(
+            "provision_evidence_degraded",
+            "control" => event.control.to_string(),
+            "system" => event.system.to_string()
+        )
+        .set(1.0);
+    }
+}
+
+impl ServiceMetrics {
+    /// Counts the evidence rows an evidence run stored, by system.
+    pub fn evidence_recorded(&self, run: &provision_core::engine::EvidenceRun) {
+        for (system, recorded) in &run.systems {
+            metrics::counter!(
+                "provision_evidence_rows_recorded_total",
+                "system" => system.to_string()
+            )
+            .increment(recorded.new_rows);
+        }
+        for system in run.read_failures.keys() {
+            metrics::counter!(
+                "provision_evidence_read_failures_total",
+                "system" => system.to_string()
+            )
+            .increment(1);
+        }
+    }
+}

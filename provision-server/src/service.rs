@@ -53,6 +53,10 @@ pub(crate) struct Inner {
     pub(crate) accepting: AtomicBool,
     /// This instance's share of the rate budgets and its heartbeat (PostgreSQL).
     pub(crate) budget: Option<BudgetHeartbeat>,
+    /// The audit log the engine and governance write to (wakes the SIEM pumps).
+    pub(crate) audit: Arc<dyn provision_core::audit::AuditLog>,
+    /// The SIEM sinks' exporter, when the configuration lists sinks.
+    pub(crate) siem: Option<Arc<provision_core::siem::SiemExporter>>,
 }
 
 /// The shared rate budget's lease, kept by a heartbeat task.
@@ -144,6 +148,10 @@ impl Service {
     ) -> Result<Self, ServerError> {
         let metrics = Arc::new(ServiceMetrics::new());
         let subscriber = Arc::new(MetricsSubscriber(Arc::clone(&metrics)));
+        let siem = crate::siem::exporter(&config.siem, &store)?;
+        let mut parts = parts;
+        parts.audit_waker = siem.as_ref().map(|e| e.waker());
+        let audit = crate::siem::audit_log(&store, parts.audit_waker.as_ref());
         let budget = join_shared_budget(&config, &store).await?;
         let engine = build_engine(&config, &store, &parts, subscriber, budget.as_ref()).await?;
         // The heartbeat runs from now on, not only once the loops are spawned: a
@@ -186,9 +194,12 @@ impl Service {
                 wake: Notify::new(),
                 accepting: AtomicBool::new(true),
                 budget,
+                audit,
+                siem,
             }),
         };
         service.arm_reconcile().await?;
+        service.arm_evidence().await?;
         Ok(service)
     }
 
@@ -208,7 +219,8 @@ impl Service {
     }
 
     /// The routes: `POST /webhooks/{source}`, `GET /healthz`, `GET /readyz`,
-    /// `GET /metrics`, `GET /findings`.
+    /// `GET /metrics`, `GET /findings`, and access requests ([`crate::requests`]):
+    /// `GET`/`POST /requests`, `POST /requests/{id}/approve`, `POST /requests/{id}/reject`.
     pub fn router(&self) -> Router {
         let limit = self.inner.config.webhook.max_body_bytes;
         let intake: axum::routing::MethodRouter<Service> = post(webhook::receive)
@@ -220,6 +232,12 @@ impl Service {
             .route("/readyz", get(health::readyz))
             .route("/metrics", get(health::metrics))
             .route("/findings", get(health::findings))
+            .route(
+                "/requests",
+                get(crate::requests::list).post(crate::requests::open),
+            )
+            .route("/requests/{id}/approve", post(crate::requests::approve))
+            .route("/requests/{id}/reject", post(crate::requests::reject))
             .layer(TraceLayer::new_for_http())
             .with_state(self.clone())
     }
@@ -244,6 +262,23 @@ impl Service {
             self.inner
                 .store
                 .schedule_put(Job::RECONCILE_KEY, due, &Job::Reconcile.to_json(), false)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Schedules an evidence run now when the configuration asks for a cadence and no
+    /// instance scheduled one yet; each run schedules the next.
+    async fn arm_evidence(&self) -> Result<(), ServerError> {
+        if self.inner.config.evidence.every_minutes.is_some() {
+            self.inner
+                .store
+                .schedule_put(
+                    Job::EVIDENCE_KEY,
+                    Utc::now(),
+                    &Job::Evidence.to_json(),
+                    false,
+                )
                 .await?;
         }
         Ok(())
@@ -325,6 +360,7 @@ impl Service {
                 }
             })
         };
+        let stopped_siem = stopped.clone();
         let scheduler = {
             let service = self.clone();
             let mut stopped = stopped;
@@ -346,7 +382,11 @@ impl Service {
                 }
             })
         };
-        vec![worker, scheduler]
+        let mut loops = vec![worker, scheduler];
+        if let Some(exporter) = &self.inner.siem {
+            loops.push(crate::siem::spawn(Arc::clone(exporter), stopped_siem));
+        }
+        loops
     }
 }
 

@@ -12,9 +12,20 @@ use provision_store::{Inbox, Schedule, SqliteStore, StoreError};
 use crate::config::StoreConfig;
 use crate::error::ServerError;
 
-/// Journal, audit log, inbox and schedule in one database.
+/// Journal, audit log, inbox and schedule in one database (and the evidence,
+/// governance records and SIEM cursors the service's jobs and routes keep there).
 #[async_trait]
-pub trait ServiceStore: Inbox + Schedule + Journal + AuditLog + 'static {
+pub trait ServiceStore:
+    Inbox
+    + Schedule
+    + Journal
+    + AuditLog
+    + provision_core::evidence::EvidenceStore
+    + provision_core::governance::GovernanceStore
+    + provision_core::siem::AuditFeed
+    + provision_core::siem::CursorStore
+    + 'static
+{
     /// One round trip to the database (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -66,12 +66,22 @@ impl Engine {
     /// Plans `people` only, as [`Engine::plan_for`] does, but reads per-account grants
     /// only for their accounts (the other accounts are not part of the actual state
     /// this plan is made from). `roster` is the blast radius's population.
+    ///
+    /// Under governance (separation-of-duties rules, or a governance store) a plan that
+    /// may grant anything is made by [`Engine::plan_for`] instead, which checks the
+    /// rules against everything the people hold and grants approved requests; a plan
+    /// for leavers only grants nothing, so it keeps the fast path.
     pub async fn plan_people(
         &self,
         roster: &[Identity],
         people: &[Identity],
         event: &str,
     ) -> Result<GuardedPlan, EngineError> {
+        let governed = !self.sod_rules.is_empty() || self.governance_store.is_some();
+        let now = Utc::now();
+        if governed && people.iter().any(|p| !p.is_terminated_at(now)) {
+            return self.plan_for(roster, people, event).await;
+        }
         let keys: BTreeSet<String> = people
             .iter()
             .flat_map(|p| {

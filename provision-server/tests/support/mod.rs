@@ -157,6 +157,7 @@ impl World {
                 .iter()
                 .map(|(n, s)| (SystemName::new(n), Arc::clone(s) as Arc<dyn Adapter>))
                 .collect(),
+            ..EngineParts::default()
         }
     }
 

@@ -1,0 +1,360 @@
+//! Access requests over HTTP, through the engine's governance:
+//!
+//! * `POST /requests` — opens a request (JSON: `requester`, `beneficiary`,
+//!   `entitlement` `{system, kind, resource, role?, scope?}`, `ends_at`, optional
+//!   `starts_at`, `justification`); its approver comes from the configuration's
+//!   `governance:` section (by default the beneficiary's manager). 201 with the request;
+//!   an auto-approved one is granted at once.
+//! * `POST /requests/{id}/approve` — approves as the caller; the grant is applied at
+//!   once through the executor, its audit record's reason naming the requester, the
+//!   approver and the request id. 200 with the request and the run's report.
+//! * `POST /requests/{id}/reject` — rejects as the caller (`{"reason": "..."}`).
+//! * `GET /requests` — every request with its events.
+//!
+//! Who the caller is comes from the `X-Provision-User` header, or the body's `by`
+//! (for opening: `requester`). **The service does not authenticate anyone**: put it
+//! behind a proxy or gateway that authenticates the caller, sets `X-Provision-User`
+//! and strips any value the client sent.
+//!
+//! Refusals: an unknown request is 404, a decision by someone who is not the
+//! request's approver 403 (the reason names who may decide), a request already
+//! decided 409, a malformed or incomplete request 400 or 422.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use provision_core::executor::ExecutionReport;
+use provision_core::governance::{
+    AccessRequest, GovernanceError, GovernanceStore, NewRequest, RequestState,
+};
+use provision_core::model::{Identity, IdentityId};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ServerError;
+use crate::jobs::Job;
+use crate::service::Service;
+
+/// The header naming the authenticated caller (set by the proxy in front).
+pub const USER_HEADER: &str = "X-Provision-User";
+
+/// The body of an approval or rejection.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    /// Who decides, when no `X-Provision-User` header says it.
+    #[serde(default)]
+    pub by: Option<String>,
+    /// Why (a rejection).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A refused call: its status and why.
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    Refused(status, message.to_string()).into_response()
+}
+
+/// The HTTP answer to a failed call.
+fn refusal(e: &ServerError) -> Response {
+    let status = match e {
+        ServerError::Governance(g) => match g {
+            GovernanceError::UnknownRequest(_) => StatusCode::NOT_FOUND,
+            GovernanceError::NotApprover { .. } => StatusCode::FORBIDDEN,
+            GovernanceError::RequestNotPending { .. }
+            | GovernanceError::Refused(_)
+            | GovernanceError::BlastRadius(_) => StatusCode::CONFLICT,
+            GovernanceError::UnknownPerson(_)
+            | GovernanceError::Missing { .. }
+            | GovernanceError::ExpiryNotAfterStart { .. }
+            | GovernanceError::NoApprover { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %e, "access request");
+    }
+    error(status, e)
+}
+
+/// The caller: the header, else `fallback` from the body; both given and different
+/// is refused.
+fn caller(headers: &HeaderMap, fallback: Option<&str>) -> Result<String, Refused> {
+    let header = match headers.get(USER_HEADER) {
+        Some(v) => match v.to_str() {
+            Ok(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            _ => {
+                return Err(Refused(
+                    StatusCode::BAD_REQUEST,
+                    format!("{USER_HEADER}: not a user name"),
+                ));
+            }
+        },
+        None => None,
+    };
+    let body = fallback.map(str::trim).filter(|s| !s.is_empty());
+    match (header, body) {
+        (Some(h), Some(b)) if h != b => Err(Refused(
+            StatusCode::FORBIDDEN,
+            format!("the body names {b}, but the caller is {h} ({USER_HEADER})"),
+        )),
+        (Some(h), _) => Ok(h),
+        (None, Some(b)) => Ok(b.to_owned()),
+        (None, None) => Err(Refused(
+            StatusCode::BAD_REQUEST,
+            format!("who decides: set {USER_HEADER} or the body's `by`"),
+        )),
+    }
+}
+
+/// Runs `work` on a blocking thread driving it with the runtime's handle: the
+/// governance futures of the core hold borrows across awaits that the compiler
+/// cannot prove `Send` for every lifetime, which an axum handler requires.
+pub(crate) async fn off_thread<T, F, Fut>(service: Service, work: F) -> Result<T, ServerError>
+where
+    T: Send + 'static,
+    F: FnOnce(Service) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, ServerError>>,
+{
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || handle.block_on(work(service)))
+        .await
+        .map_err(|e| ServerError::Io(std::io::Error::other(format!("request task: {e}"))))?
+}
+
+/// `GET /requests`.
+pub(crate) async fn list(State(service): State<Service>) -> Response {
+    match off_thread(service, |s| async move { s.access_requests().await }).await {
+        Ok(requests) => Json(requests).into_response(),
+        Err(e) => refusal(&e),
+    }
+}
+
+/// `POST /requests`.
+pub(crate) async fn open(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    body: Result<Json<NewRequest>, JsonRejection>,
+) -> Response {
+    let Json(mut new) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    new.requester = match caller(&headers, Some(&new.requester)) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    match off_thread(service, |s| async move { s.open_request(new).await }).await {
+        Ok((request, grant)) => (
+            StatusCode::CREATED,
+            Json(json!({"request": request, "grant": grant})),
+        )
+            .into_response(),
+        Err(e) => refusal(&e),
+    }
+}
+
+fn decision(body: Result<Json<DecisionBody>, JsonRejection>) -> Result<DecisionBody, Refused> {
+    match body {
+        Ok(Json(b)) => Ok(b),
+        Err(JsonRejection::MissingJsonContentType(_)) => Ok(DecisionBody::default()),
+        Err(e) => Err(Refused(StatusCode::BAD_REQUEST, e.body_text())),
+    }
+}
+
+/// `POST /requests/{id}/approve`.
+pub(crate) async fn approve(
+    State(service): State<Service>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<DecisionBody>, JsonRejection>,
+) -> Response {
+    let by = match decision(body).and_then(|b| caller(&headers, b.by.as_deref())) {
+        Ok(by) => by,
+        Err(r) => return r.into_response(),
+    };
+    match off_thread(service, move |s| async move {
+        s.approve_request(&id, &by).await
+    })
+    .await
+    {
+        Ok((request, grant)) => Json(json!({"request": request, "grant": grant})).into_response(),
+        Err(e) => refusal(&e),
+    }
+}
+
+/// `POST /requests/{id}/reject`.
+pub(crate) async fn reject(
+    State(service): State<Service>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<DecisionBody>, JsonRejection>,
+) -> Response {
+    let body = match decision(body) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    let by = match caller(&headers, body.by.as_deref()) {
+        Ok(by) => by,
+        Err(r) => return r.into_response(),
+    };
+    let reason = body.reason.unwrap_or_default();
+    if reason.trim().is_empty() {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a rejection needs a `reason`",
+        );
+    }
+    match off_thread(service, move |s| async move {
+        s.reject_request(&id, &by, &reason).await
+    })
+    .await
+    {
+        Ok(request) => Json(json!({"request": request})).into_response(),
+        Err(e) => refusal(&e),
+    }
+}
+
+impl Service {
+    /// Governance over the service's engine and store: the configuration's approvers,
+    /// governance events in the audit log (streamed to the SIEM sinks).
+    fn governance(&self) -> provision_core::engine::Governance<'_> {
+        let governance = self
+            .inner
+            .engine
+            .governance(Arc::clone(&self.inner.store) as Arc<dyn GovernanceStore>)
+            .audit_log(Arc::clone(&self.inner.audit))
+            .actor(self.inner.config.actor.clone());
+        match &self.inner.config.governance {
+            Some(config) => governance.config(config.clone()),
+            None => governance,
+        }
+    }
+
+    /// Every access request, with its events.
+    pub async fn access_requests(&self) -> Result<Vec<AccessRequest>, ServerError> {
+        let governance = self.governance();
+        let requests = governance.requests().await?;
+        Ok(requests)
+    }
+
+    /// Opens an access request for someone in the roster now; an auto-approved one is
+    /// granted at once (its run's report).
+    pub async fn open_request(
+        &self,
+        new: NewRequest,
+    ) -> Result<(AccessRequest, Option<ExecutionReport>), ServerError> {
+        let roster = self.roster().await?;
+        let governance = self.governance();
+        let request = governance.request(new, &roster).await?;
+        drop(governance);
+        let grant = if request.state(Utc::now()) == RequestState::Approved {
+            self.grant(&request).await?
+        } else {
+            None
+        };
+        Ok((request, grant))
+    }
+
+    /// Approves request `id` as `by` (refused unless `by` is its approver and it is
+    /// pending), then grants it at once through the executor.
+    pub async fn approve_request(
+        &self,
+        id: &str,
+        by: &str,
+    ) -> Result<(AccessRequest, Option<ExecutionReport>), ServerError> {
+        let governance = self.governance();
+        let request = governance.approve(id, by).await?;
+        drop(governance);
+        let grant = self.grant(&request).await?;
+        Ok((request, grant))
+    }
+
+    /// Rejects request `id` as `by`, with `reason`.
+    pub async fn reject_request(
+        &self,
+        id: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<AccessRequest, ServerError> {
+        let governance = self.governance();
+        let request = governance.reject(id, by, reason).await?;
+        Ok(request)
+    }
+
+    /// Plans the beneficiary with governance (approved requests granted, their reasons
+    /// naming requester, approver and request) and applies it; schedules the start of
+    /// the request's window when it is later ([`Job::RequestStart`]) and its end
+    /// ([`Job::RequestEnd`]). Takes the apply turn.
+    async fn grant(&self, request: &AccessRequest) -> Result<Option<ExecutionReport>, ServerError> {
+        let (request_id, id) = (request.id.clone(), request.beneficiary.to_string());
+        if let Some(start) = request.starts_at.filter(|s| *s > Utc::now()) {
+            let job = Job::RequestStart {
+                request: request_id.clone(),
+                id: id.clone(),
+            };
+            self.inner
+                .store
+                .schedule_put(
+                    &format!("request-start:{request_id}"),
+                    start,
+                    &job.to_json(),
+                    true,
+                )
+                .await?;
+        }
+        let job = Job::RequestEnd {
+            request: request_id.clone(),
+            id,
+        };
+        self.inner
+            .store
+            .schedule_put(
+                &format!("request-end:{request_id}"),
+                request.ends_at,
+                &job.to_json(),
+                true,
+            )
+            .await?;
+        self.governed_run(&request.beneficiary, &format!("request:{request_id}"))
+            .await
+    }
+
+    /// Plans `beneficiary` with governance and applies it. Takes the apply turn.
+    pub(crate) async fn governed_run(
+        &self,
+        beneficiary: &IdentityId,
+        event: &str,
+    ) -> Result<Option<ExecutionReport>, ServerError> {
+        let _turn = self.inner.apply_lock.lock().await;
+        let roster = self.roster().await?;
+        let people: Vec<Identity> = roster
+            .iter()
+            .filter(|p| p.id == *beneficiary)
+            .cloned()
+            .collect();
+        let governance = self.governance();
+        let plan = governance.plan_for(&roster, &people, event).await?;
+        let approved = plan.approve().map_err(GovernanceError::from)?;
+        if approved.operations.is_empty() {
+            return Ok(None);
+        }
+        let report = governance.apply(&approved).await?;
+        self.after_run(&approved, &report).await?;
+        Ok(Some(report))
+    }
+}
