@@ -12,6 +12,7 @@ use chrono::{Duration, Utc};
 use governance_support::*;
 use provision_core::audit::{AuditLog, AuditOutcome};
 use provision_core::drift::DriftClass;
+use provision_core::evidence::store::EvidenceStore;
 use provision_core::governance::{
     ExceptionScope, ExceptionStatus, GovernanceError, GovernanceStore, NewException, NewRequest,
     RequestState,
@@ -216,6 +217,43 @@ async fn a_request_approved_becomes_a_grant_whose_audit_record_names_requester_a
         provision_core::governance::cycle_times(&gov.requests().await.unwrap(), Duration::hours(4));
     assert_eq!(times.provisioned.len(), 2, "{times:?}");
     assert_eq!((times.auto_provisioned, times.auto_within_target), (1, 1));
+
+    // The requests become evidence, from which the request cycle-time KPI is read; a
+    // second collection of the same records stores nothing new.
+    let evidence = provision_core::evidence::store::MemoryEvidenceStore::new(
+        Arc::clone(&w.audit) as Arc<dyn AuditLog>
+    );
+    let recorded = w
+        .engine
+        .record_governance_evidence(&evidence, w.store.as_ref(), "evidence-1")
+        .await
+        .unwrap();
+    assert_eq!((recorded.rows, recorded.new_rows), (2, 2), "two requests");
+    let again = w
+        .engine
+        .record_governance_evidence(&evidence, w.store.as_ref(), "evidence-2")
+        .await
+        .unwrap();
+    assert_eq!(again.new_rows, 0, "stored once");
+    let period = provision_core::evidence::store::Period::new(
+        Utc::now() - Duration::hours(1),
+        Utc::now() + Duration::hours(1),
+    );
+    let rows = evidence.rows_in(&period).await.unwrap();
+    let mut subjects: Vec<_> = rows
+        .iter()
+        .filter(|r| r.kind == "governance.request")
+        .filter_map(|r| r.subject.clone())
+        .collect();
+    subjects.sort();
+    let mut expected = vec![req.id.clone(), auto.id.clone()];
+    expected.sort();
+    assert_eq!(subjects, expected);
+    let cycle = provision_core::evidence::kpi::request_cycle(&rows).expect("requests exist");
+    assert_eq!(
+        cycle.requests, 2,
+        "both provisioned, so both have a cycle time"
+    );
 }
 
 #[tokio::test]

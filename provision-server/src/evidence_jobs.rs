@@ -15,7 +15,8 @@ use crate::service::Service;
 
 impl Service {
     /// One evidence run over the roster now (grants approved through access
-    /// requests count as traceable), then [`Service::refresh_evidence_coverage`].
+    /// requests count as traceable) and the governance records (exceptions, requests,
+    /// review decisions), then [`Service::refresh_evidence_coverage`].
     /// Takes the apply turn, so it reads what the systems hold between runs.
     pub async fn collect_evidence(&self) -> Result<EvidenceRun, ServerError> {
         let run = {
@@ -34,14 +35,35 @@ impl Service {
                 .filter(|g| !g.lapsed)
                 .map(|g| ((g.identity, g.entitlement), g.origin))
                 .collect();
-            self.inner
+            let run = self
+                .inner
                 .engine
                 .collect_evidence(
                     store as &dyn EvidenceStore,
                     &roster,
                     &EvidenceOptions::default().approved(approved),
                 )
-                .await?
+                .await?;
+            // Exceptions, requests and review decisions are evidence too (stored once
+            // each, however often they are collected).
+            let governance = self
+                .inner
+                .engine
+                .record_governance_evidence(
+                    store as &dyn EvidenceStore,
+                    store as &dyn provision_core::governance::GovernanceStore,
+                    &format!("{}-governance", run.run),
+                )
+                .await?;
+            let mut run = run;
+            run.recorded.add(governance);
+            run.systems
+                .entry(provision_core::model::SystemName::new(
+                    provision_core::evidence::row::SDK_SYSTEM,
+                ))
+                .or_default()
+                .add(governance);
+            run
         };
         self.inner.metrics.evidence_recorded(&run);
         self.refresh_evidence_coverage().await?;

@@ -43,6 +43,9 @@ pub enum EvidenceError {
     /// Reading the systems failed (the engine's error, kept whole).
     #[error("reading the systems: {0}")]
     Engine(#[source] Box<crate::engine::EngineError>),
+    /// Reading the governance records (exceptions, requests, decisions) failed.
+    #[error("reading the governance records: {0}")]
+    Governance(#[from] crate::governance::GovernanceStoreError),
 }
 
 /// Checks the store (the audit chain first, then every row's fingerprint) and
