@@ -234,8 +234,9 @@ impl Service {
         }
     }
 
-    /// The full reconcile and drift run: drift is reported (logged, with its count),
-    /// then everyone is planned and applied under `run`.
+    /// The full reconcile and drift run: drift is reported (logged, with its count,
+    /// recorded as evidence, and its findings sent to the SIEM sinks), then everyone
+    /// is planned and applied under `run`.
     pub async fn reconcile(&self, run: &RunId) -> Result<Option<ExecutionReport>, ServerError> {
         let _turn = self.inner.apply_lock.lock().await;
         let roster = self.roster().await?;
@@ -243,6 +244,26 @@ impl Service {
         let drift = self.inner.engine.drift(&roster).await?;
         tracing::info!(findings = drift.findings.len(), "drift run");
         metrics::gauge!("provision_drift_findings").set(drift.findings.len() as f64);
+        // The drift run is evidence (a clean one too), and its findings go to the SIEM
+        // sinks as they are found. Neither stops the reconcile when it fails.
+        let store = &*self.inner.store as &dyn provision_core::evidence::EvidenceStore;
+        if let Err(e) = self
+            .inner
+            .engine
+            .record_drift_evidence(store, &drift, &format!("{}-drift", run.0))
+            .await
+        {
+            tracing::warn!(error = %e, "the drift run could not be recorded as evidence");
+        }
+        if let Some(siem) = &self.inner.siem
+            && !drift.findings.is_empty()
+        {
+            for (sink, result) in siem.publish_findings(Utc::now(), &drift.findings).await {
+                if let Err(e) = result {
+                    tracing::warn!(%sink, error = %e, "drift findings not delivered to a SIEM sink");
+                }
+            }
+        }
         if let Some(report) = self.resume_if_begun(run).await? {
             return Ok(Some(report));
         }

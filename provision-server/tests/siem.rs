@@ -12,13 +12,22 @@ use support::{World, eventually, eventually_async, listener, login, post_signed,
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The audit records in the sink's file: (seq, operation id).
-fn delivered(path: &std::path::Path) -> Vec<(u64, String)> {
+/// Every event in the sink's file.
+fn events(path: &std::path::Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines()
-        .map(|line| {
-            let event: serde_json::Value = serde_json::from_str(line).unwrap();
-            assert_eq!(event["type"], "audit", "{line}");
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The audit records in the sink's file: (seq, operation id). Drift findings (the
+/// reconcile's) travel in the same stream and are left out here.
+fn delivered(path: &std::path::Path) -> Vec<(u64, String)> {
+    events(path)
+        .into_iter()
+        .filter(|event| event["type"] != "drift_finding")
+        .map(|event| {
+            assert_eq!(event["type"], "audit", "{event}");
             (
                 event["record"]["seq"].as_u64().unwrap(),
                 event["record"]["event"]["operation"]
@@ -28,6 +37,38 @@ fn delivered(path: &std::path::Path) -> Vec<(u64, String)> {
             )
         })
         .collect()
+}
+
+#[tokio::test]
+async fn the_reconciles_drift_findings_reach_the_sink() {
+    let world = World::new(Duration::from_millis(2));
+    let config = world.config(
+        "siem-drift",
+        "siem:\n  sinks:\n    - jsonl: {name: audit-file, file: drift.jsonl}\n",
+    );
+    let sink_file = world.path("drift.jsonl");
+    let service = provision_server::Service::start(config, world.parts())
+        .await
+        .unwrap();
+    world.provision_everyone(&service).await;
+    let channel = provision_core::model::Entitlement::new("slack", "channel", "#engineering");
+    assert!(world.systems["slack"].revoke_by_hand(&login("ben"), &channel));
+    let before = events(&sink_file).len();
+    service
+        .reconcile(&provision_core::journal::RunId("drift-1".into()))
+        .await
+        .unwrap();
+    let found = events(&sink_file)[before..]
+        .iter()
+        .filter(|e| e["type"] == "drift_finding")
+        .map(|e| e["finding"].to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("#engineering") && f.contains("ben@company.com")),
+        "the hand removal is a finding in the sink: {found:?}"
+    );
 }
 
 #[tokio::test]
