@@ -18,6 +18,8 @@ use crate::scenes::Quickstart;
 
 /// The run id of the drift run recorded as evidence.
 pub const EVIDENCE_DRIFT_RUN: &str = "quickstart-evidence-drift";
+/// The evidence run that records the governance records (review decisions, exceptions).
+pub const EVIDENCE_GOVERNANCE_RUN: &str = "quickstart-evidence-governance";
 
 /// What the evidence scene did.
 #[derive(Debug, Clone)]
@@ -72,6 +74,14 @@ impl Quickstart {
             } else {
                 "clean".to_owned()
             }
+        ));
+        let governance = self
+            .engine
+            .record_governance_evidence(store, store, EVIDENCE_GOVERNANCE_RUN)
+            .await?;
+        self.console.say(format!(
+            "  review decisions, exceptions and access requests recorded as evidence: {} rows",
+            governance.rows
         ));
         let second = self
             .engine

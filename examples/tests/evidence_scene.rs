@@ -26,7 +26,25 @@ async fn the_quickstart_ends_with_an_auditors_bundle() {
     qs.move_priya_to_sales().await.unwrap();
     qs.offboard_tom().await.unwrap();
     qs.detect_and_fix_drift().await.unwrap();
+    let review = qs
+        .review_access()
+        .await
+        .unwrap()
+        .expect("on sandboxes the review scene runs");
     let out = qs.write_evidence_bundle().await.unwrap();
+
+    // The access review's decisions are in the bundle, as evidence of their own kind.
+    let decisions = out
+        .bundle
+        .rows
+        .iter()
+        .filter(|r| r.kind == "governance.review_decision")
+        .count();
+    assert!(
+        decisions > 0,
+        "the review's decisions are evidence: {:?}",
+        review.campaign
+    );
 
     // A second identical collection stores nothing new.
     assert!(out.second.recorded.rows > 0);
