@@ -105,8 +105,13 @@ pub async fn build_engine(
     if let Some(share) = budget {
         builder = builder.shared_budget(share.clone());
     }
-    // Exceptions and approved requests live in the same store: every plan the service
-    // makes (reconcile, events) grants them and lets an exception cover its conflict.
-    builder = builder.governance_store(Arc::clone(store) as Arc<dyn GovernanceStore>);
+    // With a `governance:` section, exceptions and approved requests live in the same
+    // store, and every plan the service makes (reconcile, events) grants them and lets
+    // an exception cover its conflict. Governed plans read more (the rules' resources,
+    // every account's grants for non-leavers), so a deployment without governance keeps
+    // the plain plan (separation-of-duties rules in the policies still apply).
+    if config.governance.is_some() {
+        builder = builder.governance_store(Arc::clone(store) as Arc<dyn GovernanceStore>);
+    }
     builder.build().await
 }
