@@ -150,6 +150,16 @@ pub(crate) async fn open(
     headers: HeaderMap,
     body: Result<Json<NewRequest>, JsonRejection>,
 ) -> Response {
+    // Without governance the service's plans do not carry approved requests, so a
+    // reconcile under authoritative enforcement would take an approved grant back.
+    if service.inner.config.governance.is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "access requests are not enabled: add a `governance:` section to the service \
+             configuration (`governance: {}` for the defaults: the manager approves)"
+                .to_owned(),
+        );
+    }
     let Json(mut new) = match body {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),

@@ -317,3 +317,26 @@ async fn a_request_starting_later_is_granted_at_its_start_not_at_approval() {
     );
     running.shutdown().await.unwrap();
 }
+
+/// Without a `governance:` section the service's plans carry no approved requests (a
+/// reconcile could take such a grant back), so requests are not taken at all.
+#[tokio::test]
+async fn without_a_governance_section_requests_are_refused_and_nothing_is_stored() {
+    let world = World::new(Duration::from_millis(2));
+    let service = provision_server::Service::start(world.config("nogov", ""), world.parts())
+        .await
+        .unwrap();
+    let running = service.clone().spawn_on(listener().await).unwrap();
+    let base = format!("http://{}", running.addr);
+    let (status, body) = call(
+        reqwest::Method::POST,
+        format!("{base}/requests"),
+        Some("ben"),
+        Some(new_request("ben", "e1", "incident-responders")),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.to_string().contains("governance:"), "{body}");
+    assert!(service.access_requests().await.unwrap().is_empty());
+    running.shutdown().await.unwrap();
+}
