@@ -12,8 +12,8 @@ use provision_core::drift::DriftReport;
 use provision_core::executor::ExecutionReport;
 use provision_core::journal::RunId;
 use provision_core::model::{
-    AccountRef, Entitlement, Identity, Operation, OperationId, OperationKind, Plan, Reason,
-    ReasonKind, SystemName,
+    AccountRef, Entitlement, ExternalIds, Identity, Operation, OperationId, OperationKind, Plan,
+    Reason, ReasonKind, SystemName,
 };
 use provision_sandbox::SandboxSystem;
 
@@ -96,11 +96,11 @@ async fn by_hand(
     }
 }
 
-/// The account `op` acts on, with its id from the engine's latest read.
-fn account_of(qs: &Quickstart, op: &Operation) -> AccountRef {
+/// The account `op` acts on, with its id from a read.
+fn account_of(ids: &ExternalIds, op: &Operation) -> AccountRef {
     AccountRef {
         login: op.login.clone(),
-        external_id: qs.engine.known_ids().get(&op.identity, &op.system).cloned(),
+        external_id: ids.get(&op.identity, &op.system).cloned(),
     }
 }
 
@@ -136,9 +136,9 @@ impl Quickstart {
             ),
         ];
         // Read once, for the accounts' ids the by-hand changes need.
-        self.engine.actual(&self.roster).await?;
+        let ids = ExternalIds::from_actual(&self.engine.actual(&self.roster).await?);
         for op in &changes {
-            by_hand(&slack, op, &account_of(self, op)).await?;
+            by_hand(&slack, op, &account_of(&ids, op)).await?;
             self.console.say(format!(
                 "  by hand in slack: {} — {} (no plan, no journal, no audit record)",
                 self.name_of(&op.identity),
@@ -149,7 +149,8 @@ impl Quickstart {
         let findings = self.engine.drift(&self.roster).await?;
         let guarded = self
             .engine
-            .remediation(&findings, &self.roster, DRIFT_EVENT)?;
+            .remediation(&findings, &self.roster, DRIFT_EVENT)
+            .await?;
         let chosen: BTreeSet<OperationId> = guarded
             .preview()
             .operations

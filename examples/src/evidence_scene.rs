@@ -12,6 +12,7 @@ use chrono::{Duration, Utc};
 use provision_core::engine::{EvidenceOptions, EvidenceRun};
 use provision_core::evidence::bundle::{Bundle, BundleFiles};
 use provision_core::evidence::{CoverageStatus, Period};
+use provision_core::model::SystemName;
 
 use crate::QuickstartError;
 use crate::scenes::Quickstart;
@@ -75,9 +76,17 @@ impl Quickstart {
                 "clean".to_owned()
             }
         ));
+        let facts = provision_core::governance::evidence_facts(store)
+            .await
+            .map_err(provision_core::governance::GovernanceError::from)?;
         let governance = self
             .engine
-            .record_governance_evidence(store, store, EVIDENCE_GOVERNANCE_RUN)
+            .record_evidence(
+                store,
+                &SystemName::new(provision_core::evidence::row::SDK_SYSTEM),
+                EVIDENCE_GOVERNANCE_RUN,
+                facts,
+            )
             .await?;
         self.console.say(format!(
             "  review decisions, exceptions and access requests recorded as evidence: {} rows",

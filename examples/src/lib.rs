@@ -76,6 +76,9 @@ pub enum QuickstartError {
         /// What it said.
         error: Box<AdapterError>,
     },
+    /// Reading a system failed (its own error).
+    #[error("reading {0}")]
+    Read(#[from] provision_core::adapter::ReadError),
     /// The engine could not be built, or could not read, plan or apply.
     #[error("{0}")]
     Engine(#[from] EngineError),

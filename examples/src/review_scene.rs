@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use provision_core::engine::reviewer_list;
 use provision_core::executor::ExecutionReport;
 use provision_core::governance::{
     Campaign, CampaignState, GovernanceStore, ItemKind, Outcome, ReviewScope,
 };
+use provision_core::governance::{Governance, GovernanceHook, reviewer_list};
 use provision_core::model::{AccountState, Entitlement, Plan};
 
 use crate::drift_scene::MARCUS;
@@ -72,18 +72,18 @@ impl Quickstart {
             ));
         }
 
-        let rules = self
-            .engine
-            .load_sod_rules(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"))?;
+        let rules = GovernanceHook::of(&self.engine)
+            .map(|hook| hook.rules().clone())
+            .unwrap_or_default();
         let store: Arc<dyn GovernanceStore> = Arc::clone(&self.store) as _;
-        let gov = self
-            .engine
-            .governance(store)
+        let gov = Governance::new(&self.engine, store)
             .sod_rules(rules)
             .actor("quickstart");
         let scope = ReviewScope::all().department("Engineering");
+        let observed = self.engine.observe(&self.roster).await?;
         let campaign = gov
             .open_campaign(
+                &observed,
                 &self.roster,
                 "Q4 2026 access review",
                 &scope,
@@ -143,8 +143,14 @@ impl Quickstart {
             self.console
                 .say(format!("  {REVIEWER} decides: revoke {item}"));
         }
-        let plan = gov
-            .review_plan(&campaign.id, &self.roster)
+        let revocations = gov.review_plan(&campaign.id).await?;
+        let plan = self
+            .engine
+            .guard(
+                revocations,
+                &self.roster,
+                &format!("review:{}", campaign.id),
+            )
             .await?
             .approve()?;
         self.console.say(format!(
@@ -154,7 +160,7 @@ impl Quickstart {
         for line in show::plan(&plan) {
             self.console.say(line);
         }
-        let report = gov.apply(&plan).await?;
+        let report = self.engine.apply(&plan).await?;
         for line in show::report(&report) {
             self.console.say(line);
         }

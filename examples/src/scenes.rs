@@ -12,6 +12,7 @@ use provision_core::audit::{AuditLog, VerifiedChain, verify};
 use provision_core::config::load::load_config;
 use provision_core::engine::Engine;
 use provision_core::executor::{ExecutionReport, PendingConfig, RetryConfig};
+use provision_core::governance::{GovernanceHook, GovernanceStore};
 use provision_core::journal::RunId;
 use provision_core::model::{
     EmploymentStatus, Entitlement, Identity, IdentityId, OperationId, OperationKind, Plan,
@@ -85,6 +86,9 @@ impl Quickstart {
             .deployment(&deployment)
             .policies(examples_dir.join("policies"))
             .store(Arc::clone(&store))
+            .hook_with(GovernanceHook::with_policy_rules(
+                Arc::clone(&store) as Arc<dyn GovernanceStore>
+            ))
             .subscriber(Arc::clone(&progress) as _)
             .actor("quickstart")
             .retry(RetryConfig {

@@ -9,6 +9,7 @@ use provision_core::config::DeploymentConfig;
 use provision_core::config::load::parse_config;
 use provision_core::engine::Engine;
 use provision_core::executor::{ExecutionSubscriber, PendingConfig};
+use provision_core::governance::{GovernanceHook, GovernanceStore};
 use provision_core::model::Identity;
 use provision_core::roster::{RosterLoad, RosterReader};
 use provision_store::SqliteStore;
@@ -165,8 +166,12 @@ pub async fn build_engine(
         .policies(&paths.policies)
         .registry(factories())
         .store(Arc::clone(&store))
-        // Its exceptions cover SoD conflicts and its approved requests are granted.
-        .governance_store(store)
+        // Every plan passes the governance hook: the policy files' separation-of-duties
+        // rules, the store's exceptions (which cover their conflicts) and approved
+        // requests (which are granted).
+        .hook_with(GovernanceHook::with_policy_rules(
+            store as Arc<dyn GovernanceStore>,
+        ))
         .pending(PendingConfig {
             interval: (paths.pending_wait / 6).max(std::time::Duration::from_millis(200)),
             deadline: paths.pending_wait,

@@ -90,7 +90,7 @@ impl CliError {
             CliError::Engine(E::Deployment(_) | E::Policy(_) | E::Cycle(_) | E::System(_)) => {
                 Outcome::Invalid.code()
             }
-            CliError::Engine(E::BlastRadius(_) | E::SodRefused(_)) => Outcome::Refused.code(),
+            CliError::Engine(E::BlastRadius(_) | E::Refused { .. }) => Outcome::Refused.code(),
             _ => ERROR,
         }
     }

@@ -256,10 +256,10 @@ pub fn change_of(op: &Operation, inputs: &PlanInputs<'_>) -> Change {
         Some(provenance) if !provenance.is_empty() => provenance
             .iter()
             .map(|p| PolicyRef {
-                name: p.policy.clone(),
-                source: policy_source(inputs.policies, &p.policy, entitlement)
+                name: p.name().into_owned(),
+                source: policy_source(inputs.policies, &p.name(), entitlement)
                     .map(|l| file_line(&l)),
-                matched: p.matched.as_ref().clone(),
+                matched: p.matched().clone(),
             })
             .collect(),
         // A revocation no policy explains any more: the policies that give this

@@ -52,10 +52,10 @@ fn states() -> (DesiredState, ActualState) {
             .map(|g| {
                 let e = entitlement(g % SYSTEMS.len(), department, g);
                 let grant = DesiredGrant {
-                    provenance: vec![Provenance {
-                        policy: format!("dept-{department}"),
-                        matched: Default::default(),
-                    }],
+                    provenance: vec![Provenance::policy(
+                        format!("dept-{department}"),
+                        Default::default(),
+                    )],
                     validity: Validity::ALWAYS,
                 };
                 (e, grant)

@@ -78,9 +78,11 @@ fn company(people: usize) -> Company {
     let mut desired = DesiredState::default();
     let mut actual = ActualState::default();
     let provenance: Vec<Provenance> = (0..DEPARTMENTS)
-        .map(|d| Provenance {
-            policy: format!("Department {d}"),
-            matched: Arc::new(BTreeMap::from([("department".to_owned(), format!("D{d}"))])),
+        .map(|d| {
+            Provenance::policy(
+                format!("Department {d}"),
+                Arc::new(BTreeMap::from([("department".to_owned(), format!("D{d}"))])),
+            )
         })
         .collect();
     let long_ago = now() - chrono::Duration::days(200);

@@ -34,3 +34,43 @@ pub fn instant_at(at: DateTime<Utc>, now: Instant) -> Instant {
     let ahead = (at - wall_at(now)).to_std().unwrap_or(Duration::ZERO);
     now + ahead
 }
+
+/// Where the [`Engine`](crate::engine::Engine) (and whatever plugs into it) gets the
+/// time plans, refusals and records are made for: the system clock by default, a
+/// fixed or stepped one in tests, so both sides of a time window can be tested.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The time now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock ([`Utc::now`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that shows the time it is set to, until set again (tests).
+#[derive(Debug)]
+pub struct FixedClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl FixedClock {
+    /// A clock showing `at`.
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self(std::sync::Mutex::new(at))
+    }
+
+    /// Sets the time it shows.
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -40,6 +40,7 @@ pub mod engine;
 pub mod error_report;
 pub mod evidence;
 pub mod executor;
+pub mod gate;
 pub mod governance;
 pub mod journal;
 mod jsonl;

@@ -103,10 +103,7 @@ fn build(people: &[Person]) -> (DesiredState, ActualState) {
             target.insert(
                 e.clone(),
                 DesiredGrant {
-                    provenance: vec![Provenance {
-                        policy: "P".into(),
-                        matched: Default::default(),
-                    }],
+                    provenance: vec![Provenance::policy("P", Default::default())],
                     validity,
                 },
             );

@@ -101,6 +101,11 @@ impl Journal for TwoConnections {
     async fn entries(&self, run: &RunId) -> Result<Vec<JournalEntry>, JournalError> {
         self.journal.entries(run).await
     }
+    async fn unfinished(
+        &self,
+    ) -> Result<Vec<(RunId, provision_core::model::OperationId)>, JournalError> {
+        self.journal.unfinished().await
+    }
 }
 
 #[async_trait]
@@ -183,6 +188,11 @@ impl Journal for LosesOneOutcome {
     }
     async fn entries(&self, run: &RunId) -> Result<Vec<JournalEntry>, JournalError> {
         self.inner.entries(run).await
+    }
+    async fn unfinished(
+        &self,
+    ) -> Result<Vec<(RunId, provision_core::model::OperationId)>, JournalError> {
+        self.inner.unfinished().await
     }
 }
 

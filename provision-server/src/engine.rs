@@ -19,7 +19,7 @@ use provision_core::engine::{Engine, EngineError};
 use provision_core::executor::{
     BudgetShare, ClaimSettings, ExecutionSubscriber, PendingConfig, ShareSettings,
 };
-use provision_core::governance::GovernanceStore;
+use provision_core::governance::{GovernanceHook, GovernanceStore, MemoryGovernanceStore};
 use provision_core::journal::Journal;
 use provision_core::model::SystemName;
 
@@ -105,13 +105,16 @@ pub async fn build_engine(
     if let Some(share) = budget {
         builder = builder.shared_budget(share.clone());
     }
-    // With a `governance:` section, exceptions and approved requests live in the same
-    // store, and every plan the service makes (reconcile, events) grants them and lets
-    // an exception cover its conflict. Governed plans read more (the rules' resources,
-    // every account's grants for non-leavers), so a deployment without governance keeps
-    // the plain plan (separation-of-duties rules in the policies still apply).
-    if config.governance.is_some() {
-        builder = builder.governance_store(Arc::clone(store) as Arc<dyn GovernanceStore>);
-    }
+    // Every plan the service makes passes the governance hook: the separation-of-duties
+    // rules of the policy files always apply. With a `governance:` section, exceptions
+    // and approved requests live in the same store, and every plan (reconcile, events,
+    // requests) grants them and lets an exception cover its conflict; without one, no
+    // exception or request exists.
+    let records: Arc<dyn GovernanceStore> = if config.governance.is_some() {
+        Arc::clone(store) as Arc<dyn GovernanceStore>
+    } else {
+        Arc::new(MemoryGovernanceStore::new())
+    };
+    builder = builder.hook_with(GovernanceHook::with_policy_rules(records));
     builder.build().await
 }

@@ -22,6 +22,9 @@ pub enum ServerError {
     /// The engine failed (building, reading, planning, applying).
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// Reading a system failed (the system's own error).
+    #[error("reading {0}")]
+    Read(#[from] provision_core::adapter::ReadError),
     /// The base roster could not be read.
     #[error("roster: {0}")]
     Roster(#[from] provision_core::roster::RosterError),

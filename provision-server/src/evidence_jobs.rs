@@ -46,13 +46,19 @@ impl Service {
                 .await?;
             // Exceptions, requests and review decisions are evidence too (stored once
             // each, however often they are collected).
+            let facts = provision_core::governance::evidence_facts(store)
+                .await
+                .map_err(provision_core::governance::GovernanceError::from)?;
             let governance = self
                 .inner
                 .engine
-                .record_governance_evidence(
+                .record_evidence(
                     store as &dyn EvidenceStore,
-                    store as &dyn provision_core::governance::GovernanceStore,
+                    &provision_core::model::SystemName::new(
+                        provision_core::evidence::row::SDK_SYSTEM,
+                    ),
                     &format!("{}-governance", run.run),
+                    facts,
                 )
                 .await?;
             let mut run = run;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use provision_core::engine::EngineError;
 use provision_core::executor::{ExecutionReport, OperationOutcome};
 use provision_core::journal::{JournalError, RunId};
-use provision_core::model::{Identity, IdentityId};
+use provision_core::model::{ExternalIds, Identity, IdentityId};
 use provision_core::planner::ApprovedPlan;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -169,12 +169,12 @@ impl Service {
             Job::ResumeRun { run, .. } => {
                 let _turn = self.inner.apply_lock.lock().await;
                 let roster = self.roster().await?;
-                self.inner.engine.actual(&roster).await?;
+                let actual = self.inner.engine.actual(&roster).await?;
                 let report = self
                     .inner
                     .engine
                     .executor()
-                    .resume_with_ids(&RunId(run.clone()), self.inner.engine.known_ids())
+                    .resume_with_ids(&RunId(run.clone()), ExternalIds::from_actual(&actual))
                     .await
                     .map_err(EngineError::from)?;
                 self.inner.metrics.record_report(&report);
@@ -264,7 +264,7 @@ impl Service {
                 }
             }
         }
-        if let Some(report) = self.resume_if_begun(run).await? {
+        if let Some(report) = self.resume_if_begun(run, &roster, None).await? {
             return Ok(Some(report));
         }
         let plan = self.inner.engine.plan(&roster, "reconcile").await?;
@@ -288,6 +288,8 @@ impl Service {
     pub(crate) async fn resume_if_begun(
         &self,
         run: &RunId,
+        roster: &[Identity],
+        ids: Option<ExternalIds>,
     ) -> Result<Option<ExecutionReport>, ServerError> {
         match provision_core::journal::Journal::plan(&*self.inner.store, run).await {
             Ok(_) => {}
@@ -295,11 +297,16 @@ impl Service {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(run = %run.0, "resuming a run begun before");
+        // The ids the plan was made from, or a read that correlates accounts.
+        let ids = match ids {
+            Some(ids) => ids,
+            None => ExternalIds::from_actual(&self.inner.engine.actual(roster).await?),
+        };
         let report = self
             .inner
             .engine
             .executor()
-            .resume_with_ids(run, self.inner.engine.known_ids())
+            .resume_with_ids(run, ids)
             .await
             .map_err(EngineError::from)?;
         self.inner.metrics.record_report(&report);
@@ -339,7 +346,8 @@ impl Service {
             .engine
             .plan_people(&roster, &people, event)
             .await?;
-        if let Some(report) = self.resume_if_begun(run).await? {
+        let ids = Some(plan.account_ids().clone());
+        if let Some(report) = self.resume_if_begun(run, &roster, ids).await? {
             return Ok(Some(report));
         }
         let approved = plan.approve().map_err(EngineError::from)?;
@@ -421,13 +429,13 @@ impl Service {
         if runs.is_empty() {
             return Ok(());
         }
-        self.inner.engine.actual(roster).await?;
+        let ids = ExternalIds::from_actual(&self.inner.engine.actual(roster).await?);
         for run in runs {
             let report = self
                 .inner
                 .engine
                 .executor()
-                .resume_with_ids(&run, self.inner.engine.known_ids())
+                .resume_with_ids(&run, ids.clone())
                 .await
                 .map_err(EngineError::from)?;
             self.inner.metrics.record_report(&report);

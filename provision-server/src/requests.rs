@@ -28,6 +28,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use provision_core::engine::EngineError;
 use provision_core::executor::ExecutionReport;
 use provision_core::governance::{
     AccessRequest, GovernanceError, GovernanceStore, NewRequest, RequestState,
@@ -74,15 +75,18 @@ fn refusal(e: &ServerError) -> Response {
         ServerError::Governance(g) => match g {
             GovernanceError::UnknownRequest(_) => StatusCode::NOT_FOUND,
             GovernanceError::NotApprover { .. } => StatusCode::FORBIDDEN,
-            GovernanceError::RequestNotPending { .. }
-            | GovernanceError::Refused(_)
-            | GovernanceError::BlastRadius(_) => StatusCode::CONFLICT,
+            GovernanceError::RequestNotPending { .. } | GovernanceError::BlastRadius(_) => {
+                StatusCode::CONFLICT
+            }
             GovernanceError::UnknownPerson(_)
             | GovernanceError::Missing { .. }
             | GovernanceError::ExpiryNotAfterStart { .. }
             | GovernanceError::NoApprover { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         },
+        ServerError::Engine(EngineError::Refused { .. } | EngineError::BlastRadius(_)) => {
+            StatusCode::CONFLICT
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -242,13 +246,12 @@ pub(crate) async fn reject(
 impl Service {
     /// Governance over the service's engine and store: the configuration's approvers,
     /// governance events in the audit log (streamed to the SIEM sinks).
-    fn governance(&self) -> provision_core::engine::Governance<'_> {
-        let governance = self
-            .inner
-            .engine
-            .governance(Arc::clone(&self.inner.store) as Arc<dyn GovernanceStore>)
-            .audit_log(Arc::clone(&self.inner.audit))
-            .actor(self.inner.config.actor.clone());
+    fn governance(&self) -> provision_core::governance::Governance<'_> {
+        let governance = provision_core::governance::Governance::new(
+            &self.inner.engine,
+            Arc::clone(&self.inner.store) as Arc<dyn GovernanceStore>,
+        )
+        .actor(self.inner.config.actor.clone());
         match &self.inner.config.governance {
             Some(config) => governance.config(config.clone()),
             None => governance,
@@ -357,13 +360,21 @@ impl Service {
             .filter(|p| p.id == *beneficiary)
             .cloned()
             .collect();
-        let governance = self.governance();
-        let plan = governance.plan_for(&roster, &people, event).await?;
-        let approved = plan.approve().map_err(GovernanceError::from)?;
+        let plan = self
+            .inner
+            .engine
+            .plan_people(&roster, &people, event)
+            .await?;
+        // The gate held this person back (a separation-of-duties conflict): nothing
+        // is granted, and the refusal is in the audit log.
+        if let Some(refusal) = plan.refusals().first() {
+            return Err(EngineError::from(refusal.clone()).into());
+        }
+        let approved = plan.approve().map_err(EngineError::from)?;
         if approved.operations.is_empty() {
             return Ok(None);
         }
-        let report = governance.apply(&approved).await?;
+        let report = self.inner.engine.apply(&approved).await?;
         self.after_run(&approved, &report).await?;
         Ok(Some(report))
     }

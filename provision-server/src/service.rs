@@ -53,8 +53,6 @@ pub(crate) struct Inner {
     pub(crate) accepting: AtomicBool,
     /// This instance's share of the rate budgets and its heartbeat (PostgreSQL).
     pub(crate) budget: Option<BudgetHeartbeat>,
-    /// The audit log the engine and governance write to (wakes the SIEM pumps).
-    pub(crate) audit: Arc<dyn provision_core::audit::AuditLog>,
     /// The SIEM sinks' exporter, when the configuration lists sinks.
     pub(crate) siem: Option<Arc<provision_core::siem::SiemExporter>>,
 }
@@ -151,7 +149,6 @@ impl Service {
         let siem = crate::siem::exporter(&config.siem, &store)?;
         let mut parts = parts;
         parts.audit_waker = siem.as_ref().map(|e| e.waker());
-        let audit = crate::siem::audit_log(&store, parts.audit_waker.as_ref());
         let budget = join_shared_budget(&config, &store).await?;
         let engine = build_engine(&config, &store, &parts, subscriber, budget.as_ref()).await?;
         // The heartbeat runs from now on, not only once the loops are spawned: a
@@ -194,7 +191,6 @@ impl Service {
                 wake: Notify::new(),
                 accepting: AtomicBool::new(true),
                 budget,
-                audit,
                 siem,
             }),
         };

@@ -143,8 +143,7 @@ impl Service {
         let resumed = {
             let _turn = self.inner.apply_lock.lock().await;
             let roster = self.roster().await?;
-            self.inner.engine.actual(&roster).await?;
-            self.resume_if_begun(run).await?
+            self.resume_if_begun(run, &roster, None).await?
         };
         match resumed {
             Some(report) => {

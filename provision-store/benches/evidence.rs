@@ -81,13 +81,13 @@ fn reset_peak() {
 fn states(n: usize) -> (ActualState, DesiredState) {
     let mut actual = ActualState::default();
     let mut desired = DesiredState::default();
-    let provenance = vec![Provenance {
-        policy: "Department access".into(),
-        matched: Arc::new(BTreeMap::from([(
+    let provenance = vec![Provenance::policy(
+        "Department access",
+        Arc::new(BTreeMap::from([(
             "department".into(),
             "Engineering".into(),
         )])),
-    }];
+    )];
     for i in 0..n {
         let id = IdentityId(format!("e{i:06}"));
         let login = format!("user{i:06}@example.com");

@@ -45,6 +45,7 @@ mod error;
 mod evidence;
 mod governance;
 pub mod inbox;
+mod ports;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;

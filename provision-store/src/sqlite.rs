@@ -319,6 +319,22 @@ impl Journal for SqliteStore {
         Ok(parse_plan(&run.0, &json)?)
     }
 
+    async fn unfinished(&self) -> Result<Vec<(RunId, OperationId)>, JournalError> {
+        let rows = sqlx::query(
+            "SELECT run_id, operation_id FROM open_operations ORDER BY run_id, operation_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::from)?;
+        rows.iter()
+            .map(|row| {
+                let run: String = row.try_get("run_id").map_err(StoreError::from)?;
+                let op: String = row.try_get("operation_id").map_err(StoreError::from)?;
+                Ok((RunId(run), OperationId(op)))
+            })
+            .collect()
+    }
+
     async fn entries(&self, run: &RunId) -> Result<Vec<JournalEntry>, JournalError> {
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let known = sqlx::query("SELECT 1 FROM runs WHERE run_id = ?1")

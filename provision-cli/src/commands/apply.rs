@@ -152,10 +152,12 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> CliResult {
         Some(path) => {
             let saved = PlanDocument::read(path)?;
             let mut stale = changed_inputs(&saved.inputs, &inputs(&ctx.paths, &engine)?);
+            let mut ids = provision_core::model::ExternalIds::new();
             if stale.is_empty() {
-                // Re-reading the systems also refreshes the account ids apply uses.
+                // Re-reading the systems also gives the account ids apply uses.
                 let now = engine.plan(&roster, &saved.event).await?;
                 stale = plan_drift(&saved.plan, now.preview());
+                ids = now.account_ids().clone();
             }
             if !stale.is_empty() {
                 let mut msg = format!(
@@ -178,12 +180,17 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> CliResult {
                 roster.len(),
                 &engine.config().blast_radius,
             )
+            .with_account_ids(ids)
         }
         None => {
             let (guarded, doc) = make_plan(&ctx.paths, &engine, &roster, &args.event).await?;
             out(&render::text(&doc, ctx.style));
             if doc.plan.operations.is_empty() {
-                return Ok(Outcome::Success);
+                return Ok(if crate::commands::plan::report_refusals(&guarded) {
+                    Outcome::Refused
+                } else {
+                    Outcome::Success
+                });
             }
             // A refused plan never gets a prompt.
             if let Some(refused) = refusal(&guarded, args.confirm_blast_radius) {
@@ -197,6 +204,9 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> CliResult {
             guarded
         }
     };
+    let refused = crate::commands::plan::report_refusals(&guarded);
     let plan = approve(guarded, args.confirm_blast_radius)?;
-    execute(&engine, &progress, mode, &plan).await
+    let outcome = execute(&engine, &progress, mode, &plan).await?;
+    // The others' changes went ahead; the refused people's were held back.
+    Ok(if refused { Outcome::Refused } else { outcome })
 }

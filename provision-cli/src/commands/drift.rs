@@ -54,7 +54,7 @@ pub async fn run(ctx: &Ctx, args: &DriftArgs) -> CliResult {
             Outcome::Pending
         });
     }
-    let guarded = engine.remediation(&report, &roster, "drift-fix")?;
+    let guarded = engine.remediation(&report, &roster, "drift-fix").await?;
     if guarded.preview().operations.is_empty() {
         out("Nothing to fix that drift_remediation allows.\n");
         return Ok(if report.findings.is_empty() {

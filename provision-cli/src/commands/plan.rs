@@ -67,8 +67,9 @@ pub fn print(ctx: &Ctx, doc: &PlanDocument, format: Format) -> Result<(), CliErr
 pub async fn run(ctx: &Ctx, args: &PlanArgs) -> CliResult {
     let engine = build_engine(&ctx.paths, None).await?;
     let roster = load_roster(&ctx.paths, engine.config())?;
-    let (_, doc) = make_plan(&ctx.paths, &engine, &roster, &args.event).await?;
+    let (guarded, doc) = make_plan(&ctx.paths, &engine, &roster, &args.event).await?;
     print(ctx, &doc, args.format)?;
+    let refused = report_refusals(&guarded);
     if let Some(path) = &args.out {
         doc.write(path)?;
         eprintln!(
@@ -77,5 +78,22 @@ pub async fn run(ctx: &Ctx, args: &PlanArgs) -> CliResult {
             path.display()
         );
     }
-    Ok(outcome(&doc))
+    Ok(if refused {
+        Outcome::Refused
+    } else {
+        outcome(&doc)
+    })
+}
+
+/// Writes the people a hook refused (their changes held back; everyone else's are in
+/// the plan) to standard error; true when there is one.
+pub fn report_refusals(guarded: &GuardedPlan) -> bool {
+    for refusal in guarded.refusals() {
+        eprintln!(
+            "refused: {refusal} ({} operation(s) held back; recorded in the audit log as {}_refusal)",
+            refusal.held_back.len(),
+            refusal.by
+        );
+    }
+    !guarded.refusals().is_empty()
 }

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use provision_core::engine::reviewer_list;
 use provision_core::governance::{Campaign, GovernanceStore, ReviewScope};
+use provision_core::governance::{Governance, GovernanceHook, reviewer_list};
 
 use crate::cli::{ReviewArgs, ReviewFormat};
 use crate::commands::{Ctx, find_person, out};
@@ -63,12 +63,16 @@ pub async fn run(ctx: &Ctx, args: &ReviewArgs) -> CliResult {
         None => None,
     };
     let store = open_store(&paths.store).await?;
-    let gov = engine
-        .governance(store as Arc<dyn GovernanceStore>)
+    let rules = GovernanceHook::of(&engine)
+        .map(|hook| hook.rules().clone())
+        .unwrap_or_default();
+    let gov = Governance::new(&engine, store as Arc<dyn GovernanceStore>)
+        .sod_rules(rules)
         .actor(crate::context::actor());
     let due = Utc::now() + Duration::days(i64::from(args.due_days));
+    let observed = engine.observe(&roster).await?;
     let campaign = gov
-        .open_campaign(&roster, &args.name, &scope(args), due)
+        .open_campaign(&observed, &roster, &args.name, &scope(args), due)
         .await
         .map_err(|e| CliError::Other(format!("review: {e}")))?;
     let Some(reviewer) = reviewer else {

@@ -15,7 +15,7 @@ use std::process::Command;
 
 use chrono::Utc;
 use provision_core::engine::{Engine, EngineError, Validated};
-use provision_core::governance::{SodRule, SodRules, sod};
+use provision_core::governance::{SodRule, SodRules, load_sod_rules, sod};
 use provision_core::model::{DesiredIdentity, DesiredState, Identity, Policy, PolicySet};
 use provision_core::planner::Planner;
 use serde::Serialize;
@@ -231,7 +231,30 @@ impl PolicySource {
         }
     }
 
-    fn validate(&self, config: &Path) -> Result<Validated, CliError> {
+    /// The policies validated against the deployment, with their separation-of-duties
+    /// rules.
+    fn validate(&self, config: &Path) -> Result<(Validated, SodRules), CliError> {
+        let validated = self.validate_policies(config)?;
+        let rules =
+            load_sod_rules(&self.dir, &validated.config, &validated.descriptors).map_err(|e| {
+                let lines: Vec<String> = if e.diagnostics().is_empty() {
+                    vec![self.relabel(e.to_string())]
+                } else {
+                    e.diagnostics()
+                        .iter()
+                        .map(|d| self.relabel(d.to_string()))
+                        .collect()
+                };
+                CliError::Invalid(format!(
+                    "policies at {}:\n  {}",
+                    self.label,
+                    lines.join("\n  ")
+                ))
+            })?;
+        Ok((validated, rules))
+    }
+
+    fn validate_policies(&self, config: &Path) -> Result<Validated, CliError> {
         Engine::validate(config, &self.dir, &factories()).map_err(|e| {
             let lines: Vec<String> = match &e {
                 EngineError::Policy(p) if !p.diagnostics().is_empty() => p
@@ -263,10 +286,10 @@ fn access_of(
                 .provenance
                 .iter()
                 .map(|p| PolicyRef {
-                    name: p.policy.clone(),
-                    source: policy_source(policies, &p.policy, Some(e))
+                    name: p.name().into_owned(),
+                    source: policy_source(policies, &p.name(), Some(e))
                         .map(|l| source.relabel(format!("{}:{}", l.file, l.line))),
-                    matched: p.matched.as_ref().clone(),
+                    matched: p.matched().clone(),
                 })
                 .collect();
             (entitlement_path(e), refs)
@@ -570,18 +593,12 @@ fn new_conflicts(
     head: (&SodRules, &DesiredState),
     source: &PolicySource,
 ) -> Vec<ConflictLine> {
-    let old: BTreeSet<(String, String)> = sod::desired_conflicts(base.0, base.1)
-        .into_iter()
-        .map(|c| (c.identity.as_str().to_owned(), c.rule))
-        .collect();
     let mut found: BTreeMap<String, Vec<sod::SodConflict>> = BTreeMap::new();
-    for c in sod::desired_conflicts(head.0, head.1) {
-        if !old.contains(&(c.identity.as_str().to_owned(), c.rule.clone())) {
-            found
-                .entry(c.identity.as_str().to_owned())
-                .or_default()
-                .push(c);
-        }
+    for c in sod::simulate(base, head) {
+        found
+            .entry(c.identity.as_str().to_owned())
+            .or_default()
+            .push(c);
     }
     let mut out = Vec::new();
     for person in people {
@@ -628,12 +645,12 @@ pub fn run(ctx: &Ctx, args: &SimulateArgs, proposed: Option<&Path>) -> CliResult
     };
     let config = load_config(&paths.config)?;
     let roster = load_roster(paths, &config)?;
-    let base_v = base.validate(&paths.config)?;
-    let head_v = head.validate(&paths.config)?;
+    let (base_v, base_rules) = base.validate(&paths.config)?;
+    let (head_v, head_rules) = head.validate(&paths.config)?;
     let now = Utc::now();
     let changed = changed_policies(&base_v.policies, &head_v.policies);
     // A changed SoD rule can fire for anyone: then everyone is compared.
-    let people = if same_rules(&base_v.sod_rules, &head_v.sod_rules) {
+    let people = if same_rules(&base_rules, &head_rules) {
         affected(&roster, &changed)
     } else {
         roster.clone()
@@ -655,8 +672,8 @@ pub fn run(ctx: &Ctx, args: &SimulateArgs, proposed: Option<&Path>) -> CliResult
     sim.summary.population = roster.len();
     sim.new_conflicts = new_conflicts(
         &people,
-        (&base_v.sod_rules, &base_desired),
-        (&head_v.sod_rules, &head_desired),
+        (&base_rules, &base_desired),
+        (&head_rules, &head_desired),
         &head,
     );
     match args.format {

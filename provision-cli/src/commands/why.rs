@@ -153,10 +153,10 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> CliResult {
             shown = entitlement_path(e);
             for p in &grant.provenance {
                 because.push(PolicyRef {
-                    name: p.policy.clone(),
-                    source: policy_source(&validated.policies, &p.policy, Some(e))
+                    name: p.name().into_owned(),
+                    source: policy_source(&validated.policies, &p.name(), Some(e))
                         .map(|l| format!("{}:{}", l.file, l.line)),
-                    matched: p.matched.as_ref().clone(),
+                    matched: p.matched().clone(),
                 });
             }
         }

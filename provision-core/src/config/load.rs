@@ -192,6 +192,7 @@ const TOP_FIELDS: &[&str] = &[
     "blast_radius",
     "roster",
     "evidence",
+    "governance",
 ];
 const SYSTEM_FIELDS: &[&str] = &[
     "adapter",
@@ -248,6 +249,12 @@ fn read_config(r: &mut Reader, root: &Node) -> DeploymentConfig {
         && let Some(b) = read_blast_radius(r, b)
     {
         config.blast_radius = b;
+    }
+    for name in super::EXTENSION_SECTIONS {
+        if let Some(node) = top.get(name) {
+            let section = super::ExtensionSection::new(r.file(), node.clone());
+            config.extensions.insert((*name).to_owned(), section);
+        }
     }
     read_roster(r, &mut top, &mut config);
     if let Some(n) = top.get("evidence") {

@@ -5,7 +5,10 @@
 //! Loading them from YAML, with errors that name file, line and field, lives in
 //! `crate::config::load` (the config helper).
 
+mod extension;
 pub mod load;
+
+pub use extension::{EXTENSION_SECTIONS, ExtensionSection};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -264,9 +267,19 @@ pub struct DeploymentConfig {
     /// The control mapping and evidence thresholds (`evidence:`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<crate::evidence::EvidenceConfig>,
+    /// The extension sections written in the file ([`EXTENSION_SECTIONS`]), by name,
+    /// for the crates that read them.
+    #[serde(skip)]
+    pub extensions: BTreeMap<String, ExtensionSection>,
 }
 
 impl DeploymentConfig {
+    /// The extension section `name` (`roster`, `evidence`, `governance`), when the
+    /// file has one.
+    pub fn extension(&self, name: &str) -> Option<&ExtensionSection> {
+        self.extensions.get(name)
+    }
+
     /// Resolves a system name or alias to the canonical name.
     pub fn resolve_system(&self, name: &str) -> Option<&SystemName> {
         self.systems

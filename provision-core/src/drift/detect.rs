@@ -215,6 +215,7 @@ pub fn detect_drift(
     DriftReport {
         generated_at: inputs.now,
         findings,
+        actual: Default::default(),
     }
 }
 
@@ -738,7 +739,11 @@ impl<'a> Detector<'a> {
         grant: &DesiredGrant,
     ) {
         let system = &entitlement.system;
-        let policies: Vec<String> = grant.provenance.iter().map(|p| p.policy.clone()).collect();
+        let policies: Vec<String> = grant
+            .provenance
+            .iter()
+            .map(|p| p.name().into_owned())
+            .collect();
         let expected = format!("granted by {}", quoted(&policies));
         let mut evidence = self.evidence(system, "no grant".to_owned(), expected);
         evidence.policies = policies.clone();

@@ -30,7 +30,9 @@ pub use crate::config::DriftRemediation;
 pub use detect::{DriftInputs, UNMATCHED, detect_drift};
 pub use finding::{DriftClass, Evidence, Finding, Holder, Severity, Subject};
 
-use crate::model::{SystemName, SystemSnapshot};
+use std::sync::Arc;
+
+use crate::model::{ActualState, SystemName, SystemSnapshot};
 
 /// The findings of one drift run.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -39,6 +41,11 @@ pub struct DriftReport {
     pub generated_at: DateTime<Utc>,
     /// Every finding, most severe first.
     pub findings: Vec<Finding>,
+    /// What the systems held when the run read them (empty unless the
+    /// [`Engine`](crate::engine::Engine) made the report): a remediation plan is
+    /// checked against it and carries its account ids.
+    #[serde(skip)]
+    pub actual: Arc<ActualState>,
 }
 
 impl DriftReport {

@@ -2,22 +2,29 @@
 //! and audit log, and who acts; `build` makes every adapter and one executor.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::adapter::{Adapter, AdapterFactory, ConfigError, FactoryRegistry, SystemSpec};
 use crate::audit::{AuditLog, MemoryAuditLog};
+use crate::clock::{Clock, SystemClock};
 use crate::executor::{
-    BudgetShare, ClaimSettings, ExecutionSubscriber, Executor, ExternalIds, PendingConfig,
-    RetryConfig,
+    BudgetShare, ClaimSettings, ExecutionSubscriber, Executor, PendingConfig, RetryConfig,
 };
-use crate::governance::GovernanceStore;
+use crate::gate::{BuildContext, HookMaker, PlanHook};
 use crate::journal::{Journal, MemoryJournal, OperationClaims};
 use crate::model::SystemName;
 use crate::planner::Descriptors;
 
+use super::ports::{Ports, Store};
 use super::sources::{Deployment, Policies};
 use super::validate::validate_sources;
 use super::{Engine, EngineError};
+
+/// A hook given as it is, or made at build time.
+enum HookSource {
+    Ready(Arc<dyn PlanHook>),
+    Made(HookMaker),
+}
 
 /// The actor recorded in the audit log when none is given.
 pub const DEFAULT_ACTOR: &str = "provision";
@@ -41,7 +48,9 @@ pub struct EngineBuilder {
     pending: Option<PendingConfig>,
     actor: Option<String>,
     shared_budget: Option<BudgetShare>,
-    governance_store: Option<Arc<dyn GovernanceStore>>,
+    hooks: Vec<HookSource>,
+    clock: Option<Arc<dyn Clock>>,
+    ports: Ports,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -112,10 +121,45 @@ impl EngineBuilder {
         self
     }
 
-    /// One store as both journal and audit log (`provision_store::SqliteStore`).
-    pub fn store<S: Journal + AuditLog + 'static>(self, store: Arc<S>) -> Self {
-        let journal: Arc<dyn Journal> = Arc::clone(&store) as Arc<dyn Journal>;
-        self.journal(journal).audit_log(store as Arc<dyn AuditLog>)
+    /// Registers every port `store` implements (`provision_store::SqliteStore`: the
+    /// journal, the audit log, and the governance and evidence stores): the engine
+    /// uses the journal and audit log; the others are kept for the crates that use
+    /// them ([`super::Engine::port`]).
+    pub fn store<S: Store>(mut self, store: Arc<S>) -> Self {
+        store.register(&mut self.ports);
+        if let Some(journal) = self.ports.get::<Arc<dyn Journal>>() {
+            self.journal = Some(Arc::clone(journal));
+        }
+        if let Some(audit) = self.ports.get::<Arc<dyn AuditLog>>() {
+            self.audit = Some(Arc::clone(audit));
+        }
+        self
+    }
+
+    /// Adds a hook every plan passes (see [`crate::gate`]); hooks run in the order
+    /// they were added.
+    pub fn hook(mut self, hook: Arc<dyn PlanHook>) -> Self {
+        self.hooks.push(HookSource::Ready(hook));
+        self
+    }
+
+    /// Adds a hook made when the engine is built, from the deployment, the
+    /// descriptors and the policies ([`BuildContext`]): a hook whose own
+    /// configuration is validated against them. Its error fails the build.
+    pub fn hook_with(
+        mut self,
+        make: impl FnOnce(&BuildContext<'_>) -> Result<Arc<dyn PlanHook>, crate::gate::HookError>
+        + Send
+        + 'static,
+    ) -> Self {
+        self.hooks.push(HookSource::Made(Box::new(make)));
+        self
+    }
+
+    /// The clock plans are made by (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     /// Operation claims shared by several instances (see
@@ -129,16 +173,6 @@ impl EngineBuilder {
     /// [`crate::executor::ExecutorBuilder::shared_budget`]).
     pub fn shared_budget(mut self, share: BudgetShare) -> Self {
         self.shared_budget = Some(share);
-        self
-    }
-
-    /// Where exceptions and approved requests are kept
-    /// (`provision_store::SqliteStore`, [`crate::governance::MemoryGovernanceStore`]):
-    /// [`Engine::plan`] then lets an active exception cover a separation-of-duties
-    /// conflict, grants approved requests and exceptions, and records its refusals
-    /// there too. Without one, every conflict a plan would create is refused.
-    pub fn governance_store(mut self, store: Arc<dyn GovernanceStore>) -> Self {
-        self.governance_store = Some(store);
         self
     }
 
@@ -245,6 +279,18 @@ impl EngineBuilder {
             }
         }
         let executor = executor.build()?;
+        let mut hooks = Vec::with_capacity(self.hooks.len());
+        for source in self.hooks {
+            hooks.push(match source {
+                HookSource::Ready(hook) => hook,
+                HookSource::Made(make) => make(&BuildContext {
+                    config: &validated.config,
+                    descriptors: &descriptors,
+                    policies: &validated.policies,
+                    policies_path: validated.policies_path.as_deref(),
+                })?,
+            });
+        }
         tracing::info!(
             systems = adapters.len(),
             policies = validated.policies.policies.len(),
@@ -257,12 +303,11 @@ impl EngineBuilder {
             adapters,
             executor,
             journal,
-            known_ids: Mutex::new(ExternalIds::new()),
-            runs: Mutex::new(Vec::new()),
-            sod_rules: validated.sod_rules,
-            governance_store: self.governance_store,
+            hooks,
             audit,
             actor,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            ports: self.ports,
         })
     }
 }

@@ -47,11 +47,32 @@ pub enum EngineError {
     /// The journal could not be read.
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
-    /// The plan would create separation-of-duties conflicts no active exception
-    /// covers: each names the person, the rule and the grants (nothing applied).
+    /// A plan was refused for a person by a hook (see [`crate::gate`]): `by` names
+    /// it, `source` is the refusal with the person and the hook's reason. Plans
+    /// themselves never fail this way (a refusal holds back only the person it
+    /// names, [`crate::planner::GuardedPlan::refusals`]); a caller that must have
+    /// everyone's changes turns the first refusal into this error.
+    #[error("refused by {by}: {source}")]
+    Refused {
+        /// The hook (or the rule family it enforces, `sod`).
+        by: String,
+        /// The refusal.
+        #[source]
+        source: crate::gate::Refusal,
+    },
+    /// A hook failed (its store could not be read): no plan was made.
     #[error("{0}")]
-    SodRefused(#[from] crate::governance::SodRefusal),
-    /// The governance store or audit log failed while planning.
-    #[error("governance: {0}")]
-    Governance(Box<crate::governance::GovernanceError>),
+    Hook(#[from] crate::gate::HookError),
+    /// The audit log could not record a refusal.
+    #[error("audit log: {0}")]
+    Audit(#[from] crate::audit::AuditError),
+}
+
+impl From<crate::gate::Refusal> for EngineError {
+    fn from(refusal: crate::gate::Refusal) -> Self {
+        EngineError::Refused {
+            by: refusal.by.clone(),
+            source: refusal,
+        }
+    }
 }

@@ -81,10 +81,6 @@ pub struct EvidenceRun {
     pub read_failures: BTreeMap<SystemName, String>,
 }
 
-fn engine_error(e: super::EngineError) -> EvidenceError {
-    EvidenceError::Engine(Box::new(e))
-}
-
 impl Engine {
     /// The evidence settings: the deployment's `evidence:` section, or the defaults.
     pub fn evidence_config(&self) -> EvidenceConfig {
@@ -114,7 +110,7 @@ impl Engine {
             at,
             mapping: &config.mapping,
         };
-        let actual = self.actual(roster).await.map_err(engine_error)?;
+        let actual = self.actual(roster).await?;
         let desired = self.desired(roster);
         let systems: Vec<SystemName> = self.adapters.keys().cloned().collect();
         let mut by_system =
@@ -223,63 +219,6 @@ impl Engine {
         };
         let rows = produce::other(system, facts, &cx);
         Ok(store.record_collection(run, system, at, &rows).await?)
-    }
-
-    /// Records the governance records as evidence, under the SDK's own system: every
-    /// exception (`governance.exception`: scope, rationale, approver, window), every
-    /// access request with its decisions (`governance.request`: `submitted_at`, and
-    /// `completed_at` once provisioned, which the request cycle-time KPI reads), and
-    /// every access-review decision (`governance.review_decision`). A record already
-    /// stored is stored once (fingerprints), so this can run on every collection.
-    pub async fn record_governance_evidence(
-        &self,
-        evidence: &dyn EvidenceStore,
-        governance: &dyn crate::governance::GovernanceStore,
-        run: &str,
-    ) -> Result<Recorded, EvidenceError> {
-        use crate::evidence::controls::kinds;
-        use crate::governance::RequestEventKind;
-        let mut facts: Vec<(String, Option<String>, serde_json::Value)> = Vec::new();
-        for exception in governance.exceptions().await? {
-            let data = serde_json::to_value(&exception).unwrap_or(serde_json::Value::Null);
-            facts.push((kinds::EXCEPTION.to_owned(), Some(exception.id), data));
-        }
-        for request in governance.requests().await? {
-            let completed = request.events.iter().find_map(|e| match e.kind {
-                RequestEventKind::Provisioned { .. } => Some(e.at),
-                _ => None,
-            });
-            let mut data = serde_json::to_value(&request).unwrap_or(serde_json::Value::Null);
-            if let Some(map) = data.as_object_mut() {
-                map.insert(
-                    "submitted_at".to_owned(),
-                    serde_json::Value::String(request.requested_at.to_rfc3339()),
-                );
-                if let Some(done) = completed {
-                    map.insert(
-                        "completed_at".to_owned(),
-                        serde_json::Value::String(done.to_rfc3339()),
-                    );
-                }
-            }
-            facts.push((kinds::REQUEST.to_owned(), Some(request.id), data));
-        }
-        let campaigns: std::collections::BTreeSet<String> = governance
-            .events()
-            .await?
-            .into_iter()
-            .filter(|e| e.kind == "campaign_opened")
-            .filter_map(|e| e.subject)
-            .collect();
-        for campaign in campaigns {
-            for decision in governance.decisions(&campaign).await? {
-                let subject = format!("{}/{}", decision.campaign, decision.item);
-                let data = serde_json::to_value(&decision).unwrap_or(serde_json::Value::Null);
-                facts.push((kinds::REVIEW_DECISION.to_owned(), Some(subject), data));
-            }
-        }
-        self.record_evidence(evidence, &SystemName::new(SDK_SYSTEM), run, facts)
-            .await
     }
 
     /// Coverage of every control at `now`, from the freshest evidence; every stale

@@ -29,45 +29,47 @@
 mod builder;
 mod error;
 mod evidence;
-mod governance;
-mod people;
+mod plans;
+mod ports;
 mod read;
 mod sources;
 mod validate;
 mod why;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
-use crate::adapter::{Adapter, FactoryRegistry};
+use crate::adapter::{Adapter, FactoryRegistry, ReadError};
 use crate::audit::AuditLog;
+use crate::clock::Clock;
 use crate::config::DeploymentConfig;
-use crate::drift::{DriftInputs, DriftReport, detect_drift, read_times};
-use crate::executor::{ExecutionReport, Executor, ExternalIds};
-use crate::governance::{GovernanceStore, SodRules};
-use crate::journal::{Journal, RunId};
+use crate::executor::Executor;
+use crate::gate::PlanHook;
+use crate::journal::Journal;
 use crate::model::{
-    ActualState, DesiredState, Entitlement, Identity, OperationId, PolicySet, ResourceRef,
-    SystemName, SystemSnapshot,
+    ActualState, DesiredState, Entitlement, Identity, PolicySet, ResourceRef, SystemName,
+    SystemSnapshot,
 };
-use crate::orderer;
-use crate::planner::read::{SystemRead, correlate_reads, read_system_with};
-use crate::planner::{ApprovedPlan, Descriptors, GuardedPlan, Planner};
+use crate::planner::read::{SystemRead, correlate_reads};
+use crate::planner::{Descriptors, Planner};
 
 pub use builder::{DEFAULT_ACTOR, EngineBuilder};
 pub use error::EngineError;
 pub use evidence::{EvidenceOptions, EvidenceRun};
-pub use governance::{Governance, reviewer_list};
+pub use plans::Observed;
+pub use ports::{Ports, Store, register_core};
 pub use read::PacedReads;
 pub use sources::{Deployment, Policies};
 pub use validate::Validated;
 pub use why::Because;
 
-/// A deployment, its policies, an adapter per system and one executor. Build it with
-/// [`Engine::builder`]; it can plan and apply many times, and its executor's
-/// rate-limit state carries over from one run to the next.
+/// A deployment, its policies, an adapter per system, one executor and the hooks
+/// every plan passes ([`crate::gate`]). Build it with [`Engine::builder`]; it can
+/// plan and apply many times, for several callers at once: it keeps no state of a
+/// plan between calls (a plan carries the account ids it was made from), and its
+/// executor's rate-limit state carries over from one run to the next.
 pub struct Engine {
     config: DeploymentConfig,
     policies: PolicySet,
@@ -75,21 +77,16 @@ pub struct Engine {
     adapters: BTreeMap<SystemName, Arc<dyn Adapter>>,
     executor: Executor,
     journal: Arc<dyn Journal>,
-    /// Account ids from the latest read (and so the latest plan): what `apply` hands
-    /// the adapters.
-    known_ids: Mutex<ExternalIds>,
-    /// The runs this engine applied, for drift's "in flight" operations.
-    runs: Mutex<Vec<RunId>>,
-    /// The separation-of-duties rules of the policy files: [`Engine::plan`] refuses a
-    /// plan that would create a conflict.
-    sod_rules: SodRules,
-    /// Where exceptions and requests are kept, when the builder was given one
-    /// ([`EngineBuilder::governance_store`]).
-    governance_store: Option<Arc<dyn GovernanceStore>>,
-    /// The audit log (SoD refusals are recorded there too).
+    /// The hooks every plan passes, in the order they were added.
+    hooks: Vec<Arc<dyn PlanHook>>,
+    /// The audit log (refusals are recorded there too).
     audit: Arc<dyn AuditLog>,
     /// Who acts, as recorded in the audit log.
     actor: String,
+    /// The time plans are made for.
+    clock: Arc<dyn Clock>,
+    /// The ports of the store given to the builder, by type.
+    ports: Ports,
 }
 
 impl std::fmt::Debug for Engine {
@@ -97,16 +94,10 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("systems", &self.adapters.keys().collect::<Vec<_>>())
             .field("policies", &self.policies.policies.len())
+            .field("hooks", &self.hooks)
             .field("executor", &self.executor)
             .finish_non_exhaustive()
     }
-}
-
-/// Locks a mutex holding plain data (a panic elsewhere cannot leave it half-written).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Engine {
@@ -138,12 +129,6 @@ impl Engine {
         &self.policies
     }
 
-    /// The separation-of-duties rules of the policy files (none when the policies
-    /// were built in code).
-    pub fn sod_rules(&self) -> &SodRules {
-        &self.sod_rules
-    }
-
     /// Each system's descriptor, as its adapter declares it.
     pub fn descriptors(&self) -> &Descriptors {
         &self.descriptors
@@ -165,9 +150,40 @@ impl Engine {
         &self.executor
     }
 
-    /// The account ids known from the latest read.
-    pub fn known_ids(&self) -> ExternalIds {
-        lock(&self.known_ids).clone()
+    /// The journal runs are recorded in.
+    pub fn journal(&self) -> &Arc<dyn Journal> {
+        &self.journal
+    }
+
+    /// The audit log every change (and every refusal) is recorded in.
+    pub fn audit_log(&self) -> &Arc<dyn AuditLog> {
+        &self.audit
+    }
+
+    /// Who acts, as recorded in the audit log.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// The hooks every plan passes.
+    pub fn hooks(&self) -> &[Arc<dyn PlanHook>] {
+        &self.hooks
+    }
+
+    /// The port of type `P` the builder's store registered
+    /// (`Arc<dyn provision_governance::GovernanceStore>`).
+    pub fn port<P: std::any::Any + Send + Sync>(&self) -> Option<&P> {
+        self.ports.get::<P>()
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The time now, from the engine's clock ([`EngineBuilder::clock`]).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// A planner over this deployment, for `event`, measuring the blast radius against
@@ -178,9 +194,10 @@ impl Engine {
             .with_population(population)
     }
 
-    /// What the policies give `people` now.
+    /// What the policies give `people` now (hooks not asked: see
+    /// [`Engine::observe`]).
     pub fn desired(&self, people: &[Identity]) -> DesiredState {
-        Planner::new(&self.config, &self.descriptors).desired(people, &self.policies, Utc::now())
+        Planner::new(&self.config, &self.descriptors).desired(people, &self.policies, self.now())
     }
 
     /// Every resource a policy mentions (whose grants a read covers).
@@ -192,31 +209,13 @@ impl Engine {
     /// the grants on every resource a policy mentions, each account's grants where a
     /// kind is enumerable, and the resources of nested kinds. Each snapshot carries the
     /// time it was read.
-    pub async fn read_systems(&self) -> Result<BTreeMap<SystemName, SystemRead>, EngineError> {
-        let managed = self.managed_resources();
-        let managed = &managed;
-        // Systems are read side by side: the slowest system, not the sum, bounds a read.
-        let reads = self.adapters.iter().map(|(name, adapter)| async move {
-            let descriptor = self
-                .descriptors
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| adapter.descriptor().clone());
-            let paced = PacedReads {
-                executor: &self.executor,
-                system: name,
-                descriptor: &descriptor,
-            };
-            read_system_with(&paced, managed.iter())
-                .await
-                .map(|read| (name.clone(), read))
-        });
-        let reads = futures::future::try_join_all(reads).await?;
-        Ok(reads.into_iter().collect())
+    pub async fn read_systems(&self) -> Result<BTreeMap<SystemName, SystemRead>, ReadError> {
+        self.read_scoped(&self.managed_resources(), read::ReadScope::Everyone)
+            .await
     }
 
     /// Reads every system (see [`Engine::read_systems`]): the snapshots only.
-    pub async fn read(&self) -> Result<BTreeMap<SystemName, SystemSnapshot>, EngineError> {
+    pub async fn read(&self) -> Result<BTreeMap<SystemName, SystemSnapshot>, ReadError> {
         Ok(self
             .read_systems()
             .await?
@@ -226,9 +225,8 @@ impl Engine {
     }
 
     /// Reads every system and correlates what it holds with the people of `roster`
-    /// (by the deployment's correlation rules, then login); remembers the account ids
-    /// for [`Engine::apply`].
-    pub async fn actual(&self, roster: &[Identity]) -> Result<ActualState, EngineError> {
+    /// (by the deployment's correlation rules, then login).
+    pub async fn actual(&self, roster: &[Identity]) -> Result<ActualState, ReadError> {
         let reads = self.read_systems().await?;
         Ok(self.correlate(roster, &reads))
     }
@@ -238,120 +236,7 @@ impl Engine {
         roster: &[Identity],
         reads: &BTreeMap<SystemName, SystemRead>,
     ) -> ActualState {
-        let actual = correlate_reads(roster, reads, &self.config);
-        *lock(&self.known_ids) = ExternalIds::from_actual(&actual);
-        actual
-    }
-
-    /// Plans everyone in `roster`: reads every system, correlates, diffs against what
-    /// the policies give, orders, and passes the blast-radius guard. `event` is the
-    /// trigger recorded in every operation's reason (`hr:hire:e1001`, `nightly`).
-    ///
-    /// The result is a [`GuardedPlan`]: [`GuardedPlan::approve`] gives the plan to apply, or
-    /// refuses one over the blast radius until a person
-    /// [confirms](GuardedPlan::confirm_blast_radius) it.
-    ///
-    /// When the policy files carry separation-of-duties rules (or the builder was
-    /// given a [governance store](EngineBuilder::governance_store)), the plan is made
-    /// as [`Governance::plan`] makes it: the systems are also read on the resources
-    /// the rules name, and a plan that would *create* a conflict is refused with
-    /// [`EngineError::SodRefused`] (naming the person, the rule and both grants) and
-    /// recorded in the audit log. Without a governance store no exception can cover a
-    /// conflict, so every new conflict is refused; with one, its active exceptions
-    /// cover theirs, and its approved requests and exceptions are granted.
-    pub async fn plan(&self, roster: &[Identity], event: &str) -> Result<GuardedPlan, EngineError> {
-        self.plan_for(roster, roster, event).await
-    }
-
-    /// Plans `people` only (an HR event about one person), against the whole `roster`
-    /// (which correlates accounts and is the blast radius's population).
-    pub async fn plan_for(
-        &self,
-        roster: &[Identity],
-        people: &[Identity],
-        event: &str,
-    ) -> Result<GuardedPlan, EngineError> {
-        if !self.sod_rules.is_empty() || self.governance_store.is_some() {
-            return self.governed_plan_for(roster, people, event).await;
-        }
-        let actual = self.actual(roster).await?;
-        let now = Utc::now();
-        let planner = self.planner(event, roster.len());
-        let desired = planner.desired(people, &self.policies, now);
-        Ok(planner.plan(&desired, &actual, now)?)
-    }
-
-    /// Applies a plan under a run id made from its event and the time; see
-    /// [`Engine::apply_as`].
-    pub async fn apply(&self, plan: &ApprovedPlan) -> Result<ExecutionReport, EngineError> {
-        let event = plan
-            .operations
-            .iter()
-            .find_map(|op| op.reason.event.as_deref())
-            .unwrap_or("run");
-        let run = RunId(format!(
-            "{}-{}",
-            event.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-"),
-            Utc::now().format("%Y%m%dT%H%M%S%.6fZ")
-        ));
-        self.apply_as(&run, plan).await
-    }
-
-    /// Applies a plan under `run`: rate limits, retries, pending re-checks,
-    /// partial-failure containment, every step journaled and every change audited.
-    /// Account ids come from the latest read.
-    pub async fn apply_as(
-        &self,
-        run: &RunId,
-        plan: &ApprovedPlan,
-    ) -> Result<ExecutionReport, EngineError> {
-        lock(&self.runs).push(run.clone());
-        let ids = self.known_ids();
-        Ok(self.executor.apply_with_ids(run, plan, ids).await?)
-    }
-
-    /// Reads every system and compares it with what the policies give the people of
-    /// `roster`: each finding with its class, severity, evidence and fix. Operations
-    /// still in flight in a run of this engine are not reported as drift.
-    pub async fn drift(&self, roster: &[Identity]) -> Result<DriftReport, EngineError> {
-        let reads = self.read_systems().await?;
-        let read_at = read_times(
-            &reads
-                .values()
-                .map(|r| r.snapshot.clone())
-                .collect::<Vec<_>>(),
-        );
-        let actual = self.correlate(roster, &reads);
-        let now = Utc::now();
-        let desired =
-            Planner::new(&self.config, &self.descriptors).desired(roster, &self.policies, now);
-        let in_flight = self.in_flight().await?;
-        let inputs = DriftInputs::new(&self.config, &self.descriptors, now)
-            .in_flight(&in_flight)
-            .read_at(&read_at)
-            .policies(&self.policies);
-        Ok(detect_drift(&desired, &actual, &inputs))
-    }
-
-    /// The fixes each system's `drift_remediation` allows for `drift`, ordered, with
-    /// `event` as their trigger, behind the blast-radius guard (measured against the
-    /// `roster`).
-    pub fn remediation(
-        &self,
-        drift: &DriftReport,
-        roster: &[Identity],
-        event: &str,
-    ) -> Result<GuardedPlan, EngineError> {
-        let mut plan = orderer::order(drift.remediation_plan(&self.config), &self.config)?;
-        for op in &mut plan.operations {
-            op.reason.event = Some(event.to_owned());
-        }
-        Ok(GuardedPlan::new(
-            plan,
-            Vec::new(),
-            roster.len(),
-            &self.config.blast_radius,
-        ))
+        correlate_reads(roster, reads, &self.config)
     }
 
     /// "Why does this person have this?": every policy that gives `person` the
@@ -365,21 +250,5 @@ impl Engine {
             .iter()
             .map(|p| Because::from_provenance(p, &self.policies))
             .collect()
-    }
-
-    /// Operations whose last journal entry, in a run of this engine, is not final.
-    async fn in_flight(&self) -> Result<BTreeSet<OperationId>, EngineError> {
-        let runs = lock(&self.runs).clone();
-        let mut last = BTreeMap::new();
-        for run in &runs {
-            for entry in self.journal.entries(run).await? {
-                last.insert(entry.operation, entry.state);
-            }
-        }
-        Ok(last
-            .into_iter()
-            .filter(|(_, state)| !state.is_final())
-            .map(|(op, _)| op)
-            .collect())
     }
 }

@@ -25,9 +25,10 @@ pub struct Validated {
     pub descriptors: Descriptors,
     /// The policies, validated against the descriptors.
     pub policies: PolicySet,
-    /// The separation-of-duties rules in the policy files, validated against the
-    /// descriptors (none when the policies were built in code).
-    pub sod_rules: crate::governance::SodRules,
+    /// The file or directory the policies were read from (none when they were built
+    /// in code): the extension crates read their own sections there
+    /// (`separation_of_duties:`).
+    pub policies_path: Option<std::path::PathBuf>,
 }
 
 /// Each system's descriptor: the adapter's own when the builder was given one, else
@@ -65,15 +66,11 @@ pub(crate) fn validate_sources(
         Policies::Set(_) => None,
     };
     let policies = policies.load(&deployment.config, &descriptors)?;
-    let sod_rules = match path {
-        Some(path) => crate::governance::load_sod_rules(&path, &deployment.config, &descriptors)?,
-        None => crate::governance::SodRules::default(),
-    };
     Ok(Validated {
         config: deployment.config,
         descriptors,
         policies,
-        sod_rules,
+        policies_path: path,
     })
 }
 

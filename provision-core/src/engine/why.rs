@@ -21,15 +21,16 @@ pub struct Because {
 
 impl Because {
     pub(crate) fn from_provenance(provenance: &Provenance, policies: &PolicySet) -> Self {
+        let name = provenance.name();
         let source = policies
             .policies
             .iter()
-            .find(|p| p.name == provenance.policy)
+            .find(|p| Some(p.name.as_str()) == provenance.policy_name())
             .and_then(|p| p.source.clone());
         Self {
-            policy: provenance.policy.clone(),
+            policy: name.into_owned(),
             source,
-            matched: provenance.matched.as_ref().clone(),
+            matched: provenance.matched().clone(),
         }
     }
 }

@@ -40,12 +40,9 @@ pub enum EvidenceError {
     /// Writing the bundle failed.
     #[error(transparent)]
     Write(#[from] BundleWriteError),
-    /// Reading the systems failed (the engine's error, kept whole).
+    /// Reading the systems failed (the system's own error, kept whole).
     #[error("reading the systems: {0}")]
-    Engine(#[source] Box<crate::engine::EngineError>),
-    /// Reading the governance records (exceptions, requests, decisions) failed.
-    #[error("reading the governance records: {0}")]
-    Governance(#[from] crate::governance::GovernanceStoreError),
+    Read(#[from] crate::adapter::ReadError),
 }
 
 /// Checks the store (the audit chain first, then every row's fingerprint) and

@@ -73,7 +73,10 @@ pub fn access_listing(
                 .why(id, g)
                 .unwrap_or_default()
                 .iter()
-                .map(|p| format!("policy:{}", p.policy))
+                .map(|p| match p.policy_name() {
+                    Some(policy) => format!("policy:{policy}"),
+                    None => p.name().into_owned(),
+                })
                 .collect();
             traced.dedup();
             if let Some(request) = approved.get(&(id.clone(), g.clone())) {

@@ -97,9 +97,10 @@ use crate::adapter::Adapter;
 use crate::audit::{AuditError, AuditLog};
 use crate::config::{BlastRadius, RateLimitConfig, SystemConfig};
 use crate::journal::{Journal, JournalError, OperationClaims, RunId};
-use crate::model::{ActualState, IdentityId, OperationId, Plan, SystemName};
+use crate::model::{OperationId, Plan, SystemName};
 use crate::planner::ApprovedPlan;
 
+pub use crate::model::ExternalIds;
 pub use claiming::ClaimSettings;
 pub use events::{ChannelSubscriber, ExecutionEvent, ExecutionSubscriber};
 pub use reads::{ExecutorReadError, ReadStats};
@@ -167,48 +168,6 @@ pub enum ExecutorError {
     /// The audit log failed; the run stopped (no change may go unaudited).
     #[error("audit log: {0}")]
     Audit(#[from] AuditError),
-}
-
-/// Account ids per identity and system, handed to the adapters in
-/// [`crate::model::AccountRef::external_id`].
-///
-/// Seed it from what was read ([`ExternalIds::from_actual`]); the executor adds the ids
-/// that account creations return, so later operations of the same identity get them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExternalIds {
-    ids: BTreeMap<(IdentityId, SystemName), String>,
-}
-
-impl ExternalIds {
-    /// No ids known.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The ids of every account in an actual state.
-    pub fn from_actual(actual: &ActualState) -> Self {
-        let mut ids = Self::new();
-        for (identity, actual_identity) in &actual.identities {
-            for (system, account) in &actual_identity.accounts {
-                ids.insert(
-                    identity.clone(),
-                    system.clone(),
-                    account.external_id.clone(),
-                );
-            }
-        }
-        ids
-    }
-
-    /// Records one id.
-    pub fn insert(&mut self, identity: IdentityId, system: SystemName, external_id: String) {
-        self.ids.insert((identity, system), external_id);
-    }
-
-    /// The id of an identity's account in a system.
-    pub fn get(&self, identity: &IdentityId, system: &SystemName) -> Option<&String> {
-        self.ids.get(&(identity.clone(), system.clone()))
-    }
 }
 
 struct SystemEntry {
@@ -475,15 +434,16 @@ impl Executor {
     }
 
     /// Applies an approved plan (see [`ApprovedPlan`]: only a plan that passed the
-    /// blast-radius guard, or one a person confirmed, can be applied). Account ids are
-    /// learned as accounts are created; use [`Executor::apply_with_ids`] to pass the
-    /// ids already known.
+    /// blast-radius guard, or one a person confirmed, can be applied) with the account
+    /// ids it carries ([`ApprovedPlan::account_ids`]); ids of created accounts are
+    /// learned as they are created. [`Executor::apply_with_ids`] passes others.
     pub async fn apply(
         &self,
         run: &RunId,
         plan: &ApprovedPlan,
     ) -> Result<ExecutionReport, ExecutorError> {
-        self.apply_with_ids(run, plan, ExternalIds::new()).await
+        self.apply_with_ids(run, plan, plan.account_ids().clone())
+            .await
     }
 
     /// Applies an approved plan, starting from known account ids (e.g.

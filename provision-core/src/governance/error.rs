@@ -116,22 +116,10 @@ pub enum GovernanceError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] GovernanceStoreError),
-    /// A plan would create a separation-of-duties conflict.
-    #[error(transparent)]
-    Refused(#[from] super::sod::SodRefusal),
     /// A plan removes too much access.
     #[error(transparent)]
     BlastRadius(#[from] crate::planner::BlastRadiusExceeded),
-    /// The engine failed (reading systems, applying).
-    #[error(transparent)]
-    Engine(#[from] Box<crate::engine::EngineError>),
     /// The audit log failed.
     #[error("audit log: {0}")]
     Audit(#[from] crate::audit::AuditError),
-}
-
-impl From<crate::engine::EngineError> for GovernanceError {
-    fn from(e: crate::engine::EngineError) -> Self {
-        GovernanceError::Engine(Box::new(e))
-    }
 }

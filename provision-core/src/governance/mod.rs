@@ -2,9 +2,9 @@
 //! and access reviews.
 //!
 //! * [`sod`] — named toxic combinations of entitlements across systems, written in
-//!   the policy files ([`sod_load`]); the planner refuses a plan that would create a
-//!   conflict no active exception covers ([`sod::check_plan`]), drift reports the
-//!   conflicts people hold ([`findings`]).
+//!   the policy files ([`sod_load`]); the [`GovernanceHook`] refuses, person by
+//!   person, a plan that would create a conflict no active exception covers, and
+//!   drift reports the conflicts people hold ([`findings`]).
 //! * [`exception`] — a person with an entitlement (or with an SoD rule), a rationale,
 //!   an approver, a start and a required expiry; an expired one is a finding and its
 //!   grant is revoked on the next run unless renewed.
@@ -17,13 +17,17 @@
 //! * [`store`] — the records, append-only ([`MemoryGovernanceStore`] here; SQLite and
 //!   PostgreSQL in `provision_store`).
 //!
-//! The [`Engine`](crate::engine::Engine) strings them together:
-//! [`Engine::governance`](crate::engine::Engine::governance).
+//! [`GovernanceHook`] plugs them into every plan the
+//! [`Engine`](crate::engine::Engine) makes; [`Governance`] records exceptions,
+//! requests and review decisions.
 
 pub mod config;
 pub mod error;
+mod evidence;
 pub mod exception;
 pub mod findings;
+mod handle;
+mod hook;
 pub mod outside_policy;
 pub mod request;
 pub mod review;
@@ -33,14 +37,19 @@ pub mod store;
 
 pub use config::{ApproverRule, ApproverSource, GovernanceConfig, OwnerRule, Target};
 pub use error::GovernanceError;
+pub use evidence::{
+    EXCEPTION_KIND, EvidenceFact, REQUEST_KIND, REVIEW_DECISION_KIND, evidence_facts,
+};
 pub use exception::{
     Exception, ExceptionReviewLine, ExceptionScope, ExceptionStatus, NewException, review_list,
 };
+pub use handle::{Governance, reviewer_list};
+pub use hook::{GovernanceHook, SOD};
 pub use request::{
     AccessRequest, Approver, CycleTimes, NewRequest, RequestEvent, RequestEventKind, RequestState,
     cycle_times,
 };
 pub use review::{Campaign, CampaignState, Decision, ItemKind, Outcome, ReviewItem, ReviewScope};
-pub use sod::{EntitlementPattern, SodConflict, SodRefusal, SodRule, SodRules};
+pub use sod::{EntitlementPattern, SodConflict, SodRule, SodRules};
 pub use sod_load::{load_sod_rules, load_sod_sources};
 pub use store::{GovernanceEvent, GovernanceStore, GovernanceStoreError, MemoryGovernanceStore};

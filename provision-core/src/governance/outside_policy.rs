@@ -2,17 +2,12 @@
 //! approved access requests. They join the desired state for their window (so the
 //! planner grants them and does not revoke them) and, once their window ends, its
 //! `expired` list (so the planner revokes them on the next run, whatever the
-//! system's enforcement). Their operations' reasons say where they come from.
+//! system's enforcement). Their provenance ([`Provenance::Exception`],
+//! [`Provenance::Request`]) makes their operations' reasons say where they come from.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use chrono::{DateTime, Utc};
 
-use chrono::{DateTime, SecondsFormat, Utc};
-
-use crate::model::{
-    DesiredGrant, DesiredState, Entitlement, IdentityId, Operation, OperationKind, Plan,
-    Provenance, ReasonKind, Validity,
-};
+use crate::model::{DesiredGrant, DesiredState, Entitlement, IdentityId, Provenance, Validity};
 
 use super::exception::{Exception, ExceptionStatus, status_of};
 use super::request::AccessRequest;
@@ -32,6 +27,26 @@ pub struct AllowedGrant {
     pub detail: String,
     /// True when its window has ended (and nothing renews it).
     pub lapsed: bool,
+}
+
+impl AllowedGrant {
+    /// Its provenance in the desired state.
+    pub fn provenance(&self) -> Provenance {
+        match self.origin.split_once(' ') {
+            Some(("request", id)) => Provenance::Request {
+                request: id.to_owned(),
+                detail: self.detail.clone(),
+            },
+            Some((_, id)) => Provenance::Exception {
+                exception: id.to_owned(),
+                detail: self.detail.clone(),
+            },
+            None => Provenance::Exception {
+                exception: self.origin.clone(),
+                detail: self.detail.clone(),
+            },
+        }
+    }
 }
 
 /// The grants `exceptions` and `requests` allow (or allowed) at `now`.
@@ -98,10 +113,7 @@ pub fn add_to_desired(
         desired
             .managed_resources
             .insert(a.entitlement.resource_ref());
-        let provenance = Provenance {
-            policy: a.origin.clone(),
-            matched: Arc::new(BTreeMap::new()),
-        };
+        let provenance = a.provenance();
         if who.identity.is_terminated_at(now) {
             continue;
         }
@@ -130,49 +142,4 @@ pub fn add_to_desired(
             }
         }
     }
-}
-
-/// Rewrites the reasons of `plan`'s grants and revocations that come from `allowed`
-/// so they say so: "granted by exception exc-1 (approved by …)", "access request
-/// req-1 by … approved by …", "exception exc-1 … expired".
-pub fn explain(plan: &mut Plan, allowed: &[AllowedGrant]) {
-    for op in &mut plan.operations {
-        explain_one(op, allowed);
-    }
-}
-
-fn explain_one(op: &mut Operation, allowed: &[AllowedGrant]) {
-    let (entitlement, granting) = match &op.kind {
-        OperationKind::Grant { entitlement } => (entitlement, true),
-        OperationKind::Revoke { entitlement } => (entitlement, false),
-        _ => return,
-    };
-    // A grant some policy also gives keeps the policy's reason.
-    if granting && !op.reason.policies.iter().all(|p| is_origin(p)) {
-        return;
-    }
-    let Some(a) = allowed.iter().find(|a| {
-        a.identity == op.identity && &a.entitlement == entitlement && a.lapsed != granting
-    }) else {
-        return;
-    };
-    op.reason.policies = vec![a.origin.clone()];
-    if granting {
-        op.reason.detail = format!("outside policy, granted by {}", a.detail);
-        op.reason.valid_until = a.validity.end;
-    } else if op.reason.kind == ReasonKind::Expired {
-        let end = a
-            .validity
-            .end
-            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-            .unwrap_or_default();
-        op.reason.detail = format!(
-            "{} ended {end} and nothing renews it: {}",
-            a.origin, a.detail
-        );
-    }
-}
-
-fn is_origin(policy: &str) -> bool {
-    policy.starts_with("exception ") || policy.starts_with("request ")
 }

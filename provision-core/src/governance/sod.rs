@@ -3,8 +3,9 @@
 //!
 //! A rule lists two or more [`EntitlementPattern`]s; a person holding a grant that
 //! matches every pattern is in conflict. Rules are written in the policy files (see
-//! [`super::sod_load`]) and checked by [`check_plan`]: a plan that would *create* a
-//! conflict not covered by an active exception is refused with a [`SodRefusal`].
+//! [`super::sod_load`]) and checked on every plan by the
+//! [`GovernanceHook`](super::GovernanceHook) ([`new_conflicts`]): a plan that would
+//! *create* a conflict not covered by an active exception is refused for that person.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -189,21 +190,7 @@ impl fmt::Display for SodConflict {
     }
 }
 
-/// A plan refused because it would create conflicts no active exception covers.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[error("plan refused by separation of duties: {}", list(.conflicts))]
-pub struct SodRefusal {
-    /// The conflicts the plan would create.
-    pub conflicts: Vec<SodConflict>,
-}
-
-fn list(conflicts: &[SodConflict]) -> String {
-    let parts: Vec<String> = conflicts.iter().map(ToString::to_string).collect();
-    format!(
-        "{}; an active exception for the person and rule would allow it",
-        parts.join("; ")
-    )
-}
+impl std::error::Error for SodConflict {}
 
 /// True when an exception in `exceptions` covers `conflict` at `now`.
 pub fn is_covered(conflict: &SodConflict, exceptions: &[Exception], now: DateTime<Utc>) -> bool {
@@ -250,23 +237,6 @@ pub fn new_conflicts(
     out
 }
 
-/// Refuses `plan` when it would create a conflict no active exception covers.
-pub fn check_plan(
-    rules: &SodRules,
-    plan: &Plan,
-    actual: &ActualState,
-    descriptors: &Descriptors,
-    exceptions: &[Exception],
-    now: DateTime<Utc>,
-) -> Result<(), SodRefusal> {
-    let conflicts = new_conflicts(rules, plan, actual, descriptors, exceptions, now);
-    if conflicts.is_empty() {
-        Ok(())
-    } else {
-        Err(SodRefusal { conflicts })
-    }
-}
-
 /// Every conflict the desired state itself holds: someone whom policy (with
 /// exceptions and requests) would give a toxic combination.
 pub fn desired_conflicts(
@@ -287,18 +257,18 @@ pub fn desired_conflicts(
 }
 
 /// What a policy change does to separation of duties: the conflicts the proposed
-/// desired state `after` gives people that the current one `before` does not. What
-/// `simulate` shows before a policy change merges.
+/// rules find in the proposed desired state (`after`) that the current rules do not
+/// find in the current one (`before`), for the same person and rule. What
+/// `provision simulate` shows before a policy change merges.
 pub fn simulate(
-    rules: &SodRules,
-    before: &crate::model::DesiredState,
-    after: &crate::model::DesiredState,
+    before: (&SodRules, &crate::model::DesiredState),
+    after: (&SodRules, &crate::model::DesiredState),
 ) -> Vec<SodConflict> {
-    let old: BTreeSet<(IdentityId, String)> = desired_conflicts(rules, before)
+    let old: BTreeSet<(IdentityId, String)> = desired_conflicts(before.0, before.1)
         .into_iter()
         .map(|c| (c.identity, c.rule))
         .collect();
-    desired_conflicts(rules, after)
+    desired_conflicts(after.0, after.1)
         .into_iter()
         .filter(|c| !old.contains(&(c.identity.clone(), c.rule.clone())))
         .collect()

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::runs::{Begin, Runs};
 use super::{Journal, JournalEntry, JournalError, RunId};
 use crate::jsonl::{ScanError, append_line as jsonl_append_line, cut_torn_line, scan_for_append};
-use crate::model::Plan;
+use crate::model::{OperationId, Plan};
 
 /// One line of the file.
 #[derive(Serialize, Deserialize)]
@@ -138,5 +138,9 @@ impl Journal for JsonlJournal {
 
     async fn entries(&self, run: &RunId) -> Result<Vec<JournalEntry>, JournalError> {
         Ok(self.lock()?.runs.get(run)?.entries.clone())
+    }
+
+    async fn unfinished(&self) -> Result<Vec<(RunId, OperationId)>, JournalError> {
+        Ok(self.lock()?.runs.unfinished())
     }
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::runs::{Begin, Runs};
 use super::{Journal, JournalEntry, JournalError, RunId};
-use crate::model::Plan;
+use crate::model::{OperationId, Plan};
 
 /// A [`Journal`] in memory. Lost when dropped: use [`super::JsonlJournal`] or the
 /// database store to resume after a crash.
@@ -53,5 +53,9 @@ impl Journal for MemoryJournal {
 
     async fn entries(&self, run: &RunId) -> Result<Vec<JournalEntry>, JournalError> {
         Ok(self.lock()?.get(run)?.entries.clone())
+    }
+
+    async fn unfinished(&self) -> Result<Vec<(RunId, OperationId)>, JournalError> {
+        Ok(self.lock()?.unfinished())
     }
 }

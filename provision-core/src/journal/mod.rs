@@ -121,4 +121,8 @@ pub trait Journal: Send + Sync {
     async fn plan(&self, run: &RunId) -> Result<Plan, JournalError>;
     /// Every entry of a run, in the order recorded.
     async fn entries(&self, run: &RunId) -> Result<Vec<JournalEntry>, JournalError>;
+    /// Every operation, in any run, whose last entry is not final (in flight or
+    /// pending): what drift must not report as missing. Answered from what is open,
+    /// so its cost does not grow with the runs ever recorded.
+    async fn unfinished(&self) -> Result<Vec<(RunId, OperationId)>, JournalError>;
 }

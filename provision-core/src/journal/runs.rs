@@ -1,9 +1,9 @@
 //! The runs a journal holds, in memory: shared by the memory and file journals.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{JournalEntry, JournalError, RunId};
-use crate::model::Plan;
+use crate::model::{OperationId, Plan};
 
 /// One run: its plan and its entries in order.
 #[derive(Debug, Clone)]
@@ -16,6 +16,8 @@ pub(crate) struct RunData {
 #[derive(Debug, Default)]
 pub(crate) struct Runs {
     runs: BTreeMap<RunId, RunData>,
+    /// Operations whose last entry is not final, kept as entries arrive.
+    open: BTreeSet<(RunId, OperationId)>,
 }
 
 /// What [`Runs::check_begin`] found.
@@ -55,6 +57,12 @@ impl Runs {
     pub fn record(&mut self, entry: JournalEntry) -> Result<(), JournalError> {
         match self.runs.get_mut(&entry.run) {
             Some(data) => {
+                let key = (entry.run.clone(), entry.operation.clone());
+                if entry.state.is_final() {
+                    self.open.remove(&key);
+                } else {
+                    self.open.insert(key);
+                }
                 data.entries.push(entry);
                 Ok(())
             }
@@ -66,6 +74,11 @@ impl Runs {
         self.runs
             .get(run)
             .ok_or_else(|| JournalError::UnknownRun(run.clone()))
+    }
+
+    /// Operations whose last entry is not final.
+    pub fn unfinished(&self) -> Vec<(RunId, OperationId)> {
+        self.open.iter().cloned().collect()
     }
 
     pub fn ids(&self) -> Vec<RunId> {

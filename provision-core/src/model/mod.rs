@@ -6,6 +6,7 @@
 pub mod account;
 pub mod entitlement;
 pub mod identity;
+pub mod ids;
 pub mod operation;
 pub mod plan;
 pub mod policy;
@@ -17,6 +18,7 @@ pub use account::{
 };
 pub use entitlement::{Entitlement, ResourceRef, SystemName, Validity};
 pub use identity::{EmploymentStatus, Identity, IdentityId};
+pub use ids::ExternalIds;
 pub use operation::{
     AccountProfile, Operation, OperationId, OperationKind, Priority, Reason, ReasonKind,
 };

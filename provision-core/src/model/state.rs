@@ -14,15 +14,90 @@ use super::identity::{Identity, IdentityId};
 /// matching values are the same, point at one map.
 pub type MatchedAttributes = Arc<BTreeMap<String, String>>;
 
-/// Why an identity should hold an entitlement: the answer to "why does Sarah have this?".
+/// Why an identity should hold an entitlement: the answer to "why does Sarah have
+/// this?". A policy matched the person's attributes, or something outside policy
+/// allows it: an exception, an approved access request.
+///
+/// Written as JSON as `{"policy": .., "matched": {..}}`, `{"exception": .., "detail":
+/// ..}` or `{"request": .., "detail": ..}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Provenance {
-    /// The policy that grants it.
-    pub policy: String,
-    /// The identity's attribute values that made the policy match (serialized as a
-    /// plain map).
-    #[serde(with = "crate::serde_util::shared")]
-    pub matched: MatchedAttributes,
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum Provenance {
+    /// A policy gives it.
+    Policy {
+        /// The policy's name.
+        policy: String,
+        /// The identity's attribute values that made the policy match (serialized as a
+        /// plain map).
+        #[serde(with = "crate::serde_util::shared")]
+        matched: MatchedAttributes,
+    },
+    /// An exception allows it outside policy.
+    Exception {
+        /// The exception's id.
+        exception: String,
+        /// The sentence for plans and the audit log (who approved it, until when).
+        detail: String,
+    },
+    /// An approved access request grants it.
+    Request {
+        /// The request's id.
+        request: String,
+        /// The sentence for plans and the audit log (requester, approver, window).
+        detail: String,
+    },
+}
+
+impl Provenance {
+    /// Policy `name` matched these attribute values.
+    pub fn policy(name: impl Into<String>, matched: MatchedAttributes) -> Self {
+        Provenance::Policy {
+            policy: name.into(),
+            matched,
+        }
+    }
+
+    /// The name reasons and evidence use: the policy's, `exception <id>` or
+    /// `request <id>`.
+    pub fn name(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Provenance::Policy { policy, .. } => std::borrow::Cow::Borrowed(policy),
+            Provenance::Exception { exception, .. } => format!("exception {exception}").into(),
+            Provenance::Request { request, .. } => format!("request {request}").into(),
+        }
+    }
+
+    /// The policy's name, when a policy gives it.
+    pub fn policy_name(&self) -> Option<&str> {
+        match self {
+            Provenance::Policy { policy, .. } => Some(policy),
+            _ => None,
+        }
+    }
+
+    /// The attribute values that matched (empty outside policy).
+    pub fn matched(&self) -> &BTreeMap<String, String> {
+        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+        match self {
+            Provenance::Policy { matched, .. } => matched,
+            _ => &EMPTY,
+        }
+    }
+
+    /// The attribute values that matched, as the shared map (a policy only): every
+    /// grant of one policy match points at the same map.
+    pub fn shared_matched(&self) -> Option<&MatchedAttributes> {
+        match self {
+            Provenance::Policy { matched, .. } => Some(matched),
+            _ => None,
+        }
+    }
+
+    /// True when something outside policy allows it.
+    pub fn is_outside_policy(&self) -> bool {
+        !matches!(self, Provenance::Policy { .. })
+    }
 }
 
 /// An entitlement an identity should hold, with every policy that gives it.

@@ -8,7 +8,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::BlastRadius;
-use crate::model::{Operation, Plan};
+use crate::gate::Refusal;
+use crate::model::{ExternalIds, Operation, Plan};
 
 /// Which configured limit a plan went over.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -119,6 +120,8 @@ pub struct GuardedPlan {
     report_only: Vec<Operation>,
     population: usize,
     exceeded: Option<BlastRadiusExceeded>,
+    ids: ExternalIds,
+    refusals: Vec<Refusal>,
 }
 
 impl GuardedPlan {
@@ -135,7 +138,33 @@ impl GuardedPlan {
             report_only,
             population,
             exceeded,
+            ids: ExternalIds::new(),
+            refusals: Vec::new(),
         }
+    }
+
+    /// The people a hook refused, with the operations held back for each (see
+    /// [`crate::gate`]): not in the plan; everyone else's changes are.
+    pub fn with_refusals(mut self, refusals: Vec<Refusal>) -> Self {
+        self.refusals = refusals;
+        self
+    }
+
+    /// The people a hook refused, each with why and the operations held back.
+    pub fn refusals(&self) -> &[Refusal] {
+        &self.refusals
+    }
+
+    /// The account ids the plan was made from (what was read): the plan carries them
+    /// to [`ApprovedPlan::account_ids`], so applying it never depends on a later read.
+    pub fn with_account_ids(mut self, ids: ExternalIds) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// The account ids the plan was made from.
+    pub fn account_ids(&self) -> &ExternalIds {
+        &self.ids
     }
 
     /// Why the plan needs confirmation, if it does.
@@ -167,6 +196,7 @@ impl GuardedPlan {
                 approval: Approval::WithinLimits {
                     population: self.population,
                 },
+                ids: self.ids,
             }),
         }
     }
@@ -180,7 +210,10 @@ impl GuardedPlan {
         self,
         expected_identities: usize,
     ) -> Result<ApprovedPlan, BlastRadiusExceeded> {
-        ApprovedPlan::confirmed(self.plan, self.population, expected_identities)
+        Ok(
+            ApprovedPlan::confirmed(self.plan, self.population, expected_identities)?
+                .with_account_ids(self.ids),
+        )
     }
 }
 
@@ -211,6 +244,7 @@ pub enum Approval {
 pub struct ApprovedPlan {
     plan: Plan,
     approval: Approval,
+    ids: ExternalIds,
 }
 
 impl ApprovedPlan {
@@ -251,7 +285,21 @@ impl ApprovedPlan {
                 population,
                 expected_identities,
             },
+            ids: ExternalIds::new(),
         })
+    }
+
+    /// The same plan, applied with these account ids (a saved plan, once its systems
+    /// were read again).
+    pub fn with_account_ids(mut self, ids: ExternalIds) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// The account ids the plan was made from: what [`crate::engine::Engine::apply`]
+    /// hands the adapters (the executor adds the ids of accounts it creates).
+    pub fn account_ids(&self) -> &ExternalIds {
+        &self.ids
     }
 
     /// The plan.

@@ -137,10 +137,7 @@ fn evaluate(
             } else {
                 &mut out.expired
             };
-            let provenance = Provenance {
-                policy: policy.name.clone(),
-                matched: Arc::clone(&matched),
-            };
+            let provenance = Provenance::policy(policy.name.clone(), Arc::clone(&matched));
             match target.entry(grant.entitlement.clone()) {
                 Entry::Occupied(mut existing) => {
                     let existing = existing.get_mut();

@@ -10,13 +10,16 @@ use crate::model::{Entitlement, Provenance, Reason, ReasonKind};
 pub(crate) fn provenance_detail(provenance: &[Provenance]) -> String {
     let parts: Vec<String> = provenance
         .iter()
-        .map(|p| {
-            if p.matched.is_empty() {
-                format!("policy '{}' applies to everyone", p.policy)
-            } else {
-                let values: Vec<String> =
-                    p.matched.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                format!("policy '{}' matched {}", p.policy, values.join(", "))
+        .map(|p| match p {
+            Provenance::Policy { policy, matched } if matched.is_empty() => {
+                format!("policy '{policy}' applies to everyone")
+            }
+            Provenance::Policy { policy, matched } => {
+                let values: Vec<String> = matched.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("policy '{policy}' matched {}", values.join(", "))
+            }
+            Provenance::Exception { detail, .. } | Provenance::Request { detail, .. } => {
+                format!("outside policy, granted by {detail}")
             }
         })
         .collect();
@@ -30,8 +33,8 @@ pub(crate) fn policy_names<'a>(
     let mut seen = BTreeSet::new();
     provenance
         .into_iter()
-        .filter(|p| seen.insert(p.policy.as_str()))
-        .map(|p| p.policy.clone())
+        .map(|p| p.name().into_owned())
+        .filter(|name| seen.insert(name.clone()))
         .collect()
 }
 
@@ -97,11 +100,18 @@ pub(crate) fn expired(provenance: &[Provenance], end: Option<DateTime<Utc>>) -> 
     let when = end
         .map(|t| format!(" ended {}", t.to_rfc3339_opts(SecondsFormat::Secs, true)))
         .unwrap_or_default();
+    let detail = match provenance {
+        // An exception or request that ended and that nothing renews.
+        [p @ (Provenance::Exception { detail, .. } | Provenance::Request { detail, .. })] => {
+            format!("{}{when} and nothing renews it: {detail}", p.name())
+        }
+        _ => format!("validity window{when} ({})", provenance_detail(provenance)),
+    };
     Reason {
         kind: ReasonKind::Expired,
         policies: policy_names(provenance),
         event: None,
-        detail: format!("validity window{when} ({})", provenance_detail(provenance)),
+        detail,
         valid_until: None,
     }
 }

@@ -94,28 +94,7 @@ impl<'a> PolicyLoader<'a> {
 
     /// Loads one file, or every `*.yaml` / `*.yml` file under a directory as one set.
     pub fn load_path(&self, path: &Path) -> Result<PolicySet, PolicyError> {
-        let files = if path.is_dir() {
-            let mut files = Vec::new();
-            collect_yaml_files(path, &mut files)?;
-            files.sort();
-            if files.is_empty() {
-                return Err(PolicyError::NoPolicyFiles {
-                    path: path.to_owned(),
-                });
-            }
-            files
-        } else {
-            vec![path.to_owned()]
-        };
-        let mut sources = Vec::with_capacity(files.len());
-        for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|source| PolicyError::Io {
-                path: f.clone(),
-                source,
-            })?;
-            sources.push((f.display().to_string(), text));
-        }
-        self.load_sources(sources)
+        self.load_sources(read_policy_sources(path)?)
     }
 
     /// Loads one document held in memory; `file` names it in diagnostics.
@@ -179,6 +158,35 @@ pub fn load_policies(
     descriptors: &BTreeMap<SystemName, SystemDescriptor>,
 ) -> Result<PolicySet, PolicyError> {
     PolicyLoader::new(config, descriptors).load_path(path)
+}
+
+/// The policy documents at `path` as (file name, text): the file itself, or every
+/// `*.yaml` / `*.yml` file under a directory (hidden ones skipped), sorted. The one
+/// walker over policy files: the extension crates read their own sections
+/// (`separation_of_duties:`) from the same documents.
+pub fn read_policy_sources(path: &Path) -> Result<Vec<(String, String)>, PolicyError> {
+    let files = if path.is_dir() {
+        let mut files = Vec::new();
+        collect_yaml_files(path, &mut files)?;
+        files.sort();
+        if files.is_empty() {
+            return Err(PolicyError::NoPolicyFiles {
+                path: path.to_owned(),
+            });
+        }
+        files
+    } else {
+        vec![path.to_owned()]
+    };
+    let mut sources = Vec::with_capacity(files.len());
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|source| PolicyError::Io {
+            path: f.clone(),
+            source,
+        })?;
+        sources.push((f.display().to_string(), text));
+    }
+    Ok(sources)
 }
 
 fn collect_yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PolicyError> {

@@ -137,10 +137,10 @@ fn grant(e: Entitlement, policy: &str, attr: (&str, &str)) -> (Entitlement, Desi
     (
         e,
         DesiredGrant {
-            provenance: vec![Provenance {
-                policy: policy.into(),
-                matched: BTreeMap::from([(attr.0.to_owned(), attr.1.to_owned())]).into(),
-            }],
+            provenance: vec![Provenance::policy(
+                policy,
+                BTreeMap::from([(attr.0.to_owned(), attr.1.to_owned())]).into(),
+            )],
             validity: Validity::ALWAYS,
         },
     )

@@ -78,6 +78,24 @@ impl Journal for MemJournal {
             .map(|(_, e)| e.clone())
             .ok_or_else(|| JournalError::UnknownRun(run.clone()))
     }
+    async fn unfinished(
+        &self,
+    ) -> Result<Vec<(RunId, provision_core::model::OperationId)>, JournalError> {
+        let runs = self.runs.lock().unwrap();
+        let mut open = Vec::new();
+        for (run, (_, entries)) in runs.iter() {
+            let mut last = BTreeMap::new();
+            for e in entries {
+                last.insert(e.operation.clone(), e.state.is_final());
+            }
+            open.extend(
+                last.into_iter()
+                    .filter(|(_, done)| !done)
+                    .map(|(op, _)| (run.clone(), op)),
+            );
+        }
+        Ok(open)
+    }
 }
 
 /// An audit log in memory (hash chain not needed here; the audit helper owns that).

@@ -166,8 +166,11 @@ pub fn generate(
                 Some(_) if !stale => certified += 1,
                 Some(grant) => {
                     let login = ctx.login(account);
-                    let policies: Vec<&str> =
-                        grant.provenance.iter().map(|p| p.policy.as_str()).collect();
+                    let policies: Vec<String> = grant
+                        .provenance
+                        .iter()
+                        .map(|p| p.name().into_owned())
+                        .collect();
                     items.push(ReviewItem {
                         id: String::new(),
                         kind: ItemKind::Stale,
@@ -500,10 +503,7 @@ mod tests {
         let used = Entitlement::new("okta", "group", "eng");
         let unused = Entitlement::new("gitlab", "group", "eng");
         let mut desired = DesiredState::default();
-        let provenance = Provenance {
-            policy: "Engineering".into(),
-            matched: Arc::new(BTreeMap::new()),
-        };
+        let provenance = Provenance::policy("Engineering", Arc::new(BTreeMap::new()));
         desired.identities.insert(
             ada.id.clone(),
             DesiredIdentity {

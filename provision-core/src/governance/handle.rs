@@ -1,0 +1,476 @@
+//! The governance records: exceptions, access requests and their decisions, and
+//! review campaigns, each recorded in the [`GovernanceStore`] and the engine's audit
+//! log. Plans are not made here: the [`GovernanceHook`](super::GovernanceHook) puts
+//! exceptions and approved requests into every plan the engine makes.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use provision_core::engine::Engine;
+//! # use provision_core::governance::{Governance, GovernanceConfig, MemoryGovernanceStore, ReviewScope};
+//! # async fn run(engine: Engine, roster: Vec<provision_core::model::Identity>) -> Result<(), Box<dyn std::error::Error>> {
+//! let gov = Governance::new(&engine, Arc::new(MemoryGovernanceStore::new()))
+//!     .config(GovernanceConfig::default());
+//! let observed = engine.observe(&roster).await?;
+//! let campaign = gov
+//!     .open_campaign(&observed, &roster, "Q4", &ReviewScope::default(), engine.now())
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use crate::audit::{AuditEvent, AuditOutcome};
+use crate::engine::{Engine, Observed};
+use crate::journal::RunId;
+use crate::model::{
+    Entitlement, Identity, IdentityId, OperationId, Plan, PolicySet, Reason, ReasonKind, SystemName,
+};
+use crate::planner::Planner;
+
+use super::review::{self, ReviewInputs, export::ReviewerList};
+use super::{
+    AccessRequest, Campaign, CampaignState, Decision, Exception, ExceptionReviewLine,
+    ExceptionScope, GovernanceConfig, GovernanceError, GovernanceEvent, GovernanceStore,
+    NewException, NewRequest, Outcome, ReviewScope, SodConflict, SodRules, request, sod,
+};
+
+/// Governance records over one engine: its SoD rules and settings, a store for
+/// exceptions, requests and reviews, and the engine's audit log for every event.
+pub struct Governance<'e> {
+    engine: &'e Engine,
+    store: Arc<dyn GovernanceStore>,
+    rules: SodRules,
+    config: GovernanceConfig,
+    actor: String,
+    counter: Mutex<u64>,
+}
+
+impl std::fmt::Debug for Governance<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Governance")
+            .field("rules", &self.rules.rules.len())
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<'e> Governance<'e> {
+    /// Governance over `engine`, its records in `store`, with no SoD rules (see
+    /// [`Governance::sod_rules`]) and default settings until [`Governance::config`].
+    pub fn new(engine: &'e Engine, store: Arc<dyn GovernanceStore>) -> Self {
+        Self {
+            engine,
+            store,
+            rules: SodRules::default(),
+            config: GovernanceConfig::default(),
+            actor: engine.actor().to_owned(),
+            counter: Mutex::new(0),
+        }
+    }
+
+    /// Sets the SoD rules.
+    pub fn sod_rules(mut self, rules: SodRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Sets approvers, owners and the stale threshold.
+    pub fn config(mut self, config: GovernanceConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Who acts (recorded with governance events).
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
+    /// The SoD rules.
+    pub fn rules(&self) -> &SodRules {
+        &self.rules
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn GovernanceStore> {
+        &self.store
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.engine.now()
+    }
+
+    fn next_id(&self, prefix: &str, now: DateTime<Utc>) -> String {
+        let mut n = lock(&self.counter);
+        *n += 1;
+        format!("{prefix}-{}-{}", now.format("%Y%m%dT%H%M%S%.6f"), *n)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        kind: &str,
+        identity: Option<&IdentityId>,
+        subject: Option<&str>,
+        entitlement: Option<&Entitlement>,
+        outcome: AuditOutcome,
+        detail: String,
+        now: DateTime<Utc>,
+    ) -> Result<(), GovernanceError> {
+        self.store
+            .add_event(&GovernanceEvent {
+                at: now,
+                kind: kind.to_owned(),
+                actor: self.actor.clone(),
+                identity: identity.map(ToString::to_string),
+                subject: subject.map(str::to_owned),
+                detail: detail.clone(),
+            })
+            .await?;
+        {
+            let audit = self.engine.audit_log();
+            let system =
+                entitlement.map_or_else(|| SystemName::new("governance"), |e| e.system.clone());
+            audit
+                .append(AuditEvent {
+                    at: now,
+                    run: RunId(format!("governance-{}", now.format("%Y%m%d"))),
+                    actor: self.actor.clone(),
+                    identity: identity.cloned().unwrap_or_else(|| IdentityId::new("-")),
+                    system,
+                    operation: OperationId(format!("governance/{kind}/{}", subject.unwrap_or("-"))),
+                    action: kind.to_owned(),
+                    entitlement: entitlement.cloned(),
+                    outcome,
+                    reason: Reason {
+                        kind: ReasonKind::PolicyGrant,
+                        policies: Vec::new(),
+                        event: Some(format!("governance:{kind}")),
+                        detail,
+                        valid_until: None,
+                    },
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The conflicts `proposed` policies (and `proposed_rules`) would give people of
+    /// `roster` that the current policies do not: shown before a policy change merges.
+    /// Reads no system.
+    pub fn simulate(
+        &self,
+        roster: &[Identity],
+        proposed: &PolicySet,
+        proposed_rules: Option<&SodRules>,
+    ) -> Vec<SodConflict> {
+        simulate(
+            self.engine,
+            roster,
+            proposed,
+            proposed_rules.unwrap_or(&self.rules),
+        )
+    }
+
+    // ---- exceptions ----------------------------------------------------------
+
+    /// Records an exception: refused (nothing stored) without an expiry, rationale or
+    /// approver, or for an SoD rule that does not exist.
+    pub async fn record_exception(&self, new: NewException) -> Result<Exception, GovernanceError> {
+        let now = self.now();
+        if let ExceptionScope::SodRule { rule } = &new.scope
+            && self.rules.get(rule).is_none()
+        {
+            return Err(GovernanceError::UnknownSodRule(rule.clone()));
+        }
+        let exception = new.validate(self.next_id("exc", now), now)?;
+        self.store.add_exception(&exception).await?;
+        self.record(
+            "exception_recorded",
+            Some(&exception.identity),
+            Some(&exception.id),
+            exception.entitlement(),
+            AuditOutcome::Changed,
+            format!(
+                "{} for {}: {}",
+                exception.describe(),
+                exception.identity,
+                exception.scope
+            ),
+            now,
+        )
+        .await?;
+        Ok(exception)
+    }
+
+    /// Every exception with its status at `now`, soonest expiry first: the quarterly
+    /// boundary review.
+    pub async fn exception_review(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ExceptionReviewLine>, GovernanceError> {
+        Ok(crate::governance::review_list(
+            &self.store.exceptions().await?,
+            now,
+        ))
+    }
+
+    // ---- requests ------------------------------------------------------------
+
+    /// Opens an access request; its approver comes from the settings (auto-approved
+    /// kinds are approved at once). Refused (nothing stored) without a window end or a
+    /// justification, for someone not in `roster`, or with no approver.
+    pub async fn request(
+        &self,
+        new: NewRequest,
+        roster: &[Identity],
+    ) -> Result<AccessRequest, GovernanceError> {
+        let now = self.now();
+        let req = request::open_request(new, self.next_id("req", now), &self.config, roster, now)?;
+        self.store.add_request(&req).await?;
+        self.record(
+            "request_opened",
+            Some(&req.beneficiary),
+            Some(&req.id),
+            Some(&req.entitlement),
+            AuditOutcome::Pending,
+            format!(
+                "{} requested {} for {} until {} ({}); approver: {}",
+                req.requester,
+                req.entitlement,
+                req.beneficiary,
+                req.ends_at,
+                req.justification,
+                req.approver
+            ),
+            now,
+        )
+        .await?;
+        Ok(req)
+    }
+
+    async fn find_request(&self, id: &str) -> Result<AccessRequest, GovernanceError> {
+        self.store
+            .requests()
+            .await?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| GovernanceError::UnknownRequest(id.to_owned()))
+    }
+
+    /// Approves request `id` as `by`: refused (nothing changed) when `by` is not its
+    /// approver or it is not pending. Its grant comes with the next governed plan.
+    pub async fn approve(&self, id: &str, by: &str) -> Result<AccessRequest, GovernanceError> {
+        let now = self.now();
+        let mut req = self.find_request(id).await?;
+        let event = request::approval(&req, by, now)?;
+        self.store.add_request_event(id, &event).await?;
+        req.events.push(event);
+        self.record(
+            "request_approved",
+            Some(&req.beneficiary),
+            Some(id),
+            Some(&req.entitlement),
+            AuditOutcome::Changed,
+            req.describe(),
+            now,
+        )
+        .await?;
+        Ok(req)
+    }
+
+    /// Rejects request `id` as `by` (kept, with the reason).
+    pub async fn reject(
+        &self,
+        id: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<AccessRequest, GovernanceError> {
+        let now = self.now();
+        let mut req = self.find_request(id).await?;
+        let event = request::rejection(&req, by, reason, now)?;
+        self.store.add_request_event(id, &event).await?;
+        req.events.push(event);
+        self.record(
+            "request_rejected",
+            Some(&req.beneficiary),
+            Some(id),
+            Some(&req.entitlement),
+            AuditOutcome::Changed,
+            format!("request {id} rejected by {by}: {reason}"),
+            now,
+        )
+        .await?;
+        Ok(req)
+    }
+
+    /// Every request (rejected and expired ones included), with its events.
+    pub async fn requests(&self) -> Result<Vec<AccessRequest>, GovernanceError> {
+        Ok(self.store.requests().await?)
+    }
+
+    // ---- reviews -------------------------------------------------------------
+
+    /// Opens a review campaign over `scope` from what `observed` saw (see
+    /// [`Engine::observe`]): each reviewer gets only what needs a decision (see
+    /// [`review::generate`]). Stored.
+    pub async fn open_campaign(
+        &self,
+        observed: &Observed,
+        roster: &[Identity],
+        name: &str,
+        scope: &ReviewScope,
+        due_at: DateTime<Utc>,
+    ) -> Result<Campaign, GovernanceError> {
+        let now = observed.now;
+        let exceptions = self.store.exceptions().await?;
+        let (actual, desired) = (&observed.actual, &observed.desired);
+        let inputs = ReviewInputs {
+            roster,
+            desired,
+            actual,
+            rules: &self.rules,
+            exceptions: &exceptions,
+            config: &self.config,
+            now,
+        };
+        let campaign = review::generate(&self.next_id("rc", now), name, scope, due_at, &inputs);
+        self.store.add_campaign(&campaign).await?;
+        self.record(
+            "campaign_opened",
+            None,
+            Some(&campaign.id),
+            None,
+            AuditOutcome::Changed,
+            format!(
+                "campaign '{}' opened: {} item(s) for {} reviewer(s), {} grant(s) certified by policy",
+                campaign.name,
+                campaign.items.len(),
+                campaign.reviewers().len(),
+                campaign.certified
+            ),
+            now,
+        )
+        .await?;
+        Ok(campaign)
+    }
+
+    /// Campaign `id`, as opened (export a reviewer's list with [`reviewer_list`]).
+    pub async fn campaign(&self, id: &str) -> Result<Campaign, GovernanceError> {
+        self.store
+            .campaign(id)
+            .await?
+            .ok_or_else(|| GovernanceError::UnknownCampaign(id.to_owned()))
+    }
+
+    /// Records `reviewer`'s decision on `item`. Refused (nothing stored) for an item
+    /// not in the campaign, by someone else than its reviewer, on a closed item, or a
+    /// keep without a reason and an expiry. A keep becomes an exception (for the SoD
+    /// rule of a conflict, else for the grant); a revoke runs with
+    /// [`Governance::review_plan`].
+    pub async fn decide(
+        &self,
+        campaign: &str,
+        item: &str,
+        reviewer: &str,
+        outcome: Outcome,
+    ) -> Result<Decision, GovernanceError> {
+        let now = self.now();
+        let c = self.campaign(campaign).await?;
+        let decisions = self.store.decisions(campaign).await?;
+        let found = review::check_decision(&c, &decisions, item, reviewer, &outcome)?.clone();
+        let mut exception = None;
+        if let (Outcome::Keep { reason, expires_at }, Some(identity)) = (&outcome, &found.identity)
+        {
+            let scope = match (&found.rule, &found.entitlement) {
+                (Some(rule), _) => Some(ExceptionScope::SodRule { rule: rule.clone() }),
+                (None, Some(e)) => Some(ExceptionScope::Entitlement {
+                    entitlement: e.clone(),
+                }),
+                (None, None) => None,
+            };
+            if let Some(scope) = scope {
+                let mut new = NewException::new(identity.as_str(), scope)
+                    .rationale(reason.clone())
+                    .approver(reviewer);
+                new.expires_at = *expires_at;
+                new.origin = Some(format!("access review {campaign} item {item}"));
+                exception = Some(new.validate(self.next_id("exc", now), now)?);
+            }
+        }
+        let decision = Decision {
+            campaign: campaign.to_owned(),
+            item: item.to_owned(),
+            reviewer: reviewer.to_owned(),
+            outcome,
+            decided_at: now,
+            exception: exception.as_ref().map(|e| e.id.clone()),
+        };
+        self.store.add_decision(&decision).await?;
+        if let Some(e) = &exception {
+            self.store.add_exception(e).await?;
+        }
+        self.record(
+            "review_decision",
+            found.identity.as_ref(),
+            Some(&format!("{campaign}/{item}")),
+            found.entitlement.as_ref(),
+            AuditOutcome::Changed,
+            format!(
+                "{reviewer} decided {:?} on {} ({})",
+                decision.outcome, item, found.fix
+            ),
+            now,
+        )
+        .await?;
+        Ok(decision)
+    }
+
+    /// Where campaign `id` stands at `now`.
+    pub async fn campaign_state(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CampaignState, GovernanceError> {
+        let c = self.campaign(id).await?;
+        let decisions = self.store.decisions(id).await?;
+        Ok(review::campaign_state(&c, &decisions, now))
+    }
+
+    /// The campaign's revoke decisions as a plan: pass it through the gate with
+    /// [`Engine::guard`] and apply what it approves.
+    pub async fn review_plan(&self, id: &str) -> Result<Plan, GovernanceError> {
+        let c = self.campaign(id).await?;
+        let decisions = self.store.decisions(id).await?;
+        Ok(review::revocations(&c, &decisions))
+    }
+}
+
+/// The conflicts `proposed` policies would give people of `roster` under `rules`
+/// that `engine`'s current policies do not: what `provision simulate` shows before a
+/// policy change merges. Reads no system.
+pub fn simulate(
+    engine: &Engine,
+    roster: &[Identity],
+    proposed: &PolicySet,
+    rules: &SodRules,
+) -> Vec<SodConflict> {
+    let now = engine.now();
+    let planner = Planner::new(engine.config(), engine.descriptors());
+    let before = planner.desired(roster, engine.policies(), now);
+    let after = planner.desired(roster, proposed, now);
+    sod::simulate((rules, &before), (rules, &after))
+}
+
+/// A reviewer's list of a campaign (CSV, JSON, HTML).
+pub fn reviewer_list<'a>(campaign: &'a Campaign, reviewer: &'a str) -> ReviewerList<'a> {
+    ReviewerList::new(campaign, reviewer)
+}
