@@ -76,9 +76,9 @@ impl Quickstart {
                 "clean".to_owned()
             }
         ));
-        let facts = provision_core::governance::evidence_facts(store)
+        let facts = provision_governance::evidence_facts(store)
             .await
-            .map_err(provision_core::governance::GovernanceError::from)?;
+            .map_err(provision_governance::GovernanceError::from)?;
         let governance = self
             .engine
             .record_evidence(

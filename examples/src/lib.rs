@@ -99,7 +99,7 @@ pub enum QuickstartError {
     Audit(#[from] AuditError),
     /// A governance call was refused or failed (the access review scene).
     #[error("governance: {0}")]
-    Governance(#[from] provision_core::governance::GovernanceError),
+    Governance(#[from] provision_governance::GovernanceError),
     /// The SQLite journal and audit log failed, or its chain does not verify.
     #[error("store: {0}")]
     Store(#[from] provision_store::StoreError),

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use provision_core::executor::ExecutionReport;
-use provision_core::governance::{
+use provision_core::model::{AccountState, Entitlement, Plan};
+use provision_governance::{
     Campaign, CampaignState, GovernanceStore, ItemKind, Outcome, ReviewScope,
 };
-use provision_core::governance::{Governance, GovernanceHook, reviewer_list};
-use provision_core::model::{AccountState, Entitlement, Plan};
+use provision_governance::{Governance, GovernanceHook, reviewer_list};
 
 use crate::drift_scene::MARCUS;
 use crate::scenes::Quickstart;

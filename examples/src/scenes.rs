@@ -12,12 +12,12 @@ use provision_core::audit::{AuditLog, VerifiedChain, verify};
 use provision_core::config::load::load_config;
 use provision_core::engine::Engine;
 use provision_core::executor::{ExecutionReport, PendingConfig, RetryConfig};
-use provision_core::governance::{GovernanceHook, GovernanceStore};
 use provision_core::journal::RunId;
 use provision_core::model::{
     EmploymentStatus, Entitlement, Identity, IdentityId, OperationId, OperationKind, Plan,
 };
 use provision_core::roster::load_roster;
+use provision_governance::{GovernanceHook, GovernanceStore};
 use provision_store::SqliteStore;
 
 use crate::console::Console;

@@ -9,11 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use provision_core::audit::AuditLog;
-use provision_core::governance::{GovernanceStore, ItemKind};
 use provision_core::model::OperationKind;
 use provision_examples::drift_scene::MARCUS;
 use provision_examples::review_scene::{REVIEWER, toxic_pair};
 use provision_examples::{Console, Quickstart};
+use provision_governance::{GovernanceStore, ItemKind};
 
 #[tokio::test]
 async fn the_review_scene_revokes_the_conflict_the_manager_decided() {

@@ -9,9 +9,9 @@ use provision_core::config::DeploymentConfig;
 use provision_core::config::load::parse_config;
 use provision_core::engine::Engine;
 use provision_core::executor::{ExecutionSubscriber, PendingConfig};
-use provision_core::governance::{GovernanceHook, GovernanceStore};
 use provision_core::model::Identity;
 use provision_core::roster::{RosterLoad, RosterReader};
+use provision_governance::{GovernanceHook, GovernanceStore};
 use provision_store::SqliteStore;
 
 use crate::cli::Global;

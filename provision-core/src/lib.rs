@@ -41,7 +41,6 @@ pub mod error_report;
 pub mod evidence;
 pub mod executor;
 pub mod gate;
-pub mod governance;
 pub mod journal;
 mod jsonl;
 pub mod model;

@@ -496,7 +496,10 @@ async fn drift_fix_all_over_the_blast_radius_is_refused_until_confirmed_for_its_
     let leavers = everyone_terminated();
     let drift = engine.drift(&leavers).await.unwrap();
     assert!(drift.has_drift(), "{drift}");
-    let guarded = engine.remediation(&drift, &leavers, "drift:fix").unwrap();
+    let guarded = engine
+        .remediation(&drift, &leavers, "drift:fix")
+        .await
+        .unwrap();
     assert!(!guarded.preview().is_empty());
     let refused = guarded
         .exceeded()
@@ -515,7 +518,10 @@ async fn drift_fix_all_over_the_blast_radius_is_refused_until_confirmed_for_its_
     let report = engine.apply(&confirmed).await.unwrap();
     assert!(report.is_complete(), "{report}");
     let again = engine.drift(&leavers).await.unwrap();
-    let fixes = engine.remediation(&again, &leavers, "drift:fix").unwrap();
+    let fixes = engine
+        .remediation(&again, &leavers, "drift:fix")
+        .await
+        .unwrap();
     assert!(
         fixes.preview().is_empty(),
         "{:?}",

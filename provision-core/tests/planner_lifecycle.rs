@@ -282,7 +282,7 @@ fn expired_grant_is_revoked_and_future_grant_not_given_yet() {
         now() + days(8),
     );
     assert_eq!(
-        later_d.why(&id, &slack("#launch")).unwrap()[0].policy,
+        later_d.why(&id, &slack("#launch")).unwrap()[0].name(),
         "Contractor Window"
     );
 }

@@ -77,16 +77,16 @@ fn why_does_sarah_have_engineering_team() {
         .why(&IdentityId::new("e1001"), &okta("engineering-team"))
         .unwrap();
     assert_eq!(why.len(), 1);
-    assert_eq!(why[0].policy, "Sales Engineer Access");
-    assert_eq!(why[0].matched.get("department").unwrap(), "Sales");
-    assert_eq!(why[0].matched.get("title").unwrap(), "Sales Engineer");
+    assert_eq!(why[0].name(), "Sales Engineer Access");
+    assert_eq!(why[0].matched().get("department").unwrap(), "Sales");
+    assert_eq!(why[0].matched().get("title").unwrap(), "Sales Engineer");
 
     let why = desired
         .why(&IdentityId::new("e1001"), &okta("sales-team"))
         .unwrap();
-    assert_eq!(why[0].policy, "Sales Access");
+    assert_eq!(why[0].name(), "Sales Access");
     assert_eq!(
-        *why[0].matched,
+        *why[0].matched(),
         BTreeMap::from([("department".to_owned(), "Sales".to_owned())])
     );
     // Nothing gives her the account executive profile.

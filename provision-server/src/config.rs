@@ -267,7 +267,7 @@ pub struct ServerConfig {
     pub siem: SiemConfig,
     /// Who approves access requests (`POST /requests`); by default a person's manager.
     #[serde(default)]
-    pub governance: Option<provision_core::governance::GovernanceConfig>,
+    pub governance: Option<provision_governance::GovernanceConfig>,
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
@@ -479,7 +479,7 @@ mod tests {
         let governance = config.governance.unwrap();
         assert_eq!(
             governance.default_approver,
-            provision_core::governance::ApproverSource::Owner("sec-lead".into())
+            provision_governance::ApproverSource::Owner("sec-lead".into())
         );
 
         let twice = text.replace("name: console", "name: file");

@@ -19,9 +19,9 @@ use provision_core::engine::{Engine, EngineError};
 use provision_core::executor::{
     BudgetShare, ClaimSettings, ExecutionSubscriber, PendingConfig, ShareSettings,
 };
-use provision_core::governance::{GovernanceHook, GovernanceStore, MemoryGovernanceStore};
 use provision_core::journal::Journal;
 use provision_core::model::SystemName;
+use provision_governance::{GovernanceHook, GovernanceStore, MemoryGovernanceStore};
 
 use crate::config::ServerConfig;
 use crate::error::ServerError;

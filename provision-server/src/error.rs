@@ -47,7 +47,7 @@ pub enum ServerError {
     Evidence(#[from] provision_core::evidence::EvidenceError),
     /// A governance call (an access request) failed or was refused.
     #[error(transparent)]
-    Governance(#[from] provision_core::governance::GovernanceError),
+    Governance(#[from] provision_governance::GovernanceError),
     /// The store named in the configuration needs a feature this build lacks.
     #[error("{0}")]
     Unsupported(String),

@@ -7,7 +7,7 @@
 use chrono::Utc;
 use provision_core::engine::{EvidenceOptions, EvidenceRun};
 use provision_core::evidence::{CoverageReport, EvidenceStore};
-use provision_core::governance::outside_policy::allowed_grants;
+use provision_governance::outside_policy::allowed_grants;
 
 use crate::error::ServerError;
 use crate::metrics::DegradedGauge;
@@ -24,12 +24,12 @@ impl Service {
             let roster = self.roster().await?;
             let store = &*self.inner.store;
             let now = Utc::now();
-            let exceptions = provision_core::governance::GovernanceStore::exceptions(store)
+            let exceptions = provision_governance::GovernanceStore::exceptions(store)
                 .await
-                .map_err(provision_core::governance::GovernanceError::from)?;
-            let requests = provision_core::governance::GovernanceStore::requests(store)
+                .map_err(provision_governance::GovernanceError::from)?;
+            let requests = provision_governance::GovernanceStore::requests(store)
                 .await
-                .map_err(provision_core::governance::GovernanceError::from)?;
+                .map_err(provision_governance::GovernanceError::from)?;
             let approved = allowed_grants(&exceptions, &requests, now)
                 .into_iter()
                 .filter(|g| !g.lapsed)
@@ -46,9 +46,9 @@ impl Service {
                 .await?;
             // Exceptions, requests and review decisions are evidence too (stored once
             // each, however often they are collected).
-            let facts = provision_core::governance::evidence_facts(store)
+            let facts = provision_governance::evidence_facts(store)
                 .await
-                .map_err(provision_core::governance::GovernanceError::from)?;
+                .map_err(provision_governance::GovernanceError::from)?;
             let governance = self
                 .inner
                 .engine

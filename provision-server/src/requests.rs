@@ -30,10 +30,10 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use provision_core::engine::EngineError;
 use provision_core::executor::ExecutionReport;
-use provision_core::governance::{
+use provision_core::model::{Identity, IdentityId};
+use provision_governance::{
     AccessRequest, GovernanceError, GovernanceStore, NewRequest, RequestState,
 };
-use provision_core::model::{Identity, IdentityId};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -246,8 +246,8 @@ pub(crate) async fn reject(
 impl Service {
     /// Governance over the service's engine and store: the configuration's approvers,
     /// governance events in the audit log (streamed to the SIEM sinks).
-    fn governance(&self) -> provision_core::governance::Governance<'_> {
-        let governance = provision_core::governance::Governance::new(
+    fn governance(&self) -> provision_governance::Governance<'_> {
+        let governance = provision_governance::Governance::new(
             &self.inner.engine,
             Arc::clone(&self.inner.store) as Arc<dyn GovernanceStore>,
         )

@@ -21,7 +21,7 @@ pub trait ServiceStore:
     + Journal
     + AuditLog
     + provision_core::evidence::EvidenceStore
-    + provision_core::governance::GovernanceStore
+    + provision_governance::GovernanceStore
     + provision_core::siem::AuditFeed
     + provision_core::siem::CursorStore
     + 'static

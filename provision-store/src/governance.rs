@@ -1,4 +1,4 @@
-//! Governance records (`provision_core::governance::GovernanceStore`) in SQLite and
+//! Governance records (`provision_governance::GovernanceStore`) in SQLite and
 //! PostgreSQL: exceptions, access requests and their events, review campaigns and
 //! decisions, and the governance event log. Every table is append-only (schema
 //! version 4): the API only inserts, and triggers refuse UPDATE and DELETE from SQL.
@@ -6,7 +6,7 @@
 //! one item, is refused as [`GovernanceStoreError::Duplicate`] and changes nothing.
 
 use async_trait::async_trait;
-use provision_core::governance::{
+use provision_governance::{
     AccessRequest, Campaign, Decision, Exception, GovernanceEvent, GovernanceStore,
     GovernanceStoreError, RequestEvent,
 };

@@ -28,7 +28,7 @@
 //! [`SharedBudget`](provision_core::executor::SharedBudget): instances on one database
 //! split every system's rate budget and share 429 pauses (`budget` module).
 //! Both stores also implement
-//! [`GovernanceStore`](provision_core::governance::GovernanceStore): exceptions,
+//! [`GovernanceStore`](provision_governance::GovernanceStore): exceptions,
 //! access requests, review campaigns and decisions, append-only.
 //! Both stores also keep audit evidence (migration 0005): they implement
 //! [`EvidenceStore`](provision_core::evidence::EvidenceStore), with rows keyed by

@@ -10,13 +10,13 @@ mod pg_url;
 
 use chrono::{Duration, TimeZone, Utc};
 use provision_core::drift::Severity;
-use provision_core::governance::review::ReviewScope;
-use provision_core::governance::{
+use provision_core::model::{Entitlement, IdentityId, SystemName};
+use provision_governance::review::ReviewScope;
+use provision_governance::{
     AccessRequest, Approver, Campaign, Decision, Exception, ExceptionScope, GovernanceEvent,
     GovernanceStore, GovernanceStoreError, ItemKind, Outcome, RequestEvent, RequestEventKind,
     RequestState, ReviewItem,
 };
-use provision_core::model::{Entitlement, IdentityId, SystemName};
 use provision_store::SqliteStore;
 
 fn t0() -> chrono::DateTime<Utc> {

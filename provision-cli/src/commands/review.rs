@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use provision_core::governance::{Campaign, GovernanceStore, ReviewScope};
-use provision_core::governance::{Governance, GovernanceHook, reviewer_list};
+use provision_governance::{Campaign, GovernanceStore, ReviewScope};
+use provision_governance::{Governance, GovernanceHook, reviewer_list};
 
 use crate::cli::{ReviewArgs, ReviewFormat};
 use crate::commands::{Ctx, find_person, out};

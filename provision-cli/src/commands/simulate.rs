@@ -15,9 +15,9 @@ use std::process::Command;
 
 use chrono::Utc;
 use provision_core::engine::{Engine, EngineError, Validated};
-use provision_core::governance::{SodRule, SodRules, load_sod_rules, sod};
 use provision_core::model::{DesiredIdentity, DesiredState, Identity, Policy, PolicySet};
 use provision_core::planner::Planner;
+use provision_governance::{SodRule, SodRules, load_sod_rules, sod};
 use serde::Serialize;
 
 use crate::cli::{Format, SimulateArgs};

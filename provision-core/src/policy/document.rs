@@ -53,7 +53,7 @@ pub(crate) const PROVISION_FIELDS: &[&str] = &[
     "valid_until",
 ];
 
-/// The top-level section of separation-of-duties rules, read by `crate::governance::sod`.
+/// The top-level section of separation-of-duties rules, read by `provision-governance`.
 pub(crate) const SOD_SECTION: &str = "separation_of_duties";
 
 const POLICY_FIELDS: &[&str] = &["name", "description", "match", "triggers", "provisions"];
@@ -94,7 +94,7 @@ pub(crate) fn read_policies(r: &mut Reader, root: &Node) -> Vec<RawPolicy> {
                 }
             }
         }
-        // A file of separation-of-duties rules only (read by `crate::governance::sod`).
+        // A file of separation-of-duties rules only (read by `provision-governance`).
         (None, None) if top.has(SOD_SECTION) => {}
         (None, None) => {
             r.error(

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Entitlement, Identity, IdentityId, Validity};
+use provision_core::model::{Entitlement, Identity, IdentityId, Validity};
 
 use super::config::{ApproverSource, GovernanceConfig};
 use super::error::GovernanceError;
@@ -381,7 +381,7 @@ pub fn cycle_times(requests: &[AccessRequest], target: Duration) -> CycleTimes {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::governance::config::{ApproverRule, Target};
+    use crate::config::{ApproverRule, Target};
 
     fn config() -> GovernanceConfig {
         GovernanceConfig {

@@ -5,24 +5,17 @@
 
 mod governance_support;
 
-use std::sync::Arc;
-
 use chrono::{Duration, Utc};
 use governance_support::*;
-use provision_core::engine::reviewer_list;
-use provision_core::governance::{
-    ExceptionScope, GovernanceError, GovernanceStore, ItemKind, Outcome, ReviewScope,
-};
 use provision_core::model::{Entitlement, OperationKind};
+use provision_governance::{
+    ExceptionScope, GovernanceError, GovernanceStore, ItemKind, Outcome, ReviewScope, reviewer_list,
+};
 
 #[tokio::test]
 async fn the_engineering_manager_gets_exactly_the_items_needing_a_decision_and_their_decisions_become_the_plan()
  {
     let mut w = World::new().await;
-    let rules = w
-        .engine
-        .load_sod_rules(&examples().join("policies"))
-        .unwrap();
     // Behind the SDK's back: Marcus holds the toxic pair and a Sales channel; Tom has
     // left but his accounts are still active; a contractor's Okta account matches no one.
     let sales_engineering = Entitlement::new("slack", "channel", "#sales-engineering");
@@ -35,15 +28,12 @@ async fn the_engineering_manager_gets_exactly_the_items_needing_a_decision_and_t
         provision_core::model::AccountState::Active,
     );
 
-    let gov = w
-        .engine
-        .governance(Arc::clone(&w.store) as _)
-        .sod_rules(rules)
-        .config(settings());
+    let gov = w.gov();
     let scope = ReviewScope::all().systems(["okta", "aws", "salesforce", "slack"]);
     let due = Utc::now() + Duration::days(7);
+    let observed = w.engine.observe(&w.roster).await.unwrap();
     let campaign = gov
-        .open_campaign(&w.roster, "Q4 2026 access review", &scope, due)
+        .open_campaign(&observed, &w.roster, "Q4 2026 access review", &scope, due)
         .await
         .unwrap();
 
@@ -228,7 +218,13 @@ async fn the_engineering_manager_gets_exactly_the_items_needing_a_decision_and_t
     assert!(later.overdue.contains(&"it-ops".to_owned()));
 
     // The revokes become exactly this plan.
-    let plan = gov.review_plan(&campaign.id, &w.roster).await.unwrap();
+    let revocations = gov.review_plan(&campaign.id).await.unwrap();
+    let plan = w
+        .engine
+        .guard(revocations, &w.roster, "review:q4")
+        .await
+        .unwrap();
+    assert!(plan.refusals().is_empty());
     let mut ops: Vec<(String, String, String)> = plan
         .preview()
         .operations
@@ -267,7 +263,7 @@ async fn the_engineering_manager_gets_exactly_the_items_needing_a_decision_and_t
     assert!(revoke_channel.reason.detail.contains(&campaign.id));
     assert!(revoke_channel.reason.detail.contains(ENG_MANAGER));
     let plan = plan.approve().unwrap();
-    let report = gov.apply(&plan).await.unwrap();
+    let report = w.engine.apply(&plan).await.unwrap();
     assert_eq!(report.totals.failed, 0, "{report}");
     assert!(!w.holds(MARCUS, &sales_engineering));
 

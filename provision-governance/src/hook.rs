@@ -7,7 +7,7 @@
 //! ```no_run
 //! # use std::sync::Arc;
 //! # use provision_core::engine::Engine;
-//! # use provision_core::governance::{GovernanceHook, MemoryGovernanceStore, SodRules};
+//! # use provision_governance::{GovernanceHook, MemoryGovernanceStore, SodRules};
 //! # async fn run(rules: SodRules) -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Arc::new(MemoryGovernanceStore::new());
 //! let engine = Engine::builder()
@@ -25,11 +25,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::drift::Finding;
-use crate::gate::{
+use provision_core::drift::Finding;
+use provision_core::gate::{
     AppliedContext, BuildContext, HookError, HookPass, PlanContext, PlanHook, Refusal,
 };
-use crate::model::{ActualState, DesiredState, Plan, ResourceRef, SystemName};
+use provision_core::model::{ActualState, DesiredState, Plan, ResourceRef, SystemName};
 
 use super::exception::Exception;
 use super::outside_policy::{AllowedGrant, add_to_desired, allowed_grants};
@@ -76,7 +76,7 @@ impl GovernanceHook {
     /// A hook over `store` whose rules are the `separation_of_duties:` sections of the
     /// engine's policy files, validated against its deployment when the engine is
     /// built (file:line for every problem): for
-    /// [`EngineBuilder::hook_with`](crate::engine::EngineBuilder::hook_with).
+    /// [`EngineBuilder::hook_with`](provision_core::engine::EngineBuilder::hook_with).
     pub fn with_policy_rules(
         store: Arc<dyn GovernanceStore>,
     ) -> impl FnOnce(&BuildContext<'_>) -> Result<Arc<dyn PlanHook>, HookError> + Send + 'static
@@ -93,7 +93,7 @@ impl GovernanceHook {
     }
 
     /// The governance hook among `engine`'s hooks, when it has one.
-    pub fn of(engine: &crate::engine::Engine) -> Option<&GovernanceHook> {
+    pub fn of(engine: &provision_core::engine::Engine) -> Option<&GovernanceHook> {
         engine
             .hooks()
             .iter()
@@ -233,7 +233,7 @@ impl HookPass for GovernancePass {
             return Vec::new();
         }
         let mut read: BTreeSet<ResourceRef> =
-            crate::planner::Planner::new(cx.config, cx.descriptors)
+            provision_core::planner::Planner::new(cx.config, cx.descriptors)
                 .desired(&[], cx.policies, cx.now)
                 .managed_resources;
         read.extend(self.allowed.iter().map(|a| a.entitlement.resource_ref()));

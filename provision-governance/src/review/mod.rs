@@ -18,8 +18,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::drift::Severity;
-use crate::model::{Entitlement, IdentityId, Operation, SystemName};
+use provision_core::drift::Severity;
+use provision_core::model::{Entitlement, IdentityId, Operation, SystemName};
 
 pub use decide::{CampaignState, ReviewerProgress, campaign_state, check_decision, revocations};
 pub use generate::{ReviewInputs, generate};

@@ -6,7 +6,7 @@
 //! ```no_run
 //! # use std::sync::Arc;
 //! # use provision_core::engine::Engine;
-//! # use provision_core::governance::{Governance, GovernanceConfig, MemoryGovernanceStore, ReviewScope};
+//! # use provision_governance::{Governance, GovernanceConfig, MemoryGovernanceStore, ReviewScope};
 //! # async fn run(engine: Engine, roster: Vec<provision_core::model::Identity>) -> Result<(), Box<dyn std::error::Error>> {
 //! let gov = Governance::new(&engine, Arc::new(MemoryGovernanceStore::new()))
 //!     .config(GovernanceConfig::default());
@@ -21,13 +21,13 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::{AuditEvent, AuditOutcome};
-use crate::engine::{Engine, Observed};
-use crate::journal::RunId;
-use crate::model::{
+use provision_core::audit::{AuditEvent, AuditOutcome};
+use provision_core::engine::{Engine, Observed};
+use provision_core::journal::RunId;
+use provision_core::model::{
     Entitlement, Identity, IdentityId, OperationId, Plan, PolicySet, Reason, ReasonKind, SystemName,
 };
-use crate::planner::Planner;
+use provision_core::planner::Planner;
 
 use super::review::{self, ReviewInputs, export::ReviewerList};
 use super::{
@@ -217,10 +217,7 @@ impl<'e> Governance<'e> {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<ExceptionReviewLine>, GovernanceError> {
-        Ok(crate::governance::review_list(
-            &self.store.exceptions().await?,
-            now,
-        ))
+        Ok(crate::review_list(&self.store.exceptions().await?, now))
     }
 
     // ---- requests ------------------------------------------------------------

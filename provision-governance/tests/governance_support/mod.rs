@@ -10,11 +10,12 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use provision_core::audit::MemoryAuditLog;
 use provision_core::engine::Engine;
-use provision_core::governance::{
-    ApproverRule, ApproverSource, GovernanceConfig, MemoryGovernanceStore, OwnerRule, Target,
-};
 use provision_core::model::{AccountState, EmploymentStatus, Entitlement, Identity};
 use provision_core::roster::load_roster;
+use provision_governance::{
+    ApproverRule, ApproverSource, Governance, GovernanceConfig, GovernanceHook,
+    MemoryGovernanceStore, OwnerRule, SodRules, Target,
+};
 use provision_sandbox::SandboxFactory;
 
 pub fn examples() -> PathBuf {
@@ -82,12 +83,14 @@ impl World {
         let dir = examples();
         let sandboxes = Arc::new(SandboxFactory::new());
         let audit = Arc::new(MemoryAuditLog::new());
+        let store = Arc::new(MemoryGovernanceStore::new());
         let engine = Engine::builder()
             .deployment(dir.join("provision.yaml"))
             .policies(dir.join("policies"))
             .factory(Arc::clone(&sandboxes) as _)
             .audit_log(Arc::clone(&audit) as _)
             .actor("governance-test")
+            .hook_with(GovernanceHook::with_policy_rules(Arc::clone(&store) as _))
             .build()
             .await
             .expect("the example deployment builds");
@@ -112,9 +115,26 @@ impl World {
             engine,
             sandboxes,
             roster,
-            store: Arc::new(MemoryGovernanceStore::new()),
+            store,
             audit,
         }
+    }
+
+    /// The separation-of-duties rules of the example policies, as the engine's
+    /// governance hook enforces them.
+    pub fn rules(&self) -> SodRules {
+        GovernanceHook::of(&self.engine)
+            .expect("the engine has the governance hook")
+            .rules()
+            .clone()
+    }
+
+    /// Governance records over the engine and the world's store, with the example
+    /// rules and [`settings`].
+    pub fn gov(&self) -> Governance<'_> {
+        Governance::new(&self.engine, Arc::clone(&self.store) as _)
+            .sod_rules(self.rules())
+            .config(settings())
     }
 
     pub fn person(&self, id: &str) -> Identity {

@@ -22,12 +22,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::adapter::{RoleModel, SystemDescriptor};
-use crate::config::DeploymentConfig;
-use crate::drift::Severity;
-use crate::model::SystemName;
-use crate::policy::{Diagnostic, Diagnostics, PolicyError};
-use crate::yaml::{Node, Reader, Value, parse_yaml};
+use provision_core::adapter::{RoleModel, SystemDescriptor};
+use provision_core::config::DeploymentConfig;
+use provision_core::drift::Severity;
+use provision_core::model::SystemName;
+use provision_core::policy::{Diagnostic, Diagnostics, PolicyError};
+use provision_core::yaml::{Node, Reader, Value, parse_yaml};
 
 use super::sod::{EntitlementPattern, SodRule, SodRules};
 

@@ -18,7 +18,7 @@
 //!   PostgreSQL in `provision_store`).
 //!
 //! [`GovernanceHook`] plugs them into every plan the
-//! [`Engine`](crate::engine::Engine) makes; [`Governance`] records exceptions,
+//! [`Engine`](provision_core::engine::Engine) makes; [`Governance`] records exceptions,
 //! requests and review decisions.
 
 pub mod config;

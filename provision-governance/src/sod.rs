@@ -13,9 +13,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::drift::Severity;
-use crate::model::{ActualState, Entitlement, IdentityId, Plan, SourceLocation};
-use crate::planner::{Descriptors, apply_with};
+use provision_core::drift::Severity;
+use provision_core::model::{ActualState, Entitlement, IdentityId, Plan, SourceLocation};
+use provision_core::planner::{Descriptors, apply_with};
 
 use super::exception::Exception;
 
@@ -241,7 +241,7 @@ pub fn new_conflicts(
 /// exceptions and requests) would give a toxic combination.
 pub fn desired_conflicts(
     rules: &SodRules,
-    desired: &crate::model::DesiredState,
+    desired: &provision_core::model::DesiredState,
 ) -> Vec<SodConflict> {
     if rules.is_empty() {
         return Vec::new();
@@ -261,8 +261,8 @@ pub fn desired_conflicts(
 /// find in the current one (`before`), for the same person and rule. What
 /// `provision simulate` shows before a policy change merges.
 pub fn simulate(
-    before: (&SodRules, &crate::model::DesiredState),
-    after: (&SodRules, &crate::model::DesiredState),
+    before: (&SodRules, &provision_core::model::DesiredState),
+    after: (&SodRules, &provision_core::model::DesiredState),
 ) -> Vec<SodConflict> {
     let old: BTreeSet<(IdentityId, String)> = desired_conflicts(before.0, before.1)
         .into_iter()

@@ -7,7 +7,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{DesiredGrant, DesiredState, Entitlement, IdentityId, Provenance, Validity};
+use provision_core::model::{
+    DesiredGrant, DesiredState, Entitlement, IdentityId, Provenance, Validity,
+};
 
 use super::exception::{Exception, ExceptionStatus, status_of};
 use super::request::AccessRequest;
@@ -104,7 +106,7 @@ pub fn add_to_desired(
     desired: &mut DesiredState,
     allowed: &[AllowedGrant],
     now: DateTime<Utc>,
-    has_accounts: impl Fn(&crate::model::SystemName) -> bool,
+    has_accounts: impl Fn(&provision_core::model::SystemName) -> bool,
 ) {
     for a in allowed {
         let Some(who) = desired.identities.get_mut(&a.identity) else {

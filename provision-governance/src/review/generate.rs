@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-use crate::drift::{Severity, UNMATCHED};
-use crate::model::{
+use provision_core::drift::{Severity, UNMATCHED};
+use provision_core::model::{
     AccountState, ActualAccount, ActualState, DesiredState, Entitlement, Identity, IdentityId,
     Operation, OperationKind, Priority, Reason, ReasonKind, SystemName,
 };
@@ -380,7 +380,9 @@ impl Person<'_> {
         grants: usize,
     ) -> ReviewItem {
         let effective = match self.person.map(|p| &p.status) {
-            Some(crate::model::EmploymentStatus::Terminated { effective }) => Some(*effective),
+            Some(provision_core::model::EmploymentStatus::Terminated { effective }) => {
+                Some(*effective)
+            }
             _ => None,
         };
         let mut evidence = vec![format!(
@@ -492,7 +494,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::model::{
+    use provision_core::model::{
         AccountRecord, ActualIdentity, DesiredGrant, DesiredIdentity, Provenance, Validity,
     };
 

@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use provision_core::drift::Severity;
-use provision_core::governance::review::{ReviewInputs, generate};
-use provision_core::governance::{
+use provision_core::model::*;
+use provision_governance::review::{ReviewInputs, generate};
+use provision_governance::{
     EntitlementPattern, GovernanceConfig, ItemKind, ReviewScope, SodRule, SodRules,
 };
-use provision_core::model::*;
 
 const DEPARTMENTS: usize = 20;
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::Plan;
+use provision_core::model::Plan;
 
 use super::super::error::GovernanceError;
 use super::{Campaign, Decision, Outcome, ReviewItem};

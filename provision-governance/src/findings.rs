@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::drift::{DriftClass, Evidence, Finding, Holder, Severity, Subject};
-use crate::model::{ActualState, Operation, OperationKind, Priority, Reason, ReasonKind};
+use provision_core::drift::{DriftClass, Evidence, Finding, Holder, Severity, Subject};
+use provision_core::model::{ActualState, Operation, OperationKind, Priority, Reason, ReasonKind};
 
 use super::exception::{Exception, ExceptionStatus, status_of};
 use super::sod::{SodRules, is_covered};

@@ -8,7 +8,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Entitlement, IdentityId};
+use provision_core::model::{Entitlement, IdentityId};
 
 use super::error::GovernanceError;
 

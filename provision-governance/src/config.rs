@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Entitlement, SystemName};
+use provision_core::model::{Entitlement, SystemName};
 
 /// Where an approval comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,12 +12,14 @@ use chrono::{Duration, Utc};
 use governance_support::*;
 use provision_core::audit::{AuditLog, AuditOutcome};
 use provision_core::drift::DriftClass;
+use provision_core::engine::EngineError;
 use provision_core::evidence::store::EvidenceStore;
-use provision_core::governance::{
-    ExceptionScope, ExceptionStatus, GovernanceError, GovernanceStore, NewException, NewRequest,
-    RequestState,
-};
+use provision_core::model::SystemName;
 use provision_core::model::{Entitlement, IdentityId, OperationKind, ReasonKind};
+use provision_governance::{
+    ExceptionScope, ExceptionStatus, GovernanceError, GovernanceStore, NewException, NewRequest,
+    RequestState, SodConflict, evidence_facts,
+};
 
 fn request_for(id: &str, e: Entitlement, hours: i64) -> NewRequest {
     NewRequest {
@@ -33,17 +35,9 @@ fn request_for(id: &str, e: Entitlement, hours: i64) -> NewRequest {
 #[tokio::test]
 async fn a_plan_creating_an_sod_conflict_is_refused_and_recorded_until_an_exception_covers_it() {
     let w = World::new().await;
-    let rules = w
-        .engine
-        .load_sod_rules(&examples().join("policies"))
-        .unwrap();
+    let rules = w.rules();
     assert_eq!(rules.rules.len(), 1);
-    let gov = w
-        .engine
-        .governance(Arc::clone(&w.store) as _)
-        .sod_rules(rules)
-        .config(settings())
-        .audit_log(Arc::clone(&w.audit) as _);
+    let gov = w.gov();
 
     // Marcus already approves refunds in Salesforce (given by hand) and asks for the
     // payments admin permission set; the cloud lead approves the request.
@@ -54,16 +48,20 @@ async fn a_plan_creating_an_sod_conflict_is_refused_and_recorded_until_an_except
         .unwrap();
     gov.approve(&req.id, "cloud-lead").await.unwrap();
 
-    let refused = gov.plan(&w.roster, "nightly").await.unwrap_err();
-    let GovernanceError::Refused(refusal) = &refused else {
-        panic!("expected an SoD refusal, got {refused}");
-    };
-    assert_eq!(refusal.conflicts.len(), 1);
-    let c = &refusal.conflicts[0];
+    // The gate refuses Marcus (and only Marcus): his changes are held back, the
+    // refusal names him, the rule and both grants, and it is in the audit log.
+    let planned = w.engine.plan(&w.roster, "nightly").await.unwrap();
+    let refusals = planned.refusals();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    let refusal = &refusals[0];
+    assert_eq!(refusal.identity.as_str(), MARCUS);
+    assert_eq!(refusal.by, "sod");
+    assert!(!refusal.held_back.is_empty());
+    let c: &SodConflict = refusal.reason_as().expect("an SoD conflict");
     assert_eq!(c.identity.as_str(), MARCUS);
     assert_eq!(c.rule, "Payments admin approves refunds");
     assert!(c.grants.contains(&payments_admin()) && c.grants.contains(&approve_refunds()));
-    let message = refused.to_string();
+    let message = EngineError::from(refusal.clone()).to_string();
     assert!(
         message.contains(MARCUS)
             && message.contains("Payments admin approves refunds")
@@ -71,15 +69,21 @@ async fn a_plan_creating_an_sod_conflict_is_refused_and_recorded_until_an_except
             && message.contains("salesforce/permission_set/ApproveRefunds"),
         "{message}"
     );
-    // Recorded: in the governance log and in the audit log.
-    let events = w.store.events().await.unwrap();
-    assert!(events.iter().any(|e| e.kind == "sod_refusal"
-        && e.identity.as_deref() == Some(MARCUS)
-        && e.detail.contains("Payments admin approves refunds")));
+    assert!(
+        planned
+            .preview()
+            .operations
+            .iter()
+            .all(|o| o.identity.as_str() != MARCUS),
+        "Marcus's operations are held back"
+    );
+    // Recorded in the audit log.
     let audit = w.audit.records().await.unwrap();
     assert!(audit.iter().any(|r| r.event.action == "sod_refusal"
         && r.event.identity.as_str() == MARCUS
         && matches!(&r.event.outcome, AuditOutcome::Failed { class, .. } if class == "refused")));
+    let approved = planned.approve().unwrap();
+    w.engine.apply(&approved).await.unwrap();
     assert!(!w.holds(MARCUS, &payments_admin()), "nothing was applied");
 
     // An exception for Marcus and the rule lets the plan through.
@@ -96,7 +100,8 @@ async fn a_plan_creating_an_sod_conflict_is_refused_and_recorded_until_an_except
     )
     .await
     .unwrap();
-    let plan = gov
+    let plan = w
+        .engine
         .plan(&w.roster, "nightly")
         .await
         .unwrap()
@@ -108,7 +113,7 @@ async fn a_plan_creating_an_sod_conflict_is_refused_and_recorded_until_an_except
         .find(|o| o.kind.entitlement() == Some(&payments_admin()))
         .expect("the requested grant is planned");
     assert!(matches!(grant.kind, OperationKind::Grant { .. }));
-    let report = gov.apply(&plan).await.unwrap();
+    let report = w.engine.apply(&plan).await.unwrap();
     assert_eq!(report.totals.failed, 0, "{report}");
     assert!(w.holds(MARCUS, &payments_admin()));
 }
@@ -117,10 +122,7 @@ async fn a_plan_creating_an_sod_conflict_is_refused_and_recorded_until_an_except
 async fn a_request_approved_becomes_a_grant_whose_audit_record_names_requester_approver_and_request()
  {
     let w = World::new().await;
-    let gov = w
-        .engine
-        .governance(Arc::clone(&w.store) as _)
-        .config(settings());
+    let gov = w.gov();
     let req = gov
         .request(request_for(PRIYA, payments_admin(), 8), &w.roster)
         .await
@@ -138,7 +140,7 @@ async fn a_request_approved_becomes_a_grant_whose_audit_record_names_requester_a
         RequestState::Pending
     );
     // Nothing is granted before approval.
-    let plan = gov.plan(&w.roster, "nightly").await.unwrap();
+    let plan = w.engine.plan(&w.roster, "nightly").await.unwrap();
     assert!(
         plan.preview()
             .operations
@@ -147,7 +149,8 @@ async fn a_request_approved_becomes_a_grant_whose_audit_record_names_requester_a
     );
 
     gov.approve(&req.id, "cloud-lead").await.unwrap();
-    let plan = gov
+    let plan = w
+        .engine
         .plan(&w.roster, "nightly")
         .await
         .unwrap()
@@ -163,7 +166,7 @@ async fn a_request_approved_becomes_a_grant_whose_audit_record_names_requester_a
         "time-bound: {:?}",
         op.reason
     );
-    let report = gov.apply(&plan).await.unwrap();
+    let report = w.engine.apply(&plan).await.unwrap();
     assert_eq!(report.totals.failed, 0, "{report}");
     assert!(w.holds(PRIYA, &payments_admin()));
 
@@ -206,15 +209,16 @@ async fn a_request_approved_becomes_a_grant_whose_audit_record_names_requester_a
         .await
         .unwrap();
     assert_eq!(auto.approved_by(), Some("auto"));
-    let plan = gov
+    let plan = w
+        .engine
         .plan(&w.roster, "nightly")
         .await
         .unwrap()
         .approve()
         .unwrap();
-    gov.apply(&plan).await.unwrap();
+    w.engine.apply(&plan).await.unwrap();
     let times =
-        provision_core::governance::cycle_times(&gov.requests().await.unwrap(), Duration::hours(4));
+        provision_governance::cycle_times(&gov.requests().await.unwrap(), Duration::hours(4));
     assert_eq!(times.provisioned.len(), 2, "{times:?}");
     assert_eq!((times.auto_provisioned, times.auto_within_target), (1, 1));
 
@@ -225,13 +229,23 @@ async fn a_request_approved_becomes_a_grant_whose_audit_record_names_requester_a
     );
     let recorded = w
         .engine
-        .record_governance_evidence(&evidence, w.store.as_ref(), "evidence-1")
+        .record_evidence(
+            &evidence,
+            &SystemName::new(provision_core::evidence::row::SDK_SYSTEM),
+            "evidence-1",
+            evidence_facts(w.store.as_ref()).await.unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!((recorded.rows, recorded.new_rows), (2, 2), "two requests");
     let again = w
         .engine
-        .record_governance_evidence(&evidence, w.store.as_ref(), "evidence-2")
+        .record_evidence(
+            &evidence,
+            &SystemName::new(provision_core::evidence::row::SDK_SYSTEM),
+            "evidence-2",
+            evidence_facts(w.store.as_ref()).await.unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(again.new_rows, 0, "stored once");
@@ -259,10 +273,7 @@ async fn a_request_approved_becomes_a_grant_whose_audit_record_names_requester_a
 #[tokio::test]
 async fn an_expired_exception_is_a_finding_and_its_grant_is_revoked_on_the_next_run() {
     let w = World::new().await;
-    let gov = w
-        .engine
-        .governance(Arc::clone(&w.store) as _)
-        .config(settings());
+    let gov = w.gov();
     let sales = Entitlement::new("slack", "channel", "#sales");
     // Refused, and nothing stored: an exception without an expiry.
     let err = gov
@@ -299,7 +310,8 @@ async fn an_expired_exception_is_a_finding_and_its_grant_is_revoked_on_the_next_
         .await
         .unwrap();
     // While it is active the grant is part of the desired state, with a reason saying so.
-    let plan = gov
+    let plan = w
+        .engine
         .plan(&w.roster, "nightly")
         .await
         .unwrap()
@@ -316,20 +328,21 @@ async fn an_expired_exception_is_a_finding_and_its_grant_is_revoked_on_the_next_
         grant.reason
     );
     assert_eq!(grant.reason.valid_until, Some(exception.expires_at));
-    gov.apply(&plan).await.unwrap();
+    w.engine.apply(&plan).await.unwrap();
     assert!(w.holds(PRIYA, &sales));
 
     tokio::time::sleep(StdDuration::from_millis(3200)).await;
     let lines = gov.exception_review(Utc::now()).await.unwrap();
     assert_eq!(lines[0].status, ExceptionStatus::Expired);
-    let drift = gov.drift(&w.roster).await.unwrap();
+    let drift = w.engine.drift(&w.roster).await.unwrap();
     let finding = drift
         .of_class(DriftClass::ExpiredException)
         .find(|f| f.identity.as_ref().map(IdentityId::as_str) == Some(PRIYA))
         .expect("the expired exception is a finding");
     assert!(finding.evidence.observed.contains(&exception.id));
 
-    let plan = gov
+    let plan = w
+        .engine
         .plan(&w.roster, "nightly")
         .await
         .unwrap()
@@ -347,24 +360,16 @@ async fn an_expired_exception_is_a_finding_and_its_grant_is_revoked_on_the_next_
         "{:?}",
         revoke.reason
     );
-    gov.apply(&plan).await.unwrap();
+    w.engine.apply(&plan).await.unwrap();
     assert!(!w.holds(PRIYA, &sales));
 }
 
 #[tokio::test]
 async fn drift_reports_held_sod_conflicts_as_high_severity_findings() {
     let w = World::new().await;
-    let rules = w
-        .engine
-        .load_sod_rules(&examples().join("policies"))
-        .unwrap();
-    let gov = w
-        .engine
-        .governance(Arc::clone(&w.store) as _)
-        .sod_rules(rules);
     w.by_hand(MARCUS, &approve_refunds());
     w.by_hand(MARCUS, &payments_admin());
-    let drift = gov.drift(&w.roster).await.unwrap();
+    let drift = w.engine.drift(&w.roster).await.unwrap();
     let f: Vec<_> = drift.of_class(DriftClass::SodConflict).collect();
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].identity.as_ref().map(IdentityId::as_str), Some(MARCUS));
@@ -380,14 +385,7 @@ async fn drift_reports_held_sod_conflicts_as_high_severity_findings() {
 async fn simulate_shows_the_people_a_policy_change_would_put_into_conflict() {
     use provision_core::model::{Policy, PolicyGrant, Selector, Validity};
     let w = World::new().await;
-    let rules = w
-        .engine
-        .load_sod_rules(&examples().join("policies"))
-        .unwrap();
-    let gov = w
-        .engine
-        .governance(Arc::clone(&w.store) as _)
-        .sod_rules(rules);
+    let gov = w.gov();
     assert!(
         gov.simulate(&w.roster, w.engine.policies(), None)
             .is_empty()

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::IdentityId;
+use provision_core::model::IdentityId;
 
 use super::request::RequestState;
 use super::store::GovernanceStoreError;
@@ -118,8 +118,8 @@ pub enum GovernanceError {
     Store(#[from] GovernanceStoreError),
     /// A plan removes too much access.
     #[error(transparent)]
-    BlastRadius(#[from] crate::planner::BlastRadiusExceeded),
+    BlastRadius(#[from] provision_core::planner::BlastRadiusExceeded),
     /// The audit log failed.
     #[error("audit log: {0}")]
-    Audit(#[from] crate::audit::AuditError),
+    Audit(#[from] provision_core::audit::AuditError),
 }

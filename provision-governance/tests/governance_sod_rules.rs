@@ -7,8 +7,8 @@ mod governance_support;
 
 use governance_support::*;
 use provision_core::drift::Severity;
-use provision_core::governance::load_sod_sources;
 use provision_core::policy::PolicyLoader;
+use provision_governance::load_sod_sources;
 
 async fn problems(text: &str) -> Vec<String> {
     let w = World::new().await;
@@ -137,8 +137,10 @@ separation_of_duties:
 }
 
 #[tokio::test]
-async fn engine_validate_checks_the_rules_with_the_policies() {
+async fn the_governance_hook_checks_the_rules_when_the_engine_is_built() {
     use provision_core::engine::{Engine, EngineError};
+    use provision_governance::{GovernanceHook, MemoryGovernanceStore};
+    use std::sync::Arc;
     let dir = std::env::temp_dir().join(format!("provision-sod-validate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("policies")).unwrap();
@@ -154,18 +156,22 @@ async fn engine_validate_checks_the_rules_with_the_policies() {
         "separation_of_duties:\n  - name: A\n    conflicting: [okta/group/x, okta/role/y]\n",
     )
     .unwrap();
-    let registry =
-        provision_core::adapter::FactoryRegistry::new().with(provision_sandbox::factory());
-    let err = Engine::validate(
-        examples().join("provision.yaml"),
-        dir.join("policies"),
-        &registry,
-    )
-    .unwrap_err();
-    let EngineError::Policy(p) = &err else {
-        panic!("expected a policy error, got {err}");
+    let build = || {
+        Engine::builder()
+            .deployment(examples().join("provision.yaml"))
+            .policies(dir.join("policies"))
+            .factory(provision_sandbox::factory())
+            .hook_with(GovernanceHook::with_policy_rules(Arc::new(
+                MemoryGovernanceStore::new(),
+            )))
+            .build()
     };
-    let message = p.to_string();
+    let err = build().await.unwrap_err();
+    let EngineError::Hook(hook) = &err else {
+        panic!("expected the governance hook's error, got {err}");
+    };
+    assert_eq!(hook.hook, "governance");
+    let message = err.to_string();
     assert!(
         message.contains("sod.yaml:3:") && message.contains("no resource kind `role`"),
         "{message}"
@@ -176,12 +182,8 @@ async fn engine_validate_checks_the_rules_with_the_policies() {
         dir.join("policies/sod.yaml"),
     )
     .unwrap();
-    let ok = Engine::validate(
-        examples().join("provision.yaml"),
-        dir.join("policies"),
-        &registry,
-    )
-    .unwrap();
-    assert_eq!(ok.sod_rules.rules.len(), 1);
+    let engine = build().await.unwrap();
+    let rules = GovernanceHook::of(&engine).unwrap().rules();
+    assert_eq!(rules.rules.len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
