@@ -27,6 +27,12 @@ async fn the_engineering_manager_gets_exactly_the_items_needing_a_decision_and_t
         "contractor@agency.example",
         provision_core::model::AccountState::Active,
     );
+    // HR data is not trusted on the page: Marcus's title carries markup.
+    w.roster
+        .iter_mut()
+        .find(|p| p.id.as_str() == MARCUS)
+        .unwrap()
+        .display_name = "Marcus Webb <img src=x onerror=alert(1)>".into();
 
     let gov = w.gov();
     let scope = ReviewScope::all().systems(["okta", "aws", "salesforce", "slack"]);
@@ -279,6 +285,10 @@ async fn the_engineering_manager_gets_exactly_the_items_needing_a_decision_and_t
         html.starts_with("<!DOCTYPE html>") && !html.contains("<script") && !html.contains("http")
     );
     assert!(html.contains("Marcus Webb") && html.contains("critical"));
+    assert!(
+        html.contains("Marcus Webb &lt;img src=x onerror=alert(1)&gt;") && !html.contains("<img"),
+        "HR data is escaped on the page"
+    );
     if let Ok(path) = std::env::var("PROVISION_REVIEW_HTML") {
         std::fs::write(path, &html).unwrap();
     }

@@ -2,6 +2,7 @@
 //! system's credential-free descriptor. Needs no secret.
 
 use provision_core::engine::{Engine, EngineError};
+use provision_governance::load_sod_rules;
 
 use crate::commands::{Ctx, out};
 use crate::context::{factories, load_config, read_roster};
@@ -18,6 +19,17 @@ pub fn run(ctx: &Ctx) -> CliResult {
             None
         }
     };
+    // The policy files' separation-of-duties rules, as the governance hook reads them
+    // when the engine is built.
+    if let Some(v) = &validated
+        && let Err(e) = load_sod_rules(&paths.policies, &v.config, &v.descriptors)
+    {
+        if e.diagnostics().is_empty() {
+            problems.push(e.to_string());
+        } else {
+            problems.extend(e.diagnostics().iter().map(ToString::to_string));
+        }
+    }
     // The roster is checked even when the policies are wrong: every problem at once.
     let config = match &validated {
         Some(v) => Some(v.config.clone()),
