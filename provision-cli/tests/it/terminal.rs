@@ -3,8 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -3,8 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod governance_support;
-
+use crate::governance_support;
 use governance_support::*;
 use provision_core::drift::Severity;
 use provision_core::policy::PolicyLoader;

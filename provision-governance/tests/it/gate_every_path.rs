@@ -10,8 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod governance_support;
-
+use crate::governance_support;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;

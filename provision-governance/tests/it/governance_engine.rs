@@ -3,8 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod governance_support;
-
+use crate::governance_support;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 

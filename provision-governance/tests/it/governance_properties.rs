@@ -9,9 +9,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../provision-core/tests/planner_support/mod.rs"]
-mod planner_support;
-
+use crate::planner_support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Duration;

@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support;
 use support::{Deployment, stable};
 
 #[test]

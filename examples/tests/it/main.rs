@@ -1,0 +1,10 @@
+//! Every integration test of this crate in one binary (one link instead of one
+//! per file): each former `tests/*.rs` file is a module here, and the support
+//! modules they shared are declared once.
+
+
+mod evidence_scene;
+mod gitlab_real;
+mod presets_match_adapters;
+mod quickstart;
+mod review_scene;

@@ -1,0 +1,8 @@
+//! Every integration test of this crate in one binary (one link instead of one
+//! per file): each former `tests/*.rs` file is a module here, and the support
+//! modules they shared are declared once.
+
+mod support;
+
+mod commands;
+mod terminal;

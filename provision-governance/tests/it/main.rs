@@ -1,0 +1,13 @@
+//! Every integration test of this crate in one binary (one link instead of one
+//! per file): each former `tests/*.rs` file is a module here, and the support
+//! modules they shared are declared once.
+
+mod governance_support;
+#[path = "../../../provision-core/tests/planner_support/mod.rs"]
+mod planner_support;
+
+mod gate_every_path;
+mod governance_engine;
+mod governance_properties;
+mod governance_review;
+mod governance_sod_rules;
