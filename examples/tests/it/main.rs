@@ -2,7 +2,6 @@
 //! per file): each former `tests/*.rs` file is a module here, and the support
 //! modules they shared are declared once.
 
-
 mod evidence_scene;
 mod gitlab_real;
 mod presets_match_adapters;

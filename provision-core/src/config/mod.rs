@@ -5,6 +5,8 @@
 //! Loading them from YAML, with errors that name file, line and field, lives in
 //! `crate::config::load` (the config helper).
 
+mod credentials;
+mod dependencies;
 mod extension;
 pub mod load;
 
