@@ -422,8 +422,8 @@ impl<'e> Governance<'e> {
             found.entitlement.as_ref(),
             AuditOutcome::Changed,
             format!(
-                "{reviewer} decided {:?} on {} ({})",
-                decision.outcome, item, found.fix
+                "{reviewer} decided {:?} on {campaign}/{item} ({})",
+                decision.outcome, found.fix
             ),
             now,
         )

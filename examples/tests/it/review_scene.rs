@@ -66,7 +66,9 @@ async fn the_review_scene_revokes_the_conflict_the_manager_decided() {
     let audit = qs.store.records().await.unwrap();
     let revoke = audit
         .iter()
-        .find(|r| r.event.entitlement.as_ref() == Some(&payments_admin))
+        .find(|r| {
+            r.event.entitlement.as_ref() == Some(&payments_admin) && r.event.action == "revoke"
+        })
         .expect("the revoke is audited");
     assert!(
         revoke.event.reason.detail.contains(&out.campaign.id),
