@@ -408,3 +408,6 @@ impl SystemDescriptor {
         self.kinds.iter().find(|k| k.kind == kind)
     }
 }
+
+/// Each configured system's descriptor, by canonical name.
+pub type Descriptors = std::collections::BTreeMap<crate::model::SystemName, SystemDescriptor>;

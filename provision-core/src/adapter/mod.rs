@@ -81,7 +81,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use descriptor::{
-    PendingDeadline, RateBudget, ResourceKindDescriptor, RoleModel, SystemDescriptor,
+    Descriptors, PendingDeadline, RateBudget, ResourceKindDescriptor, RoleModel, SystemDescriptor,
 };
 pub use error::{AdapterError, SystemError};
 pub use evidence::{CollectedEvidence, EvidenceSource};

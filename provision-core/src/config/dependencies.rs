@@ -1,106 +1,10 @@
 //! The `dependencies:` section: cross-system dependencies, read with file:line
 //! diagnostics, and their `kind:` checked against the systems' descriptors.
 
-use std::collections::BTreeMap;
-
 use crate::model::SystemName;
-use crate::yaml::{Diagnostic, Diagnostics, Fields, Node, Reader, Value, parse_yaml};
+use crate::yaml::{Fields, Node, Reader};
 
-use super::load::opt_text;
-
-use super::load::ConfigError;
 use super::{CrossSystemDependency, DependencyTarget, DeploymentConfig};
-
-/// Checks that every dependency's `kind:` is a resource kind its system understands
-/// (its descriptor's [`kinds`](crate::adapter::SystemDescriptor::kinds)), naming
-/// `file:line:column` of the `kind:` and the kinds the system has.
-///
-/// `source` is the deployment file's name and text as loaded; without it (a
-/// configuration built in code) the problems name the field only, at line 0.
-/// Dependencies of systems without a descriptor in `descriptors` are not checked.
-pub fn check_dependency_kinds(
-    config: &DeploymentConfig,
-    descriptors: &BTreeMap<SystemName, crate::adapter::SystemDescriptor>,
-    source: Option<(&str, &str)>,
-) -> Result<(), ConfigError> {
-    let kind_nodes = source
-        .and_then(|(file, text)| {
-            let root = parse_yaml(file, text).ok()?;
-            Some((file, dependency_kind_nodes(&root)))
-        })
-        .unwrap_or_default();
-    let (file, nodes) = kind_nodes;
-    let file = if file.is_empty() {
-        "(deployment in code)"
-    } else {
-        file
-    };
-    let mut diagnostics = Vec::new();
-    for (i, dependency) in config.dependencies.iter().enumerate() {
-        let (Some(kind), Some(descriptor)) =
-            (&dependency.kind, descriptors.get(&dependency.system))
-        else {
-            continue;
-        };
-        if descriptor.kind(kind).is_some() {
-            continue;
-        }
-        let known: Vec<&str> = descriptor.kinds.iter().map(|k| k.kind.as_str()).collect();
-        let location = nodes.get(&i).map_or_else(
-            || crate::model::SourceLocation {
-                file: file.to_owned(),
-                line: 0,
-                column: 0,
-            },
-            |node| node.location(file),
-        );
-        diagnostics.push(Diagnostic {
-            location,
-            field: format!("dependencies[{i}].kind"),
-            message: format!(
-                "system `{}` has no resource kind `{kind}`; expected one of: {}",
-                dependency.system,
-                if known.is_empty() {
-                    "(none: the system has accounts only)".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            ),
-        });
-    }
-    if diagnostics.is_empty() {
-        Ok(())
-    } else {
-        Err(ConfigError::Invalid(Diagnostics(diagnostics)))
-    }
-}
-
-/// The `kind:` node of each `dependencies[i]`, by `i`.
-fn dependency_kind_nodes(root: &Node) -> BTreeMap<usize, Node> {
-    let mut out = BTreeMap::new();
-    let Value::Map(top) = &root.value else {
-        return out;
-    };
-    let Some((_, deps)) = top
-        .iter()
-        .find(|(k, _)| k.value.scalar_text().as_deref() == Some("dependencies"))
-    else {
-        return out;
-    };
-    let Value::Seq(items) = &deps.value else {
-        return out;
-    };
-    for (i, item) in items.iter().enumerate() {
-        if let Value::Map(fields) = &item.value
-            && let Some((_, kind)) = fields
-                .iter()
-                .find(|(k, _)| k.value.scalar_text().as_deref() == Some("kind"))
-        {
-            out.insert(i, kind.clone());
-        }
-    }
-    out
-}
 
 pub(super) fn read_dependencies(
     r: &mut Reader,
@@ -138,7 +42,7 @@ pub(super) fn read_dependencies(
         };
         let system = system_field(r, &mut f, "system");
         let depends_on = system_field(r, &mut f, "depends_on");
-        let kind = opt_text(r, &mut f, "kind");
+        let kind = f.nonempty_text(r, "kind");
         let on = match f.get("on") {
             None => Some(DependencyTarget::Account),
             Some(n) => {

@@ -43,9 +43,9 @@
 //! without `max_share` the share limit stays at 10 % of the population (write
 //! `max_share: 1.0` to lift it).
 //!
-//! A dependency's `kind:` must be a resource kind of its system;
-//! [`check_dependency_kinds`] checks it against the systems' descriptors (the
-//! [`Engine`](crate::engine::Engine) does at build and in `validate`).
+//! A dependency's `kind:` must be a resource kind of its system: the
+//! [`Engine`](crate::engine::Engine) checks it against the systems' descriptors at
+//! build and in `validate`.
 //!
 //! Every problem is reported with file, line, column and field.
 
@@ -58,7 +58,6 @@ use crate::yaml::{Fields, Node, Reader, parse_yaml};
 
 pub use super::credentials::{CredentialError, resolve_credential};
 use super::credentials::{read_credentials, read_settings};
-pub use super::dependencies::check_dependency_kinds;
 use super::dependencies::read_dependencies;
 use super::{
     BlastRadius, CorrelationRule, DeploymentConfig, DriftRemediation, Enforcement,
@@ -240,9 +239,8 @@ fn drift_remediation(r: &mut Reader, node: &Node, field: &str) -> Option<DriftRe
     }
 }
 
-pub(super) fn opt_text(r: &mut Reader, f: &mut Fields<'_>, key: &str) -> Option<String> {
-    let n = f.get(key)?;
-    r.nonempty_text(n, &f.path_of(key))
+fn opt_text(r: &mut Reader, f: &mut Fields<'_>, key: &str) -> Option<String> {
+    f.nonempty_text(r, key)
 }
 
 fn read_system(
@@ -471,7 +469,6 @@ fn read_blast_radius(r: &mut Reader, node: &Node) -> Option<BlastRadius> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::adapter::{ResourceKindDescriptor, SystemDescriptor};
 
     fn with_settings(settings: &str) -> Result<DeploymentConfig, ConfigError> {
         parse_config(
@@ -537,37 +534,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(lifted.blast_radius.max_share, Some(1.0));
-    }
-
-    #[test]
-    fn a_dependency_kind_the_system_lacks_is_named_with_file_and_line() {
-        let text = "systems:\n  okta: {adapter: okta}\n  aws: {adapter: aws}\ndependencies:\n  - {system: aws, depends_on: okta, on: grants, kind: permission_set}\n  - {system: aws, depends_on: okta, on: account, kind: permision_set}\n";
-        let config = parse_config("provision.yaml", text).unwrap();
-        let mut aws = SystemDescriptor::new("aws");
-        aws.kinds
-            .push(ResourceKindDescriptor::new("group", &["add_to_group"]));
-        aws.kinds.push(ResourceKindDescriptor::new(
-            "permission_set",
-            &["assign_permission_set"],
-        ));
-        let descriptors = BTreeMap::from([(SystemName::new("aws"), aws)]);
-
-        let err = check_dependency_kinds(&config, &descriptors, Some(("provision.yaml", text)))
-            .unwrap_err();
-        let problems = err.diagnostics();
-        assert_eq!(problems.len(), 1, "{err}");
-        assert_eq!(problems[0].location.file, "provision.yaml");
-        assert_eq!(problems[0].location.line, 6);
-        assert_eq!(problems[0].field, "dependencies[1].kind");
-        assert!(
-            problems[0].message.contains(
-                "no resource kind `permision_set`; expected one of: group, permission_set"
-            ),
-            "{err}"
-        );
-
-        // Without the file the field is still named.
-        let err = check_dependency_kinds(&config, &descriptors, None).unwrap_err();
-        assert_eq!(err.diagnostics()[0].field, "dependencies[1].kind");
     }
 }

@@ -27,6 +27,7 @@
 //! [`crate::executor`], [`crate::drift`]) for programs that need another shape.
 
 mod builder;
+mod dependency_kinds;
 mod error;
 mod evidence;
 mod plans;

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::dependency_kinds::check_dependency_kinds;
 use crate::adapter::{Adapter, FactoryRegistry, SystemSpec};
 use crate::config::DeploymentConfig;
-use crate::config::load::check_dependency_kinds;
 use crate::model::{PolicySet, SystemName};
 use crate::planner::Descriptors;
 

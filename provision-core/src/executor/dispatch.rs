@@ -4,57 +4,20 @@
 //! [`Adapter::execute_batch`] for several changes to one whole-list resource,
 //! [`Adapter::check`] for a check.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::ExecutionEvent;
 use super::claiming::claim_first;
 use super::queue::Chosen;
-use super::scheduler::{Action, Run, SlotState};
-use super::{ExecutionEvent, ExecutorError, OutRequest};
-use crate::adapter::{Adapter, AdapterError, Applied, CheckStatus, SystemError};
+use super::scheduler::Run;
+use super::task::{Action, Answer, Done, SlotState, Task};
+use crate::adapter::{Adapter, AdapterError, Applied, SystemError};
 use crate::clock::wall_now;
-use crate::journal::{ClaimOutcome, JournalEntry, OperationState};
+use crate::journal::{JournalEntry, OperationState};
 use crate::model::{AccountRef, Operation};
-
-/// What came back for one operation of a request.
-pub(crate) enum Answer {
-    Executed(Result<Applied, AdapterError>),
-    Checked(Result<CheckStatus, AdapterError>),
-    /// Not sent: the claim was refused, or taken over from `previous_holder`.
-    NotClaimed(ClaimOutcome),
-}
-
-/// A request's answers: one per operation it carried.
-pub(crate) struct Done<'a> {
-    /// The request's kind, as the limiter counts it.
-    pub(crate) key: String,
-    /// Per operation (several for a batch).
-    pub(crate) answers: Vec<(usize, Result<Answer, ExecutorError>)>,
-    /// The request as the limiter booked it: the run drops it when it acts on the
-    /// answers (and a cancelled run, with the answer never acted on).
-    pub(crate) out: OutRequest<'a>,
-}
-
-impl<'a> Done<'a> {
-    fn one(
-        idx: usize,
-        key: String,
-        answer: Result<Answer, ExecutorError>,
-        out: OutRequest<'a>,
-    ) -> Self {
-        Self {
-            key,
-            answers: vec![(idx, answer)],
-            out,
-        }
-    }
-}
-
-pub(crate) type Task<'a> = Pin<Box<dyn Future<Output = Done<'a>> + Send + 'a>>;
 
 /// One change about to be sent.
 struct Attempt<'a> {

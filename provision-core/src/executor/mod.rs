@@ -89,6 +89,7 @@ mod resume;
 mod retry;
 mod scheduler;
 mod shared_budget;
+mod task;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::report::{ExecutionReport, OperationOutcome, OperationReport};
-use super::scheduler::{Run, SlotState};
+use super::scheduler::Run;
+use super::task::SlotState;
 use super::{ExecutionEvent, ExecutorError};
 use crate::adapter::{AdapterError, Effect};
 use crate::audit::{AuditEvent, AuditOutcome};

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use super::ExecutorError;
 use super::policy::CheckPurpose;
 use super::report::OperationOutcome;
-use super::scheduler::{Action, Run, SlotState};
+use super::scheduler::Run;
+use super::task::{Action, SlotState};
 use crate::journal::{JournalEntry, OperationState};
 
 impl Run<'_> {

@@ -14,65 +14,20 @@ use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
-use super::dispatch::{Answer, Done, Task};
 use super::graph::Graph;
 use super::policy::{self, CheckDecision, CheckPurpose, Decision, Failure, PendingDecision};
 use super::queue::{Candidate, Queues};
 use super::report::{ExecutionReport, OperationOutcome};
+use super::task::{Action, Answer, Done, Slot, SlotState, Task};
 use super::{ExecutionEvent, Executor, ExecutorError, ExternalIds};
 use crate::adapter::{AdapterError, Effect};
 use crate::audit::AuditOutcome;
 use crate::clock::{wall_at, wall_now};
 use crate::journal::{JournalEntry, OperationState, RunId};
 use crate::model::Plan;
-
-#[derive(Debug, Clone)]
-pub(crate) enum Action {
-    Execute,
-    Check(CheckPurpose),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SlotState {
-    /// Waiting for operations it depends on.
-    Waiting,
-    /// In its system's queue (ready or delayed).
-    Queued,
-    /// A request is out.
-    Running,
-    /// Done, one way or another.
-    Final,
-}
-
-pub(crate) struct Slot {
-    pub(crate) state: SlotState,
-    pub(crate) deps_left: usize,
-    pub(crate) action: Action,
-    pub(crate) attempts: u32,
-    pub(crate) checks: u32,
-    /// Transient failures retried so far (the next backoff delay is the one after them).
-    pub(crate) retries: u32,
-    pub(crate) first_attempt: Option<Instant>,
-    pub(crate) started_at: Option<DateTime<Utc>>,
-    pub(crate) finished_at: Option<DateTime<Utc>>,
-    pub(crate) pending_since: Option<Instant>,
-    pub(crate) outcome: Option<OperationOutcome>,
-    pub(crate) from_journal: bool,
-    /// What the audit log already held for this operation in this run when it was
-    /// resumed (recorded just before the interruption, with the journal still showing
-    /// it in flight or pending).
-    pub(crate) audited: Option<AuditOutcome>,
-    /// This instance holds the operation's claim (claims configured).
-    pub(crate) claimed: bool,
-    /// Since when another instance has held it.
-    pub(crate) waiting_since: Option<Instant>,
-    /// The adapter's note on how the change was made ([`crate::adapter::Applied::note`]).
-    pub(crate) note: Option<String>,
-}
 
 /// The requests that are out, and the answers that came back while the loop was busy
 /// recording something else.

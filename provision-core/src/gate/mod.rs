@@ -28,17 +28,19 @@
 mod hold_back;
 mod refusal;
 
+pub use crate::model::Refusal;
 pub use hold_back::hold_back;
-pub use refusal::{HookError, Refusal};
+pub use refusal::HookError;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::adapter::Descriptors;
 use crate::config::DeploymentConfig;
 use crate::drift::Finding;
 use crate::executor::ExecutionReport;
 use crate::model::{ActualState, DesiredState, Identity, Plan, PolicySet, ResourceRef};
-use crate::planner::{ApprovedPlan, Descriptors};
+use crate::planner::ApprovedPlan;
 
 /// Which of the Engine's paths is making a plan (hooks may word their refusals by
 /// it; every path passes every hook).

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod operation;
 pub mod plan;
 pub mod policy;
+pub mod refusal;
 pub mod run;
 pub mod state;
 
@@ -24,6 +25,7 @@ pub use operation::{
 };
 pub use plan::{Dependency, Plan};
 pub use policy::{Policy, PolicyGrant, PolicySet, Selector, SourceLocation};
+pub use refusal::Refusal;
 pub use run::RunId;
 pub use state::{
     ActualAccount, ActualIdentity, ActualState, Ambiguity, DesiredGrant, DesiredIdentity,

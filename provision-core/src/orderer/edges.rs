@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
+use crate::adapter::Descriptors;
 use crate::adapter::SystemDescriptor;
 use crate::config::{CrossSystemDependency, DependencyTarget, DeploymentConfig};
 use crate::model::{IdentityId, Operation, OperationKind, SystemName};
-use crate::planner::Descriptors;
 
 /// Edges as index pairs `(before, after)` into `operations`, sorted and without
 /// duplicates.

@@ -14,9 +14,9 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::adapter::Descriptors;
 use crate::config::DeploymentConfig;
 use crate::model::{Dependency, Operation, OperationId, OperationKind, Plan, Priority, SystemName};
-use crate::planner::Descriptors;
 
 mod edges;
 

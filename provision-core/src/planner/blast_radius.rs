@@ -8,8 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::BlastRadius;
-use crate::gate::Refusal;
-use crate::model::{ExternalIds, Operation, Plan};
+use crate::model::{ExternalIds, Operation, Plan, Refusal};
 
 /// Which configured limit a plan went over.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

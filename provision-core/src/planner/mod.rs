@@ -51,13 +51,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 
-use crate::adapter::SystemDescriptor;
 use crate::config::DeploymentConfig;
-use crate::model::{ActualState, DesiredState, Identity, PolicySet, SystemName};
+use crate::model::{ActualState, DesiredState, Identity, PolicySet};
 use crate::orderer::{self, CycleError};
 
 pub mod apply;
@@ -78,8 +75,7 @@ pub use correlate::{correlate, correlate_with};
 pub use desired::{desired, desired_for};
 pub use diff::{Planned, plan, plan_identity, plan_with_report};
 
-/// Each configured system's descriptor, by canonical name.
-pub type Descriptors = BTreeMap<SystemName, SystemDescriptor>;
+pub use crate::adapter::Descriptors;
 
 /// The planner over one deployment: desired state, diff, order and guard in one call.
 #[derive(Debug, Clone)]

@@ -481,6 +481,13 @@ impl<'a> Fields<'a> {
         Some(self.entries[i].2)
     }
 
+    /// The non-empty text of `key`, when present (a problem when it is not text or
+    /// empty).
+    pub fn nonempty_text(&mut self, r: &mut Reader, key: &str) -> Option<String> {
+        let n = self.get(key)?;
+        r.nonempty_text(n, &self.path_of(key))
+    }
+
     /// The value of `key`, or a "missing field" problem naming what was expected.
     pub fn required(&mut self, r: &mut Reader, key: &str, expected: &str) -> Option<&'a Node> {
         let v = self.get(key);
