@@ -135,6 +135,7 @@ impl<T> Page<T> {
 /// What an executed operation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Effect {
     /// The system changed.
     Changed,
@@ -206,6 +207,7 @@ impl Applied {
 /// The answer of [`Adapter::check`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum CheckStatus {
     /// The operation's effect is in place.
     Done {

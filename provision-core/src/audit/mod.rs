@@ -31,6 +31,7 @@ use crate::model::{Entitlement, IdentityId, OperationId, Reason, SystemName};
 /// How a change ended, as the audit log records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AuditOutcome {
     /// The system changed.
     Changed,

@@ -22,6 +22,7 @@ use crate::model::SystemName;
 /// How far the SDK's word is law in a system (or for one resource kind of it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Enforcement {
     /// Grant what policies give; never revoke what no policy granted (manual grants stay).
     #[default]
@@ -37,6 +38,7 @@ pub enum Enforcement {
 /// fixed, and nothing is changed where [`Enforcement::Report`] applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DriftRemediation {
     /// Report drift; fix nothing.
     #[default]

@@ -10,6 +10,7 @@ use crate::model::{AccountState, Entitlement, IdentityId, Operation, OperationId
 /// The kind of difference between desired and actual state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DriftClass {
     /// A policy says yes, the system says no: a grant or an account is missing
     /// (or the account is suspended or deprovisioned).
@@ -73,6 +74,7 @@ impl fmt::Display for DriftClass {
 /// | pending | info |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Severity {
     /// For the record; no action.
     Info,
@@ -108,6 +110,7 @@ impl fmt::Display for Severity {
 /// What a finding is about: an account or a grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "subject", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Subject {
     /// The identity's account in the finding's system.
     Account {
@@ -180,6 +183,7 @@ pub struct Evidence {
 /// Where the holder of an account or grant stands with the HR source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Holder {
     /// A known identity that is not terminated (active or on leave).
     Current,

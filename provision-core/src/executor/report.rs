@@ -12,6 +12,7 @@ use crate::model::{Entitlement, IdentityId, OperationId, Priority, SystemName};
 /// How one operation ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum OperationOutcome {
     /// The system changed.
     Succeeded,

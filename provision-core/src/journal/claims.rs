@@ -23,6 +23,7 @@ use crate::model::OperationId;
 
 /// The answer to [`OperationClaims::claim`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClaimOutcome {
     /// The caller holds the operation until `lease_until`.
     Claimed {

@@ -32,6 +32,7 @@ use crate::model::{OperationId, Plan};
 /// A state an operation passes through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum OperationState {
     /// About to be sent to the system (attempt number, from 1). Recorded before the call:
     /// an operation whose last entry is this one was in flight when the run stopped.

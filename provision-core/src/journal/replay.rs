@@ -24,6 +24,7 @@ pub struct OperationProgress {
 
 /// What resuming should do with one operation of the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ResumeAction {
     /// Never started: run it.
     Run,

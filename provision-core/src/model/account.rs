@@ -10,6 +10,7 @@ use super::entitlement::{Entitlement, SystemName};
 /// The lifecycle state of an account in its system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AccountState {
     /// Can sign in and use its grants.
     Active,

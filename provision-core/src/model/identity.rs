@@ -38,6 +38,7 @@ impl From<&str> for IdentityId {
 /// Where a person stands with the company.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EmploymentStatus {
     /// Working; policies apply.
     #[default]

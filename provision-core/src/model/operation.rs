@@ -148,6 +148,7 @@ impl OperationKind {
 /// Why an operation is in the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ReasonKind {
     /// A policy gives it and the system lacks it.
     PolicyGrant,

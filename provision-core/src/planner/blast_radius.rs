@@ -13,6 +13,7 @@ use crate::model::{ExternalIds, Operation, Plan, Refusal};
 /// Which configured limit a plan went over.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "limit", content = "value")]
+#[non_exhaustive]
 pub enum BlastLimit {
     /// `max_identities`: most identities losing access.
     Identities(usize),
@@ -219,6 +220,7 @@ impl GuardedPlan {
 /// How a plan was approved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "approval")]
+#[non_exhaustive]
 pub enum Approval {
     /// Within the blast radius it was guarded against, for this population. The
     /// executor checks it again against its own configured limits.
