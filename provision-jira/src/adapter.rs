@@ -16,7 +16,6 @@ use provision_http::names::NameCache;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
-use tracing::Instrument;
 
 use crate::client::{JiraClient, SYSTEM};
 use crate::config::JiraConfig;
@@ -1202,8 +1201,7 @@ impl Adapter for JiraAdapter {
         &self,
         cursor: Option<&str>,
     ) -> Result<Page<AccountRecord>, AdapterError> {
-        let span = tracing::info_span!("jira.read_accounts", system = %self.system);
-        self.read_accounts_inner(cursor).instrument(span).await
+        self.read_accounts_inner(cursor).await
     }
 
     async fn read_grants(
@@ -1211,11 +1209,7 @@ impl Adapter for JiraAdapter {
         resource: &ResourceRef,
         cursor: Option<&str>,
     ) -> Result<Page<GrantRecord>, AdapterError> {
-        let span =
-            tracing::info_span!("jira.read_grants", system = %self.system, resource = %resource);
-        self.read_grants_inner(resource, cursor)
-            .instrument(span)
-            .await
+        self.read_grants_inner(resource, cursor).await
     }
 
     async fn read_account_grants(
@@ -1223,10 +1217,7 @@ impl Adapter for JiraAdapter {
         account: &AccountRef,
         cursor: Option<&str>,
     ) -> Result<Page<GrantRecord>, AdapterError> {
-        let span = tracing::info_span!("jira.read_account_grants", system = %self.system);
-        self.read_account_grants_inner(account, cursor)
-            .instrument(span)
-            .await
+        self.read_account_grants_inner(account, cursor).await
     }
 
     async fn list_resources(
@@ -1234,30 +1225,11 @@ impl Adapter for JiraAdapter {
         kind: &str,
         cursor: Option<&str>,
     ) -> Result<Page<ResourceRecord>, AdapterError> {
-        let span = tracing::info_span!("jira.list_resources", system = %self.system, kind);
-        self.list_resources_inner(kind, cursor)
-            .instrument(span)
-            .await
+        self.list_resources_inner(kind, cursor).await
     }
 
     async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
-        let span = tracing::info_span!(
-            "jira.execute",
-            system = %self.system,
-            operation = %op.id,
-            identity = %op.identity,
-            verb = op.kind.verb()
-        );
-        async {
-            let result = self.execute_inner(op, account).await;
-            match &result {
-                Ok(applied) => tracing::info!(effect = ?applied.effect, "applied"),
-                Err(e) => tracing::warn!(class = e.class(), error = %e, "failed"),
-            }
-            result
-        }
-        .instrument(span)
-        .await
+        self.execute_inner(op, account).await
     }
 
     async fn check(
@@ -1265,8 +1237,7 @@ impl Adapter for JiraAdapter {
         op: &Operation,
         account: &AccountRef,
     ) -> Result<CheckStatus, AdapterError> {
-        let span = tracing::info_span!("jira.check", system = %self.system, operation = %op.id);
-        self.check_inner(op, account).instrument(span).await
+        self.check_inner(op, account).await
     }
 }
 

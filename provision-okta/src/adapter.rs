@@ -13,7 +13,6 @@ use provision_core::model::{
 use provision_http::names::{NameCache, PersonName};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
-use tracing::Instrument;
 use url::Url;
 
 use crate::client::{OktaClient, Response, SYSTEM};
@@ -988,52 +987,47 @@ impl Adapter for OktaAdapter {
         &self,
         cursor: Option<&str>,
     ) -> Result<Page<AccountRecord>, AdapterError> {
-        let span = tracing::info_span!("okta.read_accounts", system = "okta");
-        async {
-            let limit = USERS_PAGE_SIZE.to_string();
-            let (phase, url) = match cursor {
-                None => (PHASE_LISTING, self.users_url(&[("limit", limit.as_str())])),
-                Some(c) if c == PHASE_DEPROVISIONED => (
-                    PHASE_DEPROVISIONED,
-                    self.users_url(&[("search", DEPROVISIONED_SEARCH), ("limit", limit.as_str())]),
-                ),
-                Some(c) => {
-                    let (phase, rest) = if let Some(rest) = c.strip_prefix(PHASE_LISTING) {
-                        (PHASE_LISTING, rest)
-                    } else if let Some(rest) = c.strip_prefix(PHASE_DEPROVISIONED) {
-                        (PHASE_DEPROVISIONED, rest)
-                    } else {
-                        return Err(AdapterError::Invalid {
-                            error: SystemError::message("not an Okta account cursor"),
-                        });
-                    };
-                    (phase, parse_cursor(rest)?)
-                }
-            };
-            let (users, next, rate_limit) = self.client.get_page::<User>(url).await?;
-            let next = match (next, phase) {
-                (Some(url), phase) => Some(format!("{phase}{url}")),
-                (None, PHASE_LISTING) => Some(PHASE_DEPROVISIONED.to_owned()),
-                (None, _) => None,
-            };
-            Ok(Page::new(
-                users
-                    .into_iter()
-                    .map(|u| AccountRecord {
-                        login: u.login().to_owned(),
-                        state: u.state(),
-                        last_login: u.last_login,
-                        attributes: self.account_attributes(&u.profile),
-                        external_id: u.id,
-                        correlation: Default::default(),
-                    })
-                    .collect(),
-                next,
-            )
-            .with_rate_limit(rate_limit))
-        }
-        .instrument(span)
-        .await
+        let limit = USERS_PAGE_SIZE.to_string();
+        let (phase, url) = match cursor {
+            None => (PHASE_LISTING, self.users_url(&[("limit", limit.as_str())])),
+            Some(c) if c == PHASE_DEPROVISIONED => (
+                PHASE_DEPROVISIONED,
+                self.users_url(&[("search", DEPROVISIONED_SEARCH), ("limit", limit.as_str())]),
+            ),
+            Some(c) => {
+                let (phase, rest) = if let Some(rest) = c.strip_prefix(PHASE_LISTING) {
+                    (PHASE_LISTING, rest)
+                } else if let Some(rest) = c.strip_prefix(PHASE_DEPROVISIONED) {
+                    (PHASE_DEPROVISIONED, rest)
+                } else {
+                    return Err(AdapterError::Invalid {
+                        error: SystemError::message("not an Okta account cursor"),
+                    });
+                };
+                (phase, parse_cursor(rest)?)
+            }
+        };
+        let (users, next, rate_limit) = self.client.get_page::<User>(url).await?;
+        let next = match (next, phase) {
+            (Some(url), phase) => Some(format!("{phase}{url}")),
+            (None, PHASE_LISTING) => Some(PHASE_DEPROVISIONED.to_owned()),
+            (None, _) => None,
+        };
+        Ok(Page::new(
+            users
+                .into_iter()
+                .map(|u| AccountRecord {
+                    login: u.login().to_owned(),
+                    state: u.state(),
+                    last_login: u.last_login,
+                    attributes: self.account_attributes(&u.profile),
+                    external_id: u.id,
+                    correlation: Default::default(),
+                })
+                .collect(),
+            next,
+        )
+        .with_rate_limit(rate_limit))
     }
 
     async fn read_grants(
@@ -1041,18 +1035,13 @@ impl Adapter for OktaAdapter {
         resource: &ResourceRef,
         cursor: Option<&str>,
     ) -> Result<Page<GrantRecord>, AdapterError> {
-        let span = tracing::info_span!("okta.read_grants", system = "okta", resource = %resource);
-        async {
-            match resource.kind.as_str() {
-                "group" => self.read_group_members(resource, cursor).await,
-                "app" => self.read_app_users(resource, cursor).await,
-                other => Err(AdapterError::Unsupported {
-                    what: format!("Okta has no resource kind {other:?} (group, app)"),
-                }),
-            }
+        match resource.kind.as_str() {
+            "group" => self.read_group_members(resource, cursor).await,
+            "app" => self.read_app_users(resource, cursor).await,
+            other => Err(AdapterError::Unsupported {
+                what: format!("Okta has no resource kind {other:?} (group, app)"),
+            }),
         }
-        .instrument(span)
-        .await
     }
 
     /// A user's `OKTA_GROUP` memberships (`Link` paged), then their own app
@@ -1062,10 +1051,7 @@ impl Adapter for OktaAdapter {
         account: &AccountRef,
         cursor: Option<&str>,
     ) -> Result<Page<GrantRecord>, AdapterError> {
-        let span = tracing::info_span!("okta.read_account_grants", system = "okta");
-        self.read_account_grants_inner(account, cursor)
-            .instrument(span)
-            .await
+        self.read_account_grants_inner(account, cursor).await
     }
 
     /// Every `OKTA_GROUP`, or every app, `Link` paged.
@@ -1074,30 +1060,11 @@ impl Adapter for OktaAdapter {
         kind: &str,
         cursor: Option<&str>,
     ) -> Result<Page<ResourceRecord>, AdapterError> {
-        let span = tracing::info_span!("okta.list_resources", system = "okta", kind);
-        self.list_resources_inner(kind, cursor)
-            .instrument(span)
-            .await
+        self.list_resources_inner(kind, cursor).await
     }
 
     async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
-        let span = tracing::info_span!(
-            "okta.execute",
-            system = "okta",
-            operation = %op.id,
-            identity = %op.identity,
-            verb = op.kind.verb()
-        );
-        async {
-            let result = self.execute_inner(op, account).await;
-            match &result {
-                Ok(applied) => tracing::info!(effect = ?applied.effect, "applied"),
-                Err(e) => tracing::warn!(class = e.class(), error = %e, "failed"),
-            }
-            result
-        }
-        .instrument(span)
-        .await
+        self.execute_inner(op, account).await
     }
 
     async fn check(
@@ -1105,8 +1072,7 @@ impl Adapter for OktaAdapter {
         op: &Operation,
         account: &AccountRef,
     ) -> Result<CheckStatus, AdapterError> {
-        let span = tracing::info_span!("okta.check", system = "okta", operation = %op.id);
-        self.check_inner(op, account).instrument(span).await
+        self.check_inner(op, account).await
     }
 }
 
