@@ -22,6 +22,7 @@ use provision_core::model::{
     AccountRecord, AccountRef, Entitlement, GrantRecord, Operation, OperationKind, Priority,
     ResourceRecord, ResourceRef,
 };
+use provision_http::names::NameCache;
 use serde_json::Value;
 
 use crate::client::SlackClient;
@@ -50,39 +51,17 @@ pub const USERGROUP_ATTEMPTS: usize = 3;
 /// The adapter type, as entitlements name the system.
 const SYSTEM_NAME: &str = "slack";
 
-/// A time-limited map (names → ids, logins → user ids).
-#[derive(Debug, Default)]
-struct Cache {
-    entries: Mutex<HashMap<String, (String, Instant)>>,
-}
-
-impl Cache {
-    fn get(&self, key: &str) -> Option<String> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(key)
-            .filter(|(_, at)| at.elapsed() < NAME_TTL)
-            .map(|(v, _)| v.clone())
-    }
-
-    fn insert(&self, key: impl Into<String>, value: impl Into<String>) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(key.into(), (value.into(), Instant::now()));
-        }
-    }
-}
-
 /// The Slack adapter.
 #[derive(Debug)]
 pub struct SlackAdapter {
     client: SlackClient,
     descriptor: SystemDescriptor,
     /// Channel name (without `#`) → id.
-    channels: Cache,
+    channels: NameCache,
     /// User-group handle → id.
-    usergroups: Cache,
+    usergroups: NameCache,
     /// Lower-case email → user id, and user id → email.
-    users: Cache,
+    users: NameCache,
     /// Channels the app is known not to be in (invites go through the admin API).
     app_not_in: Mutex<HashSet<String>>,
     /// The system's name in the deployment, as entitlements read carry it.
@@ -97,9 +76,9 @@ impl SlackAdapter {
     pub fn new(config: SlackConfig) -> Result<Self, ConfigError> {
         let descriptor = slack_descriptor(config.tokens());
         let adapter = Self {
-            channels: Cache::default(),
-            usergroups: Cache::default(),
-            users: Cache::default(),
+            channels: NameCache::new(NAME_TTL),
+            usergroups: NameCache::new(NAME_TTL),
+            users: NameCache::new(NAME_TTL),
             app_not_in: Mutex::new(HashSet::new()),
             system: SYSTEM_NAME.to_owned(),
             directory: Mutex::new(None),
