@@ -26,11 +26,11 @@ use provision_http::names::NameCache;
 use tokio::sync::OnceCell;
 
 use crate::client::JiraClient;
+use crate::config::ConfigError;
 use crate::config::JiraConfig;
 use crate::descriptor::{
     DescriptorInputs, KIND_GROUP, KIND_PRODUCT, KIND_PROJECT_ROLE, jira_descriptor,
 };
-use crate::error::ConfigError;
 use crate::model::ApplicationRole;
 use accounts::Resolved;
 use project_roles::role_of;
