@@ -22,9 +22,9 @@ use provision_http::names::NameCache;
 use url::Url;
 
 use crate::client::{OktaClient, Response};
+use crate::config::ConfigError;
 use crate::config::{ActivationDelivery, LeaverAction, OktaConfig};
 use crate::descriptor::okta_descriptor;
-use crate::error::ConfigError;
 use accounts::is_same_person;
 
 /// Users per page: the largest `limit` `GET /api/v1/users` allows.
