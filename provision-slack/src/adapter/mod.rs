@@ -26,9 +26,9 @@ use provision_http::names::NameCache;
 use serde_json::Value;
 
 use crate::client::SlackClient;
+use crate::config::ConfigError;
 use crate::config::SlackConfig;
 use crate::descriptor::{KIND_CHANNEL, KIND_USERGROUP, slack_descriptor};
-use crate::error::ConfigError;
 
 use accounts::Directory;
 pub use accounts::user_name_for;
