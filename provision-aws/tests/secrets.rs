@@ -55,7 +55,7 @@ async fn secrets_stay_out_of_logs_errors_and_debug_output() {
         .unwrap_err();
     assert_eq!(transport.class(), "transient");
 
-    assert!(logs.text().contains("aws_execute"), "spans are logged");
+    assert!(logs.text().contains("aws_call"), "spans are logged");
     SecretCheck::new(&[SECRET, TOKEN])
         .logs(&logs)
         .value("the error", &err)

@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::client::{GitlabClient, PER_PAGE, SYSTEM};
+use crate::config::ConfigError;
 use crate::config::{Deployment, GitlabConfig, LeaverAction};
 use crate::descriptor::{
     DEFAULT_ROLE, FIRST_LOGIN_RECHECK, GROUP, PROJECT, access_level, gitlab_descriptor, role_of,
 };
-use crate::error::ConfigError;
 use crate::model::{Group, Member, Project, TokenUser, User};
 
 /// The GitLab adapter. See the [crate documentation](crate) for what it does.

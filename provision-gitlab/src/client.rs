@@ -16,8 +16,8 @@ use reqwest::header::{ACCEPT, WWW_AUTHENTICATE};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::config::ConfigError;
 use crate::config::{GitlabAuth, GitlabConfig};
-use crate::error::ConfigError;
 
 /// The system's name in messages.
 pub const SYSTEM: &str = "GitLab";
@@ -162,7 +162,9 @@ impl GitlabClient {
             .timeout(config.timeout)
             .rate_limit(RateLimitParser::new())
             .build()
-            .map_err(|e| ConfigError::invalid("base_url", e.to_string()))?;
+            .map_err(|e| {
+                ConfigError::invalid_setting(&config.system_name, "base_url", e.to_string())
+            })?;
         let auth = match &config.auth {
             GitlabAuth::PrivateToken(t) => Auth::Static(StaticAuth::private_token(t.clone())),
             GitlabAuth::Bearer(t) => Auth::Static(StaticAuth::bearer(t.clone())),

@@ -2,12 +2,15 @@
 
 use std::time::Duration;
 
-use provision_core::adapter::ConfigError as FactoryError;
 use provision_core::adapter::SystemSpec;
 use provision_core::secret::SecretString;
 use url::Url;
 
-use crate::error::ConfigError;
+pub use provision_core::adapter::ConfigError;
+
+/// The system name configuration errors carry unless the builder is given another
+/// ([`GitlabConfigBuilder::system_name`]).
+pub const DEFAULT_SYSTEM_NAME: &str = "gitlab";
 
 /// How the adapter authenticates. Both schemes take a personal, group, project or
 /// service-account access token (with the `api` scope); `Bearer` also takes an OAuth
@@ -101,6 +104,9 @@ pub struct GitlabConfig {
     pub hard_delete: bool,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The system's name in the deployment (default `gitlab`): configuration errors
+    /// name it.
+    pub(crate) system_name: String,
 }
 
 impl GitlabConfig {
@@ -114,6 +120,7 @@ impl GitlabConfig {
             leaver_action: LeaverAction::Deactivate,
             hard_delete: false,
             timeout: Duration::from_secs(30),
+            system_name: DEFAULT_SYSTEM_NAME.to_owned(),
         }
     }
 
@@ -128,15 +135,19 @@ impl GitlabConfig {
     /// [`GitlabConfig::from_env`] over any variable source (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let url = get("GITLAB_URL").ok_or_else(|| ConfigError::missing("GITLAB_URL"))?;
-        let group = get("GITLAB_GROUP").ok_or_else(|| ConfigError::missing("GITLAB_GROUP"))?;
-        let token = get("GITLAB_TOKEN").ok_or_else(|| ConfigError::missing("GITLAB_TOKEN"))?;
+        let invalid = |variable: &str, expected: String| {
+            ConfigError::invalid_setting(DEFAULT_SYSTEM_NAME, variable, expected)
+        };
+        let need = |name: &str| get(name).ok_or_else(|| invalid(name, "missing".to_owned()));
+        let url = need("GITLAB_URL")?;
+        let group = need("GITLAB_GROUP")?;
+        let token = need("GITLAB_TOKEN")?;
         let mut b = Self::builder(&url, &group);
         b = match get("GITLAB_AUTH").as_deref() {
             None | Some("private_token") => b.private_token(token),
             Some("bearer") => b.bearer(token),
             Some(other) => {
-                return Err(ConfigError::invalid(
+                return Err(invalid(
                     "GITLAB_AUTH",
                     format!("`private_token` or `bearer`, not `{other}`"),
                 ));
@@ -144,8 +155,7 @@ impl GitlabConfig {
         };
         if let Some(d) = get("GITLAB_DEPLOYMENT") {
             b = b.deployment(
-                Deployment::from_setting(&d)
-                    .map_err(|e| ConfigError::invalid("GITLAB_DEPLOYMENT", e))?,
+                Deployment::from_setting(&d).map_err(|e| invalid("GITLAB_DEPLOYMENT", e))?,
             );
         }
         b.build()
@@ -159,10 +169,10 @@ impl GitlabConfig {
     /// (`private_token` / `bearer`), `leaver_action` (`deactivate` / `block`),
     /// `hard_delete` (`true` / `false`), `timeout_seconds`. Credential: `token`.
     /// Whether leavers are deleted is the deployment's `delete_leavers`.
-    pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, FactoryError> {
+    pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, ConfigError> {
         let system = spec.name.as_str();
         let invalid = |setting: &str, expected: String| {
-            FactoryError::invalid_setting(system, setting, expected)
+            ConfigError::invalid_setting(system, setting, expected)
         };
         let url = spec.required_setting(
             "base_url",
@@ -173,7 +183,7 @@ impl GitlabConfig {
             "the full path of the managed top-level group (`acme`)",
         )?;
         let token = spec.required_credential("token")?;
-        let mut b = Self::builder(url, group);
+        let mut b = Self::builder(url, group).system_name(system);
         b = match spec.setting("auth") {
             None | Some("private_token") => b.private_token(token),
             Some("bearer") => b.bearer(token),
@@ -208,7 +218,12 @@ impl GitlabConfig {
             })?;
             b = b.timeout(Duration::from_secs(secs));
         }
-        b.build().map_err(|e| e.for_system(system))
+        b.build()
+    }
+
+    /// The system's name in the deployment that configuration errors name.
+    pub fn system_name(&self) -> &str {
+        &self.system_name
     }
 
     /// The REST API's root (`…/api/v4/`).
@@ -231,8 +246,9 @@ pub fn parse_leaver_action(text: &str) -> Result<LeaverAction, String> {
 
 /// Checks the instance URL: an http(s) URL with a host, no user-info, plain http only
 /// on loopback (a credential never crosses a network in the clear). A trailing
-/// `/api/v4` is removed, so either form works.
-pub fn parse_base_url(text: &str) -> Result<Url, ConfigError> {
+/// `/api/v4` is removed, so either form works. The error says what is wrong (never
+/// the user-info), for the setting `base_url`.
+pub fn parse_base_url(text: &str) -> Result<Url, String> {
     let shown = if text.contains('@') {
         "the URL given (not shown: it has a user-info part)".to_owned()
     } else {
@@ -243,21 +259,15 @@ pub fn parse_base_url(text: &str) -> Result<Url, ConfigError> {
             provision_http::client::ClientConfigError::BaseUrl { reason, .. } => reason,
             other => other.to_string(),
         };
-        ConfigError::invalid("base_url", format!("{shown}: {reason}"))
+        format!("{shown}: {reason}")
     })?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError::invalid(
-            "base_url",
-            "a GitLab URL has no user name or password in it",
-        ));
+        return Err("a GitLab URL has no user name or password in it".to_owned());
     }
     if url.scheme() == "http" && !is_loopback(&url) {
-        return Err(ConfigError::invalid(
-            "base_url",
-            format!(
-                "{shown} is plain http: the access token would cross the network unencrypted; \
-                 use https (plain http is allowed only on loopback, for tests)"
-            ),
+        return Err(format!(
+            "{shown} is plain http: the access token would cross the network unencrypted; \
+             use https (plain http is allowed only on loopback, for tests)"
         ));
     }
     if let Some(root) = url.path().strip_suffix("api/v4/").map(str::to_owned) {
@@ -285,9 +295,17 @@ pub struct GitlabConfigBuilder {
     leaver_action: LeaverAction,
     hard_delete: bool,
     timeout: Duration,
+    system_name: String,
 }
 
 impl GitlabConfigBuilder {
+    /// The system's name in the deployment (default `gitlab`): configuration errors
+    /// name it.
+    pub fn system_name(mut self, name: impl Into<String>) -> Self {
+        self.system_name = name.into();
+        self
+    }
+
     /// Authenticate with `PRIVATE-TOKEN`.
     pub fn private_token(mut self, token: impl Into<SecretString>) -> Self {
         self.auth = Some(GitlabAuth::PrivateToken(token.into()));
@@ -327,12 +345,16 @@ impl GitlabConfigBuilder {
 
     /// Checks and builds the configuration.
     pub fn build(self) -> Result<GitlabConfig, ConfigError> {
-        let base_url = parse_base_url(&self.base_url)?;
+        let system = self.system_name.as_str();
+        let base_url = parse_base_url(&self.base_url)
+            .map_err(|e| ConfigError::invalid_setting(system, "base_url", e))?;
         let group = self.group.trim().trim_matches('/').to_owned();
         if group.is_empty() {
-            return Err(ConfigError::missing("group"));
+            return Err(ConfigError::invalid_setting(system, "group", "missing"));
         }
-        let auth = self.auth.ok_or_else(|| ConfigError::missing("token"))?;
+        let auth = self.auth.ok_or_else(|| {
+            ConfigError::missing_credential(system, "token", "a GitLab access token")
+        })?;
         let deployment = self
             .deployment
             .unwrap_or_else(|| Deployment::of_url(&base_url));
@@ -344,6 +366,7 @@ impl GitlabConfigBuilder {
             leaver_action: self.leaver_action,
             hard_delete: self.hard_delete,
             timeout: self.timeout,
+            system_name: self.system_name,
         })
     }
 }

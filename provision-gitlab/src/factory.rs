@@ -41,9 +41,7 @@ impl AdapterFactory for GitlabFactory {
     async fn build(&self, spec: SystemSpec<'_>) -> Result<Arc<dyn Adapter>, ConfigError> {
         let system = spec.name.as_str();
         let config = GitlabConfig::from_spec(spec)?;
-        let adapter = GitlabAdapter::new(config)
-            .map_err(|e| e.for_system(system))?
-            .with_system_name(system);
+        let adapter = GitlabAdapter::new(config)?.with_system_name(system);
         adapter
             .verify_token()
             .await

@@ -99,15 +99,13 @@ pub mod adapter;
 pub mod client;
 pub mod config;
 pub mod descriptor;
-pub mod error;
 pub mod factory;
 pub mod model;
 
 use std::sync::Arc;
 
 pub use adapter::GitlabAdapter;
-pub use config::{Deployment, GitlabAuth, GitlabConfig, LeaverAction};
-pub use error::ConfigError;
+pub use config::{ConfigError, Deployment, GitlabAuth, GitlabConfig, LeaverAction};
 
 #[cfg(doc)]
 use provision_core::adapter::Adapter;

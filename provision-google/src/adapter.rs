@@ -33,7 +33,6 @@ use provision_http::paginate::{next_cursor, next_page_token};
 use rand::Rng;
 use reqwest::Method;
 use serde::Serialize;
-use tracing::Instrument;
 
 use crate::client::{CallKind, DirectoryClient, SYSTEM};
 use crate::config::GoogleConfig;
@@ -262,12 +261,159 @@ impl GoogleAdapter {
             Ok(user_key.to_owned())
         }
     }
+}
 
-    async fn execute_inner(
+#[async_trait]
+impl Adapter for GoogleAdapter {
+    fn evidence_source(&self) -> Option<&dyn provision_core::adapter::EvidenceSource> {
+        Some(&self.evidence)
+    }
+
+    fn descriptor(&self) -> &SystemDescriptor {
+        &self.descriptor
+    }
+
+    async fn read_accounts(
         &self,
-        op: &Operation,
+        cursor: Option<&str>,
+    ) -> Result<Page<AccountRecord>, AdapterError> {
+        let page = self.client.list_users(cursor, None).await?;
+        Ok(Page::new(
+            page.users.iter().map(account_record).collect(),
+            next_cursor(SYSTEM, cursor, next_page_token(page.next_page_token))?,
+        ))
+    }
+
+    async fn read_grants(
+        &self,
+        resource: &ResourceRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        match resource.kind.as_str() {
+            KIND_GROUP => {
+                let page = self.client.list_members(&resource.resource, cursor).await?;
+                let items = page
+                    .members
+                    .into_iter()
+                    // nested groups and customer-wide members are not people's grants
+                    .filter(|m| m.member_type.as_deref().is_none_or(|t| t == "USER"))
+                    .filter_map(|m| {
+                        let role = m.role.as_deref().unwrap_or("MEMBER").to_ascii_lowercase();
+                        Some(GrantRecord {
+                            entitlement: Entitlement {
+                                system: resource.system.clone(),
+                                kind: KIND_GROUP.into(),
+                                resource: resource.resource.clone(),
+                                role: Some(role),
+                                scope: None,
+                            },
+                            account_external_id: m.id.clone().or_else(|| m.email.clone())?,
+                            login: m.email,
+                        })
+                    })
+                    .collect();
+                Ok(Page::new(
+                    items,
+                    next_cursor(SYSTEM, cursor, next_page_token(page.next_page_token))?,
+                ))
+            }
+            KIND_ORG_UNIT => {
+                let ou = resource.resource.trim_end_matches('/');
+                let ou = if ou.is_empty() { "/" } else { ou };
+                let query = format!("orgUnitPath='{}'", ou.replace('\'', "\\'"));
+                let page = self.client.list_users(cursor, Some(&query)).await?;
+                let items = page
+                    .users
+                    .into_iter()
+                    // the search includes sub-units; a user sits in exactly one
+                    .filter(|u| same_org_unit(u.org_unit_path.as_deref().unwrap_or_default(), ou))
+                    .map(|u| GrantRecord {
+                        entitlement: Entitlement::new(
+                            resource.system.as_str(),
+                            KIND_ORG_UNIT,
+                            resource.resource.clone(),
+                        ),
+                        account_external_id: u.id,
+                        login: Some(u.primary_email),
+                    })
+                    .collect();
+                Ok(Page::new(
+                    items,
+                    next_cursor(SYSTEM, cursor, next_page_token(page.next_page_token))?,
+                ))
+            }
+            other => Err(unknown_kind(other)),
+        }
+    }
+
+    async fn read_account_grants(
+        &self,
         account: &AccountRef,
-    ) -> Result<Applied, AdapterError> {
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let user_key = account.external_id.as_deref().unwrap_or(&account.login);
+        let page = match self.client.list_user_groups(user_key, cursor).await {
+            Ok(page) => page,
+            // this user does not exist: it holds nothing
+            Err(AdapterError::NotFound { .. }) => return Ok(Page::last(Vec::new())),
+            Err(e) => return Err(e),
+        };
+        let mut items = Vec::with_capacity(page.groups.len());
+        for group in page.groups {
+            // the role is the member's, read from the membership itself
+            let role = match self.client.get_member(&group.email, user_key).await {
+                Ok(member) => member.role.unwrap_or_else(|| "MEMBER".into()),
+                // left the group between the two reads
+                Err(AdapterError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            items.push(GrantRecord {
+                entitlement: Entitlement::new(self.system_name.as_str(), KIND_GROUP, group.email)
+                    .with_role(role.to_ascii_lowercase()),
+                account_external_id: account
+                    .external_id
+                    .clone()
+                    .unwrap_or_else(|| account.login.clone()),
+                login: Some(account.login.clone()),
+            });
+        }
+        Ok(Page::new(
+            items,
+            page.next_page_token.filter(|t| !t.is_empty()),
+        ))
+    }
+
+    async fn list_resources(
+        &self,
+        kind: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<ResourceRecord>, AdapterError> {
+        match kind {
+            KIND_GROUP => {
+                let page = self.client.list_groups(cursor).await?;
+                Ok(Page::new(
+                    page.groups
+                        .into_iter()
+                        .map(|g| {
+                            let record = ResourceRecord::new(KIND_GROUP, g.email);
+                            match g.id {
+                                Some(id) => record.with_external_id(id),
+                                None => record,
+                            }
+                        })
+                        .collect(),
+                    page.next_page_token.filter(|t| !t.is_empty()),
+                ))
+            }
+            other => Err(AdapterError::Invalid {
+                error: SystemError::message(format!(
+                    "Google cannot list `{other}` resources (listable: {KIND_GROUP})"
+                )),
+            }),
+        }
+    }
+
+    async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
         let user_key = account.external_id.as_deref().unwrap_or(&account.login);
         match &op.kind {
             OperationKind::CreateAccount { profile } => self.create_account(profile).await,
@@ -371,7 +517,7 @@ impl GoogleAdapter {
         }
     }
 
-    async fn check_inner(
+    async fn check(
         &self,
         op: &Operation,
         account: &AccountRef,
@@ -458,211 +604,6 @@ impl GoogleAdapter {
             OperationKind::RevokeSessions => Ok(CheckStatus::NotDone),
             _ => Ok(CheckStatus::NotDone),
         }
-    }
-}
-
-#[async_trait]
-impl Adapter for GoogleAdapter {
-    fn evidence_source(&self) -> Option<&dyn provision_core::adapter::EvidenceSource> {
-        Some(&self.evidence)
-    }
-
-    fn descriptor(&self) -> &SystemDescriptor {
-        &self.descriptor
-    }
-
-    async fn read_accounts(
-        &self,
-        cursor: Option<&str>,
-    ) -> Result<Page<AccountRecord>, AdapterError> {
-        let page = self
-            .client
-            .list_users(cursor, None)
-            .instrument(tracing::info_span!("google.read_accounts"))
-            .await?;
-        Ok(Page::new(
-            page.users.iter().map(account_record).collect(),
-            next_cursor(SYSTEM, cursor, next_page_token(page.next_page_token))?,
-        ))
-    }
-
-    async fn read_grants(
-        &self,
-        resource: &ResourceRef,
-        cursor: Option<&str>,
-    ) -> Result<Page<GrantRecord>, AdapterError> {
-        let span = tracing::info_span!("google.read_grants", resource = %resource);
-        async {
-            match resource.kind.as_str() {
-                KIND_GROUP => {
-                    let page = self.client.list_members(&resource.resource, cursor).await?;
-                    let items = page
-                        .members
-                        .into_iter()
-                        // nested groups and customer-wide members are not people's grants
-                        .filter(|m| m.member_type.as_deref().is_none_or(|t| t == "USER"))
-                        .filter_map(|m| {
-                            let role = m.role.as_deref().unwrap_or("MEMBER").to_ascii_lowercase();
-                            Some(GrantRecord {
-                                entitlement: Entitlement {
-                                    system: resource.system.clone(),
-                                    kind: KIND_GROUP.into(),
-                                    resource: resource.resource.clone(),
-                                    role: Some(role),
-                                    scope: None,
-                                },
-                                account_external_id: m.id.clone().or_else(|| m.email.clone())?,
-                                login: m.email,
-                            })
-                        })
-                        .collect();
-                    Ok(Page::new(
-                        items,
-                        next_cursor(SYSTEM, cursor, next_page_token(page.next_page_token))?,
-                    ))
-                }
-                KIND_ORG_UNIT => {
-                    let ou = resource.resource.trim_end_matches('/');
-                    let ou = if ou.is_empty() { "/" } else { ou };
-                    let query = format!("orgUnitPath='{}'", ou.replace('\'', "\\'"));
-                    let page = self.client.list_users(cursor, Some(&query)).await?;
-                    let items = page
-                        .users
-                        .into_iter()
-                        // the search includes sub-units; a user sits in exactly one
-                        .filter(|u| {
-                            same_org_unit(u.org_unit_path.as_deref().unwrap_or_default(), ou)
-                        })
-                        .map(|u| GrantRecord {
-                            entitlement: Entitlement::new(
-                                resource.system.as_str(),
-                                KIND_ORG_UNIT,
-                                resource.resource.clone(),
-                            ),
-                            account_external_id: u.id,
-                            login: Some(u.primary_email),
-                        })
-                        .collect();
-                    Ok(Page::new(
-                        items,
-                        next_cursor(SYSTEM, cursor, next_page_token(page.next_page_token))?,
-                    ))
-                }
-                other => Err(unknown_kind(other)),
-            }
-        }
-        .instrument(span)
-        .await
-    }
-
-    async fn read_account_grants(
-        &self,
-        account: &AccountRef,
-        cursor: Option<&str>,
-    ) -> Result<Page<GrantRecord>, AdapterError> {
-        let user_key = account.external_id.as_deref().unwrap_or(&account.login);
-        let span = tracing::info_span!("google.read_account_grants", account = %account.login);
-        async {
-            let page = match self.client.list_user_groups(user_key, cursor).await {
-                Ok(page) => page,
-                // this user does not exist: it holds nothing
-                Err(AdapterError::NotFound { .. }) => return Ok(Page::last(Vec::new())),
-                Err(e) => return Err(e),
-            };
-            let mut items = Vec::with_capacity(page.groups.len());
-            for group in page.groups {
-                // the role is the member's, read from the membership itself
-                let role = match self.client.get_member(&group.email, user_key).await {
-                    Ok(member) => member.role.unwrap_or_else(|| "MEMBER".into()),
-                    // left the group between the two reads
-                    Err(AdapterError::NotFound { .. }) => continue,
-                    Err(e) => return Err(e),
-                };
-                items.push(GrantRecord {
-                    entitlement: Entitlement::new(
-                        self.system_name.as_str(),
-                        KIND_GROUP,
-                        group.email,
-                    )
-                    .with_role(role.to_ascii_lowercase()),
-                    account_external_id: account
-                        .external_id
-                        .clone()
-                        .unwrap_or_else(|| account.login.clone()),
-                    login: Some(account.login.clone()),
-                });
-            }
-            Ok(Page::new(
-                items,
-                page.next_page_token.filter(|t| !t.is_empty()),
-            ))
-        }
-        .instrument(span)
-        .await
-    }
-
-    async fn list_resources(
-        &self,
-        kind: &str,
-        cursor: Option<&str>,
-    ) -> Result<Page<ResourceRecord>, AdapterError> {
-        match kind {
-            KIND_GROUP => {
-                let page = self
-                    .client
-                    .list_groups(cursor)
-                    .instrument(tracing::info_span!("google.list_resources"))
-                    .await?;
-                Ok(Page::new(
-                    page.groups
-                        .into_iter()
-                        .map(|g| {
-                            let record = ResourceRecord::new(KIND_GROUP, g.email);
-                            match g.id {
-                                Some(id) => record.with_external_id(id),
-                                None => record,
-                            }
-                        })
-                        .collect(),
-                    page.next_page_token.filter(|t| !t.is_empty()),
-                ))
-            }
-            other => Err(AdapterError::Invalid {
-                error: SystemError::message(format!(
-                    "Google cannot list `{other}` resources (listable: {KIND_GROUP})"
-                )),
-            }),
-        }
-    }
-
-    async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
-        let span = tracing::info_span!(
-            "google.execute",
-            system = %op.system,
-            operation = %op.id,
-            identity = %op.identity,
-            verb = op.kind.verb(),
-        );
-        async {
-            let result = self.execute_inner(op, account).await;
-            match &result {
-                Ok(applied) => tracing::info!(effect = ?applied.effect, "applied"),
-                Err(e) => tracing::warn!(class = e.class(), error = %e, "failed"),
-            }
-            result
-        }
-        .instrument(span)
-        .await
-    }
-
-    async fn check(
-        &self,
-        op: &Operation,
-        account: &AccountRef,
-    ) -> Result<CheckStatus, AdapterError> {
-        self.check_inner(op, account)
-            .instrument(tracing::info_span!("google.check", operation = %op.id))
-            .await
     }
 }
 

@@ -16,9 +16,9 @@ use reqwest::header::ACCEPT;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::config::ConfigError;
 use crate::config::JiraConfig;
 use crate::descriptor::{BUDGET_ORG, BUDGET_SITE};
-use crate::error::ConfigError;
 use crate::model::ErrorBody;
 
 /// The site API's name in messages.
@@ -171,7 +171,10 @@ impl JiraClient {
                 .timeout(config.timeout)
                 .rate_limit(RateLimitParser::new())
                 .build()
-                .map_err(|e| ConfigError::invalid("HTTP client", e.to_string()))
+                .map_err(|e| ConfigError::Other {
+                    system: config.system_name.clone(),
+                    message: format!("the HTTP client cannot be built: {e}"),
+                })
         };
         let site = Host {
             http: build(SYSTEM, config.api_base()?.as_str())?,

@@ -3,12 +3,15 @@
 
 use std::time::Duration;
 
-use provision_core::adapter::ConfigError as FactoryError;
 use provision_core::adapter::SystemSpec;
 use provision_core::secret::SecretString;
 use url::Url;
 
-use crate::error::ConfigError;
+pub use provision_core::adapter::ConfigError;
+
+/// The system name configuration errors carry unless the builder is given another
+/// ([`JiraConfigBuilder::system_name`]).
+pub const DEFAULT_SYSTEM_NAME: &str = "jira";
 
 /// The Atlassian user-management API's host.
 pub const ORG_API_URL: &str = "https://api.atlassian.com/";
@@ -60,6 +63,9 @@ pub struct JiraConfig {
     pub deactivation_message: String,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The system's name in the deployment (default `jira`): configuration errors
+    /// name it.
+    pub(crate) system_name: String,
 }
 
 impl JiraConfig {
@@ -83,6 +89,7 @@ impl JiraConfig {
             profile_sync: false,
             deactivation_message: "Deactivated by provision: the person left".to_owned(),
             timeout: Duration::from_secs(30),
+            system_name: DEFAULT_SYSTEM_NAME.to_owned(),
         }
     }
 
@@ -96,7 +103,10 @@ impl JiraConfig {
     /// [`JiraConfig::from_env`] over any variable source (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let need = |name: &str| get(name).ok_or_else(|| ConfigError::missing(name));
+        let invalid = |variable: &str, expected: String| {
+            ConfigError::invalid_setting(DEFAULT_SYSTEM_NAME, variable, expected)
+        };
+        let need = |name: &str| get(name).ok_or_else(|| invalid(name, "missing".to_owned()));
         let mut b = Self::builder(
             &need("JIRA_URL")?,
             need("JIRA_EMAIL")?.trim(),
@@ -112,9 +122,7 @@ impl JiraConfig {
             b = b.projects(split_list(&projects));
         }
         if let Some(v) = get("JIRA_PROFILE_SYNC") {
-            b = b.profile_sync(
-                parse_bool(&v).map_err(|e| ConfigError::invalid("JIRA_PROFILE_SYNC", e))?,
-            );
+            b = b.profile_sync(parse_bool(&v).map_err(|e| invalid("JIRA_PROFILE_SYNC", e))?);
         }
         b.build()
     }
@@ -125,13 +133,13 @@ impl JiraConfig {
     /// `projects`, `project_roles`, `products` (comma separated), `profile_sync`
     /// (`true`/`false`), `deactivation_message`, `timeout_seconds`.
     /// Credentials: `api_token` (required), `org_api_key` (optional).
-    pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, FactoryError> {
+    pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, ConfigError> {
         let system = spec.name.as_str();
         let site =
             spec.required_setting("site_url", "the site URL, `https://<site>.atlassian.net`")?;
         let email = spec.required_setting("email", "the email of the API token's account")?;
         let token = spec.required_credential("api_token")?;
-        let mut b = Self::builder(site, email, token);
+        let mut b = Self::builder(site, email, token).system_name(system);
         if let Some(key) = spec.credential("org_api_key")? {
             b = b.org_api_key(key);
         }
@@ -149,7 +157,7 @@ impl JiraConfig {
         }
         if let Some(v) = spec.setting("profile_sync") {
             let on = parse_bool(v)
-                .map_err(|e| FactoryError::invalid_setting(system, "profile_sync", e))?;
+                .map_err(|e| ConfigError::invalid_setting(system, "profile_sync", e))?;
             b = b.profile_sync(on);
         }
         if let Some(v) = spec.setting("deactivation_message") {
@@ -157,7 +165,7 @@ impl JiraConfig {
         }
         if let Some(v) = spec.setting("timeout_seconds") {
             let secs: u64 = v.parse().map_err(|_| {
-                FactoryError::invalid_setting(
+                ConfigError::invalid_setting(
                     system,
                     "timeout_seconds",
                     format!("a number of seconds, not `{v}`"),
@@ -165,14 +173,19 @@ impl JiraConfig {
             })?;
             b = b.timeout(Duration::from_secs(secs));
         }
-        b.build().map_err(|e| e.for_system(system))
+        b.build()
     }
 
     /// The site API's base, `<site>/rest/api/3/`.
     pub fn api_base(&self) -> Result<Url, ConfigError> {
         self.site_url
             .join("rest/api/3/")
-            .map_err(|e| ConfigError::invalid("site_url", e.to_string()))
+            .map_err(|e| ConfigError::invalid_setting(&self.system_name, "site_url", e.to_string()))
+    }
+
+    /// The system's name in the deployment that configuration errors name.
+    pub fn system_name(&self) -> &str {
+        &self.system_name
     }
 }
 
@@ -190,9 +203,17 @@ pub struct JiraConfigBuilder {
     profile_sync: bool,
     deactivation_message: String,
     timeout: Duration,
+    system_name: String,
 }
 
 impl JiraConfigBuilder {
+    /// The system's name in the deployment (default `jira`): configuration errors
+    /// name it.
+    pub fn system_name(mut self, name: impl Into<String>) -> Self {
+        self.system_name = name.into();
+        self
+    }
+
     /// The org API key: accounts can be deactivated and reactivated (managed accounts).
     pub fn org_api_key(mut self, key: impl Into<SecretString>) -> Self {
         let url = self.org.take().and_then(|(url, _)| url);
@@ -245,26 +266,32 @@ impl JiraConfigBuilder {
 
     /// Checks and builds.
     pub fn build(self) -> Result<JiraConfig, ConfigError> {
-        let site_url = parse_url("site_url", &self.site_url)?;
+        let system = self.system_name.as_str();
+        let url = |setting: &str, text: &str| {
+            parse_url(text).map_err(|e| ConfigError::invalid_setting(system, setting, e))
+        };
+        let site_url = url("site_url", &self.site_url)?;
         if self.email.trim().is_empty() {
-            return Err(ConfigError::missing("email"));
+            return Err(ConfigError::invalid_setting(system, "email", "missing"));
         }
         let org = match self.org {
             None | Some((_, None)) => None,
-            Some((url, Some(api_key))) => Some(OrgAccess {
-                api_url: parse_url("org_api_url", url.as_deref().unwrap_or(ORG_API_URL))?,
+            Some((api_url, Some(api_key))) => Some(OrgAccess {
+                api_url: url("org_api_url", api_url.as_deref().unwrap_or(ORG_API_URL))?,
                 api_key,
             }),
         };
         if self.profile_sync && org.is_none() {
-            return Err(ConfigError::invalid(
+            return Err(ConfigError::invalid_setting(
+                system,
                 "profile_sync",
                 "title and department live on the Atlassian profile, which only the org API \
                  key can change: set the org_api_key credential or leave profile_sync off",
             ));
         }
         if let Some(unknown) = self.products.iter().find(|p| p.trim().is_empty()) {
-            return Err(ConfigError::invalid(
+            return Err(ConfigError::invalid_setting(
+                system,
                 "products",
                 format!("empty product key {unknown:?}"),
             ));
@@ -280,6 +307,7 @@ impl JiraConfigBuilder {
             profile_sync: self.profile_sync,
             deactivation_message: self.deactivation_message,
             timeout: self.timeout,
+            system_name: self.system_name,
         })
     }
 }
@@ -303,7 +331,8 @@ fn parse_bool(v: &str) -> Result<bool, String> {
 
 /// An http(s) base URL with a host; plain `http` only on loopback (a mock server):
 /// every request carries a credential. User-info in the URL is refused and not echoed.
-fn parse_url(what: &str, text: &str) -> Result<Url, ConfigError> {
+/// The error says what is wrong, for the setting's own error.
+fn parse_url(text: &str) -> Result<Url, String> {
     let shown = if text.contains('@') {
         "the URL given (not shown: it has a user-info part)".to_owned()
     } else {
@@ -314,13 +343,10 @@ fn parse_url(what: &str, text: &str) -> Result<Url, ConfigError> {
             provision_http::client::ClientConfigError::BaseUrl { reason, .. } => reason,
             other => other.to_string(),
         };
-        ConfigError::invalid(what, format!("{shown}: {reason}"))
+        format!("{shown}: {reason}")
     })?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError::invalid(
-            what,
-            "no user name or password in the URL",
-        ));
+        return Err("no user name or password in the URL".to_owned());
     }
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
@@ -329,9 +355,8 @@ fn parse_url(what: &str, text: &str) -> Result<Url, ConfigError> {
         None => false,
     };
     if url.scheme() == "http" && !loopback {
-        return Err(ConfigError::invalid(
-            what,
-            format!("{shown} is plain http: the credential would cross the network in the clear"),
+        return Err(format!(
+            "{shown} is plain http: the credential would cross the network in the clear"
         ));
     }
     Ok(url)

@@ -56,9 +56,7 @@ impl AdapterFactory for JiraFactory {
 
     async fn build(&self, spec: SystemSpec<'_>) -> Result<Arc<dyn Adapter>, ConfigError> {
         let config = JiraConfig::from_spec(spec)?;
-        let adapter = JiraAdapter::new(config)
-            .map_err(|e| e.for_system(spec.name.as_str()))?
-            .with_system_name(spec.name.as_str());
+        let adapter = JiraAdapter::new(config)?.with_system_name(spec.name.as_str());
         Ok(Arc::new(adapter))
     }
 }

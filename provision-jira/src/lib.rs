@@ -90,15 +90,13 @@ pub mod adapter;
 pub mod client;
 pub mod config;
 pub mod descriptor;
-pub mod error;
 pub mod factory;
 pub mod model;
 
 use std::sync::Arc;
 
 pub use adapter::JiraAdapter;
-pub use config::JiraConfig;
-pub use error::ConfigError;
+pub use config::{ConfigError, JiraConfig};
 
 /// The factory for `adapter: jira` systems, to register with
 /// [`provision_core::adapter::FactoryRegistry`]. Its descriptor needs no credential.

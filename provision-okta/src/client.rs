@@ -19,9 +19,9 @@ use reqwest::header::{ACCEPT, WWW_AUTHENTICATE};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::config::ConfigError;
 use crate::config::{OktaAuth, OktaConfig};
 use crate::descriptor::budget_of;
-use crate::error::ConfigError;
 use crate::model::ErrorBody;
 
 /// The system's name in messages.
@@ -145,7 +145,10 @@ impl OktaClient {
             // measure it: a skewed local clock neither waits too long nor too little.
             .rate_limit(RateLimitParser::new())
             .build()
-            .map_err(|e| ConfigError::invalid("HTTP client", e.to_string()))?;
+            .map_err(|e| ConfigError::Other {
+                system: config.system_name.clone(),
+                message: format!("the HTTP client cannot be built: {e}"),
+            })?;
         let auth = match &config.auth {
             OktaAuth::ApiToken(token) => Auth::Static(StaticAuth::Ssws(token.clone())),
             OktaAuth::PrivateKeyJwt {
@@ -154,8 +157,13 @@ impl OktaClient {
                 key_id,
                 scopes,
             } => {
-                let signer = JwtSigner::rs256_pem(private_key, key_id.clone())
-                    .map_err(|e| ConfigError::invalid("private key", e.to_string()))?;
+                let signer = JwtSigner::rs256_pem(private_key, key_id.clone()).map_err(|e| {
+                    ConfigError::missing_credential(
+                        &config.system_name,
+                        "private_key",
+                        e.to_string(),
+                    )
+                })?;
                 let source =
                     ClientCredentialsJwt::new(config.token_url()?, client_id, scopes, signer);
                 Auth::OAuth(Arc::new(TokenCache::new(

@@ -4,13 +4,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use provision_core::adapter::ConfigError as FactoryError;
 use provision_core::adapter::SystemSpec;
 use provision_core::secret::{ExposeSecret, SecretString};
 use provision_http::auth::read_secret_file;
 use url::Url;
 
-use crate::error::ConfigError;
+pub use provision_core::adapter::ConfigError;
+
+/// The system name configuration errors carry unless the builder is given another
+/// ([`OktaConfigBuilder::system_name`]).
+pub const DEFAULT_SYSTEM_NAME: &str = "okta";
 
 /// The management scopes the OAuth service app needs (grant them to the app in the
 /// Admin Console): reading and managing users and groups. App assignment and the app
@@ -118,6 +121,9 @@ pub struct OktaConfig {
     pub timeout: Duration,
     /// An OAuth token is renewed when it has less than this left.
     pub token_refresh_margin: Duration,
+    /// The system's name in the deployment (default `okta`): configuration errors
+    /// name it.
+    pub(crate) system_name: String,
 }
 
 impl OktaConfig {
@@ -136,6 +142,7 @@ impl OktaConfig {
             token_refresh_margin: Duration::from_secs(60),
             key_id: None,
             scopes: None,
+            system_name: DEFAULT_SYSTEM_NAME.to_owned(),
         }
     }
 
@@ -149,17 +156,21 @@ impl OktaConfig {
     /// [`OktaConfig::from_env`] over any variable source (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let org = get("OKTA_ORG_URL").ok_or_else(|| ConfigError::missing("OKTA_ORG_URL"))?;
+        let system = DEFAULT_SYSTEM_NAME;
+        let org = get("OKTA_ORG_URL")
+            .ok_or_else(|| ConfigError::invalid_setting(system, "OKTA_ORG_URL", "missing"))?;
         let mut b = Self::builder(&org);
         if let Some(token) = get("OKTA_API_TOKEN") {
             b = b.api_token(token);
         } else if let Some(client_id) = get("OKTA_CLIENT_ID") {
             let key = match (get("OKTA_PRIVATE_KEY"), get("OKTA_PRIVATE_KEY_FILE")) {
                 (Some(pem), _) => SecretString::from(pem),
-                (None, Some(path)) => read_file("OKTA_PRIVATE_KEY_FILE", Path::new(&path))?,
+                (None, Some(path)) => read_file(system, "OKTA_PRIVATE_KEY_FILE", Path::new(&path))?,
                 (None, None) => {
-                    return Err(ConfigError::missing(
-                        "OKTA_PRIVATE_KEY or OKTA_PRIVATE_KEY_FILE (OKTA_CLIENT_ID is set)",
+                    return Err(ConfigError::missing_credential(
+                        system,
+                        "OKTA_PRIVATE_KEY",
+                        "missing: OKTA_PRIVATE_KEY or OKTA_PRIVATE_KEY_FILE (OKTA_CLIENT_ID is set)",
                     ));
                 }
             };
@@ -171,8 +182,11 @@ impl OktaConfig {
                 b = b.scopes(scopes.split_whitespace().map(str::to_owned).collect());
             }
         } else {
-            return Err(ConfigError::missing(
-                "OKTA_API_TOKEN, or OKTA_CLIENT_ID with OKTA_PRIVATE_KEY/OKTA_PRIVATE_KEY_FILE",
+            return Err(ConfigError::missing_credential(
+                system,
+                "OKTA_API_TOKEN",
+                "missing: OKTA_API_TOKEN, or OKTA_CLIENT_ID with \
+                 OKTA_PRIVATE_KEY/OKTA_PRIVATE_KEY_FILE",
             ));
         }
         b.build()
@@ -190,13 +204,13 @@ impl OktaConfig {
     /// plans a deletion only then.
     ///
     /// Every error names the system and the setting or credential, never a secret.
-    pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, FactoryError> {
+    pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, ConfigError> {
         let system = spec.name.as_str();
         let invalid = |setting: &str, expected: String| {
-            FactoryError::invalid_setting(system, setting, expected)
+            ConfigError::invalid_setting(system, setting, expected)
         };
         let org = spec.required_setting("org_url", "the org URL, `https://<org>.okta.com`")?;
-        let mut b = Self::builder(org);
+        let mut b = Self::builder(org).system_name(system);
         if let Some(token) = spec.credential("api_token")? {
             b = b.api_token(token);
         } else if let Some(key) = spec.credential("private_key")? {
@@ -206,7 +220,7 @@ impl OktaConfig {
                 None => match spec.credential("client_id")? {
                     Some(id) => id.expose_secret().trim().to_owned(),
                     None => {
-                        return Err(FactoryError::invalid_setting(
+                        return Err(ConfigError::invalid_setting(
                             system,
                             "client_id",
                             "the service app's client id (credentials.private_key is set)",
@@ -222,7 +236,7 @@ impl OktaConfig {
                 b = b.scopes(scopes.split_whitespace().map(str::to_owned).collect());
             }
         } else {
-            return Err(FactoryError::missing_credential(
+            return Err(ConfigError::missing_credential(
                 system,
                 "api_token",
                 "`credentials: { api_token: env:VARIABLE | file:PATH }`, or `private_key` \
@@ -272,23 +286,30 @@ impl OktaConfig {
                 b = b.app(name, v);
             }
         }
-        b.build().map_err(|e| e.for_system(system))
+        b.build()
     }
 
     /// The org authorization server's token endpoint.
     pub fn token_url(&self) -> Result<Url, ConfigError> {
         self.org_url
             .join("oauth2/v1/token")
-            .map_err(|e| ConfigError::invalid("org URL", e.to_string()))
+            .map_err(|e| ConfigError::invalid_setting(&self.system_name, "org_url", e.to_string()))
+    }
+
+    /// The system's name in the deployment that configuration errors name.
+    pub fn system_name(&self) -> &str {
+        &self.system_name
     }
 }
 
 /// A credential file, its trailing newline stripped (`SSWS token\n` is no header).
-fn read_file(what: &str, path: &Path) -> Result<SecretString, ConfigError> {
-    read_secret_file(path).map_err(|e| ConfigError::File {
-        what: what.to_owned(),
-        path: e.path.display().to_string(),
-        source: e.source,
+fn read_file(system: &str, credential: &str, path: &Path) -> Result<SecretString, ConfigError> {
+    read_secret_file(path).map_err(|e| {
+        ConfigError::missing_credential(
+            system,
+            credential,
+            format!("cannot read {}: {}", e.path.display(), e.source),
+        )
     })
 }
 
@@ -304,7 +325,8 @@ fn parse_bool(v: &str) -> Result<bool, String> {
 /// `http://` is refused unless the host is loopback (a mock server in tests): the
 /// adapter always sends a credential, and a credential never crosses a network in the
 /// clear. The URL is echoed only when it holds no user-info (which could be a secret).
-pub fn parse_org_url(text: &str) -> Result<Url, ConfigError> {
+/// The error says what is wrong, for the setting `org_url`.
+pub fn parse_org_url(text: &str) -> Result<Url, String> {
     let shown = if text.contains('@') {
         "the URL given (not shown: it has a user-info part)".to_owned()
     } else {
@@ -315,21 +337,15 @@ pub fn parse_org_url(text: &str) -> Result<Url, ConfigError> {
             provision_http::client::ClientConfigError::BaseUrl { reason, .. } => reason,
             other => other.to_string(),
         };
-        ConfigError::invalid("org URL", format!("{shown}: {reason}"))
+        format!("the org URL {shown}: {reason}")
     })?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError::invalid(
-            "org URL",
-            "an org URL has no user name or password in it".to_owned(),
-        ));
+        return Err("an org URL has no user name or password in it".to_owned());
     }
     if url.scheme() == "http" && !is_loopback(&url) {
-        return Err(ConfigError::invalid(
-            "org URL",
-            format!(
-                "{shown} is plain http: the API token or OAuth assertion would cross the \
-                 network unencrypted; use https (plain http is allowed only on loopback, for tests)"
-            ),
+        return Err(format!(
+            "{shown} is plain http: the API token or OAuth assertion would cross the \
+             network unencrypted; use https (plain http is allowed only on loopback, for tests)"
         ));
     }
     Ok(url)
@@ -359,9 +375,17 @@ pub struct OktaConfigBuilder {
     token_refresh_margin: Duration,
     key_id: Option<String>,
     scopes: Option<Vec<String>>,
+    system_name: String,
 }
 
 impl OktaConfigBuilder {
+    /// The system's name in the deployment (default `okta`): configuration errors
+    /// name it.
+    pub fn system_name(mut self, name: impl Into<String>) -> Self {
+        self.system_name = name.into();
+        self
+    }
+
     /// Authenticate with an API token (`SSWS`).
     pub fn api_token(mut self, token: impl Into<SecretString>) -> Self {
         self.auth = Some(OktaAuth::ApiToken(token.into()));
@@ -474,12 +498,16 @@ impl OktaConfigBuilder {
 
     /// Checks and builds the configuration.
     pub fn build(self) -> Result<OktaConfig, ConfigError> {
-        let org_url = parse_org_url(&self.org_url)?;
+        let system = self.system_name.as_str();
+        let org_url = parse_org_url(&self.org_url)
+            .map_err(|e| ConfigError::invalid_setting(system, "org_url", e))?;
         let has_apps = self.manage_apps;
         let auth = match self.auth {
             None => {
-                return Err(ConfigError::missing(
-                    "credential (an API token or a private key)",
+                return Err(ConfigError::missing_credential(
+                    system,
+                    "api_token",
+                    "an API token or a private key",
                 ));
             }
             Some(OktaAuth::PrivateKeyJwt {
@@ -496,7 +524,11 @@ impl OktaConfigBuilder {
                     s
                 });
                 if client_id.trim().is_empty() {
-                    return Err(ConfigError::invalid("client id", "it is empty"));
+                    return Err(ConfigError::invalid_setting(
+                        system,
+                        "client_id",
+                        "it is empty",
+                    ));
                 }
                 OktaAuth::PrivateKeyJwt {
                     client_id,
@@ -518,6 +550,7 @@ impl OktaConfigBuilder {
             apps: self.apps,
             timeout: self.timeout,
             token_refresh_margin: self.token_refresh_margin,
+            system_name: self.system_name,
         })
     }
 }

@@ -65,9 +65,7 @@ impl AdapterFactory for OktaFactory {
 
     async fn build(&self, spec: SystemSpec<'_>) -> Result<Arc<dyn Adapter>, ConfigError> {
         let config = OktaConfig::from_spec(spec)?;
-        let adapter = OktaAdapter::new(config)
-            .map_err(|e| e.for_system(spec.name.as_str()))?
-            .with_system_name(spec.name.as_str());
+        let adapter = OktaAdapter::new(config)?.with_system_name(spec.name.as_str());
         Ok(Arc::new(adapter))
     }
 }

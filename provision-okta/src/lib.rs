@@ -126,7 +126,6 @@ pub mod adapter;
 pub mod client;
 pub mod config;
 pub mod descriptor;
-pub mod error;
 pub mod evidence;
 pub mod factory;
 pub mod model;
@@ -134,8 +133,7 @@ pub mod model;
 use std::sync::Arc;
 
 pub use adapter::OktaAdapter;
-pub use config::{ActivationDelivery, LeaverAction, OktaAuth, OktaConfig};
-pub use error::ConfigError;
+pub use config::{ActivationDelivery, ConfigError, LeaverAction, OktaAuth, OktaConfig};
 
 /// The factory for `adapter: okta` systems, to register with
 /// [`provision_core::adapter::FactoryRegistry`]. Its descriptor needs no credential.

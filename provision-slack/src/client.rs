@@ -15,9 +15,9 @@ use reqwest::header::ACCEPT;
 use serde_json::Value;
 use url::Url;
 
+use crate::config::ConfigError;
 use crate::config::SlackConfig;
 use crate::descriptor::{BUDGET_SCIM_READ, BUDGET_SCIM_WRITE, budget_of_method};
-use crate::error::ConfigError;
 
 /// The system's name in messages.
 pub const SYSTEM: &str = "Slack";
@@ -316,7 +316,10 @@ impl SlackClient {
                 .user_agent(concat!("provision-slack/", env!("CARGO_PKG_VERSION")))
                 .timeout(config.timeout)
                 .build()
-                .map_err(|e| ConfigError::invalid("HTTP client", e.to_string()))
+                .map_err(|e| ConfigError::Other {
+                    system: config.system_name.clone(),
+                    message: format!("the HTTP client cannot be built: {e}"),
+                })
         };
         let bearer = |t: &Option<provision_core::secret::SecretString>| {
             t.clone().map(|t| Auth::Static(StaticAuth::bearer(t)))

@@ -4,13 +4,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use provision_core::adapter::ConfigError as FactoryError;
 use provision_core::adapter::SystemSpec;
 use provision_core::secret::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::descriptor::Tokens;
-use crate::error::ConfigError;
+
+pub use provision_core::adapter::ConfigError;
+
+/// The system name configuration errors carry unless the builder is given another
+/// ([`SlackConfigBuilder::system_name`]).
+pub const DEFAULT_SYSTEM_NAME: &str = "slack";
 
 /// The Web API's base URL.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api/";
@@ -67,6 +71,9 @@ pub struct SlackConfig {
     pub scim_page_size: u32,
     /// How SCIM deactivates.
     pub scim_deactivation: ScimDeactivation,
+    /// The system's name in the deployment (default `slack`): configuration errors
+    /// name it.
+    pub(crate) system_name: String,
 }
 
 impl std::fmt::Debug for SlackConfig {
@@ -142,9 +149,9 @@ impl SlackConfig {
     ///     scim_url: https://api.slack.com/scim/v2/  # optional
     ///     scim_deactivation: delete               # or `patch` (active: false)
     /// ```
-    pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, FactoryError> {
+    pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, ConfigError> {
         let system = spec.name.as_str();
-        let mut b = Self::builder();
+        let mut b = Self::builder().system_name(system);
         if let Some(t) = spec.credential("bot_token")? {
             b = b.bot_token(t);
         }
@@ -162,7 +169,7 @@ impl SlackConfig {
         }
         if let Some(v) = spec.setting("timeout_seconds") {
             let secs: u64 = v.parse().map_err(|_| {
-                FactoryError::invalid_setting(
+                ConfigError::invalid_setting(
                     system,
                     "timeout_seconds",
                     format!("a number of seconds, not `{v}`"),
@@ -174,7 +181,7 @@ impl SlackConfig {
             None | Some("delete") => {}
             Some("patch") => b = b.scim_deactivation(ScimDeactivation::PatchInactive),
             Some(other) => {
-                return Err(FactoryError::invalid_setting(
+                return Err(ConfigError::invalid_setting(
                     system,
                     "scim_deactivation",
                     format!("`delete` (Slack's) or `patch` (active: false), not `{other}`"),
@@ -188,8 +195,25 @@ impl SlackConfig {
                 b = b.usergroup(handle, v);
             }
         }
-        b.build().map_err(|e| e.for_system(system))
+        b.build()
     }
+
+    /// The system's name in the deployment that configuration errors name.
+    pub fn system_name(&self) -> &str {
+        &self.system_name
+    }
+}
+
+/// The error for a deployment or environment with no Slack token at all: the
+/// adapter could do nothing.
+pub fn no_token(system: &str) -> ConfigError {
+    ConfigError::missing_credential(
+        system,
+        "bot_token",
+        "at least one of `credentials: { bot_token | admin_token | scim_token: \
+         env:VARIABLE | file:PATH }` (from the environment: SLACK_BOT_TOKEN (xoxb-), \
+         SLACK_ADMIN_TOKEN (xoxp-, Enterprise org admin) or SLACK_SCIM_TOKEN (admin scope))",
+    )
 }
 
 /// Builds a [`SlackConfig`].
@@ -206,6 +230,7 @@ pub struct SlackConfigBuilder {
     page_size: Option<u32>,
     scim_page_size: Option<u32>,
     scim_deactivation: ScimDeactivation,
+    system_name: Option<String>,
 }
 
 impl std::fmt::Debug for SlackConfigBuilder {
@@ -215,6 +240,13 @@ impl std::fmt::Debug for SlackConfigBuilder {
 }
 
 impl SlackConfigBuilder {
+    /// The system's name in the deployment (default `slack`): configuration errors
+    /// name it.
+    pub fn system_name(mut self, name: impl Into<String>) -> Self {
+        self.system_name = Some(name.into());
+        self
+    }
+
     /// The Web API base URL (a mock's in tests).
     pub fn api_url(mut self, url: impl Into<String>) -> Self {
         self.api_url = Some(url.into());
@@ -285,14 +317,17 @@ impl SlackConfigBuilder {
     /// Checks the URLs and tokens. A token of the wrong type for its slot (a user
     /// token as the bot token) is refused here, naming the slot, never the value.
     pub fn build(self) -> Result<SlackConfig, ConfigError> {
-        let url = |what: &str, text: Option<String>, default: &str| {
+        let system = self
+            .system_name
+            .unwrap_or_else(|| DEFAULT_SYSTEM_NAME.to_owned());
+        let url = |setting: &str, text: Option<String>, default: &str| {
             provision_http::client::parse_base_url(text.as_deref().unwrap_or(default))
-                .map_err(|e| ConfigError::invalid(what, e.to_string()))
+                .map_err(|e| ConfigError::invalid_setting(&system, setting, e.to_string()))
         };
-        check_prefix("bot_token", self.bot_token.as_ref(), "xoxb-")?;
-        check_prefix("admin_token", self.admin_token.as_ref(), "xoxp-")?;
+        check_prefix(&system, "bot_token", self.bot_token.as_ref(), "xoxb-")?;
+        check_prefix(&system, "admin_token", self.admin_token.as_ref(), "xoxp-")?;
         if self.bot_token.is_none() && self.admin_token.is_none() && self.scim_token.is_none() {
-            return Err(ConfigError::NoToken);
+            return Err(no_token(&system));
         }
         Ok(SlackConfig {
             api_url: url("api_url", self.api_url, DEFAULT_API_URL)?,
@@ -306,22 +341,33 @@ impl SlackConfigBuilder {
             page_size: self.page_size.unwrap_or(1000),
             scim_page_size: self.scim_page_size.unwrap_or(1000),
             scim_deactivation: self.scim_deactivation,
+            system_name: system,
         })
     }
 }
 
 /// A token that is plainly of another type (Slack's prefixes: `xoxb-` bot, `xoxp-`
 /// user, `xoxe.`/`xoxa-` others) is refused; the value is never echoed.
-fn check_prefix(what: &str, token: Option<&SecretString>, prefix: &str) -> Result<(), ConfigError> {
+fn check_prefix(
+    system: &str,
+    credential: &str,
+    token: Option<&SecretString>,
+    prefix: &str,
+) -> Result<(), ConfigError> {
     let Some(token) = token else { return Ok(()) };
     let value = token.expose_secret().trim();
     if value.is_empty() {
-        return Err(ConfigError::invalid(what, "the token is empty"));
+        return Err(ConfigError::missing_credential(
+            system,
+            credential,
+            "the token is empty",
+        ));
     }
     let typed = value.starts_with("xox");
     if typed && !value.starts_with(prefix) {
-        return Err(ConfigError::invalid(
-            what,
+        return Err(ConfigError::missing_credential(
+            system,
+            credential,
             format!("expected a `{prefix}` token; the one given is of another type"),
         ));
     }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use provision_core::adapter::{Adapter, AdapterFactory, ConfigError, SystemDescriptor, SystemSpec};
 
 use crate::adapter::SlackAdapter;
-use crate::config::SlackConfig;
+use crate::config::{SlackConfig, no_token};
 use crate::descriptor::{Tokens, slack_descriptor};
 
 /// Builds Slack adapters from deployment entries (see [`SlackConfig::from_spec`]).
@@ -37,16 +37,14 @@ impl AdapterFactory for SlackFactory {
     fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
         let tokens = configured_tokens(spec);
         if tokens == Tokens::default() {
-            return Err(crate::error::ConfigError::NoToken.for_system(spec.name.as_str()));
+            return Err(no_token(spec.name.as_str()));
         }
         Ok(slack_descriptor(tokens))
     }
 
     async fn build(&self, spec: SystemSpec<'_>) -> Result<Arc<dyn Adapter>, ConfigError> {
         let config = SlackConfig::from_spec(spec)?;
-        let adapter = SlackAdapter::new(config)
-            .map_err(|e| e.for_system(spec.name.as_str()))?
-            .with_system_name(spec.name.as_str());
+        let adapter = SlackAdapter::new(config)?.with_system_name(spec.name.as_str());
         Ok(Arc::new(adapter))
     }
 }

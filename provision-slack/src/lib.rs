@@ -91,15 +91,13 @@ pub mod adapter;
 pub mod client;
 pub mod config;
 pub mod descriptor;
-pub mod error;
 pub mod factory;
 pub mod model;
 
 use std::sync::Arc;
 
 pub use adapter::SlackAdapter;
-pub use config::SlackConfig;
-pub use error::ConfigError;
+pub use config::{ConfigError, SlackConfig};
 
 /// The factory for `adapter: slack` systems, to register with
 /// [`provision_core::adapter::FactoryRegistry`]. Its descriptor needs no credential.

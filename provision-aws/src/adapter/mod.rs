@@ -54,7 +54,6 @@ use provision_core::model::{
 };
 use serde_json::json;
 use tokio::sync::OnceCell;
-use tracing::{Instrument, info, info_span};
 
 use crate::client::{AwsClient, Service};
 use crate::config::AwsConfig;
@@ -490,45 +489,29 @@ impl Adapter for AwsAdapter {
     }
 
     async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
-        let span = info_span!(
-            "aws_execute",
-            system = %op.system,
-            operation = %op.id,
-            identity = %op.identity,
-            verb = op.kind.verb()
-        );
-        async {
-            let result = match &op.kind {
-                OperationKind::CreateAccount { profile } => self.create_user(profile).await,
-                OperationKind::UpdateAccount { attributes } => {
-                    self.update_user(account, attributes).await
-                }
-                OperationKind::DeleteAccount => self.delete_user(account).await,
-                OperationKind::Grant { entitlement } => self.grant(op, entitlement, account).await,
-                OperationKind::Revoke { entitlement } => {
-                    self.revoke(op, entitlement, account).await
-                }
-                OperationKind::SuspendAccount => Err(AdapterError::Unsupported {
-                    what: "IAM Identity Center cannot suspend a user; revoke the assignments and memberships instead".into(),
-                }),
-                OperationKind::ReactivateAccount => Err(AdapterError::Unsupported {
-                    what: "IAM Identity Center users are never suspended by this adapter, so there is nothing to reactivate".into(),
-                }),
-                OperationKind::RevokeSessions => Err(AdapterError::Unsupported {
-                    what: "IAM Identity Center has no API to end a user's sessions".into(),
-                }),
-                other => Err(AdapterError::Unsupported {
-                    what: other.verb().to_owned(),
-                }),
-            };
-            match &result {
-                Ok(a) => info!(effect = ?a.effect, "applied"),
-                Err(e) => info!(class = e.class(), error = %e, "not applied"),
+        match &op.kind {
+            OperationKind::CreateAccount { profile } => self.create_user(profile).await,
+            OperationKind::UpdateAccount { attributes } => {
+                self.update_user(account, attributes).await
             }
-            result
+            OperationKind::DeleteAccount => self.delete_user(account).await,
+            OperationKind::Grant { entitlement } => self.grant(op, entitlement, account).await,
+            OperationKind::Revoke { entitlement } => {
+                self.revoke(op, entitlement, account).await
+            }
+            OperationKind::SuspendAccount => Err(AdapterError::Unsupported {
+                what: "IAM Identity Center cannot suspend a user; revoke the assignments and memberships instead".into(),
+            }),
+            OperationKind::ReactivateAccount => Err(AdapterError::Unsupported {
+                what: "IAM Identity Center users are never suspended by this adapter, so there is nothing to reactivate".into(),
+            }),
+            OperationKind::RevokeSessions => Err(AdapterError::Unsupported {
+                what: "IAM Identity Center has no API to end a user's sessions".into(),
+            }),
+            other => Err(AdapterError::Unsupported {
+                what: other.verb().to_owned(),
+            }),
         }
-        .instrument(span)
-        .await
     }
 
     /// A pending assignment's request (`creation:<id>` / `deletion:<id>`), kept in the

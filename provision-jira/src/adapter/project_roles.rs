@@ -1,0 +1,194 @@
+//! Project roles: actors added and removed one by one (never the whole-list
+//! `PUT`), in the projects the deployment manages.
+
+use provision_core::adapter::{AdapterError, Applied, Page, SystemError};
+use provision_core::model::{Entitlement, GrantRecord, ResourceRecord};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{JiraAdapter, parse_offset};
+use crate::descriptor::KIND_PROJECT_ROLE;
+use crate::model::{ProjectRole, RoleRef};
+
+impl JiraAdapter {
+    /// Role name → id (`GET /role`), once per run.
+    pub(super) async fn role_id(&self, name: &str) -> Result<u64, AdapterError> {
+        let ids = self
+            .role_ids
+            .get_or_try_init(|| async {
+                let url = self.client.site_url(&["role"], &[]);
+                let (roles, _): (Vec<RoleRef>, _) = self.client.site_get(url).await?;
+                Ok::<_, AdapterError>(roles.into_iter().map(|r| (r.name, r.id)).collect())
+            })
+            .await?;
+        ids.get(name)
+            .copied()
+            .ok_or_else(|| AdapterError::Configuration {
+                error: SystemError::message(format!("Jira has no project role named {name:?}")),
+            })
+    }
+
+    /// The actors of one role in one project; a missing project is a configuration
+    /// error.
+    pub(super) async fn role_actors(
+        &self,
+        project: &str,
+        role_id: u64,
+    ) -> Result<ProjectRole, AdapterError> {
+        let rid = role_id.to_string();
+        let url = self
+            .client
+            .site_url(&["project", project, "role", &rid], &[]);
+        match self.client.site_get(url).await {
+            Ok((role, _)) => Ok(role),
+            Err(AdapterError::NotFound { error }) => Err(AdapterError::Configuration {
+                error: SystemError::new(
+                    error.status,
+                    error.code,
+                    format!(
+                        "project {project:?} (or role {role_id} in it) does not exist: {}",
+                        error.message
+                    ),
+                ),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /project/{key}/role/{id}` `{"user":[accountId]}`; never the whole-list
+    /// `PUT`. A refusal is done when a read shows the actor is there.
+    pub(super) async fn add_role_actor(
+        &self,
+        id: &str,
+        project: &str,
+        role: &str,
+    ) -> Result<Applied, AdapterError> {
+        let role_id = self.role_id(role).await?;
+        let rid = role_id.to_string();
+        let url = self
+            .client
+            .site_url(&["project", project, "role", &rid], &[]);
+        let body = json!({ "user": [id] });
+        match self.client.site(Method::POST, url, Some(&body)).await {
+            Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
+            Err(
+                e @ (AdapterError::Invalid { .. }
+                | AdapterError::NotFound { .. }
+                | AdapterError::Conflict { .. }),
+            ) => {
+                let actors = self.role_actors(project, role_id).await?;
+                if actors.user_ids().any(|a| a == id) {
+                    return Ok(Applied::already_in_place());
+                }
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DELETE /project/{key}/role/{id}?user=` (204). Not an actor is done.
+    pub(super) async fn remove_role_actor(
+        &self,
+        id: &str,
+        project: &str,
+        role: &str,
+    ) -> Result<Applied, AdapterError> {
+        let role_id = self.role_id(role).await?;
+        let rid = role_id.to_string();
+        let url = self
+            .client
+            .site_url(&["project", project, "role", &rid], &[("user", id)]);
+        match self.client.site(Method::DELETE, url, None).await {
+            Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
+            Err(
+                e @ (AdapterError::Invalid { .. }
+                | AdapterError::NotFound { .. }
+                | AdapterError::Conflict { .. }),
+            ) => {
+                let actors = self.role_actors(project, role_id).await?;
+                if actors.user_ids().any(|a| a == id) {
+                    return Err(e);
+                }
+                Ok(Applied::already_in_place())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The roles of one project that policies may name, with their ids.
+    pub(super) async fn project_roles(&self) -> Result<Vec<(String, u64)>, AdapterError> {
+        let mut out = Vec::new();
+        for name in &self.config.project_roles {
+            match self.role_id(name).await {
+                Ok(id) => out.push((name.clone(), id)),
+                Err(AdapterError::Configuration { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The actors of one of `project`'s roles a page, as grants of that role.
+    pub(super) async fn project_role_grants(
+        &self,
+        project: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        // One role of the project per page (each role's actors come whole).
+        let roles = self.project_roles().await?;
+        let index = parse_offset(cursor)? as usize;
+        let Some((name, rid)) = roles.get(index) else {
+            return Ok(Page::last(Vec::new()));
+        };
+        let actors = self.role_actors(project, *rid).await?;
+        let e = self
+            .entitlement(KIND_PROJECT_ROLE, project)
+            .with_role(name.as_str());
+        let items = actors
+            .user_ids()
+            .map(|id| GrantRecord {
+                entitlement: e.clone(),
+                account_external_id: id.to_owned(),
+                login: None,
+            })
+            .collect();
+        let next = (index + 1 < roles.len()).then(|| (index + 1).to_string());
+        Ok(Page::new(items, next))
+    }
+
+    /// The configured projects, each looked up: a missing one is a configuration
+    /// error, not an empty listing.
+    pub(super) async fn project_role_resources(
+        &self,
+    ) -> Result<Page<ResourceRecord>, AdapterError> {
+        let mut items = Vec::new();
+        let mut rate_limit = None;
+        for p in &self.config.projects {
+            let url = self.client.site_url(&["project", p, "role"], &[]);
+            match self.client.site_get::<Value>(url).await {
+                Ok((_, rl)) => rate_limit = rl,
+                Err(AdapterError::NotFound { error }) => {
+                    return Err(AdapterError::Configuration {
+                        error: SystemError::new(
+                            error.status,
+                            error.code,
+                            format!("configured project {p:?} does not exist: {}", error.message),
+                        ),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+            items.push(ResourceRecord::new(KIND_PROJECT_ROLE, p));
+        }
+        Ok(Page::last(items).with_rate_limit(rate_limit))
+    }
+}
+
+pub(super) fn role_of(entitlement: &Entitlement) -> Result<&str, AdapterError> {
+    entitlement
+        .role
+        .as_deref()
+        .ok_or_else(|| AdapterError::Invalid {
+            error: SystemError::message(format!("{entitlement}: a project role needs a role name")),
+        })
+}
