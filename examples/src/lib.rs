@@ -45,11 +45,9 @@ pub enum QuickstartError {
     /// The roster is wrong or unreadable.
     #[error("roster: {0}")]
     Roster(#[from] RosterError),
-    /// The Okta variables in the environment are incomplete or wrong.
-    #[error("okta (from OKTA_* environment variables): {0}")]
-    Okta(#[from] provision_okta::ConfigError),
-    /// The Google (`GOOGLE_*`) or AWS (`AWS_*` / `PROVISION_AWS_*`) variables in the
-    /// environment are incomplete or wrong; the error names the system and the setting.
+    /// A real system's variables in the environment (`OKTA_*`, `GOOGLE_*`, `AWS_*` /
+    /// `PROVISION_AWS_*`, `GITLAB_*`, `SLACK_*`, `JIRA_*`) are incomplete or wrong; the
+    /// error names the system and the setting.
     #[error("{0}")]
     AdapterConfig(#[from] provision_core::adapter::ConfigError),
     /// A system in `provision.yaml` has no sandbox preset and no real adapter here.

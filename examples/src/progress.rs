@@ -109,6 +109,7 @@ impl ExecutionSubscriber for Progress {
                 let extra = match effect {
                     provision_core::adapter::Effect::Changed => "",
                     provision_core::adapter::Effect::AlreadyInPlace => " (already in place)",
+                    _ => "",
                 };
                 Some(self.line(&s, operation, "ok", extra))
             }

@@ -120,6 +120,7 @@ pub fn audit_record(r: &AuditRecord) -> String {
         AuditOutcome::AlreadyInPlace => "already in place".to_owned(),
         AuditOutcome::Pending => "pending".to_owned(),
         AuditOutcome::Failed { class, error } => format!("failed ({class}: {error})"),
+        other => format!("{other:?}"),
     };
     let what = match &e.entitlement {
         Some(ent) => format!("{} {}", e.action, entitlement(ent)),
@@ -150,6 +151,7 @@ pub fn reason_kind(kind: ReasonKind) -> &'static str {
         ReasonKind::DriftRemediation => "drift remediation",
         ReasonKind::ProfileSync => "profile sync",
         ReasonKind::Replacement => "replacement",
+        _ => "other",
     }
 }
 

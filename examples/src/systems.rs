@@ -199,19 +199,15 @@ impl Systems {
                     )
                 }
                 "gitlab" if gitlab_in_env(env) => {
-                    let cfg = provision_gitlab::GitlabConfig::from_lookup(env)
-                        .map_err(|e| e.for_system("gitlab"))?;
+                    let cfg = provision_gitlab::GitlabConfig::from_lookup(env)?;
                     let at = format!("{} group {}", cfg.base_url, cfg.group);
-                    let adapter = provision_gitlab::GitlabAdapter::new(cfg)
-                        .map_err(|e| e.for_system("gitlab"))?;
+                    let adapter = provision_gitlab::GitlabAdapter::new(cfg)?;
                     (Arc::new(adapter), at)
                 }
                 "slack" if slack_in_env(env) => {
-                    let cfg = provision_slack::SlackConfig::from_lookup(env)
-                        .map_err(|e| e.for_system("slack"))?;
+                    let cfg = provision_slack::SlackConfig::from_lookup(env)?;
                     let tokens = cfg.tokens();
-                    let adapter = provision_slack::SlackAdapter::new(cfg)
-                        .map_err(|e| e.for_system("slack"))?;
+                    let adapter = provision_slack::SlackAdapter::new(cfg)?;
                     (
                         Arc::new(adapter),
                         format!(
@@ -230,8 +226,7 @@ impl Systems {
                     (Arc::new(adapter), where_)
                 }
                 "jira" if jira_in_env(env) => {
-                    let for_jira = |e: provision_jira::ConfigError| e.for_system("jira");
-                    let cfg = provision_jira::JiraConfig::from_lookup(env).map_err(for_jira)?;
+                    let cfg = provision_jira::JiraConfig::from_lookup(env)?;
                     let site = env("JIRA_URL").unwrap_or_default();
                     let org = if cfg.org.is_some() {
                         "with the org API key"
@@ -239,7 +234,7 @@ impl Systems {
                         "no org API key: leavers lose access, accounts stay active"
                     };
                     (
-                        Arc::new(provision_jira::JiraAdapter::new(cfg).map_err(for_jira)?),
+                        Arc::new(provision_jira::JiraAdapter::new(cfg)?),
                         format!("{site} ({org})"),
                     )
                 }

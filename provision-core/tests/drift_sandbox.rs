@@ -311,6 +311,7 @@ fn summary(report: &DriftReport) -> Vec<(DriftClass, Severity, String, String, S
                     // Account ids are the sandbox's own.
                     Subject::Account { .. } => "account".to_owned(),
                     Subject::Grant { entitlement } => grant(entitlement),
+                    other => format!("{other:?}"),
                 },
             )
         })

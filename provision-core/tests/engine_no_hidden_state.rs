@@ -52,7 +52,10 @@ fn person(n: usize) -> Identity {
         format!("p{n}@company.com"),
         format!("Person {n}"),
     )
-    .with_attribute("department", if n % 2 == 0 { "Engineering" } else { "Sales" })
+    .with_attribute(
+        "department",
+        if n % 2 == 0 { "Engineering" } else { "Sales" },
+    )
 }
 
 /// A memory journal that counts what drift could ask of it.
@@ -166,19 +169,25 @@ async fn an_operation_still_pending_in_an_earlier_run_is_not_drift() {
         .iter()
         .filter(|f| f.evidence.in_flight.is_some())
         .collect();
-    assert!(!in_flight.is_empty(), "the open operation is named: {drift}");
+    assert!(
+        !in_flight.is_empty(),
+        "the open operation is named: {drift}"
+    );
 }
 
 #[tokio::test]
 async fn plans_made_concurrently_each_apply_with_their_own_account_ids() {
     let dir = example("concurrent");
     let sandboxes = Arc::new(SandboxFactory::new());
-    let engine = Arc::new(
-        engine(&dir, &sandboxes, Arc::new(MemoryJournal::new()) as _).await,
-    );
+    let engine = Arc::new(engine(&dir, &sandboxes, Arc::new(MemoryJournal::new()) as _).await);
     // Everyone provisioned.
     let roster: Vec<Identity> = (0..4).map(person).collect();
-    let plan = engine.plan(&roster, "setup").await.unwrap().approve().unwrap();
+    let plan = engine
+        .plan(&roster, "setup")
+        .await
+        .unwrap()
+        .approve()
+        .unwrap();
     assert!(engine.apply(&plan).await.unwrap().is_complete());
 
     // Two callers plan a leaver each, concurrently, then apply in the other order.

@@ -129,13 +129,7 @@ pub(crate) fn parse_entry(id: i64, json: &str) -> Result<JournalEntry, StoreErro
 
 /// The state's tag (`in_flight`, `succeeded`, ...) for the `state` column.
 pub(crate) fn state_name(state: &OperationState) -> &'static str {
-    match state {
-        OperationState::InFlight { .. } => "in_flight",
-        OperationState::Succeeded { .. } => "succeeded",
-        OperationState::Pending { .. } => "pending",
-        OperationState::Failed { .. } => "failed",
-        OperationState::Skipped { .. } => "skipped",
-    }
+    state.name()
 }
 
 /// Reads an [`AuditRow`] from a row of either backend.

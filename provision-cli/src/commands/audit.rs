@@ -109,6 +109,7 @@ fn outcome_text(outcome: &AuditOutcome) -> (String, String) {
         AuditOutcome::AlreadyInPlace => ("already_in_place".into(), String::new()),
         AuditOutcome::Pending => ("pending".into(), String::new()),
         AuditOutcome::Failed { class, error } => (format!("failed:{class}"), error.clone()),
+        other => (format!("{other:?}"), String::new()),
     }
 }
 

@@ -68,6 +68,18 @@ pub enum OperationState {
 }
 
 impl OperationState {
+    /// The state's tag as it is written (`in_flight`, `succeeded`, `pending`,
+    /// `failed`, `skipped`): what a store keeps in a column.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OperationState::InFlight { .. } => "in_flight",
+            OperationState::Succeeded { .. } => "succeeded",
+            OperationState::Pending { .. } => "pending",
+            OperationState::Failed { .. } => "failed",
+            OperationState::Skipped { .. } => "skipped",
+        }
+    }
+
     /// True for states after which the operation will not run again in this run.
     pub fn is_final(&self) -> bool {
         matches!(

@@ -393,6 +393,7 @@ impl Person<'_> {
                 AccountState::Staged => "staged",
                 AccountState::Suspended => "suspended",
                 AccountState::Deprovisioned => "deprovisioned",
+                _ => "in another state",
             }
         )];
         if let Some(t) = effective {
