@@ -1,0 +1,15 @@
+//! Every integration test of this crate in one binary (one link instead of one
+//! per file): each former `tests/*.rs` file is a module here, and the support
+//! modules they shared are declared once.
+
+mod support;
+
+mod conformance;
+mod evidence;
+mod executor_timeouts;
+mod factory;
+mod moto;
+mod secrets;
+mod sigv4;
+mod tenant;
+mod wiremock_api;

@@ -1,0 +1,11 @@
+//! Every integration test of this crate in one binary (one link instead of one
+//! per file): each former `tests/*.rs` file is a module here, and the support
+//! modules they shared are declared once.
+
+mod support;
+
+mod conformance;
+mod evidence;
+mod factory;
+mod google;
+mod tenant;

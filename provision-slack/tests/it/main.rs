@@ -1,0 +1,17 @@
+//! Every integration test of this crate in one binary (one link instead of one
+//! per file): each former `tests/*.rs` file is a module here, and the support
+//! modules they shared are declared once.
+
+mod support;
+
+mod accounts;
+mod channels;
+mod conformance;
+mod contract;
+mod executor;
+mod http;
+mod lifecycle;
+mod prism;
+mod scim_peer;
+mod secrets;
+mod usergroups;
