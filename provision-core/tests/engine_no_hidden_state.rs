@@ -54,7 +54,11 @@ fn person(n: usize) -> Identity {
     )
     .with_attribute(
         "department",
-        if n % 2 == 0 { "Engineering" } else { "Sales" },
+        if n.is_multiple_of(2) {
+            "Engineering"
+        } else {
+            "Sales"
+        },
     )
 }
 

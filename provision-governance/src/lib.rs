@@ -31,6 +31,7 @@ mod hook;
 pub mod outside_policy;
 pub mod request;
 pub mod review;
+mod section;
 pub mod sod;
 pub mod sod_load;
 pub mod store;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use provision_governance::{Campaign, GovernanceStore, ReviewScope};
-use provision_governance::{Governance, GovernanceHook, reviewer_list};
+use provision_governance::{Governance, GovernanceConfig, GovernanceHook, reviewer_list};
 
 use crate::cli::{ReviewArgs, ReviewFormat};
 use crate::commands::{Ctx, find_person, out};
@@ -66,8 +66,11 @@ pub async fn run(ctx: &Ctx, args: &ReviewArgs) -> CliResult {
     let rules = GovernanceHook::of(&engine)
         .map(|hook| hook.rules().clone())
         .unwrap_or_default();
+    let settings = GovernanceConfig::from_deployment(engine.config())
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
     let gov = Governance::new(&engine, store as Arc<dyn GovernanceStore>)
         .sod_rules(rules)
+        .config(settings)
         .actor(crate::context::actor());
     let due = Utc::now() + Duration::days(i64::from(args.due_days));
     let observed = engine.observe(&roster).await?;
