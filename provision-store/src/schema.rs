@@ -11,7 +11,7 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
     Migration::new(
@@ -56,6 +56,11 @@ pub(crate) fn sqlite_migrator() -> Migrator {
             "SIEM cursors",
             include_str!("../migrations/sqlite/0006_siem_cursor.sql"),
         ),
+        migration(
+            7,
+            "open operations",
+            include_str!("../migrations/sqlite/0007_open_operations.sql"),
+        ),
     ])
 }
 
@@ -92,6 +97,11 @@ pub(crate) fn postgres_migrator() -> Migrator {
             6,
             "SIEM cursors",
             include_str!("../migrations/postgres/0006_siem_cursor.sql"),
+        ),
+        migration(
+            7,
+            "open operations",
+            include_str!("../migrations/postgres/0007_open_operations.sql"),
         ),
     ])
 }
