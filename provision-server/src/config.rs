@@ -34,7 +34,9 @@ use std::time::Duration;
 use provision_core::config::CredentialRef;
 use provision_core::config::load::resolve_credential;
 use provision_core::secret::SecretString;
-use serde::Deserialize;
+use provision_core::yaml::{Diagnostics, Reader, parse_yaml};
+
+mod read;
 
 /// What can be wrong with the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -48,15 +50,11 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// The YAML does not describe a configuration (the parser names the line).
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// What the parser said, with the line and column.
-        message: String,
-    },
-    /// A value is wrong.
+    /// The file is not a configuration: every problem, each with file:line:column and
+    /// field (a YAML syntax error, an unknown field or section, a wrong value).
+    #[error("{0}")]
+    Problems(Diagnostics),
+    /// A value is wrong (a secret that cannot be resolved).
     #[error("{path}: {field}: {message}")]
     Invalid {
         /// The file.
@@ -69,8 +67,7 @@ pub enum ConfigError {
 }
 
 /// Where the service keeps its journal, audit log, inbox and schedule.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     /// A SQLite file (one instance).
     Sqlite(PathBuf),
@@ -80,16 +77,13 @@ pub enum StoreConfig {
 }
 
 /// An HR source allowed to post events to `/webhooks/{name}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct SourceConfig {
     /// Its name, as in the URL.
     pub name: String,
     /// The header carrying `sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">`.
-    #[serde(default = "default_signature_header")]
     pub signature_header: String,
     /// The header carrying the Unix time (seconds) the sender signed at.
-    #[serde(default = "default_timestamp_header")]
     pub timestamp_header: String,
     /// Where the shared secret is.
     pub secret: CredentialRef,
@@ -104,8 +98,7 @@ fn default_timestamp_header() -> String {
 }
 
 /// Webhook intake limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WebhookConfig {
     /// The largest body accepted, in bytes (larger: 413).
     pub max_body_bytes: usize,
@@ -123,8 +116,7 @@ impl Default for WebhookConfig {
 }
 
 /// How the worker takes events from the inbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerConfig {
     /// Events planned and applied together at most (one read of every system).
     pub batch: i64,
@@ -152,16 +144,14 @@ impl Default for WorkerConfig {
 }
 
 /// The full reconcile and drift run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReconcileConfig {
     /// Every how many seconds; none: never.
     pub every_seconds: Option<u64>,
 }
 
 /// Evidence collection on a cadence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EvidenceJobConfig {
     /// Every how many minutes evidence is collected and recorded (and control
     /// coverage exported as metrics); none: never.
@@ -169,15 +159,13 @@ pub struct EvidenceJobConfig {
 }
 
 /// One SIEM sink the audit log streams to.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SiemSinkConfig {
     /// JSON lines, one record a line: appended to `file`, or to stdout without one.
     Jsonl {
         /// The sink's name (it keys its delivery cursor).
         name: String,
         /// The file (relative to the configuration's folder); stdout when left out.
-        #[serde(default)]
         file: Option<PathBuf>,
     },
     /// RFC 5424 syslog over TCP.
@@ -194,7 +182,6 @@ pub enum SiemSinkConfig {
         /// The URL.
         url: String,
         /// Where the bearer token is (an environment variable or a file), if any.
-        #[serde(default)]
         token: Option<CredentialRef>,
     },
 }
@@ -209,8 +196,7 @@ impl SiemSinkConfig {
 }
 
 /// Audit records streamed to SIEM sinks as they are written.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SiemConfig {
     /// The sinks (each with its own durable cursor in the store).
     pub sinks: Vec<SiemSinkConfig>,
@@ -219,16 +205,14 @@ pub struct SiemConfig {
 }
 
 /// Logging.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LogConfig {
     /// JSON lines instead of text.
     pub json: bool,
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Where to listen (`127.0.0.1:8080`).
     pub listen: SocketAddr,
@@ -237,39 +221,28 @@ pub struct ServerConfig {
     /// The policies (a file or folder).
     pub policies: PathBuf,
     /// The roster the service starts from (HR events change it from there).
-    #[serde(default)]
     pub roster: Option<PathBuf>,
     /// The store.
     pub store: StoreConfig,
     /// This instance's name in leases (default: host and process id).
-    #[serde(default)]
     pub instance: Option<String>,
     /// Who acts, in the audit log.
-    #[serde(default = "default_actor")]
     pub actor: String,
     /// The HR sources.
-    #[serde(default)]
     pub sources: Vec<SourceConfig>,
     /// Webhook limits.
-    #[serde(default)]
     pub webhook: WebhookConfig,
     /// The worker.
-    #[serde(default)]
     pub worker: WorkerConfig,
     /// The reconcile cadence.
-    #[serde(default)]
     pub reconcile: ReconcileConfig,
     /// The evidence cadence.
-    #[serde(default)]
     pub evidence: EvidenceJobConfig,
     /// SIEM streaming.
-    #[serde(default)]
     pub siem: SiemConfig,
     /// Who approves access requests (`POST /requests`); by default a person's manager.
-    #[serde(default)]
     pub governance: Option<provision_governance::GovernanceConfig>,
     /// Logging.
-    #[serde(default)]
     pub log: LogConfig,
 }
 
@@ -292,79 +265,22 @@ impl ServerConfig {
         Ok(config)
     }
 
-    /// Parses YAML text (`file` names it in errors) and checks it.
+    /// Parses YAML text (`file` names it in errors) with the core's YAML reader and
+    /// checks it: every problem is reported at once, each with file:line:column and
+    /// field; unknown fields and sections are refused.
     pub fn parse(file: &str, text: &str) -> Result<Self, ConfigError> {
-        let config: Self = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
-            path: file.to_owned(),
-            message: e.to_string(),
-        })?;
-        config.check(file)?;
-        Ok(config)
-    }
-
-    fn check(&self, file: &str) -> Result<(), ConfigError> {
-        let invalid = |field: String, message: &str| ConfigError::Invalid {
-            path: file.to_owned(),
-            field,
-            message: message.to_owned(),
-        };
-        for (i, source) in self.sources.iter().enumerate() {
-            if source.name.is_empty()
-                || !source
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(invalid(
-                    format!("sources[{i}].name"),
-                    "letters, digits, '-' and '_' only (it is part of the URL)",
-                ));
-            }
-            if self.sources[..i].iter().any(|s| s.name == source.name) {
-                return Err(invalid(format!("sources[{i}].name"), "named twice"));
+        let root =
+            parse_yaml(file, text).map_err(|d| ConfigError::Problems(Diagnostics(vec![d])))?;
+        let mut r = Reader::new(file);
+        let config = read::server(&mut r, &root);
+        let mut diagnostics = r.into_diagnostics();
+        match config {
+            Some(config) if diagnostics.is_empty() => Ok(config),
+            _ => {
+                diagnostics.sort_by_key(|d| (d.location.line, d.location.column));
+                Err(ConfigError::Problems(Diagnostics(diagnostics)))
             }
         }
-        if self.worker.batch < 1 {
-            return Err(invalid("worker.batch".to_owned(), "must be at least 1"));
-        }
-        if self.reconcile.every_seconds == Some(0) {
-            return Err(invalid(
-                "reconcile.every_seconds".to_owned(),
-                "must be more than 0 (leave it out for no reconcile)",
-            ));
-        }
-        if self.evidence.every_minutes == Some(0) {
-            return Err(invalid(
-                "evidence.every_minutes".to_owned(),
-                "must be more than 0 (leave it out for no evidence cadence)",
-            ));
-        }
-        for (i, sink) in self.siem.sinks.iter().enumerate() {
-            if sink.name().is_empty() {
-                return Err(invalid(
-                    format!("siem.sinks[{i}].name"),
-                    "must not be empty",
-                ));
-            }
-            if self.siem.sinks[..i].iter().any(|s| s.name() == sink.name()) {
-                return Err(invalid(
-                    format!("siem.sinks[{i}].name"),
-                    "named twice (each sink keeps its own cursor by name)",
-                ));
-            }
-            if let SiemSinkConfig::Syslog { tcp, .. } = sink
-                && !tcp.contains(':')
-            {
-                return Err(invalid(
-                    format!("siem.sinks[{i}].syslog.tcp"),
-                    "must be host:port",
-                ));
-            }
-        }
-        if self.siem.batch_size == Some(0) {
-            return Err(invalid("siem.batch_size".to_owned(), "must be at least 1"));
-        }
-        Ok(())
     }
 
     fn rebase(&mut self, dir: &Path) {
@@ -502,6 +418,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("kafka"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_names_file_line_column_and_field_at_once() {
+        let base = "listen: 127.0.0.1:0\ndeployment: d.yaml\npolicies: p\nstore: {sqlite: s.db}\n";
+        let text = format!(
+            "{base}worker: {{batch: 0}}\nreconcile: {{every_seconds: 0}}\ncolour: blue\n\
+             sources:\n  - {{name: w, secret: hunter2}}\n"
+        );
+        let err = ServerConfig::parse("c.yaml", &text)
+            .unwrap_err()
+            .to_string();
+        for needle in [
+            "c.yaml:5:17: worker.batch: must be at least 1",
+            "c.yaml:6:28: reconcile.every_seconds: must be more than 0",
+            "c.yaml:7:1: colour: unknown field `colour`",
+            "c.yaml:9:23: sources[0].secret: expected `{env: VARIABLE_NAME}`",
+        ] {
+            assert!(err.contains(needle), "{needle} missing from\n{err}");
+        }
+        assert!(!err.contains("hunter2"), "a secret is never echoed: {err}");
+
+        let err = ServerConfig::parse("c.yaml", "listen: [\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("c.yaml:"), "{err}");
+        let err = ServerConfig::parse("c.yaml", "listen: nowhere\n")
+            .unwrap_err()
+            .to_string();
+        for needle in [
+            "c.yaml:1:9: listen: `nowhere` is not an address",
+            "c.yaml:1:1: deployment: missing required field",
+            "c.yaml:1:1: store: missing required field",
+        ] {
+            assert!(err.contains(needle), "{needle} missing from\n{err}");
+        }
+        let err = ServerConfig::parse("c.yaml", &format!("{base}governance: {{approvers: 3}}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("c.yaml:5:13: governance:"), "{err}");
     }
 
     #[test]
