@@ -17,7 +17,7 @@ use provision_core::journal::RunId;
 use provision_core::model::{
     EmploymentStatus, Entitlement, Identity, IdentityId, OperationId, OperationKind, Plan,
 };
-use provision_core::roster::load_roster;
+use provision_roster::load_roster;
 use provision_store::SqliteStore;
 
 use crate::console::Console;

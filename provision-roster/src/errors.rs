@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{IdentityId, SourceLocation};
-use crate::yaml::{Diagnostic, Diagnostics};
+use provision_core::model::{IdentityId, SourceLocation};
+use provision_core::yaml::{Diagnostic, Diagnostics};
 
 /// Where a person was read: the file and the 1-based line their row starts on.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -12,7 +12,7 @@
 //! Strings, numbers and booleans are read as text; `null` and a missing key are
 //! absent values. A key holding a list or an object is a row problem, except, with
 //! the conventional mapping, `attributes`, whose entries become attributes (the
-//! shape [`crate::model::Identity`] serialises to). A syntax error stops the load
+//! shape [`provision_core::model::Identity`] serialises to). A syntax error stops the load
 //! (the file cannot be split into people); a wrong person never does.
 
 use std::borrow::Cow;
@@ -21,9 +21,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::errors::{RosterError, RowProblem, SourceRow};
-use super::mapping::{RosterMapping, RowValues};
-use super::{Collector, RosterLoad};
+use crate::errors::{RosterError, RowProblem, SourceRow};
+use crate::mapping::{RosterMapping, RowValues};
+use crate::{Collector, RosterLoad};
 
 #[derive(Deserialize)]
 struct Wrapped<'a> {
@@ -201,7 +201,7 @@ fn read_person(
         .as_deref()
         .is_some_and(|k| object.get(k).is_some_and(|v| !v.is_null()));
     if !not_text.is_empty() {
-        let id = id.as_deref().map(crate::model::IdentityId::new);
+        let id = id.as_deref().map(provision_core::model::IdentityId::new);
         for (key, found) in not_text {
             let mut p = RowProblem::new(
                 source.clone(),
@@ -234,8 +234,8 @@ fn read_person(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::model::{EmploymentStatus, Identity};
-    use crate::roster::DisplayNameColumns;
+    use crate::DisplayNameColumns;
+    use provision_core::model::{EmploymentStatus, Identity};
     use std::collections::BTreeMap;
 
     fn bamboo() -> RosterMapping {

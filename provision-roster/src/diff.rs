@@ -1,16 +1,16 @@
 //! Two rosters in, HR events out: who was hired, transferred, terminated,
 //! rehired, went on or came back from leave, changed name or login, or vanished.
 //!
-//! Events are listed leavers first: by [`super::HrEventKind`] (terminations, removals,
+//! Events are listed leavers first: by [`crate::HrEventKind`] (terminations, removals,
 //! leaves, profile and attribute changes, returns, rehires, hires), then by id. A
-//! person's events commute, so [`super::apply_events`] of the list onto the earlier
+//! person's events commute, so [`crate::apply_events`] of the list onto the earlier
 //! roster gives the later one, whatever the order.
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::events::{AttributeChange, HrEvent, ProfileChange, ProfileField};
-use super::{RosterEntry, RosterLoad};
-use crate::model::{EmploymentStatus, IdentityId};
+use crate::events::{AttributeChange, HrEvent, ProfileChange, ProfileField};
+use crate::{RosterEntry, RosterLoad};
+use provision_core::model::{EmploymentStatus, IdentityId};
 
 /// The events between two loads. A person whose row in `after` had a problem is
 /// unknown there, not gone: no event is produced for them.
@@ -147,8 +147,8 @@ fn attribute_changes(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::model::Identity;
-    use crate::roster::{HrEventKind, SourceRow};
+    use crate::{HrEventKind, SourceRow};
+    use provision_core::model::Identity;
 
     fn entry(line: u64, p: Identity) -> RosterEntry {
         RosterEntry {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use provision_core::config::load::parse_config;
 use provision_core::model::{EmploymentStatus, Identity};
-use provision_core::roster::{RosterFormat, RosterReader};
+use provision_roster::{RosterConfig, RosterFormat, RosterReader};
 
 const CONFIG: &str = r#"systems:
   okta: {adapter: okta}
@@ -40,7 +40,9 @@ e1004,tom.keller@company.com,,Tom,Keller,Separated,2025-03-31,Engineering,Engine
 
 fn reader() -> RosterReader {
     let config = parse_config("provision.yaml", CONFIG).unwrap();
-    let roster = config.roster.expect("the roster section is read");
+    let roster = RosterConfig::from_deployment(&config)
+        .unwrap()
+        .expect("the roster section is read");
     assert_eq!(roster.path, Some(PathBuf::from("hr/workers.csv")));
     RosterReader::from_config(&roster)
 }
@@ -184,11 +186,13 @@ fn files_are_read_by_extension_or_an_explicit_format() {
 
 #[test]
 fn a_wrong_roster_section_is_reported_with_its_place() {
-    let err = parse_config(
+    // The kernel keeps the section as written; this crate reads it.
+    let config = parse_config(
         "provision.yaml",
         "systems:\n  okta: {adapter: okta}\nroster:\n  format: xls\n  columns: {email: Work Email, display_name: Name}\n",
     )
-    .unwrap_err();
+    .unwrap();
+    let err = RosterConfig::from_deployment(&config).unwrap_err();
     let messages: Vec<String> = err.diagnostics().iter().map(ToString::to_string).collect();
     assert_eq!(
         messages,
@@ -198,5 +202,21 @@ fn a_wrong_roster_section_is_reported_with_its_place() {
         ]
     );
     let without = parse_config("provision.yaml", "systems:\n  okta: {adapter: okta}\n").unwrap();
-    assert_eq!(without.roster, None);
+    assert_eq!(RosterConfig::from_deployment(&without).unwrap(), None);
+}
+
+mod fuzz {
+    use proptest::prelude::*;
+    use provision_roster::parse_roster;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any text, including YAML-ish fragments, gives people or errors, never a
+        /// panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "(people:|id:|email:|display_name:|status:|- |\\{|\\}|\\[|\\]|: |\n|  |\t|\"|'|&a |\\*a|!!str |on|~|[a-z0-9#@.]{1,6}){0,40}") {
+            let _ = parse_roster("r.yaml", &text);
+        }
+    }
 }

@@ -6,9 +6,9 @@
 //! printed after the load) is that format's:
 //!
 //! ```text
-//! cargo bench -p provision-core --bench roster -- csv
-//! cargo bench -p provision-core --bench roster -- json
-//! cargo bench -p provision-core --bench roster -- yaml
+//! cargo bench -p provision-roster --bench roster -- csv
+//! cargo bench -p provision-roster --bench roster -- json
+//! cargo bench -p provision-roster --bench roster -- yaml
 //! ```
 //!
 //! The files are generated into a temporary folder and removed afterwards. Besides
@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use provision_core::roster::{RosterFormat, RosterReader};
+use provision_roster::{RosterFormat, RosterReader};
 
 const PEOPLE: usize = 100_000;
 const DEPARTMENTS: [&str; 8] = [
@@ -230,7 +230,7 @@ fn bench_format(c: &mut Criterion, dir: &Path, format: RosterFormat) {
             let parsed = provision_core::yaml::parse_large_yaml("roster.yaml", &text).is_ok();
             let parse_wall = started.elapsed();
             let cpu2 = cpu_time();
-            let listed = provision_core::yaml::parse_large_list("roster.yaml", &text).is_ok();
+            let listed = provision_roster::parse_large_list("roster.yaml", &text).is_ok();
             let cpu3 = cpu_time();
             println!(
                 "roster bench yaml: parse_large_list alone (plain entries read directly) {:?} CPU (ok: {listed})",

@@ -15,17 +15,18 @@
 //! with a problem (a missing or unknown field, a bad status or date, an id or login
 //! already used, which names both places) is reported and left out; the others
 //! load. A roster of 100,000 people reads within the large-data YAML budget
-//! ([`crate::yaml::parse_large_yaml`]; the alias-bomb guard still applies), and its
+//! ([`provision_core::yaml::parse_large_yaml`]; the alias-bomb guard still applies), and its
 //! plain entries are read without the general parser
-//! ([`crate::yaml::parse_large_list`]: the same tree, positions included).
+//! ([`crate::parse_large_list`]: the same tree, positions included).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::errors::{RosterError, RowProblem, SourceRow};
-use super::{Collector, RosterLoad, RosterReader};
-use crate::model::{EmploymentStatus, Identity, IdentityId};
-use crate::yaml::{Diagnostics, Node, Reader, Value, parse_large_list};
+use crate::errors::{RosterError, RowProblem, SourceRow};
+use crate::parse_large_list;
+use crate::{Collector, RosterLoad, RosterReader};
+use provision_core::model::{EmploymentStatus, Identity, IdentityId};
+use provision_core::yaml::{Diagnostics, Node, Reader, Value};
 
 /// Loads a roster file (format by extension, the conventional column mapping),
 /// refusing it when any row has a problem. [`RosterReader`] gives the people that
@@ -452,7 +453,7 @@ mod tests {
     #[test]
     fn valid_people_are_taken_as_the_reader_reads_them() {
         let text = "people:\n  - {id: e1, email: a@x.com, display_name: A, attributes: {team: core, level: 3, x: }}\n  - {id: e2, email: b@x.com, display_name: B, login: bee, status: on_leave, attributes: {team: core, boss: }}\n  - {id: e3, email: c@x.com, display_name: C, status: terminated, effective: 2025-03-31T17:00:00Z}\n  - {id: e4, email: d@x.com, display_name: D, status: active, effective: 2025-03-31T17:00:00Z}\n  - {id: e5, email: e@x.com, display_name: ' '}\n  - {id: 6, email: f@x.com, display_name: F}\n  - {id: e7, email: g@x.com, display_name: G, extra: 1}\n  - {id: e8, email: h@x.com, display_name: H, status: terminated, effective: soon}\n  - {id: e9, email: i@x.com}\n  - {id: e10, email: j@x.com, display_name: J, attributes: [a]}\n";
-        let root = crate::yaml::parse_large_yaml("r.yaml", text).unwrap();
+        let root = provision_core::yaml::parse_large_yaml("r.yaml", text).unwrap();
         let Value::Map(entries) = &root.value else {
             panic!("a mapping")
         };

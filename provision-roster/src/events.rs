@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::errors::SourceRow;
-use crate::model::{EmploymentStatus, Identity, IdentityId};
+use crate::errors::SourceRow;
+use provision_core::model::{EmploymentStatus, Identity, IdentityId};
 
 /// One attribute that changed (a transfer): `None` is an absent attribute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

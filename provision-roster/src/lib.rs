@@ -1,5 +1,10 @@
+//! # provision-roster
+//!
 //! The HR roster: the people the policies apply to, read from the files HR systems
-//! export, and the HR events between two rosters.
+//! export, and the HR events between two rosters. The kernel (`provision-core`)
+//! knows nothing of rosters: it takes people as [`Identity`] values, and keeps the
+//! `roster:` section of `provision.yaml` as a raw extension section that
+//! [`RosterConfig::from_deployment`] reads.
 //!
 //! * formats: [`csv`] (a header row, columns named by a [`RosterMapping`]),
 //!   [`json`] (an array of objects, or `{"people": [...]}`, keys named by the same
@@ -10,18 +15,36 @@
 //! * [`errors`]: row problems (file, line, column; the other rows still load) and
 //!   whole-file errors;
 //! * [`events`] and [`diff`]: hires, transfers, terminations, rehires, leaves of
-//!   absence between two rosters, each naming its source row.
+//!   absence between two rosters, each naming its source row;
+//! * [`parse_large_list`]: the fast reader of large YAML lists of records that YAML
+//!   rosters go through (the same located tree as the core's YAML parser).
 //!
 //! ```no_run
-//! use provision_core::roster::{RosterReader, RosterMapping};
+//! use provision_roster::{RosterReader, RosterMapping};
 //! let load = RosterReader::new().read_path("hr/workers.csv".as_ref())?;
 //! for problem in &load.problems {
 //!     eprintln!("{problem}"); // hr/workers.csv:7: Worker Status: unknown status `Fired`; ...
 //! }
 //! println!("{} people", load.entries.len());
-//! # Ok::<(), provision_core::roster::RosterError>(())
+//! # Ok::<(), provision_roster::RosterError>(())
+//! ```
+//!
+//! With a deployment's `roster:` section:
+//!
+//! ```no_run
+//! use provision_core::config::load::load_config;
+//! use provision_roster::{RosterConfig, RosterReader};
+//! # fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let deployment = load_config("provision.yaml".as_ref())?;
+//! let reader = match RosterConfig::from_deployment(&deployment)? {
+//!     Some(section) => RosterReader::from_config(&section),
+//!     None => RosterReader::new(),
+//! };
+//! let people = reader.read_path("hr/workers.csv".as_ref())?.into_strict()?;
+//! # let _ = people; Ok(()) }
 //! ```
 
+mod block_list;
 pub mod csv;
 pub mod diff;
 pub mod errors;
@@ -38,9 +61,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Identity;
-use crate::yaml::Diagnostics;
+use provision_core::model::Identity;
+use provision_core::yaml::Diagnostics;
 
+pub use block_list::parse_large_list;
 pub use diff::diff_rosters;
 pub use errors::{RosterError, RowProblem, SourceRow};
 pub use events::{

@@ -2,7 +2,7 @@
 //! become an [`Identity`]: the status vocabulary of the HR system, dates, defaults.
 //!
 //! The mapping is written in the deployment configuration's `roster:` section
-//! ([`super::section`]); without one the conventional names apply (`id`, `email`,
+//! ([`crate::section`]); without one the conventional names apply (`id`, `email`,
 //! `login`, `display_name`, `status`, `effective`, every other column an attribute).
 
 use std::borrow::Cow;
@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::errors::{RowProblem, SourceRow};
-use crate::model::{EmploymentStatus, Identity, IdentityId};
+use crate::errors::{RowProblem, SourceRow};
+use provision_core::model::{EmploymentStatus, Identity, IdentityId};
 
 /// How the display name is found: one column, or several joined with a space
 /// (`[First Name, Last Name]`).

@@ -16,9 +16,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io;
 
-use super::errors::{RosterError, RowProblem, SourceRow};
-use super::mapping::{RosterMapping, RowValues};
-use super::{Collector, RosterLoad};
+use crate::errors::{RosterError, RowProblem, SourceRow};
+use crate::mapping::{RosterMapping, RowValues};
+use crate::{Collector, RosterLoad};
 
 /// Why a CSV roster could not be read at all.
 #[derive(Debug)]
@@ -298,8 +298,8 @@ fn csv_error(file: &str, e: ::csv::Error) -> CsvReadError {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::model::EmploymentStatus;
-    use crate::roster::DisplayNameColumns;
+    use crate::DisplayNameColumns;
+    use provision_core::model::EmploymentStatus;
     use std::collections::BTreeMap;
 
     fn workday() -> RosterMapping {

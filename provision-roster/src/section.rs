@@ -24,6 +24,11 @@
 //! ```
 //!
 //! Without `columns:` the conventional names apply (see [`RosterMapping::default`]).
+//!
+//! The kernel keeps the section as written
+//! ([`ExtensionSection`](provision_core::config::ExtensionSection));
+//! [`RosterConfig::from_deployment`] reads it with the core's YAML reader, so every
+//! problem is named with file:line:column and field, as in the core sections.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -31,9 +36,11 @@ use std::path::PathBuf;
 use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 
-use super::RosterFormat;
-use super::mapping::{DisplayNameColumns, RosterMapping, StatusValues};
-use crate::yaml::{Fields, Node, Reader, Value};
+use crate::RosterFormat;
+use crate::mapping::{DisplayNameColumns, RosterMapping, StatusValues};
+use provision_core::config::DeploymentConfig;
+use provision_core::config::load::ConfigError;
+use provision_core::yaml::{Fields, Node, Reader, Value};
 
 /// The deployment's roster settings.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -47,6 +54,35 @@ pub struct RosterConfig {
     /// Which column holds what.
     #[serde(default)]
     pub mapping: RosterMapping,
+}
+
+impl RosterConfig {
+    /// The section's name in `provision.yaml`.
+    pub const SECTION: &'static str = "roster";
+
+    /// Reads the deployment's `roster:` section: `None` when the file has none;
+    /// every problem in it as [`ConfigError::Invalid`], each with file:line:column
+    /// and field.
+    ///
+    /// ```
+    /// use provision_core::config::load::parse_config;
+    /// use provision_roster::RosterConfig;
+    /// let deployment = parse_config(
+    ///     "provision.yaml",
+    ///     "systems: {okta: {adapter: okta}}\nroster: {format: xls}\n",
+    /// )?;
+    /// let err = RosterConfig::from_deployment(&deployment).unwrap_err();
+    /// assert!(err.to_string().contains(
+    ///     "provision.yaml:2:18: roster.format: unknown roster format `xls`"
+    /// ));
+    /// # Ok::<(), provision_core::config::load::ConfigError>(())
+    /// ```
+    pub fn from_deployment(config: &DeploymentConfig) -> Result<Option<Self>, ConfigError> {
+        config
+            .extension(Self::SECTION)
+            .map(|section| section.read(read_roster_section))
+            .transpose()
+    }
 }
 
 const SECTION_FIELDS: &[&str] = &[
@@ -67,7 +103,7 @@ const COLUMN_FIELDS: &[&str] = &[
 ];
 
 /// Reads the `roster:` section; every problem is recorded in `r` with its place.
-pub(crate) fn read_roster_section(r: &mut Reader, node: &Node) -> Option<RosterConfig> {
+fn read_roster_section(r: &mut Reader, node: &Node) -> Option<RosterConfig> {
     let path = "roster";
     let mut f = r.fields(node, path)?;
     let mut config = RosterConfig::default();
@@ -290,7 +326,7 @@ fn kind_matches(kind: &str, debug_name: &str) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::yaml::parse_yaml;
+    use provision_core::yaml::parse_yaml;
 
     fn read(text: &str) -> Result<RosterConfig, Vec<String>> {
         let root = parse_yaml("provision.yaml", text).unwrap();

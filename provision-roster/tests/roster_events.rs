@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 use provision_core::model::{EmploymentStatus, Identity, IdentityId};
-use provision_core::roster::diff::diff_entries;
-use provision_core::roster::{
+use provision_roster::diff::diff_entries;
+use provision_roster::{
     AttributeChange, HrEvent, HrEventKind, ProfileChange, ProfileField, RosterEntry, RosterReader,
     SourceRow, apply_events, diff_rosters,
 };

@@ -3,24 +3,26 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeSet;
+use std::path::Path;
 
-use provision_core::config::load::load_config;
+use provision_core::adapter::FactoryRegistry;
+use provision_core::engine::Engine;
 use provision_core::model::{Entitlement, Identity, PolicySet};
-use provision_core::policy::load_policies;
-use provision_core::roster::load_roster;
+use provision_roster::load_roster;
 
+/// The example's policies, validated against the sandbox systems `provision.yaml`
+/// names, and its roster.
 fn examples() -> (PolicySet, Vec<Identity>) {
-    let dir = common::examples_dir();
-    let config = load_config(&dir.join("provision.yaml")).unwrap();
-    let policies = match load_policies(&dir.join("policies"), &config, &common::descriptors()) {
-        Ok(p) => p,
-        Err(e) => panic!("{e}"),
-    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let factories = FactoryRegistry::new().with(provision_sandbox::factory());
+    let validated =
+        match Engine::validate(dir.join("provision.yaml"), dir.join("policies"), &factories) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        };
     let roster = load_roster(&dir.join("roster.yaml")).unwrap();
-    (policies, roster)
+    (validated.policies, roster)
 }
 
 fn entitlements_of(policies: &PolicySet, person: &Identity) -> BTreeSet<Entitlement> {

@@ -1,7 +1,7 @@
 //! Large YAML lists of records (an HR roster of 100,000 people) read item by item,
 //! most items without the general parser.
 //!
-//! [`parse_large_list`] gives exactly the located tree [`super::parse_large_yaml`]
+//! [`parse_large_list`] gives exactly the located tree [`parse_large_yaml`]
 //! gives, faster: it splits a block list into its items by indentation and reads each
 //! item that uses only plain `key: text` lines (one nested mapping level allowed)
 //! directly, with the same lines and columns the parser reports. An item that uses
@@ -10,20 +10,19 @@
 //! its own, its lines shifted back to the file's. A document that is not one list of
 //! items by indentation, any item the parser refuses, and a document where more than
 //! a quarter of the items need the parser (one call for the whole text is cheaper
-//! then) send the whole text to [`super::parse_large_yaml`], so syntax errors and
+//! then) send the whole text to [`parse_large_yaml`], so syntax errors and
 //! their positions are the parser's, as before.
 //!
 //! Anything the direct reader accepts must be text to the parser too: a value that
 //! could be a number, boolean, null, date or special float (it starts with a digit,
 //! a sign or a dot, or is one of the words YAML gives a type) goes to the parser.
 
-use super::Diagnostic;
-use super::reader::{Node, Value, parse_large_yaml};
+use provision_core::yaml::{Diagnostic, Node, Value, parse_large_yaml};
 
 /// Parses one large YAML document that is a list of records — a block list at the
 /// top, or under a single top-level key (`people:`) — into the tree
-/// [`super::parse_large_yaml`] would build, reading plain items directly. Any other
-/// document is parsed by [`super::parse_large_yaml`].
+/// [`parse_large_yaml`] would build, reading plain items directly. Any other
+/// document is parsed by [`parse_large_yaml`].
 pub fn parse_large_list(file: &str, text: &str) -> Result<Node, Diagnostic> {
     match split(text).and_then(|doc| doc.read(file)) {
         Some(node) => Ok(node),
