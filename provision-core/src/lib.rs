@@ -23,7 +23,6 @@
 //! * [`journal`] and [`audit`] — the records a run leaves.
 //! * [`evidence`] — control-mapped, fingerprinted audit evidence, coverage, KPIs and
 //!   the auditor's bundle.
-//! * [`siem`] — audit records and findings streamed to SIEM sinks, with durable cursors.
 //! * [`engine`] — the [`engine::Engine`] facade: deployment, policies, adapters built
 //!   by their factories and one executor; plan, apply, drift, why, and validation
 //!   without credentials.
@@ -31,7 +30,9 @@
 //! HR rosters (CSV, JSON and YAML exports, the HR-event diff) are the
 //! `provision-roster` crate's: the core takes people as [`model::Identity`] values
 //! and keeps the `roster:` section of `provision.yaml` as a raw
-//! [`config::ExtensionSection`] for that crate to read.
+//! [`config::ExtensionSection`] for that crate to read. Streaming the audit log and
+//! findings to a SIEM is the `provision-siem` crate's: it reads the
+//! [`audit::AuditLog`] the engine writes.
 //!
 //! The core depends on no adapter and on no HTTP client.
 
@@ -54,5 +55,4 @@ pub mod planner;
 pub mod policy;
 pub mod secret;
 mod serde_util;
-pub mod siem;
 pub mod yaml;

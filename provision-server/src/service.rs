@@ -54,7 +54,7 @@ pub(crate) struct Inner {
     /// This instance's share of the rate budgets and its heartbeat (PostgreSQL).
     pub(crate) budget: Option<BudgetHeartbeat>,
     /// The SIEM sinks' exporter, when the configuration lists sinks.
-    pub(crate) siem: Option<Arc<provision_core::siem::SiemExporter>>,
+    pub(crate) siem: Option<Arc<provision_siem::SiemExporter>>,
 }
 
 /// The shared rate budget's lease, kept by a heartbeat task.

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{SiemEvent, SiemSink, SinkError};
+use crate::{SiemEvent, SiemSink, SinkError};
 
 /// Writes each event as one line of JSON ([`SiemEvent::to_json_line`]) and flushes
 /// after each batch; a file is also synced to disk before the batch counts as

@@ -1,11 +1,17 @@
+//! # provision-siem
+//!
 //! SIEM streaming: audit records and drift findings, streamed out to one or more
-//! sinks as they are written.
+//! sinks as they are written. The kernel (`provision-core`) knows nothing of SIEM:
+//! this crate reads its audit log ([`AuditFeed`]) and wraps the log the engine
+//! writes to ([`WakingAuditLog`]).
 //!
 //! * [`SiemEvent`] — what goes out: an audit record (with its seq and hash chain) or
 //!   a drift finding, as one JSON object.
-//! * [`SiemSink`] — where it goes. The core has [`JsonLinesSink`] (a file or stdout)
-//!   and [`SyslogTcpSink`] (RFC 5424 over TCP, octet-counting framing per RFC 6587);
-//!   the HTTP sink lives in `provision-http` (the core depends on no HTTP client).
+//! * [`SiemSink`] — where it goes: [`JsonLinesSink`] (a file or stdout),
+//!   [`SyslogTcpSink`] (RFC 5424 over TCP, octet-counting framing per RFC 6587) and,
+//!   with the `http` feature, `HttpSink` (batches of JSON lines POSTed to a
+//!   receiver, over `provision-http`'s client; without the feature this crate
+//!   depends on no HTTP client).
 //! * [`AuditFeed`] and [`CursorStore`] — the audit log read from a position, and a
 //!   durable per-sink cursor (the seq and hash of the last record the sink
 //!   acknowledged). `provision-store` keeps cursors in its database.
@@ -34,10 +40,36 @@
 //!
 //! Findings are not in the audit log; [`SiemExporter::publish_findings`] sends
 //! them to every sink directly (retried, but with no cursor).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use provision_core::audit::JsonlAuditLog;
+//! use provision_siem::{
+//!     DeliveryConfig, JsonLinesSink, MemoryCursorStore, ScanFeed, SiemExporter, SiemSink,
+//!     SyslogTcpSink,
+//! };
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // The audit log a run wrote, streamed to a file and to a syslog receiver.
+//! let log = JsonlAuditLog::open("audit.jsonl")?;
+//! let sinks: Vec<Arc<dyn SiemSink>> = vec![
+//!     Arc::new(JsonLinesSink::file("archive", "/var/log/provision/audit.jsonl")?),
+//!     Arc::new(SyslogTcpSink::new("syslog", "siem.example.com:6514")),
+//! ];
+//! let exporter = SiemExporter::new(
+//!     Arc::new(ScanFeed(log)),
+//!     Arc::new(MemoryCursorStore::new()), // provision-store keeps them durably
+//!     sinks,
+//!     DeliveryConfig::default(),
+//! )?;
+//! exporter.run(|| std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
 
 mod cursor;
 mod event;
 mod exporter;
+#[cfg(feature = "http")]
+pub mod http;
 mod jsonl;
 mod pump;
 mod sink;
@@ -47,6 +79,8 @@ mod waking;
 pub use cursor::{AuditFeed, CursorStore, MemoryCursorStore, ScanFeed, SinkCursor};
 pub use event::SiemEvent;
 pub use exporter::SiemExporter;
+#[cfg(feature = "http")]
+pub use http::HttpSink;
 pub use jsonl::JsonLinesSink;
 pub use pump::{DeliveryConfig, SinkPump};
 pub use sink::{SiemError, SiemSink, SinkError};

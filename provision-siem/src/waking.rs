@@ -6,18 +6,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use crate::audit::{AuditError, AuditEvent, AuditLog, AuditOutcome, AuditRecord};
-use crate::model::{OperationId, RunId};
+use provision_core::audit::{AuditError, AuditEvent, AuditLog, AuditOutcome, AuditRecord};
+use provision_core::model::{OperationId, RunId};
 
-/// Wakes running pumps; cheap to clone. From [`SinkPump::waker`](super::SinkPump::waker)
-/// or [`SiemExporter::waker`](super::SiemExporter::waker).
+/// Wakes running pumps; cheap to clone. From [`SinkPump::waker`](crate::SinkPump::waker)
+/// or [`SiemExporter::waker`](crate::SiemExporter::waker).
 #[derive(Debug, Clone, Default)]
 pub struct SiemWaker {
     notifies: Vec<Arc<Notify>>,
 }
 
 impl SiemWaker {
-    pub(super) fn new(notifies: Vec<Arc<Notify>>) -> Self {
+    pub(crate) fn new(notifies: Vec<Arc<Notify>>) -> Self {
         Self { notifies }
     }
 

@@ -16,16 +16,16 @@
 
 use std::time::Duration;
 
+use crate::{SiemEvent, SiemSink, SinkError};
 use async_trait::async_trait;
-use provision_core::siem::{SiemEvent, SiemSink, SinkError};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::classify::error_chain;
-use crate::client::ClientConfigError;
-use crate::rate_limit::RateLimitParser;
+use provision_http::classify::error_chain;
+use provision_http::client::ClientConfigError;
+use provision_http::rate_limit::RateLimitParser;
 
 /// Longest part of a receiver's reply body kept in an error.
 const BODY_EXCERPT: usize = 300;

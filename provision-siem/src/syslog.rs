@@ -8,9 +8,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-use super::{SiemEvent, SiemSink, SinkError};
-use crate::audit::AuditOutcome;
-use crate::drift::Severity;
+use crate::{SiemEvent, SiemSink, SinkError};
+use provision_core::audit::AuditOutcome;
+use provision_core::drift::Severity;
 
 /// The structured-data id of our parameters. 32473 is the enterprise number
 /// RFC 5612 reserves for documentation and examples; set your own with

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use provision_core::audit::{AuditEvent, AuditLog, AuditOutcome, MemoryAuditLog};
 use provision_core::model::{IdentityId, OperationId, Reason, ReasonKind, RunId, SystemName};
-use provision_core::siem::{
+use provision_siem::HttpSink;
+use provision_siem::{
     DeliveryConfig, MemoryCursorStore, SiemError, SiemEvent, SinkError, SinkPump,
 };
-use provision_http::siem::HttpSink;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 

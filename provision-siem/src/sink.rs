@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 
-use super::SiemEvent;
-use crate::audit::{Anchor, AuditError, ChainError};
+use crate::SiemEvent;
+use provision_core::audit::{Anchor, AuditError, ChainError};
 
 /// Where SIEM events go.
 ///

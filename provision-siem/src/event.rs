@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::AuditRecord;
-use crate::drift::Finding;
+use provision_core::audit::AuditRecord;
+use provision_core::drift::Finding;
 
 /// One event for a SIEM, serialised as one JSON object with a `type` tag.
 ///

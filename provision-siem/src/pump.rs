@@ -6,9 +6,9 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use tokio::sync::Notify;
 
-use crate::audit::{AuditRecord, ChainError, GENESIS_HASH, chain::record_hash};
+use provision_core::audit::{AuditRecord, ChainError, GENESIS_HASH, chain::record_hash};
 
-use super::{AuditFeed, CursorStore, SiemError, SiemEvent, SiemSink, SinkCursor, SinkError};
+use crate::{AuditFeed, CursorStore, SiemError, SiemEvent, SiemSink, SinkCursor, SinkError};
 
 /// Checks that `records` continue the chain from `cursor` (seq order without gaps,
 /// each `prev_hash` naming its predecessor, each hash matching its content), so an
@@ -152,12 +152,12 @@ impl SinkPump {
         &self.sink
     }
 
-    /// A handle that wakes this pump (for [`WakingAuditLog`](super::WakingAuditLog)).
-    pub fn waker(&self) -> super::SiemWaker {
-        super::SiemWaker::new(vec![self.wake.clone()])
+    /// A handle that wakes this pump (for [`WakingAuditLog`](crate::WakingAuditLog)).
+    pub fn waker(&self) -> crate::SiemWaker {
+        crate::SiemWaker::new(vec![self.wake.clone()])
     }
 
-    pub(super) fn waker_notifies(&self) -> Vec<Arc<Notify>> {
+    pub(crate) fn waker_notifies(&self) -> Vec<Arc<Notify>> {
         vec![self.wake.clone()]
     }
 
@@ -248,7 +248,7 @@ impl SinkPump {
     }
 
     /// Sends one batch, retrying transient failures.
-    pub(super) async fn send_with_retries(&self, batch: &[SiemEvent]) -> Result<(), SiemError> {
+    pub(crate) async fn send_with_retries(&self, batch: &[SiemEvent]) -> Result<(), SiemError> {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.config.min_retry_delay)
             .with_max_delay(self.config.max_retry_delay)

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{AuditFeed, CursorStore, DeliveryConfig, SiemError, SiemEvent, SiemSink, SinkPump};
-use crate::drift::Finding;
+use crate::{AuditFeed, CursorStore, DeliveryConfig, SiemError, SiemEvent, SiemSink, SinkPump};
+use provision_core::drift::Finding;
 
 /// The audit log streamed to one or more sinks, each with its own cursor (a slow
 /// or down sink does not hold the others back).
@@ -45,9 +45,9 @@ impl SiemExporter {
         &self.pumps
     }
 
-    /// A handle that wakes every pump (for [`WakingAuditLog`](super::WakingAuditLog)).
-    pub fn waker(&self) -> super::SiemWaker {
-        super::SiemWaker::new(self.pumps.iter().flat_map(|p| p.waker_notifies()).collect())
+    /// A handle that wakes every pump (for [`WakingAuditLog`](crate::WakingAuditLog)).
+    pub fn waker(&self) -> crate::SiemWaker {
+        crate::SiemWaker::new(self.pumps.iter().flat_map(|p| p.waker_notifies()).collect())
     }
 
     /// Wakes every running pump (call after appending audit records).

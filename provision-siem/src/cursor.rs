@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::audit::{Anchor, AuditError, AuditLog, AuditRecord, MemoryAuditLog};
+use provision_core::audit::{Anchor, AuditError, AuditLog, AuditRecord, MemoryAuditLog};
 
 /// The audit log read forward from a position, in seq order.
 #[async_trait]

@@ -1,4 +1,4 @@
-//! SIEM streaming in the core: JSON lines, RFC 5424 syslog over TCP against a
+//! SIEM streaming: JSON lines, RFC 5424 syslog over TCP against a
 //! receiver that is stopped and restarted mid-stream, and the pump's cursor.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failed assertion
 
@@ -11,7 +11,7 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use provision_core::audit::{AuditEvent, AuditLog, AuditOutcome, MemoryAuditLog};
 use provision_core::model::{IdentityId, OperationId, Reason, ReasonKind, RunId, SystemName};
-use provision_core::siem::{
+use provision_siem::{
     AuditFeed, CursorStore, DeliveryConfig, JsonLinesSink, MemoryCursorStore, ScanFeed, SiemError,
     SiemEvent, SiemExporter, SiemSink, SinkCursor, SinkError, SinkPump, SyslogTcpSink,
     WakingAuditLog, format_rfc5424, frame_octet_counted,
