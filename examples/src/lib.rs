@@ -26,7 +26,7 @@ use provision_core::model::SystemName;
 use provision_core::orderer::CycleError;
 use provision_core::planner::BlastRadiusExceeded;
 use provision_core::policy::PolicyError;
-use provision_core::roster::RosterError;
+use provision_roster::RosterError;
 
 pub use console::Console;
 pub use scenes::{Quickstart, SceneOutcome};

@@ -16,8 +16,8 @@ use provision_core::journal::RunId;
 use provision_core::model::{
     EmploymentStatus, Entitlement, Identity, IdentityId, OperationId, OperationKind, Plan,
 };
-use provision_core::roster::load_roster;
 use provision_governance::{GovernanceHook, GovernanceStore};
+use provision_roster::load_roster;
 use provision_store::SqliteStore;
 
 use crate::console::Console;

@@ -10,8 +10,8 @@ use provision_core::config::load::parse_config;
 use provision_core::engine::Engine;
 use provision_core::executor::{ExecutionSubscriber, PendingConfig};
 use provision_core::model::Identity;
-use provision_core::roster::{RosterLoad, RosterReader};
 use provision_governance::{GovernanceHook, GovernanceStore};
+use provision_roster::{RosterConfig, RosterLoad, RosterReader};
 use provision_store::SqliteStore;
 
 use crate::cli::Global;
@@ -76,12 +76,17 @@ impl Paths {
 
     /// The roster: the named one, the deployment's `roster.path` (relative to the
     /// deployment file), or `roster.yaml` beside it.
-    pub fn roster_path(&self, config: &DeploymentConfig) -> PathBuf {
+    pub fn roster_path(&self, config: &DeploymentConfig) -> Result<PathBuf, CliError> {
+        Ok(self.roster_path_in(roster_section(config)?.as_ref()))
+    }
+
+    /// [`Paths::roster_path`] with the deployment's `roster:` section already read.
+    fn roster_path_in(&self, section: Option<&RosterConfig>) -> PathBuf {
         if let Some(path) = &self.roster {
             return path.clone();
         }
         let dir = config_dir(&self.config);
-        match config.roster.as_ref().and_then(|r| r.path.as_ref()) {
+        match section.and_then(|r| r.path.as_ref()) {
             Some(path) if path.is_absolute() => path.clone(),
             Some(path) => dir.join(path),
             None => dir.join("roster.yaml"),
@@ -108,10 +113,17 @@ pub fn load_config(path: &Path) -> Result<DeploymentConfig, CliError> {
         .map_err(|e| CliError::Invalid(format!("deployment: {e}")))
 }
 
+/// The deployment's `roster:` section, read by `provision-roster`; a wrong one is
+/// an invalid deployment (exit 3), every problem with file:line:column.
+pub fn roster_section(config: &DeploymentConfig) -> Result<Option<RosterConfig>, CliError> {
+    RosterConfig::from_deployment(config).map_err(|e| CliError::Invalid(format!("deployment: {e}")))
+}
+
 /// Reads the roster with the deployment's mapping; row problems are kept.
 pub fn read_roster(paths: &Paths, config: &DeploymentConfig) -> Result<RosterLoad, CliError> {
-    let path = paths.roster_path(config);
-    let reader = match &config.roster {
+    let section = roster_section(config)?;
+    let path = paths.roster_path_in(section.as_ref());
+    let reader = match &section {
         Some(section) => RosterReader::from_config(section),
         None => RosterReader::new(),
     };

@@ -16,7 +16,6 @@
 //! * [`config`] — the deployment: systems, enforcement, ownership, dependencies, limits
 //!   ([`config::load`] reads it from YAML and resolves credential references).
 //! * [`policy`] — policies as code: YAML files validated into a [`model::PolicySet`].
-//! * [`roster`] — the HR roster from CSV, JSON or YAML exports, and HR events between two rosters.
 //! * [`drift`] — drift detection: desired vs actual, classified, with remediation.
 //! * [`adapter`] — the [`adapter::Adapter`] trait every system implements.
 //! * [`planner`] — desired state from policies, correlation, the diff, the blast-radius guard.
@@ -24,10 +23,16 @@
 //! * [`journal`] and [`audit`] — the records a run leaves.
 //! * [`evidence`] — control-mapped, fingerprinted audit evidence, coverage, KPIs and
 //!   the auditor's bundle.
-//! * [`siem`] — audit records and findings streamed to SIEM sinks, with durable cursors.
 //! * [`engine`] — the [`engine::Engine`] facade: deployment, policies, adapters built
 //!   by their factories and one executor; plan, apply, drift, why, and validation
 //!   without credentials.
+//!
+//! HR rosters (CSV, JSON and YAML exports, the HR-event diff) are the
+//! `provision-roster` crate's: the core takes people as [`model::Identity`] values
+//! and keeps the `roster:` section of `provision.yaml` as a raw
+//! [`config::ExtensionSection`] for that crate to read. Streaming the audit log and
+//! findings to a SIEM is the `provision-siem` crate's: it reads the
+//! [`audit::AuditLog`] the engine writes.
 //!
 //! The core depends on no adapter and on no HTTP client.
 
@@ -47,8 +52,6 @@ pub mod model;
 pub mod orderer;
 pub mod planner;
 pub mod policy;
-pub mod roster;
 pub mod secret;
 mod serde_util;
-pub mod siem;
 pub mod yaml;

@@ -113,6 +113,45 @@ fn unknown_fields_are_refused_with_what_was_expected() {
 }
 
 #[test]
+fn an_extension_section_is_kept_as_written_for_its_crate() {
+    // The kernel does not read `roster:` (provision-roster does), but knows its name.
+    let c = parse_config(
+        FILE,
+        "systems:\n  okta: {adapter: okta}\nroster:\n  format: xls\n  colour: blue\n",
+    )
+    .unwrap();
+    let roster = c.extension("roster").expect("the section is kept");
+    assert_eq!(roster.file(), FILE);
+    assert_eq!(roster.node().line, 4);
+    let read = roster.read(|r, node| {
+        let mut f = r.fields(node, "roster")?;
+        f.get("format");
+        f.finish(r, &["format"]);
+        Some(())
+    });
+    let messages: Vec<String> = read
+        .unwrap_err()
+        .diagnostics()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(
+        messages[0].starts_with(&format!(
+            "{FILE}:5:3: roster.colour: unknown field `colour`"
+        )),
+        "{}",
+        messages[0]
+    );
+    assert!(c.extension("evidence").is_none());
+    assert_single(
+        "systems:\n  okta: {adapter: okta}\nrosters: {}\n",
+        "3:1: rosters: unknown field `rosters`",
+        "roster",
+    );
+}
+
+#[test]
 fn an_alias_colliding_with_a_system_or_another_alias() {
     assert_single(
         "systems:\n  okta:\n    adapter: okta\n  aws:\n    adapter: aws\n    aliases: [okta]\n",

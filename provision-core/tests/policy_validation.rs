@@ -300,7 +300,6 @@ mod fuzz {
     use super::common;
     use provision_core::config::load::parse_config;
     use provision_core::policy::PolicyLoader;
-    use provision_core::roster::parse_roster;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
@@ -318,7 +317,6 @@ mod fuzz {
                 }
             }
             let _ = parse_config("c.yaml", &text);
-            let _ = parse_roster("r.yaml", &text);
         }
     }
 }

@@ -11,7 +11,6 @@
 //! | [`paginate`] | `Link rel="next"`, page tokens, SCIM `startIndex`/`count`, Jira `startAt`/`isLast`, GitLab `X-Next-Page`, and the guard against a cursor that repeats |
 //! | [`classify`] | HTTP status (+ headers + body) → [`provision_core::adapter::AdapterError`], keeping the system's own status, code and message; a hook for errors inside 2xx bodies |
 //! | [`read_retry`] | long read-only sweeps outside the executor (evidence reads): wait as a 429 says, back off on 5xx, pace on a spent budget |
-//! | [`siem`] | the HTTP SIEM sink: batches of audit events and findings POSTed as JSON lines (the core's pump retries and keeps the cursor) |
 //! | [`names`] | a name → id cache with a TTL; given and family name from a display name, by one rule |
 //!
 //! The crate never sleeps and never retries: it turns what the server said into values
@@ -75,4 +74,3 @@ pub mod names;
 pub mod paginate;
 pub mod rate_limit;
 pub mod read_retry;
-pub mod siem;

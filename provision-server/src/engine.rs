@@ -36,7 +36,7 @@ pub struct EngineParts {
     /// Adapters used instead of building one through a factory, by system.
     pub adapters: BTreeMap<SystemName, Arc<dyn Adapter>>,
     /// Woken after each audit append (the service's SIEM pumps); set by the service.
-    pub audit_waker: Option<provision_core::siem::SiemWaker>,
+    pub audit_waker: Option<provision_siem::SiemWaker>,
 }
 
 impl std::fmt::Debug for EngineParts {

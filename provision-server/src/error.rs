@@ -27,7 +27,7 @@ pub enum ServerError {
     Read(#[from] provision_core::adapter::ReadError),
     /// The base roster could not be read.
     #[error("roster: {0}")]
-    Roster(#[from] provision_core::roster::RosterError),
+    Roster(#[from] provision_roster::RosterError),
     /// A stored event or job could not be read back.
     #[error("corrupt {what}: {message}")]
     Corrupt {

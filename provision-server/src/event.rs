@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use provision_core::model::{EmploymentStatus, Identity, IdentityId};
-use provision_core::roster::{AttributeChange, HrEvent, HrEventKind, SourceRow};
+use provision_roster::{AttributeChange, HrEvent, HrEventKind, SourceRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -293,7 +293,7 @@ pub fn roster_after(base: &[Identity], events: &[StoredEvent]) -> Vec<Identity> 
             other => other.clone(),
         })
         .collect();
-    provision_core::roster::apply_events(base.iter().cloned(), &hr)
+    provision_roster::apply_events(base.iter().cloned(), &hr)
 }
 
 /// The attributes a transfer sets, for logs.

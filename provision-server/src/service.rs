@@ -13,8 +13,8 @@ use chrono::Utc;
 use provision_core::engine::Engine;
 use provision_core::executor::BudgetShare;
 use provision_core::model::Identity;
-use provision_core::roster::RosterReader;
 use provision_core::secret::SecretString;
+use provision_roster::{RosterConfig, RosterReader};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -55,7 +55,7 @@ pub(crate) struct Inner {
     /// This instance's share of the rate budgets and its heartbeat (PostgreSQL).
     pub(crate) budget: Option<BudgetHeartbeat>,
     /// The SIEM sinks' exporter, when the configuration lists sinks.
-    pub(crate) siem: Option<Arc<provision_core::siem::SiemExporter>>,
+    pub(crate) siem: Option<Arc<provision_siem::SiemExporter>>,
 }
 
 /// The shared rate budget's lease, kept by a heartbeat task.
@@ -159,9 +159,13 @@ impl Service {
             task: tokio::spawn(share.clone().run()).abort_handle(),
             share,
         });
+        // The deployment's `roster:` section is refused when wrong, as the rest of
+        // the deployment is, whether or not a base roster is configured.
+        let section = RosterConfig::from_deployment(engine.config())
+            .map_err(provision_core::engine::EngineError::Deployment)?;
         let base_roster = match &config.roster {
             Some(path) => {
-                let reader = match &engine.config().roster {
+                let reader = match &section {
                     Some(section) => RosterReader::from_config(section),
                     None => RosterReader::new(),
                 };

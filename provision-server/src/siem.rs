@@ -1,14 +1,14 @@
 //! SIEM streaming from the service configuration's `siem:` section: the sinks are
 //! built at start, each pump delivers the store's audit log from its durable cursor
 //! (kept in the store), and every audit append wakes the pumps so records go out as
-//! they are written. See [`provision_core::siem`] for the delivery guarantees.
+//! they are written. See [`provision_siem`] for the delivery guarantees.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use provision_core::audit::AuditLog;
 use provision_core::config::load::resolve_credential;
-use provision_core::siem::{
+use provision_siem::{
     AuditFeed, CursorStore, DeliveryConfig, JsonLinesSink, SiemExporter, SiemSink, SiemWaker,
     SyslogTcpSink, WakingAuditLog,
 };
@@ -40,7 +40,7 @@ fn sink(i: usize, config: &SiemSinkConfig) -> Result<Arc<dyn SiemSink>, ServerEr
         SiemSinkConfig::Jsonl { name, file: None } => Arc::new(JsonLinesSink::stdout(name.clone())),
         SiemSinkConfig::Syslog { name, tcp } => Arc::new(SyslogTcpSink::new(name.clone(), tcp)),
         SiemSinkConfig::Http { name, url, token } => {
-            let mut http = provision_http::siem::HttpSink::new(name.clone(), url)
+            let mut http = provision_siem::HttpSink::new(name.clone(), url)
                 .map_err(|e| invalid(i, "http.url", e.to_string()))?;
             if let Some(token) = token {
                 let secret = resolve_credential(token)

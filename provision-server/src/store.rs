@@ -22,8 +22,8 @@ pub trait ServiceStore:
     + AuditLog
     + provision_core::evidence::EvidenceStore
     + provision_governance::GovernanceStore
-    + provision_core::siem::AuditFeed
-    + provision_core::siem::CursorStore
+    + provision_siem::AuditFeed
+    + provision_siem::CursorStore
     + 'static
 {
     /// One round trip to the database (readiness).

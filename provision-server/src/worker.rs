@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::Utc;
 use provision_core::journal::RunId;
 use provision_core::model::IdentityId;
-use provision_core::roster::{HrEvent, HrEventKind};
+use provision_roster::{HrEvent, HrEventKind};
 use provision_store::{InboxItem, InboxState};
 
 use crate::error::ServerError;

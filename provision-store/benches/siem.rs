@@ -25,7 +25,7 @@ use provision_core::audit::{AuditEvent, AuditLog, AuditOutcome};
 use provision_core::model::{
     Entitlement, IdentityId, OperationId, Reason, ReasonKind, RunId, SystemName,
 };
-use provision_core::siem::{DeliveryConfig, JsonLinesSink, SinkPump};
+use provision_siem::{DeliveryConfig, JsonLinesSink, SinkPump};
 use provision_store::SqliteStore;
 
 const RECORDS: u64 = 5_000;

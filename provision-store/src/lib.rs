@@ -33,8 +33,8 @@
 //! Both stores also keep audit evidence (migration 0005): they implement
 //! [`EvidenceStore`](provision_core::evidence::EvidenceStore), with rows keyed by
 //! fingerprint and rows attached to an assessment fixed by trigger.
-//! SIEM streaming: both stores implement the core's [`provision_core::siem::AuditFeed`] (the
-//! audit log read forward from a seq) and [`provision_core::siem::CursorStore`] (durable
+//! SIEM streaming: both stores implement [`provision_siem::AuditFeed`] (the
+//! audit log read forward from a seq) and [`provision_siem::CursorStore`] (durable
 //! per-sink delivery cursors, table `siem_cursors`).
 //!
 //! No compile-time query macros and no ORM: plain SQL strings through sqlx.

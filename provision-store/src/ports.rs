@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use provision_core::engine::{Ports, Store, register_core};
 use provision_core::evidence::EvidenceStore;
-use provision_core::siem::{AuditFeed, CursorStore};
 use provision_governance::GovernanceStore;
+use provision_siem::{AuditFeed, CursorStore};
 
 use crate::SqliteStore;
 

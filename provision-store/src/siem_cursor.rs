@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use provision_core::audit::{AuditError, AuditRecord};
-use provision_core::siem::{AuditFeed, CursorStore, SinkCursor};
+use provision_siem::{AuditFeed, CursorStore, SinkCursor};
 use sqlx::Row;
 
 use crate::error::StoreError;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use provision_core::audit::{AuditEvent, AuditLog, AuditOutcome};
 use provision_core::model::{IdentityId, OperationId, Reason, ReasonKind, RunId, SystemName};
-use provision_core::siem::{
+use provision_siem::{
     AuditFeed, CursorStore, DeliveryConfig, JsonLinesSink, SiemError, SiemEvent, SinkCursor,
     SinkPump,
 };

@@ -7,3 +7,4 @@ mod gitlab_real;
 mod presets_match_adapters;
 mod quickstart;
 mod review_scene;
+mod policy_examples;

@@ -16,7 +16,7 @@ pub fn inputs(paths: &Paths, engine: &Engine) -> Result<Inputs, CliError> {
     Ok(Inputs {
         config: digest(&paths.config)?,
         policies: digest(&paths.policies)?,
-        roster: digest(&paths.roster_path(engine.config()))?,
+        roster: digest(&paths.roster_path(engine.config())?)?,
     })
 }
 

@@ -2,7 +2,9 @@
 //! system's credential-free descriptor. Needs no secret.
 
 use provision_core::engine::{Engine, EngineError};
+use provision_core::yaml::Diagnostic;
 use provision_governance::load_sod_rules;
+use provision_roster::RosterConfig;
 
 use crate::commands::{Ctx, out};
 use crate::context::{factories, load_config, read_roster};
@@ -37,12 +39,18 @@ pub fn run(ctx: &Ctx) -> CliResult {
     };
     let mut people = 0;
     if let Some(config) = &config {
-        match read_roster(paths, config) {
-            Ok(load) => {
-                people = load.entries.len();
-                problems.extend(load.problems.iter().map(|p| p.to_diagnostic().to_string()));
+        // The `roster:` section is read by the roster crate, not by the engine: each
+        // of its problems is listed like the deployment's own.
+        if let Err(e) = RosterConfig::from_deployment(config) {
+            problems.extend(lines(e.diagnostics(), &format!("deployment: {e}")));
+        } else {
+            match read_roster(paths, config) {
+                Ok(load) => {
+                    people = load.entries.len();
+                    problems.extend(load.problems.iter().map(|p| p.to_diagnostic().to_string()));
+                }
+                Err(e) => problems.push(e.to_string()),
             }
-            Err(e) => problems.push(e.to_string()),
         }
     }
     if problems.is_empty() {
@@ -54,7 +62,7 @@ pub fn run(ctx: &Ctx) -> CliResult {
             people,
             paths.config.display(),
             paths.policies.display(),
-            paths.roster_path(&v.config).display()
+            paths.roster_path(&v.config)?.display()
         ));
         Ok(Outcome::Success)
     } else {
@@ -77,8 +85,13 @@ fn problem_lines(e: &EngineError) -> Vec<String> {
         EngineError::Policy(p) => p.diagnostics(),
         _ => &[],
     };
+    lines(diagnostics, e)
+}
+
+/// One line per diagnostic, or `error` itself when it has none.
+fn lines(diagnostics: &[Diagnostic], error: &dyn std::fmt::Display) -> Vec<String> {
     if diagnostics.is_empty() {
-        vec![e.to_string()]
+        vec![error.to_string()]
     } else {
         diagnostics.iter().map(ToString::to_string).collect()
     }

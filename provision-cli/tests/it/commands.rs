@@ -33,6 +33,28 @@ fn validate_needs_no_secret_and_names_file_line_column() {
 }
 
 #[test]
+fn a_wrong_roster_section_is_an_invalid_deployment() {
+    let d = Deployment::new();
+    d.edit("provision.yaml", |t| {
+        format!("{t}\nroster:\n  format: xls\n")
+    });
+    let lines = std::fs::read_to_string(d.path().join("provision.yaml"))
+        .unwrap()
+        .lines()
+        .count();
+    let expected = format!(
+        "provision.yaml:{lines}:11: roster.format: unknown roster format `xls`; expected `csv`, `json` or `yaml`"
+    );
+    let (code, out, err) = d.run(&["validate"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains(&expected), "{err}");
+    assert!(err.contains("1 problem found"), "{err}");
+    let (code, out, err) = d.run(&["plan"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains(&expected), "{err}");
+}
+
+#[test]
 fn plan_groups_by_person_with_reasons_and_exits_2_when_changes_are_pending() {
     let d = Deployment::new();
     let (code, out, err) = d.run(&["plan"]);

@@ -24,7 +24,7 @@
 //! dependencies:
 //!   - {system: gitlab, depends_on: okta, on: account}
 //! blast_radius: {max_share: 0.1, max_identities: 50, max_operations: 500}
-//! roster:                                # see crate::roster::section
+//! roster:                                # read by provision-roster
 //!   path: hr/workers.csv
 //!   columns: {id: Employee ID, email: Work Email, display_name: Full Name}
 //! evidence:                              # see crate::evidence::config
@@ -191,20 +191,11 @@ fn read_config(r: &mut Reader, root: &Node) -> DeploymentConfig {
             config.extensions.insert((*name).to_owned(), section);
         }
     }
-    read_roster(r, &mut top, &mut config);
     if let Some(n) = top.get("evidence") {
         config.evidence = crate::evidence::config::read_evidence_section(r, n);
     }
     top.finish(r, TOP_FIELDS);
     config
-}
-
-/// The `roster:` section (see [`crate::roster::section`]): where the HR export is
-/// and which column holds what.
-fn read_roster(r: &mut Reader, top: &mut Fields<'_>, config: &mut DeploymentConfig) {
-    if let Some(n) = top.get("roster") {
-        config.roster = crate::roster::section::read_roster_section(r, n);
-    }
 }
 
 fn enforcement(r: &mut Reader, node: &Node, field: &str) -> Option<Enforcement> {

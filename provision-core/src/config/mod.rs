@@ -265,9 +265,6 @@ pub struct DeploymentConfig {
     /// The blast-radius guard.
     #[serde(default)]
     pub blast_radius: BlastRadius,
-    /// Where the HR roster is and which of its columns hold what (`roster:`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub roster: Option<crate::roster::RosterConfig>,
     /// The control mapping and evidence thresholds (`evidence:`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<crate::evidence::EvidenceConfig>,

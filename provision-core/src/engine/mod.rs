@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use provision_core::engine::Engine;
-//! use provision_core::roster::load_roster;
+//! use provision_core::model::Identity;
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let engine = Engine::builder()
 //!     .deployment("examples/provision.yaml")
@@ -16,7 +16,11 @@
 //!     .actor("hr-sync")
 //!     .build()
 //!     .await?;
-//! let roster = load_roster("examples/roster.yaml".as_ref())?;
+//! // The people, usually read from an HR export by `provision-roster`.
+//! let roster = vec![
+//!     Identity::new("e1001", "sarah.chen@company.com", "Sarah Chen")
+//!         .with_attribute("department", "Sales"),
+//! ];
 //! let plan = engine.plan(&roster, "nightly").await?.approve()?;
 //! let report = engine.apply(&plan).await?;
 //! println!("{report}");

@@ -3,10 +3,8 @@
 //! ([`Node`]) and field readers, and the [`Diagnostic`]s that name file, line,
 //! column and field.
 
-mod block_list;
 mod diagnostic;
 mod reader;
 
-pub use block_list::parse_large_list;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use reader::*;
