@@ -22,8 +22,6 @@
 //! * [`planner`] — desired state from policies, correlation, the diff, the blast-radius guard.
 //! * [`orderer`] — the dependency DAG and a deterministic topological order.
 //! * [`journal`] and [`audit`] — the records a run leaves.
-//! * [`evidence`] — control-mapped, fingerprinted audit evidence, coverage, KPIs and
-//!   the auditor's bundle.
 //! * [`siem`] — audit records and findings streamed to SIEM sinks, with durable cursors.
 //! * [`engine`] — the [`engine::Engine`] facade: deployment, policies, adapters built
 //!   by their factories and one executor; plan, apply, drift, why, and validation
@@ -38,7 +36,6 @@ pub mod config;
 pub mod drift;
 pub mod engine;
 pub mod error_report;
-pub mod evidence;
 pub mod executor;
 pub mod gate;
 pub mod journal;

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use provision_core::engine::{Ports, Store, register_core};
-use provision_core::evidence::EvidenceStore;
 use provision_core::siem::{AuditFeed, CursorStore};
+use provision_evidence::EvidenceStore;
 use provision_governance::GovernanceStore;
 
 use crate::SqliteStore;

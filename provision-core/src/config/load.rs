@@ -27,7 +27,7 @@
 //! roster:                                # see crate::roster::section
 //!   path: hr/workers.csv
 //!   columns: {id: Employee ID, email: Work Email, display_name: Full Name}
-//! evidence:                              # see crate::evidence::config
+//! evidence:                              # read by provision-evidence
 //!   controls: {okta.mfa_enrollment: [SOC2-CC6.1]}
 //!   stale_after: 6h
 //! ```
@@ -192,9 +192,6 @@ fn read_config(r: &mut Reader, root: &Node) -> DeploymentConfig {
         }
     }
     read_roster(r, &mut top, &mut config);
-    if let Some(n) = top.get("evidence") {
-        config.evidence = crate::evidence::config::read_evidence_section(r, n);
-    }
     top.finish(r, TOP_FIELDS);
     config
 }

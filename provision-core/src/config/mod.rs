@@ -268,9 +268,6 @@ pub struct DeploymentConfig {
     /// Where the HR roster is and which of its columns hold what (`roster:`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roster: Option<crate::roster::RosterConfig>,
-    /// The control mapping and evidence thresholds (`evidence:`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<crate::evidence::EvidenceConfig>,
     /// The extension sections written in the file ([`EXTENSION_SECTIONS`]), by name,
     /// for the crates that read them.
     #[serde(skip)]

@@ -4,7 +4,7 @@
 //! chain's head hash and each file's SHA-256, so an auditor can check the bundle
 //! against the store.
 //!
-//! [`Engine::export_evidence`](crate::engine::Engine::export_evidence) verifies the
+//! [`Collector::export`](crate::Collector::export) verifies the
 //! audit chain and every row's fingerprint before it writes anything; an empty
 //! period is refused with a message saying so.
 
@@ -19,12 +19,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::controls::kinds;
-use super::kpi::Kpis;
-use super::row::EvidenceRow;
-use super::staleness::CoverageReport;
-use super::store::Period;
-use crate::audit::Anchor;
+use crate::controls::kinds;
+use crate::kpi::Kpis;
+use crate::row::EvidenceRow;
+use crate::staleness::CoverageReport;
+use crate::store::Period;
+use provision_core::audit::Anchor;
 
 pub use chart::deprovisioning_chart;
 

@@ -5,8 +5,8 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::html::escape;
-use crate::evidence::controls::kinds;
-use crate::evidence::row::EvidenceRow;
+use crate::controls::kinds;
+use crate::row::EvidenceRow;
 
 const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 260.0;

@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::{Bundle, chart};
-use crate::evidence::controls::control;
-use crate::evidence::staleness::CoverageStatus;
+use crate::controls::control;
+use crate::staleness::CoverageStatus;
 
 /// Escapes text for HTML.
 pub(crate) fn escape(s: &str) -> String {
