@@ -9,10 +9,10 @@
 use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
-use provision_core::engine::{EvidenceOptions, EvidenceRun};
-use provision_core::evidence::bundle::{Bundle, BundleFiles};
-use provision_core::evidence::{CoverageStatus, Period};
 use provision_core::model::SystemName;
+use provision_evidence::bundle::{Bundle, BundleFiles};
+use provision_evidence::row::SDK_SYSTEM;
+use provision_evidence::{Collector, CoverageStatus, EvidenceOptions, EvidenceRun, Period};
 
 use crate::QuickstartError;
 use crate::scenes::Quickstart;
@@ -51,11 +51,11 @@ impl Quickstart {
         self.console.say("");
         self.console
             .say("== evidence: what the scenes did, as control-mapped evidence ==");
+        // The deployment's `evidence:` section (mapping, thresholds), checked here.
+        let evidence =
+            Collector::new(&self.engine).map_err(provision_evidence::EvidenceError::from)?;
         let options = EvidenceOptions::default();
-        let first = self
-            .engine
-            .collect_evidence(store, &self.roster, &options)
-            .await?;
+        let first = evidence.collect(store, &self.roster, &options).await?;
         for (system, r) in &first.systems {
             self.console.say(format!(
                 "  {:<10} {} rows ({} new)",
@@ -65,8 +65,8 @@ impl Quickstart {
             ));
         }
         let drift = self.engine.drift(&self.roster).await?;
-        self.engine
-            .record_drift_evidence(store, &drift, EVIDENCE_DRIFT_RUN)
+        evidence
+            .record_drift(store, &drift, EVIDENCE_DRIFT_RUN)
             .await?;
         self.console.say(format!(
             "  a drift run recorded as evidence: {}",
@@ -79,11 +79,10 @@ impl Quickstart {
         let facts = provision_governance::evidence_facts(store)
             .await
             .map_err(provision_governance::GovernanceError::from)?;
-        let governance = self
-            .engine
-            .record_evidence(
+        let governance = evidence
+            .record(
                 store,
-                &SystemName::new(provision_core::evidence::row::SDK_SYSTEM),
+                &SystemName::new(SDK_SYSTEM),
                 EVIDENCE_GOVERNANCE_RUN,
                 facts,
             )
@@ -92,10 +91,7 @@ impl Quickstart {
             "  review decisions, exceptions and access requests recorded as evidence: {} rows",
             governance.rows
         ));
-        let second = self
-            .engine
-            .collect_evidence(store, &self.roster, &options)
-            .await?;
+        let second = evidence.collect(store, &self.roster, &options).await?;
         self.console.say(format!(
             "  collected again: {} rows, {} new — {:.0} % already stored (same fingerprint)",
             second.recorded.rows,
@@ -104,7 +100,7 @@ impl Quickstart {
         ));
 
         let now = Utc::now();
-        let coverage = self.engine.evidence_coverage(store, now, None).await?;
+        let coverage = evidence.coverage(store, now, None).await?;
         for c in &coverage.controls {
             let word = match c.status {
                 CoverageStatus::Covered => "covered",
@@ -120,7 +116,7 @@ impl Quickstart {
         }
 
         let period = Period::new(now - Duration::days(1), now + Duration::minutes(1));
-        let kpis = self.engine.evidence_kpis(store, period).await?;
+        let kpis = evidence.kpis(store, period).await?;
         self.console.say(format!(
             "  provisioning success {} ({} of {} operations; {} pending)",
             percent(kpis.provisioning.rate),
@@ -148,7 +144,7 @@ impl Quickstart {
         ));
 
         let dir: PathBuf = self.run_dir().join("evidence-bundle");
-        let (bundle, files) = self.engine.export_evidence(store, period, &dir).await?;
+        let (bundle, files) = evidence.export(store, period, &dir).await?;
         if let Some(head) = &bundle.audit_head {
             self.console.say(format!(
                 "  audit chain verified; the bundle carries its head #{} {}…",

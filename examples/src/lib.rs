@@ -106,7 +106,7 @@ pub enum QuickstartError {
     Chain(#[from] ChainError),
     /// Collecting or exporting audit evidence failed (a tampered store is named here).
     #[error("evidence: {0}")]
-    Evidence(#[from] provision_core::evidence::EvidenceError),
+    Evidence(#[from] provision_evidence::EvidenceError),
     /// The run directory could not be made.
     #[error("run directory {path}: {source}")]
     RunDir {

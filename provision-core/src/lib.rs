@@ -21,8 +21,6 @@
 //! * [`planner`] — desired state from policies, correlation, the diff, the blast-radius guard.
 //! * [`orderer`] — the dependency DAG and a deterministic topological order.
 //! * [`journal`] and [`audit`] — the records a run leaves.
-//! * [`evidence`] — control-mapped, fingerprinted audit evidence, coverage, KPIs and
-//!   the auditor's bundle.
 //! * [`engine`] — the [`engine::Engine`] facade: deployment, policies, adapters built
 //!   by their factories and one executor; plan, apply, drift, why, and validation
 //!   without credentials.
@@ -43,7 +41,6 @@ pub mod config;
 pub mod drift;
 pub mod engine;
 pub mod error_report;
-pub mod evidence;
 pub mod executor;
 pub mod gate;
 pub mod journal;

@@ -3,8 +3,8 @@
 //! request with its decisions (`governance.request`: `submitted_at`, and
 //! `completed_at` once provisioned, which the request cycle-time KPI reads), and
 //! every access-review decision (`governance.review_decision`). The evidence crate
-//! records them (`record_evidence`), fingerprinted, so they can be given on every
-//! collection and are stored once.
+//! records them (`provision_evidence::Collector::record`), fingerprinted, so they
+//! can be given on every collection and are stored once.
 
 use std::collections::BTreeSet;
 

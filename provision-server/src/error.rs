@@ -44,7 +44,7 @@ pub enum ServerError {
     SharedBudget(#[from] provision_core::executor::SharedBudgetError),
     /// Collecting or assessing evidence failed.
     #[error("evidence: {0}")]
-    Evidence(#[from] provision_core::evidence::EvidenceError),
+    Evidence(#[from] provision_evidence::EvidenceError),
     /// A governance call (an access request) failed or was refused.
     #[error(transparent)]
     Governance(#[from] provision_governance::GovernanceError),

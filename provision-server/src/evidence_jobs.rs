@@ -5,8 +5,9 @@
 //! evidence for the control is older than its threshold, 0 otherwise).
 
 use chrono::Utc;
-use provision_core::engine::{EvidenceOptions, EvidenceRun};
-use provision_core::evidence::{CoverageReport, EvidenceStore};
+use provision_core::model::SystemName;
+use provision_evidence::row::SDK_SYSTEM;
+use provision_evidence::{Collector, CoverageReport, EvidenceOptions, EvidenceRun, EvidenceStore};
 use provision_governance::outside_policy::allowed_grants;
 
 use crate::error::ServerError;
@@ -14,6 +15,12 @@ use crate::metrics::DegradedGauge;
 use crate::service::Service;
 
 impl Service {
+    /// The evidence collector over the service's engine, with the `evidence:` settings
+    /// read (and checked) when the service started.
+    pub fn evidence(&self) -> Collector<'_> {
+        Collector::with_config(&self.inner.engine, self.inner.evidence.clone())
+    }
+
     /// One evidence run over the roster now (grants approved through access
     /// requests count as traceable) and the governance records (exceptions, requests,
     /// review decisions), then [`Service::refresh_evidence_coverage`].
@@ -36,10 +43,9 @@ impl Service {
                 .filter(|g| !g.lapsed)
                 .map(|g| ((g.identity, g.entitlement), g.origin))
                 .collect();
-            let run = self
-                .inner
-                .engine
-                .collect_evidence(
+            let collector = self.evidence();
+            let run = collector
+                .collect(
                     store as &dyn EvidenceStore,
                     &roster,
                     &EvidenceOptions::default().approved(approved),
@@ -50,14 +56,10 @@ impl Service {
             let facts = provision_governance::evidence_facts(store)
                 .await
                 .map_err(provision_governance::GovernanceError::from)?;
-            let governance = self
-                .inner
-                .engine
-                .record_evidence(
+            let governance = collector
+                .record(
                     store as &dyn EvidenceStore,
-                    &provision_core::model::SystemName::new(
-                        provision_core::evidence::row::SDK_SYSTEM,
-                    ),
+                    &SystemName::new(SDK_SYSTEM),
                     &format!("{}-governance", run.run),
                     facts,
                 )
@@ -65,9 +67,7 @@ impl Service {
             let mut run = run;
             run.recorded.add(governance);
             run.systems
-                .entry(provision_core::model::SystemName::new(
-                    provision_core::evidence::row::SDK_SYSTEM,
-                ))
+                .entry(SystemName::new(SDK_SYSTEM))
                 .or_default()
                 .add(governance);
             run
@@ -84,11 +84,7 @@ impl Service {
         let report = {
             let store = &*self.inner.store as &dyn EvidenceStore;
             // Every (control, system) is set fresh first; the listener marks the stale.
-            let report = self
-                .inner
-                .engine
-                .evidence_coverage(store, Utc::now(), None)
-                .await?;
+            let report = self.evidence().coverage(store, Utc::now(), None).await?;
             DegradedGauge::reset(&report);
             report
         };

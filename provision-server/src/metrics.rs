@@ -253,7 +253,7 @@ impl ExecutionSubscriber for MetricsSubscriber {
 
 /// Exports control coverage: `provision_evidence_degraded{control,system}` is 1 for
 /// each (control, system) whose freshest evidence is older than its threshold (set
-/// as a [`StalenessListener`](provision_core::evidence::StalenessListener)), 0 for
+/// as a [`StalenessListener`](provision_evidence::StalenessListener)), 0 for
 /// the others ([`DegradedGauge::reset`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DegradedGauge;
@@ -261,7 +261,7 @@ pub struct DegradedGauge;
 impl DegradedGauge {
     /// Sets every (control, system) of `report` to 0 (fresh); the listener then marks
     /// the stale ones.
-    pub fn reset(report: &provision_core::evidence::CoverageReport) {
+    pub fn reset(report: &provision_evidence::CoverageReport) {
         for control in &report.controls {
             for system in &control.systems {
                 metrics::gauge!(
@@ -275,8 +275,8 @@ impl DegradedGauge {
     }
 }
 
-impl provision_core::evidence::StalenessListener for DegradedGauge {
-    fn stale(&self, event: &provision_core::evidence::StaleEvidence) {
+impl provision_evidence::StalenessListener for DegradedGauge {
+    fn stale(&self, event: &provision_evidence::StaleEvidence) {
         metrics::gauge!(
             "provision_evidence_degraded",
             "control" => event.control.to_string(),
@@ -288,7 +288,7 @@ impl provision_core::evidence::StalenessListener for DegradedGauge {
 
 impl ServiceMetrics {
     /// Counts the evidence rows an evidence run stored, by system.
-    pub fn evidence_recorded(&self, run: &provision_core::engine::EvidenceRun) {
+    pub fn evidence_recorded(&self, run: &provision_evidence::EvidenceRun) {
         for (system, recorded) in &run.systems {
             metrics::counter!(
                 "provision_evidence_rows_recorded_total",

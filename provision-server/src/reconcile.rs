@@ -120,11 +120,10 @@ impl Service {
         let drift = self.inner.engine.drift(roster).await?;
         tracing::info!(findings = drift.findings.len(), "drift run");
         metrics::gauge!("provision_drift_findings").set(drift.findings.len() as f64);
-        let store = &*self.inner.store as &dyn provision_core::evidence::EvidenceStore;
+        let store = &*self.inner.store as &dyn provision_evidence::EvidenceStore;
         if let Err(e) = self
-            .inner
-            .engine
-            .record_drift_evidence(store, &drift, &format!("{}-drift", run.0))
+            .evidence()
+            .record_drift(store, &drift, &format!("{}-drift", run.0))
             .await
         {
             tracing::warn!(error = %e, "the drift run could not be recorded as evidence");

@@ -15,6 +15,7 @@ use provision_core::executor::BudgetShare;
 use provision_core::model::Identity;
 use provision_core::secret::SecretString;
 use provision_roster::{RosterConfig, RosterReader};
+use provision_evidence::{EvidenceConfig, EvidenceError};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -40,6 +41,8 @@ pub(crate) struct Source {
 pub(crate) struct Inner {
     pub(crate) config: ServerConfig,
     pub(crate) engine: Engine,
+    /// The deployment's `evidence:` settings, read when the service started.
+    pub(crate) evidence: EvidenceConfig,
     pub(crate) store: Arc<dyn ServiceStore>,
     pub(crate) sources: HashMap<String, Source>,
     pub(crate) base_roster: Vec<Identity>,
@@ -152,6 +155,10 @@ impl Service {
         parts.audit_waker = siem.as_ref().map(|e| e.waker());
         let budget = join_shared_budget(&config, &store).await?;
         let engine = build_engine(&config, &store, &parts, subscriber, budget.as_ref()).await?;
+        // A wrong `evidence:` section stops the service here, named with file and line,
+        // not at the first evidence run.
+        let evidence =
+            EvidenceConfig::from_deployment(engine.config()).map_err(EvidenceError::from)?;
         // The heartbeat runs from now on, not only once the loops are spawned: a
         // service driven by hand (`work_once`) sends too, and would stop sending once
         // its lease lapsed.
@@ -187,6 +194,7 @@ impl Service {
             inner: Arc::new(Inner {
                 config,
                 engine,
+                evidence,
                 store,
                 sources,
                 base_roster,

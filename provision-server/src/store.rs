@@ -20,7 +20,7 @@ pub trait ServiceStore:
     + Schedule
     + Journal
     + AuditLog
-    + provision_core::evidence::EvidenceStore
+    + provision_evidence::EvidenceStore
     + provision_governance::GovernanceStore
     + provision_siem::AuditFeed
     + provision_siem::CursorStore

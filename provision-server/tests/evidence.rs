@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use provision_core::evidence::{CoverageStatus, EvidenceStore, Period};
+use provision_evidence::{CoverageStatus, EvidenceStore, Period};
 use support::{World, eventually_async, listener, login};
 
 const WAIT: Duration = Duration::from_secs(20);

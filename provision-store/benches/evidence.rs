@@ -25,14 +25,14 @@ use chrono::{DateTime, Duration, SecondsFormat, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use provision_core::audit::{AuditEvent, AuditOutcome, ChainHead};
 use provision_core::config::DeploymentConfig;
-use provision_core::evidence::produce::{self, ApprovedGrants, RowContext};
-use provision_core::evidence::{
-    ControlMapping, EvidenceConfig, EvidenceRow, EvidenceStore, Period, Recorded,
-};
 use provision_core::model::{
     AccountRecord, AccountState, ActualAccount, ActualIdentity, ActualState, DesiredGrant,
     DesiredIdentity, DesiredState, Entitlement, Identity, IdentityId, OperationId, Provenance,
     Reason, ReasonKind, RunId, SystemName, Validity,
+};
+use provision_evidence::produce::{self, ApprovedGrants, RowContext};
+use provision_evidence::{
+    ControlMapping, EvidenceConfig, EvidenceRow, EvidenceStore, Period, Recorded,
 };
 use provision_store::SqliteStore;
 
@@ -283,7 +283,7 @@ async fn seed_audit(store: &SqliteStore, events: Vec<AuditEvent>) {
     tx.commit().await.unwrap();
 }
 
-/// One evidence run's rows, per system, as `Engine::collect_evidence` makes them
+/// One evidence run's rows, per system, as `Collector::collect` makes them
 /// after its read.
 fn produce_rows(
     actual: &ActualState,
@@ -406,7 +406,7 @@ fn figures(c: &mut Criterion) {
     reset_peak();
     let t = Instant::now();
     let (bundle, files) = rt
-        .block_on(provision_core::evidence::export(
+        .block_on(provision_evidence::export(
             &store,
             &EvidenceConfig::default(),
             &DeploymentConfig::default(),

@@ -29,12 +29,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use provision_core::audit::{AuditRecord, VerifiedChain};
-use provision_core::evidence::store::{controls_of, sort_rows};
-use provision_core::evidence::{
+use provision_core::model::SystemName;
+use provision_evidence::store::{controls_of, sort_rows};
+use provision_evidence::{
     Assessment, Collection, ControlId, EvidenceRow, EvidenceStore, EvidenceStoreError, Fingerprint,
     Period, Recorded,
 };
-use provision_core::model::SystemName;
 use sqlx::Row;
 
 use crate::error::StoreError;

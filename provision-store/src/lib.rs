@@ -31,7 +31,7 @@
 //! [`GovernanceStore`](provision_governance::GovernanceStore): exceptions,
 //! access requests, review campaigns and decisions, append-only.
 //! Both stores also keep audit evidence (migration 0005): they implement
-//! [`EvidenceStore`](provision_core::evidence::EvidenceStore), with rows keyed by
+//! [`EvidenceStore`](provision_evidence::EvidenceStore), with rows keyed by
 //! fingerprint and rows attached to an assessment fixed by trigger.
 //! SIEM streaming: both stores implement [`provision_siem::AuditFeed`] (the
 //! audit log read forward from a seq) and [`provision_siem::CursorStore`] (durable

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use provision_core::engine::{Ports, Store, register_core};
-use provision_core::evidence::EvidenceStore;
+use provision_evidence::EvidenceStore;
 use provision_governance::GovernanceStore;
 use provision_siem::{AuditFeed, CursorStore};
 

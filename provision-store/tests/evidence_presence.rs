@@ -10,10 +10,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use provision_core::audit::MemoryAuditLog;
-use provision_core::evidence::{
+use provision_core::model::SystemName;
+use provision_evidence::{
     ControlMapping, EvidenceRow, EvidenceStore, Fingerprint, MemoryEvidenceStore, Period,
 };
-use provision_core::model::SystemName;
 use provision_store::SqliteStore;
 use serde_json::json;
 

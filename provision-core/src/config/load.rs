@@ -27,7 +27,7 @@
 //! roster:                                # read by provision-roster
 //!   path: hr/workers.csv
 //!   columns: {id: Employee ID, email: Work Email, display_name: Full Name}
-//! evidence:                              # see crate::evidence::config
+//! evidence:                              # read by provision-evidence
 //!   controls: {okta.mfa_enrollment: [SOC2-CC6.1]}
 //!   stale_after: 6h
 //! ```
@@ -190,9 +190,6 @@ fn read_config(r: &mut Reader, root: &Node) -> DeploymentConfig {
             let section = super::ExtensionSection::new(r.file(), node.clone());
             config.extensions.insert((*name).to_owned(), section);
         }
-    }
-    if let Some(n) = top.get("evidence") {
-        config.evidence = crate::evidence::config::read_evidence_section(r, n);
     }
     top.finish(r, TOP_FIELDS);
     config

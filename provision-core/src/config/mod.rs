@@ -265,9 +265,6 @@ pub struct DeploymentConfig {
     /// The blast-radius guard.
     #[serde(default)]
     pub blast_radius: BlastRadius,
-    /// The control mapping and evidence thresholds (`evidence:`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<crate::evidence::EvidenceConfig>,
     /// The extension sections written in the file ([`EXTENSION_SECTIONS`]), by name,
     /// for the crates that read them.
     #[serde(skip)]

@@ -33,7 +33,6 @@
 mod builder;
 mod dependency_kinds;
 mod error;
-mod evidence;
 mod plans;
 mod ports;
 mod read;
@@ -62,7 +61,6 @@ use crate::planner::{Descriptors, Planner};
 
 pub use builder::{DEFAULT_ACTOR, EngineBuilder};
 pub use error::EngineError;
-pub use evidence::{EvidenceOptions, EvidenceRun};
 pub use plans::Observed;
 pub use ports::{Ports, Store, register_core};
 pub use read::PacedReads;

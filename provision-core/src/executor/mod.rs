@@ -32,7 +32,8 @@
 //!   operation and skip exactly its dependents.
 //! * Reads go through the executor too ([`Executor::read_accounts`],
 //!   [`Executor::read_grants`], [`Executor::read_account_grants`],
-//!   [`Executor::list_resources`]): paced by the same limiters and retried by the same
+//!   [`Executor::list_resources`], and the adapters' evidence reads,
+//!   [`Executor::read_evidence`]): paced by the same limiters and retried by the same
 //!   policy as writes, counted in [`Executor::read_stats`].
 //! * Every state change is written to the [`Journal`] (in flight before each call, the
 //!   outcome after), every change that reached a system to the [`AuditLog`] (before the

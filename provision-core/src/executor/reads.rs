@@ -13,6 +13,10 @@
 //! [`ReadError::DuplicateAccount`]. "Not found" on the first page reads nothing (the
 //! resource or account is not there); a misconfigured system
 //! ([`AdapterError::Configuration`]) and every other error fail the read.
+//!
+//! An adapter's [evidence reads](crate::adapter::EvidenceSource) go the same way
+//! ([`Executor::read_evidence`]): one collection is one request to the limiter, paced,
+//! retried and counted like a page.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -23,7 +27,9 @@ use tokio::time::Instant;
 use super::policy::{self, Decision, Failure};
 use super::rate_limit::{Gate, Refused};
 use super::{Executor, SystemEntry};
-use crate::adapter::{AdapterError, Page, ReadError, check_unique_accounts, drain_pages};
+use crate::adapter::{
+    AdapterError, CollectedEvidence, Page, ReadError, check_unique_accounts, drain_pages,
+};
 use crate::model::{
     AccountRecord, AccountRef, GrantRecord, ResourceRecord, ResourceRef, SystemName,
 };
@@ -194,6 +200,50 @@ impl Executor {
             .await
         })
         .await?)
+    }
+
+    /// What `system`'s adapter offers as evidence ([`crate::adapter::EvidenceSource`]),
+    /// read through the system's limiter like every other read: the collection waits
+    /// for the system's gates and GCRA cell, takes a concurrency slot, and a 429 or a
+    /// transient error is waited for or retried with the executor's
+    /// [`RetryConfig`](super::RetryConfig), within the same shared budget as the
+    /// other reads and the writes. The whole collection is one request to the limiter
+    /// (the source drains its own pagination), counted in [`Executor::read_stats`] as a
+    /// call and, when it succeeds, a page.
+    ///
+    /// `Ok(None)` when the adapter has no evidence reads. "Not found" is an error here
+    /// (there is no "nothing on the first page" for evidence), as is every error no
+    /// wait can fix.
+    ///
+    /// ```
+    /// # async fn demo(executor: provision_core::executor::Executor) -> Result<(), Box<dyn std::error::Error>> {
+    /// use provision_core::model::SystemName;
+    /// if let Some(facts) = executor.read_evidence(&SystemName::new("okta")).await? {
+    ///     println!("{} facts", facts.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn read_evidence(
+        &self,
+        system: &SystemName,
+    ) -> Result<Option<Vec<CollectedEvidence>>, ExecutorReadError> {
+        let entry = self.entry(system)?;
+        if entry.adapter.evidence_source().is_none() {
+            return Ok(None);
+        }
+        let page = self
+            .read_page(entry, "read:evidence", false, || async {
+                match entry.adapter.evidence_source() {
+                    Some(source) => source.collect_evidence().await.map(Page::last),
+                    None => Ok(Page::last(Vec::new())),
+                }
+            })
+            .await
+            .map_err(|error| ReadError::Adapter {
+                system: system.clone(),
+                error: Box::new(error),
+            })?;
+        Ok(Some(page.items))
     }
 
     /// The read calls this executor made to `system` so far; `None` for a system it does

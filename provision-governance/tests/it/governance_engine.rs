@@ -12,9 +12,9 @@ use governance_support::*;
 use provision_core::audit::{AuditLog, AuditOutcome};
 use provision_core::drift::DriftClass;
 use provision_core::engine::EngineError;
-use provision_core::evidence::store::EvidenceStore;
 use provision_core::model::SystemName;
 use provision_core::model::{Entitlement, IdentityId, OperationKind, ReasonKind};
+use provision_evidence::store::EvidenceStore;
 use provision_governance::{
     ExceptionScope, ExceptionStatus, GovernanceError, GovernanceStore, NewException, NewRequest,
     RequestState, SodConflict, evidence_facts,
@@ -223,32 +223,30 @@ async fn a_request_approved_becomes_a_grant_whose_audit_record_names_requester_a
 
     // The requests become evidence, from which the request cycle-time KPI is read; a
     // second collection of the same records stores nothing new.
-    let evidence = provision_core::evidence::store::MemoryEvidenceStore::new(
-        Arc::clone(&w.audit) as Arc<dyn AuditLog>
-    );
-    let recorded = w
-        .engine
-        .record_evidence(
+    let evidence =
+        provision_evidence::MemoryEvidenceStore::new(Arc::clone(&w.audit) as Arc<dyn AuditLog>);
+    let collector = provision_evidence::Collector::new(&w.engine).unwrap();
+    let recorded = collector
+        .record(
             &evidence,
-            &SystemName::new(provision_core::evidence::row::SDK_SYSTEM),
+            &SystemName::new(provision_evidence::row::SDK_SYSTEM),
             "evidence-1",
             evidence_facts(w.store.as_ref()).await.unwrap(),
         )
         .await
         .unwrap();
     assert_eq!((recorded.rows, recorded.new_rows), (2, 2), "two requests");
-    let again = w
-        .engine
-        .record_evidence(
+    let again = collector
+        .record(
             &evidence,
-            &SystemName::new(provision_core::evidence::row::SDK_SYSTEM),
+            &SystemName::new(provision_evidence::row::SDK_SYSTEM),
             "evidence-2",
             evidence_facts(w.store.as_ref()).await.unwrap(),
         )
         .await
         .unwrap();
     assert_eq!(again.new_rows, 0, "stored once");
-    let period = provision_core::evidence::store::Period::new(
+    let period = provision_evidence::Period::new(
         Utc::now() - Duration::hours(1),
         Utc::now() + Duration::hours(1),
     );
@@ -262,7 +260,7 @@ async fn a_request_approved_becomes_a_grant_whose_audit_record_names_requester_a
     let mut expected = vec![req.id.clone(), auto.id.clone()];
     expected.sort();
     assert_eq!(subjects, expected);
-    let cycle = provision_core::evidence::kpi::request_cycle(&rows).expect("requests exist");
+    let cycle = provision_evidence::kpi::request_cycle(&rows).expect("requests exist");
     assert_eq!(
         cycle.requests, 2,
         "both provisioned, so both have a cycle time"

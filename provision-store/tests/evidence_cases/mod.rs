@@ -10,14 +10,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, SecondsFormat, TimeZone, Utc};
 use provision_core::audit::{AuditEvent, AuditLog, AuditOutcome};
 use provision_core::config::{DeploymentConfig, ExternalOwnership, SystemConfig};
-use provision_core::evidence::kpi;
-use provision_core::evidence::produce::{self, RowContext};
-use provision_core::evidence::{
-    Assessment, ControlMapping, EvidenceConfig, EvidenceError, EvidenceRow, EvidenceStore,
-    EvidenceStoreError, Period,
-};
 use provision_core::model::{
     Entitlement, IdentityId, OperationId, Reason, ReasonKind, RunId, SystemName,
+};
+use provision_evidence::kpi;
+use provision_evidence::produce::{self, RowContext};
+use provision_evidence::{
+    Assessment, ControlMapping, EvidenceConfig, EvidenceError, EvidenceRow, EvidenceStore,
+    EvidenceStoreError, Period,
 };
 use serde_json::json;
 
@@ -233,7 +233,7 @@ pub async fn attached_evidence_cannot_be_changed_by_sql(store: &dyn Backend) {
         .await
         .unwrap();
     assert_eq!(n, 1);
-    let unknown = provision_core::evidence::Fingerprint("00".repeat(32));
+    let unknown = provision_evidence::Fingerprint("00".repeat(32));
     assert!(matches!(
         store.attach("soc2-2026", &[unknown]).await,
         Err(EvidenceStoreError::UnknownFingerprint(_))
@@ -273,7 +273,7 @@ pub async fn attached_evidence_cannot_be_changed_by_sql(store: &dyn Backend) {
         ))
         .await
         .unwrap();
-    let err = provision_core::evidence::export(
+    let err = provision_evidence::export(
         store,
         &EvidenceConfig::default(),
         &DeploymentConfig::default(),
@@ -558,10 +558,9 @@ pub async fn a_tampered_audit_log_is_refused_before_export(store: &dyn Backend) 
     let config = EvidenceConfig::default();
     let deployment = DeploymentConfig::default();
     // Untouched, it exports.
-    let (bundle, files) =
-        provision_core::evidence::export(store, &config, &deployment, november(), &dir)
-            .await
-            .unwrap();
+    let (bundle, files) = provision_evidence::export(store, &config, &deployment, november(), &dir)
+        .await
+        .unwrap();
     assert_eq!(bundle.audit_head.as_ref().unwrap().seq, 17);
     assert!(files.html.exists());
     let _ = std::fs::remove_dir_all(&dir);
@@ -575,7 +574,7 @@ pub async fn a_tampered_audit_log_is_refused_before_export(store: &dyn Backend) 
         )
         .await
         .unwrap();
-    let err = provision_core::evidence::export(store, &config, &deployment, november(), &dir)
+    let err = provision_evidence::export(store, &config, &deployment, november(), &dir)
         .await
         .unwrap_err();
     match &err {
@@ -589,7 +588,7 @@ pub async fn a_tampered_audit_log_is_refused_before_export(store: &dyn Backend) 
 }
 
 pub async fn an_empty_period_says_so(store: &dyn Backend) {
-    let err = provision_core::evidence::export(
+    let err = provision_evidence::export(
         store,
         &EvidenceConfig::default(),
         &DeploymentConfig::default(),

@@ -1,7 +1,7 @@
 //! Evidence produced by what the SDK already does: who holds what (as read),
 //! joiners, movers and leavers with their reasons (from the audit log), each
 //! leaver's timeliness, drift runs (clean ones too) and failed or pending
-//! operations. Every function here is pure: the [`Engine`](crate::engine::Engine)
+//! operations. Every function here is pure: the [`Collector`](crate::Collector)
 //! gathers the inputs and stores the rows.
 //!
 //! None of these rows carries the time it was collected in its data, so collecting
@@ -12,11 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::controls::{ControlMapping, kinds};
-use super::row::{EvidenceRow, SDK_SYSTEM};
-use crate::audit::{AuditOutcome, AuditRecord};
-use crate::drift::DriftReport;
-use crate::model::{
+use crate::controls::{ControlMapping, kinds};
+use crate::row::{EvidenceRow, SDK_SYSTEM};
+use provision_core::audit::{AuditOutcome, AuditRecord};
+use provision_core::drift::DriftReport;
+use provision_core::model::{
     ActualState, DesiredState, EmploymentStatus, Entitlement, Identity, IdentityId, ReasonKind,
     SystemName,
 };
@@ -286,7 +286,8 @@ pub fn leaver_timeliness(
                 AuditOutcome::Changed | AuditOutcome::AlreadyInPlace => {
                     entry.0 = entry.0.max(Some(r.event.at));
                 }
-                AuditOutcome::Pending | AuditOutcome::Failed { .. } => entry.1 = false,
+                // Pending, failed, or an outcome this crate does not know: not done.
+                _ => entry.1 = false,
             }
         }
         let seconds = |t: Option<DateTime<Utc>>| {

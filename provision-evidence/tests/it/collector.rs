@@ -1,4 +1,4 @@
-//! Evidence through the `Engine`, over sandbox systems and a small fake adapter
+//! Evidence through the `Collector` over an `Engine`, over sandbox systems and a small fake adapter
 //! with evidence reads: what a compliance engineer checks — each fact mapped to its
 //! controls, the same evidence stored once, a leaver's timeliness, stale evidence
 //! degrading coverage, the KPIs, the bundle, and bad input refused.
@@ -12,17 +12,18 @@ use async_trait::async_trait;
 use chrono::{Duration as ChronoDuration, Utc};
 use provision_core::adapter::{
     Adapter, AdapterError, Applied, CheckStatus, CollectedEvidence, EvidenceSource, Page,
-    SystemDescriptor, SystemError,
+    RateLimitInfo, SystemDescriptor, SystemError,
 };
 use provision_core::audit::{AuditLog, MemoryAuditLog};
-use provision_core::engine::{Engine, EngineError, EvidenceOptions};
-use provision_core::evidence::staleness::StaleEvidence;
-use provision_core::evidence::{
-    CoverageStatus, EvidenceError, EvidenceStore, MemoryEvidenceStore, Period,
-};
+use provision_core::engine::Engine;
 use provision_core::model::{
     AccountRecord, AccountRef, EmploymentStatus, Entitlement, GrantRecord, Identity, Operation,
     ResourceRecord, ResourceRef, SystemName,
+};
+use provision_evidence::staleness::StaleEvidence;
+use provision_evidence::{
+    Collector, CoverageStatus, EvidenceError, EvidenceOptions, EvidenceStore, MemoryEvidenceStore,
+    Period,
 };
 use provision_sandbox::{SandboxConfig, SandboxSystem, presets};
 use serde_json::json;
@@ -69,6 +70,8 @@ struct OktaWithEvidence {
     inner: SandboxSystem,
     reads: Mutex<u32>,
     fail: Mutex<bool>,
+    /// Reads still to answer "rate limited, come back in 200 ms".
+    throttle: Mutex<u32>,
 }
 
 #[async_trait]
@@ -79,6 +82,19 @@ impl EvidenceSource for OktaWithEvidence {
 
     async fn collect_evidence(&self) -> Result<Vec<CollectedEvidence>, AdapterError> {
         *self.reads.lock().unwrap() += 1;
+        {
+            let mut throttle = self.throttle.lock().unwrap();
+            if *throttle > 0 {
+                *throttle -= 1;
+                return Err(AdapterError::RateLimited {
+                    info: RateLimitInfo {
+                        retry_after: Some(std::time::Duration::from_millis(200)),
+                        ..RateLimitInfo::default()
+                    },
+                    error: SystemError::new(Some(429), None, "API call exceeded rate limit"),
+                });
+            }
+        }
         if *self.fail.lock().unwrap() {
             return Err(AdapterError::Unauthorized {
                 error: SystemError::message("403 E0000006 You do not have permission"),
@@ -178,6 +194,7 @@ async fn world(name: &str) -> World {
         inner: presets::okta().sandbox("okta", SandboxConfig::default()),
         reads: Mutex::new(0),
         fail: Mutex::new(false),
+        throttle: Mutex::new(0),
     });
     let engine = Engine::builder()
         .deployment(dir.join("provision.yaml"))
@@ -195,6 +212,12 @@ async fn world(name: &str) -> World {
         store,
         okta,
         dir,
+    }
+}
+
+impl World {
+    fn collector(&self) -> Collector<'_> {
+        Collector::new(&self.engine).unwrap()
     }
 }
 
@@ -244,8 +267,8 @@ async fn a_run_maps_every_fact_to_its_controls_and_a_second_identical_run_stores
     let people = joiners_then_a_leaver(&w).await;
 
     let first = w
-        .engine
-        .collect_evidence(&w.store, &people, &EvidenceOptions::default())
+        .collector()
+        .collect(&w.store, &people, &EvidenceOptions::default())
         .await
         .unwrap();
     assert_eq!(
@@ -310,8 +333,8 @@ async fn a_run_maps_every_fact_to_its_controls_and_a_second_identical_run_stores
 
     // The same facts again: every row is a duplicate, stored once.
     let second = w
-        .engine
-        .collect_evidence(&w.store, &people, &EvidenceOptions::default())
+        .collector()
+        .collect(&w.store, &people, &EvidenceOptions::default())
         .await
         .unwrap();
     assert_eq!(second.recorded.rows, first.recorded.rows);
@@ -328,16 +351,12 @@ async fn a_run_maps_every_fact_to_its_controls_and_a_second_identical_run_stores
 async fn evidence_older_than_its_threshold_degrades_the_control_and_fires_an_event() {
     let w = world("stale").await;
     let people = roster();
-    w.engine
-        .collect_evidence(&w.store, &people, &EvidenceOptions::default())
+    w.collector()
+        .collect(&w.store, &people, &EvidenceOptions::default())
         .await
         .unwrap();
     let now = Utc::now();
-    let fresh = w
-        .engine
-        .evidence_coverage(&w.store, now, None)
-        .await
-        .unwrap();
+    let fresh = w.collector().coverage(&w.store, now, None).await.unwrap();
     assert_eq!(
         fresh.control("SOC2-CC6.1").unwrap().status,
         CoverageStatus::Covered
@@ -348,8 +367,8 @@ async fn evidence_older_than_its_threshold_degrades_the_control_and_fires_an_eve
     let sink = Arc::clone(&events);
     let listener = move |e: &StaleEvidence| sink.lock().unwrap().push(e.clone());
     let later = w
-        .engine
-        .evidence_coverage(&w.store, now + ChronoDuration::hours(3), Some(&listener))
+        .collector()
+        .coverage(&w.store, now + ChronoDuration::hours(3), Some(&listener))
         .await
         .unwrap();
     let cc61 = later.control("SOC2-CC6.1").unwrap();
@@ -374,8 +393,8 @@ async fn evidence_older_than_its_threshold_degrades_the_control_and_fires_an_eve
 
     // Seven hours later everything is stale.
     let stale = w
-        .engine
-        .evidence_coverage(&w.store, now + ChronoDuration::hours(7), None)
+        .collector()
+        .coverage(&w.store, now + ChronoDuration::hours(7), None)
         .await
         .unwrap();
     let cc61 = stale.control("SOC2-CC6.1").unwrap();
@@ -393,14 +412,38 @@ async fn a_failing_evidence_read_is_named_and_the_systems_listing_is_still_colle
     let w = world("readfail").await;
     *w.okta.fail.lock().unwrap() = true;
     let run = w
-        .engine
-        .collect_evidence(&w.store, &roster(), &EvidenceOptions::default())
+        .collector()
+        .collect(&w.store, &roster(), &EvidenceOptions::default())
         .await
         .unwrap();
     let message = &run.read_failures[&SystemName::new("okta")];
     assert!(message.contains("E0000006"), "{message}");
     // The access listing of okta was still collected.
     assert!(run.systems[&SystemName::new("okta")].rows > 0);
+}
+
+#[tokio::test]
+async fn a_throttled_evidence_read_goes_through_the_executor_and_is_waited_out() {
+    let w = world("throttled").await;
+    *w.okta.throttle.lock().unwrap() = 1;
+    let okta = SystemName::new("okta");
+    let before = w.engine.executor().read_stats(&okta).unwrap();
+    let run = w
+        .collector()
+        .collect(&w.store, &roster(), &EvidenceOptions::default())
+        .await
+        .unwrap();
+    assert!(run.read_failures.is_empty(), "{:?}", run.read_failures);
+    assert_eq!(
+        *w.okta.reads.lock().unwrap(),
+        2,
+        "asked again after the 429"
+    );
+    let after = w.engine.executor().read_stats(&okta).unwrap();
+    assert_eq!(after.throttled - before.throttled, 1, "{after:?}");
+    let rows = w.store.rows_in(&everything()).await.unwrap();
+    assert!(rows.iter().any(|r| r.kind == "okta.password_policy"));
+    let _ = std::fs::remove_dir_all(&w.dir);
 }
 
 #[tokio::test]
@@ -414,21 +457,17 @@ async fn kpis_and_the_bundle_come_from_the_store() {
         provision_core::model::AccountState::Active,
     );
     w.okta.inner.with_grant("cy@company.com", cy);
-    w.engine
-        .collect_evidence(&w.store, &people, &EvidenceOptions::default())
+    w.collector()
+        .collect(&w.store, &people, &EvidenceOptions::default())
         .await
         .unwrap();
     let report = w.engine.drift(&people).await.unwrap();
-    w.engine
-        .record_drift_evidence(&w.store, &report, "drift-1")
+    w.collector()
+        .record_drift(&w.store, &report, "drift-1")
         .await
         .unwrap();
 
-    let kpis = w
-        .engine
-        .evidence_kpis(&w.store, everything())
-        .await
-        .unwrap();
+    let kpis = w.collector().kpis(&w.store, everything()).await.unwrap();
     assert_eq!(kpis.provisioning.failed, 0);
     assert_eq!(kpis.provisioning.rate, Some(1.0));
     let untraceable = &kpis.audit_completeness.untraceable;
@@ -445,8 +484,8 @@ async fn kpis_and_the_bundle_come_from_the_store() {
 
     let out = w.dir.join("bundle");
     let (bundle, files) = w
-        .engine
-        .export_evidence(&w.store, everything(), &out)
+        .collector()
+        .export(&w.store, everything(), &out)
         .await
         .unwrap();
     let head = bundle.audit_head.clone().unwrap();
@@ -475,8 +514,8 @@ async fn kpis_and_the_bundle_come_from_the_store() {
 #[tokio::test]
 async fn an_export_of_an_empty_period_says_so_and_an_altered_row_is_refused() {
     let w = world("empty").await;
-    w.engine
-        .collect_evidence(&w.store, &roster(), &EvidenceOptions::default())
+    w.collector()
+        .collect(&w.store, &roster(), &EvidenceOptions::default())
         .await
         .unwrap();
     let long_ago = Period::new(
@@ -484,8 +523,8 @@ async fn an_export_of_an_empty_period_says_so_and_an_altered_row_is_refused() {
         Utc::now() - ChronoDuration::days(365),
     );
     let err = w
-        .engine
-        .export_evidence(&w.store, long_ago, &w.dir.join("b"))
+        .collector()
+        .export(&w.store, long_ago, &w.dir.join("b"))
         .await
         .unwrap_err();
     assert!(matches!(err, EvidenceError::EmptyPeriod { .. }));
@@ -498,33 +537,11 @@ async fn an_export_of_an_empty_period_says_so_and_an_altered_row_is_refused() {
     let fingerprint = row.fingerprint.clone();
     w.store.overwrite(row).unwrap();
     let err = w
-        .engine
-        .export_evidence(&w.store, everything(), &w.dir.join("c"))
+        .collector()
+        .export(&w.store, everything(), &w.dir.join("c"))
         .await
         .unwrap_err();
     assert!(err.to_string().contains(fingerprint.as_str()), "{err}");
     assert!(!w.dir.join("c").exists());
     let _ = std::fs::remove_dir_all(&w.dir);
-}
-
-#[tokio::test]
-async fn an_unknown_control_id_in_the_mapping_is_a_config_error_naming_the_field() {
-    let deployment = DEPLOYMENT.replace("SOX-ITGC-ACCESS]", "SOC2-CC9.9]");
-    let dir = example("unknown-control", &deployment);
-    let err = Engine::builder()
-        .deployment(dir.join("provision.yaml"))
-        .policies(dir.join("policies"))
-        .factories([provision_sandbox::factory()])
-        .build()
-        .await
-        .unwrap_err();
-    assert!(matches!(err, EngineError::Deployment(_)), "{err}");
-    let text = err.to_string();
-    assert!(
-        text.contains("evidence.controls.okta.mfa_enrollment[1]"),
-        "{text}"
-    );
-    assert!(text.contains("unknown control id `SOC2-CC9.9`"), "{text}");
-    assert!(text.contains("provision.yaml:"), "{text}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

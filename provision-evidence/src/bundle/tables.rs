@@ -6,7 +6,7 @@ use std::io::Write;
 
 use sha2::{Digest, Sha256};
 
-use crate::evidence::row::EvidenceRow;
+use crate::row::EvidenceRow;
 
 /// A writer that hashes what passes through it.
 pub(super) struct Hashing<W: Write> {

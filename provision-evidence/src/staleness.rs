@@ -10,10 +10,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::config::EvidenceConfig;
-use super::controls::{ControlId, ControlMapping};
-use super::store::Collection;
-use crate::model::SystemName;
+use crate::config::EvidenceConfig;
+use crate::controls::{ControlId, ControlMapping};
+use crate::store::Collection;
+use provision_core::model::SystemName;
 
 /// How well a control is evidenced now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

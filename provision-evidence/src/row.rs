@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::controls::{ControlId, ControlMapping};
-use super::fingerprint::{Fingerprint, fingerprint};
-use crate::adapter::CollectedEvidence;
-use crate::model::SystemName;
+use crate::controls::{ControlId, ControlMapping};
+use crate::fingerprint::{Fingerprint, fingerprint};
+use provision_core::adapter::CollectedEvidence;
+use provision_core::model::SystemName;
 
 /// The `system` of evidence about the SDK's own work across systems (a drift run,
 /// a leaver's timeliness everywhere).

@@ -14,17 +14,27 @@
 //!
 //! Every field is optional; without the section the defaults apply
 //! ([`ControlMapping::defaults`], 6 hours, 15 minutes). A control id that is not in
-//! the [catalogue](super::controls::CATALOGUE) is an error naming the file, line and
+//! the [catalogue](crate::controls::CATALOGUE) is an error naming the file, line and
 //! field.
+//!
+//! The kernel does not read this section: it keeps it as an
+//! [extension section](provision_core::config::ExtensionSection), and
+//! [`EvidenceConfig::from_deployment`] reads it with the kernel's YAML reader, so its
+//! diagnostics carry file:line:column like the core sections'.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::controls::{ControlMapping, known_ids};
-use crate::model::SystemName;
-use crate::yaml::{Node, Reader};
+use crate::controls::{ControlMapping, known_ids};
+use provision_core::config::DeploymentConfig;
+use provision_core::config::load::ConfigError;
+use provision_core::model::SystemName;
+use provision_core::yaml::{Node, Reader};
+
+/// The name of the section in `provision.yaml`.
+pub const SECTION: &str = "evidence";
 
 /// Evidence older than this degrades its controls' coverage, unless a system says otherwise.
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(6 * 3600);
@@ -73,6 +83,23 @@ impl Default for EvidenceConfig {
 }
 
 impl EvidenceConfig {
+    /// The deployment's `evidence:` section, read and checked; the defaults when the
+    /// file has none. Every problem comes back at once, each with file:line:column
+    /// and field (`evidence.controls.okta.mfa_enrollment[1]: unknown control id …`).
+    ///
+    /// ```
+    /// use provision_core::config::DeploymentConfig;
+    /// use provision_evidence::EvidenceConfig;
+    /// let config = EvidenceConfig::from_deployment(&DeploymentConfig::default()).unwrap();
+    /// assert_eq!(config, EvidenceConfig::default());
+    /// ```
+    pub fn from_deployment(deployment: &DeploymentConfig) -> Result<Self, ConfigError> {
+        match deployment.extension(SECTION) {
+            Some(section) => section.read(read_evidence_section),
+            None => Ok(Self::default()),
+        }
+    }
+
     /// The staleness threshold of `system`.
     pub fn stale_after(&self, system: &SystemName) -> Duration {
         self.system_stale_after
@@ -88,8 +115,9 @@ const FIELDS: &[&str] = &[
     "deprovisioning_target",
 ];
 
-/// Reads the `evidence:` section; every problem is recorded in `r` with its place.
-pub(crate) fn read_evidence_section(r: &mut Reader, node: &Node) -> Option<EvidenceConfig> {
+/// Reads the `evidence:` section; every problem is recorded in `r` with its place
+/// (what [`EvidenceConfig::from_deployment`] runs on the section).
+pub fn read_evidence_section(r: &mut Reader, node: &Node) -> Option<EvidenceConfig> {
     let mut f = r.fields(node, "evidence")?;
     let mut config = EvidenceConfig::default();
     if let Some(controls) = f.get("controls")
@@ -104,7 +132,7 @@ pub(crate) fn read_evidence_section(r: &mut Reader, node: &Node) -> Option<Evide
             for (i, item) in items.iter().enumerate() {
                 let item_field = format!("{field}[{i}]");
                 if let Some(id) = r.nonempty_text(item, &item_field) {
-                    if super::controls::control(&id).is_none() {
+                    if crate::controls::control(&id).is_none() {
                         r.error(
                             item,
                             &item_field,

@@ -4,7 +4,7 @@
 //! chain's head hash and each file's SHA-256, so an auditor can check the bundle
 //! against the store.
 //!
-//! [`Engine::export_evidence`](crate::engine::Engine::export_evidence) verifies the
+//! [`Collector::export`](crate::Collector::export) verifies the
 //! audit chain and every row's fingerprint before it writes anything; an empty
 //! period is refused with a message saying so.
 
@@ -19,12 +19,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::controls::kinds;
-use super::kpi::Kpis;
-use super::row::EvidenceRow;
-use super::staleness::CoverageReport;
-use super::store::Period;
-use crate::audit::Anchor;
+use crate::controls::kinds;
+use crate::kpi::Kpis;
+use crate::row::EvidenceRow;
+use crate::staleness::CoverageReport;
+use crate::store::Period;
+use provision_core::audit::Anchor;
 
 pub use chart::deprovisioning_chart;
 
@@ -76,6 +76,17 @@ pub struct BundleFiles {
     pub html: PathBuf,
     /// `manifest.json`.
     pub manifest: PathBuf,
+}
+
+/// A template of the report did not render (a bug in the crate's templates: the
+/// tests render every one).
+#[derive(Debug, thiserror::Error)]
+#[error("rendering {template}: {message}")]
+pub struct RenderError {
+    /// The template (`report.html`, `chart.svg`).
+    pub template: &'static str,
+    /// The template engine's message.
+    pub message: String,
 }
 
 /// Writing a bundle failed.
@@ -203,7 +214,11 @@ pub fn write_bundle(bundle: &Bundle, dir: &Path) -> Result<BundleFiles, BundleWr
     };
     let jsonl_sha = stream(&files.jsonl, |w| tables::jsonl(&bundle.rows, w))?;
     let csv_sha = stream(&files.csv, |w| tables::csv(&bundle.rows, w))?;
-    let html_sha = write_file(&files.html, html::report(bundle).as_bytes())?;
+    let page = html::report(bundle).map_err(|e| BundleWriteError {
+        path: files.html.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    let html_sha = write_file(&files.html, page.as_bytes())?;
     let manifest = serde_json::json!({
         "period": bundle.period,
         "generated_at": bundle.generated_at,
@@ -226,4 +241,116 @@ pub fn write_bundle(bundle: &Bundle, dir: &Path) -> Result<BundleFiles, BundleWr
     })?;
     write_file(&files.manifest, &manifest)?;
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone;
+    use provision_core::config::DeploymentConfig;
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::EvidenceConfig;
+    use crate::controls::ControlMapping;
+    use crate::{kpi, staleness};
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap()
+    }
+
+    fn leaver(who: &str, minutes: f64) -> EvidenceRow {
+        EvidenceRow::new(
+            kinds::LEAVER_TIMELINESS,
+            "provision",
+            Some(who.to_owned()),
+            at(),
+            "run-1",
+            json!({"complete": true, "seconds": minutes * 60.0, "met": minutes <= 15.0}),
+            &ControlMapping::defaults(),
+        )
+    }
+
+    fn bundle(rows: Vec<EvidenceRow>, exceptions: Vec<ExceptionItem>) -> Bundle {
+        let period = Period::new(at() - chrono::Duration::days(1), at());
+        let kpis = kpi::compute(period, &[], &rows, &DeploymentConfig::default(), 900);
+        Bundle {
+            period,
+            generated_at: at(),
+            audit_head: None,
+            audit_records_verified: 0,
+            audit_records_in_period: 0,
+            coverage: staleness::coverage(&[], &EvidenceConfig::default(), at()),
+            rows,
+            kpis,
+            exceptions,
+        }
+    }
+
+    #[test]
+    fn what_the_store_holds_is_escaped_in_the_page_and_the_chart() {
+        let hostile = "<script>alert('x')</script> & \"co\"";
+        let page = html::report(&bundle(
+            vec![leaver(hostile, 20.0)],
+            vec![ExceptionItem {
+                kind: "operation.failed".into(),
+                subject: hostile.into(),
+                detail: "403 <E0000006> You do not have permission".into(),
+            }],
+        ))
+        .unwrap();
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains(
+            "&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt; &amp; &quot;co&quot;"
+        ));
+        assert!(page.contains("403 &lt;E0000006&gt;"));
+        // The leaver's bar names them, escaped, and is red (over the 15-minute target).
+        assert!(
+            page.contains("fill=\"#c0392b\"><title>&lt;script&gt;"),
+            "{page}"
+        );
+        assert!(page.contains("(empty log)"));
+        assert!(page.contains("<h2>Exceptions (1)</h2>"));
+        assert!(!page.contains("src=\"http"), "self-contained");
+    }
+
+    #[test]
+    fn a_period_without_leavers_says_so_and_has_no_chart() {
+        let page = html::report(&bundle(Vec::new(), Vec::new())).unwrap();
+        assert!(page.contains("No leaver in the period."));
+        assert!(!page.contains("<svg"));
+        assert!(page.contains("<p class=\"ok\">None.</p>"));
+        assert_eq!(deprovisioning_chart(&[], 900).unwrap(), None);
+    }
+
+    #[test]
+    fn the_chart_draws_a_bar_per_leaver_and_a_line_for_many() {
+        let few: Vec<EvidenceRow> = (0..3).map(|i| leaver(&format!("p{i}"), 5.0)).collect();
+        let svg = deprovisioning_chart(&few, 900).unwrap().unwrap();
+        assert_eq!(
+            svg.matches("<rect").count(),
+            1 + 3,
+            "the plot area and 3 bars"
+        );
+        assert!(svg.contains("against the 15 minute target"));
+        assert!(svg.contains(">target 15 min</text>"));
+        assert!(svg.contains(">3 leaver(s), fastest to slowest"));
+        assert!(!svg.contains("<polyline"));
+
+        let many: Vec<EvidenceRow> = (0..301)
+            .map(|i| leaver(&format!("p{i}"), f64::from(i) / 10.0))
+            .collect();
+        let svg = deprovisioning_chart(&many, 900).unwrap().unwrap();
+        assert_eq!(svg.matches("<rect").count(), 1, "no bars");
+        assert_eq!(svg.matches("<polyline").count(), 1);
+        let points = svg
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert_eq!(points.split(' ').count(), 301);
+    }
 }

@@ -22,11 +22,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::controls::ControlId;
-use super::fingerprint::Fingerprint;
-use super::row::EvidenceRow;
-use crate::audit::{AuditLog, AuditRecord, ChainError, VerifiedChain};
-use crate::model::SystemName;
+use crate::controls::ControlId;
+use crate::fingerprint::Fingerprint;
+use crate::row::EvidenceRow;
+use provision_core::audit::{AuditLog, AuditRecord, ChainError, VerifiedChain};
+use provision_core::model::SystemName;
 
 /// A time window, `from <= t < to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -388,6 +388,6 @@ impl EvidenceStore for MemoryEvidenceStore {
 
     async fn verify_audit_chain(&self) -> Result<VerifiedChain, EvidenceStoreError> {
         let records = self.audit.records().await.map_err(storage)?;
-        Ok(crate::audit::verify(&records)?)
+        Ok(provision_core::audit::verify(&records)?)
     }
 }

@@ -4,13 +4,14 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::bundle::{Bundle, BundleFiles, BundleWriteError, exceptions, write_bundle};
-use super::config::EvidenceConfig;
-use super::fingerprint::Fingerprint;
-use super::kpi;
-use super::staleness::coverage;
-use super::store::{EvidenceStore, EvidenceStoreError, Period};
-use crate::config::DeploymentConfig;
+use crate::bundle::{Bundle, BundleFiles, BundleWriteError, exceptions, write_bundle};
+use crate::config::EvidenceConfig;
+use crate::fingerprint::Fingerprint;
+use crate::kpi;
+use crate::staleness::coverage;
+use crate::store::{EvidenceStore, EvidenceStoreError, Period};
+use provision_core::config::DeploymentConfig;
+use provision_core::config::load::ConfigError;
 
 /// Why evidence could not be collected or exported.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +43,11 @@ pub enum EvidenceError {
     Write(#[from] BundleWriteError),
     /// Reading the systems failed (the system's own error, kept whole).
     #[error("reading the systems: {0}")]
-    Read(#[from] crate::adapter::ReadError),
+    Read(#[from] provision_core::adapter::ReadError),
+    /// The deployment's `evidence:` section is wrong (each problem with file, line
+    /// and field).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// Checks the store (the audit chain first, then every row's fingerprint) and
@@ -98,7 +103,19 @@ pub async fn export(
     period: Period,
     dir: &Path,
 ) -> Result<(Bundle, BundleFiles), EvidenceError> {
-    let bundle = assemble_bundle(store, config, deployment, period, Utc::now()).await?;
+    export_at(store, config, deployment, period, Utc::now(), dir).await
+}
+
+/// [`export`], the bundle generated at `now`.
+pub(crate) async fn export_at(
+    store: &dyn EvidenceStore,
+    config: &EvidenceConfig,
+    deployment: &DeploymentConfig,
+    period: Period,
+    now: DateTime<Utc>,
+    dir: &Path,
+) -> Result<(Bundle, BundleFiles), EvidenceError> {
+    let bundle = assemble_bundle(store, config, deployment, period, now).await?;
     let files = write_bundle(&bundle, dir)?;
     tracing::info!(dir = %PathBuf::from(dir).display(), rows = bundle.rows.len(), "evidence bundle written");
     Ok((bundle, files))

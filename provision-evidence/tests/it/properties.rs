@@ -8,11 +8,9 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use provision_core::audit::MemoryAuditLog;
-use provision_core::evidence::fingerprint::fingerprint;
-use provision_core::evidence::{
-    ControlMapping, EvidenceRow, EvidenceStore, MemoryEvidenceStore, Period,
-};
 use provision_core::model::SystemName;
+use provision_evidence::fingerprint::fingerprint;
+use provision_evidence::{ControlMapping, EvidenceRow, EvidenceStore, MemoryEvidenceStore, Period};
 use serde_json::{Map, Value};
 
 fn json_value() -> impl Strategy<Value = Value> {

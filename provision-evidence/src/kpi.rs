@@ -17,11 +17,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::controls::kinds;
-use super::row::EvidenceRow;
-use super::store::Period;
-use crate::audit::{AuditOutcome, AuditRecord};
-use crate::config::DeploymentConfig;
+use crate::controls::kinds;
+use crate::row::EvidenceRow;
+use crate::store::Period;
+use provision_core::audit::{AuditOutcome, AuditRecord};
+use provision_core::config::DeploymentConfig;
 
 /// Provisioning success.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,7 +154,8 @@ pub fn provisioning(records: &[AuditRecord]) -> ProvisioningSuccess {
         match outcome {
             AuditOutcome::Changed | AuditOutcome::AlreadyInPlace => succeeded += 1,
             AuditOutcome::Failed { .. } => failed += 1,
-            AuditOutcome::Pending => pending += 1,
+            // Pending, or an outcome this crate does not know yet: not completed.
+            _ => pending += 1,
         }
     }
     ProvisioningSuccess {
