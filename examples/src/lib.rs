@@ -18,7 +18,7 @@ pub mod systems;
 
 use provision_core::adapter::AdapterError;
 use provision_core::audit::{AuditError, ChainError};
-use provision_core::config::load::ConfigError;
+use provision_core::config::ConfigError;
 use provision_core::engine::EngineError;
 use provision_core::executor::ExecutorError;
 use provision_core::journal::JournalError;

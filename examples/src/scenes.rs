@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use provision_core::audit::{AuditLog, VerifiedChain, verify};
-use provision_core::config::load::load_config;
+use provision_core::config::load_config;
 use provision_core::engine::Engine;
 use provision_core::executor::{ExecutionReport, PendingConfig, RetryConfig};
 use provision_core::journal::RunId;

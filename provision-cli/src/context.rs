@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use provision_core::adapter::FactoryRegistry;
 use provision_core::config::DeploymentConfig;
-use provision_core::config::load::parse_config;
+use provision_core::config::parse_config;
 use provision_core::engine::Engine;
 use provision_core::executor::{ExecutionSubscriber, PendingConfig};
 use provision_core::model::Identity;

@@ -21,8 +21,8 @@ use provision_core::model::{
     AccountProfile, AccountRef, AccountState, EmploymentStatus, Entitlement, Identity, IdentityId,
     Operation, OperationKind, Plan, PolicySet, Priority, Reason, ReasonKind, SystemName,
 };
-use provision_core::planner::read::{correlate_reads, read_system};
 use provision_core::planner::{Descriptors, Planner};
+use provision_core::planner::{correlate_reads, read_system};
 use provision_sandbox::{SandboxConfig, SandboxSystem, presets};
 
 const SPEEDUP: u32 = 12;

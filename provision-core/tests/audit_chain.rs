@@ -137,8 +137,7 @@ fn an_altered_record_with_a_recomputed_hash_breaks_the_next_link() {
     let mut records = log(5);
     records[2].event.actor = "mallory".into();
     records[2].hash =
-        provision_core::audit::chain::record_hash(2, &records[2].prev_hash, &records[2].event)
-            .unwrap();
+        provision_core::audit::record_hash(2, &records[2].prev_hash, &records[2].event).unwrap();
     let err = verify(&records).unwrap_err();
     assert!(
         matches!(err, ChainError::BrokenLink { seq: 3, .. }),

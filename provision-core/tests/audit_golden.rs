@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{TimeZone, Utc};
-use provision_core::audit::chain::record_hash;
+use provision_core::audit::record_hash;
 use provision_core::audit::{AuditEvent, AuditOutcome, ChainHead, GENESIS_HASH, verify};
 use provision_core::model::{
     Entitlement, IdentityId, OperationId, Reason, ReasonKind, RunId, SystemName,

@@ -5,9 +5,7 @@
 
 mod common;
 
-use provision_core::config::load::{
-    CredentialError, load_config, parse_config, resolve_credential,
-};
+use provision_core::config::{CredentialError, load_config, parse_config, resolve_credential};
 use provision_core::config::{CredentialRef, DependencyTarget, Enforcement};
 use provision_core::model::SystemName;
 use provision_core::secret::ExposeSecret;

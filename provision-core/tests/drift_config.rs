@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use provision_core::config::DriftRemediation;
-use provision_core::config::load::parse_config;
+use provision_core::config::parse_config;
 use provision_core::model::SystemName;
 
 const FILE: &str = "provision.yaml";

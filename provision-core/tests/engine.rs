@@ -389,8 +389,7 @@ async fn where_a_kind_is_enumerable_a_grant_no_policy_names_is_read_and_revoked(
         Entitlement::new("okta", "group", "finance-admins"),
     );
 
-    let mut config =
-        provision_core::config::load::load_config(&dir.join("provision.yaml")).unwrap();
+    let mut config = provision_core::config::load_config(&dir.join("provision.yaml")).unwrap();
     config.systems.get_mut(&"okta".into()).unwrap().enforcement = Enforcement::Authoritative;
     let engine = Engine::builder()
         .deployment(config)

@@ -176,7 +176,7 @@ async fn a_configuration_error_is_never_retried_nor_read_as_already_absent() {
 
 #[tokio::test(start_paused = true)]
 async fn budgets_from_the_deployment_yaml_reach_the_limiter() {
-    use provision_core::config::load::parse_config;
+    use provision_core::config::parse_config;
     let yaml = "systems:\n  dir:\n    adapter: budgeted\n    concurrency: 8\n    rate_budgets:\n      users: {requests: 5, burst: 5}\n";
     let deployment = parse_config("provision.yaml", yaml).unwrap();
     let cfg = deployment.systems.values().next().unwrap().clone();

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use provision_core::adapter::{ResourceKindDescriptor, SystemDescriptor};
-use provision_core::config::load::parse_config;
+use provision_core::config::parse_config;
 use provision_core::config::{CorrelationRule, DeploymentConfig, SystemConfig};
 use provision_core::drift::{DriftClass, DriftInputs, detect_drift};
 use provision_core::model::{

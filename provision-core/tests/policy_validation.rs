@@ -298,7 +298,7 @@ mod fuzz {
     use proptest::prelude::*;
 
     use super::common;
-    use provision_core::config::load::parse_config;
+    use provision_core::config::parse_config;
     use provision_core::policy::PolicyLoader;
 
     proptest! {

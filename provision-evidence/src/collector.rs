@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use provision_core::config::load::ConfigError;
+use provision_core::config::ConfigError;
 use provision_core::drift::DriftReport;
 use provision_core::engine::Engine;
 use provision_core::model::{Identity, SystemName};

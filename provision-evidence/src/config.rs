@@ -28,8 +28,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::controls::{ControlMapping, known_ids};
+use provision_core::config::ConfigError;
 use provision_core::config::DeploymentConfig;
-use provision_core::config::load::ConfigError;
 use provision_core::model::SystemName;
 use provision_core::yaml::{Node, Reader};
 

@@ -10,8 +10,8 @@ use crate::fingerprint::Fingerprint;
 use crate::kpi;
 use crate::staleness::coverage;
 use crate::store::{EvidenceStore, EvidenceStoreError, Period};
+use provision_core::config::ConfigError;
 use provision_core::config::DeploymentConfig;
-use provision_core::config::load::ConfigError;
 
 /// Why evidence could not be collected or exported.
 #[derive(Debug, thiserror::Error)]

@@ -15,8 +15,8 @@
 //!     - {system: okta, owner: it-ops}
 //! ```
 
+use provision_core::config::ConfigError;
 use provision_core::config::DeploymentConfig;
-use provision_core::config::load::ConfigError;
 use provision_core::yaml::{Node, Reader, Value};
 
 use crate::config::{ApproverRule, ApproverSource, GovernanceConfig, OwnerRule, Target};
@@ -161,7 +161,7 @@ fn approver(r: &mut Reader, node: &Node, path: &str) -> Option<ApproverSource> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use provision_core::config::load::parse_config;
+    use provision_core::config::parse_config;
 
     const SYSTEMS: &str = "systems:\n  okta: {adapter: okta}\n  slack: {adapter: slack}\n";
 

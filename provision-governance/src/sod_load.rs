@@ -26,7 +26,8 @@ use provision_core::adapter::{RoleModel, SystemDescriptor};
 use provision_core::config::DeploymentConfig;
 use provision_core::drift::Severity;
 use provision_core::model::SystemName;
-use provision_core::policy::{Diagnostic, Diagnostics, PolicyError};
+use provision_core::policy::PolicyError;
+use provision_core::yaml::{Diagnostic, Diagnostics};
 use provision_core::yaml::{Node, Reader, Value, parse_yaml};
 
 use super::sod::{EntitlementPattern, SodRule, SodRules};

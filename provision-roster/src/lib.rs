@@ -32,7 +32,7 @@
 //! With a deployment's `roster:` section:
 //!
 //! ```no_run
-//! use provision_core::config::load::load_config;
+//! use provision_core::config::load_config;
 //! use provision_roster::{RosterConfig, RosterReader};
 //! # fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let deployment = load_config("provision.yaml".as_ref())?;

@@ -38,8 +38,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::RosterFormat;
 use crate::mapping::{DisplayNameColumns, RosterMapping, StatusValues};
+use provision_core::config::ConfigError;
 use provision_core::config::DeploymentConfig;
-use provision_core::config::load::ConfigError;
 use provision_core::yaml::{Fields, Node, Reader, Value};
 
 /// The deployment's roster settings.
@@ -65,7 +65,7 @@ impl RosterConfig {
     /// and field.
     ///
     /// ```
-    /// use provision_core::config::load::parse_config;
+    /// use provision_core::config::parse_config;
     /// use provision_roster::RosterConfig;
     /// let deployment = parse_config(
     ///     "provision.yaml",
@@ -75,7 +75,7 @@ impl RosterConfig {
     /// assert!(err.to_string().contains(
     ///     "provision.yaml:2:18: roster.format: unknown roster format `xls`"
     /// ));
-    /// # Ok::<(), provision_core::config::load::ConfigError>(())
+    /// # Ok::<(), provision_core::config::ConfigError>(())
     /// ```
     pub fn from_deployment(config: &DeploymentConfig) -> Result<Option<Self>, ConfigError> {
         config

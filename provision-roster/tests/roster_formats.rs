@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use provision_core::config::load::parse_config;
+use provision_core::config::parse_config;
 use provision_core::model::{EmploymentStatus, Identity};
 use provision_roster::{RosterConfig, RosterFormat, RosterReader};
 

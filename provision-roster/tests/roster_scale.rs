@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use provision_core::config::DeploymentConfig;
-use provision_core::config::load::parse_config;
+use provision_core::config::parse_config;
 use provision_core::policy::PolicyLoader;
 use provision_roster::{RosterReader, parse_roster};
 

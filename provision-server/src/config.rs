@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use provision_core::config::CredentialRef;
-use provision_core::config::load::resolve_credential;
+use provision_core::config::resolve_credential;
 use provision_core::secret::SecretString;
 use provision_core::yaml::{Diagnostics, Reader, parse_yaml};
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use provision_core::audit::AuditLog;
-use provision_core::config::load::resolve_credential;
+use provision_core::config::resolve_credential;
 use provision_siem::{
     AuditFeed, CursorStore, DeliveryConfig, JsonLinesSink, SiemExporter, SiemSink, SiemWaker,
     SyslogTcpSink, WakingAuditLog,

@@ -89,7 +89,7 @@ pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn ServiceStore>, S
         StoreConfig::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
         #[cfg(feature = "postgres")]
         StoreConfig::Postgres(url) => {
-            let url = provision_core::config::load::resolve_credential(url).map_err(|e| {
+            let url = provision_core::config::resolve_credential(url).map_err(|e| {
                 crate::config::ConfigError::Invalid {
                     path: "server configuration".to_owned(),
                     field: "store.postgres".to_owned(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use tokio::sync::Notify;
 
-use provision_core::audit::{AuditRecord, ChainError, GENESIS_HASH, chain::record_hash};
+use provision_core::audit::{AuditRecord, ChainError, GENESIS_HASH, record_hash};
 
 use crate::{AuditFeed, CursorStore, SiemError, SiemEvent, SiemSink, SinkCursor, SinkError};
 

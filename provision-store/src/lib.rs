@@ -9,7 +9,7 @@
 //!   against one database, with leases on operations so two instances never run
 //!   the same operation at once.
 //!
-//! The audit log keeps the core's hash chain ([`provision_core::audit::chain`]):
+//! The audit log keeps the core's hash chain (`provision_core::audit`):
 //! `verify_audit` re-checks it on the database, there is no update or delete API
 //! (and triggers refuse both from SQL), and `export_audit_jsonl` writes JSON lines
 //! for a SIEM or an auditor. Queries: the history of one identity, everything one

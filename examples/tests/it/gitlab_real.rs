@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use provision_core::config::load::load_config;
+use provision_core::config::load_config;
 use provision_core::engine::Engine;
 use provision_examples::Systems;
 

@@ -4,7 +4,7 @@
 
 mod evidence_scene;
 mod gitlab_real;
+mod policy_examples;
 mod presets_match_adapters;
 mod quickstart;
 mod review_scene;
-mod policy_examples;

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 
 use super::{Adapter, SystemDescriptor};
 use crate::config::SystemConfig;
-use crate::config::load::resolve_credential;
+use crate::config::resolve_credential;
 use crate::model::SystemName;
 use crate::secret::SecretString;
 

@@ -69,11 +69,11 @@
 //! }
 //! ```
 
-pub mod descriptor;
-pub mod error;
-pub mod evidence;
-pub mod factory;
-pub mod rate_limit;
+mod descriptor;
+mod error;
+mod evidence;
+mod factory;
+mod rate_limit;
 
 use std::time::Duration;
 

@@ -10,12 +10,12 @@
 //! Nothing in these types can hold a secret: every field is plain text, ids, times
 //! and enums; there is no `SecretString` anywhere in an event or a record.
 
-pub mod chain;
+mod chain;
 mod jsonl;
 mod memory;
 
 pub use chain::{
-    Anchor, ChainError, ChainHead, ChainVerifier, GENESIS_HASH, VerifiedChain, verify,
+    Anchor, ChainError, ChainHead, ChainVerifier, GENESIS_HASH, VerifiedChain, record_hash, verify,
     verify_with_anchor,
 };
 pub use jsonl::{JsonlAuditLog, export_jsonl, read_jsonl};

@@ -56,7 +56,6 @@ use crate::model::SystemName;
 use crate::yaml::{Diagnostic, Diagnostics};
 use crate::yaml::{Fields, Node, Reader, parse_yaml};
 
-pub use super::credentials::{CredentialError, resolve_credential};
 use super::credentials::{read_credentials, read_settings};
 use super::dependencies::read_dependencies;
 use super::{

@@ -8,9 +8,11 @@
 mod credentials;
 mod dependencies;
 mod extension;
-pub mod load;
+mod load;
 
+pub use credentials::{CredentialError, resolve_credential};
 pub use extension::{EXTENSION_SECTIONS, ExtensionSection};
+pub use load::{ConfigError, load_config, parse_config};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

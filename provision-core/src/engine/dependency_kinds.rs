@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::adapter::SystemDescriptor;
+use crate::config::ConfigError;
 use crate::config::DeploymentConfig;
-use crate::config::load::ConfigError;
 use crate::model::SystemName;
 use crate::yaml::{Diagnostic, Diagnostics, Node, Value, parse_yaml};
 
@@ -106,7 +106,7 @@ fn dependency_kind_nodes(root: &Node) -> BTreeMap<usize, Node> {
 mod tests {
     use super::*;
     use crate::adapter::ResourceKindDescriptor;
-    use crate::config::load::parse_config;
+    use crate::config::parse_config;
 
     #[test]
     fn a_dependency_kind_the_system_lacks_is_named_with_file_and_line() {

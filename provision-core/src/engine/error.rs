@@ -1,8 +1,8 @@
 //! Why the engine could not be built, or could not plan, read or apply.
 
+use crate::adapter::ConfigError as SystemConfigError;
 use crate::adapter::ReadError;
-use crate::adapter::factory::ConfigError as SystemConfigError;
-use crate::config::load::ConfigError as DeploymentError;
+use crate::config::ConfigError as DeploymentError;
 use crate::executor::ExecutorError;
 use crate::journal::JournalError;
 use crate::orderer::CycleError;

@@ -56,8 +56,8 @@ use crate::model::{
     ActualState, DesiredState, Entitlement, Identity, PolicySet, ResourceRef, SystemName,
     SystemSnapshot,
 };
-use crate::planner::read::{SystemRead, correlate_reads};
 use crate::planner::{Descriptors, Planner};
+use crate::planner::{SystemRead, correlate_reads};
 
 pub use builder::{DEFAULT_ACTOR, EngineBuilder};
 pub use error::EngineError;

@@ -14,7 +14,7 @@ use crate::executor::{Executor, ExecutorReadError};
 use crate::model::{
     AccountRecord, AccountRef, GrantRecord, Identity, ResourceRecord, ResourceRef, SystemName,
 };
-use crate::planner::read::{SystemRead, SystemReads, read_system_with};
+use crate::planner::{SystemRead, SystemReads, read_system_with};
 
 use super::Engine;
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::DeploymentConfig;
-use crate::config::load::{ConfigError, parse_config};
+use crate::config::{ConfigError, parse_config};
 use crate::model::PolicySet;
 use crate::planner::Descriptors;
 use crate::policy::{PolicyError, load_policies};

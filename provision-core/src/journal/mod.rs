@@ -8,7 +8,7 @@
 //! * [`replay`] — a run's entries folded into each operation's last state, and what
 //!   resuming should do with it.
 
-pub mod claims;
+mod claims;
 mod jsonl;
 mod memory;
 mod replay;

@@ -3,16 +3,16 @@
 //! Every type that crosses a public boundary is `serde` (de)serialisable, so a
 //! plan, a report or a state snapshot can be written as JSON.
 
-pub mod account;
-pub mod entitlement;
-pub mod identity;
-pub mod ids;
-pub mod operation;
-pub mod plan;
-pub mod policy;
-pub mod refusal;
-pub mod run;
-pub mod state;
+mod account;
+mod entitlement;
+mod identity;
+mod ids;
+mod operation;
+mod plan;
+mod policy;
+mod refusal;
+mod run;
+mod state;
 
 pub use account::{
     AccountRecord, AccountRef, AccountState, GrantRecord, ResourceRecord, SystemSnapshot,

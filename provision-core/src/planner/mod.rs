@@ -57,14 +57,14 @@ use crate::config::DeploymentConfig;
 use crate::model::{ActualState, DesiredState, Identity, PolicySet};
 use crate::orderer::{self, CycleError};
 
-pub mod apply;
-pub mod blast_radius;
-pub mod correlate;
-pub mod desired;
-pub mod diff;
+mod apply;
+mod blast_radius;
+mod correlate;
+mod desired;
+mod diff;
 pub(crate) mod leaver;
 mod nesting;
-pub mod read;
+mod read;
 mod reason;
 
 pub use apply::{apply, apply_with};
@@ -73,7 +73,12 @@ pub use blast_radius::{
 };
 pub use correlate::{correlate, correlate_with};
 pub use desired::{desired, desired_for};
+pub(crate) use diff::IdentityPlanner;
 pub use diff::{Planned, plan, plan_identity, plan_with_report};
+pub use read::{
+    DirectReads, SystemRead, SystemReads, correlate_reads, merge_account_grants, read_system,
+    read_system_with,
+};
 
 pub use crate::adapter::Descriptors;
 

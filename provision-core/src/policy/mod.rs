@@ -58,15 +58,14 @@
 //! ```
 
 mod document;
-pub mod error;
+mod error;
 mod validate;
-/// YAML reading, re-exported from [`crate::yaml`] where it lives.
-pub use crate::yaml;
+use crate::yaml::{self, Diagnostics};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use error::{Diagnostic, Diagnostics, PolicyError};
+pub use error::PolicyError;
 
 use crate::adapter::SystemDescriptor;
 use crate::config::DeploymentConfig;

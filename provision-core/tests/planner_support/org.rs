@@ -16,8 +16,8 @@ use provision_core::model::{
     ActualState, DesiredState, Entitlement, Identity, Plan, Policy, PolicyGrant, PolicySet,
     Selector, SystemName, Validity,
 };
-use provision_core::planner::read::{SystemRead, correlate_reads, read_system};
 use provision_core::planner::{Descriptors, Planner};
+use provision_core::planner::{SystemRead, correlate_reads, read_system};
 use provision_sandbox::{SandboxConfig, SandboxSystem};
 
 /// A policy giving `grants` to everyone in `department`.

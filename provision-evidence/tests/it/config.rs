@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use provision_core::config::load::ConfigError;
+use provision_core::config::ConfigError;
 use provision_core::engine::Engine;
 use provision_core::model::SystemName;
 use provision_evidence::config::DEFAULT_STALE_AFTER;

@@ -6,7 +6,7 @@ use crate::support;
 use std::collections::BTreeMap;
 
 use provision_core::adapter::{FactoryRegistry, SystemSpec, read_all_account_grants};
-use provision_core::config::load::parse_config;
+use provision_core::config::parse_config;
 use provision_core::config::{CredentialRef, SystemConfig};
 use provision_core::model::{AccountRef, SystemName};
 use provision_core::policy::load_policies;

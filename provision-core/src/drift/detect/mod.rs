@@ -28,7 +28,7 @@ use super::DriftReport;
 use super::finding::{
     DriftClass, Evidence, Finding, Holder, Severity, Subject, account_state_name,
 };
-use crate::planner::diff::IdentityPlanner;
+use crate::planner::IdentityPlanner;
 use crate::planner::leaver::{leaver_ops_in_system, suspension_covers_grants};
 #[cfg(doc)]
 use crate::planner::plan_with_report;

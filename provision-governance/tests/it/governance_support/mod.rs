@@ -11,11 +11,11 @@ use chrono::{Duration, Utc};
 use provision_core::audit::MemoryAuditLog;
 use provision_core::engine::Engine;
 use provision_core::model::{AccountState, EmploymentStatus, Entitlement, Identity};
-use provision_roster::load_roster;
 use provision_governance::{
     ApproverRule, ApproverSource, Governance, GovernanceConfig, GovernanceHook,
     MemoryGovernanceStore, OwnerRule, SodRules, Target,
 };
+use provision_roster::load_roster;
 use provision_sandbox::SandboxFactory;
 
 pub fn examples() -> PathBuf {
