@@ -14,7 +14,7 @@
 //!
 //! * [`model`] — identities, entitlements, accounts, policies, states, operations, plans.
 //! * [`config`] — the deployment: systems, enforcement, ownership, dependencies, limits
-//!   ([`config::load`] reads it from YAML and resolves credential references).
+//!   ([`config::load_config`] reads it from YAML and resolves credential references).
 //! * [`policy`] — policies as code: YAML files validated into a [`model::PolicySet`].
 //! * [`drift`] — drift detection: desired vs actual, classified, with remediation.
 //! * [`adapter`] — the [`adapter::Adapter`] trait every system implements.

@@ -42,7 +42,7 @@ use super::{GovernanceEvent, findings};
 pub const SOD: &str = "sod";
 
 /// Separation of duties, exceptions and access requests on every plan: see the
-/// [module docs](self).
+/// [crate docs](crate).
 #[derive(Clone)]
 pub struct GovernanceHook {
     store: Arc<dyn GovernanceStore>,

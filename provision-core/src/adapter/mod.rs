@@ -328,7 +328,7 @@ pub trait Adapter: Send + Sync {
     }
 
     /// The adapter's read-only evidence reads, when it has any (see
-    /// [`evidence`]). The default has none.
+    /// [`EvidenceSource`]). The default has none.
     fn evidence_source(&self) -> Option<&dyn EvidenceSource> {
         None
     }

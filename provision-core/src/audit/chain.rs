@@ -1,34 +1,4 @@
-//! The hash chain that makes the audit log tamper-evident, and [`verify`].
-//!
-//! Every [`AuditRecord`] carries `prev_hash` (the `hash` of the record before it,
-//! [`GENESIS_HASH`] for the first) and `hash`, the lowercase hex SHA-256 of
-//!
-//! ```text
-//! "provision-audit-v1\n" || canonical_json({"event": <event>, "prev_hash": <prev_hash>, "seq": <seq>})
-//! ```
-//!
-//! where `canonical_json` is the event's JSON form with object keys sorted by
-//! their bytes and no whitespace. The hash therefore does not depend on field
-//! order in the Rust types nor on serde_json's `preserve_order` feature, and a
-//! record read back from any store (JSON lines, a database) hashes the same.
-//!
-//! # What `verify` detects, and the anchor
-//!
-//! [`verify`] walks the records in order and reports the **first** bad one:
-//! a record removed from the middle or the start, records swapped, a record
-//! inserted (sequence numbers must run `0, 1, 2, ...` without gaps), a record
-//! whose event, seq or hashes were altered (its hash no longer matches), and a
-//! record whose `prev_hash` does not name its predecessor (the chain was cut
-//! and re-stitched).
-//!
-//! A plain hash chain cannot on its own notice that the **last** records were
-//! removed, or that someone rewrote the tail and recomputed every hash from
-//! there on: the shortened or rewritten log is itself a valid chain. For that,
-//! keep an [`Anchor`] (the seq and hash of the last record, from
-//! [`VerifiedChain::anchor`]) somewhere the log's writer cannot change — the run
-//! report, a SIEM, a ticket — and check later with [`verify_with_anchor`]: the
-//! log must still contain a record at the anchor's seq with exactly that hash
-//! (records appended after it are fine).
+//! The hash chain (documented with [`crate::audit`]).
 
 use std::fmt;
 
@@ -45,7 +15,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 const HASH_DOMAIN: &[u8] = b"provision-audit-v1\n";
 
 /// The hash of a record with this seq, previous hash and event (lowercase hex SHA-256
-/// over the canonical serialisation described in the [module docs](self)).
+/// over the canonical serialisation described in the [module docs](crate::audit)).
 pub fn record_hash(seq: u64, prev_hash: &str, event: &AuditEvent) -> Result<String, AuditError> {
     let event = serde_json::to_value(event)
         .map_err(|e| AuditError::Storage(format!("cannot serialise audit event: {e}")))?;
@@ -402,7 +372,7 @@ impl ChainVerifier {
     }
 }
 
-/// Checks a whole log, from seq 0, in order. See the [module docs](self) for what
+/// Checks a whole log, from seq 0, in order. See the [module docs](crate::audit) for what
 /// it detects; to also detect truncation or a rewritten tail, use
 /// [`verify_with_anchor`].
 pub fn verify(records: &[AuditRecord]) -> Result<VerifiedChain, ChainError> {

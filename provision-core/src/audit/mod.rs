@@ -2,13 +2,47 @@
 //! and outcome; append-only and tamper-evident (each record carries the hash of
 //! the previous one).
 //!
-//! * [`chain`] — the hash chain and [`chain::verify`].
+//! * the hash chain ([`record_hash`]) and [`verify`] — see "The hash chain" below.
 //! * [`MemoryAuditLog`] and [`JsonlAuditLog`] — implementations; database ones live
 //!   in the `provision-store` crate.
 //! * [`export_jsonl`] — JSON lines for a SIEM or an auditor.
 //!
 //! Nothing in these types can hold a secret: every field is plain text, ids, times
 //! and enums; there is no `SecretString` anywhere in an event or a record.
+//!
+//! # The hash chain
+//!
+//! The hash chain that makes the audit log tamper-evident, and [`verify`].
+//!
+//! Every [`AuditRecord`] carries `prev_hash` (the `hash` of the record before it,
+//! [`GENESIS_HASH`] for the first) and `hash`, the lowercase hex SHA-256 of
+//!
+//! ```text
+//! "provision-audit-v1\n" || canonical_json({"event": <event>, "prev_hash": <prev_hash>, "seq": <seq>})
+//! ```
+//!
+//! where `canonical_json` is the event's JSON form with object keys sorted by
+//! their bytes and no whitespace. The hash therefore does not depend on field
+//! order in the Rust types nor on serde_json's `preserve_order` feature, and a
+//! record read back from any store (JSON lines, a database) hashes the same.
+//!
+//! # What `verify` detects, and the anchor
+//!
+//! [`verify`] walks the records in order and reports the **first** bad one:
+//! a record removed from the middle or the start, records swapped, a record
+//! inserted (sequence numbers must run `0, 1, 2, ...` without gaps), a record
+//! whose event, seq or hashes were altered (its hash no longer matches), and a
+//! record whose `prev_hash` does not name its predecessor (the chain was cut
+//! and re-stitched).
+//!
+//! A plain hash chain cannot on its own notice that the **last** records were
+//! removed, or that someone rewrote the tail and recomputed every hash from
+//! there on: the shortened or rewritten log is itself a valid chain. For that,
+//! keep an [`Anchor`] (the seq and hash of the last record, from
+//! [`VerifiedChain::anchor`]) somewhere the log's writer cannot change — the run
+//! report, a SIEM, a ticket — and check later with [`verify_with_anchor`]: the
+//! log must still contain a record at the anchor's seq with exactly that hash
+//! (records appended after it are fine).
 
 mod chain;
 mod jsonl;

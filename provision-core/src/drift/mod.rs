@@ -3,7 +3,7 @@
 //!
 //! A drift run is the pipeline without the executor: read every system once (one
 //! paginated read per system and kind), correlate into an
-//! [`ActualState`](crate::model::ActualState), then [`detect_drift`] compares it
+//! [`ActualState`], then [`detect_drift`] compares it
 //! with the [`DesiredState`](crate::model::DesiredState) — a pure, synchronous
 //! walk. The [`DriftReport`] lists the [`Finding`]s, most urgent first, each with
 //! its [`Severity`], its [`Evidence`] (what was read, from which system, when) and

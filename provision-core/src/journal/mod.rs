@@ -3,7 +3,7 @@
 //!
 //! * [`MemoryJournal`] and [`JsonlJournal`] — implementations; database ones live in
 //!   the `provision-store` crate.
-//! * [`claims`] — leases on operations, so several instances applying one run never
+//! * claims — leases on operations, so several instances applying one run never
 //!   send the same operation twice ([`OperationClaims`], [`MemoryClaims`]).
 //! * [`replay`] — a run's entries folded into each operation's last state, and what
 //!   resuming should do with it.

@@ -1,6 +1,6 @@
 //! The planner: people and policies in, an ordered plan of changes out.
 //!
-//! Pure functions over plain data (no I/O, no async, except [`read`]), usable over
+//! Pure functions over plain data (no I/O, no async, except [`read_system`]), usable over
 //! everyone or per identity:
 //!
 //! 1. [`desired()`] — identities × policies → [`DesiredState`] with provenance;

@@ -40,7 +40,7 @@
 //!
 //! # Validation
 //!
-//! Every problem of a load is reported, each as a [`Diagnostic`] naming
+//! Every problem of a load is reported, each as a [`Diagnostic`](crate::yaml::Diagnostic) naming
 //! `file:line:column`, the field and what was expected: bad YAML (syntax, tabs,
 //! duplicate keys, wrong types), missing and unknown fields, an unknown system, an
 //! action the system's descriptor does not declare, a role not valid for the kind,
