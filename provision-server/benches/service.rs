@@ -13,7 +13,7 @@
 //! `cargo bench -p provision-server --bench service -- --quick`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::sync::{Arc, Mutex};

@@ -2,6 +2,8 @@
 //! per file): each former `tests/*.rs` file is a module here, and the support
 //! modules they shared are declared once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod evidence_scene;
 mod gitlab_real;
 mod policy_examples;

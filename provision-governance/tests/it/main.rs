@@ -2,8 +2,10 @@
 //! per file): each former `tests/*.rs` file is a module here, and the support
 //! modules they shared are declared once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod governance_support;
-#[path = "../../../provision-core/tests/planner_support/mod.rs"]
+#[path = "../../../provision-core/tests/it/planner_support/mod.rs"]
 mod planner_support;
 
 mod gate_every_path;

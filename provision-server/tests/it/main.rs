@@ -1,0 +1,17 @@
+//! Every integration test of this crate in one binary (one link instead of one
+//! per file): each former `tests/*.rs` file is a module here, and the support
+//! modules they shared are declared once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod evidence;
+mod leaver_during_reconcile;
+mod lifecycle;
+mod plan_people;
+mod postgres_instances;
+mod reconcile;
+mod requests;
+mod siem;
+mod webhook;

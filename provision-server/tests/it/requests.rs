@@ -1,0 +1,341 @@
+//! Access requests over HTTP: opened, refused to anyone but the approver (403 with
+//! the reason), unknown (404), approved and granted at once through the executor —
+//! the audit record's reason naming requester, approver and request — rejected, and
+//! listed.
+#![allow(clippy::unwrap_used)]
+
+use crate::support;
+use std::time::Duration;
+
+use provision_core::audit::AuditLog;
+use provision_core::model::Entitlement;
+use serde_json::{Value, json};
+use support::{World, listener, login};
+
+const GOVERNANCE: &str = "governance:\n  default_approver: {owner: sec-lead}\n";
+
+async fn call(
+    method: reqwest::Method,
+    url: String,
+    user: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new().request(method, url);
+    if let Some(user) = user {
+        request = request.header("X-Provision-User", user);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn new_request(requester: &str, beneficiary: &str, resource: &str) -> Value {
+    let ends = chrono::Utc::now() + chrono::Duration::days(7);
+    json!({
+        "requester": requester,
+        "beneficiary": beneficiary,
+        "entitlement": {"system": "okta", "kind": "group", "resource": resource},
+        "ends_at": ends.to_rfc3339(),
+        "justification": "on-call rotation",
+    })
+}
+
+#[tokio::test]
+async fn an_approved_request_is_granted_and_anyone_but_the_approver_is_refused() {
+    let world = World::new(Duration::from_millis(2));
+    let service = provision_server::Service::start(world.config("req", GOVERNANCE), world.parts())
+        .await
+        .unwrap();
+    world.provision_everyone(&service).await;
+    let running = service.clone().spawn_on(listener().await).unwrap();
+    let base = format!("http://{}", running.addr);
+    let post = reqwest::Method::POST;
+
+    // Ben asks for Ana to join incident-responders (no policy gives it).
+    let (status, opened) = call(
+        post.clone(),
+        format!("{base}/requests"),
+        Some("ben"),
+        Some(new_request("ben", "e1", "incident-responders")),
+    )
+    .await;
+    assert_eq!(status, 201, "{opened}");
+    assert_eq!(
+        opened["grant"],
+        Value::Null,
+        "nothing granted before approval"
+    );
+    let id = opened["request"]["id"].as_str().unwrap().to_owned();
+    let wanted = Entitlement::new("okta", "group", "incident-responders");
+    let holds = |w: &World| {
+        w.systems["okta"]
+            .snapshot()
+            .grants
+            .contains(&(login("ana"), wanted.clone()))
+    };
+    assert!(!holds(&world));
+
+    // The body cannot claim to be someone the header is not.
+    let (status, _) = call(
+        post.clone(),
+        format!("{base}/requests"),
+        Some("mallory"),
+        Some(new_request("ben", "e1", "incident-responders")),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // Someone who is not the approver: 403, naming who may decide; nothing granted.
+    let (status, refused) = call(
+        post.clone(),
+        format!("{base}/requests/{id}/approve"),
+        Some("mallory"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    let reason = refused["error"].as_str().unwrap();
+    assert!(
+        reason.contains("sec-lead") && reason.contains("mallory"),
+        "{reason}"
+    );
+    assert!(!holds(&world));
+
+    // An unknown request: 404.
+    let (status, unknown) = call(
+        post.clone(),
+        format!("{base}/requests/req-nope/approve"),
+        Some("sec-lead"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{unknown}");
+
+    // The approver (named in the body this time): granted at once.
+    let (status, approved) = call(
+        post.clone(),
+        format!("{base}/requests/{id}/approve"),
+        None,
+        Some(json!({"by": "sec-lead"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{approved}");
+    assert!(holds(&world), "ana is in incident-responders");
+    let ops = approved["grant"]["operations"].as_array().unwrap();
+    assert!(
+        ops.iter()
+            .any(|op| op["entitlement"]["resource"] == "incident-responders"),
+        "{approved}"
+    );
+
+    // The grant's audit record says who asked, who approved, and which request.
+    let records = AuditLog::records(&**service.store()).await.unwrap();
+    let grant = records
+        .iter()
+        .find(|r| {
+            r.event.entitlement.as_ref() == Some(&wanted)
+                && r.event.outcome == provision_core::audit::AuditOutcome::Changed
+                && r.event.action != "request_approved"
+                && r.event.action != "request_opened"
+                && r.event.action != "request_provisioned"
+        })
+        .expect("the grant is audited");
+    let detail = &grant.event.reason.detail;
+    assert!(
+        detail.contains(&id) && detail.contains("ben") && detail.contains("sec-lead"),
+        "{detail}"
+    );
+
+    // Decided already: 409.
+    let (status, _) = call(
+        post.clone(),
+        format!("{base}/requests/{id}/approve"),
+        Some("sec-lead"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    // A second request, rejected (a rejection needs a reason); never granted.
+    let (_, second) = call(
+        post.clone(),
+        format!("{base}/requests"),
+        Some("cy"),
+        Some(new_request("cy", "e3", "prod-admins")),
+    )
+    .await;
+    let second_id = second["request"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        post.clone(),
+        format!("{base}/requests/{second_id}/reject"),
+        Some("sec-lead"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, rejected) = call(
+        post.clone(),
+        format!("{base}/requests/{second_id}/reject"),
+        Some("sec-lead"),
+        Some(json!({"reason": "use break-glass instead"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{rejected}");
+    let prod = Entitlement::new("okta", "group", "prod-admins");
+    assert!(
+        !world.systems["okta"]
+            .snapshot()
+            .grants
+            .contains(&(login("cy"), prod))
+    );
+
+    // A request without a window end is refused, nothing stored.
+    let mut endless = new_request("ben", "e2", "x");
+    endless.as_object_mut().unwrap().remove("ends_at");
+    let (status, body) = call(
+        post.clone(),
+        format!("{base}/requests"),
+        Some("ben"),
+        Some(endless),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+
+    // Both requests are listed with what happened to them.
+    let (status, list) = call(reqwest::Method::GET, format!("{base}/requests"), None, None).await;
+    assert_eq!(status, 200);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    let text = Value::Array(list.clone()).to_string();
+    assert!(
+        text.contains("sec-lead") && text.contains("use break-glass instead"),
+        "{text}"
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_approved_grant_is_revoked_when_its_window_ends() {
+    let world = World::new(Duration::from_millis(2));
+    let service = provision_server::Service::start(world.config("end", GOVERNANCE), world.parts())
+        .await
+        .unwrap();
+    world.provision_everyone(&service).await;
+    let running = service.clone().spawn_on(listener().await).unwrap();
+    let base = format!("http://{}", running.addr);
+
+    let mut body = new_request("ben", "e1", "war-room");
+    let ends = chrono::Utc::now() + chrono::Duration::seconds(3);
+    body["ends_at"] = json!(ends.to_rfc3339());
+    let (status, opened) = call(
+        reqwest::Method::POST,
+        format!("{base}/requests"),
+        Some("ben"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{opened}");
+    let id = opened["request"]["id"].as_str().unwrap().to_owned();
+    let (status, approved) = call(
+        reqwest::Method::POST,
+        format!("{base}/requests/{id}/approve"),
+        Some("sec-lead"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{approved}");
+    let wanted = Entitlement::new("okta", "group", "war-room");
+    let holds = || {
+        world.systems["okta"]
+            .snapshot()
+            .grants
+            .contains(&(login("ana"), wanted.clone()))
+    };
+    assert!(holds(), "granted while the window is open");
+    assert!(
+        support::eventually(Duration::from_secs(15), || !holds()).await,
+        "revoked once the window ended"
+    );
+    assert!(chrono::Utc::now() >= ends, "not before the window's end");
+    assert!(
+        world.has_access_everywhere(&login("ana")),
+        "policy access kept"
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_request_starting_later_is_granted_at_its_start_not_at_approval() {
+    let world = World::new(Duration::from_millis(2));
+    let service =
+        provision_server::Service::start(world.config("start", GOVERNANCE), world.parts())
+            .await
+            .unwrap();
+    world.provision_everyone(&service).await;
+    let running = service.clone().spawn_on(listener().await).unwrap();
+    let base = format!("http://{}", running.addr);
+
+    let mut body = new_request("ben", "e2", "release-managers");
+    let starts = chrono::Utc::now() + chrono::Duration::seconds(3);
+    body["starts_at"] = json!(starts.to_rfc3339());
+    let (status, opened) = call(
+        reqwest::Method::POST,
+        format!("{base}/requests"),
+        Some("ben"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{opened}");
+    let id = opened["request"]["id"].as_str().unwrap().to_owned();
+    let (status, approved) = call(
+        reqwest::Method::POST,
+        format!("{base}/requests/{id}/approve"),
+        Some("sec-lead"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{approved}");
+    let wanted = Entitlement::new("okta", "group", "release-managers");
+    let holds = || {
+        world.systems["okta"]
+            .snapshot()
+            .grants
+            .contains(&(login("ben"), wanted.clone()))
+    };
+    assert!(!holds(), "not before its start");
+    assert!(
+        support::eventually(Duration::from_secs(15), holds).await,
+        "granted at its start"
+    );
+    assert!(
+        chrono::Utc::now() >= starts,
+        "not before the window's start"
+    );
+    running.shutdown().await.unwrap();
+}
+
+/// Without a `governance:` section the service's plans carry no approved requests (a
+/// reconcile could take such a grant back), so requests are not taken at all.
+#[tokio::test]
+async fn without_a_governance_section_requests_are_refused_and_nothing_is_stored() {
+    let world = World::new(Duration::from_millis(2));
+    let service = provision_server::Service::start(world.config("nogov", ""), world.parts())
+        .await
+        .unwrap();
+    let running = service.clone().spawn_on(listener().await).unwrap();
+    let base = format!("http://{}", running.addr);
+    let (status, body) = call(
+        reqwest::Method::POST,
+        format!("{base}/requests"),
+        Some("ben"),
+        Some(new_request("ben", "e1", "incident-responders")),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.to_string().contains("governance:"), "{body}");
+    assert!(service.access_requests().await.unwrap().is_empty());
+    running.shutdown().await.unwrap();
+}
