@@ -306,7 +306,7 @@ fn spawn_child(dir: &Path, stall: Stall) -> Child {
     let stderr = std::fs::File::create(dir.join("child.stderr")).unwrap();
     Command::new(std::env::current_exe().unwrap())
         .args([
-            "crash_child",
+            "crash_resume::crash_child",
             "--exact",
             "--ignored",
             "--nocapture",

@@ -173,7 +173,7 @@ fn spawn(dir: &Path, db: &str, role: &str) -> Child {
     let stderr = std::fs::File::create(dir.join(format!("{role}.stderr"))).unwrap();
     Command::new(std::env::current_exe().unwrap())
         .args([
-            "orchestrator_process",
+            "postgres_processes::orchestrator_process",
             "--exact",
             "--ignored",
             "--nocapture",
