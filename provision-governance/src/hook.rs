@@ -23,7 +23,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 
 use provision_core::drift::Finding;
 use provision_core::gate::{
@@ -221,28 +220,25 @@ impl GovernancePass {
         out
     }
 
-    fn is_active(&self, now: DateTime<Utc>) -> bool {
-        let _ = now;
-        !self.rules.is_empty() || !self.allowed.is_empty() || !self.exceptions.is_empty()
+    /// True when the pass can add anything to read: rules, or grants outside policy.
+    fn is_active(&self) -> bool {
+        !self.rules.is_empty() || !self.allowed.is_empty()
     }
 }
 
 impl HookPass for GovernancePass {
-    fn resources(&self, cx: &PlanContext<'_>) -> Vec<ResourceRef> {
-        if !self.is_active(cx.now) {
+    fn resources(&self, _cx: &PlanContext<'_>, read: &BTreeSet<ResourceRef>) -> Vec<ResourceRef> {
+        if !self.is_active() {
             return Vec::new();
         }
-        let mut read: BTreeSet<ResourceRef> =
-            provision_core::planner::Planner::new(cx.config, cx.descriptors)
-                .desired(&[], cx.policies, cx.now)
-                .managed_resources;
-        read.extend(self.allowed.iter().map(|a| a.entitlement.resource_ref()));
         let mut out: Vec<ResourceRef> = self
             .allowed
             .iter()
             .map(|a| a.entitlement.resource_ref())
             .collect();
-        out.extend(self.rule_resources(&read));
+        let mut scoped = read.clone();
+        scoped.extend(out.iter().cloned());
+        out.extend(self.rule_resources(&scoped));
         out
     }
 

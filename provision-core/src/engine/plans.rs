@@ -70,7 +70,8 @@ impl Engine {
     fn resources_to_read(&self, cx: &PlanContext<'_>, passes: &Passes) -> BTreeSet<ResourceRef> {
         let mut resources = self.managed_resources();
         for (_, pass) in &passes.0 {
-            resources.extend(pass.resources(cx));
+            let more = pass.resources(cx, &resources);
+            resources.extend(more);
         }
         resources
     }

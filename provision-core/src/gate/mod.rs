@@ -32,6 +32,8 @@ pub use crate::model::Refusal;
 pub use hold_back::hold_back;
 pub use refusal::HookError;
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -149,7 +151,9 @@ pub trait PlanHook: Send + Sync + std::fmt::Debug {
 pub trait HookPass: Send + Sync {
     /// Resources to read besides those the policies name (an exception's grant, a
     /// separation-of-duties rule's halves), so that what people hold there is seen.
-    fn resources(&self, _cx: &PlanContext<'_>) -> Vec<ResourceRef> {
+    /// `read` is what will be read so far: the policies' resources and those of the
+    /// hooks asked before.
+    fn resources(&self, _cx: &PlanContext<'_>, _read: &BTreeSet<ResourceRef>) -> Vec<ResourceRef> {
         Vec::new()
     }
 
