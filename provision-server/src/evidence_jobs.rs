@@ -24,10 +24,11 @@ impl Service {
     /// One evidence run over the roster now (grants approved through access
     /// requests count as traceable) and the governance records (exceptions, requests,
     /// review decisions), then [`Service::refresh_evidence_coverage`].
-    /// Takes the apply turn, so it reads what the systems hold between runs.
+    /// It only reads, and takes no lock: runs for other people go on meanwhile, so a
+    /// person being changed right then is recorded as the systems held them at the
+    /// read (each row with its time), as any reader would see them.
     pub async fn collect_evidence(&self) -> Result<EvidenceRun, ServerError> {
         let run = {
-            let _turn = self.inner.apply_lock.lock().await;
             let roster = self.roster().await?;
             let store = &*self.inner.store;
             let now = Utc::now();

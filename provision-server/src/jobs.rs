@@ -7,7 +7,7 @@ use provision_core::journal::{JournalError, RunId};
 use provision_core::model::{ExternalIds, Identity, IdentityId};
 use provision_core::planner::ApprovedPlan;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::error::ServerError;
 use crate::service::Service;
@@ -42,6 +42,10 @@ pub enum Job {
         /// The people with pending operations in it.
         #[serde(default)]
         identities: Vec<String>,
+        /// More runs re-checked with it (the other parts of a reconcile), with one
+        /// read of every system for all of them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        also: Vec<String>,
     },
     /// The full reconcile and drift run; schedules the next one.
     Reconcile,
@@ -166,19 +170,15 @@ impl Service {
                 .await?;
                 Ok(Fired::Done)
             }
-            Job::ResumeRun { run, .. } => {
-                let _turn = self.inner.apply_lock.lock().await;
+            Job::ResumeRun { run, also, .. } => {
                 let roster = self.roster().await?;
-                let actual = self.inner.engine.actual(&roster).await?;
-                let report = self
-                    .inner
-                    .engine
-                    .executor()
-                    .resume_with_ids(&RunId(run.clone()), ExternalIds::from_actual(&actual))
-                    .await
-                    .map_err(EngineError::from)?;
-                self.inner.metrics.record_report(&report);
-                if has_pending(&report) {
+                let ids = ExternalIds::from_actual(&self.inner.engine.actual(&roster).await?);
+                let mut pending = false;
+                for run in std::iter::once(run).chain(also) {
+                    let report = self.resume_held(&RunId(run.clone()), &ids).await?;
+                    pending |= has_pending(&report);
+                }
+                if pending {
                     Ok(Fired::Again(
                         Utc::now()
                             + seconds(self.inner.config.worker.pending_recheck_seconds.max(1)),
@@ -234,54 +234,6 @@ impl Service {
         }
     }
 
-    /// The full reconcile and drift run: drift is reported (logged, with its count,
-    /// recorded as evidence, and its findings sent to the SIEM sinks), then everyone
-    /// is planned and applied under `run`.
-    pub async fn reconcile(&self, run: &RunId) -> Result<Option<ExecutionReport>, ServerError> {
-        let _turn = self.inner.apply_lock.lock().await;
-        let roster = self.roster().await?;
-        self.settle_pending(&roster, None).await?;
-        let drift = self.inner.engine.drift(&roster).await?;
-        tracing::info!(findings = drift.findings.len(), "drift run");
-        metrics::gauge!("provision_drift_findings").set(drift.findings.len() as f64);
-        // The drift run is evidence (a clean one too), and its findings go to the SIEM
-        // sinks as they are found. Neither stops the reconcile when it fails.
-        let store = &*self.inner.store as &dyn provision_evidence::EvidenceStore;
-        if let Err(e) = self
-            .evidence()
-            .record_drift(store, &drift, &format!("{}-drift", run.0))
-            .await
-        {
-            tracing::warn!(error = %e, "the drift run could not be recorded as evidence");
-        }
-        if let Some(siem) = &self.inner.siem
-            && !drift.findings.is_empty()
-        {
-            for (sink, result) in siem.publish_findings(Utc::now(), &drift.findings).await {
-                if let Err(e) = result {
-                    tracing::warn!(%sink, error = %e, "drift findings not delivered to a SIEM sink");
-                }
-            }
-        }
-        if let Some(report) = self.resume_if_begun(run, &roster, None).await? {
-            return Ok(Some(report));
-        }
-        let plan = self.inner.engine.plan(&roster, "reconcile").await?;
-        let approved = match plan.approve() {
-            Ok(p) => p,
-            Err(refused) => {
-                tracing::error!(error = %refused, "reconcile plan refused by the blast-radius guard");
-                return Ok(None);
-            }
-        };
-        if approved.operations.is_empty() {
-            return Ok(None);
-        }
-        let report = self.inner.engine.apply_as(run, &approved).await?;
-        self.after_run(&approved, &report).await?;
-        Ok(Some(report))
-    }
-
     /// When `run` was begun before (by this instance before a restart, or by one that
     /// died), finishes it from the journal instead of planning again.
     pub(crate) async fn resume_if_begun(
@@ -310,14 +262,42 @@ impl Service {
             .map_err(EngineError::from)?;
         self.inner.metrics.record_report(&report);
         if has_pending(&report) {
-            self.schedule_resume(&report).await?;
+            self.schedule_resume(&[&report]).await?;
         }
         Ok(Some(report))
     }
 
+    /// [`Service::resume_if_begun`] holding the locks of the run's people (a run
+    /// taken over after its worker died).
+    pub(crate) async fn resume_locked(
+        &self,
+        run: &RunId,
+        roster: &[Identity],
+    ) -> Result<Option<ExecutionReport>, ServerError> {
+        let people = match self.run_people(run).await {
+            Ok(people) => people,
+            Err(ServerError::Journal(JournalError::UnknownRun(_))) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let _people = self.inner.locks.lock(&people).await;
+        self.resume_if_begun(run, roster, None).await
+    }
+
+    /// The people whose operations `run` holds (from its journaled plan).
+    pub(crate) async fn run_people(&self, run: &RunId) -> Result<Vec<IdentityId>, ServerError> {
+        let plan = provision_core::journal::Journal::plan(&*self.inner.store, run).await?;
+        let mut people: Vec<IdentityId> =
+            plan.operations.into_iter().map(|op| op.identity).collect();
+        people.sort();
+        people.dedup();
+        Ok(people)
+    }
+
     /// Plans `ids` (with `extra` events not yet in the store's roster applied) and
-    /// applies them under `run`, or resumes `run` when it was begun before. Takes the
-    /// apply turn.
+    /// applies them under `run`, or resumes `run` when it was begun before, holding
+    /// the locks of `ids` while it sends ([`crate::locks`]). Leaver work (anyone in
+    /// `terminated_since`) takes the locks before it reads; other work reads and plans
+    /// first, and plans again if another run locked its people meanwhile.
     pub(crate) async fn apply_people(
         &self,
         run: &RunId,
@@ -326,24 +306,26 @@ impl Service {
         event: &str,
         terminated_since: &HashMap<IdentityId, DateTime<Utc>>,
     ) -> Result<Option<ExecutionReport>, ServerError> {
-        let _turn = self.inner.apply_lock.lock().await;
-        let stored = self.roster().await?;
-        let roster = crate::event::roster_after(&stored, extra);
         // Leaver work never waits behind someone's pending first login.
-        let leavers = ids.iter().all(|id| terminated_since.contains_key(id));
-        if !leavers {
-            self.settle_pending(&roster, Some(ids)).await?;
+        let all_leavers = ids.iter().all(|id| terminated_since.contains_key(id));
+        if !all_leavers {
+            let stored = self.roster().await?;
+            let roster = crate::event::roster_after(&stored, extra);
+            self.settle_pending(&roster, Some(ids), Turn::Wait).await?;
         }
-        // The read correlates accounts and gives the ids a resume needs.
-        let people: Vec<Identity> = roster
-            .iter()
-            .filter(|p| ids.contains(&p.id))
-            .cloned()
-            .collect();
-        let plan = self
+        // Leaver work holds its people from before its read: it never plans twice.
+        let leaver_work = ids.iter().any(|id| terminated_since.contains_key(id));
+        let service = self;
+        let (_people, (plan, roster)) = self
             .inner
-            .engine
-            .plan_people(&roster, &people, event)
+            .locks
+            .plan_then_lock(ids, leaver_work, || async move {
+                let stored = service.roster().await?;
+                let roster = crate::event::roster_after(&stored, extra);
+                // The read correlates accounts and gives the ids a resume needs.
+                let plan = service.plan_named(&roster, ids, event).await?;
+                Ok::<_, ServerError>((plan, roster))
+            })
             .await?;
         let ids = Some(plan.account_ids().clone());
         if let Some(report) = self.resume_if_begun(run, &roster, ids).await? {
@@ -368,10 +350,20 @@ impl Service {
         plan: &ApprovedPlan,
         report: &ExecutionReport,
     ) -> Result<(), ServerError> {
-        self.inner.metrics.record_report(report);
         if has_pending(report) {
-            self.schedule_resume(report).await?;
+            self.schedule_resume(&[report]).await?;
         }
+        self.after_run_resumed_later(plan, report).await
+    }
+
+    /// [`Service::after_run`] without the re-check of pending operations: the caller
+    /// schedules one for several runs ([`Service::schedule_resume`]).
+    pub(crate) async fn after_run_resumed_later(
+        &self,
+        plan: &ApprovedPlan,
+        report: &ExecutionReport,
+    ) -> Result<(), ServerError> {
+        self.inner.metrics.record_report(report);
         let now = Utc::now();
         for op in &plan.operations {
             if let Some(until) = op.reason.valid_until
@@ -400,69 +392,159 @@ impl Service {
     /// (a GitLab account that appeared on first login lets its grants go now, in the
     /// run that planned them), so that the new plan starts from their outcome and never
     /// sends an operation such a run still holds. Their schedule entries stay; when they
-    /// fire they find nothing left to do.
-    async fn settle_pending(
+    /// fire they find nothing left to do. Each run
+    /// is resumed holding its people's locks; with [`Turn::Skip`] a run whose people
+    /// another run holds now is left alone, and its people are returned: a plan made
+    /// now must leave them out.
+    pub(crate) async fn settle_pending(
         &self,
         roster: &[Identity],
         people: Option<&[IdentityId]>,
-    ) -> Result<(), ServerError> {
+        turn: Turn,
+    ) -> Result<BTreeSet<IdentityId>, ServerError> {
         let open = self.inner.store.schedule_open().await?;
-        let runs: Vec<RunId> = open
-            .iter()
-            .filter_map(|job| match serde_json::from_str::<Job>(&job.payload_json) {
-                Ok(Job::ResumeRun { run, identities }) => {
-                    let concerned = match people {
-                        None => true,
-                        Some(people) => {
-                            identities.is_empty()
-                                || people
-                                    .iter()
-                                    .any(|p| identities.iter().any(|i| i == p.as_str()))
-                        }
-                    };
-                    concerned.then_some(RunId(run))
+        let mut runs: Vec<RunId> = Vec::new();
+        for job in &open {
+            if let Ok(Job::ResumeRun {
+                run,
+                identities,
+                also,
+            }) = serde_json::from_str::<Job>(&job.payload_json)
+            {
+                let concerned = match people {
+                    None => true,
+                    Some(people) => {
+                        identities.is_empty()
+                            || people
+                                .iter()
+                                .any(|p| identities.iter().any(|i| i == p.as_str()))
+                    }
+                };
+                for run in std::iter::once(run).chain(also) {
+                    if concerned && !runs.iter().any(|r| r.0 == run) {
+                        runs.push(RunId(run));
+                    }
                 }
-                _ => None,
-            })
-            .collect();
+            }
+        }
+        let mut left = BTreeSet::new();
         if runs.is_empty() {
-            return Ok(());
+            return Ok(left);
         }
         let ids = ExternalIds::from_actual(&self.inner.engine.actual(roster).await?);
         for run in runs {
-            let report = self
-                .inner
-                .engine
-                .executor()
-                .resume_with_ids(&run, ids.clone())
-                .await
-                .map_err(EngineError::from)?;
-            self.inner.metrics.record_report(&report);
+            let people = self.run_people(&run).await?;
+            let _people = match turn {
+                Turn::Wait => self.inner.locks.lock(&people).await,
+                Turn::Skip => match self.inner.locks.try_lock(&people) {
+                    Some(guard) => guard,
+                    None => {
+                        tracing::info!(run = %run.0, "pending run not settled now: another run holds its people");
+                        left.extend(people);
+                        continue;
+                    }
+                },
+            };
+            self.resume_run(&run, &ids).await?;
         }
-        Ok(())
+        Ok(left)
     }
 
-    async fn schedule_resume(&self, report: &ExecutionReport) -> Result<(), ServerError> {
-        let run = &report.run;
-        let at = Utc::now() + seconds(self.inner.config.worker.pending_recheck_seconds.max(1));
-        let mut identities: Vec<String> = report
-            .operations
+    /// Resumes `run` from the journal with `ids` (the caller holds its people) and
+    /// counts what it did.
+    pub(crate) async fn resume_run(
+        &self,
+        run: &RunId,
+        ids: &ExternalIds,
+    ) -> Result<ExecutionReport, ServerError> {
+        let report = self
+            .inner
+            .engine
+            .executor()
+            .resume_with_ids(run, ids.clone())
+            .await
+            .map_err(EngineError::from)?;
+        self.inner.metrics.record_report(&report);
+        Ok(report)
+    }
+
+    /// [`Service::resume_run`] holding the run's people (waiting for them): the resume
+    /// may send what waited on its pending or in-flight operations.
+    pub(crate) async fn resume_held(
+        &self,
+        run: &RunId,
+        ids: &ExternalIds,
+    ) -> Result<ExecutionReport, ServerError> {
+        let people = self.run_people(run).await?;
+        let _people = self.inner.locks.lock(&people).await;
+        self.resume_run(run, ids).await
+    }
+
+    /// Plans the people of `roster` named in `ids` (reading their accounts' grants
+    /// only), against the whole `roster`.
+    pub(crate) async fn plan_named(
+        &self,
+        roster: &[Identity],
+        ids: &[IdentityId],
+        event: &str,
+    ) -> Result<provision_core::planner::GuardedPlan, ServerError> {
+        let people: Vec<Identity> = roster
             .iter()
+            .filter(|p| ids.contains(&p.id))
+            .cloned()
+            .collect();
+        Ok(self
+            .inner
+            .engine
+            .plan_people(roster, &people, event)
+            .await?)
+    }
+
+    /// Schedules one re-check of the pending operations of `reports`' runs.
+    pub(crate) async fn schedule_resume(
+        &self,
+        reports: &[&ExecutionReport],
+    ) -> Result<(), ServerError> {
+        let mut runs = reports
+            .iter()
+            .filter(|r| has_pending(r))
+            .map(|r| r.run.0.clone());
+        let Some(run) = runs.next() else {
+            return Ok(());
+        };
+        let also: Vec<String> = runs.collect();
+        let at = Utc::now() + seconds(self.inner.config.worker.pending_recheck_seconds.max(1));
+        let mut identities: Vec<String> = reports
+            .iter()
+            .flat_map(|r| r.operations.iter())
             .filter(|op| matches!(op.outcome, OperationOutcome::Pending))
             .map(|op| op.identity.to_string())
             .collect();
+        identities.sort();
         identities.dedup();
+        tracing::info!(run = %run, more = also.len(), at = %at, "pending operations: re-checked from the schedule");
+        let key = format!("resume:{run}");
         let job = Job::ResumeRun {
-            run: run.0.clone(),
+            run,
             identities,
+            also,
         };
-        tracing::info!(run = %run.0, at = %at, "pending operations: re-checked from the schedule");
         self.inner
             .store
-            .schedule_put(&format!("resume:{}", run.0), at, &job.to_json(), true)
+            .schedule_put(&key, at, &job.to_json(), true)
             .await?;
         Ok(())
     }
+}
+
+/// How [`Service::settle_pending`] takes the people of a run it resumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// Waits for them (event work, which must start from the settled state).
+    Wait,
+    /// Leaves the run alone when another run holds them (the reconcile, which waits
+    /// for nobody).
+    Skip,
 }
 
 /// True when a run left operations pending.

@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use provision_core::engine::EngineError;
 use provision_core::executor::ExecutionReport;
-use provision_core::model::{Identity, IdentityId};
+use provision_core::model::IdentityId;
 use provision_governance::{
     AccessRequest, GovernanceError, GovernanceStore, NewRequest, RequestState,
 };
@@ -312,7 +312,7 @@ impl Service {
     /// Plans the beneficiary with governance (approved requests granted, their reasons
     /// naming requester, approver and request) and applies it; schedules the start of
     /// the request's window when it is later ([`Job::RequestStart`]) and its end
-    /// ([`Job::RequestEnd`]). Takes the apply turn.
+    /// ([`Job::RequestEnd`]). Holds the beneficiary's lock while it sends.
     async fn grant(&self, request: &AccessRequest) -> Result<Option<ExecutionReport>, ServerError> {
         let (request_id, id) = (request.id.clone(), request.beneficiary.to_string());
         if let Some(start) = request.starts_at.filter(|s| *s > Utc::now()) {
@@ -347,23 +347,25 @@ impl Service {
             .await
     }
 
-    /// Plans `beneficiary` with governance and applies it. Takes the apply turn.
+    /// Plans `beneficiary` with governance and applies it, holding the beneficiary's
+    /// lock while it sends ([`crate::locks`]). The plan is made before the lock is
+    /// taken, and made again if another run (a termination) locked the beneficiary
+    /// meanwhile: a grant never makes a leaver wait for its read.
     pub(crate) async fn governed_run(
         &self,
         beneficiary: &IdentityId,
         event: &str,
     ) -> Result<Option<ExecutionReport>, ServerError> {
-        let _turn = self.inner.apply_lock.lock().await;
-        let roster = self.roster().await?;
-        let people: Vec<Identity> = roster
-            .iter()
-            .filter(|p| p.id == *beneficiary)
-            .cloned()
-            .collect();
-        let plan = self
+        let service = self;
+        let (_beneficiary, plan) = self
             .inner
-            .engine
-            .plan_people(&roster, &people, event)
+            .locks
+            .plan_then_lock(std::slice::from_ref(beneficiary), false, || async move {
+                let roster = service.roster().await?;
+                service
+                    .plan_named(&roster, std::slice::from_ref(beneficiary), event)
+                    .await
+            })
             .await?;
         // The gate held this person back (a separation-of-duties conflict): nothing
         // is granted, and the refusal is in the audit log.

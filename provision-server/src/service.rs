@@ -17,7 +17,7 @@ use provision_core::secret::SecretString;
 use provision_evidence::{EvidenceConfig, EvidenceError};
 use provision_roster::{RosterConfig, RosterReader};
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex as AsyncMutex, Notify, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
@@ -27,6 +27,7 @@ use crate::engine::{EngineParts, build_engine, join_shared_budget};
 use crate::error::ServerError;
 use crate::event::{StoredEvent, roster_after};
 use crate::jobs::Job;
+use crate::locks::PersonLocks;
 use crate::metrics::{MetricsSubscriber, ServiceMetrics};
 use crate::store::{ServiceStore, open_store};
 use crate::{health, webhook};
@@ -47,9 +48,9 @@ pub(crate) struct Inner {
     pub(crate) base_roster: Vec<Identity>,
     pub(crate) owner: String,
     pub(crate) metrics: Arc<ServiceMetrics>,
-    /// Event-driven runs, scheduled runs and the reconcile take turns: an operation is
-    /// planned from what the systems hold after the previous run finished.
-    pub(crate) apply_lock: AsyncMutex<()>,
+    /// Runs that send changes for the same person take turns; runs for different
+    /// people run at once ([`crate::locks`]).
+    pub(crate) locks: PersonLocks,
     /// Woken when an event is stored.
     pub(crate) wake: Notify,
     /// False once shutdown began: nothing more is accepted.
@@ -199,7 +200,7 @@ impl Service {
                 base_roster,
                 owner,
                 metrics,
-                apply_lock: AsyncMutex::new(()),
+                locks: PersonLocks::default(),
                 wake: Notify::new(),
                 accepting: AtomicBool::new(true),
                 budget,

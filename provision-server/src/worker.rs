@@ -141,9 +141,8 @@ impl Service {
     /// afresh when it never began).
     async fn finish_run(&self, run: &RunId, items: Vec<InboxItem>) -> Result<(), ServerError> {
         let resumed = {
-            let _turn = self.inner.apply_lock.lock().await;
             let roster = self.roster().await?;
-            self.resume_if_begun(run, &roster, None).await?
+            self.resume_locked(run, &roster).await?
         };
         match resumed {
             Some(report) => {

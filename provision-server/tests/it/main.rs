@@ -7,6 +7,7 @@
 mod support;
 
 mod evidence;
+mod leaver_during_reconcile;
 mod lifecycle;
 mod plan_people;
 mod postgres_instances;
