@@ -48,6 +48,13 @@ pub enum ServerError {
     /// A governance call (an access request) failed or was refused.
     #[error(transparent)]
     Governance(#[from] provision_governance::GovernanceError),
+    /// Another instance took over work this one held (its lease ran out while this
+    /// instance stalled); nothing was sent for it here.
+    #[error("lease lost on {what}: another instance holds it now")]
+    LeaseLost {
+        /// What was lost (`inbox [3, 4]`).
+        what: String,
+    },
     /// The store named in the configuration needs a feature this build lacks.
     #[error("{0}")]
     Unsupported(String),

@@ -8,8 +8,10 @@ use provision_core::model::{ExternalIds, Identity, IdentityId};
 use provision_core::planner::ApprovedPlan;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use crate::error::ServerError;
+use crate::leases::{Fence, LeaseKeeper, Leased};
 use crate::service::Service;
 
 /// One scheduled job.
@@ -102,11 +104,20 @@ impl Service {
             .store
             .schedule_claim_due(&inner.owner, inner.config.lease(), now, 20)
             .await?;
+        // Renewed while the jobs run (they run one after another).
+        let keeper = LeaseKeeper::start(
+            Arc::clone(&inner.store),
+            &inner.owner,
+            Leased::Schedule,
+            jobs.iter().map(|j| j.id).collect(),
+            inner.config.lease(),
+        );
         for job in &jobs {
+            let fence = keeper.fence([job.id]);
             let fired = match serde_json::from_str::<Job>(&job.payload_json) {
                 Ok(parsed) => {
                     tracing::info!(key = %job.key, due = %job.due_at, "scheduled job fires");
-                    self.fire(&parsed, job.id, job.due_at).await
+                    self.fire(&parsed, job.id, job.due_at, &fence).await
                 }
                 Err(e) => Err(ServerError::Corrupt {
                     what: format!("schedule job {}", job.key),
@@ -121,6 +132,9 @@ impl Service {
                     inner.store.schedule_retry(job.id, &inner.owner, at).await?;
                 }
                 Ok(Fired::Rearmed) => {}
+                Err(ServerError::LeaseLost { what }) => {
+                    tracing::warn!(key = %job.key, %what, "scheduled job left to the instance that took it over");
+                }
                 Err(e) => {
                     tracing::error!(key = %job.key, error = %e, "scheduled job failed; retried later");
                     let at =
@@ -136,8 +150,16 @@ impl Service {
         Ok(jobs.len())
     }
 
-    async fn fire(&self, job: &Job, id: i64, due: DateTime<Utc>) -> Result<Fired, ServerError> {
+    async fn fire(
+        &self,
+        job: &Job,
+        id: i64,
+        due: DateTime<Utc>,
+        fence: &Fence<'_>,
+    ) -> Result<Fired, ServerError> {
         let run = |prefix: &str| RunId(format!("{prefix}-{id}-{}", due.timestamp_micros()));
+        // Jobs wait their turn behind the ones claimed with them: still ours?
+        fence.check().await?;
         match job {
             Job::Identity {
                 id: who,
@@ -154,6 +176,7 @@ impl Service {
                     &[],
                     event,
                     &since,
+                    Some(fence),
                 )
                 .await?;
                 Ok(Fired::Done)
@@ -166,6 +189,7 @@ impl Service {
                     &[],
                     &format!("hr:start:{who}"),
                     &HashMap::new(),
+                    Some(fence),
                 )
                 .await?;
                 Ok(Fired::Done)
@@ -268,11 +292,13 @@ impl Service {
     }
 
     /// [`Service::resume_if_begun`] holding the locks of the run's people (a run
-    /// taken over after its worker died).
+    /// taken over after its worker died), once `fence` shows the events are still
+    /// this worker's.
     pub(crate) async fn resume_locked(
         &self,
         run: &RunId,
         roster: &[Identity],
+        fence: &Fence<'_>,
     ) -> Result<Option<ExecutionReport>, ServerError> {
         let people = match self.run_people(run).await {
             Ok(people) => people,
@@ -280,6 +306,7 @@ impl Service {
             Err(e) => return Err(e),
         };
         let _people = self.inner.locks.lock(&people).await;
+        fence.check().await?;
         self.resume_if_begun(run, roster, None).await
     }
 
@@ -305,6 +332,7 @@ impl Service {
         extra: &[crate::event::StoredEvent],
         event: &str,
         terminated_since: &HashMap<IdentityId, DateTime<Utc>>,
+        fence: Option<&Fence<'_>>,
     ) -> Result<Option<ExecutionReport>, ServerError> {
         // Leaver work never waits behind someone's pending first login.
         let all_leavers = ids.iter().all(|id| terminated_since.contains_key(id));
@@ -327,6 +355,10 @@ impl Service {
                 Ok::<_, ServerError>((plan, roster))
             })
             .await?;
+        // Still this instance's work? (It may have waited for the people's locks.)
+        if let Some(fence) = fence {
+            fence.check().await?;
+        }
         let ids = Some(plan.account_ids().clone());
         if let Some(report) = self.resume_if_begun(run, &roster, ids).await? {
             return Ok(Some(report));

@@ -14,11 +14,11 @@
 //!   a hire's start date (day-one access prepared, not granted early), a validity
 //!   window's end, pending operations' re-checks and the reconcile cadence fire at
 //!   their time across restarts, each once under a lease.
-//! * **Per-person turns** ([`locks`]): runs that change the same person take turns,
+//! * **Per-person turns**: runs that change the same person take turns,
 //!   runs for different people go at once. A termination never waits behind a
 //!   reconcile or another person's access request; the reconcile plans everyone
 //!   without holding anyone and sends each person's part under that person's lock
-//!   ([`reconcile`]), leaving out whoever another run changed meanwhile.
+//!   ([`Service::reconcile`]), leaving out whoever another run changed meanwhile.
 //! * **Operability**: `/healthz`, `/readyz` (the store and each system's credentials),
 //!   `/metrics` ([`metrics`]), JSON logs ([`init_tracing`]), graceful shutdown.
 //! * **Evidence on a cadence** (`evidence: {every_minutes: N}`): a scheduled job
@@ -31,7 +31,9 @@
 //!   approver, `GET /requests`; an approved request is granted at once through the
 //!   executor.
 //! * **Several instances** on one PostgreSQL (feature `postgres`): inbox rows and
-//!   scheduled jobs are taken with `FOR UPDATE SKIP LOCKED` under leases, and the
+//!   scheduled jobs are taken with `FOR UPDATE SKIP LOCKED` under leases that the
+//!   holder renews while it works (a run longer than a lease is never taken over
+//!   while its instance lives, and one that lost its rows sends nothing), and the
 //!   engine shares operation claims through the database.
 //!
 //! ```no_run
@@ -54,9 +56,10 @@ pub mod event;
 mod evidence_jobs;
 mod health;
 pub mod jobs;
-pub mod locks;
+mod leases;
+mod locks;
 pub mod metrics;
-pub mod reconcile;
+mod reconcile;
 pub mod requests;
 mod service;
 pub mod siem;

@@ -9,6 +9,7 @@
 //! system before being sent again), so every change reaches its system once.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::Utc;
 use provision_core::journal::RunId;
@@ -19,6 +20,7 @@ use provision_store::{InboxItem, InboxState};
 use crate::error::ServerError;
 use crate::event::StoredEvent;
 use crate::jobs::Job;
+use crate::leases::{LeaseKeeper, Leased};
 use crate::service::{Service, decode_event};
 
 impl Service {
@@ -43,6 +45,14 @@ impl Service {
             return Ok(0);
         }
         let taken = items.len();
+        // Renewed while this batch is worked on: a long run keeps its rows.
+        let keeper = LeaseKeeper::start(
+            Arc::clone(&inner.store),
+            owner,
+            Leased::Inbox,
+            items.iter().map(|i| i.seq).collect(),
+            inner.config.lease(),
+        );
         let roster = self.roster().await?;
         let mut resumes: BTreeMap<String, Vec<InboxItem>> = BTreeMap::new();
         let mut now_items: Vec<(InboxItem, StoredEvent)> = Vec::new();
@@ -129,20 +139,32 @@ impl Service {
             }
         }
         for (run, items) in resumes {
-            self.finish_run(&RunId(run), items).await?;
+            self.finish_run(&RunId(run), items, &keeper).await?;
         }
         if !now_items.is_empty() {
-            self.apply_now(now_items).await?;
+            self.apply_now(now_items, &keeper).await?;
         }
         Ok(taken)
     }
 
     /// Events taken again after their worker died: their run is resumed (or planned
     /// afresh when it never began).
-    async fn finish_run(&self, run: &RunId, items: Vec<InboxItem>) -> Result<(), ServerError> {
+    async fn finish_run(
+        &self,
+        run: &RunId,
+        items: Vec<InboxItem>,
+        keeper: &LeaseKeeper,
+    ) -> Result<(), ServerError> {
+        let fence = keeper.fence(items.iter().map(|i| i.seq));
         let resumed = {
             let roster = self.roster().await?;
-            self.resume_locked(run, &roster).await?
+            match self.resume_locked(run, &roster, &fence).await {
+                Err(ServerError::LeaseLost { what }) => {
+                    tracing::warn!(run = %run.0, %what, "run not resumed here: another instance took its events over");
+                    return Ok(());
+                }
+                other => other?,
+            }
         };
         match resumed {
             Some(report) => {
@@ -162,18 +184,43 @@ impl Service {
                     let event = decode_event(item.seq, &item.payload_json)?;
                     pairs.push((item, event));
                 }
-                self.apply_now(pairs).await
+                self.apply_now(pairs, keeper).await
             }
         }
     }
 
     /// Plans and applies the people of `items` now, in one run recorded on each row
     /// first; leavers' revocations go first (the planner's priority).
-    async fn apply_now(&self, items: Vec<(InboxItem, StoredEvent)>) -> Result<(), ServerError> {
+    async fn apply_now(
+        &self,
+        items: Vec<(InboxItem, StoredEvent)>,
+        keeper: &LeaseKeeper,
+    ) -> Result<(), ServerError> {
         let inner = &self.inner;
         let first = items.iter().map(|(i, _)| i.seq).min().unwrap_or_default();
         let attempt = items.iter().map(|(i, _)| i.attempts).max().unwrap_or(1);
         let run = RunId(format!("hr-{first}-{attempt}-{}", inner.owner));
+        // The run goes on each row first; a row this worker no longer holds is
+        // another's now and is left out.
+        let mut held = Vec::with_capacity(items.len());
+        for (item, event) in items {
+            if inner
+                .store
+                .inbox_set_run(item.seq, &inner.owner, &run.0)
+                .await?
+            {
+                held.push((item, event));
+            } else {
+                tracing::warn!(
+                    seq = item.seq,
+                    "inbox row no longer held (its lease ran out): left to its new holder"
+                );
+            }
+        }
+        let items = held;
+        if items.is_empty() {
+            return Ok(());
+        }
         let mut ids: Vec<IdentityId> = Vec::new();
         let mut since = HashMap::new();
         for (item, event) in &items {
@@ -185,10 +232,6 @@ impl Service {
             } else if matches!(event.event, HrEvent::Removed { .. }) {
                 since.insert(event.identity().clone(), item.received_at);
             }
-            inner
-                .store
-                .inbox_set_run(item.seq, &inner.owner, &run.0)
-                .await?;
         }
         let events: Vec<StoredEvent> = items.iter().map(|(_, e)| e.clone()).collect();
         let name = if items.len() == 1 {
@@ -201,7 +244,11 @@ impl Service {
         } else {
             format!("hr:batch:{first}+{}", items.len() - 1)
         };
-        match self.apply_people(&run, &ids, &events, &name, &since).await {
+        let fence = keeper.fence(items.iter().map(|(i, _)| i.seq));
+        match self
+            .apply_people(&run, &ids, &events, &name, &since, Some(&fence))
+            .await
+        {
             Ok(report) => {
                 let note = match &report {
                     Some(r) => format!(
@@ -227,6 +274,10 @@ impl Service {
                     self.finish(item, InboxState::Failed, Some(&note), true)
                         .await?;
                 }
+                Ok(())
+            }
+            Err(ServerError::LeaseLost { what }) => {
+                tracing::warn!(run = %run.0, %what, "events not applied here: another instance took them over");
                 Ok(())
             }
             // Anything else (a system unreachable): the rows stay taken until their

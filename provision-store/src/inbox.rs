@@ -136,6 +136,18 @@ pub trait Inbox: Send + Sync {
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError>;
 
+    /// Extends `owner`'s lease on the rows `seqs` to `now + lease` and returns those it
+    /// still holds (a row another worker took after the lease ran out is not among
+    /// them). A worker renews while it works, so a run that takes longer than one
+    /// lease is never taken over while its worker is alive.
+    async fn inbox_renew(
+        &self,
+        owner: &str,
+        seqs: &[i64],
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError>;
+
     /// Records the run row `seq` is applied in. False when `owner` does not hold it.
     async fn inbox_set_run(&self, seq: i64, owner: &str, run: &str) -> Result<bool, StoreError>;
 
@@ -201,6 +213,20 @@ where
         run_id: row.try_get("run_id")?,
         note: row.try_get("note")?,
     })
+}
+
+/// The lease renewal of `n` rows of `table` by key column `key` (bound from `$3` on,
+/// after the owner `$1` and the new lease end `$2`), where `open` holds; returns the
+/// keys renewed.
+pub(crate) fn renew_sql(table: &str, key: &str, open: &str, n: usize) -> String {
+    let list = (3..3 + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "UPDATE {table} SET lease_until_us = $2 WHERE owner = $1 AND {open} \
+         AND {key} IN ({list}) RETURNING {key}"
+    )
 }
 
 pub(crate) fn lease_end_us(now: DateTime<Utc>, lease: Duration) -> i64 {
@@ -279,6 +305,38 @@ macro_rules! impl_inbox {
                     .collect::<Result<Vec<_>, _>>()?;
                 items.sort_by_key(|i| i.seq);
                 Ok(items)
+            }
+
+            async fn inbox_renew(
+                &self,
+                owner: &str,
+                seqs: &[i64],
+                lease: std::time::Duration,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<i64>, $crate::StoreError> {
+                use sqlx::Row;
+                if seqs.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = $sql(&$crate::inbox::renew_sql(
+                    "inbox",
+                    "seq",
+                    "state = 'received'",
+                    seqs.len(),
+                ));
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(owner)
+                    .bind($crate::inbox::lease_end_us(now, lease));
+                for seq in seqs {
+                    query = query.bind(*seq);
+                }
+                let rows = query.fetch_all(self.pool()).await?;
+                let mut held = rows
+                    .iter()
+                    .map(|r| r.try_get::<i64, _>("seq"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                held.sort_unstable();
+                Ok(held)
             }
 
             async fn inbox_set_run(
@@ -454,14 +512,44 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        // w2's lease runs out: w3 takes a over, run id included.
+        // w2 renews its lease while it works: at the old end nobody can take a.
         assert!(s.inbox_set_run(seq, "w2", "run-a").await.unwrap());
-        let later = now + chrono::Duration::seconds(31);
+        let renewed = now + chrono::Duration::seconds(20);
+        assert_eq!(
+            s.inbox_renew("w2", &[seq, 999], lease, renewed)
+                .await
+                .unwrap(),
+            vec![seq],
+            "only the rows w2 holds"
+        );
+        assert!(
+            s.inbox_renew("w3", &[seq], lease, renewed)
+                .await
+                .unwrap()
+                .is_empty(),
+            "w3 holds nothing to renew"
+        );
+        let at_old_end = now + chrono::Duration::seconds(31);
+        let taken = s.inbox_claim("w3", lease, at_old_end, 10).await.unwrap();
+        assert!(
+            taken.iter().all(|i| i.seq != seq),
+            "a renewed row stays with w2: {taken:?}"
+        );
+        // w2 stops renewing (it died); its lease runs out: w3 takes a over, run id
+        // included, and w2 can no longer renew it.
+        let later = renewed + chrono::Duration::seconds(45);
         let again = s.inbox_claim("w3", lease, later, 10).await.unwrap();
         assert_eq!(again.len(), 2);
         let a = again.iter().find(|i| i.seq == seq).unwrap();
         assert_eq!(a.run_id.as_deref(), Some("run-a"));
         assert_eq!(a.attempts, 2);
+        assert!(
+            s.inbox_renew("w2", &[seq], lease, later)
+                .await
+                .unwrap()
+                .is_empty(),
+            "w2 lost a"
+        );
         assert!(
             !s.inbox_finish(seq, "w2", InboxState::Done, None, true, later)
                 .await
@@ -501,7 +589,35 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+        // a renews while the job runs: past the first lease, b still cannot take it.
+        let id = fired[0].id;
+        let renewed = due + chrono::Duration::seconds(25);
+        assert_eq!(
+            s.schedule_renew("a", &[id], lease, renewed).await.unwrap(),
+            vec![id]
+        );
+        assert!(
+            s.schedule_renew("b", &[id], lease, renewed)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let past_first = due + chrono::Duration::seconds(40);
+        assert!(
+            s.schedule_claim_due("b", lease, past_first, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "a renewed job is not taken"
+        );
         assert!(s.schedule_done(fired[0].id, "a").await.unwrap());
+        assert!(
+            s.schedule_renew("a", &[id], lease, past_first)
+                .await
+                .unwrap()
+                .is_empty(),
+            "a done job is nobody's to renew"
+        );
         assert!(s.schedule_open().await.unwrap().is_empty());
         assert!(s.schedule_put("t:1", due, "{}", true).await.unwrap());
         assert_eq!(s.schedule_open().await.unwrap().len(), 1);

@@ -57,6 +57,16 @@ pub trait Schedule: Send + Sync {
         limit: i64,
     ) -> Result<Vec<ScheduledJob>, StoreError>;
 
+    /// Extends `owner`'s lease on the jobs `ids` to `now + lease` and returns those it
+    /// still holds (see [`crate::Inbox::inbox_renew`]).
+    async fn schedule_renew(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError>;
+
     /// Marks job `id` held by `owner` done. False when `owner` does not hold it.
     async fn schedule_done(&self, id: i64, owner: &str) -> Result<bool, StoreError>;
 
@@ -157,6 +167,37 @@ macro_rules! impl_schedule {
                     .collect::<Result<Vec<_>, _>>()?;
                 jobs.sort_by_key(|j| (j.due_at, j.id));
                 Ok(jobs)
+            }
+
+            async fn schedule_renew(
+                &self,
+                owner: &str,
+                ids: &[i64],
+                lease: std::time::Duration,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<i64>, $crate::StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = $sql(&$crate::inbox::renew_sql(
+                    "schedule",
+                    "id",
+                    "done = 0 AND lease_until_us IS NOT NULL",
+                    ids.len(),
+                ));
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(owner)
+                    .bind($crate::inbox::lease_end_us(now, lease));
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                let rows = query.fetch_all(self.pool()).await?;
+                let mut held = rows
+                    .iter()
+                    .map(|r| r.try_get::<i64, _>("id"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                held.sort_unstable();
+                Ok(held)
             }
 
             async fn schedule_done(
