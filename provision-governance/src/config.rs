@@ -8,6 +8,7 @@
 //!   - {system: slack, kind: channel, approver: auto}
 //!   - {system: aws, approver: {owner: "cloud-team-lead"}}
 //!   - {system: salesforce, resource: "Sales Engineer", approver: manager}
+//!   - {system: jira, kind: project_role, approver: manager, allow_self_approval: true}
 //! owners:                           # reviewers of accounts and grants with no manager
 //!   - {system: aws, owner: "cloud-team-lead"}
 //! ```
@@ -72,6 +73,10 @@ pub struct ApproverRule {
     pub target: Target,
     /// Who approves.
     pub approver: ApproverSource,
+    /// Lets the requester or the beneficiary approve (four eyes waived for this
+    /// target). Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_self_approval: bool,
 }
 
 /// Who owns a target: reviews what has no manager to review it.
@@ -130,11 +135,22 @@ impl Default for GovernanceConfig {
 impl GovernanceConfig {
     /// Who approves requests for `e`.
     pub fn approver_for(&self, e: &Entitlement) -> &ApproverSource {
+        self.approver_rule(e)
+            .map_or(&self.default_approver, |r| &r.approver)
+    }
+
+    /// True when the rule for `e` waives four eyes (`allow_self_approval`).
+    pub fn self_approval_allowed(&self, e: &Entitlement) -> bool {
+        self.approver_rule(e).is_some_and(|r| r.allow_self_approval)
+    }
+
+    /// The most specific approver rule covering `e`.
+    fn approver_rule(&self, e: &Entitlement) -> Option<&ApproverRule> {
         self.approvers
             .iter()
-            .filter_map(|r| r.target.specificity(e).map(|s| (s, &r.approver)))
+            .filter_map(|r| r.target.specificity(e).map(|s| (s, r)))
             .max_by_key(|(s, _)| *s)
-            .map_or(&self.default_approver, |(_, a)| a)
+            .map(|(_, r)| r)
     }
 
     /// The owner of `e`, if one is named.

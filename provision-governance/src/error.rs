@@ -55,7 +55,7 @@ pub enum GovernanceError {
     #[error("no access request {0}")]
     UnknownRequest(String),
     /// Approval or rejection by someone who is not the approver.
-    #[error("request {request} can only be decided by {expected}, not {given}")]
+    #[error("request {request} cannot be decided by {given}: they are not its approver")]
     NotApprover {
         /// The request.
         request: String,
@@ -63,6 +63,16 @@ pub enum GovernanceError {
         given: String,
         /// Who may.
         expected: String,
+    },
+    /// The requester or the beneficiary tried to approve (four eyes).
+    #[error(
+        "request {request} cannot be approved by {given}: a requester or beneficiary never approves their own request"
+    )]
+    SelfApproval {
+        /// The request.
+        request: String,
+        /// Who tried.
+        given: String,
     },
     /// The request was already decided (or expired).
     #[error("request {request} is {state:?}, not pending")]

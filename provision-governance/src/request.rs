@@ -71,6 +71,10 @@ pub struct AccessRequest {
     pub justification: String,
     /// Who must approve it.
     pub approver: Approver,
+    /// The requester or the beneficiary may approve it (the target's rule waives four
+    /// eyes). False unless the rule said so when the request was opened.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub self_approval_allowed: bool,
     /// When it was made.
     pub requested_at: DateTime<Utc>,
     /// What happened since, in order.
@@ -276,6 +280,19 @@ pub fn open_request(
             }
         },
     };
+    let self_approval_allowed = config.self_approval_allowed(&new.entitlement);
+    if let Approver::Person(p) = &approver
+        && !self_approval_allowed
+        && (*p == new.requester || p == new.beneficiary.as_str())
+    {
+        return Err(GovernanceError::NoApprover {
+            request: id,
+            detail: "four eyes: the approver of this entitlement would be the requester or \
+                     the beneficiary; someone else must request it, or the approver rule must \
+                     allow self-approval"
+                .to_owned(),
+        });
+    }
     let mut events = Vec::new();
     if approver == Approver::Auto {
         events.push(RequestEvent {
@@ -292,6 +309,7 @@ pub fn open_request(
         ends_at,
         justification: new.justification,
         approver,
+        self_approval_allowed,
         requested_at: now,
         events,
     })
@@ -305,6 +323,14 @@ pub fn approval(
     now: DateTime<Utc>,
 ) -> Result<RequestEvent, GovernanceError> {
     decide(request, by, now)?;
+    if !request.self_approval_allowed
+        && (request.requester == by || request.beneficiary.as_str() == by)
+    {
+        return Err(GovernanceError::SelfApproval {
+            request: request.id.clone(),
+            given: by.to_owned(),
+        });
+    }
     Ok(RequestEvent {
         at: now,
         kind: RequestEventKind::Approved { by: by.to_owned() },
@@ -393,6 +419,7 @@ mod tests {
                         resource: None,
                     },
                     approver: ApproverSource::Owner("cloud-lead".into()),
+                    allow_self_approval: false,
                 },
                 ApproverRule {
                     target: Target {
@@ -401,6 +428,7 @@ mod tests {
                         resource: Some("ReadOnly".into()),
                     },
                     approver: ApproverSource::Auto,
+                    allow_self_approval: false,
                 },
             ],
             ..GovernanceConfig::default()
@@ -494,5 +522,60 @@ mod tests {
             open_request(other, "r".into(), &config(), &roster, now),
             Err(GovernanceError::UnknownPerson(_))
         ));
+    }
+
+    #[test]
+    fn nobody_approves_their_own_request_unless_the_target_allows_it() {
+        let roster = [
+            Identity::new("e1", "a@co", "A").with_attribute("manager", "e9"),
+            Identity::new("e2", "b@co", "B").with_attribute("manager", "e1"),
+        ];
+        let now = Utc::now();
+        let group = Entitlement::new("okta", "group", "x");
+        // The manager e1 asks for their report e2: e1 would approve their own request.
+        let mut by_manager = new(group.clone(), Some(2));
+        by_manager.beneficiary = IdentityId::new("e2");
+        let err =
+            open_request(by_manager.clone(), "r1".into(), &config(), &roster, now).unwrap_err();
+        assert!(err.to_string().contains("four eyes"), "{err}");
+        // Someone else asks: e1 approves, as neither requester nor beneficiary.
+        let mut by_other = by_manager.clone();
+        by_other.requester = "e7".into();
+        let r = open_request(by_other, "r2".into(), &config(), &roster, now).unwrap();
+        approval(&r, "e1", now).unwrap();
+        // A stored request whose approver is its requester (opened before four eyes,
+        // or edited in the store): the approval is refused, naming nobody else.
+        let mut own = r.clone();
+        own.requester = "e1".into();
+        let err = approval(&own, "e1", now).unwrap_err();
+        assert!(matches!(err, GovernanceError::SelfApproval { .. }), "{err}");
+        // A target whose rule waives four eyes.
+        let mut waived = config();
+        waived.approvers.push(ApproverRule {
+            target: Target {
+                system: "okta".into(),
+                kind: None,
+                resource: None,
+            },
+            approver: ApproverSource::Manager,
+            allow_self_approval: true,
+        });
+        let r = open_request(by_manager, "r3".into(), &waived, &roster, now).unwrap();
+        assert!(r.self_approval_allowed);
+        approval(&r, "e1", now).unwrap();
+    }
+
+    #[test]
+    fn a_refusal_never_names_who_may_decide() {
+        let roster = [Identity::new("e1", "a@co", "A").with_attribute("manager", "e9")];
+        let now = Utc::now();
+        let mut asked = new(Entitlement::new("okta", "group", "x"), Some(2));
+        asked.requester = "e7".into();
+        let r = open_request(asked, "r1".into(), &config(), &roster, now).unwrap();
+        let err = approval(&r, "mallory", now).unwrap_err();
+        assert!(
+            err.to_string().contains("mallory") && !err.to_string().contains("e9"),
+            "{err}"
+        );
     }
 }

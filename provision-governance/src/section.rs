@@ -74,9 +74,26 @@ fn read_section(
             let approver = g
                 .required(r, "approver", "manager, auto or {owner: NAME}")
                 .and_then(|n| approver(r, n, &format!("{path}.approver")));
-            g.finish(r, &["system", "kind", "resource", "approver"]);
+            let allow_self_approval = g
+                .get("allow_self_approval")
+                .and_then(|n| r.boolean(n, &format!("{path}.allow_self_approval")))
+                .unwrap_or(false);
+            g.finish(
+                r,
+                &[
+                    "system",
+                    "kind",
+                    "resource",
+                    "approver",
+                    "allow_self_approval",
+                ],
+            );
             if let (Some(target), Some(approver)) = (target, approver) {
-                out.approvers.push(ApproverRule { target, approver });
+                out.approvers.push(ApproverRule {
+                    target,
+                    approver,
+                    allow_self_approval,
+                });
             }
         }
     }

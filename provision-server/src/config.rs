@@ -36,6 +36,7 @@ use provision_core::config::resolve_credential;
 use provision_core::secret::SecretString;
 use provision_core::yaml::{Diagnostics, Reader, parse_yaml};
 
+mod auth;
 mod read;
 
 /// What can be wrong with the configuration.
@@ -244,6 +245,9 @@ pub struct ServerConfig {
     pub governance: Option<provision_governance::GovernanceConfig>,
     /// Logging.
     pub log: LogConfig,
+    /// How callers authenticate ([`crate::auth`]); required to listen on anything but
+    /// a loopback address.
+    pub auth: crate::auth::AuthConfig,
 }
 
 fn default_actor() -> String {
@@ -311,6 +315,11 @@ impl ServerConfig {
                 } => at(file),
                 _ => {}
             }
+        }
+        if let Some(proxy) = &mut self.auth.proxy
+            && let CredentialRef::File { file } = &mut proxy.secret
+        {
+            at(file);
         }
     }
 

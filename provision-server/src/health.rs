@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use provision_store::InboxState;
 use serde_json::json;
 
+use crate::auth::{Caller, Role};
 use crate::metrics::prometheus;
 use crate::service::Service;
 
@@ -66,7 +67,19 @@ pub(crate) async fn readyz(State(service): State<Service>) -> Response {
 }
 
 /// Prometheus text.
-pub(crate) async fn metrics(State(service): State<Service>) -> Response {
+pub(crate) async fn metrics(State(service): State<Service>, headers: HeaderMap) -> Response {
+    // With authentication configured, scraping needs the `metrics` role; without it
+    // the service listens on loopback only and the metrics name no person.
+    if service.inner.auth.configured() {
+        match service.inner.auth.authenticate(&headers).await {
+            Ok(caller) => {
+                if let Err(r) = caller.require(&[Role::Metrics, Role::Admin]) {
+                    return r.into_response();
+                }
+            }
+            Err(r) => return r.into_response(),
+        }
+    }
     if let Ok(depth) = service.inner.store.inbox_depth().await {
         service.inner.metrics.queue_depth(depth);
     }
@@ -77,8 +90,12 @@ pub(crate) async fn metrics(State(service): State<Service>) -> Response {
         .into_response()
 }
 
-/// Events kept as findings (an unknown person) and events that failed, with why.
-pub(crate) async fn findings(State(service): State<Service>) -> Response {
+/// Events kept as findings (an unknown person) and events that failed, with why
+/// (roles `auditor` or `admin`: they name people and what happened to them).
+pub(crate) async fn findings(State(service): State<Service>, caller: Caller) -> Response {
+    if let Err(r) = caller.require(&[Role::Auditor, Role::Admin]) {
+        return r.into_response();
+    }
     let store = &service.inner.store;
     let mut out = Vec::new();
     for state in [InboxState::Finding, InboxState::Failed] {

@@ -49,6 +49,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 pub mod config;
 pub mod engine;
 mod error;

@@ -11,21 +11,31 @@
 //! * `POST /requests/{id}/reject` — rejects as the caller (`{"reason": "..."}`).
 //! * `GET /requests` — every request with its events.
 //!
-//! Who the caller is comes from the `X-Provision-User` header, or the body's `by`
-//! (for opening: `requester`). **The service does not authenticate anyone**: put it
-//! behind a proxy or gateway that authenticates the caller, sets `X-Provision-User`
-//! and strips any value the client sent.
+//! Who the caller is comes only from their authentication ([`crate::auth`]): the
+//! requester is the authenticated person (role `requester`), the decider too (role
+//! `approver`); a `by` or `requester` in a body is refused, never believed. Listing
+//! every request needs `approver`, `auditor` or `admin`; a requester sees the
+//! requests they opened or are the beneficiary of.
 //!
-//! Refusals: an unknown request is 404, a decision by someone who is not the
-//! request's approver 403 (the reason names who may decide), a request already
-//! decided 409, a malformed or incomplete request 400 or 422.
+//! Four eyes: the requester, the beneficiary and the approver are different people
+//! (unless the target's approver rule says `allow_self_approval: true`); a
+//! self-approval is 403.
+//!
+//! POSTs take `application/json` only (415 otherwise) and are refused when a browser
+//! says it comes from another site (`Origin` not this host, or `Sec-Fetch-Site`
+//! `cross-site`/`same-site`): an approval cannot be forged from a web page.
+//!
+//! Refusals: no or bad credentials 401, a missing role 403, an unknown request 404,
+//! a decision by someone who is not the request's approver 403 (the reason never
+//! names who may decide), a request already decided 409, a malformed or incomplete
+//! request 400 or 422.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use provision_core::engine::EngineError;
@@ -37,20 +47,15 @@ use provision_governance::{
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::auth::{Caller, Role};
 use crate::error::ServerError;
 use crate::jobs::Job;
 use crate::service::Service;
-
-/// The header naming the authenticated caller (set by the proxy in front).
-pub const USER_HEADER: &str = "X-Provision-User";
 
 /// The body of an approval or rejection.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
-    /// Who decides, when no `X-Provision-User` header says it.
-    #[serde(default)]
-    pub by: Option<String>,
     /// Why (a rejection).
     #[serde(default)]
     pub reason: Option<String>,
@@ -74,7 +79,9 @@ fn refusal(e: &ServerError) -> Response {
     let status = match e {
         ServerError::Governance(g) => match g {
             GovernanceError::UnknownRequest(_) => StatusCode::NOT_FOUND,
-            GovernanceError::NotApprover { .. } => StatusCode::FORBIDDEN,
+            GovernanceError::NotApprover { .. } | GovernanceError::SelfApproval { .. } => {
+                StatusCode::FORBIDDEN
+            }
             GovernanceError::RequestNotPending { .. } | GovernanceError::BlastRadius(_) => {
                 StatusCode::CONFLICT
             }
@@ -95,36 +102,6 @@ fn refusal(e: &ServerError) -> Response {
     error(status, e)
 }
 
-/// The caller: the header, else `fallback` from the body; both given and different
-/// is refused.
-fn caller(headers: &HeaderMap, fallback: Option<&str>) -> Result<String, Refused> {
-    let header = match headers.get(USER_HEADER) {
-        Some(v) => match v.to_str() {
-            Ok(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            _ => {
-                return Err(Refused(
-                    StatusCode::BAD_REQUEST,
-                    format!("{USER_HEADER}: not a user name"),
-                ));
-            }
-        },
-        None => None,
-    };
-    let body = fallback.map(str::trim).filter(|s| !s.is_empty());
-    match (header, body) {
-        (Some(h), Some(b)) if h != b => Err(Refused(
-            StatusCode::FORBIDDEN,
-            format!("the body names {b}, but the caller is {h} ({USER_HEADER})"),
-        )),
-        (Some(h), _) => Ok(h),
-        (None, Some(b)) => Ok(b.to_owned()),
-        (None, None) => Err(Refused(
-            StatusCode::BAD_REQUEST,
-            format!("who decides: set {USER_HEADER} or the body's `by`"),
-        )),
-    }
-}
-
 /// Runs `work` on a blocking thread driving it with the runtime's handle: the
 /// governance futures of the core hold borrows across awaits that the compiler
 /// cannot prove `Send` for every lifetime, which an axum handler requires.
@@ -140,20 +117,112 @@ where
         .map_err(|e| ServerError::Io(std::io::Error::other(format!("request task: {e}"))))?
 }
 
-/// `GET /requests`.
-pub(crate) async fn list(State(service): State<Service>) -> Response {
+/// The body of `POST /requests`: what is asked for whom. The requester is the
+/// caller; a `requester` (or anything else unknown) in the body is refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenBody {
+    /// Who gets the entitlement.
+    pub beneficiary: IdentityId,
+    /// What.
+    pub entitlement: provision_core::model::Entitlement,
+    /// From when (default: as soon as approved).
+    #[serde(default)]
+    pub starts_at: Option<chrono::DateTime<Utc>>,
+    /// Until when (required: a request is for a time window).
+    pub ends_at: Option<chrono::DateTime<Utc>>,
+    /// Why.
+    pub justification: String,
+}
+
+/// Refuses a POST that is not JSON (415) or that a browser sent from another site
+/// (403): an approval must not be forgeable by a web page behind a cookie proxy.
+fn json_from_this_site(headers: &HeaderMap) -> Result<(), Refused> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(Refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be application/json".to_owned(),
+        ));
+    }
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    if matches!(fetch_site, "cross-site" | "same-site") {
+        return Err(Refused(
+            StatusCode::FORBIDDEN,
+            format!("a {fetch_site} browser request is refused"),
+        ));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+        let origin_host = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, rest)| rest);
+        if host.is_none() || origin_host != host {
+            return Err(Refused(
+                StatusCode::FORBIDDEN,
+                "a request from another origin is refused".to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `GET /requests` (roles `approver`, `auditor` or `admin`: every request;
+/// `requester`: those they opened or are the beneficiary of).
+pub(crate) async fn list(State(service): State<Service>, caller: Caller) -> Response {
+    let everyone = [Role::Approver, Role::Auditor, Role::Admin];
+    let own = if caller.require(&everyone).is_ok() {
+        None
+    } else {
+        if let Err(r) = caller.require(&[Role::Requester]) {
+            return r.into_response();
+        }
+        match caller.person() {
+            Ok(p) => Some(p.to_owned()),
+            Err(r) => return r.into_response(),
+        }
+    };
     match off_thread(service, |s| async move { s.access_requests().await }).await {
-        Ok(requests) => Json(requests).into_response(),
+        Ok(requests) => {
+            let shown: Vec<AccessRequest> = match own {
+                None => requests,
+                Some(me) => requests
+                    .into_iter()
+                    .filter(|r| r.requester == me || r.beneficiary.as_str() == me)
+                    .collect(),
+            };
+            Json(shown).into_response()
+        }
         Err(e) => refusal(&e),
     }
 }
 
-/// `POST /requests`.
+/// `POST /requests` (role `requester`; the requester is the caller).
 pub(crate) async fn open(
     State(service): State<Service>,
+    caller: Caller,
     headers: HeaderMap,
-    body: Result<Json<NewRequest>, JsonRejection>,
+    body: Result<Json<OpenBody>, JsonRejection>,
 ) -> Response {
+    let requester = match caller
+        .require(&[Role::Requester])
+        .and_then(|()| caller.person())
+    {
+        Ok(p) => p.to_owned(),
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = json_from_this_site(&headers) {
+        return r.into_response();
+    }
     // Without governance the service's plans do not carry approved requests, so a
     // reconcile under authoritative enforcement would take an approved grant back.
     if service.inner.config.governance.is_none() {
@@ -164,13 +233,17 @@ pub(crate) async fn open(
                 .to_owned(),
         );
     }
-    let Json(mut new) = match body {
+    let Json(body) = match body {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    new.requester = match caller(&headers, Some(&new.requester)) {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
+    let new = NewRequest {
+        requester,
+        beneficiary: body.beneficiary,
+        entitlement: body.entitlement,
+        starts_at: body.starts_at,
+        ends_at: body.ends_at,
+        justification: body.justification,
     };
     match off_thread(service, |s| async move { s.open_request(new).await }).await {
         Ok((request, grant)) => (
@@ -182,23 +255,33 @@ pub(crate) async fn open(
     }
 }
 
-fn decision(body: Result<Json<DecisionBody>, JsonRejection>) -> Result<DecisionBody, Refused> {
+/// The decider (role `approver`) and the decision's body, or the refusal.
+fn decider(
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Result<Json<DecisionBody>, JsonRejection>,
+) -> Result<(String, DecisionBody), Refused> {
+    let by = caller
+        .require(&[Role::Approver])
+        .and_then(|()| caller.person().map(str::to_owned))
+        .map_err(|r| Refused(r.status, r.reason))?;
+    json_from_this_site(headers)?;
     match body {
-        Ok(Json(b)) => Ok(b),
-        Err(JsonRejection::MissingJsonContentType(_)) => Ok(DecisionBody::default()),
+        Ok(Json(b)) => Ok((by, b)),
         Err(e) => Err(Refused(StatusCode::BAD_REQUEST, e.body_text())),
     }
 }
 
-/// `POST /requests/{id}/approve`.
+/// `POST /requests/{id}/approve` (role `approver`; the approver is the caller).
 pub(crate) async fn approve(
     State(service): State<Service>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Response {
-    let by = match decision(body).and_then(|b| caller(&headers, b.by.as_deref())) {
-        Ok(by) => by,
+    let (by, _) = match decider(&caller, &headers, body) {
+        Ok(d) => d,
         Err(r) => return r.into_response(),
     };
     match off_thread(service, move |s| async move {
@@ -211,19 +294,16 @@ pub(crate) async fn approve(
     }
 }
 
-/// `POST /requests/{id}/reject`.
+/// `POST /requests/{id}/reject` (role `approver`; `{"reason": "..."}`).
 pub(crate) async fn reject(
     State(service): State<Service>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Response {
-    let body = match decision(body) {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    let by = match caller(&headers, body.by.as_deref()) {
-        Ok(by) => by,
+    let (by, body) = match decider(&caller, &headers, body) {
+        Ok(d) => d,
         Err(r) => return r.into_response(),
     };
     let reason = body.reason.unwrap_or_default();

@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) budget: Option<BudgetHeartbeat>,
     /// The SIEM sinks' exporter, when the configuration lists sinks.
     pub(crate) siem: Option<Arc<provision_siem::SiemExporter>>,
+    /// Who is calling ([`crate::auth`]).
+    pub(crate) auth: crate::auth::Authenticator,
 }
 
 /// The shared rate budget's lease, kept by a heartbeat task.
@@ -189,6 +191,25 @@ impl Service {
             .into_iter()
             .map(|(config, secret)| (config.name.clone(), Source { config, secret }))
             .collect();
+        let auth = crate::auth::Authenticator::new(&config.auth, Arc::clone(engine.clock()))
+            .map_err(|e| crate::config::ConfigError::Invalid {
+                path: "server configuration".to_owned(),
+                field: "auth.proxy.secret".to_owned(),
+                message: e.to_string(),
+            })?;
+        // Checked when the configuration is read too; a configuration built in code
+        // must not get round it.
+        if !auth.configured() && !config.listen.ip().is_loopback() {
+            return Err(crate::config::ConfigError::Invalid {
+                path: "server configuration".to_owned(),
+                field: "auth".to_owned(),
+                message: format!(
+                    "{} is not a loopback address: configure `auth:` (oidc, tokens or proxy) to serve the network",
+                    config.listen
+                ),
+            }
+            .into());
+        }
         let owner = config.instance_name();
         let service = Self {
             inner: Arc::new(Inner {
@@ -205,6 +226,7 @@ impl Service {
                 accepting: AtomicBool::new(true),
                 budget,
                 siem,
+                auth,
             }),
         };
         service.arm_reconcile().await?;

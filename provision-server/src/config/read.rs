@@ -32,10 +32,11 @@ const TOP: &[&str] = &[
     "siem",
     "governance",
     "log",
+    "auth",
 ];
 
 /// The value of `key`, when written and not null.
-fn given<'a>(f: &mut Fields<'a>, key: &str) -> Option<&'a Node> {
+pub(super) fn given<'a>(f: &mut Fields<'a>, key: &str) -> Option<&'a Node> {
     f.get(key).filter(|n| n.value != Value::Null)
 }
 
@@ -71,7 +72,7 @@ fn every(r: &mut Reader, f: &mut Fields<'_>, key: &str, none: &str) -> Option<u6
 }
 
 /// `{env: VARIABLE}` or `{file: PATH}`; never echoes a plain value (it may be a secret).
-fn credential(r: &mut Reader, node: &Node, field: &str) -> Option<CredentialRef> {
+pub(super) fn credential(r: &mut Reader, node: &Node, field: &str) -> Option<CredentialRef> {
     if !matches!(node.value, Value::Map(_)) {
         r.error(
             node,
@@ -105,22 +106,21 @@ fn credential(r: &mut Reader, node: &Node, field: &str) -> Option<CredentialRef>
 /// problems are in `r`).
 pub(super) fn server(r: &mut Reader, root: &Node) -> Option<ServerConfig> {
     let mut top = r.fields(root, "")?;
-    let listen = top
-        .required(r, "listen", "an address such as 127.0.0.1:8080")
-        .and_then(|n| {
-            let text = r.text(n, "listen")?;
-            match text.parse::<SocketAddr>() {
-                Ok(addr) => Some(addr),
-                Err(e) => {
-                    r.error(
-                        n,
-                        "listen",
-                        format!("`{text}` is not an address such as 127.0.0.1:8080 ({e})"),
-                    );
-                    None
-                }
+    let top_listen = top.required(r, "listen", "an address such as 127.0.0.1:8080");
+    let listen = top_listen.and_then(|n| {
+        let text = r.text(n, "listen")?;
+        match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(e) => {
+                r.error(
+                    n,
+                    "listen",
+                    format!("`{text}` is not an address such as 127.0.0.1:8080 ({e})"),
+                );
+                None
             }
-        });
+        }
+    });
     let deployment = top
         .required(r, "deployment", "the deployment file's path")
         .and_then(|n| path(r, n, "deployment"));
@@ -166,6 +166,21 @@ pub(super) fn server(r: &mut Reader, root: &Node) -> Option<ServerConfig> {
         });
     let siem = section(r, &mut top, "siem").map_or_else(SiemConfig::default, |f| siem(r, f));
     let governance = given(&mut top, "governance").and_then(|n| governance(r, n));
+    let auth = given(&mut top, "auth").map_or_else(Default::default, |n| super::auth::auth(r, n));
+    if let (Some(addr), Some(node)) = (listen, top_listen)
+        && !auth.any()
+        && !addr.ip().is_loopback()
+    {
+        r.error(
+            node,
+            "listen",
+            format!(
+                "{addr} is not a loopback address: the service holds admin credentials and \
+                 will not serve its routes to the network without an `auth:` section \
+                 (oidc, tokens or proxy)"
+            ),
+        );
+    }
     let log = section(r, &mut top, "log").map_or_else(LogConfig::default, |mut f| {
         let json = given(&mut f, "json")
             .and_then(|n| r.boolean(n, "log.json"))
@@ -190,6 +205,7 @@ pub(super) fn server(r: &mut Reader, root: &Node) -> Option<ServerConfig> {
         siem,
         governance,
         log,
+        auth,
     })
 }
 

@@ -82,13 +82,24 @@ async fn the_evidence_job_records_evidence_and_stale_evidence_degrades_its_contr
             .any(|r| r.system.as_str() == "okta" && r.data.to_string().contains(&login("ana"))),
         "okta's access listing names ana"
     );
-    // The job rescheduled itself about an hour out.
-    let open = store.schedule_open().await.unwrap();
-    let next = open
-        .iter()
-        .find(|j| j.key == "evidence")
-        .expect("next evidence run scheduled");
-    let ahead = next.due_at - chrono::Utc::now();
+    // The job rescheduled itself about an hour out, once its run ended (the rows are
+    // recorded before it ends, so wait for the move rather than race it).
+    let next_due = || {
+        let store = store.clone();
+        async move {
+            let open = store.schedule_open().await.unwrap();
+            open.iter()
+                .find(|j| j.key == "evidence")
+                .map(|j| j.due_at - chrono::Utc::now())
+        }
+    };
+    let moved = eventually_async(WAIT, || {
+        let next = next_due();
+        async move { next.await.is_some_and(|a| a > chrono::Duration::minutes(1)) }
+    })
+    .await;
+    assert!(moved, "next evidence run scheduled");
+    let ahead = next_due().await.unwrap();
     assert!(
         ahead > chrono::Duration::minutes(59) && ahead <= chrono::Duration::minutes(60),
         "next run in {ahead}"

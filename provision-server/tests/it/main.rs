@@ -6,6 +6,7 @@
 
 mod support;
 
+mod auth;
 mod evidence;
 mod leaver_during_reconcile;
 mod lifecycle;

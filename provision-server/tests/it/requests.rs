@@ -1,7 +1,7 @@
-//! Access requests over HTTP: opened, refused to anyone but the approver (403 with
-//! the reason), unknown (404), approved and granted at once through the executor —
-//! the audit record's reason naming requester, approver and request — rejected, and
-//! listed.
+//! Access requests over HTTP: opened by an authenticated requester, refused to
+//! anyone but the approver (403, never naming who may decide), unknown (404),
+//! approved and granted at once through the executor — the audit record's reason
+//! naming requester, approver and request — rejected, and listed.
 #![allow(clippy::unwrap_used)]
 
 use crate::support;
@@ -14,6 +14,20 @@ use support::{World, listener, login};
 
 const GOVERNANCE: &str = "governance:\n  default_approver: {owner: sec-lead}\n";
 
+/// The callers of these tests: requesters, the approver, someone who is neither.
+fn config_extra() -> String {
+    format!(
+        "{GOVERNANCE}{}",
+        support::auth_section(&[
+            ("ben", &["requester"]),
+            ("cy", &["requester"]),
+            ("sec-lead", &["approver", "requester"]),
+            ("mallory", &["requester", "approver"]),
+            ("audrey", &["auditor"]),
+        ])
+    )
+}
+
 async fn call(
     method: reqwest::Method,
     url: String,
@@ -22,7 +36,7 @@ async fn call(
 ) -> (u16, Value) {
     let mut request = reqwest::Client::new().request(method, url);
     if let Some(user) = user {
-        request = request.header("X-Provision-User", user);
+        request = request.bearer_auth(support::token_of(user));
     }
     if let Some(body) = body {
         request = request.json(&body);
@@ -32,10 +46,9 @@ async fn call(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn new_request(requester: &str, beneficiary: &str, resource: &str) -> Value {
+fn new_request(beneficiary: &str, resource: &str) -> Value {
     let ends = chrono::Utc::now() + chrono::Duration::days(7);
     json!({
-        "requester": requester,
         "beneficiary": beneficiary,
         "entitlement": {"system": "okta", "kind": "group", "resource": resource},
         "ends_at": ends.to_rfc3339(),
@@ -46,9 +59,10 @@ fn new_request(requester: &str, beneficiary: &str, resource: &str) -> Value {
 #[tokio::test]
 async fn an_approved_request_is_granted_and_anyone_but_the_approver_is_refused() {
     let world = World::new(Duration::from_millis(2));
-    let service = provision_server::Service::start(world.config("req", GOVERNANCE), world.parts())
-        .await
-        .unwrap();
+    let service =
+        provision_server::Service::start(world.config("req", &config_extra()), world.parts())
+            .await
+            .unwrap();
     world.provision_everyone(&service).await;
     let running = service.clone().spawn_on(listener().await).unwrap();
     let base = format!("http://{}", running.addr);
@@ -59,7 +73,7 @@ async fn an_approved_request_is_granted_and_anyone_but_the_approver_is_refused()
         post.clone(),
         format!("{base}/requests"),
         Some("ben"),
-        Some(new_request("ben", "e1", "incident-responders")),
+        Some(new_request("e1", "incident-responders")),
     )
     .await;
     assert_eq!(status, 201, "{opened}");
@@ -78,30 +92,72 @@ async fn an_approved_request_is_granted_and_anyone_but_the_approver_is_refused()
     };
     assert!(!holds(&world));
 
-    // The body cannot claim to be someone the header is not.
-    let (status, _) = call(
+    // A body never says who the requester is: refused, not believed.
+    let mut claimed = new_request("e1", "incident-responders");
+    claimed["requester"] = json!("sec-lead");
+    let (status, body) = call(
         post.clone(),
         format!("{base}/requests"),
         Some("mallory"),
-        Some(new_request("ben", "e1", "incident-responders")),
+        Some(claimed),
     )
     .await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("requester"), "{body}");
 
-    // Someone who is not the approver: 403, naming who may decide; nothing granted.
+    // Someone who is not the approver: 403, not naming who may decide; nothing
+    // granted.
     let (status, refused) = call(
         post.clone(),
         format!("{base}/requests/{id}/approve"),
         Some("mallory"),
-        None,
+        Some(json!({})),
     )
     .await;
     assert_eq!(status, 403, "{refused}");
     let reason = refused["error"].as_str().unwrap();
     assert!(
-        reason.contains("sec-lead") && reason.contains("mallory"),
+        reason.contains("mallory") && !reason.contains("sec-lead"),
         "{reason}"
     );
+    // A requester without the approver role: 403 before anything is looked up.
+    let (status, _) = call(
+        post.clone(),
+        format!("{base}/requests/{id}/approve"),
+        Some("ben"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Anonymous, naming the approver in a header or the body: 401.
+    let forged = reqwest::Client::new()
+        .post(format!("{base}/requests/{id}/approve"))
+        .header("X-Provision-User", "sec-lead")
+        .json(&json!({"by": "sec-lead"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 401);
+    // The approver, but not as JSON (a form a web page could post): 415.
+    let form = reqwest::Client::new()
+        .post(format!("{base}/requests/{id}/approve"))
+        .bearer_auth(support::token_of("sec-lead"))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status().as_u16(), 415);
+    // The approver, from a page on another site: 403.
+    let cross = reqwest::Client::new()
+        .post(format!("{base}/requests/{id}/approve"))
+        .bearer_auth(support::token_of("sec-lead"))
+        .header("origin", "https://evil.example")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status().as_u16(), 403);
     assert!(!holds(&world));
 
     // An unknown request: 404.
@@ -109,17 +165,17 @@ async fn an_approved_request_is_granted_and_anyone_but_the_approver_is_refused()
         post.clone(),
         format!("{base}/requests/req-nope/approve"),
         Some("sec-lead"),
-        None,
+        Some(json!({})),
     )
     .await;
     assert_eq!(status, 404, "{unknown}");
 
-    // The approver (named in the body this time): granted at once.
+    // The approver: granted at once.
     let (status, approved) = call(
         post.clone(),
         format!("{base}/requests/{id}/approve"),
-        None,
-        Some(json!({"by": "sec-lead"})),
+        Some("sec-lead"),
+        Some(json!({})),
     )
     .await;
     assert_eq!(status, 200, "{approved}");
@@ -154,7 +210,7 @@ async fn an_approved_request_is_granted_and_anyone_but_the_approver_is_refused()
         post.clone(),
         format!("{base}/requests/{id}/approve"),
         Some("sec-lead"),
-        None,
+        Some(json!({})),
     )
     .await;
     assert_eq!(status, 409);
@@ -164,7 +220,7 @@ async fn an_approved_request_is_granted_and_anyone_but_the_approver_is_refused()
         post.clone(),
         format!("{base}/requests"),
         Some("cy"),
-        Some(new_request("cy", "e3", "prod-admins")),
+        Some(new_request("e3", "prod-admins")),
     )
     .await;
     let second_id = second["request"]["id"].as_str().unwrap().to_owned();
@@ -192,8 +248,20 @@ async fn an_approved_request_is_granted_and_anyone_but_the_approver_is_refused()
             .contains(&(login("cy"), prod))
     );
 
+    // Four eyes: the approver asking for access they would approve themself: 422,
+    // nothing stored.
+    let (status, body) = call(
+        post.clone(),
+        format!("{base}/requests"),
+        Some("sec-lead"),
+        Some(new_request("e2", "prod-admins")),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("four eyes"), "{body}");
+
     // A request without a window end is refused, nothing stored.
-    let mut endless = new_request("ben", "e2", "x");
+    let mut endless = new_request("e2", "x");
     endless.as_object_mut().unwrap().remove("ends_at");
     let (status, body) = call(
         post.clone(),
@@ -204,8 +272,27 @@ async fn an_approved_request_is_granted_and_anyone_but_the_approver_is_refused()
     .await;
     assert_eq!(status, 422, "{body}");
 
-    // Both requests are listed with what happened to them.
-    let (status, list) = call(reqwest::Method::GET, format!("{base}/requests"), None, None).await;
+    // Nobody anonymous lists requests (they name people and justifications).
+    let (status, _) = call(reqwest::Method::GET, format!("{base}/requests"), None, None).await;
+    assert_eq!(status, 401);
+    // A requester sees their own only.
+    let (status, own) = call(
+        reqwest::Method::GET,
+        format!("{base}/requests"),
+        Some("cy"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(own.as_array().unwrap().len(), 1, "{own}");
+    // Both requests are listed, with what happened to them, to an auditor.
+    let (status, list) = call(
+        reqwest::Method::GET,
+        format!("{base}/requests"),
+        Some("audrey"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2, "{list:?}");
@@ -220,14 +307,15 @@ async fn an_approved_request_is_granted_and_anyone_but_the_approver_is_refused()
 #[tokio::test]
 async fn an_approved_grant_is_revoked_when_its_window_ends() {
     let world = World::new(Duration::from_millis(2));
-    let service = provision_server::Service::start(world.config("end", GOVERNANCE), world.parts())
-        .await
-        .unwrap();
+    let service =
+        provision_server::Service::start(world.config("end", &config_extra()), world.parts())
+            .await
+            .unwrap();
     world.provision_everyone(&service).await;
     let running = service.clone().spawn_on(listener().await).unwrap();
     let base = format!("http://{}", running.addr);
 
-    let mut body = new_request("ben", "e1", "war-room");
+    let mut body = new_request("e1", "war-room");
     let ends = chrono::Utc::now() + chrono::Duration::seconds(3);
     body["ends_at"] = json!(ends.to_rfc3339());
     let (status, opened) = call(
@@ -243,7 +331,7 @@ async fn an_approved_grant_is_revoked_when_its_window_ends() {
         reqwest::Method::POST,
         format!("{base}/requests/{id}/approve"),
         Some("sec-lead"),
-        None,
+        Some(json!({})),
     )
     .await;
     assert_eq!(status, 200, "{approved}");
@@ -271,14 +359,14 @@ async fn an_approved_grant_is_revoked_when_its_window_ends() {
 async fn a_request_starting_later_is_granted_at_its_start_not_at_approval() {
     let world = World::new(Duration::from_millis(2));
     let service =
-        provision_server::Service::start(world.config("start", GOVERNANCE), world.parts())
+        provision_server::Service::start(world.config("start", &config_extra()), world.parts())
             .await
             .unwrap();
     world.provision_everyone(&service).await;
     let running = service.clone().spawn_on(listener().await).unwrap();
     let base = format!("http://{}", running.addr);
 
-    let mut body = new_request("ben", "e2", "release-managers");
+    let mut body = new_request("e2", "release-managers");
     let starts = chrono::Utc::now() + chrono::Duration::seconds(3);
     body["starts_at"] = json!(starts.to_rfc3339());
     let (status, opened) = call(
@@ -294,7 +382,7 @@ async fn a_request_starting_later_is_granted_at_its_start_not_at_approval() {
         reqwest::Method::POST,
         format!("{base}/requests/{id}/approve"),
         Some("sec-lead"),
-        None,
+        Some(json!({})),
     )
     .await;
     assert_eq!(status, 200, "{approved}");
@@ -322,16 +410,19 @@ async fn a_request_starting_later_is_granted_at_its_start_not_at_approval() {
 #[tokio::test]
 async fn without_a_governance_section_requests_are_refused_and_nothing_is_stored() {
     let world = World::new(Duration::from_millis(2));
-    let service = provision_server::Service::start(world.config("nogov", ""), world.parts())
-        .await
-        .unwrap();
+    let service = provision_server::Service::start(
+        world.config("nogov", &support::auth_section(&[("ben", &["requester"])])),
+        world.parts(),
+    )
+    .await
+    .unwrap();
     let running = service.clone().spawn_on(listener().await).unwrap();
     let base = format!("http://{}", running.addr);
     let (status, body) = call(
         reqwest::Method::POST,
         format!("{base}/requests"),
         Some("ben"),
-        Some(new_request("ben", "e1", "incident-responders")),
+        Some(new_request("e1", "incident-responders")),
     )
     .await;
     assert_eq!(status, 404, "{body}");

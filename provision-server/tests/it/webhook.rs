@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use provision_server::Service;
 use provision_store::InboxState;
 use support::{World, now_secs, signed, termination};
 use tower::ServiceExt;
@@ -94,11 +95,36 @@ async fn unsigned_badly_signed_and_stale_events_get_401_with_the_reason() {
     assert_eq!(json["error"], "stale");
     assert!(json["reason"].as_str().unwrap().contains("300 s"), "{json}");
 
+    // Signed for ten minutes from now: a signature valid "later" would stay valid
+    // for as long as the sender liked. Both sides of the window are checked.
+    let (status, json) = post(
+        &service,
+        "workday",
+        &sig_headers(&body, at + 600),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(json["error"], "stale");
+
     assert_eq!(
         service.store().inbox_depth().await.unwrap(),
         0,
         "nothing stored"
     );
+
+    // Just inside the window on either side: taken.
+    for (n, skew) in [(1, -290), (2, 290)] {
+        let inside = body.replace("\"evt-", &format!("\"evt-inside{n}-"));
+        let (status, json) = post(
+            &service,
+            "workday",
+            &sig_headers(&inside, at + skew),
+            inside.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{skew} s: {json}");
+    }
 }
 
 #[tokio::test]
@@ -241,7 +267,10 @@ async fn an_accepted_event_is_stored_before_the_answer_and_a_replay_is_not_proce
 #[tokio::test]
 async fn an_event_about_an_unknown_person_is_stored_and_becomes_a_finding() {
     let world = World::new(Duration::ZERO);
-    let service = world.service("s").await;
+    let auth = support::auth_section(&[("audrey", &["auditor"]), ("ben", &["requester"])]);
+    let service = Service::start(world.config("s", &auth), world.parts())
+        .await
+        .unwrap();
     let body = termination("evt-ghost", "e404", None);
     let (status, json) = post(
         &service,
@@ -264,11 +293,23 @@ async fn an_event_about_an_unknown_person_is_stored_and_becomes_a_finding() {
     let requests_after: u64 = world.systems.values().map(|s| s.stats().requests).sum();
     assert_eq!(requests_before, requests_after, "no system was touched");
 
-    let response = service
-        .router()
-        .oneshot(Request::get("/findings").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    // Findings name people: nobody anonymous, and no requester, reads them.
+    let get = |token: Option<String>| {
+        let mut request = Request::get("/findings");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        service
+            .router()
+            .oneshot(request.body(Body::empty()).unwrap())
+    };
+    assert_eq!(get(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(Some(support::token_of("ben"))).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let response = get(Some(support::token_of("audrey"))).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .unwrap();

@@ -49,6 +49,7 @@ fn request() -> AccessRequest {
         ends_at: t0() + Duration::hours(8),
         justification: "refund backlog".into(),
         approver: Approver::Person("cloud-lead".into()),
+        self_approval_allowed: false,
         requested_at: t0(),
         events: Vec::new(),
     }

@@ -55,6 +55,7 @@ pub fn settings() -> GovernanceConfig {
                     resource: None,
                 },
                 approver: ApproverSource::Owner("cloud-lead".into()),
+                allow_self_approval: false,
             },
             ApproverRule {
                 target: Target {
@@ -63,6 +64,7 @@ pub fn settings() -> GovernanceConfig {
                     resource: None,
                 },
                 approver: ApproverSource::Auto,
+                allow_self_approval: false,
             },
         ],
         owners: vec![OwnerRule {

@@ -326,3 +326,23 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The `auth:` section giving each `(name, roles)` a static token
+/// ([`token_of`]) acting as the person `name`.
+pub fn auth_section(callers: &[(&str, &[&str])]) -> String {
+    use sha2::Digest;
+    let mut out = String::from("auth:\n  tokens:\n");
+    for (name, roles) in callers {
+        let hash = hex::encode(sha2::Sha256::digest(token_of(name).as_bytes()));
+        out.push_str(&format!(
+            "    - {{name: {name}, sha256: \"{hash}\", roles: [{}], person: {name}}}\n",
+            roles.join(", ")
+        ));
+    }
+    out
+}
+
+/// The static token of `name` in [`auth_section`].
+pub fn token_of(name: &str) -> String {
+    format!("test-token-for-{name}")
+}
