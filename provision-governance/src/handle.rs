@@ -17,7 +17,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -44,7 +44,6 @@ pub struct Governance<'e> {
     rules: SodRules,
     config: GovernanceConfig,
     actor: String,
-    counter: Mutex<u64>,
 }
 
 impl std::fmt::Debug for Governance<'_> {
@@ -54,12 +53,6 @@ impl std::fmt::Debug for Governance<'_> {
             .field("actor", &self.actor)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<'e> Governance<'e> {
@@ -72,7 +65,6 @@ impl<'e> Governance<'e> {
             rules: SodRules::default(),
             config: GovernanceConfig::default(),
             actor: engine.actor().to_owned(),
-            counter: Mutex::new(0),
         }
     }
 
@@ -108,10 +100,13 @@ impl<'e> Governance<'e> {
         self.engine.now()
     }
 
+    /// A new id: `prefix-` and a UUIDv7 (the time from the engine's clock, 74 random
+    /// bits), unique across handles and instances, sorted by time.
     fn next_id(&self, prefix: &str, now: DateTime<Utc>) -> String {
-        let mut n = lock(&self.counter);
-        *n += 1;
-        format!("{prefix}-{}-{}", now.format("%Y%m%dT%H%M%S%.6f"), *n)
+        let millis = u64::try_from(now.timestamp_millis()).unwrap_or_default();
+        let random: [u8; 10] = rand::random();
+        let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+        format!("{prefix}-{id}")
     }
 
     #[allow(clippy::too_many_arguments)]
