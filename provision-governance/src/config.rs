@@ -4,9 +4,10 @@
 //! ```yaml
 //! manager_attribute: manager        # the roster attribute holding a manager's id
 //! stale_after_days: 90
+//! max_request_days: 30              # the longest request window, unless a rule says
 //! approvers:                        # most specific first wins: resource, then kind, then system
 //!   - {system: slack, kind: channel, approver: auto}
-//!   - {system: aws, approver: {owner: "cloud-team-lead"}}
+//!   - {system: aws, approver: {owner: "cloud-team-lead"}, max_days: 7}
 //!   - {system: salesforce, resource: "Sales Engineer", approver: manager}
 //!   - {system: jira, kind: project_role, approver: manager, allow_self_approval: true}
 //! owners:                           # reviewers of accounts and grants with no manager
@@ -77,6 +78,10 @@ pub struct ApproverRule {
     /// target). Off by default.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_self_approval: bool,
+    /// The longest window a request for this target may ask for, in days (default:
+    /// the settings' `max_request_days`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_days: Option<i64>,
 }
 
 /// Who owns a target: reviews what has no manager to review it.
@@ -108,6 +113,10 @@ pub struct GovernanceConfig {
     /// An account unused for this many days makes its grants stale.
     #[serde(default = "default_stale_days")]
     pub stale_after_days: i64,
+    /// The longest window an access request may ask for, in days, where its approver
+    /// rule names none (default 30).
+    #[serde(default = "default_max_request_days")]
+    pub max_request_days: i64,
 }
 
 fn default_manager_attribute() -> String {
@@ -119,6 +128,9 @@ fn default_approver() -> ApproverSource {
 fn default_stale_days() -> i64 {
     90
 }
+fn default_max_request_days() -> i64 {
+    30
+}
 
 impl Default for GovernanceConfig {
     fn default() -> Self {
@@ -128,6 +140,7 @@ impl Default for GovernanceConfig {
             default_approver: default_approver(),
             owners: Vec::new(),
             stale_after_days: default_stale_days(),
+            max_request_days: default_max_request_days(),
         }
     }
 }
@@ -137,6 +150,13 @@ impl GovernanceConfig {
     pub fn approver_for(&self, e: &Entitlement) -> &ApproverSource {
         self.approver_rule(e)
             .map_or(&self.default_approver, |r| &r.approver)
+    }
+
+    /// The longest window, in days, a request for `e` may ask for.
+    pub fn max_days_for(&self, e: &Entitlement) -> i64 {
+        self.approver_rule(e)
+            .and_then(|r| r.max_days)
+            .unwrap_or(self.max_request_days)
     }
 
     /// True when the rule for `e` waives four eyes (`allow_self_approval`).

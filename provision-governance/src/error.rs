@@ -64,6 +64,35 @@ pub enum GovernanceError {
         /// Who may.
         expected: String,
     },
+    /// A request names an entitlement the deployment does not have.
+    #[error("request for {entitlement}: {detail}")]
+    UnknownEntitlement {
+        /// The entitlement asked for.
+        entitlement: String,
+        /// What is wrong (no such system, no such kind).
+        detail: String,
+    },
+    /// A request's window is longer than its target allows.
+    #[error(
+        "request for {entitlement}: a window of {days} days is longer than the {max} days allowed"
+    )]
+    WindowTooLong {
+        /// The entitlement asked for.
+        entitlement: String,
+        /// The window asked for, in whole days (rounded up).
+        days: i64,
+        /// The longest window allowed.
+        max: i64,
+    },
+    /// Granting a request would make its beneficiary hold a separation-of-duties
+    /// conflict that no active exception covers.
+    #[error("request for {entitlement}: {conflict}")]
+    RequestConflict {
+        /// The entitlement asked for.
+        entitlement: String,
+        /// The conflict, naming its rule.
+        conflict: String,
+    },
     /// The requester or the beneficiary tried to approve (four eyes).
     #[error(
         "request {request} cannot be approved by {given}: a requester or beneficiary never approves their own request"

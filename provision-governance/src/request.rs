@@ -260,6 +260,16 @@ pub fn open_request(
             field: "requester",
         });
     }
+    let max = config.max_days_for(&new.entitlement);
+    let span = ends_at - start;
+    if span > Duration::days(max) {
+        let days = (span.num_seconds() + 86_399) / 86_400;
+        return Err(GovernanceError::WindowTooLong {
+            entitlement: new.entitlement.to_string(),
+            days,
+            max,
+        });
+    }
     let person = roster
         .iter()
         .find(|p| p.id == new.beneficiary)
@@ -420,6 +430,7 @@ mod tests {
                     },
                     approver: ApproverSource::Owner("cloud-lead".into()),
                     allow_self_approval: false,
+                    max_days: None,
                 },
                 ApproverRule {
                     target: Target {
@@ -429,6 +440,7 @@ mod tests {
                     },
                     approver: ApproverSource::Auto,
                     allow_self_approval: false,
+                    max_days: None,
                 },
             ],
             ..GovernanceConfig::default()
@@ -559,6 +571,7 @@ mod tests {
             },
             approver: ApproverSource::Manager,
             allow_self_approval: true,
+            max_days: None,
         });
         let r = open_request(by_manager, "r3".into(), &waived, &roster, now).unwrap();
         assert!(r.self_approval_allowed);

@@ -24,6 +24,7 @@ use crate::config::{ApproverRule, ApproverSource, GovernanceConfig, OwnerRule, T
 const FIELDS: &[&str] = &[
     "manager_attribute",
     "stale_after_days",
+    "max_request_days",
     "default_approver",
     "approvers",
     "owners",
@@ -37,6 +38,16 @@ impl GovernanceConfig {
             None => Ok(GovernanceConfig::default()),
         }
     }
+}
+
+/// A whole number of days, at least 1.
+fn days(r: &mut Reader, node: &Node, field: &str) -> Option<i64> {
+    let n = r.unsigned(node, field)?;
+    if n == 0 {
+        r.error(node, field, "must be at least 1 day");
+        return None;
+    }
+    Some(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 fn read_section(
@@ -53,6 +64,11 @@ fn read_section(
         && let Some(days) = r.unsigned(n, "governance.stale_after_days")
     {
         out.stale_after_days = i64::try_from(days).unwrap_or(i64::MAX);
+    }
+    if let Some(n) = f.get("max_request_days")
+        && let Some(days) = days(r, n, "governance.max_request_days")
+    {
+        out.max_request_days = days;
     }
     if let Some(n) = f.get("default_approver")
         && let Some(a) = approver(r, n, "governance.default_approver")
@@ -78,6 +94,9 @@ fn read_section(
                 .get("allow_self_approval")
                 .and_then(|n| r.boolean(n, &format!("{path}.allow_self_approval")))
                 .unwrap_or(false);
+            let max_days = g
+                .get("max_days")
+                .and_then(|n| days(r, n, &format!("{path}.max_days")));
             g.finish(
                 r,
                 &[
@@ -86,6 +105,7 @@ fn read_section(
                     "resource",
                     "approver",
                     "allow_self_approval",
+                    "max_days",
                 ],
             );
             if let (Some(target), Some(approver)) = (target, approver) {
@@ -93,6 +113,7 @@ fn read_section(
                     target,
                     approver,
                     allow_self_approval,
+                    max_days,
                 });
             }
         }

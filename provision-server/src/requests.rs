@@ -88,7 +88,10 @@ fn refusal(e: &ServerError) -> Response {
             GovernanceError::UnknownPerson(_)
             | GovernanceError::Missing { .. }
             | GovernanceError::ExpiryNotAfterStart { .. }
-            | GovernanceError::NoApprover { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            | GovernanceError::NoApprover { .. }
+            | GovernanceError::UnknownEntitlement { .. }
+            | GovernanceError::WindowTooLong { .. }
+            | GovernanceError::RequestConflict { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         },
         ServerError::Engine(EngineError::Refused { .. } | EngineError::BlastRadius(_)) => {
@@ -331,7 +334,8 @@ impl Service {
             &self.inner.engine,
             Arc::clone(&self.inner.store) as Arc<dyn GovernanceStore>,
         )
-        .actor(self.inner.config.actor.clone());
+        .actor(self.inner.config.actor.clone())
+        .sod_rules(self.inner.sod_rules.clone());
         match &self.inner.config.governance {
             Some(config) => governance.config(config.clone()),
             None => governance,

@@ -61,6 +61,9 @@ pub(crate) struct Inner {
     pub(crate) siem: Option<Arc<provision_siem::SiemExporter>>,
     /// Who is calling ([`crate::auth`]).
     pub(crate) auth: crate::auth::Authenticator,
+    /// The policies' separation-of-duties rules (a request that would create a
+    /// conflict is refused when opened).
+    pub(crate) sod_rules: provision_governance::SodRules,
 }
 
 /// The shared rate budget's lease, kept by a heartbeat task.
@@ -210,6 +213,20 @@ impl Service {
             }
             .into());
         }
+        let sod_rules = if config.governance.is_some() {
+            provision_governance::load_sod_rules(
+                &config.policies,
+                engine.config(),
+                engine.descriptors(),
+            )
+            .map_err(|e| crate::config::ConfigError::Invalid {
+                path: config.policies.display().to_string(),
+                field: "separation_of_duties".to_owned(),
+                message: e.to_string(),
+            })?
+        } else {
+            provision_governance::SodRules::default()
+        };
         let owner = config.instance_name();
         let service = Self {
             inner: Arc::new(Inner {
@@ -227,6 +244,7 @@ impl Service {
                 budget,
                 siem,
                 auth,
+                sod_rules,
             }),
         };
         service.arm_reconcile().await?;

@@ -424,3 +424,103 @@ async fn simulate_shows_the_people_a_policy_change_would_put_into_conflict() {
             .all(|c| c.rule == "Payments admin approves refunds" && c.grants.len() == 2)
     );
 }
+
+#[tokio::test]
+async fn a_request_is_checked_when_opened_against_the_deployment_its_window_and_sod() {
+    let w = World::new().await;
+    let gov = w.gov();
+    // A system or kind the deployment does not have: refused, named.
+    let err = gov
+        .request(
+            request_for(MARCUS, Entitlement::new("sap", "role", "X"), 8),
+            &w.roster,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GovernanceError::UnknownEntitlement { detail, .. } if detail.contains("sap")),
+        "{err}"
+    );
+    let err = gov
+        .request(
+            request_for(MARCUS, Entitlement::new("aws", "bucket", "X"), 8),
+            &w.roster,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GovernanceError::UnknownEntitlement { .. }),
+        "{err}"
+    );
+    // Both sides of the 30-day default window.
+    let err = gov
+        .request(
+            request_for(MARCUS, payments_admin(), 24 * 30 + 1),
+            &w.roster,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GovernanceError::WindowTooLong {
+                days: 31,
+                max: 30,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let year_9999 = NewRequest {
+        ends_at: Some("9999-12-31T00:00:00Z".parse().unwrap()),
+        ..request_for(MARCUS, payments_admin(), 1)
+    };
+    assert!(matches!(
+        gov.request(year_9999, &w.roster).await.unwrap_err(),
+        GovernanceError::WindowTooLong { .. }
+    ));
+    // Marcus asks for refund approval, then for the payments admin set: the second
+    // would give him both halves of the rule, refused when opened, naming it.
+    gov.request(request_for(MARCUS, approve_refunds(), 24 * 30), &w.roster)
+        .await
+        .unwrap();
+    let err = gov
+        .request(request_for(MARCUS, payments_admin(), 8), &w.roster)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GovernanceError::RequestConflict { conflict, .. }
+            if conflict.contains("Payments admin approves refunds")),
+        "{err}"
+    );
+    // An exception that has not started yet does not cover it; one in force does.
+    let rule = ExceptionScope::SodRule {
+        rule: "Payments admin approves refunds".into(),
+    };
+    gov.record_exception(
+        NewException::new(MARCUS, rule.clone())
+            .rationale("next quarter's backlog")
+            .approver("cfo")
+            .starts_at(Utc::now() + Duration::days(1))
+            .expires_at(Utc::now() + Duration::days(14)),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        gov.request(request_for(MARCUS, payments_admin(), 8), &w.roster)
+            .await
+            .unwrap_err(),
+        GovernanceError::RequestConflict { .. }
+    ));
+    gov.record_exception(
+        NewException::new(MARCUS, rule)
+            .rationale("the refund backlog")
+            .approver("cfo")
+            .expires_at(Utc::now() + Duration::days(14)),
+    )
+    .await
+    .unwrap();
+    gov.request(request_for(MARCUS, payments_admin(), 8), &w.roster)
+        .await
+        .unwrap();
+}

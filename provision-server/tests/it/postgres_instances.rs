@@ -109,8 +109,10 @@ async fn two_instances_consume_the_inbox_once_and_fire_each_dated_termination_on
 
     let ra = a.clone().spawn_on(listener().await).unwrap();
     let rb = b.clone().spawn_on(listener().await).unwrap();
-    // Six now (half through each instance's door), six dated two seconds ahead.
-    let (_, later) = rfc3339_in(2);
+    // Six now (half through each instance's door), six dated a few seconds ahead
+    // (far enough that a loaded machine still takes them before they are due: taken
+    // after, they would be applied at once instead of scheduled).
+    let (_, later) = rfc3339_in(6);
     for (i, (id, _)) in refs.iter().enumerate() {
         let addr = if i % 2 == 0 { ra.addr } else { rb.addr };
         let body = if i < 6 {

@@ -88,8 +88,26 @@ async fn a_jsonl_sink_receives_the_audit_records_of_a_termination_in_order_each_
     assert_eq!(status, 202, "{json}");
     assert!(eventually(WAIT, || world.locked_out_everywhere(&login("ana"))).await);
 
-    // Every record the store holds reaches the file, the termination's among them.
+    // Every record the store holds reaches the file, the termination's among them,
+    // once its run is over (the systems show the lockout before the run's last
+    // records are written).
     let store = service.store().clone();
+    let inbox = store.clone();
+    assert!(
+        eventually_async(WAIT, || {
+            let inbox = inbox.clone();
+            async move {
+                inbox
+                    .inbox_in_state(provision_store::InboxState::Done)
+                    .await
+                    .unwrap()
+                    .len()
+                    == 1
+            }
+        })
+        .await,
+        "the termination's run finished"
+    );
     let all_delivered = eventually_async(WAIT, || {
         let store = store.clone();
         let path = sink_file.clone();

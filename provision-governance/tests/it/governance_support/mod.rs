@@ -56,6 +56,7 @@ pub fn settings() -> GovernanceConfig {
                 },
                 approver: ApproverSource::Owner("cloud-lead".into()),
                 allow_self_approval: false,
+                max_days: None,
             },
             ApproverRule {
                 target: Target {
@@ -65,6 +66,7 @@ pub fn settings() -> GovernanceConfig {
                 },
                 approver: ApproverSource::Auto,
                 allow_self_approval: false,
+                max_days: None,
             },
         ],
         owners: vec![OwnerRule {
