@@ -277,6 +277,7 @@ impl Service {
             Some(ids) => ids,
             None => ExternalIds::from_actual(&self.inner.engine.actual(roster).await?),
         };
+        self.skip_for_leavers(run, roster).await?;
         let report = self
             .inner
             .engine
@@ -289,6 +290,71 @@ impl Service {
             self.schedule_resume(&[&report]).await?;
         }
         Ok(Some(report))
+    }
+
+    /// Before `run` is resumed: its unfinished operations that would give access to
+    /// someone who has left since (an account created or reactivated, a grant) are
+    /// journaled as skipped because of that person's suspension, so their dependents
+    /// are skipped too. A GitLab account waiting for its first login when its owner
+    /// left gets nothing when it appears. Revocations go ahead. The number skipped.
+    pub(crate) async fn skip_for_leavers(
+        &self,
+        run: &RunId,
+        roster: &[Identity],
+    ) -> Result<usize, ServerError> {
+        use provision_core::journal::{Journal, JournalEntry, OperationState};
+        use provision_core::model::{Operation, OperationKind};
+        let now = self.inner.engine.now();
+        let left: Vec<&IdentityId> = roster
+            .iter()
+            .filter(|p| p.is_terminated_at(now))
+            .map(|p| &p.id)
+            .collect();
+        if left.is_empty() {
+            return Ok(0);
+        }
+        let store = &*self.inner.store;
+        let plan = Journal::plan(store, run).await?;
+        let gives_access = |op: &Operation| {
+            matches!(
+                op.kind,
+                OperationKind::CreateAccount { .. }
+                    | OperationKind::ReactivateAccount
+                    | OperationKind::Grant { .. }
+            )
+        };
+        let candidates: Vec<&Operation> = plan
+            .operations
+            .iter()
+            .filter(|op| left.contains(&&op.identity) && gives_access(op))
+            .collect();
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        let entries = Journal::entries(store, run).await?;
+        let mut skipped = 0;
+        for op in candidates {
+            let last = entries.iter().rev().find(|e| e.operation == op.id);
+            if last.is_some_and(|e| e.state.is_final()) {
+                continue;
+            }
+            let because =
+                Operation::make_id(&op.identity, &op.system, &OperationKind::SuspendAccount);
+            tracing::warn!(run = %run.0, operation = %op.id, identity = %op.identity,
+                "not resumed: the person has left since it was planned");
+            Journal::record(
+                store,
+                &JournalEntry {
+                    run: run.clone(),
+                    operation: op.id.clone(),
+                    state: OperationState::Skipped { because },
+                    at: now,
+                },
+            )
+            .await?;
+            skipped += 1;
+        }
+        Ok(skipped)
     }
 
     /// [`Service::resume_if_begun`] holding the locks of the run's people (a run
@@ -489,6 +555,8 @@ impl Service {
         run: &RunId,
         ids: &ExternalIds,
     ) -> Result<ExecutionReport, ServerError> {
+        let roster = self.roster().await?;
+        self.skip_for_leavers(run, &roster).await?;
         let report = self
             .inner
             .engine

@@ -9,6 +9,7 @@ mod support;
 mod auth;
 mod evidence;
 mod leaver_during_reconcile;
+mod leaver_pending;
 mod lifecycle;
 mod plan_people;
 mod postgres_instances;
