@@ -51,4 +51,5 @@ pub mod planner;
 pub mod policy;
 pub mod secret;
 mod serde_util;
+pub mod untrusted;
 pub mod yaml;

@@ -1,5 +1,6 @@
 //! `provision audit verify | export | history <person>`.
 
+use provision_core::untrusted;
 use std::io::Write;
 use std::path::Path;
 
@@ -76,7 +77,9 @@ pub async fn run(ctx: &Ctx, args: &AuditArgs) -> CliResult {
                 Format::Text | Format::Markdown => {
                     let mut text = format!("{} changes to {}'s access\n", records.len(), id);
                     for r in &records {
-                        text.push_str(&format!("  {}\n", history_line(r)));
+                        // Vendor errors and HR text may carry terminal escapes.
+                        let line = history_line(r);
+                        text.push_str(&format!("  {}\n", untrusted::terminal(&line)));
                     }
                     out(&text);
                 }
@@ -139,8 +142,8 @@ fn history_line(r: &AuditRecord) -> String {
 }
 
 fn write_csv(records: &[AuditRecord], sink: &mut dyn Write) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_writer(sink);
-    w.write_record([
+    let mut w = untrusted::CsvWriter::new(sink);
+    w.write_row([
         "seq",
         "at",
         "run",
@@ -166,7 +169,7 @@ fn write_csv(records: &[AuditRecord], sink: &mut dyn Write) -> std::io::Result<(
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        w.write_record([
+        w.write_row([
             r.seq.to_string(),
             e.at.to_rfc3339(),
             e.run.to_string(),

@@ -53,8 +53,8 @@ pub(super) fn jsonl<W: Write>(rows: &[EvidenceRow], out: &mut W) -> std::io::Res
 /// `fingerprint,kind,system,subject,controls,collected_at,run,data` (controls joined
 /// by `;`, data as JSON).
 pub(super) fn csv<W: Write>(rows: &[EvidenceRow], out: &mut W) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record([
+    let mut w = provision_core::untrusted::CsvWriter::new(out);
+    w.write_row([
         "fingerprint",
         "kind",
         "system",
@@ -66,7 +66,7 @@ pub(super) fn csv<W: Write>(rows: &[EvidenceRow], out: &mut W) -> std::io::Resul
     ])?;
     for row in rows {
         let controls: Vec<&str> = row.controls.iter().map(|c| c.as_str()).collect();
-        w.write_record([
+        w.write_row([
             row.fingerprint.as_str(),
             &row.kind,
             row.system.as_str(),

@@ -39,8 +39,8 @@ impl<'a> ReviewerList<'a> {
     /// CSV with a header row: id, kind, severity, person, login, department, system,
     /// entitlement, rule, evidence (`; `-joined), fix, decision (empty: to fill in).
     pub fn to_csv(&self) -> Result<String, csv::Error> {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record([
+        let mut w = provision_core::untrusted::CsvWriter::new(Vec::new());
+        w.write_row([
             "id",
             "kind",
             "severity",
@@ -55,7 +55,7 @@ impl<'a> ReviewerList<'a> {
             "decision",
         ])?;
         for i in &self.items {
-            w.write_record([
+            w.write_row([
                 i.id.as_str(),
                 i.kind.as_str(),
                 i.severity.as_str(),
@@ -73,7 +73,7 @@ impl<'a> ReviewerList<'a> {
                 "",
             ])?;
         }
-        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        let bytes = w.into_inner()?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
