@@ -9,5 +9,4 @@ mod auth;
 mod conformance;
 mod limits;
 mod permissions;
-mod secrets;
 mod support;

@@ -35,8 +35,11 @@ pub const API: &str = "v62.0";
 pub const PAGE: usize = 2;
 
 pub fn private_key() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test-key.pem"))
-        .unwrap()
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/test-key.pem"
+    ))
+    .unwrap()
 }
 
 fn public_key() -> Vec<u8> {
@@ -124,7 +127,13 @@ impl FakeSalesforce {
             mode: Arc::new(Mutex::new(Mode::Normal)),
             instance_url: Arc::new(Mutex::new(String::new())),
         };
-        for p in ["System Administrator", "Standard User", "Sales User", "Sales Engineer", "Minimum Access - Salesforce"] {
+        for p in [
+            "System Administrator",
+            "Standard User",
+            "Sales User",
+            "Sales Engineer",
+            "Minimum Access - Salesforce",
+        ] {
             fake.add_profile(p);
         }
         fake
@@ -153,30 +162,52 @@ impl FakeSalesforce {
 
     pub fn profile_id(&self, name: &str) -> String {
         let s = self.state.lock().unwrap();
-        s.profiles.iter().find(|(_, n)| n == name).unwrap().0.clone()
+        s.profiles
+            .iter()
+            .find(|(_, n)| n == name)
+            .unwrap()
+            .0
+            .clone()
     }
 
     pub fn add_permission_set(&self, name: &str) -> String {
         let psid = self.next_id("0PS");
-        self.state
-            .lock()
-            .unwrap()
-            .permission_sets
-            .push((psid.clone(), name.to_owned(), None, None));
+        self.state.lock().unwrap().permission_sets.push((
+            psid.clone(),
+            name.to_owned(),
+            None,
+            None,
+        ));
         psid
     }
 
     pub fn add_licence(&self, name: &str) -> String {
         let lid = self.next_id("0PL");
-        self.state.lock().unwrap().licences.push((lid.clone(), name.to_owned()));
+        self.state
+            .lock()
+            .unwrap()
+            .licences
+            .push((lid.clone(), name.to_owned()));
         lid
     }
 
     /// A permission set that can only be assigned to holders of `licence`.
     pub fn needs_licence(&self, set: &str, licence: &str) {
         let mut s = self.state.lock().unwrap();
-        let ps = s.permission_sets.iter().find(|p| p.1 == set).unwrap().0.clone();
-        let l = s.licences.iter().find(|p| p.1 == licence).unwrap().0.clone();
+        let ps = s
+            .permission_sets
+            .iter()
+            .find(|p| p.1 == set)
+            .unwrap()
+            .0
+            .clone();
+        let l = s
+            .licences
+            .iter()
+            .find(|p| p.1 == licence)
+            .unwrap()
+            .0
+            .clone();
         s.needs_licence.insert(ps, l);
     }
 
@@ -195,7 +226,8 @@ impl FakeSalesforce {
         let gid = self.next_id("00G");
         let role = self.next_id("00G");
         let mut s = self.state.lock().unwrap();
-        s.groups.push((gid.clone(), name.to_owned(), "Regular".into()));
+        s.groups
+            .push((gid.clone(), name.to_owned(), "Regular".into()));
         // A role's group with the same developer name: not a public group.
         s.groups.push((role, name.to_owned(), "Role".into()));
         gid
@@ -222,10 +254,8 @@ impl FakeSalesforce {
     }
 
     fn assign_profile_set(s: &mut State, uid: &str, pid: &str) {
-        s.assignments.retain(|a| {
-            !(a.1 == uid
-                && s_owned_by_profile(&s.permission_sets, &a.2))
-        });
+        s.assignments
+            .retain(|a| !(a.1 == uid && s_owned_by_profile(&s.permission_sets, &a.2)));
         let ps = s
             .permission_sets
             .iter()
@@ -240,7 +270,11 @@ impl FakeSalesforce {
 
     pub fn user(&self, username: &str) -> FakeUser {
         let s = self.state.lock().unwrap();
-        s.users.iter().find(|u| u.username == username).unwrap().clone()
+        s.users
+            .iter()
+            .find(|u| u.username == username)
+            .unwrap()
+            .clone()
     }
 
     pub fn edit_user(&self, username: &str, f: impl FnOnce(&mut FakeUser)) {
@@ -250,17 +284,33 @@ impl FakeSalesforce {
 
     pub fn add_session(&self, uid: &str) -> String {
         let sid = self.next_id("0Ak");
-        self.state.lock().unwrap().sessions.push((sid.clone(), uid.to_owned()));
+        self.state
+            .lock()
+            .unwrap()
+            .sessions
+            .push((sid.clone(), uid.to_owned()));
         sid
     }
 
     pub fn sessions_of(&self, uid: &str) -> usize {
-        self.state.lock().unwrap().sessions.iter().filter(|s| s.1 == uid).count()
+        self.state
+            .lock()
+            .unwrap()
+            .sessions
+            .iter()
+            .filter(|s| s.1 == uid)
+            .count()
     }
 
     pub fn assign_set(&self, uid: &str, set: &str) {
         let mut s = self.state.lock().unwrap();
-        let ps = s.permission_sets.iter().find(|p| p.1 == set).unwrap().0.clone();
+        let ps = s
+            .permission_sets
+            .iter()
+            .find(|p| p.1 == set)
+            .unwrap()
+            .0
+            .clone();
         s.next += 1;
         let aid = id("0Pa", s.next);
         s.assignments.push((aid, uid.to_owned(), ps, None));
@@ -462,7 +512,12 @@ impl FakeSalesforce {
             }
             // [U] status and text: the docs give the code, not the reply.
             Mode::DailyLimit => {
-                return Self::error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", &[]);
+                return Self::error(
+                    403,
+                    "REQUEST_LIMIT_EXCEEDED",
+                    "TotalRequests Limit exceeded.",
+                    &[],
+                );
             }
             Mode::LongRunning => {
                 return Self::error(
@@ -487,7 +542,7 @@ impl FakeSalesforce {
         let segments: Vec<String> = req
             .url
             .path_segments()
-            .map(|s| s.map(|x| percent(x)).collect())
+            .map(|s| s.map(percent).collect())
             .unwrap_or_default();
         let path: Vec<&str> = segments.iter().map(String::as_str).collect();
         let method = req.method.as_str();
@@ -508,7 +563,9 @@ impl FakeSalesforce {
                 let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
                 self.update(object, rid, body)
             }
-            ("DELETE", ["services", "data", API, "sobjects", object, rid]) => self.delete(object, rid),
+            ("DELETE", ["services", "data", API, "sobjects", object, rid]) => {
+                self.delete(object, rid)
+            }
             ("DELETE", ["services", "data", API, "composite", "sobjects"]) => {
                 let q: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
                 let ids: Vec<String> = q
@@ -535,12 +592,21 @@ impl FakeSalesforce {
                     .collect();
                 ResponseTemplate::new(200).set_body_json(results)
             }
-            _ => Self::error(404, "NOT_FOUND", "The requested resource does not exist", &[]),
+            _ => Self::error(
+                404,
+                "NOT_FOUND",
+                "The requested resource does not exist",
+                &[],
+            ),
         }
     }
 
     fn page(&self, mut rows: Vec<Value>, total: usize) -> ResponseTemplate {
-        let rest = if rows.len() > PAGE { rows.split_off(PAGE) } else { Vec::new() };
+        let rest = if rows.len() > PAGE {
+            rows.split_off(PAGE)
+        } else {
+            Vec::new()
+        };
         let mut body = json!({"totalSize": total, "done": rest.is_empty(), "records": rows});
         if !rest.is_empty() {
             let mut s = self.state.lock().unwrap();
@@ -566,7 +632,12 @@ impl FakeSalesforce {
 
     fn query(&self, soql: &str) -> ResponseTemplate {
         let Some(q) = Soql::parse(soql) else {
-            return Self::error(400, "MALFORMED_QUERY", &format!("cannot parse: {soql}"), &[]);
+            return Self::error(
+                400,
+                "MALFORMED_QUERY",
+                &format!("cannot parse: {soql}"),
+                &[],
+            );
         };
         let rows = {
             let s = self.state.lock().unwrap();
@@ -601,10 +672,21 @@ impl FakeSalesforce {
         match object {
             "User" => {
                 let required = [
-                    "Username", "LastName", "Email", "Alias", "ProfileId", "TimeZoneSidKey",
-                    "LocaleSidKey", "EmailEncodingKey", "LanguageLocaleKey",
+                    "Username",
+                    "LastName",
+                    "Email",
+                    "Alias",
+                    "ProfileId",
+                    "TimeZoneSidKey",
+                    "LocaleSidKey",
+                    "EmailEncodingKey",
+                    "LanguageLocaleKey",
                 ];
-                let missing: Vec<&str> = required.iter().copied().filter(|f| str_of(f).is_none()).collect();
+                let missing: Vec<&str> = required
+                    .iter()
+                    .copied()
+                    .filter(|f| str_of(f).is_none())
+                    .collect();
                 if !missing.is_empty() {
                     return Self::error(
                         400,
@@ -614,12 +696,19 @@ impl FakeSalesforce {
                     );
                 }
                 if str_of("Alias").unwrap().chars().count() > 8 {
-                    return Self::error(400, "STRING_TOO_LONG", "Alias: data value too large", &["Alias"]);
+                    return Self::error(
+                        400,
+                        "STRING_TOO_LONG",
+                        "Alias: data value too large",
+                        &["Alias"],
+                    );
                 }
                 let username = str_of("Username").unwrap();
                 let mut s = self.state.lock().unwrap();
                 // [U] the exact text; the code is documented.
-                if s.users.iter().any(|u| u.username.eq_ignore_ascii_case(&username))
+                if s.users
+                    .iter()
+                    .any(|u| u.username.eq_ignore_ascii_case(&username))
                     || s.taken_elsewhere.contains(&username)
                 {
                     return Self::error(
@@ -631,7 +720,12 @@ impl FakeSalesforce {
                 }
                 let pid = str_of("ProfileId").unwrap();
                 if !s.profiles.iter().any(|p| p.0 == pid) {
-                    return Self::error(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", &["ProfileId"]);
+                    return Self::error(
+                        400,
+                        "INVALID_CROSS_REFERENCE_KEY",
+                        "invalid cross reference id",
+                        &["ProfileId"],
+                    );
                 }
                 s.next += 1;
                 let uid = id("005", s.next);
@@ -649,29 +743,60 @@ impl FakeSalesforce {
                     body: body.clone(),
                 });
                 Self::assign_profile_set(&mut s, &uid, &pid);
-                ResponseTemplate::new(201).set_body_json(json!({"id": uid, "success": true, "errors": []}))
+                ResponseTemplate::new(201)
+                    .set_body_json(json!({"id": uid, "success": true, "errors": []}))
             }
             "PermissionSetAssignment" => {
                 let who = str_of("AssigneeId").unwrap_or_default();
                 let mut s = self.state.lock().unwrap();
                 if !s.users.iter().any(|u| u.id == who) {
-                    return Self::error(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", &["AssigneeId"]);
+                    return Self::error(
+                        400,
+                        "INVALID_CROSS_REFERENCE_KEY",
+                        "invalid cross reference id",
+                        &["AssigneeId"],
+                    );
                 }
-                let (psid, group) = match (str_of("PermissionSetId"), str_of("PermissionSetGroupId")) {
-                    (Some(ps), None) => (ps, None),
-                    (None, Some(g)) => {
-                        let Some(agg) = s.permission_sets.iter().find(|p| p.3.as_deref() == Some(g.as_str())) else {
-                            return Self::error(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", &["PermissionSetGroupId"]);
-                        };
-                        (agg.0.clone(), Some(g))
-                    }
-                    _ => return Self::error(400, "FIELD_INTEGRITY_EXCEPTION", "PermissionSetId or PermissionSetGroupId, not both", &[]),
-                };
+                let (psid, group) =
+                    match (str_of("PermissionSetId"), str_of("PermissionSetGroupId")) {
+                        (Some(ps), None) => (ps, None),
+                        (None, Some(g)) => {
+                            let Some(agg) = s
+                                .permission_sets
+                                .iter()
+                                .find(|p| p.3.as_deref() == Some(g.as_str()))
+                            else {
+                                return Self::error(
+                                    400,
+                                    "INVALID_CROSS_REFERENCE_KEY",
+                                    "invalid cross reference id",
+                                    &["PermissionSetGroupId"],
+                                );
+                            };
+                            (agg.0.clone(), Some(g))
+                        }
+                        _ => {
+                            return Self::error(
+                                400,
+                                "FIELD_INTEGRITY_EXCEPTION",
+                                "PermissionSetId or PermissionSetGroupId, not both",
+                                &[],
+                            );
+                        }
+                    };
                 if !s.permission_sets.iter().any(|p| p.0 == psid) {
-                    return Self::error(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", &["PermissionSetId"]);
+                    return Self::error(
+                        400,
+                        "INVALID_CROSS_REFERENCE_KEY",
+                        "invalid cross reference id",
+                        &["PermissionSetId"],
+                    );
                 }
                 if let Some(licence) = s.needs_licence.get(&psid)
-                    && !s.licence_assignments.iter().any(|l| l.1 == who && &l.2 == licence)
+                    && !s
+                        .licence_assignments
+                        .iter()
+                        .any(|l| l.1 == who && &l.2 == licence)
                 {
                     // [U] code and text of a permission set whose licence is missing.
                     return Self::error(
@@ -683,25 +808,40 @@ impl FakeSalesforce {
                 }
                 if s.assignments.iter().any(|a| a.1 == who && a.2 == psid) {
                     // [U] the duplicate's text; the code is the one clients handle.
-                    return Self::error(400, "DUPLICATE_VALUE", "duplicate value found: AssigneeId duplicates value on record", &["AssigneeId"]);
+                    return Self::error(
+                        400,
+                        "DUPLICATE_VALUE",
+                        "duplicate value found: AssigneeId duplicates value on record",
+                        &["AssigneeId"],
+                    );
                 }
                 s.next += 1;
                 let aid = id("0Pa", s.next);
                 s.assignments.push((aid.clone(), who, psid, group));
-                ResponseTemplate::new(201).set_body_json(json!({"id": aid, "success": true, "errors": []}))
+                ResponseTemplate::new(201)
+                    .set_body_json(json!({"id": aid, "success": true, "errors": []}))
             }
             "PermissionSetLicenseAssign" => {
                 let who = str_of("AssigneeId").unwrap_or_default();
                 let lid = str_of("PermissionSetLicenseId").unwrap_or_default();
                 let mut s = self.state.lock().unwrap();
-                if s.licence_assignments.iter().any(|a| a.1 == who && a.2 == lid) {
+                if s.licence_assignments
+                    .iter()
+                    .any(|a| a.1 == who && a.2 == lid)
+                {
                     // [U]
-                    return Self::error(400, "DUPLICATE_VALUE", "duplicate value found", &["AssigneeId"]);
+                    return Self::error(
+                        400,
+                        "DUPLICATE_VALUE",
+                        "duplicate value found",
+                        &["AssigneeId"],
+                    );
                 }
                 s.next += 1;
                 let aid = id("2LA", s.next);
                 s.licence_assignments.push((aid.clone(), who, lid));
-                ResponseTemplate::new(201).set_body_json(json!({"id": aid, "success": true, "errors": []}))
+                ResponseTemplate::new(201)
+                    .set_body_json(json!({"id": aid, "success": true, "errors": []}))
             }
             "GroupMember" => {
                 let g = str_of("GroupId").unwrap_or_default();
@@ -709,14 +849,25 @@ impl FakeSalesforce {
                 let mut s = self.state.lock().unwrap();
                 if s.members.iter().any(|m| m.1 == g && m.2 == who) {
                     // [U] whether a duplicate membership is refused, and how.
-                    return Self::error(400, "DUPLICATE_VALUE", "duplicate value found", &["UserOrGroupId"]);
+                    return Self::error(
+                        400,
+                        "DUPLICATE_VALUE",
+                        "duplicate value found",
+                        &["UserOrGroupId"],
+                    );
                 }
                 s.next += 1;
                 let mid = id("011", s.next);
                 s.members.push((mid.clone(), g, who));
-                ResponseTemplate::new(201).set_body_json(json!({"id": mid, "success": true, "errors": []}))
+                ResponseTemplate::new(201)
+                    .set_body_json(json!({"id": mid, "success": true, "errors": []}))
             }
-            _ => Self::error(404, "NOT_FOUND", "The requested resource does not exist", &[]),
+            _ => Self::error(
+                404,
+                "NOT_FOUND",
+                "The requested resource does not exist",
+                &[],
+            ),
         }
     }
 
@@ -725,9 +876,16 @@ impl FakeSalesforce {
         match object {
             "User" => {
                 let Some(i) = s.users.iter().position(|u| u.id == rid) else {
-                    return Self::error(404, "NOT_FOUND", "The requested resource does not exist", &[]);
+                    return Self::error(
+                        404,
+                        "NOT_FOUND",
+                        "The requested resource does not exist",
+                        &[],
+                    );
                 };
-                if body.get("IsActive") == Some(&Value::Bool(false)) && s.users[i].default_workflow_user {
+                if body.get("IsActive") == Some(&Value::Bool(false))
+                    && s.users[i].default_workflow_user
+                {
                     // [U] code and text; the refusal itself is documented.
                     return Self::error(
                         400,
@@ -741,7 +899,12 @@ impl FakeSalesforce {
                 }
                 if let Some(pid) = body.get("ProfileId").and_then(Value::as_str) {
                     if !s.profiles.iter().any(|p| p.0 == pid) {
-                        return Self::error(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", &["ProfileId"]);
+                        return Self::error(
+                            400,
+                            "INVALID_CROSS_REFERENCE_KEY",
+                            "invalid cross reference id",
+                            &["ProfileId"],
+                        );
                     }
                     s.users[i].profile_id = pid.to_owned();
                     let uid = s.users[i].id.clone();
@@ -751,14 +914,24 @@ impl FakeSalesforce {
             }
             "UserLogin" => {
                 let Some(u) = s.users.iter_mut().find(|u| u.login_id == rid) else {
-                    return Self::error(404, "NOT_FOUND", "The requested resource does not exist", &[]);
+                    return Self::error(
+                        404,
+                        "NOT_FOUND",
+                        "The requested resource does not exist",
+                        &[],
+                    );
                 };
                 if let Some(f) = body.get("IsFrozen").and_then(Value::as_bool) {
                     u.frozen = f;
                 }
                 ResponseTemplate::new(204)
             }
-            _ => Self::error(404, "NOT_FOUND", "The requested resource does not exist", &[]),
+            _ => Self::error(
+                404,
+                "NOT_FOUND",
+                "The requested resource does not exist",
+                &[],
+            ),
         }
     }
 
@@ -767,14 +940,24 @@ impl FakeSalesforce {
         let removed = match object {
             "PermissionSetAssignment" => remove(&mut s.assignments, |a| a.0 == rid),
             "PermissionSetLicenseAssign" => {
-                let who = s.licence_assignments.iter().find(|a| a.0 == rid).map(|a| (a.1.clone(), a.2.clone()));
+                let who = s
+                    .licence_assignments
+                    .iter()
+                    .find(|a| a.0 == rid)
+                    .map(|a| (a.1.clone(), a.2.clone()));
                 if let Some((who, lid)) = who {
-                    let needed = s.assignments.iter().any(|a| {
-                        a.1 == who && s.needs_licence.get(&a.2) == Some(&lid)
-                    });
+                    let needed = s
+                        .assignments
+                        .iter()
+                        .any(|a| a.1 == who && s.needs_licence.get(&a.2) == Some(&lid));
                     if needed {
                         // [U] the refusal to remove a licence still needed.
-                        return Self::error(400, "FIELD_INTEGRITY_EXCEPTION", "the permission set license is needed by an assigned permission set", &[]);
+                        return Self::error(
+                            400,
+                            "FIELD_INTEGRITY_EXCEPTION",
+                            "the permission set license is needed by an assigned permission set",
+                            &[],
+                        );
                     }
                 }
                 remove(&mut s.licence_assignments, |a| a.0 == rid)
@@ -789,7 +972,12 @@ impl FakeSalesforce {
         if removed {
             ResponseTemplate::new(204)
         } else {
-            Self::error(404, "NOT_FOUND", "The requested resource does not exist", &[])
+            Self::error(
+                404,
+                "NOT_FOUND",
+                "The requested resource does not exist",
+                &[],
+            )
         }
     }
 }
@@ -801,11 +989,23 @@ impl Default for FakeSalesforce {
 }
 
 const KNOWN: [&str; 11] = [
-    "User", "UserLogin", "Profile", "PermissionSet", "PermissionSetGroup", "PermissionSetLicense",
-    "Group", "PermissionSetAssignment", "PermissionSetLicenseAssign", "GroupMember", "AuthSession",
+    "User",
+    "UserLogin",
+    "Profile",
+    "PermissionSet",
+    "PermissionSetGroup",
+    "PermissionSetLicense",
+    "Group",
+    "PermissionSetAssignment",
+    "PermissionSetLicenseAssign",
+    "GroupMember",
+    "AuthSession",
 ];
 
-fn s_owned_by_profile(sets: &[(String, String, Option<String>, Option<String>)], psid: &str) -> bool {
+fn s_owned_by_profile(
+    sets: &[(String, String, Option<String>, Option<String>)],
+    psid: &str,
+) -> bool {
     sets.iter().any(|p| p.0 == psid && p.2.is_some())
 }
 
@@ -951,7 +1151,11 @@ fn literal(text: &str) -> Option<(Value, &str)> {
         }
         return None;
     }
-    for (word, v) in [("true", Value::Bool(true)), ("false", Value::Bool(false)), ("null", Value::Null)] {
+    for (word, v) in [
+        ("true", Value::Bool(true)),
+        ("false", Value::Bool(false)),
+        ("null", Value::Null),
+    ] {
         if let Some(rest) = text.strip_prefix(word) {
             return Some((v, rest));
         }
@@ -980,8 +1184,14 @@ impl Org {
         let login = MockServer::start().await;
         let instance = MockServer::start().await;
         *fake.instance_url.lock().unwrap() = instance.uri();
-        Mock::given(any()).respond_with(fake.clone()).mount(&login).await;
-        Mock::given(any()).respond_with(fake.clone()).mount(&instance).await;
+        Mock::given(any())
+            .respond_with(fake.clone())
+            .mount(&login)
+            .await;
+        Mock::given(any())
+            .respond_with(fake.clone())
+            .mount(&instance)
+            .await;
         Self {
             fake,
             login,
