@@ -1,0 +1,61 @@
+//! The quickstart uses the real Salesforce adapter when a connected app is in the
+//! environment (`SALESFORCE_CLIENT_ID` with a JWT key and username, or a client
+//! secret), and the sandbox otherwise.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use provision_core::config::load_config;
+use provision_core::engine::Engine;
+use provision_examples::Systems;
+
+fn wire(vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let env = move |k: &str| vars.get(k).cloned();
+    let config =
+        load_config(&Path::new(env!("CARGO_MANIFEST_DIR")).join("provision.yaml")).unwrap();
+    Systems::wire(&config, &env, Engine::builder())
+        .map(|(systems, _)| {
+            systems
+                .real()
+                .into_iter()
+                .map(|(name, at)| format!("{name} {at}"))
+                .collect()
+        })
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn salesforce_is_real_when_its_variables_are_set() {
+    assert_eq!(
+        wire(&[("SALESFORCE_CLIENT_ID", "3MVG9-key")]).unwrap(),
+        Vec::<String>::new(),
+        "a consumer key alone is no credential: the sandbox stays"
+    );
+    let real = wire(&[
+        ("SALESFORCE_CLIENT_ID", "3MVG9-key"),
+        ("SALESFORCE_CLIENT_SECRET", "sf-quickstart-secret"),
+        ("SALESFORCE_LOGIN_URL", "https://acme.my.salesforce.com"),
+    ])
+    .unwrap();
+    assert_eq!(
+        real,
+        vec!["salesforce Salesforce via https://acme.my.salesforce.com".to_owned()]
+    );
+    // Client credentials at the shared login host: refused, naming the setting, never
+    // echoing the secret.
+    let e = wire(&[
+        ("SALESFORCE_CLIENT_ID", "3MVG9-key"),
+        ("SALESFORCE_CLIENT_SECRET", "sf-quickstart-secret"),
+    ])
+    .unwrap_err();
+    assert!(
+        e.contains("login_url") && !e.contains("sf-quickstart-secret"),
+        "{e}"
+    );
+}
