@@ -319,6 +319,27 @@ impl SalesforceClient {
             .map_err(tag_error)
     }
 
+    /// `POST /sobjects/{object}`: creates one record.
+    pub async fn create(
+        &self,
+        object: &str,
+        body: &serde_json::Value,
+    ) -> Result<HttpResponse, AdapterError> {
+        self.send(Method::POST, &["sobjects", object], &[], Some(body))
+            .await
+    }
+
+    /// `PATCH /sobjects/{object}/{id}`: updates the given fields of one record.
+    pub async fn patch(
+        &self,
+        object: &str,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> Result<HttpResponse, AdapterError> {
+        self.send(Method::PATCH, &["sobjects", object, id], &[], Some(body))
+            .await
+    }
+
     /// One batch of a SOQL query (`GET /query?q=`).
     pub async fn query<T: DeserializeOwned>(
         &self,

@@ -183,11 +183,7 @@ impl SalesforceAdapter {
             })?;
         let profile_id = self.resource_id(KIND_PROFILE, &profile_name).await?;
         let body = self.user_body(profile, &profile_id);
-        match self
-            .client
-            .send(Method::POST, &["sobjects", "User"], &[], Some(&body))
-            .await
-        {
+        match self.client.create("User", &body).await {
             Ok(reply) => {
                 let created: CreateReply = reply.json(SYSTEM)?;
                 Ok(Applied::changed()
@@ -246,11 +242,10 @@ impl SalesforceAdapter {
         // A joiner adopting a deactivated user of theirs: back on, with the profile.
         let reply = self
             .client
-            .send(
-                Method::PATCH,
-                &["sobjects", "User", &existing.id],
-                &[],
-                Some(&json!({"IsActive": true, "ProfileId": profile_id})),
+            .patch(
+                "User",
+                &existing.id,
+                &json!({"IsActive": true, "ProfileId": profile_id}),
             )
             .await?;
         Ok(Applied::changed()
@@ -311,12 +306,7 @@ impl SalesforceAdapter {
         }
         match self
             .client
-            .send(
-                Method::PATCH,
-                &["sobjects", "User", &user.id],
-                &[],
-                Some(&json!({"IsActive": false})),
-            )
+            .patch("User", &user.id, &json!({"IsActive": false}))
             .await
         {
             Ok(reply) => Ok(Applied::changed()
@@ -352,12 +342,7 @@ impl SalesforceAdapter {
         }
         let reply = self
             .client
-            .send(
-                Method::PATCH,
-                &["sobjects", "UserLogin", &login.id],
-                &[],
-                Some(&json!({"IsFrozen": true})),
-            )
+            .patch("UserLogin", &login.id, &json!({"IsFrozen": true}))
             .await?;
         tracing::info!(
             user = uid,
@@ -379,12 +364,7 @@ impl SalesforceAdapter {
         if !user.active {
             let reply = self
                 .client
-                .send(
-                    Method::PATCH,
-                    &["sobjects", "User", &user.id],
-                    &[],
-                    Some(&json!({"IsActive": true})),
-                )
+                .patch("User", &user.id, &json!({"IsActive": true}))
                 .await?;
             effect = Effect::Changed;
             rate = reply.rate_limit;
@@ -393,12 +373,7 @@ impl SalesforceAdapter {
         if login.is_frozen {
             let reply = self
                 .client
-                .send(
-                    Method::PATCH,
-                    &["sobjects", "UserLogin", &login.id],
-                    &[],
-                    Some(&json!({"IsFrozen": false})),
-                )
+                .patch("UserLogin", &login.id, &json!({"IsFrozen": false}))
                 .await?;
             effect = Effect::Changed;
             rate = reply.rate_limit;

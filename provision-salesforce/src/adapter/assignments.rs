@@ -41,11 +41,7 @@ impl SalesforceAdapter {
         let (object, target_field) = assignment_object(kind);
         if add {
             let body = json!({"AssigneeId": uid, target_field: target});
-            return match self
-                .client
-                .send(Method::POST, &["sobjects", object], &[], Some(&body))
-                .await
-            {
+            return match self.client.create(object, &body).await {
                 Ok(reply) => {
                     let created: CreateReply = reply.json(SYSTEM)?;
                     tracing::debug!(assignment = %created.id, success = created.success, "assigned");
@@ -113,26 +109,17 @@ impl SalesforceAdapter {
         cursor: Option<&str>,
     ) -> Result<Page<GrantRecord>, AdapterError> {
         let (object, target_field) = assignment_object(&resource.kind);
-        let soql = match cursor {
-            Some(_) => String::new(),
-            None => {
-                let id = self.resource_id(&resource.kind, &resource.resource).await?;
+        self.holders_page(
+            resource,
+            cursor,
+            |id| {
                 format!(
-                    "SELECT Id, AssigneeId, Assignee.Username FROM {object} WHERE {target_field} = {} ORDER BY Id",
-                    soql_literal(&id)
+                    "SELECT Id, AssigneeId, Assignee.Username FROM {object} WHERE {target_field} = {id} ORDER BY Id"
                 )
-            }
-        };
-        let (rows, next, rate) = self.soql_page::<AssignmentRow>(&soql, cursor).await?;
-        let items = rows
-            .into_iter()
-            .map(|r| GrantRecord {
-                entitlement: self.entitlement(&resource.kind, &resource.resource),
-                account_external_id: r.assignee_id,
-                login: r.assignee.and_then(|a| a.username),
-            })
-            .collect();
-        Ok(Page::new(items, next).with_rate_limit(rate))
+            },
+            |r: AssignmentRow| Some((r.assignee_id, r.assignee.and_then(|a| a.username))),
+        )
+        .await
     }
 
     /// One batch of what one user holds. The cursor is `phase|nextRecordsUrl|user id`.

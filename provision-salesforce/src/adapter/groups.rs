@@ -3,7 +3,6 @@
 
 use provision_core::adapter::{AdapterError, Applied, Page};
 use provision_core::model::{GrantRecord, ResourceRef};
-use reqwest::Method;
 use serde_json::json;
 
 use super::SalesforceAdapter;
@@ -26,11 +25,7 @@ impl SalesforceAdapter {
         let group = self.resource_id(KIND_GROUP, name).await?;
         if add {
             let body = json!({"GroupId": group, "UserOrGroupId": uid});
-            return match self
-                .client
-                .send(Method::POST, &["sobjects", "GroupMember"], &[], Some(&body))
-                .await
-            {
+            return match self.client.create("GroupMember", &body).await {
                 Ok(reply) => {
                     let created: CreateReply = reply.json(SYSTEM)?;
                     tracing::debug!(membership = %created.id, "added to group");
@@ -59,26 +54,20 @@ impl SalesforceAdapter {
         resource: &ResourceRef,
         cursor: Option<&str>,
     ) -> Result<Page<GrantRecord>, AdapterError> {
-        let soql = match cursor {
-            Some(_) => String::new(),
-            None => {
-                let id = self.resource_id(KIND_GROUP, &resource.resource).await?;
+        self.holders_page(
+            resource,
+            cursor,
+            |id| {
                 format!(
-                    "SELECT Id, GroupId, UserOrGroupId FROM GroupMember WHERE GroupId = {} ORDER BY Id",
-                    soql_literal(&id)
+                    "SELECT Id, GroupId, UserOrGroupId FROM GroupMember WHERE GroupId = {id} ORDER BY Id"
                 )
-            }
-        };
-        let (rows, next, rate) = self.soql_page::<GroupMemberRow>(&soql, cursor).await?;
-        let items = rows
-            .into_iter()
-            .filter(|m| m.user_or_group_id.starts_with(USER_ID_PREFIX))
-            .map(|m| GrantRecord {
-                entitlement: self.entitlement(KIND_GROUP, &resource.resource),
-                account_external_id: m.user_or_group_id,
-                login: None,
-            })
-            .collect();
-        Ok(Page::new(items, next).with_rate_limit(rate))
+            },
+            |m: GroupMemberRow| {
+                m.user_or_group_id
+                    .starts_with(USER_ID_PREFIX)
+                    .then_some((m.user_or_group_id, None))
+            },
+        )
+        .await
     }
 }

@@ -3,7 +3,6 @@
 
 use provision_core::adapter::{AdapterError, Applied, Page};
 use provision_core::model::{GrantRecord, ResourceRef};
-use reqwest::Method;
 use serde_json::json;
 
 use super::SalesforceAdapter;
@@ -18,12 +17,7 @@ impl SalesforceAdapter {
         let profile_id = self.resource_id(KIND_PROFILE, name).await?;
         let reply = self
             .client
-            .send(
-                Method::PATCH,
-                &["sobjects", "User", uid],
-                &[],
-                Some(&json!({"ProfileId": profile_id})),
-            )
+            .patch("User", uid, &json!({"ProfileId": profile_id}))
             .await?;
         Ok(Applied::changed().with_rate_limit(reply.rate_limit))
     }
@@ -72,25 +66,12 @@ impl SalesforceAdapter {
         resource: &ResourceRef,
         cursor: Option<&str>,
     ) -> Result<Page<GrantRecord>, AdapterError> {
-        let soql = match cursor {
-            Some(_) => String::new(),
-            None => {
-                let id = self.resource_id(KIND_PROFILE, &resource.resource).await?;
-                format!(
-                    "SELECT Id, Username FROM User WHERE ProfileId = {} ORDER BY Id",
-                    soql_literal(&id)
-                )
-            }
-        };
-        let (rows, next, rate) = self.soql_page::<UserRow>(&soql, cursor).await?;
-        let items = rows
-            .into_iter()
-            .map(|u| GrantRecord {
-                entitlement: self.entitlement(KIND_PROFILE, &resource.resource),
-                account_external_id: u.id,
-                login: Some(u.username),
-            })
-            .collect();
-        Ok(Page::new(items, next).with_rate_limit(rate))
+        self.holders_page(
+            resource,
+            cursor,
+            |id| format!("SELECT Id, Username FROM User WHERE ProfileId = {id} ORDER BY Id"),
+            |u: UserRow| Some((u.id, Some(u.username))),
+        )
+        .await
     }
 }

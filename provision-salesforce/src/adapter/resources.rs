@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use provision_core::adapter::{AdapterError, Page, RateLimitInfo, SystemError};
-use provision_core::model::ResourceRecord;
+use provision_core::model::{GrantRecord, ResourceRecord, ResourceRef};
 use provision_http::paginate::next_cursor;
 use serde::de::DeserializeOwned;
 
@@ -128,6 +128,36 @@ impl SalesforceAdapter {
         };
         let next = next_cursor(SYSTEM, cursor, next)?;
         Ok((reply.records, next, rate))
+    }
+
+    /// One batch of the holders of `resource`: on the first batch its id is resolved
+    /// and `soql` given it (quoted); `holder` turns a row into the holder's id and
+    /// login, or `None` for a row that is no user's.
+    pub(crate) async fn holders_page<T: DeserializeOwned>(
+        &self,
+        resource: &ResourceRef,
+        cursor: Option<&str>,
+        soql: impl FnOnce(&str) -> String,
+        holder: impl Fn(T) -> Option<(String, Option<String>)>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let soql = match cursor {
+            Some(_) => String::new(),
+            None => {
+                let id = self.resource_id(&resource.kind, &resource.resource).await?;
+                soql(&soql_literal(&id))
+            }
+        };
+        let (rows, next, rate) = self.soql_page::<T>(&soql, cursor).await?;
+        let items = rows
+            .into_iter()
+            .filter_map(&holder)
+            .map(|(account_external_id, login)| GrantRecord {
+                entitlement: self.entitlement(&resource.kind, &resource.resource),
+                account_external_id,
+                login,
+            })
+            .collect();
+        Ok(Page::new(items, next).with_rate_limit(rate))
     }
 
     /// One batch of the resources of `kind`, with their ids.
