@@ -139,23 +139,19 @@ impl SalesforceAdapter {
         Ok(Page::new(items, next).with_rate_limit(rate))
     }
 
+    /// The frozen users among a batch: one query for every frozen login (frozen users
+    /// are few), rather than an `IN (...)` of the batch's ids, which for a batch of
+    /// 2,000 users would outgrow the longest URL a `GET` may have.
     async fn frozen_among(&self, users: &[UserRow]) -> Result<BTreeSet<String>, AdapterError> {
-        let ids: Vec<String> = users
-            .iter()
-            .filter(|u| u.is_active && is_record_id(&u.id))
-            .map(|u| soql_literal(&u.id))
-            .collect();
-        if ids.is_empty() {
+        if !users.iter().any(|u| u.is_active) {
             return Ok(BTreeSet::new());
         }
-        let soql = format!(
-            "SELECT Id, UserId, IsFrozen FROM UserLogin WHERE IsFrozen = true AND UserId IN ({})",
-            ids.join(", ")
-        );
-        let rows: Vec<UserLoginRow> = self.client.query_all(&soql).await?;
+        let soql = "SELECT Id, UserId, IsFrozen FROM UserLogin WHERE IsFrozen = true";
+        let rows: Vec<UserLoginRow> = self.client.query_all(soql).await?;
+        let batch: BTreeSet<&str> = users.iter().map(|u| u.id.as_str()).collect();
         Ok(rows
             .into_iter()
-            .filter(|r| r.is_frozen)
+            .filter(|r| r.is_frozen && batch.contains(r.user_id.as_str()))
             .map(|r| r.user_id)
             .collect())
     }
