@@ -1,9 +1,9 @@
 //! The systems the quickstart drives: sandbox systems named like the real ones, built
 //! from `provision.yaml` (`adapter: sandbox`) by a factory that puts a fault injector
-//! in front of each; or the real Okta, Google Workspace and AWS IAM Identity Center
-//! adapters when their credentials are in the environment. The engine reads them
-//! back; this module keeps the handles a demo needs (seeding, signing someone in,
-//! changing a system by hand).
+//! in front of each; or the real Okta, Google Workspace, AWS IAM Identity Center,
+//! GitLab, Slack, Jira and Salesforce adapters when their credentials are in the
+//! environment. The engine reads them back; this module keeps the handles a demo
+//! needs (seeding, signing someone in, changing a system by hand).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -48,6 +48,18 @@ fn slack_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
 fn jira_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
     let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
     set("JIRA_URL") && set("JIRA_EMAIL") && set("JIRA_API_TOKEN")
+}
+
+/// A Salesforce connected app is set: `SALESFORCE_CLIENT_ID` and either
+/// `SALESFORCE_USERNAME` with `SALESFORCE_PRIVATE_KEY`/`SALESFORCE_PRIVATE_KEY_FILE`
+/// (JWT bearer flow) or `SALESFORCE_CLIENT_SECRET` (client credentials, with
+/// `SALESFORCE_LOGIN_URL` the org's My Domain URL).
+fn salesforce_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
+    set("SALESFORCE_CLIENT_ID")
+        && (set("SALESFORCE_CLIENT_SECRET")
+            || (set("SALESFORCE_USERNAME")
+                && (set("SALESFORCE_PRIVATE_KEY") || set("SALESFORCE_PRIVATE_KEY_FILE"))))
 }
 
 /// A service-account key and the admin to act as are set.
@@ -236,6 +248,17 @@ impl Systems {
                     (
                         Arc::new(provision_jira::JiraAdapter::new(cfg)?),
                         format!("{site} ({org})"),
+                    )
+                }
+                "salesforce" if salesforce_in_env(env) => {
+                    let cfg = provision_salesforce::SalesforceConfig::from_lookup(env)?;
+                    let at = format!(
+                        "Salesforce via {}",
+                        cfg.login_url.as_str().trim_end_matches('/')
+                    );
+                    (
+                        Arc::new(provision_salesforce::SalesforceAdapter::new(cfg)?),
+                        at,
                     )
                 }
                 _ => continue,

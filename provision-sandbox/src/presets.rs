@@ -9,9 +9,10 @@
 //! Jira 600 (assumed 10/s of its burst-based limit), Salesforce 70 (its 100,000
 //! requests per 24 h spread evenly).
 //!
-//! Where a real adapter exists (Okta, Google Workspace, AWS IAM Identity Center) the
-//! preset's descriptor is the real adapter's credential-free descriptor, so a policy
-//! that validates against the sandbox validates against the real system;
+//! Where a real adapter exists (Okta, Google Workspace, AWS IAM Identity Center,
+//! Salesforce) the preset's descriptor is the real adapter's credential-free
+//! descriptor, so a policy that validates against the sandbox validates against the
+//! real system;
 //! `examples/tests/presets_match_adapters.rs` keeps them equal.
 
 use std::time::Duration;
@@ -205,21 +206,42 @@ pub fn jira() -> Preset {
     }
 }
 
-/// Salesforce: profiles and permission sets; freeze and session removal. Salesforce
-/// cannot delete users (it deactivates them), so neither can its sandbox.
+/// Salesforce, as `provision-salesforce` declares it: the profile (one per user,
+/// required at create), permission sets and permission set groups (each after the
+/// permission set licence it needs), licences and public groups (enumerable);
+/// deactivation or freezing that keeps assignments, session removal, no deletion
+/// (Salesforce deactivates, it never deletes users, so neither does its sandbox); the
+/// daily allocation and the concurrent long-running cap as named budgets.
 pub fn salesforce() -> Preset {
-    let mut d = descriptor(
-        "salesforce",
-        vec![
-            ResourceKindDescriptor::new("profile", &["assign_profile"]),
-            ResourceKindDescriptor::new("permission_set", &["assign_permission_set"]),
-        ],
-        true,
-        true,
-    );
-    d.can_delete = false;
+    let licence = "permission_set_license";
+    let descriptor = SystemDescriptor::new("salesforce")
+        .with_kind(
+            ResourceKindDescriptor::new("profile", &["assign_profile"])
+                .one_per_account()
+                .required_at_create(),
+        )
+        .with_kind(
+            ResourceKindDescriptor::new("permission_set", &["assign_permission_set"])
+                .with_prerequisites(&[licence])
+                .enumerable(),
+        )
+        .with_kind(
+            ResourceKindDescriptor::new("permission_set_group", &["assign_permission_set_group"])
+                .with_prerequisites(&[licence])
+                .enumerable(),
+        )
+        .with_kind(
+            ResourceKindDescriptor::new(licence, &["assign_permission_set_license"]).enumerable(),
+        )
+        .with_kind(ResourceKindDescriptor::new("group", &["add_to_group"]).enumerable())
+        .with_accounts()
+        .can_suspend(true)
+        .can_revoke_sessions()
+        .with_rate_budget(RateBudget::new("daily", None))
+        .with_rate_budget(RateBudget::new("long_running", None))
+        .with_correlation_keys(&["email", "employee_id", "federation_id"]);
     Preset {
-        descriptor: d,
+        descriptor,
         requests_per_minute: 70,
     }
 }

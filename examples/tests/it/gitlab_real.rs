@@ -3,31 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::path::Path;
-
-use provision_core::config::load_config;
-use provision_core::engine::Engine;
-use provision_examples::Systems;
-
-fn wire(vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
-    let vars: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let env = move |k: &str| vars.get(k).cloned();
-    let config =
-        load_config(&Path::new(env!("CARGO_MANIFEST_DIR")).join("provision.yaml")).unwrap();
-    Systems::wire(&config, &env, Engine::builder())
-        .map(|(systems, _)| {
-            systems
-                .real()
-                .into_iter()
-                .map(|(name, at)| format!("{name} {at}"))
-                .collect()
-        })
-        .map_err(|e| e.to_string())
-}
+use crate::wire;
 
 #[test]
 fn gitlab_is_real_when_its_variables_are_set() {

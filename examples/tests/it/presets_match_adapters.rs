@@ -71,6 +71,14 @@ fn the_org_unit_action_has_one_name() {
 }
 
 #[test]
+fn the_salesforce_preset_is_the_salesforce_adapter() {
+    assert_eq!(
+        presets::salesforce().descriptor,
+        factory_descriptor(provision_salesforce::factory().as_ref())
+    );
+}
+
+#[test]
 fn the_salesforce_preset_cannot_delete_users() {
     let salesforce = presets::salesforce().descriptor;
     assert!(

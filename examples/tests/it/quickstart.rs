@@ -181,13 +181,16 @@ async fn quickstart_onboards_moves_and_offboards_with_a_verified_audit_trail() {
     .collect();
     assert_eq!(before, engineering);
     assert_eq!(after, sales);
+    // A grant the account cannot be created without (the Salesforce profile) comes
+    // with the account's create.
     let granted: BTreeSet<Entitlement> = mover
         .plan
         .operations
         .iter()
-        .filter_map(|o| match &o.kind {
-            OperationKind::Grant { entitlement } => Some(entitlement.clone()),
-            _ => None,
+        .flat_map(|o| match &o.kind {
+            OperationKind::Grant { entitlement } => vec![entitlement.clone()],
+            OperationKind::CreateAccount { profile } => profile.required_grants.clone(),
+            _ => Vec::new(),
         })
         .collect();
     let revoked: BTreeSet<Entitlement> = mover

@@ -145,7 +145,7 @@ fn apply_runs_the_saved_plan_then_refuses_it_as_stale_naming_what_changed() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("applied run"), "{out}");
     // Without a terminal: one line per operation on standard error.
-    assert!(err.contains("[1/79] "), "{err}");
+    assert!(err.contains("[1/76] "), "{err}");
     assert!(
         err.contains("okta e1001/okta/create_account: done"),
         "{err}"

@@ -29,7 +29,7 @@ pub use file::{CredentialFileError, read_secret_file, strip_trailing_newline};
 pub use jwt::{JwtKeyError, JwtSigner};
 pub use oauth::{
     CLIENT_ASSERTION_TYPE, ClientAssertionClaims, ClientCredentialsJwt, JWT_BEARER_GRANT,
-    JwtBearerClaims, JwtBearerGrant, request_token,
+    JwtBearerClaims, JwtBearerGrant, SECRET_TOKEN_FIELDS, request_token, request_token_reply,
 };
 pub use token::{AccessToken, TokenCache, TokenSource};
 

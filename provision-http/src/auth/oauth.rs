@@ -51,6 +51,24 @@ pub async fn request_token(
     token_url: &Url,
     form: &[(&str, &str)],
 ) -> Result<AccessToken, AdapterError> {
+    request_token_reply(http, token_url, form)
+        .await
+        .map(|(token, _)| token)
+}
+
+/// The fields of a token reply that carry a credential: never handed back by
+/// [`request_token_reply`].
+pub const SECRET_TOKEN_FIELDS: &[&str] =
+    &["access_token", "refresh_token", "id_token", "signature"];
+
+/// [`request_token`], also handing back the reply's other string fields (Salesforce's
+/// `instance_url`, the host every API call must go to). The fields that carry a
+/// credential ([`SECRET_TOKEN_FIELDS`]) are left out.
+pub async fn request_token_reply(
+    http: &HttpClient,
+    token_url: &Url,
+    form: &[(&str, &str)],
+) -> Result<(AccessToken, std::collections::BTreeMap<String, String>), AdapterError> {
     let request = http
         .reqwest()
         .post(token_url.clone())
@@ -101,10 +119,22 @@ pub async fn request_token(
             )),
         });
     }
-    Ok(AccessToken {
-        value: token.access_token,
-        expires_in: token.expires_in.map(Duration::from_secs),
-    })
+    let fields = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&reply.body)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| !SECRET_TOKEN_FIELDS.contains(&k.as_str()))
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k, s)),
+            _ => None,
+        })
+        .collect();
+    Ok((
+        AccessToken {
+            value: token.access_token,
+            expires_in: token.expires_in.map(Duration::from_secs),
+        },
+        fields,
+    ))
 }
 
 fn epoch_seconds(at: SystemTime) -> u64 {
