@@ -10,7 +10,7 @@ use provision_core::config::load_config;
 use provision_core::engine::Engine;
 use provision_examples::Systems;
 
-fn wire(vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
+pub(crate) fn wire(vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
     let vars: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -10,3 +10,4 @@ mod policy_examples;
 mod presets_match_adapters;
 mod quickstart;
 mod review_scene;
+mod scim_real;
