@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use provision_core::adapter::{AdapterError, SystemError};
 use provision_core::secret::{ExposeSecret, SecretString};
 use provision_http::auth::{AccessToken, Auth, StaticAuth, TokenCache, TokenSource, request_token};
-use provision_http::classify::{ErrorDialect, default_class, json_system_error};
+use provision_http::classify::{ErrorDialect, default_class, is_scim_error, json_system_error};
 use provision_http::client::{HttpClient, HttpResponse, RequestKind};
 use reqwest::Method;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, IF_MATCH};
@@ -60,23 +60,6 @@ impl ErrorDialect for ScimErrors {
             other => other,
         }
     }
-}
-
-/// True when the body is a SCIM error message (`urn:…:Error` in `schemas`, or a
-/// `status` given as a string, which only SCIM does).
-pub fn is_scim_error(reply: &HttpResponse) -> bool {
-    let Ok(body) = serde_json::from_slice::<Value>(&reply.body) else {
-        return false;
-    };
-    let schema = body
-        .get("schemas")
-        .and_then(Value::as_array)
-        .is_some_and(|s| {
-            s.iter()
-                .filter_map(Value::as_str)
-                .any(|s| s.ends_with(":Error"))
-        });
-    schema || body.get("status").is_some_and(Value::is_string)
 }
 
 /// The `scimType` of an error, when it has one.

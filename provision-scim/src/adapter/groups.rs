@@ -7,12 +7,11 @@ use std::sync::atomic::Ordering;
 
 use provision_core::adapter::{AdapterError, Applied, Page, SystemError};
 use provision_core::model::{AccountRef, Entitlement, GrantRecord, ResourceRecord, ResourceRef};
-use provision_http::paginate::ScimPage;
 use reqwest::Method;
 use serde_json::Value;
 
 use super::users::{etag_of, patch_refused};
-use super::{PUT_ATTEMPTS, ScimAdapter, parse};
+use super::{PUT_ATTEMPTS, ScimAdapter, next_page, parse};
 use crate::client::scim_type;
 use crate::descriptor::KIND_GROUP;
 use crate::dialect::quote;
@@ -69,7 +68,9 @@ impl ScimAdapter {
         let mut cursor: Option<String> = None;
         let mut all = Vec::new();
         loop {
-            let (list, next) = self.group_list(cursor.as_deref(), None).await?;
+            let (list, next) = self
+                .group_list(cursor.as_deref(), Some(without_members()))
+                .await?;
             all.extend(list);
             match next {
                 Some(n) => cursor = Some(n),
@@ -78,28 +79,18 @@ impl ScimAdapter {
         }
     }
 
-    /// One page of `GET /Groups` (with `filter` when given), without members.
+    /// One page of `GET /Groups`, with `extra` in the query (a filter, or
+    /// `attributes=displayName` to leave members out).
     async fn group_list(
         &self,
         cursor: Option<&str>,
-        filter: Option<String>,
+        extra: Option<(&'static str, String)>,
     ) -> Result<(Vec<ScimGroup>, Option<String>), AdapterError> {
-        let page = match cursor {
-            None => ScimPage::first(self.page_size()),
-            Some(c) => ScimPage::from_cursor(self.system(), c, self.page_size())?,
-        };
+        let page = self.page_at(cursor)?;
         let mut query: Vec<(&str, String)> = page.query().into_iter().collect();
-        match filter {
-            Some(f) => query.push(("filter", f)),
-            None => query.push(("attributes", "displayName".to_owned())),
-        }
+        query.extend(extra);
         let (list, _): (ListResponse<ScimGroup>, _) = self.client.get(&["Groups"], &query).await?;
-        let returned = list.resources.len();
-        let next = match list.total_results {
-            Some(total) => page.next(total, returned),
-            None if returned == 0 => None,
-            None => page.next(u64::MAX, returned),
-        };
+        let next = next_page(&page, list.total_results, list.resources.len());
         Ok((list.resources, next.map(|p| p.to_cursor())))
     }
 
@@ -108,7 +99,7 @@ impl ScimAdapter {
         &self,
         cursor: Option<&str>,
     ) -> Result<Page<ResourceRecord>, AdapterError> {
-        let (groups, next) = self.group_list(cursor, None).await?;
+        let (groups, next) = self.group_list(cursor, Some(without_members())).await?;
         let items = groups
             .into_iter()
             .map(|g| {
@@ -209,7 +200,9 @@ impl ScimAdapter {
         let filter = self
             .filters()
             .then(|| format!("members[value eq {}]", quote(id)));
-        let result = self.group_list(cursor, filter.clone()).await;
+        let result = self
+            .group_list(cursor, filter.clone().map(|f| ("filter", f)))
+            .await;
         let (groups, next) = match result {
             Err(e)
                 if filter.is_some()
@@ -217,22 +210,21 @@ impl ScimAdapter {
                     || filter.is_some() && e_status(&e) == Some(501) =>
             {
                 self.filter_refused.store(true, Ordering::Relaxed);
-                self.group_list_with_members(cursor).await?
+                self.group_list(cursor, None).await?
             }
             Err(e) => return Err(e),
             Ok(ok) if filter.is_some() => ok,
-            Ok(_) => self.group_list_with_members(cursor).await?,
+            Ok(_) => self.group_list(cursor, None).await?,
         };
         let system = self.system().to_owned();
         let items = groups
             .into_iter()
-            .filter(|g| {
-                // A filtered list holds only the user's groups; without a filter the
-                // members say.
-                filter.is_some() && !self.filter_refused.load(Ordering::Relaxed)
-                    || g.members
-                        .as_ref()
-                        .is_some_and(|ms| ms.iter().any(|m| m.value == id))
+            .filter(|g| match &g.members {
+                // The members say, when they came (a filter the application ignored
+                // must not make the user a member of every group).
+                Some(members) => members.iter().any(|m| m.value == id),
+                // A filtered list without members holds only the user's groups.
+                None => filter.is_some() && !self.filter_refused.load(Ordering::Relaxed),
             })
             .map(|g| {
                 self.groups.insert(&g.display_name, &g.id);
@@ -244,26 +236,6 @@ impl ScimAdapter {
             })
             .collect();
         Ok(Page::new(items, next))
-    }
-
-    /// One page of `GET /Groups` with members.
-    async fn group_list_with_members(
-        &self,
-        cursor: Option<&str>,
-    ) -> Result<(Vec<ScimGroup>, Option<String>), AdapterError> {
-        let page = match cursor {
-            None => ScimPage::first(self.page_size()),
-            Some(c) => ScimPage::from_cursor(self.system(), c, self.page_size())?,
-        };
-        let (list, _): (ListResponse<ScimGroup>, _) =
-            self.client.get(&["Groups"], &page.query()).await?;
-        let returned = list.resources.len();
-        let next = match list.total_results {
-            Some(total) => page.next(total, returned),
-            None if returned == 0 => None,
-            None => page.next(u64::MAX, returned),
-        };
-        Ok((list.resources, next.map(|p| p.to_cursor())))
     }
 
     /// One PATCH adding or removing one member, in the application's dialect. Adding a
@@ -429,6 +401,11 @@ impl ScimAdapter {
         }
         Err(last.unwrap_or_else(|| super::internal("no PUT attempt made")))
     }
+}
+
+/// `attributes=displayName`: a group list without its (possibly long) member lists.
+fn without_members() -> (&'static str, String) {
+    ("attributes", "displayName".to_owned())
 }
 
 fn e_status(e: &AdapterError) -> Option<u16> {

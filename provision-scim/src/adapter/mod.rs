@@ -22,6 +22,7 @@ use provision_core::model::{
     AccountRecord, AccountRef, GrantRecord, Operation, OperationKind, ResourceRecord, ResourceRef,
 };
 use provision_http::names::NameCache;
+use provision_http::paginate::ScimPage;
 
 use crate::client::{RequestCounts, ScimClient};
 use crate::config::{ConfigError, GroupWrites, ScimConfig};
@@ -150,6 +151,14 @@ impl ScimAdapter {
     fn page_size(&self) -> u64 {
         let size = self.config.page_size;
         u64::from(self.caps.max_results.map_or(size, |m| size.min(m)))
+    }
+
+    /// The page a cursor names (the first page without one).
+    fn page_at(&self, cursor: Option<&str>) -> Result<ScimPage, AdapterError> {
+        match cursor {
+            None => Ok(ScimPage::first(self.page_size())),
+            Some(c) => ScimPage::from_cursor(self.system(), c, self.page_size()),
+        }
     }
 
     fn system(&self) -> &str {
@@ -344,6 +353,12 @@ fn internal(what: &str) -> AdapterError {
     AdapterError::Permanent {
         error: SystemError::message(format!("SCIM adapter: {what}")),
     }
+}
+
+/// The page after `page`: up to `totalResults` when the application gives it;
+/// without it, until an empty page (a short page is not the end).
+fn next_page(page: &ScimPage, total: Option<u64>, returned: usize) -> Option<ScimPage> {
+    page.next(total.unwrap_or(u64::MAX), returned)
 }
 
 /// A reply body read as `T`, or a permanent error naming the system.

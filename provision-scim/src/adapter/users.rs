@@ -13,7 +13,7 @@ use provision_http::paginate::ScimPage;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::{IDS_PER_FILTER, ScimAdapter, parse};
+use super::{IDS_PER_FILTER, ScimAdapter, next_page, parse};
 use crate::client::scim_type;
 use crate::dialect::{quote, user_name_filter};
 use crate::model::{ListResponse, ProfileAttribute, ScimUser, create_body};
@@ -32,25 +32,14 @@ impl ScimAdapter {
         &self,
         cursor: Option<&str>,
     ) -> Result<Page<AccountRecord>, AdapterError> {
-        let page = match cursor {
-            None => ScimPage::first(self.page_size()),
-            Some(c) => ScimPage::from_cursor(self.system(), c, self.page_size())?,
-        };
+        let page = self.page_at(cursor)?;
         let (list, reply): (ListResponse<ScimUser>, HttpResponse) =
             self.client.get(&["Users"], &page.query()).await?;
         for u in &list.resources {
             self.remember(&u.id, &u.user_name, u.external_id.as_deref());
         }
         self.resolve_managers(&list.resources).await?;
-        let returned = list.resources.len();
-        let next = match list.total_results {
-            Some(total) => page.next(total, returned),
-            None if returned == 0 => None,
-            None => Some(ScimPage {
-                start_index: page.start_index + returned as u64,
-                count: page.count,
-            }),
-        };
+        let next = next_page(&page, list.total_results, list.resources.len());
         let items = list.resources.iter().map(|u| self.record(u)).collect();
         Ok(Page::new(items, next.map(|p| p.to_cursor())).with_rate_limit(reply.rate_limit))
     }
@@ -172,12 +161,7 @@ impl ScimAdapter {
             if let Some(u) = list.resources.into_iter().find(&matches) {
                 return Ok(Some(u));
             }
-            let next = match list.total_results {
-                Some(total) => page.next(total, returned),
-                None if returned == 0 => None,
-                None => page.next(u64::MAX, returned),
-            };
-            match next {
+            match next_page(&page, list.total_results, returned) {
                 Some(n) => page = n,
                 None => return Ok(None),
             }

@@ -2,16 +2,13 @@
 //! wrote): a joiner → mover → leaver run through the whole engine, the shared
 //! conformance suite, and the writes each change costs.
 //!
-//! The server: `PROVISION_TEST_SCIM_URL` when set (started with
-//! `SCIM_TENANTS=dynamic`, token `peer-test-token`), otherwise the test starts
-//! `shared/peers/start-scim.sh` on a free port with a pid file in a temporary folder
-//! and stops it by that pid file at the end. If it cannot start (no Python 3.11, no
-//! network for the first install) the test fails saying so: it is required, in CI
-//! and locally. Each test works in its own tenant (`<url>/<tenant>/v2`), an empty
-//! store of its own.
+//! The server: `PROVISION_TEST_SCIM_ROOT` when set (one started with
+//! `SCIM_TENANTS=dynamic`, token `peer-test-token`), otherwise each test starts one
+//! and stops it ([`provision_testkit::scim_peer`]); one that cannot start fails the
+//! test, saying so. Each test works in its own tenant (`<root>/<tenant>/v2`), an
+//! empty store of its own.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 
 use chrono::{Duration as ChronoDuration, Utc};
@@ -20,71 +17,15 @@ use provision_core::engine::Engine;
 use provision_core::model::{AccountState, EmploymentStatus, Entitlement, Identity, OperationKind};
 use provision_scim::discovery::Origin;
 use provision_scim::{ScimAdapter, ScimConfig};
-use provision_testkit::botocore::find_shared_dir;
 use provision_testkit::conformance::{self, Suite};
+use provision_testkit::scim_peer::{self, ScimPeer, Tenants};
 
 use crate::support;
 
-pub const PEER_TOKEN: &str = "peer-test-token";
+pub const PEER_TOKEN: &str = scim_peer::TOKEN;
 
-struct Peer {
-    root: String,
-    pidfile: Option<(PathBuf, PathBuf)>,
-}
-
-impl Peer {
-    fn get(tag: &str) -> Peer {
-        if let Ok(url) = std::env::var("PROVISION_TEST_SCIM_URL")
-            && !url.trim().is_empty()
-        {
-            return Peer {
-                root: url.trim().trim_end_matches('/').to_owned(),
-                pidfile: None,
-            };
-        }
-        let shared = find_shared_dir(env!("CARGO_MANIFEST_DIR")).expect(
-            "cannot find shared/ (with peers/start-scim.sh) beside the repository; set \
-             PROVISION_SHARED_DIR or PROVISION_TEST_SCIM_URL",
-        );
-        let dir =
-            std::env::temp_dir().join(format!("provision-scim-peer-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let pidfile = dir.join("scim.pid");
-        let out = Command::new(shared.join("peers/start-scim.sh"))
-            .env("SCIM_PORT", "0")
-            .env("SCIM_PIDFILE", &pidfile)
-            .env("SCIM_TOKEN", PEER_TOKEN)
-            .env("SCIM_TENANTS", "dynamic")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}/peers/start-scim.sh: {e}", shared.display()));
-        let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        assert!(
-            out.status.success() && url.starts_with("http://"),
-            "scim2-server did not start (it needs Python >= 3.11 and, on first use, pip \
-             access); start-scim.sh said:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Peer {
-            root: url.trim_end_matches('/').to_owned(),
-            pidfile: Some((shared.join("peers/stop.sh"), pidfile)),
-        }
-    }
-
-    /// The SCIM base URL of a tenant of its own.
-    fn tenant(&self, name: &str) -> String {
-        format!("{}/{name}-{}/v2/", self.root, std::process::id())
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if let Some((stop, pidfile)) = &self.pidfile {
-            let _ = Command::new(stop).arg(pidfile).status();
-            if let Some(dir) = pidfile.parent() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
+fn peer(tag: &str) -> ScimPeer {
+    ScimPeer::start(env!("CARGO_MANIFEST_DIR"), tag, Tenants::Dynamic)
 }
 
 fn config(base: &str) -> provision_scim::config::ScimConfigBuilder {
@@ -170,7 +111,7 @@ fn person(id: &str, email: &str, name: &str, department: &str, title: &str) -> I
 
 #[tokio::test]
 async fn joiner_mover_leaver_and_the_suite_against_scim2_server() {
-    let peer = Peer::get("lifecycle");
+    let peer = peer("lifecycle");
 
     // --- Joiner → mover → leaver through the engine, `adapter: scim` from the factory.
     let base = peer.tenant("lifecycle");
@@ -411,7 +352,7 @@ async fn joiner_mover_leaver_and_the_suite_against_scim2_server() {
 /// one is no write at all).
 #[tokio::test]
 async fn writes_per_change_against_scim2_server() {
-    let peer = Peer::get("writes");
+    let peer = peer("writes");
     let base = peer.tenant("writes");
     make_group(&base, "Engineering").await;
     let scim = ScimAdapter::connect(config(&base).delete_leavers(true).build().unwrap())
@@ -484,10 +425,24 @@ async fn writes_per_change_against_scim2_server() {
     .unwrap();
     assert_eq!(step("revoke", b, scim.request_counts()), (1, 0));
     let b = scim.request_counts();
-    conformance::run(&scim, &account, OperationKind::Grant { entitlement: group })
-        .await
-        .unwrap();
+    conformance::run(
+        &scim,
+        &account,
+        OperationKind::Grant {
+            entitlement: group.clone(),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(step("grant", b, scim.request_counts()), (1, 0));
+    // Reads cost what the data costs: a group's members are one read.
+    let b = scim.request_counts();
+    let members = read_all_grants(&scim, &group.resource_ref()).await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(
+        step("read a group's members", b, scim.request_counts()),
+        (0, 1)
+    );
 
     let b = scim.request_counts();
     conformance::run(
