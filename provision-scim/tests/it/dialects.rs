@@ -43,6 +43,22 @@ async fn expect_patch(
         .await;
 }
 
+/// Grants Engineering to Ada, then revokes it: the two effects.
+async fn grant_then_revoke(app: &provision_scim::ScimAdapter) -> (Effect, Effect) {
+    let mut effects = Vec::new();
+    for kind in [
+        OperationKind::Grant {
+            entitlement: engineering(),
+        },
+        OperationKind::Revoke {
+            entitlement: engineering(),
+        },
+    ] {
+        effects.push(conformance::run(app, &ada(), kind).await.unwrap());
+    }
+    (effects[0], effects[1])
+}
+
 /// Grant, revoke, deactivate in one dialect; every request's body is exact.
 async fn one_dialect(
     dialect: Dialect,
@@ -81,26 +97,10 @@ async fn one_dialect(
     )
     .await;
     let app = adapter(&server, |b| b.dialect(dialect).group("Engineering", "g1"));
-    let grant = conformance::run(
-        &app,
-        &ada(),
-        OperationKind::Grant {
-            entitlement: engineering(),
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(grant, Effect::Changed);
-    let revoke = conformance::run(
-        &app,
-        &ada(),
-        OperationKind::Revoke {
-            entitlement: engineering(),
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(revoke, Effect::Changed);
+    assert_eq!(
+        grant_then_revoke(&app).await,
+        (Effect::Changed, Effect::Changed)
+    );
     let off = conformance::run(&app, &ada(), OperationKind::SuspendAccount)
         .await
         .unwrap();
@@ -158,26 +158,10 @@ async fn already_a_member_and_not_a_member_are_already_done() {
         .mount(&server)
         .await;
     let app = adapter(&server, |b| b.group("Engineering", "g1"));
-    let grant = conformance::run(
-        &app,
-        &ada(),
-        OperationKind::Grant {
-            entitlement: engineering(),
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(grant, Effect::AlreadyInPlace);
-    let revoke = conformance::run(
-        &app,
-        &ada(),
-        OperationKind::Revoke {
-            entitlement: engineering(),
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(revoke, Effect::AlreadyInPlace);
+    assert_eq!(
+        grant_then_revoke(&app).await,
+        (Effect::AlreadyInPlace, Effect::AlreadyInPlace)
+    );
 }
 
 /// A PUT-only group with ETags: a batch of three changes is one read and one PUT

@@ -1,5 +1,10 @@
 //! Discovery decides the descriptor; a missing or broken discovery endpoint falls
 //! back to the settings and says so (a warning in the logs, a note per endpoint).
+//!
+//! Unverified against a real tenant: the announced capabilities below (no PATCH,
+//! `ETag` spelt in another case, a bare `ResourceTypes` array) are shapes the RFC
+//! allows and applications are reported to send, not recorded exchanges;
+//! scim2-server's own discovery (everything announced) is read in `peer.rs`.
 
 use provision_core::adapter::{Adapter, read_all_accounts};
 use provision_scim::ScimAdapter;

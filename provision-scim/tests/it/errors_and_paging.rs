@@ -1,10 +1,17 @@
 //! The error and paging dialect: 409 `uniqueness` (its `status` a string), 1-based
 //! `startIndex` and `Resources`, a missing `totalResults`, `application/json` replies,
 //! 429 with `Retry-After`, filter values escaped, filters refused.
+//!
+//! Answer shapes: the 409 body (string `status`, `scimType: uniqueness`), 1-based
+//! paging and `Resources` are RFC 7644's and scim2-server answers them so (see
+//! `peer.rs`). Unverified against a real tenant: a `ListResponse` without
+//! `totalResults` with short pages before the end, `application/json` replies, 429
+//! with `Retry-After` (Slack's and GitHub's documented behaviour, `apis/scim.md`
+//! [2nd]), and a filter announced then refused with 400 `invalidFilter`.
 
 use std::time::Duration;
 
-use provision_core::adapter::{Adapter, AdapterError, Effect, read_all_accounts};
+use provision_core::adapter::{Adapter, AdapterError, Applied, Effect, read_all_accounts};
 use provision_core::model::{AccountRef, AccountState, OperationKind};
 use provision_testkit::conformance;
 use serde_json::json;
@@ -12,6 +19,20 @@ use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer};
 
 use crate::support::{adapter, catch_all, error, list, plain, scim, user};
+
+/// Creates ada@example.com through an adapter on `server`.
+async fn create_ada(server: &MockServer) -> Result<Applied, AdapterError> {
+    let app = adapter(server, |b| b);
+    let op = conformance::operation(
+        &app,
+        "ada@example.com",
+        OperationKind::CreateAccount {
+            profile: conformance::profile("ada@example.com", "Ada Lovelace"),
+        },
+    );
+    app.execute(&op, &AccountRef::by_login("ada@example.com"))
+        .await
+}
 
 #[tokio::test]
 async fn a_uniqueness_conflict_adopts_the_same_person_and_reactivates_them() {
@@ -42,18 +63,7 @@ async fn a_uniqueness_conflict_adopts_the_same_person_and_reactivates_them() {
         .expect(1)
         .mount(&server)
         .await;
-    let app = adapter(&server, |b| b);
-    let op = conformance::operation(
-        &app,
-        "ada@example.com",
-        OperationKind::CreateAccount {
-            profile: conformance::profile("ada@example.com", "Ada Lovelace"),
-        },
-    );
-    let applied = app
-        .execute(&op, &AccountRef::by_login("ada@example.com"))
-        .await
-        .unwrap();
+    let applied = create_ada(&server).await.unwrap();
     assert_eq!(applied.effect, Effect::AlreadyInPlace);
     assert_eq!(applied.external_id.as_deref(), Some("u7"));
     assert!(applied.note.unwrap().contains("reactivated"));
@@ -77,18 +87,7 @@ async fn a_uniqueness_conflict_with_another_persons_hr_id_is_not_adopted() {
         .respond_with(scim(200, list(vec![existing], Some(1))))
         .mount(&server)
         .await;
-    let app = adapter(&server, |b| b);
-    let op = conformance::operation(
-        &app,
-        "ada@example.com",
-        OperationKind::CreateAccount {
-            profile: conformance::profile("ada@example.com", "Ada Lovelace"),
-        },
-    );
-    let e = app
-        .execute(&op, &AccountRef::by_login("ada@example.com"))
-        .await
-        .unwrap_err();
+    let e = create_ada(&server).await.unwrap_err();
     assert_eq!(e.class(), "conflict");
     let se = e.system_error().unwrap();
     assert_eq!(
