@@ -46,13 +46,13 @@ pub enum QuickstartError {
     #[error("roster: {0}")]
     Roster(#[from] RosterError),
     /// A real system's variables in the environment (`OKTA_*`, `GOOGLE_*`, `AWS_*` /
-    /// `PROVISION_AWS_*`, `GITLAB_*`, `SLACK_*`, `JIRA_*`) are incomplete or wrong; the
+    /// `PROVISION_AWS_*`, `GITLAB_*`, `SLACK_*`, `JIRA_*`, `PROVISION_SCIM_*`) are incomplete or wrong; the
     /// error names the system and the setting.
     #[error("{0}")]
     AdapterConfig(#[from] provision_core::adapter::ConfigError),
     /// A system in `provision.yaml` has no sandbox preset and no real adapter here.
     #[error(
-        "system `{system}` in provision.yaml: no sandbox of that name (known: okta, google, aws, gitlab, slack, jira, salesforce)"
+        "system `{system}` in provision.yaml: no sandbox of that name (known: okta, google, aws, gitlab, slack, jira, salesforce, scim)"
     )]
     NoSandbox {
         /// The system.

@@ -62,6 +62,13 @@ fn salesforce_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
                 && (set("SALESFORCE_PRIVATE_KEY") || set("SALESFORCE_PRIVATE_KEY_FILE"))))
 }
 
+/// `PROVISION_SCIM_URL` is set: the `expenses` system is a real SCIM 2.0 application
+/// there (scim2-server on loopback, or any other), with `PROVISION_SCIM_TOKEN` as its
+/// bearer token.
+fn scim_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    env("PROVISION_SCIM_URL").is_some_and(|v| !v.trim().is_empty())
+}
+
 /// A service-account key and the admin to act as are set.
 fn google_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
     let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
@@ -194,6 +201,8 @@ impl Systems {
         builder = builder.factory(provision_slack::factory());
         // `adapter: jira` in provision.yaml builds the real adapter through its factory.
         builder = builder.factory(provision_jira::factory());
+        // `adapter: scim` in provision.yaml builds the real adapter through its factory.
+        builder = builder.factory(provision_scim::factory());
         let mut real = BTreeMap::new();
         for name in config.systems.keys() {
             let (adapter, where_): (Arc<dyn Adapter>, String) = match name.as_str() {
@@ -232,6 +241,17 @@ impl Systems {
                             if tokens.scim { ", SCIM" } else { "" }
                         ),
                     )
+                }
+                "expenses" if scim_in_env(env) => {
+                    let url = env("PROVISION_SCIM_URL").unwrap_or_default();
+                    let cfg = provision_scim::ScimConfig::builder()
+                        .system_name(name.as_str())
+                        .base_url(url.trim())
+                        .bearer(env("PROVISION_SCIM_TOKEN").unwrap_or_default())
+                        .delete_leavers(config.systems[name].delete_leavers)
+                        .build()?;
+                    let at = format!("SCIM at {}", cfg.base_url);
+                    (Arc::new(provision_scim::ScimAdapter::new(cfg)?), at)
                 }
                 "aws" if aws_in_env(env) => {
                     let (adapter, where_) = aws_from_env(&config.systems[name], env)?;

@@ -180,6 +180,25 @@ pub fn graphql_errors(reply: &HttpResponse) -> Option<SystemError> {
     Some(SystemError::new(Some(reply.status), code, message))
 }
 
+/// True when an error reply's body is a SCIM error message (RFC 7644 §3.12): the
+/// `urn:ietf:params:scim:api:messages:2.0:Error` schema, a `status` given as a string
+/// (only SCIM does that), or Slack's SCIM v1 `Errors` object. A 404 with such a body
+/// is "no such resource"; any other 404 from a SCIM base URL means the URL is wrong.
+pub fn is_scim_error(reply: &HttpResponse) -> bool {
+    let Ok(body) = serde_json::from_slice::<Value>(&reply.body) else {
+        return false;
+    };
+    let schema = body
+        .get("schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| {
+            s.iter()
+                .filter_map(Value::as_str)
+                .any(|s| s.ends_with(":Error"))
+        });
+    schema || body.get("status").is_some_and(Value::is_string) || body.get("Errors").is_some()
+}
+
 /// A failure to get a reply: `Transient`, maybe applied when a write's request may
 /// have left (a connection that never opened sent nothing).
 pub fn transport_error(system: &str, e: &reqwest::Error, kind: RequestKind) -> AdapterError {

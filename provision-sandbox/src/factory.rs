@@ -6,7 +6,7 @@
 //!   okta:
 //!     adapter: sandbox
 //!     settings:
-//!       preset: okta          # okta | google | aws | gitlab | slack | jira | salesforce
+//!       preset: okta          # okta | google | aws | gitlab | slack | jira | salesforce | scim
 //!   okta-contractors:
 //!     adapter: sandbox
 //!     settings: {preset: okta, state_file: /tmp/okta-contractors.json}

@@ -246,6 +246,30 @@ pub fn salesforce() -> Preset {
     }
 }
 
+/// A generic SCIM 2.0 application (`adapter: scim`): groups, deactivation (`active:
+/// false`, memberships kept), no sessions, no deletion unless `delete_leavers`; the
+/// enterprise profile fields. SCIM publishes no rate limit: 600/min is assumed (what
+/// Slack's SCIM allows for writes). The descriptor is the SCIM adapter's default one
+/// (`examples/tests/presets_match_adapters.rs` keeps them equal).
+pub fn scim() -> Preset {
+    let descriptor = SystemDescriptor::new("scim")
+        .with_accounts()
+        .can_suspend(true)
+        .with_correlation_keys(&["email", "username", "user_id", "employee_id"])
+        .with_kind(ResourceKindDescriptor::new("group", &["add_to_group"]).enumerable())
+        .with_profile_fields(&[
+            "department",
+            "display_name",
+            "employee_id",
+            "manager",
+            "title",
+        ]);
+    Preset {
+        descriptor,
+        requests_per_minute: 600,
+    }
+}
+
 /// The preset a real system's name stands for (`okta`, `google`, …), if any.
 pub fn by_name(name: &str) -> Option<Preset> {
     all().into_iter().find(|(n, _)| *n == name).map(|(_, p)| p)
@@ -266,5 +290,6 @@ pub fn all() -> Vec<(&'static str, Preset)> {
         ("slack", slack()),
         ("jira", jira()),
         ("salesforce", salesforce()),
+        ("scim", scim()),
     ]
 }

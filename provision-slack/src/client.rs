@@ -8,7 +8,7 @@
 
 use provision_core::adapter::{AdapterError, RateLimitInfo, SystemError};
 use provision_http::auth::{Auth, StaticAuth};
-use provision_http::classify::{ErrorDialect, default_class, json_system_error};
+use provision_http::classify::{ErrorDialect, default_class, is_scim_error, json_system_error};
 use provision_http::client::{HttpClient, HttpResponse, RequestKind};
 use reqwest::Method;
 use reqwest::header::ACCEPT;
@@ -263,21 +263,6 @@ impl ErrorDialect for ScimErrors {
             other => other,
         }
     }
-}
-
-fn is_scim_error(reply: &HttpResponse) -> bool {
-    let Ok(body) = serde_json::from_slice::<Value>(&reply.body) else {
-        return false;
-    };
-    let schema = body
-        .get("schemas")
-        .and_then(Value::as_array)
-        .is_some_and(|s| {
-            s.iter()
-                .filter_map(Value::as_str)
-                .any(|s| s.ends_with(":Error"))
-        });
-    schema || body.get("Errors").is_some()
 }
 
 /// The Slack HTTP client: one for the Web API, one for SCIM, one credential per

@@ -10,6 +10,8 @@
 //!   ([`conformance::Suite`], one entry point).
 //! * [`secrets`]: capture the logs of a test and fail it when a secret shows up in
 //!   them or in an error's `Display` / `Debug` output.
+//! * [`scim_peer`]: scim2-server on loopback, found in the environment or started
+//!   for the test and stopped after it.
 //! * [`token_endpoint`]: an OAuth token endpoint for wiremock that verifies signed-JWT
 //!   assertions (Google's JWT-bearer grant, Okta's `private_key_jwt`).
 
@@ -17,6 +19,7 @@ pub mod botocore;
 pub mod conformance;
 pub mod discovery;
 pub mod openapi;
+pub mod scim_peer;
 pub mod secrets;
 pub mod token_endpoint;
 

@@ -10,6 +10,7 @@ mod policy_examples;
 mod presets_match_adapters;
 mod quickstart;
 mod review_scene;
+mod scim_real;
 mod salesforce_real;
 
 /// The real systems the quickstart wires for these variables, as `name where`.

@@ -51,6 +51,35 @@ fn the_aws_preset_is_the_aws_adapter() {
 }
 
 #[test]
+fn the_scim_preset_is_the_scim_adapter() {
+    assert_eq!(
+        presets::scim().descriptor,
+        factory_descriptor_with(
+            provision_scim::factory().as_ref(),
+            &[("base_url", "https://app.example.com/scim/v2/")]
+        )
+    );
+}
+
+/// As [`factory_descriptor`], with settings.
+fn factory_descriptor_with(
+    factory: &dyn AdapterFactory,
+    settings: &[(&str, &str)],
+) -> SystemDescriptor {
+    let name = SystemName::new(factory.adapter_type());
+    let mut config = SystemConfig::new(factory.adapter_type());
+    for (k, v) in settings {
+        config.settings.insert((*k).to_owned(), (*v).to_owned());
+    }
+    factory
+        .descriptor(SystemSpec {
+            name: &name,
+            config: &config,
+        })
+        .unwrap()
+}
+
+#[test]
 fn the_org_unit_action_has_one_name() {
     let google = factory_descriptor(provision_google::factory().as_ref());
     assert_eq!(

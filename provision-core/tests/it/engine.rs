@@ -291,7 +291,7 @@ async fn an_unknown_preset_names_the_presets() {
         &DEPLOYMENT.replace("preset: google", "preset: gogle"),
     );
     let err = engine(&dir).await.unwrap_err().to_string();
-    assert!(err.contains("system google: setting `preset`: unknown preset `gogle`; expected one of: okta, google, aws, gitlab, slack, jira, salesforce"), "{err}");
+    assert!(err.contains("system google: setting `preset`: unknown preset `gogle`; expected one of: okta, google, aws, gitlab, slack, jira, salesforce, scim"), "{err}");
 }
 
 /// Okta whose groups are enumerable: a person's groups are read per account, so a

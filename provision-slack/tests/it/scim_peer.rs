@@ -3,84 +3,28 @@
 //! paging, read back through SCIM.
 //!
 //! The server: `PROVISION_TEST_SCIM_URL` when set (token `peer-test-token`),
-//! otherwise the test starts `shared/peers/start-scim.sh` on a free port with a pid
-//! file in a temporary folder and stops it by that pid file at the end. If it cannot
-//! start (no Python 3.11, no network for the first install) the test fails saying so.
+//! otherwise the test starts one and stops it at the end
+//! ([`provision_testkit::scim_peer`]). If it cannot start (no Python 3.11, no network
+//! for the first install) the test fails saying so.
 //!
 //! scim2-server's `DELETE` really deletes (RFC 7644), where Slack's deactivates; so
 //! this run deactivates the generic way (`scim_deactivation: patch`, `active: false`),
 //! and Slack's `DELETE` is covered by the wiremock tests (`accounts.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use provision_core::adapter::{Adapter, Effect, read_all_accounts};
 use provision_core::model::{AccountRef, AccountState, OperationKind};
 use provision_slack::config::ScimDeactivation;
 use provision_slack::{SlackAdapter, SlackConfig};
-use provision_testkit::botocore::find_shared_dir;
 use provision_testkit::conformance;
-
-struct Peer {
-    url: String,
-    pidfile: Option<(PathBuf, PathBuf)>,
-}
-
-impl Peer {
-    fn get() -> Peer {
-        if let Ok(url) = std::env::var("PROVISION_TEST_SCIM_URL")
-            && !url.trim().is_empty()
-        {
-            return Peer {
-                url: url.trim().trim_end_matches('/').to_owned(),
-                pidfile: None,
-            };
-        }
-        let shared = find_shared_dir(env!("CARGO_MANIFEST_DIR")).expect(
-            "cannot find shared/ (with peers/start-scim.sh) beside the repository; set PROVISION_SHARED_DIR or PROVISION_TEST_SCIM_URL",
-        );
-        let dir = std::env::temp_dir().join(format!("provision-slack-scim-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let pidfile = dir.join("scim.pid");
-        let out = Command::new(shared.join("peers/start-scim.sh"))
-            .env("SCIM_PORT", "0")
-            .env("SCIM_PIDFILE", &pidfile)
-            .env("SCIM_TOKEN", "peer-test-token")
-            .env_remove("SCIM_TENANTS")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}/peers/start-scim.sh: {e}", shared.display()));
-        let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        assert!(
-            out.status.success() && url.starts_with("http://"),
-            "scim2-server did not start (it needs Python >= 3.11 and, on first use, pip \
-             access); start-scim.sh said:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Peer {
-            url,
-            pidfile: Some((shared.join("peers/stop.sh"), pidfile)),
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if let Some((stop, pidfile)) = &self.pidfile {
-            let _ = Command::new(stop).arg(pidfile).status();
-            if let Some(dir) = pidfile.parent() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
-}
+use provision_testkit::scim_peer::{ScimPeer, Tenants};
 
 #[tokio::test]
 async fn create_deactivate_reactivate_against_scim2_server() {
-    let peer = Peer::get();
+    let peer = ScimPeer::start(env!("CARGO_MANIFEST_DIR"), "slack", Tenants::One);
     let slack = SlackAdapter::new(
         SlackConfig::builder()
-            .scim_url(format!("{}/", peer.url))
+            .scim_url(peer.tenant("slack"))
             .scim_token("peer-test-token")
             .scim_page_size(1)
             .scim_deactivation(ScimDeactivation::PatchInactive)
