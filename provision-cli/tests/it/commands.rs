@@ -145,7 +145,7 @@ fn apply_runs_the_saved_plan_then_refuses_it_as_stale_naming_what_changed() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("applied run"), "{out}");
     // Without a terminal: one line per operation on standard error.
-    assert!(err.contains("[1/76] "), "{err}");
+    assert!(err.contains("[1/80] "), "{err}");
     assert!(
         err.contains("okta e1001/okta/create_account: done"),
         "{err}"
@@ -407,7 +407,7 @@ fn simulate_against_a_directory_ignores_moved_lines_and_sees_a_narrower_selector
     let d = Deployment::new();
     let proposed = d.path().join("proposed");
     std::fs::create_dir_all(&proposed).unwrap();
-    for f in ["engineering.yaml", "sales.yaml"] {
+    for f in ["engineering.yaml", "sales.yaml", "expenses.yaml"] {
         std::fs::copy(d.path().join("policies").join(f), proposed.join(f)).unwrap();
     }
     // Comments push every policy down: nobody's access changes.
@@ -459,6 +459,7 @@ fn simulate_shows_the_sod_conflicts_a_policy_change_would_create_and_exits_4() {
     for f in [
         "engineering.yaml",
         "sales.yaml",
+        "expenses.yaml",
         "separation_of_duties.yaml",
     ] {
         std::fs::copy(d.path().join("policies").join(f), proposed.join(f)).unwrap();

@@ -118,7 +118,7 @@ fn apply_asks_on_a_terminal_and_shows_a_bar_per_system() {
     }
     let d = Deployment::new();
     let tmux = Tmux::start(d.path(), &apply_command()).unwrap();
-    tmux.wait_for("Apply these 76 operations? Only 'yes' is accepted:");
+    tmux.wait_for("Apply these 80 operations? Only 'yes' is accepted:");
     tmux.send("yes");
     let screen = tmux.wait_for("exit=");
     assert!(screen.contains("exit=0"), "{screen}");
@@ -150,7 +150,7 @@ fn apply_asks_on_a_terminal_and_shows_a_bar_per_system() {
         "gitlab's first-login accounts:\n{screen}"
     );
     // Bars, not the line-per-operation output of a pipe.
-    assert!(!screen.contains("[1/76]"), "{screen}");
+    assert!(!screen.contains("[1/80]"), "{screen}");
 }
 
 #[test]

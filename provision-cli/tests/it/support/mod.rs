@@ -65,7 +65,7 @@ impl Deployment {
         std::fs::create_dir_all(&state).unwrap();
         let yaml = std::fs::read_to_string(examples().join("provision.yaml")).unwrap();
         let yaml = with_state_files(&yaml, &state);
-        assert_eq!(yaml.matches("state_file:").count(), 7, "{yaml}");
+        assert_eq!(yaml.matches("state_file:").count(), 8, "{yaml}");
         std::fs::write(root.join("provision.yaml"), yaml).unwrap();
         copy_dir(&examples().join("policies"), &root.join("policies"));
         std::fs::copy(examples().join("roster.yaml"), root.join("roster.yaml")).unwrap();
