@@ -145,9 +145,16 @@ impl TokenSource for InstallationTokenSource {
             .expires_at
             .as_deref()
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .and_then(|t| (t.with_timezone(&Utc) - now).to_std().ok());
+            // An expiry already past (clock skew, a replayed answer) is used once and
+            // renewed at the next request.
+            .map(|t| {
+                (t.with_timezone(&Utc) - now)
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+            });
         Ok(AccessToken {
             value: SecretString::from(token.token),
+            // GitHub documents one hour when it does not say.
             expires_in: expires_in.or(Some(Duration::from_secs(3600))),
         })
     }

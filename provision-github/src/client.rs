@@ -27,8 +27,10 @@ use crate::config::{ConfigError, GithubAuth, GithubConfig};
 
 /// The system's name in messages.
 pub const SYSTEM: &str = "GitHub";
-/// The media type GitHub asks for.
-pub const MEDIA_TYPE: &str = "application/vnd.github+json";
+/// The `Accept` header: GitHub's own media type first (what GitHub recommends), plain
+/// JSON as the fallback its description declares (so a server reading only the
+/// description, like Prism, can answer too).
+pub const MEDIA_TYPE: &str = "application/vnd.github+json, application/json";
 /// The REST API version the adapter is written against.
 pub const API_VERSION: &str = "2022-11-28";
 /// The largest page GitHub serves.

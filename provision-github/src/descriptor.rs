@@ -57,7 +57,7 @@ pub fn repo_roles(custom: &[(String, String)]) -> Vec<String> {
 ///   them). EMU: a leaver is suspended with SCIM `active:false`; deletion (irreversible)
 ///   is declared only when `delete_leavers` is set.
 /// * **No session revocation**: GitHub has no API that ends another user's sessions.
-/// * Named budget [`BUDGET_INVITATIONS`] (50 a day by default).
+/// * Named budget [`BUDGET_INVITATIONS`] (50 a day by default) on a plain organization.
 /// * Correlation keys: `username`, `user_id`, and in EMU `scim_user_name`,
 ///   `external_id`, `email` from the SCIM identity.
 pub fn github_descriptor(
@@ -80,22 +80,24 @@ pub fn github_descriptor(
         .can_suspend(true)
         .with_pending_deadline(PendingDeadline::After {
             wait: INVITATION_DEADLINE,
-        })
-        .with_rate_budget(RateBudget::new(
-            BUDGET_INVITATIONS,
-            Some(RateLimitConfig {
-                requests: INVITATIONS_PER_DAY,
-                per_seconds: 86_400,
-                burst: Some(INVITATIONS_PER_DAY),
-            }),
-        ));
+        });
     if emu {
         d = d.with_correlation_keys(&["username", "scim_user_name", "external_id", "email"]);
         if delete_leavers {
             d = d.can_delete();
         }
     } else {
-        d = d.with_correlation_keys(&["username", "user_id"]);
+        // EMU organizations have no invitations: managed users are added directly.
+        d = d
+            .with_correlation_keys(&["username", "user_id"])
+            .with_rate_budget(RateBudget::new(
+                BUDGET_INVITATIONS,
+                Some(RateLimitConfig {
+                    requests: INVITATIONS_PER_DAY,
+                    per_seconds: 86_400,
+                    burst: Some(INVITATIONS_PER_DAY),
+                }),
+            ));
     }
     d
 }
@@ -119,5 +121,6 @@ mod tests {
         assert!(github_descriptor(true, true, &[]).can_delete);
         assert!(!github_descriptor(true, false, &[]).can_delete);
         assert_eq!(d.rate_budgets[0].name, BUDGET_INVITATIONS);
+        assert!(github_descriptor(true, false, &[]).rate_budgets.is_empty());
     }
 }

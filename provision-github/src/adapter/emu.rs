@@ -44,21 +44,30 @@ impl GithubAdapter {
         record
     }
 
-    /// The SCIM user an account is: by `userName` (the identity's login, which the IdP
-    /// sends as the user name).
-    async fn find_scim_user(&self, user_name: &str) -> Result<Option<ScimUser>, AdapterError> {
-        let mut url = self.client.scim_url(&["Users"])?;
-        url.query_pairs_mut().append_pair(
-            "filter",
-            &format!("userName eq \"{}\"", user_name.replace('"', "")),
-        );
-        let reply = self.client.send_scim(Method::GET, url, None).await?;
-        let list: ScimList = reply.json(SYSTEM)?;
-        Ok(list.resources.into_iter().find(|u| {
-            u.user_name
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(user_name))
-        }))
+    /// The SCIM user an account is: by `userName` (the identity's login, which the
+    /// IdP sends as the user name), else by `externalId` (GitHub obfuscates a suspended
+    /// user's handle and email; the adapter's own creates set `externalId` to the
+    /// login, so a rehire is still found). One read each.
+    async fn find_scim_user(&self, login: &str) -> Result<Option<ScimUser>, AdapterError> {
+        let login = login.replace('"', "");
+        for attribute in ["userName", "externalId"] {
+            let mut url = self.client.scim_url(&["Users"])?;
+            url.query_pairs_mut()
+                .append_pair("filter", &format!("{attribute} eq \"{login}\""));
+            let reply = self.client.send_scim(Method::GET, url, None).await?;
+            let list: ScimList = reply.json(SYSTEM)?;
+            let found = list.resources.into_iter().find(|u| {
+                let value = match attribute {
+                    "userName" => u.user_name.as_deref(),
+                    _ => u.external_id.as_deref(),
+                };
+                value.is_some_and(|v| v.eq_ignore_ascii_case(&login))
+            });
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
     }
 
     /// One page of the enterprise's SCIM users (`startIndex`/`count`, 100 a page).
@@ -111,7 +120,7 @@ impl GithubAdapter {
         let body = json!({
             "schemas": [USER_SCHEMA],
             "userName": profile.login,
-            "externalId": profile.attributes.get("employee_id").unwrap_or(&profile.login),
+            "externalId": profile.login,
             "displayName": profile.display_name,
             "name": { "givenName": name.given, "familyName": name.family },
             "emails": [{ "value": profile.email, "primary": true, "type": "work" }],

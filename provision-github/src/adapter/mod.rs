@@ -90,17 +90,18 @@ impl GithubAdapter {
     }
 
     /// The GitHub username of an account, when it can be known without guessing:
-    /// the account's external id (a plain organization's accounts are keyed by
-    /// username), or in EMU the managed handle `{login's local part}_{shortcode}`.
+    /// the account's external id (accounts are keyed by username), or in EMU, before
+    /// the account is read, the managed handle `{login's local part}_{shortcode}`.
     pub fn username_of(&self, account: &AccountRef) -> Option<String> {
+        let known = account
+            .external_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty() && !u.contains('@'))
+            .map(str::to_owned);
         match &self.config().emu {
-            Some(emu) => Some(emu_handle(&account.login, &emu.shortcode)),
-            None => account
-                .external_id
-                .as_deref()
-                .map(str::trim)
-                .filter(|u| !u.is_empty() && !u.contains('@'))
-                .map(str::to_owned),
+            Some(emu) => known.or_else(|| Some(emu_handle(&account.login, &emu.shortcode))),
+            None => known,
         }
     }
 

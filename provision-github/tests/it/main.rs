@@ -6,5 +6,9 @@ mod support;
 
 mod app_auth;
 mod conformance;
+mod emu;
 mod figures;
+mod prism;
 mod quirks;
+mod scim_peer;
+mod secrets;

@@ -61,6 +61,11 @@ pub struct State {
     pub repo_invites: BTreeMap<String, BTreeSet<String>>,
     /// Invitations sent (count), by kind of write.
     pub invitations_sent: u32,
+    /// EMU SCIM users: (scim id, userName, externalId, active).
+    pub scim: Vec<(String, String, String, bool)>,
+    /// Suspension obfuscates the user name (UNVERIFIED: GitHub says the handle and
+    /// primary email are obfuscated; whether SCIM's userName is, is not documented).
+    pub obfuscate_on_suspend: bool,
     pub page: usize,
     pub mode: Mode,
     pub base: String,
@@ -456,9 +461,125 @@ impl Respond for FakeGithub {
                     None => message(404, "Not Found"),
                 }
             }
+            ("GET", ["scim", "v2", "enterprises", _, "Users"]) => {
+                let filter = query(req, "filter").unwrap_or_default();
+                let start: usize = query(req, "startIndex")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1);
+                let count: usize = query(req, "count")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(30)
+                    .min(s.page);
+                let matching: Vec<Value> = s
+                    .scim
+                    .iter()
+                    .filter(|(_, user_name, external, _)| {
+                        filter.is_empty()
+                            || filter == format!("userName eq \"{user_name}\"")
+                            || filter == format!("externalId eq \"{external}\"")
+                    })
+                    .map(|(id, user_name, external, active)| {
+                        scim_json(id, user_name, external, *active)
+                    })
+                    .collect();
+                let total = matching.len();
+                let page: Vec<Value> = matching.into_iter().skip(start - 1).take(count).collect();
+                scim_reply(
+                    200,
+                    json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                        "totalResults": total, "itemsPerPage": page.len(), "startIndex": start,
+                        "Resources": page,
+                    }),
+                )
+            }
+            ("POST", ["scim", "v2", "enterprises", _, "Users"]) => {
+                let user_name = body["userName"].as_str().unwrap_or_default().to_owned();
+                let external = body["externalId"].as_str().unwrap_or_default().to_owned();
+                if s.scim.iter().any(|(_, u, _, _)| *u == user_name) {
+                    return scim_reply(
+                        409,
+                        json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                        "status": "409", "scimType": "uniqueness",
+                        "detail": "Duplicate record detected"}),
+                    );
+                }
+                s.next_id += 1;
+                let id = format!("scim-{}", s.next_id);
+                s.scim
+                    .push((id.clone(), user_name.clone(), external.clone(), true));
+                // The managed user exists on GitHub and is in the organization.
+                let handle = provision_github::adapter::emu_handle(&user_name, "acme");
+                let n = s.next_id;
+                s.users.insert(handle.clone(), n);
+                s.members.insert(handle, "active".into());
+                scim_reply(201, scim_json(&id, &user_name, &external, true))
+            }
+            ("PATCH", ["scim", "v2", "enterprises", _, "Users", id]) => {
+                let active = body["Operations"][0]["value"].as_bool();
+                let obfuscate = s.obfuscate_on_suspend;
+                match s.scim.iter_mut().find(|(i, ..)| i == id) {
+                    Some(user) => {
+                        if let Some(a) = active {
+                            user.3 = a;
+                            if !a && obfuscate {
+                                user.1 = format!("obfuscated-{}", user.0);
+                            }
+                        }
+                        let (i, u, e, a) = user.clone();
+                        scim_reply(200, scim_json(&i, &u, &e, a))
+                    }
+                    None => scim_reply(
+                        404,
+                        json!({"status": "404", "detail": "Resource not found"}),
+                    ),
+                }
+            }
+            ("DELETE", ["scim", "v2", "enterprises", _, "Users", id]) => {
+                let before = s.scim.len();
+                s.scim.retain(|(i, ..)| i != id);
+                if s.scim.len() < before {
+                    empty(204)
+                } else {
+                    scim_reply(
+                        404,
+                        json!({"status": "404", "detail": "Resource not found"}),
+                    )
+                }
+            }
             _ => message(404, "Not Found"),
         }
     }
+}
+
+fn scim_json(id: &str, user_name: &str, external: &str, active: bool) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": id, "externalId": external, "userName": user_name, "active": active,
+        "displayName": user_name,
+        "emails": [{"value": user_name, "primary": true, "type": "work"}],
+        "meta": {"resourceType": "User"},
+    })
+}
+
+fn scim_reply(status: u16, body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("content-type", "application/scim+json")
+        .set_body_json(body)
+}
+
+pub fn emu_adapter(server: &MockServer, delete_leavers: bool) -> GithubAdapter {
+    GithubAdapter::new(
+        GithubConfig::builder(ORG)
+            .api_url(&server.uri())
+            .token(TOKEN)
+            .emu("acme-emu", "acme", None)
+            .delete_leavers(delete_leavers)
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 fn urldecode(s: &str) -> String {
