@@ -12,11 +12,14 @@
 //!   them or in an error's `Display` / `Debug` output.
 //! * [`token_endpoint`]: an OAuth token endpoint for wiremock that verifies signed-JWT
 //!   assertions (Google's JWT-bearer grant, Okta's `private_key_jwt`).
+//! * [`peers`]: Prism and scim2-server from `shared/peers/`, started by a test and
+//!   stopped when dropped.
 
 pub mod botocore;
 pub mod conformance;
 pub mod discovery;
 pub mod openapi;
+pub mod peers;
 pub mod secrets;
 pub mod token_endpoint;
 

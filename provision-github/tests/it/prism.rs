@@ -6,13 +6,10 @@
 //! collaborator invitation), and the test checks the adapter reads each the way the
 //! issue says.
 //!
-//! The test starts Prism itself (on a free port, pid file in a temp folder) and stops
-//! it at the end. When Prism cannot start, it prints `SKIPPED` and passes — unless
+//! The test starts Prism itself (`provision_testkit::peers`, a free port, a pid file in a
+//! temp folder) and stops it at the end. When Prism cannot start, it prints `SKIPPED` and passes — unless
 //! `PROVISION_REQUIRE_PRISM=1`, then it fails, so the check can never vanish from CI
 //! silently.
-
-use std::path::PathBuf;
-use std::process::Command;
 
 use provision_core::adapter::{Adapter, AdapterError, Effect};
 use provision_core::model::{
@@ -20,78 +17,18 @@ use provision_core::model::{
 };
 use provision_github::{GithubAdapter, GithubConfig};
 use provision_testkit::conformance;
-use provision_testkit::openapi::{shared_dir, shared_spec_path};
+use provision_testkit::peers::Peer;
 use reqwest::Method;
 
 const SPEC: &str = "github-ghec.trimmed.json";
 
-/// A running Prism, stopped (by its pid file) when dropped.
-struct Prism {
-    url: String,
-    pidfile: PathBuf,
-    stop: PathBuf,
-    dir: PathBuf,
-}
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.stop).arg(&self.pidfile).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start_prism(test: &str) -> Option<Prism> {
-    let required = std::env::var("PROVISION_REQUIRE_PRISM").as_deref() == Ok("1");
-    let peers = shared_dir(env!("CARGO_MANIFEST_DIR")).join("peers");
-    let spec = shared_spec_path(env!("CARGO_MANIFEST_DIR"), SPEC);
-    let dir = std::env::temp_dir().join(format!("github-prism-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pidfile = dir.join("prism.pid");
-    let output = Command::new(peers.join("start-prism.sh"))
-        .arg(&spec)
-        .arg("0")
-        .env("PRISM_PIDFILE", &pidfile)
-        .output();
-    let failure = match output {
-        Ok(out) if out.status.success() => {
-            let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            if url.starts_with("http://") {
-                return Some(Prism {
-                    url,
-                    pidfile,
-                    stop: peers.join("stop.sh"),
-                    dir,
-                });
-            }
-            format!("start-prism.sh printed no URL: {url:?}")
-        }
-        Ok(out) => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-            format!(
-                "start-prism.sh failed ({}): {}",
-                out.status,
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            )
-        }
-        Err(e) => format!("cannot run start-prism.sh: {e}"),
-    };
-    let _ = Command::new(peers.join("stop.sh")).arg(&pidfile).status();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        !required,
-        "{test}: PROVISION_REQUIRE_PRISM=1 but Prism could not start: {failure}"
-    );
-    eprintln!(
-        "SKIPPED {test}: Prism could not start ({failure}); it needs node and npm \
-         (set PROVISION_REQUIRE_PRISM=1 to make this a failure)"
-    );
-    None
-}
-
 #[tokio::test]
 async fn joiner_mover_leaver_against_prism() {
-    let Some(prism) = start_prism("joiner_mover_leaver_against_prism") else {
+    let Some(prism) = Peer::prism(
+        env!("CARGO_MANIFEST_DIR"),
+        SPEC,
+        "github_joiner_mover_leaver_against_prism",
+    ) else {
         return;
     };
     let config = GithubConfig::builder("acme")

@@ -7,68 +7,11 @@
 //! file in a temporary folder and stops it by that pid file at the end. If it cannot
 //! start (no Python 3.11, no network for the first install) the test fails saying so.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use provision_core::adapter::{Adapter, Effect, read_all_accounts};
 use provision_core::model::{AccountRef, AccountState, OperationKind};
 use provision_github::{GithubAdapter, GithubConfig};
-use provision_testkit::botocore::find_shared_dir;
 use provision_testkit::conformance;
-
-struct Peer {
-    url: String,
-    pidfile: Option<(PathBuf, PathBuf)>,
-}
-
-impl Peer {
-    fn get() -> Peer {
-        if let Ok(url) = std::env::var("PROVISION_TEST_SCIM_URL")
-            && !url.trim().is_empty()
-        {
-            return Peer {
-                url: url.trim().trim_end_matches('/').to_owned(),
-                pidfile: None,
-            };
-        }
-        let shared = find_shared_dir(env!("CARGO_MANIFEST_DIR")).expect(
-            "cannot find shared/ (with peers/start-scim.sh) beside the repository; set PROVISION_SHARED_DIR or PROVISION_TEST_SCIM_URL",
-        );
-        let dir =
-            std::env::temp_dir().join(format!("provision-github-scim-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let pidfile = dir.join("scim.pid");
-        let out = Command::new(shared.join("peers/start-scim.sh"))
-            .env("SCIM_PORT", "0")
-            .env("SCIM_PIDFILE", &pidfile)
-            .env("SCIM_TOKEN", "peer-test-token")
-            .env_remove("SCIM_TENANTS")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}/peers/start-scim.sh: {e}", shared.display()));
-        let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        assert!(
-            out.status.success() && url.starts_with("http://"),
-            "scim2-server did not start (it needs Python >= 3.11 and, on first use, pip \
-             access); start-scim.sh said:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Peer {
-            url,
-            pidfile: Some((shared.join("peers/stop.sh"), pidfile)),
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if let Some((stop, pidfile)) = &self.pidfile {
-            let _ = Command::new(stop).arg(pidfile).status();
-            if let Some(dir) = pidfile.parent() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
-}
+use provision_testkit::peers::Peer;
 
 fn emu(peer: &Peer, delete_leavers: bool) -> GithubAdapter {
     GithubAdapter::new(
@@ -86,7 +29,7 @@ fn emu(peer: &Peer, delete_leavers: bool) -> GithubAdapter {
 
 #[tokio::test]
 async fn create_suspend_rehire_delete_against_scim2_server() {
-    let peer = Peer::get();
+    let peer = Peer::scim(env!("CARGO_MANIFEST_DIR"), "peer-test-token");
     let github = emu(&peer, true);
     let suffix = std::process::id();
     let login = format!("ada{suffix}@example.com");
