@@ -263,11 +263,7 @@ impl GithubClient {
 
     /// A cursor handed back by a caller, as a URL on the API; anything else is refused.
     pub fn cursor_url(&self, cursor: &str) -> Result<Url, AdapterError> {
-        let url = Url::parse(cursor).map_err(|_| AdapterError::Invalid {
-            error: SystemError::message(format!("not a GitHub page cursor: {cursor:?}")),
-        })?;
-        self.http.ensure_same_origin(&url)?;
-        Ok(url)
+        self.http.cursor_url(cursor)
     }
 
     /// Sends one REST request; 2xx is `Ok`, anything else a classified [`AdapterError`].

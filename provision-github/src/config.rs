@@ -453,30 +453,10 @@ impl GithubConfigBuilder {
     }
 }
 
-/// Checks the API URL: http(s) with a host, no user-info, plain http only on
-/// loopback (a token never crosses a network in the clear).
+/// Checks the API URL ([`provision_http::client::parse_credential_url`]): http(s)
+/// with a host, no user-info, plain http only on loopback.
 pub fn parse_api_url(text: &str) -> Result<Url, String> {
-    let shown = if text.contains('@') {
-        "the URL given (not shown: it has a user-info part)".to_owned()
-    } else {
-        format!("`{text}`")
-    };
-    let url = provision_http::client::parse_base_url(text).map_err(|e| format!("{shown}: {e}"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("a GitHub API URL has no user name or password in it".to_owned());
-    }
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    if url.scheme() == "http" && !loopback {
-        return Err(format!(
-            "{shown} is plain http: the token would cross the network unencrypted; use https"
-        ));
-    }
-    Ok(url)
+    provision_http::client::parse_credential_url(text)
 }
 
 #[cfg(test)]
