@@ -9,7 +9,7 @@ use provision_http::paginate::ScimPage;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{GithubAdapter, emu_handle};
+use super::{GithubAdapter, emu_handle, missing_is_configuration};
 use crate::client::{PER_PAGE, SYSTEM};
 use crate::model::{ScimList, ScimUser};
 
@@ -86,22 +86,17 @@ impl GithubAdapter {
                 q.append_pair(k, &v);
             }
         }
-        let reply = match self.client.send_scim(Method::GET, url, None).await {
-            Err(AdapterError::NotFound { error }) => {
-                return Err(AdapterError::Configuration {
-                    error: SystemError::new(
-                        error.status,
-                        error.code,
-                        format!(
-                            "{} — the enterprise's SCIM API was not found (check \
-                             settings.enterprise and that it is an EMU enterprise)",
-                            error.message
-                        ),
-                    ),
-                });
-            }
-            other => other?,
-        };
+        let reply = self
+            .client
+            .send_scim(Method::GET, url, None)
+            .await
+            .map_err(|e| {
+                missing_is_configuration(
+                    e,
+                    "the enterprise's SCIM API was not found (check settings.enterprise and \
+                     that it is an EMU enterprise)",
+                )
+            })?;
         let list: ScimList = reply.json(SYSTEM)?;
         let next = page
             .next(list.total_results, list.resources.len())

@@ -153,6 +153,33 @@ pub(crate) fn invitation_budget(info: Option<RateLimitInfo>) -> Option<RateLimit
     Some(info)
 }
 
+/// A 404 on a read of something the configuration or a policy names (the
+/// organization, a team, the enterprise's SCIM API): a configuration error with
+/// `hint`, never "nothing there". Other errors pass through.
+pub(crate) fn missing_is_configuration(e: AdapterError, hint: &str) -> AdapterError {
+    match e {
+        AdapterError::NotFound { error } => AdapterError::Configuration {
+            error: SystemError::new(
+                error.status,
+                error.code,
+                format!("{} — {hint}", error.message),
+            ),
+        },
+        other => other,
+    }
+}
+
+impl GithubAdapter {
+    /// One `DELETE` of a membership; 404 (not a member) is already done.
+    pub(crate) async fn remove(&self, url: url::Url) -> Result<Applied, AdapterError> {
+        match self.client.send(reqwest::Method::DELETE, url, None).await {
+            Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
+            Err(AdapterError::NotFound { .. }) => Ok(Applied::already_in_place()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 fn no_kind(kind: &str) -> AdapterError {
     AdapterError::Invalid {
         error: SystemError::message(format!(

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::json;
 use url::Url;
 
-use super::{GithubAdapter, invitation_budget, unresolved};
+use super::{GithubAdapter, invitation_budget, missing_is_configuration, unresolved};
 use crate::client::{ListPage, PER_PAGE, SYSTEM};
 use crate::descriptor::INVITATION_RECHECK;
 use crate::model::{Invitation, OrgMembership, SimpleUser};
@@ -19,19 +19,14 @@ pub(crate) fn org_read<T>(
     read: Result<ListPage<T>, AdapterError>,
     org: &str,
 ) -> Result<ListPage<T>, AdapterError> {
-    read.map_err(|e| match e {
-        AdapterError::NotFound { error } => AdapterError::Configuration {
-            error: SystemError::new(
-                error.status,
-                error.code,
-                format!(
-                    "{} — the organization `{org}` does not exist or the token cannot see it \
-                     (check settings.org and the token's organization access)",
-                    error.message
-                ),
+    read.map_err(|e| {
+        missing_is_configuration(
+            e,
+            &format!(
+                "the organization `{org}` does not exist or the token cannot see it (check \
+                 settings.org and the token's organization access)"
             ),
-        },
-        other => other,
+        )
     })
 }
 
@@ -186,15 +181,7 @@ impl GithubAdapter {
         let Some(username) = self.username_of(account) else {
             return Ok(Applied::already_in_place());
         };
-        match self
-            .client
-            .send(Method::DELETE, self.membership_url(&username), None)
-            .await
-        {
-            Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
-            Err(AdapterError::NotFound { .. }) => Ok(Applied::already_in_place()),
-            Err(e) => Err(e),
-        }
+        self.remove(self.membership_url(&username)).await
     }
 
     /// One page of members, then of open invitations (staged accounts).

@@ -96,12 +96,8 @@ impl GithubAdapter {
         let Some(username) = self.username_of(account) else {
             return Ok(Applied::already_in_place());
         };
-        let url = self.collaborator_url(&e.resource, &username)?;
-        match self.client.send(Method::DELETE, url, None).await {
-            Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
-            Err(AdapterError::NotFound { .. }) => Ok(Applied::already_in_place()),
-            Err(err) => Err(err),
-        }
+        self.remove(self.collaborator_url(&e.resource, &username)?)
+            .await
     }
 
     /// Read back with `GET …/collaborators/{username}` (204 a collaborator, 404 not).

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::json;
 use url::Url;
 
-use super::GithubAdapter;
+use super::{GithubAdapter, missing_is_configuration};
 use crate::client::{PER_PAGE, SYSTEM};
 use crate::descriptor::{INVITATION_RECHECK, TEAM, TEAM_ROLES};
 use crate::model::{SimpleUser, TeamMembership};
@@ -106,19 +106,9 @@ impl GithubAdapter {
         let Some(username) = self.username_of(account) else {
             return Ok(Applied::already_in_place());
         };
-        match self
-            .client
-            .send(
-                Method::DELETE,
-                self.team_membership_url(&e.resource, &username),
-                None,
-            )
+        self.remove(self.team_membership_url(&e.resource, &username))
             .await
-        {
-            Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
-            Err(AdapterError::NotFound { .. }) => Ok(Applied::already_in_place()),
-            Err(err) => Err(team_write_refused(&e.resource, err)),
-        }
+            .map_err(|err| team_write_refused(&e.resource, err))
     }
 
     /// The membership read back: done when active with the role asked for.
@@ -165,39 +155,26 @@ impl GithubAdapter {
                 ],
             ),
         };
-        let (members, next, rate) = match self.client.get_page::<SimpleUser>(url).await {
-            Err(AdapterError::NotFound { error }) => {
-                return Err(AdapterError::Configuration {
-                    error: SystemError::new(
-                        error.status,
-                        error.code,
-                        format!(
-                            "{} — team `{team}` does not exist in {} (check the policy's team slug)",
-                            error.message,
-                            self.config().org
-                        ),
-                    ),
-                });
-            }
-            other => other?,
-        };
+        let (members, next, rate) = self.client.get_page::<SimpleUser>(url).await.map_err(|e| {
+            missing_is_configuration(
+                e,
+                &format!(
+                    "team `{team}` does not exist in {} (check the policy's team slug)",
+                    self.config().org
+                ),
+            )
+        })?;
         let items = members
             .iter()
             .filter(|m| !m.inherited)
             .map(|m| GrantRecord {
                 entitlement: Entitlement::new(self.system.as_str(), TEAM, team)
                     .with_role(m.role.as_deref().unwrap_or("member")),
-                account_external_id: self.account_id_of(&m.login),
+                // Accounts are keyed by username (EMU: the managed handle).
+                account_external_id: m.login.clone(),
                 login: Some(m.login.clone()),
             })
             .collect();
         Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate))
-    }
-
-    /// The account id a member's grant belongs to: the username on a plain
-    /// organization; in EMU the SCIM id is not in the member list, so the username
-    /// (the planner matches by login then).
-    fn account_id_of(&self, username: &str) -> String {
-        username.to_owned()
     }
 }
