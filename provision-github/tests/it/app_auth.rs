@@ -21,6 +21,8 @@ const PUBLIC: &str = include_str!("../../../provision-http/tests/fixtures/test-k
 struct TokenEndpoint {
     issued: Arc<AtomicU32>,
     now: i64,
+    /// Seconds each token lives (GitHub: one hour).
+    lifetime: i64,
 }
 
 impl Respond for TokenEndpoint {
@@ -46,8 +48,7 @@ impl Respond for TokenEndpoint {
             "exp within 10 minutes"
         );
         let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
-        // One hour of life, by the same clock.
-        let expires = DateTime::from_timestamp(self.now + 3600, 0).unwrap();
+        let expires = DateTime::from_timestamp(self.now + self.lifetime, 0).unwrap();
         ResponseTemplate::new(201).set_body_json(json!({
             "token": format!("ghs_installation_SECRET_{n}"),
             "expires_at": expires.to_rfc3339(),
@@ -65,6 +66,7 @@ async fn the_app_token_is_fetched_once_reused_and_dropped_on_a_401() {
         .respond_with(TokenEndpoint {
             issued: issued.clone(),
             now: now.timestamp(),
+            lifetime: 3600,
         })
         .mount(&server)
         .await;
@@ -140,4 +142,38 @@ async fn a_refused_app_is_a_configuration_error_without_the_key() {
     assert!(e.to_string().contains("app_id"), "{e}");
     assert!(!e.to_string().contains("PRIVATE KEY"));
     assert!(!format!("{e:?}").contains("PRIVATE KEY"));
+}
+
+#[tokio::test]
+async fn a_token_within_five_minutes_of_expiry_is_renewed_before_use() {
+    let server = MockServer::start().await;
+    let now: DateTime<Utc> = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let issued = Arc::new(AtomicU32::new(0));
+    // Tokens that live 4 minutes by the adapter's clock: inside the 5-minute margin.
+    Mock::given(method("POST"))
+        .and(path("/app/installations/99/access_tokens"))
+        .respond_with(TokenEndpoint {
+            issued: issued.clone(),
+            now: now.timestamp(),
+            lifetime: 240,
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    let config = GithubConfig::builder("acme")
+        .api_url(&server.uri())
+        .app("4242", 99, KEY)
+        .build()
+        .unwrap();
+    let a = GithubAdapter::with_clock(config, Arc::new(FixedClock::new(now))).unwrap();
+    a.read_accounts(None).await.unwrap();
+    a.read_accounts(None).await.unwrap();
+    assert_eq!(
+        issued.load(Ordering::SeqCst),
+        2,
+        "a token about to expire is never sent: a new one is fetched"
+    );
 }

@@ -8,9 +8,13 @@
 //! `Link: rel="next"`.
 //!
 //! Answer shapes marked UNVERIFIED below follow the docs/description only and were
-//! not checked against a real organization: the 422 text for a `reinstate` of a
-//! non-former member, the 404 for removing a non-member, the 403 body of an
-//! IdP-synced team, and the body of a secondary limit.
+//! not checked against a real organization or enterprise: the 422 for a `reinstate`
+//! of a non-former member; the 404 for removing a non-member (organization and team);
+//! the 403 body of an IdP-synced team (the adapter does not depend on its text); the
+//! body of a secondary limit; a team `PUT` for a pending organization member
+//! answering `state: pending`; the EMU SCIM `filter` on `externalId`, `PATCH` with a
+//! boolean `value` (the description's schema says string, its own example sends
+//! `false`), and a suspended user's `userName` being obfuscated.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -371,6 +375,7 @@ impl Respond for FakeGithub {
                     None => message(404, "Not Found"),
                 }
             }
+            // UNVERIFIED: a pending organization member gets `state: pending`.
             ("PUT", ["orgs", _, "teams", t, "memberships", u]) => {
                 let role = body
                     .get("role")
