@@ -1,6 +1,6 @@
-//! The [`Adapter`] implementation, split by what it manages: [`org`] (organization
-//! membership as the account, invitations), [`emu`] (EMU accounts over SCIM),
-//! [`teams`] and [`repos`] (grants). This module holds the shared parts: who a person
+//! The [`Adapter`] implementation, split by what it manages: `org` (organization
+//! membership as the account, invitations), `emu` (EMU accounts over SCIM),
+//! `teams` and `repos` (grants). This module holds the shared parts: who a person
 //! is on GitHub, and the trait's dispatch.
 
 mod emu;
