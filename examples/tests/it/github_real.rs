@@ -1,13 +1,16 @@
-//! The quickstart uses the real GitHub adapter when `GITHUB_ORG` and `GITHUB_TOKEN`
-//! (or the app's variables) are set, and the sandbox otherwise.
+//! The quickstart's wiring uses the real GitHub adapter for a `github` system when
+//! `GITHUB_ORG` and `GITHUB_TOKEN` (or the app's variables) are set, and the sandbox
+//! (preset `github`) otherwise. The quickstart's own `provision.yaml` names no GitHub
+//! system yet, so the test adds one as a deployment would.
 
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use provision_core::config::load_config;
+use provision_core::config::{SystemConfig, load_config};
 use provision_core::engine::Engine;
+use provision_core::model::SystemName;
 use provision_examples::Systems;
 
 fn wire(vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
@@ -16,8 +19,11 @@ fn wire(vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     let env = move |k: &str| vars.get(k).cloned();
-    let config =
+    let mut config =
         load_config(&Path::new(env!("CARGO_MANIFEST_DIR")).join("provision.yaml")).unwrap();
+    let mut github = SystemConfig::new("sandbox");
+    github.settings.insert("preset".into(), "github".into());
+    config.systems.insert(SystemName::new("github"), github);
     Systems::wire(&config, &env, Engine::builder())
         .map(|(systems, _)| {
             systems
