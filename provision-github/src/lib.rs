@@ -87,8 +87,9 @@
 //! ## Not supported yet
 //!
 //! * Reading a repository's collaborators: the listing endpoint is not in the trimmed
-//!   description the adapter is held to, so `read_grants(repository)` is unsupported
-//!   and the planner relies on idempotent writes for repositories.
+//!   description the adapter is held to, so `read_grants(repository)` reads empty
+//!   (with a warning): each run re-sends the idempotent `PUT` (one write per person
+//!   and repository) and hand-made collaborators are not seen.
 //! * Organization SCIM for SAML-SSO organizations (`/scim/v2/organizations/{org}`),
 //!   and correlation through the org's SAML identities (GraphQL only).
 //! * Invitations by email (for people with no known username).

@@ -208,9 +208,14 @@ impl Adapter for GithubAdapter {
         }
     }
 
-    /// A team's direct members with their role (one list, 100 a page); repository
-    /// collaborators cannot be listed within GitHub's published description here, so
-    /// `repository` says [`AdapterError::Unsupported`].
+    /// A team's direct members with their role (one list, 100 a page).
+    ///
+    /// Repository collaborators cannot be listed within the GitHub description the
+    /// adapter is held to (it has only `GET …/collaborators/{username}`), so a
+    /// repository reads as an empty page, with a warning: the planner then re-sends
+    /// the idempotent `PUT` for each person a policy grants the repository (GitHub
+    /// answers 204, changing nothing) and cannot see hand-made collaborators. An error
+    /// here would fail the whole GitHub read for every plan naming a repository.
     async fn read_grants(
         &self,
         resource: &ResourceRef,
@@ -218,12 +223,15 @@ impl Adapter for GithubAdapter {
     ) -> Result<Page<GrantRecord>, AdapterError> {
         match resource.kind.as_str() {
             TEAM => self.read_team(&resource.resource, cursor).await,
-            REPOSITORY => Err(AdapterError::Unsupported {
-                what: "read_grants(repository): listing a repository's collaborators is not \
-                       in the GitHub description the adapter is held to; grants are written \
-                       idempotently and confirmed one by one"
-                    .into(),
-            }),
+            REPOSITORY => {
+                tracing::warn!(
+                    repository = %resource.resource,
+                    "repository collaborators are not read (the listing is outside the \
+                     GitHub description this adapter is held to): grants are re-sent \
+                     idempotently and hand-made collaborators are not seen"
+                );
+                Ok(Page::last(Vec::new()))
+            }
             other => Err(no_kind(other)),
         }
     }

@@ -272,6 +272,21 @@ async fn a_collaborator_put_is_not_read_back_and_a_201_is_a_pending_invitation()
     assert_eq!(e.class(), "pending", "{e}");
     let e = a.execute(&grant("owner"), &sarah()).await.unwrap_err();
     assert_eq!(e.class(), "invalid");
+    // Collaborators are not listed (outside the description): an empty read, never
+    // an error that would fail every plan naming a repository.
+    let read = a
+        .read_grants(
+            &provision_core::model::ResourceRef {
+                system: provision_core::model::SystemName::new("github"),
+                kind: "repository".into(),
+                resource: "acme/api".into(),
+                scope: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(read.items.is_empty() && read.next.is_none());
     assert_conform(&server).await;
 }
 
