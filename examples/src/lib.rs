@@ -52,7 +52,7 @@ pub enum QuickstartError {
     AdapterConfig(#[from] provision_core::adapter::ConfigError),
     /// A system in `provision.yaml` has no sandbox preset and no real adapter here.
     #[error(
-        "system `{system}` in provision.yaml: no sandbox of that name (known: okta, google, aws, gitlab, slack, jira, salesforce, scim)"
+        "system `{system}` in provision.yaml: no sandbox of that name (known: okta, google, aws, gitlab, slack, jira, salesforce, scim, github)"
     )]
     NoSandbox {
         /// The system.

@@ -37,6 +37,13 @@ fn gitlab_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
     set("GITLAB_URL") && set("GITLAB_TOKEN")
 }
 
+/// `GITHUB_ORG` and a credential are set (`GITHUB_TOKEN`, or the app variables
+/// `GITHUB_APP_ID`, `GITHUB_APP_INSTALLATION_ID`, `GITHUB_APP_PRIVATE_KEY(_FILE)`).
+fn github_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let set = |n: &str| env(n).is_some_and(|v| !v.trim().is_empty());
+    set("GITHUB_ORG") && (set("GITHUB_TOKEN") || set("GITHUB_APP_ID"))
+}
+
 /// A Slack token is set (`SLACK_BOT_TOKEN`; `SLACK_ADMIN_TOKEN` and `SLACK_SCIM_TOKEN`
 /// add Enterprise session reset and SCIM accounts).
 fn slack_in_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
@@ -203,6 +210,8 @@ impl Systems {
         builder = builder.factory(provision_jira::factory());
         // `adapter: scim` in provision.yaml builds the real adapter through its factory.
         builder = builder.factory(provision_scim::factory());
+        // `adapter: github` in provision.yaml builds the real adapter through its factory.
+        builder = builder.factory(provision_github::factory());
         let mut real = BTreeMap::new();
         for name in config.systems.keys() {
             let (adapter, where_): (Arc<dyn Adapter>, String) = match name.as_str() {
@@ -252,6 +261,11 @@ impl Systems {
                         .build()?;
                     let at = format!("SCIM at {}", cfg.base_url);
                     (Arc::new(provision_scim::ScimAdapter::new(cfg)?), at)
+                }
+                "github" if github_in_env(env) => {
+                    let cfg = provision_github::GithubConfig::from_lookup(env)?;
+                    let at = format!("{} organization {}", cfg.api_url, cfg.org);
+                    (Arc::new(provision_github::GithubAdapter::new(cfg)?), at)
                 }
                 "aws" if aws_in_env(env) => {
                     let (adapter, where_) = aws_from_env(&config.systems[name], env)?;

@@ -103,6 +103,7 @@ pub fn factories() -> FactoryRegistry {
         .with(provision_slack::factory())
         .with(provision_jira::factory())
         .with(provision_gitlab::factory())
+        .with(provision_github::factory())
         .with(provision_sandbox::factory())
 }
 

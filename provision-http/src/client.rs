@@ -169,6 +169,39 @@ pub fn parse_base_url(text: &str) -> Result<Url, ClientConfigError> {
     Ok(url)
 }
 
+/// A base URL a credential will be sent to: [`parse_base_url`], with no user-info in
+/// it, and plain http only on loopback (tests), so a token never crosses a network in
+/// the clear. The error says what is wrong and never shows the URL's user-info.
+pub fn parse_credential_url(text: &str) -> Result<Url, String> {
+    let shown = if text.contains('@') {
+        "the URL given (not shown: it has a user-info part)".to_owned()
+    } else {
+        format!("`{}`", text.trim())
+    };
+    let url = parse_base_url(text).map_err(|e| match e {
+        ClientConfigError::BaseUrl { reason, .. } => format!("{shown}: {reason}"),
+        other => format!("{shown}: {other}"),
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "{shown} has a user name or password in it; give the credential separately"
+        ));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if url.scheme() == "http" && !loopback {
+        return Err(format!(
+            "{shown} is plain http: the credential would cross the network unencrypted; use \
+             https (plain http is allowed only on loopback, for tests)"
+        ));
+    }
+    Ok(url)
+}
+
 /// One system's HTTP client. Cheap to share (`reqwest::Client` is a handle).
 #[derive(Clone)]
 pub struct HttpClient {
@@ -242,6 +275,17 @@ impl HttpClient {
                 )),
             })
         }
+    }
+
+    /// A page cursor a caller handed back (a next-page URL this client gave out), as a
+    /// URL on the base URL's origin; anything else is refused (`Invalid`), so a
+    /// credential is never sent elsewhere.
+    pub fn cursor_url(&self, cursor: &str) -> Result<Url, AdapterError> {
+        let url = Url::parse(cursor).map_err(|_| AdapterError::Invalid {
+            error: SystemError::message(format!("not a {} page cursor: {cursor:?}", self.system)),
+        })?;
+        self.ensure_same_origin(&url)?;
+        Ok(url)
     }
 
     /// Sends a request as built (no credentials added) and reads the whole reply.
@@ -465,6 +509,34 @@ mod tests {
             let e = HttpClient::builder("GitLab", bad).build().unwrap_err();
             assert!(e.to_string().contains(bad), "{e}");
         }
+    }
+
+    #[test]
+    fn a_credential_url_has_no_user_info_and_no_plain_http_off_loopback() {
+        assert!(parse_credential_url("https://api.example.com").is_ok());
+        assert!(parse_credential_url("http://127.0.0.1:8080").is_ok());
+        let e = parse_credential_url("http://api.example.com").unwrap_err();
+        assert!(e.contains("plain http"), "{e}");
+        let e = parse_credential_url("https://root:hunter2@api.example.com").unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = parse_credential_url("https://root:hunter2@api.example.com/?x=1").unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+        let client = HttpClient::builder("Test", "https://api.example.com/")
+            .build()
+            .unwrap();
+        assert!(
+            client
+                .cursor_url("https://api.example.com/x?page=2")
+                .is_ok()
+        );
+        assert_eq!(
+            client
+                .cursor_url("https://evil.example.com/x")
+                .unwrap_err()
+                .class(),
+            "invalid"
+        );
+        assert_eq!(client.cursor_url("page-2").unwrap_err().class(), "invalid");
     }
 
     #[test]

@@ -270,6 +270,45 @@ pub fn scim() -> Preset {
     }
 }
 
+/// GitHub (a plain organization): teams (member < maintainer) and repository
+/// permissions (pull < … < admin) as ordered roles; a join is an invitation, pending
+/// for up to 7 days, counted against the `invitations` budget (50 a day); a leaver is
+/// removed from the organization (what GitHub keeps for a reinstating rehire makes it
+/// a suspension that keeps grants); no session revocation, no deletion. The
+/// descriptor is `provision-github`'s for a plain organization. 5,000 requests an hour.
+pub fn github() -> Preset {
+    let team = ResourceKindDescriptor::new("team", &["add_to_team"])
+        .with_roles(&["member", "maintainer"], Some("member"))
+        .with_role_model(provision_core::adapter::RoleModel::Ordered);
+    let repository = ResourceKindDescriptor::new("repository", &["grant_repository"])
+        .with_roles(
+            &["pull", "triage", "push", "maintain", "admin"],
+            Some("pull"),
+        )
+        .with_role_model(provision_core::adapter::RoleModel::Ordered);
+    let d = SystemDescriptor::new("github")
+        .with_kind(team)
+        .with_kind(repository)
+        .with_accounts()
+        .can_suspend(true)
+        .with_pending_deadline(PendingDeadline::After {
+            wait: Duration::from_secs(7 * 24 * 3600),
+        })
+        .with_correlation_keys(&["username", "user_id"])
+        .with_rate_budget(RateBudget::new(
+            "invitations",
+            Some(RateLimitConfig {
+                requests: 50,
+                per_seconds: 86_400,
+                burst: Some(50),
+            }),
+        ));
+    Preset {
+        descriptor: d,
+        requests_per_minute: 83,
+    }
+}
+
 /// The preset a real system's name stands for (`okta`, `google`, …), if any.
 pub fn by_name(name: &str) -> Option<Preset> {
     all().into_iter().find(|(n, _)| *n == name).map(|(_, p)| p)
@@ -291,5 +330,6 @@ pub fn all() -> Vec<(&'static str, Preset)> {
         ("jira", jira()),
         ("salesforce", salesforce()),
         ("scim", scim()),
+        ("github", github()),
     ]
 }

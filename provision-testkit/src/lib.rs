@@ -14,12 +14,15 @@
 //!   for the test and stopped after it.
 //! * [`token_endpoint`]: an OAuth token endpoint for wiremock that verifies signed-JWT
 //!   assertions (Google's JWT-bearer grant, Okta's `private_key_jwt`).
+//! * [`peers`]: Prism and scim2-server from `shared/peers/`, started by a test and
+//!   stopped when dropped.
 
 pub mod botocore;
 pub mod conformance;
 pub mod discovery;
 pub mod openapi;
 pub mod scim_peer;
+pub mod peers;
 pub mod secrets;
 pub mod token_endpoint;
 

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod evidence_scene;
+mod github_real;
 mod gitlab_real;
 mod policy_examples;
 mod presets_match_adapters;

@@ -80,6 +80,14 @@ fn factory_descriptor_with(
 }
 
 #[test]
+fn the_github_preset_is_the_github_adapter_on_a_plain_organization() {
+    assert_eq!(
+        presets::github().descriptor,
+        factory_descriptor(provision_github::factory().as_ref())
+    );
+}
+
+#[test]
 fn the_org_unit_action_has_one_name() {
     let google = factory_descriptor(provision_google::factory().as_ref());
     assert_eq!(

@@ -114,5 +114,5 @@ fn presets_look_like_the_real_systems() {
     assert!(presets::gitlab().descriptor.accounts_created_on_first_login);
     // Okta's 600/min compressed 6x is 60 requests per one-second window.
     assert_eq!(presets::okta().rate_limit(6).requests, 60);
-    assert_eq!(presets::all().len(), 8);
+    assert_eq!(presets::all().len(), 9);
 }
