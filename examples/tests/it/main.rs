@@ -9,4 +9,5 @@ mod gitlab_real;
 mod policy_examples;
 mod presets_match_adapters;
 mod quickstart;
+mod readme_systems;
 mod review_scene;
