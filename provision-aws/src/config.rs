@@ -365,16 +365,8 @@ pub fn check_settings(
             parse_url(system, key, v)?;
         }
     }
-    if let Some(arn) = settings.get("instance_arn")
-        && !is_instance_arn(arn)
-    {
-        return Err(invalid(
-            system,
-            "instance_arn",
-            format!(
-                "an Identity Center instance ARN arn:aws:sso:::instance/ssoins-<16 characters>, not '{arn}'"
-            ),
-        ));
+    if let Some(arn) = settings.get("instance_arn") {
+        check_instance_arn(system, arn)?;
     }
     for (key, value) in settings {
         if let Some(name) = key.strip_prefix("accounts.")
@@ -397,6 +389,20 @@ pub fn check_settings(
         ));
     }
     Ok(())
+}
+
+/// The `instance_arn` setting has an Identity Center instance ARN's shape.
+fn check_instance_arn(system: &str, arn: &str) -> Result<(), ConfigError> {
+    if is_instance_arn(arn) {
+        return Ok(());
+    }
+    Err(invalid(
+        system,
+        "instance_arn",
+        format!(
+            "an Identity Center instance ARN arn:aws:sso:::instance/ssoins-<16 characters>, not '{arn}'"
+        ),
+    ))
 }
 
 fn parse_url(system: &str, field: &str, value: &str) -> Result<Url, ConfigError> {
@@ -758,16 +764,8 @@ impl AwsConfigBuilder {
                 "both instance_arn and identity_store_id, or neither (then discovered with ListInstances)",
             ));
         }
-        if let Some(arn) = &self.instance_arn
-            && !is_instance_arn(arn)
-        {
-            return Err(invalid(
-                system,
-                "instance_arn",
-                format!(
-                    "an Identity Center instance ARN arn:aws:sso:::instance/ssoins-<16 characters>, not '{arn}'"
-                ),
-            ));
+        if let Some(arn) = &self.instance_arn {
+            check_instance_arn(system, arn)?;
         }
         if let Some(id) = &self.identity_store_id
             && !is_identity_store_id(id)

