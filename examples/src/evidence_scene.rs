@@ -35,8 +35,14 @@ pub struct EvidenceOutcome {
     pub files: BundleFiles,
 }
 
+/// A duration read by a person: seconds under a minute (a sandbox leaver takes about
+/// one), minutes above.
 fn minutes(s: Option<f64>) -> String {
-    s.map_or_else(|| "n/a".to_owned(), |s| format!("{:.1} min", s / 60.0))
+    match s {
+        None => "n/a".to_owned(),
+        Some(s) if s < 60.0 => format!("{s:.1} s"),
+        Some(s) => format!("{:.1} min", s / 60.0),
+    }
 }
 
 fn percent(v: Option<f64>) -> String {
@@ -126,8 +132,13 @@ impl Quickstart {
         ));
         if let Some(all) = kpis.deprovisioning.first() {
             self.console.say(format!(
-                "  deprovisioning: {} leaver(s), p50 {}, p95 {}, max {} (target {} min, {} over)",
+                "  deprovisioning: {} {}, p50 {}, p95 {}, max {} (target {} min, {} over)",
                 all.leavers,
+                if all.leavers == 1 {
+                    "leaver"
+                } else {
+                    "leavers"
+                },
                 minutes(all.p50_seconds),
                 minutes(all.p95_seconds),
                 minutes(all.max_seconds),

@@ -118,8 +118,13 @@ impl Quickstart {
             .collect();
         if real.is_empty() {
             console.say(format!(
-                "systems: all sandboxes ({}) — set OKTA_*, GOOGLE_*, AWS_*, SLACK_* or GITLAB_* variables to use real ones",
-                sandboxed.join(", ")
+                "systems: all sandboxes ({}) — set {} variables to use real ones",
+                sandboxed.join(", "),
+                crate::systems::REAL_SYSTEM_VARIABLES
+                    .iter()
+                    .map(|(_, vars)| *vars)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         } else {
             for (name, at) in &real {
@@ -388,8 +393,10 @@ impl Quickstart {
             tom.display_name
         ));
         self.guard_everyone_leaving().await?;
+        // Effective now, not backdated: the leaver KPI of scene 6 then shows the real
+        // time from the termination to the last revocation.
         tom.status = EmploymentStatus::Terminated {
-            effective: Utc::now() - chrono::Duration::minutes(1),
+            effective: Utc::now(),
         };
         let outcome = self
             .scene(

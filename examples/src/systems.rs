@@ -22,6 +22,19 @@ use provision_sandbox::{SandboxConfig, SandboxFactory, SandboxSystem};
 use crate::QuickstartError;
 use crate::inject::TimeoutAfterCommit;
 
+/// The systems the quickstart can run against for real, with the variables that
+/// switch each on, in the order of the README's table ("Real Okta, Google Workspace,
+/// ..."): the quickstart's opening hint lists them, and a test checks the README's
+/// table names the same systems.
+pub const REAL_SYSTEM_VARIABLES: &[(&str, &str)] = &[
+    ("Okta", "OKTA_*"),
+    ("Google Workspace", "GOOGLE_*"),
+    ("Slack", "SLACK_*"),
+    ("Jira Cloud", "JIRA_*"),
+    ("AWS IAM Identity Center", "AWS_*"),
+    ("GitLab", "GITLAB_*"),
+];
+
 /// Sandbox rate limits run this many times faster than the vendors' published ones.
 const SANDBOX_SPEEDUP: u32 = 10;
 

@@ -352,6 +352,59 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Checks the settings that need neither a credential nor the environment: endpoint
+/// URLs, the `instance_arn`'s shape, `accounts.<name>` ids and
+/// `recheck_after_seconds`. Run when the descriptor is made (`provision validate`);
+/// building the adapter checks them again with the rest.
+pub fn check_settings(
+    system: &str,
+    settings: &std::collections::BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for key in ["endpoint", "identity_store_endpoint", "sso_admin_endpoint"] {
+        if let Some(v) = settings.get(key) {
+            parse_url(system, key, v)?;
+        }
+    }
+    if let Some(arn) = settings.get("instance_arn") {
+        check_instance_arn(system, arn)?;
+    }
+    for (key, value) in settings {
+        if let Some(name) = key.strip_prefix("accounts.")
+            && !is_account_id(value)
+        {
+            return Err(invalid(
+                system,
+                format!("accounts.{name}"),
+                format!("a 12-digit AWS account id, not '{value}'"),
+            ));
+        }
+    }
+    if let Some(recheck) = settings.get("recheck_after_seconds")
+        && recheck.parse::<u64>().is_err()
+    {
+        return Err(invalid(
+            system,
+            "recheck_after_seconds",
+            format!("a whole number of seconds, not '{recheck}'"),
+        ));
+    }
+    Ok(())
+}
+
+/// The `instance_arn` setting has an Identity Center instance ARN's shape.
+fn check_instance_arn(system: &str, arn: &str) -> Result<(), ConfigError> {
+    if is_instance_arn(arn) {
+        return Ok(());
+    }
+    Err(invalid(
+        system,
+        "instance_arn",
+        format!(
+            "an Identity Center instance ARN arn:aws:sso:::instance/ssoins-<16 characters>, not '{arn}'"
+        ),
+    ))
+}
+
 fn parse_url(system: &str, field: &str, value: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(value).map_err(|e| {
         invalid(
@@ -711,16 +764,8 @@ impl AwsConfigBuilder {
                 "both instance_arn and identity_store_id, or neither (then discovered with ListInstances)",
             ));
         }
-        if let Some(arn) = &self.instance_arn
-            && !is_instance_arn(arn)
-        {
-            return Err(invalid(
-                system,
-                "instance_arn",
-                format!(
-                    "an Identity Center instance ARN arn:aws:sso:::instance/ssoins-<16 characters>, not '{arn}'"
-                ),
-            ));
+        if let Some(arn) = &self.instance_arn {
+            check_instance_arn(system, arn)?;
         }
         if let Some(id) = &self.identity_store_id
             && !is_identity_store_id(id)

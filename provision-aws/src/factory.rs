@@ -26,9 +26,12 @@ impl AdapterFactory for AwsFactory {
         ADAPTER_TYPE
     }
 
-    /// The descriptor is the same for every Identity Center instance: no setting and
-    /// no credential is read.
-    fn descriptor(&self, _spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
+    /// The descriptor is the same for every Identity Center instance; no credential
+    /// is read. The settings that need no credential and no environment (endpoint URLs,
+    /// `instance_arn`, `accounts.<name>`, `recheck_after_seconds`) are checked here, so
+    /// `provision validate` refuses what building would.
+    fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
+        crate::config::check_settings(spec.name.as_str(), &spec.config.settings)?;
         Ok(AwsAdapter::system_descriptor())
     }
 

@@ -4,15 +4,30 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The exit-code table, shown at the end of `provision --help` (and in the README).
+pub const EXIT_CODES: &str = "\
+EXIT CODES:
+  0  success, or nothing to do (also --help and --version)
+  1  error: a mistyped command or flag, an unreadable file, a system that could not be read, no store
+  2  changes pending: plan has operations, simulate has gains or losses, drift has findings
+     that need action (a fix, or a severity above info), why found no policy giving it,
+     review has items needing a decision
+  3  invalid deployment, policies or roster
+  4  refused: over the blast radius, a separation-of-duties conflict, a stale plan,
+     confirmation declined or impossible (no terminal, no --yes)
+  5  partial failure: some operations failed (and those depending on them were skipped)
+  6  the audit chain is broken";
+
 /// Identity policies reviewed like code, applied with a plan.
-///
-/// Exit codes: 0 nothing to do or success; 1 error (unreadable file, a system could
-/// not be read); 2 changes pending (plan, simulate, drift findings); 3 validation
-/// errors; 4 refused (blast radius, stale plan, confirmation declined, a separation-of-duties
-/// conflict the plan or the simulated policies would create); 5 partial
-/// failure (some operations failed or were skipped); 6 audit chain broken.
 #[derive(Debug, Parser)]
-#[command(name = "provision", version, about, long_about = None)]
+#[command(
+    name = "provision",
+    version,
+    about = "Identity policies reviewed like code: validate, plan, show, apply, simulate, drift, \
+             why, access, review, audit, serve, completions",
+    long_about = None,
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
@@ -96,32 +111,103 @@ pub enum Format {
     Markdown,
 }
 
+/// A report that has a text and a JSON form only (`--format markdown` is refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextOrJson {
+    /// For people.
+    Text,
+    /// A JSON document for machines.
+    Json,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the deployment, the policies and the roster without any credential.
+    #[command(
+        after_help = "EXAMPLES:\n  provision validate\n  provision validate --config deploy/provision.yaml"
+    )]
     Validate,
     /// Read the systems and show what would change, grouped by person.
+    #[command(
+        after_help = "EXAMPLES:\n  provision plan\n  provision plan --out plan.json\n  provision plan --format markdown > plan.md"
+    )]
     Plan(PlanArgs),
     /// Apply a saved plan (refused when reality moved since), or plan and apply.
+    #[command(
+        after_help = "EXAMPLES:\n  provision apply plan.json\n  provision apply --yes\n  provision apply --yes --confirm-blast-radius 4"
+    )]
     Apply(ApplyArgs),
     /// Who gains and who loses what under proposed policies, and who they would put
     /// into a separation-of-duties conflict (exit 4); reads no system.
+    #[command(
+        after_help = "EXAMPLES:\n  provision simulate --policies proposed/\n  provision simulate --base origin/main --head HEAD --format markdown"
+    )]
     Simulate(SimulateArgs),
     /// What no longer matches the policies, by severity; `--fix` applies the allowed fixes.
+    #[command(
+        after_help = "EXAMPLES:\n  provision drift\n  provision drift --format json\n  provision drift --fix --yes"
+    )]
     Drift(DriftArgs),
-    /// Why a person has (or has not) an entitlement.
+    /// Which policies give a person an entitlement, or why none does; reads no system.
+    #[command(
+        after_help = "EXAMPLES:\n  provision why sarah.chen@company.com okta/group/engineering-team\n  provision why e1003 gitlab/group/engineering#developer"
+    )]
     Why(WhyArgs),
+    /// What a person holds now in every system (read from them), and the policy that
+    /// gives each grant, or "no policy gives it".
+    #[command(
+        after_help = "EXAMPLES:\n  provision access sarah.chen@company.com\n  provision access e1003 --format json"
+    )]
+    Access(AccessArgs),
+    /// Show a plan saved by `provision plan --out` again (reads no system).
+    #[command(
+        after_help = "EXAMPLES:\n  provision show plan.json\n  provision show plan.json --format markdown > comment.md"
+    )]
+    Show(ShowArgs),
     /// Open an access review over a scope and write a reviewer's list (HTML, CSV,
     /// JSON); exit 2 when something needs a decision.
+    #[command(
+        after_help = "EXAMPLES:\n  provision review --department Engineering\n  provision review --reviewer e1004 --format html -o review.html"
+    )]
     Review(ReviewArgs),
     /// The audit log: verify the chain, export it, one person's history.
+    #[command(
+        after_help = "EXAMPLES:\n  provision audit verify\n  provision audit export --format csv --out audit.csv\n  provision audit history sarah.chen@company.com"
+    )]
     Audit(AuditArgs),
     /// Print shell completions.
+    #[command(
+        after_help = "EXAMPLES:\n  provision completions bash > /etc/bash_completion.d/provision"
+    )]
     Completions(CompletionsArgs),
     /// Run the lifecycle service: HR webhooks, the schedule, the reconcile cadence,
     /// health and metrics (configuration: `provision-server.yaml`).
+    #[command(
+        after_help = "EXAMPLES:\n  provision serve --service-config provision-server/provision-server.yaml\n  PROVISION_SERVER_CONFIG=/etc/provision/server.yaml provision serve --listen 0.0.0.0:8080"
+    )]
     Serve(ServeArgs),
+}
+
+/// `provision access`.
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// The person: HR id, login or email.
+    pub person: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+}
+
+/// `provision show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan saved by `provision plan --out`.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// `provision review`.
@@ -167,9 +253,16 @@ pub enum ReviewFormat {
 /// `provision serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The service's configuration.
-    #[arg(long, value_name = "FILE", default_value = "provision-server.yaml")]
-    pub config: PathBuf,
+    /// The service's configuration (`provision-server.yaml`, which names the
+    /// deployment, the store and the HR sources). The global `--config` and
+    /// `PROVISION_CONFIG` name a deployment and are not read by `serve`.
+    #[arg(
+        long = "service-config",
+        env = "PROVISION_SERVER_CONFIG",
+        value_name = "FILE",
+        default_value = "provision-server.yaml"
+    )]
+    pub service_config: PathBuf,
     /// Listen here instead of the configuration's `listen` (`127.0.0.1:8080`).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
@@ -250,9 +343,13 @@ pub struct DriftArgs {
     /// Confirm fixes over the blast radius touching at most this many people.
     #[arg(long, value_name = "N")]
     pub confirm_blast_radius: Option<usize>,
+    /// With `--fix`: do not ask before applying the fixes (without a terminal and
+    /// without `--yes`, `--fix` is refused).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// Output format (text or json).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
 }
 
 /// `provision why`.
@@ -264,8 +361,8 @@ pub struct WhyArgs {
     /// (`gitlab/group/engineering#developer`).
     pub entitlement: String,
     /// Output format (text or json).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
 }
 
 /// `provision audit`.
@@ -295,8 +392,8 @@ pub enum AuditCommand {
         /// The person: HR id, login or email.
         person: String,
         /// Output format (text or json).
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+        format: TextOrJson,
     },
 }
 

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use provision_core::adapter::FactoryRegistry;
+use provision_core::adapter::ConfigError as SystemConfigError;
+use provision_core::adapter::{
+    Adapter, AdapterFactory, FactoryRegistry, SystemDescriptor, SystemSpec,
+};
 use provision_core::config::DeploymentConfig;
 use provision_core::config::parse_config;
 use provision_core::engine::Engine;
@@ -94,6 +97,53 @@ impl Paths {
     }
 }
 
+/// Sandbox systems that outlive the process: each `adapter: sandbox` system without a
+/// `state_file` keeps its state in `<dir>/<system>.json` (`.provision/sandbox/` beside
+/// the deployment), so `provision apply` then `provision plan` see the same systems,
+/// as the README's walkthrough needs. A `state_file` in the settings wins.
+struct PersistentSandboxes {
+    inner: Arc<dyn AdapterFactory>,
+    dir: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl AdapterFactory for PersistentSandboxes {
+    fn adapter_type(&self) -> &str {
+        self.inner.adapter_type()
+    }
+
+    fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, SystemConfigError> {
+        self.inner.descriptor(spec)
+    }
+
+    async fn build(&self, spec: SystemSpec<'_>) -> Result<Arc<dyn Adapter>, SystemConfigError> {
+        if spec.setting("state_file").is_some() {
+            return self.inner.build(spec).await;
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| {
+            SystemConfigError::invalid_setting(
+                spec.name.as_str(),
+                "state_file",
+                format!(
+                    "a folder for the sandbox's state, {}: {e}",
+                    self.dir.display()
+                ),
+            )
+        })?;
+        let mut config = spec.config.clone();
+        let file = self.dir.join(format!("{}.json", spec.name.as_str()));
+        config
+            .settings
+            .insert("state_file".to_owned(), file.display().to_string());
+        self.inner
+            .build(SystemSpec {
+                name: spec.name,
+                config: &config,
+            })
+            .await
+    }
+}
+
 /// Every adapter factory this command knows: the real systems and the sandbox.
 pub fn factories() -> FactoryRegistry {
     FactoryRegistry::new()
@@ -128,9 +178,11 @@ pub fn read_roster(paths: &Paths, config: &DeploymentConfig) -> Result<RosterLoa
         Some(section) => RosterReader::from_config(section),
         None => RosterReader::new(),
     };
-    reader
-        .read_path(&path)
-        .map_err(|e| CliError::Invalid(format!("roster: {e}")))
+    reader.read_path(&path).map_err(|e| match e {
+        // A roster that cannot be read is an error (exit 1), a wrong one invalid (3).
+        provision_roster::RosterError::Io { .. } => CliError::Other(format!("roster: {e}")),
+        e => CliError::Invalid(format!("roster: {e}")),
+    })
 }
 
 /// Reads the roster; any row problem is an error (exit 3).
@@ -140,12 +192,22 @@ pub fn load_roster(paths: &Paths, config: &DeploymentConfig) -> Result<Vec<Ident
         .map_err(|e| CliError::Invalid(format!("roster: {e}")))
 }
 
-/// Opens (creating) the SQLite store.
+/// Opens (creating) the SQLite store, and its folder when it is missing. An error
+/// names the store's path.
 pub async fn open_store(path: &Path) -> Result<Arc<SqliteStore>, CliError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir.display(), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CliError::Other(format!(
+                "cannot create the store's folder {} (for {}): {e}",
+                dir.display(),
+                path.display()
+            ))
+        })?;
     }
-    Ok(Arc::new(SqliteStore::open(path).await?))
+    SqliteStore::open(path)
+        .await
+        .map(Arc::new)
+        .map_err(|e| CliError::Other(format!("cannot open the store {}: {e}", path.display())))
 }
 
 /// Opens an existing store (for the audit commands, which must not create one).
@@ -177,7 +239,10 @@ pub async fn build_engine(
     let mut builder = Engine::builder()
         .deployment(&paths.config)
         .policies(&paths.policies)
-        .registry(factories())
+        .registry(factories().with(Arc::new(PersistentSandboxes {
+            inner: provision_sandbox::factory(),
+            dir: config_dir(&paths.config).join(".provision").join("sandbox"),
+        })))
         .store(Arc::clone(&store))
         // Every plan passes the governance hook: the policy files' separation-of-duties
         // rules, the store's exceptions (which cover their conflicts) and approved

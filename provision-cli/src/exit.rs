@@ -7,6 +7,9 @@ use std::process::ExitCode;
 pub enum Outcome {
     /// 0: nothing to do, or done.
     Success,
+    /// 1: an error, already reported on standard error (an unreadable file among the
+    /// problems `validate` lists).
+    Error,
     /// 2: changes pending (a plan with operations, a simulation with gains or losses,
     /// drift findings, `why` with no policy giving it).
     Pending,
@@ -25,6 +28,7 @@ impl Outcome {
     pub fn code(self) -> u8 {
         match self {
             Outcome::Success => 0,
+            Outcome::Error => ERROR,
             Outcome::Pending => 2,
             Outcome::Invalid => 3,
             Outcome::Refused => 4,
@@ -85,6 +89,8 @@ impl CliError {
     pub fn code(&self) -> u8 {
         use provision_core::engine::EngineError as E;
         match self {
+            // A file that cannot be read is an error (1), not an invalid one (3).
+            CliError::Engine(e) if unreadable(e) => ERROR,
             CliError::Invalid(_) => Outcome::Invalid.code(),
             CliError::Refused(_) => Outcome::Refused.code(),
             CliError::Engine(E::Deployment(_) | E::Policy(_) | E::Cycle(_) | E::System(_)) => {
@@ -94,6 +100,45 @@ impl CliError {
             _ => ERROR,
         }
     }
+}
+
+/// Whether the engine stopped because the deployment or a policy file could not be
+/// read (exit 1), rather than because one is wrong (exit 3).
+pub fn unreadable(e: &provision_core::engine::EngineError) -> bool {
+    use provision_core::engine::EngineError as E;
+    matches!(
+        e,
+        E::Deployment(provision_core::config::ConfigError::Io { .. })
+            | E::Policy(provision_core::policy::PolicyError::Io { .. })
+    )
+}
+
+/// Whether `e` is, or was caused by, writing to a pipe whose reader has gone
+/// (`provision audit export | head`): the command then ends quietly.
+pub fn is_broken_pipe(e: &CliError) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            // A JSON or CSV writer's error wrapped in an io::Error hides the pipe's
+            // error from `source()`: look inside.
+            let inner = io.get_ref();
+            let json_kind = inner
+                .and_then(|e| e.downcast_ref::<serde_json::Error>())
+                .and_then(serde_json::Error::io_error_kind);
+            let csv_kind = inner
+                .and_then(|e| e.downcast_ref::<csv::Error>())
+                .and_then(|e| match e.kind() {
+                    csv::ErrorKind::Io(io) => Some(io.kind()),
+                    _ => None,
+                });
+            if [Some(io.kind()), json_kind, csv_kind].contains(&Some(BrokenPipe)) {
+                return true;
+            }
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// What a command returns.

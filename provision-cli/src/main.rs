@@ -10,8 +10,9 @@
 //! provision audit verify | export | history <person>
 //! ```
 //!
-//! Exit codes: 0 success or nothing to do; 1 error; 2 changes pending; 3 invalid;
-//! 4 refused; 5 partial failure; 6 audit chain broken.
+//! Exit codes: 0 success or nothing to do (and `--help`, `--version`); 1 error (a
+//! mistyped command or flag too); 2 changes pending; 3 invalid; 4 refused; 5 partial
+//! failure; 6 audit chain broken.
 
 mod cli;
 mod commands;
@@ -24,7 +25,7 @@ mod render;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, Global, LogFormat};
@@ -43,9 +44,10 @@ fn init_logging(global: &Global) {
         }
     };
     let filter = EnvFilter::try_from_env("PROVISION_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    // Log lines go through the progress bars (hidden while a line is written).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(progress::LogWriter::default);
     match global.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder
@@ -64,6 +66,8 @@ async fn dispatch(cli: &Cli, ctx: &Ctx) -> CliResult {
         }
         Command::Drift(args) => commands::drift::run(ctx, args).await,
         Command::Why(args) => commands::why::run(ctx, args),
+        Command::Access(args) => commands::access::run(ctx, args).await,
+        Command::Show(args) => commands::show::run(ctx, args),
         Command::Review(args) => commands::review::run(ctx, args).await,
         Command::Audit(args) => commands::audit::run(ctx, args).await,
         Command::Completions(args) => {
@@ -80,8 +84,51 @@ async fn dispatch(cli: &Cli, ctx: &Ctx) -> CliResult {
     }
 }
 
+/// Parses the command line. Help and version are printed and exit 0; a usage error
+/// (a mistyped command or flag, a missing argument) is printed and exits 1, never 2,
+/// which a CI gate reads as "changes pending". `serve` refuses the global flags that
+/// name a deployment's files: its own configuration names them.
+fn parse() -> Result<Cli, ExitCode> {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return Err(usage_exit(&e)),
+    };
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| usage_exit(&e))?;
+    if let Some(serve) = matches.subcommand_matches("serve") {
+        let given: Vec<String> = ["config", "policies", "roster", "store", "pending_wait"]
+            .into_iter()
+            .filter(|id| serve.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+            .map(|id| format!("--{}", id.replace('_', "-")))
+            .collect();
+        if !given.is_empty() {
+            eprintln!(
+                "error: `provision serve` does not take {}: the service configuration \
+                 (--service-config or PROVISION_SERVER_CONFIG, default provision-server.yaml) \
+                 names the deployment, the policies, the roster and the store",
+                given.join(", ")
+            );
+            return Err(ExitCode::from(exit::ERROR));
+        }
+    }
+    Ok(cli)
+}
+
+/// Prints clap's message and gives its exit code: 0 for help and version, 1 for a
+/// usage error.
+fn usage_exit(e: &clap::Error) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(exit::ERROR)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     init_logging(&cli.global);
     let ctx = Ctx::new(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -96,6 +143,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(dispatch(&cli, &ctx)) {
         Ok(outcome) => outcome.into(),
+        // `provision audit export | head`: the reader left; nothing to report.
+        Err(e) if exit::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.code())

@@ -230,6 +230,23 @@ pub fn policy_source(
         .or_else(|| policy.source.clone())
 }
 
+/// The policies behind a desired grant (its provenance), each with where it is written
+/// and the attribute values that matched: what `plan`, `why` and `access` show.
+pub fn provenance_refs(
+    policies: &PolicySet,
+    provenance: &[provision_core::model::Provenance],
+    entitlement: Option<&Entitlement>,
+) -> Vec<PolicyRef> {
+    provenance
+        .iter()
+        .map(|p| PolicyRef {
+            name: p.name().into_owned(),
+            source: policy_source(policies, &p.name(), entitlement).map(|l| file_line(&l)),
+            matched: p.matched().clone(),
+        })
+        .collect()
+}
+
 fn file_line(location: &SourceLocation) -> String {
     format!("{}:{}", location.file, location.line)
 }
@@ -253,15 +270,9 @@ pub fn change_of(op: &Operation, inputs: &PlanInputs<'_>) -> Change {
     let entitlement = op.kind.entitlement();
     let provenance = entitlement.and_then(|e| inputs.desired.why(&op.identity, e));
     let policies: Vec<PolicyRef> = match provenance {
-        Some(provenance) if !provenance.is_empty() => provenance
-            .iter()
-            .map(|p| PolicyRef {
-                name: p.name().into_owned(),
-                source: policy_source(inputs.policies, &p.name(), entitlement)
-                    .map(|l| file_line(&l)),
-                matched: p.matched().clone(),
-            })
-            .collect(),
+        Some(provenance) if !provenance.is_empty() => {
+            provenance_refs(inputs.policies, provenance, entitlement)
+        }
         // A revocation no policy explains any more: the policies that give this
         // entitlement to others, so a reviewer sees which rule no longer matches.
         _ if op.reason.policies.is_empty() && op.kind.is_removal() => entitlement

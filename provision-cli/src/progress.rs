@@ -1,8 +1,13 @@
 //! Progress while a plan is applied: a bar per system on a terminal (done/total,
-//! rate, pending, rate-limit pauses), else one line per finished operation.
+//! rate, pending, rate-limit pauses), else one line per finished operation. While
+//! operations wait for a system to complete them (an account created at first
+//! sign-in), it says how long it waits and for how many. Log lines are written
+//! through the bars ([`LogWriter`]), so they do not tear them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use provision_core::adapter::Effect;
@@ -23,6 +28,8 @@ pub enum Mode {
 struct SystemBar {
     bar: ProgressBar,
     pending: usize,
+    /// "waiting up to N s for K pending operations", while some are pending.
+    waiting: Option<String>,
     failed: usize,
     paused_until: Option<String>,
 }
@@ -31,7 +38,10 @@ impl SystemBar {
     fn refresh(&self) {
         let mut parts = Vec::new();
         if self.pending > 0 {
-            parts.push(format!("{} pending", self.pending));
+            match &self.waiting {
+                Some(waiting) => parts.push(format!("{} pending, {waiting}", self.pending)),
+                None => parts.push(format!("{} pending", self.pending)),
+            }
         }
         if self.failed > 0 {
             parts.push(format!("{} failed", self.failed));
@@ -45,6 +55,8 @@ impl SystemBar {
 
 struct Run {
     mode: Mode,
+    /// Operations seen pending and not finished yet.
+    pending: BTreeSet<OperationId>,
     systems: HashMap<OperationId, SystemName>,
     bars: BTreeMap<SystemName, SystemBar>,
     _multi: Option<MultiProgress>,
@@ -56,6 +68,47 @@ struct Run {
 #[derive(Default)]
 pub struct Progress {
     run: Mutex<Option<Run>>,
+    /// How long pending operations are re-checked (`--pending-wait`).
+    wait: Duration,
+}
+
+/// The bars on screen, for [`LogWriter`].
+static BARS: Mutex<Option<MultiProgress>> = Mutex::new(None);
+
+fn active_bars() -> MutexGuard<'static, Option<MultiProgress>> {
+    BARS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Standard error for log lines: while progress bars are drawn, each line is written
+/// with the bars hidden (indicatif's `suspend`) and the bars drawn again below it.
+#[derive(Debug, Default)]
+pub struct LogWriter {
+    line: Vec<u8>,
+}
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.line.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.line.is_empty() {
+            return Ok(());
+        }
+        let line = std::mem::take(&mut self.line);
+        let write = || std::io::stderr().lock().write_all(&line);
+        match active_bars().as_ref() {
+            Some(multi) => multi.suspend(write),
+            None => write(),
+        }
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
 }
 
 impl std::fmt::Debug for Progress {
@@ -65,6 +118,14 @@ impl std::fmt::Debug for Progress {
 }
 
 impl Progress {
+    /// Progress for runs that re-check pending operations for up to `wait`.
+    pub fn new(wait: Duration) -> Self {
+        Self {
+            run: Mutex::new(None),
+            wait,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Option<Run>> {
         self.run.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -103,6 +164,7 @@ impl Progress {
                         SystemBar {
                             bar,
                             pending: 0,
+                            waiting: None,
                             failed: 0,
                             paused_until: None,
                         },
@@ -113,8 +175,10 @@ impl Progress {
         } else {
             (None, BTreeMap::new())
         };
+        *active_bars() = multi.clone();
         *self.lock() = Some(Run {
             mode,
+            pending: BTreeSet::new(),
             systems,
             bars,
             _multi: multi,
@@ -125,6 +189,7 @@ impl Progress {
 
     /// Stops showing progress (bars are left as they ended).
     pub fn finish(&self) {
+        *active_bars() = None;
         if let Some(run) = self.lock().take() {
             for bar in run.bars.values() {
                 bar.refresh();
@@ -185,15 +250,22 @@ impl ExecutionSubscriber for Progress {
             final_: false,
         } = event
         {
+            if !run.pending.insert(operation.clone()) {
+                return;
+            }
             let system = run.systems.get(operation).cloned();
+            let waiting = format!(
+                "waiting up to {} s for {}",
+                self.wait.as_secs(),
+                crate::render::plural(run.pending.len(), "pending operation", "pending operations")
+            );
             if run.mode == Mode::Lines {
                 let name = system.as_ref().map(ToString::to_string).unwrap_or_default();
-                eprintln!(
-                    "{name} {operation}: pending, the system completes it later; re-checking"
-                );
+                eprintln!("{name} {operation}: pending, the system completes it later; {waiting}");
             }
             if let Some(bar) = system.and_then(|s| run.bars.get_mut(&s)) {
                 bar.pending += 1;
+                bar.waiting = Some(waiting);
                 bar.refresh();
             }
             return;
@@ -202,6 +274,7 @@ impl ExecutionSubscriber for Progress {
             return;
         };
         run.done += 1;
+        run.pending.remove(operation);
         let system = run.systems.get(operation).cloned();
         match run.mode {
             Mode::Bars => {

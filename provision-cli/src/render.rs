@@ -77,25 +77,33 @@ pub fn why(change: &Change) -> String {
     }
 }
 
+/// `1 person`, `2 people`: a count with the word that reads right.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The blast-radius verdict in one sentence.
 pub fn verdict_line(v: &BlastVerdict) -> String {
+    let removes = format!(
+        "removes access from {} of {}",
+        v.identities,
+        plural(v.population, "person", "people")
+    );
+    let operations = plural(
+        v.removal_operations,
+        "removal operation",
+        "removal operations",
+    );
     if v.exceeded() {
         format!(
-            "REFUSED: removes access from {} of {} people with {} removal operations, over {}; \
-             review it, then apply with {}",
-            v.identities,
-            v.population,
-            v.removal_operations,
+            "REFUSED: {removes} with {operations}, over {}; review it, then apply with {}",
             v.limit.as_deref().unwrap_or("the limit"),
             v.confirm_with
                 .as_deref()
                 .unwrap_or("--confirm-blast-radius")
         )
     } else {
-        format!(
-            "within limits (removes access from {} of {} people, {} removal operations)",
-            v.identities, v.population, v.removal_operations
-        )
+        format!("within limits ({removes}, {operations})")
     }
 }
 
@@ -108,9 +116,9 @@ pub fn text(doc: &PlanDocument, style: Style) -> String {
     } else {
         let _ = writeln!(
             out,
-            "Plan: {} operations for {} people ({} {}, {} {}, {} {})",
-            s.operations,
-            s.people,
+            "Plan: {} for {} ({} {}, {} {}, {} {})",
+            plural(s.operations, "operation", "operations"),
+            plural(s.people, "person", "people"),
             style.sign("+"),
             s.additions,
             style.sign("-"),
@@ -188,8 +196,18 @@ pub fn markdown(doc: &PlanDocument) -> String {
     } else {
         let _ = writeln!(
             out,
-            "**{}** operations for **{}** people: `+{}` `-{}` `~{}`\n",
-            s.operations, s.people, s.additions, s.removals, s.changes
+            "**{}** {} for **{}** {}: `+{}` `-{}` `~{}`\n",
+            s.operations,
+            if s.operations == 1 {
+                "operation"
+            } else {
+                "operations"
+            },
+            s.people,
+            if s.people == 1 { "person" } else { "people" },
+            s.additions,
+            s.removals,
+            s.changes
         );
     }
     let mark = if doc.blast_radius.exceeded() {

@@ -36,8 +36,13 @@ impl AdapterFactory for OktaFactory {
     }
 
     /// From `leaver_action`, `manage_apps` and the `profile.<field>` mapping alone: no
-    /// credential is read.
+    /// credential is read. The `org_url`, when set, is checked here too (plain http to
+    /// another host is refused), so `provision validate` refuses what building would.
     fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
+        if let Some(org) = spec.setting("org_url") {
+            crate::config::parse_org_url(org)
+                .map_err(|e| ConfigError::invalid_setting(spec.name.as_str(), "org_url", e))?;
+        }
         let leaver_action = match spec.setting("leaver_action") {
             None | Some("suspend") => LeaverAction::Suspend,
             Some("deactivate") => LeaverAction::Deactivate,

@@ -66,6 +66,11 @@ pub fn profile(login: &str, display_name: &str) -> AccountProfile {
 /// system, with a conventional id and a test reason.
 pub fn operation(adapter: &dyn Adapter, login: &str, kind: OperationKind) -> Operation {
     let system = SystemName::new(adapter.descriptor().adapter_type.clone());
+    operation_in(system, login, kind)
+}
+
+/// An operation of `kind` in the system named `system` in the deployment.
+fn operation_in(system: SystemName, login: &str, kind: OperationKind) -> Operation {
     let identity = IdentityId::new(login);
     Operation {
         id: Operation::make_id(&identity, &system, &kind),
@@ -84,17 +89,33 @@ pub fn operation(adapter: &dyn Adapter, login: &str, kind: OperationKind) -> Ope
     }
 }
 
-/// Runs one operation and returns what it did, treating [`AdapterError::AlreadyDone`]
-/// as the success it is.
+/// Runs one operation and returns what it did, as the executor reads the answer:
+/// [`AdapterError::AlreadyDone`] is the success it is, and so is
+/// [`AdapterError::NotFound`] for a revoke or a delete (the membership or the account
+/// is not there: the removal is done, as that error's documentation says).
 pub async fn run(
     adapter: &dyn Adapter,
     account: &AccountRef,
     kind: OperationKind,
 ) -> Result<Effect, AdapterError> {
     let op = operation(adapter, &account.login, kind);
-    match adapter.execute(&op, account).await {
+    run_operation(adapter, account, &op).await
+}
+
+/// [`run`] for an operation already made (one in a system named otherwise).
+async fn run_operation(
+    adapter: &dyn Adapter,
+    account: &AccountRef,
+    op: &Operation,
+) -> Result<Effect, AdapterError> {
+    let removes = matches!(
+        op.kind,
+        OperationKind::Revoke { .. } | OperationKind::DeleteAccount
+    );
+    match adapter.execute(op, account).await {
         Ok(Applied { effect, .. }) => Ok(effect),
         Err(AdapterError::AlreadyDone { .. }) => Ok(Effect::AlreadyInPlace),
+        Err(AdapterError::NotFound { .. }) if removes => Ok(Effect::AlreadyInPlace),
         Err(e) => Err(e),
     }
 }
@@ -309,6 +330,66 @@ pub async fn grant_then_revoke(
         .unwrap_or_else(|e| panic!("grant_then_revoke: revoking twice must succeed: {e}"));
 }
 
+/// The name a deployment gives the system in [`named_by_the_deployment`]: not the
+/// adapter's type.
+pub const RENAMED_SYSTEM: &str = "renamed-by-the-deployment";
+
+/// A deployment names the system, not the adapter: `provision.yaml` may call a wiki
+/// `docs` or `wiki-eu`, and rename it later. Grants and revokes `entitlement` with the
+/// system named [`RENAMED_SYSTEM`] in the operation, the entitlement and the resource
+/// read, and checks the adapter does the same as under its own type (the holder is
+/// read after the grant, not after the revoke). An adapter that matched on its own
+/// type (`if entitlement.system == "wiki"`) fails here. What the adapter writes in the
+/// `system` of the grants it reads does not matter: the engine names the system
+/// itself (`provision_core::planner::in_system`).
+pub async fn named_by_the_deployment(
+    adapter: &dyn Adapter,
+    account: &AccountRef,
+    entitlement: &Entitlement,
+) {
+    let system = SystemName::new(RENAMED_SYSTEM);
+    let mut renamed = entitlement.clone();
+    renamed.system = system.clone();
+    let resource = renamed.resource_ref();
+    let grant = operation_in(
+        system.clone(),
+        &account.login,
+        OperationKind::Grant {
+            entitlement: renamed.clone(),
+        },
+    );
+    run_operation(adapter, account, &grant)
+        .await
+        .unwrap_or_else(|e| panic!("named_by_the_deployment: granting {renamed} failed: {e}"));
+    let grants = read_all_grants(adapter, &resource)
+        .await
+        .unwrap_or_else(|e| panic!("named_by_the_deployment: reading {resource} failed: {e}"));
+    assert!(
+        holds(&grants, account),
+        "named_by_the_deployment: {} does not hold {renamed} after the grant (does the \
+         adapter depend on the system's name?)",
+        account.login
+    );
+    let revoke = operation_in(
+        system,
+        &account.login,
+        OperationKind::Revoke {
+            entitlement: renamed.clone(),
+        },
+    );
+    run_operation(adapter, account, &revoke)
+        .await
+        .unwrap_or_else(|e| panic!("named_by_the_deployment: revoking {renamed} failed: {e}"));
+    let grants = read_all_grants(adapter, &resource)
+        .await
+        .unwrap_or_else(|e| panic!("named_by_the_deployment: reading {resource} failed: {e}"));
+    assert!(
+        !holds(&grants, account),
+        "named_by_the_deployment: {} still holds {renamed} after the revoke",
+        account.login
+    );
+}
+
 /// Reads accounts page by page to the end: at least `min_pages` pages, exactly
 /// `expected` accounts, no account twice. Returns the number of pages.
 pub async fn accounts_paginate_to_the_end(
@@ -468,6 +549,7 @@ pub type HandMadeGrant<'a> = Box<
 /// | `accounts_paginate_to_the_end` (no account twice, no cursor loop, at least N pages) | always |
 /// | `list_resources` (each enumerable kind to its last page, every entitlement's resource listed) | a kind is enumerable |
 /// | `grant_then_revoke` per entitlement (granting and revoking twice are successes) | always |
+/// | `named_by_the_deployment` (the first entitlement, in a system the deployment names otherwise) | always |
 /// | `read_account_grants_after_revoke_is_empty` | a kind is enumerable |
 /// | `suspend_then_state`, `reactivate_then_state` | the system can suspend |
 /// | `leaver_left_with_nothing` (read the grants incl. a hand-made one, revoke each, read again: empty) | a kind is enumerable |
@@ -646,6 +728,10 @@ impl<'a> Suite<'a> {
             }
         }
         report.passed.push("grant_then_revoke");
+        if let Some(first) = self.entitlements.first() {
+            named_by_the_deployment(adapter, &account, first).await;
+            report.passed.push("named_by_the_deployment");
+        }
         if enumerable {
             report
                 .passed

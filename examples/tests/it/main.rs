@@ -10,6 +10,7 @@ mod gitlab_real;
 mod policy_examples;
 mod presets_match_adapters;
 mod quickstart;
+mod readme_systems;
 mod review_scene;
 mod scim_real;
 mod salesforce_real;

@@ -69,9 +69,13 @@ pub async fn execute(
     } else {
         if t.pending > 0 {
             out(&format!(
-                "{} operations are pending (the systems complete them later, e.g. at first \
-                 sign-in); apply again later to finish what waits on them\n",
-                t.pending
+                "{} (the systems complete them later, e.g. at first sign-in); apply again \
+                 later to finish what waits on them\n",
+                if t.pending == 1 {
+                    "1 operation is pending".to_owned()
+                } else {
+                    format!("{} operations are pending", t.pending)
+                }
             ));
         }
         Outcome::Success
@@ -82,10 +86,10 @@ fn print_report(report: &ExecutionReport) {
     let t = &report.totals;
     let took = (report.finished_at - report.started_at).num_milliseconds();
     let mut text = format!(
-        "applied run {}: {} operations in {:.1} s: {} succeeded, {} already in place, {} failed, \
+        "applied run {}: {} in {:.1} s: {} succeeded, {} already in place, {} failed, \
          {} skipped, {} pending\n",
         report.run,
-        t.operations,
+        crate::commands::plural(t.operations, "operation", "operations"),
         took as f64 / 1000.0,
         t.succeeded,
         t.already_in_place,
@@ -118,17 +122,21 @@ pub fn mode(choice: ProgressMode) -> Mode {
     }
 }
 
-/// Asks on the terminal; only `yes` confirms.
-fn confirm(operations: usize) -> Result<bool, CliError> {
+/// Asks on the terminal; only `yes` confirms. Without a terminal it refuses (pass
+/// `--yes`).
+pub fn confirm(operations: usize) -> Result<bool, CliError> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(CliError::Refused(
-            "refused: not a terminal to ask for confirmation; pass --yes, or save the plan with \
-             `provision plan --out plan.json` and apply that file"
+            "refused: not a terminal to ask for confirmation; pass --yes (for `apply`, or save \
+             the plan with `provision plan --out plan.json` and apply that file)"
                 .to_owned(),
         ));
     }
-    eprint!("Apply these {operations} operations? Only 'yes' is accepted: ");
+    eprint!(
+        "Apply these {}? Only 'yes' is accepted: ",
+        crate::commands::plural(operations, "operation", "operations")
+    );
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     stdin
@@ -140,7 +148,7 @@ fn confirm(operations: usize) -> Result<bool, CliError> {
 
 /// Runs `apply`.
 pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> CliResult {
-    let progress = Arc::new(Progress::default());
+    let progress = Arc::new(Progress::new(ctx.paths.pending_wait));
     let engine = build_engine(
         &ctx.paths,
         Some(Arc::clone(&progress) as Arc<dyn ExecutionSubscriber>),

@@ -8,7 +8,7 @@ use provision_core::audit::{AuditLog, AuditOutcome, AuditRecord};
 use provision_core::model::IdentityId;
 use provision_store::StoreError;
 
-use crate::cli::{AuditArgs, AuditCommand, ExportFormat, Format};
+use crate::cli::{AuditArgs, AuditCommand, ExportFormat, TextOrJson};
 use crate::commands::{Ctx, out};
 use crate::context::{load_config, open_existing_store, read_roster};
 use crate::exit::{CliError, CliResult, Outcome};
@@ -71,11 +71,14 @@ pub async fn run(ctx: &Ctx, args: &AuditArgs) -> CliResult {
             let id = resolve_person(ctx, person);
             let records = store.identity_history(&id).await?;
             match format {
-                Format::Json => out(&(serde_json::to_string_pretty(&records)
+                TextOrJson::Json => out(&(serde_json::to_string_pretty(&records)
                     .map_err(|e| CliError::Other(format!("cannot write JSON: {e}")))?
                     + "\n")),
-                Format::Text | Format::Markdown => {
-                    let mut text = format!("{} changes to {}'s access\n", records.len(), id);
+                TextOrJson::Text => {
+                    let mut text = format!(
+                        "{} to {id}'s access\n",
+                        crate::commands::plural(records.len(), "change", "changes")
+                    );
                     for r in &records {
                         // Vendor errors and HR text may carry terminal escapes.
                         let line = history_line(r);

@@ -1,11 +1,13 @@
 //! One module per subcommand.
 
+pub mod access;
 pub mod apply;
 pub mod audit;
 pub mod drift;
 pub mod plan;
 pub mod review;
 pub mod serve;
+pub mod show;
 pub mod simulate;
 pub mod validate;
 pub mod why;
@@ -18,6 +20,7 @@ use crate::cli::{ColorChoice, Global};
 use crate::context::Paths;
 use crate::exit::CliError;
 use crate::render::Style;
+pub use crate::render::plural;
 
 /// What every command starts from.
 #[derive(Debug, Clone)]

@@ -10,8 +10,11 @@ use crate::exit::{CliError, CliResult, Outcome};
 
 /// Runs the service.
 pub async fn run(args: &ServeArgs) -> CliResult {
-    let mut config =
-        ServerConfig::load(&args.config).map_err(|e| CliError::Invalid(e.to_string()))?;
+    let mut config = ServerConfig::load(&args.service_config).map_err(|e| match e {
+        // A file that cannot be read is an error (1); a wrong one is invalid (3).
+        provision_server::config::ConfigError::Read { .. } => CliError::Other(e.to_string()),
+        e => CliError::Invalid(e.to_string()),
+    })?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }

@@ -21,7 +21,7 @@ use provision_governance::{SodRule, SodRules, load_sod_rules, sod};
 use serde::Serialize;
 
 use crate::cli::{Format, SimulateArgs};
-use crate::commands::{Ctx, out};
+use crate::commands::{Ctx, out, plural};
 use crate::context::{factories, load_config, load_roster};
 use crate::exit::{CliError, CliResult, Outcome};
 use crate::plan_doc::{PolicyRef, entitlement_path, policy_source};
@@ -425,19 +425,17 @@ fn conflicts_text(sim: &Simulation, ctx: &Ctx, out: &mut String) {
 fn text(sim: &Simulation, ctx: &Ctx) -> String {
     let s = &sim.summary;
     let mut out = format!(
-        "Simulation: policies {} -> {}, over {} people (no system was read)\n",
-        sim.base, sim.head, s.population
+        "Simulation: policies {} -> {}, over {} (no system was read)\n",
+        sim.base,
+        sim.head,
+        plural(s.population, "person", "people")
     );
     if sim.people.is_empty() {
         out.push_str("No one gains or loses anything.\n");
         conflicts_text(sim, ctx, &mut out);
         return out;
     }
-    let _ = writeln!(
-        out,
-        "{} people gain {} entitlements; {} people lose {}",
-        s.people_gaining, s.gained, s.people_losing, s.lost
-    );
+    let _ = writeln!(out, "{}", gains_and_losses(s));
     for p in &sim.people {
         let _ = writeln!(
             out,
@@ -466,11 +464,35 @@ fn text(sim: &Simulation, ctx: &Ctx) -> String {
     out
 }
 
+/// `2 people gain 2 entitlements; 1 person loses 4`.
+fn gains_and_losses(s: &SimulationSummary) -> String {
+    format!(
+        "{} {} {}; {} {} {}",
+        plural(s.people_gaining, "person", "people"),
+        if s.people_gaining == 1 {
+            "gains"
+        } else {
+            "gain"
+        },
+        plural(s.gained, "entitlement", "entitlements"),
+        plural(s.people_losing, "person", "people"),
+        if s.people_losing == 1 {
+            "loses"
+        } else {
+            "lose"
+        },
+        s.lost
+    )
+}
+
 fn markdown(sim: &Simulation) -> String {
     let s = &sim.summary;
     let mut out = format!(
-        "### provision simulate: `{}` → `{}`\n\n{} people gain {} entitlements; {} people lose {} (of {} people; no system was read)\n\n",
-        sim.base, sim.head, s.people_gaining, s.gained, s.people_losing, s.lost, s.population
+        "### provision simulate: `{}` → `{}`\n\n{} (of {}; no system was read)\n\n",
+        sim.base,
+        sim.head,
+        gains_and_losses(s),
+        plural(s.population, "person", "people")
     );
     if !sim.new_conflicts.is_empty() {
         let _ = writeln!(
@@ -506,11 +528,19 @@ fn markdown(sim: &Simulation) -> String {
             "**{}** {} `{}`\n\n```diff",
             p.id, p.display_name, p.login
         );
+        // The provenance, as in the text form: the policy (ref:file:line, the
+        // matching attributes) behind each gain, and the one that gave each loss.
         for g in &p.gains {
             let _ = writeln!(out, "+ {}", g.entitlement);
+            if !g.policies.is_empty() {
+                let _ = writeln!(out, "    because {}", refs(&g.policies));
+            }
         }
         for l in &p.losses {
             let _ = writeln!(out, "- {}", l.entitlement);
+            if !l.policies.is_empty() {
+                let _ = writeln!(out, "    was given by {}", refs(&l.policies));
+            }
         }
         out.push_str("```\n\n");
     };

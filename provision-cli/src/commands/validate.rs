@@ -14,9 +14,12 @@ use crate::exit::{CliError, CliResult, Outcome};
 pub fn run(ctx: &Ctx) -> CliResult {
     let paths = &ctx.paths;
     let mut problems: Vec<String> = Vec::new();
+    // A file that cannot be read makes the exit 1 (an error), not 3 (invalid).
+    let mut unreadable = false;
     let validated = match Engine::validate(&paths.config, &paths.policies, &factories()) {
         Ok(v) => Some(v),
         Err(e) => {
+            unreadable |= crate::exit::unreadable(&e);
             problems.extend(problem_lines(&e));
             None
         }
@@ -49,7 +52,10 @@ pub fn run(ctx: &Ctx) -> CliResult {
                     people = load.entries.len();
                     problems.extend(load.problems.iter().map(|p| p.to_diagnostic().to_string()));
                 }
-                Err(e) => problems.push(e.to_string()),
+                Err(e) => {
+                    unreadable |= e.code() == crate::exit::ERROR;
+                    problems.push(e.to_string());
+                }
             }
         }
     }
@@ -74,7 +80,11 @@ pub fn run(ctx: &Ctx) -> CliResult {
             problems.len(),
             if problems.len() == 1 { "" } else { "s" }
         );
-        Ok(Outcome::Invalid)
+        Ok(if unreadable {
+            Outcome::Error
+        } else {
+            Outcome::Invalid
+        })
     }
 }
 

@@ -8,11 +8,11 @@ use provision_core::model::{EmploymentStatus, Entitlement, Identity, Selector};
 use provision_core::planner::Planner;
 use serde::Serialize;
 
-use crate::cli::{Format, WhyArgs};
+use crate::cli::{TextOrJson, WhyArgs};
 use crate::commands::{Ctx, find_person, out};
 use crate::context::{factories, load_roster};
 use crate::exit::{CliError, CliResult, Outcome};
-use crate::plan_doc::{PolicyRef, entitlement_path, policy_source};
+use crate::plan_doc::{PolicyRef, entitlement_path, provenance_refs};
 
 /// The answer.
 #[derive(Debug, Serialize)]
@@ -151,14 +151,11 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> CliResult {
     if let Some(d) = desired.identities.get(&person.id) {
         for (e, grant) in d.grants.iter().filter(|(e, _)| wanted.matches(e, &system)) {
             shown = entitlement_path(e);
-            for p in &grant.provenance {
-                because.push(PolicyRef {
-                    name: p.name().into_owned(),
-                    source: policy_source(&validated.policies, &p.name(), Some(e))
-                        .map(|l| format!("{}:{}", l.file, l.line)),
-                    matched: p.matched().clone(),
-                });
-            }
+            because.extend(provenance_refs(
+                &validated.policies,
+                &grant.provenance,
+                Some(e),
+            ));
         }
     }
     let mut not_matching = Vec::new();
@@ -197,10 +194,10 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> CliResult {
         not_matching,
     };
     match args.format {
-        Format::Json => out(&(serde_json::to_string_pretty(&answer)
+        TextOrJson::Json => out(&(serde_json::to_string_pretty(&answer)
             .map_err(|e| CliError::Other(format!("cannot write JSON: {e}")))?
             + "\n")),
-        Format::Text | Format::Markdown => out(&text(&answer, person)),
+        TextOrJson::Text => out(&text(&answer, person)),
     }
     Ok(if answer.granted {
         Outcome::Success
@@ -209,21 +206,26 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> CliResult {
     })
 }
 
+/// The answer in words about policy, not about the systems: `why` reads none, so it
+/// says what the policies give, never what a person holds.
 fn text(answer: &Answer, person: &Identity) -> String {
     let who = format!("{} ({})", person.display_name, person.id);
     let mut out = String::new();
     if answer.granted {
-        out.push_str(&format!("{who} has {} because:\n", answer.entitlement));
+        out.push_str(&format!("{} is given to {who} by:\n", answer.entitlement));
         for b in &answer.because {
             out.push_str(&format!("  {b}\n"));
         }
     } else if answer.not_matching.is_empty() {
         out.push_str(&format!(
-            "{who} does not have {}: no policy gives it to anyone\n",
+            "no policy gives {} to {who}, nor to anyone\n",
             answer.entitlement
         ));
     } else {
-        out.push_str(&format!("{who} does not have {}:\n", answer.entitlement));
+        out.push_str(&format!(
+            "no policy gives {} to {who}:\n",
+            answer.entitlement
+        ));
         for n in &answer.not_matching {
             let source = n
                 .source
@@ -237,5 +239,6 @@ fn text(answer: &Answer, person: &Identity) -> String {
             ));
         }
     }
+    out.push_str("(no system was read; `provision plan` and `provision drift` read them)\n");
     out
 }

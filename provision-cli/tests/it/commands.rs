@@ -356,9 +356,16 @@ fn drift_reports_by_severity_and_fix_applies_what_remediation_allows() {
     let (code, out, err) = d.run(&["drift"]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(out.contains("findings"), "{out}");
+    // A fix revokes: like `apply`, it asks, and without a terminal it needs --yes.
     let (code, out, err) = d.run(&["drift", "--fix"]);
-    assert!(code == 0 || code == 2, "{code}: {out}{err}");
+    assert_eq!(code, 4, "{out}{err}");
     assert!(out.contains("Fixing"), "{out}");
+    assert!(err.contains("not a terminal"), "{err}");
+    let (code, out, err) = d.run(&["drift"]);
+    assert_eq!(code, 2, "nothing was fixed: {out}{err}");
+    let (code, out, err) = d.run(&["drift", "--fix", "--yes"]);
+    assert!(code == 0 || code == 2, "{code}: {out}{err}");
+    assert!(out.contains("applied run"), "{out}");
 }
 
 #[test]
@@ -367,9 +374,9 @@ fn completions_and_serve() {
     let (code, out, _) = d.run(&["completions", "bash"]);
     assert_eq!(code, 0);
     assert!(out.contains("_provision()"), "{out}");
-    // No service configuration here: refused as invalid, naming the file.
+    // No service configuration here: an unreadable file (exit 1), named.
     let (code, _, err) = d.run(&["serve"]);
-    assert_eq!(code, 3, "{err}");
+    assert_eq!(code, 1, "{err}");
     assert!(err.contains("provision-server.yaml"), "{err}");
 }
 

@@ -7,4 +7,5 @@
 mod support;
 
 mod commands;
+mod first_hour;
 mod terminal;

@@ -172,3 +172,36 @@ fn anything_but_yes_applies_nothing() {
     let okta = std::fs::read_to_string(d.path().join("state/okta.json")).unwrap_or_default();
     assert!(!okta.contains("sarah.chen"), "nothing reached okta: {okta}");
 }
+
+/// Pending operations are announced with how long apply waits, and the INFO line for
+/// each one left pending is written through the bars (once per operation, not per
+/// re-check), never as a WARN.
+#[test]
+fn pending_work_is_announced_and_log_lines_go_through_the_bars() {
+    if !tmux_available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let d = Deployment::new();
+    let bin = assert_cmd::cargo::cargo_bin("provision");
+    let command = format!(
+        "env PROVISION_PENDING_WAIT=1 PROVISION_ACTOR=pty NO_COLOR=1 {} -v apply --yes; echo \"exit=$?\"; sleep 600",
+        bin.display()
+    );
+    let tmux = Tmux::start(d.path(), &command).unwrap();
+    let screen = tmux.wait_for("exit=");
+    assert!(screen.contains("exit=0"), "{screen}");
+    assert!(
+        screen.contains("waiting up to 1 s for"),
+        "the wait is announced:\n{screen}"
+    );
+    let left = screen
+        .matches("still pending; left for a later run")
+        .count();
+    assert_eq!(left, 5, "one line per operation left pending:\n{screen}");
+    assert!(!screen.contains("WARN"), "{screen}");
+    // Every log line starts at the left edge: none was written into a bar.
+    for line in screen.lines().filter(|l| l.contains("still pending")) {
+        assert!(!line.contains("[="), "a log line torn into a bar: {line}");
+    }
+}

@@ -154,6 +154,36 @@ pub trait AdapterFactory: Send + Sync {
     async fn build(&self, spec: SystemSpec<'_>) -> Result<Arc<dyn Adapter>, ConfigError>;
 }
 
+/// A factory as the engine builder takes it: an `Arc` of your own factory type
+/// (`Arc::new(WikiFactory)`) or an `Arc<dyn AdapterFactory>` (what the adapter
+/// crates' `factory()` functions return), so both go in one list:
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use provision_core::adapter::{AdapterFactory, IntoAdapterFactory};
+/// # fn demo(wiki: impl AdapterFactory + 'static, okta: Arc<dyn AdapterFactory>) {
+/// let builder = provision_core::engine::Engine::builder()
+///     .factories([Arc::new(wiki)])   // your own type, no cast
+///     .factories([okta]);            // a crate's `factory()`
+/// # }
+/// ```
+pub trait IntoAdapterFactory {
+    /// The factory, shared.
+    fn into_factory(self) -> Arc<dyn AdapterFactory>;
+}
+
+impl IntoAdapterFactory for Arc<dyn AdapterFactory> {
+    fn into_factory(self) -> Arc<dyn AdapterFactory> {
+        self
+    }
+}
+
+impl<F: AdapterFactory + 'static> IntoAdapterFactory for Arc<F> {
+    fn into_factory(self) -> Arc<dyn AdapterFactory> {
+        self
+    }
+}
+
 /// The factories a program knows, by adapter type.
 #[derive(Clone, Default)]
 pub struct FactoryRegistry {

@@ -22,6 +22,21 @@
 //! ([`RateLimitInfo`]) and classified errors ([`AdapterError`]); the executor owns
 //! waiting and retrying, across all systems at once.
 //!
+//! An adapter never needs to know the name its system has in `provision.yaml` (the
+//! same adapter may serve `wiki` and `wiki-eu`, and a system may be renamed): the
+//! operations and resources it is given carry that name, and whatever it writes in
+//! the [`Entitlement::system`](crate::model::Entitlement::system) of the grants it
+//! reads, the engine replaces with the name of the system it read
+//! ([`crate::planner::in_system`]). The factory gets the name in
+//! [`SystemSpec::name`] for error messages.
+//!
+//! A revoke or delete answered "not found" ([`AdapterError::NotFound`]) is done: the
+//! executor records it as already in place, and so does the shared conformance suite.
+//!
+//! The sketch below shows the shape; `examples/wiki_adapter.rs` in the repository is
+//! a complete adapter (state, paged reads, `read_account_grants`, a factory, an
+//! engine over it, the conformance suite passing), run in CI.
+//!
 //! # A custom adapter in an afternoon
 //!
 //! ```
@@ -85,7 +100,7 @@ pub use descriptor::{
 };
 pub use error::{AdapterError, SystemError};
 pub use evidence::{CollectedEvidence, EvidenceSource};
-pub use factory::{AdapterFactory, ConfigError, FactoryRegistry, SystemSpec};
+pub use factory::{AdapterFactory, ConfigError, FactoryRegistry, IntoAdapterFactory, SystemSpec};
 pub use rate_limit::RateLimitInfo;
 
 use crate::model::{

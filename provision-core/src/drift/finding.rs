@@ -224,6 +224,14 @@ pub struct Finding {
     pub remediation: Vec<Operation>,
 }
 
+impl Finding {
+    /// Whether someone must act on it: it has a fix, or it is more severe than
+    /// [`Severity::Info`].
+    pub fn needs_action(&self) -> bool {
+        !self.remediation.is_empty() || self.severity > Severity::Info
+    }
+}
+
 impl fmt::Display for Finding {
     /// One line: severity, class, identity, system, what, and the fix.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

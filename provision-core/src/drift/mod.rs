@@ -49,6 +49,14 @@ pub struct DriftReport {
 }
 
 impl DriftReport {
+    /// The findings someone must act on: those with a fix, or more severe than
+    /// [`Severity::Info`]. A pending first sign-in or a
+    /// foreign-owned difference is for the record only, so an alert on this count
+    /// clears once the real work is done.
+    pub fn needing_action(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.needs_action())
+    }
+
     /// The findings of one class.
     pub fn of_class(&self, class: DriftClass) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(move |f| f.class == class)

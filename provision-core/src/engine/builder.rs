@@ -79,13 +79,15 @@ impl EngineBuilder {
     }
 
     /// Adds adapter factories (`provision_okta::factory()`, `provision_sandbox::factory()`,
-    /// your own); a later one for the same adapter type replaces an earlier one.
-    pub fn factories(
+    /// or your own as `Arc::new(WikiFactory)`, no cast needed: see
+    /// [`IntoAdapterFactory`](crate::adapter::IntoAdapterFactory)); a later one for the
+    /// same adapter type replaces an earlier one.
+    pub fn factories<F: crate::adapter::IntoAdapterFactory>(
         mut self,
-        factories: impl IntoIterator<Item = Arc<dyn AdapterFactory>>,
+        factories: impl IntoIterator<Item = F>,
     ) -> Self {
         for factory in factories {
-            self.factories.register(factory);
+            self.factories.register(factory.into_factory());
         }
         self
     }

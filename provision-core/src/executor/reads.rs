@@ -144,7 +144,9 @@ impl Executor {
 
     /// Every grant held on one resource ([`crate::adapter::Adapter::read_grants`]), read
     /// page by page through the limiter of `resource.system`. A resource the system
-    /// does not have reads as no grants.
+    /// does not have reads as no grants. Each grant's entitlement names
+    /// `resource.system`, whatever the adapter wrote there
+    /// ([`crate::planner::in_system`]).
     pub async fn read_grants(
         &self,
         resource: &ResourceRef,
@@ -152,26 +154,28 @@ impl Executor {
         let entry = self.entry(&resource.system)?;
         let key = format!("read:grants/{}", resource.kind);
         let key = key.as_str();
-        Ok(drain_pages(&resource.system, |cursor| async move {
+        let grants = drain_pages(&resource.system, |cursor| async move {
             self.read_page(entry, key, cursor.is_none(), || {
                 entry.adapter.read_grants(resource, cursor.as_deref())
             })
             .await
         })
-        .await?)
+        .await?;
+        Ok(crate::planner::in_system(&resource.system, grants))
     }
 
     /// Everything one account holds in `system`, on every resource of every enumerable
     /// kind ([`crate::adapter::Adapter::read_account_grants`]), read page by page through
     /// the system's limiter. An unknown account reads as no grants; a system whose
-    /// adapter cannot read this says [`AdapterError::Unsupported`].
+    /// adapter cannot read this says [`AdapterError::Unsupported`]. Each grant's
+    /// entitlement names `system` ([`crate::planner::in_system`]).
     pub async fn read_account_grants(
         &self,
         system: &SystemName,
         account: &AccountRef,
     ) -> Result<Vec<GrantRecord>, ExecutorReadError> {
         let entry = self.entry(system)?;
-        Ok(drain_pages(system, |cursor| async move {
+        let grants = drain_pages(system, |cursor| async move {
             self.read_page(entry, "read:account_grants", cursor.is_none(), || {
                 entry
                     .adapter
@@ -179,7 +183,8 @@ impl Executor {
             })
             .await
         })
-        .await?)
+        .await?;
+        Ok(crate::planner::in_system(system, grants))
     }
 
     /// Every resource of one enumerable kind in `system`

@@ -427,7 +427,7 @@ impl<'a> Run<'a> {
                 Ok(())
             }
             PendingDecision::GiveUp => {
-                tracing::warn!(operation = %op.id, ?deadline, "still pending; left for a later run or a resume");
+                tracing::info!(operation = %op.id, ?deadline, "still pending; left for a later run or a resume");
                 self.finish(idx, OperationOutcome::Pending);
                 self.settle_claim(idx, false).await?;
                 self.audit(idx, AuditOutcome::Pending).await?;

@@ -76,8 +76,8 @@ pub use desired::{desired, desired_for};
 pub(crate) use diff::IdentityPlanner;
 pub use diff::{Planned, plan, plan_identity, plan_with_report};
 pub use read::{
-    DirectReads, SystemRead, SystemReads, correlate_reads, merge_account_grants, read_system,
-    read_system_with,
+    DirectReads, SystemRead, SystemReads, correlate_reads, in_system, merge_account_grants,
+    read_system, read_system_with,
 };
 
 pub use crate::adapter::Descriptors;

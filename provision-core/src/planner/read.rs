@@ -144,7 +144,7 @@ pub async fn read_system_with<'r>(
             };
             match reads.account_grants(&reference).await {
                 Ok(found) => {
-                    for mut grant in found {
+                    for mut grant in in_system(system, found) {
                         if grant.account_external_id.is_empty() {
                             grant.account_external_id.clone_from(&account.external_id);
                         }
@@ -172,7 +172,7 @@ pub async fn read_system_with<'r>(
             continue;
         }
         match reads.grants(resource).await {
-            Ok(found) => by_resource.extend(found),
+            Ok(found) => by_resource.extend(in_system(system, found)),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e),
         }
@@ -187,6 +187,23 @@ pub async fn read_system_with<'r>(
         snapshot,
         resources: listed,
     })
+}
+
+/// The grants an adapter read, as held in `system` (its name in `provision.yaml`):
+/// whatever the adapter wrote in [`Entitlement::system`](crate::model::Entitlement::system)
+/// (often its adapter type, `wiki`), the engine names the system it read. An adapter
+/// never needs to know the name it was given, and renaming a system in the
+/// deployment never makes a plan re-grant what people already hold.
+pub fn in_system(system: &SystemName, grants: Vec<GrantRecord>) -> Vec<GrantRecord> {
+    grants
+        .into_iter()
+        .map(|mut grant| {
+            if &grant.entitlement.system != system {
+                grant.entitlement.system = system.clone();
+            }
+            grant
+        })
+        .collect()
 }
 
 /// Adds grants read per account ([`Adapter::read_account_grants`]) to a snapshot,

@@ -571,3 +571,78 @@ async fn the_engine_refuses_a_plan_approved_against_looser_limits_than_its_own()
     let still = engine.plan(&leavers, "hr:export").await.unwrap();
     assert_eq!(still.preview().operations.len(), removals);
 }
+
+/// A custom adapter that writes its own type, not the system's name in
+/// `provision.yaml`, into every grant it reads (the bug of issue 29: renaming a system
+/// made every later plan re-grant everything).
+struct WritesItsType {
+    inner: Arc<SandboxSystem>,
+}
+
+#[async_trait]
+impl Adapter for WritesItsType {
+    fn descriptor(&self) -> &SystemDescriptor {
+        self.inner.descriptor()
+    }
+
+    async fn read_accounts(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<Page<AccountRecord>, AdapterError> {
+        self.inner.read_accounts(cursor).await
+    }
+
+    async fn read_grants(
+        &self,
+        resource: &ResourceRef,
+        cursor: Option<&str>,
+    ) -> Result<Page<GrantRecord>, AdapterError> {
+        let mut page = self.inner.read_grants(resource, cursor).await?;
+        for grant in &mut page.items {
+            grant.entitlement.system = "acme-idp".into();
+        }
+        Ok(page)
+    }
+
+    async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
+        self.inner.execute(op, account).await
+    }
+}
+
+#[tokio::test]
+async fn the_engine_names_the_system_on_what_an_adapter_reads() {
+    let dir = example("its-type", DEPLOYMENT);
+    let okta = Arc::new(WritesItsType {
+        inner: Arc::new(provision_sandbox::presets::okta().sandbox("okta", Default::default())),
+    });
+    let engine = Engine::builder()
+        .deployment(dir.join("provision.yaml"))
+        .policies(dir.join("policies"))
+        .factories([provision_sandbox::factory()])
+        .adapter("okta", Arc::clone(&okta) as Arc<dyn Adapter>)
+        .build()
+        .await
+        .unwrap();
+    let plan = engine
+        .plan(&roster(), "hr:sync")
+        .await
+        .unwrap()
+        .approve()
+        .unwrap();
+    let report = engine.apply(&plan).await.unwrap();
+    assert_eq!(report.totals.failed, 0, "{report}");
+    let again = engine.plan(&roster(), "hr:sync").await.unwrap();
+    assert!(
+        again.preview().is_empty(),
+        "grants read as acme-idp/... were taken for missing okta/... ones: {:#?}",
+        again.preview().operations
+    );
+    let observed = engine.observe(&roster()).await.unwrap();
+    let ada = &observed.actual.identities[&"e1".into()];
+    assert!(
+        ada.grants
+            .contains(&Entitlement::new("okta", "group", "engineering-team")),
+        "{:?}",
+        ada.grants
+    );
+}

@@ -81,7 +81,7 @@ async fn self_managed_runs_the_whole_suite() {
         .run()
         .await;
     assert!(report.skipped.is_empty(), "{:?}", report.skipped);
-    assert_eq!(report.passed.len(), 12, "{:?}", report.passed);
+    assert_eq!(report.passed.len(), 13, "{:?}", report.passed);
     assert_conform(&server).await;
     assert_conform(&throttled_server).await;
 }

@@ -124,7 +124,7 @@ async fn the_whole_shared_suite_passes_against_the_fake() {
     .run()
     .await;
     assert!(report.skipped.is_empty(), "{report:?}");
-    assert_eq!(report.passed.len(), 12, "{report:?}");
+    assert_eq!(report.passed.len(), 13, "{report:?}");
     let ops = tenant.conform().await;
     for op in [
         "directory.groups.list",

@@ -109,12 +109,13 @@ async fn run_suite(leaver_action: LeaverAction, login: &str) -> (SuiteReport, [O
 }
 
 /// Every scenario of the suite (in the order it runs them).
-const ALL: [&str; 12] = [
+const ALL: [&str; 13] = [
     "create_then_found",
     "create_again_adopts",
     "accounts_paginate_to_the_end",
     "list_resources",
     "grant_then_revoke",
+    "named_by_the_deployment",
     "read_account_grants_after_revoke_is_empty",
     "suspend_then_state",
     "leaver_left_with_nothing",

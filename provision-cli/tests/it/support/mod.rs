@@ -72,6 +72,21 @@ impl Deployment {
         Self { dir }
     }
 
+    /// The example deployment exactly as shipped (no `state_file` added): the CLI keeps
+    /// the sandboxes' state itself, in `.provision/sandbox/`.
+    pub fn as_shipped() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::copy(
+            examples().join("provision.yaml"),
+            root.join("provision.yaml"),
+        )
+        .unwrap();
+        copy_dir(&examples().join("policies"), &root.join("policies"));
+        std::fs::copy(examples().join("roster.yaml"), root.join("roster.yaml")).unwrap();
+        Self { dir }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
