@@ -32,7 +32,9 @@ pub const REAL_SYSTEM_VARIABLES: &[(&str, &str)] = &[
     ("Slack", "SLACK_*"),
     ("Jira Cloud", "JIRA_*"),
     ("AWS IAM Identity Center", "AWS_*"),
+    ("Salesforce", "SALESFORCE_*"),
     ("GitLab", "GITLAB_*"),
+    ("GitHub", "GITHUB_*"),
 ];
 
 /// Sandbox rate limits run this many times faster than the vendors' published ones.

@@ -41,8 +41,8 @@ pub mod conformance;
 pub mod discovery;
 #[cfg(feature = "http-mocks")]
 pub mod openapi;
-pub mod scim_peer;
 pub mod peers;
+pub mod scim_peer;
 pub mod secrets;
 #[cfg(feature = "http-mocks")]
 pub mod token_endpoint;

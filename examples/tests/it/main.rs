@@ -12,8 +12,8 @@ mod presets_match_adapters;
 mod quickstart;
 mod readme_systems;
 mod review_scene;
-mod scim_real;
 mod salesforce_real;
+mod scim_real;
 
 /// The real systems the quickstart wires for these variables, as `name where`.
 fn wire(vars: &[(&str, &str)]) -> Result<Vec<String>, String> {

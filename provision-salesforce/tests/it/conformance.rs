@@ -81,6 +81,7 @@ async fn the_whole_suite_passes() {
             "accounts_paginate_to_the_end",
             "list_resources",
             "grant_then_revoke",
+            "named_by_the_deployment",
             "read_account_grants_after_revoke_is_empty",
             "suspend_then_state",
             "leaver_left_with_nothing",
