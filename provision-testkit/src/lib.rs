@@ -10,9 +10,9 @@
 //!   ([`conformance::Suite`], one entry point).
 //! * [`secrets`]: capture the logs of a test and fail it when a secret shows up in
 //!   them or in an error's `Display` / `Debug` output.
-//! * [`scim_peer`]: scim2-server on loopback, found in the environment or started
+//! * `scim_peer` (feature `http-mocks`): scim2-server on loopback, found in the environment or started
 //!   for the test and stopped after it.
-//! * [`peers`]: Prism and scim2-server from `shared/peers/`, started by a test and
+//! * `peers` (feature `http-mocks`): Prism and scim2-server from `shared/peers/`, started by a test and
 //!   stopped when dropped.
 //! * `token_endpoint`: an OAuth token endpoint for wiremock that verifies signed-JWT
 //!   assertions (Google's JWT-bearer grant, Okta's `private_key_jwt`).
@@ -41,7 +41,9 @@ pub mod conformance;
 pub mod discovery;
 #[cfg(feature = "http-mocks")]
 pub mod openapi;
+#[cfg(feature = "http-mocks")]
 pub mod peers;
+#[cfg(feature = "http-mocks")]
 pub mod scim_peer;
 pub mod secrets;
 #[cfg(feature = "http-mocks")]
