@@ -353,6 +353,7 @@ fn the_example_deployment_loads() {
         names,
         [
             "aws",
+            "expenses",
             "gitlab",
             "google",
             "jira",
