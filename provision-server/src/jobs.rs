@@ -199,7 +199,7 @@ impl Service {
                 let ids = ExternalIds::from_actual(&self.inner.engine.actual(&roster).await?);
                 let mut pending = false;
                 for run in std::iter::once(run).chain(also) {
-                    let report = self.resume_held(&RunId(run.clone()), &ids).await?;
+                    let report = self.resume_held(&RunId(run.clone()), &ids, &roster).await?;
                     pending |= has_pending(&report);
                 }
                 if pending {
@@ -543,20 +543,20 @@ impl Service {
                     }
                 },
             };
-            self.resume_run(&run, &ids).await?;
+            self.resume_run(&run, &ids, roster).await?;
         }
         Ok(left)
     }
 
-    /// Resumes `run` from the journal with `ids` (the caller holds its people) and
-    /// counts what it did.
+    /// Resumes `run` from the journal with `ids` (the caller holds its people), after
+    /// skipping what `roster`'s leavers would be given, and counts what it did.
     pub(crate) async fn resume_run(
         &self,
         run: &RunId,
         ids: &ExternalIds,
+        roster: &[Identity],
     ) -> Result<ExecutionReport, ServerError> {
-        let roster = self.roster().await?;
-        self.skip_for_leavers(run, &roster).await?;
+        self.skip_for_leavers(run, roster).await?;
         let report = self
             .inner
             .engine
@@ -574,10 +574,11 @@ impl Service {
         &self,
         run: &RunId,
         ids: &ExternalIds,
+        roster: &[Identity],
     ) -> Result<ExecutionReport, ServerError> {
         let people = self.run_people(run).await?;
         let _people = self.inner.locks.lock(&people).await;
-        self.resume_run(run, ids).await
+        self.resume_run(run, ids, roster).await
     }
 
     /// Plans the people of `roster` named in `ids` (reading their accounts' grants

@@ -163,7 +163,7 @@ impl Service {
         tracing::info!(run = %run.0, parts = parts.len(), "resuming the parts of a reconcile begun before");
         let ids = ExternalIds::from_actual(&self.inner.engine.actual(roster).await?);
         for part in parts {
-            reports.push(self.resume_held(&part, &ids).await?);
+            reports.push(self.resume_held(&part, &ids, roster).await?);
         }
         self.schedule_resume(&reports.iter().collect::<Vec<_>>())
             .await?;
