@@ -116,6 +116,29 @@ impl Default for WebhookConfig {
     }
 }
 
+/// What one client may hold of the service: connections and how long they may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Connections served at once, per listener; the next waits in the kernel's
+    /// backlog until one closes (default 512).
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// kept-alive connection stays open, in seconds (default 10).
+    pub header_read_timeout_seconds: u64,
+    /// How long a client may take to send a request's body, in seconds (default 30).
+    pub body_read_timeout_seconds: u64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 512,
+            header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: 30,
+        }
+    }
+}
+
 /// How the worker takes events from the inbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerConfig {
@@ -215,8 +238,18 @@ pub struct LogConfig {
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Where to listen (`127.0.0.1:8080`).
+    /// Where to listen (`127.0.0.1:8080`): every route, or, with
+    /// [`ServerConfig::public_listen`], every route but the webhooks.
     pub listen: SocketAddr,
+    /// The public listener: `POST /webhooks/{source}` and `GET /healthz` only, for HR
+    /// systems calling from outside; `listen` then serves the rest (requests,
+    /// approvals, findings, metrics) on the internal network. Required when `listen` is
+    /// not a loopback address, unless `one_port: true` says that both go on one port.
+    pub public_listen: Option<SocketAddr>,
+    /// Webhooks and the internal routes on one non-loopback port, knowingly.
+    pub one_port: bool,
+    /// Connection limits and timeouts.
+    pub http: HttpLimits,
     /// The deployment (`provision.yaml`).
     pub deployment: PathBuf,
     /// The policies (a file or folder).

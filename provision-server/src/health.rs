@@ -22,36 +22,64 @@ pub(crate) async fn healthz() -> Response {
     (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
 }
 
+/// How long a readiness verdict on the systems is kept: `/readyz` asked 100 times a
+/// second still reads each system once per this interval.
+pub(crate) const SYSTEMS_VERDICT_TTL: Duration = Duration::from_secs(30);
+
+/// The systems' last readiness verdict and when it was taken. Behind an async mutex
+/// held while a verdict is taken, so callers arriving meanwhile wait for that verdict
+/// instead of reading the systems again.
+#[derive(Default)]
+pub(crate) struct ReadinessCache {
+    verdict: tokio::sync::Mutex<Option<(tokio::time::Instant, BTreeMap<String, String>)>>,
+}
+
+impl ReadinessCache {
+    /// The systems' verdicts, taken again only when the last is older than
+    /// [`SYSTEMS_VERDICT_TTL`].
+    async fn systems(&self, service: &Service) -> BTreeMap<String, String> {
+        let mut held = self.verdict.lock().await;
+        if let Some((taken, verdict)) = held.as_ref()
+            && taken.elapsed() < SYSTEMS_VERDICT_TTL
+        {
+            return verdict.clone();
+        }
+        let verdict = check_systems(service).await;
+        *held = Some((tokio::time::Instant::now(), verdict.clone()));
+        verdict
+    }
+}
+
+/// Each system's verdict: one page of accounts read with this service's credentials
+/// through the executor's paced path (the system's limiter and retries), so readiness
+/// shares the vendor's budget with everything else.
+async fn check_systems(service: &Service) -> BTreeMap<String, String> {
+    let engine = &service.inner.engine;
+    let checks = engine.systems().map(|name| async move {
+        let verdict =
+            match tokio::time::timeout(SYSTEM_CHECK_TIMEOUT, engine.executor().probe(name)).await {
+                Ok(Ok(_)) => "ok".to_owned(),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer in {} s", SYSTEM_CHECK_TIMEOUT.as_secs()),
+            };
+        (name.to_string(), verdict)
+    });
+    futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .collect()
+}
+
 /// Ready: the store answers, and every system accepts this service's credentials
-/// (one page of accounts read with them). 503 naming what is not.
+/// (one page of accounts read with them, at most once per [`SYSTEMS_VERDICT_TTL`]).
+/// 503 naming what is not.
 pub(crate) async fn readyz(State(service): State<Service>) -> Response {
     let inner = &service.inner;
     let store = match inner.store.ping().await {
         Ok(()) => "ok".to_owned(),
         Err(e) => e.to_string(),
     };
-    let mut systems = BTreeMap::new();
-    let checks = inner.engine.systems().map(|name| {
-        let adapter = inner.engine.adapter(name.as_str()).cloned();
-        async move {
-            let verdict = match adapter {
-                None => "no adapter".to_owned(),
-                Some(adapter) => {
-                    match tokio::time::timeout(SYSTEM_CHECK_TIMEOUT, adapter.read_accounts(None))
-                        .await
-                    {
-                        Ok(Ok(_)) => "ok".to_owned(),
-                        Ok(Err(e)) => e.to_string(),
-                        Err(_) => format!("no answer in {} s", SYSTEM_CHECK_TIMEOUT.as_secs()),
-                    }
-                }
-            };
-            (name.to_string(), verdict)
-        }
-    });
-    for (name, verdict) in futures::future::join_all(checks).await {
-        systems.insert(name, verdict);
-    }
+    let systems = inner.readiness.systems(&service).await;
     let accepting = inner.accepting.load(std::sync::atomic::Ordering::SeqCst);
     let ready = accepting && store == "ok" && systems.values().all(|v| v == "ok");
     let status = if ready {

@@ -19,7 +19,10 @@
 //!   reconcile or another person's access request; the reconcile plans everyone
 //!   without holding anyone and sends each person's part under that person's lock
 //!   ([`Service::reconcile`]), leaving out whoever another run changed meanwhile.
-//! * **Operability**: `/healthz`, `/readyz` (the store and each system's credentials),
+//! * **Two listeners** (`public_listen`): the webhooks outside, everything else inside;
+//!   per listener a connection cap and header/body timeouts (`http:`).
+//! * **Operability**: `/healthz`, `/readyz` (the store and each system's credentials,
+//!   read through the limiter and kept for 30 s),
 //!   `/metrics` ([`metrics`]), JSON logs ([`init_tracing`]), graceful shutdown.
 //! * **Evidence on a cadence** (`evidence: {every_minutes: N}`): a scheduled job
 //!   collects and records evidence ([`Service::collect_evidence`]) and exports control
@@ -58,6 +61,7 @@ mod evidence_jobs;
 mod health;
 pub mod jobs;
 mod leases;
+mod listeners;
 mod locks;
 pub mod metrics;
 mod reconcile;
@@ -68,7 +72,7 @@ pub mod store;
 pub mod webhook;
 mod worker;
 
-pub use config::{ServerConfig, SourceConfig, StoreConfig};
+pub use config::{HttpLimits, ServerConfig, SourceConfig, StoreConfig};
 pub use engine::{EngineParts, build_engine, join_shared_budget};
 pub use error::ServerError;
 pub use service::{RunningService, Service};

@@ -64,6 +64,8 @@ pub(crate) struct Inner {
     /// The policies' separation-of-duties rules (a request that would create a
     /// conflict is refused when opened).
     pub(crate) sod_rules: provision_governance::SodRules,
+    /// `/readyz`'s last verdict on the systems ([`crate::health`]).
+    pub(crate) readiness: crate::health::ReadinessCache,
 }
 
 /// The shared rate budget's lease, kept by a heartbeat task.
@@ -91,8 +93,11 @@ impl std::fmt::Debug for Service {
 /// A running service: its address, and how to stop it.
 #[derive(Debug)]
 pub struct RunningService {
-    /// Where it listens.
+    /// Where it listens (every route, or the internal ones when it has a public
+    /// listener).
     pub addr: std::net::SocketAddr,
+    /// Where the public listener (webhooks and `/healthz`) listens, when there is one.
+    pub public_addr: Option<std::net::SocketAddr>,
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<(), ServerError>>,
     loops: Vec<JoinHandle<()>>,
@@ -245,6 +250,7 @@ impl Service {
                 siem,
                 auth,
                 sod_rules,
+                readiness: crate::health::ReadinessCache::default(),
             }),
         };
         service.arm_reconcile().await?;
@@ -267,16 +273,38 @@ impl Service {
         &self.inner.owner
     }
 
-    /// The routes: `POST /webhooks/{source}`, `GET /healthz`, `GET /readyz`,
-    /// `GET /metrics`, `GET /findings`, and access requests ([`crate::requests`]):
-    /// `GET`/`POST /requests`, `POST /requests/{id}/approve`, `POST /requests/{id}/reject`.
+    /// Every route on one router: the webhooks and [`Service::internal_routes`] (one
+    /// port, for loopback and tests; a deployment that listens on the network splits
+    /// them, see [`ServerConfig::public_listen`]).
     pub fn router(&self) -> Router {
+        self.internal_routes().merge(self.webhook_routes())
+    }
+
+    /// What the public listener serves, for HR systems calling from outside:
+    /// `POST /webhooks/{source}` (each event HMAC-signed) and `GET /healthz`.
+    pub fn public_routes(&self) -> Router {
+        self.webhook_routes()
+            .route("/healthz", get(health::healthz))
+    }
+
+    /// `POST /webhooks/{source}` with its body limit.
+    fn webhook_routes(&self) -> Router {
         let limit = self.inner.config.webhook.max_body_bytes;
         let intake: axum::routing::MethodRouter<Service> = post(webhook::receive)
             .layer::<_, std::convert::Infallible>(RequestBodyLimitLayer::new(limit))
             .layer::<_, std::convert::Infallible>(axum::extract::DefaultBodyLimit::disable());
         Router::new()
             .route("/webhooks/{source}", intake)
+            .layer(TraceLayer::new_for_http())
+            .with_state(self.clone())
+    }
+
+    /// Everything but the webhooks, each route proving its caller ([`crate::auth`])
+    /// except the health checks: `GET /healthz`, `GET /readyz`, `GET /metrics`,
+    /// `GET /findings`, and access requests ([`crate::requests`]): `GET`/`POST
+    /// /requests`, `POST /requests/{id}/approve`, `POST /requests/{id}/reject`.
+    pub fn internal_routes(&self) -> Router {
+        Router::new()
             .route("/healthz", get(health::healthz))
             .route("/readyz", get(health::readyz))
             .route("/metrics", get(health::metrics))
@@ -333,21 +361,39 @@ impl Service {
         Ok(())
     }
 
-    /// Binds `config.listen` and runs until `shutdown` resolves, then shuts down
-    /// gracefully (see [`RunningService::shutdown`]).
+    /// Binds `config.listen` (and `config.public_listen`, when given) and runs until
+    /// `shutdown` resolves, then shuts down gracefully (see
+    /// [`RunningService::shutdown`]).
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let listener = TcpListener::bind(self.inner.config.listen).await?;
-        let running = self.spawn_on(listener)?;
+        let internal = TcpListener::bind(self.inner.config.listen).await?;
+        let public = match self.inner.config.public_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        let running = self.spawn_on_listeners(internal, public)?;
         shutdown.await;
         running.shutdown().await
     }
 
-    /// Serves on `listener` and runs the worker and scheduler in the background.
+    /// Serves every route on `listener` and runs the worker and scheduler in the
+    /// background.
     pub fn spawn_on(self, listener: TcpListener) -> Result<RunningService, ServerError> {
-        let addr = listener.local_addr()?;
+        self.spawn_on_listeners(listener, None)
+    }
+
+    /// Serves the internal routes on `internal` and the webhooks on `public` (every
+    /// route on `internal` when there is no `public`), and runs the worker and
+    /// scheduler in the background.
+    pub fn spawn_on_listeners(
+        self,
+        internal: TcpListener,
+        public: Option<TcpListener>,
+    ) -> Result<RunningService, ServerError> {
+        let addr = internal.local_addr()?;
+        let public_addr = public.as_ref().map(TcpListener::local_addr).transpose()?;
         let (stop, stopped) = watch::channel(false);
         let loops = self.spawn_loops(stopped.clone());
         let instance = self.inner.owner.clone();
@@ -356,10 +402,16 @@ impl Service {
             .budget
             .as_ref()
             .map(|b| (b.share.clone(), b.task.clone()));
-        let task = tokio::spawn(self.run(listener, stopped));
-        tracing::info!(%addr, %instance, "provision-server listening");
+        let task = tokio::spawn(self.run(internal, public, stopped));
+        match public_addr {
+            Some(public) => {
+                tracing::info!(internal = %addr, %public, %instance, "provision-server listening");
+            }
+            None => tracing::info!(%addr, %instance, "provision-server listening"),
+        }
         Ok(RunningService {
             addr,
+            public_addr,
             stop,
             task,
             loops,
@@ -369,18 +421,40 @@ impl Service {
 
     async fn run(
         self,
-        listener: TcpListener,
-        mut stopped: watch::Receiver<bool>,
+        internal: TcpListener,
+        public: Option<TcpListener>,
+        stopped: watch::Receiver<bool>,
     ) -> Result<(), ServerError> {
         let inner = Arc::clone(&self.inner);
-        let signal = async move {
+        let limits = inner.config.http;
+        let stop = |mut stopped: watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|s| *s).await;
-            inner.accepting.store(false, Ordering::SeqCst);
-            tracing::info!("shutting down: the listener closes, work in hand finishes");
         };
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(signal)
-            .await?;
+        let announce = {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+                inner.accepting.store(false, Ordering::SeqCst);
+                tracing::info!("shutting down: the listeners close, work in hand finishes");
+            }
+        };
+        let (internal_routes, public_routes) = match &public {
+            Some(_) => (self.internal_routes(), Some(self.public_routes())),
+            None => (self.router(), None),
+        };
+        let internal =
+            crate::listeners::serve(internal, internal_routes, limits, stop(stopped.clone()));
+        let public = async {
+            match (public, public_routes) {
+                (Some(listener), Some(routes)) => {
+                    crate::listeners::serve(listener, routes, limits, stop(stopped.clone())).await
+                }
+                _ => Ok(()),
+            }
+        };
+        let ((), served_internal, served_public) = tokio::join!(announce, internal, public);
+        served_internal?;
+        served_public?;
         Ok(())
     }
 

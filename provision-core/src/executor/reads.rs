@@ -251,6 +251,24 @@ impl Executor {
         Ok(Some(page.items))
     }
 
+    /// Whether `system` answers with this deployment's credentials: the first page of its
+    /// accounts, read through the system's limiter like any other page (a readiness
+    /// probe never spends more of a vendor's budget than one paced request, however
+    /// often it is asked). Returns how many accounts that page held.
+    pub async fn probe(&self, system: &SystemName) -> Result<usize, ExecutorReadError> {
+        let entry = self.entry(system)?;
+        let page = self
+            .read_page(entry, "read:accounts", true, || {
+                entry.adapter.read_accounts(None)
+            })
+            .await
+            .map_err(|error| ReadError::Adapter {
+                system: system.clone(),
+                error: Box::new(error),
+            })?;
+        Ok(page.items.len())
+    }
+
     /// The read calls this executor made to `system` so far; `None` for a system it does
     /// not know.
     pub fn read_stats(&self, system: &SystemName) -> Option<ReadStats> {

@@ -11,13 +11,16 @@ use provision_core::config::CredentialRef;
 use provision_core::yaml::{Fields, Node, Reader, Value};
 
 use super::{
-    EvidenceJobConfig, LogConfig, ReconcileConfig, ServerConfig, SiemConfig, SiemSinkConfig,
-    SourceConfig, StoreConfig, WebhookConfig, WorkerConfig, default_actor,
+    EvidenceJobConfig, HttpLimits, LogConfig, ReconcileConfig, ServerConfig, SiemConfig,
+    SiemSinkConfig, SourceConfig, StoreConfig, WebhookConfig, WorkerConfig, default_actor,
     default_signature_header, default_timestamp_header,
 };
 
 const TOP: &[&str] = &[
     "listen",
+    "public_listen",
+    "one_port",
+    "http",
     "deployment",
     "policies",
     "roster",
@@ -107,20 +110,13 @@ pub(super) fn credential(r: &mut Reader, node: &Node, field: &str) -> Option<Cre
 pub(super) fn server(r: &mut Reader, root: &Node) -> Option<ServerConfig> {
     let mut top = r.fields(root, "")?;
     let top_listen = top.required(r, "listen", "an address such as 127.0.0.1:8080");
-    let listen = top_listen.and_then(|n| {
-        let text = r.text(n, "listen")?;
-        match text.parse::<SocketAddr>() {
-            Ok(addr) => Some(addr),
-            Err(e) => {
-                r.error(
-                    n,
-                    "listen",
-                    format!("`{text}` is not an address such as 127.0.0.1:8080 ({e})"),
-                );
-                None
-            }
-        }
-    });
+    let listen = top_listen.and_then(|n| address(r, n, "listen"));
+    let public_node = given(&mut top, "public_listen");
+    let public_listen = public_node.and_then(|n| address(r, n, "public_listen"));
+    let one_port = given(&mut top, "one_port")
+        .and_then(|n| r.boolean(n, "one_port"))
+        .unwrap_or(false);
+    let http = section(r, &mut top, "http").map_or_else(HttpLimits::default, |f| http(r, f));
     let deployment = top
         .required(r, "deployment", "the deployment file's path")
         .and_then(|n| path(r, n, "deployment"));
@@ -168,17 +164,37 @@ pub(super) fn server(r: &mut Reader, root: &Node) -> Option<ServerConfig> {
     let governance = given(&mut top, "governance").and_then(|n| governance(r, n));
     let auth = given(&mut top, "auth").map_or_else(Default::default, |n| super::auth::auth(r, n));
     if let (Some(addr), Some(node)) = (listen, top_listen)
-        && !auth.any()
         && !addr.ip().is_loopback()
+    {
+        let mut missing = Vec::new();
+        if !auth.any() {
+            missing.push(
+                "the service holds admin credentials and will not serve its routes to the \
+                 network without an `auth:` section (oidc, tokens or proxy)",
+            );
+        }
+        if public_node.is_none() && !one_port {
+            missing.push(
+                "give the webhooks their own listener (`public_listen: ADDRESS`) so the \
+                 internal routes are not served where HR systems reach, or say \
+                 `one_port: true` to serve both on this one",
+            );
+        }
+        for why in missing {
+            r.error(
+                node,
+                "listen",
+                format!("{addr} is not a loopback address: {why}"),
+            );
+        }
+    }
+    if let (Some(a), Some(b), Some(node)) = (listen, public_listen, public_node)
+        && a == b
     {
         r.error(
             node,
-            "listen",
-            format!(
-                "{addr} is not a loopback address: the service holds admin credentials and \
-                 will not serve its routes to the network without an `auth:` section \
-                 (oidc, tokens or proxy)"
-            ),
+            "public_listen",
+            format!("{b} is `listen` too; give the public listener its own port"),
         );
     }
     let log = section(r, &mut top, "log").map_or_else(LogConfig::default, |mut f| {
@@ -191,6 +207,9 @@ pub(super) fn server(r: &mut Reader, root: &Node) -> Option<ServerConfig> {
     top.finish(r, TOP);
     Some(ServerConfig {
         listen: listen?,
+        public_listen,
+        one_port,
+        http,
         deployment: deployment?,
         policies: policies?,
         roster,
@@ -287,6 +306,55 @@ fn sources(r: &mut Reader, node: &Node) -> Vec<SourceConfig> {
         }
     }
     out
+}
+
+/// A socket address such as `127.0.0.1:8080`.
+fn address(r: &mut Reader, n: &Node, field: &str) -> Option<SocketAddr> {
+    let text = r.text(n, field)?;
+    match text.parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(e) => {
+            r.error(
+                n,
+                field,
+                format!("`{text}` is not an address such as 127.0.0.1:8080 ({e})"),
+            );
+            None
+        }
+    }
+}
+
+fn http(r: &mut Reader, mut f: Fields<'_>) -> HttpLimits {
+    let d = HttpLimits::default();
+    let max_connections = every(r, &mut f, "max_connections", "leave it out for 512")
+        .map_or(d.max_connections, |m| {
+            usize::try_from(m).unwrap_or(usize::MAX)
+        });
+    let header = every(
+        r,
+        &mut f,
+        "header_read_timeout_seconds",
+        "leave it out for 10 s",
+    );
+    let body = every(
+        r,
+        &mut f,
+        "body_read_timeout_seconds",
+        "leave it out for 30 s",
+    );
+    f.finish(
+        r,
+        &[
+            "max_connections",
+            "header_read_timeout_seconds",
+            "body_read_timeout_seconds",
+        ],
+    );
+    HttpLimits {
+        max_connections,
+        header_read_timeout_seconds: header.unwrap_or(d.header_read_timeout_seconds),
+        body_read_timeout_seconds: body.unwrap_or(d.body_read_timeout_seconds),
+    }
 }
 
 fn webhook(r: &mut Reader, mut f: Fields<'_>) -> WebhookConfig {

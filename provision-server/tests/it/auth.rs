@@ -327,12 +327,24 @@ async fn the_service_will_not_serve_the_network_without_authentication() {
         message.contains("listen") && message.contains("auth"),
         "{message}"
     );
-    // With a mode configured, the same address is accepted.
+    // With a mode configured, the same address still needs the webhooks on their own
+    // listener (or `one_port: true`, said knowingly).
     let with_auth = format!(
         "{text}{}",
         support::auth_section(&[("prometheus", &["metrics"])])
     );
-    provision_server::ServerConfig::parse("open.yaml", &with_auth).unwrap();
+    let err = provision_server::ServerConfig::parse("open.yaml", &with_auth)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("public_listen") && err.contains("one_port"),
+        "{err}"
+    );
+    let split = format!("{with_auth}public_listen: 0.0.0.0:8443\n");
+    let config = provision_server::ServerConfig::parse("open.yaml", &split).unwrap();
+    assert_eq!(config.public_listen, Some("0.0.0.0:8443".parse().unwrap()));
+    provision_server::ServerConfig::parse("open.yaml", &format!("{with_auth}one_port: true\n"))
+        .unwrap();
 }
 
 #[tokio::test]
