@@ -49,6 +49,7 @@ pub mod model;
 pub mod orderer;
 pub mod planner;
 pub mod policy;
+pub mod private_file;
 pub mod secret;
 mod serde_util;
 pub mod untrusted;

@@ -1,6 +1,6 @@
 //! JSON lines to a file or stdout.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Mutex;
@@ -34,7 +34,7 @@ impl std::fmt::Debug for JsonLinesSink {
 impl JsonLinesSink {
     /// Appends to the file at `path` (created when missing).
     pub fn file(name: impl Into<String>, path: impl AsRef<Path>) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = provision_core::private_file::open_append(path.as_ref())?;
         Ok(Self::with(name, Output::File(file)))
     }
 

@@ -10,6 +10,14 @@ pub enum StoreError {
     /// The database said no (connection, constraint, I/O). Keeps the database's message.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database file could not be created (`path`, why).
+    #[error("cannot create {path}: {source}")]
+    CreateFile {
+        /// The file.
+        path: String,
+        /// The system's error.
+        source: std::io::Error,
+    },
     /// Bringing the schema up to date failed.
     #[error("schema migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

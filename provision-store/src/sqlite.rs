@@ -50,6 +50,12 @@ impl SqliteStore {
     /// the current version.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        // Private from the start: SQLite gives its -wal and -shm files the database's
+        // permissions.
+        provision_core::private_file::ensure(&path).map_err(|source| StoreError::CreateFile {
+            path: path.display().to_string(),
+            source,
+        })?;
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(&path)
             .create_if_missing(true)

@@ -43,7 +43,8 @@ pub async fn run(ctx: &Ctx, args: &AuditArgs) -> CliResult {
         AuditCommand::Export { format, out: path } => {
             let mut sink: Box<dyn Write> = match path {
                 Some(p) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(p).map_err(|e| CliError::io(p.display(), e))?,
+                    provision_core::private_file::create(p)
+                        .map_err(|e| CliError::io(p.display(), e))?,
                 )),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };

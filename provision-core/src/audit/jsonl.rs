@@ -17,7 +17,7 @@
 //! One process writes a given file at a time; two processes appending to the same
 //! file would fork the chain (use the database store for several instances).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -93,10 +93,7 @@ impl JsonlAuditLog {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AuditError> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        let file = crate::private_file::open_append(&path)
             .map_err(|e| AuditError::Storage(format!("cannot open {shown}: {e}")))?;
         let mut last = None;
         let end = scan_for_append(&path, |_, line| {

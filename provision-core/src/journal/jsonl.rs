@@ -11,7 +11,7 @@
 //! As with the audit log file, the I/O is blocking `std::fs` (the core has no
 //! async runtime dependency), and one process writes a given file at a time.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -51,10 +51,7 @@ impl JsonlJournal {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, JournalError> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        let file = crate::private_file::open_append(&path)
             .map_err(|e| JournalError::Storage(format!("cannot open {shown}: {e}")))?;
         let mut runs = Runs::default();
         let end = scan_for_append(&path, |_, line| {

@@ -192,7 +192,7 @@ fn stream(
         path: path.to_owned(),
         source,
     };
-    let file = std::fs::File::create(path).map_err(fail)?;
+    let file = provision_core::private_file::create(path).map_err(fail)?;
     let mut out = tables::Hashing::new(std::io::BufWriter::with_capacity(1 << 20, file));
     write(&mut out).map_err(fail)?;
     out.finish().map_err(fail)

@@ -445,3 +445,27 @@ async fn recorded_outcome_is_the_latest_record_of_that_run_and_operation() {
     );
     store.close().await;
 }
+
+/// The database and its `-wal` and `-shm` files are readable by their owner only: they
+/// hold HR data, the journal and the audit log.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_its_wal_are_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = temp_db("mode");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store
+        .append(event("run-1", "e1", "okta", "grant", t(0)))
+        .await
+        .unwrap();
+    let mut files = vec![path.clone()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.clone().into_os_string();
+        name.push(suffix);
+        files.push(PathBuf::from(name));
+    }
+    for file in files {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+}
