@@ -420,6 +420,8 @@ fn parse_url(system: &str, field: &str, value: &str) -> Result<Url, ConfigError>
             format!("an http(s) URL with a host, not '{value}'"),
         ));
     }
+    provision_http::client::check_tls_off_loopback(&url)
+        .map_err(|why| invalid(system, field, format!("'{value}': {why}")))?;
     Ok(url)
 }
 
@@ -864,6 +866,24 @@ fn credentials_from_profile(
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// `provision validate` refuses an endpoint that would carry the signed requests in
+    /// the clear off loopback (moto on loopback is fine).
+    #[test]
+    fn validate_refuses_plain_http_endpoints_off_loopback() {
+        let settings = |url: &str| {
+            std::collections::BTreeMap::from([("sso_admin_endpoint".to_owned(), url.to_owned())])
+        };
+        check_settings("aws", &settings("http://127.0.0.1:5000")).unwrap();
+        check_settings("aws", &settings("https://sso.us-east-1.amazonaws.com")).unwrap();
+        let e = check_settings("aws", &settings("http://sso.us-east-1.amazonaws.com"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("sso_admin_endpoint") && e.contains("plain http"),
+            "{e}"
+        );
+    }
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> = pairs

@@ -510,6 +510,42 @@ fn invalid_key(system: &str, reason: String) -> ConfigError {
     )
 }
 
+/// Checks the settings that need no credential: `base_url` and `token_url` (http(s),
+/// plain http only on loopback), `customer_id`'s shape and `default_org_unit`'s. Run
+/// when the descriptor is made (`provision validate`); building the adapter checks
+/// them again with the rest.
+pub fn check_settings(
+    system: &str,
+    settings: &std::collections::BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for key in ["base_url", "token_url"] {
+        if let Some(url) = settings.get(key) {
+            parse_url(system, key, url)?;
+        }
+    }
+    if let Some(c) = settings.get("customer_id").filter(|c| !c.trim().is_empty())
+        && !is_customer_id(c)
+    {
+        return Err(ConfigError::invalid_setting(
+            system,
+            "customer_id",
+            format!(
+                "`{MY_CUSTOMER}` or a customer id such as C01234abc (Admin console → Account settings), not `{c}`"
+            ),
+        ));
+    }
+    if let Some(ou) = settings.get("default_org_unit")
+        && !ou.starts_with('/')
+    {
+        return Err(ConfigError::invalid_setting(
+            system,
+            "default_org_unit",
+            format!("an org unit path starting with `/`, not `{ou}`"),
+        ));
+    }
+    Ok(())
+}
+
 fn parse_url(system: &str, name: &str, text: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(text).map_err(|e| {
         ConfigError::invalid_setting(
@@ -525,5 +561,49 @@ fn parse_url(system: &str, name: &str, text: &str) -> Result<Url, ConfigError> {
             format!("an http(s) URL with a host, not `{text}`"),
         ));
     }
+    provision_http::client::check_tls_off_loopback(&url)
+        .map_err(|why| ConfigError::invalid_setting(system, name, format!("`{text}`: {why}")))?;
     Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// What `provision validate` catches without a key: a plain-http URL off
+    /// loopback, a customer id of the wrong shape, an org unit that is not a path.
+    #[test]
+    fn validate_checks_urls_customer_and_org_unit_without_a_key() {
+        check_settings("google", &settings(&[("base_url", "http://127.0.0.1:9")])).unwrap();
+        check_settings(
+            "google",
+            &settings(&[("customer_id", "C01234abc"), ("default_org_unit", "/Staff")]),
+        )
+        .unwrap();
+        for (pairs, field) in [
+            (
+                &[("base_url", "http://admin.googleapis.com/")][..],
+                "base_url",
+            ),
+            (
+                &[("token_url", "http://oauth2.googleapis.com/token")][..],
+                "token_url",
+            ),
+            (&[("customer_id", "acme.com")][..], "customer_id"),
+            (&[("default_org_unit", "Staff")][..], "default_org_unit"),
+        ] {
+            let e = check_settings("google", &settings(pairs))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{field}: {e}");
+        }
+    }
 }

@@ -26,8 +26,10 @@ impl AdapterFactory for GoogleFactory {
         ADAPTER_TYPE
     }
 
-    /// The same for every Workspace tenant: no setting and no credential is read.
-    fn descriptor(&self, _spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
+    /// The same for every Workspace tenant; the settings that need no credential are
+    /// checked ([`crate::config::check_settings`]), so `provision validate` catches them.
+    fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
+        crate::config::check_settings(spec.name.as_str(), &spec.config.settings)?;
         Ok(descriptor())
     }
 

@@ -149,10 +149,16 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
     })
 }
 
-/// An http(s) URL with a host, with a trailing `/` added to its path.
+/// An http(s) URL with a host, with a trailing `/` added to its path. Plain http only
+/// on loopback (tests): every base URL is where a credential goes, so it never crosses
+/// a network in the clear.
 pub fn parse_base_url(text: &str) -> Result<Url, ClientConfigError> {
     let bad = |reason: String| ClientConfigError::BaseUrl {
-        url: text.to_owned(),
+        url: if text.contains('@') {
+            "(not shown: it has a user-info part)".to_owned()
+        } else {
+            text.to_owned()
+        },
         reason,
     };
     let mut url = Url::parse(text.trim()).map_err(|e| bad(e.to_string()))?;
@@ -162,6 +168,7 @@ pub fn parse_base_url(text: &str) -> Result<Url, ClientConfigError> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(bad("a base URL has no query or fragment".to_owned()));
     }
+    check_tls_off_loopback(&url).map_err(bad)?;
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);
@@ -169,9 +176,32 @@ pub fn parse_base_url(text: &str) -> Result<Url, ClientConfigError> {
     Ok(url)
 }
 
-/// A base URL a credential will be sent to: [`parse_base_url`], with no user-info in
-/// it, and plain http only on loopback (tests), so a token never crosses a network in
-/// the clear. The error says what is wrong and never shows the URL's user-info.
+/// Whether `url`'s host is a loopback address or `localhost`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Plain http is refused anywhere but on loopback (tests): what is sent there (a
+/// credential, HR data, audit records) would cross the network unencrypted.
+pub fn check_tls_off_loopback(url: &Url) -> Result<(), String> {
+    if url.scheme() == "http" && !is_loopback(url) {
+        return Err(
+            "plain http: a credential or HR data would cross the network \
+                    unencrypted; use https (plain http is allowed only on loopback, for tests)"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+/// A base URL a credential will be sent to: [`parse_base_url`] (plain http only on
+/// loopback), with no user-info in it. The error says what is wrong and never shows
+/// the URL's user-info.
 pub fn parse_credential_url(text: &str) -> Result<Url, String> {
     let shown = if text.contains('@') {
         "the URL given (not shown: it has a user-info part)".to_owned()
@@ -185,18 +215,6 @@ pub fn parse_credential_url(text: &str) -> Result<Url, String> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!(
             "{shown} has a user name or password in it; give the credential separately"
-        ));
-    }
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    if url.scheme() == "http" && !loopback {
-        return Err(format!(
-            "{shown} is plain http: the credential would cross the network unencrypted; use \
-             https (plain http is allowed only on loopback, for tests)"
         ));
     }
     Ok(url)
@@ -509,6 +527,32 @@ mod tests {
             let e = HttpClient::builder("GitLab", bad).build().unwrap_err();
             assert!(e.to_string().contains(bad), "{e}");
         }
+    }
+
+    /// Every client's base URL (Slack, Google and AWS endpoints too) gets the rule: plain
+    /// http only on loopback.
+    #[test]
+    fn no_client_sends_to_plain_http_off_loopback() {
+        for ok in [
+            "https://slack.com/api",
+            "http://127.0.0.1:9000",
+            "http://[::1]:9000",
+            "http://localhost:9000",
+        ] {
+            HttpClient::builder("Slack", ok).build().unwrap();
+        }
+        for bad in [
+            "http://slack.com/api",
+            "http://10.0.0.5:8080",
+            "http://sts.amazonaws.com",
+        ] {
+            let e = HttpClient::builder("Slack", bad).build().unwrap_err();
+            assert!(e.to_string().contains("plain http"), "{bad}: {e}");
+        }
+        let e = HttpClient::builder("Slack", "http://user:hunter2@slack.com/")
+            .build()
+            .unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 
     #[test]

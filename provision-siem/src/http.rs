@@ -72,7 +72,16 @@ impl HttpSink {
                 reason: "the SIEM endpoint must be an http or https URL".to_owned(),
             });
         }
+        provision_http::client::check_tls_off_loopback(&url).map_err(|reason| {
+            ClientConfigError::BaseUrl {
+                url: url.to_string(),
+                reason,
+            }
+        })?;
+        // No redirects: a redirect would carry the audit stream (and the bearer token)
+        // somewhere the configuration never named.
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("provision-siem/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(connect_timeout)
             .timeout(timeout)

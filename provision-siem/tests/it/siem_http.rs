@@ -313,3 +313,43 @@ fn only_http_urls() {
     let err = HttpSink::new("x", "ftp://siem.example.com/in").unwrap_err();
     assert!(err.to_string().contains("http or https"), "{err}");
 }
+
+/// The audit stream carries HR data and the sink's bearer token: plain http is refused
+/// anywhere but on loopback.
+#[test]
+fn plain_http_only_on_loopback() {
+    let err = HttpSink::new("x", "http://siem.example.com/in").unwrap_err();
+    assert!(err.to_string().contains("plain http"), "{err}");
+    HttpSink::new("x", "https://siem.example.com/in?channel=1").unwrap();
+    HttpSink::new("x", "http://127.0.0.1:8088/in").unwrap();
+}
+
+/// A redirect is not followed: the records and the token never reach a place the
+/// configuration did not name, and the batch is not counted as delivered.
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = MockServer::builder().listener(listener).start().await;
+    Mock::given(method("POST"))
+        .and(path("/siem/events"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/siem/events", elsewhere.uri())),
+        )
+        .mount(&server)
+        .await;
+    let log = Arc::new(MemoryAuditLog::new());
+    log.append(event(0)).await.unwrap();
+    let cursors = Arc::new(MemoryCursorStore::new());
+    let pump = SinkPump::new(sink(port), log, cursors, DeliveryConfig::default());
+    let err = pump.deliver_pending().await.unwrap_err();
+    assert!(err.to_string().contains("307"), "{err}");
+    elsewhere.verify().await;
+}
