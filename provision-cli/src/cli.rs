@@ -377,7 +377,13 @@ pub struct AuditArgs {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Verify the hash chain; exit 6 naming the first bad record when it is broken.
-    Verify,
+    Verify {
+        /// A head kept outside the store (`SEQ:HASH`, as this command, the SIEM
+        /// stream or an evidence bundle recorded it): records cut from the end, or a
+        /// tail rewritten with fresh hashes, are then caught too.
+        #[arg(long, value_name = "SEQ:HASH")]
+        anchor: Option<provision_core::audit::Anchor>,
+    },
     /// Export every record.
     Export {
         /// JSON lines or CSV.

@@ -74,7 +74,15 @@ pub enum StoreConfig {
     Sqlite(PathBuf),
     /// A PostgreSQL database (several instances), its URL in an environment variable
     /// or a file (it may carry the password). Needs the `postgres` feature.
-    Postgres(CredentialRef),
+    Postgres {
+        /// The service's connection: with `owner` given, a role that owns nothing
+        /// (the README's grants), so it can neither cut the audit log nor drop its
+        /// triggers.
+        url: CredentialRef,
+        /// The schema owner's connection (`store.owner`): the migrations run as it at
+        /// start, then it is closed. Without it the service's own connection migrates.
+        owner: Option<CredentialRef>,
+    },
 }
 
 /// An HR source allowed to post events to `/webhooks/{name}`.
@@ -391,6 +399,34 @@ impl ServerConfig {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_postgres_store_may_name_the_owner_that_migrates_it() {
+        let text = "listen: 127.0.0.1:0\ndeployment: d.yaml\npolicies: p\n\
+                    store: {postgres: {env: SERVICE_URL}, owner: {env: OWNER_URL}}\n";
+        let config = ServerConfig::parse("c.yaml", text).unwrap();
+        match config.store {
+            StoreConfig::Postgres { url, owner } => {
+                assert_eq!(
+                    url,
+                    CredentialRef::Env {
+                        env: "SERVICE_URL".into()
+                    }
+                );
+                assert_eq!(
+                    owner,
+                    Some(CredentialRef::Env {
+                        env: "OWNER_URL".into()
+                    })
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let plain = "owner: postgres://owner:pw@db/provision";
+        let bad = text.replace("owner: {env: OWNER_URL}", plain);
+        let err = ServerConfig::parse("c.yaml", &bad).unwrap_err().to_string();
+        assert!(err.contains("store.owner") && !err.contains("pw@"), "{err}");
+    }
 
     #[test]
     fn a_sample_parses_and_a_bad_source_name_is_named() {

@@ -88,21 +88,44 @@ pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn ServiceStore>, S
     match config {
         StoreConfig::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
         #[cfg(feature = "postgres")]
-        StoreConfig::Postgres(url) => {
-            let url = provision_core::config::resolve_credential(url).map_err(|e| {
-                crate::config::ConfigError::Invalid {
-                    path: "server configuration".to_owned(),
-                    field: "store.postgres".to_owned(),
-                    message: e.to_string(),
+        StoreConfig::Postgres { url, owner } => {
+            let resolve = |reference, field: &str| {
+                provision_core::config::resolve_credential(reference).map_err(|e| {
+                    crate::config::ConfigError::Invalid {
+                        path: "server configuration".to_owned(),
+                        field: field.to_owned(),
+                        message: e.to_string(),
+                    }
+                })
+            };
+            let url = resolve(url, "store.postgres")?;
+            match owner {
+                None => Ok(Arc::new(
+                    provision_store::PostgresStore::connect(&url).await?,
+                )),
+                Some(owner) => {
+                    let owner = resolve(owner, "store.owner")?;
+                    provision_store::PostgresStore::migrate(pg_options(&owner)?).await?;
+                    Ok(Arc::new(
+                        provision_store::PostgresStore::connect_migrated(pg_options(&url)?).await?,
+                    ))
                 }
-            })?;
-            Ok(Arc::new(
-                provision_store::PostgresStore::connect(&url).await?,
-            ))
+            }
         }
         #[cfg(not(feature = "postgres"))]
-        StoreConfig::Postgres(_) => Err(ServerError::Unsupported(
+        StoreConfig::Postgres { .. } => Err(ServerError::Unsupported(
             "store: postgres needs provision-server built with the `postgres` feature".to_owned(),
         )),
     }
+}
+
+/// Connection options from a URL (a secret: it may carry the password).
+#[cfg(feature = "postgres")]
+fn pg_options(
+    url: &provision_core::secret::SecretString,
+) -> Result<sqlx::postgres::PgConnectOptions, ServerError> {
+    use provision_core::secret::ExposeSecret;
+    use std::str::FromStr;
+    sqlx::postgres::PgConnectOptions::from_str(url.expose_secret())
+        .map_err(|e| ServerError::Store(provision_store::StoreError::Database(e)))
 }

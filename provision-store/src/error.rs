@@ -18,6 +18,20 @@ pub enum StoreError {
         /// The system's error.
         source: std::io::Error,
     },
+    /// A role name that is not a plain lower-case identifier.
+    #[error("`{0}` is not a plain lower-case role name ([a-z_][a-z0-9_]*, at most 63 characters)")]
+    InvalidRoleName(String),
+    /// The schema is older than this build and this connection may not migrate it.
+    #[error(
+        "the schema is at version {found} and this build needs {needed}: run the migrations \
+         as the schema's owner first (store.owner in the service's configuration)"
+    )]
+    SchemaBehind {
+        /// The version applied.
+        found: i64,
+        /// The version this build writes.
+        needed: i64,
+    },
     /// Bringing the schema up to date failed.
     #[error("schema migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

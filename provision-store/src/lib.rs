@@ -48,6 +48,8 @@ pub mod inbox;
 mod ports;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+pub mod postgres_roles;
 mod rows;
 pub mod schedule;
 pub mod schema;

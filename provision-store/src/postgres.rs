@@ -89,15 +89,49 @@ impl PostgresStore {
 
     /// Connects with explicit options and migrates the schema.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
-        // One direct attempt first: a wrong address or password fails at once with
-        // the server's error instead of after the pool's acquire timeout.
+        let store = Self::pool_for(options).await?;
+        postgres_migrator().run(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// A pool over `options`, after one direct attempt: a wrong address or password
+    /// fails at once with the server's error instead of after the pool's acquire
+    /// timeout.
+    async fn pool_for(options: PgConnectOptions) -> Result<Self, StoreError> {
         options.connect().await?.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
-        postgres_migrator().run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// Runs the migrations as the schema's owner (`owner`: a role that may create
+    /// tables, triggers and functions) and disconnects; the service then connects as a
+    /// role that owns nothing ([`PostgresStore::connect_migrated`],
+    /// [`crate::postgres_roles`]). Returns the schema version.
+    pub async fn migrate(owner: PgConnectOptions) -> Result<i64, StoreError> {
+        let store = Self::connect_with(owner).await?;
+        let version = store.schema_version().await;
+        store.close().await;
+        version
+    }
+
+    /// Connects without migrating, as the service's least-privileged role: the owner
+    /// migrated the schema ([`PostgresStore::migrate`]) and granted this role what
+    /// [`crate::postgres_roles::service_role_grants`] says. A schema older than this
+    /// build is refused, naming both versions.
+    pub async fn connect_migrated(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let store = Self::pool_for(options).await?;
+        let version = store.schema_version().await?;
+        if version < crate::schema::SCHEMA_VERSION {
+            store.close().await;
+            return Err(StoreError::SchemaBehind {
+                found: version,
+                needed: crate::schema::SCHEMA_VERSION,
+            });
+        }
+        Ok(store)
     }
 
     /// The connection pool (maintenance and tests).

@@ -13,19 +13,40 @@ use crate::commands::{Ctx, out};
 use crate::context::{load_config, open_existing_store, read_roster};
 use crate::exit::{CliError, CliResult, Outcome};
 
+/// The chain checked, against `anchor` when one is given.
+async fn verify(
+    store: &provision_store::SqliteStore,
+    anchor: Option<&provision_core::audit::Anchor>,
+) -> Result<provision_core::audit::VerifiedChain, StoreError> {
+    match anchor {
+        Some(anchor) => store.verify_audit_with_anchor(anchor).await,
+        None => store.verify_audit().await,
+    }
+}
+
 /// Runs `audit ...`.
 pub async fn run(ctx: &Ctx, args: &AuditArgs) -> CliResult {
     let store = open_existing_store(&ctx.paths.store).await?;
     match &args.command {
-        AuditCommand::Verify => match store.verify_audit().await {
+        AuditCommand::Verify { anchor } => match verify(&store, anchor.as_ref()).await {
             Ok(chain) => {
                 let head = chain
                     .head
                     .as_ref()
-                    .map(|a| format!("; last record seq {} hash {}", a.seq, a.hash))
+                    .map(|a| {
+                        format!(
+                            "; last record seq {} hash {} (keep `{}:{}` outside the store and \
+                             pass it as --anchor later)",
+                            a.seq, a.hash, a.seq, a.hash
+                        )
+                    })
+                    .unwrap_or_default();
+                let anchored = anchor
+                    .as_ref()
+                    .map(|a| format!(", including anchor seq {}", a.seq))
                     .unwrap_or_default();
                 out(&format!(
-                    "audit chain verified: {} records{head}\n",
+                    "audit chain verified: {} records{anchored}{head}\n",
                     chain.records
                 ));
                 Ok(Outcome::Success)

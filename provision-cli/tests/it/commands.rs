@@ -343,6 +343,53 @@ async fn audit_verify_detects_a_broken_chain_and_names_the_first_bad_record() {
     assert!(err.contains("audit chain BROKEN at record seq 3"), "{err}");
 }
 
+/// Someone with the database drops the append-only trigger and deletes the last
+/// records: the chain that is left verifies on its own; the head printed before
+/// (kept outside the store) catches the cut.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_verify_with_an_anchor_catches_a_cut_tail() {
+    let d = Deployment::new();
+    let (code, out, err) = d.run(&["apply", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = d.run(&["audit", "verify"]);
+    assert_eq!(code, 0, "{err}");
+    let anchor = out
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no anchor in {out}"))
+        .to_owned();
+    let seq: u64 = anchor.split(':').next().unwrap().parse().unwrap();
+    assert!(seq >= 3, "{out}");
+    let (code, out, err) = d.run(&["audit", "verify", "--anchor", &anchor]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("including anchor seq {seq}")),
+        "{out}"
+    );
+
+    let store = provision_store::SqliteStore::open(d.path().join(".provision/store.db"))
+        .await
+        .unwrap();
+    for sql in [
+        "DROP TRIGGER audit_log_no_delete".to_owned(),
+        format!("DELETE FROM audit_log WHERE seq > {}", seq - 2),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    let (code, out, err) = d.run(&["audit", "verify"]);
+    assert_eq!(code, 0, "without an anchor the cut goes unseen: {out}{err}");
+    let (code, _, err) = d.run(&["audit", "verify", "--anchor", &anchor]);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("records were removed from the end"), "{err}");
+    let (code, _, err) = d.run(&["audit", "verify", "--anchor", "12:nothex"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("SHA-256"), "{err}");
+}
+
 #[test]
 fn drift_reports_by_severity_and_fix_applies_what_remediation_allows() {
     let d = Deployment::new();

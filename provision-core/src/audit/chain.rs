@@ -160,6 +160,29 @@ impl fmt::Display for Anchor {
     }
 }
 
+impl std::str::FromStr for Anchor {
+    type Err = String;
+
+    /// `SEQ:HASH`, as `provision audit verify` prints the head and as a SIEM or an
+    /// evidence bundle keeps it: a seq and a 64-character lowercase hex SHA-256.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (seq, hash) = text
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("`{text}` is not SEQ:HASH"))?;
+        let seq = seq
+            .parse::<u64>()
+            .map_err(|_| format!("`{seq}` is not a record seq (a whole number)"))?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("`{hash}` is not a SHA-256 in hex (64 characters)"));
+        }
+        Ok(Anchor {
+            seq,
+            hash: hash.to_ascii_lowercase(),
+        })
+    }
+}
+
 /// What a successful [`verify`] established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedChain {

@@ -232,7 +232,10 @@ fn store(r: &mut Reader, node: &Node) -> Option<StoreConfig> {
     let mut f = r.fields(node, "store")?;
     let store = match (f.get("sqlite"), f.get("postgres")) {
         (Some(file), None) => path(r, file, "store.sqlite").map(StoreConfig::Sqlite),
-        (None, Some(url)) => credential(r, url, "store.postgres").map(StoreConfig::Postgres),
+        (None, Some(url)) => {
+            let owner = given(&mut f, "owner").and_then(|n| credential(r, n, "store.owner"));
+            credential(r, url, "store.postgres").map(|url| StoreConfig::Postgres { url, owner })
+        }
         _ => {
             r.error(
                 node,
@@ -242,7 +245,7 @@ fn store(r: &mut Reader, node: &Node) -> Option<StoreConfig> {
             None
         }
     };
-    f.finish(r, &["sqlite", "postgres"]);
+    f.finish(r, &["sqlite", "postgres", "owner"]);
     store
 }
 

@@ -342,3 +342,113 @@ async fn the_database_password_never_shows() {
     assert!(debug.starts_with("PostgresStore"), "{debug}");
     assert!(!debug.contains("127.0.0.1"), "{debug}");
 }
+
+/// The attack from the service's own database user: drop the append-only trigger,
+/// delete the last records, and `audit verify` still passes. As the least-privileged
+/// service role none of that is possible (it owns nothing); the owner still can, and
+/// an anchor published before (`audit verify --anchor SEQ:HASH`) catches the cut.
+#[tokio::test]
+async fn the_service_role_cannot_cut_the_audit_log_and_an_anchor_catches_the_owner() {
+    let Some(owner) = fresh("least").await else {
+        return;
+    };
+    let role = format!("provision_svc_{}", std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE ROLE {role} LOGIN")))
+        .execute(owner.pool())
+        .await
+        .unwrap();
+    let grants = provision_store::postgres_roles::service_role_grants(&role).unwrap();
+    for statement in grants.split(';').filter(|s| !s.trim().is_empty()) {
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+            .execute(owner.pool())
+            .await
+            .unwrap();
+    }
+    let options = owner
+        .pool()
+        .connect_options()
+        .as_ref()
+        .clone()
+        .username(&role);
+    let service = PostgresStore::connect_migrated(options).await.unwrap();
+    for i in 0..6 {
+        service
+            .append(event("run-1", &format!("e{i}"), "okta", i))
+            .await
+            .unwrap();
+    }
+    let anchor = service.verify_audit().await.unwrap().head.unwrap();
+    assert_eq!(anchor.seq, 5);
+
+    for attack in [
+        "DELETE FROM audit_log WHERE seq >= 3",
+        "UPDATE audit_log SET event_json = '{}' WHERE seq = 5",
+        "TRUNCATE audit_log",
+        "DROP TRIGGER audit_log_append_only ON audit_log",
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        "DROP TABLE audit_log",
+    ] {
+        let err = sqlx::query(sqlx::AssertSqlSafe(attack.to_owned()))
+            .execute(service.pool())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("permission denied") || err.contains("must be owner"),
+            "{attack}: {err}"
+        );
+    }
+    assert_eq!(service.verify_audit().await.unwrap().records, 6);
+
+    // The owner's TRUNCATE meets the statement trigger.
+    let err = sqlx::query("TRUNCATE audit_log")
+        .execute(owner.pool())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("append-only"), "{err}");
+
+    // Whoever holds the owner's password can drop the trigger and cut the tail: the
+    // chain that is left verifies on its own, the anchor does not.
+    for sql in [
+        "DROP TRIGGER audit_log_append_only ON audit_log",
+        "DELETE FROM audit_log WHERE seq >= 3",
+    ] {
+        sqlx::query(sql).execute(owner.pool()).await.unwrap();
+    }
+    assert_eq!(owner.verify_audit().await.unwrap().records, 3);
+    let err = owner.verify_audit_with_anchor(&anchor).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Chain(ChainError::Truncated { anchor_seq: 5, .. })
+        ),
+        "{err}"
+    );
+}
+
+/// A service role cannot start on a schema its owner has not migrated yet.
+#[tokio::test]
+async fn the_service_role_refuses_a_schema_behind_this_build() {
+    let Some(owner) = fresh("behind").await else {
+        return;
+    };
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(owner.pool())
+    .await
+    .unwrap();
+    let options = owner.pool().connect_options().as_ref().clone();
+    let err = PostgresStore::connect_migrated(options).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::SchemaBehind {
+                needed: SCHEMA_VERSION,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
