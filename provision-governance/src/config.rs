@@ -5,6 +5,8 @@
 //! manager_attribute: manager        # the roster attribute holding a manager's id
 //! stale_after_days: 90
 //! max_request_days: 30              # the longest request window, unless a rule says
+//! max_open_requests: 20             # open requests per requester
+//! max_requests_per_hour: 30         # requests one requester may open in an hour
 //! approvers:                        # most specific first wins: resource, then kind, then system
 //!   - {system: slack, kind: channel, approver: auto}
 //!   - {system: aws, approver: {owner: "cloud-team-lead"}, max_days: 7}
@@ -117,6 +119,14 @@ pub struct GovernanceConfig {
     /// rule names none (default 30).
     #[serde(default = "default_max_request_days")]
     pub max_request_days: i64,
+    /// How many requests one requester may have open (pending, approved or
+    /// provisioned) at once (default 20): a flood of requests is refused, not queued.
+    #[serde(default = "default_max_open_requests")]
+    pub max_open_requests: usize,
+    /// How many requests one requester may open in an hour (default 30), counted
+    /// from the store, so several instances share the count.
+    #[serde(default = "default_max_requests_per_hour")]
+    pub max_requests_per_hour: usize,
 }
 
 fn default_manager_attribute() -> String {
@@ -131,6 +141,12 @@ fn default_stale_days() -> i64 {
 fn default_max_request_days() -> i64 {
     30
 }
+fn default_max_open_requests() -> usize {
+    20
+}
+fn default_max_requests_per_hour() -> usize {
+    30
+}
 
 impl Default for GovernanceConfig {
     fn default() -> Self {
@@ -141,6 +157,8 @@ impl Default for GovernanceConfig {
             owners: Vec::new(),
             stale_after_days: default_stale_days(),
             max_request_days: default_max_request_days(),
+            max_open_requests: default_max_open_requests(),
+            max_requests_per_hour: default_max_requests_per_hour(),
         }
     }
 }

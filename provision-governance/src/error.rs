@@ -103,6 +103,38 @@ pub enum GovernanceError {
         /// Who tried.
         given: String,
     },
+    /// Someone other than the requester (and not an admin) tried to withdraw it.
+    #[error("request {request} can be withdrawn by its requester or an admin, not {given}")]
+    NotRequester {
+        /// The request.
+        request: String,
+        /// Who tried.
+        given: String,
+    },
+    /// The requester has as many open requests as allowed.
+    #[error(
+        "{requester} has {open} open requests, the most allowed (max_open_requests): withdraw \
+         one or wait for a decision"
+    )]
+    TooManyOpenRequests {
+        /// Who asked.
+        requester: String,
+        /// Their open requests.
+        open: usize,
+    },
+    /// The requester opened as many requests in the last hour as allowed.
+    #[error(
+        "{requester} opened {opened} requests in the last hour, the most allowed \
+         (max_requests_per_hour): try again after {retry_at}"
+    )]
+    TooManyRequests {
+        /// Who asked.
+        requester: String,
+        /// Requests opened in the last hour.
+        opened: usize,
+        /// When the oldest of them leaves the hour.
+        retry_at: DateTime<Utc>,
+    },
     /// The request was already decided (or expired).
     #[error("request {request} is {state:?}, not pending")]
     RequestNotPending {

@@ -33,8 +33,8 @@ use super::review::{self, ReviewInputs, export::ReviewerList};
 use super::{
     AccessRequest, Campaign, CampaignState, Decision, Exception, ExceptionReviewLine,
     ExceptionScope, GovernanceConfig, GovernanceError, GovernanceEvent, GovernanceStore,
-    NewException, NewRequest, Outcome, RequestState, ReviewScope, SodConflict, SodRules, request,
-    sod,
+    NewException, NewRequest, Outcome, RequestEvent, RequestState, ReviewScope, SodConflict,
+    SodRules, request, sod,
 };
 
 /// Governance records over one engine: its SoD rules and settings, a store for
@@ -227,6 +227,7 @@ impl<'e> Governance<'e> {
         roster: &[Identity],
     ) -> Result<AccessRequest, GovernanceError> {
         let now = self.now();
+        self.check_requester_limits(&new.requester, now).await?;
         self.check_requestable(&new, roster, now).await?;
         let req = request::open_request(new, self.next_id("req", now), &self.config, roster, now)?;
         self.store.add_request(&req).await?;
@@ -249,6 +250,46 @@ impl<'e> Governance<'e> {
         )
         .await?;
         Ok(req)
+    }
+
+    /// Refuses a requester past their limits: `max_open_requests` open at once, or
+    /// `max_requests_per_hour` opened in the last hour (counted from the store, so
+    /// every instance sees the same count).
+    async fn check_requester_limits(
+        &self,
+        requester: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), GovernanceError> {
+        let theirs: Vec<AccessRequest> = self
+            .store
+            .requests()
+            .await?
+            .into_iter()
+            .filter(|r| r.requester == requester)
+            .collect();
+        let open = theirs.iter().filter(|r| r.state(now).is_open()).count();
+        if open >= self.config.max_open_requests {
+            return Err(GovernanceError::TooManyOpenRequests {
+                requester: requester.to_owned(),
+                open,
+            });
+        }
+        let hour_ago = now - chrono::Duration::hours(1);
+        let mut recent: Vec<DateTime<Utc>> = theirs
+            .iter()
+            .map(|r| r.requested_at)
+            .filter(|at| *at > hour_ago)
+            .collect();
+        if recent.len() >= self.config.max_requests_per_hour {
+            recent.sort();
+            let oldest = recent.first().copied().unwrap_or(now);
+            return Err(GovernanceError::TooManyRequests {
+                requester: requester.to_owned(),
+                opened: recent.len(),
+                retry_at: oldest + chrono::Duration::hours(1),
+            });
+        }
+        Ok(())
     }
 
     /// Refuses, when a request is opened, what could never be granted or should not
@@ -372,6 +413,74 @@ impl<'e> Governance<'e> {
         )
         .await?;
         Ok(req)
+    }
+
+    /// Withdraws request `id` as `by`: its requester, or anyone when `admin` (the
+    /// caller proved the admin role). Refused when it is already closed. Audited; a
+    /// grant it gave is revoked by the next governed plan.
+    pub async fn withdraw(
+        &self,
+        id: &str,
+        by: &str,
+        admin: bool,
+    ) -> Result<AccessRequest, GovernanceError> {
+        let now = self.now();
+        let mut req = self.find_request(id).await?;
+        let event = request::withdrawal(&req, by, admin, now)?;
+        self.close_request(
+            &mut req,
+            event,
+            "request_withdrawn",
+            format!("request {id} withdrawn by {by}"),
+            now,
+        )
+        .await?;
+        Ok(req)
+    }
+
+    /// Revokes approved request `id` early as admin `by` (the caller proved the role),
+    /// with a reason. Audited; its grant is revoked by the next governed plan.
+    pub async fn revoke(
+        &self,
+        id: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<AccessRequest, GovernanceError> {
+        let now = self.now();
+        let mut req = self.find_request(id).await?;
+        let event = request::revocation(&req, by, reason, now)?;
+        self.close_request(
+            &mut req,
+            event,
+            "request_revoked",
+            format!("request {id} revoked early by {by}: {reason}"),
+            now,
+        )
+        .await?;
+        Ok(req)
+    }
+
+    /// Stores `event` on `req` and audits it as `action`.
+    async fn close_request(
+        &self,
+        req: &mut AccessRequest,
+        event: RequestEvent,
+        action: &str,
+        detail: String,
+        now: DateTime<Utc>,
+    ) -> Result<(), GovernanceError> {
+        self.store.add_request_event(&req.id, &event).await?;
+        req.events.push(event);
+        self.record(
+            action,
+            Some(&req.beneficiary),
+            Some(&req.id),
+            Some(&req.entitlement),
+            AuditOutcome::Changed,
+            detail,
+            now,
+        )
+        .await
     }
 
     /// Every request (rejected and expired ones included), with its events.

@@ -117,6 +117,19 @@ pub enum RequestEventKind {
     },
     /// The window ended (the grant, if any, is revoked on the next run).
     Expired,
+    /// Withdrawn by its requester (or an admin) before its window ended: not granted,
+    /// or revoked on the next run if it was.
+    Withdrawn {
+        /// Who withdrew it.
+        by: String,
+    },
+    /// Revoked early by an admin: the grant is revoked on the next run.
+    Revoked {
+        /// The admin.
+        by: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Where a request stands.
@@ -133,6 +146,26 @@ pub enum RequestState {
     Rejected,
     /// Its window ended (kept).
     Expired,
+    /// Withdrawn before its window ended (kept).
+    Withdrawn,
+    /// Revoked early by an admin (kept).
+    Revoked,
+}
+
+impl RequestState {
+    /// True while the request may still grant: pending, approved or provisioned.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            RequestState::Pending | RequestState::Approved | RequestState::Provisioned
+        )
+    }
+
+    /// True once nothing can change it any more (rejected, expired, withdrawn,
+    /// revoked).
+    fn is_final(self) -> bool {
+        !self.is_open()
+    }
 }
 
 impl AccessRequest {
@@ -141,8 +174,10 @@ impl AccessRequest {
         let mut state = RequestState::Pending;
         for e in &self.events {
             state = match (&e.kind, state) {
+                (_, s) if s.is_final() && s != RequestState::Expired => s,
                 (RequestEventKind::Rejected { .. }, _) => RequestState::Rejected,
-                (RequestEventKind::Expired, RequestState::Rejected) => RequestState::Rejected,
+                (RequestEventKind::Withdrawn { .. }, _) => RequestState::Withdrawn,
+                (RequestEventKind::Revoked { .. }, _) => RequestState::Revoked,
                 (RequestEventKind::Expired, _) => RequestState::Expired,
                 (RequestEventKind::Approved { .. }, RequestState::Pending) => {
                     RequestState::Approved
@@ -153,7 +188,7 @@ impl AccessRequest {
                 (_, s) => s,
             };
         }
-        if self.ends_at <= now && state != RequestState::Rejected {
+        if self.ends_at <= now && state.is_open() {
             RequestState::Expired
         } else {
             state
@@ -206,9 +241,15 @@ impl AccessRequest {
         ) && self.validity().contains(now)
     }
 
-    /// True when it was approved and its window has ended: its grant is revoked.
+    /// True when it was approved and its window has ended, or it was withdrawn or
+    /// revoked since: its grant is revoked.
     pub fn lapsed_at(&self, now: DateTime<Utc>) -> bool {
-        self.approved_by().is_some() && self.ends_at <= now
+        self.approved_by().is_some()
+            && (self.ends_at <= now
+                || matches!(
+                    self.state(now),
+                    RequestState::Withdrawn | RequestState::Revoked
+                ))
     }
 
     /// "request req-1 by e1001 for e1001, approved by e1005 (auditing refunds)".
@@ -364,6 +405,63 @@ pub fn rejection(
     })
 }
 
+/// The event withdrawing `request`, by its requester (or, with `admin`, anyone with
+/// the admin role), or why it is refused: someone else, or a request already closed.
+pub fn withdrawal(
+    request: &AccessRequest,
+    by: &str,
+    admin: bool,
+    now: DateTime<Utc>,
+) -> Result<RequestEvent, GovernanceError> {
+    if !admin && request.requester != by {
+        return Err(GovernanceError::NotRequester {
+            request: request.id.clone(),
+            given: by.to_owned(),
+        });
+    }
+    still_open(request, now)?;
+    Ok(RequestEvent {
+        at: now,
+        kind: RequestEventKind::Withdrawn { by: by.to_owned() },
+    })
+}
+
+/// The event revoking an approved `request` early, by an admin (the caller checks the
+/// role), or why it is refused: a request that is not approved or provisioned.
+pub fn revocation(
+    request: &AccessRequest,
+    by: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<RequestEvent, GovernanceError> {
+    let state = request.state(now);
+    if !matches!(state, RequestState::Approved | RequestState::Provisioned) {
+        return Err(GovernanceError::RequestNotPending {
+            request: request.id.clone(),
+            state,
+        });
+    }
+    Ok(RequestEvent {
+        at: now,
+        kind: RequestEventKind::Revoked {
+            by: by.to_owned(),
+            reason: reason.to_owned(),
+        },
+    })
+}
+
+fn still_open(request: &AccessRequest, now: DateTime<Utc>) -> Result<(), GovernanceError> {
+    let state = request.state(now);
+    if state.is_open() {
+        Ok(())
+    } else {
+        Err(GovernanceError::RequestNotPending {
+            request: request.id.clone(),
+            state,
+        })
+    }
+}
+
 fn decide(request: &AccessRequest, by: &str, now: DateTime<Utc>) -> Result<(), GovernanceError> {
     let state = request.state(now);
     if state != RequestState::Pending {
@@ -496,6 +594,65 @@ mod tests {
         ));
         // Kept after its window: still rejected; an approved one expires.
         assert_eq!(r.state(now + Duration::hours(3)), RequestState::Rejected);
+    }
+
+    #[test]
+    fn a_requester_withdraws_and_an_admin_revokes_and_either_ends_the_grant() {
+        let roster = [Identity::new("e1", "a@co", "A").with_attribute("manager", "e9")];
+        let now = Utc::now();
+        let group = Entitlement::new("okta", "group", "x");
+        let pending = open_request(
+            new(group.clone(), Some(5)),
+            "r1".into(),
+            &config(),
+            &roster,
+            now,
+        )
+        .unwrap();
+        // Only the requester, or an admin.
+        assert!(matches!(
+            withdrawal(&pending, "e9", false, now),
+            Err(GovernanceError::NotRequester { .. })
+        ));
+        // Nothing approved to revoke yet.
+        assert!(matches!(
+            revocation(&pending, "admin", "audit finding", now),
+            Err(GovernanceError::RequestNotPending { .. })
+        ));
+        let mut withdrawn = pending.clone();
+        withdrawn
+            .events
+            .push(withdrawal(&withdrawn, "e1", false, now).unwrap());
+        assert_eq!(withdrawn.state(now), RequestState::Withdrawn);
+        assert!(!withdrawn.grants_at(now) && !withdrawn.lapsed_at(now));
+        // Closed: no approval, no second withdrawal.
+        assert!(approval(&withdrawn, "e9", now).is_err());
+        assert!(withdrawal(&withdrawn, "e1", false, now).is_err());
+
+        let mut approved = pending;
+        approved
+            .events
+            .push(approval(&approved, "e9", now).unwrap());
+        assert!(approved.grants_at(now) && !approved.lapsed_at(now));
+        let mut by_admin = approved.clone();
+        by_admin
+            .events
+            .push(withdrawal(&by_admin, "it-admin", true, now).unwrap());
+        assert_eq!(by_admin.state(now), RequestState::Withdrawn);
+        assert!(
+            !by_admin.grants_at(now) && by_admin.lapsed_at(now),
+            "revoked next run"
+        );
+        approved
+            .events
+            .push(revocation(&approved, "it-admin", "audit finding", now).unwrap());
+        assert_eq!(approved.state(now), RequestState::Revoked);
+        assert!(!approved.grants_at(now) && approved.lapsed_at(now));
+        // Still revoked after its window (not "expired").
+        assert_eq!(
+            approved.state(now + Duration::hours(6)),
+            RequestState::Revoked
+        );
     }
 
     #[test]

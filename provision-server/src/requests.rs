@@ -9,6 +9,10 @@
 //!   once through the executor, its audit record's reason naming the requester, the
 //!   approver and the request id. 200 with the request and the run's report.
 //! * `POST /requests/{id}/reject` — rejects as the caller (`{"reason": "..."}`).
+//! * `POST /requests/{id}/withdraw` — withdraws it, by its requester (role
+//!   `requester`) or an admin; a grant it gave is revoked at once.
+//! * `POST /requests/{id}/revoke` — ends an approved request early (role `admin`,
+//!   `{"reason": "..."}`); its grant is revoked at once.
 //! * `GET /requests` — every request with its events.
 //!
 //! Who the caller is comes only from their authentication ([`crate::auth`]): the
@@ -24,6 +28,9 @@
 //! POSTs take `application/json` only (415 otherwise) and are refused when a browser
 //! says it comes from another site (`Origin` not this host, or `Sec-Fetch-Site`
 //! `cross-site`/`same-site`): an approval cannot be forged from a web page.
+//!
+//! Limits: a requester has at most `max_open_requests` open requests and opens at
+//! most `max_requests_per_hour` (the `governance:` section); past either, 429.
 //!
 //! Refusals: no or bad credentials 401, a missing role 403, an unknown request 404,
 //! a decision by someone who is not the request's approver 403 (the reason never
@@ -79,9 +86,11 @@ fn refusal(e: &ServerError) -> Response {
     let status = match e {
         ServerError::Governance(g) => match g {
             GovernanceError::UnknownRequest(_) => StatusCode::NOT_FOUND,
-            GovernanceError::NotApprover { .. } | GovernanceError::SelfApproval { .. } => {
-                StatusCode::FORBIDDEN
-            }
+            GovernanceError::NotApprover { .. }
+            | GovernanceError::SelfApproval { .. }
+            | GovernanceError::NotRequester { .. } => StatusCode::FORBIDDEN,
+            GovernanceError::TooManyOpenRequests { .. }
+            | GovernanceError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             GovernanceError::RequestNotPending { .. } | GovernanceError::BlastRadius(_) => {
                 StatusCode::CONFLICT
             }
@@ -326,6 +335,80 @@ pub(crate) async fn reject(
     }
 }
 
+/// `POST /requests/{id}/withdraw` (its requester, role `requester`, or role `admin`).
+pub(crate) async fn withdraw(
+    State(service): State<Service>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<DecisionBody>, JsonRejection>,
+) -> Response {
+    let admin = caller.require(&[Role::Admin]).is_ok();
+    let by = match caller
+        .require(&[Role::Requester, Role::Admin])
+        .and_then(|()| caller.person())
+    {
+        Ok(p) => p.to_owned(),
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = json_from_this_site(&headers) {
+        return r.into_response();
+    }
+    if let Err(e) = body {
+        return error(StatusCode::BAD_REQUEST, e.body_text());
+    }
+    match off_thread(service, move |s| async move {
+        s.withdraw_request(&id, &by, admin).await
+    })
+    .await
+    {
+        Ok((request, revoked)) => {
+            Json(json!({"request": request, "revoked": revoked})).into_response()
+        }
+        Err(e) => refusal(&e),
+    }
+}
+
+/// `POST /requests/{id}/revoke` (role `admin`; `{"reason": "..."}`).
+pub(crate) async fn revoke(
+    State(service): State<Service>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<DecisionBody>, JsonRejection>,
+) -> Response {
+    let by = match caller
+        .require(&[Role::Admin])
+        .and_then(|()| caller.person())
+    {
+        Ok(p) => p.to_owned(),
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = json_from_this_site(&headers) {
+        return r.into_response();
+    }
+    let reason = match body {
+        Ok(Json(b)) => b.reason.unwrap_or_default(),
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    if reason.trim().is_empty() {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "an early revocation needs a `reason`",
+        );
+    }
+    match off_thread(service, move |s| async move {
+        s.revoke_request(&id, &by, &reason).await
+    })
+    .await
+    {
+        Ok((request, revoked)) => {
+            Json(json!({"request": request, "revoked": revoked})).into_response()
+        }
+        Err(e) => refusal(&e),
+    }
+}
+
 impl Service {
     /// Governance over the service's engine and store: the configuration's approvers,
     /// governance events in the audit log (streamed to the SIEM sinks).
@@ -391,6 +474,49 @@ impl Service {
         let governance = self.governance();
         let request = governance.reject(id, by, reason).await?;
         Ok(request)
+    }
+
+    /// Withdraws request `id` as `by` (its requester, or anyone when `admin`); a grant
+    /// it gave is revoked at once (the run's report).
+    pub async fn withdraw_request(
+        &self,
+        id: &str,
+        by: &str,
+        admin: bool,
+    ) -> Result<(AccessRequest, Option<ExecutionReport>), ServerError> {
+        let governance = self.governance();
+        let request = governance.withdraw(id, by, admin).await?;
+        drop(governance);
+        self.revoke_lapsed(request).await
+    }
+
+    /// Ends approved request `id` early as admin `by`, with `reason`; its grant is
+    /// revoked at once (the run's report).
+    pub async fn revoke_request(
+        &self,
+        id: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<(AccessRequest, Option<ExecutionReport>), ServerError> {
+        let governance = self.governance();
+        let request = governance.revoke(id, by, reason).await?;
+        drop(governance);
+        self.revoke_lapsed(request).await
+    }
+
+    /// Plans and applies the beneficiary of a request that no longer grants, when it
+    /// had been approved (so its grant, if any, goes now rather than at the next
+    /// reconcile).
+    async fn revoke_lapsed(
+        &self,
+        request: AccessRequest,
+    ) -> Result<(AccessRequest, Option<ExecutionReport>), ServerError> {
+        if !request.lapsed_at(Utc::now()) {
+            return Ok((request, None));
+        }
+        let event = format!("request:{}:closed", request.id);
+        let report = self.governed_run(&request.beneficiary, &event).await?;
+        Ok((request, report))
     }
 
     /// Plans the beneficiary with governance (approved requests granted, their reasons

@@ -302,7 +302,7 @@ impl Service {
     /// Everything but the webhooks, each route proving its caller ([`crate::auth`])
     /// except the health checks: `GET /healthz`, `GET /readyz`, `GET /metrics`,
     /// `GET /findings`, and access requests ([`crate::requests`]): `GET`/`POST
-    /// /requests`, `POST /requests/{id}/approve`, `POST /requests/{id}/reject`.
+    /// /requests`, `POST /requests/{id}/approve`, `/reject`, `/withdraw`, `/revoke`.
     pub fn internal_routes(&self) -> Router {
         Router::new()
             .route("/healthz", get(health::healthz))
@@ -315,6 +315,8 @@ impl Service {
             )
             .route("/requests/{id}/approve", post(crate::requests::approve))
             .route("/requests/{id}/reject", post(crate::requests::reject))
+            .route("/requests/{id}/withdraw", post(crate::requests::withdraw))
+            .route("/requests/{id}/revoke", post(crate::requests::revoke))
             .layer(TraceLayer::new_for_http())
             .with_state(self.clone())
     }

@@ -151,6 +151,8 @@ async fn every_route_proves_its_caller_and_names_its_role() {
         (post.clone(), "/requests", "requester"),
         (post.clone(), "/requests/req-x/approve", "approver"),
         (post.clone(), "/requests/req-x/reject", "approver"),
+        (post.clone(), "/requests/req-x/withdraw", "requester"),
+        (post.clone(), "/requests/req-x/revoke", "admin"),
         (get.clone(), "/findings", "auditor"),
         (get.clone(), "/metrics", "metrics"),
     ];

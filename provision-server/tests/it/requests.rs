@@ -430,3 +430,213 @@ async fn without_a_governance_section_requests_are_refused_and_nothing_is_stored
     assert!(service.access_requests().await.unwrap().is_empty());
     running.shutdown().await.unwrap();
 }
+
+/// A requester withdraws an approved request and its grant goes at once; someone else
+/// cannot withdraw it; an admin ends another early with a reason; both are audited.
+#[tokio::test]
+async fn a_withdrawn_or_revoked_request_loses_its_grant_at_once() {
+    let world = World::new(Duration::from_millis(2));
+    let extra = format!(
+        "{GOVERNANCE}{}",
+        support::auth_section(&[
+            ("ben", &["requester"]),
+            ("cy", &["requester"]),
+            ("sec-lead", &["approver"]),
+            ("it-admin", &["admin"]),
+        ])
+    );
+    let service = provision_server::Service::start(world.config("wd", &extra), world.parts())
+        .await
+        .unwrap();
+    world.provision_everyone(&service).await;
+    let running = service.clone().spawn_on(listener().await).unwrap();
+    let base = format!("http://{}", running.addr);
+    let post = reqwest::Method::POST;
+    let holds = |resource: &str| {
+        world.systems["okta"]
+            .snapshot()
+            .grants
+            .contains(&(login("ana"), Entitlement::new("okta", "group", resource)))
+    };
+    let mut ids = Vec::new();
+    for resource in ["incident-responders", "prod-admins"] {
+        let (status, opened) = call(
+            post.clone(),
+            format!("{base}/requests"),
+            Some("ben"),
+            Some(new_request("e1", resource)),
+        )
+        .await;
+        assert_eq!(status, 201, "{opened}");
+        let id = opened["request"]["id"].as_str().unwrap().to_owned();
+        let (status, body) = call(
+            post.clone(),
+            format!("{base}/requests/{id}/approve"),
+            Some("sec-lead"),
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(holds(resource));
+        ids.push(id);
+    }
+
+    // Cy did not open it: 403, nothing changes.
+    let (status, body) = call(
+        post.clone(),
+        format!("{base}/requests/{}/withdraw", ids[0]),
+        Some("cy"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(holds("incident-responders"));
+    // Ben withdraws it: revoked now, not at the window's end.
+    let (status, body) = call(
+        post.clone(),
+        format!("{base}/requests/{}/withdraw", ids[0]),
+        Some("ben"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!holds("incident-responders"), "{body}");
+    assert!(holds("prod-admins"));
+
+    // Only an admin revokes early, and only with a reason.
+    let revoke = format!("{base}/requests/{}/revoke", ids[1]);
+    let (status, _) = call(
+        post.clone(),
+        revoke.clone(),
+        Some("sec-lead"),
+        Some(json!({"reason": "x"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        post.clone(),
+        revoke.clone(),
+        Some("it-admin"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, body) = call(
+        post.clone(),
+        revoke.clone(),
+        Some("it-admin"),
+        Some(json!({"reason": "audit finding 12"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!holds("prod-admins"));
+    assert_eq!(
+        body["request"]["events"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["event"],
+        "revoked"
+    );
+    // Closed: a second revocation is 409.
+    let (status, _) = call(
+        post,
+        revoke,
+        Some("it-admin"),
+        Some(json!({"reason": "again"})),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    let records = AuditLog::records(&**service.store()).await.unwrap();
+    for (action, needle) in [
+        ("request_withdrawn", "withdrawn by ben"),
+        (
+            "request_revoked",
+            "revoked early by it-admin: audit finding 12",
+        ),
+    ] {
+        let record = records
+            .iter()
+            .find(|r| r.event.action == action)
+            .unwrap_or_else(|| panic!("no {action} record"));
+        assert!(
+            record.event.reason.detail.contains(needle),
+            "{}",
+            record.event.reason.detail
+        );
+    }
+    running.shutdown().await.unwrap();
+}
+
+/// A requester past `max_open_requests` (or `max_requests_per_hour`) is refused with
+/// 429, naming the limit, and nothing is stored.
+#[tokio::test]
+async fn a_flood_of_requests_from_one_requester_is_refused() {
+    let world = World::new(Duration::from_millis(1));
+    let extra = format!(
+        "governance:\n  default_approver: {{owner: sec-lead}}\n  max_open_requests: 2\n  \
+         max_requests_per_hour: 3\n{}",
+        support::auth_section(&[("ben", &["requester"]), ("sec-lead", &["approver"])])
+    );
+    let service = provision_server::Service::start(world.config("flood", &extra), world.parts())
+        .await
+        .unwrap();
+    let running = service.clone().spawn_on(listener().await).unwrap();
+    let base = format!("http://{}", running.addr);
+    let post = reqwest::Method::POST;
+    let open = |resource: &'static str| {
+        call(
+            post.clone(),
+            format!("{base}/requests"),
+            Some("ben"),
+            Some(new_request("e1", resource)),
+        )
+    };
+    let (first, one) = open("g1").await;
+    assert_eq!(first, 201, "{one}");
+    assert_eq!(open("g2").await.0, 201);
+    let (status, body) = open("g3").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("max_open_requests"),
+        "{body}"
+    );
+    // Rejecting one frees an open slot; with one open, three were opened this hour.
+    let id = one["request"]["id"].as_str().unwrap();
+    let (status, _) = call(
+        post.clone(),
+        format!("{base}/requests/{id}/reject"),
+        Some("sec-lead"),
+        Some(json!({"reason": "no"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, four) = open("g4").await;
+    assert_eq!(status, 201, "{four}");
+    let (status, _) = call(
+        post.clone(),
+        format!(
+            "{base}/requests/{}/reject",
+            four["request"]["id"].as_str().unwrap()
+        ),
+        Some("sec-lead"),
+        Some(json!({"reason": "no"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = open("g5").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("max_requests_per_hour"),
+        "{body}"
+    );
+    assert_eq!(service.access_requests().await.unwrap().len(), 3);
+    running.shutdown().await.unwrap();
+}
