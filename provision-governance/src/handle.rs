@@ -375,15 +375,13 @@ impl<'e> Governance<'e> {
         let now = self.now();
         let mut req = self.find_request(id).await?;
         let event = request::approval(&req, by, now)?;
-        self.store.add_request_event(id, &event).await?;
-        req.events.push(event);
-        self.record(
+        let mut approved = req.clone();
+        approved.events.push(event.clone());
+        self.add_request_event(
+            &mut req,
+            event,
             "request_approved",
-            Some(&req.beneficiary),
-            Some(id),
-            Some(&req.entitlement),
-            AuditOutcome::Changed,
-            req.describe(),
+            approved.describe(),
             now,
         )
         .await?;
@@ -400,18 +398,9 @@ impl<'e> Governance<'e> {
         let now = self.now();
         let mut req = self.find_request(id).await?;
         let event = request::rejection(&req, by, reason, now)?;
-        self.store.add_request_event(id, &event).await?;
-        req.events.push(event);
-        self.record(
-            "request_rejected",
-            Some(&req.beneficiary),
-            Some(id),
-            Some(&req.entitlement),
-            AuditOutcome::Changed,
-            format!("request {id} rejected by {by}: {reason}"),
-            now,
-        )
-        .await?;
+        let detail = format!("request {id} rejected by {by}: {reason}");
+        self.add_request_event(&mut req, event, "request_rejected", detail, now)
+            .await?;
         Ok(req)
     }
 
@@ -427,14 +416,9 @@ impl<'e> Governance<'e> {
         let now = self.now();
         let mut req = self.find_request(id).await?;
         let event = request::withdrawal(&req, by, admin, now)?;
-        self.close_request(
-            &mut req,
-            event,
-            "request_withdrawn",
-            format!("request {id} withdrawn by {by}"),
-            now,
-        )
-        .await?;
+        let detail = format!("request {id} withdrawn by {by}");
+        self.add_request_event(&mut req, event, "request_withdrawn", detail, now)
+            .await?;
         Ok(req)
     }
 
@@ -449,19 +433,14 @@ impl<'e> Governance<'e> {
         let now = self.now();
         let mut req = self.find_request(id).await?;
         let event = request::revocation(&req, by, reason, now)?;
-        self.close_request(
-            &mut req,
-            event,
-            "request_revoked",
-            format!("request {id} revoked early by {by}: {reason}"),
-            now,
-        )
-        .await?;
+        let detail = format!("request {id} revoked early by {by}: {reason}");
+        self.add_request_event(&mut req, event, "request_revoked", detail, now)
+            .await?;
         Ok(req)
     }
 
     /// Stores `event` on `req` and audits it as `action`.
-    async fn close_request(
+    async fn add_request_event(
         &self,
         req: &mut AccessRequest,
         event: RequestEvent,

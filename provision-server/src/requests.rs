@@ -267,20 +267,44 @@ pub(crate) async fn open(
     }
 }
 
-/// The decider (role `approver`) and the decision's body, or the refusal.
+/// The caller deciding (one of `roles`) and the decision's body, or the refusal.
 fn decider(
     caller: &Caller,
+    roles: &[Role],
     headers: &HeaderMap,
     body: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Result<(String, DecisionBody), Refused> {
     let by = caller
-        .require(&[Role::Approver])
+        .require(roles)
         .and_then(|()| caller.person().map(str::to_owned))
         .map_err(|r| Refused(r.status, r.reason))?;
     json_from_this_site(headers)?;
     match body {
         Ok(Json(b)) => Ok((by, b)),
         Err(e) => Err(Refused(StatusCode::BAD_REQUEST, e.body_text())),
+    }
+}
+
+/// The body's reason, refused (422) when empty: `what` says what needs one.
+fn reason_for(body: DecisionBody, what: &str) -> Result<String, Refused> {
+    let reason = body.reason.unwrap_or_default();
+    if reason.trim().is_empty() {
+        return Err(Refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{what} needs a `reason`"),
+        ));
+    }
+    Ok(reason)
+}
+
+/// The request and the run its decision made (`run_key`), or the refusal.
+fn answer(
+    result: Result<(AccessRequest, Option<ExecutionReport>), ServerError>,
+    run_key: &str,
+) -> Response {
+    match result {
+        Ok((request, run)) => Json(json!({"request": request, run_key: run})).into_response(),
+        Err(e) => refusal(&e),
     }
 }
 
@@ -292,18 +316,15 @@ pub(crate) async fn approve(
     headers: HeaderMap,
     body: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Response {
-    let (by, _) = match decider(&caller, &headers, body) {
+    let (by, _) = match decider(&caller, &[Role::Approver], &headers, body) {
         Ok(d) => d,
         Err(r) => return r.into_response(),
     };
-    match off_thread(service, move |s| async move {
+    let result = off_thread(service, move |s| async move {
         s.approve_request(&id, &by).await
     })
-    .await
-    {
-        Ok((request, grant)) => Json(json!({"request": request, "grant": grant})).into_response(),
-        Err(e) => refusal(&e),
-    }
+    .await;
+    answer(result, "grant")
 }
 
 /// `POST /requests/{id}/reject` (role `approver`; `{"reason": "..."}`).
@@ -314,25 +335,17 @@ pub(crate) async fn reject(
     headers: HeaderMap,
     body: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Response {
-    let (by, body) = match decider(&caller, &headers, body) {
+    let (by, reason) = match decider(&caller, &[Role::Approver], &headers, body)
+        .and_then(|(by, body)| Ok((by, reason_for(body, "a rejection")?)))
+    {
         Ok(d) => d,
         Err(r) => return r.into_response(),
     };
-    let reason = body.reason.unwrap_or_default();
-    if reason.trim().is_empty() {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "a rejection needs a `reason`",
-        );
-    }
-    match off_thread(service, move |s| async move {
-        s.reject_request(&id, &by, &reason).await
+    let result = off_thread(service, move |s| async move {
+        Ok((s.reject_request(&id, &by, &reason).await?, None))
     })
-    .await
-    {
-        Ok(request) => Json(json!({"request": request})).into_response(),
-        Err(e) => refusal(&e),
-    }
+    .await;
+    answer(result, "grant")
 }
 
 /// `POST /requests/{id}/withdraw` (its requester, role `requester`, or role `admin`).
@@ -344,29 +357,15 @@ pub(crate) async fn withdraw(
     body: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Response {
     let admin = caller.require(&[Role::Admin]).is_ok();
-    let by = match caller
-        .require(&[Role::Requester, Role::Admin])
-        .and_then(|()| caller.person())
-    {
-        Ok(p) => p.to_owned(),
+    let (by, _) = match decider(&caller, &[Role::Requester, Role::Admin], &headers, body) {
+        Ok(d) => d,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = json_from_this_site(&headers) {
-        return r.into_response();
-    }
-    if let Err(e) = body {
-        return error(StatusCode::BAD_REQUEST, e.body_text());
-    }
-    match off_thread(service, move |s| async move {
+    let result = off_thread(service, move |s| async move {
         s.withdraw_request(&id, &by, admin).await
     })
-    .await
-    {
-        Ok((request, revoked)) => {
-            Json(json!({"request": request, "revoked": revoked})).into_response()
-        }
-        Err(e) => refusal(&e),
-    }
+    .await;
+    answer(result, "revoked")
 }
 
 /// `POST /requests/{id}/revoke` (role `admin`; `{"reason": "..."}`).
@@ -377,36 +376,17 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Response {
-    let by = match caller
-        .require(&[Role::Admin])
-        .and_then(|()| caller.person())
+    let (by, reason) = match decider(&caller, &[Role::Admin], &headers, body)
+        .and_then(|(by, body)| Ok((by, reason_for(body, "an early revocation")?)))
     {
-        Ok(p) => p.to_owned(),
+        Ok(d) => d,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = json_from_this_site(&headers) {
-        return r.into_response();
-    }
-    let reason = match body {
-        Ok(Json(b)) => b.reason.unwrap_or_default(),
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
-    if reason.trim().is_empty() {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "an early revocation needs a `reason`",
-        );
-    }
-    match off_thread(service, move |s| async move {
+    let result = off_thread(service, move |s| async move {
         s.revoke_request(&id, &by, &reason).await
     })
-    .await
-    {
-        Ok((request, revoked)) => {
-            Json(json!({"request": request, "revoked": revoked})).into_response()
-        }
-        Err(e) => refusal(&e),
-    }
+    .await;
+    answer(result, "revoked")
 }
 
 impl Service {
