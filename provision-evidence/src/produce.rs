@@ -143,7 +143,7 @@ enum Lifecycle {
 
 fn reason_json(r: &AuditRecord) -> Value {
     let e = &r.event;
-    json!({
+    let mut change = json!({
         "seq": r.seq,
         "at": rfc3339(e.at),
         "system": e.system,
@@ -151,7 +151,13 @@ fn reason_json(r: &AuditRecord) -> Value {
         "entitlement": e.entitlement.as_ref().map(ToString::to_string),
         "outcome": e.outcome,
         "reason": e.reason,
-    })
+    });
+    // How it was carried out (a ticket's key), only when the record says: rows of
+    // records without one keep their fingerprints.
+    if let (Some(note), Some(map)) = (&e.note, change.as_object_mut()) {
+        map.insert("note".to_owned(), Value::String(note.clone()));
+    }
+    change
 }
 
 /// Joiners, movers and leavers: one row per person per audited run, with every change
