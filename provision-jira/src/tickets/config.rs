@@ -57,6 +57,12 @@ pub struct TicketConfig {
     pub deadline_business_days: u32,
     /// The kinds of access the system has.
     pub kinds: Vec<ManualKind>,
+    /// Whether the system has accounts the SDK asks to create, disable and re-enable
+    /// (`accounts: true`). Off by default: a ticket asks for the access and the person
+    /// doing it makes the account as needed, so a joiner's grants share one issue
+    /// (with accounts on, the grants wait for the account's ticket to be done and
+    /// come in a second one).
+    pub accounts: bool,
     /// How soon to look at an open ticket again within a run that keeps checking.
     pub recheck_after: Duration,
 }
@@ -83,6 +89,7 @@ impl TicketConfig {
                 .collect(),
             deadline_business_days: DEFAULT_DEADLINE_BUSINESS_DAYS,
             kinds: vec![manual_kind("role")],
+            accounts: false,
             system_name: "jira-tickets".to_owned(),
         }
     }
@@ -92,7 +99,8 @@ impl TicketConfig {
     /// Settings: `site_url`, `email`, `project` (required); `issue_type` (`Task`),
     /// `fields` (a JSON object), `done_statuses` and `rejected_resolutions` (comma
     /// separated), `deadline_business_days` (2), `kinds` (comma separated `kind` or
-    /// `kind=action`; `role`). Credential: `api_token` (required).
+    /// `kind=action`; `role`), `accounts` (`true`/`false`, false). Credential:
+    /// `api_token` (required).
     pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, ConfigError> {
         let system = spec.name.as_str();
         let mut b = Self::builder(
@@ -137,7 +145,21 @@ impl TicketConfig {
         if let Some(v) = spec.setting("kinds") {
             b = b.kinds(parse_kinds(system, v)?);
         }
+        b = b.accounts(parse_accounts(spec)?);
         b.build()
+    }
+}
+
+/// The `accounts` setting (`true`/`false`, false when absent).
+pub fn parse_accounts(spec: SystemSpec<'_>) -> Result<bool, ConfigError> {
+    match spec.setting("accounts").map(str::trim) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ConfigError::invalid_setting(
+            spec.name.as_str(),
+            "accounts",
+            format!("`true` or `false`, not `{other}`"),
+        )),
     }
 }
 
@@ -195,6 +217,7 @@ pub struct TicketConfigBuilder {
     rejected_resolutions: Vec<String>,
     deadline_business_days: u32,
     kinds: Vec<ManualKind>,
+    accounts: bool,
     system_name: String,
 }
 
@@ -241,6 +264,12 @@ impl TicketConfigBuilder {
         self
     }
 
+    /// Whether the system has accounts of its own to create and disable.
+    pub fn accounts(mut self, on: bool) -> Self {
+        self.accounts = on;
+        self
+    }
+
     /// Checks and builds.
     pub fn build(self) -> Result<TicketConfig, ConfigError> {
         let system = self.system_name.clone();
@@ -279,6 +308,7 @@ impl TicketConfigBuilder {
             rejected_resolutions: self.rejected_resolutions,
             deadline_business_days: self.deadline_business_days,
             kinds: self.kinds,
+            accounts: self.accounts,
             recheck_after: Duration::from_secs(3600),
         })
     }

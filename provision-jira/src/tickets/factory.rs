@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use provision_core::adapter::{Adapter, AdapterFactory, ConfigError, SystemDescriptor, SystemSpec};
 
-use super::config::{ManualKind, TicketConfig, parse_kinds};
+use super::config::{ManualKind, TicketConfig, parse_accounts, parse_kinds};
 use super::{ADAPTER_TYPE, TicketAdapter};
 
 /// Builds ticket adapters from deployment entries (settings and credentials in
@@ -19,7 +19,7 @@ impl AdapterFactory for TicketFactory {
         ADAPTER_TYPE
     }
 
-    /// From the `kinds` setting alone (no credential needed).
+    /// From the `kinds` and `accounts` settings alone (no credential needed).
     fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
         let kinds = match spec.setting("kinds") {
             Some(v) => parse_kinds(spec.name.as_str(), v)?,
@@ -28,9 +28,10 @@ impl AdapterFactory for TicketFactory {
                 action: "grant_role".to_owned(),
             }],
         };
-        let mut descriptor = super::ticket_descriptor_of_kinds(&kinds);
-        descriptor.adapter_type = ADAPTER_TYPE.to_owned();
-        Ok(descriptor)
+        Ok(super::ticket_descriptor_of_kinds(
+            &kinds,
+            parse_accounts(spec)?,
+        ))
     }
 
     async fn build(&self, spec: SystemSpec<'_>) -> Result<Arc<dyn Adapter>, ConfigError> {

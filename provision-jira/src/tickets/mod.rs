@@ -70,14 +70,20 @@ const FIELDS: &str = "status,resolution,resolutiondate,created,labels";
 
 /// The descriptor of a `jira-tickets` system with `config`'s kinds.
 pub fn ticket_descriptor(config: &TicketConfig) -> SystemDescriptor {
-    ticket_descriptor_of_kinds(&config.kinds)
+    ticket_descriptor_of_kinds(&config.kinds, config.accounts)
 }
 
-/// The descriptor of a `jira-tickets` system with these kinds.
-pub fn ticket_descriptor_of_kinds(kinds: &[config::ManualKind]) -> SystemDescriptor {
-    let mut descriptor = SystemDescriptor::new(ADAPTER_TYPE)
-        .with_accounts()
-        .can_suspend(true)
+/// The descriptor of a `jira-tickets` system with these kinds, and with accounts of
+/// its own to create and disable when `accounts`.
+pub fn ticket_descriptor_of_kinds(
+    kinds: &[config::ManualKind],
+    accounts: bool,
+) -> SystemDescriptor {
+    let mut descriptor = SystemDescriptor::new(ADAPTER_TYPE);
+    if accounts {
+        descriptor = descriptor.with_accounts().can_suspend(true);
+    }
+    descriptor = descriptor
         // A person does the work, however long it takes: the run does not wait, a later
         // run (or a resume) checks the issue.
         .with_pending_deadline(PendingDeadline::FirstLogin)
@@ -423,6 +429,9 @@ impl Adapter for TicketAdapter {
         _cursor: Option<&str>,
     ) -> Result<Page<AccountRecord>, AdapterError> {
         let ledger = self.read_ledger().await?;
+        if !self.config.accounts {
+            return Ok(Page::last(Vec::new()));
+        }
         Ok(Page::last(
             ledger
                 .accounts

@@ -28,6 +28,7 @@ use fake::FakeTickets;
 pub fn config(uri: &str) -> TicketConfig {
     TicketConfig::builder(uri, EMAIL, TOKEN, "PAY")
         .kinds(parse_kinds("payroll", "role").unwrap())
+        .accounts(true)
         .system_name("payroll")
         .build()
         .unwrap()
