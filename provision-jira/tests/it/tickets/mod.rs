@@ -436,3 +436,51 @@ async fn the_factory_needs_project_and_names_the_field() {
         "{err}"
     );
 }
+
+/// The shared conformance suite, each pending write fulfilled by a person resolving
+/// every open issue (`conformance::Fulfilled`); a throttled tracker answers the 429
+/// scenario. No misconfiguration scenario: a ticket system has no tenant to get wrong
+/// beyond its site, which `adapter: jira` covers.
+#[tokio::test]
+async fn the_conformance_suite_passes_with_a_person_doing_the_work() {
+    use provision_testkit::conformance::{self, Fulfilled, Suite};
+    let (server, fake, adapter) = start().await;
+    let person = fake.clone();
+    let fulfilled = Fulfilled::new(
+        &adapter,
+        Box::new(move |_op| {
+            let person = person.clone();
+            Box::pin(async move {
+                for issue in person.issues() {
+                    if issue.category != "done" {
+                        person.resolve(&issue.key);
+                    }
+                }
+            })
+        }),
+    );
+    let (_throttled_server, throttled_fake, throttled) = start().await;
+    throttled_fake.state.lock().unwrap().throttle = u32::MAX;
+    let report = Suite::new(&fulfilled, vec![role("approver"), role("viewer")])
+        .create(conformance::profile("ada@example.com", "Ada Lovelace"))
+        .throttled(
+            &throttled,
+            OperationKind::Grant {
+                entitlement: role("approver"),
+            },
+        )
+        .run()
+        .await;
+    println!("{report:?}");
+    for scenario in [
+        "create_then_found",
+        "create_again_adopts",
+        "grant_then_revoke",
+        "suspend_then_state",
+        "not_found_means_absent",
+        "rate_limit_honoured",
+    ] {
+        assert!(report.passed.contains(&scenario), "{scenario}: {report:?}");
+    }
+    fake::assert_conform(&server).await;
+}
