@@ -477,7 +477,12 @@ mod tests {
             mapping: &mapping,
         };
         let target = std::time::Duration::from_secs(15 * 60);
-        let open = leaver_timeliness(std::slice::from_ref(&pending), &BTreeMap::new(), target, &cx);
+        let open = leaver_timeliness(
+            std::slice::from_ref(&pending),
+            &BTreeMap::new(),
+            target,
+            &cx,
+        );
         assert_eq!(open[0].data["complete"], false, "{}", open[0].data);
         let rows = leaver_timeliness(&[pending.clone(), done], &BTreeMap::new(), target, &cx);
         assert_eq!(rows[0].data["complete"], true);

@@ -176,6 +176,8 @@ async fn a_manual_grant_goes_pending_is_resolved_and_the_next_run_reports_it_don
             .all(|l| l.contains("\"outcome\":\"changed\""))
     );
 
+    let log = crate::support::log(&site).await;
+    println!("requests ({}):\n{}", log.len(), log.join("\n"));
     fake::assert_conform(&site).await;
     if prism.is_some() {
         let verdicts_handle = verdicts.clone();
