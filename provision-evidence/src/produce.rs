@@ -143,7 +143,7 @@ enum Lifecycle {
 
 fn reason_json(r: &AuditRecord) -> Value {
     let e = &r.event;
-    json!({
+    let mut change = json!({
         "seq": r.seq,
         "at": rfc3339(e.at),
         "system": e.system,
@@ -151,7 +151,13 @@ fn reason_json(r: &AuditRecord) -> Value {
         "entitlement": e.entitlement.as_ref().map(ToString::to_string),
         "outcome": e.outcome,
         "reason": e.reason,
-    })
+    });
+    // How it was carried out (a ticket's key), only when the record says: rows of
+    // records without one keep their fingerprints.
+    if let (Some(note), Some(map)) = (&e.note, change.as_object_mut()) {
+        map.insert("note".to_owned(), Value::String(note.clone()));
+    }
+    change
 }
 
 /// Joiners, movers and leavers: one row per person per audited run, with every change
@@ -426,5 +432,63 @@ mod tests {
             )
         );
         assert_eq!(effective_from_reason("identity terminated: x"), None);
+    }
+
+    /// A leaver's revocation done by a person through a ticket: pending for a day,
+    /// then done in the same (resumed) run. The KPI counts the manual time up to the
+    /// done record, and the rows carry the ticket's key.
+    #[test]
+    fn manual_time_counts_and_the_ticket_travels() {
+        use provision_core::audit::AuditEvent;
+        use provision_core::model::{Entitlement, OperationId, Reason, RunId};
+        let start = DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let record = |seq: u64, hours: i64, outcome: AuditOutcome| AuditRecord {
+            seq,
+            event: AuditEvent {
+                at: start + chrono::Duration::hours(hours),
+                run: RunId("termination-e1".into()),
+                actor: "provision".into(),
+                identity: IdentityId::new("e1"),
+                system: SystemName::new("payroll"),
+                operation: OperationId("e1/payroll/revoke/role/approver".into()),
+                action: "revoke".into(),
+                entitlement: Some(Entitlement::new("payroll", "role", "approver")),
+                outcome,
+                reason: Reason {
+                    kind: ReasonKind::Termination,
+                    policies: Vec::new(),
+                    event: Some("termination e1".into()),
+                    detail: "identity terminated effective 2026-12-01T09:00:00Z: revoke".into(),
+                    valid_until: None,
+                },
+                note: Some("Jira issue PAY-2".into()),
+            },
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        let pending = record(0, 1, AuditOutcome::Pending);
+        let done = record(1, 26, AuditOutcome::Changed);
+        let mapping = ControlMapping::default();
+        let cx = RowContext {
+            run: "ev1",
+            at: start,
+            mapping: &mapping,
+        };
+        let target = std::time::Duration::from_secs(15 * 60);
+        let open = leaver_timeliness(
+            std::slice::from_ref(&pending),
+            &BTreeMap::new(),
+            target,
+            &cx,
+        );
+        assert_eq!(open[0].data["complete"], false, "{}", open[0].data);
+        let rows = leaver_timeliness(&[pending.clone(), done], &BTreeMap::new(), target, &cx);
+        assert_eq!(rows[0].data["complete"], true);
+        assert_eq!(rows[0].data["seconds"], 26.0 * 3600.0, "{}", rows[0].data);
+        assert_eq!(rows[0].data["met"], false);
+        let waiting = failed_and_pending(&[pending], &cx);
+        assert_eq!(waiting[0].data["change"]["note"], "Jira issue PAY-2");
     }
 }

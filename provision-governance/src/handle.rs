@@ -153,6 +153,7 @@ impl<'e> Governance<'e> {
                         detail,
                         valid_until: None,
                     },
+                    note: None,
                 })
                 .await?;
         }

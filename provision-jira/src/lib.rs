@@ -92,6 +92,7 @@ pub mod config;
 pub mod descriptor;
 pub mod factory;
 pub mod model;
+pub mod tickets;
 
 use std::sync::Arc;
 
@@ -102,4 +103,10 @@ pub use config::{ConfigError, JiraConfig};
 /// [`provision_core::adapter::FactoryRegistry`]. Its descriptor needs no credential.
 pub fn factory() -> Arc<dyn provision_core::adapter::AdapterFactory> {
     Arc::new(factory::JiraFactory)
+}
+
+/// The factory for `adapter: jira-tickets` systems: a system without an API fulfilled
+/// through Jira issues (see [`tickets`]). Its descriptor needs no credential.
+pub fn tickets_factory() -> Arc<dyn provision_core::adapter::AdapterFactory> {
+    Arc::new(tickets::factory::TicketFactory)
 }

@@ -175,6 +175,7 @@ fn changes(n: usize) -> Vec<AuditEvent> {
                     entitlement: e,
                     outcome: AuditOutcome::Changed,
                     reason: r,
+                    note: None,
                 })
             };
         for _ in 0..per_day(100) {

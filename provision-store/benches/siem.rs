@@ -51,6 +51,7 @@ fn event(i: u64) -> AuditEvent {
             detail: "policy 'Engineering Access' matched department=Engineering".into(),
             valid_until: None,
         },
+        note: None,
     }
 }
 

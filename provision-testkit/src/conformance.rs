@@ -571,6 +571,7 @@ pub struct Suite<'a> {
     misconfigured_revokes: bool,
     min_account_pages: usize,
     delete: bool,
+    read_only: bool,
 }
 
 impl std::fmt::Debug for Suite<'_> {
@@ -605,6 +606,7 @@ impl<'a> Suite<'a> {
             misconfigured_revokes: false,
             min_account_pages: 1,
             delete: false,
+            read_only: false,
         }
     }
 
@@ -662,6 +664,15 @@ impl<'a> Suite<'a> {
         self
     }
 
+    /// The system is read-only (an exported listing): no scenario writes. The
+    /// entitlements must be held by the existing account ([`Suite::existing_account`]),
+    /// and `reads_what_is_held` checks the reads find them; the write scenarios are
+    /// reported as skipped.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
     /// Runs every scenario that applies; panics on the first failure.
     pub async fn run(self) -> SuiteReport {
         let adapter = self.adapter;
@@ -716,6 +727,36 @@ impl<'a> Suite<'a> {
                 .push(("list_resources", "no kind is enumerable".into()));
         }
 
+        if self.read_only {
+            for entitlement in &self.entitlements {
+                let grants = read_all_grants(adapter, &entitlement.resource_ref())
+                    .await
+                    .unwrap_or_else(|e| panic!("reads_what_is_held: {entitlement}: {e}"));
+                assert!(
+                    holds(&grants, &account),
+                    "reads_what_is_held: {} does not hold {entitlement}",
+                    account.login
+                );
+            }
+            report.passed.push("reads_what_is_held");
+            for name in [
+                "grant_then_revoke",
+                "named_by_the_deployment",
+                "suspend_then_state",
+                "leaver_left_with_nothing",
+                "not_found_means_absent",
+                "delete_then_gone",
+            ] {
+                report
+                    .skipped
+                    .push((name, "read-only: the system takes no writes".into()));
+            }
+            if let Some(wrong) = self.misconfigured {
+                misconfiguration_is_not_absence(wrong, &account, &[]).await;
+                report.passed.push("misconfiguration_is_not_absence");
+            }
+            return report;
+        }
         for entitlement in &self.entitlements {
             grant_then_revoke(adapter, &account, entitlement).await;
             if enumerable {
@@ -1048,5 +1089,100 @@ pub async fn rate_limit_honoured(
             );
         }
         other => panic!("rate_limit_honoured: {verb} gave {other:?}, not RateLimited"),
+    }
+}
+
+/// The person who does a ticket's work in a test: called with each operation the
+/// adapter answered [`AdapterError::Pending`].
+pub type Fulfil<'a> =
+    Box<dyn Fn(Operation) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> + Send + Sync + 'a>;
+
+/// An adapter whose writes go pending until a person acts (a ticket system), made to
+/// run the [`Suite`]: each pending write is fulfilled (`fulfil`, the person doing the
+/// work) and then [`Adapter::check`]ed, which must say done. Everything else passes
+/// through.
+pub struct Fulfilled<'a> {
+    inner: &'a dyn Adapter,
+    fulfil: Fulfil<'a>,
+}
+
+impl<'a> Fulfilled<'a> {
+    /// `inner`, with `fulfil` doing the work its pending writes ask for.
+    pub fn new(inner: &'a dyn Adapter, fulfil: Fulfil<'a>) -> Self {
+        Self { inner, fulfil }
+    }
+}
+
+impl std::fmt::Debug for Fulfilled<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fulfilled")
+            .field("system", &self.inner.descriptor().adapter_type)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl Adapter for Fulfilled<'_> {
+    fn descriptor(&self) -> &provision_core::adapter::SystemDescriptor {
+        self.inner.descriptor()
+    }
+
+    async fn read_accounts(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<provision_core::adapter::Page<provision_core::model::AccountRecord>, AdapterError>
+    {
+        self.inner.read_accounts(cursor).await
+    }
+
+    async fn read_grants(
+        &self,
+        resource: &ResourceRef,
+        cursor: Option<&str>,
+    ) -> Result<provision_core::adapter::Page<GrantRecord>, AdapterError> {
+        self.inner.read_grants(resource, cursor).await
+    }
+
+    async fn read_account_grants(
+        &self,
+        account: &AccountRef,
+        cursor: Option<&str>,
+    ) -> Result<provision_core::adapter::Page<GrantRecord>, AdapterError> {
+        self.inner.read_account_grants(account, cursor).await
+    }
+
+    async fn list_resources(
+        &self,
+        kind: &str,
+        cursor: Option<&str>,
+    ) -> Result<provision_core::adapter::Page<provision_core::model::ResourceRecord>, AdapterError>
+    {
+        self.inner.list_resources(kind, cursor).await
+    }
+
+    async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
+        match self.inner.execute(op, account).await {
+            Err(AdapterError::Pending { .. }) => {
+                (self.fulfil)(op.clone()).await;
+                match self.inner.check(op, account).await? {
+                    provision_core::adapter::CheckStatus::Done { external_id } => {
+                        let id = external_id
+                            .or_else(|| account.external_id.clone())
+                            .unwrap_or_else(|| account.login.clone());
+                        Ok(Applied::changed().with_external_id(id))
+                    }
+                    other => panic!("Fulfilled: {} is {other:?} after the work was done", op.id),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn check(
+        &self,
+        op: &Operation,
+        account: &AccountRef,
+    ) -> Result<provision_core::adapter::CheckStatus, AdapterError> {
+        self.inner.check(op, account).await
     }
 }

@@ -342,6 +342,16 @@ pub trait Adapter: Send + Sync {
         let _ = (op, token);
     }
 
+    /// What the run report and the audit record should say about how `op` is carried
+    /// out, beyond its outcome: the ticket that asks a person for it ("Jira issue
+    /// PAY-7"). Asked when the operation goes pending, succeeds or fails, unless the
+    /// adapter's answer already carried a note ([`Applied::note`]). The default says
+    /// nothing.
+    fn operation_note(&self, op: &OperationId) -> Option<String> {
+        let _ = op;
+        None
+    }
+
     /// The adapter's read-only evidence reads, when it has any (see
     /// [`EvidenceSource`]). The default has none.
     fn evidence_source(&self) -> Option<&dyn EvidenceSource> {

@@ -106,6 +106,11 @@ pub struct AuditEvent {
     pub outcome: AuditOutcome,
     /// Why: the policies and the triggering event.
     pub reason: Reason,
+    /// How the system carried it out, when the adapter says (the ticket that asks a
+    /// person for it: "Jira issue PAY-7"; [`crate::adapter::Adapter::operation_note`]).
+    /// Absent from records without one, so their hashes are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// An event as stored: with its position and hash chain.

@@ -154,6 +154,7 @@ impl Engine {
                     detail,
                     valid_until: None,
                 },
+                note: None,
             })
             .await?;
         Ok(())

@@ -15,6 +15,14 @@ use crate::journal::{JournalEntry, OperationState};
 impl Run<'_> {
     /// Marks an operation done (one way or another) in the run's bookkeeping.
     pub(super) fn finish(&mut self, idx: usize, outcome: OperationOutcome) {
+        if self.slots[idx].note.is_none() {
+            // How the system carries it out (a ticket's key), for the report and the audit.
+            self.slots[idx].note = self
+                .queues
+                .entry(self.graph.system_of[idx])
+                .adapter
+                .operation_note(&self.plan.operations[idx].id);
+        }
         let slot = &mut self.slots[idx];
         if slot.state != SlotState::Final {
             self.remaining -= 1;
@@ -203,6 +211,7 @@ impl Run<'_> {
             entitlement: op.kind.entitlement().cloned(),
             outcome,
             reason,
+            note: self.slots[idx].note.clone(),
         });
         self.drive(append).await?;
         Ok(())

@@ -34,6 +34,7 @@ fn fixed_event() -> AuditEvent {
             detail: "policy 'Senior Engineer Access' matched department=Engineering".into(),
             valid_until: None,
         },
+        note: None,
     }
 }
 

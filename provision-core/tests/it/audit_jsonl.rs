@@ -42,6 +42,7 @@ fn event(identity: &str, action: &str) -> AuditEvent {
             detail: "terminated".into(),
             valid_until: None,
         },
+        note: None,
     }
 }
 

@@ -290,6 +290,7 @@ async fn recorded_outcome_is_the_latest_record_of_that_run() {
         entitlement: None,
         outcome,
         reason: reason(provision_core::model::ReasonKind::PolicyGrant),
+        note: None,
     };
     log.append(event(AuditOutcome::Failed {
         class: "transient".into(),

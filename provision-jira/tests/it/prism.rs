@@ -87,8 +87,8 @@ impl Drop for Prism {
 
 /// What Prism said about one request.
 #[derive(Debug, Clone)]
-struct Verdict {
-    request: String,
+pub(crate) struct Verdict {
+    pub(crate) request: String,
     status: u16,
     /// Prism's whole answer: status line, headers (its `sl-violations`) and body.
     text: String,
@@ -97,7 +97,7 @@ struct Verdict {
 impl Verdict {
     /// Prism refused the request itself (not its own made-up answer): a violation
     /// located in the request, in the `sl-violations` header or an error body.
-    fn refused(&self) -> bool {
+    pub(crate) fn refused(&self) -> bool {
         self.text.contains("[\"request\"")
             || (self.text.contains("stoplight.io/prism/errors")
                 && matches!(self.status, 401 | 404 | 405 | 415 | 422))
@@ -105,14 +105,14 @@ impl Verdict {
 }
 
 /// Forwards each request to Prism (a plain HTTP/1.1 exchange), records the verdict,
-/// and answers with the fake.
-struct Checked {
-    prism: String,
-    fake: FakeJira,
-    verdicts: Arc<Mutex<Vec<Verdict>>>,
+/// and answers with the fake (the ticket tests forward theirs too).
+pub(crate) struct Checked<F = FakeJira> {
+    pub(crate) prism: String,
+    pub(crate) fake: F,
+    pub(crate) verdicts: Arc<Mutex<Vec<Verdict>>>,
 }
 
-impl Respond for Checked {
+impl<F: Respond> Respond for Checked<F> {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let target = match req.url.query() {
             Some(q) => format!("{}?{q}", req.url.path()),

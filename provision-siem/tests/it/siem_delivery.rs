@@ -45,6 +45,7 @@ fn event(i: u64) -> AuditEvent {
             detail: "terminated in HR".into(),
             valid_until: None,
         },
+        note: None,
     }
 }
 

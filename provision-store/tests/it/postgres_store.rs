@@ -72,6 +72,7 @@ fn event(run: &str, identity: &str, system: &str, minute: i64) -> AuditEvent {
             detail: "terminated".into(),
             valid_until: None,
         },
+        note: None,
     }
 }
 

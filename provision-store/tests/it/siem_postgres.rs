@@ -56,6 +56,7 @@ fn event(i: u64) -> AuditEvent {
             detail: "terminated".into(),
             valid_until: None,
         },
+        note: None,
     }
 }
 

@@ -48,6 +48,7 @@ fn event(run: &str, identity: &str, system: &str, action: &str, at: DateTime<Utc
             detail: format!("policy 'Engineering Access' gave {identity} {action} in {system}"),
             valid_until: None,
         },
+        note: None,
     }
 }
 

@@ -309,6 +309,7 @@ fn event(
         entitlement,
         outcome,
         reason,
+        note: None,
     }
 }
 
