@@ -112,7 +112,9 @@ impl GitlabAdapter {
                 error: SystemError::message(format!(
                     "deployment is self_managed, but the token's user `{}` is not an instance \
                      administrator: creating, blocking and deleting users needs an admin token \
-                     with the `api` scope (or set deployment: gitlab_com for membership only)",
+                     with the `api` scope, and also the `admin_mode` scope where Admin Mode is \
+                     on (without it GitLab treats an administrator's token as a regular \
+                     user's); or set deployment: gitlab_com for membership only",
                     me.username
                 )),
             });

@@ -561,3 +561,32 @@ async fn a_time_bound_grant_carries_its_end_date_as_expires_at() {
     assert!(bodies[1].1.get("expires_at").is_none(), "{bodies:?}");
     assert_conform(&server).await;
 }
+
+/// Issue 28 item 8: GitLab names the budget a reply counts against in
+/// `RateLimit-Name` (`throttle_authenticated_api`, or an endpoint's own limit), on
+/// successes and on 429s alike; the executor keeps one budget per name. An
+/// administrator's token without the `admin_mode` scope (Admin Mode on) is treated as
+/// a regular user's, and the build-time check says which scope is missing.
+#[tokio::test]
+async fn ratelimit_name_tags_the_budget_and_the_admin_check_names_admin_mode() {
+    let fake = with_members(3);
+    let server = start(&fake).await;
+    let adapter = self_managed(&server);
+    let acme = group("acme", "developer").resource_ref();
+    let page = adapter.read_grants(&acme, None).await.unwrap();
+    assert_eq!(
+        page.rate_limit.and_then(|r| r.bucket).as_deref(),
+        Some("throttle_authenticated_api")
+    );
+    fake.set_mode(Mode::Throttled);
+    let e = adapter.read_grants(&acme, None).await.unwrap_err();
+    let AdapterError::RateLimited { info, .. } = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(info.bucket.as_deref(), Some("throttle_authenticated_api"));
+    fake.set_mode(Mode::Normal);
+    fake.state.lock().unwrap().admin_mode_unscoped = true;
+    let e = adapter.verify_token().await.unwrap_err();
+    assert!(e.to_string().contains("`admin_mode`"), "{e}");
+    assert_conform(&server).await;
+}

@@ -72,6 +72,9 @@ pub struct State {
     pub next_id: u64,
     pub max_page: usize,
     pub admin: bool,
+    /// Admin Mode is on and the token lacks the `admin_mode` scope: GitLab treats its
+    /// administrator as a regular user (`/user` shows no `is_admin`).
+    pub admin_mode_unscoped: bool,
     pub mode: Mode,
     /// Send `Link` headers (GitLab does; off to test `X-Next-Page` alone).
     pub link: bool,
@@ -100,6 +103,7 @@ impl FakeGitlab {
                 next_id: 100,
                 max_page,
                 admin: true,
+                admin_mode_unscoped: false,
                 mode: Mode::Normal,
                 link: true,
                 no_totals: false,
@@ -377,6 +381,7 @@ impl State {
                 }
                 .as_str(),
             )
+            .insert_header("ratelimit-name", "throttle_authenticated_api")
             .insert_header("ratelimit-limit", "2000")
             .insert_header("ratelimit-remaining", "1999")
             .insert_header("ratelimit-reset", RESET_EPOCH.to_string().as_str());
@@ -449,9 +454,13 @@ impl Respond for FakeGitlab {
         }
         let rest = &segs[2..];
         match (method, rest) {
-            ("GET", ["user"]) => ResponseTemplate::new(200).set_body_json(json!({
-                "id": 1, "username": "root", "is_admin": s.admin
-            })),
+            ("GET", ["user"]) => {
+                let mut me = json!({"id": 1, "username": "root"});
+                if s.admin && !s.admin_mode_unscoped {
+                    me["is_admin"] = json!(true);
+                }
+                ResponseTemplate::new(200).set_body_json(me)
+            }
             ("GET", ["users"]) => {
                 let mut users: Vec<&FakeUser> = s.users.iter().collect();
                 if let Some(name) = q.get("username") {
