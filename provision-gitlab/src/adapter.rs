@@ -400,35 +400,64 @@ impl GitlabAdapter {
             })
     }
 
-    /// Deactivate (or block) a leaver. The state is read first: a user already
-    /// blocked, deactivated or banned is done. GitLab refuses to deactivate a user
-    /// active in the last days (403); the adapter then blocks, and says so in the log
-    /// and in the run's report ([`Applied::note`]).
+    /// Block (or deactivate) a leaver. The state is read first: a user already
+    /// blocked, deactivated or banned is not blocked again.
+    ///
+    /// * `block` (the default): one write.
+    /// * `deactivate`: GitLab reactivates a deactivated user who signs in again, old
+    ///   personal access tokens included, so the user's active tokens are revoked too
+    ///   (also when the user was already deactivated, so an interrupted attempt
+    ///   finishes). GitLab refuses to deactivate a user active in the last days (403);
+    ///   the adapter then blocks, and says so in the log and in the run's report
+    ///   ([`Applied::note`]).
     async fn suspend(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
         let id = self.required_user_id(account).await?;
         let user = self.user(id).await?;
-        if user.account_state() != AccountState::Active {
-            return Ok(Applied::already_in_place());
-        }
+        let state = user.state.as_deref().unwrap_or("active");
         match self.config().leaver_action {
-            LeaverAction::Block => self.user_action(id, "block").await,
-            LeaverAction::Deactivate => match self.user_action(id, "deactivate").await {
-                Err(AdapterError::Unauthorized { error })
-                    if error.status == Some(403) && is_deactivation_refusal(&error.message) =>
-                {
-                    tracing::warn!(
-                        user = id,
-                        reason = %error.message,
-                        "GitLab refused to deactivate a recently active user: blocked instead"
-                    );
-                    let note = format!(
-                        "GitLab refused to deactivate the user ({}): blocked instead",
-                        error.message
-                    );
-                    Ok(self.user_action(id, "block").await?.with_note(note))
+            LeaverAction::Block if state == "active" => self.user_action(id, "block").await,
+            LeaverAction::Block => Ok(Applied::already_in_place()),
+            LeaverAction::Deactivate => {
+                let applied = if state == "active" {
+                    match self.user_action(id, "deactivate").await {
+                        Err(AdapterError::Unauthorized { error })
+                            if error.status == Some(403)
+                                && is_deactivation_refusal(&error.message) =>
+                        {
+                            tracing::warn!(
+                                user = id,
+                                reason = %error.message,
+                                "GitLab refused to deactivate a recently active user: blocked instead"
+                            );
+                            let note = format!(
+                                "GitLab refused to deactivate the user ({}): blocked instead",
+                                error.message
+                            );
+                            // Blocked: tokens stop working with the user.
+                            return Ok(self.user_action(id, "block").await?.with_note(note));
+                        }
+                        other => other?,
+                    }
+                } else if state == "deactivated" {
+                    Applied::already_in_place()
+                } else {
+                    // Blocked or banned: its tokens already stop working.
+                    return Ok(Applied::already_in_place());
+                };
+                let (revoked, rate) = crate::tokens::revoke_all(&self.client, id).await?;
+                if revoked == 0 {
+                    return Ok(applied);
                 }
-                other => other,
-            },
+                tracing::info!(
+                    user = id,
+                    revoked,
+                    "revoked the deactivated user's personal access tokens"
+                );
+                Ok(Applied::changed().with_rate_limit(rate).with_note(format!(
+                    "deactivated; {revoked} personal access token(s) revoked (GitLab \
+                     reactivates a deactivated user who signs in again)"
+                )))
+            }
         }
     }
 
@@ -795,8 +824,14 @@ impl Adapter for GitlabAdapter {
             }
             OperationKind::SuspendAccount if !self.gitlab_com() => {
                 let id = self.required_user_id(account).await?;
+                let user = self.user(id).await?;
+                let tokens_left = self.config().leaver_action == LeaverAction::Deactivate
+                    && user.state.as_deref() == Some("deactivated")
+                    && !crate::tokens::active_tokens(&self.client, id)
+                        .await?
+                        .is_empty();
                 Ok(
-                    if self.user(id).await?.account_state() == AccountState::Active {
+                    if user.account_state() == AccountState::Active || tokens_left {
                         CheckStatus::NotDone
                     } else {
                         CheckStatus::Done { external_id: None }

@@ -262,6 +262,25 @@ impl GitlabClient {
     }
 }
 
+impl GitlabClient {
+    /// `GET` every page of a list from `url` on, following the next page to the end
+    /// (a page URL that comes back is an error, never an endless walk).
+    pub async fn get_all<T: DeserializeOwned>(&self, url: Url) -> Result<Vec<T>, AdapterError> {
+        let mut out = Vec::new();
+        let mut guard = paginate::CursorGuard::new(SYSTEM);
+        let mut next = Some(url);
+        while let Some(url) = next {
+            let (items, following, _) = self.get_page::<T>(url).await?;
+            out.extend(items);
+            if let Some(f) = &following {
+                guard.visit(f.as_str())?;
+            }
+            next = following;
+        }
+        Ok(out)
+    }
+}
+
 /// `url` with its `page` parameter set to `page`.
 fn with_page(url: &Url, page: u64) -> Url {
     let mut out = url.clone();

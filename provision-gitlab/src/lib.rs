@@ -60,10 +60,14 @@
 //!     username from the login's local part (or the `username` attribute),
 //!     `reset_password=true` (GitLab mails the person a link to set a password) and
 //!     `skip_confirmation=true`; a taken email or username adopts the same person's
-//!     user, deactivate (or block, [`LeaverAction`]); a user GitLab
-//!     refuses to deactivate because of recent activity is blocked instead, and the
-//!     run's report says so; reactivate by `activate`/`unblock`/`unban` from the state
-//!     read; `DELETE /users/:id` where `delete_leavers`.
+//!     user; a leaver is **blocked** by default ([`LeaverAction`]): GitLab
+//!     reactivates a *deactivated* user who signs in again, old personal access tokens
+//!     included. With `leaver_action: deactivate` the adapter also revokes the user's
+//!     personal access tokens, and password sign-in must be off on the instance (only
+//!     SSO, where the leaver is disabled); a user GitLab refuses to deactivate because
+//!     of recent activity is blocked instead, and the run's report says so; reactivate
+//!     by `activate`/`unblock`/`unban` from the state read; `DELETE /users/:id` where
+//!     `delete_leavers`.
 //!   * gitlab.com: accounts come from SAML/SCIM on the first SSO login; the
 //!     descriptor says so, a create (and a membership) for a person without an account
 //!     is **pending until the first login**, and account lifecycle is
@@ -101,6 +105,7 @@ pub mod config;
 pub mod descriptor;
 pub mod factory;
 pub mod model;
+pub mod tokens;
 
 use std::sync::Arc;
 

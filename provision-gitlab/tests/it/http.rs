@@ -48,7 +48,7 @@ fn with_members(n: usize) -> FakeGitlab {
             email: format!("user{i}@example.com"),
             name: format!("User {i}"),
             state: "active".into(),
-            recently_active: false,
+            ..support::FakeUser::default()
         });
         s.members.insert((Src::Group, gid, id), (30, None));
     }
@@ -257,7 +257,13 @@ async fn a_recently_active_user_is_blocked_when_deactivation_is_refused() {
     let quiet = fake.add_user("bob", "bob@example.com");
     fake.set_recently_active(uid);
     let server = start(&fake).await;
-    let adapter = self_managed(&server);
+    let config = GitlabConfig::builder(&server.uri(), "acme")
+        .private_token(support::TOKEN)
+        .deployment(Deployment::SelfManaged)
+        .leaver_action(LeaverAction::Deactivate)
+        .build()
+        .unwrap();
+    let adapter = GitlabAdapter::new(config).unwrap();
     let effect = conformance::run(
         &adapter,
         &account(uid, "ada"),
@@ -588,5 +594,56 @@ async fn ratelimit_name_tags_the_budget_and_the_admin_check_names_admin_mode() {
     fake.state.lock().unwrap().admin_mode_unscoped = true;
     let e = adapter.verify_token().await.unwrap_err();
     assert!(e.to_string().contains("`admin_mode`"), "{e}");
+    assert_conform(&server).await;
+}
+
+/// Issue 28 item 2: a deactivated GitLab user who signs in again is reactivated, its
+/// old personal access tokens with it. So a leaver is blocked by default; where
+/// `deactivate` is chosen, the person's tokens are revoked as well (and password
+/// sign-in must be off: the crate docs say so).
+#[tokio::test]
+async fn a_leaver_is_blocked_by_default_and_a_deactivated_one_loses_their_tokens() {
+    assert_eq!(LeaverAction::default(), LeaverAction::Block);
+    let fake = FakeGitlab::new(1);
+    fake.add_group("acme");
+    let ada = fake.add_user("ada", "ada@example.com");
+    let bob = fake.add_user("bob", "bob@example.com");
+    for who in [ada, bob, bob, bob] {
+        fake.add_pat(who);
+    }
+    let server = start(&fake).await;
+    let adapter = self_managed(&server);
+    conformance::run(
+        &adapter,
+        &account(ada, "ada"),
+        OperationKind::SuspendAccount,
+    )
+    .await
+    .unwrap();
+    assert_eq!(fake.user(ada).state, "blocked");
+    assert!(!fake.sign_in(ada), "a blocked leaver cannot sign back in");
+
+    let config = GitlabConfig::builder(&server.uri(), "acme")
+        .private_token(support::TOKEN)
+        .deployment(Deployment::SelfManaged)
+        .leaver_action(LeaverAction::Deactivate)
+        .build()
+        .unwrap();
+    let deactivating = GitlabAdapter::new(config).unwrap();
+    let bob_ref = account(bob, "bob");
+    conformance::run(&deactivating, &bob_ref, OperationKind::SuspendAccount)
+        .await
+        .unwrap();
+    assert_eq!(fake.user(bob).state, "deactivated");
+    // Three tokens, listed one a page (the fake's page size), all revoked.
+    assert_eq!(fake.active_pats(bob), 0);
+    // GitLab reactivates a deactivated user who signs in; the tokens stay revoked.
+    assert!(fake.sign_in(bob));
+    assert_eq!(fake.active_pats(bob), 0);
+    assert_eq!(
+        fake.active_pats(ada),
+        1,
+        "a blocked user's tokens are unusable"
+    );
     assert_conform(&server).await;
 }

@@ -40,7 +40,7 @@ fn deployment(dir: &std::path::Path, url: &str) -> PathBuf {
     let token = dir.join("token");
     std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
     let text = format!(
-        "systems:\n  gitlab:\n    adapter: gitlab\n    enforcement: additive\n    settings:\n      base_url: {url}\n      group: acme\n      deployment: self_managed\n    credentials:\n      token: {{file: {}}}\nblast_radius: {{max_identities: 10}}\n",
+        "systems:\n  gitlab:\n    adapter: gitlab\n    enforcement: additive\n    settings:\n      base_url: {url}\n      group: acme\n      deployment: self_managed\n      leaver_action: deactivate\n    credentials:\n      token: {{file: {}}}\nblast_radius: {{max_identities: 10}}\n",
         token.display()
     );
     let path = dir.join("provision.yaml");

@@ -18,7 +18,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub const TOKEN: &str = "glpat-SECRET-token-value";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeUser {
     pub id: u64,
     pub username: String,
@@ -27,6 +27,8 @@ pub struct FakeUser {
     pub state: String,
     /// Signed in within the last days: GitLab refuses to deactivate the user.
     pub recently_active: bool,
+    /// Personal access tokens: (id, active).
+    pub pats: Vec<(u64, bool)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -131,9 +133,39 @@ impl FakeGitlab {
             email: email.into(),
             name: username.into(),
             state: "active".into(),
-            recently_active: false,
+            ..FakeUser::default()
         });
         id
+    }
+
+    /// A personal access token of `user`, active.
+    pub fn add_pat(&self, user: u64) -> u64 {
+        let id = self.id();
+        let mut s = self.state.lock().unwrap();
+        let u = s.users.iter_mut().find(|u| u.id == user).unwrap();
+        u.pats.push((id, true));
+        id
+    }
+
+    /// The user's personal access tokens still active.
+    pub fn active_pats(&self, user: u64) -> usize {
+        self.user(user).pats.iter().filter(|(_, a)| *a).count()
+    }
+
+    /// The person signs in with their password. A deactivated user who signs in is
+    /// reactivated by GitLab (its old tokens with it); a blocked or banned one is
+    /// refused. Whether the sign-in succeeded.
+    pub fn sign_in(&self, user: u64) -> bool {
+        let mut s = self.state.lock().unwrap();
+        let u = s.users.iter_mut().find(|u| u.id == user).unwrap();
+        match u.state.as_str() {
+            "active" => true,
+            "deactivated" => {
+                u.state = "active".into();
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn user(&self, id: u64) -> FakeUser {
@@ -515,7 +547,7 @@ impl Respond for FakeGitlab {
                     email,
                     name: body["name"].as_str().unwrap_or_default().to_owned(),
                     state: "active".into(),
-                    recently_active: false,
+                    ..FakeUser::default()
                 };
                 let json = user_json(&user);
                 s.users.push(user);
@@ -554,6 +586,41 @@ impl Respond for FakeGitlab {
                     _ => return message(404, "404 Not Found"),
                 }
                 ResponseTemplate::new(201).set_body_json(json!(true))
+            }
+            ("GET", ["personal_access_tokens"]) => {
+                // Administrators list anyone's tokens by `user_id`; others only their own.
+                if !s.admin || s.admin_mode_unscoped {
+                    return message(401, "401 Unauthorized");
+                }
+                let user: Option<u64> = q.get("user_id").and_then(|v| v.parse().ok());
+                let only_active = q.get("state").map(String::as_str) == Some("active");
+                let items: Vec<Value> = s
+                    .users
+                    .iter()
+                    .filter(|u| user.is_none_or(|id| u.id == id))
+                    .flat_map(|u| u.pats.iter().map(move |p| (u.id, *p)))
+                    .filter(|(_, (_, active))| !only_active || *active)
+                    .map(|(uid, (id, active))| {
+                        json!({"id": id, "name": format!("token-{id}"), "user_id": uid,
+                               "active": active, "revoked": !active, "scopes": ["api"]})
+                    })
+                    .collect();
+                s.offset_page(req, items)
+            }
+            ("DELETE", ["personal_access_tokens", id]) => {
+                let id: u64 = id.parse().unwrap_or(0);
+                let pat = s
+                    .users
+                    .iter_mut()
+                    .flat_map(|u| u.pats.iter_mut())
+                    .find(|(p, _)| *p == id);
+                match pat {
+                    Some((_, active)) if *active => {
+                        *active = false;
+                        ResponseTemplate::new(204)
+                    }
+                    _ => message(404, "404 Not Found"),
+                }
             }
             ("GET", ["groups", key]) => match s.group_by(key) {
                 Some(g) => ResponseTemplate::new(200).set_body_json(json!({
