@@ -18,7 +18,8 @@ use crate::client::{GitlabClient, PER_PAGE, SYSTEM};
 use crate::config::ConfigError;
 use crate::config::{Deployment, GitlabConfig, LeaverAction};
 use crate::descriptor::{
-    DEFAULT_ROLE, FIRST_LOGIN_RECHECK, GROUP, PROJECT, access_level, gitlab_descriptor, role_of,
+    AWAITING_RECHECK, DEFAULT_ROLE, FIRST_LOGIN_RECHECK, GROUP, PROJECT, access_level,
+    gitlab_descriptor, role_of,
 };
 use crate::model::{Group, Member, Project, TokenUser, User};
 
@@ -220,9 +221,16 @@ impl GitlabAdapter {
         let mut body = Self::membership_body(level, expires_at);
         body["user_id"] = json!(user);
         match self.client.send(Method::POST, url, Some(&body)).await {
-            Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
+            Ok(reply) => {
+                let member: Option<Member> = reply.json(SYSTEM).ok();
+                if let Some(m) = member.filter(Member::is_awaiting) {
+                    return Err(awaiting(source, &m));
+                }
+                Ok(Applied::changed().with_rate_limit(reply.rate_limit))
+            }
             Err(AdapterError::AlreadyDone { error }) => {
                 match self.direct_member(source, user).await? {
+                    Some(m) if m.is_awaiting() => Err(awaiting(source, &m)),
                     Some(m) if m.access_level == Some(level) => Ok(Applied::already_in_place()),
                     Some(_) => self.update_member(source, user, level, expires_at).await,
                     // "Member already exists" but no direct membership: a pending
@@ -247,6 +255,10 @@ impl GitlabAdapter {
             .client
             .send(Method::PUT, self.member_url(source, user), Some(&body))
             .await?;
+        let member: Option<Member> = reply.json(SYSTEM).ok();
+        if let Some(m) = member.filter(Member::is_awaiting) {
+            return Err(awaiting(source, &m));
+        }
         Ok(Applied::changed().with_rate_limit(reply.rate_limit))
     }
 
@@ -506,7 +518,11 @@ impl GitlabAdapter {
         record
     }
 
+    /// The grant a membership is, if any: an `awaiting` one gives no access.
     fn grant_record(&self, kind: &str, resource: &str, member: &Member) -> Option<GrantRecord> {
+        if member.is_awaiting() {
+            return None;
+        }
         let role = role_of(member.access_level?)?;
         Some(GrantRecord {
             entitlement: Entitlement::new(self.system.as_str(), kind, resource).with_role(role),
@@ -578,6 +594,20 @@ impl GitlabAdapter {
             }
         }
         Ok(out)
+    }
+}
+
+/// A membership GitLab keeps `awaiting`: pending until a seat frees up or an Owner
+/// approves it.
+fn awaiting(source: Source<'_>, member: &Member) -> AdapterError {
+    AdapterError::Pending {
+        recheck_after: AWAITING_RECHECK,
+        error: SystemError::message(format!(
+            "the membership of {} in {} {} is awaiting (the group's user cap is reached, or \
+             new members need approval): no access until an Owner approves it under \
+             Manage > Members, or a seat frees up",
+            member.username, source.kind, source.path
+        )),
     }
 }
 
@@ -806,6 +836,9 @@ impl Adapter for GitlabAdapter {
                     });
                 };
                 Ok(match self.direct_member(source, user).await? {
+                    Some(m) if m.is_awaiting() => CheckStatus::Pending {
+                        recheck_after: AWAITING_RECHECK,
+                    },
                     Some(m) if m.access_level == Some(level) => {
                         CheckStatus::Done { external_id: None }
                     }

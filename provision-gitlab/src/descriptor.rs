@@ -31,6 +31,10 @@ pub const DEFAULT_ROLE: &str = "developer";
 /// person's first SSO login (gitlab.com).
 pub const FIRST_LOGIN_RECHECK: Duration = Duration::from_secs(15 * 60);
 
+/// How long to wait before looking again at a membership GitLab keeps `awaiting`
+/// (a seat or an Owner's approval).
+pub const AWAITING_RECHECK: Duration = Duration::from_secs(30 * 60);
+
 /// The access level of a role policies name.
 pub fn access_level(role: &str) -> Option<u32> {
     ROLES

@@ -39,6 +39,10 @@
 //!   ([`provision_core::adapter::RoleModel::Ordered`]).
 //!   * Grant: `POST …/members` (one write). 409 `Member already exists` reads the
 //!     membership: the same level is already in place, another is changed by one `PUT`.
+//!   * A membership GitLab keeps `awaiting` (the group's user cap is reached, or new
+//!     members need an Owner's approval) gives no access: a grant that ends awaiting
+//!     is [`provision_core::adapter::AdapterError::Pending`] (its check too) until it
+//!     is approved, and reads never count it as held.
 //!   * A role change (the planner's `Replacement` reason) is one `PUT …/members/:id`,
 //!     never a revoke and a grant.
 //!   * A time-bound grant (a policy's validity window ends: the operation's

@@ -123,6 +123,14 @@ pub struct Member {
 }
 
 impl Member {
+    /// The membership waits for a seat (the group's user cap) or an Owner's approval
+    /// ("require approval"): it gives no access until then.
+    pub fn is_awaiting(&self) -> bool {
+        self.membership_state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("awaiting"))
+    }
+
     /// The member as a user.
     pub fn user(&self) -> User {
         User {

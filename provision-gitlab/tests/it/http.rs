@@ -647,3 +647,56 @@ async fn a_leaver_is_blocked_by_default_and_a_deactivated_one_loses_their_tokens
     );
     assert_conform(&server).await;
 }
+
+/// Issue 28 item 3: a membership GitLab keeps `awaiting` (the group's user cap is
+/// reached, or "require approval" is on) gives no access. A grant that ends awaiting
+/// is pending, and so is its check, until an Owner approves it; a read never counts an
+/// awaiting membership as held.
+#[tokio::test]
+async fn an_awaiting_membership_is_pending_and_not_a_held_grant() {
+    let fake = FakeGitlab::new(100);
+    fake.add_group("acme");
+    let ada = fake.add_user("ada", "ada@example.com");
+    let bob = fake.add_user("bob", "bob@example.com");
+    fake.add_member(Src::Group, "acme", bob, 30);
+    fake.set_awaiting(Src::Group, "acme", bob);
+    fake.state.lock().unwrap().awaiting_new = true;
+    let server = start(&fake).await;
+    let adapter = self_managed(&server);
+    let acme = group("acme", "developer");
+
+    let e = conformance::run(&adapter, &account(ada, "ada"), grant(acme.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AdapterError::Pending { .. }), "{e:?}");
+    assert!(e.to_string().contains("awaiting"), "{e}");
+    let op = conformance::operation(&adapter, "ada", grant(acme.clone()));
+    assert!(matches!(
+        adapter.check(&op, &account(ada, "ada")).await.unwrap(),
+        CheckStatus::Pending { .. }
+    ));
+    // Sent again (the executor retries), it is still pending, never "in place".
+    let e = conformance::run(&adapter, &account(bob, "bob"), grant(acme.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AdapterError::Pending { .. }), "{e:?}");
+
+    // Reads: neither awaiting membership is held.
+    let held = read_all_grants(&adapter, &acme.resource_ref())
+        .await
+        .unwrap();
+    assert!(held.is_empty(), "{held:?}");
+    let bobs = adapter
+        .read_account_grants(&account(bob, "bob"), None)
+        .await
+        .unwrap();
+    assert!(bobs.items.is_empty(), "{:?}", bobs.items);
+
+    // An Owner approves Ada's: the grant is done.
+    fake.approve(Src::Group, "acme", ada);
+    assert_eq!(
+        adapter.check(&op, &account(ada, "ada")).await.unwrap(),
+        CheckStatus::Done { external_id: None }
+    );
+    assert_conform(&server).await;
+}

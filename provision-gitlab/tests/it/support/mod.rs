@@ -6,7 +6,7 @@
 //! user), plus helpers shared by the test files.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use provision_gitlab::{Deployment, GitlabAdapter, GitlabConfig};
@@ -71,6 +71,12 @@ pub struct State {
     pub projects: Vec<FakeProject>,
     /// (source, source id, user id) → (access level, expires_at)
     pub members: BTreeMap<(Src, u64, u64), (u32, Option<String>)>,
+    /// Memberships waiting for a seat or an Owner's approval (`membership_state:
+    /// awaiting`): no access until approved.
+    pub awaiting: BTreeSet<(Src, u64, u64)>,
+    /// The group's user cap is reached (or "require approval" is on): every new
+    /// membership is `awaiting`.
+    pub awaiting_new: bool,
     pub next_id: u64,
     pub max_page: usize,
     pub admin: bool,
@@ -102,6 +108,8 @@ impl FakeGitlab {
                 groups: Vec::new(),
                 projects: Vec::new(),
                 members: BTreeMap::new(),
+                awaiting: BTreeSet::new(),
+                awaiting_new: false,
                 next_id: 100,
                 max_page,
                 admin: true,
@@ -231,6 +239,25 @@ impl FakeGitlab {
             .unwrap()
             .members
             .insert((src, id, user), (level, None));
+    }
+
+    fn source_id(&self, src: Src, path: &str) -> u64 {
+        match src {
+            Src::Group => self.group_id(path),
+            Src::Project => self.project_id(path),
+        }
+    }
+
+    /// The membership waits for a seat or an approval.
+    pub fn set_awaiting(&self, src: Src, path: &str, user: u64) {
+        let id = self.source_id(src, path);
+        self.state.lock().unwrap().awaiting.insert((src, id, user));
+    }
+
+    /// An Owner approves the awaiting membership.
+    pub fn approve(&self, src: Src, path: &str, user: u64) {
+        let id = self.source_id(src, path);
+        self.state.lock().unwrap().awaiting.remove(&(src, id, user));
     }
 
     /// The direct membership level of `user` in a group or project.
@@ -717,9 +744,19 @@ fn members(
             .map(|((_, _, u), m)| (*u, m.clone()))
             .collect()
     };
+    // A direct membership waiting for a seat or an approval says so.
+    let mark = |s: &State, uid: u64, mut v: Value| -> Value {
+        if s.awaiting.contains(&(src, id, uid)) {
+            v["membership_state"] = json!("awaiting");
+        }
+        v
+    };
     let render = |s: &State, list: BTreeMap<u64, (u32, Option<String>)>| -> Vec<Value> {
         list.iter()
-            .filter_map(|(u, (l, e))| s.user(*u).map(|user| member_json(user, *l, e.as_ref())))
+            .filter_map(|(u, (l, e))| {
+                s.user(*u)
+                    .map(|user| mark(s, *u, member_json(user, *l, e.as_ref())))
+            })
             .collect()
     };
     match (method, tail) {
@@ -728,7 +765,7 @@ fn members(
             if !q.contains_key("query") {
                 let list: Vec<(u64, (u32, Option<String>))> = direct(s).into_iter().collect();
                 return s.offset_page_of(req, list, |(u, (l, e))| {
-                    member_json(s.user(*u).unwrap(), *l, e.as_ref())
+                    mark(s, *u, member_json(s.user(*u).unwrap(), *l, e.as_ref()))
                 });
             }
             let mut list = render(s, direct(s));
@@ -756,9 +793,11 @@ fn members(
                 direct(s)
             };
             match (set.get(&uid), s.user(uid)) {
-                (Some((l, e)), Some(u)) => {
-                    ResponseTemplate::new(200).set_body_json(member_json(u, *l, e.as_ref()))
-                }
+                (Some((l, e)), Some(u)) => ResponseTemplate::new(200).set_body_json(mark(
+                    s,
+                    uid,
+                    member_json(u, *l, e.as_ref()),
+                )),
                 _ => message(404, "404 Not found"),
             }
         }
@@ -773,8 +812,15 @@ fn members(
                 return message(409, "Member already exists");
             }
             s.members.insert((src, id, uid), (level, expires.clone()));
+            if s.awaiting_new {
+                s.awaiting.insert((src, id, uid));
+            }
             let u = s.user(uid).unwrap().clone();
-            ResponseTemplate::new(201).set_body_json(member_json(&u, level, expires.as_ref()))
+            ResponseTemplate::new(201).set_body_json(mark(
+                s,
+                uid,
+                member_json(&u, level, expires.as_ref()),
+            ))
         }
         ("PUT", [uid]) => {
             let uid: u64 = uid.parse().unwrap_or(0);
@@ -785,13 +831,18 @@ fn members(
             };
             *m = (level, expires.clone());
             let u = s.user(uid).unwrap().clone();
-            ResponseTemplate::new(200).set_body_json(member_json(&u, level, expires.as_ref()))
+            ResponseTemplate::new(200).set_body_json(mark(
+                s,
+                uid,
+                member_json(&u, level, expires.as_ref()),
+            ))
         }
         ("DELETE", [uid]) => {
             let uid: u64 = uid.parse().unwrap_or(0);
             if s.members.remove(&(src, id, uid)).is_none() {
                 return message(404, "404 Not found");
             }
+            s.awaiting.remove(&(src, id, uid));
             let skip = req
                 .url
                 .query_pairs()
