@@ -34,8 +34,8 @@
 //! * **Auth**: `PRIVATE-TOKEN` (default) or `Authorization: Bearer`.
 //! * **Entitlements**: kinds `group` (`add_to_group`) and `project`
 //!   (`add_to_project`), named by full path (`acme/engineering/backend`), roles
-//!   `guest`, `planner`, `reporter`, `developer`, `maintainer`, `owner` → access
-//!   levels 10, 15, 20, 30, 40, 50 ([`descriptor::ROLES`]); ordered
+//!   `minimal_access`, `guest`, `planner`, `reporter`, `developer`, `maintainer`,
+//!   `owner` → access levels 5, 10, 15, 20, 30, 40, 50 ([`descriptor::ROLES`]); ordered
 //!   ([`provision_core::adapter::RoleModel::Ordered`]).
 //!   * Grant: `POST …/members` (one write). 409 `Member already exists` reads the
 //!     membership: the same level is already in place, another is changed by one `PUT`.
@@ -58,7 +58,8 @@
 //!   members (`/members`, [`Adapter::read_grants`]) for what is managed;
 //!   [`GitlabAdapter::read_reachable`] reads `/members/all` for what a person can
 //!   reach through ancestors. A person's grants ([`Adapter::read_account_grants`]) are
-//!   their direct memberships anywhere in the managed tree, so a leaver loses them all.
+//!   their direct memberships anywhere in the managed tree, so a leaver loses them all
+//!   (see [Reads](#reads)).
 //! * **Accounts**, by [`Deployment`] (a setting, checked at build time):
 //!   * self-managed, admin token: `POST /users` with the identity's email, name and a
 //!     username from the login's local part (or the `username` attribute),
@@ -86,16 +87,41 @@
 //!   the end, never counting pages (`X-Total` disappears above 10,000 rows); keyset
 //!   pagination for `/users`.
 //!
+//! ## Reads
+//!
+//! A reconcile reads the managed tree once ([`adapter::tree`]): the groups, the
+//! projects, each one's direct members (every member list once) and, on gitlab.com,
+//! the top-level group's SAML identities. A person's grants are those member lists
+//! inverted, so N accounts cost no request each. Bots (group and project access
+//! tokens' users, `group_<id>_bot_…`, service accounts) are never read as people or
+//! as holders of grants.
+//!
+//! ## People on gitlab.com
+//!
+//! gitlab.com shows a member's `email` only for enterprise users, and the members
+//! `?query=` filter never matches a private email. People are found by their SAML
+//! identity (the identity provider's NameID: an account's login where it is an email,
+//! and the `saml_name_id` correlation key), by enterprise-user email
+//! (`/enterprise_users?search=`, Owner), or by username.
+//!
+//! ## What a gitlab.com leaver keeps
+//!
+//! On gitlab.com the adapter can only take memberships away. A leaver loses every
+//! direct membership in the managed tree: the top-level group's SSO default
+//! membership (minimal access, read as the role `minimal_access`) and the
+//! memberships of subgroups and projects of people who were never in the top-level
+//! group. **What survives is the account itself, its personal access tokens and its
+//! SSH keys**: they still reach whatever is public or shared with the person outside
+//! the managed group. Disable the person in the identity provider (SCIM
+//! deprovisioning), and for an enterprise user have an Owner disable or delete the
+//! account in GitLab. Under `authoritative` group enforcement give the SSO default
+//! membership with a policy for everyone (`add_to_group` on the top-level group,
+//! `role: minimal_access`): otherwise it is revoked from active people too, and
+//! SAML adds it back at their next sign-in.
+//!
 //! ## Not supported yet
 //!
 //! * Custom roles (`member_role_id`), invitations by email, LDAP/SAML group links.
-//! * Minimal-access memberships (level 5) are read as no grant: on gitlab.com SAML
-//!   puts every SSO user into the top-level group at that level, and a grant no policy
-//!   gives there would be revoked from everyone. So a gitlab.com leaver keeps that one
-//!   membership (no access to any subgroup or project); removing the person from the
-//!   top-level group is left to SCIM deprovisioning from the identity provider.
-//! * A person's memberships are read per group and project of the managed tree (one
-//!   request each); the admin-only `GET /users/:id/memberships` would be fewer.
 //! * The `/users` endpoints are not in GitLab's OpenAPI description: they are tested
 //!   against the documented shapes only.
 

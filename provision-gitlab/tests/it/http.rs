@@ -404,6 +404,7 @@ async fn a_403_names_the_missing_scope() {
 async fn on_gitlab_com_a_person_without_an_account_is_pending_until_the_first_login() {
     let fake = FakeGitlab::new(100);
     fake.add_group("acme");
+    fake.state.lock().unwrap().admin = false;
     let server = start(&fake).await;
     let adapter = gitlab_com(&server);
     assert!(adapter.descriptor().accounts_created_on_first_login);
@@ -424,9 +425,9 @@ async fn on_gitlab_com_a_person_without_an_account_is_pending_until_the_first_lo
         adapter.check(&op, &sarah).await.unwrap(),
         CheckStatus::Pending { .. }
     ));
-    // Her first SSO login: SAML puts her in the top-level group with minimal access.
-    let id = fake.add_user("sarah.chen", "sarah@example.com");
-    fake.add_member(Src::Group, "acme", id, 5);
+    // Her first SSO login: GitLab links her SAML identity and puts her in the
+    // top-level group with minimal access.
+    let id = fake.first_sso_login("sarah.chen", "sarah@example.com");
     assert_eq!(
         adapter.check(&op, &sarah).await.unwrap(),
         CheckStatus::Done {

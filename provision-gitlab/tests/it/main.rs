@@ -9,6 +9,7 @@ mod support;
 mod conformance;
 mod executor;
 mod factory;
+mod gitlab_com;
 mod http;
 mod nested;
 mod prism;

@@ -29,6 +29,16 @@ pub struct FakeUser {
     pub recently_active: bool,
     /// Personal access tokens: (id, active).
     pub pats: Vec<(u64, bool)>,
+    /// The email the user made public (`public_email`), if any.
+    pub public_email: Option<String>,
+    /// An enterprise user of the top-level group (gitlab.com): its Owners see the
+    /// user's email in member lists and can search it under `/enterprise_users`.
+    pub enterprise: bool,
+    /// The SAML identity (NameID) the group's identity provider gave on the first
+    /// SSO login.
+    pub saml_uid: Option<String>,
+    /// `human` (empty) or a bot's `user_type` (`project_bot`, `service_account`).
+    pub user_type: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -143,6 +153,51 @@ impl FakeGitlab {
             state: "active".into(),
             ..FakeUser::default()
         });
+        id
+    }
+
+    /// The person's first SSO login on gitlab.com: GitLab creates the user (not an
+    /// enterprise user unless said so), links the SAML identity (NameID = the email)
+    /// and adds the user to the top-level group at minimal access (the SSO default
+    /// membership role).
+    pub fn first_sso_login(&self, username: &str, email: &str) -> u64 {
+        let id = self.add_user(username, email);
+        self.set_saml(id, email);
+        let top = {
+            let s = self.state.lock().unwrap();
+            s.groups
+                .iter()
+                .find(|g| g.parent.is_none())
+                .unwrap()
+                .full_path
+                .clone()
+        };
+        self.add_member(Src::Group, &top, id, 5);
+        id
+    }
+
+    /// The user's SAML identity (NameID).
+    pub fn set_saml(&self, user: u64, uid: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.users.iter_mut().find(|u| u.id == user).unwrap().saml_uid = Some(uid.into());
+    }
+
+    /// The user is an enterprise user of the top-level group.
+    pub fn set_enterprise(&self, user: u64) {
+        let mut s = self.state.lock().unwrap();
+        s.users
+            .iter_mut()
+            .find(|u| u.id == user)
+            .unwrap()
+            .enterprise = true;
+    }
+
+    /// A group or project access token's bot user (`group_<id>_bot_<hash>`), GitLab's
+    /// way of giving a token a membership.
+    pub fn add_bot(&self, username: &str) -> u64 {
+        let id = self.add_user(username, &format!("{username}@noreply.gitlab.example.com"));
+        let mut s = self.state.lock().unwrap();
+        s.users.iter_mut().find(|u| u.id == id).unwrap().user_type = "project_bot".into();
         id
     }
 
@@ -314,20 +369,36 @@ fn message(status: u16, text: &str) -> ResponseTemplate {
 fn user_json(u: &FakeUser) -> Value {
     json!({
         "id": u.id, "username": u.username, "name": u.name, "state": u.state,
-        "email": u.email, "web_url": format!("https://gitlab.example.com/{}", u.username),
-        "bot": u.username.ends_with("_bot"),
+        "email": u.email, "public_email": u.public_email,
+        "web_url": format!("https://gitlab.example.com/{}", u.username),
+        "bot": u.username.ends_with("_bot") || !u.user_type.is_empty(),
     })
 }
 
+/// The member entity. GitLab shows `email` only to administrators and, on gitlab.com,
+/// to the group's Owners for enterprise users ("Limitations" in the members API
+/// docs); the caller removes it otherwise ([`State::member_view`]). The entity carries
+/// no `bot` flag: a bot is known by its username (`group_<id>_bot_…`).
 fn member_json(u: &FakeUser, level: u32, expires: Option<&String>) -> Value {
     json!({
         "id": u.id, "username": u.username, "name": u.name, "state": u.state,
-        "email": u.email, "access_level": level, "expires_at": expires,
+        "email": u.email, "public_email": u.public_email,
+        "access_level": level, "expires_at": expires,
         "membership_state": "active",
     })
 }
 
 impl State {
+    /// A member entity as the token's user sees it: `email` only for administrators
+    /// and for enterprise users.
+    fn member_view(&self, uid: u64, mut v: Value) -> Value {
+        let shown = self.admin || self.user(uid).is_some_and(|u| u.enterprise);
+        if !shown && let Some(o) = v.as_object_mut() {
+            o.remove("email");
+        }
+        v
+    }
+
     fn group_by(&self, key: &str) -> Option<FakeGroup> {
         self.groups
             .iter()
@@ -656,6 +727,53 @@ impl Respond for FakeGitlab {
                 })),
                 None => message(404, "404 Group Not Found"),
             },
+            ("GET", ["groups", key, "saml", "identities"]) => {
+                if s.group_by(key).is_none() {
+                    return message(404, "404 Group Not Found");
+                }
+                let items = s
+                    .users
+                    .iter()
+                    .filter_map(|u| {
+                        let uid = u.saml_uid.as_ref()?;
+                        Some(json!({"extern_uid": uid, "user_id": u.id}))
+                    })
+                    .collect();
+                s.offset_page(req, items)
+            }
+            ("GET", ["groups", key, "saml", uid]) => {
+                if s.group_by(key).is_none() {
+                    return message(404, "404 Group Not Found");
+                }
+                // The NameID matches exactly, as the identity provider sent it.
+                match s.users.iter().find(|u| u.saml_uid.as_deref() == Some(*uid)) {
+                    Some(u) => ResponseTemplate::new(200)
+                        .set_body_json(json!({"extern_uid": uid, "user_id": u.id})),
+                    None => message(404, "404 Not found"),
+                }
+            }
+            ("GET", ["groups", key, "enterprise_users"]) => {
+                // Owners of the top-level group only; `search` matches name, username
+                // and the (primary) email.
+                if s.group_by(key).is_none_or(|g| g.parent.is_some()) {
+                    return message(404, "404 Group Not Found");
+                }
+                let search = q.get("search").map(|t| t.to_lowercase());
+                let items = s
+                    .users
+                    .iter()
+                    .filter(|u| u.enterprise)
+                    .filter(|u| {
+                        search.as_ref().is_none_or(|t| {
+                            u.username.to_lowercase().contains(t)
+                                || u.name.to_lowercase().contains(t)
+                                || u.email.to_lowercase().contains(t)
+                        })
+                    })
+                    .map(user_json)
+                    .collect();
+                s.offset_page(req, items)
+            }
             ("GET", ["groups", key, "descendant_groups"]) => {
                 let Some(g) = s.group_by(key) else {
                     return message(404, "404 Group Not Found");
@@ -749,7 +867,7 @@ fn members(
         if s.awaiting.contains(&(src, id, uid)) {
             v["membership_state"] = json!("awaiting");
         }
-        v
+        s.member_view(uid, v)
     };
     let render = |s: &State, list: BTreeMap<u64, (u32, Option<String>)>| -> Vec<Value> {
         list.iter()
@@ -771,8 +889,10 @@ fn members(
             let mut list = render(s, direct(s));
             if let Some(text) = q.get("query") {
                 let t = text.to_lowercase();
+                // `User.search` without private emails: username, name and the
+                // public email only, whoever asks.
                 list.retain(|m| {
-                    ["username", "name", "email"].iter().any(|f| {
+                    ["username", "name", "public_email"].iter().any(|f| {
                         m[*f]
                             .as_str()
                             .is_some_and(|v| v.to_lowercase().contains(&t))

@@ -1,11 +1,17 @@
 //! The [`Adapter`] implementation: entitlements onto GitLab group and project
 //! memberships, accounts onto users.
 
+mod people;
+pub mod tree;
+
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use provision_core::adapter::{
     Adapter, AdapterError, Applied, CheckStatus, Page, SystemDescriptor, SystemError,
 };
+use provision_core::clock::{Clock, SystemClock};
 use provision_core::model::{
     AccountProfile, AccountRecord, AccountRef, AccountState, Entitlement, GrantRecord, Operation,
     OperationKind, ReasonKind, ResourceRecord, ResourceRef, SystemName,
@@ -17,11 +23,13 @@ use url::Url;
 use crate::client::{GitlabClient, PER_PAGE, SYSTEM};
 use crate::config::ConfigError;
 use crate::config::{Deployment, GitlabConfig, LeaverAction};
+use crate::descriptor::SAML_NAME_ID;
 use crate::descriptor::{
     AWAITING_RECHECK, DEFAULT_ROLE, FIRST_LOGIN_RECHECK, GROUP, PROJECT, access_level,
     gitlab_descriptor, role_of,
 };
 use crate::model::{Group, Member, Project, TokenUser, User};
+use tree::TreeSnapshot;
 
 /// The GitLab adapter. See the [crate documentation](crate) for what it does.
 #[derive(Debug)]
@@ -29,6 +37,10 @@ pub struct GitlabAdapter {
     client: GitlabClient,
     descriptor: SystemDescriptor,
     system: SystemName,
+    /// The time snapshots are taken and aged by.
+    clock: Arc<dyn Clock>,
+    /// The managed tree as last read ([`tree`]).
+    snapshot: Mutex<Option<Arc<TreeSnapshot>>>,
 }
 
 /// Where a membership lives: `groups` or `projects`, and the resource's full path.
@@ -65,7 +77,7 @@ fn level_of(e: &Entitlement) -> Result<u32, AdapterError> {
     let role = e.role.as_deref().unwrap_or(DEFAULT_ROLE);
     access_level(role).ok_or_else(|| AdapterError::Invalid {
         error: SystemError::message(format!(
-            "GitLab has no role `{role}` (known: guest, planner, reporter, developer, maintainer, owner)"
+            "GitLab has no role `{role}` (known: minimal_access, guest, planner, reporter, developer, maintainer, owner)"
         )),
     })
 }
@@ -79,7 +91,16 @@ impl GitlabAdapter {
             client: GitlabClient::new(config)?,
             descriptor,
             system: SystemName::new("gitlab"),
+            clock: Arc::new(SystemClock),
+            snapshot: Mutex::new(None),
         })
+    }
+
+    /// The clock the tree snapshot is aged by (default the system clock; tests give a
+    /// fixed one). See [`tree::SNAPSHOT_MAX_AGE`].
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The system's name in the deployment (`gitlab`, `gitlab-selfhosted`), used in
@@ -129,22 +150,17 @@ impl GitlabAdapter {
 
     /// Finds the user a login names: on self-managed by `GET /users?username=` (or
     /// `?search=` for an email, which matches emails for administrators); on gitlab.com
-    /// among the members of the managed group (where SAML puts people on their first
-    /// login), by username, email or SAML identity.
+    /// by SAML identity, enterprise-user email or username (see [`people`]), never by
+    /// an email in the members `?query=` (it matches public emails only).
     pub async fn find_user(&self, login: &str) -> Result<Option<User>, AdapterError> {
         let login = login.trim();
         if login.is_empty() {
             return Ok(None);
         }
-        let url = if self.gitlab_com() {
-            self.client.url_with(
-                &["groups", &self.config().group, "members"],
-                &[
-                    ("query", login.to_owned()),
-                    ("per_page", PER_PAGE.to_string()),
-                ],
-            )
-        } else if login.contains('@') {
+        if self.gitlab_com() {
+            return self.find_user_on_gitlab_com(login).await;
+        }
+        let url = if login.contains('@') {
             self.client.url_with(
                 &["users"],
                 &[
@@ -156,16 +172,10 @@ impl GitlabAdapter {
             self.client
                 .url_with(&["users"], &[("username", login.to_owned())])
         };
-        if self.gitlab_com() {
-            let (members, _, _) = self.client.get_page::<Member>(url).await?;
-            Ok(members
-                .into_iter()
-                .map(|m| m.user())
-                .find(|u| u.answers_to(login)))
-        } else {
-            let (users, _, _) = self.client.get_page::<User>(url).await?;
-            Ok(users.into_iter().find(|u| u.answers_to(login)))
-        }
+        let (users, _, _) = self.client.get_page::<User>(url).await?;
+        Ok(users
+            .into_iter()
+            .find(|u| !u.is_bot() && u.answers_to(login)))
     }
 
     /// The numeric user id of an account: its external id, or found by login.
@@ -503,12 +513,30 @@ impl GitlabAdapter {
         }
     }
 
+    /// An account as read. Its login is the email where GitLab shows one, else the
+    /// SAML NameID when it is an email (gitlab.com hides non-enterprise users' emails),
+    /// else the username; the NameID is also the `saml_name_id` correlation key.
     fn account_record(&self, user: &User) -> AccountRecord {
-        let mut record =
-            AccountRecord::new(user.id.to_string(), user.login(), user.account_state())
-                .with_correlation("username", &user.username);
-        if let Some(email) = user.email.as_deref().or(user.public_email.as_deref()) {
+        let name_id = user
+            .group_saml_identity
+            .as_ref()
+            .and_then(|i| i.extern_uid.as_deref())
+            .filter(|n| !n.is_empty());
+        let visible_email = user
+            .email
+            .as_deref()
+            .or(user.public_email.as_deref())
+            .filter(|e| !e.is_empty());
+        let login = visible_email
+            .or(name_id.filter(|n| n.contains('@')))
+            .unwrap_or(&user.username);
+        let mut record = AccountRecord::new(user.id.to_string(), login, user.account_state())
+            .with_correlation("username", &user.username);
+        if let Some(email) = visible_email {
             record = record.with_correlation("email", email);
+        }
+        if let Some(name_id) = name_id {
+            record = record.with_correlation(SAML_NAME_ID, name_id);
         }
         record.last_login = user
             .last_sign_in_at
@@ -518,9 +546,10 @@ impl GitlabAdapter {
         record
     }
 
-    /// The grant a membership is, if any: an `awaiting` one gives no access.
+    /// The grant a membership is, if any: an `awaiting` one gives no access, and a
+    /// bot's is no person's.
     fn grant_record(&self, kind: &str, resource: &str, member: &Member) -> Option<GrantRecord> {
-        if member.is_awaiting() {
+        if member.is_awaiting() || member.is_bot() {
             return None;
         }
         let role = role_of(member.access_level?)?;
@@ -573,28 +602,6 @@ impl GitlabAdapter {
             .collect();
         Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate))
     }
-
-    /// Every group of the managed tree (the top-level group first) and every project
-    /// in it.
-    async fn tree(&self) -> Result<Vec<ResourceRecord>, AdapterError> {
-        let mut out = Vec::new();
-        for kind in [GROUP, PROJECT] {
-            let mut cursor: Option<String> = None;
-            let mut guard = provision_http::paginate::CursorGuard::new(SYSTEM);
-            loop {
-                let page = self.list_resources(kind, cursor.as_deref()).await?;
-                out.extend(page.items);
-                match page.next {
-                    Some(next) => {
-                        guard.visit(&next)?;
-                        cursor = Some(next);
-                    }
-                    None => break,
-                }
-            }
-        }
-        Ok(out)
-    }
 }
 
 /// A membership GitLab keeps `awaiting`: pending until a seat frees up or an Owner
@@ -641,25 +648,30 @@ impl Adapter for GitlabAdapter {
     }
 
     /// Self-managed: every user of the instance but bots (`GET /users`, keyset
-    /// pagination by id). gitlab.com: the members of the managed group (SAML/SCIM puts people there
-    /// on their first login).
+    /// pagination by id). gitlab.com: every person who is a direct member anywhere in
+    /// the managed tree (the top-level group, and subgroups and projects for people
+    /// who are not in it), bots left out, with their SAML identity: the tree is read
+    /// once ([`tree`]) and given as one page.
+    ///
+    /// The first page starts a new run: the tree is (re)read for the per-account reads
+    /// that follow.
     async fn read_accounts(
         &self,
         cursor: Option<&str>,
     ) -> Result<Page<AccountRecord>, AdapterError> {
         if self.gitlab_com() {
-            let url = self.first_or_cursor(cursor, || {
-                self.client.url_with(
-                    &["groups", &self.config().group, "members"],
-                    &[("per_page", PER_PAGE.to_string())],
-                )
-            })?;
-            let (members, next, rate) = self.client.get_page::<Member>(url).await?;
-            let items = members
-                .iter()
-                .map(|m| self.account_record(&m.user()))
-                .collect();
-            return Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate));
+            if let Some(c) = cursor {
+                return Err(AdapterError::Invalid {
+                    error: SystemError::message(format!(
+                        "not a GitLab page cursor: {c:?} (gitlab.com accounts come in one page)"
+                    )),
+                });
+            }
+            let snapshot = self.snapshot(true).await?;
+            return Ok(Page::last(self.accounts_in(&snapshot)));
+        }
+        if cursor.is_none() {
+            self.forget_snapshot();
         }
         let url = self.first_or_cursor(cursor, || {
             self.client.url_with(
@@ -675,7 +687,7 @@ impl Adapter for GitlabAdapter {
         let (users, next, rate) = self.client.get_page::<User>(url).await?;
         let items = users
             .iter()
-            .filter(|u| !u.bot)
+            .filter(|u| !u.is_bot())
             .map(|u| self.account_record(u))
             .collect();
         Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate))
@@ -700,7 +712,8 @@ impl Adapter for GitlabAdapter {
     }
 
     /// The person's direct memberships anywhere in the managed tree (the top-level
-    /// group, its subgroups and projects): one read per group and project.
+    /// group, its subgroups and projects), from the tree read once per run ([`tree`]):
+    /// no request per account once the tree is read.
     async fn read_account_grants(
         &self,
         account: &AccountRef,
@@ -709,25 +722,24 @@ impl Adapter for GitlabAdapter {
         let Some(user) = self.user_id(account).await? else {
             return Ok(Page::last(Vec::new()));
         };
-        let mut items = Vec::new();
-        for resource in self.tree().await? {
-            let source = Source::of(&resource.kind, &resource.resource)?;
-            if let Some(member) = self.direct_member(source, user).await?
-                && let Some(grant) = self.grant_record(source.kind, source.path, &member)
-            {
-                items.push(grant);
-            }
-        }
-        Ok(Page::last(items))
+        Ok(Page::last(self.snapshot(false).await?.grants_of(user)))
     }
 
     /// The managed tree: `group` lists the top-level group and its descendants (each
-    /// with its parent), `project` the projects in them.
+    /// with its parent), `project` the projects in them; from the tree this run already
+    /// read when there is one ([`tree`]).
     async fn list_resources(
         &self,
         kind: &str,
         cursor: Option<&str>,
     ) -> Result<Page<ResourceRecord>, AdapterError> {
+        if cursor.is_none()
+            && matches!(kind, GROUP | PROJECT)
+            && let Some(snapshot) = self.cached_snapshot()
+        {
+            // The tree this run already read.
+            return Ok(Page::last(snapshot.resources(kind)));
+        }
         let top = &self.config().group;
         let mut items = Vec::new();
         let url = match (kind, cursor) {
@@ -759,27 +771,20 @@ impl Adapter for GitlabAdapter {
         };
         let (next, rate) = if kind == GROUP {
             let (groups, next, rate) = self.client.get_page::<Group>(url).await?;
-            items.extend(groups.into_iter().map(|g| {
-                let mut r =
-                    ResourceRecord::new(GROUP, &g.full_path).with_external_id(g.id.to_string());
-                if let Some((parent, _)) = g.full_path.rsplit_once('/') {
-                    r = r.with_parent(parent);
-                }
-                r
-            }));
+            items.extend(groups.iter().map(tree::group_record));
             (next, rate)
         } else {
             let (projects, next, rate) = self.client.get_page::<Project>(url).await?;
-            items.extend(projects.into_iter().map(|p| {
-                ResourceRecord::new(PROJECT, &p.path_with_namespace)
-                    .with_external_id(p.id.to_string())
-            }));
+            items.extend(projects.iter().map(tree::project_record));
             (next, rate)
         };
         Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate))
     }
 
+    /// Makes one change. Any change ends the run's tree snapshot ([`tree`]): what is
+    /// read after it is read from GitLab again.
     async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
+        self.forget_snapshot();
         let lifecycle = matches!(
             op.kind,
             OperationKind::SuspendAccount
