@@ -96,6 +96,16 @@
 //! tokens' users, `group_<id>_bot_…`, service accounts) are never read as people or
 //! as holders of grants.
 //!
+//! ## Groups with SAML group links
+//!
+//! GitLab rewrites the memberships of a group with SAML group links at every
+//! sign-in: the identity provider owns them. The links are read with the tree; a
+//! grant in such a group, or a revoke for anyone but a leaver, is refused with a
+//! configuration error that names the links (declare the group externally owned in
+//! the system's `external_owners:`, so policies may not target it, or change the link
+//! in the identity provider). A leaver's membership
+//! there is still removed.
+//!
 //! ## People on gitlab.com
 //!
 //! gitlab.com shows a member's `email` only for enterprise users, and the members
@@ -121,7 +131,7 @@
 //!
 //! ## Not supported yet
 //!
-//! * Custom roles (`member_role_id`), invitations by email, LDAP/SAML group links.
+//! * Custom roles (`member_role_id`), invitations by email, LDAP group links.
 //! * The `/users` endpoints are not in GitLab's OpenAPI description: they are tested
 //!   against the documented shapes only.
 

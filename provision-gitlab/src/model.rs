@@ -217,6 +217,17 @@ fn number_or_string_required<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u
     }
 }
 
+/// A SAML group link (`GET /groups/:id/saml_group_links`): members of the identity
+/// provider's group `name` get `access_level` in the GitLab group at every sign-in.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SamlGroupLink {
+    /// The identity provider's group name.
+    pub name: String,
+    /// The access level the link gives.
+    #[serde(default, deserialize_with = "number_or_string")]
+    pub access_level: Option<u32>,
+}
+
 /// A group (`GET /groups/:id`, `GET /groups/:id/descendant_groups`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Group {

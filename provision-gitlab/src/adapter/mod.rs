@@ -41,6 +41,9 @@ pub struct GitlabAdapter {
     clock: Arc<dyn Clock>,
     /// The managed tree as last read ([`tree`]).
     snapshot: Mutex<Option<Arc<TreeSnapshot>>>,
+    /// The SAML group links known per group, kept across writes (links change
+    /// rarely; every tree read takes them again).
+    saml_links: Mutex<tree::SamlLinks>,
 }
 
 /// Where a membership lives: `groups` or `projects`, and the resource's full path.
@@ -93,6 +96,7 @@ impl GitlabAdapter {
             system: SystemName::new("gitlab"),
             clock: Arc::new(SystemClock),
             snapshot: Mutex::new(None),
+            saml_links: Mutex::new(tree::SamlLinks::new()),
         })
     }
 
@@ -280,6 +284,7 @@ impl GitlabAdapter {
     ) -> Result<Applied, AdapterError> {
         let source = Source::of(&e.kind, &e.resource)?;
         let level = level_of(e)?;
+        self.refuse_saml_linked(source, "grant").await?;
         let Some(user) = self.user_id(account).await? else {
             return Err(self.no_account_yet(&account.login));
         };
@@ -300,8 +305,19 @@ impl GitlabAdapter {
     /// `DELETE …/members/:user_id` (GitLab also removes the person's direct
     /// memberships of the subgroups and projects below). A person who is no member,
     /// or has no account, is already done; a group that does not exist is not.
-    async fn revoke(&self, e: &Entitlement, account: &AccountRef) -> Result<Applied, AdapterError> {
+    ///
+    /// In a group with SAML group links only a leaver's membership is removed (see
+    /// [`GitlabAdapter::refuse_saml_linked`]).
+    async fn revoke(
+        &self,
+        op: &Operation,
+        e: &Entitlement,
+        account: &AccountRef,
+    ) -> Result<Applied, AdapterError> {
         let source = Source::of(&e.kind, &e.resource)?;
+        if !is_leaver_removal(op) {
+            self.refuse_saml_linked(source, "revoke").await?;
+        }
         let Some(user) = self.user_id(account).await? else {
             return Ok(Applied::already_in_place());
         };
@@ -314,6 +330,38 @@ impl GitlabAdapter {
             Err(AdapterError::NotFound { .. }) => Ok(Applied::already_in_place()),
             Err(e) => Err(e),
         }
+    }
+
+    /// A group with SAML group links belongs to the identity provider: GitLab
+    /// rewrites its memberships at every sign-in, so a grant (or a revoke for anyone
+    /// but a leaver) there would be undone, or undo the link's work. Refused with an
+    /// error naming the links and the fix.
+    async fn refuse_saml_linked(&self, source: Source<'_>, verb: &str) -> Result<(), AdapterError> {
+        if source.kind != GROUP {
+            return Ok(());
+        }
+        let links = self.saml_links_of(source.path).await?;
+        if links.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = links
+            .iter()
+            .map(|l| match l.access_level.and_then(role_of) {
+                Some(role) => format!("`{}` → {role}", l.name),
+                None => format!("`{}`", l.name),
+            })
+            .collect();
+        Err(AdapterError::Configuration {
+            error: SystemError::message(format!(
+                "refusing to {verb} in {}: its members come from SAML group links ({}), which \
+                 GitLab applies again at every sign-in; declare the group externally owned \
+                 (`external_owners:` in the system's entry: `kind: group`, `resource_prefix:` \
+                 the group's path; policies may then not target it) or change the link in \
+                 the identity provider instead (a leaver's membership is still removed)",
+                source.path,
+                names.join(", ")
+            )),
+        })
     }
 
     /// What a grant for a person without an account is: pending until the first SSO
@@ -604,6 +652,14 @@ impl GitlabAdapter {
     }
 }
 
+/// Whether a revoke takes a leaver's access away (the planner's termination, or a
+/// drift fix of one).
+fn is_leaver_removal(op: &Operation) -> bool {
+    op.reason.kind == ReasonKind::Termination
+        || (op.reason.kind == ReasonKind::DriftRemediation
+            && op.reason.detail.contains("identity terminated"))
+}
+
 /// A membership GitLab keeps `awaiting`: pending until a seat frees up or an Owner
 /// approves it.
 fn awaiting(source: Source<'_>, member: &Member) -> AdapterError {
@@ -796,7 +852,7 @@ impl Adapter for GitlabAdapter {
         }
         match &op.kind {
             OperationKind::Grant { entitlement } => self.grant(op, entitlement, account).await,
-            OperationKind::Revoke { entitlement } => self.revoke(entitlement, account).await,
+            OperationKind::Revoke { entitlement } => self.revoke(op, entitlement, account).await,
             OperationKind::CreateAccount { profile } => self.create_account(profile).await,
             OperationKind::SuspendAccount => self.suspend(account).await,
             OperationKind::ReactivateAccount => self.reactivate(account).await,

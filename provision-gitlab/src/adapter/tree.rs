@@ -19,7 +19,10 @@ use provision_core::model::{AccountRecord, GrantRecord, ResourceRecord};
 use super::{GitlabAdapter, Source};
 use crate::client::PER_PAGE;
 use crate::descriptor::{GROUP, PROJECT};
-use crate::model::{Group, Member, Project, SamlIdentityRecord};
+use crate::model::{Group, Member, Project, SamlGroupLink, SamlIdentityRecord};
+
+/// SAML group links by group full path (an empty list: a group known to have none).
+pub type SamlLinks = HashMap<String, Vec<SamlGroupLink>>;
 
 /// How long a snapshot serves per-account reads before the tree is read again.
 pub const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(5 * 60);
@@ -33,6 +36,9 @@ pub struct TreeSnapshot {
     pub projects: Vec<Project>,
     /// Each resource's direct members, bots included: (kind, full path, members).
     pub members: Vec<(&'static str, String, Vec<Member>)>,
+    /// The groups with SAML group links: GitLab rewrites their memberships at every
+    /// sign-in (the identity provider owns them).
+    pub saml_links: Arc<SamlLinks>,
     /// gitlab.com: the NameID of each user with a SAML identity in the top-level group.
     pub identities: HashMap<u64, String>,
     /// Each person's (not bot's) held grants, by user id.
@@ -140,6 +146,15 @@ impl GitlabAdapter {
                 ],
             ))
             .await?;
+        let mut saml_links = SamlLinks::new();
+        for g in &groups {
+            let links = self.read_saml_links(&g.full_path).await?;
+            saml_links.insert(g.full_path.clone(), links);
+        }
+        if let Ok(mut known) = self.saml_links.lock() {
+            known.clone_from(&saml_links);
+        }
+        let saml_links = Arc::new(saml_links);
         let mut members = Vec::with_capacity(groups.len() + projects.len());
         let sources = groups.iter().map(|g| (GROUP, g.full_path.clone())).chain(
             projects
@@ -174,10 +189,51 @@ impl GitlabAdapter {
             groups,
             projects,
             members,
+            saml_links,
             identities,
             by_user,
             taken_at: self.clock.now(),
         })
+    }
+
+    /// One group's SAML group links. A GitLab without them (no SAML, not Premium:
+    /// any 404, or 403 for a licence that lacks the feature) has none.
+    async fn read_saml_links(&self, path: &str) -> Result<Vec<SamlGroupLink>, AdapterError> {
+        let url = self.client.url(&["groups", path, "saml_group_links"]);
+        match self.client.get::<Vec<SamlGroupLink>>(url).await {
+            Ok(links) => Ok(links),
+            // The feature is absent: no links. A group that does not exist (or a wrong
+            // URL) is reported by the membership call that follows.
+            Err(AdapterError::NotFound { .. } | AdapterError::Unauthorized { .. }) => {
+                Ok(Vec::new())
+            }
+            Err(AdapterError::Configuration { error }) if error.status == Some(404) => {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The SAML group links of a group about to be written: as the last tree read
+    /// found them (taken again at every run's first read), else read for this group
+    /// once and remembered.
+    pub(super) async fn saml_links_of(
+        &self,
+        path: &str,
+    ) -> Result<Vec<SamlGroupLink>, AdapterError> {
+        if let Some(links) = self
+            .saml_links
+            .lock()
+            .ok()
+            .and_then(|k| k.get(path).cloned())
+        {
+            return Ok(links);
+        }
+        let links = self.read_saml_links(path).await?;
+        if let Ok(mut known) = self.saml_links.lock() {
+            known.insert(path.to_owned(), links.clone());
+        }
+        Ok(links)
     }
 
     /// The top-level group's SAML identities (gitlab.com, Premium): user id → NameID.

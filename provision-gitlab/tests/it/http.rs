@@ -179,9 +179,11 @@ async fn a_409_member_already_exists_is_done_at_the_same_level() {
     .await
     .unwrap();
     assert_eq!(effect, Effect::AlreadyInPlace);
+    // A cold adapter (no tree read yet) reads the group's SAML links once first.
     assert_eq!(
         support::log(&server).await,
         vec![
+            format!("GET /api/v4/groups/acme/saml_group_links"),
             format!("POST /api/v4/groups/acme/members"),
             format!("GET /api/v4/groups/acme/members/{uid}"),
         ]
@@ -243,7 +245,11 @@ async fn a_role_change_is_one_put_never_a_revoke_and_a_grant() {
     assert_eq!(applied.effect, Effect::Changed);
     assert_eq!(
         support::log(&server).await,
-        vec![format!("PUT /api/v4/groups/acme/members/{uid}")]
+        vec![
+            // A cold adapter reads the group's SAML links once (see item 6).
+            format!("GET /api/v4/groups/acme/saml_group_links"),
+            format!("PUT /api/v4/groups/acme/members/{uid}")
+        ]
     );
     assert_eq!(fake.level(Src::Group, "acme", uid), Some(40));
     assert_conform(&server).await;
@@ -699,5 +705,73 @@ async fn an_awaiting_membership_is_pending_and_not_a_held_grant() {
         adapter.check(&op, &account(ada, "ada")).await.unwrap(),
         CheckStatus::Done { external_id: None }
     );
+    assert_conform(&server).await;
+}
+
+/// Issue 28 item 6: GitLab rewrites a group with SAML group links at every sign-in,
+/// so its memberships belong to the identity provider. The links are read with the
+/// tree; a grant there, or a revoke for anything but a leaver, is refused with an
+/// error naming the link (declare the group under `external_owners:`), and a
+/// leaver still loses the membership. Unverified against a real tenant: the link
+/// list's shape (`[{name, access_level}]`, from api/saml.md).
+#[tokio::test]
+async fn a_saml_linked_group_is_never_written_except_to_remove_a_leaver() {
+    let fake = FakeGitlab::new(100);
+    for g in ["acme", "acme/eng", "acme/ops"] {
+        fake.add_group(g);
+    }
+    fake.link_saml_group("acme/eng", "eng-developers", 30);
+    let ada = fake.add_user("ada", "ada@example.com");
+    let bob = fake.add_user("bob", "bob@example.com");
+    fake.add_member(Src::Group, "acme/eng", ada, 30);
+    let server = start(&fake).await;
+    let adapter = self_managed(&server);
+    // The tree is read (a reconcile's first read): the link is known from then on.
+    provision_core::adapter::read_all_accounts(&adapter)
+        .await
+        .unwrap();
+    let held = adapter
+        .read_account_grants(&account(ada, "ada"), None)
+        .await
+        .unwrap();
+    assert_eq!(held.items.len(), 1, "the leaver's membership is read");
+
+    let e = conformance::run(
+        &adapter,
+        &account(bob, "bob"),
+        grant(group("acme/eng", "developer")),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, AdapterError::Configuration { .. }), "{e:?}");
+    assert!(e.to_string().contains("eng-developers"), "{e}");
+    assert!(e.to_string().contains("external_owners"), "{e}");
+    let mut removal =
+        conformance::operation(&adapter, "ada", revoke(group("acme/eng", "developer")));
+    removal.reason.kind = ReasonKind::UnmanagedGrant;
+    let e = adapter
+        .execute(&removal, &account(ada, "ada"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AdapterError::Configuration { .. }), "{e:?}");
+    assert_eq!(
+        count(&server, "POST").await + count(&server, "DELETE").await,
+        0
+    );
+    // Unlinked groups are written as ever.
+    conformance::run(
+        &adapter,
+        &account(bob, "bob"),
+        grant(group("acme/ops", "developer")),
+    )
+    .await
+    .unwrap();
+    // A leaver loses the linked membership too.
+    removal.reason.kind = ReasonKind::Termination;
+    adapter
+        .execute(&removal, &account(ada, "ada"))
+        .await
+        .unwrap();
+    assert_eq!(fake.level(Src::Group, "acme/eng", ada), None);
     assert_conform(&server).await;
 }

@@ -84,6 +84,9 @@ pub struct State {
     /// Memberships waiting for a seat or an Owner's approval (`membership_state:
     /// awaiting`): no access until approved.
     pub awaiting: BTreeSet<(Src, u64, u64)>,
+    /// SAML group links per group id: (SAML group name, access level). GitLab
+    /// rewrites a linked group's memberships at every sign-in.
+    pub saml_links: BTreeMap<u64, Vec<(String, u32)>>,
     /// The group's user cap is reached (or "require approval" is on): every new
     /// membership is `awaiting`.
     pub awaiting_new: bool,
@@ -119,6 +122,7 @@ impl FakeGitlab {
                 projects: Vec::new(),
                 members: BTreeMap::new(),
                 awaiting: BTreeSet::new(),
+                saml_links: BTreeMap::new(),
                 awaiting_new: false,
                 next_id: 100,
                 max_page,
@@ -174,6 +178,19 @@ impl FakeGitlab {
         };
         self.add_member(Src::Group, &top, id, 5);
         id
+    }
+
+    /// A SAML group link on the group: members of the identity provider's group
+    /// `name` get `level` there at every sign-in.
+    pub fn link_saml_group(&self, path: &str, name: &str, level: u32) {
+        let id = self.group_id(path);
+        self.state
+            .lock()
+            .unwrap()
+            .saml_links
+            .entry(id)
+            .or_default()
+            .push((name.into(), level));
     }
 
     /// The user's SAML identity (NameID).
@@ -727,6 +744,20 @@ impl Respond for FakeGitlab {
                 })),
                 None => message(404, "404 Group Not Found"),
             },
+            ("GET", ["groups", key, "saml_group_links"]) => {
+                let Some(g) = s.group_by(key) else {
+                    return message(404, "404 Group Not Found");
+                };
+                let links: Vec<Value> = s
+                    .saml_links
+                    .get(&g.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, level)| json!({"name": name, "access_level": level}))
+                    .collect();
+                // A bare array, not paginated (api/saml.md).
+                ResponseTemplate::new(200).set_body_json(Value::Array(links))
+            }
             ("GET", ["groups", key, "saml", "identities"]) => {
                 if s.group_by(key).is_none() {
                     return message(404, "404 Group Not Found");
