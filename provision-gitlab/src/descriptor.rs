@@ -64,8 +64,9 @@ fn role_names() -> Vec<&'static str> {
 /// * `group` (`add_to_group`) and `project` (`add_to_project`), roles ordered
 ///   minimal_access < guest < planner < reporter < developer < maintainer < owner (a change is one
 ///   `PUT`), default developer, both enumerable (the managed tree is listed and a
-///   person's memberships in it read); groups nest (a parent's membership is
-///   inherited by subgroups and projects).
+///   person's memberships in it read); groups nest, and projects sit in groups (a
+///   group's membership is inherited by its subgroups and projects, so a grant there
+///   covers theirs at the same or a lower role).
 /// * Accounts of its own. On self-managed: suspension (deactivate or block), which
 ///   does not remove memberships (so a leaver's are revoked too), and deletion. On
 ///   gitlab.com: accounts appear on the first SSO login (SAML/SCIM), pending until
@@ -84,7 +85,8 @@ pub fn gitlab_descriptor(deployment: Deployment) -> SystemDescriptor {
     let project = ResourceKindDescriptor::new(PROJECT, &["add_to_project"])
         .with_roles(&roles, Some(DEFAULT_ROLE))
         .with_role_model(RoleModel::Ordered)
-        .enumerable();
+        .enumerable()
+        .nested_in(GROUP);
     let descriptor = SystemDescriptor::new("gitlab")
         .with_kind(group)
         .with_kind(project)

@@ -83,9 +83,15 @@ pub fn group_record(g: &Group) -> ResourceRecord {
     r
 }
 
-/// A project as a resource record.
+/// A project as a resource record, its group named as its parent (projects sit in
+/// groups: a group's membership covers its projects).
 pub fn project_record(p: &Project) -> ResourceRecord {
-    ResourceRecord::new(PROJECT, &p.path_with_namespace).with_external_id(p.id.to_string())
+    let mut r =
+        ResourceRecord::new(PROJECT, &p.path_with_namespace).with_external_id(p.id.to_string());
+    if let Some((group, _)) = p.path_with_namespace.rsplit_once('/') {
+        r = r.with_parent(group);
+    }
+    r
 }
 
 impl GitlabAdapter {

@@ -258,3 +258,73 @@ async fn a_recently_active_leaver_is_blocked_and_the_report_says_so() {
     assert!(report.to_string().contains("blocked instead"), "{report}");
     assert_conform(&server).await;
 }
+
+const PROJECT_POLICIES: &str = "\
+policies:
+  - name: Engineering
+    triggers:
+      - department: Engineering
+    provisions:
+      - {system: gitlab, action: add_to_group, target: acme/engineering, role: maintainer}
+      # Covered by the maintainer grant on an ancestor group: never sent.
+      - {system: gitlab, action: add_to_project, target: acme/engineering/backend/api, role: developer}
+      # Higher than the ancestor gives: granted on the project.
+      - {system: gitlab, action: add_to_project, target: acme/engineering/backend/web, role: owner}
+";
+
+/// Issue 28 item 5: projects inherit from their groups. A project grant at the same or
+/// a lower level than a group ancestor gives is covered (one resource tree across both
+/// kinds); before, it was sent (GitLab refuses a level below the inherited one) and
+/// reported missing at every plan.
+#[tokio::test]
+async fn a_project_grant_covered_by_an_ancestor_group_is_never_sent() {
+    let fake = tree();
+    fake.add_project("acme/engineering/backend/web");
+    let sarah = fake.add_user("sarah", "sarah@example.com");
+    let server = start(&fake).await;
+    let dir = std::env::temp_dir().join(format!("gitlab-nested-projects-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = deployment(&dir, &server.uri());
+    std::fs::write(dir.join("policies/gitlab.yaml"), PROJECT_POLICIES).unwrap();
+    let engine = Engine::builder()
+        .deployment(path)
+        .policies(dir.join("policies"))
+        .factories([provision_gitlab::factory()])
+        .build()
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let roster = [person("e1", "sarah@example.com", "Engineering")];
+    let plan = engine
+        .plan(&roster, "join")
+        .await
+        .unwrap()
+        .approve()
+        .unwrap();
+    assert_eq!(
+        grants(&plan),
+        vec![
+            "e1/gitlab/grant/group/acme/engineering#maintainer",
+            "e1/gitlab/grant/project/acme/engineering/backend/web#owner",
+        ]
+    );
+    let report = engine.apply(&plan).await.unwrap();
+    assert_eq!(report.totals.failed, 0, "{report}");
+    assert_eq!(
+        fake.level(Src::Project, "acme/engineering/backend/web", sarah),
+        Some(50)
+    );
+    assert_eq!(
+        fake.level(Src::Project, "acme/engineering/backend/api", sarah),
+        None
+    );
+    let again = engine
+        .plan(&roster, "again")
+        .await
+        .unwrap()
+        .approve()
+        .unwrap();
+    assert!(again.operations.is_empty(), "{:#?}", again.operations);
+    assert_conform(&server).await;
+}

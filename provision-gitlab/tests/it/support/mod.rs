@@ -962,6 +962,36 @@ fn members(
             if s.members.contains_key(&(src, id, uid)) {
                 return message(409, "Member already exists");
             }
+            // GitLab refuses a direct membership below what the person inherits from
+            // an ancestor group.
+            let inherited = ancestors
+                .iter()
+                .filter_map(|a| s.members.get(&(Src::Group, *a, uid)).map(|m| (*a, m.0)))
+                .max_by_key(|(_, l)| *l);
+            if let Some((from, at)) = inherited
+                && level < at
+            {
+                let role = match at {
+                    10 => "Guest",
+                    15 => "Planner",
+                    20 => "Reporter",
+                    30 => "Developer",
+                    40 => "Maintainer",
+                    _ => "Owner",
+                };
+                let from = s
+                    .groups
+                    .iter()
+                    .find(|g| g.id == from)
+                    .unwrap()
+                    .full_path
+                    .clone();
+                return ResponseTemplate::new(400).set_body_json(json!({"message": {
+                    "access_level": [format!(
+                        "should be greater than or equal to {role} inherited membership from group {from}"
+                    )]
+                }}));
+            }
             s.members.insert((src, id, uid), (level, expires.clone()));
             if s.awaiting_new {
                 s.awaiting.insert((src, id, uid));
