@@ -212,16 +212,48 @@ impl GitlabAdapter {
         }
     }
 
-    fn membership_body(level: u32, expires_at: Option<NaiveDate>) -> Value {
+    /// A membership's body. `expires_at` is the grant's end date; an empty one
+    /// clears the membership's end date where `clear` (GitLab keeps the end date a
+    /// `PUT` leaves out; clearing with an empty value is unverified against a real
+    /// tenant).
+    /// Whether the person reaches the resource through an ancestor group at `level`
+    /// or higher (`GET …/members/all/:user_id`).
+    async fn inherits_at_least(
+        &self,
+        source: Source<'_>,
+        user: u64,
+        level: u32,
+    ) -> Result<bool, AdapterError> {
+        if source.kind == GROUP && !source.path.contains('/') {
+            return Ok(false);
+        }
+        let url = self.client.url(&[
+            source.collection,
+            source.path,
+            "members",
+            "all",
+            &user.to_string(),
+        ]);
+        match self.client.get::<Member>(url).await {
+            Ok(m) => Ok(!m.is_awaiting() && m.access_level.is_some_and(|l| l >= level)),
+            Err(AdapterError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn membership_body(level: u32, expires_at: Option<NaiveDate>, clear: bool) -> Value {
         let mut body = json!({ "access_level": level });
-        if let Some(date) = expires_at {
-            body["expires_at"] = json!(date.format("%Y-%m-%d").to_string());
+        match expires_at {
+            Some(date) => body["expires_at"] = json!(date.format("%Y-%m-%d").to_string()),
+            None if clear => body["expires_at"] = json!(""),
+            None => {}
         }
         body
     }
 
     /// `POST …/members`: one write. A 409 (already a member) reads the membership:
-    /// the same level is already in place, another level is changed with one `PUT`.
+    /// the same level and end date are already in place, another level or end date is
+    /// changed with one `PUT`.
     async fn add_member(
         &self,
         source: Source<'_>,
@@ -232,7 +264,7 @@ impl GitlabAdapter {
         let url = self
             .client
             .url(&[source.collection, source.path, "members"]);
-        let mut body = Self::membership_body(level, expires_at);
+        let mut body = Self::membership_body(level, expires_at, false);
         body["user_id"] = json!(user);
         match self.client.send(Method::POST, url, Some(&body)).await {
             Ok(reply) => {
@@ -245,8 +277,19 @@ impl GitlabAdapter {
             Err(AdapterError::AlreadyDone { error }) => {
                 match self.direct_member(source, user).await? {
                     Some(m) if m.is_awaiting() => Err(awaiting(source, &m)),
-                    Some(m) if m.access_level == Some(level) => Ok(Applied::already_in_place()),
-                    Some(_) => self.update_member(source, user, level, expires_at).await,
+                    Some(m) if m.access_level == Some(level) && same_end(&m, expires_at) => {
+                        Ok(Applied::already_in_place())
+                    }
+                    Some(m) => {
+                        let clear = expires_at.is_none() && end_of(&m).is_some();
+                        self.update_member(source, user, level, expires_at, clear)
+                            .await
+                    }
+                    // Refused below an inherited level: the inherited membership is
+                    // the grant's effect.
+                    None if self.inherits_at_least(source, user, level).await? => {
+                        Ok(Applied::already_in_place())
+                    }
                     // "Member already exists" but no direct membership: a pending
                     // invitation or a race; the executor confirms with `check`.
                     None => Err(AdapterError::Conflict { error }),
@@ -256,22 +299,36 @@ impl GitlabAdapter {
         }
     }
 
-    /// `PUT …/members/:user_id`: a role change in one write.
+    /// `PUT …/members/:user_id`: a role change in one write. For an open-ended grant
+    /// the reply tells whether the membership still has an end date (GitLab keeps the
+    /// one a `PUT` leaves out): if it does, a second `PUT` clears it, unless `clear`
+    /// already did.
     async fn update_member(
         &self,
         source: Source<'_>,
         user: u64,
         level: u32,
         expires_at: Option<NaiveDate>,
+        clear: bool,
     ) -> Result<Applied, AdapterError> {
-        let body = Self::membership_body(level, expires_at);
+        let body = Self::membership_body(level, expires_at, clear);
         let reply = self
             .client
             .send(Method::PUT, self.member_url(source, user), Some(&body))
             .await?;
         let member: Option<Member> = reply.json(SYSTEM).ok();
-        if let Some(m) = member.filter(Member::is_awaiting) {
-            return Err(awaiting(source, &m));
+        if let Some(m) = member.as_ref().filter(|m| m.is_awaiting()) {
+            return Err(awaiting(source, m));
+        }
+        if expires_at.is_none() && !clear && member.as_ref().and_then(end_of).is_some() {
+            let body = Self::membership_body(level, None, true);
+            let reply = self
+                .client
+                .send(Method::PUT, self.member_url(source, user), Some(&body))
+                .await?;
+            return Ok(Applied::changed()
+                .with_rate_limit(reply.rate_limit)
+                .with_note("the open-ended grant cleared the membership's end date"));
         }
         Ok(Applied::changed().with_rate_limit(reply.rate_limit))
     }
@@ -294,7 +351,10 @@ impl GitlabAdapter {
         if op.reason.kind == ReasonKind::Replacement {
             // A role change of an ordered kind: one PUT; a membership that is gone
             // meanwhile is added instead.
-            match self.update_member(source, user, level, expires_at).await {
+            match self
+                .update_member(source, user, level, expires_at, false)
+                .await
+            {
                 Err(AdapterError::NotFound { .. }) => {}
                 other => return other,
             }
@@ -652,6 +712,19 @@ impl GitlabAdapter {
     }
 }
 
+/// Whether a membership ends on the grant's end date (both open-ended, or the same
+/// day).
+fn same_end(member: &Member, end: Option<NaiveDate>) -> bool {
+    end_of(member) == end
+}
+
+/// A membership's end date (`YYYY-MM-DD`, or a timestamp starting with one); anything
+/// else is none.
+fn end_of(member: &Member) -> Option<NaiveDate> {
+    let d = member.expires_at.as_deref()?.trim();
+    NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()
+}
+
 /// Whether a revoke takes a leaver's access away (the planner's termination, or a
 /// drift fix of one).
 fn is_leaver_removal(op: &Operation) -> bool {
@@ -900,10 +973,20 @@ impl Adapter for GitlabAdapter {
                     Some(m) if m.is_awaiting() => CheckStatus::Pending {
                         recheck_after: AWAITING_RECHECK,
                     },
-                    Some(m) if m.access_level == Some(level) => {
+                    Some(m)
+                        if m.access_level == Some(level)
+                            && same_end(&m, op.reason.valid_until.map(|t| t.date_naive())) =>
+                    {
                         CheckStatus::Done { external_id: None }
                     }
-                    _ => CheckStatus::NotDone,
+                    Some(_) => CheckStatus::NotDone,
+                    // No direct membership: GitLab refuses one below what the person
+                    // inherits from an ancestor group ("… inherited membership …"), and
+                    // that inherited membership is the grant's effect.
+                    None if self.inherits_at_least(source, user, level).await? => {
+                        CheckStatus::Done { external_id: None }
+                    }
+                    None => CheckStatus::NotDone,
                 })
             }
             OperationKind::Revoke { entitlement } => {

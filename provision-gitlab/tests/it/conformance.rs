@@ -41,7 +41,9 @@ fn entitlements() -> Vec<Entitlement> {
     vec![
         Entitlement::new("gitlab", "group", "acme/engineering").with_role("developer"),
         Entitlement::new("gitlab", "group", "acme/ops").with_role("maintainer"),
-        Entitlement::new("gitlab", "project", "acme/ops/runbooks").with_role("reporter"),
+        // Above what `acme/engineering` gives: GitLab refuses a direct project
+        // membership below the inherited level (the fake too).
+        Entitlement::new("gitlab", "project", "acme/engineering/api").with_role("maintainer"),
     ]
 }
 

@@ -775,3 +775,56 @@ async fn a_saml_linked_group_is_never_written_except_to_remove_a_leaver() {
     assert_eq!(fake.level(Src::Group, "acme/eng", ada), None);
     assert_conform(&server).await;
 }
+
+/// Issue 28 item 4 (the adapter's part): a membership's end date is reconciled with
+/// the grant's. A role change to an open-ended grant clears an end date set before
+/// (GitLab keeps `expires_at` when a `PUT` leaves it out); a grant that meets the
+/// membership in place at the same level with another end date (`409`) moves the date;
+/// a check compares the date too. Clearing with an empty `expires_at` is unverified
+/// against a real tenant.
+#[tokio::test]
+async fn a_memberships_end_date_is_updated_or_cleared_to_match_the_grant() {
+    let fake = FakeGitlab::new(100);
+    fake.add_group("acme");
+    fake.add_group("acme/eng");
+    let ada = fake.add_user("ada", "ada@example.com");
+    fake.add_member(Src::Group, "acme", ada, 30);
+    fake.set_expires_at(Src::Group, "acme", ada, Some("2026-06-30"));
+    fake.add_member(Src::Group, "acme/eng", ada, 30);
+    fake.set_expires_at(Src::Group, "acme/eng", ada, Some("2026-06-30"));
+    let server = start(&fake).await;
+    let adapter = self_managed(&server);
+    let ada_ref = account(ada, "ada");
+
+    // A role change to an open-ended grant: the old end date goes.
+    let mut change = conformance::operation(&adapter, "ada", grant(group("acme", "maintainer")));
+    change.reason.kind = ReasonKind::Replacement;
+    adapter.execute(&change, &ada_ref).await.unwrap();
+    assert_eq!(fake.level(Src::Group, "acme", ada), Some(40));
+    assert_eq!(fake.expires_at(Src::Group, "acme", ada), None);
+
+    // The same level with another end date: the date moves, and a check sees it.
+    let mut later = conformance::operation(&adapter, "ada", grant(group("acme/eng", "developer")));
+    later.reason.valid_until =
+        Some(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2027, 1, 31, 12, 0, 0).unwrap());
+    assert_eq!(
+        adapter.check(&later, &ada_ref).await.unwrap(),
+        CheckStatus::NotDone,
+        "a different end date is not the grant"
+    );
+    let applied = adapter.execute(&later, &ada_ref).await.unwrap();
+    assert_eq!(applied.effect, Effect::Changed);
+    assert_eq!(
+        fake.expires_at(Src::Group, "acme/eng", ada).as_deref(),
+        Some("2027-01-31")
+    );
+    assert_eq!(
+        adapter.check(&later, &ada_ref).await.unwrap(),
+        CheckStatus::Done { external_id: None }
+    );
+    // Open-ended again: cleared.
+    let open = conformance::operation(&adapter, "ada", grant(group("acme/eng", "developer")));
+    adapter.execute(&open, &ada_ref).await.unwrap();
+    assert_eq!(fake.expires_at(Src::Group, "acme/eng", ada), None);
+    assert_conform(&server).await;
+}

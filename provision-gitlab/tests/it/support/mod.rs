@@ -300,6 +300,14 @@ impl FakeGitlab {
         s.projects.iter().find(|p| p.path == path).unwrap().id
     }
 
+    /// The end date of a direct membership, set behind the adapter's back.
+    pub fn set_expires_at(&self, src: Src, path: &str, user: u64, date: Option<&str>) {
+        let id = self.source_id(src, path);
+        if let Some(m) = self.state.lock().unwrap().members.get_mut(&(src, id, user)) {
+            m.1 = date.map(str::to_owned);
+        }
+    }
+
     /// A direct membership, made behind the adapter's back.
     pub fn add_member(&self, src: Src, path: &str, user: u64, level: u32) {
         let id = match src {
@@ -1006,9 +1014,14 @@ fn members(
         ("PUT", [uid]) => {
             let uid: u64 = uid.parse().unwrap_or(0);
             let level = body["access_level"].as_u64().unwrap_or(0) as u32;
-            let expires = body["expires_at"].as_str().map(str::to_owned);
             let Some(m) = s.members.get_mut(&(src, id, uid)) else {
                 return message(404, "404 Not found");
+            };
+            // An `expires_at` left out keeps the end date the membership has; an empty
+            // one (or null) clears it.
+            let expires = match body.get("expires_at") {
+                None => m.1.clone(),
+                Some(v) => v.as_str().filter(|d| !d.is_empty()).map(str::to_owned),
             };
             *m = (level, expires.clone());
             let u = s.user(uid).unwrap().clone();
