@@ -13,4 +13,5 @@ mod gitlab_com;
 mod http;
 mod nested;
 mod prism;
+mod reads;
 mod secrets;
