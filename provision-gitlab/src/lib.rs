@@ -45,16 +45,27 @@
 //!     is approved, and reads never count it as held.
 //!   * A role change (the planner's `Replacement` reason) is one `PUT …/members/:id`,
 //!     never a revoke and a grant.
+//!   * The end date follows the grant: a membership in place at the same level with
+//!     another `expires_at` is changed by one `PUT`, an open-ended grant clears an end
+//!     date GitLab kept (a second `PUT` after a role change, only then), and a check
+//!     compares the date. The planner does not yet see a held end date (the shared
+//!     grant record has no field for it), so a date changed by hand is not drift yet.
 //!   * A time-bound grant (a policy's validity window ends: the operation's
 //!     `reason.valid_until`) sends `expires_at` as that date in UTC, so GitLab ends the
 //!     membership too, never later than the window; the planner still revokes it when
 //!     the window ends.
-//!   * Revoke: `DELETE …/members/:id`; GitLab also drops the person's direct
-//!     memberships of the subgroups and projects below. A 404 for a non-member is
+//!   * Revoke: `DELETE …/members/:id`, with `skip_subresources=true` for anyone but a
+//!     leaver (GitLab would also drop the person's direct memberships of the
+//!     subgroups and projects below: other grants). A 404 for a non-member is
 //!     done; a 404 `Group Not Found` / `Project Not Found` is a configuration error.
-//! * **Nested groups**: the `group` kind is nested; [`Adapter::list_resources`]
-//!   names each subgroup's parent, so the planner never grants at a subgroup what a
-//!   parent grant already gives at the same or a higher level. Drift reads the direct
+//! * **Nested groups, projects in groups**: the `group` kind is nested and the
+//!   `project` kind sits in groups
+//!   ([`provision_core::adapter::ResourceKindDescriptor::nested_in`]);
+//!   [`Adapter::list_resources`] names each subgroup's and project's parent group, so
+//!   the planner never grants at a subgroup or a project what an ancestor group's
+//!   grant already gives at the same or a higher level (GitLab refuses a direct
+//!   membership below the inherited one; such a refusal, and its check, count as in
+//!   place when the person inherits at least the level asked). Drift reads the direct
 //!   members (`/members`, [`Adapter::read_grants`]) for what is managed;
 //!   [`GitlabAdapter::read_reachable`] reads `/members/all` for what a person can
 //!   reach through ancestors. A person's grants ([`Adapter::read_account_grants`]) are

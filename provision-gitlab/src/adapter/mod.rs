@@ -362,9 +362,10 @@ impl GitlabAdapter {
         self.add_member(source, user, level, expires_at).await
     }
 
-    /// `DELETE …/members/:user_id` (GitLab also removes the person's direct
-    /// memberships of the subgroups and projects below). A person who is no member,
-    /// or has no account, is already done; a group that does not exist is not.
+    /// `DELETE …/members/:user_id`. For a leaver GitLab also removes the person's
+    /// direct memberships of the subgroups and projects below; for anyone else
+    /// `skip_subresources=true` keeps them (they are other grants). A person who is no
+    /// member, or has no account, is already done; a group that does not exist is not.
     ///
     /// In a group with SAML group links only a leaver's membership is removed (see
     /// [`GitlabAdapter::refuse_saml_linked`]).
@@ -375,17 +376,21 @@ impl GitlabAdapter {
         account: &AccountRef,
     ) -> Result<Applied, AdapterError> {
         let source = Source::of(&e.kind, &e.resource)?;
-        if !is_leaver_removal(op) {
+        let leaver = is_leaver_removal(op);
+        if !leaver {
             self.refuse_saml_linked(source, "revoke").await?;
         }
         let Some(user) = self.user_id(account).await? else {
             return Ok(Applied::already_in_place());
         };
-        match self
-            .client
-            .send(Method::DELETE, self.member_url(source, user), None)
-            .await
-        {
+        let mut url = self.member_url(source, user);
+        if source.kind == GROUP && !leaver {
+            // Only what was planned: GitLab would also drop the person's direct
+            // memberships of the subgroups and projects below.
+            url.query_pairs_mut()
+                .append_pair("skip_subresources", "true");
+        }
+        match self.client.send(Method::DELETE, url, None).await {
             Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
             Err(AdapterError::NotFound { .. }) => Ok(Applied::already_in_place()),
             Err(e) => Err(e),

@@ -828,3 +828,35 @@ async fn a_memberships_end_date_is_updated_or_cleared_to_match_the_grant() {
     assert_eq!(fake.expires_at(Src::Group, "acme/eng", ada), None);
     assert_conform(&server).await;
 }
+
+/// Found while working on issue 28: removing a group membership also removes the
+/// person's direct memberships of its subgroups and projects unless
+/// `skip_subresources=true`. A revoke for anyone but a leaver removes only what was
+/// planned; a leaver's removes everything below (all of it goes anyway).
+#[tokio::test]
+async fn revoking_a_group_keeps_the_direct_memberships_below_it_except_for_a_leaver() {
+    let fake = FakeGitlab::new(100);
+    for g in ["acme", "acme/eng", "acme/eng/backend"] {
+        fake.add_group(g);
+    }
+    fake.add_project("acme/eng/api");
+    let ada = fake.add_user("ada", "ada@example.com");
+    fake.add_member(Src::Group, "acme/eng", ada, 30);
+    fake.add_member(Src::Group, "acme/eng/backend", ada, 40);
+    fake.add_member(Src::Project, "acme/eng/api", ada, 50);
+    let server = start(&fake).await;
+    let adapter = self_managed(&server);
+    let mut op = conformance::operation(&adapter, "ada", revoke(group("acme/eng", "developer")));
+    op.reason.kind = ReasonKind::PolicyRemoved;
+    adapter.execute(&op, &account(ada, "ada")).await.unwrap();
+    assert_eq!(fake.level(Src::Group, "acme/eng", ada), None);
+    assert_eq!(fake.level(Src::Group, "acme/eng/backend", ada), Some(40));
+    assert_eq!(fake.level(Src::Project, "acme/eng/api", ada), Some(50));
+    // A leaver's removal takes everything below too.
+    fake.add_member(Src::Group, "acme/eng", ada, 30);
+    op.reason.kind = ReasonKind::Termination;
+    adapter.execute(&op, &account(ada, "ada")).await.unwrap();
+    assert_eq!(fake.level(Src::Group, "acme/eng/backend", ada), None);
+    assert_eq!(fake.level(Src::Project, "acme/eng/api", ada), None);
+    assert_conform(&server).await;
+}
