@@ -1,7 +1,7 @@
 //! The [`Adapter`] implementation: entitlements onto GitLab group and project
 //! memberships, accounts onto users.
 
-mod people;
+pub mod people;
 pub mod tree;
 
 use std::sync::{Arc, Mutex};
