@@ -828,8 +828,8 @@ impl Adapter for GitlabAdapter {
     }
 
     /// The direct members of a group or project (`/members`, 100 a page, followed to
-    /// the last page). Members whose access level no policy can name (minimal access)
-    /// are left out.
+    /// the last page). Awaiting memberships, bots, and levels no policy can name (a
+    /// custom level) are left out.
     async fn read_grants(
         &self,
         resource: &ResourceRef,

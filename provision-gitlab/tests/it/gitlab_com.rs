@@ -12,14 +12,11 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::support;
-use std::path::PathBuf;
-
 use chrono::{Duration, Utc};
 use provision_core::adapter::{Adapter, CheckStatus, Effect, read_all_accounts};
-use provision_core::engine::Engine;
 use provision_core::model::{AccountRef, EmploymentStatus, Entitlement, Identity, OperationKind};
 use provision_testkit::conformance;
-use support::{FakeGitlab, Src, TOKEN, assert_conform, gitlab_com, start};
+use support::{FakeGitlab, Src, assert_conform, gitlab_com, start};
 
 fn group(path: &str, role: &str) -> Entitlement {
     Entitlement::new("gitlab", "group", path).with_role(role)
@@ -104,45 +101,6 @@ async fn on_gitlab_com_people_are_found_by_saml_identity_never_by_a_hidden_email
     assert_conform(&server).await;
 }
 
-const POLICIES: &str = "\
-policies:
-  - name: Engineering
-    triggers:
-      - department: Engineering
-    provisions:
-      - {system: gitlab, action: add_to_group, target: acme/eng, role: developer}
-";
-
-fn deployment(dir: &std::path::Path, url: &str) -> PathBuf {
-    let token = dir.join("token");
-    std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
-    let text = format!(
-        "systems:\n  gitlab:\n    adapter: gitlab\n    enforcement: additive\n    settings:\n      base_url: {url}\n      group: acme\n      deployment: gitlab_com\n    credentials:\n      token: {{file: {}}}\nblast_radius: {{max_identities: 10}}\n",
-        token.display()
-    );
-    let path = dir.join("provision.yaml");
-    std::fs::write(&path, text).unwrap();
-    std::fs::create_dir_all(dir.join("policies")).unwrap();
-    std::fs::write(dir.join("policies/gitlab.yaml"), POLICIES).unwrap();
-    path
-}
-
-async fn engine(name: &str, url: &str) -> Engine {
-    let dir = std::env::temp_dir().join(format!("gitlab-com-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = deployment(&dir, url);
-    let engine = Engine::builder()
-        .deployment(path)
-        .policies(dir.join("policies"))
-        .factories([provision_gitlab::factory()])
-        .build()
-        .await
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    engine
-}
-
 fn person(id: &str, login: &str, department: &str) -> Identity {
     Identity::new(id, login, login).with_attribute("department", department)
 }
@@ -173,7 +131,14 @@ async fn a_gitlab_com_leaver_keeps_no_membership_and_bots_are_never_people() {
     want.sort();
     assert_eq!(ids, want, "people only, the project-only member included");
 
-    let engine = engine("leaver", &server.uri()).await;
+    let engine = support::engine(
+        "saas-leaver",
+        &server.uri(),
+        "additive",
+        &["deployment: gitlab_com"],
+        support::ENGINEERING_DEVELOPERS,
+    )
+    .await;
     let mut roster = [
         person("e1", "sarah@example.com", "Engineering"),
         person("e2", "lee@example.com", "Contractors"),

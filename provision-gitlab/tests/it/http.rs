@@ -263,13 +263,7 @@ async fn a_recently_active_user_is_blocked_when_deactivation_is_refused() {
     let quiet = fake.add_user("bob", "bob@example.com");
     fake.set_recently_active(uid);
     let server = start(&fake).await;
-    let config = GitlabConfig::builder(&server.uri(), "acme")
-        .private_token(support::TOKEN)
-        .deployment(Deployment::SelfManaged)
-        .leaver_action(LeaverAction::Deactivate)
-        .build()
-        .unwrap();
-    let adapter = GitlabAdapter::new(config).unwrap();
+    let adapter = support::self_managed_deactivating(&server);
     let effect = conformance::run(
         &adapter,
         &account(uid, "ada"),
@@ -630,13 +624,7 @@ async fn a_leaver_is_blocked_by_default_and_a_deactivated_one_loses_their_tokens
     assert_eq!(fake.user(ada).state, "blocked");
     assert!(!fake.sign_in(ada), "a blocked leaver cannot sign back in");
 
-    let config = GitlabConfig::builder(&server.uri(), "acme")
-        .private_token(support::TOKEN)
-        .deployment(Deployment::SelfManaged)
-        .leaver_action(LeaverAction::Deactivate)
-        .build()
-        .unwrap();
-    let deactivating = GitlabAdapter::new(config).unwrap();
+    let deactivating = support::self_managed_deactivating(&server);
     let bob_ref = account(bob, "bob");
     conformance::run(&deactivating, &bob_ref, OperationKind::SuspendAccount)
         .await

@@ -8,13 +8,12 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::support;
-use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
 use provision_core::engine::Engine;
 use provision_core::model::{EmploymentStatus, Entitlement, Identity, OperationKind, ResourceRef};
 use provision_gitlab::Deployment;
-use support::{FakeGitlab, Src, TOKEN, assert_conform, start};
+use support::{FakeGitlab, Src, assert_conform, start};
 
 const POLICIES: &str = "\
 policies:
@@ -36,20 +35,6 @@ policies:
       - {system: gitlab, action: add_to_group, target: acme/sales, role: reporter}
 ";
 
-fn deployment(dir: &std::path::Path, url: &str) -> PathBuf {
-    let token = dir.join("token");
-    std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
-    let text = format!(
-        "systems:\n  gitlab:\n    adapter: gitlab\n    enforcement: additive\n    settings:\n      base_url: {url}\n      group: acme\n      deployment: self_managed\n      leaver_action: deactivate\n    credentials:\n      token: {{file: {}}}\nblast_radius: {{max_identities: 10}}\n",
-        token.display()
-    );
-    let path = dir.join("provision.yaml");
-    std::fs::write(&path, text).unwrap();
-    std::fs::create_dir_all(dir.join("policies")).unwrap();
-    std::fs::write(dir.join("policies/gitlab.yaml"), POLICIES).unwrap();
-    path
-}
-
 fn tree() -> FakeGitlab {
     let fake = FakeGitlab::new(100);
     for g in [
@@ -66,20 +51,14 @@ fn tree() -> FakeGitlab {
 }
 
 async fn engine(name: &str, url: &str) -> Engine {
-    let dir = std::env::temp_dir().join(format!("gitlab-nested-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = deployment(&dir, url);
-    let engine = Engine::builder()
-        .deployment(path)
-        .policies(dir.join("policies"))
-        .factories([provision_gitlab::factory()])
-        .build()
-        .await
-        .unwrap();
-    // Everything is loaded and the token read: the folder (with the token) goes.
-    let _ = std::fs::remove_dir_all(&dir);
-    engine
+    support::engine(
+        name,
+        url,
+        "additive",
+        &["deployment: self_managed", "leaver_action: deactivate"],
+        POLICIES,
+    )
+    .await
 }
 
 fn person(id: &str, login: &str, department: &str) -> Identity {
@@ -282,19 +261,14 @@ async fn a_project_grant_covered_by_an_ancestor_group_is_never_sent() {
     fake.add_project("acme/engineering/backend/web");
     let sarah = fake.add_user("sarah", "sarah@example.com");
     let server = start(&fake).await;
-    let dir = std::env::temp_dir().join(format!("gitlab-nested-projects-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = deployment(&dir, &server.uri());
-    std::fs::write(dir.join("policies/gitlab.yaml"), PROJECT_POLICIES).unwrap();
-    let engine = Engine::builder()
-        .deployment(path)
-        .policies(dir.join("policies"))
-        .factories([provision_gitlab::factory()])
-        .build()
-        .await
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    let engine = support::engine(
+        "nested-projects",
+        &server.uri(),
+        "additive",
+        &["deployment: self_managed"],
+        PROJECT_POLICIES,
+    )
+    .await;
     let roster = [person("e1", "sarah@example.com", "Engineering")];
     let plan = engine
         .plan(&roster, "join")

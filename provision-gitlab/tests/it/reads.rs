@@ -5,18 +5,8 @@
 
 use crate::support;
 
-use provision_core::engine::Engine;
 use provision_core::model::Identity;
-use support::{FakeGitlab, Src, TOKEN, start};
-
-const POLICIES: &str = "\
-policies:
-  - name: Engineering
-    triggers:
-      - department: Engineering
-    provisions:
-      - {system: gitlab, action: add_to_group, target: acme/eng, role: developer}
-";
+use support::{FakeGitlab, Src, start};
 
 fn pages(rows: usize) -> usize {
     rows.div_ceil(100).max(1)
@@ -53,28 +43,14 @@ async fn a_plan_reads_each_member_list_once_whatever_the_number_of_accounts() {
         );
     }
     let server = start(&fake).await;
-    let dir = std::env::temp_dir().join(format!("gitlab-reads-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("policies")).unwrap();
-    std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
-    std::fs::write(
-        dir.join("provision.yaml"),
-        format!(
-            "systems:\n  gitlab:\n    adapter: gitlab\n    enforcement: additive\n    settings:\n      base_url: {}\n      group: acme\n      deployment: self_managed\n    credentials:\n      token: {{file: {}}}\n",
-            server.uri(),
-            dir.join("token").display()
-        ),
+    let engine = support::engine(
+        "reads",
+        &server.uri(),
+        "additive",
+        &["deployment: self_managed"],
+        support::ENGINEERING_DEVELOPERS,
     )
-    .unwrap();
-    std::fs::write(dir.join("policies/gitlab.yaml"), POLICIES).unwrap();
-    let engine = Engine::builder()
-        .deployment(dir.join("provision.yaml"))
-        .policies(dir.join("policies"))
-        .factories([provision_gitlab::factory()])
-        .build()
-        .await
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    .await;
     let before = server.received_requests().await.unwrap().len();
 
     let plan = engine

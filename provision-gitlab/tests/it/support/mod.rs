@@ -1155,3 +1155,59 @@ pub async fn count(server: &MockServer, method: &str) -> usize {
         .filter(|r| r.method.as_str() == method)
         .count()
 }
+
+/// An `Engine` over one `adapter: gitlab` system at `url` (top-level group `acme`), its
+/// deployment entry given `settings` lines beyond `base_url` and `group` (`deployment:
+/// self_managed`), with `enforcement` and the policy file `policies`. The token is
+/// written to a file that is gone once the engine is built.
+pub async fn engine(
+    name: &str,
+    url: &str,
+    enforcement: &str,
+    settings: &[&str],
+    policies: &str,
+) -> provision_core::engine::Engine {
+    let dir = std::env::temp_dir().join(format!("gitlab-engine-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
+    let extra: String = settings.iter().map(|l| format!("      {l}\n")).collect();
+    let text = format!(
+        "systems:\n  gitlab:\n    adapter: gitlab\n    enforcement: {enforcement}\n    settings:\n      base_url: {url}\n      group: acme\n{extra}    credentials:\n      token: {{file: {}}}\nblast_radius: {{max_identities: 10}}\n",
+        token.display()
+    );
+    std::fs::write(dir.join("provision.yaml"), text).unwrap();
+    std::fs::write(dir.join("policies/gitlab.yaml"), policies).unwrap();
+    let engine = provision_core::engine::Engine::builder()
+        .deployment(dir.join("provision.yaml"))
+        .policies(dir.join("policies"))
+        .factories([provision_gitlab::factory()])
+        .build()
+        .await
+        .unwrap();
+    // Everything is loaded and the token read: the folder (with the token) goes.
+    let _ = std::fs::remove_dir_all(&dir);
+    engine
+}
+
+/// A self-managed adapter whose leavers are deactivated (not blocked).
+pub fn self_managed_deactivating(server: &MockServer) -> GitlabAdapter {
+    let config = GitlabConfig::builder(&server.uri(), "acme")
+        .private_token(TOKEN)
+        .deployment(Deployment::SelfManaged)
+        .leaver_action(provision_gitlab::LeaverAction::Deactivate)
+        .build()
+        .unwrap();
+    GitlabAdapter::new(config).unwrap()
+}
+
+/// One policy: the Engineering department are developers in `acme/eng`.
+pub const ENGINEERING_DEVELOPERS: &str = "\
+policies:
+  - name: Engineering
+    triggers:
+      - department: Engineering
+    provisions:
+      - {system: gitlab, action: add_to_group, target: acme/eng, role: developer}
+";
