@@ -22,6 +22,9 @@ use crate::config::{GitlabAuth, GitlabConfig};
 /// The system's name in messages.
 pub const SYSTEM: &str = "GitLab";
 
+/// The header that names the throttle (the budget) a reply counts against.
+pub const RATE_LIMIT_NAME: &str = "RateLimit-Name";
+
 /// The largest page GitLab serves.
 pub const PER_PAGE: u32 = 100;
 
@@ -42,7 +45,9 @@ pub const PER_PAGE: u32 = 100;
 ///   without any of them (gitlab.com's edge sometimes sends one) is
 ///   [`AdapterError::Transient`], so the executor backs off exponentially with jitter
 ///   instead of waiting a fixed time.
-/// * 403 is [`AdapterError::Unauthorized`], naming the scope or the role missing.
+/// * 403 is [`AdapterError::Unauthorized`], naming the scope or the role missing
+///   (`admin_mode` for an administrator's token where Admin Mode is on).
+/// * Every reply's `RateLimit-Name` is its [`RateLimitInfo::bucket`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GitlabErrors;
 
@@ -121,7 +126,8 @@ impl ErrorDialect for GitlabErrors {
                     ""
                 } else {
                     " (the token's user needs the Owner role on the group, or Maintainer on \
-                     the project, to manage members; an instance administrator for users)"
+                     the project, to manage members; an instance administrator for users, \
+                     whose token also needs the `admin_mode` scope where Admin Mode is on)"
                 };
                 AdapterError::Unauthorized {
                     error: SystemError::new(
@@ -160,7 +166,9 @@ impl GitlabClient {
         let http = HttpClient::builder(SYSTEM, config.api_url().as_str())
             .user_agent(concat!("provision-gitlab/", env!("CARGO_PKG_VERSION")))
             .timeout(config.timeout)
-            .rate_limit(RateLimitParser::new())
+            // `RateLimit-Name` names the throttle a reply counts against
+            // (`throttle_authenticated_api`, an endpoint's own limit): the budget tag.
+            .rate_limit(RateLimitParser::new().bucket_header(RATE_LIMIT_NAME))
             .build()
             .map_err(|e| {
                 ConfigError::invalid_setting(&config.system_name, "base_url", e.to_string())
@@ -251,6 +259,25 @@ impl GitlabClient {
             return Err(paginate::repeated_cursor(SYSTEM, url.as_str()));
         }
         Ok((items, next, response.rate_limit))
+    }
+}
+
+impl GitlabClient {
+    /// `GET` every page of a list from `url` on, following the next page to the end
+    /// (a page URL that comes back is an error, never an endless walk).
+    pub async fn get_all<T: DeserializeOwned>(&self, url: Url) -> Result<Vec<T>, AdapterError> {
+        let mut out = Vec::new();
+        let mut guard = paginate::CursorGuard::new(SYSTEM);
+        let mut next = Some(url);
+        while let Some(url) = next {
+            let (items, following, _) = self.get_page::<T>(url).await?;
+            out.extend(items);
+            if let Some(f) = &following {
+                guard.visit(f.as_str())?;
+            }
+            next = following;
+        }
+        Ok(out)
     }
 }
 

@@ -71,15 +71,24 @@ impl Deployment {
 }
 
 /// What a leaver's suspension does on self-managed GitLab.
+///
+/// `block` is the default: a deactivated user who signs in again is reactivated by
+/// GitLab, personal access tokens included, so deactivation alone can be undone by
+/// the leaver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LeaverAction {
-    /// `POST /users/:id/deactivate` (the default): the user cannot sign in and holds
-    /// no seat. GitLab refuses it for a user active in the last days (the window is an
-    /// instance setting); the adapter then blocks instead and logs that it did.
+    /// `POST /users/:id/block` (the default): the user cannot sign in or use tokens
+    /// until an administrator unblocks them.
     #[default]
-    Deactivate,
-    /// `POST /users/:id/block`: the user cannot sign in or use tokens.
     Block,
+    /// `POST /users/:id/deactivate`: the user holds no seat. GitLab reactivates a
+    /// deactivated user on their next sign-in, so the adapter also revokes the user's
+    /// personal access tokens (`DELETE /personal_access_tokens/:id`), and **password
+    /// sign-in must be off** on the instance (sign-in only through the identity
+    /// provider, where the leaver is disabled). GitLab refuses to deactivate a user
+    /// active in the last days (the window is an instance setting); the adapter then
+    /// blocks instead and logs that it did.
+    Deactivate,
 }
 
 /// The adapter's configuration. Build it with [`GitlabConfig::builder`],
@@ -117,7 +126,7 @@ impl GitlabConfig {
             group: group.to_owned(),
             auth: None,
             deployment: None,
-            leaver_action: LeaverAction::Deactivate,
+            leaver_action: LeaverAction::default(),
             hard_delete: false,
             timeout: Duration::from_secs(30),
             system_name: DEFAULT_SYSTEM_NAME.to_owned(),
@@ -166,7 +175,7 @@ impl GitlabConfig {
     /// Settings: `base_url` (required; `https://gitlab.com` or the instance's URL),
     /// `group` (required: the managed top-level group's full path), `deployment`
     /// (`gitlab_com` / `self_managed`; by default from the URL), `auth`
-    /// (`private_token` / `bearer`), `leaver_action` (`deactivate` / `block`),
+    /// (`private_token` / `bearer`), `leaver_action` (`block`, the default, / `deactivate`),
     /// `hard_delete` (`true` / `false`), `timeout_seconds`. Credential: `token`.
     /// Whether leavers are deleted is the deployment's `delete_leavers`.
     pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, ConfigError> {
@@ -324,8 +333,8 @@ impl GitlabConfigBuilder {
         self
     }
 
-    /// What suspension does on self-managed GitLab (default deactivate, falling back
-    /// to block).
+    /// What suspension does on self-managed GitLab (default block; see
+    /// [`LeaverAction::Deactivate`] for what deactivation needs).
     pub fn leaver_action(mut self, action: LeaverAction) -> Self {
         self.leaver_action = action;
         self

@@ -40,6 +40,9 @@ pub struct User {
     /// account, so never read as one.
     #[serde(default)]
     pub bot: bool,
+    /// `human`, or the kind of bot (`project_bot`, `service_account`, …), where shown.
+    #[serde(default)]
+    pub user_type: Option<String>,
 }
 
 /// A member's SAML identity.
@@ -74,10 +77,38 @@ impl User {
             )
     }
 
+    /// A bot, never a person: GitLab's `bot` flag, a `user_type` other than `human`,
+    /// or a bot's username ([`is_bot_username`]).
+    pub fn is_bot(&self) -> bool {
+        self.bot
+            || self
+                .user_type
+                .as_deref()
+                .is_some_and(|t| !t.is_empty() && t != "human")
+            || is_bot_username(&self.username)
+    }
+
     /// The SDK's account state.
     pub fn account_state(&self) -> AccountState {
         account_state(self.state.as_deref().unwrap_or("active"))
     }
+}
+
+/// Whether a username is one GitLab gives bots: a group or project access token's
+/// user (`group_<id>_bot_<hash>`, `project_<id>_bot_<hash>`, older `project_<id>_bot`)
+/// or a service account (`service_account_…`). The member entity has no `bot` flag,
+/// so this is how a bot is known among members.
+pub fn is_bot_username(username: &str) -> bool {
+    let token_bot = |prefix: &str| {
+        username.strip_prefix(prefix).is_some_and(|rest| {
+            let digits = rest.chars().take_while(char::is_ascii_digit).count();
+            digits > 0
+                && rest[digits..]
+                    .strip_prefix("_bot")
+                    .is_some_and(|tail| tail.is_empty() || tail.starts_with('_'))
+        })
+    };
+    token_bot("group_") || token_bot("project_") || username.starts_with("service_account_")
 }
 
 /// GitLab user state → account state.
@@ -123,6 +154,14 @@ pub struct Member {
 }
 
 impl Member {
+    /// The membership waits for a seat (the group's user cap) or an Owner's approval
+    /// ("require approval"): it gives no access until then.
+    pub fn is_awaiting(&self) -> bool {
+        self.membership_state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("awaiting"))
+    }
+
     /// The member as a user.
     pub fn user(&self) -> User {
         User {
@@ -135,7 +174,13 @@ impl Member {
             last_sign_in_at: None,
             group_saml_identity: self.group_saml_identity.clone(),
             bot: false,
+            user_type: None,
         }
+    }
+
+    /// A bot's membership (a group or project access token, a service account).
+    pub fn is_bot(&self) -> bool {
+        is_bot_username(&self.username)
     }
 }
 
@@ -146,6 +191,41 @@ fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32
         Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
         _ => None,
     })
+}
+
+/// A SAML identity of the top-level group (`GET /groups/:id/saml/identities`,
+/// `GET /groups/:id/saml/:uid`): the identity provider's NameID for a user.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SamlIdentityRecord {
+    /// The NameID (`extern_uid`).
+    pub extern_uid: String,
+    /// The user's id (the docs type it as a string, the example as a number).
+    #[serde(deserialize_with = "number_or_string_required")]
+    pub user_id: u64,
+}
+
+fn number_or_string_required<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| serde::de::Error::custom("a user id that is not a whole number")),
+        serde_json::Value::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom("a user id that is not a number")),
+        _ => Err(serde::de::Error::custom("a user id that is not a number")),
+    }
+}
+
+/// A SAML group link (`GET /groups/:id/saml_group_links`): members of the identity
+/// provider's group `name` get `access_level` in the GitLab group at every sign-in.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SamlGroupLink {
+    /// The identity provider's group name.
+    pub name: String,
+    /// The access level the link gives.
+    #[serde(default, deserialize_with = "number_or_string")]
+    pub access_level: Option<u32>,
 }
 
 /// A group (`GET /groups/:id`, `GET /groups/:id/descendant_groups`).
@@ -181,4 +261,24 @@ pub struct TokenUser {
     /// absent means no).
     #[serde(default)]
     pub is_admin: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bot_usernames_are_recognised() {
+        for bot in [
+            "group_42_bot_4f2a9c",
+            "project_7_bot_b1",
+            "project_7_bot",
+            "service_account_group_42_1a2b",
+        ] {
+            assert!(is_bot_username(bot), "{bot}");
+        }
+        for person in ["group_lead", "project_7_bots", "sarah", "group__bot_x"] {
+            assert!(!is_bot_username(person), "{person}");
+        }
+    }
 }

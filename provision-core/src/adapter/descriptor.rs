@@ -130,6 +130,13 @@ pub struct ResourceKindDescriptor {
     /// parent.
     #[serde(default)]
     pub nested: bool,
+    /// Resources of this kind sit inside resources of another kind of the same system
+    /// (GitLab projects in groups): a grant on the parent, or on one of its ancestors,
+    /// covers them at the same or a lower role, as [`Self::nested`] does within one
+    /// kind. [`crate::model::ResourceRecord::parent`] (or the path's parent) names the
+    /// parent, a resource of that kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nested_in: Option<String>,
     /// An account holds exactly one resource of this kind (Google org unit,
     /// Salesforce profile): a change is a replace, never two holders.
     #[serde(default)]
@@ -169,6 +176,7 @@ impl ResourceKindDescriptor {
             role_model: RoleModel::Single,
             enumerable: false,
             nested: false,
+            nested_in: None,
             one_per_account: false,
             whole_list_membership: false,
             max_batch: None,
@@ -215,6 +223,13 @@ impl ResourceKindDescriptor {
     /// Builder-style: resources nest; a parent's grant covers its descendants.
     pub fn nested(mut self) -> Self {
         self.nested = true;
+        self
+    }
+
+    /// Builder-style: resources of this kind sit inside resources of `kind`, whose
+    /// grants cover them ([`Self::nested_in`]).
+    pub fn nested_in(mut self, kind: impl Into<String>) -> Self {
+        self.nested_in = Some(kind.into());
         self
     }
 

@@ -219,8 +219,11 @@ impl SystemCtx<'_> {
         self.kind(kind).is_some_and(|k| k.required_at_create)
     }
 
+    /// The kind, when its resources have parents whose grants cover them (within the
+    /// kind, or in the kind it is [nested in](ResourceKindDescriptor::nested_in)).
     fn nested(&self, kind: &str) -> Option<&ResourceKindDescriptor> {
-        self.kind(kind).filter(|k| k.nested)
+        self.kind(kind)
+            .filter(|k| k.nested || k.nested_in.is_some())
     }
 
     /// The system manages the identity's account (creates, reactivates, syncs it).
@@ -469,10 +472,10 @@ fn plan_identity_into(
         if ctx.owned_externally(e) || ambiguous(&e.system) {
             continue;
         }
-        if let Some(kind) = ctx.nested(&e.kind) {
+        if ctx.nested(&e.kind).is_some() {
             let standing =
                 standing_grants.get_or_insert_with(|| standing(want, have, managed, systems));
-            if ctx.parents.covered(kind, e, standing) {
+            if ctx.parents.covered(|k| ctx.kind(k), e, standing) {
                 // An ancestor's grant already gives this (or more).
                 continue;
             }

@@ -179,7 +179,11 @@ pub async fn read_system_with<'r>(
     }
     merge_account_grants(&mut snapshot, by_resource);
     let mut listed = Vec::new();
-    for kind in descriptor.kinds.iter().filter(|k| k.enumerable && k.nested) {
+    for kind in descriptor
+        .kinds
+        .iter()
+        .filter(|k| k.enumerable && (k.nested || k.nested_in.is_some()))
+    {
         listed.extend(reads.resources(&kind.kind).await?);
     }
     snapshot.read_at = Some(wall_now());

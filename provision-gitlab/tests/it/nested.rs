@@ -8,13 +8,12 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::support;
-use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
 use provision_core::engine::Engine;
 use provision_core::model::{EmploymentStatus, Entitlement, Identity, OperationKind, ResourceRef};
 use provision_gitlab::Deployment;
-use support::{FakeGitlab, Src, TOKEN, assert_conform, start};
+use support::{FakeGitlab, Src, assert_conform, start};
 
 const POLICIES: &str = "\
 policies:
@@ -36,20 +35,6 @@ policies:
       - {system: gitlab, action: add_to_group, target: acme/sales, role: reporter}
 ";
 
-fn deployment(dir: &std::path::Path, url: &str) -> PathBuf {
-    let token = dir.join("token");
-    std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
-    let text = format!(
-        "systems:\n  gitlab:\n    adapter: gitlab\n    enforcement: additive\n    settings:\n      base_url: {url}\n      group: acme\n      deployment: self_managed\n    credentials:\n      token: {{file: {}}}\nblast_radius: {{max_identities: 10}}\n",
-        token.display()
-    );
-    let path = dir.join("provision.yaml");
-    std::fs::write(&path, text).unwrap();
-    std::fs::create_dir_all(dir.join("policies")).unwrap();
-    std::fs::write(dir.join("policies/gitlab.yaml"), POLICIES).unwrap();
-    path
-}
-
 fn tree() -> FakeGitlab {
     let fake = FakeGitlab::new(100);
     for g in [
@@ -66,20 +51,14 @@ fn tree() -> FakeGitlab {
 }
 
 async fn engine(name: &str, url: &str) -> Engine {
-    let dir = std::env::temp_dir().join(format!("gitlab-nested-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = deployment(&dir, url);
-    let engine = Engine::builder()
-        .deployment(path)
-        .policies(dir.join("policies"))
-        .factories([provision_gitlab::factory()])
-        .build()
-        .await
-        .unwrap();
-    // Everything is loaded and the token read: the folder (with the token) goes.
-    let _ = std::fs::remove_dir_all(&dir);
-    engine
+    support::engine(
+        name,
+        url,
+        "additive",
+        &["deployment: self_managed", "leaver_action: deactivate"],
+        POLICIES,
+    )
+    .await
 }
 
 fn person(id: &str, login: &str, department: &str) -> Identity {
@@ -256,5 +235,70 @@ async fn a_recently_active_leaver_is_blocked_and_the_report_says_so() {
         "{report}"
     );
     assert!(report.to_string().contains("blocked instead"), "{report}");
+    assert_conform(&server).await;
+}
+
+const PROJECT_POLICIES: &str = "\
+policies:
+  - name: Engineering
+    triggers:
+      - department: Engineering
+    provisions:
+      - {system: gitlab, action: add_to_group, target: acme/engineering, role: maintainer}
+      # Covered by the maintainer grant on an ancestor group: never sent.
+      - {system: gitlab, action: add_to_project, target: acme/engineering/backend/api, role: developer}
+      # Higher than the ancestor gives: granted on the project.
+      - {system: gitlab, action: add_to_project, target: acme/engineering/backend/web, role: owner}
+";
+
+/// Issue 28 item 5: projects inherit from their groups. A project grant at the same or
+/// a lower level than a group ancestor gives is covered (one resource tree across both
+/// kinds); before, it was sent (GitLab refuses a level below the inherited one) and
+/// reported missing at every plan.
+#[tokio::test]
+async fn a_project_grant_covered_by_an_ancestor_group_is_never_sent() {
+    let fake = tree();
+    fake.add_project("acme/engineering/backend/web");
+    let sarah = fake.add_user("sarah", "sarah@example.com");
+    let server = start(&fake).await;
+    let engine = support::engine(
+        "nested-projects",
+        &server.uri(),
+        "additive",
+        &["deployment: self_managed"],
+        PROJECT_POLICIES,
+    )
+    .await;
+    let roster = [person("e1", "sarah@example.com", "Engineering")];
+    let plan = engine
+        .plan(&roster, "join")
+        .await
+        .unwrap()
+        .approve()
+        .unwrap();
+    assert_eq!(
+        grants(&plan),
+        vec![
+            "e1/gitlab/grant/group/acme/engineering#maintainer",
+            "e1/gitlab/grant/project/acme/engineering/backend/web#owner",
+        ]
+    );
+    let report = engine.apply(&plan).await.unwrap();
+    assert_eq!(report.totals.failed, 0, "{report}");
+    assert_eq!(
+        fake.level(Src::Project, "acme/engineering/backend/web", sarah),
+        Some(50)
+    );
+    assert_eq!(
+        fake.level(Src::Project, "acme/engineering/backend/api", sarah),
+        None
+    );
+    let again = engine
+        .plan(&roster, "again")
+        .await
+        .unwrap()
+        .approve()
+        .unwrap();
+    assert!(again.operations.is_empty(), "{:#?}", again.operations);
     assert_conform(&server).await;
 }

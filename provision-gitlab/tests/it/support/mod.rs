@@ -6,7 +6,7 @@
 //! user), plus helpers shared by the test files.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use provision_gitlab::{Deployment, GitlabAdapter, GitlabConfig};
@@ -18,7 +18,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub const TOKEN: &str = "glpat-SECRET-token-value";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeUser {
     pub id: u64,
     pub username: String,
@@ -27,6 +27,18 @@ pub struct FakeUser {
     pub state: String,
     /// Signed in within the last days: GitLab refuses to deactivate the user.
     pub recently_active: bool,
+    /// Personal access tokens: (id, active).
+    pub pats: Vec<(u64, bool)>,
+    /// The email the user made public (`public_email`), if any.
+    pub public_email: Option<String>,
+    /// An enterprise user of the top-level group (gitlab.com): its Owners see the
+    /// user's email in member lists and can search it under `/enterprise_users`.
+    pub enterprise: bool,
+    /// The SAML identity (NameID) the group's identity provider gave on the first
+    /// SSO login.
+    pub saml_uid: Option<String>,
+    /// `human` (empty) or a bot's `user_type` (`project_bot`, `service_account`).
+    pub user_type: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,9 +81,21 @@ pub struct State {
     pub projects: Vec<FakeProject>,
     /// (source, source id, user id) → (access level, expires_at)
     pub members: BTreeMap<(Src, u64, u64), (u32, Option<String>)>,
+    /// Memberships waiting for a seat or an Owner's approval (`membership_state:
+    /// awaiting`): no access until approved.
+    pub awaiting: BTreeSet<(Src, u64, u64)>,
+    /// SAML group links per group id: (SAML group name, access level). GitLab
+    /// rewrites a linked group's memberships at every sign-in.
+    pub saml_links: BTreeMap<u64, Vec<(String, u32)>>,
+    /// The group's user cap is reached (or "require approval" is on): every new
+    /// membership is `awaiting`.
+    pub awaiting_new: bool,
     pub next_id: u64,
     pub max_page: usize,
     pub admin: bool,
+    /// Admin Mode is on and the token lacks the `admin_mode` scope: GitLab treats its
+    /// administrator as a regular user (`/user` shows no `is_admin`).
+    pub admin_mode_unscoped: bool,
     pub mode: Mode,
     /// Send `Link` headers (GitLab does; off to test `X-Next-Page` alone).
     pub link: bool,
@@ -97,9 +121,13 @@ impl FakeGitlab {
                 groups: Vec::new(),
                 projects: Vec::new(),
                 members: BTreeMap::new(),
+                awaiting: BTreeSet::new(),
+                saml_links: BTreeMap::new(),
+                awaiting_new: false,
                 next_id: 100,
                 max_page,
                 admin: true,
+                admin_mode_unscoped: false,
                 mode: Mode::Normal,
                 link: true,
                 no_totals: false,
@@ -127,9 +155,97 @@ impl FakeGitlab {
             email: email.into(),
             name: username.into(),
             state: "active".into(),
-            recently_active: false,
+            ..FakeUser::default()
         });
         id
+    }
+
+    /// The person's first SSO login on gitlab.com: GitLab creates the user (not an
+    /// enterprise user unless said so), links the SAML identity (NameID = the email)
+    /// and adds the user to the top-level group at minimal access (the SSO default
+    /// membership role).
+    pub fn first_sso_login(&self, username: &str, email: &str) -> u64 {
+        let id = self.add_user(username, email);
+        self.set_saml(id, email);
+        let top = {
+            let s = self.state.lock().unwrap();
+            s.groups
+                .iter()
+                .find(|g| g.parent.is_none())
+                .unwrap()
+                .full_path
+                .clone()
+        };
+        self.add_member(Src::Group, &top, id, 5);
+        id
+    }
+
+    /// A SAML group link on the group: members of the identity provider's group
+    /// `name` get `level` there at every sign-in.
+    pub fn link_saml_group(&self, path: &str, name: &str, level: u32) {
+        let id = self.group_id(path);
+        self.state
+            .lock()
+            .unwrap()
+            .saml_links
+            .entry(id)
+            .or_default()
+            .push((name.into(), level));
+    }
+
+    /// The user's SAML identity (NameID).
+    pub fn set_saml(&self, user: u64, uid: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.users.iter_mut().find(|u| u.id == user).unwrap().saml_uid = Some(uid.into());
+    }
+
+    /// The user is an enterprise user of the top-level group.
+    pub fn set_enterprise(&self, user: u64) {
+        let mut s = self.state.lock().unwrap();
+        s.users
+            .iter_mut()
+            .find(|u| u.id == user)
+            .unwrap()
+            .enterprise = true;
+    }
+
+    /// A group or project access token's bot user (`group_<id>_bot_<hash>`), GitLab's
+    /// way of giving a token a membership.
+    pub fn add_bot(&self, username: &str) -> u64 {
+        let id = self.add_user(username, &format!("{username}@noreply.gitlab.example.com"));
+        let mut s = self.state.lock().unwrap();
+        s.users.iter_mut().find(|u| u.id == id).unwrap().user_type = "project_bot".into();
+        id
+    }
+
+    /// A personal access token of `user`, active.
+    pub fn add_pat(&self, user: u64) -> u64 {
+        let id = self.id();
+        let mut s = self.state.lock().unwrap();
+        let u = s.users.iter_mut().find(|u| u.id == user).unwrap();
+        u.pats.push((id, true));
+        id
+    }
+
+    /// The user's personal access tokens still active.
+    pub fn active_pats(&self, user: u64) -> usize {
+        self.user(user).pats.iter().filter(|(_, a)| *a).count()
+    }
+
+    /// The person signs in with their password. A deactivated user who signs in is
+    /// reactivated by GitLab (its old tokens with it); a blocked or banned one is
+    /// refused. Whether the sign-in succeeded.
+    pub fn sign_in(&self, user: u64) -> bool {
+        let mut s = self.state.lock().unwrap();
+        let u = s.users.iter_mut().find(|u| u.id == user).unwrap();
+        match u.state.as_str() {
+            "active" => true,
+            "deactivated" => {
+                u.state = "active".into();
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn user(&self, id: u64) -> FakeUser {
@@ -184,6 +300,14 @@ impl FakeGitlab {
         s.projects.iter().find(|p| p.path == path).unwrap().id
     }
 
+    /// The end date of a direct membership, set behind the adapter's back.
+    pub fn set_expires_at(&self, src: Src, path: &str, user: u64, date: Option<&str>) {
+        let id = self.source_id(src, path);
+        if let Some(m) = self.state.lock().unwrap().members.get_mut(&(src, id, user)) {
+            m.1 = date.map(str::to_owned);
+        }
+    }
+
     /// A direct membership, made behind the adapter's back.
     pub fn add_member(&self, src: Src, path: &str, user: u64, level: u32) {
         let id = match src {
@@ -195,6 +319,25 @@ impl FakeGitlab {
             .unwrap()
             .members
             .insert((src, id, user), (level, None));
+    }
+
+    fn source_id(&self, src: Src, path: &str) -> u64 {
+        match src {
+            Src::Group => self.group_id(path),
+            Src::Project => self.project_id(path),
+        }
+    }
+
+    /// The membership waits for a seat or an approval.
+    pub fn set_awaiting(&self, src: Src, path: &str, user: u64) {
+        let id = self.source_id(src, path);
+        self.state.lock().unwrap().awaiting.insert((src, id, user));
+    }
+
+    /// An Owner approves the awaiting membership.
+    pub fn approve(&self, src: Src, path: &str, user: u64) {
+        let id = self.source_id(src, path);
+        self.state.lock().unwrap().awaiting.remove(&(src, id, user));
     }
 
     /// The direct membership level of `user` in a group or project.
@@ -251,20 +394,36 @@ fn message(status: u16, text: &str) -> ResponseTemplate {
 fn user_json(u: &FakeUser) -> Value {
     json!({
         "id": u.id, "username": u.username, "name": u.name, "state": u.state,
-        "email": u.email, "web_url": format!("https://gitlab.example.com/{}", u.username),
-        "bot": u.username.ends_with("_bot"),
+        "email": u.email, "public_email": u.public_email,
+        "web_url": format!("https://gitlab.example.com/{}", u.username),
+        "bot": u.username.ends_with("_bot") || !u.user_type.is_empty(),
     })
 }
 
+/// The member entity. GitLab shows `email` only to administrators and, on gitlab.com,
+/// to the group's Owners for enterprise users ("Limitations" in the members API
+/// docs); the caller removes it otherwise ([`State::member_view`]). The entity carries
+/// no `bot` flag: a bot is known by its username (`group_<id>_bot_…`).
 fn member_json(u: &FakeUser, level: u32, expires: Option<&String>) -> Value {
     json!({
         "id": u.id, "username": u.username, "name": u.name, "state": u.state,
-        "email": u.email, "access_level": level, "expires_at": expires,
+        "email": u.email, "public_email": u.public_email,
+        "access_level": level, "expires_at": expires,
         "membership_state": "active",
     })
 }
 
 impl State {
+    /// A member entity as the token's user sees it: `email` only for administrators
+    /// and for enterprise users.
+    fn member_view(&self, uid: u64, mut v: Value) -> Value {
+        let shown = self.admin || self.user(uid).is_some_and(|u| u.enterprise);
+        if !shown && let Some(o) = v.as_object_mut() {
+            o.remove("email");
+        }
+        v
+    }
+
     fn group_by(&self, key: &str) -> Option<FakeGroup> {
         self.groups
             .iter()
@@ -377,6 +536,7 @@ impl State {
                 }
                 .as_str(),
             )
+            .insert_header("ratelimit-name", "throttle_authenticated_api")
             .insert_header("ratelimit-limit", "2000")
             .insert_header("ratelimit-remaining", "1999")
             .insert_header("ratelimit-reset", RESET_EPOCH.to_string().as_str());
@@ -449,9 +609,13 @@ impl Respond for FakeGitlab {
         }
         let rest = &segs[2..];
         match (method, rest) {
-            ("GET", ["user"]) => ResponseTemplate::new(200).set_body_json(json!({
-                "id": 1, "username": "root", "is_admin": s.admin
-            })),
+            ("GET", ["user"]) => {
+                let mut me = json!({"id": 1, "username": "root"});
+                if s.admin && !s.admin_mode_unscoped {
+                    me["is_admin"] = json!(true);
+                }
+                ResponseTemplate::new(200).set_body_json(me)
+            }
             ("GET", ["users"]) => {
                 let mut users: Vec<&FakeUser> = s.users.iter().collect();
                 if let Some(name) = q.get("username") {
@@ -506,7 +670,7 @@ impl Respond for FakeGitlab {
                     email,
                     name: body["name"].as_str().unwrap_or_default().to_owned(),
                     state: "active".into(),
-                    recently_active: false,
+                    ..FakeUser::default()
                 };
                 let json = user_json(&user);
                 s.users.push(user);
@@ -546,6 +710,41 @@ impl Respond for FakeGitlab {
                 }
                 ResponseTemplate::new(201).set_body_json(json!(true))
             }
+            ("GET", ["personal_access_tokens"]) => {
+                // Administrators list anyone's tokens by `user_id`; others only their own.
+                if !s.admin || s.admin_mode_unscoped {
+                    return message(401, "401 Unauthorized");
+                }
+                let user: Option<u64> = q.get("user_id").and_then(|v| v.parse().ok());
+                let only_active = q.get("state").map(String::as_str) == Some("active");
+                let items: Vec<Value> = s
+                    .users
+                    .iter()
+                    .filter(|u| user.is_none_or(|id| u.id == id))
+                    .flat_map(|u| u.pats.iter().map(move |p| (u.id, *p)))
+                    .filter(|(_, (_, active))| !only_active || *active)
+                    .map(|(uid, (id, active))| {
+                        json!({"id": id, "name": format!("token-{id}"), "user_id": uid,
+                               "active": active, "revoked": !active, "scopes": ["api"]})
+                    })
+                    .collect();
+                s.offset_page(req, items)
+            }
+            ("DELETE", ["personal_access_tokens", id]) => {
+                let id: u64 = id.parse().unwrap_or(0);
+                let pat = s
+                    .users
+                    .iter_mut()
+                    .flat_map(|u| u.pats.iter_mut())
+                    .find(|(p, _)| *p == id);
+                match pat {
+                    Some((_, active)) if *active => {
+                        *active = false;
+                        ResponseTemplate::new(204)
+                    }
+                    _ => message(404, "404 Not Found"),
+                }
+            }
             ("GET", ["groups", key]) => match s.group_by(key) {
                 Some(g) => ResponseTemplate::new(200).set_body_json(json!({
                     "id": g.id, "full_path": g.full_path, "parent_id": g.parent,
@@ -553,6 +752,67 @@ impl Respond for FakeGitlab {
                 })),
                 None => message(404, "404 Group Not Found"),
             },
+            ("GET", ["groups", key, "saml_group_links"]) => {
+                let Some(g) = s.group_by(key) else {
+                    return message(404, "404 Group Not Found");
+                };
+                let links: Vec<Value> = s
+                    .saml_links
+                    .get(&g.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, level)| json!({"name": name, "access_level": level}))
+                    .collect();
+                // A bare array, not paginated (api/saml.md).
+                ResponseTemplate::new(200).set_body_json(Value::Array(links))
+            }
+            ("GET", ["groups", key, "saml", "identities"]) => {
+                if s.group_by(key).is_none() {
+                    return message(404, "404 Group Not Found");
+                }
+                let items = s
+                    .users
+                    .iter()
+                    .filter_map(|u| {
+                        let uid = u.saml_uid.as_ref()?;
+                        Some(json!({"extern_uid": uid, "user_id": u.id}))
+                    })
+                    .collect();
+                s.offset_page(req, items)
+            }
+            ("GET", ["groups", key, "saml", uid]) => {
+                if s.group_by(key).is_none() {
+                    return message(404, "404 Group Not Found");
+                }
+                // The NameID matches exactly, as the identity provider sent it.
+                match s.users.iter().find(|u| u.saml_uid.as_deref() == Some(*uid)) {
+                    Some(u) => ResponseTemplate::new(200)
+                        .set_body_json(json!({"extern_uid": uid, "user_id": u.id})),
+                    None => message(404, "404 Not found"),
+                }
+            }
+            ("GET", ["groups", key, "enterprise_users"]) => {
+                // Owners of the top-level group only; `search` matches name, username
+                // and the (primary) email.
+                if s.group_by(key).is_none_or(|g| g.parent.is_some()) {
+                    return message(404, "404 Group Not Found");
+                }
+                let search = q.get("search").map(|t| t.to_lowercase());
+                let items = s
+                    .users
+                    .iter()
+                    .filter(|u| u.enterprise)
+                    .filter(|u| {
+                        search.as_ref().is_none_or(|t| {
+                            u.username.to_lowercase().contains(t)
+                                || u.name.to_lowercase().contains(t)
+                                || u.email.to_lowercase().contains(t)
+                        })
+                    })
+                    .map(user_json)
+                    .collect();
+                s.offset_page(req, items)
+            }
             ("GET", ["groups", key, "descendant_groups"]) => {
                 let Some(g) = s.group_by(key) else {
                     return message(404, "404 Group Not Found");
@@ -641,9 +901,19 @@ fn members(
             .map(|((_, _, u), m)| (*u, m.clone()))
             .collect()
     };
+    // A direct membership waiting for a seat or an approval says so.
+    let mark = |s: &State, uid: u64, mut v: Value| -> Value {
+        if s.awaiting.contains(&(src, id, uid)) {
+            v["membership_state"] = json!("awaiting");
+        }
+        s.member_view(uid, v)
+    };
     let render = |s: &State, list: BTreeMap<u64, (u32, Option<String>)>| -> Vec<Value> {
         list.iter()
-            .filter_map(|(u, (l, e))| s.user(*u).map(|user| member_json(user, *l, e.as_ref())))
+            .filter_map(|(u, (l, e))| {
+                s.user(*u)
+                    .map(|user| mark(s, *u, member_json(user, *l, e.as_ref())))
+            })
             .collect()
     };
     match (method, tail) {
@@ -652,14 +922,16 @@ fn members(
             if !q.contains_key("query") {
                 let list: Vec<(u64, (u32, Option<String>))> = direct(s).into_iter().collect();
                 return s.offset_page_of(req, list, |(u, (l, e))| {
-                    member_json(s.user(*u).unwrap(), *l, e.as_ref())
+                    mark(s, *u, member_json(s.user(*u).unwrap(), *l, e.as_ref()))
                 });
             }
             let mut list = render(s, direct(s));
             if let Some(text) = q.get("query") {
                 let t = text.to_lowercase();
+                // `User.search` without private emails: username, name and the
+                // public email only, whoever asks.
                 list.retain(|m| {
-                    ["username", "name", "email"].iter().any(|f| {
+                    ["username", "name", "public_email"].iter().any(|f| {
                         m[*f]
                             .as_str()
                             .is_some_and(|v| v.to_lowercase().contains(&t))
@@ -680,9 +952,11 @@ fn members(
                 direct(s)
             };
             match (set.get(&uid), s.user(uid)) {
-                (Some((l, e)), Some(u)) => {
-                    ResponseTemplate::new(200).set_body_json(member_json(u, *l, e.as_ref()))
-                }
+                (Some((l, e)), Some(u)) => ResponseTemplate::new(200).set_body_json(mark(
+                    s,
+                    uid,
+                    member_json(u, *l, e.as_ref()),
+                )),
                 _ => message(404, "404 Not found"),
             }
         }
@@ -696,26 +970,73 @@ fn members(
             if s.members.contains_key(&(src, id, uid)) {
                 return message(409, "Member already exists");
             }
+            // GitLab refuses a direct membership below what the person inherits from
+            // an ancestor group.
+            let inherited = ancestors
+                .iter()
+                .filter_map(|a| s.members.get(&(Src::Group, *a, uid)).map(|m| (*a, m.0)))
+                .max_by_key(|(_, l)| *l);
+            if let Some((from, at)) = inherited
+                && level < at
+            {
+                let role = match at {
+                    10 => "Guest",
+                    15 => "Planner",
+                    20 => "Reporter",
+                    30 => "Developer",
+                    40 => "Maintainer",
+                    _ => "Owner",
+                };
+                let from = s
+                    .groups
+                    .iter()
+                    .find(|g| g.id == from)
+                    .unwrap()
+                    .full_path
+                    .clone();
+                return ResponseTemplate::new(400).set_body_json(json!({"message": {
+                    "access_level": [format!(
+                        "should be greater than or equal to {role} inherited membership from group {from}"
+                    )]
+                }}));
+            }
             s.members.insert((src, id, uid), (level, expires.clone()));
+            if s.awaiting_new {
+                s.awaiting.insert((src, id, uid));
+            }
             let u = s.user(uid).unwrap().clone();
-            ResponseTemplate::new(201).set_body_json(member_json(&u, level, expires.as_ref()))
+            ResponseTemplate::new(201).set_body_json(mark(
+                s,
+                uid,
+                member_json(&u, level, expires.as_ref()),
+            ))
         }
         ("PUT", [uid]) => {
             let uid: u64 = uid.parse().unwrap_or(0);
             let level = body["access_level"].as_u64().unwrap_or(0) as u32;
-            let expires = body["expires_at"].as_str().map(str::to_owned);
             let Some(m) = s.members.get_mut(&(src, id, uid)) else {
                 return message(404, "404 Not found");
             };
+            // An `expires_at` left out keeps the end date the membership has; an empty
+            // one (or null) clears it.
+            let expires = match body.get("expires_at") {
+                None => m.1.clone(),
+                Some(v) => v.as_str().filter(|d| !d.is_empty()).map(str::to_owned),
+            };
             *m = (level, expires.clone());
             let u = s.user(uid).unwrap().clone();
-            ResponseTemplate::new(200).set_body_json(member_json(&u, level, expires.as_ref()))
+            ResponseTemplate::new(200).set_body_json(mark(
+                s,
+                uid,
+                member_json(&u, level, expires.as_ref()),
+            ))
         }
         ("DELETE", [uid]) => {
             let uid: u64 = uid.parse().unwrap_or(0);
             if s.members.remove(&(src, id, uid)).is_none() {
                 return message(404, "404 Not found");
             }
+            s.awaiting.remove(&(src, id, uid));
             let skip = req
                 .url
                 .query_pairs()
@@ -834,3 +1155,59 @@ pub async fn count(server: &MockServer, method: &str) -> usize {
         .filter(|r| r.method.as_str() == method)
         .count()
 }
+
+/// An `Engine` over one `adapter: gitlab` system at `url` (top-level group `acme`), its
+/// deployment entry given `settings` lines beyond `base_url` and `group` (`deployment:
+/// self_managed`), with `enforcement` and the policy file `policies`. The token is
+/// written to a file that is gone once the engine is built.
+pub async fn engine(
+    name: &str,
+    url: &str,
+    enforcement: &str,
+    settings: &[&str],
+    policies: &str,
+) -> provision_core::engine::Engine {
+    let dir = std::env::temp_dir().join(format!("gitlab-engine-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
+    let extra: String = settings.iter().map(|l| format!("      {l}\n")).collect();
+    let text = format!(
+        "systems:\n  gitlab:\n    adapter: gitlab\n    enforcement: {enforcement}\n    settings:\n      base_url: {url}\n      group: acme\n{extra}    credentials:\n      token: {{file: {}}}\nblast_radius: {{max_identities: 10}}\n",
+        token.display()
+    );
+    std::fs::write(dir.join("provision.yaml"), text).unwrap();
+    std::fs::write(dir.join("policies/gitlab.yaml"), policies).unwrap();
+    let engine = provision_core::engine::Engine::builder()
+        .deployment(dir.join("provision.yaml"))
+        .policies(dir.join("policies"))
+        .factories([provision_gitlab::factory()])
+        .build()
+        .await
+        .unwrap();
+    // Everything is loaded and the token read: the folder (with the token) goes.
+    let _ = std::fs::remove_dir_all(&dir);
+    engine
+}
+
+/// A self-managed adapter whose leavers are deactivated (not blocked).
+pub fn self_managed_deactivating(server: &MockServer) -> GitlabAdapter {
+    let config = GitlabConfig::builder(&server.uri(), "acme")
+        .private_token(TOKEN)
+        .deployment(Deployment::SelfManaged)
+        .leaver_action(provision_gitlab::LeaverAction::Deactivate)
+        .build()
+        .unwrap();
+    GitlabAdapter::new(config).unwrap()
+}
+
+/// One policy: the Engineering department are developers in `acme/eng`.
+pub const ENGINEERING_DEVELOPERS: &str = "\
+policies:
+  - name: Engineering
+    triggers:
+      - department: Engineering
+    provisions:
+      - {system: gitlab, action: add_to_group, target: acme/eng, role: developer}
+";

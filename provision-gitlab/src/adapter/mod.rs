@@ -1,11 +1,17 @@
 //! The [`Adapter`] implementation: entitlements onto GitLab group and project
 //! memberships, accounts onto users.
 
+pub mod people;
+pub mod tree;
+
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use provision_core::adapter::{
     Adapter, AdapterError, Applied, CheckStatus, Page, SystemDescriptor, SystemError,
 };
+use provision_core::clock::{Clock, SystemClock};
 use provision_core::model::{
     AccountProfile, AccountRecord, AccountRef, AccountState, Entitlement, GrantRecord, Operation,
     OperationKind, ReasonKind, ResourceRecord, ResourceRef, SystemName,
@@ -17,10 +23,13 @@ use url::Url;
 use crate::client::{GitlabClient, PER_PAGE, SYSTEM};
 use crate::config::ConfigError;
 use crate::config::{Deployment, GitlabConfig, LeaverAction};
+use crate::descriptor::SAML_NAME_ID;
 use crate::descriptor::{
-    DEFAULT_ROLE, FIRST_LOGIN_RECHECK, GROUP, PROJECT, access_level, gitlab_descriptor, role_of,
+    AWAITING_RECHECK, DEFAULT_ROLE, FIRST_LOGIN_RECHECK, GROUP, PROJECT, access_level,
+    gitlab_descriptor, role_of,
 };
 use crate::model::{Group, Member, Project, TokenUser, User};
+use tree::TreeSnapshot;
 
 /// The GitLab adapter. See the [crate documentation](crate) for what it does.
 #[derive(Debug)]
@@ -28,6 +37,13 @@ pub struct GitlabAdapter {
     client: GitlabClient,
     descriptor: SystemDescriptor,
     system: SystemName,
+    /// The time snapshots are taken and aged by.
+    clock: Arc<dyn Clock>,
+    /// The managed tree as last read ([`tree`]).
+    snapshot: Mutex<Option<Arc<TreeSnapshot>>>,
+    /// The SAML group links known per group, kept across writes (links change
+    /// rarely; every tree read takes them again).
+    saml_links: Mutex<tree::SamlLinks>,
 }
 
 /// Where a membership lives: `groups` or `projects`, and the resource's full path.
@@ -64,7 +80,7 @@ fn level_of(e: &Entitlement) -> Result<u32, AdapterError> {
     let role = e.role.as_deref().unwrap_or(DEFAULT_ROLE);
     access_level(role).ok_or_else(|| AdapterError::Invalid {
         error: SystemError::message(format!(
-            "GitLab has no role `{role}` (known: guest, planner, reporter, developer, maintainer, owner)"
+            "GitLab has no role `{role}` (known: minimal_access, guest, planner, reporter, developer, maintainer, owner)"
         )),
     })
 }
@@ -78,7 +94,17 @@ impl GitlabAdapter {
             client: GitlabClient::new(config)?,
             descriptor,
             system: SystemName::new("gitlab"),
+            clock: Arc::new(SystemClock),
+            snapshot: Mutex::new(None),
+            saml_links: Mutex::new(tree::SamlLinks::new()),
         })
+    }
+
+    /// The clock the tree snapshot is aged by (default the system clock; tests give a
+    /// fixed one). See [`tree::SNAPSHOT_MAX_AGE`].
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The system's name in the deployment (`gitlab`, `gitlab-selfhosted`), used in
@@ -112,7 +138,9 @@ impl GitlabAdapter {
                 error: SystemError::message(format!(
                     "deployment is self_managed, but the token's user `{}` is not an instance \
                      administrator: creating, blocking and deleting users needs an admin token \
-                     with the `api` scope (or set deployment: gitlab_com for membership only)",
+                     with the `api` scope, and also the `admin_mode` scope where Admin Mode is \
+                     on (without it GitLab treats an administrator's token as a regular \
+                     user's); or set deployment: gitlab_com for membership only",
                     me.username
                 )),
             });
@@ -126,22 +154,17 @@ impl GitlabAdapter {
 
     /// Finds the user a login names: on self-managed by `GET /users?username=` (or
     /// `?search=` for an email, which matches emails for administrators); on gitlab.com
-    /// among the members of the managed group (where SAML puts people on their first
-    /// login), by username, email or SAML identity.
+    /// by SAML identity, enterprise-user email or username (see [`people`]), never by
+    /// an email in the members `?query=` (it matches public emails only).
     pub async fn find_user(&self, login: &str) -> Result<Option<User>, AdapterError> {
         let login = login.trim();
         if login.is_empty() {
             return Ok(None);
         }
-        let url = if self.gitlab_com() {
-            self.client.url_with(
-                &["groups", &self.config().group, "members"],
-                &[
-                    ("query", login.to_owned()),
-                    ("per_page", PER_PAGE.to_string()),
-                ],
-            )
-        } else if login.contains('@') {
+        if self.gitlab_com() {
+            return self.find_user_on_gitlab_com(login).await;
+        }
+        let url = if login.contains('@') {
             self.client.url_with(
                 &["users"],
                 &[
@@ -153,16 +176,10 @@ impl GitlabAdapter {
             self.client
                 .url_with(&["users"], &[("username", login.to_owned())])
         };
-        if self.gitlab_com() {
-            let (members, _, _) = self.client.get_page::<Member>(url).await?;
-            Ok(members
-                .into_iter()
-                .map(|m| m.user())
-                .find(|u| u.answers_to(login)))
-        } else {
-            let (users, _, _) = self.client.get_page::<User>(url).await?;
-            Ok(users.into_iter().find(|u| u.answers_to(login)))
-        }
+        let (users, _, _) = self.client.get_page::<User>(url).await?;
+        Ok(users
+            .into_iter()
+            .find(|u| !u.is_bot() && u.answers_to(login)))
     }
 
     /// The numeric user id of an account: its external id, or found by login.
@@ -195,16 +212,48 @@ impl GitlabAdapter {
         }
     }
 
-    fn membership_body(level: u32, expires_at: Option<NaiveDate>) -> Value {
+    /// A membership's body. `expires_at` is the grant's end date; an empty one
+    /// clears the membership's end date where `clear` (GitLab keeps the end date a
+    /// `PUT` leaves out; clearing with an empty value is unverified against a real
+    /// tenant).
+    /// Whether the person reaches the resource through an ancestor group at `level`
+    /// or higher (`GET …/members/all/:user_id`).
+    async fn inherits_at_least(
+        &self,
+        source: Source<'_>,
+        user: u64,
+        level: u32,
+    ) -> Result<bool, AdapterError> {
+        if source.kind == GROUP && !source.path.contains('/') {
+            return Ok(false);
+        }
+        let url = self.client.url(&[
+            source.collection,
+            source.path,
+            "members",
+            "all",
+            &user.to_string(),
+        ]);
+        match self.client.get::<Member>(url).await {
+            Ok(m) => Ok(!m.is_awaiting() && m.access_level.is_some_and(|l| l >= level)),
+            Err(AdapterError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn membership_body(level: u32, expires_at: Option<NaiveDate>, clear: bool) -> Value {
         let mut body = json!({ "access_level": level });
-        if let Some(date) = expires_at {
-            body["expires_at"] = json!(date.format("%Y-%m-%d").to_string());
+        match expires_at {
+            Some(date) => body["expires_at"] = json!(date.format("%Y-%m-%d").to_string()),
+            None if clear => body["expires_at"] = json!(""),
+            None => {}
         }
         body
     }
 
     /// `POST …/members`: one write. A 409 (already a member) reads the membership:
-    /// the same level is already in place, another level is changed with one `PUT`.
+    /// the same level and end date are already in place, another level or end date is
+    /// changed with one `PUT`.
     async fn add_member(
         &self,
         source: Source<'_>,
@@ -215,14 +264,32 @@ impl GitlabAdapter {
         let url = self
             .client
             .url(&[source.collection, source.path, "members"]);
-        let mut body = Self::membership_body(level, expires_at);
+        let mut body = Self::membership_body(level, expires_at, false);
         body["user_id"] = json!(user);
         match self.client.send(Method::POST, url, Some(&body)).await {
-            Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
+            Ok(reply) => {
+                let member: Option<Member> = reply.json(SYSTEM).ok();
+                if let Some(m) = member.filter(Member::is_awaiting) {
+                    return Err(awaiting(source, &m));
+                }
+                Ok(Applied::changed().with_rate_limit(reply.rate_limit))
+            }
             Err(AdapterError::AlreadyDone { error }) => {
                 match self.direct_member(source, user).await? {
-                    Some(m) if m.access_level == Some(level) => Ok(Applied::already_in_place()),
-                    Some(_) => self.update_member(source, user, level, expires_at).await,
+                    Some(m) if m.is_awaiting() => Err(awaiting(source, &m)),
+                    Some(m) if m.access_level == Some(level) && same_end(&m, expires_at) => {
+                        Ok(Applied::already_in_place())
+                    }
+                    Some(m) => {
+                        let clear = expires_at.is_none() && end_of(&m).is_some();
+                        self.update_member(source, user, level, expires_at, clear)
+                            .await
+                    }
+                    // Refused below an inherited level: the inherited membership is
+                    // the grant's effect.
+                    None if self.inherits_at_least(source, user, level).await? => {
+                        Ok(Applied::already_in_place())
+                    }
                     // "Member already exists" but no direct membership: a pending
                     // invitation or a race; the executor confirms with `check`.
                     None => Err(AdapterError::Conflict { error }),
@@ -232,19 +299,37 @@ impl GitlabAdapter {
         }
     }
 
-    /// `PUT …/members/:user_id`: a role change in one write.
+    /// `PUT …/members/:user_id`: a role change in one write. For an open-ended grant
+    /// the reply tells whether the membership still has an end date (GitLab keeps the
+    /// one a `PUT` leaves out): if it does, a second `PUT` clears it, unless `clear`
+    /// already did.
     async fn update_member(
         &self,
         source: Source<'_>,
         user: u64,
         level: u32,
         expires_at: Option<NaiveDate>,
+        clear: bool,
     ) -> Result<Applied, AdapterError> {
-        let body = Self::membership_body(level, expires_at);
+        let body = Self::membership_body(level, expires_at, clear);
         let reply = self
             .client
             .send(Method::PUT, self.member_url(source, user), Some(&body))
             .await?;
+        let member: Option<Member> = reply.json(SYSTEM).ok();
+        if let Some(m) = member.as_ref().filter(|m| m.is_awaiting()) {
+            return Err(awaiting(source, m));
+        }
+        if expires_at.is_none() && !clear && member.as_ref().and_then(end_of).is_some() {
+            let body = Self::membership_body(level, None, true);
+            let reply = self
+                .client
+                .send(Method::PUT, self.member_url(source, user), Some(&body))
+                .await?;
+            return Ok(Applied::changed()
+                .with_rate_limit(reply.rate_limit)
+                .with_note("the open-ended grant cleared the membership's end date"));
+        }
         Ok(Applied::changed().with_rate_limit(reply.rate_limit))
     }
 
@@ -256,6 +341,7 @@ impl GitlabAdapter {
     ) -> Result<Applied, AdapterError> {
         let source = Source::of(&e.kind, &e.resource)?;
         let level = level_of(e)?;
+        self.refuse_saml_linked(source, "grant").await?;
         let Some(user) = self.user_id(account).await? else {
             return Err(self.no_account_yet(&account.login));
         };
@@ -265,7 +351,10 @@ impl GitlabAdapter {
         if op.reason.kind == ReasonKind::Replacement {
             // A role change of an ordered kind: one PUT; a membership that is gone
             // meanwhile is added instead.
-            match self.update_member(source, user, level, expires_at).await {
+            match self
+                .update_member(source, user, level, expires_at, false)
+                .await
+            {
                 Err(AdapterError::NotFound { .. }) => {}
                 other => return other,
             }
@@ -273,23 +362,71 @@ impl GitlabAdapter {
         self.add_member(source, user, level, expires_at).await
     }
 
-    /// `DELETE …/members/:user_id` (GitLab also removes the person's direct
-    /// memberships of the subgroups and projects below). A person who is no member,
-    /// or has no account, is already done; a group that does not exist is not.
-    async fn revoke(&self, e: &Entitlement, account: &AccountRef) -> Result<Applied, AdapterError> {
+    /// `DELETE …/members/:user_id`. For a leaver GitLab also removes the person's
+    /// direct memberships of the subgroups and projects below; for anyone else
+    /// `skip_subresources=true` keeps them (they are other grants). A person who is no
+    /// member, or has no account, is already done; a group that does not exist is not.
+    ///
+    /// In a group with SAML group links only a leaver's membership is removed (see
+    /// [`GitlabAdapter::refuse_saml_linked`]).
+    async fn revoke(
+        &self,
+        op: &Operation,
+        e: &Entitlement,
+        account: &AccountRef,
+    ) -> Result<Applied, AdapterError> {
         let source = Source::of(&e.kind, &e.resource)?;
+        let leaver = is_leaver_removal(op);
+        if !leaver {
+            self.refuse_saml_linked(source, "revoke").await?;
+        }
         let Some(user) = self.user_id(account).await? else {
             return Ok(Applied::already_in_place());
         };
-        match self
-            .client
-            .send(Method::DELETE, self.member_url(source, user), None)
-            .await
-        {
+        let mut url = self.member_url(source, user);
+        if source.kind == GROUP && !leaver {
+            // Only what was planned: GitLab would also drop the person's direct
+            // memberships of the subgroups and projects below.
+            url.query_pairs_mut()
+                .append_pair("skip_subresources", "true");
+        }
+        match self.client.send(Method::DELETE, url, None).await {
             Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
             Err(AdapterError::NotFound { .. }) => Ok(Applied::already_in_place()),
             Err(e) => Err(e),
         }
+    }
+
+    /// A group with SAML group links belongs to the identity provider: GitLab
+    /// rewrites its memberships at every sign-in, so a grant (or a revoke for anyone
+    /// but a leaver) there would be undone, or undo the link's work. Refused with an
+    /// error naming the links and the fix.
+    async fn refuse_saml_linked(&self, source: Source<'_>, verb: &str) -> Result<(), AdapterError> {
+        if source.kind != GROUP {
+            return Ok(());
+        }
+        let links = self.saml_links_of(source.path).await?;
+        if links.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = links
+            .iter()
+            .map(|l| match l.access_level.and_then(role_of) {
+                Some(role) => format!("`{}` → {role}", l.name),
+                None => format!("`{}`", l.name),
+            })
+            .collect();
+        Err(AdapterError::Configuration {
+            error: SystemError::message(format!(
+                "refusing to {verb} in {}: its members come from SAML group links ({}), which \
+                 GitLab applies again at every sign-in; declare the group externally owned \
+                 (`external_owners:` in the system's entry: `kind: group`, `resource_prefix:` \
+                 the group's path; policies may then not target it) or change the link in \
+                 the identity provider instead (a leaver's membership is still removed)",
+                source.path,
+                names.join(", ")
+            )),
+        })
     }
 
     /// What a grant for a person without an account is: pending until the first SSO
@@ -398,35 +535,64 @@ impl GitlabAdapter {
             })
     }
 
-    /// Deactivate (or block) a leaver. The state is read first: a user already
-    /// blocked, deactivated or banned is done. GitLab refuses to deactivate a user
-    /// active in the last days (403); the adapter then blocks, and says so in the log
-    /// and in the run's report ([`Applied::note`]).
+    /// Block (or deactivate) a leaver. The state is read first: a user already
+    /// blocked, deactivated or banned is not blocked again.
+    ///
+    /// * `block` (the default): one write.
+    /// * `deactivate`: GitLab reactivates a deactivated user who signs in again, old
+    ///   personal access tokens included, so the user's active tokens are revoked too
+    ///   (also when the user was already deactivated, so an interrupted attempt
+    ///   finishes). GitLab refuses to deactivate a user active in the last days (403);
+    ///   the adapter then blocks, and says so in the log and in the run's report
+    ///   ([`Applied::note`]).
     async fn suspend(&self, account: &AccountRef) -> Result<Applied, AdapterError> {
         let id = self.required_user_id(account).await?;
         let user = self.user(id).await?;
-        if user.account_state() != AccountState::Active {
-            return Ok(Applied::already_in_place());
-        }
+        let state = user.state.as_deref().unwrap_or("active");
         match self.config().leaver_action {
-            LeaverAction::Block => self.user_action(id, "block").await,
-            LeaverAction::Deactivate => match self.user_action(id, "deactivate").await {
-                Err(AdapterError::Unauthorized { error })
-                    if error.status == Some(403) && is_deactivation_refusal(&error.message) =>
-                {
-                    tracing::warn!(
-                        user = id,
-                        reason = %error.message,
-                        "GitLab refused to deactivate a recently active user: blocked instead"
-                    );
-                    let note = format!(
-                        "GitLab refused to deactivate the user ({}): blocked instead",
-                        error.message
-                    );
-                    Ok(self.user_action(id, "block").await?.with_note(note))
+            LeaverAction::Block if state == "active" => self.user_action(id, "block").await,
+            LeaverAction::Block => Ok(Applied::already_in_place()),
+            LeaverAction::Deactivate => {
+                let applied = if state == "active" {
+                    match self.user_action(id, "deactivate").await {
+                        Err(AdapterError::Unauthorized { error })
+                            if error.status == Some(403)
+                                && is_deactivation_refusal(&error.message) =>
+                        {
+                            tracing::warn!(
+                                user = id,
+                                reason = %error.message,
+                                "GitLab refused to deactivate a recently active user: blocked instead"
+                            );
+                            let note = format!(
+                                "GitLab refused to deactivate the user ({}): blocked instead",
+                                error.message
+                            );
+                            // Blocked: tokens stop working with the user.
+                            return Ok(self.user_action(id, "block").await?.with_note(note));
+                        }
+                        other => other?,
+                    }
+                } else if state == "deactivated" {
+                    Applied::already_in_place()
+                } else {
+                    // Blocked or banned: its tokens already stop working.
+                    return Ok(Applied::already_in_place());
+                };
+                let (revoked, rate) = crate::tokens::revoke_all(&self.client, id).await?;
+                if revoked == 0 {
+                    return Ok(applied);
                 }
-                other => other,
-            },
+                tracing::info!(
+                    user = id,
+                    revoked,
+                    "revoked the deactivated user's personal access tokens"
+                );
+                Ok(Applied::changed().with_rate_limit(rate).with_note(format!(
+                    "deactivated; {revoked} personal access token(s) revoked (GitLab \
+                     reactivates a deactivated user who signs in again)"
+                )))
+            }
         }
     }
 
@@ -460,12 +626,30 @@ impl GitlabAdapter {
         }
     }
 
+    /// An account as read. Its login is the email where GitLab shows one, else the
+    /// SAML NameID when it is an email (gitlab.com hides non-enterprise users' emails),
+    /// else the username; the NameID is also the `saml_name_id` correlation key.
     fn account_record(&self, user: &User) -> AccountRecord {
-        let mut record =
-            AccountRecord::new(user.id.to_string(), user.login(), user.account_state())
-                .with_correlation("username", &user.username);
-        if let Some(email) = user.email.as_deref().or(user.public_email.as_deref()) {
+        let name_id = user
+            .group_saml_identity
+            .as_ref()
+            .and_then(|i| i.extern_uid.as_deref())
+            .filter(|n| !n.is_empty());
+        let visible_email = user
+            .email
+            .as_deref()
+            .or(user.public_email.as_deref())
+            .filter(|e| !e.is_empty());
+        let login = visible_email
+            .or(name_id.filter(|n| n.contains('@')))
+            .unwrap_or(&user.username);
+        let mut record = AccountRecord::new(user.id.to_string(), login, user.account_state())
+            .with_correlation("username", &user.username);
+        if let Some(email) = visible_email {
             record = record.with_correlation("email", email);
+        }
+        if let Some(name_id) = name_id {
+            record = record.with_correlation(SAML_NAME_ID, name_id);
         }
         record.last_login = user
             .last_sign_in_at
@@ -475,7 +659,12 @@ impl GitlabAdapter {
         record
     }
 
+    /// The grant a membership is, if any: an `awaiting` one gives no access, and a
+    /// bot's is no person's.
     fn grant_record(&self, kind: &str, resource: &str, member: &Member) -> Option<GrantRecord> {
+        if member.is_awaiting() || member.is_bot() {
+            return None;
+        }
         let role = role_of(member.access_level?)?;
         Some(GrantRecord {
             entitlement: Entitlement::new(self.system.as_str(), kind, resource).with_role(role),
@@ -526,27 +715,40 @@ impl GitlabAdapter {
             .collect();
         Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate))
     }
+}
 
-    /// Every group of the managed tree (the top-level group first) and every project
-    /// in it.
-    async fn tree(&self) -> Result<Vec<ResourceRecord>, AdapterError> {
-        let mut out = Vec::new();
-        for kind in [GROUP, PROJECT] {
-            let mut cursor: Option<String> = None;
-            let mut guard = provision_http::paginate::CursorGuard::new(SYSTEM);
-            loop {
-                let page = self.list_resources(kind, cursor.as_deref()).await?;
-                out.extend(page.items);
-                match page.next {
-                    Some(next) => {
-                        guard.visit(&next)?;
-                        cursor = Some(next);
-                    }
-                    None => break,
-                }
-            }
-        }
-        Ok(out)
+/// Whether a membership ends on the grant's end date (both open-ended, or the same
+/// day).
+fn same_end(member: &Member, end: Option<NaiveDate>) -> bool {
+    end_of(member) == end
+}
+
+/// A membership's end date (`YYYY-MM-DD`, or a timestamp starting with one); anything
+/// else is none.
+fn end_of(member: &Member) -> Option<NaiveDate> {
+    let d = member.expires_at.as_deref()?.trim();
+    NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// Whether a revoke takes a leaver's access away (the planner's termination, or a
+/// drift fix of one).
+fn is_leaver_removal(op: &Operation) -> bool {
+    op.reason.kind == ReasonKind::Termination
+        || (op.reason.kind == ReasonKind::DriftRemediation
+            && op.reason.detail.contains("identity terminated"))
+}
+
+/// A membership GitLab keeps `awaiting`: pending until a seat frees up or an Owner
+/// approves it.
+fn awaiting(source: Source<'_>, member: &Member) -> AdapterError {
+    AdapterError::Pending {
+        recheck_after: AWAITING_RECHECK,
+        error: SystemError::message(format!(
+            "the membership of {} in {} {} is awaiting (the group's user cap is reached, or \
+             new members need approval): no access until an Owner approves it under \
+             Manage > Members, or a seat frees up",
+            member.username, source.kind, source.path
+        )),
     }
 }
 
@@ -580,25 +782,30 @@ impl Adapter for GitlabAdapter {
     }
 
     /// Self-managed: every user of the instance but bots (`GET /users`, keyset
-    /// pagination by id). gitlab.com: the members of the managed group (SAML/SCIM puts people there
-    /// on their first login).
+    /// pagination by id). gitlab.com: every person who is a direct member anywhere in
+    /// the managed tree (the top-level group, and subgroups and projects for people
+    /// who are not in it), bots left out, with their SAML identity: the tree is read
+    /// once ([`tree`]) and given as one page.
+    ///
+    /// The first page starts a new run: the tree is (re)read for the per-account reads
+    /// that follow.
     async fn read_accounts(
         &self,
         cursor: Option<&str>,
     ) -> Result<Page<AccountRecord>, AdapterError> {
         if self.gitlab_com() {
-            let url = self.first_or_cursor(cursor, || {
-                self.client.url_with(
-                    &["groups", &self.config().group, "members"],
-                    &[("per_page", PER_PAGE.to_string())],
-                )
-            })?;
-            let (members, next, rate) = self.client.get_page::<Member>(url).await?;
-            let items = members
-                .iter()
-                .map(|m| self.account_record(&m.user()))
-                .collect();
-            return Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate));
+            if let Some(c) = cursor {
+                return Err(AdapterError::Invalid {
+                    error: SystemError::message(format!(
+                        "not a GitLab page cursor: {c:?} (gitlab.com accounts come in one page)"
+                    )),
+                });
+            }
+            let snapshot = self.snapshot(true).await?;
+            return Ok(Page::last(self.accounts_in(&snapshot)));
+        }
+        if cursor.is_none() {
+            self.forget_snapshot();
         }
         let url = self.first_or_cursor(cursor, || {
             self.client.url_with(
@@ -614,15 +821,15 @@ impl Adapter for GitlabAdapter {
         let (users, next, rate) = self.client.get_page::<User>(url).await?;
         let items = users
             .iter()
-            .filter(|u| !u.bot)
+            .filter(|u| !u.is_bot())
             .map(|u| self.account_record(u))
             .collect();
         Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate))
     }
 
     /// The direct members of a group or project (`/members`, 100 a page, followed to
-    /// the last page). Members whose access level no policy can name (minimal access)
-    /// are left out.
+    /// the last page). Awaiting memberships, bots, and levels no policy can name (a
+    /// custom level) are left out.
     async fn read_grants(
         &self,
         resource: &ResourceRef,
@@ -639,7 +846,8 @@ impl Adapter for GitlabAdapter {
     }
 
     /// The person's direct memberships anywhere in the managed tree (the top-level
-    /// group, its subgroups and projects): one read per group and project.
+    /// group, its subgroups and projects), from the tree read once per run ([`tree`]):
+    /// no request per account once the tree is read.
     async fn read_account_grants(
         &self,
         account: &AccountRef,
@@ -648,25 +856,24 @@ impl Adapter for GitlabAdapter {
         let Some(user) = self.user_id(account).await? else {
             return Ok(Page::last(Vec::new()));
         };
-        let mut items = Vec::new();
-        for resource in self.tree().await? {
-            let source = Source::of(&resource.kind, &resource.resource)?;
-            if let Some(member) = self.direct_member(source, user).await?
-                && let Some(grant) = self.grant_record(source.kind, source.path, &member)
-            {
-                items.push(grant);
-            }
-        }
-        Ok(Page::last(items))
+        Ok(Page::last(self.snapshot(false).await?.grants_of(user)))
     }
 
     /// The managed tree: `group` lists the top-level group and its descendants (each
-    /// with its parent), `project` the projects in them.
+    /// with its parent), `project` the projects in them; from the tree this run already
+    /// read when there is one ([`tree`]).
     async fn list_resources(
         &self,
         kind: &str,
         cursor: Option<&str>,
     ) -> Result<Page<ResourceRecord>, AdapterError> {
+        if cursor.is_none()
+            && matches!(kind, GROUP | PROJECT)
+            && let Some(snapshot) = self.cached_snapshot()
+        {
+            // The tree this run already read.
+            return Ok(Page::last(snapshot.resources(kind)));
+        }
         let top = &self.config().group;
         let mut items = Vec::new();
         let url = match (kind, cursor) {
@@ -698,27 +905,20 @@ impl Adapter for GitlabAdapter {
         };
         let (next, rate) = if kind == GROUP {
             let (groups, next, rate) = self.client.get_page::<Group>(url).await?;
-            items.extend(groups.into_iter().map(|g| {
-                let mut r =
-                    ResourceRecord::new(GROUP, &g.full_path).with_external_id(g.id.to_string());
-                if let Some((parent, _)) = g.full_path.rsplit_once('/') {
-                    r = r.with_parent(parent);
-                }
-                r
-            }));
+            items.extend(groups.iter().map(tree::group_record));
             (next, rate)
         } else {
             let (projects, next, rate) = self.client.get_page::<Project>(url).await?;
-            items.extend(projects.into_iter().map(|p| {
-                ResourceRecord::new(PROJECT, &p.path_with_namespace)
-                    .with_external_id(p.id.to_string())
-            }));
+            items.extend(projects.iter().map(tree::project_record));
             (next, rate)
         };
         Ok(Page::new(items, next.map(String::from)).with_rate_limit(rate))
     }
 
+    /// Makes one change. Any change ends the run's tree snapshot ([`tree`]): what is
+    /// read after it is read from GitLab again.
     async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
+        self.forget_snapshot();
         let lifecycle = matches!(
             op.kind,
             OperationKind::SuspendAccount
@@ -730,7 +930,7 @@ impl Adapter for GitlabAdapter {
         }
         match &op.kind {
             OperationKind::Grant { entitlement } => self.grant(op, entitlement, account).await,
-            OperationKind::Revoke { entitlement } => self.revoke(entitlement, account).await,
+            OperationKind::Revoke { entitlement } => self.revoke(op, entitlement, account).await,
             OperationKind::CreateAccount { profile } => self.create_account(profile).await,
             OperationKind::SuspendAccount => self.suspend(account).await,
             OperationKind::ReactivateAccount => self.reactivate(account).await,
@@ -775,10 +975,23 @@ impl Adapter for GitlabAdapter {
                     });
                 };
                 Ok(match self.direct_member(source, user).await? {
-                    Some(m) if m.access_level == Some(level) => {
+                    Some(m) if m.is_awaiting() => CheckStatus::Pending {
+                        recheck_after: AWAITING_RECHECK,
+                    },
+                    Some(m)
+                        if m.access_level == Some(level)
+                            && same_end(&m, op.reason.valid_until.map(|t| t.date_naive())) =>
+                    {
                         CheckStatus::Done { external_id: None }
                     }
-                    _ => CheckStatus::NotDone,
+                    Some(_) => CheckStatus::NotDone,
+                    // No direct membership: GitLab refuses one below what the person
+                    // inherits from an ancestor group ("… inherited membership …"), and
+                    // that inherited membership is the grant's effect.
+                    None if self.inherits_at_least(source, user, level).await? => {
+                        CheckStatus::Done { external_id: None }
+                    }
+                    None => CheckStatus::NotDone,
                 })
             }
             OperationKind::Revoke { entitlement } => {
@@ -793,8 +1006,14 @@ impl Adapter for GitlabAdapter {
             }
             OperationKind::SuspendAccount if !self.gitlab_com() => {
                 let id = self.required_user_id(account).await?;
+                let user = self.user(id).await?;
+                let tokens_left = self.config().leaver_action == LeaverAction::Deactivate
+                    && user.state.as_deref() == Some("deactivated")
+                    && !crate::tokens::active_tokens(&self.client, id)
+                        .await?
+                        .is_empty();
                 Ok(
-                    if self.user(id).await?.account_state() == AccountState::Active {
+                    if user.account_state() == AccountState::Active || tokens_left {
                         CheckStatus::NotDone
                     } else {
                         CheckStatus::Done { external_id: None }
