@@ -74,8 +74,10 @@
 //! * **Rate limits**: `Retry-After` on 429 and 503, `X-RateLimit-*` with the ISO 8601
 //!   reset, each host's replies in its own budget, and the `RateLimit-Reason` kept as
 //!   the error's code. Errors keep Jira's `errorMessages` and `errors`.
-//! * **Pages**: page beans stop on `isLast`; bare arrays (`/users/search`) when fewer
-//!   than `maxResults` come back; group members come 50 at a time.
+//! * **Pages**: page beans stop on `isLast`; the bare array of `/users/search` advances
+//!   `startAt` by `maxResults` and stops only on an empty page (its pages are filtered
+//!   after they are cut, so a short page is not the end: JRACLOUD-74454); group members
+//!   come 50 at a time.
 //!
 //! ## Not supported yet
 //!

@@ -369,7 +369,8 @@ impl JiraAdapter {
         }
     }
 
-    /// One page of `/users/search` (apps and service-desk customers left out).
+    /// One page of `/users/search` (apps and service-desk customers left out); the
+    /// listing ends on the first empty page, never on a short one.
     pub(super) async fn account_page(
         &self,
         cursor: Option<&str>,
@@ -382,8 +383,10 @@ impl JiraAdapter {
             &[("startAt", s.as_str()), ("maxResults", m.as_str())],
         );
         let (users, rate_limit): (Vec<User>, _) = self.client.site_get(url).await?;
-        // A bare array: fewer than asked is the last page.
-        let next = (users.len() as u64 >= size).then(|| (start + users.len() as u64).to_string());
+        // A bare array whose rows are filtered *after* the page is cut (JRACLOUD-74454,
+        // "not a bug"): a short page is not the end. The next page starts `maxResults`
+        // further on, and only an empty page ends the listing.
+        let next = (!users.is_empty()).then(|| (start + size).to_string());
         let mut records = Vec::with_capacity(users.len());
         for user in users.into_iter().filter(User::is_person) {
             records.push(self.account_record(user).await?);

@@ -13,3 +13,4 @@ mod lifecycle;
 mod prism;
 mod quirks;
 mod secrets;
+mod tenant;
