@@ -66,9 +66,13 @@
 //! * **Project roles** ([`provision_core::adapter::RoleModel::Multiple`]): role names
 //!   resolved to ids once per run (`GET /role`); `POST` and `DELETE` on
 //!   `/project/{key}/role/{id}`, never the whole-list `PUT`.
-//! * **Leavers**: with the org key, `lifecycle/disable` (managed accounts only: an
-//!   account the org does not manage is a `Permanent` finding with the reason, never
-//!   retried); reactivation `lifecycle/enable`. Without it, revocations.
+//! * **Leavers**: with the org key, `lifecycle/disable`. It works only on accounts the
+//!   organization manages: for one it does not (a partner, a contractor on their own
+//!   domain) the suspend takes away every product access, group and project role the
+//!   account holds instead, and says so in the operation's note (the account stays
+//!   active in Atlassian; each later run's suspend finds nothing left). Reactivation
+//!   `lifecycle/enable` (an unmanaged account's is a `Permanent` finding, never
+//!   retried). Without the org key, revocations.
 //! * **Mover**: title and department go to the Atlassian profile
 //!   (`PATCH /users/{id}/manage/profile`) when `profile_sync` is on (needs the org key).
 //! * **Rate limits**: `Retry-After` on 429 and 503, `X-RateLimit-*` with the ISO 8601

@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use provision_core::adapter::{AdapterError, Applied, Page, RateLimitInfo, SystemError};
+use provision_core::adapter::{
+    Adapter, AdapterError, Applied, Effect, Page, RateLimitInfo, SystemError,
+};
 use provision_core::model::{AccountProfile, AccountRecord, AccountRef, AccountState};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -301,14 +303,16 @@ impl JiraAdapter {
                     return Err(e);
                 }
                 if let Some(reason) = self.not_managed_reason(&id).await? {
+                    if !enable {
+                        return self.revoke_all_instead(account, &id, &reason).await;
+                    }
                     return Err(AdapterError::Permanent {
                         error: SystemError::new(
                             e.system_error().and_then(|s| s.status),
                             Some("not_managed".to_owned()),
                             format!(
                                 "finding: account {id} ({}) cannot be {action}d by the org API: \
-                                 {reason}; its product access, groups and project roles must \
-                                 be removed instead",
+                                 {reason}",
                                 account.login
                             ),
                         ),
@@ -322,6 +326,60 @@ impl JiraAdapter {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The suspend of an account the organization does not manage (a partner, a
+    /// contractor on their own domain): the org API cannot deactivate it, so the
+    /// leaver loses here what Jira can take away: every product access, group and
+    /// project role the account holds ([`Adapter::read_account_grants`]), each
+    /// revoked. The answer says so in its note; the next run's suspend finds nothing
+    /// left and is already in place (the account stays active in Atlassian, so the
+    /// planner asks again every run, for the price of those reads).
+    async fn revoke_all_instead(
+        &self,
+        account: &AccountRef,
+        id: &str,
+        reason: &str,
+    ) -> Result<Applied, AdapterError> {
+        let by_id = AccountRef {
+            login: account.login.clone(),
+            external_id: Some(id.to_owned()),
+        };
+        let mut held = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.read_account_grants(&by_id, cursor.as_deref()).await?;
+            held.extend(page.items.into_iter().map(|g| g.entitlement));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let mut removed = Vec::new();
+        for entitlement in &held {
+            if self.revoke(entitlement, &by_id).await?.effect == Effect::Changed {
+                removed.push(entitlement.to_string());
+            }
+        }
+        let note = format!(
+            "account {id} ({}) is not managed by the organization ({reason}), so it stays \
+             active in Atlassian; instead {} of its product access, groups and project \
+             roles in Jira were removed{}",
+            account.login,
+            removed.len(),
+            if removed.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", removed.join(", "))
+            }
+        );
+        tracing::warn!(account_id = %id, "jira: {note}");
+        let applied = if removed.is_empty() {
+            Applied::already_in_place()
+        } else {
+            Applied::changed()
+        };
+        Ok(applied.with_external_id(id).with_note(note))
     }
 
     /// The mover's title and department onto the Atlassian profile.

@@ -590,31 +590,38 @@ async fn without_the_org_key_accounts_cannot_be_deactivated_and_the_org_is_never
 }
 
 #[tokio::test]
-async fn an_account_the_org_does_not_manage_is_a_finding_not_a_retry_loop() {
+async fn an_account_the_org_does_not_manage_is_stripped_on_suspend_and_never_retried() {
     let fake = FakeJira::new();
     let id = fake.add_user("guest@partner.example");
     fake.edit_user(&id, |u| u.managed = false);
+    let eng = fake.add_group("engineering");
+    fake.add_member(&eng, &id);
     let hosts = Hosts::start(fake).await;
     let jira = hosts.adapter(true);
-    let err = run(
-        &jira,
-        &by_id("guest@partner.example", &id),
-        OperationKind::SuspendAccount,
-    )
-    .await
-    .unwrap_err();
+    let who = by_id("guest@partner.example", &id);
+    let applied = execute(&jira, &who, OperationKind::SuspendAccount)
+        .await
+        .unwrap();
+    assert_eq!(applied.effect, Effect::Changed);
+    let note = applied.note.unwrap_or_default();
+    assert!(
+        note.contains("not managed by your organization") && note.contains("engineering"),
+        "{note}"
+    );
+    assert!(hosts.fake.members(&eng).is_empty(), "the group is gone");
+    assert!(hosts.fake.user(&id).active, "the account itself stays");
+    let posts = writes(&hosts.org).await;
+    assert_eq!(posts.len(), 1, "one attempt: {posts:?}");
+
+    // Re-enabling it is not ours to do either: a finding, never retried.
+    let err = execute(&jira, &who, OperationKind::ReactivateAccount)
+        .await
+        .unwrap_err();
     let AdapterError::Permanent { error } = &err else {
         panic!("{err:?}")
     };
     assert!(!err.is_retryable());
     assert_eq!(error.code.as_deref(), Some("not_managed"));
-    assert!(
-        error.message.contains("not managed by your organization"),
-        "{}",
-        error.message
-    );
-    let posts = writes(&hosts.org).await;
-    assert_eq!(posts.len(), 1, "one attempt: {posts:?}");
 }
 
 // ----- mover ------------------------------------------------------------------------------

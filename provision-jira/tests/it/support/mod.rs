@@ -562,6 +562,13 @@ impl FakeJira {
                     .set_body_json(json!({"lifecycle.enablement": rule, "profile.write": {}}))
             }
             ("GET" | "PATCH", ["manage", "profile"]) => {
+                // The user management API answers only for managed accounts
+                // (unverified: the code for an unmanaged one; 403 is assumed).
+                if !u.managed {
+                    return ResponseTemplate::new(403).set_body_json(
+                        json!({"code": 403, "message": "The target user is not managed by this organization"}),
+                    );
+                }
                 if method == "PATCH" {
                     if !u.managed {
                         return ResponseTemplate::new(403)
