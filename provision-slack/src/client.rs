@@ -77,12 +77,50 @@ pub fn classify_code(
                 ),
             ),
         },
+        // On a kick, `not_in_channel` means the *app* is not in the channel as often as
+        // it means the user is not (slackapi/bolt-js#474): the adapter confirms with
+        // `conversations.info` before it calls this done.
         ("conversations.kick", "not_in_channel") => AdapterError::AlreadyDone { error },
+        // A workspace setting keeps this token from removing or adding members.
+        ("conversations.kick", "restricted_action") => AdapterError::Permanent {
+            error: with(
+                error,
+                format!(
+                    "channel {context}: the workspace's settings do not let the app remove \
+                     members (Workspace settings → Permissions → Channel Management: \
+                     \"People who can remove members from public channels\" / \"… from \
+                     private channels\"); allow it there, or remove the member by hand"
+                ),
+            ),
+        },
+        ("conversations.invite" | "admin.conversations.invite", "restricted_action") => {
+            AdapterError::Permanent {
+                error: with(
+                    error,
+                    format!(
+                        "channel {context}: the workspace's settings do not let the app add \
+                         members (Workspace settings → Permissions → Channel Management: \
+                         who can add members to channels, and the posting permissions of \
+                         this channel)"
+                    ),
+                ),
+            }
+        }
+        ("conversations.join", "method_not_supported_for_channel_type") => {
+            AdapterError::Configuration {
+                error: with(
+                    error,
+                    format!(
+                        "channel {context} is private: the app cannot join it by itself; \
+                         invite the app to the channel"
+                    ),
+                ),
+            }
+        }
         (
             "conversations.invite" | "conversations.kick" | "admin.conversations.invite",
             "is_archived"
             | "cant_kick_from_general"
-            | "restricted_action"
             | "cant_kick_self"
             | "cant_invite_self"
             | "cant_invite"

@@ -61,6 +61,8 @@ pub const METHODS: &[(&str, Tier)] = &[
     ("conversations.kick", Tier::Tier3),
     ("conversations.members", Tier::Tier4),
     ("conversations.list", Tier::Tier2),
+    ("conversations.info", Tier::Tier3),
+    ("conversations.join", Tier::Tier3),
     ("users.conversations", Tier::Tier3),
     ("users.list", Tier::Tier2),
     ("users.lookupByEmail", Tier::Tier3),
@@ -87,7 +89,7 @@ pub fn budget_of_method(method: &str) -> &str {
 pub fn token_needed(action: &str) -> Option<&'static str> {
     match action {
         a if CHANNEL_ACTIONS.contains(&a) => Some(
-            "credentials.bot_token (xoxb-, scopes channels:write/groups:write, channels:read/groups:read, users:read, users:read.email)",
+            "credentials.bot_token (xoxb-, scopes channels:write/groups:write, channels:read/groups:read, channels:join, users:read, users:read.email)",
         ),
         a if USERGROUP_ACTIONS.contains(&a) => {
             Some("credentials.bot_token (xoxb-, scopes usergroups:read, usergroups:write)")

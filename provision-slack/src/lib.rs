@@ -9,6 +9,7 @@
 //! ```text
 //! SLACK_BOT_TOKEN=xoxb-...    # channels and user groups
 //!                             #   scopes: channels:read groups:read channels:write groups:write
+//!                             #           channels:join (the app joins public channels it manages)
 //!                             #           users:read users:read.email usergroups:read usergroups:write
 //! SLACK_ADMIN_TOKEN=xoxp-...  # optional, Enterprise org admin: admin.conversations.invite,
 //!                             #   admin.users.session.reset, admin.users.deactivate
@@ -44,16 +45,20 @@
 //!
 //! * **Channels** (`channel`, targets `#name` or an id). Joins are
 //!   `conversations.invite`; when Slack answers `not_in_channel` (the *app* is not in
-//!   the channel) and an admin token exists, `admin.conversations.invite`, and that
-//!   channel's later joins go there directly; without one it is a
+//!   the channel) the app joins a public channel (`conversations.join`) and invites
+//!   again; for a private one, with an admin token, `admin.conversations.invite`, and
+//!   that channel's later joins go there directly; without one it is a
 //!   [`Configuration`](provision_core::adapter::AdapterError::Configuration) error
-//!   naming the channel. Leaves are `conversations.kick`; kicking a non-member
-//!   (`not_in_channel`) is already done. `already_in_channel` is already done;
+//!   naming the channel. Leaves are `conversations.kick`, whose `not_in_channel` may
+//!   be about the app too (slackapi/bolt-js#474): it is confirmed with
+//!   `conversations.info` (`is_member`) before it counts as done, and an app outside a
+//!   public channel joins it and kicks again. `already_in_channel` is already done;
 //!   `is_archived`, `cant_kick_from_general` and `restricted_action` are permanent,
-//!   with Slack's code kept. The joiners of one channel in one batch
+//!   with Slack's code kept (`restricted_action` names the workspace setting to
+//!   change). The joiners of one channel in one batch
 //!   ([`Adapter::execute_batch`](provision_core::adapter::Adapter::execute_batch)) go
 //!   in one invite of up to 1,000 users, and each person is settled from the answer
-//!   (`errors` per user, `failed_for_some_users`).
+//!   (`errors` per user, read whether `ok` is true or false; `failed_for_some_users`).
 //! * **User groups** (`usergroup`, targets a handle or an id).
 //!   `usergroups.users.update` replaces the whole list: read, change, read again,
 //!   write only when both reads agree (a member added by hand meanwhile is kept), as

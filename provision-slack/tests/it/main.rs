@@ -16,4 +16,5 @@ mod lifecycle;
 mod prism;
 mod scim_peer;
 mod secrets;
+mod tenant;
 mod usergroups;

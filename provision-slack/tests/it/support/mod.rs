@@ -34,6 +34,8 @@ pub struct FakeChannel {
     pub archived: bool,
     pub general: bool,
     pub app_member: bool,
+    /// A private channel: the app cannot `conversations.join` it.
+    pub private: bool,
     pub members: Vec<String>,
 }
 
@@ -74,6 +76,9 @@ pub struct State {
     pub hand_add_after_list: Option<(String, String)>,
     /// Users whose invitation Slack refuses (`user_is_restricted`).
     pub restricted: BTreeSet<String>,
+    /// The workspace lets only admins remove members from channels: every
+    /// `conversations.kick` of the bot answers `restricted_action`.
+    pub kick_restricted: bool,
 }
 
 #[derive(Clone)]
@@ -138,6 +143,7 @@ impl FakeSlack {
             archived: false,
             general: name == "general",
             app_member: true,
+            private: false,
             members: Vec::new(),
         });
         id
@@ -362,6 +368,11 @@ impl FakeSlack {
                 if users.len() == 1 {
                     return fail(&first);
                 }
+                if force && errors.len() < users.len() {
+                    // `force` invited the valid users: `ok` is true and the others are
+                    // listed in `errors` (unverified against a real workspace).
+                    return ok(json!({"channel": {"id": c.id}, "errors": errors}));
+                }
                 ResponseTemplate::new(200)
                     .set_body_json(json!({"ok": false, "error": first, "errors": errors}))
             }
@@ -404,20 +415,67 @@ impl FakeSlack {
             "conversations.kick" => {
                 let Some(c) = s
                     .channels
+                    .iter()
+                    .find(|c| Some(c.id.as_str()) == p.get("channel"))
+                    .cloned()
+                else {
+                    return fail("channel_not_found");
+                };
+                // The caller must be in the channel: `not_in_channel` is about the app
+                // first, about the user only when the app is in (slackapi/bolt-js#474).
+                if !c.app_member {
+                    return fail("not_in_channel");
+                }
+                if c.general {
+                    return fail("cant_kick_from_general");
+                }
+                if s.kick_restricted {
+                    return fail("restricted_action");
+                }
+                let Some(c) = s
+                    .channels
                     .iter_mut()
                     .find(|c| Some(c.id.as_str()) == p.get("channel"))
                 else {
                     return fail("channel_not_found");
                 };
-                if c.general {
-                    return fail("cant_kick_from_general");
-                }
                 let user = p.get("user").unwrap_or_default().to_owned();
                 if !c.members.contains(&user) {
                     return fail("not_in_channel");
                 }
                 c.members.retain(|m| *m != user);
                 ok(json!({}))
+            }
+            "conversations.info" => {
+                let Some(c) = s
+                    .channels
+                    .iter()
+                    .find(|c| Some(c.id.as_str()) == p.get("channel"))
+                else {
+                    return fail("channel_not_found");
+                };
+                ok(json!({"channel": {
+                    "id": c.id, "name": c.name, "is_archived": c.archived,
+                    "is_private": c.private, "is_member": c.app_member,
+                    "is_general": c.general,
+                }}))
+            }
+            "conversations.join" => {
+                let Some(c) = s
+                    .channels
+                    .iter_mut()
+                    .find(|c| Some(c.id.as_str()) == p.get("channel"))
+                else {
+                    return fail("channel_not_found");
+                };
+                if c.private {
+                    return fail("method_not_supported_for_channel_type");
+                }
+                if c.archived {
+                    return fail("is_archived");
+                }
+                c.app_member = true;
+                ok(json!({"channel": {"id": c.id, "name": c.name, "is_member": true}}))
             }
             "usergroups.list" => {
                 let with_users = p.get("include_users") == Some("true");

