@@ -64,7 +64,10 @@
 //!   write only when both reads agree (a member added by hand meanwhile is kept), as
 //!   one write for every change queued for that group.
 //! * **Accounts** (SCIM): create `POST /Users` (a 409 is adopted only when the
-//!   existing user has the same email; a deactivated one is reactivated); deactivate
+//!   existing user has the same email; a deactivated one is reactivated; a user name
+//!   taken by someone else, as `j.smith@acme.com` holds `j.smith` when
+//!   `j.smith@acme.co.uk` joins, is tried again as `j.smith2`, `j.smith3`, …). People
+//!   are found by email only, never by a user-name match; deactivate
 //!   `DELETE /Users/{id}` (it deactivates) or `admin.users.deactivate`; reactivate
 //!   `PATCH active: true`. Slack accounts are never deleted.
 //! * **Leavers**: `admin.users.session.reset` (Enterprise) and deactivation. Without

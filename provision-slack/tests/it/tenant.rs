@@ -12,11 +12,11 @@
 use crate::support;
 
 use provision_core::adapter::{Adapter, AdapterError, Effect};
-use provision_core::model::{AccountRef, Entitlement, Operation, OperationKind};
+use provision_core::model::{AccountProfile, AccountRef, Entitlement, Operation, OperationKind};
 use provision_slack::SlackAdapter;
 use provision_testkit::conformance;
 
-use support::{FakeSlack, adapter, assert_conform, bot_only, calls, start};
+use support::{FakeSlack, adapter, assert_conform, bot_only, calls, scim_only, start};
 
 fn channel(name: &str) -> Entitlement {
     Entitlement::new("slack", "channel", name)
@@ -202,4 +202,57 @@ async fn per_user_errors_are_read_when_ok_is_true() {
     );
     assert_eq!(fake.members("eng"), vec![a]);
     assert_conform(&server).await;
+}
+
+// ----- item 11: SCIM user names collide ---------------------------------------------
+
+fn create(email: &str, name: &str) -> OperationKind {
+    let profile: AccountProfile = conformance::profile(email, name);
+    OperationKind::CreateAccount { profile }
+}
+
+#[tokio::test]
+async fn a_user_name_taken_by_someone_else_is_created_again_with_a_suffix() {
+    let fake = FakeSlack::new(1000);
+    let first = fake.add_user("j.smith@acme.com");
+    let server = start(&fake).await;
+    let slack = adapter(&server);
+    let op = conformance::operation(
+        &slack,
+        "j.smith@acme.co.uk",
+        create("j.smith@acme.co.uk", "Jo Smith"),
+    );
+    let made = slack
+        .execute(&op, &AccountRef::by_login("j.smith@acme.co.uk"))
+        .await
+        .unwrap();
+    assert_eq!(made.effect, Effect::Changed);
+    let id = made.external_id.unwrap();
+    assert_ne!(id, first, "never the other person's account");
+    let user = fake.user(&id);
+    assert_eq!(user.email, "j.smith@acme.co.uk");
+    assert_ne!(user.user_name, "j.smith");
+    assert!(user.user_name.starts_with("j.smith"), "{}", user.user_name);
+    assert!(fake.user(&first).active, "the other person untouched");
+}
+
+#[tokio::test]
+async fn a_person_is_found_by_email_never_by_a_user_name_match() {
+    // Only a SCIM token: people are found through SCIM filters. j.smith@acme.co.uk has
+    // no account; j.smith@acme.com holds the user name both emails make.
+    let fake = FakeSlack::new(1000);
+    let other = fake.add_user("j.smith@acme.com");
+    let server = start(&fake).await;
+    let slack = SlackAdapter::new(scim_only(&server).build().unwrap()).unwrap();
+    let leaver = AccountRef::by_login("j.smith@acme.co.uk");
+    let op = conformance::operation(&slack, &leaver.login, OperationKind::SuspendAccount);
+    let outcome = slack.execute(&op, &leaver).await;
+    assert!(
+        matches!(outcome, Err(AdapterError::NotFound { .. })),
+        "{outcome:?}"
+    );
+    assert!(
+        fake.user(&other).active,
+        "the other j.smith was not deactivated"
+    );
 }

@@ -608,11 +608,17 @@ impl FakeSlack {
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                if s.users.iter().any(|u| {
-                    u.user_name.eq_ignore_ascii_case(&user_name)
-                        || u.email.eq_ignore_ascii_case(&email)
-                }) {
-                    return scim_error(409, "userName or email already exists");
+                // One 409 for either uniqueness, as SCIM has it (the detail text is
+                // unverified against Slack): `j.smith@acme.com` holds `j.smith`, so
+                // `j.smith@acme.co.uk` collides on the user name alone.
+                if s.users.iter().any(|u| u.email.eq_ignore_ascii_case(&email)) {
+                    return scim_error(409, "email_taken");
+                }
+                if s.users
+                    .iter()
+                    .any(|u| u.user_name.eq_ignore_ascii_case(&user_name))
+                {
+                    return scim_error(409, "username_taken");
                 }
                 s.next_id += 1;
                 let u = FakeUser {
@@ -715,6 +721,14 @@ pub fn bot_only(server: &MockServer) -> provision_slack::config::SlackConfigBuil
         .api_url(format!("{}/api/", server.uri()))
         .scim_url(format!("{}/scim/v2/", server.uri()))
         .bot_token(BOT)
+}
+
+/// A configuration with the SCIM token only.
+pub fn scim_only(server: &MockServer) -> provision_slack::config::SlackConfigBuilder {
+    SlackConfig::builder()
+        .api_url(format!("{}/api/", server.uri()))
+        .scim_url(format!("{}/scim/v2/", server.uri()))
+        .scim_token(SCIM)
 }
 
 pub fn adapter(server: &MockServer) -> SlackAdapter {
