@@ -75,9 +75,16 @@ pub const METHODS: &[(&str, Tier)] = &[
 ];
 
 /// The org-wide SCIM read budget (all SCIM apps together): 1,000/min, burst 1,000.
+/// Listings and filters (`GET /Users?…`) count here.
 pub const BUDGET_SCIM_READ: &str = "scim_read";
-/// The org-wide SCIM write budget: 600/min, burst 180.
+/// The org-wide SCIM write budget: 600/min, burst 180 (writes other than a user's).
 pub const BUDGET_SCIM_WRITE: &str = "scim_write";
+/// The per-endpoint budget of one user's read (`GET /Users/{id}`): 300/min.
+pub const BUDGET_SCIM_USER_READ: &str = "scim_user_read";
+/// The per-endpoint budget of user writes (`POST /Users`, `PUT`/`PATCH`/`DELETE
+/// /Users/{id}`): 180/min, burst 20 — stricter than the org-wide write budget, so
+/// the user writes (all the adapter makes) are paced by it.
+pub const BUDGET_SCIM_USER_WRITE: &str = "scim_user_write";
 
 /// The budget a Web API method counts against: its own name.
 pub fn budget_of_method(method: &str) -> &str {
@@ -189,6 +196,14 @@ pub fn slack_descriptor(tokens: Tokens) -> SystemDescriptor {
             .with_rate_budget(RateBudget::new(
                 BUDGET_SCIM_WRITE,
                 Some(per_minute(600, Some(180))),
+            ))
+            .with_rate_budget(RateBudget::new(
+                BUDGET_SCIM_USER_READ,
+                Some(per_minute(300, None)),
+            ))
+            .with_rate_budget(RateBudget::new(
+                BUDGET_SCIM_USER_WRITE,
+                Some(per_minute(180, Some(20))),
             ));
     }
     d

@@ -79,8 +79,15 @@
 //!   ([`client::classify_code`]), Slack's code kept. A 429's `Retry-After` is the exact
 //!   wait, in the method's own budget.
 //! * **Rate budgets**: one per Web API method at its tier's documented floor
-//!   ([`descriptor::METHODS`]), and the org-wide SCIM read (1,000/min) and write
-//!   (600/min, burst 180) budgets.
+//!   ([`descriptor::METHODS`]); for SCIM the per-endpoint budgets where they are
+//!   stricter (user writes 180/min, burst 20; one user's read 300/min) and the
+//!   org-wide read (1,000/min) and write (600/min, burst 180) budgets
+//!   ([`client::scim_budget`]). Every SCIM answer names its budget, so the executor
+//!   paces each from the first answer on.
+//! * **Enterprise Grid**: an org-wide app's token needs the workspace on the listing
+//!   methods ([`client::TEAM_SCOPED_METHODS`]): `settings.team_id` (`T…`) is sent with
+//!   them; without it Slack's `missing_argument` is a configuration error naming the
+//!   setting.
 //! * **Pagination**: Web API `cursor` until `next_cursor` is empty (a short page is
 //!   not the end); SCIM `startIndex` is 1-based.
 //!

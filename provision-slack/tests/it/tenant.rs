@@ -11,7 +11,7 @@
 
 use crate::support;
 
-use provision_core::adapter::{Adapter, AdapterError, Effect};
+use provision_core::adapter::{Adapter, AdapterError, Effect, list_all_resources};
 use provision_core::model::{AccountProfile, AccountRef, Entitlement, Operation, OperationKind};
 use provision_slack::SlackAdapter;
 use provision_testkit::conformance;
@@ -255,4 +255,116 @@ async fn a_person_is_found_by_email_never_by_a_user_name_match() {
         fake.user(&other).active,
         "the other j.smith was not deactivated"
     );
+}
+
+// ----- item 12: per-endpoint SCIM budgets, Grid org tokens -------------------------
+
+#[tokio::test]
+async fn thirty_joiners_created_through_the_executor_keep_within_the_scim_user_write_budget() {
+    use provision_core::config::SystemConfig;
+    use provision_core::executor::{Executor, ExternalIds, RetryConfig};
+    use provision_core::journal::RunId;
+    use provision_core::model::Plan;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let fake = FakeSlack::new(1000);
+    let server = start(&fake).await;
+    let slack = SlackAdapter::new(scim_only(&server).build().unwrap()).unwrap();
+    let mut plan = Plan::default();
+    for i in 0..30 {
+        let login = format!("joiner{i}@example.com");
+        plan.operations.push(conformance::operation(
+            &slack,
+            &login,
+            create(&login, "New Joiner"),
+        ));
+    }
+    let mut system = SystemConfig::new("slack");
+    system.concurrency = Some(4);
+    let executor = Executor::builder()
+        .system("slack", Arc::new(slack), system)
+        .retry(RetryConfig {
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            jitter: false,
+            max_total_time: Duration::from_secs(60),
+            ..RetryConfig::default()
+        })
+        .actor("slack-scim-budget-test")
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let report = executor
+        .apply_with_ids(
+            &RunId("scim-budget".into()),
+            &support::approved(&plan),
+            ExternalIds::new(),
+        )
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(fake.state.lock().unwrap().users.len(), 30);
+    let throttled = fake.state.lock().unwrap().scim_throttled;
+    println!(
+        "figure: 30 SCIM creates through the executor: {throttled} answered 429, {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        throttled, 0,
+        "the declared scim_user_write budget (180/min, burst 20) paces the creates"
+    );
+}
+
+#[tokio::test]
+async fn an_org_wide_token_without_team_id_is_refused_naming_the_setting() {
+    let fake = FakeSlack::new(1000);
+    fake.add_channel("eng");
+    fake.state.lock().unwrap().org_token_team = Some("T0GRID001".into());
+    let server = start(&fake).await;
+    let slack = adapter(&server);
+    let e = list_all_resources(&slack, &"slack".into(), "channel")
+        .await
+        .unwrap_err();
+    let Some(AdapterError::Configuration { error }) = e.adapter_error() else {
+        panic!("{e:?}")
+    };
+    assert_eq!(error.code.as_deref(), Some("missing_argument"));
+    assert!(error.message.contains("settings.team_id"), "{error}");
+}
+
+#[tokio::test]
+async fn with_team_id_an_org_wide_token_lists_the_workspace() {
+    let fake = FakeSlack::new(1000);
+    fake.add_channel("eng");
+    fake.state.lock().unwrap().org_token_team = Some("T0GRID001".into());
+    let server = start(&fake).await;
+    let slack = SlackAdapter::new(
+        support::config(&server)
+            .team_id("T0GRID001")
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let channels = list_all_resources(&slack, &"slack".into(), "channel")
+        .await
+        .unwrap();
+    assert_eq!(channels.len(), 1);
+    let listed = support::web_requests(&server).await;
+    assert!(
+        listed.iter().all(|r| r
+            .url
+            .query()
+            .unwrap_or_default()
+            .contains("team_id=T0GRID001")),
+        "team_id on every listing"
+    );
+    assert_conform(&server).await;
+
+    // A team id that is not one is refused when the configuration is built.
+    let e = support::config(&server)
+        .team_id("engineering")
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("team_id"), "{e}");
 }

@@ -79,6 +79,15 @@ pub struct State {
     /// The workspace lets only admins remove members from channels: every
     /// `conversations.kick` of the bot answers `restricted_action`.
     pub kick_restricted: bool,
+    /// The tokens are an org-wide app's (Enterprise Grid): the listing methods answer
+    /// `missing_argument` without `team_id`, and only this workspace's id is known.
+    pub org_token_team: Option<String>,
+    /// SCIM user writes (`POST /Users`, `PATCH`/`DELETE /Users/{id}`) as Slack limits
+    /// them per endpoint: 180/min with a burst of 20 (tokens, last refill); over it,
+    /// 429 with `Retry-After: 1`.
+    pub scim_user_writes: Option<(f64, std::time::Instant)>,
+    /// How many SCIM user writes were refused with a 429.
+    pub scim_throttled: usize,
 }
 
 #[derive(Clone)]
@@ -248,6 +257,23 @@ impl FakeSlack {
         }
         let mut s = self.state.lock().unwrap();
         let user_exists = |s: &State, id: &str| s.users.iter().any(|u| u.id == id);
+        if let Some(team) = s.org_token_team.clone() {
+            let scoped = [
+                "conversations.list",
+                "users.list",
+                "users.conversations",
+                "usergroups.list",
+                "usergroups.users.list",
+                "usergroups.users.update",
+            ];
+            if scoped.contains(&method) {
+                match p.get("team_id") {
+                    None => return fail("missing_argument"),
+                    Some(t) if t != team => return fail("team_access_not_granted"),
+                    Some(_) => {}
+                }
+            }
+        }
         match method {
             "conversations.list" => {
                 let exclude = p.get("exclude_archived") == Some("true");
@@ -566,6 +592,25 @@ impl FakeSlack {
         }
         let mut s = self.state.lock().unwrap();
         let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
+        if req.method.as_str() != "GET" && segments.first() == Some(&"Users") {
+            // 180/min = 3/s, burst 20 (docs.slack.dev/reference/scim-api/rate-limits).
+            let now = std::time::Instant::now();
+            let (tokens, last) = s.scim_user_writes.unwrap_or((20.0, now));
+            let tokens = (tokens + now.duration_since(last).as_secs_f64() * 3.0).min(20.0);
+            // 50 ms of slack for the network between the adapter's clock and this
+            // one (a first request's connection set-up delays its arrival).
+            if tokens < 0.85 {
+                s.scim_user_writes = Some((tokens, now));
+                s.scim_throttled += 1;
+                return ResponseTemplate::new(429)
+                    .insert_header("retry-after", "1")
+                    .set_body_json(json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                        "status": "429", "detail": "rate_limited",
+                    }));
+            }
+            s.scim_user_writes = Some((tokens - 1.0, now));
+        }
         match (req.method.as_str(), segments.as_slice()) {
             ("GET", ["Users"]) => {
                 let q: Vec<(String, String)> = req
