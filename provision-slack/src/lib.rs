@@ -59,6 +59,12 @@
 //!   ([`Adapter::execute_batch`](provision_core::adapter::Adapter::execute_batch)) go
 //!   in one invite of up to 1,000 users, and each person is settled from the answer
 //!   (`errors` per user, read whether `ok` is true or false; `failed_for_some_users`).
+//! * **One channel, many spellings**: a policy may name a channel `#eng`, `eng` or by
+//!   its id, and a user group `@oncall`, `oncall` or by id. Reads spell channels
+//!   `#name` and groups by handle (for display); the adapter's
+//!   [`resource_id`](provision_core::adapter::Adapter::resource_id) gives the planner
+//!   the Slack id behind each spelling, so what is read matches what the policy wrote,
+//!   and a channel renamed in Slack is still the channel its id names.
 //! * **User groups** (`usergroup`, targets a handle or an id).
 //!   `usergroups.users.update` replaces the whole list: read, change, read again,
 //!   write only when both reads agree (a member added by hand meanwhile is kept), as

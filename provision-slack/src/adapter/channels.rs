@@ -18,8 +18,9 @@ use crate::model::{ChannelInfo, Channels, Members, per_user_errors};
 
 /// A channel, resolved.
 #[derive(Debug, Clone)]
-struct ChannelRef {
-    id: String,
+pub(super) struct ChannelRef {
+    /// The channel's id.
+    pub(super) id: String,
     /// As the policy wrote it, for messages.
     name: String,
 }
@@ -28,7 +29,7 @@ impl SlackAdapter {
     /// A channel's id: an id as given (`C…`/`G…`), a configured name, or a name
     /// looked up with `conversations.list` (public and private, archived included so
     /// an archived channel says `is_archived` rather than "not found").
-    async fn channel(&self, name: &str) -> Result<ChannelRef, AdapterError> {
+    pub(super) async fn channel(&self, name: &str) -> Result<ChannelRef, AdapterError> {
         let key = channel_key(name);
         if looks_like_id(&key, &['C', 'G']) {
             return Ok(ChannelRef {

@@ -216,6 +216,19 @@ impl Adapter for SlackAdapter {
         }
     }
 
+    /// A channel's id (`C…`/`G…`) or a user group's (`S…`), whichever way the name is
+    /// spelled (`#eng`, `eng`, the id; `@oncall`, `oncall`, the id): the planner
+    /// matches what it reads (`#name`, bare handles) to what policies wrote through
+    /// it, and a renamed channel keeps its id. Names are resolved from the caches,
+    /// `conversations.list` / `usergroups.list` on a miss.
+    async fn resource_id(&self, resource: &ResourceRef) -> Result<Option<String>, AdapterError> {
+        match resource.kind.as_str() {
+            KIND_CHANNEL => Ok(Some(self.channel(&resource.resource).await?.id)),
+            KIND_USERGROUP => Ok(Some(self.usergroup(&resource.resource).await?)),
+            _ => Ok(None),
+        }
+    }
+
     async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError> {
         match &op.kind {
             OperationKind::Grant { .. } | OperationKind::Revoke { .. } => self

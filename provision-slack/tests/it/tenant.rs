@@ -368,3 +368,119 @@ async fn with_team_id_an_org_wide_token_lists_the_workspace() {
         .unwrap_err();
     assert!(e.to_string().contains("team_id"), "{e}");
 }
+
+// ----- item 9: one spelling for channels and user groups ---------------------------
+
+/// The sample's shape (`channel: authoritative`, a drift run fixing all), with the
+/// policies naming a channel by id, another by `name` without `#`, and a user group
+/// by `@handle`; SCIM and bot tokens, so grants are read per account (where Slack
+/// spells channels `#name` and groups by bare handle).
+struct Spelled {
+    dir: std::path::PathBuf,
+}
+
+impl Spelled {
+    fn new(server: &str, eng_id: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("slack-spelling-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("policies")).unwrap();
+        std::fs::write(
+            dir.join("policies/p.yaml"),
+            format!(
+                "policies:\n  - name: Engineering\n    triggers:\n      - department: Engineering\n    provisions:\n      - {{system: slack, action: invite_to_channel, target: \"{eng_id}\"}}\n      - {{system: slack, action: invite_to_channel, target: \"random\"}}\n      - {{system: slack, action: add_to_usergroup, target: \"@oncall\"}}\n"
+            ),
+        )
+        .unwrap();
+        let mut creds = String::new();
+        for (name, value) in [("bot_token", support::BOT), ("scim_token", support::SCIM)] {
+            let file = dir.join(name);
+            std::fs::write(&file, value).unwrap();
+            creds.push_str(&format!("      {name}: {{file: {}}}\n", file.display()));
+        }
+        std::fs::write(
+            dir.join("provision.yaml"),
+            format!(
+                "systems:\n  slack:\n    adapter: slack\n    enforcement: additive\n    kind_enforcement:\n      channel: authoritative\n      usergroup: authoritative\n    drift_remediation: fix_all\n    credentials:\n{creds}    settings:\n      api_url: {server}/api/\n      scim_url: {server}/scim/v2/\n"
+            ),
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    async fn engine(&self) -> provision_core::engine::Engine {
+        provision_core::engine::Engine::builder()
+            .deployment(self.dir.join("provision.yaml"))
+            .policies(self.dir.join("policies"))
+            .factory(provision_slack::factory())
+            .actor("slack-spelling-test")
+            .build()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Spelled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn described(plan: &provision_core::model::Plan) -> Vec<String> {
+    plan.operations
+        .iter()
+        .map(|o| match o.kind.entitlement() {
+            Some(e) => format!("{} {e}", o.kind.verb()),
+            None => o.kind.verb().to_owned(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn channels_and_groups_named_by_id_name_or_handle_converge_and_survive_a_rename() {
+    use provision_core::model::Identity;
+    let fake = FakeSlack::new(1000);
+    let sarah = fake.add_user("sarah@example.com");
+    let seed = fake.add_user("seed@example.com");
+    let eng = fake.add_channel("engineering-general");
+    fake.add_channel("random");
+    fake.add_group("oncall", &[&seed]);
+    let server = start(&fake).await;
+    let files = Spelled::new(&server.uri(), &eng);
+    let engine = files.engine().await;
+    let roster = [Identity::new("e1", "sarah@example.com", "Sarah Chen")
+        .with_attribute("department", "Engineering")];
+
+    let plan = engine
+        .plan(&roster, "joiner")
+        .await
+        .unwrap()
+        .approve()
+        .unwrap();
+    let report = engine.apply(&plan).await.unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert!(fake.members("engineering-general").contains(&sarah));
+    assert!(fake.members("random").contains(&sarah));
+    assert!(fake.group_users("oncall").contains(&sarah));
+
+    // Read back, Slack spells them `#engineering-general`, `#random`, `oncall`: the
+    // same channels and group, so nothing is kicked and re-invited.
+    let again = engine.plan(&roster, "reconcile").await.unwrap();
+    let again = again.preview();
+    assert!(again.operations.is_empty(), "{:?}", described(again));
+    let drift = engine.drift(&roster).await.unwrap();
+    use provision_core::drift::DriftClass;
+    assert!(
+        !drift
+            .findings
+            .iter()
+            .any(|f| matches!(f.class, DriftClass::Missing | DriftClass::Unmanaged)),
+        "nothing missing, nothing hand-made: {:#?}",
+        drift.findings
+    );
+
+    // Renamed in Slack: the channel named by id is still the same channel.
+    fake.with_channel("engineering-general", |c| c.name = "eng-general".into());
+    let renamed = engine.plan(&roster, "reconcile").await.unwrap();
+    let renamed = renamed.preview();
+    assert!(renamed.operations.is_empty(), "{:?}", described(renamed));
+    assert_eq!(calls(&server, "conversations.kick").await, 0);
+}
