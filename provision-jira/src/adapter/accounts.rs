@@ -434,6 +434,10 @@ impl JiraAdapter {
         cursor: Option<&str>,
     ) -> Result<Page<AccountRecord>, AdapterError> {
         let start = parse_offset(cursor)?;
+        if start == 0 {
+            // A new run: what the per-account reads share is read afresh.
+            self.run_actors.clear();
+        }
         let size = self.users_page_size;
         let (s, m) = (start.to_string(), size.to_string());
         let url = self.client.site_url(
