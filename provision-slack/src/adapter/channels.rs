@@ -280,10 +280,10 @@ impl SlackAdapter {
             Ok(reply) => reply,
             Err(e) => return vec![Err(e); users.len()],
         };
-        let Some(error) = error_of(&reply.body) else {
-            return vec![Ok(Applied::changed().with_rate_limit(reply.rate_limit)); users.len()];
-        };
         let per_user = per_user_errors(&reply.body);
+        let Some(error) = error_of(&reply.body) else {
+            return settle_per_user(method, users, &per_user, &channel.name, reply.rate_limit);
+        };
         if error.code.as_deref() == Some("failed_for_some_users") || !per_user.is_empty() {
             return settle_per_user(method, users, &per_user, &channel.name, reply.rate_limit);
         }
