@@ -177,6 +177,18 @@ async fn joiner_mover(w: &World) -> (Engine, String) {
     (engine, id)
 }
 
+/// The groups `id` is still a member of.
+fn groups_of(fake: &FakeJira, id: &str) -> Vec<String> {
+    fake.state
+        .lock()
+        .unwrap()
+        .members
+        .iter()
+        .filter(|(_, m)| m.contains(id))
+        .map(|(g, _)| g.clone())
+        .collect()
+}
+
 fn terminated(mut who: Identity) -> Identity {
     who.status = EmploymentStatus::Terminated {
         effective: Utc::now() - chrono::Duration::hours(1),
@@ -243,15 +255,7 @@ async fn without_the_org_key_a_leaver_loses_product_access_groups_and_roles() {
     let report = engine.apply(&plan).await.unwrap();
     assert!(report.is_complete(), "{report:?}");
     assert!(fake.user(&id).active, "the account stays (no org key) ...");
-    let left: Vec<String> = fake
-        .state
-        .lock()
-        .unwrap()
-        .members
-        .iter()
-        .filter(|(_, m)| m.contains(&id))
-        .map(|(g, _)| g.clone())
-        .collect();
+    let left = groups_of(fake, &id);
     assert!(
         left.is_empty(),
         "... but every group is gone, product groups included: {left:?}"
@@ -291,15 +295,7 @@ async fn an_unmanaged_leaver_loses_product_access_groups_and_roles_inside_the_su
     let note = suspend.note.clone().unwrap_or_default();
     assert!(note.contains("not managed"), "{note}");
     assert!(fake.user(&id).active, "the org cannot deactivate it ...");
-    let left: Vec<String> = fake
-        .state
-        .lock()
-        .unwrap()
-        .members
-        .iter()
-        .filter(|(_, m)| m.contains(&id))
-        .map(|(g, _)| g.clone())
-        .collect();
+    let left = groups_of(fake, &id);
     assert!(
         left.is_empty(),
         "... but every group is gone, product groups and hand-made ones included: {left:?}"

@@ -11,13 +11,7 @@ use provision_slack::{SlackAdapter, SlackConfig};
 use provision_testkit::conformance;
 use serde_json::Value;
 
-use support::{ADMIN, FakeSlack, adapter, assert_conform, bot_only, calls, start};
-
-fn create(login: &str, name: &str) -> OperationKind {
-    OperationKind::CreateAccount {
-        profile: conformance::profile(login, name),
-    }
-}
+use support::{ADMIN, FakeSlack, adapter, assert_conform, bot_only, calls, create, start};
 
 async fn scim_requests(server: &wiremock::MockServer, verb: &str) -> Vec<wiremock::Request> {
     server

@@ -14,38 +14,9 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use support::{FakeSlack, adapter, assert_conform, bot_only, calls, start};
-
-fn channel(name: &str) -> Entitlement {
-    Entitlement::new("slack", "channel", name)
-}
-
-fn grant(adapter: &SlackAdapter, login: &str, name: &str) -> Operation {
-    conformance::operation(
-        adapter,
-        login,
-        OperationKind::Grant {
-            entitlement: channel(name),
-        },
-    )
-}
-
-fn revoke(adapter: &SlackAdapter, login: &str, name: &str) -> Operation {
-    conformance::operation(
-        adapter,
-        login,
-        OperationKind::Revoke {
-            entitlement: channel(name),
-        },
-    )
-}
-
-fn by_id(login: &str, id: &str) -> AccountRef {
-    AccountRef {
-        login: login.to_owned(),
-        external_id: Some(id.to_owned()),
-    }
-}
+use support::{
+    FakeSlack, adapter, assert_conform, bot_only, by_id, calls, channel, grant, revoke, start,
+};
 
 #[tokio::test]
 async fn two_hundred_joiners_of_one_channel_take_one_invite_call() {

@@ -12,42 +12,14 @@
 use crate::support;
 
 use provision_core::adapter::{Adapter, AdapterError, Effect, list_all_resources};
-use provision_core::model::{AccountProfile, AccountRef, Entitlement, Operation, OperationKind};
+use provision_core::model::{AccountRef, OperationKind};
 use provision_slack::SlackAdapter;
 use provision_testkit::conformance;
 
-use support::{FakeSlack, adapter, assert_conform, bot_only, calls, scim_only, start};
-
-fn channel(name: &str) -> Entitlement {
-    Entitlement::new("slack", "channel", name)
-}
-
-fn grant(adapter: &SlackAdapter, login: &str, name: &str) -> Operation {
-    conformance::operation(
-        adapter,
-        login,
-        OperationKind::Grant {
-            entitlement: channel(name),
-        },
-    )
-}
-
-fn revoke(adapter: &SlackAdapter, login: &str, name: &str) -> Operation {
-    conformance::operation(
-        adapter,
-        login,
-        OperationKind::Revoke {
-            entitlement: channel(name),
-        },
-    )
-}
-
-fn by_id(login: &str, id: &str) -> AccountRef {
-    AccountRef {
-        login: login.to_owned(),
-        external_id: Some(id.to_owned()),
-    }
-}
+use support::{
+    FakeSlack, adapter, assert_conform, bot_only, by_id, calls, create, grant, revoke, scim_only,
+    start,
+};
 
 // ----- item 10: kicks, joins, restricted_action, per-user errors -------------------
 
@@ -205,11 +177,6 @@ async fn per_user_errors_are_read_when_ok_is_true() {
 }
 
 // ----- item 11: SCIM user names collide ---------------------------------------------
-
-fn create(email: &str, name: &str) -> OperationKind {
-    let profile: AccountProfile = conformance::profile(email, name);
-    OperationKind::CreateAccount { profile }
-}
 
 #[tokio::test]
 async fn a_user_name_taken_by_someone_else_is_created_again_with_a_suffix() {

@@ -899,3 +899,45 @@ pub fn approved(plan: &provision_core::model::Plan) -> provision_core::planner::
     )
     .expect("a plan confirmed for all it removes is approved")
 }
+
+/// A Slack channel entitlement.
+pub fn channel(name: &str) -> provision_core::model::Entitlement {
+    provision_core::model::Entitlement::new("slack", "channel", name)
+}
+
+/// A grant of channel `name` to `login`.
+pub fn grant(adapter: &SlackAdapter, login: &str, name: &str) -> provision_core::model::Operation {
+    provision_testkit::conformance::operation(
+        adapter,
+        login,
+        provision_core::model::OperationKind::Grant {
+            entitlement: channel(name),
+        },
+    )
+}
+
+/// A revoke of channel `name` from `login`.
+pub fn revoke(adapter: &SlackAdapter, login: &str, name: &str) -> provision_core::model::Operation {
+    provision_testkit::conformance::operation(
+        adapter,
+        login,
+        provision_core::model::OperationKind::Revoke {
+            entitlement: channel(name),
+        },
+    )
+}
+
+/// An account known by its Slack id.
+pub fn by_id(login: &str, id: &str) -> provision_core::model::AccountRef {
+    provision_core::model::AccountRef {
+        login: login.to_owned(),
+        external_id: Some(id.to_owned()),
+    }
+}
+
+/// A SCIM account creation for `email`.
+pub fn create(email: &str, name: &str) -> provision_core::model::OperationKind {
+    provision_core::model::OperationKind::CreateAccount {
+        profile: provision_testkit::conformance::profile(email, name),
+    }
+}
