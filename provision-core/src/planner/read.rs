@@ -347,3 +347,81 @@ pub fn correlate_reads(
     }
     state
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::adapter::ResourceKindDescriptor;
+    use crate::model::{AccountState, Entitlement};
+
+    /// A system that spells a channel `#eng` when it reads it and knows it by `C1`,
+    /// as Slack does.
+    struct Spelled {
+        system: SystemName,
+        descriptor: SystemDescriptor,
+    }
+
+    #[async_trait]
+    impl SystemReads for Spelled {
+        fn system(&self) -> &SystemName {
+            &self.system
+        }
+        fn descriptor(&self) -> &SystemDescriptor {
+            &self.descriptor
+        }
+        async fn accounts(&self) -> Result<Vec<AccountRecord>, ReadError> {
+            Ok(vec![AccountRecord::new(
+                "U1",
+                "ada@example.com",
+                AccountState::Active,
+            )])
+        }
+        async fn grants(&self, _: &ResourceRef) -> Result<Vec<GrantRecord>, ReadError> {
+            Ok(Vec::new())
+        }
+        async fn account_grants(&self, _: &AccountRef) -> Result<Vec<GrantRecord>, ReadError> {
+            Ok(["#eng", "#random"]
+                .into_iter()
+                .map(|name| GrantRecord {
+                    entitlement: Entitlement::new("slack", "channel", name),
+                    account_external_id: "U1".into(),
+                    login: None,
+                })
+                .collect())
+        }
+        async fn resources(&self, _: &str) -> Result<Vec<ResourceRecord>, ReadError> {
+            Ok(Vec::new())
+        }
+        async fn resource_id(&self, r: &ResourceRef) -> Result<Option<String>, ReadError> {
+            Ok(match r.resource.as_str() {
+                "#eng" | "eng" | "C1" => Some("C1".into()),
+                "#random" | "C2" => Some("C2".into()),
+                _ => None,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_grant_read_under_another_spelling_takes_the_policys() {
+        let reads = Spelled {
+            system: SystemName::new("slack"),
+            descriptor: SystemDescriptor::new("slack")
+                .with_accounts()
+                .with_kind(ResourceKindDescriptor::new("channel", &["invite"]).enumerable()),
+        };
+        let named = Entitlement::new("slack", "channel", "C1").resource_ref();
+        let read = read_system_with(&reads, [&named]).await.unwrap();
+        let held: Vec<&str> = read
+            .snapshot
+            .grants
+            .iter()
+            .map(|g| g.entitlement.resource.as_str())
+            .collect();
+        assert_eq!(
+            held,
+            ["C1", "#random"],
+            "the policy's spelling for the channel it names; the read's for the others"
+        );
+    }
+}
