@@ -356,7 +356,18 @@ impl JiraAdapter {
             }
         }
         let mut removed = Vec::new();
+        let mut kept = Vec::new();
         for entitlement in &held {
+            // What another engine owns is never ours to revoke (as in any plan).
+            if let Some(engine) = self
+                .config
+                .external_owners
+                .iter()
+                .find(|o| o.covers(&entitlement.kind, &entitlement.resource))
+            {
+                kept.push(format!("{entitlement} (owned by {})", engine.engine));
+                continue;
+            }
             if self.revoke(entitlement, &by_id).await?.effect == Effect::Changed {
                 removed.push(entitlement.to_string());
             }
@@ -364,13 +375,18 @@ impl JiraAdapter {
         let note = format!(
             "account {id} ({}) is not managed by the organization ({reason}), so it stays \
              active in Atlassian; instead {} of its product access, groups and project \
-             roles in Jira were removed{}",
+             roles in Jira were removed{}{}",
             account.login,
             removed.len(),
             if removed.is_empty() {
                 String::new()
             } else {
                 format!(": {}", removed.join(", "))
+            },
+            if kept.is_empty() {
+                String::new()
+            } else {
+                format!("; left to their owners: {}", kept.join(", "))
             }
         );
         tracing::warn!(account_id = %id, "jira: {note}");

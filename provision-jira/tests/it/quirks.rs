@@ -596,8 +596,22 @@ async fn an_account_the_org_does_not_manage_is_stripped_on_suspend_and_never_ret
     fake.edit_user(&id, |u| u.managed = false);
     let eng = fake.add_group("engineering");
     fake.add_member(&eng, &id);
+    // A group another engine owns (the IdP's sync) is never ours to revoke.
+    let idp = fake.add_group("idp-contractors");
+    fake.add_member(&idp, &id);
     let hosts = Hosts::start(fake).await;
-    let jira = hosts.adapter(true);
+    let jira = provision_jira::JiraAdapter::new(
+        hosts
+            .config(true)
+            .external_owners(vec![provision_core::config::ExternalOwnership {
+                engine: "idp-sync".into(),
+                kind: Some("group".into()),
+                resource_prefix: Some("idp-".into()),
+            }])
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
     let who = by_id("guest@partner.example", &id);
     let applied = execute(&jira, &who, OperationKind::SuspendAccount)
         .await
@@ -609,6 +623,10 @@ async fn an_account_the_org_does_not_manage_is_stripped_on_suspend_and_never_ret
         "{note}"
     );
     assert!(hosts.fake.members(&eng).is_empty(), "the group is gone");
+    assert!(
+        hosts.fake.members(&idp).contains(&id) && note.contains("left to their owners"),
+        "{note}"
+    );
     assert!(hosts.fake.user(&id).active, "the account itself stays");
     let posts = writes(&hosts.org).await;
     assert_eq!(posts.len(), 1, "one attempt: {posts:?}");
