@@ -344,6 +344,8 @@ impl SlackAdapter {
     }
 
     /// Whether the app itself is in the channel (`conversations.info`'s `is_member`).
+    /// A private channel the app is not in is invisible to it (`channel_not_found`):
+    /// not in.
     async fn app_is_in(&self, channel: &ChannelRef) -> Result<bool, AdapterError> {
         let reply = self
             .client
@@ -354,8 +356,16 @@ impl SlackAdapter {
                 RequestKind::Read,
                 &channel.name,
             )
-            .await?;
-        Ok(parse::<ChannelInfo>(&reply.body)?.channel.is_member)
+            .await;
+        match reply {
+            Ok(reply) => Ok(parse::<ChannelInfo>(&reply.body)?.channel.is_member),
+            Err(AdapterError::Configuration { error })
+                if error.code.as_deref() == Some("channel_not_found") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The app joins a public channel (`conversations.join`, scope `channels:join`);

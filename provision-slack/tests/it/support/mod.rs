@@ -473,10 +473,12 @@ impl FakeSlack {
                 ok(json!({}))
             }
             "conversations.info" => {
+                // A private channel the app is not in is invisible to it.
                 let Some(c) = s
                     .channels
                     .iter()
                     .find(|c| Some(c.id.as_str()) == p.get("channel"))
+                    .filter(|c| c.app_member || !c.private)
                 else {
                     return fail("channel_not_found");
                 };
