@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use provision_core::adapter::SystemSpec;
+use provision_core::config::ExternalOwnership;
 use provision_core::secret::SecretString;
 use url::Url;
 
@@ -63,6 +64,10 @@ pub struct JiraConfig {
     pub deactivation_message: String,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The deployment's `external_owners` of this system: what another engine owns
+    /// is never revoked, also not by the suspend of an account the organization does
+    /// not manage (which takes the leaver's grants away itself).
+    pub external_owners: Vec<ExternalOwnership>,
     /// The system's name in the deployment (default `jira`): configuration errors
     /// name it.
     pub(crate) system_name: String,
@@ -89,6 +94,7 @@ impl JiraConfig {
             profile_sync: false,
             deactivation_message: "Deactivated by provision: the person left".to_owned(),
             timeout: Duration::from_secs(30),
+            external_owners: Vec::new(),
             system_name: DEFAULT_SYSTEM_NAME.to_owned(),
         }
     }
@@ -146,6 +152,7 @@ impl JiraConfig {
         if let Some(url) = spec.setting("org_api_url") {
             b = b.org_api_url(url);
         }
+        b = b.external_owners(spec.config.external_owners.clone());
         if let Some(v) = spec.setting("projects") {
             b = b.projects(split_list(v));
         }
@@ -203,6 +210,7 @@ pub struct JiraConfigBuilder {
     profile_sync: bool,
     deactivation_message: String,
     timeout: Duration,
+    external_owners: Vec<ExternalOwnership>,
     system_name: String,
 }
 
@@ -225,6 +233,12 @@ impl JiraConfigBuilder {
     pub fn org_api_url(mut self, url: &str) -> Self {
         let key = self.org.take().and_then(|(_, key)| key);
         self.org = Some((Some(url.to_owned()), key));
+        self
+    }
+
+    /// The deployment's `external_owners` of this system (what another engine owns).
+    pub fn external_owners(mut self, owners: Vec<ExternalOwnership>) -> Self {
+        self.external_owners = owners;
         self
     }
 
@@ -307,6 +321,7 @@ impl JiraConfigBuilder {
             profile_sync: self.profile_sync,
             deactivation_message: self.deactivation_message,
             timeout: self.timeout,
+            external_owners: self.external_owners,
             system_name: self.system_name,
         })
     }

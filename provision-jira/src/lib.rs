@@ -66,16 +66,22 @@
 //! * **Project roles** ([`provision_core::adapter::RoleModel::Multiple`]): role names
 //!   resolved to ids once per run (`GET /role`); `POST` and `DELETE` on
 //!   `/project/{key}/role/{id}`, never the whole-list `PUT`.
-//! * **Leavers**: with the org key, `lifecycle/disable` (managed accounts only: an
-//!   account the org does not manage is a `Permanent` finding with the reason, never
-//!   retried); reactivation `lifecycle/enable`. Without it, revocations.
+//! * **Leavers**: with the org key, `lifecycle/disable`. It works only on accounts the
+//!   organization manages: for one it does not (a partner, a contractor on their own
+//!   domain) the suspend takes away every product access, group and project role the
+//!   account holds instead, and says so in the operation's note (the account stays
+//!   active in Atlassian; each later run's suspend finds nothing left). Reactivation
+//!   `lifecycle/enable` (an unmanaged account's is a `Permanent` finding, never
+//!   retried). Without the org key, revocations.
 //! * **Mover**: title and department go to the Atlassian profile
 //!   (`PATCH /users/{id}/manage/profile`) when `profile_sync` is on (needs the org key).
 //! * **Rate limits**: `Retry-After` on 429 and 503, `X-RateLimit-*` with the ISO 8601
 //!   reset, each host's replies in its own budget, and the `RateLimit-Reason` kept as
 //!   the error's code. Errors keep Jira's `errorMessages` and `errors`.
-//! * **Pages**: page beans stop on `isLast`; bare arrays (`/users/search`) when fewer
-//!   than `maxResults` come back; group members come 50 at a time.
+//! * **Pages**: page beans stop on `isLast`; the bare array of `/users/search` advances
+//!   `startAt` by `maxResults` and stops only on an empty page (its pages are filtered
+//!   after they are cut, so a short page is not the end: JRACLOUD-74454); group members
+//!   come 50 at a time.
 //!
 //! ## Not supported yet
 //!

@@ -85,7 +85,11 @@
 //! * Groups by name (resolved once and cached for [`adapter::GROUP_ID_TTL`]),
 //!   `PUT`/`DELETE` membership; apps by configured name or id, assigned with an
 //!   optional app-user profile. An app the user holds through a group (`scope: GROUP`)
-//!   cannot be revoked per user: that is an error saying so.
+//!   cannot be revoked per user: that is an error saying so. An app user whose
+//!   provisioning to the target app failed (`syncState` `ERROR` or `OUT_OF_SYNC`) is
+//!   not a held grant: reads leave it out (drift reports the app missing, and the
+//!   finding reaches the SIEM stream like any other), and an assignment Okta answers
+//!   in that state is a permanent failure carrying Okta's `status` and `syncState`.
 //! * A person's grants ([`provision_core::adapter::Adapter::read_account_grants`]):
 //!   their `OKTA_GROUP` memberships (`GET /api/v1/users/{id}/groups`, `Link` paged),
 //!   then their own app assignments (`GET /api/v1/users/{id}/appLinks`, each app's

@@ -87,9 +87,45 @@ pub struct AppUser {
     /// The app-specific credentials; `userName` is the app login.
     #[serde(default)]
     pub credentials: Option<Map<String, Value>>,
+    /// The app user's status (`ACTIVE`, `PROVISIONED`, `PENDING`, …).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Whether Okta's provisioning reached the target app: `SYNCHRONIZED`,
+    /// `SYNCING`, `OUT_OF_SYNC` (changes not pushed), `ERROR` (the push failed; the
+    /// task waits in the Admin Console), or `DISABLED` (no provisioning).
+    #[serde(default, rename = "syncState")]
+    pub sync_state: Option<String>,
+    /// When Okta last pushed the app user.
+    #[serde(default, rename = "lastSync")]
+    pub last_sync: Option<String>,
 }
 
+/// `syncState` values that mean the target app does not have what Okta assigned.
+pub const FAILED_SYNC_STATES: &[&str] = &["ERROR", "OUT_OF_SYNC"];
+
 impl AppUser {
+    /// Whether Okta's push to the target app failed or is still owed
+    /// ([`FAILED_SYNC_STATES`]): then the assignment is not access the person holds.
+    pub fn push_failed(&self) -> bool {
+        self.sync_state
+            .as_deref()
+            .is_some_and(|s| FAILED_SYNC_STATES.contains(&s))
+    }
+
+    /// Okta's own account of the app user's provisioning, for errors and notes:
+    /// `status PROVISIONED, syncState ERROR, last pushed …`.
+    pub fn provisioning(&self) -> String {
+        let mut out = format!(
+            "status {}, syncState {}",
+            self.status.as_deref().unwrap_or("(none)"),
+            self.sync_state.as_deref().unwrap_or("(none)")
+        );
+        if let Some(at) = &self.last_sync {
+            out.push_str(&format!(", last pushed {at}"));
+        }
+        out
+    }
+
     /// The app user name, when the app has one.
     pub fn user_name(&self) -> Option<&str> {
         self.credentials

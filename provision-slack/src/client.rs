@@ -17,7 +17,10 @@ use url::Url;
 
 use crate::config::ConfigError;
 use crate::config::SlackConfig;
-use crate::descriptor::{BUDGET_SCIM_READ, BUDGET_SCIM_WRITE, budget_of_method};
+use crate::descriptor::{
+    BUDGET_SCIM_READ, BUDGET_SCIM_USER_READ, BUDGET_SCIM_USER_WRITE, BUDGET_SCIM_WRITE,
+    budget_of_method,
+};
 
 /// The system's name in messages.
 pub const SYSTEM: &str = "Slack";
@@ -77,12 +80,50 @@ pub fn classify_code(
                 ),
             ),
         },
+        // On a kick, `not_in_channel` means the *app* is not in the channel as often as
+        // it means the user is not (slackapi/bolt-js#474): the adapter confirms with
+        // `conversations.info` before it calls this done.
         ("conversations.kick", "not_in_channel") => AdapterError::AlreadyDone { error },
+        // A workspace setting keeps this token from removing or adding members.
+        ("conversations.kick", "restricted_action") => AdapterError::Permanent {
+            error: with(
+                error,
+                format!(
+                    "channel {context}: the workspace's settings do not let the app remove \
+                     members (Workspace settings → Permissions → Channel Management: \
+                     \"People who can remove members from public channels\" / \"… from \
+                     private channels\"); allow it there, or remove the member by hand"
+                ),
+            ),
+        },
+        ("conversations.invite" | "admin.conversations.invite", "restricted_action") => {
+            AdapterError::Permanent {
+                error: with(
+                    error,
+                    format!(
+                        "channel {context}: the workspace's settings do not let the app add \
+                         members (Workspace settings → Permissions → Channel Management: \
+                         who can add members to channels, and the posting permissions of \
+                         this channel)"
+                    ),
+                ),
+            }
+        }
+        ("conversations.join", "method_not_supported_for_channel_type") => {
+            AdapterError::Configuration {
+                error: with(
+                    error,
+                    format!(
+                        "channel {context} is private: the app cannot join it by itself; \
+                         invite the app to the channel"
+                    ),
+                ),
+            }
+        }
         (
             "conversations.invite" | "conversations.kick" | "admin.conversations.invite",
             "is_archived"
             | "cant_kick_from_general"
-            | "restricted_action"
             | "cant_kick_self"
             | "cant_invite_self"
             | "cant_invite"
@@ -99,6 +140,20 @@ pub fn classify_code(
         // (unverified) the documented code for deactivating someone already deactivated.
         ("admin.users.deactivate", "user_already_deactivated" | "user_already_deleted") => {
             AdapterError::AlreadyDone { error }
+        }
+        // An org-wide app's token (Enterprise Grid) on a method that lists one
+        // workspace's users, channels or groups: the workspace must be named.
+        (m, "missing_argument") if TEAM_SCOPED_METHODS.contains(&m) => {
+            AdapterError::Configuration {
+                error: with(
+                    error,
+                    format!(
+                        "{m} needs the workspace: the token is an org-wide app's (Enterprise \
+                         Grid); set settings.team_id to the workspace's id (T…), or use a \
+                         workspace app's token"
+                    ),
+                ),
+            }
         }
         (_, "channel_not_found") => AdapterError::Configuration {
             error: with(
@@ -359,6 +414,13 @@ impl SlackClient {
         let auth = self.auth(token)?;
         let url = self.web.url(&[method]);
         tracing::debug!(method, "slack call");
+        let mut params = params.to_vec();
+        if let Some(team) = &self.config.team_id
+            && TEAM_SCOPED_METHODS.contains(&method)
+        {
+            params.push(("team_id", team.clone()));
+        }
+        let params = params.as_slice();
         let request = match kind {
             RequestKind::Read => self.web.reqwest().get(url).query(params),
             RequestKind::Write => self.web.reqwest().post(url).form(params),
@@ -422,10 +484,7 @@ impl SlackClient {
     ) -> Result<HttpResponse, AdapterError> {
         let auth = self.auth(TokenKind::Scim)?;
         let kind = RequestKind::of(&method);
-        let budget = match kind {
-            RequestKind::Read => BUDGET_SCIM_READ,
-            RequestKind::Write => BUDGET_SCIM_WRITE,
-        };
+        let budget = scim_budget(kind, segments);
         let mut request = self
             .scim
             .reqwest()
@@ -442,12 +501,47 @@ impl SlackClient {
             .send_authorized(auth, request, kind)
             .await
             .map_err(|e| tag_error(e, budget))?;
+        let mut reply = reply.in_bucket(budget);
+        // Slack's SCIM answers carry no rate-limit headers: the budget is named
+        // anyway, so the executor paces each kind of request in its own budget from
+        // the first answer on.
+        if reply.rate_limit.is_none() {
+            reply.rate_limit = Some(RateLimitInfo {
+                bucket: Some(budget.to_owned()),
+                ..RateLimitInfo::default()
+            });
+        }
         reply
-            .in_bucket(budget)
             .into_result(&ScimErrors)
             .map_err(|e| tag_error(e, budget))
     }
 }
+
+/// The rate budget a SCIM request counts against: Slack's per-endpoint limits
+/// (docs.slack.dev/reference/scim-api/rate-limits) where they are stricter than the
+/// org-wide ones — user writes 180/min with a burst of 20, one user's read 300/min —
+/// else the org-wide read (1,000/min) or write (600/min) budget.
+pub fn scim_budget(kind: RequestKind, segments: &[&str]) -> &'static str {
+    let users = segments.first() == Some(&"Users");
+    match (kind, users, segments.len()) {
+        (RequestKind::Write, true, _) => BUDGET_SCIM_USER_WRITE,
+        (RequestKind::Read, true, 2) => BUDGET_SCIM_USER_READ,
+        (RequestKind::Read, _, _) => BUDGET_SCIM_READ,
+        (RequestKind::Write, _, _) => BUDGET_SCIM_WRITE,
+    }
+}
+
+/// The Web API methods that need the workspace's `team_id` when the token is an
+/// org-wide app's (Enterprise Grid): sent with
+/// [`SlackConfig::team_id`](crate::config::SlackConfig::team_id) when it is set.
+pub const TEAM_SCOPED_METHODS: &[&str] = &[
+    "conversations.list",
+    "users.list",
+    "users.conversations",
+    "usergroups.list",
+    "usergroups.users.list",
+    "usergroups.users.update",
+];
 
 /// The `ok:false` error of a parsed body, if any.
 pub fn error_of(body: &Value) -> Option<SystemError> {

@@ -71,6 +71,11 @@ pub struct SlackConfig {
     pub scim_page_size: u32,
     /// How SCIM deactivates.
     pub scim_deactivation: ScimDeactivation,
+    /// The workspace (`T…`) the bot works in, for an org-wide app's token on
+    /// Enterprise Grid: Slack's listing methods (`conversations.list`, `users.list`,
+    /// `users.conversations`, `usergroups.*`) need it with such a token and answer
+    /// `missing_argument` without it. `None` for a workspace app's token.
+    pub team_id: Option<String>,
     /// The system's name in the deployment (default `slack`): configuration errors
     /// name it.
     pub(crate) system_name: String,
@@ -84,6 +89,7 @@ impl std::fmt::Debug for SlackConfig {
             .field("tokens", &self.tokens())
             .field("channels", &self.channels)
             .field("usergroups", &self.usergroups)
+            .field("team_id", &self.team_id)
             .finish_non_exhaustive()
     }
 }
@@ -130,6 +136,9 @@ impl SlackConfig {
         if let Some(u) = var("SLACK_SCIM_URL") {
             b = b.scim_url(u);
         }
+        if let Some(t) = var("SLACK_TEAM_ID") {
+            b = b.team_id(t.trim());
+        }
         b.build()
     }
 
@@ -148,6 +157,7 @@ impl SlackConfig {
     ///     api_url: https://slack.com/api/         # optional
     ///     scim_url: https://api.slack.com/scim/v2/  # optional
     ///     scim_deactivation: delete               # or `patch` (active: false)
+    ///     team_id: T0123456                       # Enterprise Grid, an org-wide app's token
     /// ```
     pub fn from_spec(spec: SystemSpec<'_>) -> Result<Self, ConfigError> {
         let system = spec.name.as_str();
@@ -166,6 +176,9 @@ impl SlackConfig {
         }
         if let Some(u) = spec.setting("scim_url") {
             b = b.scim_url(u);
+        }
+        if let Some(t) = spec.setting("team_id") {
+            b = b.team_id(t);
         }
         if let Some(v) = spec.setting("timeout_seconds") {
             let secs: u64 = v.parse().map_err(|_| {
@@ -204,6 +217,15 @@ impl SlackConfig {
     }
 }
 
+/// A workspace id: `T`, then upper-case letters and digits.
+fn is_team_id(text: &str) -> bool {
+    text.len() >= 3
+        && text.starts_with('T')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
 /// The error for a deployment or environment with no Slack token at all: the
 /// adapter could do nothing.
 pub fn no_token(system: &str) -> ConfigError {
@@ -230,6 +252,7 @@ pub struct SlackConfigBuilder {
     page_size: Option<u32>,
     scim_page_size: Option<u32>,
     scim_deactivation: ScimDeactivation,
+    team_id: Option<String>,
     system_name: Option<String>,
 }
 
@@ -314,6 +337,12 @@ impl SlackConfigBuilder {
         self
     }
 
+    /// The workspace (`T…`) an org-wide app's token works in (Enterprise Grid).
+    pub fn team_id(mut self, team: impl Into<String>) -> Self {
+        self.team_id = Some(team.into().trim().to_owned());
+        self
+    }
+
     /// Checks the URLs and tokens. A token of the wrong type for its slot (a user
     /// token as the bot token) is refused here, naming the slot, never the value.
     pub fn build(self) -> Result<SlackConfig, ConfigError> {
@@ -329,6 +358,18 @@ impl SlackConfigBuilder {
         if self.bot_token.is_none() && self.admin_token.is_none() && self.scim_token.is_none() {
             return Err(no_token(&system));
         }
+        if let Some(team) = &self.team_id
+            && !is_team_id(team)
+        {
+            return Err(ConfigError::invalid_setting(
+                &system,
+                "team_id",
+                format!(
+                    "a Slack workspace id (`T` then letters and digits, as in T0123456), not \
+                     `{team}`"
+                ),
+            ));
+        }
         Ok(SlackConfig {
             api_url: url("api_url", self.api_url, DEFAULT_API_URL)?,
             scim_url: url("scim_url", self.scim_url, DEFAULT_SCIM_URL)?,
@@ -341,6 +382,7 @@ impl SlackConfigBuilder {
             page_size: self.page_size.unwrap_or(1000),
             scim_page_size: self.scim_page_size.unwrap_or(1000),
             scim_deactivation: self.scim_deactivation,
+            team_id: self.team_id,
             system_name: system,
         })
     }

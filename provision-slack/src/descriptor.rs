@@ -61,6 +61,8 @@ pub const METHODS: &[(&str, Tier)] = &[
     ("conversations.kick", Tier::Tier3),
     ("conversations.members", Tier::Tier4),
     ("conversations.list", Tier::Tier2),
+    ("conversations.info", Tier::Tier3),
+    ("conversations.join", Tier::Tier3),
     ("users.conversations", Tier::Tier3),
     ("users.list", Tier::Tier2),
     ("users.lookupByEmail", Tier::Tier3),
@@ -73,9 +75,16 @@ pub const METHODS: &[(&str, Tier)] = &[
 ];
 
 /// The org-wide SCIM read budget (all SCIM apps together): 1,000/min, burst 1,000.
+/// Listings and filters (`GET /Users?…`) count here.
 pub const BUDGET_SCIM_READ: &str = "scim_read";
-/// The org-wide SCIM write budget: 600/min, burst 180.
+/// The org-wide SCIM write budget: 600/min, burst 180 (writes other than a user's).
 pub const BUDGET_SCIM_WRITE: &str = "scim_write";
+/// The per-endpoint budget of one user's read (`GET /Users/{id}`): 300/min.
+pub const BUDGET_SCIM_USER_READ: &str = "scim_user_read";
+/// The per-endpoint budget of user writes (`POST /Users`, `PUT`/`PATCH`/`DELETE
+/// /Users/{id}`): 180/min, burst 20 — stricter than the org-wide write budget, so
+/// the user writes (all the adapter makes) are paced by it.
+pub const BUDGET_SCIM_USER_WRITE: &str = "scim_user_write";
 
 /// The budget a Web API method counts against: its own name.
 pub fn budget_of_method(method: &str) -> &str {
@@ -87,7 +96,7 @@ pub fn budget_of_method(method: &str) -> &str {
 pub fn token_needed(action: &str) -> Option<&'static str> {
     match action {
         a if CHANNEL_ACTIONS.contains(&a) => Some(
-            "credentials.bot_token (xoxb-, scopes channels:write/groups:write, channels:read/groups:read, users:read, users:read.email)",
+            "credentials.bot_token (xoxb-, scopes channels:write/groups:write, channels:read/groups:read, channels:join, users:read, users:read.email)",
         ),
         a if USERGROUP_ACTIONS.contains(&a) => {
             Some("credentials.bot_token (xoxb-, scopes usergroups:read, usergroups:write)")
@@ -187,6 +196,14 @@ pub fn slack_descriptor(tokens: Tokens) -> SystemDescriptor {
             .with_rate_budget(RateBudget::new(
                 BUDGET_SCIM_WRITE,
                 Some(per_minute(600, Some(180))),
+            ))
+            .with_rate_budget(RateBudget::new(
+                BUDGET_SCIM_USER_READ,
+                Some(per_minute(300, None)),
+            ))
+            .with_rate_budget(RateBudget::new(
+                BUDGET_SCIM_USER_WRITE,
+                Some(per_minute(180, Some(20))),
             ));
     }
     d

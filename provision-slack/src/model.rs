@@ -45,6 +45,19 @@ pub struct Channel {
     /// Archived channels take no invitations.
     #[serde(default)]
     pub is_archived: bool,
+    /// A private channel (`conversations.info`): the app cannot join it by itself.
+    #[serde(default)]
+    pub is_private: bool,
+    /// Whether the *calling app* is in the channel (`conversations.info`).
+    #[serde(default)]
+    pub is_member: bool,
+}
+
+/// `conversations.info`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChannelInfo {
+    /// The channel.
+    pub channel: Channel,
 }
 
 /// `conversations.list` / `users.conversations`.

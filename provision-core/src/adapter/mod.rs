@@ -296,6 +296,18 @@ pub trait Adapter: Send + Sync {
         })
     }
 
+    /// The system's own id for a resource, for systems where one resource has several
+    /// spellings (Slack: `#eng`, `eng` and `C0123` are one channel, and a renamed
+    /// channel keeps its id). The planner asks it for each resource policies name and
+    /// each resource a read returned, and gives a grant read under another spelling
+    /// the policy's own ([`crate::planner::read_system_with`]), so a read never looks
+    /// like a missing grant plus a hand-made one. The default, `None`: resources are
+    /// matched by name as written.
+    async fn resource_id(&self, resource: &ResourceRef) -> Result<Option<String>, AdapterError> {
+        let _ = resource;
+        Ok(None)
+    }
+
     /// Makes one change. `account` names the identity's account in this system, with
     /// its external id when known.
     async fn execute(&self, op: &Operation, account: &AccountRef) -> Result<Applied, AdapterError>;

@@ -77,6 +77,13 @@ impl SystemReads for PacedReads<'_> {
             .await
             .map_err(|e| read_error(self.system, e))
     }
+
+    async fn resource_id(&self, resource: &ResourceRef) -> Result<Option<String>, ReadError> {
+        self.executor
+            .resource_id(resource)
+            .await
+            .map_err(|e| read_error(self.system, e))
+    }
 }
 
 /// Whose holdings a read covers.
@@ -132,6 +139,10 @@ impl SystemReads for PeopleReads<'_> {
 
     async fn resources(&self, kind: &str) -> Result<Vec<ResourceRecord>, ReadError> {
         self.inner.resources(kind).await
+    }
+
+    async fn resource_id(&self, resource: &ResourceRef) -> Result<Option<String>, ReadError> {
+        self.inner.resource_id(resource).await
     }
 }
 

@@ -207,6 +207,22 @@ impl Executor {
         .await?)
     }
 
+    /// The system's own id for a resource ([`crate::adapter::Adapter::resource_id`]),
+    /// asked of the adapter directly: it answers from its own caches, so the call is
+    /// not paced or counted as a read.
+    pub async fn resource_id(
+        &self,
+        resource: &ResourceRef,
+    ) -> Result<Option<String>, ExecutorReadError> {
+        let entry = self.entry(&resource.system)?;
+        entry.adapter.resource_id(resource).await.map_err(|error| {
+            ExecutorReadError::Read(ReadError::Adapter {
+                system: resource.system.clone(),
+                error: Box::new(error),
+            })
+        })
+    }
+
     /// What `system`'s adapter offers as evidence ([`crate::adapter::EvidenceSource`]),
     /// read through the system's limiter like every other read: the collection waits
     /// for the system's gates and GCRA cell, takes a concurrency slot, and a 429 or a

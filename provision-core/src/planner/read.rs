@@ -12,7 +12,7 @@
 //! the resources of nested enumerable kinds ([`Adapter::list_resources`]), whose
 //! parents the planner follows.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 
@@ -55,6 +55,12 @@ pub trait SystemReads: Send + Sync {
     async fn account_grants(&self, account: &AccountRef) -> Result<Vec<GrantRecord>, ReadError>;
     /// Every resource of one kind.
     async fn resources(&self, kind: &str) -> Result<Vec<ResourceRecord>, ReadError>;
+    /// The system's own id for a resource ([`Adapter::resource_id`]); the default,
+    /// `None`, matches resources by name as written.
+    async fn resource_id(&self, resource: &ResourceRef) -> Result<Option<String>, ReadError> {
+        let _ = resource;
+        Ok(None)
+    }
 }
 
 /// Reads straight from an adapter, draining every page (no pacing, no retries: for
@@ -97,6 +103,16 @@ impl SystemReads for DirectReads<'_> {
     async fn resources(&self, kind: &str) -> Result<Vec<ResourceRecord>, ReadError> {
         list_all_resources(self.adapter, self.system, kind).await
     }
+
+    async fn resource_id(&self, resource: &ResourceRef) -> Result<Option<String>, ReadError> {
+        self.adapter
+            .resource_id(resource)
+            .await
+            .map_err(|error| ReadError::Adapter {
+                system: self.system.clone(),
+                error: Box::new(error),
+            })
+    }
 }
 
 fn is_not_found(e: &ReadError) -> bool {
@@ -124,6 +140,7 @@ pub async fn read_system_with<'r>(
 ) -> Result<SystemRead, ReadError> {
     let system = reads.system();
     let descriptor = reads.descriptor();
+    let resources: Vec<&ResourceRef> = resources.into_iter().collect();
     let accounts = reads.accounts().await?;
     let enumerable = |kind: &str| descriptor.kind(kind).is_some_and(|k| k.enumerable);
     let mut reads_per_account =
@@ -167,7 +184,7 @@ pub async fn read_system_with<'r>(
         snapshot.grants = held;
     }
     let mut by_resource = Vec::new();
-    for resource in resources {
+    for &resource in &resources {
         if &resource.system != system || (reads_per_account && enumerable(&resource.kind)) {
             continue;
         }
@@ -177,6 +194,9 @@ pub async fn read_system_with<'r>(
             Err(e) => return Err(e),
         }
     }
+    let spellings = Spellings::of(reads, &resources).await?;
+    spellings.respell(reads, &mut snapshot.grants).await?;
+    spellings.respell(reads, &mut by_resource).await?;
     merge_account_grants(&mut snapshot, by_resource);
     let mut listed = Vec::new();
     for kind in descriptor
@@ -191,6 +211,88 @@ pub async fn read_system_with<'r>(
         snapshot,
         resources: listed,
     })
+}
+
+/// The spelling policies give each resource of a system whose adapter knows resources
+/// by an id ([`SystemReads::resource_id`]): (kind, id) → the policy's spelling.
+struct Spellings {
+    by_id: HashMap<(String, String), String>,
+    /// (kind, spelling) of every policy-named resource that has an id.
+    written: HashSet<(String, String)>,
+}
+
+impl Spellings {
+    /// The ids of the resources policies name in this system.
+    async fn of(reads: &dyn SystemReads, resources: &[&ResourceRef]) -> Result<Self, ReadError> {
+        let mut out = Self {
+            by_id: HashMap::new(),
+            written: HashSet::new(),
+        };
+        for resource in resources.iter().filter(|r| &r.system == reads.system()) {
+            if let Some(id) = id_of(reads, resource).await? {
+                out.by_id
+                    .entry((resource.kind.clone(), id))
+                    .or_insert_with(|| resource.resource.clone());
+                out.written
+                    .insert((resource.kind.clone(), resource.resource.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Gives each grant read under another spelling of a policy-named resource (or
+    /// under its new name after a rename) the policy's spelling. One id lookup per
+    /// distinct spelling read.
+    async fn respell(
+        &self,
+        reads: &dyn SystemReads,
+        grants: &mut [GrantRecord],
+    ) -> Result<(), ReadError> {
+        if self.by_id.is_empty() {
+            return Ok(());
+        }
+        let kinds: HashSet<&str> = self.by_id.keys().map(|(k, _)| k.as_str()).collect();
+        let mut known: HashMap<(String, String), Option<String>> = HashMap::new();
+        for grant in grants.iter_mut() {
+            let e = &grant.entitlement;
+            let key = (e.kind.clone(), e.resource.clone());
+            if !kinds.contains(e.kind.as_str()) || self.written.contains(&key) {
+                continue;
+            }
+            let id = match known.get(&key) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = id_of(reads, &e.resource_ref()).await?;
+                    known.insert(key.clone(), id.clone());
+                    id
+                }
+            };
+            if let Some(spelling) = id.and_then(|id| self.by_id.get(&(key.0, id))) {
+                grant.entitlement.resource.clone_from(spelling);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A resource's id; a resource the system does not know (yet) has none.
+async fn id_of(
+    reads: &dyn SystemReads,
+    resource: &ResourceRef,
+) -> Result<Option<String>, ReadError> {
+    match reads.resource_id(resource).await {
+        Ok(id) => Ok(id),
+        Err(e)
+            if matches!(
+                e.adapter_error(),
+                Some(AdapterError::NotFound { .. } | AdapterError::Configuration { .. })
+            ) =>
+        {
+            tracing::debug!(resource = %resource, error = %e, "no id for the resource; matched by name");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The grants an adapter read, as held in `system` (its name in `provision.yaml`):
@@ -248,4 +350,82 @@ pub fn correlate_reads(
         }
     }
     state
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::adapter::ResourceKindDescriptor;
+    use crate::model::{AccountState, Entitlement};
+
+    /// A system that spells a channel `#eng` when it reads it and knows it by `C1`,
+    /// as Slack does.
+    struct Spelled {
+        system: SystemName,
+        descriptor: SystemDescriptor,
+    }
+
+    #[async_trait]
+    impl SystemReads for Spelled {
+        fn system(&self) -> &SystemName {
+            &self.system
+        }
+        fn descriptor(&self) -> &SystemDescriptor {
+            &self.descriptor
+        }
+        async fn accounts(&self) -> Result<Vec<AccountRecord>, ReadError> {
+            Ok(vec![AccountRecord::new(
+                "U1",
+                "ada@example.com",
+                AccountState::Active,
+            )])
+        }
+        async fn grants(&self, _: &ResourceRef) -> Result<Vec<GrantRecord>, ReadError> {
+            Ok(Vec::new())
+        }
+        async fn account_grants(&self, _: &AccountRef) -> Result<Vec<GrantRecord>, ReadError> {
+            Ok(["#eng", "#random"]
+                .into_iter()
+                .map(|name| GrantRecord {
+                    entitlement: Entitlement::new("slack", "channel", name),
+                    account_external_id: "U1".into(),
+                    login: None,
+                })
+                .collect())
+        }
+        async fn resources(&self, _: &str) -> Result<Vec<ResourceRecord>, ReadError> {
+            Ok(Vec::new())
+        }
+        async fn resource_id(&self, r: &ResourceRef) -> Result<Option<String>, ReadError> {
+            Ok(match r.resource.as_str() {
+                "#eng" | "eng" | "C1" => Some("C1".into()),
+                "#random" | "C2" => Some("C2".into()),
+                _ => None,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_grant_read_under_another_spelling_takes_the_policys() {
+        let reads = Spelled {
+            system: SystemName::new("slack"),
+            descriptor: SystemDescriptor::new("slack")
+                .with_accounts()
+                .with_kind(ResourceKindDescriptor::new("channel", &["invite"]).enumerable()),
+        };
+        let named = Entitlement::new("slack", "channel", "C1").resource_ref();
+        let read = read_system_with(&reads, [&named]).await.unwrap();
+        let held: Vec<&str> = read
+            .snapshot
+            .grants
+            .iter()
+            .map(|g| g.entitlement.resource.as_str())
+            .collect();
+        assert_eq!(
+            held,
+            ["C1", "#random"],
+            "the policy's spelling for the channel it names; the read's for the others"
+        );
+    }
 }

@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use provision_core::adapter::{AdapterError, Applied, Page, RateLimitInfo, SystemError};
+use provision_core::adapter::{
+    Adapter, AdapterError, Applied, Effect, Page, RateLimitInfo, SystemError,
+};
 use provision_core::model::{AccountProfile, AccountRecord, AccountRef, AccountState};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -301,14 +303,16 @@ impl JiraAdapter {
                     return Err(e);
                 }
                 if let Some(reason) = self.not_managed_reason(&id).await? {
+                    if !enable {
+                        return self.revoke_all_instead(account, &id, &reason).await;
+                    }
                     return Err(AdapterError::Permanent {
                         error: SystemError::new(
                             e.system_error().and_then(|s| s.status),
                             Some("not_managed".to_owned()),
                             format!(
                                 "finding: account {id} ({}) cannot be {action}d by the org API: \
-                                 {reason}; its product access, groups and project roles must \
-                                 be removed instead",
+                                 {reason}",
                                 account.login
                             ),
                         ),
@@ -322,6 +326,76 @@ impl JiraAdapter {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The suspend of an account the organization does not manage (a partner, a
+    /// contractor on their own domain): the org API cannot deactivate it, so the
+    /// leaver loses here what Jira can take away: every product access, group and
+    /// project role the account holds ([`Adapter::read_account_grants`]), each
+    /// revoked. The answer says so in its note; the next run's suspend finds nothing
+    /// left and is already in place (the account stays active in Atlassian, so the
+    /// planner asks again every run, for the price of those reads).
+    async fn revoke_all_instead(
+        &self,
+        account: &AccountRef,
+        id: &str,
+        reason: &str,
+    ) -> Result<Applied, AdapterError> {
+        let by_id = AccountRef {
+            login: account.login.clone(),
+            external_id: Some(id.to_owned()),
+        };
+        let mut held = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.read_account_grants(&by_id, cursor.as_deref()).await?;
+            held.extend(page.items.into_iter().map(|g| g.entitlement));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let mut removed = Vec::new();
+        let mut kept = Vec::new();
+        for entitlement in &held {
+            // What another engine owns is never ours to revoke (as in any plan).
+            if let Some(engine) = self
+                .config
+                .external_owners
+                .iter()
+                .find(|o| o.covers(&entitlement.kind, &entitlement.resource))
+            {
+                kept.push(format!("{entitlement} (owned by {})", engine.engine));
+                continue;
+            }
+            if self.revoke(entitlement, &by_id).await?.effect == Effect::Changed {
+                removed.push(entitlement.to_string());
+            }
+        }
+        let note = format!(
+            "account {id} ({}) is not managed by the organization ({reason}), so it stays \
+             active in Atlassian; instead {} of its product access, groups and project \
+             roles in Jira were removed{}{}",
+            account.login,
+            removed.len(),
+            if removed.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", removed.join(", "))
+            },
+            if kept.is_empty() {
+                String::new()
+            } else {
+                format!("; left to their owners: {}", kept.join(", "))
+            }
+        );
+        tracing::warn!(account_id = %id, "jira: {note}");
+        let applied = if removed.is_empty() {
+            Applied::already_in_place()
+        } else {
+            Applied::changed()
+        };
+        Ok(applied.with_external_id(id).with_note(note))
     }
 
     /// The mover's title and department onto the Atlassian profile.
@@ -369,12 +443,17 @@ impl JiraAdapter {
         }
     }
 
-    /// One page of `/users/search` (apps and service-desk customers left out).
+    /// One page of `/users/search` (apps and service-desk customers left out); the
+    /// listing ends on the first empty page, never on a short one.
     pub(super) async fn account_page(
         &self,
         cursor: Option<&str>,
     ) -> Result<Page<AccountRecord>, AdapterError> {
         let start = parse_offset(cursor)?;
+        if start == 0 {
+            // A new run: what the per-account reads share is read afresh.
+            self.run_actors.clear();
+        }
         let size = self.users_page_size;
         let (s, m) = (start.to_string(), size.to_string());
         let url = self.client.site_url(
@@ -382,8 +461,10 @@ impl JiraAdapter {
             &[("startAt", s.as_str()), ("maxResults", m.as_str())],
         );
         let (users, rate_limit): (Vec<User>, _) = self.client.site_get(url).await?;
-        // A bare array: fewer than asked is the last page.
-        let next = (users.len() as u64 >= size).then(|| (start + users.len() as u64).to_string());
+        // A bare array whose rows are filtered *after* the page is cut (JRACLOUD-74454,
+        // "not a bug"): a short page is not the end. The next page starts `maxResults`
+        // further on, and only an empty page ends the listing.
+        let next = (!users.is_empty()).then(|| (start + size).to_string());
         let mut records = Vec::with_capacity(users.len());
         for user in users.into_iter().filter(User::is_person) {
             records.push(self.account_record(user).await?);

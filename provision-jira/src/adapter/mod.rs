@@ -60,6 +60,9 @@ pub struct JiraAdapter {
     role_ids: OnceCell<BTreeMap<String, u64>>,
     /// The site's products and the groups that give them, read once per run.
     products: OnceCell<Vec<ApplicationRole>>,
+    /// Each managed project role's actors, read once per run for every account's
+    /// grants (see [`project_roles::RunActors`]).
+    run_actors: project_roles::RunActors,
     users_page_size: u64,
 }
 
@@ -81,6 +84,7 @@ impl JiraAdapter {
             group_ids: NameCache::new(GROUP_ID_TTL),
             role_ids: OnceCell::new(),
             products: OnceCell::new(),
+            run_actors: project_roles::RunActors::default(),
             users_page_size: USERS_PAGE_SIZE,
         })
     }
@@ -204,7 +208,8 @@ impl Adapter for JiraAdapter {
     }
 
     /// Page 0: the account's groups (those giving a product read as the product);
-    /// page `n` ≥ 1: its roles in the `n`-th managed project.
+    /// page `n` ≥ 1: its roles in the `n`-th managed project, from each role's actors
+    /// read once per run for every account.
     async fn read_account_grants(
         &self,
         account: &AccountRef,
@@ -245,7 +250,7 @@ impl Adapter for JiraAdapter {
         let project = &self.config.projects[index - 1];
         let mut items = Vec::new();
         for (name, rid) in self.project_roles().await? {
-            let actors = self.role_actors(project, rid).await?;
+            let actors = self.run_role_actors(project, rid).await?;
             if actors.user_ids().any(|a| a == id) {
                 items.push(record(
                     self.entitlement(KIND_PROJECT_ROLE, project).with_role(name),

@@ -1,6 +1,10 @@
 //! Project roles: actors added and removed one by one (never the whole-list
 //! `PUT`), in the projects the deployment manages.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use provision_core::adapter::{AdapterError, Applied, Page, SystemError};
 use provision_core::model::{Entitlement, GrantRecord, ResourceRecord};
 use reqwest::Method;
@@ -10,7 +14,62 @@ use super::{JiraAdapter, parse_offset};
 use crate::descriptor::KIND_PROJECT_ROLE;
 use crate::model::{ProjectRole, RoleRef};
 
+/// How long a role's actors read for the per-account reads are kept within a run.
+pub const RUN_CACHE_TTL: Duration = Duration::from_secs(120);
+
+/// Each (project, role id)'s actors as read for the per-account reads of one run:
+/// one `GET /project/{key}/role/{id}` per role and project, not per account. Dropped
+/// when a run starts (the first page of the account listing), for a role whose
+/// actors the adapter changes, and after [`RUN_CACHE_TTL`].
+#[derive(Debug, Default)]
+pub(super) struct RunActors(Mutex<HashMap<RoleKey, (Instant, Arc<ProjectRole>)>>);
+
+/// A project's key and a role id.
+type RoleKey = (String, u64);
+
+impl RunActors {
+    fn get(&self, project: &str, role_id: u64) -> Option<Arc<ProjectRole>> {
+        let kept = self.0.lock().ok()?;
+        let (at, role) = kept.get(&(project.to_owned(), role_id))?;
+        (at.elapsed() < RUN_CACHE_TTL).then(|| role.clone())
+    }
+
+    fn keep(&self, project: &str, role_id: u64, role: Arc<ProjectRole>) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.insert((project.to_owned(), role_id), (Instant::now(), role));
+        }
+    }
+
+    fn forget(&self, project: &str, role_id: u64) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.remove(&(project.to_owned(), role_id));
+        }
+    }
+
+    /// Drops everything: a new run reads afresh.
+    pub(super) fn clear(&self) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.clear();
+        }
+    }
+}
+
 impl JiraAdapter {
+    /// A role's actors for the per-account reads: read once per run
+    /// ([`RunActors`]).
+    pub(super) async fn run_role_actors(
+        &self,
+        project: &str,
+        role_id: u64,
+    ) -> Result<Arc<ProjectRole>, AdapterError> {
+        if let Some(role) = self.run_actors.get(project, role_id) {
+            return Ok(role);
+        }
+        let role = Arc::new(self.role_actors(project, role_id).await?);
+        self.run_actors.keep(project, role_id, role.clone());
+        Ok(role)
+    }
+
     /// Role name → id (`GET /role`), once per run.
     pub(super) async fn role_id(&self, name: &str) -> Result<u64, AdapterError> {
         let ids = self
@@ -69,6 +128,7 @@ impl JiraAdapter {
             .client
             .site_url(&["project", project, "role", &rid], &[]);
         let body = json!({ "user": [id] });
+        self.run_actors.forget(project, role_id);
         match self.client.site(Method::POST, url, Some(&body)).await {
             Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
             Err(
@@ -98,6 +158,7 @@ impl JiraAdapter {
         let url = self
             .client
             .site_url(&["project", project, "role", &rid], &[("user", id)]);
+        self.run_actors.forget(project, role_id);
         match self.client.site(Method::DELETE, url, None).await {
             Ok(reply) => Ok(Applied::changed().with_rate_limit(reply.rate_limit)),
             Err(

@@ -131,3 +131,78 @@ async fn reads_for_5000_role_actors_and_5000_group_members() {
     assert_eq!(account_reads, 6);
     assert_conform(&hosts.site).await;
 }
+
+/// Issue 27 §1 (the Jira part): a reconcile reads every account's grants, and each
+/// managed project role's actors are read once per run for all of them, not once per
+/// account. The floor is one `GET /project/{key}/role/{id}` per project and role.
+#[tokio::test]
+async fn role_actors_are_read_once_per_run_for_every_account() {
+    use provision_core::model::SystemName;
+    use provision_core::planner::read_system;
+    let fake = FakeJira::new();
+    let projects = ["ENG", "OPS"];
+    for p in projects {
+        fake.add_project(p);
+    }
+    let ids: Vec<String> = (0..30)
+        .map(|n| fake.add_user(&format!("p{n}@example.com")))
+        .collect();
+    for (n, id) in ids.iter().enumerate() {
+        fake.add_actor(projects[n % 2], 10001, id);
+    }
+    let hosts = Hosts::start(fake).await;
+    let jira = provision_jira::JiraAdapter::new(
+        hosts
+            .config(false)
+            .projects(projects.iter().map(|p| (*p).to_owned()).collect())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let roles = jira
+        .descriptor()
+        .kind("project_role")
+        .map_or(0, |k| k.roles.len());
+    let named = vec![Entitlement::new("jira", "project_role", "ENG").resource_ref()];
+    let read = read_system(&jira, &SystemName::new("jira"), &named)
+        .await
+        .unwrap();
+    let held = read
+        .snapshot
+        .grants
+        .iter()
+        .filter(|g| g.entitlement.kind == "project_role")
+        .count();
+    assert_eq!(held, 30, "every account's role");
+    let role_reads = log(&hosts.site)
+        .await
+        .into_iter()
+        .filter(|l| l.starts_with("GET /rest/api/3/project/") && l.split('/').count() == 8)
+        .count();
+    let floor = projects.len() * roles;
+    println!(
+        "figure: 30 accounts, {} projects x {roles} roles: {role_reads} role-actor reads \
+         per reconcile read (floor {floor}; {:.2}x)",
+        projects.len(),
+        role_reads as f64 / floor as f64
+    );
+    assert!(
+        role_reads as f64 <= 1.1 * floor as f64,
+        "{role_reads} role reads for a floor of {floor}"
+    );
+
+    // The next run reads afresh: a role given by hand in between is seen.
+    hosts.fake.add_actor("OPS", 10002, &ids[0]);
+    let read = read_system(&jira, &SystemName::new("jira"), &named)
+        .await
+        .unwrap();
+    assert!(
+        read.snapshot
+            .grants
+            .iter()
+            .any(|g| g.account_external_id == ids[0]
+                && g.entitlement.resource == "OPS"
+                && g.entitlement.role.as_deref() == Some("Administrator")),
+        "the second run saw the hand-made role"
+    );
+}

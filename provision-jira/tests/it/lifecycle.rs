@@ -177,6 +177,18 @@ async fn joiner_mover(w: &World) -> (Engine, String) {
     (engine, id)
 }
 
+/// The groups `id` is still a member of.
+fn groups_of(fake: &FakeJira, id: &str) -> Vec<String> {
+    fake.state
+        .lock()
+        .unwrap()
+        .members
+        .iter()
+        .filter(|(_, m)| m.contains(id))
+        .map(|(g, _)| g.clone())
+        .collect()
+}
+
 fn terminated(mut who: Identity) -> Identity {
     who.status = EmploymentStatus::Terminated {
         effective: Utc::now() - chrono::Duration::hours(1),
@@ -243,20 +255,65 @@ async fn without_the_org_key_a_leaver_loses_product_access_groups_and_roles() {
     let report = engine.apply(&plan).await.unwrap();
     assert!(report.is_complete(), "{report:?}");
     assert!(fake.user(&id).active, "the account stays (no org key) ...");
-    let left: Vec<String> = fake
-        .state
-        .lock()
-        .unwrap()
-        .members
-        .iter()
-        .filter(|(_, m)| m.contains(&id))
-        .map(|(g, _)| g.clone())
-        .collect();
+    let left = groups_of(fake, &id);
     assert!(
         left.is_empty(),
         "... but every group is gone, product groups included: {left:?}"
     );
     assert!(!fake.actors("ENG", 10001).contains(&id) && !fake.actors("ENG", 10002).contains(&id));
     assert!(w.hosts.org.received_requests().await.unwrap().is_empty());
+    assert_conform(&w.hosts.site).await;
+}
+
+/// Issue 28 item 13: a leaver whose Atlassian account the organization does not manage
+/// (a partner on their own domain) cannot be deactivated by the org API, so the suspend
+/// takes away what Jira can: product access, groups and project roles. The run is
+/// complete (with a note saying so), and the next run changes nothing.
+#[tokio::test]
+async fn an_unmanaged_leaver_loses_product_access_groups_and_roles_inside_the_suspend() {
+    let w = world("unmanaged", true).await;
+    let (engine, id) = joiner_mover(&w).await;
+    let fake = &w.hosts.fake;
+    fake.edit_user(&id, |u| u.managed = false);
+    let oncall = fake.add_group("weekend-oncall");
+    fake.add_member(&oncall, &id);
+    let leaver = [terminated(ada("Platform", "Staff Engineer"))];
+    let plan = engine
+        .plan(&leaver, "termination")
+        .await
+        .unwrap()
+        .approve()
+        .unwrap();
+    let report = engine.apply(&plan).await.unwrap();
+    assert!(report.is_complete(), "{report}");
+    let suspend = plan
+        .operations
+        .iter()
+        .find(|o| o.kind == OperationKind::SuspendAccount)
+        .and_then(|o| report.operation(&o.id))
+        .unwrap();
+    let note = suspend.note.clone().unwrap_or_default();
+    assert!(note.contains("not managed"), "{note}");
+    assert!(fake.user(&id).active, "the org cannot deactivate it ...");
+    let left = groups_of(fake, &id);
+    assert!(
+        left.is_empty(),
+        "... but every group is gone, product groups and hand-made ones included: {left:?}"
+    );
+    assert!(!fake.actors("ENG", 10001).contains(&id) && !fake.actors("ENG", 10002).contains(&id));
+
+    // The next run: the suspend is planned again (the account is still active) and is
+    // already in place, with no write to the site.
+    let site_writes = support::writes(&w.hosts.site).await.len();
+    let again = engine
+        .plan(&leaver, "termination")
+        .await
+        .unwrap()
+        .approve()
+        .unwrap();
+    let report = engine.apply(&again).await.unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(report.totals.succeeded, 0, "{report}");
+    assert_eq!(support::writes(&w.hosts.site).await.len(), site_writes);
     assert_conform(&w.hosts.site).await;
 }

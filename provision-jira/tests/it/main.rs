@@ -13,4 +13,5 @@ mod lifecycle;
 mod prism;
 mod quirks;
 mod secrets;
+mod tenant;
 mod tickets;

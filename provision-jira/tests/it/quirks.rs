@@ -590,31 +590,56 @@ async fn without_the_org_key_accounts_cannot_be_deactivated_and_the_org_is_never
 }
 
 #[tokio::test]
-async fn an_account_the_org_does_not_manage_is_a_finding_not_a_retry_loop() {
+async fn an_account_the_org_does_not_manage_is_stripped_on_suspend_and_never_retried() {
     let fake = FakeJira::new();
     let id = fake.add_user("guest@partner.example");
     fake.edit_user(&id, |u| u.managed = false);
+    let eng = fake.add_group("engineering");
+    fake.add_member(&eng, &id);
+    // A group another engine owns (the IdP's sync) is never ours to revoke.
+    let idp = fake.add_group("idp-contractors");
+    fake.add_member(&idp, &id);
     let hosts = Hosts::start(fake).await;
-    let jira = hosts.adapter(true);
-    let err = run(
-        &jira,
-        &by_id("guest@partner.example", &id),
-        OperationKind::SuspendAccount,
+    let jira = provision_jira::JiraAdapter::new(
+        hosts
+            .config(true)
+            .external_owners(vec![provision_core::config::ExternalOwnership {
+                engine: "idp-sync".into(),
+                kind: Some("group".into()),
+                resource_prefix: Some("idp-".into()),
+            }])
+            .build()
+            .unwrap(),
     )
-    .await
-    .unwrap_err();
+    .unwrap();
+    let who = by_id("guest@partner.example", &id);
+    let applied = execute(&jira, &who, OperationKind::SuspendAccount)
+        .await
+        .unwrap();
+    assert_eq!(applied.effect, Effect::Changed);
+    let note = applied.note.unwrap_or_default();
+    assert!(
+        note.contains("not managed by your organization") && note.contains("engineering"),
+        "{note}"
+    );
+    assert!(hosts.fake.members(&eng).is_empty(), "the group is gone");
+    assert!(
+        hosts.fake.members(&idp).contains(&id) && note.contains("left to their owners"),
+        "{note}"
+    );
+    assert!(hosts.fake.user(&id).active, "the account itself stays");
+    let posts = writes(&hosts.org).await;
+    assert_eq!(posts.len(), 1, "one attempt: {posts:?}");
+
+    // Re-enabling it is not ours to do either: a finding, never retried.
+    let err = execute(&jira, &who, OperationKind::ReactivateAccount)
+        .await
+        .unwrap_err();
     let AdapterError::Permanent { error } = &err else {
         panic!("{err:?}")
     };
     assert!(!err.is_retryable());
     assert_eq!(error.code.as_deref(), Some("not_managed"));
-    assert!(
-        error.message.contains("not managed by your organization"),
-        "{}",
-        error.message
-    );
-    let posts = writes(&hosts.org).await;
-    assert_eq!(posts.len(), 1, "one attempt: {posts:?}");
 }
 
 // ----- mover ------------------------------------------------------------------------------
@@ -695,7 +720,7 @@ async fn group_members_come_50_at_a_time_until_is_last() {
 }
 
 #[tokio::test]
-async fn a_bare_array_ends_when_fewer_than_max_results_come_back() {
+async fn a_bare_array_ends_only_on_an_empty_page() {
     let fake = FakeJira::new();
     for n in 0..5 {
         fake.add_user(&format!("p{n}@example.com"));
@@ -709,8 +734,8 @@ async fn a_bare_array_ends_when_fewer_than_max_results_come_back() {
     let pages = log(&hosts.site).await;
     assert_eq!(
         pages.len(),
-        3,
-        "2 + 2 + 1, and no fourth request: {pages:?}"
+        4,
+        "2 + 2 + 1, then an empty page ends it (a short page does not: JRACLOUD-74454): {pages:?}"
     );
     assert_conform(&hosts.site).await;
 }

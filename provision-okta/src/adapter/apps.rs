@@ -52,6 +52,12 @@ impl OktaAdapter {
                 body["profile"] = Value::Object(profile);
             }
             let r = self.client.send(Method::POST, url, Some(&body)).await?;
+            // Okta answers with the app user, an existing one included: a push that
+            // failed is not access given.
+            let assigned: AppUser = r.json(SYSTEM)?;
+            if assigned.push_failed() {
+                return Err(push_failed(&assigned, resource, &uid));
+            }
             Ok(changed(uid, r))
         } else {
             self.unassign_app(&app_id, resource, uid).await
@@ -100,7 +106,7 @@ impl OktaAdapter {
     }
 
     /// Whether the app `resource` is assigned to the user `uid` now (directly or
-    /// through a group).
+    /// through a group) and Okta's push to the target app did not fail.
     pub(super) async fn is_assigned(
         &self,
         uid: &str,
@@ -111,7 +117,7 @@ impl OktaAdapter {
             .client
             .api_url(&["api", "v1", "apps", &app_id, "users", uid]);
         let assigned = match self.client.send(Method::GET, url, None).await {
-            Ok(_) => true,
+            Ok(r) => !r.json::<AppUser>(SYSTEM)?.push_failed(),
             Err(AdapterError::NotFound { .. }) => false,
             Err(e) => return Err(e),
         };
@@ -156,6 +162,10 @@ impl OktaAdapter {
             if assignment.scope.as_deref() == Some("GROUP") {
                 continue;
             }
+            if assignment.push_failed() {
+                tracing::warn!(user = uid, app = %app_id, provisioning = %assignment.provisioning(), "okta: the app's provisioning failed; not read as held");
+                continue;
+            }
             items.push(GrantRecord {
                 entitlement: Entitlement::new(self.system.as_str(), "app", self.app_name(&app_id)),
                 account_external_id: uid.to_owned(),
@@ -188,6 +198,8 @@ impl OktaAdapter {
         Ok(Page::new(
             users
                 .into_iter()
+                // A push that failed is not access held (drift reports it missing).
+                .filter(|u| !u.push_failed())
                 .map(|u| GrantRecord {
                     entitlement: entitlement.clone(),
                     login: u.user_name().map(str::to_owned),
@@ -221,5 +233,24 @@ impl OktaAdapter {
             next.map(String::from),
         )
         .with_rate_limit(rate_limit))
+    }
+}
+
+/// An assignment whose push to the target app failed (`syncState` `ERROR` or
+/// `OUT_OF_SYNC`): a permanent failure with Okta's status, never retried by the
+/// executor; Okta's provisioning task waits in the Admin Console.
+fn push_failed(assigned: &AppUser, app: &str, uid: &str) -> AdapterError {
+    let state = assigned.sync_state.as_deref().unwrap_or_default();
+    AdapterError::Permanent {
+        error: SystemError::new(
+            Some(200),
+            Some(format!("syncState:{state}")),
+            format!(
+                "Okta assigned app {app:?} to user {uid} but its provisioning to the app did \
+                 not complete ({}): resolve the provisioning task in the Okta Admin Console \
+                 (Dashboard → Tasks), then the next run checks again",
+                assigned.provisioning()
+            ),
+        ),
     }
 }

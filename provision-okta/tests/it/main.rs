@@ -7,6 +7,7 @@
 mod support;
 
 mod accounts;
+mod app_sync;
 mod conformance;
 mod contract;
 mod evidence;

@@ -178,13 +178,15 @@ impl SlackAdapter {
             .await
     }
 
+    /// The SCIM user whose email is `email`. Only an email identifies a person: two
+    /// people's emails can make the same user name (`j.smith@acme.com` and
+    /// `j.smith@acme.co.uk`), so a user-name match is never taken for them.
     async fn scim_find(&self, email: &str) -> Result<Option<ScimUser>, AdapterError> {
         // `emails.value` is RFC 7644's path, `email` Slack's documented short form
         // (unverified); a server that refuses one as a filter gets the next.
         let filters = [
             format!("emails.value eq \"{}\"", scim_quote(email)),
             format!("email eq \"{}\"", scim_quote(email)),
-            format!("userName eq \"{}\"", scim_quote(&user_name_for(email))),
         ];
         for filter in filters {
             let reply = self
@@ -197,70 +199,96 @@ impl SlackAdapter {
                 Err(AdapterError::Invalid { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            if let Some(u) = list.resources.into_iter().find(|u| {
-                u.email().eq_ignore_ascii_case(email) || u.user_name == user_name_for(email)
-            }) {
+            if let Some(u) = list
+                .resources
+                .into_iter()
+                .find(|u| u.email().eq_ignore_ascii_case(email))
+            {
                 return Ok(Some(u));
             }
         }
         Ok(None)
     }
 
+    /// `POST /Users`. A 409 is either the email (the same person: adopted, and
+    /// reactivated when deactivated) or the user name alone, held by someone else
+    /// (`j.smith@acme.com` holds `j.smith` when `j.smith@acme.co.uk` joins): then the
+    /// create is sent again with a numbered suffix (`j.smith2`, `j.smith3`, …, up to
+    /// [`USER_NAME_ATTEMPTS`] names).
     pub(super) async fn create(&self, profile: &AccountProfile) -> Result<Applied, AdapterError> {
-        let name = PersonName::from_profile(profile);
         let email = if profile.email.is_empty() {
             &profile.login
         } else {
             &profile.email
         };
+        let base = user_name_for(email);
+        let mut last = None;
+        for attempt in 1..=USER_NAME_ATTEMPTS {
+            let user_name = suffixed(&base, attempt);
+            match self.post_user(profile, email, &user_name).await {
+                Ok(applied) => return Ok(applied),
+                Err(AdapterError::Conflict { error }) => {
+                    if let Some(existing) = self.scim_find(email).await? {
+                        return self.adopt(existing).await;
+                    }
+                    tracing::info!(
+                        user_name = %user_name,
+                        "slack: the SCIM user name is taken by someone else; trying another"
+                    );
+                    last = Some(error);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let error = last.unwrap_or_else(|| SystemError::message("409"));
+        Err(AdapterError::Conflict {
+            error: SystemError::new(
+                error.status,
+                error.code,
+                format!(
+                    "{} — Slack refused the user names {base} to {} for {email}, each taken \
+                     by someone else: create the account by hand",
+                    error.message,
+                    suffixed(&base, USER_NAME_ATTEMPTS)
+                ),
+            ),
+        })
+    }
+
+    async fn post_user(
+        &self,
+        profile: &AccountProfile,
+        email: &str,
+        user_name: &str,
+    ) -> Result<Applied, AdapterError> {
+        let name = PersonName::from_profile(profile);
         let body = json!({
             "schemas": [SCIM_USER],
-            "userName": user_name_for(email),
+            "userName": user_name,
             "displayName": profile.display_name,
             "name": {"givenName": name.given, "familyName": name.family},
             "emails": [{"value": email, "primary": true}],
             "active": true,
         });
-        match self
+        let reply = self
             .client
             .scim(Method::POST, &["Users"], &[], Some(&body))
-            .await
-        {
-            Ok(reply) => {
-                let user: ScimUser = reply.json(SYSTEM)?;
-                self.users
-                    .insert(email.to_ascii_lowercase(), user.id.clone());
-                Ok(Applied::changed()
-                    .with_external_id(user.id)
-                    .with_rate_limit(reply.rate_limit))
-            }
-            // 409: someone with this user name or email exists. Adopted only when it
-            // is the same person (same email); reactivated when deactivated.
-            Err(AdapterError::Conflict { error }) => {
-                let Some(existing) = self.scim_find(email).await? else {
-                    return Err(AdapterError::Conflict { error });
-                };
-                if !existing.email().eq_ignore_ascii_case(email) {
-                    return Err(AdapterError::Conflict {
-                        error: SystemError::new(
-                            error.status,
-                            error.code,
-                            format!(
-                                "{} — the Slack user {} has another email ({}): not adopted",
-                                error.message,
-                                existing.user_name,
-                                existing.email()
-                            ),
-                        ),
-                    });
-                }
-                if !existing.active {
-                    self.scim_set_active(&existing.id, true).await?;
-                }
-                Ok(Applied::already_in_place().with_external_id(existing.id))
-            }
-            Err(e) => Err(e),
+            .await?;
+        let user: ScimUser = reply.json(SYSTEM)?;
+        self.users
+            .insert(email.to_ascii_lowercase(), user.id.clone());
+        Ok(Applied::changed()
+            .with_external_id(user.id)
+            .with_rate_limit(reply.rate_limit))
+    }
+
+    /// The same person's existing account (found by email): adopted, reactivated
+    /// when deactivated.
+    async fn adopt(&self, existing: ScimUser) -> Result<Applied, AdapterError> {
+        if !existing.active {
+            self.scim_set_active(&existing.id, true).await?;
         }
+        Ok(Applied::already_in_place().with_external_id(existing.id))
     }
 
     async fn scim_user(&self, id: &str) -> Result<Option<ScimUser>, AdapterError> {
@@ -428,6 +456,36 @@ pub fn user_name_for(email: &str) -> String {
     }
 }
 
+/// How many user names a SCIM create tries (the plain one, then suffixes 2, 3, …)
+/// before the collision is reported.
+pub const USER_NAME_ATTEMPTS: usize = 5;
+
+/// `base` for the first attempt; `base` with the attempt's number after it for the
+/// later ones, shortened so the whole stays within Slack's 21 characters.
+fn suffixed(base: &str, attempt: usize) -> String {
+    if attempt <= 1 {
+        return base.to_owned();
+    }
+    let suffix = attempt.to_string();
+    let keep = 21usize.saturating_sub(suffix.len());
+    let stem: String = base.chars().take(keep).collect();
+    format!("{stem}{suffix}")
+}
+
 fn scim_quote(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_suffixed_user_name_stays_within_21_characters() {
+        assert_eq!(suffixed("j.smith", 1), "j.smith");
+        assert_eq!(suffixed("j.smith", 2), "j.smith2");
+        let long = "a".repeat(21);
+        assert_eq!(suffixed(&long, 5).len(), 21);
+        assert!(suffixed(&long, 5).ends_with('5'));
+    }
 }

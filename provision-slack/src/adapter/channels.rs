@@ -14,12 +14,13 @@ use super::{MAX_INVITE, SlackAdapter, internal, looks_like_id, no_user, parse, s
 use crate::client::{Reply, SYSTEM, TokenKind, classify_code, error_of};
 use crate::config::channel_key;
 use crate::descriptor::KIND_CHANNEL;
-use crate::model::{Channels, Members, per_user_errors};
+use crate::model::{ChannelInfo, Channels, Members, per_user_errors};
 
 /// A channel, resolved.
 #[derive(Debug, Clone)]
-struct ChannelRef {
-    id: String,
+pub(super) struct ChannelRef {
+    /// The channel's id.
+    pub(super) id: String,
     /// As the policy wrote it, for messages.
     name: String,
 }
@@ -28,7 +29,7 @@ impl SlackAdapter {
     /// A channel's id: an id as given (`C…`/`G…`), a configured name, or a name
     /// looked up with `conversations.list` (public and private, archived included so
     /// an archived channel says `is_archived` rather than "not found").
-    async fn channel(&self, name: &str) -> Result<ChannelRef, AdapterError> {
+    pub(super) async fn channel(&self, name: &str) -> Result<ChannelRef, AdapterError> {
         let key = channel_key(name);
         if looks_like_id(&key, &['C', 'G']) {
             return Ok(ChannelRef {
@@ -168,6 +169,17 @@ impl SlackAdapter {
         channel: &ChannelRef,
         users: &[String],
     ) -> Vec<Result<Applied, AdapterError>> {
+        self.invite_chunk_after(channel, users, false).await
+    }
+
+    /// One `conversations.invite`; `joined` when the app has just joined the channel
+    /// (a second `not_in_channel` is not answered by joining again).
+    async fn invite_chunk_after(
+        &self,
+        channel: &ChannelRef,
+        users: &[String],
+        joined: bool,
+    ) -> Vec<Result<Applied, AdapterError>> {
         let admin = self.tokens().admin;
         let app_out = self
             .app_not_in
@@ -199,9 +211,23 @@ impl SlackAdapter {
             Ok(reply) => reply,
             Err(e) => return vec![Err(e); users.len()],
         };
+        // Per-user `errors` are read whether `ok` is true (`force` invited the others)
+        // or false.
+        let per_user = per_user_errors(&reply.body);
         let Some(error) = error_of(&reply.body) else {
-            return vec![Ok(Applied::changed().with_rate_limit(reply.rate_limit)); users.len()];
+            return settle_per_user(method, users, &per_user, &channel.name, reply.rate_limit);
         };
+        if error.code.as_deref() == Some("not_in_channel") && !joined {
+            // The app is not in the channel: it joins a public one and invites again;
+            // a private one goes through the admin API when there is one.
+            match self.join(channel).await {
+                Ok(()) => return Box::pin(self.invite_chunk_after(channel, users, true)).await,
+                Err(e) if !admin => {
+                    return vec![Err(app_not_in(e, channel)); users.len()];
+                }
+                Err(_) => {}
+            }
+        }
         if error.code.as_deref() == Some("not_in_channel") && admin {
             tracing::info!(channel = %channel.name, "the app is not in the channel: inviting through admin.conversations.invite");
             if let Ok(mut set) = self.app_not_in.lock() {
@@ -209,7 +235,6 @@ impl SlackAdapter {
             }
             return self.admin_invite(channel, users).await;
         }
-        let per_user = per_user_errors(&reply.body);
         if !per_user.is_empty() {
             return settle_per_user(method, users, &per_user, &channel.name, reply.rate_limit);
         }
@@ -221,7 +246,10 @@ impl SlackAdapter {
         // whose: settle each on its own.
         let mut out = Vec::with_capacity(users.len());
         for user in users {
-            out.extend(Box::pin(self.invite_chunk(channel, std::slice::from_ref(user))).await);
+            out.extend(
+                Box::pin(self.invite_chunk_after(channel, std::slice::from_ref(user), joined))
+                    .await,
+            );
         }
         out
     }
@@ -252,10 +280,10 @@ impl SlackAdapter {
             Ok(reply) => reply,
             Err(e) => return vec![Err(e); users.len()],
         };
-        let Some(error) = error_of(&reply.body) else {
-            return vec![Ok(Applied::changed().with_rate_limit(reply.rate_limit)); users.len()];
-        };
         let per_user = per_user_errors(&reply.body);
+        let Some(error) = error_of(&reply.body) else {
+            return settle_per_user(method, users, &per_user, &channel.name, reply.rate_limit);
+        };
         if error.code.as_deref() == Some("failed_for_some_users") || !per_user.is_empty() {
             return settle_per_user(method, users, &per_user, &channel.name, reply.rate_limit);
         }
@@ -263,7 +291,33 @@ impl SlackAdapter {
         users.iter().map(|_| settle(class.clone())).collect()
     }
 
+    /// `conversations.kick`. A `not_in_channel` answer may be about the app rather
+    /// than the user (slackapi/bolt-js#474), so it is confirmed with
+    /// `conversations.info` before it is called done: when the app is in the channel,
+    /// the user is not (done); when it is not, it joins a public channel and kicks
+    /// again, and a private channel is an error asking for the app to be invited.
     async fn kick(&self, channel: &ChannelRef, user: &str) -> Result<Applied, AdapterError> {
+        match self.kick_once(channel, user).await? {
+            Some(applied) => return Ok(applied),
+            None if self.app_is_in(channel).await? => return Ok(Applied::already_in_place()),
+            None => {}
+        }
+        self.join(channel)
+            .await
+            .map_err(|e| app_not_in(e, channel))?;
+        match self.kick_once(channel, user).await? {
+            Some(applied) => Ok(applied),
+            // The app is in now: the user is not.
+            None => Ok(Applied::already_in_place()),
+        }
+    }
+
+    /// One kick: `None` when Slack answered `not_in_channel` (whose, unknown yet).
+    async fn kick_once(
+        &self,
+        channel: &ChannelRef,
+        user: &str,
+    ) -> Result<Option<Applied>, AdapterError> {
         let reply = self
             .client
             .call(
@@ -275,13 +329,64 @@ impl SlackAdapter {
             )
             .await;
         match reply {
-            Ok(r) => Ok(Applied::changed().with_rate_limit(r.rate_limit)),
-            // Kicking a non-member, or a user Slack does not know: already so.
+            Ok(r) => Ok(Some(Applied::changed().with_rate_limit(r.rate_limit))),
+            Err(AdapterError::AlreadyDone { error })
+                if error.code.as_deref() == Some("not_in_channel") =>
+            {
+                Ok(None)
+            }
+            // A user Slack does not know: already so.
             Err(AdapterError::AlreadyDone { .. } | AdapterError::NotFound { .. }) => {
-                Ok(Applied::already_in_place())
+                Ok(Some(Applied::already_in_place()))
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether the app itself is in the channel (`conversations.info`'s `is_member`).
+    /// A private channel the app is not in is invisible to it (`channel_not_found`):
+    /// not in.
+    async fn app_is_in(&self, channel: &ChannelRef) -> Result<bool, AdapterError> {
+        let reply = self
+            .client
+            .call(
+                "conversations.info",
+                TokenKind::Bot,
+                &[("channel", channel.id.clone())],
+                RequestKind::Read,
+                &channel.name,
+            )
+            .await;
+        match reply {
+            Ok(reply) => Ok(parse::<ChannelInfo>(&reply.body)?.channel.is_member),
+            Err(AdapterError::Configuration { error })
+                if error.code.as_deref() == Some("channel_not_found") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The app joins a public channel (`conversations.join`, scope `channels:join`);
+    /// a private one answers `method_not_supported_for_channel_type`, a
+    /// [`Configuration`](AdapterError::Configuration) error asking for the app to be
+    /// invited.
+    async fn join(&self, channel: &ChannelRef) -> Result<(), AdapterError> {
+        self.client
+            .call(
+                "conversations.join",
+                TokenKind::Bot,
+                &[("channel", channel.id.clone())],
+                RequestKind::Write,
+                &channel.name,
+            )
+            .await?;
+        tracing::info!(channel = %channel.name, "the Slack app joined the public channel to manage its members");
+        if let Ok(mut set) = self.app_not_in.lock() {
+            set.remove(&channel.id);
+        }
+        Ok(())
     }
 
     /// Grants and revokes on one channel: the grants in one invite (per 1,000), the
@@ -412,4 +517,26 @@ fn is_user_specific(e: &AdapterError) -> bool {
                 | "cant_invite"
         )
     )
+}
+
+/// The app is not in `channel` and could not join it: a
+/// [`Configuration`](AdapterError::Configuration) error with Slack's code, naming the
+/// channel and what to do.
+fn app_not_in(join_error: AdapterError, channel: &ChannelRef) -> AdapterError {
+    let said = join_error
+        .system_error()
+        .map(|e| e.message.clone())
+        .unwrap_or_else(|| join_error.to_string());
+    AdapterError::Configuration {
+        error: SystemError::new(
+            Some(200),
+            Some("not_in_channel".to_owned()),
+            format!(
+                "not_in_channel — the Slack app is not a member of channel {} and cannot \
+                 join it ({said}): invite the app to the channel (or, for invites, configure \
+                 credentials.admin_token so admin.conversations.invite can be used)",
+                channel.name
+            ),
+        ),
+    }
 }

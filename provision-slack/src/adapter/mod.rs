@@ -48,6 +48,10 @@ pub const FIRST_LOGIN_RECHECK: Duration = Duration::from_secs(15 * 60);
 /// between the read and the write, before it is reported as a conflict.
 pub const USERGROUP_ATTEMPTS: usize = 3;
 
+/// How long what one list answers for every account (the user groups with their
+/// members) is kept within a run.
+pub const RUN_CACHE_TTL: Duration = Duration::from_secs(120);
+
 /// The adapter type, as entitlements name the system.
 const SYSTEM_NAME: &str = "slack";
 
@@ -69,6 +73,11 @@ pub struct SlackAdapter {
     /// User id → email, from `users.list`: read on the first page of a member
     /// listing and kept for its later pages.
     directory: Mutex<Option<(Instant, Directory)>>,
+    /// Every user group with its members (`usergroups.list?include_users=true`), read
+    /// once per run for all the per-account reads: a run starts with the first page
+    /// of [`Adapter::read_accounts`], which drops it; a user-group write drops it too,
+    /// and it is never older than [`RUN_CACHE_TTL`].
+    usergroup_members: Mutex<Option<(Instant, Arc<crate::model::Usergroups>)>>,
 }
 
 impl SlackAdapter {
@@ -82,6 +91,7 @@ impl SlackAdapter {
             app_not_in: Mutex::new(HashSet::new()),
             system: SYSTEM_NAME.to_owned(),
             directory: Mutex::new(None),
+            usergroup_members: Mutex::new(None),
             client: SlackClient::new(config)?,
             descriptor,
         };
@@ -127,6 +137,10 @@ impl Adapter for SlackAdapter {
         &self,
         cursor: Option<&str>,
     ) -> Result<Page<AccountRecord>, AdapterError> {
+        if cursor.is_none() {
+            // A new run: what the per-account reads share is read afresh.
+            self.forget_usergroup_members();
+        }
         self.account_page(cursor).await
     }
 
@@ -213,6 +227,19 @@ impl Adapter for SlackAdapter {
             other => Err(AdapterError::Unsupported {
                 what: format!("list_resources({other})"),
             }),
+        }
+    }
+
+    /// A channel's id (`C…`/`G…`) or a user group's (`S…`), whichever way the name is
+    /// spelled (`#eng`, `eng`, the id; `@oncall`, `oncall`, the id): the planner
+    /// matches what it reads (`#name`, bare handles) to what policies wrote through
+    /// it, and a renamed channel keeps its id. Names are resolved from the caches,
+    /// `conversations.list` / `usergroups.list` on a miss.
+    async fn resource_id(&self, resource: &ResourceRef) -> Result<Option<String>, AdapterError> {
+        match resource.kind.as_str() {
+            KIND_CHANNEL => Ok(Some(self.channel(&resource.resource).await?.id)),
+            KIND_USERGROUP => Ok(Some(self.usergroup(&resource.resource).await?)),
+            _ => Ok(None),
         }
     }
 

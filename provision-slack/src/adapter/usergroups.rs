@@ -9,7 +9,12 @@ use provision_core::model::{
 };
 use provision_http::client::RequestKind;
 
-use super::{SlackAdapter, USERGROUP_ATTEMPTS, internal, looks_like_id, no_user, parse};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{
+    RUN_CACHE_TTL, SlackAdapter, USERGROUP_ATTEMPTS, internal, looks_like_id, no_user, parse,
+};
 use crate::client::TokenKind;
 use crate::descriptor::KIND_USERGROUP;
 use crate::model::{UsergroupUsers, Usergroups};
@@ -86,14 +91,40 @@ impl SlackAdapter {
         Ok(Page::last(items))
     }
 
-    /// The user groups `user` is a member of (`usergroups.list` with members), as
-    /// grants of the account `login`.
+    /// Every user group with its members, read once per run (see
+    /// `SlackAdapter::usergroup_members`).
+    async fn usergroups_with_members(&self) -> Result<Arc<Usergroups>, AdapterError> {
+        if let Ok(kept) = self.usergroup_members.lock()
+            && let Some((at, groups)) = kept.as_ref()
+            && at.elapsed() < RUN_CACHE_TTL
+        {
+            return Ok(groups.clone());
+        }
+        let groups = Arc::new(self.list_usergroups(true).await?);
+        for g in &groups.usergroups {
+            self.usergroups.insert(g.handle.clone(), g.id.clone());
+        }
+        if let Ok(mut kept) = self.usergroup_members.lock() {
+            *kept = Some((Instant::now(), groups.clone()));
+        }
+        Ok(groups)
+    }
+
+    /// Drops the run's user-group list (a new run, or a write that changed it).
+    pub(super) fn forget_usergroup_members(&self) {
+        if let Ok(mut kept) = self.usergroup_members.lock() {
+            *kept = None;
+        }
+    }
+
+    /// The user groups `user` is a member of (`usergroups.list` with members, read
+    /// once per run for every account), as grants of the account `login`.
     pub(super) async fn usergroup_grants(
         &self,
         user: &str,
         login: &str,
     ) -> Result<Vec<GrantRecord>, AdapterError> {
-        let groups = self.list_usergroups(true).await?;
+        let groups = self.usergroups_with_members().await?;
         Ok(groups
             .usergroups
             .iter()
@@ -198,6 +229,8 @@ impl SlackAdapter {
                     handle,
                 )
                 .await;
+            // The run's user-group list no longer says who is in this group.
+            self.forget_usergroup_members();
             return match write {
                 Ok(reply) => effects
                     .into_iter()

@@ -11,13 +11,7 @@ use provision_slack::{SlackAdapter, SlackConfig};
 use provision_testkit::conformance;
 use serde_json::Value;
 
-use support::{ADMIN, FakeSlack, adapter, assert_conform, bot_only, calls, start};
-
-fn create(login: &str, name: &str) -> OperationKind {
-    OperationKind::CreateAccount {
-        profile: conformance::profile(login, name),
-    }
-}
+use support::{ADMIN, FakeSlack, adapter, assert_conform, bot_only, calls, create, start};
 
 async fn scim_requests(server: &wiremock::MockServer, verb: &str) -> Vec<wiremock::Request> {
     server
@@ -62,19 +56,21 @@ async fn create_then_409_adopts_only_the_same_person() {
     assert_eq!(again.effect, Effect::AlreadyInPlace);
     assert_eq!(again.external_id.as_deref(), Some(id.as_str()));
 
-    // Another person whose user name would be the same: a conflict, never adopted.
+    // Another person whose user name would be the same: never adopted; created
+    // with a suffixed user name (issue 28 item 11).
     let other = conformance::operation(
         &slack,
         "ada@elsewhere.example",
         create("ada@elsewhere.example", "Ada Other"),
     );
-    let e = slack
+    let theirs = slack
         .execute(&other, &AccountRef::by_login("ada@elsewhere.example"))
         .await
-        .unwrap_err();
-    assert!(matches!(e, AdapterError::Conflict { .. }), "{e:?}");
-    assert!(e.to_string().contains("another email"), "{e}");
-    assert_eq!(read_all_accounts(&slack).await.unwrap().len(), 1);
+        .unwrap();
+    assert_eq!(theirs.effect, Effect::Changed);
+    assert_ne!(theirs.external_id.as_deref(), Some(id.as_str()));
+    assert_eq!(fake.user(&theirs.external_id.unwrap()).user_name, "ada2");
+    assert_eq!(read_all_accounts(&slack).await.unwrap().len(), 2);
 }
 
 #[tokio::test]

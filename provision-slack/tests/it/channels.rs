@@ -14,38 +14,9 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use support::{FakeSlack, adapter, assert_conform, bot_only, calls, start};
-
-fn channel(name: &str) -> Entitlement {
-    Entitlement::new("slack", "channel", name)
-}
-
-fn grant(adapter: &SlackAdapter, login: &str, name: &str) -> Operation {
-    conformance::operation(
-        adapter,
-        login,
-        OperationKind::Grant {
-            entitlement: channel(name),
-        },
-    )
-}
-
-fn revoke(adapter: &SlackAdapter, login: &str, name: &str) -> Operation {
-    conformance::operation(
-        adapter,
-        login,
-        OperationKind::Revoke {
-            entitlement: channel(name),
-        },
-    )
-}
-
-fn by_id(login: &str, id: &str) -> AccountRef {
-    AccountRef {
-        login: login.to_owned(),
-        external_id: Some(id.to_owned()),
-    }
-}
+use support::{
+    FakeSlack, adapter, assert_conform, bot_only, by_id, calls, channel, grant, revoke, start,
+};
 
 #[tokio::test]
 async fn two_hundred_joiners_of_one_channel_take_one_invite_call() {
@@ -188,7 +159,11 @@ async fn already_in_channel_and_kicking_a_non_member_are_already_done() {
 async fn not_in_channel_on_invite_is_the_app_and_names_the_channel() {
     let fake = FakeSlack::new(1000);
     fake.add_channel("secret-project");
-    fake.with_channel("secret-project", |c| c.app_member = false);
+    fake.with_channel("secret-project", |c| {
+        // Private: the app cannot join it by itself (a public one it joins).
+        c.app_member = false;
+        c.private = true;
+    });
     let a = fake.add_user("a@example.com");
     let server = start(&fake).await;
     let slack = SlackAdapter::new(bot_only(&server).build().unwrap()).unwrap();
@@ -204,6 +179,7 @@ async fn not_in_channel_on_invite_is_the_app_and_names_the_channel() {
     };
     assert_eq!(error.code.as_deref(), Some("not_in_channel"));
     assert!(error.message.contains("#secret-project"), "{error}");
+    assert!(error.message.contains("invite the app"), "{error}");
     assert!(error.message.contains("admin_token"), "{error}");
     assert!(fake.members("secret-project").is_empty());
     assert_conform(&server).await;
@@ -213,7 +189,11 @@ async fn not_in_channel_on_invite_is_the_app_and_names_the_channel() {
 async fn with_an_admin_token_the_admin_invite_takes_over_and_is_remembered() {
     let fake = FakeSlack::new(1000);
     fake.add_channel("secret-project");
-    fake.with_channel("secret-project", |c| c.app_member = false);
+    fake.with_channel("secret-project", |c| {
+        // Private: the app cannot join it by itself (a public one it joins).
+        c.app_member = false;
+        c.private = true;
+    });
     let a = fake.add_user("a@example.com");
     let b = fake.add_user("b@example.com");
     let server = start(&fake).await;
@@ -244,7 +224,11 @@ async fn with_an_admin_token_the_admin_invite_takes_over_and_is_remembered() {
 async fn failed_for_some_users_is_a_partial_success() {
     let fake = FakeSlack::new(1000);
     fake.add_channel("secret-project");
-    fake.with_channel("secret-project", |c| c.app_member = false);
+    fake.with_channel("secret-project", |c| {
+        // Private: the app cannot join it by itself (a public one it joins).
+        c.app_member = false;
+        c.private = true;
+    });
     let a = fake.add_user("a@example.com");
     let b = fake.add_user("b@example.com");
     fake.state.lock().unwrap().restricted.insert(b.clone());

@@ -129,6 +129,8 @@ fn the_descriptor_follows_the_tokens_and_never_deletes() {
         "usergroups.users.update",
         "scim_read",
         "scim_write",
+        "scim_user_read",
+        "scim_user_write",
     ] {
         assert!(budgets.contains(&b), "{b} in {budgets:?}");
     }

@@ -14,6 +14,8 @@ mod executor;
 mod http;
 mod lifecycle;
 mod prism;
+mod run_cache;
 mod scim_peer;
 mod secrets;
+mod tenant;
 mod usergroups;

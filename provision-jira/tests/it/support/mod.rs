@@ -49,6 +49,10 @@ pub struct State {
     pub projects: BTreeSet<String>,
     pub licences_exhausted: bool,
     pub next: u64,
+    /// `/users/search` drops the rows of each page that the caller may not browse
+    /// *after* slicing `[startAt, startAt + maxResults)` (JRACLOUD-74454, "not a bug"):
+    /// pages are short while more users follow. Account ids listed here are dropped.
+    pub unbrowsable: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,7 +260,17 @@ impl FakeJira {
                     .iter()
                     .map(|u| Self::user_json(u, &s, false))
                     .collect();
-                let page: Vec<Value> = all.into_iter().skip(start).take(max).collect();
+                let page: Vec<Value> = all
+                    .into_iter()
+                    .skip(start)
+                    .take(max)
+                    // Filtered after the slice: a short page, and more follow.
+                    .filter(|u| {
+                        !u["accountId"]
+                            .as_str()
+                            .is_some_and(|id| s.unbrowsable.contains(id))
+                    })
+                    .collect();
                 ResponseTemplate::new(200).set_body_json(page)
             }
             ("GET", ["user", "search"]) => {
@@ -548,6 +562,13 @@ impl FakeJira {
                     .set_body_json(json!({"lifecycle.enablement": rule, "profile.write": {}}))
             }
             ("GET" | "PATCH", ["manage", "profile"]) => {
+                // The user management API answers only for managed accounts
+                // (unverified: the code for an unmanaged one; 403 is assumed).
+                if !u.managed {
+                    return ResponseTemplate::new(403).set_body_json(
+                        json!({"code": 403, "message": "The target user is not managed by this organization"}),
+                    );
+                }
                 if method == "PATCH" {
                     if !u.managed {
                         return ResponseTemplate::new(403)

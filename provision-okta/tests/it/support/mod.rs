@@ -33,6 +33,13 @@ pub struct State {
     pub app_users: BTreeMap<(String, String), String>,
     /// The org's apps: (id, label).
     pub apps: Vec<(String, String)>,
+    /// (app id, user id) → (`status`, `syncState`) of app users whose provisioning
+    /// is not `ACTIVE`/`SYNCHRONIZED` (a push that failed: `ERROR`, `OUT_OF_SYNC`).
+    pub app_sync: BTreeMap<(String, String), (String, String)>,
+    /// Apps whose provisioning to the target app fails: a new assignment is created
+    /// but its push ends `PROVISIONED` / `ERROR` (unverified which `status` a real
+    /// org shows beside `syncState: ERROR`).
+    pub push_fails: BTreeSet<String>,
     /// OAuth access tokens the token endpoint issued → their scopes. A `Bearer` token
     /// not here is answered 401 (expired or revoked).
     pub tokens: BTreeMap<String, Vec<String>>,
@@ -102,6 +109,14 @@ impl FakeOkta {
             u.password = false;
         }
         id
+    }
+
+    /// An app user's `status` and `syncState` (`ACTIVE` / `SYNCHRONIZED` unless set).
+    fn sync_of(s: &State, key: &(String, String)) -> (String, String) {
+        s.app_sync
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| ("ACTIVE".into(), "SYNCHRONIZED".into()))
     }
 
     pub fn add_app(&self, id: &str, label: &str) {
@@ -492,12 +507,15 @@ impl FakeOkta {
             ("POST", ["api", "v1", "apps", aid, "users"]) => {
                 let body: Value = serde_json::from_slice(&req.body).unwrap();
                 let uid = body["id"].as_str().unwrap_or_default().to_owned();
-                self.state
-                    .lock()
-                    .unwrap()
-                    .app_users
-                    .insert((aid.to_string(), uid.clone()), "USER".into());
-                ResponseTemplate::new(200).set_body_json(json!({"id": uid, "scope": "USER", "status": "PROVISIONED", "profile": body.get("profile").cloned().unwrap_or(json!({}))}))
+                let mut s = self.state.lock().unwrap();
+                let key = (aid.to_string(), uid.clone());
+                s.app_users.insert(key.clone(), "USER".into());
+                if s.push_fails.contains(*aid) {
+                    s.app_sync
+                        .insert(key.clone(), ("PROVISIONED".into(), "ERROR".into()));
+                }
+                let (status, sync) = Self::sync_of(&s, &key);
+                ResponseTemplate::new(200).set_body_json(json!({"id": uid, "scope": "USER", "status": status, "syncState": sync, "profile": body.get("profile").cloned().unwrap_or(json!({}))}))
             }
             ("GET", ["api", "v1", "apps", aid, "users"]) => {
                 let s = self.state.lock().unwrap();
@@ -505,22 +523,23 @@ impl FakeOkta {
                     .app_users
                     .iter()
                     .filter(|((a, _), _)| a == aid)
-                    .map(|((_, u), scope)| json!({"id": u, "scope": scope, "credentials": {"userName": format!("{u}@app")}}))
+                    .map(|(key, scope)| {
+                        let (status, sync) = Self::sync_of(&s, key);
+                        json!({"id": key.1, "scope": scope, "status": status, "syncState": sync, "credentials": {"userName": format!("{}@app", key.1)}})
+                    })
                     .collect();
                 drop(s);
                 self.page(req, items, 50)
             }
             ("GET", ["api", "v1", "apps", aid, "users", uid]) => {
-                let scope = self
-                    .state
-                    .lock()
-                    .unwrap()
-                    .app_users
-                    .get(&(aid.to_string(), uid.to_string()))
-                    .cloned();
-                match scope {
+                let s = self.state.lock().unwrap();
+                let key = (aid.to_string(), uid.to_string());
+                match s.app_users.get(&key).cloned() {
                     Some(scope) => {
-                        ResponseTemplate::new(200).set_body_json(json!({"id": uid, "scope": scope}))
+                        let (status, sync) = Self::sync_of(&s, &key);
+                        ResponseTemplate::new(200).set_body_json(
+                            json!({"id": uid, "scope": scope, "status": status, "syncState": sync}),
+                        )
                     }
                     None => Self::not_found(uid),
                 }

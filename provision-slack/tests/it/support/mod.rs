@@ -34,6 +34,8 @@ pub struct FakeChannel {
     pub archived: bool,
     pub general: bool,
     pub app_member: bool,
+    /// A private channel: the app cannot `conversations.join` it.
+    pub private: bool,
     pub members: Vec<String>,
 }
 
@@ -74,6 +76,18 @@ pub struct State {
     pub hand_add_after_list: Option<(String, String)>,
     /// Users whose invitation Slack refuses (`user_is_restricted`).
     pub restricted: BTreeSet<String>,
+    /// The workspace lets only admins remove members from channels: every
+    /// `conversations.kick` of the bot answers `restricted_action`.
+    pub kick_restricted: bool,
+    /// The tokens are an org-wide app's (Enterprise Grid): the listing methods answer
+    /// `missing_argument` without `team_id`, and only this workspace's id is known.
+    pub org_token_team: Option<String>,
+    /// SCIM user writes (`POST /Users`, `PATCH`/`DELETE /Users/{id}`) as Slack limits
+    /// them per endpoint: 180/min with a burst of 20 (tokens, last refill); over it,
+    /// 429 with `Retry-After: 1`.
+    pub scim_user_writes: Option<(f64, std::time::Instant)>,
+    /// How many SCIM user writes were refused with a 429.
+    pub scim_throttled: usize,
 }
 
 #[derive(Clone)]
@@ -138,6 +152,7 @@ impl FakeSlack {
             archived: false,
             general: name == "general",
             app_member: true,
+            private: false,
             members: Vec::new(),
         });
         id
@@ -242,6 +257,23 @@ impl FakeSlack {
         }
         let mut s = self.state.lock().unwrap();
         let user_exists = |s: &State, id: &str| s.users.iter().any(|u| u.id == id);
+        if let Some(team) = s.org_token_team.clone() {
+            let scoped = [
+                "conversations.list",
+                "users.list",
+                "users.conversations",
+                "usergroups.list",
+                "usergroups.users.list",
+                "usergroups.users.update",
+            ];
+            if scoped.contains(&method) {
+                match p.get("team_id") {
+                    None => return fail("missing_argument"),
+                    Some(t) if t != team => return fail("team_access_not_granted"),
+                    Some(_) => {}
+                }
+            }
+        }
         match method {
             "conversations.list" => {
                 let exclude = p.get("exclude_archived") == Some("true");
@@ -362,6 +394,11 @@ impl FakeSlack {
                 if users.len() == 1 {
                     return fail(&first);
                 }
+                if force && errors.len() < users.len() {
+                    // `force` invited the valid users: `ok` is true and the others are
+                    // listed in `errors` (unverified against a real workspace).
+                    return ok(json!({"channel": {"id": c.id}, "errors": errors}));
+                }
                 ResponseTemplate::new(200)
                     .set_body_json(json!({"ok": false, "error": first, "errors": errors}))
             }
@@ -404,20 +441,69 @@ impl FakeSlack {
             "conversations.kick" => {
                 let Some(c) = s
                     .channels
+                    .iter()
+                    .find(|c| Some(c.id.as_str()) == p.get("channel"))
+                    .cloned()
+                else {
+                    return fail("channel_not_found");
+                };
+                // The caller must be in the channel: `not_in_channel` is about the app
+                // first, about the user only when the app is in (slackapi/bolt-js#474).
+                if !c.app_member {
+                    return fail("not_in_channel");
+                }
+                if c.general {
+                    return fail("cant_kick_from_general");
+                }
+                if s.kick_restricted {
+                    return fail("restricted_action");
+                }
+                let Some(c) = s
+                    .channels
                     .iter_mut()
                     .find(|c| Some(c.id.as_str()) == p.get("channel"))
                 else {
                     return fail("channel_not_found");
                 };
-                if c.general {
-                    return fail("cant_kick_from_general");
-                }
                 let user = p.get("user").unwrap_or_default().to_owned();
                 if !c.members.contains(&user) {
                     return fail("not_in_channel");
                 }
                 c.members.retain(|m| *m != user);
                 ok(json!({}))
+            }
+            "conversations.info" => {
+                // A private channel the app is not in is invisible to it.
+                let Some(c) = s
+                    .channels
+                    .iter()
+                    .find(|c| Some(c.id.as_str()) == p.get("channel"))
+                    .filter(|c| c.app_member || !c.private)
+                else {
+                    return fail("channel_not_found");
+                };
+                ok(json!({"channel": {
+                    "id": c.id, "name": c.name, "is_archived": c.archived,
+                    "is_private": c.private, "is_member": c.app_member,
+                    "is_general": c.general,
+                }}))
+            }
+            "conversations.join" => {
+                let Some(c) = s
+                    .channels
+                    .iter_mut()
+                    .find(|c| Some(c.id.as_str()) == p.get("channel"))
+                else {
+                    return fail("channel_not_found");
+                };
+                if c.private {
+                    return fail("method_not_supported_for_channel_type");
+                }
+                if c.archived {
+                    return fail("is_archived");
+                }
+                c.app_member = true;
+                ok(json!({"channel": {"id": c.id, "name": c.name, "is_member": true}}))
             }
             "usergroups.list" => {
                 let with_users = p.get("include_users") == Some("true");
@@ -508,6 +594,25 @@ impl FakeSlack {
         }
         let mut s = self.state.lock().unwrap();
         let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
+        if req.method.as_str() != "GET" && segments.first() == Some(&"Users") {
+            // 180/min = 3/s, burst 20 (docs.slack.dev/reference/scim-api/rate-limits).
+            let now = std::time::Instant::now();
+            let (tokens, last) = s.scim_user_writes.unwrap_or((20.0, now));
+            let tokens = (tokens + now.duration_since(last).as_secs_f64() * 3.0).min(20.0);
+            // 50 ms of slack for the network between the adapter's clock and this
+            // one (a first request's connection set-up delays its arrival).
+            if tokens < 0.85 {
+                s.scim_user_writes = Some((tokens, now));
+                s.scim_throttled += 1;
+                return ResponseTemplate::new(429)
+                    .insert_header("retry-after", "1")
+                    .set_body_json(json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                        "status": "429", "detail": "rate_limited",
+                    }));
+            }
+            s.scim_user_writes = Some((tokens - 1.0, now));
+        }
         match (req.method.as_str(), segments.as_slice()) {
             ("GET", ["Users"]) => {
                 let q: Vec<(String, String)> = req
@@ -550,11 +655,17 @@ impl FakeSlack {
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                if s.users.iter().any(|u| {
-                    u.user_name.eq_ignore_ascii_case(&user_name)
-                        || u.email.eq_ignore_ascii_case(&email)
-                }) {
-                    return scim_error(409, "userName or email already exists");
+                // One 409 for either uniqueness, as SCIM has it (the detail text is
+                // unverified against Slack): `j.smith@acme.com` holds `j.smith`, so
+                // `j.smith@acme.co.uk` collides on the user name alone.
+                if s.users.iter().any(|u| u.email.eq_ignore_ascii_case(&email)) {
+                    return scim_error(409, "email_taken");
+                }
+                if s.users
+                    .iter()
+                    .any(|u| u.user_name.eq_ignore_ascii_case(&user_name))
+                {
+                    return scim_error(409, "username_taken");
                 }
                 s.next_id += 1;
                 let u = FakeUser {
@@ -657,6 +768,14 @@ pub fn bot_only(server: &MockServer) -> provision_slack::config::SlackConfigBuil
         .api_url(format!("{}/api/", server.uri()))
         .scim_url(format!("{}/scim/v2/", server.uri()))
         .bot_token(BOT)
+}
+
+/// A configuration with the SCIM token only.
+pub fn scim_only(server: &MockServer) -> provision_slack::config::SlackConfigBuilder {
+    SlackConfig::builder()
+        .api_url(format!("{}/api/", server.uri()))
+        .scim_url(format!("{}/scim/v2/", server.uri()))
+        .scim_token(SCIM)
 }
 
 pub fn adapter(server: &MockServer) -> SlackAdapter {
@@ -781,4 +900,46 @@ pub fn approved(plan: &provision_core::model::Plan) -> provision_core::planner::
         identities.len(),
     )
     .expect("a plan confirmed for all it removes is approved")
+}
+
+/// A Slack channel entitlement.
+pub fn channel(name: &str) -> provision_core::model::Entitlement {
+    provision_core::model::Entitlement::new("slack", "channel", name)
+}
+
+/// A grant of channel `name` to `login`.
+pub fn grant(adapter: &SlackAdapter, login: &str, name: &str) -> provision_core::model::Operation {
+    provision_testkit::conformance::operation(
+        adapter,
+        login,
+        provision_core::model::OperationKind::Grant {
+            entitlement: channel(name),
+        },
+    )
+}
+
+/// A revoke of channel `name` from `login`.
+pub fn revoke(adapter: &SlackAdapter, login: &str, name: &str) -> provision_core::model::Operation {
+    provision_testkit::conformance::operation(
+        adapter,
+        login,
+        provision_core::model::OperationKind::Revoke {
+            entitlement: channel(name),
+        },
+    )
+}
+
+/// An account known by its Slack id.
+pub fn by_id(login: &str, id: &str) -> provision_core::model::AccountRef {
+    provision_core::model::AccountRef {
+        login: login.to_owned(),
+        external_id: Some(id.to_owned()),
+    }
+}
+
+/// A SCIM account creation for `email`.
+pub fn create(email: &str, name: &str) -> provision_core::model::OperationKind {
+    provision_core::model::OperationKind::CreateAccount {
+        profile: provision_testkit::conformance::profile(email, name),
+    }
 }
