@@ -1,14 +1,14 @@
 //! Governance records (`provision_governance::GovernanceStore`) in SQLite and
-//! PostgreSQL: exceptions, access requests and their events, review campaigns and
-//! decisions, and the governance event log. Every table is append-only (schema
+//! PostgreSQL: exceptions, access requests and their events, review campaigns, their
+//! decisions and closures (schema version 8), and the governance event log. Every table is append-only (schema
 //! version 4): the API only inserts, and triggers refuse UPDATE and DELETE from SQL.
 //! A second exception, request or campaign with the same id, or a second decision on
 //! one item, is refused as [`GovernanceStoreError::Duplicate`] and changes nothing.
 
 use async_trait::async_trait;
 use provision_governance::{
-    AccessRequest, Campaign, Decision, Exception, GovernanceEvent, GovernanceStore,
-    GovernanceStoreError, RequestEvent,
+    AccessRequest, Campaign, CampaignClosure, Decision, Exception, GovernanceEvent,
+    GovernanceStore, GovernanceStoreError, RequestEvent,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -181,6 +181,52 @@ macro_rules! governance_store {
                     from_json("gov_campaigns", id, &json)
                 })
                 .transpose()
+            }
+
+            async fn campaigns(&self) -> Result<Vec<Campaign>, GovernanceStoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, record_json FROM gov_campaigns ORDER BY opened_us, id",
+                )
+                .fetch_all(self.pool())
+                .await
+                .map_err(storage)?;
+                rows.iter()
+                    .map(|r| {
+                        let id: String = r.try_get("id").map_err(storage)?;
+                        let json: String = r.try_get("record_json").map_err(storage)?;
+                        from_json("gov_campaigns", &id, &json)
+                    })
+                    .collect()
+            }
+
+            async fn add_closure(&self, c: &CampaignClosure) -> Result<(), GovernanceStoreError> {
+                sqlx::query(sqlx::AssertSqlSafe($sql(
+                    "INSERT INTO gov_campaign_closures (campaign_id, closed_us, record_json) \
+                     VALUES ($1, $2, $3)",
+                )))
+                .bind(c.campaign.as_str())
+                .bind(micros(c.closed_at))
+                .bind(to_json(c)?)
+                .execute(self.pool())
+                .await
+                .map_err(db_error(&c.campaign))?;
+                Ok(())
+            }
+
+            async fn closures(&self) -> Result<Vec<CampaignClosure>, GovernanceStoreError> {
+                let rows = sqlx::query(
+                    "SELECT campaign_id, record_json FROM gov_campaign_closures ORDER BY closed_us, campaign_id",
+                )
+                .fetch_all(self.pool())
+                .await
+                .map_err(storage)?;
+                rows.iter()
+                    .map(|r| {
+                        let id: String = r.try_get("campaign_id").map_err(storage)?;
+                        let json: String = r.try_get("record_json").map_err(storage)?;
+                        from_json("gov_campaign_closures", &id, &json)
+                    })
+                    .collect()
             }
 
             async fn add_decision(&self, d: &Decision) -> Result<(), GovernanceStoreError> {

@@ -11,7 +11,7 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
     Migration::new(
@@ -61,6 +61,11 @@ pub(crate) fn sqlite_migrator() -> Migrator {
             "the operations still open (drift asks for them, not for every run)",
             include_str!("../migrations/sqlite/0007_open_operations.sql"),
         ),
+        migration(
+            8,
+            "access review campaigns closed",
+            include_str!("../migrations/sqlite/0008_campaign_closures.sql"),
+        ),
     ])
 }
 
@@ -102,6 +107,11 @@ pub(crate) fn postgres_migrator() -> Migrator {
             7,
             "the operations still open (drift asks for them, not for every run)",
             include_str!("../migrations/postgres/0007_open_operations.sql"),
+        ),
+        migration(
+            8,
+            "access review campaigns closed",
+            include_str!("../migrations/postgres/0008_campaign_closures.sql"),
         ),
     ])
 }
