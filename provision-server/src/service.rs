@@ -269,7 +269,9 @@ impl Service {
 
     /// The routes: `POST /webhooks/{source}`, `GET /healthz`, `GET /readyz`,
     /// `GET /metrics`, `GET /findings`, and access requests ([`crate::requests`]):
-    /// `GET`/`POST /requests`, `POST /requests/{id}/approve`, `POST /requests/{id}/reject`.
+    /// `GET`/`POST /requests`, `POST /requests/{id}/approve`, `POST /requests/{id}/reject`,
+    /// and access reviews ([`crate::campaigns`]): `GET /campaigns`,
+    /// `GET /campaigns/{id}/items`, `POST /campaigns/{id}/decisions`.
     pub fn router(&self) -> Router {
         let limit = self.inner.config.webhook.max_body_bytes;
         let intake: axum::routing::MethodRouter<Service> = post(webhook::receive)
@@ -287,6 +289,9 @@ impl Service {
             )
             .route("/requests/{id}/approve", post(crate::requests::approve))
             .route("/requests/{id}/reject", post(crate::requests::reject))
+            .route("/campaigns", get(crate::campaigns::list))
+            .route("/campaigns/{id}/items", get(crate::campaigns::items))
+            .route("/campaigns/{id}/decisions", post(crate::campaigns::decide))
             .layer(TraceLayer::new_for_http())
             .with_state(self.clone())
     }

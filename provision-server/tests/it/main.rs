@@ -15,5 +15,6 @@ mod plan_people;
 mod postgres_instances;
 mod reconcile;
 mod requests;
+mod reviews;
 mod siem;
 mod webhook;
