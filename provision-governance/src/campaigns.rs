@@ -67,6 +67,8 @@ pub struct ClosedCampaign {
 /// What running a campaign's revocations did.
 #[derive(Debug, Clone, Default)]
 pub struct RevocationRun {
+    /// The operations run, ordered, as the gate approved them.
+    pub plan: Plan,
     /// The executor's report (`None` when there was nothing to revoke).
     pub report: Option<ExecutionReport>,
     /// People the gate held back, each with why (their revocations did not run).
@@ -433,12 +435,13 @@ impl Governance<'_> {
         let approved = guarded.approve()?;
         if approved.operations.is_empty() {
             return Ok(RevocationRun {
-                report: None,
                 held_back,
+                ..RevocationRun::default()
             });
         }
         let report = engine.apply(&approved).await?;
         Ok(RevocationRun {
+            plan: approved.plan().clone(),
             report: Some(report),
             held_back,
         })

@@ -123,7 +123,7 @@ pub enum GovernanceError {
         item: String,
     },
     /// A second decision on an item already decided.
-    #[error("item {item} of campaign {campaign} is closed: {by} decided it at {at}")]
+    #[error("item {item} of campaign {campaign} is decided already: {by} decided it at {at}")]
     ItemClosed {
         /// The campaign.
         campaign: String,

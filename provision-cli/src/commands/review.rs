@@ -360,7 +360,7 @@ async fn decide(gov: &Governance<'_>, roster: &[Identity], args: &ReviewDecideAr
     let state = gov.campaign_state(&id, Utc::now()).await.map_err(refused)?;
     let left = state.reviewers.get(&who).map_or(0, |p| p.items - p.decided);
     out(&format!(
-        "Campaign {id}: {} by {who} recorded from {} ({kept} kept until {}, {} revoked); {} of {who}'s still undecided\n",
+        "Campaign {id}: {} by {who} recorded from {} ({kept} kept until {}, {} revoked); {who} has {} still undecided\n",
         plural(decisions.len(), "decision", "decisions"),
         args.from.display(),
         campaign.keep_until.map_or_else(|| "-".to_owned(), day),
@@ -412,6 +412,7 @@ async fn apply_revocations(
             let approved = crate::commands::apply::approve(guarded, Some(expected))?;
             let report = engine.apply(&approved).await?;
             Ok(RevocationRun {
+                plan: approved.plan().clone(),
                 report: Some(report),
                 held_back,
             })

@@ -193,7 +193,7 @@ fn a_filled_csv_round_trips_from_open_through_export_decide_and_close_with_the_r
     ]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("2 decisions by e1005"), "{out}");
-    assert!(out.contains("1 item of e1005's still undecided"), "{out}");
+    assert!(out.contains("e1005 has 1 item still undecided"), "{out}");
     let revoked = executed(&d, &id);
     assert_eq!(revoked.len(), 1, "{revoked:?}");
     assert_eq!(revoked[0]["event"]["identity"], "e1006");
@@ -231,8 +231,12 @@ fn a_filled_csv_round_trips_from_open_through_export_decide_and_close_with_the_r
         "dana.csv",
     ]);
     assert_eq!(code, 4, "{err}");
+    let sarah_row = 1 + csv.lines().position(|l| l.contains("sarah.chen")).unwrap();
+    let sarah_item = item_of(&csv, "sarah.chen");
     assert!(
-        err.contains("row 2 (item") && err.contains("is closed: e1005 decided it"),
+        err.contains(&format!(
+            "row {sarah_row} (item {sarah_item}): item {sarah_item} of campaign {id} is decided already: e1005 decided it"
+        )),
         "{err}"
     );
 
