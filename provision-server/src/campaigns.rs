@@ -28,7 +28,6 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use provision_core::engine::EngineError;
 use provision_core::executor::ExecutionReport;
 use provision_core::model::IdentityId;
@@ -313,7 +312,7 @@ impl Service {
     /// Every campaign with where it stands now.
     pub async fn review_campaigns(&self) -> Result<Vec<CampaignOverview>, ServerError> {
         let governance = self.governance();
-        let campaigns = governance.campaigns(Utc::now()).await?;
+        let campaigns = governance.campaigns(self.inner.engine.now()).await?;
         Ok(campaigns)
     }
 

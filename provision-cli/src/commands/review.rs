@@ -168,7 +168,7 @@ async fn open(
         .systems(args.systems.iter().cloned())
         .kinds(args.kinds.iter().cloned());
     scope.department = args.department.clone();
-    let due = Utc::now() + Duration::days(i64::from(args.due_days));
+    let due = engine.now() + Duration::days(i64::from(args.due_days));
     let mut new = NewCampaign::new(&args.name, scope, due);
     new.keep_until = Some(due + Duration::days(i64::from(args.keep_days)));
     new.no_response = rule(args.no_response);
@@ -187,7 +187,7 @@ async fn open(
 }
 
 async fn list(gov: &Governance<'_>, format: TextOrJson) -> CliResult {
-    let campaigns = gov.campaigns(Utc::now()).await.map_err(refused)?;
+    let campaigns = gov.campaigns(gov.engine().now()).await.map_err(refused)?;
     if format == TextOrJson::Json {
         let text = serde_json::to_string_pretty(&campaigns)
             .map_err(|e| CliError::Other(format!("cannot write JSON: {e}")))?;
@@ -217,7 +217,7 @@ async fn list(gov: &Governance<'_>, format: TextOrJson) -> CliResult {
 }
 
 async fn status(gov: &Governance<'_>, id: &str, format: TextOrJson) -> CliResult {
-    let state = gov.campaign_state(id, Utc::now()).await.map_err(refused)?;
+    let state = gov.campaign_state(id, gov.engine().now()).await.map_err(refused)?;
     let closure = gov.closure(id).await.map_err(refused)?;
     let pending = if state.open && state.decided < state.items {
         Outcome::Pending
@@ -357,7 +357,7 @@ async fn decide(gov: &Governance<'_>, roster: &[Identity], args: &ReviewDecideAr
         .iter()
         .filter(|d| matches!(d.outcome, provision_governance::Outcome::Keep { .. }))
         .count();
-    let state = gov.campaign_state(&id, Utc::now()).await.map_err(refused)?;
+    let state = gov.campaign_state(&id, gov.engine().now()).await.map_err(refused)?;
     let left = state.reviewers.get(&who).map_or(0, |p| p.items - p.decided);
     out(&format!(
         "Campaign {id}: {} by {who} recorded from {} ({kept} kept until {}, {} revoked); {who} has {} still undecided\n",
@@ -423,7 +423,7 @@ async fn apply_revocations(
 async fn close(gov: &Governance<'_>, roster: &[Identity], args: &ReviewCloseArgs) -> CliResult {
     let id = campaign_id(gov, &args.campaign).await?;
     let campaign = gov.campaign(&id).await.map_err(refused)?;
-    let due = Utc::now() + Duration::days(i64::from(args.due_days));
+    let due = gov.engine().now() + Duration::days(i64::from(args.due_days));
     let closed = gov
         .close_campaign(&id, args.no_response.map(rule), roster, due)
         .await

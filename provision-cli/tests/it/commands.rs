@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::support;
-use support::{Deployment, stable};
+use support::{Deployment, campaign_id, stable};
 
 #[test]
 fn validate_needs_no_secret_and_names_file_line_column() {
@@ -610,14 +610,6 @@ fn review_gives_a_manager_only_what_needs_a_decision_as_csv_json_and_html() {
     let (code, out, err) = d.run(&["review", "export", &id, "--reviewer", "nobody@company.com"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("nobody@company.com"), "{err}");
-}
-
-/// The campaign id in `open`'s first line (`Campaign rc-... "name": ...`).
-fn campaign_id(out: &str) -> String {
-    out.split_whitespace()
-        .find(|w| w.starts_with("rc-"))
-        .unwrap_or_else(|| panic!("no campaign id in {out}"))
-        .to_owned()
 }
 
 #[test]

@@ -4,15 +4,7 @@
 //! each revoke runs through the executor and lands in the audit log.
 
 use crate::support;
-use support::Deployment;
-
-/// The campaign id in `open`'s first line (`Campaign rc-... "name": ...`).
-fn campaign_id(out: &str) -> String {
-    out.split_whitespace()
-        .find(|w| w.starts_with("rc-"))
-        .unwrap_or_else(|| panic!("no campaign id in {out}"))
-        .to_owned()
-}
+use support::{Deployment, campaign_id};
 
 /// Fills the `decision` and `reason` cells of the rows of `csv` whose text contains
 /// a key of `fill`; other rows stay undecided.
@@ -93,6 +85,17 @@ fn a_filled_csv_round_trips_from_open_through_export_decide_and_close_with_the_r
     assert_eq!(code, 2, "{out}{err}");
     let id = campaign_id(&out);
     assert!(out.contains("e1005") && out.contains("e1007"), "{out}");
+    let decide = || {
+        d.run(&[
+            "review",
+            "decide",
+            &id,
+            "--reviewer",
+            "e1005",
+            "--from",
+            "dana.csv",
+        ])
+    };
 
     // Dana's list: the three hand-made channels, the formula neutralised.
     let path = d.path().join("dana.csv");
@@ -144,15 +147,7 @@ fn a_filled_csv_round_trips_from_open_through_export_decide_and_close_with_the_r
     ));
     filled.push_str("i-9999,stale,,,,,,,,,,revoke,typo\n");
     std::fs::write(&path, &filled).unwrap();
-    let (code, out, err) = d.run(&[
-        "review",
-        "decide",
-        &id,
-        "--reviewer",
-        "e1005",
-        "--from",
-        "dana.csv",
-    ]);
+    let (code, out, err) = decide();
     assert_eq!(code, 4, "the file is refused whole: {out}{err}");
     let dana_row = 1 + csv.lines().position(|l| l.contains("dana.ortiz")).unwrap();
     let dana_item = item_of(&csv, "dana.ortiz");
@@ -182,15 +177,7 @@ fn a_filled_csv_round_trips_from_open_through_export_decide_and_close_with_the_r
         ],
     );
     std::fs::write(&path, &good).unwrap();
-    let (code, out, err) = d.run(&[
-        "review",
-        "decide",
-        &id,
-        "--reviewer",
-        "e1005",
-        "--from",
-        "dana.csv",
-    ]);
+    let (code, out, err) = decide();
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("2 decisions by e1005"), "{out}");
     assert!(out.contains("e1005 has 1 item still undecided"), "{out}");
@@ -221,15 +208,7 @@ fn a_filled_csv_round_trips_from_open_through_export_decide_and_close_with_the_r
     );
 
     // The same file again: a second decision, refused naming the rows.
-    let (code, _, err) = d.run(&[
-        "review",
-        "decide",
-        &id,
-        "--reviewer",
-        "e1005",
-        "--from",
-        "dana.csv",
-    ]);
+    let (code, _, err) = decide();
     assert_eq!(code, 4, "{err}");
     let sarah_row = 1 + csv.lines().position(|l| l.contains("sarah.chen")).unwrap();
     let sarah_item = item_of(&csv, "sarah.chen");
@@ -275,15 +254,7 @@ fn a_filled_csv_round_trips_from_open_through_export_decide_and_close_with_the_r
         out.contains("4 of 4 decided") && out.contains("closed"),
         "{out}"
     );
-    let (code, _, err) = d.run(&[
-        "review",
-        "decide",
-        &id,
-        "--reviewer",
-        "e1005",
-        "--from",
-        "dana.csv",
-    ]);
+    let (code, _, err) = decide();
     assert_eq!(code, 4);
     assert!(err.contains("takes no more decisions"), "{err}");
     let (code, _, err) = d.run(&["audit", "verify"]);
