@@ -79,7 +79,7 @@ fn filled(campaign: &Campaign, reviewer: &str) -> String {
             }
             let row = line.strip_suffix(",,").unwrap();
             let n: usize = row[2..6].parse().unwrap();
-            if n % 3 == 0 {
+            if n.is_multiple_of(3) {
                 format!("{row},keep,covers the on-call rota\n")
             } else {
                 format!("{row},revoke,\n")
