@@ -291,7 +291,7 @@ impl Governance<'_> {
         let c = self.campaign(campaign).await?;
         self.refuse_if_closed(campaign).await?;
         let decisions = self.store().decisions(campaign).await?;
-        let checked = match review::check_rows(&c, &decisions, reviewer, rows) {
+        let checked = match review::check_rows(&c, &decisions, reviewer, rows, now) {
             Ok(checked) => checked,
             Err(GovernanceError::DecisionsRefused { rows, .. }) => {
                 refused.extend(rows);

@@ -95,12 +95,15 @@ fn check_item(
 /// `keep_until`), or every refused row ([`GovernanceError::DecisionsRefused`]):
 /// an item not in the campaign, one decided already (stored, or earlier in the
 /// batch), one outside the reviewer's list, their own access, an incomplete keep.
-/// Costs one pass over the items and the decisions, whatever the batch's size.
+/// A keep whose expiry is not after `now` is refused too (it would be an exception
+/// that never starts). Costs one pass over the items and the decisions, whatever the
+/// batch's size.
 pub fn check_rows<'c>(
     campaign: &'c Campaign,
     decisions: &[Decision],
     reviewer: &str,
     rows: &[DecisionRow],
+    now: DateTime<Utc>,
 ) -> Result<Vec<(&'c ReviewItem, Outcome)>, GovernanceError> {
     let items: HashMap<&str, &ReviewItem> =
         campaign.items.iter().map(|i| (i.id.as_str(), i)).collect();
@@ -132,6 +135,16 @@ pub fn check_rows<'c>(
                     reviewer,
                     &outcome,
                 )
+                .and_then(|()| match &outcome {
+                    Outcome::Keep {
+                        expires_at: Some(until),
+                        ..
+                    } if *until <= now => Err(GovernanceError::ExpiryNotAfterStart {
+                        starts_at: now,
+                        expires_at: *until,
+                    }),
+                    _ => Ok(()),
+                })
                 .map(|()| *found),
             },
         };
@@ -271,4 +284,78 @@ pub fn revocations(campaign: &Campaign, decisions: &[Decision]) -> Plan {
         }
     }
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::{Duration, TimeZone};
+    use provision_core::drift::Severity;
+    use provision_core::model::{IdentityId, SystemName};
+
+    use super::super::{ItemKind, NoResponse, ReviewScope};
+    use super::*;
+
+    fn campaign(keep_until: DateTime<Utc>) -> Campaign {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        Campaign {
+            id: "rc-1".into(),
+            name: "Q4".into(),
+            scope: ReviewScope::all(),
+            opened_at: now,
+            due_at: now + Duration::days(14),
+            items: vec![ReviewItem {
+                id: "i-0001".into(),
+                kind: ItemKind::Stale,
+                severity: Severity::Low,
+                reviewer: "e1007".into(),
+                identity: Some(IdentityId::new("e1002")),
+                person: "Marcus".into(),
+                login: "marcus@company.com".into(),
+                department: None,
+                system: SystemName::new("okta"),
+                entitlement: None,
+                rule: None,
+                evidence: Vec::new(),
+                fix: "revoke it".into(),
+                fix_operations: Vec::new(),
+            }],
+            certified: 0,
+            grants_in_scope: 1,
+            keep_until: Some(keep_until),
+            no_response: NoResponse::Escalate,
+            allow_self_review: false,
+            escalated_from: None,
+        }
+    }
+
+    #[test]
+    fn a_keep_lasts_until_the_campaigns_expiry_and_one_already_past_is_refused() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 10, 9, 0, 0).unwrap();
+        let row = DecisionRow {
+            row: 2,
+            item: "i-0001".into(),
+            outcome: Outcome::Keep {
+                reason: "on call".into(),
+                expires_at: None,
+            },
+        };
+        let until = now + Duration::days(90);
+        let c = campaign(until);
+        let checked = check_rows(&c, &[], "e1007", std::slice::from_ref(&row), now).unwrap();
+        assert_eq!(
+            checked[0].1,
+            Outcome::Keep {
+                reason: "on call".into(),
+                expires_at: Some(until)
+            }
+        );
+        let c = campaign(now - Duration::days(1));
+        let err = check_rows(&c, &[], "e1007", &[row], now).unwrap_err();
+        assert!(
+            err.to_string().contains("row 2 (item i-0001): expiry"),
+            "{err}"
+        );
+    }
 }
