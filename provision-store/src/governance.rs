@@ -47,6 +47,28 @@ fn storage(e: sqlx::Error) -> GovernanceStoreError {
 /// backend's placeholders.
 macro_rules! governance_store {
     ($store:ty, $sql:expr) => {
+        impl $store {
+            /// Every record `sql` selects (columns `k`, its key, and `record_json`),
+            /// read back from `table`'s JSON.
+            async fn gov_records<T: DeserializeOwned>(
+                &self,
+                sql: &'static str,
+                table: &str,
+            ) -> Result<Vec<T>, GovernanceStoreError> {
+                let rows = sqlx::query(sql)
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(storage)?;
+                rows.iter()
+                    .map(|r| {
+                        let key: String = r.try_get("k").map_err(storage)?;
+                        let json: String = r.try_get("record_json").map_err(storage)?;
+                        from_json(table, &key, &json)
+                    })
+                    .collect()
+            }
+        }
+
         #[async_trait]
         impl GovernanceStore for $store {
             async fn add_exception(&self, e: &Exception) -> Result<(), GovernanceStoreError> {
@@ -66,19 +88,11 @@ macro_rules! governance_store {
             }
 
             async fn exceptions(&self) -> Result<Vec<Exception>, GovernanceStoreError> {
-                let rows = sqlx::query(
-                    "SELECT id, record_json FROM gov_exceptions ORDER BY recorded_us, id",
+                self.gov_records(
+                    "SELECT id AS k, record_json FROM gov_exceptions ORDER BY recorded_us, id",
+                    "gov_exceptions",
                 )
-                .fetch_all(self.pool())
                 .await
-                .map_err(storage)?;
-                rows.iter()
-                    .map(|r| {
-                        let id: String = r.try_get("id").map_err(storage)?;
-                        let json: String = r.try_get("record_json").map_err(storage)?;
-                        from_json("gov_exceptions", &id, &json)
-                    })
-                    .collect()
             }
 
             async fn add_request(&self, q: &AccessRequest) -> Result<(), GovernanceStoreError> {
@@ -184,19 +198,11 @@ macro_rules! governance_store {
             }
 
             async fn campaigns(&self) -> Result<Vec<Campaign>, GovernanceStoreError> {
-                let rows = sqlx::query(
-                    "SELECT id, record_json FROM gov_campaigns ORDER BY opened_us, id",
+                self.gov_records(
+                    "SELECT id AS k, record_json FROM gov_campaigns ORDER BY opened_us, id",
+                    "gov_campaigns",
                 )
-                .fetch_all(self.pool())
                 .await
-                .map_err(storage)?;
-                rows.iter()
-                    .map(|r| {
-                        let id: String = r.try_get("id").map_err(storage)?;
-                        let json: String = r.try_get("record_json").map_err(storage)?;
-                        from_json("gov_campaigns", &id, &json)
-                    })
-                    .collect()
             }
 
             async fn add_closure(&self, c: &CampaignClosure) -> Result<(), GovernanceStoreError> {
@@ -214,19 +220,12 @@ macro_rules! governance_store {
             }
 
             async fn closures(&self) -> Result<Vec<CampaignClosure>, GovernanceStoreError> {
-                let rows = sqlx::query(
-                    "SELECT campaign_id, record_json FROM gov_campaign_closures ORDER BY closed_us, campaign_id",
+                self.gov_records(
+                    "SELECT campaign_id AS k, record_json FROM gov_campaign_closures \
+                     ORDER BY closed_us, campaign_id",
+                    "gov_campaign_closures",
                 )
-                .fetch_all(self.pool())
                 .await
-                .map_err(storage)?;
-                rows.iter()
-                    .map(|r| {
-                        let id: String = r.try_get("campaign_id").map_err(storage)?;
-                        let json: String = r.try_get("record_json").map_err(storage)?;
-                        from_json("gov_campaign_closures", &id, &json)
-                    })
-                    .collect()
             }
 
             async fn add_decision(&self, d: &Decision) -> Result<(), GovernanceStoreError> {
