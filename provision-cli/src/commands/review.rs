@@ -217,7 +217,10 @@ async fn list(gov: &Governance<'_>, format: TextOrJson) -> CliResult {
 }
 
 async fn status(gov: &Governance<'_>, id: &str, format: TextOrJson) -> CliResult {
-    let state = gov.campaign_state(id, gov.engine().now()).await.map_err(refused)?;
+    let state = gov
+        .campaign_state(id, gov.engine().now())
+        .await
+        .map_err(refused)?;
     let closure = gov.closure(id).await.map_err(refused)?;
     let pending = if state.open && state.decided < state.items {
         Outcome::Pending
@@ -357,7 +360,10 @@ async fn decide(gov: &Governance<'_>, roster: &[Identity], args: &ReviewDecideAr
         .iter()
         .filter(|d| matches!(d.outcome, provision_governance::Outcome::Keep { .. }))
         .count();
-    let state = gov.campaign_state(&id, gov.engine().now()).await.map_err(refused)?;
+    let state = gov
+        .campaign_state(&id, gov.engine().now())
+        .await
+        .map_err(refused)?;
     let left = state.reviewers.get(&who).map_or(0, |p| p.items - p.decided);
     out(&format!(
         "Campaign {id}: {} by {who} recorded from {} ({kept} kept until {}, {} revoked); {who} has {} still undecided\n",
