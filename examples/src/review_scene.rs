@@ -1,9 +1,11 @@
-//! Scene 5, access review: a quarter's review in a day. Someone gives Marcus both
-//! halves of a toxic combination by hand (Salesforce's refund approval, AWS's payments
-//! admin); a campaign over Engineering gives each manager only what needs a decision
-//! (what policy explains is certified and counted), ranked by risk with evidence and a
-//! fix; the manager revokes the conflict, and the revoke runs as a plan through the
-//! executor and the audit log. The manager's list is written as HTML, CSV and JSON.
+//! Scene 5, access review: a quarter's review in a day, with the steps of
+//! `provision review`. Someone gives Marcus both halves of a toxic combination by
+//! hand (Salesforce's refund approval, AWS's payments admin); `open` stores one
+//! campaign over Engineering that gives each manager only what needs a decision (what
+//! policy explains is certified and counted), ranked by risk with evidence and a fix;
+//! `export` writes the manager's list (HTML, the CSV to fill in, JSON); the manager
+//! fills in `revoke` and `decide --from` imports the file: the revoke runs as a plan
+//! through the gate, the executor and the audit log; `close` ends the campaign.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,10 +13,9 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use provision_core::executor::ExecutionReport;
 use provision_core::model::{AccountState, Entitlement, Plan};
-use provision_governance::{
-    Campaign, CampaignState, GovernanceStore, ItemKind, Outcome, ReviewScope,
-};
-use provision_governance::{Governance, GovernanceHook, reviewer_list};
+use provision_governance::review::export::ReviewerList;
+use provision_governance::{Campaign, CampaignState, GovernanceStore, NewCampaign, ReviewScope};
+use provision_governance::{Governance, GovernanceHook};
 
 use crate::drift_scene::MARCUS;
 use crate::scenes::Quickstart;
@@ -79,24 +80,34 @@ impl Quickstart {
         let gov = Governance::new(&self.engine, store)
             .sod_rules(rules)
             .actor("quickstart");
-        let scope = ReviewScope::all().department("Engineering");
+
+        // `provision review open`: one stored campaign for the quarter.
+        self.console.say(
+            "  $ provision review open --name \"Q4 2026 access review\" --department Engineering --due-days 1",
+        );
         let observed = self.engine.observe(&self.roster).await?;
         let campaign = gov
-            .open_campaign(
+            .open(
                 &observed,
                 &self.roster,
-                "Q4 2026 access review",
-                &scope,
-                Utc::now() + Duration::days(1),
+                NewCampaign::new(
+                    "Q4 2026 access review",
+                    ReviewScope::all().department("Engineering"),
+                    Utc::now() + Duration::days(1),
+                ),
             )
             .await?;
         self.console.say(format!(
-            "  campaign '{}' over Engineering: {} grants in scope, {} certified by policy (not listed), {} item(s) for {} reviewer(s)",
+            "  campaign {} '{}' over Engineering: {} grants in scope, {} certified by policy (not listed), {} item(s) for {} reviewer(s); keeps last until {}",
+            campaign.id,
             campaign.name,
             campaign.grants_in_scope,
             campaign.certified,
             campaign.items.len(),
-            campaign.reviewers().len()
+            campaign.reviewers().len(),
+            campaign
+                .keep_until
+                .map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d").to_string())
         ));
         for reviewer in campaign.reviewers() {
             let name = self.roster.iter().find(|p| p.id.as_str() == reviewer);
@@ -124,83 +135,108 @@ impl Quickstart {
             }
         }
 
-        // The manager revokes the conflict.
-        let conflicts: Vec<String> = campaign
-            .items_for(REVIEWER)
-            .filter(|i| i.kind == ItemKind::SodConflict)
-            .map(|i| i.id.clone())
-            .collect();
-        for item in &conflicts {
-            gov.decide(
-                &campaign.id,
-                item,
-                REVIEWER,
-                Outcome::Revoke {
-                    reason: "no one both runs payments and approves refunds".into(),
-                },
-            )
-            .await?;
-            self.console
-                .say(format!("  {REVIEWER} decides: revoke {item}"));
-        }
-        let revocations = gov.review_plan(&campaign.id).await?;
-        let plan = self
-            .engine
-            .guard(
-                revocations,
-                &self.roster,
-                &format!("review:{}", campaign.id),
-            )
-            .await?
-            .approve()?;
-        self.console.say(format!(
-            "  the decisions as a plan ({} operations):",
-            plan.operations.len()
-        ));
-        for line in show::plan(&plan) {
-            self.console.say(line);
-        }
-        let report = self.engine.apply(&plan).await?;
-        for line in show::report(&report) {
-            self.console.say(line);
-        }
-        let state = gov.campaign_state(&campaign.id, Utc::now()).await?;
-        self.console.say(format!(
-            "  campaign: {} ({} of {} decided; overdue reviewers: {})",
-            if state.open { "open" } else { "complete" },
-            state.decided,
-            state.items,
-            if state.overdue.is_empty() {
-                "none".to_owned()
-            } else {
-                state.overdue.join(", ")
-            }
-        ));
-
-        let list = reviewer_list(&campaign, REVIEWER);
-        let html = self.run_dir().join(format!("review-{REVIEWER}.html"));
+        // `provision review export`: the manager's list from the stored campaign.
         let write = |path: PathBuf, text: String| {
             std::fs::write(&path, text).map_err(|source| QuickstartError::RunDir {
                 path: path.display().to_string(),
                 source,
             })
         };
+        let list = ReviewerList::pending(&campaign, REVIEWER, &[]);
+        let html = self.run_dir().join(format!("review-{REVIEWER}.html"));
+        let csv_path = self.run_dir().join(format!("review-{REVIEWER}.csv"));
+        self.console.say(format!(
+            "  $ provision review export {} --reviewer {REVIEWER} --format csv -o {}",
+            campaign.id,
+            csv_path.display()
+        ));
         write(html.clone(), list.to_html())?;
-        write(
-            self.run_dir().join(format!("review-{REVIEWER}.csv")),
-            list.to_csv().unwrap_or_default(),
-        )?;
         write(
             self.run_dir().join(format!("review-{REVIEWER}.json")),
             list.to_json().unwrap_or_default(),
         )?;
+        let csv = list.to_csv().unwrap_or_default();
+        // The manager opens it in a spreadsheet and fills in the last two columns,
+        // `decision` and `reason`, for the conflict (every row of this list is one).
+        let filled: String = csv
+            .lines()
+            .enumerate()
+            .map(|(i, line)| match line.strip_suffix(",,") {
+                Some(row) if i > 0 && line.contains(",sod_conflict,") => {
+                    format!("{row},revoke,no one both runs payments and approves refunds\n")
+                }
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        write(csv_path.clone(), filled.clone())?;
+
+        // `provision review decide --from`: every row checked, then recorded; the
+        // revoke runs at once through the gate and the executor.
+        self.console.say(format!(
+            "  $ provision review decide {} --reviewer {REVIEWER} --from {}",
+            campaign.id,
+            csv_path.display()
+        ));
+        let decisions = gov
+            .import_csv(
+                &campaign.id,
+                REVIEWER,
+                &filled,
+                &format!("CSV {} imported by the quickstart", csv_path.display()),
+            )
+            .await?;
+        for d in &decisions {
+            self.console
+                .say(format!("  {REVIEWER} decides: revoke {}", d.item));
+        }
+        let run = gov
+            .apply_revocations(&campaign, &decisions, &self.roster)
+            .await?;
+        self.console.say(format!(
+            "  the decisions as a plan ({} operations):",
+            run.plan.operations.len()
+        ));
+        for line in show::plan(&run.plan) {
+            self.console.say(line);
+        }
+        let Some(report) = run.report else {
+            return Err(QuickstartError::Governance(
+                provision_governance::GovernanceError::DecisionFile(
+                    "the manager's revoke produced no operation".to_owned(),
+                ),
+            ));
+        };
+        for line in show::report(&report) {
+            self.console.say(line);
+        }
+
+        // `provision review close`: nothing is left undecided here.
+        self.console
+            .say(format!("  $ provision review close {}", campaign.id));
+        let closed = gov
+            .close_campaign(
+                &campaign.id,
+                None,
+                &self.roster,
+                Utc::now() + Duration::days(7),
+            )
+            .await?;
+        let state = gov.campaign_state(&campaign.id, Utc::now()).await?;
+        self.console.say(format!(
+            "  campaign closed: {} of {} decided, {} left to the no-response rule ({})",
+            state.decided,
+            state.items,
+            closed.closure.undecided.len(),
+            closed.closure.rule
+        ));
         self.console.say(format!(
             "  {REVIEWER}'s list for a browser: {} (CSV and JSON beside it)",
             html.display()
         ));
+        let plan = run.plan;
         Ok(Some(ReviewOutcome {
             campaign,
-            plan: plan.into_plan(),
+            plan,
             report,
             state,
             html,

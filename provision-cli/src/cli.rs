@@ -165,10 +165,10 @@ pub enum Command {
         after_help = "EXAMPLES:\n  provision show plan.json\n  provision show plan.json --format markdown > comment.md"
     )]
     Show(ShowArgs),
-    /// Open an access review over a scope and write a reviewer's list (HTML, CSV,
-    /// JSON); exit 2 when something needs a decision.
+    /// Access reviews on stored campaigns: open, list, status, export a reviewer's
+    /// list, decide from a filled CSV, close.
     #[command(
-        after_help = "EXAMPLES:\n  provision review --department Engineering\n  provision review --reviewer e1004 --format html -o review.html"
+        after_help = "EXAMPLES:\n  provision review open --name \"Q1 2027\" --department Engineering\n  provision review export rc-0193 --reviewer e1007 --format csv -o e1007.csv\n  provision review decide rc-0193 --reviewer e1007 --from e1007.csv\n  provision review close rc-0193 --no-response escalate"
     )]
     Review(ReviewArgs),
     /// The audit log: verify the chain, export it, one person's history.
@@ -213,6 +213,64 @@ pub struct ShowArgs {
 /// `provision review`.
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
+    /// What to do with access reviews.
+    #[command(subcommand)]
+    pub command: ReviewCommand,
+}
+
+/// `provision review ...`: one stored campaign from open to close.
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Open and store one campaign over a scope; prints its id and who reviews what.
+    #[command(
+        after_help = "EXAMPLES:\n  provision review open --name \"Q1 2027\" --department Engineering --due-days 14\n  provision review open --name \"AWS admins\" --system aws --no-response revoke"
+    )]
+    Open(ReviewOpenArgs),
+    /// Every stored campaign with its progress.
+    #[command(
+        after_help = "EXAMPLES:\n  provision review list\n  provision review list --format json"
+    )]
+    List {
+        /// Output format (text or json).
+        #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+        format: TextOrJson,
+    },
+    /// Where a campaign stands: decided, kept, revoked, each reviewer's progress,
+    /// who is overdue; exit 2 while items wait for a decision.
+    #[command(
+        after_help = "EXAMPLES:\n  provision review status rc-0193\n  provision review status rc-0193 --format json"
+    )]
+    Status {
+        /// The campaign's id (or a unique beginning of it).
+        campaign: String,
+        /// Output format (text or json).
+        #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+        format: TextOrJson,
+    },
+    /// Write one reviewer's list of undecided items from the stored campaign (HTML,
+    /// CSV to fill in, JSON); opens nothing.
+    #[command(
+        after_help = "EXAMPLES:\n  provision review export rc-0193 --reviewer e1007 --format csv -o e1007.csv\n  provision review export rc-0193 --reviewer dana.ortiz@company.com -o dana.html"
+    )]
+    Export(ReviewExportArgs),
+    /// Record a reviewer's filled CSV: keep becomes an exception until the campaign's
+    /// expiry, revoke runs through the gate and the executor; a file with any refused
+    /// row is refused whole (exit 4), naming every row.
+    #[command(
+        after_help = "EXAMPLES:\n  provision review decide rc-0193 --reviewer e1007 --from e1007.csv"
+    )]
+    Decide(ReviewDecideArgs),
+    /// Close a campaign: apply the no-response rule to what nobody decided (revoke,
+    /// keep until the campaign's expiry, or escalate to each reviewer's manager).
+    #[command(
+        after_help = "EXAMPLES:\n  provision review close rc-0193\n  provision review close rc-0193 --no-response revoke"
+    )]
+    Close(ReviewCloseArgs),
+}
+
+/// `provision review open`.
+#[derive(Debug, Args)]
+pub struct ReviewOpenArgs {
     /// The campaign's name.
     #[arg(long, default_value = "access review")]
     pub name: String,
@@ -228,15 +286,74 @@ pub struct ReviewArgs {
     /// Days until decisions are due.
     #[arg(long, default_value_t = 14, value_name = "DAYS")]
     pub due_days: u32,
-    /// Write this reviewer's list (HR id) instead of the campaign's summary.
-    #[arg(long, value_name = "ID")]
-    pub reviewer: Option<String>,
-    /// The reviewer's list format.
+    /// A keep lasts this many days after the due date (the exception's expiry).
+    #[arg(long, default_value_t = 90, value_name = "DAYS")]
+    pub keep_days: u32,
+    /// What `close` does with items nobody decided.
+    #[arg(long, value_enum, default_value_t = NoResponseArg::Escalate)]
+    pub no_response: NoResponseArg,
+}
+
+/// `provision review export`.
+#[derive(Debug, Args)]
+pub struct ReviewExportArgs {
+    /// The campaign's id (or a unique beginning of it).
+    pub campaign: String,
+    /// The reviewer: HR id, login or email (or an owner the campaign names).
+    #[arg(long, value_name = "PERSON")]
+    pub reviewer: String,
+    /// The list's format.
     #[arg(long, value_enum, default_value_t = ReviewFormat::Html)]
     pub format: ReviewFormat,
     /// Write the list to this file instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `provision review decide`.
+#[derive(Debug, Args)]
+pub struct ReviewDecideArgs {
+    /// The campaign's id (or a unique beginning of it).
+    pub campaign: String,
+    /// Whose decisions these are: HR id, login or email (or an owner the campaign
+    /// names). Never read from the file.
+    #[arg(long, value_name = "PERSON")]
+    pub reviewer: String,
+    /// The filled CSV (`provision review export --format csv`, with `decision` set to
+    /// keep or revoke and a `reason`).
+    #[arg(long = "from", value_name = "FILE")]
+    pub from: PathBuf,
+    /// Confirm revocations over the blast radius touching at most this many people.
+    #[arg(long, value_name = "N")]
+    pub confirm_blast_radius: Option<usize>,
+}
+
+/// `provision review close`.
+#[derive(Debug, Args)]
+pub struct ReviewCloseArgs {
+    /// The campaign's id (or a unique beginning of it).
+    pub campaign: String,
+    /// What to do with items nobody decided (default: the rule the campaign was
+    /// opened with).
+    #[arg(long, value_enum)]
+    pub no_response: Option<NoResponseArg>,
+    /// With escalate: days until the managers' decisions are due.
+    #[arg(long, default_value_t = 7, value_name = "DAYS")]
+    pub due_days: u32,
+    /// Confirm revocations over the blast radius touching at most this many people.
+    #[arg(long, value_name = "N")]
+    pub confirm_blast_radius: Option<usize>,
+}
+
+/// What closing a campaign does with undecided items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NoResponseArg {
+    /// Revoke them (through the gate and the executor).
+    Revoke,
+    /// Keep them until the campaign's expiry (each becomes an exception).
+    Keep,
+    /// Give them to each reviewer's manager in a follow-up campaign.
+    Escalate,
 }
 
 /// A reviewer's list format.

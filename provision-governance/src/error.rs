@@ -155,7 +155,7 @@ pub enum GovernanceError {
         item: String,
     },
     /// A second decision on an item already decided.
-    #[error("item {item} of campaign {campaign} is closed: {by} decided it at {at}")]
+    #[error("item {item} of campaign {campaign} is decided already: {by} decided it at {at}")]
     ItemClosed {
         /// The campaign.
         campaign: String,
@@ -184,6 +184,52 @@ pub enum GovernanceError {
         /// What is missing.
         what: &'static str,
     },
+    /// A decision on a campaign already closed.
+    #[error("campaign {campaign} was closed at {at}: it takes no more decisions")]
+    CampaignClosed {
+        /// The campaign.
+        campaign: String,
+        /// When it was closed.
+        at: DateTime<Utc>,
+    },
+    /// A reviewer deciding an item about their own access (four eyes).
+    #[error("item {item} is about {reviewer}'s own access: nobody certifies their own access")]
+    SelfReview {
+        /// The item.
+        item: String,
+        /// The reviewer, who is also the person.
+        reviewer: String,
+    },
+    /// The same item twice in one batch of decisions.
+    #[error("item {item} is decided twice in this batch (first in row {first})")]
+    DecidedTwice {
+        /// The item.
+        item: String,
+        /// The row that decided it first.
+        first: usize,
+    },
+    /// A decision that is neither `keep` nor `revoke`.
+    #[error("`{value}` is not a decision: write keep, revoke, or leave it empty")]
+    UnknownOutcome {
+        /// What was written.
+        value: String,
+    },
+    /// A filled list that cannot be read as decisions (a missing column, a broken
+    /// CSV).
+    #[error("the decisions file: {0}")]
+    DecisionFile(String),
+    /// Some decisions of a batch (a filled CSV, an HTTP call) were refused: none of
+    /// the batch was stored.
+    #[error("{}", refused_rows(campaign, rows))]
+    DecisionsRefused {
+        /// The campaign.
+        campaign: String,
+        /// Each refused row, in file order.
+        rows: Vec<RowRefusal>,
+    },
+    /// The engine failed or refused (the revocations' gate, read or apply).
+    #[error(transparent)]
+    Engine(Box<provision_core::engine::EngineError>),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] GovernanceStoreError),
@@ -193,4 +239,44 @@ pub enum GovernanceError {
     /// The audit log failed.
     #[error("audit log: {0}")]
     Audit(#[from] provision_core::audit::AuditError),
+}
+
+impl From<provision_core::engine::EngineError> for GovernanceError {
+    fn from(e: provision_core::engine::EngineError) -> Self {
+        GovernanceError::Engine(Box::new(e))
+    }
+}
+
+/// One refused row of a batch of decisions.
+#[derive(Debug)]
+pub struct RowRefusal {
+    /// The row: the line of a CSV file (the header is line 1), or the position in an
+    /// HTTP call's list (from 1).
+    pub row: usize,
+    /// The item the row names (empty when it names none).
+    pub item: String,
+    /// Why it was refused.
+    pub error: GovernanceError,
+}
+
+impl std::fmt::Display for RowRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.item.is_empty() {
+            write!(f, "row {}: {}", self.row, self.error)
+        } else {
+            write!(f, "row {} (item {}): {}", self.row, self.item, self.error)
+        }
+    }
+}
+
+fn refused_rows(campaign: &str, rows: &[RowRefusal]) -> String {
+    let mut out = format!(
+        "campaign {campaign}: {} decision(s) refused, none of this batch was recorded:",
+        rows.len()
+    );
+    for r in rows {
+        out.push_str("\n  ");
+        out.push_str(&r.to_string());
+    }
+    out
 }

@@ -22,19 +22,18 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use provision_core::audit::{AuditEvent, AuditOutcome};
-use provision_core::engine::{Engine, Observed};
+use provision_core::engine::Engine;
 use provision_core::journal::RunId;
 use provision_core::model::{
-    Entitlement, Identity, IdentityId, OperationId, Plan, PolicySet, Reason, ReasonKind, SystemName,
+    Entitlement, Identity, IdentityId, OperationId, PolicySet, Reason, ReasonKind, SystemName,
 };
 use provision_core::planner::Planner;
 
-use super::review::{self, ReviewInputs, export::ReviewerList};
+use super::review::export::ReviewerList;
 use super::{
-    AccessRequest, Campaign, CampaignState, Decision, Exception, ExceptionReviewLine,
-    ExceptionScope, GovernanceConfig, GovernanceError, GovernanceEvent, GovernanceStore,
-    NewException, NewRequest, Outcome, RequestEvent, RequestState, ReviewScope, SodConflict,
-    SodRules, request, sod,
+    AccessRequest, Campaign, Exception, ExceptionReviewLine, ExceptionScope, GovernanceConfig,
+    GovernanceError, GovernanceEvent, GovernanceStore, NewException, NewRequest, RequestEvent,
+    RequestState, SodConflict, SodRules, request, sod,
 };
 
 /// Governance records over one engine: its SoD rules and settings, a store for
@@ -97,13 +96,28 @@ impl<'e> Governance<'e> {
         &self.store
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// The engine.
+    pub fn engine(&self) -> &'e Engine {
+        self.engine
+    }
+
+    /// The settings (approvers, owners, the manager attribute).
+    pub fn settings(&self) -> &GovernanceConfig {
+        &self.config
+    }
+
+    /// Who acts.
+    pub fn acting(&self) -> &str {
+        &self.actor
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.engine.now()
     }
 
     /// A new id: `prefix-` and a UUIDv7 (the time from the engine's clock, 74 random
     /// bits), unique across handles and instances, sorted by time.
-    fn next_id(&self, prefix: &str, now: DateTime<Utc>) -> String {
+    pub(crate) fn next_id(&self, prefix: &str, now: DateTime<Utc>) -> String {
         let millis = u64::try_from(now.timestamp_millis()).unwrap_or_default();
         let random: [u8; 10] = rand::random();
         let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
@@ -111,7 +125,7 @@ impl<'e> Governance<'e> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn record(
+    pub(crate) async fn record(
         &self,
         kind: &str,
         identity: Option<&IdentityId>,
@@ -466,142 +480,6 @@ impl<'e> Governance<'e> {
     /// Every request (rejected and expired ones included), with its events.
     pub async fn requests(&self) -> Result<Vec<AccessRequest>, GovernanceError> {
         Ok(self.store.requests().await?)
-    }
-
-    // ---- reviews -------------------------------------------------------------
-
-    /// Opens a review campaign over `scope` from what `observed` saw (see
-    /// [`Engine::observe`]): each reviewer gets only what needs a decision (see
-    /// [`review::generate`]). Stored.
-    pub async fn open_campaign(
-        &self,
-        observed: &Observed,
-        roster: &[Identity],
-        name: &str,
-        scope: &ReviewScope,
-        due_at: DateTime<Utc>,
-    ) -> Result<Campaign, GovernanceError> {
-        let now = observed.now;
-        let exceptions = self.store.exceptions().await?;
-        let (actual, desired) = (&observed.actual, &observed.desired);
-        let inputs = ReviewInputs {
-            roster,
-            desired,
-            actual,
-            rules: &self.rules,
-            exceptions: &exceptions,
-            config: &self.config,
-            now,
-        };
-        let campaign = review::generate(&self.next_id("rc", now), name, scope, due_at, &inputs);
-        self.store.add_campaign(&campaign).await?;
-        self.record(
-            "campaign_opened",
-            None,
-            Some(&campaign.id),
-            None,
-            AuditOutcome::Changed,
-            format!(
-                "campaign '{}' opened: {} item(s) for {} reviewer(s), {} grant(s) certified by policy",
-                campaign.name,
-                campaign.items.len(),
-                campaign.reviewers().len(),
-                campaign.certified
-            ),
-            now,
-        )
-        .await?;
-        Ok(campaign)
-    }
-
-    /// Campaign `id`, as opened (export a reviewer's list with [`reviewer_list`]).
-    pub async fn campaign(&self, id: &str) -> Result<Campaign, GovernanceError> {
-        self.store
-            .campaign(id)
-            .await?
-            .ok_or_else(|| GovernanceError::UnknownCampaign(id.to_owned()))
-    }
-
-    /// Records `reviewer`'s decision on `item`. Refused (nothing stored) for an item
-    /// not in the campaign, by someone else than its reviewer, on a closed item, or a
-    /// keep without a reason and an expiry. A keep becomes an exception (for the SoD
-    /// rule of a conflict, else for the grant); a revoke runs with
-    /// [`Governance::review_plan`].
-    pub async fn decide(
-        &self,
-        campaign: &str,
-        item: &str,
-        reviewer: &str,
-        outcome: Outcome,
-    ) -> Result<Decision, GovernanceError> {
-        let now = self.now();
-        let c = self.campaign(campaign).await?;
-        let decisions = self.store.decisions(campaign).await?;
-        let found = review::check_decision(&c, &decisions, item, reviewer, &outcome)?.clone();
-        let mut exception = None;
-        if let (Outcome::Keep { reason, expires_at }, Some(identity)) = (&outcome, &found.identity)
-        {
-            let scope = match (&found.rule, &found.entitlement) {
-                (Some(rule), _) => Some(ExceptionScope::SodRule { rule: rule.clone() }),
-                (None, Some(e)) => Some(ExceptionScope::Entitlement {
-                    entitlement: e.clone(),
-                }),
-                (None, None) => None,
-            };
-            if let Some(scope) = scope {
-                let mut new = NewException::new(identity.as_str(), scope)
-                    .rationale(reason.clone())
-                    .approver(reviewer);
-                new.expires_at = *expires_at;
-                new.origin = Some(format!("access review {campaign} item {item}"));
-                exception = Some(new.validate(self.next_id("exc", now), now)?);
-            }
-        }
-        let decision = Decision {
-            campaign: campaign.to_owned(),
-            item: item.to_owned(),
-            reviewer: reviewer.to_owned(),
-            outcome,
-            decided_at: now,
-            exception: exception.as_ref().map(|e| e.id.clone()),
-        };
-        self.store.add_decision(&decision).await?;
-        if let Some(e) = &exception {
-            self.store.add_exception(e).await?;
-        }
-        self.record(
-            "review_decision",
-            found.identity.as_ref(),
-            Some(&format!("{campaign}/{item}")),
-            found.entitlement.as_ref(),
-            AuditOutcome::Changed,
-            format!(
-                "{reviewer} decided {:?} on {campaign}/{item} ({})",
-                decision.outcome, found.fix
-            ),
-            now,
-        )
-        .await?;
-        Ok(decision)
-    }
-
-    /// Where campaign `id` stands at `now`.
-    pub async fn campaign_state(
-        &self,
-        id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<CampaignState, GovernanceError> {
-        let c = self.campaign(id).await?;
-        let decisions = self.store.decisions(id).await?;
-        Ok(review::campaign_state(&c, &decisions, now))
-    }
-
-    /// The campaign's revoke decisions as a plan: pass it through the gate with
-    /// [`Engine::guard`] and apply what it approves.
-    pub async fn review_plan(&self, id: &str) -> Result<Plan, GovernanceError> {
-        let c = self.campaign(id).await?;
-        let decisions = self.store.decisions(id).await?;
-        Ok(review::revocations(&c, &decisions))
     }
 }
 

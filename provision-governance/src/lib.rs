@@ -13,7 +13,9 @@
 //!   time-bound grant ([`outside_policy`]) whose audit record names the requester,
 //!   the approver and the request id.
 //! * [`review`] — campaigns that give each reviewer only what needs a decision,
-//!   ranked by risk, exported as CSV, JSON and HTML.
+//!   ranked by risk, exported as CSV, JSON and HTML; stored once, decided an item or
+//!   a filled CSV at a time, closed with a no-response rule (revoke, keep,
+//!   escalate); revoke decisions run through the gate and the executor.
 //! * [`store`] — the records, append-only ([`MemoryGovernanceStore`] here; SQLite and
 //!   PostgreSQL in `provision_store`).
 //!
@@ -21,6 +23,7 @@
 //! [`Engine`](provision_core::engine::Engine) makes; [`Governance`] records exceptions,
 //! requests and review decisions.
 
+mod campaigns;
 pub mod config;
 pub mod error;
 mod evidence;
@@ -36,8 +39,10 @@ pub mod sod;
 pub mod sod_load;
 pub mod store;
 
+pub use campaigns::{CampaignOverview, ClosedCampaign, RevocationRun};
 pub use config::{ApproverRule, ApproverSource, GovernanceConfig, OwnerRule, Target};
 pub use error::GovernanceError;
+pub use error::RowRefusal;
 pub use evidence::{
     EXCEPTION_KIND, EvidenceFact, REQUEST_KIND, REVIEW_DECISION_KIND, evidence_facts,
 };
@@ -50,7 +55,11 @@ pub use request::{
     AccessRequest, Approver, CycleTimes, NewRequest, RequestEvent, RequestEventKind, RequestState,
     cycle_times,
 };
-pub use review::{Campaign, CampaignState, Decision, ItemKind, Outcome, ReviewItem, ReviewScope};
+pub use review::import::DecisionRow;
+pub use review::{
+    Campaign, CampaignClosure, CampaignState, Decision, ItemKind, NewCampaign, NoResponse, Outcome,
+    ReviewItem, ReviewScope,
+};
 pub use sod::{EntitlementPattern, SodConflict, SodRule, SodRules};
 pub use sod_load::{load_sod_rules, load_sod_sources};
 pub use store::{GovernanceEvent, GovernanceStore, GovernanceStoreError, MemoryGovernanceStore};

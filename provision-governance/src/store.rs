@@ -1,5 +1,5 @@
 //! Where governance records live: exceptions, access requests and their events,
-//! review campaigns and decisions, and the governance event log (SoD refusals,
+//! review campaigns, their decisions and closures, and the governance event log (SoD refusals,
 //! exceptions granted, decisions). Every record is append-only: nothing is updated
 //! or deleted, a change is a new record.
 //!
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::exception::Exception;
 use super::request::{AccessRequest, RequestEvent};
-use super::review::{Campaign, Decision};
+use super::review::{Campaign, CampaignClosure, Decision};
 
 /// The store failed, or refused a duplicate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +73,13 @@ pub trait GovernanceStore: Send + Sync {
     async fn add_campaign(&self, campaign: &Campaign) -> Result<(), GovernanceStoreError>;
     /// The campaign `id`.
     async fn campaign(&self, id: &str) -> Result<Option<Campaign>, GovernanceStoreError>;
+    /// Every campaign, in the order opened.
+    async fn campaigns(&self) -> Result<Vec<Campaign>, GovernanceStoreError>;
+    /// Records that a campaign closed; a second closure of one campaign is a
+    /// duplicate.
+    async fn add_closure(&self, closure: &CampaignClosure) -> Result<(), GovernanceStoreError>;
+    /// Every campaign closure, in the order closed.
+    async fn closures(&self) -> Result<Vec<CampaignClosure>, GovernanceStoreError>;
     /// Records a decision; a second decision on the same item is a duplicate.
     async fn add_decision(&self, decision: &Decision) -> Result<(), GovernanceStoreError>;
     /// The decisions of campaign `id`, in the order made.
@@ -94,6 +101,7 @@ struct Records {
     exceptions: Vec<Exception>,
     requests: Vec<AccessRequest>,
     campaigns: Vec<Campaign>,
+    closures: Vec<CampaignClosure>,
     decisions: Vec<Decision>,
     events: Vec<GovernanceEvent>,
 }
@@ -165,6 +173,23 @@ impl GovernanceStore for MemoryGovernanceStore {
 
     async fn campaign(&self, id: &str) -> Result<Option<Campaign>, GovernanceStoreError> {
         Ok(self.lock().campaigns.iter().find(|c| c.id == id).cloned())
+    }
+
+    async fn campaigns(&self) -> Result<Vec<Campaign>, GovernanceStoreError> {
+        Ok(self.lock().campaigns.clone())
+    }
+
+    async fn add_closure(&self, closure: &CampaignClosure) -> Result<(), GovernanceStoreError> {
+        let mut r = self.lock();
+        if r.closures.iter().any(|c| c.campaign == closure.campaign) {
+            return Err(GovernanceStoreError::Duplicate(closure.campaign.clone()));
+        }
+        r.closures.push(closure.clone());
+        Ok(())
+    }
+
+    async fn closures(&self) -> Result<Vec<CampaignClosure>, GovernanceStoreError> {
+        Ok(self.lock().closures.clone())
     }
 
     async fn add_decision(&self, decision: &Decision) -> Result<(), GovernanceStoreError> {

@@ -33,6 +33,9 @@
 //! * **Access requests** ([`requests`]): `POST /requests`, approve or reject by the
 //!   approver, `GET /requests`; an approved request is granted at once through the
 //!   executor.
+//! * **Access reviews** ([`campaigns`]): `GET /campaigns`,
+//!   `GET /campaigns/{id}/items?reviewer=`, `POST /campaigns/{id}/decisions` (the
+//!   caller's own items only); revokes run at once through the executor.
 //! * **Several instances** on one PostgreSQL (feature `postgres`): inbox rows and
 //!   scheduled jobs are taken with `FOR UPDATE SKIP LOCKED` under leases that the
 //!   holder renews while it works (a run longer than a lease is never taken over
@@ -53,6 +56,7 @@
 //! ```
 
 pub mod auth;
+pub mod campaigns;
 pub mod config;
 pub mod engine;
 mod error;

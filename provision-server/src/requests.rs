@@ -69,7 +69,7 @@ pub struct DecisionBody {
 }
 
 /// A refused call: its status and why.
-struct Refused(StatusCode, String);
+pub(crate) struct Refused(StatusCode, String);
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
@@ -149,7 +149,7 @@ pub struct OpenBody {
 
 /// Refuses a POST that is not JSON (415) or that a browser sent from another site
 /// (403): an approval must not be forgeable by a web page behind a cookie proxy.
-fn json_from_this_site(headers: &HeaderMap) -> Result<(), Refused> {
+pub(crate) fn json_from_this_site(headers: &HeaderMap) -> Result<(), Refused> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -392,7 +392,7 @@ pub(crate) async fn revoke(
 impl Service {
     /// Governance over the service's engine and store: the configuration's approvers,
     /// governance events in the audit log (streamed to the SIEM sinks).
-    fn governance(&self) -> provision_governance::Governance<'_> {
+    pub(crate) fn governance(&self) -> provision_governance::Governance<'_> {
         let governance = provision_governance::Governance::new(
             &self.inner.engine,
             Arc::clone(&self.inner.store) as Arc<dyn GovernanceStore>,

@@ -301,8 +301,10 @@ impl Service {
 
     /// Everything but the webhooks, each route proving its caller ([`crate::auth`])
     /// except the health checks: `GET /healthz`, `GET /readyz`, `GET /metrics`,
-    /// `GET /findings`, and access requests ([`crate::requests`]): `GET`/`POST
-    /// /requests`, `POST /requests/{id}/approve`, `/reject`, `/withdraw`, `/revoke`.
+    /// `GET /findings`, access requests ([`crate::requests`]): `GET`/`POST
+    /// /requests`, `POST /requests/{id}/approve`, `/reject`, `/withdraw`, `/revoke`, and
+    /// access reviews ([`crate::campaigns`]): `GET /campaigns`, `GET
+    /// /campaigns/{id}/items`, `POST /campaigns/{id}/decisions`.
     pub fn internal_routes(&self) -> Router {
         Router::new()
             .route("/healthz", get(health::healthz))
@@ -317,6 +319,9 @@ impl Service {
             .route("/requests/{id}/reject", post(crate::requests::reject))
             .route("/requests/{id}/withdraw", post(crate::requests::withdraw))
             .route("/requests/{id}/revoke", post(crate::requests::revoke))
+            .route("/campaigns", get(crate::campaigns::list))
+            .route("/campaigns/{id}/items", get(crate::campaigns::items))
+            .route("/campaigns/{id}/decisions", post(crate::campaigns::decide))
             .layer(TraceLayer::new_for_http())
             .with_state(self.clone())
     }

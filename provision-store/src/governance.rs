@@ -1,14 +1,14 @@
 //! Governance records (`provision_governance::GovernanceStore`) in SQLite and
-//! PostgreSQL: exceptions, access requests and their events, review campaigns and
-//! decisions, and the governance event log. Every table is append-only (schema
+//! PostgreSQL: exceptions, access requests and their events, review campaigns, their
+//! decisions and closures (schema version 8), and the governance event log. Every table is append-only (schema
 //! version 4): the API only inserts, and triggers refuse UPDATE and DELETE from SQL.
 //! A second exception, request or campaign with the same id, or a second decision on
 //! one item, is refused as [`GovernanceStoreError::Duplicate`] and changes nothing.
 
 use async_trait::async_trait;
 use provision_governance::{
-    AccessRequest, Campaign, Decision, Exception, GovernanceEvent, GovernanceStore,
-    GovernanceStoreError, RequestEvent,
+    AccessRequest, Campaign, CampaignClosure, Decision, Exception, GovernanceEvent,
+    GovernanceStore, GovernanceStoreError, RequestEvent,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -47,6 +47,28 @@ fn storage(e: sqlx::Error) -> GovernanceStoreError {
 /// backend's placeholders.
 macro_rules! governance_store {
     ($store:ty, $sql:expr) => {
+        impl $store {
+            /// Every record `sql` selects (columns `k`, its key, and `record_json`),
+            /// read back from `table`'s JSON.
+            async fn gov_records<T: DeserializeOwned>(
+                &self,
+                sql: &'static str,
+                table: &str,
+            ) -> Result<Vec<T>, GovernanceStoreError> {
+                let rows = sqlx::query(sql)
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(storage)?;
+                rows.iter()
+                    .map(|r| {
+                        let key: String = r.try_get("k").map_err(storage)?;
+                        let json: String = r.try_get("record_json").map_err(storage)?;
+                        from_json(table, &key, &json)
+                    })
+                    .collect()
+            }
+        }
+
         #[async_trait]
         impl GovernanceStore for $store {
             async fn add_exception(&self, e: &Exception) -> Result<(), GovernanceStoreError> {
@@ -66,19 +88,11 @@ macro_rules! governance_store {
             }
 
             async fn exceptions(&self) -> Result<Vec<Exception>, GovernanceStoreError> {
-                let rows = sqlx::query(
-                    "SELECT id, record_json FROM gov_exceptions ORDER BY recorded_us, id",
+                self.gov_records(
+                    "SELECT id AS k, record_json FROM gov_exceptions ORDER BY recorded_us, id",
+                    "gov_exceptions",
                 )
-                .fetch_all(self.pool())
                 .await
-                .map_err(storage)?;
-                rows.iter()
-                    .map(|r| {
-                        let id: String = r.try_get("id").map_err(storage)?;
-                        let json: String = r.try_get("record_json").map_err(storage)?;
-                        from_json("gov_exceptions", &id, &json)
-                    })
-                    .collect()
             }
 
             async fn add_request(&self, q: &AccessRequest) -> Result<(), GovernanceStoreError> {
@@ -181,6 +195,37 @@ macro_rules! governance_store {
                     from_json("gov_campaigns", id, &json)
                 })
                 .transpose()
+            }
+
+            async fn campaigns(&self) -> Result<Vec<Campaign>, GovernanceStoreError> {
+                self.gov_records(
+                    "SELECT id AS k, record_json FROM gov_campaigns ORDER BY opened_us, id",
+                    "gov_campaigns",
+                )
+                .await
+            }
+
+            async fn add_closure(&self, c: &CampaignClosure) -> Result<(), GovernanceStoreError> {
+                sqlx::query(sqlx::AssertSqlSafe($sql(
+                    "INSERT INTO gov_campaign_closures (campaign_id, closed_us, record_json) \
+                     VALUES ($1, $2, $3)",
+                )))
+                .bind(c.campaign.as_str())
+                .bind(micros(c.closed_at))
+                .bind(to_json(c)?)
+                .execute(self.pool())
+                .await
+                .map_err(db_error(&c.campaign))?;
+                Ok(())
+            }
+
+            async fn closures(&self) -> Result<Vec<CampaignClosure>, GovernanceStoreError> {
+                self.gov_records(
+                    "SELECT campaign_id AS k, record_json FROM gov_campaign_closures \
+                     ORDER BY closed_us, campaign_id",
+                    "gov_campaign_closures",
+                )
+                .await
             }
 
             async fn add_decision(&self, d: &Decision) -> Result<(), GovernanceStoreError> {

@@ -16,6 +16,7 @@ pub const APPEND_ONLY_TABLES: &[&str] = &[
     "gov_requests",
     "gov_request_events",
     "gov_campaigns",
+    "gov_campaign_closures",
     "gov_decisions",
     "gov_events",
     "evidence_attachments",

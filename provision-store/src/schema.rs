@@ -11,7 +11,7 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
     Migration::new(
@@ -63,8 +63,13 @@ pub(crate) fn sqlite_migrator() -> Migrator {
         ),
         migration(
             8,
+            "access review campaigns closed",
+            include_str!("../migrations/sqlite/0008_campaign_closures.sql"),
+        ),
+        migration(
+            9,
             "append-only tables refuse TRUNCATE",
-            include_str!("../migrations/sqlite/0008_no_truncate.sql"),
+            include_str!("../migrations/sqlite/0009_no_truncate.sql"),
         ),
     ])
 }
@@ -110,8 +115,13 @@ pub(crate) fn postgres_migrator() -> Migrator {
         ),
         migration(
             8,
+            "access review campaigns closed",
+            include_str!("../migrations/postgres/0008_campaign_closures.sql"),
+        ),
+        migration(
+            9,
             "append-only tables refuse TRUNCATE",
-            include_str!("../migrations/postgres/0008_no_truncate.sql"),
+            include_str!("../migrations/postgres/0009_no_truncate.sql"),
         ),
     ])
 }

@@ -1,5 +1,6 @@
-//! The quickstart's access review scene: over the seeded example company, the
-//! Engineering manager gets exactly Marcus's SoD conflict (everything else is
+//! The quickstart's access review scene, run with the steps of `provision review`
+//! (open, export, decide from the filled CSV, close): over the seeded example company,
+//! the Engineering manager gets exactly Marcus's SoD conflict (everything else is
 //! certified by policy), revokes it, and the revoke reaches AWS through the executor
 //! and the audit log; the list is written as a self-contained HTML page.
 
@@ -63,6 +64,21 @@ async fn the_review_scene_revokes_the_conflict_the_manager_decided() {
     let decisions = qs.store.decisions(&out.campaign.id).await.unwrap();
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].reviewer, REVIEWER);
+    // The decision came from the manager's filled CSV, as `provision review decide
+    // --from` records it, and the campaign was closed after.
+    assert!(
+        decisions[0]
+            .via
+            .as_deref()
+            .unwrap_or_default()
+            .contains(".csv"),
+        "{decisions:?}"
+    );
+    let csv = std::fs::read_to_string(run_dir.join(format!("review-{REVIEWER}.csv"))).unwrap();
+    assert!(csv.contains(",revoke,"), "{csv}");
+    let closures = qs.store.closures().await.unwrap();
+    assert_eq!(closures.len(), 1);
+    assert_eq!(closures[0].campaign, out.campaign.id);
     let audit = qs.store.records().await.unwrap();
     let revoke = audit
         .iter()

@@ -82,7 +82,8 @@ pub async fn execute(
     })
 }
 
-fn print_report(report: &ExecutionReport) {
+/// Prints an executor's report: totals, then each operation that did not succeed.
+pub fn print_report(report: &ExecutionReport) {
     let t = &report.totals;
     let took = (report.finished_at - report.started_at).num_milliseconds();
     let mut text = format!(

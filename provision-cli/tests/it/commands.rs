@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::support;
-use support::{Deployment, stable};
+use support::{Deployment, campaign_id, stable};
 
 #[test]
 fn validate_needs_no_secret_and_names_file_line_column() {
@@ -585,7 +585,7 @@ fn review_gives_a_manager_only_what_needs_a_decision_as_csv_json_and_html() {
         t.replacen("\"#sales-engineering\"", "\"#engineering-general\"", 1)
     });
 
-    let (code, out, err) = d.run(&["review", "--name", "Q4", "--department", "Sales"]);
+    let (code, out, err) = d.run(&["review", "open", "--name", "Q4", "--department", "Sales"]);
     assert_eq!(code, 2, "something needs a decision: {out}{err}");
     assert!(out.contains("\"Q4\""), "{out}");
     assert!(out.contains("certified by policy"), "{out}");
@@ -594,11 +594,12 @@ fn review_gives_a_manager_only_what_needs_a_decision_as_csv_json_and_html() {
         !out.contains("e1007"),
         "Engineering's manager is out of scope: {out}"
     );
+    let id = campaign_id(&out);
 
     let (code, csv, err) = d.run(&[
         "review",
-        "--department",
-        "Sales",
+        "export",
+        &id,
         "--reviewer",
         "dana.ortiz@company.com",
         "--format",
@@ -620,8 +621,8 @@ fn review_gives_a_manager_only_what_needs_a_decision_as_csv_json_and_html() {
 
     let (code, json, _) = d.run(&[
         "review",
-        "--department",
-        "Sales",
+        "export",
+        &id,
         "--reviewer",
         "e1005",
         "--format",
@@ -633,8 +634,8 @@ fn review_gives_a_manager_only_what_needs_a_decision_as_csv_json_and_html() {
 
     let (code, out, err) = d.run(&[
         "review",
-        "--department",
-        "Sales",
+        "export",
+        &id,
         "--reviewer",
         "e1005",
         "--output",
@@ -646,8 +647,14 @@ fn review_gives_a_manager_only_what_needs_a_decision_as_csv_json_and_html() {
     assert!(html.to_lowercase().starts_with("<!doctype html"), "{html}");
     assert!(html.contains("#engineering-general"), "{html}");
 
-    // A reviewer who is no one: refused before anything is opened.
-    let (code, out, err) = d.run(&["review", "--reviewer", "nobody@company.com"]);
+    // Exports never open a campaign: still exactly one.
+    let (code, list, _) = d.run(&["review", "list", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{list}");
+
+    // A reviewer who is no one: refused, naming them.
+    let (code, out, err) = d.run(&["review", "export", &id, "--reviewer", "nobody@company.com"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("nobody@company.com"), "{err}");
 }

@@ -8,4 +8,5 @@ mod support;
 
 mod commands;
 mod first_hour;
+mod review_loop;
 mod terminal;

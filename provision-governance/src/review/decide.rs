@@ -1,18 +1,20 @@
 //! Decisions: checked before they are stored, and what they add up to.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use provision_core::model::Plan;
 
-use super::super::error::GovernanceError;
+use super::super::error::{GovernanceError, RowRefusal};
+use super::import::DecisionRow;
 use super::{Campaign, Decision, Outcome, ReviewItem};
 
 /// The item a decision is for, or why the decision is refused: an item not in the
-/// campaign, a reviewer who is not the item's, an item already decided (closed), or
-/// a keep without a reason or an expiry.
+/// campaign, an item already decided (closed), a reviewer who is not the item's, a
+/// reviewer deciding about their own access (unless the campaign allows it), or a
+/// keep without a reason or an expiry.
 pub fn check_decision<'c>(
     campaign: &'c Campaign,
     decisions: &[Decision],
@@ -26,7 +28,21 @@ pub fn check_decision<'c>(
             item: item.to_owned(),
         });
     };
-    if let Some(done) = decisions.iter().find(|d| d.item == item) {
+    let prior = decisions.iter().find(|d| d.item == item);
+    check_item(campaign, found, prior, reviewer, outcome)?;
+    Ok(found)
+}
+
+/// The checks of one decision on an item found in the campaign.
+fn check_item(
+    campaign: &Campaign,
+    found: &ReviewItem,
+    prior: Option<&Decision>,
+    reviewer: &str,
+    outcome: &Outcome,
+) -> Result<(), GovernanceError> {
+    let item = found.id.as_str();
+    if let Some(done) = prior {
         return Err(GovernanceError::ItemClosed {
             campaign: campaign.id.clone(),
             item: item.to_owned(),
@@ -39,6 +55,17 @@ pub fn check_decision<'c>(
             item: item.to_owned(),
             given: reviewer.to_owned(),
             expected: found.reviewer.clone(),
+        });
+    }
+    if !campaign.allow_self_review
+        && found
+            .identity
+            .as_ref()
+            .is_some_and(|id| id.as_str() == reviewer)
+    {
+        return Err(GovernanceError::SelfReview {
+            item: item.to_owned(),
+            reviewer: reviewer.to_owned(),
         });
     }
     match outcome {
@@ -58,7 +85,88 @@ pub fn check_decision<'c>(
             what: "revoke decision",
             field: "reason",
         }),
-        _ => Ok(found),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a batch of `reviewer`'s decisions on `campaign` (a filled CSV, an HTTP
+/// call) against the stored `decisions`, all before any is stored: the items with
+/// their outcomes (a keep without its own expiry lasts until the campaign's
+/// `keep_until`), or every refused row ([`GovernanceError::DecisionsRefused`]):
+/// an item not in the campaign, one decided already (stored, or earlier in the
+/// batch), one outside the reviewer's list, their own access, an incomplete keep.
+/// A keep whose expiry is not after `now` is refused too (it would be an exception
+/// that never starts). Costs one pass over the items and the decisions, whatever the
+/// batch's size.
+pub fn check_rows<'c>(
+    campaign: &'c Campaign,
+    decisions: &[Decision],
+    reviewer: &str,
+    rows: &[DecisionRow],
+    now: DateTime<Utc>,
+) -> Result<Vec<(&'c ReviewItem, Outcome)>, GovernanceError> {
+    let items: HashMap<&str, &ReviewItem> =
+        campaign.items.iter().map(|i| (i.id.as_str(), i)).collect();
+    let stored: HashMap<&str, &Decision> = decisions.iter().map(|d| (d.item.as_str(), d)).collect();
+    let mut first_row: HashMap<&str, usize> = HashMap::new();
+    let mut checked = Vec::with_capacity(rows.len());
+    let mut refused = Vec::new();
+    for row in rows {
+        let mut outcome = row.outcome.clone();
+        if let Outcome::Keep { expires_at, .. } = &mut outcome
+            && expires_at.is_none()
+        {
+            *expires_at = campaign.keep_until;
+        }
+        let result = match items.get(row.item.as_str()) {
+            None => Err(GovernanceError::ItemNotInCampaign {
+                campaign: campaign.id.clone(),
+                item: row.item.clone(),
+            }),
+            Some(found) => match first_row.get(row.item.as_str()) {
+                Some(first) => Err(GovernanceError::DecidedTwice {
+                    item: row.item.clone(),
+                    first: *first,
+                }),
+                None => check_item(
+                    campaign,
+                    found,
+                    stored.get(row.item.as_str()).copied(),
+                    reviewer,
+                    &outcome,
+                )
+                .and_then(|()| match &outcome {
+                    Outcome::Keep {
+                        expires_at: Some(until),
+                        ..
+                    } if *until <= now => Err(GovernanceError::ExpiryNotAfterStart {
+                        starts_at: now,
+                        expires_at: *until,
+                    }),
+                    _ => Ok(()),
+                })
+                .map(|()| *found),
+            },
+        };
+        match result {
+            Ok(found) => {
+                first_row.insert(found.id.as_str(), row.row);
+                checked.push((found, outcome));
+            }
+            Err(error) => refused.push(RowRefusal {
+                row: row.row,
+                item: row.item.clone(),
+                error,
+            }),
+        }
+    }
+    if refused.is_empty() {
+        Ok(checked)
+    } else {
+        Err(GovernanceError::DecisionsRefused {
+            campaign: campaign.id.clone(),
+            rows: refused,
+        })
     }
 }
 
@@ -176,4 +284,78 @@ pub fn revocations(campaign: &Campaign, decisions: &[Decision]) -> Plan {
         }
     }
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::{Duration, TimeZone};
+    use provision_core::drift::Severity;
+    use provision_core::model::{IdentityId, SystemName};
+
+    use super::super::{ItemKind, NoResponse, ReviewScope};
+    use super::*;
+
+    fn campaign(keep_until: DateTime<Utc>) -> Campaign {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        Campaign {
+            id: "rc-1".into(),
+            name: "Q4".into(),
+            scope: ReviewScope::all(),
+            opened_at: now,
+            due_at: now + Duration::days(14),
+            items: vec![ReviewItem {
+                id: "i-0001".into(),
+                kind: ItemKind::Stale,
+                severity: Severity::Low,
+                reviewer: "e1007".into(),
+                identity: Some(IdentityId::new("e1002")),
+                person: "Marcus".into(),
+                login: "marcus@company.com".into(),
+                department: None,
+                system: SystemName::new("okta"),
+                entitlement: None,
+                rule: None,
+                evidence: Vec::new(),
+                fix: "revoke it".into(),
+                fix_operations: Vec::new(),
+            }],
+            certified: 0,
+            grants_in_scope: 1,
+            keep_until: Some(keep_until),
+            no_response: NoResponse::Escalate,
+            allow_self_review: false,
+            escalated_from: None,
+        }
+    }
+
+    #[test]
+    fn a_keep_lasts_until_the_campaigns_expiry_and_one_already_past_is_refused() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 10, 9, 0, 0).unwrap();
+        let row = DecisionRow {
+            row: 2,
+            item: "i-0001".into(),
+            outcome: Outcome::Keep {
+                reason: "on call".into(),
+                expires_at: None,
+            },
+        };
+        let until = now + Duration::days(90);
+        let c = campaign(until);
+        let checked = check_rows(&c, &[], "e1007", std::slice::from_ref(&row), now).unwrap();
+        assert_eq!(
+            checked[0].1,
+            Outcome::Keep {
+                reason: "on call".into(),
+                expires_at: Some(until)
+            }
+        );
+        let c = campaign(now - Duration::days(1));
+        let err = check_rows(&c, &[], "e1007", &[row], now).unwrap_err();
+        assert!(
+            err.to_string().contains("row 2 (item i-0001): expiry"),
+            "{err}"
+        );
+    }
 }

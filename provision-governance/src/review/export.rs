@@ -36,8 +36,25 @@ impl<'a> ReviewerList<'a> {
         }
     }
 
+    /// The items of `reviewer` in `campaign` nobody decided yet (`decisions` are the
+    /// campaign's): what a reviewer still has to do.
+    pub fn pending(
+        campaign: &'a Campaign,
+        reviewer: &'a str,
+        decisions: &[super::Decision],
+    ) -> Self {
+        let decided: std::collections::HashSet<&str> =
+            decisions.iter().map(|d| d.item.as_str()).collect();
+        let mut list = Self::new(campaign, reviewer);
+        list.items.retain(|i| !decided.contains(i.id.as_str()));
+        list
+    }
+
     /// CSV with a header row: id, kind, severity, person, login, department, system,
-    /// entitlement, rule, evidence (`; `-joined), fix, decision (empty: to fill in).
+    /// entitlement, rule, evidence (`; `-joined), fix, and two columns to fill in:
+    /// decision (`keep` or `revoke`) and reason. Every cell is formula-safe
+    /// ([`provision_core::untrusted::csv_cell`]); [`super::import::read_csv`] reads
+    /// the filled file back.
     pub fn to_csv(&self) -> Result<String, csv::Error> {
         let mut w = provision_core::untrusted::CsvWriter::new(Vec::new());
         w.write_row([
@@ -53,6 +70,7 @@ impl<'a> ReviewerList<'a> {
             "evidence",
             "fix",
             "decision",
+            "reason",
         ])?;
         for i in &self.items {
             w.write_row([
@@ -70,6 +88,7 @@ impl<'a> ReviewerList<'a> {
                 i.rule.as_deref().unwrap_or(""),
                 &i.evidence.join("; "),
                 &i.fix,
+                "",
                 "",
             ])?;
         }

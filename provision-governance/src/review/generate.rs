@@ -321,6 +321,10 @@ pub fn generate(
         items,
         certified,
         grants_in_scope: in_scope,
+        keep_until: None,
+        no_response: super::NoResponse::default(),
+        allow_self_review: false,
+        escalated_from: None,
     }
 }
 
@@ -360,12 +364,14 @@ impl Person<'_> {
         )
     }
 
-    /// The manager; else the owner of the grant or system; else `unassigned`.
+    /// The manager; else the owner of the grant or system; else `unassigned`. A
+    /// manager attribute naming the person themself (the top of the chart) is no
+    /// manager: nobody certifies their own access.
     fn reviewer(&self, grant: Option<&Entitlement>, system: &SystemName) -> String {
         let manager = self
             .person
             .and_then(|p| p.attribute(&self.config.manager_attribute))
-            .filter(|m| !m.is_empty());
+            .filter(|m| !m.is_empty() && *m != self.id.as_str());
         manager
             .or_else(|| grant.and_then(|g| self.config.owner_of(g)))
             .or_else(|| self.config.system_owner(system))

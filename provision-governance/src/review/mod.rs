@@ -7,11 +7,14 @@
 //!   someone who is not its reviewer, on an item already decided, or a keep without
 //!   a reason and an expiry;
 //! * [`campaign_state`] says where a campaign stands;
-//! * [`export`] writes a reviewer's list as CSV, JSON and a self-contained HTML page.
+//! * [`export`] writes a reviewer's list as CSV, JSON and a self-contained HTML page;
+//! * [`import`] reads a reviewer's filled CSV back as decisions, and
+//!   [`check_rows`] checks them all before any is stored, naming each refused row.
 
 mod decide;
 pub mod export;
 mod generate;
+pub mod import;
 
 use std::collections::BTreeSet;
 
@@ -21,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use provision_core::drift::Severity;
 use provision_core::model::{Entitlement, IdentityId, Operation, SystemName};
 
-pub use decide::{CampaignState, ReviewerProgress, campaign_state, check_decision, revocations};
+pub use decide::{
+    CampaignState, ReviewerProgress, campaign_state, check_decision, check_rows, revocations,
+};
 pub use generate::{ReviewInputs, generate};
 
 /// What a campaign covers. Empty sets mean "all".
@@ -168,7 +173,109 @@ pub struct Campaign {
     pub certified: usize,
     /// Grants in scope in all (certified plus those with an item).
     pub grants_in_scope: usize,
+    /// Until when a keep lasts: the exception a keep becomes expires then. A
+    /// campaign without one (opened before campaigns carried it) needs an expiry with
+    /// every keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_until: Option<DateTime<Utc>>,
+    /// What closing the campaign does with the items nobody decided.
+    #[serde(default)]
+    pub no_response: NoResponse,
+    /// Lets a reviewer decide an item about their own access. Off by default: nobody
+    /// certifies their own access.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_self_review: bool,
+    /// The campaign whose undecided items this one escalated to the reviewers'
+    /// managers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalated_from: Option<String>,
 }
+
+/// What closing a campaign does with the items nobody decided by then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoResponse {
+    /// Revoke them: their fixes run through the gate and the executor.
+    Revoke,
+    /// Keep them until the campaign's `keep_until` (each becomes an exception).
+    Keep,
+    /// Open a follow-up campaign giving them to each reviewer's manager.
+    #[default]
+    Escalate,
+}
+
+impl NoResponse {
+    /// Its name (`revoke`, `keep`, `escalate`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoResponse::Revoke => "revoke",
+            NoResponse::Keep => "keep",
+            NoResponse::Escalate => "escalate",
+        }
+    }
+}
+
+impl std::fmt::Display for NoResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A campaign closed: no decision is accepted after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignClosure {
+    /// The campaign.
+    pub campaign: String,
+    /// When.
+    pub closed_at: DateTime<Utc>,
+    /// Who closed it.
+    pub closed_by: String,
+    /// The no-response rule applied to the undecided items.
+    pub rule: NoResponse,
+    /// The items nobody decided, to which the rule was applied.
+    pub undecided: Vec<String>,
+    /// The follow-up campaign, when the rule escalated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalated_to: Option<String>,
+}
+
+/// What a new campaign is: its name, scope, due time, and how keeps and silence
+/// are treated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCampaign {
+    /// Its name ("Q4 2026 access review").
+    pub name: String,
+    /// What it covers.
+    pub scope: ReviewScope,
+    /// When decisions are due.
+    pub due_at: DateTime<Utc>,
+    /// Until when a keep lasts (the exception's expiry); `None`: every keep must
+    /// give its own.
+    pub keep_until: Option<DateTime<Utc>>,
+    /// What closing does with undecided items.
+    pub no_response: NoResponse,
+    /// Lets reviewers decide items about their own access (off by default).
+    pub allow_self_review: bool,
+}
+
+impl NewCampaign {
+    /// A campaign named `name` over `scope`, due at `due_at`; keeps last 90 days
+    /// after the due date; undecided items escalate; no self-review.
+    pub fn new(name: impl Into<String>, scope: ReviewScope, due_at: DateTime<Utc>) -> Self {
+        Self {
+            name: name.into(),
+            scope,
+            due_at,
+            keep_until: Some(due_at + chrono::Duration::days(DEFAULT_KEEP_DAYS)),
+            no_response: NoResponse::default(),
+            allow_self_review: false,
+        }
+    }
+}
+
+/// How long a keep lasts after the due date unless the campaign says otherwise: a
+/// quarter, until the next review.
+pub const DEFAULT_KEEP_DAYS: i64 = 90;
 
 impl Campaign {
     /// The item `id`.
@@ -221,4 +328,8 @@ pub struct Decision {
     /// The exception a keep became.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception: Option<String>,
+    /// How the decision came and how its reviewer was authenticated (an HTTP
+    /// caller's method, a CSV file imported by whom, the no-response rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }

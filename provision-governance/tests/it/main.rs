@@ -13,3 +13,4 @@ mod governance_engine;
 mod governance_properties;
 mod governance_review;
 mod governance_sod_rules;
+mod review_import_scale;

@@ -17,5 +17,6 @@ mod postgres_instances;
 mod readiness;
 mod reconcile;
 mod requests;
+mod reviews;
 mod siem;
 mod webhook;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use provision_core::audit::AuditLog;
 use provision_core::model::Entitlement;
 use serde_json::{Value, json};
-use support::{World, listener, login};
+use support::{World, call, listener, login};
 
 const GOVERNANCE: &str = "governance:\n  default_approver: {owner: sec-lead}\n";
 
@@ -26,24 +26,6 @@ fn config_extra() -> String {
             ("audrey", &["auditor"]),
         ])
     )
-}
-
-async fn call(
-    method: reqwest::Method,
-    url: String,
-    user: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new().request(method, url);
-    if let Some(user) = user {
-        request = request.bearer_auth(support::token_of(user));
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 fn new_request(beneficiary: &str, resource: &str) -> Value {

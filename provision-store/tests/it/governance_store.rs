@@ -12,9 +12,9 @@ use provision_core::drift::Severity;
 use provision_core::model::{Entitlement, IdentityId, SystemName};
 use provision_governance::review::ReviewScope;
 use provision_governance::{
-    AccessRequest, Approver, Campaign, Decision, Exception, ExceptionScope, GovernanceEvent,
-    GovernanceStore, GovernanceStoreError, ItemKind, Outcome, RequestEvent, RequestEventKind,
-    RequestState, ReviewItem,
+    AccessRequest, Approver, Campaign, CampaignClosure, Decision, Exception, ExceptionScope,
+    GovernanceEvent, GovernanceStore, GovernanceStoreError, ItemKind, NoResponse, Outcome,
+    RequestEvent, RequestEventKind, RequestState, ReviewItem,
 };
 use provision_store::SqliteStore;
 
@@ -80,6 +80,21 @@ fn campaign() -> Campaign {
         }],
         certified: 12,
         grants_in_scope: 13,
+        keep_until: Some(t0() + Duration::days(97)),
+        no_response: NoResponse::Revoke,
+        allow_self_review: false,
+        escalated_from: None,
+    }
+}
+
+fn closure() -> CampaignClosure {
+    CampaignClosure {
+        campaign: "rc-1".into(),
+        closed_at: t0() + Duration::days(8),
+        closed_by: "provision-cli:alice".into(),
+        rule: NoResponse::Revoke,
+        undecided: Vec::new(),
+        escalated_to: None,
     }
 }
 
@@ -93,6 +108,7 @@ fn decision(reviewer: &str) -> Decision {
         },
         decided_at: t0() + Duration::hours(1),
         exception: None,
+        via: Some("csv import of e1007.csv by provision-cli:alice".into()),
     }
 }
 
@@ -134,6 +150,14 @@ async fn round_trip(store: &dyn GovernanceStore) {
         store.decisions("rc-1").await.unwrap(),
         vec![decision("e1007")]
     );
+    assert_eq!(store.campaigns().await.unwrap(), vec![campaign()]);
+    assert!(store.closures().await.unwrap().is_empty());
+    store.add_closure(&closure()).await.unwrap();
+    assert!(matches!(
+        store.add_closure(&closure()).await,
+        Err(GovernanceStoreError::Duplicate(id)) if id == "rc-1"
+    ));
+    assert_eq!(store.closures().await.unwrap(), vec![closure()]);
 
     let event = GovernanceEvent {
         at: t0(),
@@ -162,6 +186,7 @@ async fn sqlite_keeps_governance_records_append_only_across_a_reopen() {
         "DELETE FROM gov_request_events",
         "DELETE FROM gov_campaigns",
         "UPDATE gov_events SET kind = 'x'",
+        "DELETE FROM gov_campaign_closures",
     ] {
         let err = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
@@ -202,6 +227,7 @@ async fn postgres_keeps_governance_records_append_only() {
         "DELETE FROM gov_decisions",
         "DELETE FROM gov_request_events",
         "UPDATE gov_events SET kind = 'x'",
+        "UPDATE gov_campaign_closures SET closed_us = 0",
     ] {
         let err = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");

@@ -141,3 +141,11 @@ pub fn stable(text: &str, dir: &Path) -> String {
     }
     s
 }
+
+/// The campaign id in `provision review open`'s first line (`Campaign rc-... "name": ...`).
+pub fn campaign_id(out: &str) -> String {
+    out.split_whitespace()
+        .find(|w| w.starts_with("rc-"))
+        .unwrap_or_else(|| panic!("no campaign id in {out}"))
+        .to_owned()
+}

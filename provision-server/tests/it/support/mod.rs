@@ -346,3 +346,26 @@ pub fn auth_section(callers: &[(&str, &[&str])]) -> String {
 pub fn token_of(name: &str) -> String {
     format!("test-token-for-{name}")
 }
+
+/// Calls `method url` as `user` (their static token, [`token_of`]) with a JSON
+/// `body`; the status and the JSON answer (`null` when there is none).
+pub async fn call(
+    method: reqwest::Method,
+    url: String,
+    user: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new().request(method, url);
+    if let Some(user) = user {
+        request = request.bearer_auth(token_of(user));
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}

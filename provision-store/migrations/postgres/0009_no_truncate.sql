@@ -19,6 +19,8 @@ CREATE TRIGGER gov_campaigns_no_truncate BEFORE TRUNCATE ON gov_campaigns
     FOR EACH STATEMENT EXECUTE FUNCTION provision_no_truncate();
 CREATE TRIGGER gov_decisions_no_truncate BEFORE TRUNCATE ON gov_decisions
     FOR EACH STATEMENT EXECUTE FUNCTION provision_no_truncate();
+CREATE TRIGGER gov_campaign_closures_no_truncate BEFORE TRUNCATE ON gov_campaign_closures
+    FOR EACH STATEMENT EXECUTE FUNCTION provision_no_truncate();
 CREATE TRIGGER gov_events_no_truncate BEFORE TRUNCATE ON gov_events
     FOR EACH STATEMENT EXECUTE FUNCTION provision_no_truncate();
 CREATE TRIGGER evidence_rows_no_truncate BEFORE TRUNCATE ON evidence_rows
