@@ -152,8 +152,12 @@ pub fn factories() -> FactoryRegistry {
         .with(provision_aws::factory())
         .with(provision_slack::factory())
         .with(provision_jira::factory())
+        .with(provision_jira::tickets_factory())
         .with(provision_gitlab::factory())
         .with(provision_github::factory())
+        .with(provision_salesforce::factory())
+        .with(provision_scim::factory())
+        .with(provision_listing::factory())
         .with(provision_sandbox::factory())
 }
 

@@ -23,6 +23,11 @@ impl AdapterFactory for GithubFactory {
     /// deletion only with `delete_leavers`, custom repository roles from
     /// `custom_repo_roles`.
     fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
+        provision_http::client::check_url_settings(
+            spec.name.as_str(),
+            &spec.config.settings,
+            &["api_url", "scim_url"],
+        )?;
         let custom = match spec.setting("custom_repo_roles") {
             Some(v) => parse_custom_roles(v).map_err(|e| {
                 ConfigError::invalid_setting(spec.name.as_str(), "custom_repo_roles", e)

@@ -24,6 +24,11 @@ impl AdapterFactory for GitlabFactory {
     /// From `deployment` (or the host of `base_url`) alone: no credential is read.
     /// Without either, self-managed.
     fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
+        provision_http::client::check_url_settings(
+            spec.name.as_str(),
+            &spec.config.settings,
+            &["base_url"],
+        )?;
         let deployment = match (spec.setting("deployment"), spec.setting("base_url")) {
             (Some(d), _) => Deployment::from_setting(d)
                 .map_err(|e| ConfigError::invalid_setting(spec.name.as_str(), "deployment", e))?,

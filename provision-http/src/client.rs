@@ -220,6 +220,25 @@ pub fn parse_credential_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// Checks the URL settings among `keys` that a deployment wrote for `system`
+/// ([`parse_credential_url`]: http(s) with a host, no user-info, plain http only on
+/// loopback). For a factory's `descriptor`, so `provision validate` refuses what
+/// building the adapter would, without a credential.
+pub fn check_url_settings(
+    system: &str,
+    settings: &std::collections::BTreeMap<String, String>,
+    keys: &[&str],
+) -> Result<(), provision_core::adapter::ConfigError> {
+    for key in keys {
+        if let Some(value) = settings.get(*key) {
+            parse_credential_url(value).map_err(|why| {
+                provision_core::adapter::ConfigError::invalid_setting(system, *key, why)
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// One system's HTTP client. Cheap to share (`reqwest::Client` is a handle).
 #[derive(Clone)]
 pub struct HttpClient {

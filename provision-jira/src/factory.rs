@@ -23,6 +23,11 @@ impl AdapterFactory for JiraFactory {
     /// From the settings and which credentials are named (never their values): the
     /// org API key's presence decides whether accounts can be suspended.
     fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
+        provision_http::client::check_url_settings(
+            spec.name.as_str(),
+            &spec.config.settings,
+            &["site_url", "org_api_url"],
+        )?;
         let roles = spec.setting("project_roles").map_or_else(
             || {
                 DEFAULT_PROJECT_ROLES

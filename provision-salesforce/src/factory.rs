@@ -24,6 +24,11 @@ impl AdapterFactory for SalesforceFactory {
     /// `leaver_action` that is neither `deactivate` nor `freeze` is refused here
     /// already, so `validate` catches it.
     fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
+        provision_http::client::check_url_settings(
+            spec.name.as_str(),
+            &spec.config.settings,
+            &["login_url"],
+        )?;
         if let Some(v) = spec.setting("leaver_action") {
             parse_leaver_action(v).map_err(|e| {
                 ConfigError::invalid_setting(spec.name.as_str(), "leaver_action", e)

@@ -35,6 +35,11 @@ impl AdapterFactory for SlackFactory {
     /// `scim_token` is. No credential is read. A deployment with no token at all is
     /// refused here, naming the three credentials.
     fn descriptor(&self, spec: SystemSpec<'_>) -> Result<SystemDescriptor, ConfigError> {
+        provision_http::client::check_url_settings(
+            spec.name.as_str(),
+            &spec.config.settings,
+            &["api_url", "scim_url"],
+        )?;
         let tokens = configured_tokens(spec);
         if tokens == Tokens::default() {
             return Err(no_token(spec.name.as_str()));

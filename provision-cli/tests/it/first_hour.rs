@@ -343,6 +343,41 @@ fn validate_refuses_the_settings_plan_would_refuse_without_a_credential() {
             "system aws-sandbox: setting `instance_arn`",
             "not 'arn:aws:sso:::instance/wrong'",
         ),
+        (
+            "  aws-plain:\n    adapter: aws\n    settings: {sso_admin_endpoint: \"http://sso.eu-west-1.amazonaws.com\", region: eu-west-1}\n",
+            "system aws-plain: setting `sso_admin_endpoint`",
+            "plain http",
+        ),
+        (
+            "  google-plain:\n    adapter: google\n    settings: {base_url: \"http://admin.googleapis.com/\"}\n",
+            "system google-plain: setting `base_url`",
+            "plain http",
+        ),
+        (
+            "  gitlab-plain:\n    adapter: gitlab\n    settings: {base_url: \"http://gitlab.example.com\", group: acme}\n",
+            "system gitlab-plain: setting `base_url`",
+            "plain http",
+        ),
+        (
+            "  slack-plain:\n    adapter: slack\n    settings: {api_url: \"http://slack.com/api\"}\n    credentials:\n      bot_token: {env: NEVER_SET_SLACK_TOKEN}\n",
+            "system slack-plain: setting `api_url`",
+            "plain http",
+        ),
+        (
+            "  jira-plain:\n    adapter: jira\n    settings: {site_url: \"http://acme.atlassian.net\"}\n",
+            "system jira-plain: setting `site_url`",
+            "plain http",
+        ),
+        (
+            "  sf-plain:\n    adapter: salesforce\n    settings: {login_url: \"https://user:pw@login.salesforce.com\"}\n",
+            "system sf-plain: setting `login_url`",
+            "user name or password",
+        ),
+        (
+            "  github-plain:\n    adapter: github\n    settings: {api_url: \"http://github.example.com/api/v3\", org: acme}\n",
+            "system github-plain: setting `api_url`",
+            "plain http",
+        ),
     ];
     for (system, setting, why) in cases {
         let d = Deployment::new();
