@@ -390,6 +390,53 @@ async fn audit_verify_with_an_anchor_catches_a_cut_tail() {
     assert!(err.contains("SHA-256"), "{err}");
 }
 
+/// A separation-of-duties conflict someone granted by hand shows in `drift`, as in a
+/// review: critical, naming the rule and where it is written, with no automatic fix
+/// (a person decides: revoke one half or record an exception).
+#[test]
+fn drift_shows_a_held_separation_of_duties_conflict_naming_the_rule() {
+    let d = Deployment::new();
+    let (code, out, err) = d.run(&["apply", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    d.edit("state/aws.json", |t| {
+        let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        v["grants"].as_array_mut().unwrap().push(serde_json::json!([
+            "marcus.webb@company.com",
+            {"system": "aws", "kind": "permission_set", "resource": "PaymentsAdmin",
+             "scope": "account:production"}
+        ]));
+        v.to_string()
+    });
+    d.edit("state/salesforce.json", |t| {
+        let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        let mut account = v["accounts"]["dana.ortiz@company.com"].clone();
+        account["external_id"] = serde_json::json!("u-marcus");
+        v["accounts"]["marcus.webb@company.com"] = account;
+        v["grants"].as_array_mut().unwrap().push(serde_json::json!([
+            "marcus.webb@company.com",
+            {"system": "salesforce", "kind": "permission_set", "resource": "ApproveRefunds"}
+        ]));
+        v.to_string()
+    });
+    let (code, out, err) = d.run(&["drift"]);
+    assert_eq!(code, 2, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("] sod_conflict"))
+        .unwrap_or_else(|| panic!("no SoD finding in\n{out}"));
+    for part in [
+        "[critical]",
+        "e1002",
+        "aws/permission_set/PaymentsAdmin",
+        "salesforce/permission_set/ApproveRefunds",
+        "'Payments admin approves refunds'",
+        "separation_of_duties.yaml:",
+        "fix: none",
+    ] {
+        assert!(line.contains(part), "{part} missing: {line}");
+    }
+}
+
 #[test]
 fn drift_reports_by_severity_and_fix_applies_what_remediation_allows() {
     let d = Deployment::new();
