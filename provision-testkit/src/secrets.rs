@@ -56,6 +56,15 @@ impl LogCapture {
     /// (use a current-thread tokio runtime, `#[tokio::test]`'s default, so the
     /// adapter's tasks log on the same thread).
     pub fn start() -> Self {
+        // A process-wide subscriber that wants every level and writes nothing: without
+        // one, a callsite first reached on another test's thread (no subscriber there)
+        // caches "never interested", and the global level filter can drop to OFF when
+        // another thread's capture ends; either made this capture miss events now and
+        // then (seen once under load: a Slack test's capture saw none of its logs).
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+        });
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let writer = SharedWriter(buffer.clone());
         let subscriber = tracing_subscriber::fmt()
