@@ -52,6 +52,8 @@ pub mod events;
 pub mod json;
 pub mod mapping;
 pub mod section;
+pub mod snapshot;
+pub mod sources;
 pub mod yaml;
 
 use std::collections::HashMap;
@@ -366,7 +368,9 @@ impl Collector {
     }
 
     pub(crate) fn finish(mut self) -> RosterLoad {
-        self.load.problems.sort_by_key(|p| (p.row.line, p.column));
+        self.load
+            .problems
+            .sort_by(|a, b| (&a.row, a.column).cmp(&(&b.row, b.column)));
         self.load
     }
 }
