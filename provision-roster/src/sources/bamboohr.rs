@@ -227,7 +227,7 @@ fn api_key_header(name: &str, api_key: &CredentialRef) -> Result<HeaderMap, Sour
     );
     let value = sensitive(&value).map_err(|error| SourceError::Http {
         source_name: name.to_owned(),
-        error,
+        error: Box::new(error),
     })?;
     let mut headers = HeaderMap::new();
     headers.insert(AUTHORIZATION, value);

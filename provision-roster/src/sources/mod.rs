@@ -58,9 +58,10 @@ pub enum SourceError {
     Http {
         /// The source.
         source_name: String,
-        /// The classified reply, with the vendor's status, code and message.
+        /// The classified reply, with the vendor's status, code and message (boxed:
+        /// it carries the whole reply).
         #[source]
-        error: AdapterError,
+        error: Box<AdapterError>,
     },
     /// The reply (or file) cannot be read as a roster at all.
     #[error("HR source `{source_name}`: {error}")]

@@ -216,7 +216,7 @@ impl PageWalk<'_> {
     ) -> Result<RosterLoad, SourceError> {
         let http_error = |error: AdapterError| SourceError::Http {
             source_name: self.name.to_owned(),
-            error,
+            error: Box::new(error),
         };
         let accept = match self.format {
             ReportFormat::Json { .. } => "application/json",
