@@ -19,6 +19,28 @@
 //!
 //! A source that fails returns a [`SourceError`]; the caller keeps the last good
 //! snapshot in force (see [`crate::snapshot`]).
+//!
+//! ```no_run
+//! use provision_core::config::CredentialRef;
+//! use provision_roster::snapshot::{review, Snapshot, SnapshotGuard, SnapshotReview};
+//! use provision_roster::sources::{BambooHr, HrSource, HttpReport};
+//! async fn pull(previous: Option<Snapshot>) -> Result<(), Box<dyn std::error::Error>> {
+//!     let workday = HttpReport::workday_raas(
+//!         "workday",
+//!         "https://wd2-impl-services1.workday.com/ccx/service/customreport2/acme/ISU_Provision/Workers?format=json",
+//!         "ISU_Provision@acme",
+//!         CredentialRef::Env { env: "WORKDAY_ISU_PASSWORD".into() },
+//!     );
+//!     let bamboo = BambooHr::new("bamboohr", "acme", CredentialRef::Env { env: "BAMBOOHR_API_KEY".into() });
+//!     let snapshot = Snapshot::new("workday", chrono::Utc::now(), workday.pull().await?);
+//!     match review(previous.as_ref(), &snapshot, &SnapshotGuard::default()) {
+//!         SnapshotReview::Apply(events) => { let _ = events; /* hand the events to the inbox */ }
+//!         SnapshotReview::Held(finding) => eprintln!("{finding}"), // the previous snapshot stays in force
+//!     }
+//!     let _bamboo_people = bamboo.pull().await?;
+//!     Ok(())
+//! }
+//! ```
 
 mod auth;
 mod bamboohr;
