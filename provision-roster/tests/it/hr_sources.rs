@@ -444,3 +444,65 @@ async fn a_file_drop_reads_the_newest_complete_file_and_names_its_rows() {
         SourceError::NoFile { .. }
     ));
 }
+
+/// A page of 1,000 people starting at `first`, with `next` as its token.
+fn people_page(first: usize, next: Option<usize>) -> serde_json::Value {
+    let people: Vec<serde_json::Value> = (first..first + 1000)
+        .map(|n| {
+            serde_json::json!({
+                "id": format!("e{n}"), "email": format!("p{n}@acme.com"),
+                "display_name": format!("P {n}"), "department": format!("D{}", n % 40)
+            })
+        })
+        .collect();
+    serde_json::json!({"people": people, "next_page_token": next.map(|n| n.to_string())})
+}
+
+#[tokio::test]
+async fn ten_thousand_people_over_ten_pages_cost_ten_requests_and_diff_to_one_leaver() {
+    let server = MockServer::start().await;
+    for page in 0..10usize {
+        let next = (page < 9).then_some(page + 1);
+        let mock = Mock::given(method("GET")).and(path("/people"));
+        let mock = if page == 0 {
+            mock.and(wiremock::matchers::query_param_is_missing("page_token"))
+        } else {
+            mock.and(query_param("page_token", page.to_string()))
+        };
+        mock.respond_with(ResponseTemplate::new(200).set_body_json(people_page(page * 1000, next)))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let source = HttpReport::new("hris", format!("{}/people", server.uri()))
+        .with_paging(Paging::Token {
+            param: "page_token".into(),
+            field: "next_page_token".into(),
+        })
+        .with_retry(fast_retry());
+    let started = Instant::now();
+    let load = source.pull().await.unwrap();
+    let pulled = started.elapsed();
+    assert_eq!(load.entries.len(), 10_000);
+    assert!(load.is_clean());
+    let mut after = load.clone();
+    after.entries[4321].identity.status = EmploymentStatus::Terminated {
+        effective: "2026-12-07T17:00:00Z".parse().unwrap(),
+    };
+    let at = "2026-12-07T18:00:00Z".parse().unwrap();
+    let before = provision_roster::snapshot::Snapshot::new("hris", at, load);
+    let after = provision_roster::snapshot::Snapshot::new("hris", at, after);
+    let started = Instant::now();
+    let reviewed = provision_roster::snapshot::review(
+        Some(&before),
+        &after,
+        &provision_roster::snapshot::SnapshotGuard::default(),
+    );
+    let diffed = started.elapsed();
+    let provision_roster::snapshot::SnapshotReview::Apply(events) = reviewed else {
+        panic!("one leaver is applied")
+    };
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].id().as_str(), "e4321");
+    eprintln!("10,000 people: pull over 10 pages {pulled:?}, snapshot diff {diffed:?}");
+}
