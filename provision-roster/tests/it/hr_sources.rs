@@ -506,3 +506,55 @@ async fn ten_thousand_people_over_ten_pages_cost_ten_requests_and_diff_to_one_le
     assert_eq!(events[0].id().as_str(), "e4321");
     eprintln!("10,000 people: pull over 10 pages {pulled:?}, snapshot diff {diffed:?}");
 }
+
+#[tokio::test]
+async fn a_next_link_to_another_host_or_a_repeated_token_stops_the_pull() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    let (_dir, token) = secret_file("export-token-55");
+    Mock::given(method("GET"))
+        .and(path("/export.csv"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "Link",
+                    format!("<{}/steal?cursor=2>; rel=\"next\"", elsewhere.uri()).as_str(),
+                )
+                .set_body_raw("id,email,display_name\ne1,a@acme.com,A\n", "text/csv"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let source = HttpReport::new("export", format!("{}/export.csv", server.uri()))
+        .with_format(ReportFormat::Csv)
+        .with_auth(SourceAuth::Bearer { token })
+        .with_paging(Paging::Link)
+        .with_retry(fast_retry());
+    let error = source.pull().await.unwrap_err();
+    assert!(error.to_string().contains("not followed"), "{error}");
+
+    // A token that comes back again would loop for ever: an error after two pages.
+    let looping = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/people"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "people": [{"id": "e1", "email": "a@acme.com", "display_name": "A"}],
+            "next_page_token": "same"
+        })))
+        .expect(2)
+        .mount(&looping)
+        .await;
+    let source = HttpReport::new("hris", format!("{}/people", looping.uri()))
+        .with_paging(Paging::Token {
+            param: "page_token".into(),
+            field: "next_page_token".into(),
+        })
+        .with_retry(fast_retry());
+    let error = source.pull().await.unwrap_err();
+    assert!(matches!(error, SourceError::Http { .. }), "{error}");
+}
