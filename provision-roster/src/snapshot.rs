@@ -9,7 +9,8 @@
 //! previous people are missing from it (gone, or only on an unreadable row). A held
 //! snapshot is never applied: the caller keeps the previous one in force and raises
 //! the [`HeldSnapshot`] as a finding until a person confirms it
-//! ([`HeldSnapshot::confirm`]).
+//! ([`HeldSnapshot::confirm`]). [`SnapshotKeeper`] does this for one source across
+//! pulls: a failed or held pull leaves the last good snapshot in force.
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
@@ -239,5 +240,84 @@ pub fn review(
         };
         tracing::warn!(finding = %held, "HR snapshot held");
         SnapshotReview::Held(held)
+    }
+}
+
+/// What one pull did to the snapshot in force.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PullOutcome {
+    /// The pull is the new snapshot in force; these events follow from it.
+    Applied(Vec<HrEvent>),
+    /// The pull was held; the previous snapshot stays in force.
+    Held(HeldSnapshot),
+    /// The source failed; the previous snapshot stays in force.
+    Failed(crate::sources::SourceError),
+}
+
+/// One source's snapshot in force, kept across pulls: a failed or held pull leaves
+/// it as it was. What a service reports as `provision_hr_source_up{source}`
+/// ([`SnapshotKeeper::is_up`]) and `provision_hr_snapshot_age_seconds{source}`
+/// ([`SnapshotKeeper::age_seconds`]).
+#[derive(Debug)]
+pub struct SnapshotKeeper {
+    source: Box<dyn crate::sources::HrSource>,
+    guard: SnapshotGuard,
+    current: Option<Snapshot>,
+    up: bool,
+}
+
+impl SnapshotKeeper {
+    /// A keeper of `source`'s snapshots, holding pulls by `guard`; `current` is the
+    /// snapshot stored by an earlier run, if any.
+    pub fn new(
+        source: Box<dyn crate::sources::HrSource>,
+        guard: SnapshotGuard,
+        current: Option<Snapshot>,
+    ) -> Self {
+        Self {
+            source,
+            guard,
+            current,
+            up: true,
+        }
+    }
+
+    /// Pulls the source once; the snapshot is stamped with `clock`'s time.
+    pub async fn pull(&mut self, clock: &dyn provision_core::clock::Clock) -> PullOutcome {
+        let load = match self.source.pull().await {
+            Ok(load) => load,
+            Err(error) => {
+                self.up = false;
+                tracing::warn!(source = self.source.name(), %error, "HR source pull failed; the last good snapshot stays in force");
+                return PullOutcome::Failed(error);
+            }
+        };
+        self.up = true;
+        let next = Snapshot::new(self.source.name(), clock.now(), load);
+        match review(self.current.as_ref(), &next, &self.guard) {
+            SnapshotReview::Apply(events) => {
+                self.current = Some(next);
+                PullOutcome::Applied(events)
+            }
+            SnapshotReview::Held(held) => PullOutcome::Held(held),
+        }
+    }
+
+    /// The snapshot in force.
+    pub fn current(&self) -> Option<&Snapshot> {
+        self.current.as_ref()
+    }
+
+    /// False after a failed pull, until one succeeds.
+    pub fn is_up(&self) -> bool {
+        self.up
+    }
+
+    /// Seconds since the snapshot in force was taken, at `now`.
+    pub fn age_seconds(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.current
+            .as_ref()
+            .map(|s| (now - s.taken_at).num_seconds().max(0))
     }
 }

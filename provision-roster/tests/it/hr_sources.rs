@@ -558,3 +558,56 @@ async fn a_next_link_to_another_host_or_a_repeated_token_stops_the_pull() {
     let error = source.pull().await.unwrap_err();
     assert!(matches!(error, SourceError::Http { .. }), "{error}");
 }
+
+#[tokio::test]
+async fn a_failed_or_held_pull_leaves_the_last_good_snapshot_in_force() {
+    use provision_core::clock::FixedClock;
+    use provision_roster::snapshot::{PullOutcome, SnapshotGuard, SnapshotKeeper};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("workers.csv");
+    let header = "id,email,display_name,status,effective\n";
+    let everyone: String = (0..10)
+        .map(|n| format!("e{n},p{n}@x.com,P {n},Active,\n"))
+        .collect();
+    std::fs::write(&file, format!("{header}{everyone}")).unwrap();
+    let clock = FixedClock::new("2026-12-07T06:00:00Z".parse().unwrap());
+    let mut keeper = SnapshotKeeper::new(
+        Box::new(FileDrop::new("sftp", &file, RosterReader::new())),
+        SnapshotGuard {
+            max_terminations: 2,
+            max_missing_share: 0.2,
+        },
+        None,
+    );
+    assert!(matches!(keeper.pull(&clock).await, PullOutcome::Applied(e) if e.len() == 10));
+    // The export is truncated to 5 people: held, the 10-person snapshot stays.
+    std::fs::write(
+        &file,
+        format!("{header}{}", &everyone[..everyone.len() / 2]),
+    )
+    .unwrap();
+    clock.set("2026-12-07T07:00:00Z".parse().unwrap());
+    assert!(matches!(keeper.pull(&clock).await, PullOutcome::Held(_)));
+    assert_eq!(keeper.current().unwrap().people(), 10);
+    // The file is gone: failed, down, still the same snapshot, and it ages.
+    std::fs::remove_file(&file).unwrap();
+    assert!(matches!(keeper.pull(&clock).await, PullOutcome::Failed(_)));
+    assert!(!keeper.is_up());
+    assert_eq!(keeper.current().unwrap().people(), 10);
+    assert_eq!(
+        keeper.age_seconds("2026-12-07T08:00:00Z".parse().unwrap()),
+        Some(7200)
+    );
+    // One leaver in the next drop: applied, up again, one termination event.
+    let with_leaver = everyone.replace(
+        "e3,p3@x.com,P 3,Active,",
+        "e3,p3@x.com,P 3,Terminated,2026-12-07",
+    );
+    std::fs::write(&file, format!("{header}{with_leaver}")).unwrap();
+    let PullOutcome::Applied(events) = keeper.pull(&clock).await else {
+        panic!("one leaver is applied")
+    };
+    assert!(keeper.is_up());
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].id().as_str(), "e3");
+}
