@@ -175,6 +175,7 @@ async fn a_short_csv_page_with_more_to_come_and_a_429_are_both_followed() {
 
 #[tokio::test]
 async fn token_paging_with_oauth_client_credentials_fetches_one_token_per_pull() {
+    let logs = LogCapture::start();
     let server = MockServer::start().await;
     let (_dir, secret) = secret_file("client-secret-991");
     Mock::given(method("POST"))
@@ -235,6 +236,10 @@ async fn token_paging_with_oauth_client_credentials_fetches_one_token_per_pull()
     let load = source.pull().await.unwrap();
     assert_eq!(load.entries.len(), 2);
     assert!(load.is_clean());
+    SecretCheck::new(&["client-secret-991", "at-123"])
+        .logs(&logs)
+        .debug("the source", &source)
+        .assert_clean();
 }
 
 #[tokio::test]
