@@ -17,7 +17,6 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -25,17 +24,23 @@ use crate::errors::{RosterError, RowProblem, SourceRow};
 use crate::mapping::{RosterMapping, RowValues};
 use crate::{Collector, RosterLoad};
 
-#[derive(Deserialize)]
-struct Wrapped<'a> {
-    #[serde(borrow)]
-    people: Vec<&'a RawValue>,
-}
-
 /// Reads a JSON roster held in memory; `file` names it in problems.
 pub(crate) fn read_json(
     file: &str,
     text: &str,
     mapping: &RosterMapping,
+) -> Result<RosterLoad, RosterError> {
+    read_json_list(file, text, mapping, "people")
+}
+
+/// Reads a JSON roster whose people are a bare array, or the array under `list_key`
+/// of the top-level object (`people`; Workday RaaS: `Report_Entry`; BambooHR:
+/// `employees`). Lines in problems are lines of `text`.
+pub fn read_json_list(
+    file: &str,
+    text: &str,
+    mapping: &RosterMapping,
+    list_key: &str,
 ) -> Result<RosterLoad, RosterError> {
     let syntax = |e: serde_json::Error| {
         let message = e.to_string();
@@ -56,9 +61,29 @@ pub(crate) fn read_json(
     let items: Vec<&RawValue> = match text.trim_start().chars().next() {
         Some('[') => serde_json::from_str(text).map_err(syntax)?,
         Some('{') => {
-            serde_json::from_str::<Wrapped<'_>>(text)
-                .map_err(syntax)?
-                .people
+            let top: std::collections::HashMap<String, &RawValue> =
+                serde_json::from_str(text).map_err(syntax)?;
+            let Some(list) = top.get(list_key) else {
+                return Err(RosterError::at(
+                    file,
+                    1,
+                    1,
+                    list_key,
+                    format!(
+                        "expected the people as a list under `{list_key}`; the object has no such key"
+                    ),
+                ));
+            };
+            // `list` borrows from `text`, so the people's offsets still give their lines.
+            serde_json::from_str::<Vec<&RawValue>>(list.get()).map_err(|e| {
+                RosterError::at(
+                    file,
+                    1,
+                    1,
+                    list_key,
+                    format!("expected a list of people under `{list_key}`: {e}"),
+                )
+            })?
         }
         _ => {
             return Err(RosterError::at(
@@ -66,7 +91,7 @@ pub(crate) fn read_json(
                 1,
                 1,
                 "",
-                "expected a JSON array of people, or an object {\"people\": [...]}",
+                format!("expected a JSON array of people, or an object {{\"{list_key}\": [...]}}"),
             ));
         }
     };
@@ -310,7 +335,11 @@ mod tests {
         let e = read_json("p.json", "[\n{\"employeeId\": \"e1\",,}\n]", &bamboo()).unwrap_err();
         assert!(e.to_string().contains("p.json:2:"), "{e}");
         let e = read_json("p.json", "{\"persons\": []}", &bamboo()).unwrap_err();
-        assert!(e.to_string().contains("missing field `people`"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("expected the people as a list under `people`"),
+            "{e}"
+        );
     }
 
     #[test]

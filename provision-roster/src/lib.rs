@@ -16,6 +16,11 @@
 //!   whole-file errors;
 //! * [`events`] and [`diff`]: hires, transfers, terminations, rehires, leaves of
 //!   absence between two rosters, each naming its source row;
+//! * [`sources`]: HR sources pulled on a cadence — any HTTPS report (JSON or CSV;
+//!   Workday RaaS is one), BambooHR, a file path or glob for SFTP drops — each giving
+//!   the same [`RosterLoad`] as a roster file; [`snapshot`]: each pull with its time,
+//!   the events between two pulls, and the guard that holds a pull that would
+//!   terminate too many people or misses too many;
 //! * [`parse_large_list`]: the fast reader of large YAML lists of records that YAML
 //!   rosters go through (the same located tree as the core's YAML parser).
 //!
@@ -44,6 +49,18 @@
 //! # let _ = people; Ok(()) }
 //! ```
 
+//! ## Dependencies, where the choice is not obvious
+//!
+//! * `provision-http` (with `reqwest`, `url`, `tokio`'s timer): the sources speak HTTP
+//!   through the adapters' toolkit rather than a client of their own, so the
+//!   same-origin rule for credentials, `Retry-After` parsing, vendor error codes and the
+//!   read-sweep retries are the ones every adapter has. This is a roster crate, not an
+//!   adapter: it depends on no adapter.
+//! * `async-trait`: [`sources::HrSource`] is held as a trait object by the service.
+//! * `base64`: BambooHR's `Authorization: Basic base64(api_key:x)` header is built here
+//!   and marked sensitive, because the toolkit's basic scheme shows its user (here the
+//!   key) in `Debug`.
+
 mod block_list;
 pub mod csv;
 pub mod diff;
@@ -52,6 +69,8 @@ pub mod events;
 pub mod json;
 pub mod mapping;
 pub mod section;
+pub mod snapshot;
+pub mod sources;
 pub mod yaml;
 
 use std::collections::HashMap;
@@ -366,7 +385,9 @@ impl Collector {
     }
 
     pub(crate) fn finish(mut self) -> RosterLoad {
-        self.load.problems.sort_by_key(|p| (p.row.line, p.column));
+        self.load
+            .problems
+            .sort_by(|a, b| (&a.row, a.column).cmp(&(&b.row, b.column)));
         self.load
     }
 }

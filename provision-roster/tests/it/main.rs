@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod hr_snapshots;
+mod hr_sources;
 mod roster_events;
 mod roster_formats;
 mod roster_scale;
