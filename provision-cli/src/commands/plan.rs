@@ -1,5 +1,7 @@
 //! `provision plan`: reads the systems and shows what would change.
 
+use std::path::Path;
+
 use provision_core::engine::Engine;
 use provision_core::model::Identity;
 use provision_core::planner::GuardedPlan;
@@ -53,11 +55,17 @@ pub fn outcome(doc: &PlanDocument) -> Outcome {
     }
 }
 
-/// Prints a plan document in `format`.
-pub fn print(ctx: &Ctx, doc: &PlanDocument, format: Format) -> Result<(), CliError> {
+/// Prints a plan document in `format` (in text, every person when `all`).
+pub fn print(ctx: &Ctx, doc: &PlanDocument, format: Format, all: bool) -> Result<(), CliError> {
     match format {
-        Format::Text => out(&render::text(doc, ctx.style)),
-        Format::Json => out(&(doc.to_json()? + "\n")),
+        Format::Text => out(&render::text(doc, ctx.style, all)),
+        // A closed pipe (`| head`) is not an error worth reporting.
+        Format::Json => match doc.write_to(std::io::stdout().lock()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(CliError::io("standard output", e));
+            }
+            _ => {}
+        },
         Format::Markdown => out(&render::markdown(doc)),
     }
     Ok(())
@@ -65,12 +73,25 @@ pub fn print(ctx: &Ctx, doc: &PlanDocument, format: Format) -> Result<(), CliErr
 
 /// Runs `plan`.
 pub async fn run(ctx: &Ctx, args: &PlanArgs) -> CliResult {
+    let to_stdout = args.out.as_deref() == Some(Path::new("-"));
+    if to_stdout && args.format != Format::Json {
+        return Err(CliError::Other(
+            "--out - writes the plan document to standard output, where the text or markdown \
+             would go; use it with --format json, or save the document to a file"
+                .to_owned(),
+        ));
+    }
     let engine = build_engine(&ctx.paths, None).await?;
     let roster = load_roster(&ctx.paths, engine.config())?;
     let (guarded, doc) = make_plan(&ctx.paths, &engine, &roster, &args.event).await?;
-    print(ctx, &doc, args.format)?;
+    // With --format json the document is the output: written once, to the file when
+    // one is named, else to standard output.
+    let saved_to = args.out.as_deref().filter(|_| !to_stdout);
+    if args.format != Format::Json || saved_to.is_none() {
+        print(ctx, &doc, args.format, args.all)?;
+    }
     let refused = report_refusals(&guarded);
-    if let Some(path) = &args.out {
+    if let Some(path) = saved_to {
         doc.write(path)?;
         eprintln!(
             "plan saved to {}; apply it with `provision apply {}`",
