@@ -34,7 +34,7 @@ pub const PLAN_SCHEMA_V1: &str = "provision.plan/v1";
 
 /// A plan, for people and for `apply`. Deserializes from a `provision.plan/v1`
 /// document; [`PlanDocument::read`] reads either version.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct PlanDocument {
     /// When the plan was made.
     pub created_at: DateTime<Utc>,

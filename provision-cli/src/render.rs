@@ -204,8 +204,9 @@ fn summarise_rest(out: &mut String, rest: &[PersonChanges], style: Style) {
     }
     let _ = writeln!(
         out,
-        "\n... and {} more with {} (`--all` shows every person):",
-        plural(rest.len(), "person", "people"),
+        "\n... and {} more {} with {} (`--all` shows every person):",
+        rest.len(),
+        if rest.len() == 1 { "person" } else { "people" },
         plural(operations, "operation", "operations")
     );
     for (system, [add, remove, change]) in by_system {

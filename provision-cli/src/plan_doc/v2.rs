@@ -570,3 +570,230 @@ fn change_reason(reason: &ReasonRow, policies: &[PolicyRow]) -> Result<ChangeRea
         policies: refs,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::plan_doc::InputFile;
+
+    fn op(who: &str, system: &str, kind: OperationKind, reason: ReasonKind) -> Operation {
+        let identity = IdentityId(who.to_owned());
+        let system = SystemName(system.to_owned());
+        Operation {
+            id: Operation::make_id(&identity, &system, &kind),
+            identity,
+            login: format!("{who}@company.com"),
+            system,
+            kind,
+            reason: Reason {
+                kind: reason,
+                policies: vec!["Sales".to_owned()],
+                event: Some("cli".to_owned()),
+                detail: "policy 'Sales' matched department=Sales".to_owned(),
+                valid_until: None,
+            },
+            priority: Priority::Normal,
+        }
+    }
+
+    fn change(op: &Operation, matched: &str) -> Change {
+        Change {
+            sign: sign_of(op).to_owned(),
+            operation: op.id.0.clone(),
+            person: op.identity.as_str().to_owned(),
+            system: op.system.as_str().to_owned(),
+            action: op.kind.verb().to_owned(),
+            entitlement: op.kind.entitlement().map(entitlement_path),
+            reason: ChangeReason {
+                kind: op.reason.kind,
+                detail: op.reason.detail.clone(),
+                policies: vec![PolicyRef {
+                    name: "Sales".to_owned(),
+                    source: Some("policies/sales.yaml:9".to_owned()),
+                    matched: [("department".to_owned(), matched.to_owned())].into(),
+                }],
+            },
+        }
+    }
+
+    /// Every kind of operation, a leaver, an unconventional id, a login that is not the
+    /// person's, edges and a report-only change.
+    fn document() -> PlanDocument {
+        let sales = Entitlement::new("okta", "group", "sales-team");
+        let mut profile = AccountProfile::new("a@company.com", "a@company.com", "A");
+        profile.attributes = [("title".to_owned(), "AE".to_owned())].into();
+        let mut ops = vec![
+            op(
+                "a",
+                "okta",
+                OperationKind::CreateAccount { profile },
+                ReasonKind::PolicyGrant,
+            ),
+            op(
+                "a",
+                "okta",
+                OperationKind::Grant {
+                    entitlement: sales.clone(),
+                },
+                ReasonKind::PolicyGrant,
+            ),
+            op(
+                "a",
+                "okta",
+                OperationKind::UpdateAccount {
+                    attributes: [("title".to_owned(), "AE".to_owned())].into(),
+                },
+                ReasonKind::ProfileSync,
+            ),
+            op(
+                "b",
+                "okta",
+                OperationKind::RevokeSessions,
+                ReasonKind::Termination,
+            ),
+            op(
+                "b",
+                "okta",
+                OperationKind::SuspendAccount,
+                ReasonKind::Termination,
+            ),
+            op(
+                "b",
+                "okta",
+                OperationKind::Revoke {
+                    entitlement: sales.clone(),
+                },
+                ReasonKind::Termination,
+            ),
+            op(
+                "c",
+                "okta",
+                OperationKind::ReactivateAccount,
+                ReasonKind::Reactivation,
+            ),
+            op(
+                "c",
+                "okta",
+                OperationKind::DeleteAccount,
+                ReasonKind::PolicyRemoved,
+            ),
+        ];
+        ops[3].priority = Priority::Leaver;
+        ops[4].priority = Priority::Leaver;
+        ops[6].id = OperationId("custom-id".to_owned());
+        ops[7].login = "c.old@company.com".to_owned();
+        ops[1].reason.valid_until = Some("2027-01-01T00:00:00Z".parse().unwrap());
+        let dependencies = vec![
+            Dependency {
+                before: ops[0].id.clone(),
+                after: ops[1].id.clone(),
+            },
+            Dependency {
+                before: ops[3].id.clone(),
+                after: ops[4].id.clone(),
+            },
+        ];
+        let mut people: Vec<PersonChanges> = Vec::new();
+        for (i, o) in ops.iter().enumerate() {
+            let c = change(o, if i % 2 == 0 { "Sales" } else { "Ops" });
+            match people.last_mut() {
+                Some(p) if p.id == o.identity.as_str() => p.changes.push(c),
+                _ => people.push(PersonChanges {
+                    id: o.identity.as_str().to_owned(),
+                    login: format!("{}@company.com", o.identity.as_str()),
+                    display_name: (o.identity.as_str() != "c").then(|| "Someone".to_owned()),
+                    changes: vec![c],
+                }),
+            }
+        }
+        let report = op(
+            "d",
+            "jira",
+            OperationKind::Grant {
+                entitlement: Entitlement::new("jira", "project_role", "SALES"),
+            },
+            ReasonKind::PolicyGrant,
+        );
+        let file = |path: &str| InputFile {
+            path: path.to_owned(),
+            sha256: "00".repeat(32),
+        };
+        PlanDocument {
+            created_at: "2026-12-07T00:00:00Z".parse().unwrap(),
+            event: "cli".to_owned(),
+            inputs: Inputs {
+                config: file("provision.yaml"),
+                policies: file("policies"),
+                roster: file("roster.yaml"),
+            },
+            summary: Summary {
+                people: 3,
+                operations: ops.len(),
+                additions: 3,
+                removals: 4,
+                changes: 1,
+            },
+            blast_radius: BlastVerdict {
+                verdict: "within_limits".to_owned(),
+                identities: 2,
+                population: 4,
+                removal_operations: 4,
+                limit: None,
+                confirm_with: None,
+            },
+            people,
+            report_only: vec![change(&report, "Sales")],
+            plan: Plan {
+                operations: ops,
+                dependencies,
+            },
+        }
+    }
+
+    #[test]
+    fn a_document_reads_back_as_written() {
+        let doc = document();
+        let mut bytes = Vec::new();
+        write(&doc, &mut bytes).unwrap();
+        let back = read(bytes.as_slice()).unwrap();
+        assert_eq!(back.plan, doc.plan, "the operations apply runs");
+        assert_eq!(back.people, doc.people, "the reviewer's view");
+        assert_eq!(back, doc);
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(
+            text.starts_with(r#"{"schema":"provision.plan/v2""#),
+            "{text}"
+        );
+        assert!(text.contains(r#""id":"custom-id""#), "{text}");
+        assert_eq!(
+            text.matches(r#""name":"Sales""#).count(),
+            1,
+            "a policy is written once: {text}"
+        );
+    }
+
+    #[test]
+    fn a_dangling_index_is_an_error_naming_the_table_not_a_panic() {
+        let mut bytes = Vec::new();
+        write(&document(), &mut bytes).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        for (from, to, table) in [
+            (r#"{"p":0,"#, r#"{"p":99,"#, "people row 99"),
+            (
+                r#""dependencies":[[0,1]"#,
+                r#""dependencies":[[0,42]"#,
+                "operations row 42",
+            ),
+            (r#""policy":0"#, r#""policy":7"#, "policies row 7"),
+        ] {
+            assert!(text.contains(from), "{from} in {text}");
+            let broken = text.replacen(from, to, 1);
+            let e = read(broken.as_bytes()).unwrap_err();
+            assert!(e.contains(table), "{e}");
+        }
+        let e = read(&br#"{"schema":"provision.plan/v2"}"#[..]).unwrap_err();
+        assert!(e.contains("missing field"), "{e}");
+    }
+}

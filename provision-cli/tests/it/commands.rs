@@ -517,6 +517,132 @@ fn plan_markdown_collapses_past_fifty_people() {
     assert!(collapsed.trim_end().ends_with("</details>"));
 }
 
+/// A roster of `n` sellers and engineers (titles the example policies know).
+fn big_roster(n: usize) -> String {
+    let titles = [
+        ("Sales", "Account Executive"),
+        ("Sales", "Sales Engineer"),
+        ("Engineering", "Software Engineer"),
+        ("Engineering", "Senior Software Engineer"),
+    ];
+    let mut roster = String::from("people:\n");
+    for i in 0..n {
+        let (department, title) = titles[i % titles.len()];
+        roster.push_str(&format!(
+            "  - id: s{i:05}\n    email: s{i:05}@company.com\n    display_name: Person {i}\n    attributes:\n      department: {department}\n      title: {title}\n      location: {}\n",
+            ["London", "Berlin", "Lisbon"][i % 3]
+        ));
+    }
+    roster
+}
+
+#[test]
+fn plan_text_summarises_past_fifty_people_by_system_unless_all() {
+    let d = Deployment::new();
+    std::fs::write(d.path().join("roster.yaml"), big_roster(60)).unwrap();
+    let (code, text, err) = d.run(&["plan", "--out", "plan.json"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(text.matches(" <s0").count(), 50, "{text}");
+    assert!(!text.contains("s00050@company.com"), "{text}");
+    let rest = text
+        .split_once("... and 10 more people with ")
+        .unwrap_or_else(|| panic!("{text}"))
+        .1;
+    let (operations, systems) = rest
+        .split_once(" operations (`--all` shows every person):\n")
+        .unwrap();
+    // The summary's counts add up to the operations it stands for.
+    let counted: usize = systems
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .flat_map(|l| {
+            l.split(", ")
+                .map(|part| part.rsplit(' ').next().unwrap().parse::<usize>().unwrap())
+        })
+        .sum();
+    assert_eq!(counted, operations.parse::<usize>().unwrap(), "{text}");
+    assert!(systems.contains("  okta     + "), "{text}");
+
+    let (_, all, _) = d.run(&["plan", "--all"]);
+    assert_eq!(all.matches(" <s0").count(), 60, "{all}");
+    assert!(!all.contains("more people"), "{all}");
+    let (code, shown, _) = d.run(&["show", "plan.json", "--all"]);
+    assert_eq!(code, 2);
+    assert_eq!(shown, all, "show reads back what plan printed");
+}
+
+#[test]
+fn a_first_rollout_costs_under_150_bytes_per_operation() {
+    let d = Deployment::new();
+    std::fs::write(d.path().join("roster.yaml"), big_roster(400)).unwrap();
+    let (code, _, err) = d.run(&["plan", "--format", "json", "--out", "plan.json"]);
+    assert_eq!(code, 2, "{err}");
+    let bytes = std::fs::metadata(d.path().join("plan.json")).unwrap().len() as usize;
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("plan.json")).unwrap())
+            .unwrap();
+    let operations = doc["summary"]["operations"].as_u64().unwrap() as usize;
+    assert!(operations > 2000, "{operations}");
+    assert!(
+        bytes / operations < 150,
+        "{bytes} bytes for {operations} operations"
+    );
+    assert_eq!(doc["operations"].as_array().unwrap().len(), operations);
+}
+
+#[test]
+fn a_v1_plan_from_the_previous_version_is_still_shown() {
+    let d = Deployment::new();
+    let v1 = serde_json::json!({
+        "schema": "provision.plan/v1",
+        "created_at": "2026-12-01T09:00:00Z",
+        "event": "cli",
+        "inputs": {
+            "config": {"path": "provision.yaml", "sha256": "00"},
+            "policies": {"path": "policies", "sha256": "00"},
+            "roster": {"path": "roster.yaml", "sha256": "00"}
+        },
+        "summary": {"people": 1, "operations": 1, "additions": 1, "removals": 0, "changes": 0},
+        "blast_radius": {"verdict": "within_limits", "identities": 0, "population": 8, "removal_operations": 0},
+        "people": [{"id": "e1001", "login": "sarah.chen@company.com", "display_name": "Sarah Chen", "changes": [{
+            "sign": "+", "operation": "e1001/slack/grant/channel/#sales", "person": "e1001",
+            "system": "slack", "action": "grant", "entitlement": "slack/channel/#sales",
+            "reason": {"kind": "policy_grant", "detail": "policy 'Sales (all of Sales)' matched department=Sales",
+                "policies": [{"name": "Sales (all of Sales)", "source": "./policies/sales.yaml:11", "matched": {"department": "Sales"}}]}
+        }]}],
+        "report_only": [],
+        "plan": {"operations": [{
+            "id": "e1001/slack/grant/channel/#sales", "identity": "e1001", "login": "sarah.chen@company.com",
+            "system": "slack", "kind": {"op": "grant", "entitlement": {"system": "slack", "kind": "channel", "resource": "#sales"}},
+            "reason": {"kind": "policy_grant", "detail": "policy 'Sales (all of Sales)' matched department=Sales"}
+        }], "dependencies": []}
+    });
+    std::fs::write(d.path().join("old.json"), v1.to_string()).unwrap();
+    let (code, text, err) = d.run(&["show", "old.json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        text.contains("+ slack    grant slack/channel/#sales"),
+        "{text}"
+    );
+    // Applying it checks it against the inputs like any saved plan: these digests are
+    // not the deployment's, so it is stale.
+    let (code, _, err) = d.run(&["apply", "old.json"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("changed since the plan was made"), "{err}");
+
+    std::fs::write(
+        d.path().join("future.json"),
+        r#"{"schema":"provision.plan/v9"}"#,
+    )
+    .unwrap();
+    let (code, _, err) = d.run(&["show", "future.json"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("plan schema `provision.plan/v9` is neither"),
+        "{err}"
+    );
+}
+
 #[test]
 fn simulate_against_a_directory_ignores_moved_lines_and_sees_a_narrower_selector() {
     let d = Deployment::new();
