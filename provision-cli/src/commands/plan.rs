@@ -10,6 +10,7 @@ use crate::cli::{Format, PlanArgs};
 use crate::commands::{Ctx, out};
 use crate::context::{Paths, build_engine, load_roster};
 use crate::exit::{CliError, CliResult, Outcome};
+use crate::phases::Phases;
 use crate::plan_doc::{Inputs, PlanDocument, PlanInputs, digest};
 use crate::render;
 
@@ -30,9 +31,22 @@ pub async fn make_plan(
     event: &str,
 ) -> Result<(GuardedPlan, PlanDocument), CliError> {
     let guarded = engine.plan(roster, event).await?;
+    let doc = document(paths, engine, roster, event, &guarded)?;
+    Ok((guarded, doc))
+}
+
+/// The document of a guarded plan: its provenance (what the policies give the
+/// roster) and the digests of its inputs.
+pub fn document(
+    paths: &Paths,
+    engine: &Engine,
+    roster: &[Identity],
+    event: &str,
+    guarded: &GuardedPlan,
+) -> Result<PlanDocument, CliError> {
     let desired = engine.desired(roster);
-    let doc = PlanDocument::new(
-        &guarded,
+    Ok(PlanDocument::new(
+        guarded,
         PlanInputs {
             roster,
             policies: engine.policies(),
@@ -40,8 +54,7 @@ pub async fn make_plan(
             inputs: inputs(paths, engine)?,
             event,
         },
-    );
-    Ok((guarded, doc))
+    ))
 }
 
 /// The exit outcome of a plan: 0 empty, 2 changes, 4 over the blast radius.
@@ -81,24 +94,33 @@ pub async fn run(ctx: &Ctx, args: &PlanArgs) -> CliResult {
                 .to_owned(),
         ));
     }
+    let mut phases = Phases::start("plan");
     let engine = build_engine(&ctx.paths, None).await?;
+    phases.mark("load_deployment_and_policies");
     let roster = load_roster(&ctx.paths, engine.config())?;
-    let (guarded, doc) = make_plan(&ctx.paths, &engine, &roster, &args.event).await?;
+    phases.mark("load_roster");
+    let guarded = engine.plan(&roster, &args.event).await?;
+    phases.mark("read_systems_and_plan");
+    let doc = document(&ctx.paths, &engine, &roster, &args.event, &guarded)?;
+    phases.mark("build_document");
     // With --format json the document is the output: written once, to the file when
     // one is named, else to standard output.
     let saved_to = args.out.as_deref().filter(|_| !to_stdout);
     if args.format != Format::Json || saved_to.is_none() {
         print(ctx, &doc, args.format, args.all)?;
+        phases.mark("print");
     }
     let refused = report_refusals(&guarded);
     if let Some(path) = saved_to {
         doc.write(path)?;
+        phases.mark("write_file");
         eprintln!(
             "plan saved to {}; apply it with `provision apply {}`",
             path.display(),
             path.display()
         );
     }
+    phases.finish();
     Ok(if refused {
         Outcome::Refused
     } else {

@@ -65,7 +65,7 @@ struct PolicyRow {
 }
 
 /// A policy behind a reason, by row of `policies`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 struct RefRow {
     policy: usize,
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -73,7 +73,7 @@ struct RefRow {
 }
 
 /// A row of the `reasons` table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 struct ReasonRow {
     kind: ReasonKind,
     detail: String,
@@ -115,13 +115,14 @@ struct OpRow {
     path: Option<String>,
 }
 
-/// Interns rows: the index of a row, adding it the first time it is seen.
-struct Table<T> {
+/// Interns rows: the index of a row, adding it the first time it is seen. Rows are
+/// told apart by `K`: the row itself where it can be hashed, else its JSON.
+struct Table<T, K = T> {
     rows: Vec<T>,
-    index: HashMap<String, usize>,
+    index: HashMap<K, usize>,
 }
 
-impl<T: Serialize> Table<T> {
+impl<T, K: std::hash::Hash + Eq> Table<T, K> {
     fn new() -> Self {
         Self {
             rows: Vec::new(),
@@ -129,14 +130,26 @@ impl<T: Serialize> Table<T> {
         }
     }
 
-    fn intern(&mut self, row: T) -> Result<usize, serde_json::Error> {
-        let key = serde_json::to_string(&row)?;
+    fn intern_by(&mut self, key: K, row: T) -> usize {
         if let Some(i) = self.index.get(&key) {
-            return Ok(*i);
+            return *i;
         }
         self.rows.push(row);
         self.index.insert(key, self.rows.len() - 1);
-        Ok(self.rows.len() - 1)
+        self.rows.len() - 1
+    }
+}
+
+impl<T: std::hash::Hash + Eq + Clone> Table<T> {
+    fn intern(&mut self, row: T) -> Result<usize, serde_json::Error> {
+        Ok(self.intern_by(row.clone(), row))
+    }
+}
+
+impl<T: Serialize> Table<T, String> {
+    /// For rows that cannot be hashed (maps of attributes inside).
+    fn intern_json(&mut self, row: T) -> Result<usize, serde_json::Error> {
+        Ok(self.intern_by(serde_json::to_string(&row)?, row))
     }
 }
 
@@ -146,7 +159,7 @@ struct Compact {
     entitlements: Table<Entitlement>,
     policies: Table<PolicyRow>,
     reasons: Table<ReasonRow>,
-    profiles: Table<AccountProfile>,
+    profiles: Table<AccountProfile, String>,
     operations: Vec<OpRow>,
     dependencies: Vec<[usize; 2]>,
     report_only: Vec<OpRow>,
@@ -335,7 +348,7 @@ impl Compact {
             }
             OperationKind::CreateAccount { profile } => {
                 row.s = Some(op.system.as_str().to_owned());
-                row.f = Some(self.profiles.intern(profile.clone())?);
+                row.f = Some(self.profiles.intern_json(profile.clone())?);
             }
             OperationKind::UpdateAccount { attributes } => {
                 row.s = Some(op.system.as_str().to_owned());
