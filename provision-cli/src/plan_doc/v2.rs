@@ -146,6 +146,38 @@ impl<T: std::hash::Hash + Eq + Clone> Table<T> {
     }
 }
 
+/// Interns rows found by a hash of what they are made from, so that a row seen
+/// before costs a hash and a comparison, not a copy.
+struct Interner<T> {
+    rows: Vec<T>,
+    buckets: HashMap<u64, Vec<usize>>,
+}
+
+impl<T> Interner<T> {
+    fn new() -> Self {
+        Self {
+            rows: Vec::new(),
+            buckets: HashMap::new(),
+        }
+    }
+
+    /// The row whose parts hash to `hash` and that is `same`, else the one `make`s.
+    fn get_or_insert(
+        &mut self,
+        hash: u64,
+        same: impl Fn(&T) -> bool,
+        make: impl FnOnce() -> T,
+    ) -> usize {
+        let bucket = self.buckets.entry(hash).or_default();
+        if let Some(i) = bucket.iter().copied().find(|i| same(&self.rows[*i])) {
+            return i;
+        }
+        self.rows.push(make());
+        bucket.push(self.rows.len() - 1);
+        self.rows.len() - 1
+    }
+}
+
 impl<T: Serialize> Table<T, String> {
     /// For rows that cannot be hashed (maps of attributes inside).
     fn intern_json(&mut self, row: T) -> Result<usize, serde_json::Error> {
@@ -158,11 +190,12 @@ struct Compact {
     people: Vec<PersonRow>,
     entitlements: Table<Entitlement>,
     policies: Table<PolicyRow>,
-    reasons: Table<ReasonRow>,
+    reasons: Interner<ReasonRow>,
     profiles: Table<AccountProfile, String>,
     operations: Vec<OpRow>,
     dependencies: Vec<[usize; 2]>,
     report_only: Vec<OpRow>,
+    hasher: std::hash::RandomState,
 }
 
 /// The document as written (borrowing what it can).
@@ -227,11 +260,12 @@ impl Compact {
             people: Vec::with_capacity(doc.people.len()),
             entitlements: Table::new(),
             policies: Table::new(),
-            reasons: Table::new(),
+            reasons: Interner::new(),
             profiles: Table::new(),
             operations: Vec::with_capacity(doc.plan.operations.len()),
             dependencies: Vec::with_capacity(doc.plan.dependencies.len()),
             report_only: Vec::with_capacity(doc.report_only.len()),
+            hasher: std::hash::RandomState::new(),
         };
         let mut person_index: HashMap<&str, usize> = HashMap::new();
         let mut changes: HashMap<&str, &Change> = HashMap::new();
@@ -295,6 +329,25 @@ impl Compact {
         Ok(c)
     }
 
+    /// A hash of a reason's parts (one hasher for the whole document).
+    fn reason_hash(
+        &self,
+        kind: ReasonKind,
+        detail: &str,
+        refs: &[PolicyRef],
+        policies: &[String],
+        event: &Option<String>,
+        valid_until: &Option<DateTime<Utc>>,
+    ) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = self.hasher.build_hasher();
+        (kind, detail, policies, event, valid_until).hash(&mut h);
+        for r in refs {
+            (&r.name, &r.source, &r.matched).hash(&mut h);
+        }
+        h.finish()
+    }
+
     fn refs(&mut self, refs: &[PolicyRef]) -> Result<Vec<RefRow>, serde_json::Error> {
         refs.iter()
             .map(|r| {
@@ -315,15 +368,45 @@ impl Compact {
         person: usize,
         refs: &[PolicyRef],
     ) -> Result<OpRow, serde_json::Error> {
-        let refs = self.refs(refs)?;
-        let r = self.reasons.intern(ReasonRow {
-            kind: op.reason.kind,
-            detail: op.reason.detail.clone(),
+        let reason = &op.reason;
+        let hash = self.reason_hash(
+            reason.kind,
+            &reason.detail,
             refs,
-            policies: op.reason.policies.clone(),
-            event: op.reason.event.clone(),
-            valid_until: op.reason.valid_until,
-        })?;
+            &reason.policies,
+            &reason.event,
+            &reason.valid_until,
+        );
+        let policies = &self.policies.rows;
+        let found = self.reasons.buckets.get(&hash).and_then(|bucket| {
+            bucket.iter().copied().find(|i| {
+                let row = &self.reasons.rows[*i];
+                row.kind == reason.kind
+                    && row.detail == reason.detail
+                    && row.policies == reason.policies
+                    && row.event == reason.event
+                    && row.valid_until == reason.valid_until
+                    && same_refs(&row.refs, refs, policies)
+            })
+        });
+        let r = match found {
+            Some(r) => r,
+            None => {
+                let refs = self.refs(refs)?;
+                self.reasons.get_or_insert(
+                    hash,
+                    |_| false,
+                    || ReasonRow {
+                        kind: reason.kind,
+                        detail: reason.detail.clone(),
+                        refs,
+                        policies: reason.policies.clone(),
+                        event: reason.event.clone(),
+                        valid_until: reason.valid_until,
+                    },
+                )
+            }
+        };
         let mut row = OpRow {
             p: person,
             v: op.kind.verb().to_owned(),
@@ -370,15 +453,35 @@ impl Compact {
     }
 
     fn report_row(&mut self, change: &Change, person: usize) -> Result<OpRow, serde_json::Error> {
-        let refs = self.refs(&change.reason.policies)?;
-        let r = self.reasons.intern(ReasonRow {
-            kind: change.reason.kind,
-            detail: change.reason.detail.clone(),
-            refs,
-            policies: Vec::new(),
-            event: None,
-            valid_until: None,
-        })?;
+        let reason = &change.reason;
+        let hash = self.reason_hash(
+            reason.kind,
+            &reason.detail,
+            &reason.policies,
+            &[],
+            &None,
+            &None,
+        );
+        let refs = self.refs(&reason.policies)?;
+        let r = self.reasons.get_or_insert(
+            hash,
+            |row| {
+                row.kind == reason.kind
+                    && row.detail == reason.detail
+                    && row.refs == refs
+                    && row.policies.is_empty()
+                    && row.event.is_none()
+                    && row.valid_until.is_none()
+            },
+            || ReasonRow {
+                kind: reason.kind,
+                detail: reason.detail.clone(),
+                refs: refs.clone(),
+                policies: Vec::new(),
+                event: None,
+                valid_until: None,
+            },
+        );
         Ok(OpRow {
             p: person,
             v: change.action.clone(),
@@ -394,6 +497,17 @@ impl Compact {
             path: change.entitlement.clone(),
         })
     }
+}
+
+/// True when `rows` (pointing into `policies`) are the reviewer's `refs`.
+fn same_refs(rows: &[RefRow], refs: &[PolicyRef], policies: &[PolicyRow]) -> bool {
+    rows.len() == refs.len()
+        && rows.iter().zip(refs).all(|(row, r)| {
+            row.matched == r.matched
+                && policies
+                    .get(row.policy)
+                    .is_some_and(|p| p.name == r.name && p.source == r.source)
+        })
 }
 
 /// Writes `doc` as a `provision.plan/v2` document to `out`, in one pass.
