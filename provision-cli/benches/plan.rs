@@ -6,7 +6,8 @@
 //! wall time, the peak resident memory and the plan document's bytes per operation.
 //!
 //! `cargo bench -p provision-cli` (a release build). One run per format: on a shared
-//! machine, run it once and read it as an order of magnitude.
+//! machine, run it once and read it as an order of magnitude. Under `cargo test
+//! --benches` it runs on 300 people, as a smoke check.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -118,10 +119,13 @@ fn run(dir: &Path, args: &[&str]) {
 }
 
 fn main() {
+    // `cargo test --benches` (CI's smoke check) runs it small; `cargo bench` passes
+    // `--bench` and gets the full size.
+    let full = std::env::args().any(|a| a == "--bench");
     let people: usize = std::env::var("PROVISION_BENCH_PEOPLE")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
+        .unwrap_or(if full { 100_000 } else { 300 });
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
