@@ -208,6 +208,10 @@ pub struct ShowArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// In text, every person's changes (by default the first 50 people are expanded
+    /// and the rest summarised by system).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `provision review`.
@@ -391,12 +395,17 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Save the plan (JSON) for `provision apply`.
+    /// Save the plan document (JSON) for `provision apply`. With `--format json` the
+    /// document goes to this file only; `--out -` writes it to standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The trigger recorded in every operation's reason.
     #[arg(long, default_value = "cli")]
     pub event: String,
+    /// In text, every person's changes (by default the first 50 people are expanded
+    /// and the rest summarised by system).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `provision apply`.

@@ -18,6 +18,7 @@ mod cli;
 mod commands;
 mod context;
 mod exit;
+mod phases;
 mod plan_doc;
 mod progress;
 mod render;

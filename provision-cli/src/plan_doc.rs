@@ -1,8 +1,16 @@
 //! The plan as a document: what `plan --format json` prints and `plan --out` saves,
-//! and what `apply` reads back. Its schema (`provision.plan/v1`) is stable: fields
-//! are only ever added. `people` is the reviewer's view (grouped by person, each
-//! change with its sign, reason, policy file:line and matching attributes); `plan`
-//! is the exact operations and edges `apply` executes.
+//! and what `apply` and `show` read back.
+//!
+//! In memory, [`PlanDocument`] is the reviewer's view (`people`, grouped by person,
+//! each change with its sign, reason, policy file:line and matching attributes) and
+//! the exact operations and edges `apply` executes (`plan`). On disk it is written as
+//! `provision.plan/v2` ([`v2`]): provenance, people and entitlements in tables,
+//! operations pointing into them, edges by index, streamed. `provision.plan/v1`
+//! documents (every change with its full provenance) are still read, so a plan saved
+//! by the previous version can be shown and applied (its stale-plan check is the
+//! same); they are no longer written.
+
+pub mod v2;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -18,14 +26,16 @@ use sha2::{Digest, Sha256};
 
 use crate::exit::CliError;
 
-/// The schema name and version every plan document carries.
-pub const PLAN_SCHEMA: &str = "provision.plan/v1";
+/// The schema name and version of the plan documents written now.
+pub const PLAN_SCHEMA: &str = v2::SCHEMA;
 
-/// A plan, for people and for `apply`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The previous schema, still read.
+pub const PLAN_SCHEMA_V1: &str = "provision.plan/v1";
+
+/// A plan, for people and for `apply`. Deserializes from a `provision.plan/v1`
+/// document; [`PlanDocument::read`] reads either version.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct PlanDocument {
-    /// Always [`PLAN_SCHEMA`].
-    pub schema: String,
     /// When the plan was made.
     pub created_at: DateTime<Utc>,
     /// The trigger recorded in every operation's reason.
@@ -398,7 +408,6 @@ impl PlanDocument {
             .map(|op| change_of(op, &inputs))
             .collect();
         Self {
-            schema: PLAN_SCHEMA.to_owned(),
             created_at: Utc::now(),
             event: inputs.event.to_owned(),
             blast_radius: verdict(guarded, inputs.roster.len()),
@@ -410,32 +419,43 @@ impl PlanDocument {
         }
     }
 
-    /// Reads a saved plan, checking its schema.
+    /// Reads a saved plan (`provision.plan/v2`, or `v1` from the previous version),
+    /// checking its schema.
     pub fn read(path: &Path) -> Result<Self, CliError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path.display(), e))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| CliError::Other(format!("{}: not a plan file: {e}", path.display())))?;
-        let schema = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
-        if schema != PLAN_SCHEMA {
-            return Err(CliError::Other(format!(
-                "{}: plan schema `{schema}` is not `{PLAN_SCHEMA}`; plan again with this version",
-                path.display()
-            )));
+        /// Only the schema: the rest of the document is skipped, not kept.
+        #[derive(Deserialize)]
+        struct Header {
+            #[serde(default)]
+            schema: String,
         }
-        serde_json::from_value(value)
-            .map_err(|e| CliError::Other(format!("{}: not a plan file: {e}", path.display())))
+        let open = || std::fs::File::open(path).map_err(|e| CliError::io(path.display(), e));
+        let not_a_plan = |e: &dyn std::fmt::Display| {
+            CliError::Other(format!("{}: not a plan file: {e}", path.display()))
+        };
+        let header: Header = serde_json::from_reader(std::io::BufReader::new(open()?))
+            .map_err(|e| not_a_plan(&e))?;
+        match header.schema.as_str() {
+            PLAN_SCHEMA => v2::read(open()?).map_err(|e| not_a_plan(&e)),
+            PLAN_SCHEMA_V1 => serde_json::from_reader(std::io::BufReader::new(open()?))
+                .map_err(|e| not_a_plan(&e)),
+            schema => Err(CliError::Other(format!(
+                "{}: plan schema `{schema}` is neither `{PLAN_SCHEMA}` nor `{PLAN_SCHEMA_V1}`; \
+                 plan again with this version",
+                path.display()
+            ))),
+        }
     }
 
-    /// Writes the document as pretty JSON.
+    /// Writes the document (`provision.plan/v2`) to a file.
     pub fn write(&self, path: &Path) -> Result<(), CliError> {
-        let json = self.to_json()?;
-        std::fs::write(path, json + "\n").map_err(|e| CliError::io(path.display(), e))
+        std::fs::File::create(path)
+            .and_then(|file| self.write_to(file))
+            .map_err(|e| CliError::io(path.display(), e))
     }
 
-    /// Pretty JSON.
-    pub fn to_json(&self) -> Result<String, CliError> {
-        serde_json::to_string_pretty(self)
-            .map_err(|e| CliError::Other(format!("cannot write the plan as JSON: {e}")))
+    /// Writes the document (`provision.plan/v2`) to `out`.
+    pub fn write_to(&self, out: impl std::io::Write) -> std::io::Result<()> {
+        v2::write(self, out)
     }
 }
 

@@ -1,12 +1,18 @@
-//! Plans for people: a diff grouped by person (text), and a pull-request comment
-//! (markdown) that collapses past 50 people.
+//! Plans for people: a diff grouped by person (text, summarised by system past 50
+//! people unless asked for all), and a pull-request comment (markdown) that collapses
+//! past 50 people.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::plan_doc::{BlastVerdict, Change, PlanDocument};
+use crate::plan_doc::{BlastVerdict, Change, PersonChanges, PlanDocument};
 
 /// People shown expanded in a markdown comment; the rest are collapsed.
 pub const MARKDOWN_EXPANDED_PEOPLE: usize = 50;
+
+/// People shown expanded in text (unless every person is asked for); the rest are
+/// summarised by system.
+pub const TEXT_EXPANDED_PEOPLE: usize = 50;
 
 /// ANSI colour, on or off.
 #[derive(Debug, Clone, Copy)]
@@ -107,8 +113,9 @@ pub fn verdict_line(v: &BlastVerdict) -> String {
     }
 }
 
-/// The plan as text.
-pub fn text(doc: &PlanDocument, style: Style) -> String {
+/// The plan as text: every person's changes when `all`, else the first
+/// [`TEXT_EXPANDED_PEOPLE`] people and, for the rest, their counts by system.
+pub fn text(doc: &PlanDocument, style: Style, all: bool) -> String {
     let mut out = String::new();
     let s = &doc.summary;
     if doc.plan.operations.is_empty() {
@@ -127,7 +134,12 @@ pub fn text(doc: &PlanDocument, style: Style) -> String {
             s.changes
         );
     }
-    for person in &doc.people {
+    let shown = if all {
+        doc.people.len()
+    } else {
+        TEXT_EXPANDED_PEOPLE
+    };
+    for person in doc.people.iter().take(shown) {
         out.push('\n');
         let name = person
             .display_name
@@ -150,6 +162,7 @@ pub fn text(doc: &PlanDocument, style: Style) -> String {
             let _ = writeln!(out, "      because {}", why(change));
         }
     }
+    summarise_rest(&mut out, &doc.people[doc.people.len().min(shown)..], style);
     if !doc.report_only.is_empty() {
         let _ = writeln!(
             out,
@@ -171,7 +184,43 @@ pub fn text(doc: &PlanDocument, style: Style) -> String {
     out
 }
 
-fn markdown_person(out: &mut String, person: &crate::plan_doc::PersonChanges) {
+/// The people past the threshold in a few lines: how many, and per system the
+/// count of each sign.
+fn summarise_rest(out: &mut String, rest: &[PersonChanges], style: Style) {
+    if rest.is_empty() {
+        return;
+    }
+    // system -> [+, -, ~]
+    let mut by_system: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    let mut operations = 0;
+    for change in rest.iter().flat_map(|p| &p.changes) {
+        operations += 1;
+        let slot = match change.sign.as_str() {
+            "+" => 0,
+            "-" => 1,
+            _ => 2,
+        };
+        by_system.entry(change.system.as_str()).or_default()[slot] += 1;
+    }
+    let _ = writeln!(
+        out,
+        "\n... and {} more {} with {} (`--all` shows every person):",
+        rest.len(),
+        if rest.len() == 1 { "person" } else { "people" },
+        plural(operations, "operation", "operations")
+    );
+    for (system, [add, remove, change]) in by_system {
+        let _ = writeln!(
+            out,
+            "  {system:<8} {} {add}, {} {remove}, {} {change}",
+            style.sign("+"),
+            style.sign("-"),
+            style.sign("~")
+        );
+    }
+}
+
+fn markdown_person(out: &mut String, person: &PersonChanges) {
     let name = person
         .display_name
         .as_deref()

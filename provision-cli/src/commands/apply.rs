@@ -193,7 +193,7 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> CliResult {
         }
         None => {
             let (guarded, doc) = make_plan(&ctx.paths, &engine, &roster, &args.event).await?;
-            out(&render::text(&doc, ctx.style));
+            out(&render::text(&doc, ctx.style, false));
             if doc.plan.operations.is_empty() {
                 return Ok(if crate::commands::plan::report_refusals(&guarded) {
                     Outcome::Refused

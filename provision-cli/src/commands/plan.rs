@@ -1,5 +1,7 @@
 //! `provision plan`: reads the systems and shows what would change.
 
+use std::path::Path;
+
 use provision_core::engine::Engine;
 use provision_core::model::Identity;
 use provision_core::planner::GuardedPlan;
@@ -8,6 +10,7 @@ use crate::cli::{Format, PlanArgs};
 use crate::commands::{Ctx, out};
 use crate::context::{Paths, build_engine, load_roster};
 use crate::exit::{CliError, CliResult, Outcome};
+use crate::phases::Phases;
 use crate::plan_doc::{Inputs, PlanDocument, PlanInputs, digest};
 use crate::render;
 
@@ -28,9 +31,22 @@ pub async fn make_plan(
     event: &str,
 ) -> Result<(GuardedPlan, PlanDocument), CliError> {
     let guarded = engine.plan(roster, event).await?;
+    let doc = document(paths, engine, roster, event, &guarded)?;
+    Ok((guarded, doc))
+}
+
+/// The document of a guarded plan: its provenance (what the policies give the
+/// roster) and the digests of its inputs.
+pub fn document(
+    paths: &Paths,
+    engine: &Engine,
+    roster: &[Identity],
+    event: &str,
+    guarded: &GuardedPlan,
+) -> Result<PlanDocument, CliError> {
     let desired = engine.desired(roster);
-    let doc = PlanDocument::new(
-        &guarded,
+    Ok(PlanDocument::new(
+        guarded,
         PlanInputs {
             roster,
             policies: engine.policies(),
@@ -38,8 +54,7 @@ pub async fn make_plan(
             inputs: inputs(paths, engine)?,
             event,
         },
-    );
-    Ok((guarded, doc))
+    ))
 }
 
 /// The exit outcome of a plan: 0 empty, 2 changes, 4 over the blast radius.
@@ -53,11 +68,17 @@ pub fn outcome(doc: &PlanDocument) -> Outcome {
     }
 }
 
-/// Prints a plan document in `format`.
-pub fn print(ctx: &Ctx, doc: &PlanDocument, format: Format) -> Result<(), CliError> {
+/// Prints a plan document in `format` (in text, every person when `all`).
+pub fn print(ctx: &Ctx, doc: &PlanDocument, format: Format, all: bool) -> Result<(), CliError> {
     match format {
-        Format::Text => out(&render::text(doc, ctx.style)),
-        Format::Json => out(&(doc.to_json()? + "\n")),
+        Format::Text => out(&render::text(doc, ctx.style, all)),
+        // A closed pipe (`| head`) is not an error worth reporting.
+        Format::Json => match doc.write_to(std::io::stdout().lock()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(CliError::io("standard output", e));
+            }
+            _ => {}
+        },
         Format::Markdown => out(&render::markdown(doc)),
     }
     Ok(())
@@ -65,19 +86,41 @@ pub fn print(ctx: &Ctx, doc: &PlanDocument, format: Format) -> Result<(), CliErr
 
 /// Runs `plan`.
 pub async fn run(ctx: &Ctx, args: &PlanArgs) -> CliResult {
+    let to_stdout = args.out.as_deref() == Some(Path::new("-"));
+    if to_stdout && args.format != Format::Json {
+        return Err(CliError::Other(
+            "--out - writes the plan document to standard output, where the text or markdown \
+             would go; use it with --format json, or save the document to a file"
+                .to_owned(),
+        ));
+    }
+    let mut phases = Phases::start("plan");
     let engine = build_engine(&ctx.paths, None).await?;
+    phases.mark("load_deployment_and_policies");
     let roster = load_roster(&ctx.paths, engine.config())?;
-    let (guarded, doc) = make_plan(&ctx.paths, &engine, &roster, &args.event).await?;
-    print(ctx, &doc, args.format)?;
+    phases.mark("load_roster");
+    let guarded = engine.plan(&roster, &args.event).await?;
+    phases.mark("read_systems_and_plan");
+    let doc = document(&ctx.paths, &engine, &roster, &args.event, &guarded)?;
+    phases.mark("build_document");
+    // With --format json the document is the output: written once, to the file when
+    // one is named, else to standard output.
+    let saved_to = args.out.as_deref().filter(|_| !to_stdout);
+    if args.format != Format::Json || saved_to.is_none() {
+        print(ctx, &doc, args.format, args.all)?;
+        phases.mark("print");
+    }
     let refused = report_refusals(&guarded);
-    if let Some(path) = &args.out {
+    if let Some(path) = saved_to {
         doc.write(path)?;
+        phases.mark("write_file");
         eprintln!(
             "plan saved to {}; apply it with `provision apply {}`",
             path.display(),
             path.display()
         );
     }
+    phases.finish();
     Ok(if refused {
         Outcome::Refused
     } else {

@@ -10,6 +10,6 @@ use crate::plan_doc::PlanDocument;
 /// Runs `show`: exit 0 for an empty plan, 2 with changes, 4 over the blast radius.
 pub fn run(ctx: &Ctx, args: &ShowArgs) -> CliResult {
     let doc = PlanDocument::read(&args.plan)?;
-    print(ctx, &doc, args.format)?;
+    print(ctx, &doc, args.format, args.all)?;
     Ok(outcome(&doc))
 }

@@ -81,27 +81,88 @@ fn plan_groups_by_person_with_reasons_and_exits_2_when_changes_are_pending() {
 #[test]
 fn plan_json_schema_is_stable() {
     let d = Deployment::new();
+    // --out with --format json: the document goes to the file only, written once.
     let (code, out, err) = d.run(&["plan", "--format", "json", "--out", "plan.json"]);
     assert_eq!(code, 2, "{err}");
-    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out, "", "the document is not also printed");
+    assert!(err.contains("plan saved to plan.json"), "{err}");
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.path().join("plan.json")).unwrap())
             .unwrap();
-    assert_eq!(doc["plan"], saved["plan"], "--out saves the plan printed");
-    assert_eq!(doc["schema"], "provision.plan/v1");
-    // The schema: every key path with its type, and one person's changes in full.
+    // --out - asks for it on standard output.
+    let (code, out, err) = d.run(&["plan", "--format", "json", "--out", "-"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        !d.path().join("-").exists(),
+        "`-` is standard output, not a file"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["operations"], saved["operations"], "the same plan");
+    assert_eq!(doc["dependencies"], saved["dependencies"]);
+    assert_eq!(doc["schema"], "provision.plan/v2");
+    // The schema: every key path with its type, and one person's operations in full.
     let mut shape = Vec::new();
     schema_of(&doc, "$", &mut shape);
     shape.sort();
     shape.dedup();
     insta::assert_snapshot!("plan_json_schema", shape.join("\n"));
-    let sarah = doc["people"]
+    insta::assert_json_snapshot!("plan_json_sarah", person_view(&doc, "e1001"));
+}
+
+/// One person's rows of a `provision.plan/v2` document, and the table rows they point
+/// to, for a snapshot.
+fn person_view(doc: &serde_json::Value, id: &str) -> serde_json::Value {
+    use serde_json::json;
+    let people = doc["people"].as_array().unwrap();
+    let p = people.iter().position(|p| p["id"] == id).unwrap();
+    let operations: Vec<&serde_json::Value> = doc["operations"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["id"] == "e1001")
-        .unwrap();
-    insta::assert_json_snapshot!("plan_json_sarah", sarah);
+        .filter(|o| o["p"] == p)
+        .collect();
+    let pick = |table: &str, key: &str| -> serde_json::Map<String, serde_json::Value> {
+        operations
+            .iter()
+            .filter_map(|o| o[key].as_u64())
+            .map(|i| (i.to_string(), doc[table][i as usize].clone()))
+            .collect()
+    };
+    let reasons = pick("reasons", "r");
+    let policies: serde_json::Map<String, serde_json::Value> = reasons
+        .values()
+        .flat_map(|r| r["refs"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| r["policy"].as_u64())
+        .map(|i| (i.to_string(), doc["policies"][i as usize].clone()))
+        .collect();
+    json!({
+        "person": people[p],
+        "operations": operations,
+        "entitlements": pick("entitlements", "e"),
+        "profiles": pick("profiles", "f"),
+        "reasons": reasons,
+        "policies": policies,
+    })
+}
+
+#[test]
+fn plan_out_dash_is_only_for_the_json_document() {
+    let d = Deployment::new();
+    let (code, out, err) = d.run(&["plan", "--out", "-"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("--out - writes the plan document to standard output"),
+        "{err}"
+    );
+    // With text, --out saves the document and the text is still printed.
+    let (code, out, err) = d.run(&["plan", "--out", "plan.json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.starts_with("Plan: "), "{out}");
+    let text = std::fs::read_to_string(d.path().join("plan.json")).unwrap();
+    assert!(
+        text.starts_with("{\"schema\":\"provision.plan/v2\""),
+        "{text}"
+    );
 }
 
 /// `$.people[].changes[].sign: string`, for every path in a JSON value.
@@ -115,9 +176,9 @@ fn schema_of(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     };
-    // The embedded core plan is covered by the core's own serde; only its top level here.
+    // Entitlements and profiles are the core's own serde; only their top level here.
     out.push(format!("{path}: {ty}"));
-    if path.starts_with("$.plan.") {
+    if path.starts_with("$.entitlements[]") || path.starts_with("$.profiles[]") {
         return;
     }
     match v {
@@ -126,7 +187,7 @@ fn schema_of(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
             .for_each(|i| schema_of(i, &format!("{path}[]"), out)),
         Value::Object(map) => {
             // Attribute maps are data, not schema.
-            if path.ends_with(".matched") {
+            if path.ends_with(".matched") || path.ends_with(".a") {
                 return;
             }
             map.iter()
@@ -501,6 +562,132 @@ fn plan_markdown_collapses_past_fifty_people() {
     assert_eq!(shown.matches("```diff").count(), 50, "{shown}");
     assert_eq!(collapsed.matches("```diff").count(), 10);
     assert!(collapsed.trim_end().ends_with("</details>"));
+}
+
+/// A roster of `n` sellers and engineers (titles the example policies know).
+fn big_roster(n: usize) -> String {
+    let titles = [
+        ("Sales", "Account Executive"),
+        ("Sales", "Sales Engineer"),
+        ("Engineering", "Software Engineer"),
+        ("Engineering", "Senior Software Engineer"),
+    ];
+    let mut roster = String::from("people:\n");
+    for i in 0..n {
+        let (department, title) = titles[i % titles.len()];
+        roster.push_str(&format!(
+            "  - id: s{i:05}\n    email: s{i:05}@company.com\n    display_name: Person {i}\n    attributes:\n      department: {department}\n      title: {title}\n      location: {}\n",
+            ["London", "Berlin", "Lisbon"][i % 3]
+        ));
+    }
+    roster
+}
+
+#[test]
+fn plan_text_summarises_past_fifty_people_by_system_unless_all() {
+    let d = Deployment::new();
+    std::fs::write(d.path().join("roster.yaml"), big_roster(60)).unwrap();
+    let (code, text, err) = d.run(&["plan", "--out", "plan.json"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(text.matches(" <s0").count(), 50, "{text}");
+    assert!(!text.contains("s00050@company.com"), "{text}");
+    let rest = text
+        .split_once("... and 10 more people with ")
+        .unwrap_or_else(|| panic!("{text}"))
+        .1;
+    let (operations, systems) = rest
+        .split_once(" operations (`--all` shows every person):\n")
+        .unwrap();
+    // The summary's counts add up to the operations it stands for.
+    let counted: usize = systems
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .flat_map(|l| {
+            l.split(", ")
+                .map(|part| part.rsplit(' ').next().unwrap().parse::<usize>().unwrap())
+        })
+        .sum();
+    assert_eq!(counted, operations.parse::<usize>().unwrap(), "{text}");
+    assert!(systems.contains("  okta     + "), "{text}");
+
+    let (_, all, _) = d.run(&["plan", "--all"]);
+    assert_eq!(all.matches(" <s0").count(), 60, "{all}");
+    assert!(!all.contains("more people"), "{all}");
+    let (code, shown, _) = d.run(&["show", "plan.json", "--all"]);
+    assert_eq!(code, 2);
+    assert_eq!(shown, all, "show reads back what plan printed");
+}
+
+#[test]
+fn a_first_rollout_costs_under_150_bytes_per_operation() {
+    let d = Deployment::new();
+    std::fs::write(d.path().join("roster.yaml"), big_roster(400)).unwrap();
+    let (code, _, err) = d.run(&["plan", "--format", "json", "--out", "plan.json"]);
+    assert_eq!(code, 2, "{err}");
+    let bytes = std::fs::metadata(d.path().join("plan.json")).unwrap().len() as usize;
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("plan.json")).unwrap())
+            .unwrap();
+    let operations = doc["summary"]["operations"].as_u64().unwrap() as usize;
+    assert!(operations > 2000, "{operations}");
+    assert!(
+        bytes / operations < 150,
+        "{bytes} bytes for {operations} operations"
+    );
+    assert_eq!(doc["operations"].as_array().unwrap().len(), operations);
+}
+
+#[test]
+fn a_v1_plan_from_the_previous_version_is_still_shown() {
+    let d = Deployment::new();
+    let v1 = serde_json::json!({
+        "schema": "provision.plan/v1",
+        "created_at": "2026-12-01T09:00:00Z",
+        "event": "cli",
+        "inputs": {
+            "config": {"path": "provision.yaml", "sha256": "00"},
+            "policies": {"path": "policies", "sha256": "00"},
+            "roster": {"path": "roster.yaml", "sha256": "00"}
+        },
+        "summary": {"people": 1, "operations": 1, "additions": 1, "removals": 0, "changes": 0},
+        "blast_radius": {"verdict": "within_limits", "identities": 0, "population": 8, "removal_operations": 0},
+        "people": [{"id": "e1001", "login": "sarah.chen@company.com", "display_name": "Sarah Chen", "changes": [{
+            "sign": "+", "operation": "e1001/slack/grant/channel/#sales", "person": "e1001",
+            "system": "slack", "action": "grant", "entitlement": "slack/channel/#sales",
+            "reason": {"kind": "policy_grant", "detail": "policy 'Sales (all of Sales)' matched department=Sales",
+                "policies": [{"name": "Sales (all of Sales)", "source": "./policies/sales.yaml:11", "matched": {"department": "Sales"}}]}
+        }]}],
+        "report_only": [],
+        "plan": {"operations": [{
+            "id": "e1001/slack/grant/channel/#sales", "identity": "e1001", "login": "sarah.chen@company.com",
+            "system": "slack", "kind": {"op": "grant", "entitlement": {"system": "slack", "kind": "channel", "resource": "#sales"}},
+            "reason": {"kind": "policy_grant", "detail": "policy 'Sales (all of Sales)' matched department=Sales"}
+        }], "dependencies": []}
+    });
+    std::fs::write(d.path().join("old.json"), v1.to_string()).unwrap();
+    let (code, text, err) = d.run(&["show", "old.json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        text.contains("+ slack    grant slack/channel/#sales"),
+        "{text}"
+    );
+    // Applying it checks it against the inputs like any saved plan: these digests are
+    // not the deployment's, so it is stale.
+    let (code, _, err) = d.run(&["apply", "old.json"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("changed since the plan was made"), "{err}");
+
+    std::fs::write(
+        d.path().join("future.json"),
+        r#"{"schema":"provision.plan/v9"}"#,
+    )
+    .unwrap();
+    let (code, _, err) = d.run(&["show", "future.json"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("plan schema `provision.plan/v9` is neither"),
+        "{err}"
+    );
 }
 
 #[test]
