@@ -242,8 +242,10 @@ impl<'e> Governance<'e> {
         roster: &[Identity],
     ) -> Result<AccessRequest, GovernanceError> {
         let now = self.now();
-        self.check_requester_limits(&new.requester, now).await?;
-        self.check_requestable(&new, roster, now).await?;
+        // Read once: both checks look at the stored requests.
+        let stored = self.store.requests().await?;
+        self.check_requester_limits(&stored, &new.requester, now)?;
+        self.check_requestable(&stored, &new, roster, now).await?;
         let req = request::open_request(new, self.next_id("req", now), &self.config, roster, now)?;
         self.store.add_request(&req).await?;
         self.record(
@@ -270,18 +272,14 @@ impl<'e> Governance<'e> {
     /// Refuses a requester past their limits: `max_open_requests` open at once, or
     /// `max_requests_per_hour` opened in the last hour (counted from the store, so
     /// every instance sees the same count).
-    async fn check_requester_limits(
+    fn check_requester_limits(
         &self,
+        stored: &[AccessRequest],
         requester: &str,
         now: DateTime<Utc>,
     ) -> Result<(), GovernanceError> {
-        let theirs: Vec<AccessRequest> = self
-            .store
-            .requests()
-            .await?
-            .into_iter()
-            .filter(|r| r.requester == requester)
-            .collect();
+        let theirs: Vec<&AccessRequest> =
+            stored.iter().filter(|r| r.requester == requester).collect();
         let open = theirs.iter().filter(|r| r.state(now).is_open()).count();
         if open >= self.config.max_open_requests {
             return Err(GovernanceError::TooManyOpenRequests {
@@ -315,6 +313,7 @@ impl<'e> Governance<'e> {
     /// refuses those at grant time.
     async fn check_requestable(
         &self,
+        stored: &[AccessRequest],
         new: &NewRequest,
         roster: &[Identity],
         now: DateTime<Utc>,
@@ -349,7 +348,7 @@ impl<'e> Governance<'e> {
             .map(|d| d.grants.keys().cloned().collect())
             .unwrap_or_default();
         // What the beneficiary asked for already and may still get.
-        for other in self.store.requests().await? {
+        for other in stored {
             let open = matches!(
                 other.state(now),
                 RequestState::Pending | RequestState::Approved | RequestState::Provisioned
